@@ -1,0 +1,75 @@
+// Contract of the diagnosis stage: the cause catalogue and findings.
+import type { ConnectionRecord } from '../handshake/types.js';
+import type { DnsTransaction } from '../flow/types.js';
+
+export const CAUSE_IDS = [
+  'cert_expired',
+  'cert_untrusted',
+  'cert_rejected',
+  'cert_unavailable',
+  'cert_name_mismatch',
+  'port_blocked',
+  'port_not_listening',
+  'server_unresponsive',
+  'security_layer_mismatch',
+  'nla_mismatch',
+  'nla_failed',
+  'tls_mismatch',
+  'network_unstable',
+  'mtu_blackhole',
+  'dns_failure',
+  'server_denied',
+  'client_abort',
+] as const;
+export type CauseId = (typeof CAUSE_IDS)[number];
+
+export interface Cause {
+  id: CauseId;
+  title: string;
+  /** Plain explanation of the cause, for people. */
+  explanation: string;
+  /** Remediation steps drawn from the seed documents (../shared/seeds). */
+  remediation: string[];
+  /** How to confirm it on the machines. */
+  confirm: string;
+  /** What else to capture or check when the capture cannot decide. */
+  ifUnsure: string;
+  /** What a capture shows of it. */
+  evidence: string;
+  /** Whether mstsc reports this kind of failure as 0x904 / extended 0x7, and why. */
+  errorCode: string;
+}
+
+export interface Finding {
+  cause: CauseId;
+  /** 0..1 */
+  confidence: number;
+  /** Why the confidence is not 1 (null when it is). */
+  confidenceReason: string | null;
+  frames: number[];
+  /** One sentence naming the concrete values seen. */
+  explanation: string;
+  remediation: string[];
+  confirm: string;
+  /** Wireshark display filter that shows the evidence. */
+  filter: string;
+  /** Whether and why this is the kind of failure mstsc shows as 0x904 / extended 0x7. */
+  errorCode: string;
+}
+
+/** What the rules read: every connection of the run, plus capture-wide facts. */
+export interface DiagnosisInput {
+  connections: ConnectionRecord[];
+  dns: DnsTransaction[];
+  /** Capture end time (float seconds since the epoch), per file index. */
+  captureEnd: number[];
+  /** Hostnames known from pcapng NRB blocks: ip -> names. */
+  names: Map<string, string[]>;
+}
+
+/** One rule module per cause: src/diagnose/rules/<cause id>.ts exporting a Rule. */
+export interface Rule {
+  cause: CauseId;
+  /** Findings for one connection (may look at the others through `input`). */
+  check(conn: ConnectionRecord, input: DiagnosisInput): Finding | null;
+}

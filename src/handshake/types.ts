@@ -1,0 +1,270 @@
+// Contract of the handshake stage: one ConnectionRecord per connection attempt.
+// Its shape IS the `connections[]` entry of the JSON report (docs/report.schema.json):
+// the report stage serialises it as is (plus findings from the diagnosis).
+import type { FlowFacts } from '../flow/types.js';
+
+/** Phases in the order a connection reaches them (../shared/design.md "Phases"). */
+export const PHASES = [
+  'none',
+  'tcp',
+  'x224',
+  'tls',
+  'credssp',
+  'mcs',
+  'licensing',
+  'capabilities',
+  'finalization',
+  'active',
+] as const;
+export type Phase = (typeof PHASES)[number];
+
+export function phaseIndex(p: Phase): number {
+  return PHASES.indexOf(p);
+}
+
+export type Outcome = 'completed' | 'failed' | 'incomplete_capture';
+export type Party = 'client' | 'server' | 'network';
+
+export type DeathHow =
+  | 'no_answer' // SYN (or a request) never answered
+  | 'rst'
+  | 'fin'
+  | 'icmp_unreachable'
+  | 'negotiation_failure' // RDP_NEG_FAILURE
+  | 'tls_alert'
+  | 'encrypted_alert'
+  | 'disconnect_ultimatum' // MCS Disconnect Provider Ultimatum
+  | 'error_info' // Set Error Info PDU
+  | 'licensing_error'
+  | 'x224_disconnect'
+  | 'timeout' // a side went silent and the capture ran on past a client's usual timeout
+  | 'capture_ended';
+
+export interface Died {
+  phase: Phase;
+  how: DeathHow;
+  by: Party;
+  /** The frame that shows it (the RST, the alert, the last unanswered SYN ...). */
+  frame: number | null;
+  /** One line, e.g. "server RST right after the ClientHello". */
+  detail: string;
+}
+
+export interface PhaseReached {
+  phase: Phase;
+  /** The frame that proves the phase was reached. */
+  frame: number;
+  time: number;
+  /** True when inferred from encrypted record sizes rather than decoded. */
+  inferred: boolean;
+  /** 0..1: 1 for decoded, lower for inferred. */
+  confidence: number;
+}
+
+export interface TimelineEvent {
+  frame: number;
+  time: number;
+  /** 'c2s' client -> server, 's2c' server -> client, 'net' neither (ICMP from a router, capture end). */
+  direction: 'c2s' | 's2c' | 'net';
+  /** Short event name, e.g. "SYN", "X.224 Connection Request", "TLS ClientHello", "TLS Alert fatal certificate_expired". */
+  event: string;
+  /** Optional details (the values a user would cross-check in Wireshark). */
+  detail?: string;
+  phase: Phase;
+  inferred?: boolean;
+}
+
+export interface NegotiationInfo {
+  /** The user hint without the "Cookie: mstshash=" prefix, or null. */
+  cookie: string | null;
+  /** A routing token (e.g. "Cookie: msts=..." load-balancer token) as text, or null. */
+  routingToken: string | null;
+  requestFlags: number | null;
+  requestedProtocols: number | null;
+  /** e.g. ["SSL", "HYBRID"]. Empty when absent. */
+  requestedProtocolNames: string[];
+  correlationId: string | null;
+  responseFlags: number | null;
+  selectedProtocol: number | null;
+  selectedProtocolName: string | null;
+  failureCode: number | null;
+  failureCodeName: string | null;
+  requestFrame: number | null;
+  confirmFrame: number | null;
+}
+
+export interface CertificateInfo {
+  subject: string;
+  issuer: string;
+  san: string[];
+  /** ISO-8601 UTC. */
+  notBefore: string;
+  notAfter: string;
+  selfSigned: boolean;
+  keyType: string | null;
+  keyBits: number | null;
+  signatureAlgorithm: string | null;
+  serialNumber: string | null;
+  sha256: string;
+}
+
+export interface TlsAlertInfo {
+  frame: number;
+  by: 'client' | 'server';
+  /** 'warning' | 'fatal' | null when encrypted. */
+  level: string | null;
+  /** RFC 8446 name (e.g. "certificate_expired"), or "encrypted". */
+  description: string;
+  code: number | null;
+  encrypted: boolean;
+}
+
+export interface TlsInfo {
+  /** "TLS1.0".."TLS1.3", "SSL3.0", or null when no ServerHello was seen. */
+  version: string | null;
+  clientVersions: string[];
+  cipherSuite: number | null;
+  cipherSuiteName: string | null;
+  /** Number of cipher suites the client offered. */
+  clientCipherSuites: number[];
+  sni: string | null;
+  clientHelloFrame: number | null;
+  serverHelloFrame: number | null;
+  certificateFrame: number | null;
+  /** TLS 1.3: the certificate is encrypted, so certificates[] is empty for that reason. */
+  certificateEncrypted: boolean;
+  certificates: CertificateInfo[];
+  serverHelloDoneFrame: number | null;
+  clientFinishedFrame: number | null;
+  serverFinishedFrame: number | null;
+  /** Frame at which both sides finished the handshake, or null. */
+  establishedFrame: number | null;
+  alerts: TlsAlertInfo[];
+  /** Encrypted application-data records after the handshake: counts and sizes per direction (bounded list). */
+  appRecords: { client: number; server: number };
+}
+
+export interface CredsspInfo {
+  /** Whether the TSRequest messages were readable (plaintext / decrypted) or only their shape is known. */
+  visible: boolean;
+  version: number | null;
+  /** NTLM message types seen (1 NEGOTIATE, 2 CHALLENGE, 3 AUTHENTICATE) or "kerberos"/"spnego". */
+  tokens: string[];
+  /** NTSTATUS errorCode of a TSRequest (MS-CSSP 2.2.1), or null. */
+  errorCode: number | null;
+  errorName: string | null;
+  /** Early User Authorization Result (HYBRID_EX), when seen or inferred from a 4-byte record. */
+  earlyUserAuthResult: number | null;
+  frames: number[];
+}
+
+export interface McsInfo {
+  connectInitialFrame: number | null;
+  connectResponseFrame: number | null;
+  /** T.125 Connect-Response result (0 rt-successful ...). */
+  result: number | null;
+  client: {
+    versionMajor: number | null;
+    versionMinor: number | null;
+    desktopWidth: number | null;
+    desktopHeight: number | null;
+    colorDepth: number | null;
+    keyboardLayout: number | null;
+    clientBuild: number | null;
+    clientName: string | null;
+    clientDigProductId: string | null;
+    requestedProtocols: number | null;
+    encryptionMethods: number | null;
+    channels: string[];
+    cluster: { flags: number; redirectedSessionId: number } | null;
+  } | null;
+  server: {
+    versionMajor: number | null;
+    versionMinor: number | null;
+    clientRequestedProtocols: number | null;
+    encryptionMethod: number | null;
+    encryptionLevel: number | null;
+    serverRandomLen: number | null;
+    serverCertLen: number | null;
+    /** 'proprietary' | 'x509' | null */
+    serverCertType: string | null;
+    certificates: CertificateInfo[];
+    channelIds: number[];
+  } | null;
+  erectDomainFrame: number | null;
+  attachUserRequestFrame: number | null;
+  attachUserConfirmFrame: number | null;
+  attachUserResult: number | null;
+  channelJoins: { channelId: number; requestFrame: number | null; confirmFrame: number | null; result: number | null }[];
+  securityExchangeFrame: number | null;
+  clientInfoFrame: number | null;
+  disconnectUltimatum: { frame: number; by: 'client' | 'server'; reason: number; reasonName: string } | null;
+}
+
+export interface LicensingEvent {
+  frame: number;
+  by: 'client' | 'server';
+  msgType: number;
+  msgName: string;
+  errorCode: number | null;
+  errorName: string | null;
+  stateTransition: number | null;
+}
+
+export interface ErrorInfoEvent {
+  frame: number;
+  code: number;
+  name: string;
+  /** Plain sentence from MS-RDPBCGR 2.2.5.1.1. */
+  description: string;
+}
+
+export interface SideChannel {
+  transport: 'udp';
+  client: string;
+  server: string;
+  synFrame: number | null;
+  synAckFrame: number | null;
+  synexVersion: number | null;
+  answered: boolean;
+  datagrams: { client: number; server: number };
+}
+
+export interface Warning {
+  frame: number | null;
+  offset: number | null;
+  message: string;
+}
+
+/** Not yet defined here: the diagnosis stage's finding (src/diagnose/types.ts) is attached by the pipeline. */
+export interface ConnectionRecord {
+  /** Stable id within the report, e.g. "c1". */
+  id: string;
+  transport: 'tcp' | 'udp';
+  /** File name of the capture (when several files are analysed, evidence names the file). */
+  file: string;
+  fileIndex: number;
+  client: string;
+  server: string;
+  start: number;
+  end: number;
+  outcome: Outcome;
+  /** For incomplete_capture: 'started_late' (no SYN / no X.224 request seen) or 'ended_early'. */
+  incompleteReason: 'started_late' | 'ended_early' | null;
+  reached: Phase;
+  phases: PhaseReached[];
+  died: Died | null;
+  /** Selected security: 'rdp' (Standard RDP Security), 'tls', 'credssp' (HYBRID/HYBRID_EX), 'rdstls', 'aad', or null. */
+  security: string | null;
+  negotiation: NegotiationInfo | null;
+  tls: TlsInfo | null;
+  credssp: CredsspInfo | null;
+  mcs: McsInfo | null;
+  licensing: LicensingEvent[];
+  errorInfo: ErrorInfoEvent[];
+  sideChannels: SideChannel[];
+  timeline: TimelineEvent[];
+  /** TCP-level facts from the flow table (kept for the diagnosis and the report). */
+  flow: FlowFacts;
+  warnings: Warning[];
+}
