@@ -1,0 +1,192 @@
+// How a connection ended: outcome, incompleteReason and died, decided from what the state
+// machine saw (../shared/design.md "Phases of a connection"). Pure: no state, no I/O.
+// Never guesses: when the capture stops before the connection could have been judged, the
+// outcome is incomplete_capture and says why.
+import type { Died, DeathHow, Outcome, Party, Phase } from './types.js';
+import { phaseIndex } from './types.js';
+
+/** A client's usual wait for an answer before it gives up (mstsc, FreeRDP: 15-30 s). */
+export const CLIENT_TIMEOUT_S = 20;
+/** Windows' initial SYN retransmission timeout: a SYN unanswered this long after a retry is not answered. */
+export const SYN_RETRY_WAIT_S = 3;
+/** Windows gives a SYN up after two retransmissions (3 + 6 + 12 s). */
+export const SYN_GIVE_UP_S = 21;
+
+export interface Ref {
+  frame: number;
+  time: number;
+}
+
+export interface CloseRef extends Ref {
+  kind: 'fin' | 'rst';
+  /** 0 client -> server, 1 server -> client. */
+  dir: 0 | 1;
+}
+
+export interface ProtocolEnd extends Died {
+  time: number;
+  /** True when the end is a normal close in the active phase (DPU user-requested, logoff ERRINFO, close_notify). */
+  normal: boolean;
+}
+
+export interface EndInput {
+  reached: Phase;
+  /** No SYN and no X.224 Connection Request were seen: the capture began after the start. */
+  startedLate: boolean;
+  syns: Ref[];
+  synAck: Ref | null;
+  /** FINs and RSTs in frame order. */
+  closes: CloseRef[];
+  /** ICMP errors about the flow (first one). */
+  icmp: (Ref & { type: number; code: number; from: string }) | null;
+  /** First protocol-level ending (RDP_NEG_FAILURE, alert, DPU, Set Error Info, licensing error, X.224 DR). */
+  protocolEnd: ProtocolEnd | null;
+  /** Last payload-carrying segment per direction. */
+  lastData: [Ref | null, Ref | null];
+  captureEnd: number;
+  /** Segments retransmitted and never acknowledged, or keep-alives unanswered, before the end. */
+  lostBeforeEnd: boolean;
+}
+
+export interface Ending {
+  outcome: Outcome;
+  incompleteReason: 'started_late' | 'ended_early' | null;
+  died: Died | null;
+}
+
+const PARTY: [Party, Party] = ['client', 'server'];
+
+export function decideEnding(e: EndInput): Ending {
+  if (e.startedLate) {
+    return { outcome: 'incomplete_capture', incompleteReason: 'started_late', died: null };
+  }
+  const active = phaseIndex(e.reached) >= phaseIndex('active');
+  const close = e.closes[0] ?? null;
+  const pe = e.protocolEnd;
+
+  if (active) {
+    if (pe && !pe.normal) return failed(pe);
+    if (close && close.kind === 'rst' && e.lostBeforeEnd) {
+      return failed({
+        phase: 'active',
+        how: 'rst',
+        by: PARTY[close.dir],
+        frame: close.frame,
+        detail: `${PARTY[close.dir]} reset the session after segments went unanswered`,
+      });
+    }
+    return { outcome: 'completed', incompleteReason: null, died: null };
+  }
+
+  // ---- TCP handshake never completed (no SYN/ACK).
+  if (e.synAck === null && e.syns.length > 0 && e.lastData[0] === null && e.lastData[1] === null) {
+    const lastSyn = e.syns[e.syns.length - 1]!;
+    const rst = e.closes.find((c) => c.kind === 'rst' && c.dir === 1);
+    if (rst) {
+      return failed({ phase: 'tcp', how: 'rst', by: 'server', frame: rst.frame, detail: `RST answered the SYN` });
+    }
+    if (e.icmp) {
+      return failed({
+        phase: 'tcp',
+        how: 'icmp_unreachable',
+        by: 'network',
+        frame: e.icmp.frame,
+        detail: `ICMP type ${e.icmp.type} code ${e.icmp.code} from ${e.icmp.from} answered the SYN`,
+      });
+    }
+    const waited = e.captureEnd - e.syns[0]!.time;
+    const afterLast = e.captureEnd - lastSyn.time;
+    if (waited >= SYN_GIVE_UP_S || (e.syns.length > 1 && afterLast >= SYN_RETRY_WAIT_S)) {
+      return failed({
+        phase: 'tcp',
+        how: 'no_answer',
+        by: 'network',
+        frame: lastSyn.frame,
+        detail: `${e.syns.length} SYN${e.syns.length > 1 ? 's' : ''} never answered (capture ran ${fmt(afterLast)} s past the last one)`,
+      });
+    }
+    return { outcome: 'incomplete_capture', incompleteReason: 'ended_early', died: null };
+  }
+
+  // ---- A protocol-level ending, unless a close came clearly before it.
+  if (pe && (close === null || pe.frame === null || pe.frame <= close.frame || pe.time <= close.time)) {
+    return failed(pe);
+  }
+
+  const phase = e.reached === 'none' ? 'tcp' : e.reached;
+  if (close) {
+    // The side that closed had been waiting for the other past a client's timeout: the other went silent.
+    const waited = waitedFor(e, close.dir, close.time);
+    if (waited) {
+      return failed({
+        phase,
+        how: 'timeout',
+        by: PARTY[1 - close.dir]!,
+        frame: waited.frame,
+        detail: `${PARTY[1 - close.dir]} did not answer frame ${waited.frame} for ${fmt(close.time - waited.time)} s; ${PARTY[close.dir]} ${close.kind === 'rst' ? 'reset' : 'closed'} the connection at frame ${close.frame}`,
+      });
+    }
+    const how: DeathHow = close.kind;
+    return failed({
+      phase,
+      how,
+      by: PARTY[close.dir],
+      frame: close.frame,
+      detail: `${PARTY[close.dir]} ${close.kind === 'rst' ? 'reset' : 'closed'} the connection in phase ${phase}`,
+    });
+  }
+  if (e.icmp) {
+    return failed({
+      phase,
+      how: 'icmp_unreachable',
+      by: 'network',
+      frame: e.icmp.frame,
+      detail: `ICMP type ${e.icmp.type} code ${e.icmp.code} from ${e.icmp.from}`,
+    });
+  }
+  // ---- Nothing ended it: either a side went silent for longer than a client waits, or the capture stopped.
+  const silent = silentSide(e);
+  if (e.captureEnd - silent.since.time >= CLIENT_TIMEOUT_S) {
+    return failed({
+      phase,
+      how: 'timeout',
+      by: PARTY[silent.dir],
+      frame: silent.since.frame,
+      detail: `${PARTY[silent.dir]} sent nothing for ${fmt(e.captureEnd - silent.since.time)} s after frame ${silent.since.frame} (the capture ran on)`,
+    });
+  }
+  return { outcome: 'incomplete_capture', incompleteReason: 'ended_early', died: null };
+}
+
+function failed(d: Died | ProtocolEnd): Ending {
+  return {
+    outcome: 'failed',
+    incompleteReason: null,
+    died: { phase: d.phase, how: d.how, by: d.by, frame: d.frame, detail: d.detail },
+  };
+}
+
+/**
+ * The side expected to speak next, and since when: the other side of the last data sent, or,
+ * before any data, the client (it speaks first: the X.224 Connection Request).
+ */
+function silentSide(e: EndInput): { dir: 0 | 1; since: Ref } {
+  const [c, s] = e.lastData;
+  if (c === null && s === null) {
+    const since = e.synAck ?? e.syns[e.syns.length - 1] ?? { frame: 0, time: e.captureEnd };
+    return { dir: 0, since };
+  }
+  if (s === null || (c !== null && c.frame > s.frame)) return { dir: 1, since: c! };
+  return { dir: 0, since: s };
+}
+
+/** When side `dir` closed at `time` after waiting at least CLIENT_TIMEOUT_S for the other: the unanswered frame. */
+function waitedFor(e: EndInput, dir: 0 | 1, time: number): Ref | null {
+  const silent = silentSide(e);
+  if (silent.dir === dir) return null; // the closer is the one expected to speak
+  return time - silent.since.time >= CLIENT_TIMEOUT_S ? silent.since : null;
+}
+
+function fmt(s: number): string {
+  return s >= 10 ? s.toFixed(0) : s.toFixed(1);
+}
