@@ -1,0 +1,113 @@
+// Construction of the per-flow facts (types.ts) and the bounded RTT reservoir.
+import type { Endpoint, FlowFacts, RttStats, TcpFacts, UdpFacts } from './types.js';
+
+/** Bounds of the per-flow lists (the facts stay small whatever the flow's size). */
+export const MAX_SYN_FRAMES = 16;
+export const MAX_RETRANSMISSION_FRAMES = 8;
+export const MAX_RSTS = 8;
+export const MAX_TTLS = 8;
+export const MAX_LOST_SEGMENTS = 32;
+export const MAX_ICMP = 16;
+export const RTT_RESERVOIR = 64;
+
+export function newTcpFacts(): TcpFacts {
+  return {
+    synFrames: [],
+    synAckFrames: [],
+    ackFrame: null,
+    handshakeRtt: null,
+    rtt: [null, null],
+    retransmissions: [0, 0],
+    retransmissionFrames: [[], []],
+    dupAcks: [0, 0],
+    zeroWindows: [0, 0],
+    keepAlives: [0, 0],
+    outOfOrder: [0, 0],
+    fins: [],
+    rsts: [],
+    ttl: [null, null],
+    ttlsSeen: [[], []],
+    maxSegment: [0, 0],
+    maxAckedSegment: [0, 0],
+    lostSegments: [],
+    maxIdle: null,
+    mss: [null, null],
+  };
+}
+
+export function newUdpFacts(): UdpFacts {
+  return { firstFrames: [null, null] };
+}
+
+export function newFlowFacts(
+  id: number,
+  transport: 'tcp' | 'udp',
+  fileIndex: number,
+  ipVersion: 4 | 6,
+  client: Endpoint,
+  server: Endpoint,
+  clientBy: FlowFacts['clientBy'],
+  frame: number,
+  time: number,
+): FlowFacts {
+  return {
+    id,
+    transport,
+    fileIndex,
+    ipVersion,
+    client,
+    server,
+    clientBy,
+    firstFrame: frame,
+    lastFrame: frame,
+    start: time,
+    end: time,
+    packets: [0, 0],
+    payloadBytes: [0, 0],
+    badChecksums: 0,
+    icmp: [],
+    tcp: transport === 'tcp' ? newTcpFacts() : null,
+    udp: transport === 'udp' ? newUdpFacts() : null,
+    gapBytes: [0, 0],
+    cutBytes: [0, 0],
+    skippedPrefix: [0, 0],
+  };
+}
+
+/**
+ * RTT samples: exact count/min/max, median over a bounded reservoir (Vitter's
+ * algorithm R with a fixed-seed generator, so a capture always gives the same result).
+ */
+export class RttReservoir {
+  count = 0;
+  min = Infinity;
+  max = -Infinity;
+  private samples: number[] = [];
+  private rng = 0x2545f491;
+
+  add(s: number): void {
+    if (!(s >= 0) || !Number.isFinite(s)) return;
+    this.count++;
+    if (s < this.min) this.min = s;
+    if (s > this.max) this.max = s;
+    if (this.samples.length < RTT_RESERVOIR) {
+      this.samples.push(s);
+      return;
+    }
+    let x = this.rng;
+    x ^= x << 13;
+    x ^= x >>> 17;
+    x ^= x << 5;
+    this.rng = x;
+    const j = (x >>> 0) % this.count;
+    if (j < RTT_RESERVOIR) this.samples[j] = s;
+  }
+
+  stats(): RttStats | null {
+    if (this.count === 0) return null;
+    const sorted = this.samples.slice().sort((a, b) => a - b);
+    const n = sorted.length;
+    const median = n % 2 === 1 ? sorted[(n - 1) >> 1]! : (sorted[n / 2 - 1]! + sorted[n / 2]!) / 2;
+    return { count: this.count, min: this.min, median, max: this.max };
+  }
+}

@@ -1,0 +1,630 @@
+// The flow table: decides per packet whether it matters (design.md "Fast path"),
+// tracks the flows that do, and hands their facts and in-order bytes to a
+// consumer created per flow. Packets that do not matter are dropped after their
+// headers are read, without allocating anything.
+import {
+  DecodedPacket,
+  IpProto,
+  TcpFlag,
+  checkIpChecksum,
+  checkTransportChecksum,
+  decodeDns,
+  decodeQuoted,
+  ipText,
+  srcText,
+  dstText,
+} from '../net/index.js';
+import { DnsLog } from './dns.js';
+import { MAX_ICMP, MAX_TTLS, newFlowFacts } from './facts.js';
+import { FLOW_CLOSED, FLOW_IGNORED, FLOW_OPEN, Flow } from './flow.js';
+import { endpointHash, tupleHash } from './hash.js';
+import type { HeldBudget } from './reassembly.js';
+import { seqDiff, seqAdd } from './seq.js';
+import { SynLog } from './synlog.js';
+import { TcpTracker } from './tcp.js';
+import type { Dir, DnsTransaction, FlowEndReason, FlowFacts, IcmpRef, StreamConsumer, TcpEvent } from './types.js';
+import { isX224ConnectionRequest } from './x224.js';
+
+export interface FlowTableOptions {
+  /** TCP and UDP ports that make a flow matter (default [3389]; --port adds). */
+  rdpPorts: number[];
+  /** Tracked flows at once (default 200_000); over it the oldest half-open flows are evicted first. */
+  maxFlows?: number;
+  /** Reassembly bound per direction (default 256 KiB): bytes beyond it are counted in cutBytes. */
+  perFlowBytes?: number;
+  /** Bound of all held out-of-order bytes together (default 64 MiB). */
+  totalBytes?: number;
+  /** Out-of-order segments held per direction (default 64); over it the hole is given up as a gap. */
+  maxHeldSegments?: number;
+  /** DNS transactions kept (default 10_000). */
+  maxDns?: number;
+}
+
+export interface FlowTableStats {
+  packets: number;
+  tcpPackets: number;
+  udpPackets: number;
+  ipFragments: number;
+  nonIp: number;
+  /** Flows created (RDP flows and flows the next stage declined alike). */
+  flowsTracked: number;
+  /** Flows evicted to stay under maxFlows (half-open ones included). */
+  flowsEvicted: number;
+  /** Of those, flows evicted while their handshake was not complete. */
+  halfOpenEvicted: number;
+  cutBytes: number;
+  badChecksums: number;
+  unmatchedIcmp: number;
+}
+
+/** Closed flows remembered (so late ACKs / RSTs of a closed flow start no new flow). */
+const TOMBSTONES = 4096;
+const DNS_PORT = 53;
+
+export class FlowTable {
+  readonly dns: DnsTransaction[];
+  readonly stats: FlowTableStats = {
+    packets: 0,
+    tcpPackets: 0,
+    udpPackets: 0,
+    ipFragments: 0,
+    nonIp: 0,
+    flowsTracked: 0,
+    flowsEvicted: 0,
+    halfOpenEvicted: 0,
+    cutBytes: 0,
+    badChecksums: 0,
+    unmatchedIcmp: 0,
+  };
+
+  private readonly rdpPort = new Uint8Array(65536);
+  private readonly maxFlows: number;
+  private readonly perFlowBytes: number;
+  private readonly maxHeld: number;
+  private readonly budget: HeldBudget;
+  private readonly dnsLog: DnsLog;
+  private readonly synLog = new SynLog();
+  private readonly inner = new DecodedPacket();
+  private readonly buckets = new Map<number, Flow>();
+  private open = 0;
+  private nextId = 1;
+  private lruHead: Flow | null = null;
+  private lruTail: Flow | null = null;
+  private hoHead: Flow | null = null;
+  private hoTail: Flow | null = null;
+  private readonly tombs: (Flow | null)[] = new Array<Flow | null>(TOMBSTONES).fill(null);
+  private tombPos = 0;
+  /** Direction found by the last lookup (avoids returning a pair). */
+  private matchDir: Dir = 0;
+  /** Endpoint hashes of the packet being handled. */
+  private srcHash = 0;
+  private dstHash = 0;
+
+  constructor(
+    opts: FlowTableOptions,
+    private readonly onNewFlow: (facts: FlowFacts) => StreamConsumer | null,
+  ) {
+    const ports = opts.rdpPorts.length > 0 ? opts.rdpPorts : [3389];
+    for (const p of ports) if (Number.isInteger(p) && p >= 0 && p < 65536) this.rdpPort[p] = 1;
+    this.maxFlows = Math.max(1, opts.maxFlows ?? 200_000);
+    this.perFlowBytes = Math.max(0, opts.perFlowBytes ?? 256 * 1024);
+    this.maxHeld = Math.max(1, opts.maxHeldSegments ?? 64);
+    this.budget = { held: 0, limit: Math.max(0, opts.totalBytes ?? 64 * 1024 * 1024) };
+    this.dnsLog = new DnsLog(Math.max(0, opts.maxDns ?? 10_000));
+    this.dns = this.dnsLog.transactions;
+  }
+
+  /** Flows open now (tombstones of closed flows not included). */
+  get openFlows(): number {
+    return this.open;
+  }
+
+  /** Out-of-order bytes held by all flows now. */
+  get heldBytes(): number {
+    return this.budget.held;
+  }
+
+  /** DNS responses that matched no query kept. */
+  get unmatchedDnsResponses(): number {
+    return this.dnsLog.unmatchedResponses;
+  }
+
+  /** One decoded packet (pkt filled by decodePacket for the frame). */
+  handle(pkt: DecodedPacket, frame: number, time: number, fileIndex: number): void {
+    this.stats.packets++;
+    const v = pkt.ipVersion;
+    if (v !== 4 && v !== 6) {
+      this.stats.nonIp++;
+      return;
+    }
+    if (pkt.isFragment) {
+      // Fragments are not reassembled (RDP over TCP is not fragmented in practice).
+      this.stats.ipFragments++;
+      return;
+    }
+    const proto = pkt.ipProto;
+    if (proto === IpProto.TCP) {
+      this.stats.tcpPackets++;
+      if (pkt.tcpHdrLen >= 20) this.tcpPacket(pkt, frame, time, fileIndex);
+    } else if (proto === IpProto.UDP) {
+      this.stats.udpPackets++;
+      if (pkt.l4Off >= 0 && pkt.payloadOff - pkt.l4Off === 8) this.udpPacket(pkt, frame, time, fileIndex);
+    } else if (proto === IpProto.ICMP || proto === IpProto.ICMPV6) {
+      if (pkt.quotedOff >= 0) this.icmpError(pkt, frame, time, fileIndex);
+    }
+  }
+
+  /** End of a file (fileIndex given: its flows only) or of the run: open flows end with 'capture_end'. */
+  finish(captureEnd: number, fileIndex?: number): void {
+    let f = this.lruHead;
+    while (f) {
+      const next = f.lruNext;
+      if (fileIndex === undefined || f.fileIndex === fileIndex) this.endFlow(f, 'capture_end', captureEnd);
+      f = next;
+    }
+    for (let i = 0; i < TOMBSTONES; i++) {
+      const t = this.tombs[i];
+      if (t && (fileIndex === undefined || t.fileIndex === fileIndex)) {
+        this.unlinkBucket(t);
+        this.tombs[i] = null;
+      }
+    }
+    this.synLog.clear();
+  }
+
+  // ------------------------------------------------------------------ TCP
+
+  private tcpPacket(pkt: DecodedPacket, frame: number, time: number, fileIndex: number): void {
+    const h = this.hashPacket(pkt);
+    let f = this.lookup(h, pkt);
+    const flags = pkt.tcpFlags;
+    const synOnly = (flags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN;
+    if (f !== null) f = this.checkExisting(f, pkt, synOnly, fileIndex, time);
+    if (f !== null) {
+      if (f.state === FLOW_OPEN) this.tcpFlowPacket(f, pkt, this.matchDir, frame, time);
+      else if (f.state === FLOW_IGNORED) this.touch(f);
+      return;
+    }
+    if (this.rdpPort[pkt.srcPort] === 1 || this.rdpPort[pkt.dstPort] === 1) {
+      let clientIsSrc: boolean;
+      let clientBy: FlowFacts['clientBy'] = 'syn';
+      if (synOnly) clientIsSrc = true;
+      else if ((flags & (TcpFlag.SYN | TcpFlag.ACK)) === (TcpFlag.SYN | TcpFlag.ACK)) clientIsSrc = false;
+      else {
+        clientBy = 'port';
+        clientIsSrc = this.rdpPort[pkt.dstPort] === 1;
+      }
+      const nf = this.createFlow(pkt, h, clientIsSrc, clientBy, frame, time, fileIndex);
+      if (nf.state === FLOW_OPEN) {
+        if (clientBy === 'syn') this.linkHalfOpen(nf);
+        else nf.tcp!.established = true;
+        this.tcpFlowPacket(nf, pkt, clientIsSrc ? 0 : 1, frame, time);
+      }
+      return;
+    }
+    if (pkt.payloadLen >= 11 && isX224ConnectionRequest(pkt.buf, pkt.payloadOff, pkt.payloadLen)) {
+      const nf = this.createFlow(pkt, h, true, 'x224', frame, time, fileIndex);
+      if (nf.state === FLOW_OPEN) {
+        this.backfillHandshake(nf, pkt, h, fileIndex);
+        nf.tcp!.established = true;
+        this.tcpFlowPacket(nf, pkt, 0, frame, time);
+      }
+      return;
+    }
+    // Not a flow that matters: remember its handshake in case an X.224 request follows.
+    if ((flags & TcpFlag.RST) !== 0) return;
+    if (synOnly) {
+      this.synLog.syn(h, this.srcHash, pkt.srcPort, this.dstHash, pkt.dstPort, fileIndex, frame, time, pkt.seq, pkt.mss, pkt.ttl);
+    } else if ((flags & TcpFlag.SYN) !== 0) {
+      this.synLog.synAck(h, this.dstHash, pkt.dstPort, this.srcHash, pkt.srcPort, fileIndex, frame, time, pkt.seq, pkt.mss, pkt.ttl);
+    } else if ((flags & TcpFlag.ACK) !== 0) {
+      this.synLog.ack(h, this.srcHash, pkt.srcPort, this.dstHash, pkt.dstPort, fileIndex, frame, time, pkt.ack);
+    }
+  }
+
+  /**
+   * A packet matched flow f: tombstones let only a new SYN through, a SYN on a
+   * finished connection (port reuse) ends it, and a flow of an earlier file ends.
+   * Returns the flow to use, or null when the packet starts a new one.
+   */
+  private checkExisting(f: Flow, pkt: DecodedPacket, synOnly: boolean, fileIndex: number, time: number): Flow | null {
+    if (f.fileIndex !== fileIndex) {
+      if (f.state === FLOW_CLOSED) this.unlinkBucket(f);
+      else this.endFlow(f, 'capture_end', f.lastTime, true);
+      return null;
+    }
+    if (f.state === FLOW_CLOSED) {
+      if (!synOnly) return f;
+      this.unlinkBucket(f);
+      return null;
+    }
+    if (synOnly && f.state === FLOW_OPEN && f.tcp !== null && f.tcp.isReuse(this.matchDir, pkt.seq)) {
+      this.endFlow(f, 'closed', time, true);
+      return null;
+    }
+    return f;
+  }
+
+  private tcpFlowPacket(f: Flow, pkt: DecodedPacket, d: Dir, frame: number, time: number): void {
+    this.countPacket(f, pkt, d, frame, time);
+    const t = f.tcp!;
+    const closed = t.onPacket(f, pkt, d, frame, time);
+    this.syncCut(f);
+    if (f.halfOpen && t.established) this.unlinkHalfOpen(f);
+    if (closed) this.endFlow(f, 'closed', time);
+  }
+
+  /** The handshake of a flow recognised by its X.224 request, from the SYN log. */
+  private backfillHandshake(f: Flow, pkt: DecodedPacket, h: number, fileIndex: number): void {
+    const log = this.synLog;
+    const i = log.find(h, this.srcHash, pkt.srcPort, this.dstHash, pkt.dstPort, fileIndex);
+    const facts = f.facts!;
+    const tf = facts.tcp!;
+    const hasAck = (pkt.tcpFlags & TcpFlag.ACK) !== 0;
+    if (i >= 0) {
+      const events: TcpEvent[] = [];
+      const syns = log.synsKept(i);
+      const synAcks = log.synAcksKept(i);
+      const firstSynAckTime = synAcks > 0 ? log.synAckTime[i * SynLog.SYNACKS]! : Infinity;
+      let lastSynTime = -1;
+      for (let k = 0; k < syns; k++) {
+        const fr = log.synFrame[i * SynLog.SYNS + k]!;
+        const tm = log.synTime[i * SynLog.SYNS + k]!;
+        tf.synFrames.push(fr);
+        if (tm <= firstSynAckTime) lastSynTime = tm;
+        events.push({ kind: 'syn', dir: 0, frame: fr, time: tm, retransmission: k > 0 });
+      }
+      for (let k = 0; k < synAcks; k++) {
+        const fr = log.synAckFrame[i * SynLog.SYNACKS + k]!;
+        const tm = log.synAckTime[i * SynLog.SYNACKS + k]!;
+        tf.synAckFrames.push(fr);
+        events.push({ kind: 'syn_ack', dir: 1, frame: fr, time: tm, retransmission: k > 0 });
+      }
+      if (synAcks > 0 && lastSynTime >= 0) tf.handshakeRtt = firstSynAckTime - lastSynTime;
+      if (log.ackFrame[i]! >= 0) {
+        tf.ackFrame = log.ackFrame[i]!;
+        events.push({ kind: 'ack', dir: 0, frame: tf.ackFrame, time: log.ackTime[i]!, retransmission: false });
+      }
+      const mssC = log.mss[i * 2]!;
+      const mssS = log.mss[i * 2 + 1]!;
+      if (mssC >= 0) tf.mss[0] = mssC;
+      if (mssS >= 0) tf.mss[1] = mssS;
+      const ttlC = log.ttl[i * 2]!;
+      const ttlS = log.ttl[i * 2 + 1]!;
+      if (ttlC >= 0) addTtl(tf.ttl, tf.ttlsSeen, 0, ttlC);
+      if (ttlS >= 0) addTtl(tf.ttl, tf.ttlsSeen, 1, ttlS);
+      if (syns > 0) {
+        facts.firstFrame = log.synFrame[i * SynLog.SYNS]!;
+        facts.start = log.synTime[i * SynLog.SYNS]!;
+      }
+      const cIsn = log.cIsn[i]!;
+      const sIsn = log.sIsn[i]!;
+      f.tcp!.setHandshake(cIsn, synAcks > 0 ? sIsn : -1, log.synAckCount[i]!, lastSynTime);
+      const before = seqDiff(pkt.seq, seqAdd(cIsn, 1));
+      if (before >= 0) facts.skippedPrefix[0] = before;
+      if (synAcks > 0 && hasAck) {
+        const sBefore = seqDiff(pkt.ack, seqAdd(sIsn, 1));
+        if (sBefore >= 0) facts.skippedPrefix[1] = sBefore;
+      }
+      log.forget(i);
+      events.sort((a, b) => a.frame - b.frame);
+      const c = f.consumer;
+      if (c) for (const ev of events) c.onTcpEvent(ev);
+    }
+    // The streams start at the request and at what it acknowledges of the server.
+    if (f.reasm) {
+      f.reasm[0].start(pkt.seq);
+      if (hasAck) f.reasm[1].start(pkt.ack);
+    }
+  }
+
+  // ------------------------------------------------------------------ UDP
+
+  private udpPacket(pkt: DecodedPacket, frame: number, time: number, fileIndex: number): void {
+    const sp = pkt.srcPort;
+    const dp = pkt.dstPort;
+    const rdp = this.rdpPort[sp] === 1 || this.rdpPort[dp] === 1;
+    if (sp === DNS_PORT || dp === DNS_PORT) {
+      const m = decodeDns(pkt.buf, pkt.payloadOff, pkt.payloadLen);
+      if (m) this.dnsLog.onMessage(m, srcText(pkt), dstText(pkt), frame, time);
+      if (!rdp) return;
+    }
+    const h = this.hashPacket(pkt);
+    let f = this.lookup(h, pkt);
+    if (f !== null && f.fileIndex !== fileIndex) {
+      this.endFlow(f, 'capture_end', f.lastTime, true);
+      f = null;
+    }
+    let d = this.matchDir;
+    if (f === null) {
+      if (!rdp) return;
+      const clientIsSrc = this.rdpPort[dp] === 1;
+      f = this.createFlow(pkt, h, clientIsSrc, 'port', frame, time, fileIndex);
+      d = clientIsSrc ? 0 : 1;
+    }
+    if (f.state !== FLOW_OPEN) {
+      this.touch(f);
+      return;
+    }
+    this.countPacket(f, pkt, d, frame, time);
+    const facts = f.facts!;
+    const udp = facts.udp!;
+    if (udp.firstFrames[d] === null) udp.firstFrames[d] = frame;
+    const c = f.consumer;
+    if (!c || !f.wantsBytes) return;
+    // RDPEUDP (MS-RDPEUDP): whole datagrams, bounded per direction.
+    const len = pkt.payloadLen;
+    if (f.delivered[d] + len > this.perFlowBytes) {
+      facts.cutBytes[d] += len;
+      this.stats.cutBytes += len;
+      return;
+    }
+    f.delivered[d] += len;
+    const data = Buffer.from(pkt.buf.subarray(pkt.payloadOff, pkt.payloadOff + len));
+    if (!c.onData(d, data, frame, time)) {
+      f.stopBytes();
+      return;
+    }
+    const missing = pkt.payloadWireLen - len;
+    if (missing > 0) {
+      facts.gapBytes[d] += missing;
+      c.onGap(d, missing, frame, time);
+    }
+  }
+
+  // ------------------------------------------------------------------ ICMP
+
+  /** An ICMP / ICMPv6 error (RFC 792, RFC 4443 2.4): tie it to the flow of the packet it quotes. */
+  private icmpError(pkt: DecodedPacket, frame: number, time: number, fileIndex: number): void {
+    const inner = this.inner;
+    if (!decodeQuoted(pkt, inner) || inner.ipVersion !== 4 && inner.ipVersion !== 6) {
+      this.stats.unmatchedIcmp++;
+      return;
+    }
+    const h = this.hashPacket(inner);
+    const f = this.lookup(h, inner);
+    if (f === null || f.state !== FLOW_OPEN || f.fileIndex !== fileIndex) {
+      this.stats.unmatchedIcmp++;
+      return;
+    }
+    const facts = f.facts!;
+    const ref: IcmpRef = {
+      frame,
+      time,
+      ipVersion: pkt.ipVersion === 6 ? 6 : 4,
+      from: srcText(pkt),
+      type: pkt.icmpType,
+      code: pkt.icmpCode,
+      mtu: pkt.icmpMtu >= 0 ? pkt.icmpMtu : null,
+      quotedDir: this.matchDir,
+    };
+    if (facts.icmp.length < MAX_ICMP) facts.icmp.push(ref);
+    f.consumer?.onTcpEvent({ kind: 'icmp', frame, time, icmp: ref });
+  }
+
+  // ------------------------------------------------------------------ flows
+
+  private hashPacket(p: DecodedPacket): number {
+    const alen = p.ipVersion === 6 ? 16 : 4;
+    this.srcHash = endpointHash(p.buf, p.srcOff, alen, p.srcPort);
+    this.dstHash = endpointHash(p.buf, p.dstOff, alen, p.dstPort);
+    return tupleHash(this.srcHash, this.dstHash, p.ipProto);
+  }
+
+  private lookup(h: number, p: DecodedPacket): Flow | null {
+    let f: Flow | null = this.buckets.get(h) ?? null;
+    while (f !== null) {
+      const d = f.dirOf(p);
+      if (d >= 0) {
+        this.matchDir = d === 0 ? 0 : 1;
+        return f;
+      }
+      f = f.bucketNext;
+    }
+    return null;
+  }
+
+  private createFlow(
+    p: DecodedPacket,
+    h: number,
+    clientIsSrc: boolean,
+    clientBy: FlowFacts['clientBy'],
+    frame: number,
+    time: number,
+    fileIndex: number,
+  ): Flow {
+    if (this.open >= this.maxFlows) this.evictOne(time);
+    const alen = p.ipVersion === 6 ? 16 : 4;
+    const v = p.ipVersion === 6 ? 6 : 4;
+    const cOff = clientIsSrc ? p.srcOff : p.dstOff;
+    const sOff = clientIsSrc ? p.dstOff : p.srcOff;
+    const cPort = clientIsSrc ? p.srcPort : p.dstPort;
+    const sPort = clientIsSrc ? p.dstPort : p.srcPort;
+    const f = new Flow(
+      h,
+      p.ipProto,
+      v,
+      Buffer.from(p.buf.subarray(cOff, cOff + alen)),
+      cPort,
+      Buffer.from(p.buf.subarray(sOff, sOff + alen)),
+      sPort,
+      fileIndex,
+    );
+    const tcp = p.ipProto === IpProto.TCP;
+    const facts = newFlowFacts(
+      this.nextId++,
+      tcp ? 'tcp' : 'udp',
+      fileIndex,
+      v,
+      { ip: ipText(p.buf, cOff, v), port: cPort },
+      { ip: ipText(p.buf, sOff, v), port: sPort },
+      clientBy,
+      frame,
+      time,
+    );
+    this.stats.flowsTracked++;
+    f.bucketNext = this.buckets.get(h) ?? null;
+    this.buckets.set(h, f);
+    this.open++;
+    this.linkLru(f);
+    const consumer = this.onNewFlow(facts);
+    if (consumer === null) {
+      f.state = FLOW_IGNORED;
+      return f;
+    }
+    f.facts = facts;
+    f.consumer = consumer;
+    if (tcp) {
+      f.tcp = new TcpTracker(facts.tcp!);
+      f.initReassembly(this.perFlowBytes, this.maxHeld, this.budget);
+    }
+    return f;
+  }
+
+  /** Bookkeeping common to every packet of a tracked flow. */
+  private countPacket(f: Flow, p: DecodedPacket, d: Dir, frame: number, time: number): void {
+    const facts = f.facts!;
+    facts.packets[d]++;
+    facts.payloadBytes[d] += p.payloadWireLen > p.payloadLen ? p.payloadWireLen : p.payloadLen;
+    facts.lastFrame = frame;
+    if (time > facts.end) facts.end = time;
+    const tf = facts.tcp;
+    if (tf !== null) {
+      const idle = time - f.lastTime;
+      if (idle > 0 && (tf.maxIdle === null || idle > tf.maxIdle.seconds)) tf.maxIdle = { seconds: idle, frame };
+      addTtl(tf.ttl, tf.ttlsSeen, d, p.ttl);
+    }
+    f.lastTime = time;
+    // Checksums only for packets that matter; counted, never dropped (offload leaves them zero or wrong).
+    if (checkIpChecksum(p) === false || checkTransportChecksum(p) === false) {
+      facts.badChecksums++;
+      this.stats.badChecksums++;
+    }
+    this.touch(f);
+  }
+
+  private syncCut(f: Flow): void {
+    const r = f.reasm;
+    const facts = f.facts;
+    if (!r || !facts) return;
+    for (const d of [0, 1] as const) {
+      const delta = r[d].cutBytes - facts.cutBytes[d];
+      if (delta > 0) {
+        facts.cutBytes[d] += delta;
+        this.stats.cutBytes += delta;
+      }
+    }
+  }
+
+  /**
+   * The flow ends: held bytes are delivered (with their gaps), the facts are
+   * completed and the consumer told, once. A closed flow stays as a tombstone.
+   * `drop` removes it from the table even when closed (replaced by a new flow).
+   */
+  private endFlow(f: Flow, reason: FlowEndReason, when: number, drop = false): void {
+    if (f.state === FLOW_OPEN && f.consumer && f.facts) {
+      const facts = f.facts;
+      const endTime = Number.isFinite(when) ? when : facts.end;
+      if (f.reasm) {
+        f.reasm[0].finish(facts.lastFrame, endTime);
+        f.reasm[1].finish(facts.lastFrame, endTime);
+        this.syncCut(f);
+      }
+      f.tcp?.finalize();
+      f.consumer.onEnd(facts, reason, endTime);
+    }
+    if (f.state !== FLOW_CLOSED) {
+      this.unlinkLru(f);
+      if (f.halfOpen) this.unlinkHalfOpen(f);
+      this.open--;
+    }
+    f.consumer = null;
+    f.facts = null;
+    f.reasm = null;
+    f.tcp = null;
+    if (reason === 'closed' && !drop && f.state === FLOW_OPEN) {
+      f.state = FLOW_CLOSED;
+      const old = this.tombs[this.tombPos];
+      if (old && old.state === FLOW_CLOSED) this.unlinkBucket(old);
+      this.tombs[this.tombPos] = f;
+      this.tombPos = (this.tombPos + 1) % TOMBSTONES;
+    } else {
+      f.state = FLOW_CLOSED;
+      this.unlinkBucket(f);
+    }
+  }
+
+  /** Over maxFlows: the oldest half-open flow goes first, else the least recently active one. */
+  private evictOne(now: number): void {
+    const victim = this.hoHead ?? this.lruHead;
+    if (!victim) return;
+    this.stats.flowsEvicted++;
+    if (victim.halfOpen) this.stats.halfOpenEvicted++;
+    this.endFlow(victim, 'evicted', now);
+  }
+
+  private unlinkBucket(f: Flow): void {
+    const head = this.buckets.get(f.hash);
+    if (head === undefined) return;
+    if (head === f) {
+      if (f.bucketNext) this.buckets.set(f.hash, f.bucketNext);
+      else this.buckets.delete(f.hash);
+    } else {
+      let p: Flow = head;
+      while (p.bucketNext && p.bucketNext !== f) p = p.bucketNext;
+      if (p.bucketNext === f) p.bucketNext = f.bucketNext;
+    }
+    f.bucketNext = null;
+  }
+
+  private linkLru(f: Flow): void {
+    f.lruPrev = this.lruTail;
+    f.lruNext = null;
+    if (this.lruTail) this.lruTail.lruNext = f;
+    else this.lruHead = f;
+    this.lruTail = f;
+    f.inLru = true;
+  }
+
+  private unlinkLru(f: Flow): void {
+    if (!f.inLru) return;
+    if (f.lruPrev) f.lruPrev.lruNext = f.lruNext;
+    else this.lruHead = f.lruNext;
+    if (f.lruNext) f.lruNext.lruPrev = f.lruPrev;
+    else this.lruTail = f.lruPrev;
+    f.lruPrev = f.lruNext = null;
+    f.inLru = false;
+  }
+
+  /** Most recently active goes last. */
+  private touch(f: Flow): void {
+    if (this.lruTail === f || !f.inLru) return;
+    this.unlinkLru(f);
+    this.linkLru(f);
+  }
+
+  private linkHalfOpen(f: Flow): void {
+    f.hoPrev = this.hoTail;
+    f.hoNext = null;
+    if (this.hoTail) this.hoTail.hoNext = f;
+    else this.hoHead = f;
+    this.hoTail = f;
+    f.halfOpen = true;
+  }
+
+  private unlinkHalfOpen(f: Flow): void {
+    if (!f.halfOpen) return;
+    if (f.hoPrev) f.hoPrev.hoNext = f.hoNext;
+    else this.hoHead = f.hoNext;
+    if (f.hoNext) f.hoNext.hoPrev = f.hoPrev;
+    else this.hoTail = f.hoPrev;
+    f.hoPrev = f.hoNext = null;
+    f.halfOpen = false;
+  }
+}
+
+function addTtl(first: [number | null, number | null], seen: [number[], number[]], d: Dir, ttl: number): void {
+  if (first[d] === null) first[d] = ttl;
+  const list = seen[d];
+  if (list.length < MAX_TTLS && !list.includes(ttl)) list.push(ttl);
+}
