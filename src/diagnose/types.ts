@@ -55,6 +55,8 @@ export interface Finding {
   filter: string;
   /** Whether and why this is the kind of failure mstsc shows as 0x904 / extended 0x7. */
   errorCode: string;
+  /** Optional short clause naming the values, for headlines (e.g. "the server's certificate expired on 2025-01-01"). */
+  summary?: string;
 }
 
 /** What the rules read: every connection of the run, plus capture-wide facts. */

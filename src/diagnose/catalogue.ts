@@ -1,0 +1,368 @@
+// The cause catalogue (../shared/design.md "Causes"): what each cause is, what a
+// capture shows of it, how to fix and confirm it. Data only: docs/causes.md is
+// generated from it (src/diagnose/gen-docs.ts) and the rules pick their
+// remediation steps from it.
+import { CAUSE_IDS, type Cause, type CauseId } from './types.js';
+
+/**
+ * Remediation steps drawn from the seed documents (../shared/seeds), in plain
+ * words. `seedTerms` are the exact phrases a reader can find in the seeds (a
+ * test checks that every one of them occurs there and in the step's text).
+ */
+export const STEPS = {
+  renewCert: {
+    text: 'On the server, open certlm.msc (Win + R, certlm.msc), go to Remote Desktop > Certificates, check the expiry date of the certificate used for Remote Desktop, and delete it if it has expired.',
+    seedTerms: ['certlm.msc', 'Remote Desktop > Certificates'],
+  },
+  restartTermService: {
+    text: 'Restart the Remote Desktop Services service so that Windows creates a new certificate: `net stop termservice && net start termservice` in an administrator Command Prompt, or `Restart-Service TermService -Force` in PowerShell (or restart the server).',
+    seedTerms: ['net stop termservice && net start termservice'],
+  },
+  azureMachineKeys: {
+    text: 'On an Azure VM, a corrupt MachineKeys folder stops Windows from creating the certificate: in the Azure portal open the VM, choose Run Command > RunPowerShellScript, run `Rename-Item -Path "C:\\ProgramData\\Microsoft\\Crypto\\RSA\\MachineKeys" -NewName "MachineKeys_old"`, then reboot the VM from the portal.',
+    seedTerms: ['MachineKeys', 'RunPowerShellScript', 'Rename-Item -Path "C:\\ProgramData\\Microsoft\\Crypto\\RSA\\MachineKeys" -NewName "MachineKeys_old"'],
+  },
+  firewallRules: {
+    text: 'On both machines, open "Allow an app through Windows Firewall", click Change settings, and make sure Remote Desktop and Remote Desktop (WebSocket) are checked for both Private and Public networks; check any network firewall or cloud security group between them for port 3389 too.',
+    seedTerms: ['Allow an app through Windows Firewall', 'Remote Desktop (WebSocket)', 'Private and Public'],
+  },
+  allowMstsc: {
+    text: 'Allow C:\\Windows\\System32\\mstsc.exe through the firewall (Allow another app) and in any third-party antivirus on the client.',
+    seedTerms: ['C:\\Windows\\System32\\mstsc.exe'],
+  },
+  testPort: {
+    text: 'From the client, check that the port is reachable: `Test-NetConnection <host> -Port 3389` in PowerShell.',
+    seedTerms: ['Test-NetConnection', '-Port 3389'],
+  },
+  portChanged: {
+    text: 'If the default port has been changed or is not listening, the connection fails at once: check that the Remote Desktop Services service is running on the host and which port it listens on, and connect to that port.',
+    seedTerms: ['If the default port has been changed or is not listening'],
+  },
+  connectByIp: {
+    text: "Connect using the server's IP address instead of its hostname.",
+    seedTerms: ['IP address instead of'],
+  },
+  flushDns: {
+    text: "Clear the client's DNS cache: `ipconfig /flushdns` in a Command Prompt.",
+    seedTerms: ['ipconfig /flushdns'],
+  },
+  vpnReconnect: {
+    text: 'If the connection goes through a VPN, try disconnecting and reconnecting the VPN, and check that it is not slow or losing packets, before trying again.',
+    seedTerms: ['disconnecting and reconnecting the VPN'],
+  },
+  maxOutstanding: {
+    text: 'If the host receives many connection attempts at once, raise its limit of pending connections in an administrator Command Prompt on the host: `REG ADD "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server" /v MaxOutstandingConnections /t REG_DWORD /d 65536`, then restart the host.',
+    seedTerms: ['REG ADD "HKLM\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server" /v MaxOutstandingConnections /t REG_DWORD /d 65536'],
+  },
+  securityLayerPolicy: {
+    text: 'On the host, open gpedit.msc > Computer Configuration > Administrative Templates > Windows Components > Remote Desktop Services > Remote Desktop Session Host > Security, and set "Require use of specific security layer for remote (RDP) connections" to a layer the client supports (Negotiate lets both sides agree).',
+    seedTerms: ['gpedit.msc', 'Remote Desktop Session Host', 'Require use of specific security layer for remote (RDP) connections'],
+  },
+  nlaPolicy: {
+    text: 'In the same Security folder of gpedit.msc, the policy "Require user authentication for remote connections by using Network Level Authentication" decides whether NLA is required; make client and host agree, and disable it only as a temporary test to see whether the handshake then gets through.',
+    seedTerms: ['Require user authentication for remote connections by using Network Level Authentication'],
+  },
+  updateClient: {
+    text: 'Update the client: use the latest version of the Microsoft Remote Desktop app, or a current mstsc with the latest Windows updates.',
+    seedTerms: ['latest version of the Microsoft Remote Desktop app'],
+  },
+  stuckSessions: {
+    text: 'On the host, list the sessions with `qwinsta` and reset a stuck one with `rwinsta <id>`.',
+    seedTerms: ['qwinsta', 'rwinsta'],
+  },
+  restartBoth: {
+    text: 'Restart both machines (client and host) to clear a hung service or a network glitch.',
+    seedTerms: ['Restart Both Machines'],
+  },
+} as const satisfies Record<string, { text: string; seedTerms: readonly string[] }>;
+
+export type StepId = keyof typeof STEPS;
+
+export function stepText(id: StepId): string {
+  return STEPS[id].text;
+}
+
+interface CauseDef extends Omit<Cause, 'id' | 'remediation'> {
+  steps: StepId[];
+  /** A short phrase for per-server summaries ("12 blocked by a firewall (no SYN-ACK)"). */
+  short: string;
+}
+
+const ERR_0X904 =
+  '0x904 is disconnectReasonAtClientWinsockFDCLOSE: the client saw its socket closed under it (by the server, by a device in between, or by its own stack) before the session was up. Extended code 0x7 is exDiscReasonServerDeniedConnection in Microsoft\'s ExtendedDisconnectReasonCode list; mstsc shows it with 0x904 for many handshakes ended during initialization, so the pair names a symptom, not a cause.';
+
+const DEFS: Record<CauseId, CauseDef> = {
+  cert_expired: {
+    title: "The server's Remote Desktop certificate has expired (or is not yet valid)",
+    short: "refused: the server's certificate expired",
+    explanation:
+      'Remote Desktop hosts use a self-signed certificate that does not always renew itself. Once it is past its end date (or if it is corrupt, or its start date is in the future because a clock is wrong), the client refuses it and drops the connection right after the TLS handshake.',
+    steps: ['renewCert', 'restartTermService', 'azureMachineKeys', 'restartBoth'],
+    confirm:
+      'On the host, open certlm.msc > Remote Desktop > Certificates and compare the certificate\'s "Expiration Date" with today; check both machines\' clocks. The client\'s Microsoft-Windows-TerminalServices-RDPClient/Operational event log records the failed certificate check.',
+    ifUnsure:
+      'Check the certificate on the host (certlm.msc > Remote Desktop > Certificates) and the clocks of both machines; if the capture\'s own clock may be wrong, compare a frame\'s time with a known event.',
+    evidence:
+      "The Certificate message's notAfter is before the time of the capture (or notBefore after it); a client alert certificate_expired / bad_certificate, or (as mstsc and FreeRDP usually do) the client finishing TLS and then closing with an encrypted alert or a FIN.",
+    errorCode: `Yes: the seeds name an expired self-signed certificate as a frequent cause of 0x904 / 0x7. The client closes the socket itself during security setup, and mstsc reports the dropped handshake as 0x904. ${ERR_0X904}`,
+  },
+  cert_untrusted: {
+    title: 'The client does not trust the server certificate (self-signed or unknown issuer)',
+    short: 'refused: certificate not trusted by the client',
+    explanation:
+      'The certificate is in date and names the server, but it is self-signed or issued by an authority the client does not trust ("the identity of the remote computer cannot be verified"). The user declined the warning, or a policy makes the client refuse such certificates.',
+    steps: ['renewCert', 'restartTermService', 'updateClient'],
+    confirm:
+      'Connect once by hand with mstsc and read the certificate warning it shows (issuer and "not from a trusted certifying authority"). On the host, certlm.msc > Remote Desktop > Certificates shows which certificate is in use and who issued it.',
+    ifUnsure:
+      "Check the certificate on the host (certlm.msc > Remote Desktop > Certificates) and whether its issuer is in the client's Trusted Root Certification Authorities; the client's Microsoft-Windows-TerminalServices-RDPClient/Operational log records the refusal.",
+    evidence:
+      'A valid, unexpired, name-matching certificate that is self-signed or from an issuer not in the chain the server sent; a client alert unknown_ca, or the client closing (or sending an encrypted alert) right after the handshake.',
+    errorCode:
+      'Usually not: mstsc shows a certificate warning that the user can accept; only when the warning is declined or a policy refuses the certificate does the client close the connection, and mstsc then reports the cancelled connection rather than a network error. Clients embedded in other tools may report it as a generic 0x904.',
+  },
+  cert_rejected: {
+    title: 'The client refused the server certificate for a reason the capture cannot show',
+    short: 'refused by the client right after the TLS handshake',
+    explanation:
+      "The client ended the connection right after the server's TLS handshake flight, which is what clients do when they reject the certificate. Under TLS 1.3 the certificate is encrypted, so the capture cannot show whether it expired, is untrusted or names another host.",
+    steps: ['renewCert', 'restartTermService', 'updateClient'],
+    confirm:
+      'On the host, open certlm.msc > Remote Desktop > Certificates and check the certificate\'s expiry date, issuer and name; on the client, the Microsoft-Windows-TerminalServices-RDPClient/Operational event log names the certificate error.',
+    ifUnsure:
+      'Check the certificate on the host (certlm.msc); capture again with a TLS key log (SSLKEYLOGFILE with a client that supports it) or force TLS 1.2 to see the certificate; a capture on the server side shows whether the server sent it whole.',
+    evidence:
+      "The client closes, or sends an encrypted alert, right after the server's handshake flight, with the certificate hidden (TLS 1.3) or looking valid.",
+    errorCode: `Often: a client that rejects the certificate without a prompt closes the socket during security setup, which mstsc reports as 0x904. ${ERR_0X904}`,
+  },
+  cert_unavailable: {
+    title: 'The server cannot produce a certificate (broken certificate store, TermService cannot create one)',
+    short: 'the server could not produce a certificate',
+    explanation:
+      'The host accepted the connection but could not load or create its Remote Desktop certificate, typically because the machine key store is corrupt (a known Azure VM problem with the MachineKeys folder) or Remote Desktop Services cannot create a new self-signed certificate, so it ends the TLS handshake at the first message.',
+    steps: ['renewCert', 'restartTermService', 'azureMachineKeys', 'restartBoth'],
+    confirm:
+      'On the host, the System event log shows TermService / Schannel errors about the certificate or its private key (e.g. "failed to create a new self-signed certificate"); certlm.msc > Remote Desktop > Certificates is empty or holds a certificate without its private key.',
+    ifUnsure:
+      'Check certlm.msc > Remote Desktop > Certificates and the System event log on the host; a capture on the server side rules out a device in between resetting the connection.',
+    evidence:
+      'RDP_NEG_FAILURE SSL_CERT_NOT_ON_SERVER; the server resets or closes right after the ClientHello; a server alert internal_error.',
+    errorCode: `Yes when the server just closes after the ClientHello: the client's socket is closed during security setup (0x904). When the server answers with RDP_NEG_FAILURE SSL_CERT_NOT_ON_SERVER instead, mstsc shows its own negotiation message. ${ERR_0X904}`,
+  },
+  cert_name_mismatch: {
+    title: 'The certificate does not carry the name the client connected to',
+    short: 'refused: certificate name does not match',
+    explanation:
+      'The client connected by a name (or through a DNS name) that is not the certificate\'s subject or one of its alternative names, so the server identity check fails ("the name in the certificate does not match").',
+    steps: ['connectByIp', 'flushDns', 'renewCert'],
+    confirm:
+      'Compare the name typed in the client with the certificate\'s "Issued to" name in certlm.msc > Remote Desktop > Certificates on the host; mstsc\'s certificate warning says "Certificate name mismatch" and shows both names.',
+    ifUnsure:
+      'Check which name the client was given (the .rdp file or the typed name) and what it resolves to (`nslookup <name>`); the cookie mstsc sends is a user name, not a host name, so the capture may not carry the typed name at all.',
+    evidence:
+      "The certificate's subject / SAN compared with the SNI, the name of a DNS lookup that resolved to the server, or a host name from the capture file; the client closes or alerts right after the handshake.",
+    errorCode:
+      'Usually not: mstsc warns about a name mismatch and lets the user continue; it ends the connection only when the user declines or a policy refuses, and then reports a cancelled connection rather than 0x904.',
+  },
+  port_blocked: {
+    title: 'A firewall blocks the Remote Desktop port',
+    short: 'blocked by a firewall (no SYN-ACK)',
+    explanation:
+      'Something between the client and Remote Desktop Services, such as Windows Defender Firewall, a network firewall, a cloud security group or antivirus software, drops or rejects the connection on port 3389 before the server can answer.',
+    steps: ['firewallRules', 'allowMstsc', 'testPort', 'vpnReconnect'],
+    confirm:
+      '`Test-NetConnection <host> -Port 3389` from the client shows TcpTestSucceeded False; the firewall log on the host (pfirewall.log) or on the network device shows the drop; the same test from a machine on the server\'s own network succeeds.',
+    ifUnsure:
+      'Capture on the server side at the same time: if the SYN never arrives there, the drop is on the way; if it arrives and is not answered, the host firewall drops it.',
+    evidence:
+      "The SYN retransmitted with no answer while the capture runs on; ICMP administratively prohibited (or port unreachable) for the SYN; an RST whose TTL differs from the server's own packets (a device in between answering).",
+    errorCode:
+      'No: the TCP connection never opens, so mstsc reports that it cannot connect (socket connect failure 0x204 or a time-out), not the 0x904 of a connection lost during the handshake.',
+  },
+  port_not_listening: {
+    title: 'Nothing listens on the port (service stopped or port changed)',
+    short: 'refused: nothing listens on the port (RST)',
+    explanation:
+      'The server itself refuses the TCP connection: Remote Desktop Services is stopped or listens on another port, or Remote Desktop is turned off.',
+    steps: ['portChanged', 'testPort', 'stuckSessions', 'restartBoth'],
+    confirm:
+      'On the host, `netstat -ano | findstr :3389` (or the changed port) shows whether anything listens, and `Get-Service TermService` whether the service runs; HKLM\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\WinStations\\RDP-Tcp\\PortNumber holds the port.',
+    ifUnsure:
+      'A capture on the server side tells whether the host itself sent the reset; compare the TTL of the reset with that of other packets the server sends.',
+    evidence: 'An RST/ACK answering the SYN from the server itself (the same TTL as the server\'s other packets).',
+    errorCode:
+      'No: the connection is refused at once, which mstsc reports as a connect failure (0x204), not 0x904.',
+  },
+  server_unresponsive: {
+    title: 'The server accepts TCP but does not answer the Remote Desktop request',
+    short: 'accepted TCP but never answered the RDP request',
+    explanation:
+      'The host (or a proxy in front of it) completes the TCP handshake but Remote Desktop Services never answers the X.224 Connection Request: the service is hung or overloaded, or too many connections are pending at once (the MaxOutstandingConnections limit).',
+    steps: ['maxOutstanding', 'stuckSessions', 'restartBoth', 'testPort'],
+    confirm:
+      'On the host, check that TermService is responsive (`qwinsta` answers), look for event 1006 in Microsoft-Windows-TerminalServices-RemoteConnectionManager ("the server received many incomplete connections") and at the load of the host.',
+    ifUnsure:
+      'Capture on the server side to see whether the Connection Request reaches Remote Desktop Services, and check whether another service or a load balancer owns the port.',
+    evidence:
+      'TCP completes, the X.224 Connection Request is sent, no Confirm comes (time-out, or the server closes); many half-done handshakes to the same server at once.',
+    errorCode: `Often: when the host finally drops the half-open connection the client's socket closes during initialization (0x904); if it never does, mstsc reports a time-out instead. ${ERR_0X904}`,
+  },
+  security_layer_mismatch: {
+    title: 'Client and server do not agree on the security layer',
+    short: 'refused: security layer mismatch',
+    explanation:
+      'The host\'s "Require use of specific security layer for remote (RDP) connections" policy (RDP, Negotiate or SSL) does not allow what the client offered, e.g. the client offered only Standard RDP Security to a host that requires TLS, or TLS to a host set to RDP only.',
+    steps: ['securityLayerPolicy', 'updateClient'],
+    confirm:
+      'On the host, read the policy in gpedit.msc > ... > Remote Desktop Session Host > Security, or HKLM\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\WinStations\\RDP-Tcp\\SecurityLayer (0 RDP, 1 Negotiate, 2 SSL); on the client, the .rdp file\'s "authentication level" and the client version.',
+    ifUnsure: 'Read the security layer setting on the host and the client settings; retry with the client offering TLS.',
+    evidence:
+      'RDP_NEG_FAILURE SSL_REQUIRED_BY_SERVER / SSL_NOT_ALLOWED_BY_SERVER / INCONSISTENT_FLAGS; or a client asking only for PROTOCOL_RDP against a server that closes the connection.',
+    errorCode:
+      'No: an RDP_NEG_FAILURE is reported by mstsc with its own message about the security layer (e.g. that the server requires TLS), not 0x904. mstsc often retries on its own with other protocols, so look at the first attempt.',
+  },
+  nla_mismatch: {
+    title: 'One side requires Network Level Authentication (NLA) and the other does not offer it',
+    short: 'refused: NLA required by one side only',
+    explanation:
+      'The host requires NLA (CredSSP) and the client did not offer it, or the client requires NLA and the host did not select it.',
+    steps: ['nlaPolicy', 'updateClient'],
+    confirm:
+      'On the host, the policy "Require user authentication for remote connections by using Network Level Authentication" (or System Properties > Remote > "Allow connections only from computers running Remote Desktop with Network Level Authentication"); on the client, whether CredSSP is enabled (enablecredsspsupport in the .rdp file).',
+    ifUnsure: 'Compare the NLA setting on the host with the client\'s settings and version.',
+    evidence:
+      'RDP_NEG_FAILURE HYBRID_REQUIRED_BY_SERVER / SSL_WITH_USER_AUTH_REQUIRED_BY_SERVER; HYBRID requested but not selected and the client then closes.',
+    errorCode:
+      'No: mstsc reports a negotiation failure with its own message (e.g. "The remote computer requires Network Level Authentication, which your computer does not support"), not 0x904.',
+  },
+  nla_failed: {
+    title: 'Network Level Authentication (CredSSP) failed',
+    short: 'refused during NLA (CredSSP) authentication',
+    explanation:
+      'The TLS channel came up but the CredSSP authentication inside it failed: wrong or expired credentials, an account not allowed to log on remotely, a CredSSP version mismatch (the "encryption oracle" updates), or a Kerberos / NTLM problem.',
+    steps: ['nlaPolicy', 'updateClient', 'restartBoth'],
+    confirm:
+      'On the host, the Security event log shows event 4625 (failed logon) with its status; on the client, the Microsoft-Windows-TerminalServices-RDPClient/Operational log and mstsc\'s message ("An authentication error has occurred", "CredSSP encryption oracle remediation"). Trying `mstsc.exe /restrictedAdmin` tells whether the problem is in NLA/CredSSP.',
+    ifUnsure:
+      'Capture with a TLS key log, or on the server side with its logs, to read the TSRequest errorCode; check the host\'s Security log for event 4625 at the time of the attempt.',
+    evidence:
+      'After TLS, a short exchange of TSRequest records and the server closing; with keys or in the clear, the TSRequest errorCode (an NTSTATUS) or an Early User Authorization Result of ACCESS_DENIED.',
+    errorCode:
+      'Usually not: mstsc shows an authentication error message (with the CredSSP or logon error) rather than 0x904; a server that simply drops the connection during CredSSP can surface as 0x904.',
+  },
+  tls_mismatch: {
+    title: 'Client and server share no TLS version or cipher suite',
+    short: 'refused: no common TLS version or cipher',
+    explanation:
+      'The TLS handshake fails because the two sides have no protocol version or cipher suite in common (old clients with TLS 1.0 only against hardened hosts, or the reverse).',
+    steps: ['updateClient', 'securityLayerPolicy', 'restartBoth'],
+    confirm:
+      'Compare the TLS versions and cipher suites enabled on both machines (HKLM\\SYSTEM\\CurrentControlSet\\Control\\SecurityProviders\\SCHANNEL, or `Get-TlsCipherSuite`); the System event log shows Schannel event 36874 / 36888 for the failed handshake.',
+    ifUnsure: 'Read the Schannel events on the host at the time of the attempt, and compare the ClientHello with the suites the host enables.',
+    evidence:
+      'An alert handshake_failure / protocol_version / insufficient_security; no common version or cipher suite between the ClientHello and what the server accepts.',
+    errorCode: `Often: a failed TLS handshake closes the socket during security setup, which mstsc reports as 0x904 (or, for some failures, an internal security error). ${ERR_0X904}`,
+  },
+  network_unstable: {
+    title: 'The network path is unstable (packet loss, latency, a slow VPN)',
+    short: 'lost on an unstable network (retransmissions)',
+    explanation:
+      'Packets are lost or delayed on the way (a dodgy Wi-Fi or VPN, too little bandwidth), so the handshake takes too long or the connection is dropped.',
+    steps: ['vpnReconnect', 'restartBoth', 'testPort'],
+    confirm:
+      'Run a continuous ping (`ping -t <host>`) or `Test-NetConnection <host> -Port 3389` over the same path and look at loss and latency; try from a wired connection or without the VPN.',
+    ifUnsure: 'Capture on both ends at once: segments sent by one side and never received by the other show where they are lost.',
+    evidence:
+      'Retransmissions, duplicate ACKs, RTT spikes, long gaps followed by retransmissions, handshake phases that take seconds.',
+    errorCode: `Yes: this is the case the seeds describe most: the connection is lost while the handshake is under way, which mstsc reports as 0x904 / 0x7. ${ERR_0X904}`,
+  },
+  mtu_blackhole: {
+    title: 'Full-size packets are lost on the path (MTU black hole)',
+    short: 'lost: full-size packets dropped (MTU black hole)',
+    explanation:
+      'A link on the path (often a VPN or tunnel) carries smaller packets than the hosts send, and the ICMP "fragmentation needed" message that would tell them is dropped, so every full-size segment, typically the server\'s certificate, is lost while small ones pass.',
+    steps: ['vpnReconnect', 'testPort', 'restartBoth'],
+    confirm:
+      'From the client, `ping -f -l 1472 <host>` fails while `ping -f -l 1200 <host>` works; lowering the MTU of the VPN / client interface (`netsh interface ipv4 set subinterface "<name>" mtu=1400`) makes the connection work.',
+    ifUnsure: 'Capture on the server side: full-size segments leave the server but never reach the client; look for ICMP "fragmentation needed" dropped by a firewall.',
+    evidence:
+      'Full-size segments (often the certificate flight) retransmitted and never acknowledged while small ones pass; no ICMP fragmentation-needed seen.',
+    errorCode: `Yes: the client waits for the server's handshake flight that never arrives whole and the connection is dropped during security setup, which mstsc reports as 0x904. ${ERR_0X904}`,
+  },
+  dns_failure: {
+    title: 'The host name does not resolve, or resolves to another address',
+    short: 'name resolution failed or pointed elsewhere',
+    explanation:
+      'The client\'s name lookup for the server fails (NXDOMAIN, SERVFAIL, no answer) or returns a different address than the one the client connected to (a stale cache or record), a problem the seeds report with hostname resolution on recent Windows 11 builds.',
+    steps: ['connectByIp', 'flushDns'],
+    confirm: 'On the client, `nslookup <name>` and `Resolve-DnsName <name>` show what the name resolves to; compare with the server\'s real address (`ipconfig` on the host).',
+    ifUnsure: 'Capture from the client before the connection starts, so that the name lookup is in the capture; check the hosts file and the DNS cache (`ipconfig /displaydns`).',
+    evidence:
+      'DNS queries for the target name failing, timing out, or resolving elsewhere than where the client connected.',
+    errorCode:
+      'Partly: a lookup that fails outright is reported by mstsc as a DNS / host-not-found error (0x104, 0x208, 0x508); the seeds report hostname resolution bugs that surface as 0x904 when the client then reaches the wrong place or a stale address.',
+  },
+  server_denied: {
+    title: 'The server ended the connection after authentication (denied, session limits, licensing)',
+    short: 'ended by the server after authentication',
+    explanation:
+      'The handshake got past authentication but the server ended the connection: the account may not log on remotely, the session limit is reached, a session is stuck, or licensing failed.',
+    steps: ['stuckSessions', 'restartBoth', 'nlaPolicy'],
+    confirm:
+      'On the host, the Microsoft-Windows-TerminalServices-LocalSessionManager/Operational and RemoteConnectionManager logs, the "Allow log on through Remote Desktop Services" right and the Remote Desktop Users group, `qwinsta` for the number of sessions, and the licensing configuration.',
+    ifUnsure:
+      'With Standard RDP Security or a TLS key log the Set Error Info PDU names the reason; otherwise read the host\'s TerminalServices logs at the time of the attempt.',
+    evidence:
+      'The server closes after CredSSP, MCS or licensing; a Set Error Info PDU with its ERRINFO code; a licensing error message; a Disconnect Provider Ultimatum.',
+    errorCode:
+      'Extended code 0x7 is exDiscReasonServerDeniedConnection, the same value as ERRINFO_SERVER_DENIED_CONNECTION (MS-RDPBCGR 2.2.5.1.1): this is the case it names. When the server sends a Set Error Info PDU, mstsc shows that reason\'s own message.',
+  },
+  client_abort: {
+    title: 'The client dropped the attempt while the server was waiting',
+    short: 'dropped by the client',
+    explanation:
+      'The client ended the connection without an alert at a point where the server was waiting for it: security software on the client (antivirus, a firewall), an outdated client, or the user cancelling.',
+    steps: ['allowMstsc', 'updateClient', 'restartBoth'],
+    confirm:
+      'On the client, check the antivirus / firewall logs for mstsc.exe at the time of the attempt and the Microsoft-Windows-TerminalServices-RDPClient/Operational event log; try another, updated client.',
+    ifUnsure: 'Read the client\'s RDPClient/Operational event log and the security software\'s logs; a capture on the server side shows the same close from the other end.',
+    evidence: 'The client resets or closes without an alert at a point where the server was waiting for it.',
+    errorCode: `Sometimes: security software that resets the client's socket surfaces as 0x904; a user cancelling shows no error. ${ERR_0X904}`,
+  },
+};
+
+function build(id: CauseId): Cause {
+  const d = DEFS[id];
+  return {
+    id,
+    title: d.title,
+    explanation: d.explanation,
+    remediation: d.steps.map(stepText),
+    confirm: d.confirm,
+    ifUnsure: d.ifUnsure,
+    evidence: d.evidence,
+    errorCode: d.errorCode,
+  };
+}
+
+export const CATALOGUE: Readonly<Record<CauseId, Cause>> = Object.fromEntries(CAUSE_IDS.map((id) => [id, build(id)])) as Record<
+  CauseId,
+  Cause
+>;
+
+/** The causes in catalogue order. */
+export const CAUSES: readonly Cause[] = CAUSE_IDS.map((id) => CATALOGUE[id]);
+
+export function causeSteps(id: CauseId): readonly StepId[] {
+  return DEFS[id].steps;
+}
+
+/** Short phrase for counts: "12 blocked by a firewall (no SYN-ACK)". */
+export function causeShort(id: CauseId): string {
+  return DEFS[id].short;
+}
+
+/** Position in the catalogue (for a stable order between equal confidences). */
+export function causeRank(id: CauseId): number {
+  return CAUSE_IDS.indexOf(id);
+}

@@ -1,0 +1,311 @@
+// Facts the rules share: reading a ConnectionRecord the same way everywhere,
+// and building findings, filters and sentences from it.
+import type { CertificateInfo, ConnectionRecord, TlsAlertInfo } from '../handshake/types.js';
+import { phaseIndex } from '../handshake/types.js';
+import { CATALOGUE, causeSteps, stepText, type StepId } from './catalogue.js';
+import { ALERT, type AlertName } from './codes.js';
+import type { CauseId, DiagnosisInput, Finding } from './types.js';
+
+// ---------------------------------------------------------------- findings
+
+export interface FindingParts {
+  confidence: number;
+  confidenceReason: string | null;
+  frames: (number | null | undefined)[];
+  explanation: string;
+  filter: string;
+  /** Short clause for headlines. */
+  summary: string;
+  /** Subset of the cause's steps that apply (default: all of them). */
+  steps?: readonly StepId[];
+  /** Extra sentence appended to the catalogue's confirm text. */
+  confirmExtra?: string;
+}
+
+export function makeFinding(cause: CauseId, p: FindingParts): Finding {
+  const c = CATALOGUE[cause];
+  const steps = p.steps ?? causeSteps(cause);
+  const confidence = Math.round(Math.min(1, Math.max(0, p.confidence)) * 100) / 100;
+  return {
+    cause,
+    confidence,
+    confidenceReason: confidence >= 1 ? null : p.confidenceReason,
+    frames: uniqueFrames(p.frames),
+    explanation: p.explanation,
+    remediation: steps.map(stepText),
+    confirm: p.confirmExtra ? `${c.confirm} ${p.confirmExtra}` : c.confirm,
+    filter: p.filter,
+    errorCode: c.errorCode,
+    summary: p.summary,
+  };
+}
+
+export function uniqueFrames(frames: (number | null | undefined)[]): number[] {
+  const set = new Set<number>();
+  for (const f of frames) if (typeof f === 'number' && Number.isInteger(f) && f > 0) set.add(f);
+  return [...set].sort((a, b) => a - b);
+}
+
+// ---------------------------------------------------------------- filters
+
+/** Wireshark display filter for the connection's packets (and ICMP quoting them). */
+export function convFilter(conn: ConnectionRecord): string {
+  const f = conn.flow;
+  const ip = f.ipVersion === 6 ? 'ipv6.addr' : 'ip.addr';
+  const port = f.transport === 'udp' ? 'udp.port' : 'tcp.port';
+  return `${ip}==${f.client.ip} && ${ip}==${f.server.ip} && ${port}==${f.client.port} && ${port}==${f.server.port}`;
+}
+
+/** `frame.number in {a, b}` (Wireshark 4 set syntax). */
+export function framesFilter(frames: (number | null | undefined)[]): string {
+  const list = uniqueFrames(frames);
+  if (list.length === 1) return `frame.number == ${list[0]}`;
+  return `frame.number in {${list.join(', ')}}`;
+}
+
+/** Conversation AND (a field expression OR the evidence frames). */
+export function evidenceFilter(conn: ConnectionRecord, field: string | null, frames: (number | null | undefined)[]): string {
+  const parts: string[] = [];
+  if (field) parts.push(field);
+  if (uniqueFrames(frames).length > 0) parts.push(framesFilter(frames));
+  if (parts.length === 0) return convFilter(conn);
+  return `${convFilter(conn)} && (${parts.join(' || ')})`;
+}
+
+// ---------------------------------------------------------------- text
+
+export function isoDate(seconds: number): string {
+  return new Date(seconds * 1000).toISOString().slice(0, 10);
+}
+
+export function isoDateTime(seconds: number): string {
+  return new Date(seconds * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+}
+
+export function secondsText(s: number): string {
+  if (s >= 10) return `${Math.round(s)} s`;
+  if (s >= 1) return `${s.toFixed(1)} s`;
+  return `${Math.round(s * 1000)} ms`;
+}
+
+export function plural(n: number, one: string, many = `${one}s`): string {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
+export function hex32(n: number): string {
+  return `0x${(n >>> 0).toString(16).toUpperCase().padStart(8, '0')}`;
+}
+
+export function serverText(conn: ConnectionRecord): string {
+  const s = conn.flow.server;
+  return s.ip.includes(':') ? `[${s.ip}]:${s.port}` : `${s.ip}:${s.port}`;
+}
+
+// ---------------------------------------------------------------- timeline
+
+/** Time of a frame from the timeline, or null. */
+export function frameTime(conn: ConnectionRecord, frame: number | null | undefined): number | null {
+  if (frame == null) return null;
+  for (const e of conn.timeline) if (e.frame === frame) return e.time;
+  return null;
+}
+
+/** The last timeline event strictly before `frame` (or the last of all when frame is null). */
+export function lastEventBefore(conn: ConnectionRecord, frame: number | null) {
+  let last: ConnectionRecord['timeline'][number] | null = null;
+  for (const e of conn.timeline) {
+    if (frame !== null && e.frame >= frame) continue;
+    if (!last || e.frame >= last.frame) last = e;
+  }
+  return last;
+}
+
+export function captureEndOf(conn: ConnectionRecord, input: DiagnosisInput): number {
+  const end = input.captureEnd[conn.fileIndex];
+  return typeof end === 'number' && Number.isFinite(end) ? Math.max(end, conn.end) : conn.end;
+}
+
+export function reachedAtLeast(conn: ConnectionRecord, phase: Parameters<typeof phaseIndex>[0]): boolean {
+  return phaseIndex(conn.reached) >= phaseIndex(phase);
+}
+
+// ---------------------------------------------------------------- TLS
+
+export function findAlert(conn: ConnectionRecord, names: AlertName[], by?: 'client' | 'server'): TlsAlertInfo | null {
+  const alerts = conn.tls?.alerts ?? [];
+  for (const a of alerts) {
+    if (a.encrypted) continue;
+    if (by && a.by !== by) continue;
+    for (const n of names) if (a.description === n || a.code === ALERT[n]) return a;
+  }
+  return null;
+}
+
+export function plaintextAlerts(conn: ConnectionRecord, by: 'client' | 'server'): TlsAlertInfo[] {
+  return (conn.tls?.alerts ?? []).filter((a) => a.by === by && !a.encrypted);
+}
+
+export interface EarlyClose {
+  /** Frame of the FIN / RST / alert that ended it. */
+  frame: number | null;
+  how: string;
+  /** An encrypted alert the client sent, if any. */
+  encryptedAlert: TlsAlertInfo | null;
+  /** Last frame of the server's handshake flight we know of. */
+  serverFlightFrame: number | null;
+}
+
+/**
+ * The client ended the connection right after the server's TLS handshake
+ * flight, before (or instead of) sending any application data: what real
+ * clients do when they refuse the certificate.
+ */
+export function earlyClientClose(conn: ConnectionRecord): EarlyClose | null {
+  const t = conn.tls;
+  const d = conn.died;
+  if (!t || !d || conn.outcome === 'completed') return null;
+  if (d.by !== 'client') return null;
+  if (d.how !== 'fin' && d.how !== 'rst' && d.how !== 'encrypted_alert' && d.how !== 'tls_alert') return null;
+  if (d.phase !== 'tls' && d.phase !== 'credssp') return null;
+  if (t.serverHelloFrame === null) return null;
+  // TLS 1.3: the client's Finished (and an alert) travel as application-data records.
+  const allowance = t.version === 'TLS1.3' ? 2 : 1;
+  if (t.appRecords.client > allowance) return null;
+  const encryptedAlert = t.alerts.find((a) => a.by === 'client' && a.encrypted) ?? null;
+  const serverFlightFrame = t.serverFinishedFrame ?? t.serverHelloDoneFrame ?? t.certificateFrame ?? t.serverHelloFrame;
+  return { frame: d.frame ?? encryptedAlert?.frame ?? null, how: d.how, encryptedAlert, serverFlightFrame };
+}
+
+export function closeWords(how: string): string {
+  switch (how) {
+    case 'fin':
+      return 'closed the connection (FIN)';
+    case 'rst':
+      return 'reset the connection (RST)';
+    case 'encrypted_alert':
+      return 'sent an encrypted alert';
+    case 'tls_alert':
+      return 'sent an alert';
+    default:
+      return `ended the connection (${how})`;
+  }
+}
+
+export function leafCertificate(conn: ConnectionRecord): CertificateInfo | null {
+  return conn.tls?.certificates[0] ?? null;
+}
+
+export type DateProblem = { kind: 'expired' | 'not_yet_valid'; date: number };
+
+/** notAfter before the connection time, or notBefore after it. */
+export function certDateProblem(cert: CertificateInfo, at: number): DateProblem | null {
+  const notAfter = Date.parse(cert.notAfter) / 1000;
+  const notBefore = Date.parse(cert.notBefore) / 1000;
+  if (Number.isFinite(notAfter) && notAfter < at) return { kind: 'expired', date: notAfter };
+  if (Number.isFinite(notBefore) && notBefore > at) return { kind: 'not_yet_valid', date: notBefore };
+  return null;
+}
+
+/** Self-signed, or issued by a name that is not the subject of any certificate of the chain sent. */
+export function certTrustProblem(conn: ConnectionRecord): 'self_signed' | 'unknown_issuer' | null {
+  const chain = conn.tls?.certificates ?? [];
+  const leaf = chain[0];
+  if (!leaf) return null;
+  if (leaf.selfSigned || normDn(leaf.issuer) === normDn(leaf.subject)) return 'self_signed';
+  const issuer = normDn(leaf.issuer);
+  if (chain.slice(1).some((c) => normDn(c.subject) === issuer)) return null;
+  return 'unknown_issuer';
+}
+
+function normDn(dn: string): string {
+  return dn.replace(/\s*([,=/])\s*/g, '$1').trim().toLowerCase();
+}
+
+/** Common name from a subject text ("CN=host, O=..." or "/CN=host/O=..."). */
+export function commonName(dn: string): string | null {
+  const m = /(?:^|[,/+]\s*)CN\s*=\s*([^,/+]+)/i.exec(dn);
+  return m && m[1] ? m[1].trim() : null;
+}
+
+/** Host names the certificate carries: SAN DNS names, else the CN (RFC 6125 6.4.4). */
+export function certNames(cert: CertificateInfo): string[] {
+  const names: string[] = [];
+  for (const s of cert.san) {
+    const v = s.replace(/^(DNS|IP Address|IP)\s*:\s*/i, '').trim();
+    if (v) names.push(v.toLowerCase());
+  }
+  const cn = commonName(cert.subject);
+  if (cn) names.push(cn.toLowerCase());
+  return [...new Set(names)];
+}
+
+export function isIpLiteral(s: string): boolean {
+  return /^\d{1,3}(\.\d{1,3}){3}$/.test(s) || (s.includes(':') && /^[0-9a-f:.]+$/i.test(s));
+}
+
+/**
+ * Whether `name` matches a certificate name: exact, a left-most wildcard label
+ * (RFC 6125 6.4.3), or a single-label name equal to the first label of an FQDN
+ * (what users type for a host on their own domain).
+ */
+export function nameMatches(name: string, certName: string): boolean {
+  const n = name.toLowerCase().replace(/\.$/, '');
+  const c = certName.toLowerCase().replace(/\.$/, '');
+  if (n === c) return true;
+  if (c.startsWith('*.')) {
+    const rest = c.slice(2);
+    const dot = n.indexOf('.');
+    if (dot > 0 && n.slice(dot + 1) === rest) return true;
+  }
+  if (!n.includes('.') && c.split('.')[0] === n) return true;
+  if (!c.includes('.') && n.split('.')[0] === c) return true;
+  return false;
+}
+
+// ---------------------------------------------------------------- TCP / TTL
+
+/** The usual initial TTLs (64 Linux/macOS, 128 Windows, 255 network gear). */
+export function initialTtl(ttl: number): number {
+  for (const t of [32, 64, 128, 255]) if (ttl <= t) return t;
+  return 255;
+}
+
+export interface ServerTtl {
+  ttl: number;
+  /** The connection whose SYN/ACK gave it. */
+  connectionId: string;
+  frame: number | null;
+}
+
+/**
+ * The server's own TTL: from this connection's SYN/ACK, else from another
+ * connection to the same host that got one (the nearest in time).
+ */
+export function serverOwnTtl(conn: ConnectionRecord, input: DiagnosisInput): ServerTtl | null {
+  const own = conn.flow.tcp;
+  if (own && own.synAckFrames.length > 0 && own.ttl[1] !== null) {
+    return { ttl: own.ttl[1], connectionId: conn.id, frame: own.synAckFrames[0] ?? null };
+  }
+  let best: ServerTtl | null = null;
+  let bestDist = Infinity;
+  for (const o of input.connections) {
+    if (o === conn || o.flow.server.ip !== conn.flow.server.ip || o.fileIndex !== conn.fileIndex) continue;
+    const t = o.flow.tcp;
+    if (!t || t.synAckFrames.length === 0 || t.ttl[1] === null) continue;
+    const dist = Math.abs(o.start - conn.start);
+    if (dist < bestDist) {
+      bestDist = dist;
+      best = { ttl: t.ttl[1], connectionId: o.id, frame: t.synAckFrames[0] ?? null };
+    }
+  }
+  return best;
+}
+
+/** Whether another connection to the same host got any answer (the host is up). */
+export function hostAnsweredElsewhere(conn: ConnectionRecord, input: DiagnosisInput): ConnectionRecord | null {
+  for (const o of input.connections) {
+    if (o === conn || o.flow.server.ip !== conn.flow.server.ip) continue;
+    if (o.flow.tcp && o.flow.tcp.synAckFrames.length > 0) return o;
+  }
+  return null;
+}

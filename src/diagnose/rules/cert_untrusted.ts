@@ -1,0 +1,68 @@
+// cert_untrusted: an in-date certificate that is self-signed or from an issuer
+// the client does not know, refused by the client (RFC 5246 7.2.2 unknown_ca).
+import {
+  certDateProblem,
+  certTrustProblem,
+  closeWords,
+  convFilter,
+  earlyClientClose,
+  findAlert,
+  leafCertificate,
+  makeFinding,
+} from '../facts.js';
+import type { Rule } from '../types.js';
+
+export const certUntrusted: Rule = {
+  cause: 'cert_untrusted',
+  check(conn) {
+    const tls = conn.tls;
+    const cert = leafCertificate(conn);
+    if (!tls || !cert || conn.outcome === 'completed') return null;
+    if (certDateProblem(cert, conn.start)) return null; // cert_expired explains it
+    const trust = certTrustProblem(conn);
+    const certFrame = tls.certificateFrame;
+    const what =
+      trust === 'self_signed'
+        ? `is self-signed (issuer "${cert.issuer}")`
+        : trust === 'unknown_issuer'
+          ? `was issued by "${cert.issuer}", which is not in the chain the server sent`
+          : `was issued by "${cert.issuer}"`;
+    const summary = trust === 'self_signed' ? "the client did not trust the server's self-signed certificate" : "the client did not trust the issuer of the server's certificate";
+    const filter = `${convFilter(conn)} && (tls.handshake.type == 11 || tls.alert_message || tcp.flags.fin == 1 || tcp.flags.reset == 1)`;
+
+    const unknownCa = findAlert(conn, ['unknown_ca'], 'client');
+    if (unknownCa) {
+      return makeFinding('cert_untrusted', {
+        confidence: 0.93,
+        confidenceReason: "The alert names the issuer as unknown; which root the client lacks is on the client, not in the capture.",
+        frames: [certFrame, unknownCa.frame],
+        explanation: `The server's certificate "${cert.subject}" (frame ${certFrame ?? '?'}) ${what}, and the client answered with the alert unknown_ca in frame ${unknownCa.frame}.`,
+        filter,
+        summary,
+      });
+    }
+    if (!trust) return null;
+    const bad = findAlert(conn, ['bad_certificate', 'certificate_unknown', 'unsupported_certificate'], 'client');
+    if (bad) {
+      return makeFinding('cert_untrusted', {
+        confidence: 0.75,
+        confidenceReason: `The alert ${bad.description} says the client refused the certificate, not why; its dates are valid and it ${trust === 'self_signed' ? 'is self-signed' : 'has an unknown issuer'}, the most likely reason.`,
+        frames: [certFrame, bad.frame],
+        explanation: `The server's certificate "${cert.subject}" (frame ${certFrame ?? '?'}) is in date but ${what}, and the client answered with the alert ${bad.description} in frame ${bad.frame}.`,
+        filter,
+        summary,
+      });
+    }
+    const early = earlyClientClose(conn);
+    if (!early) return null;
+    return makeFinding('cert_untrusted', {
+      confidence: trust === 'self_signed' ? 0.6 : 0.55,
+      confidenceReason:
+        'mstsc warns about an untrusted certificate and lets the user continue; a close right after the handshake fits the user or a policy refusing it, but the capture cannot show the prompt.',
+      frames: [certFrame, early.frame],
+      explanation: `The server's certificate "${cert.subject}" (frame ${certFrame ?? '?'}) is in date but ${what}; the client ${closeWords(early.how)} in frame ${early.frame ?? '?'} right after the TLS handshake.`,
+      filter,
+      summary,
+    });
+  },
+};

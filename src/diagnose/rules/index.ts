@@ -1,0 +1,39 @@
+// One rule per cause, in catalogue order (src/diagnose/types.ts CAUSE_IDS).
+import type { Rule } from '../types.js';
+import { certExpired } from './cert_expired.js';
+import { certUntrusted } from './cert_untrusted.js';
+import { certRejected } from './cert_rejected.js';
+import { certUnavailable } from './cert_unavailable.js';
+import { certNameMismatch } from './cert_name_mismatch.js';
+import { portBlocked } from './port_blocked.js';
+import { portNotListening } from './port_not_listening.js';
+import { serverUnresponsive } from './server_unresponsive.js';
+import { securityLayerMismatch } from './security_layer_mismatch.js';
+import { nlaMismatch } from './nla_mismatch.js';
+import { nlaFailed } from './nla_failed.js';
+import { tlsMismatch } from './tls_mismatch.js';
+import { networkUnstable } from './network_unstable.js';
+import { mtuBlackhole } from './mtu_blackhole.js';
+import { dnsFailure } from './dns_failure.js';
+import { serverDenied } from './server_denied.js';
+import { clientAbort } from './client_abort.js';
+
+export const RULES: readonly Rule[] = [
+  certExpired,
+  certUntrusted,
+  certRejected,
+  certUnavailable,
+  certNameMismatch,
+  portBlocked,
+  portNotListening,
+  serverUnresponsive,
+  securityLayerMismatch,
+  nlaMismatch,
+  nlaFailed,
+  tlsMismatch,
+  networkUnstable,
+  mtuBlackhole,
+  dnsFailure,
+  serverDenied,
+  clientAbort,
+];

@@ -1,0 +1,75 @@
+// nla_failed: CredSSP (MS-CSSP 3.1.5) fails inside TLS: a TSRequest errorCode
+// (MS-CSSP 2.2.1, an NTSTATUS), an Early User Authorization Result of
+// ACCESS_DENIED (MS-RDPBCGR 2.2.10.2), or, without keys, a short encrypted
+// exchange that the server ends.
+import { AUTHZ_ACCESS_DENIED, PROTOCOL_HYBRID, PROTOCOL_HYBRID_EX } from '../codes.js';
+import { closeWords, convFilter, hex32, makeFinding } from '../facts.js';
+import type { Rule } from '../types.js';
+
+/** A CredSSP exchange is a few round trips: more records than this and it is not "short". */
+export const CREDSSP_MAX_RECORDS = 12;
+
+export const nlaFailed: Rule = {
+  cause: 'nla_failed',
+  check(conn) {
+    if (conn.outcome === 'completed') return null;
+    const neg = conn.negotiation;
+    const nlaSelected = conn.security === 'credssp' || (neg?.selectedProtocol != null && (neg.selectedProtocol & (PROTOCOL_HYBRID | PROTOCOL_HYBRID_EX)) !== 0);
+    if (!nlaSelected) return null;
+    const cs = conn.credssp;
+    const tls = conn.tls;
+    const filter = `${convFilter(conn)} && (tls.app_data || tls.alert_message || tcp.flags.fin == 1 || tcp.flags.reset == 1)`;
+    const d = conn.died;
+
+    if (cs && cs.errorCode !== null && cs.errorCode !== 0) {
+      const name = cs.errorName ?? hex32(cs.errorCode);
+      return makeFinding('nla_failed', {
+        confidence: 0.95,
+        confidenceReason: 'The error code is read from the TSRequest; the host\'s Security log (event 4625) names the account and the logon failure in full.',
+        frames: [...cs.frames, d?.frame],
+        explanation: `The server's TSRequest reported errorCode ${name} (${hex32(cs.errorCode)})${cs.frames.length ? ` in frame ${cs.frames[cs.frames.length - 1]}` : ''}, ending Network Level Authentication${d ? `, and the ${d.by} ${closeWords(d.how)} in frame ${d.frame ?? '?'}` : ''}.`,
+        filter,
+        summary: `NLA authentication failed (${name})`,
+      });
+    }
+    if (cs && cs.earlyUserAuthResult === AUTHZ_ACCESS_DENIED) {
+      return makeFinding('nla_failed', {
+        confidence: 0.9,
+        confidenceReason: 'ACCESS_DENIED says the user is not allowed in, not why (credentials accepted but no remote logon right, or a policy).',
+        frames: [...cs.frames, d?.frame],
+        explanation: `After CredSSP the server sent the Early User Authorization Result ACCESS_DENIED (${hex32(AUTHZ_ACCESS_DENIED)})${cs.frames.length ? ` in frame ${cs.frames[cs.frames.length - 1]}` : ''}: the user is not authorised to log on.`,
+        filter,
+        summary: 'the server denied the user at NLA (Early User Authorization Result ACCESS_DENIED)',
+      });
+    }
+    if (!d || !tls || tls.establishedFrame === null) return null;
+    if (d.phase !== 'credssp' && !(d.phase === 'tls' && tls.appRecords.client >= 1 && tls.appRecords.server >= 1)) return null;
+    const records = tls.appRecords.client + tls.appRecords.server;
+    if (records > CREDSSP_MAX_RECORDS) return null;
+    const shape = `${tls.appRecords.client} client and ${tls.appRecords.server} server encrypted records`;
+    if (d.by === 'server' && (d.how === 'fin' || d.how === 'rst' || d.how === 'encrypted_alert')) {
+      return makeFinding('nla_failed', {
+        confidence: 0.6,
+        confidenceReason:
+          'CredSSP is encrypted without a key log: the phase is inferred from the records\' sizes and the error code cannot be read; a server dropping the connection at this point most often rejected the credentials or the CredSSP version.',
+        frames: [tls.establishedFrame, ...(cs?.frames ?? []), d.frame],
+        explanation: `After the TLS handshake (frame ${tls.establishedFrame}) a short CredSSP exchange (${shape}) ended with the server: it ${closeWords(d.how)} in frame ${d.frame ?? '?'}.`,
+        filter,
+        summary: 'the server ended NLA (CredSSP) authentication',
+        confirmExtra: 'A TLS key log lets the capture show the TSRequest errorCode.',
+      });
+    }
+    if (d.by === 'client' && tls.appRecords.server >= 1) {
+      return makeFinding('nla_failed', {
+        confidence: 0.4,
+        confidenceReason:
+          'The client left in the middle of CredSSP: a CredSSP version / encryption oracle policy on the client, a cancelled credential prompt, or an authentication error the client saw; the encrypted records cannot tell which.',
+        frames: [tls.establishedFrame, d.frame],
+        explanation: `After the TLS handshake (frame ${tls.establishedFrame}) and a short CredSSP exchange (${shape}), the client ${closeWords(d.how)} in frame ${d.frame ?? '?'}.`,
+        filter,
+        summary: 'NLA (CredSSP) authentication did not complete',
+      });
+    }
+    return null;
+  },
+};

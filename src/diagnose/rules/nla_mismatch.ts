@@ -1,0 +1,49 @@
+// nla_mismatch: RDP_NEG_FAILURE HYBRID_REQUIRED_BY_SERVER /
+// SSL_WITH_USER_AUTH_REQUIRED_BY_SERVER (MS-RDPBCGR 2.2.1.2.2), or HYBRID offered
+// and not selected (2.2.1.2.1) with the client then leaving.
+import {
+  HYBRID_REQUIRED_BY_SERVER,
+  PROTOCOL_HYBRID,
+  PROTOCOL_HYBRID_EX,
+  SSL_WITH_USER_AUTH_REQUIRED_BY_SERVER,
+  failureCodeName,
+  protocolNames,
+} from '../codes.js';
+import { closeWords, convFilter, makeFinding } from '../facts.js';
+import type { Rule } from '../types.js';
+
+const NLA = PROTOCOL_HYBRID | PROTOCOL_HYBRID_EX;
+
+export const nlaMismatch: Rule = {
+  cause: 'nla_mismatch',
+  check(conn) {
+    const neg = conn.negotiation;
+    if (!neg || conn.outcome === 'completed') return null;
+    const offered = neg.requestedProtocols === null ? 'no RDP_NEG_REQ' : protocolNames(neg.requestedProtocols).join(' | ');
+    if (neg.failureCode === HYBRID_REQUIRED_BY_SERVER || neg.failureCode === SSL_WITH_USER_AUTH_REQUIRED_BY_SERVER) {
+      const name = neg.failureCodeName ?? failureCodeName(neg.failureCode);
+      return makeFinding('nla_mismatch', {
+        confidence: 0.95,
+        confidenceReason: 'The failure code says the server requires NLA; why the client did not offer it (settings, version) is on the client.',
+        frames: [neg.requestFrame, neg.confirmFrame],
+        explanation: `The client offered ${offered} in the Connection Request (frame ${neg.requestFrame ?? '?'}) and the server answered with RDP_NEG_FAILURE ${name} in frame ${neg.confirmFrame ?? '?'}: it requires Network Level Authentication.`,
+        filter: `${convFilter(conn)} && (rdp.negReq.requestedProtocols || rdp.negFailure.failureCode)`,
+        summary: `the server requires NLA and the client did not offer it (${name})`,
+      });
+    }
+    const d = conn.died;
+    if (neg.requestedProtocols === null || neg.selectedProtocol === null || neg.confirmFrame === null) return null;
+    if (!(neg.requestedProtocols & NLA) || neg.selectedProtocol & NLA) return null;
+    if (!d || d.by !== 'client' || (d.phase !== 'x224' && d.phase !== 'tls')) return null;
+    const selected = protocolNames(neg.selectedProtocol).join(' | ');
+    return makeFinding('nla_mismatch', {
+      confidence: d.phase === 'x224' ? 0.65 : 0.55,
+      confidenceReason:
+        'The server did not select NLA and the client then left, which is what a client that requires NLA does; the client can also leave for another reason (e.g. the certificate).',
+      frames: [neg.requestFrame, neg.confirmFrame, d.frame],
+      explanation: `The client offered ${offered} (frame ${neg.requestFrame ?? '?'}), the server selected ${selected} without NLA (frame ${neg.confirmFrame}), and the client ${closeWords(d.how)} in frame ${d.frame ?? '?'}.`,
+      filter: `${convFilter(conn)} && (rdp.negReq.requestedProtocols || rdp.negReq.selectedProtocol || tcp.flags.fin == 1 || tcp.flags.reset == 1)`,
+      summary: 'the client requires NLA and the server did not select it',
+    });
+  },
+};

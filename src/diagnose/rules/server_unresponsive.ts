@@ -1,0 +1,89 @@
+// server_unresponsive: TCP completes, the X.224 Connection Request (MS-RDPBCGR
+// 2.2.1.1) is sent and no Connection Confirm (2.2.1.2) ever comes; many such
+// half-done handshakes to one server at once point at its pending-connection limit.
+import type { ConnectionRecord } from '../../handshake/types.js';
+import { phaseIndex } from '../../handshake/types.js';
+import { captureEndOf, convFilter, frameTime, makeFinding, plural, secondsText, serverText } from '../facts.js';
+import type { DiagnosisInput, Rule } from '../types.js';
+
+/** A client waits this long for the Confirm before the silence is a time-out. */
+export const CONFIRM_TIMEOUT_SECONDS = 10;
+/** This many other half-done handshakes to the same server at the same time make an overload story. */
+export const CONCURRENT_HALF_OPEN = 4;
+
+function halfDone(o: ConnectionRecord): boolean {
+  if (o.outcome === 'completed' || o.transport !== 'tcp') return false;
+  if (phaseIndex(o.reached) > phaseIndex('x224')) return false;
+  return o.negotiation?.confirmFrame == null;
+}
+
+/** Other half-done handshakes to the same server whose lifetime overlaps this one. */
+export function concurrentHalfOpen(conn: ConnectionRecord, input: DiagnosisInput): ConnectionRecord[] {
+  return input.connections.filter(
+    (o) =>
+      o !== conn &&
+      o.fileIndex === conn.fileIndex &&
+      o.flow.server.ip === conn.flow.server.ip &&
+      o.flow.server.port === conn.flow.server.port &&
+      halfDone(o) &&
+      o.start <= conn.end &&
+      o.end >= conn.start,
+  );
+}
+
+export const serverUnresponsive: Rule = {
+  cause: 'server_unresponsive',
+  check(conn, input) {
+    const tcp = conn.flow.tcp;
+    const neg = conn.negotiation;
+    if (!tcp || conn.outcome === 'completed' || tcp.synAckFrames.length === 0) return null;
+    if (!neg || neg.requestFrame === null || neg.confirmFrame !== null || neg.failureCode !== null) return null;
+    const server = serverText(conn);
+    const reqTime = frameTime(conn, neg.requestFrame) ?? conn.start;
+    const d = conn.died;
+    const others = concurrentHalfOpen(conn, input);
+    const crowd = others.length >= CONCURRENT_HALF_OPEN;
+    const crowdText = crowd ? `, while ${plural(others.length, 'other handshake')} to the same server were pending at the same time` : '';
+    const steps = crowd
+      ? (['maxOutstanding', 'stuckSessions', 'restartBoth', 'testPort'] as const)
+      : (['stuckSessions', 'restartBoth', 'maxOutstanding', 'testPort'] as const);
+
+    let confidence: number;
+    let reason: string;
+    let how: string;
+    const endFrame = d?.frame ?? null;
+    if (!d || d.how === 'timeout' || d.how === 'no_answer' || d.how === 'capture_ended') {
+      const waited = captureEndOf(conn, input) - reqTime;
+      how = `no Connection Confirm came in the ${secondsText(waited)} the capture ran on`;
+      confidence = waited >= CONFIRM_TIMEOUT_SECONDS ? 0.8 : 0.45;
+      reason =
+        waited >= CONFIRM_TIMEOUT_SECONDS
+          ? 'A proxy or another service on the port can also accept TCP and stay silent.'
+          : `The capture ran only ${secondsText(waited)} after the request, less than a client waits (${CONFIRM_TIMEOUT_SECONDS} s), so a late Confirm may be missing.`;
+    } else if (d.by === 'client') {
+      const waited = (frameTime(conn, d.frame) ?? conn.end) - reqTime;
+      how = `the client gave up after ${secondsText(waited)} without a Connection Confirm (frame ${d.frame ?? '?'})`;
+      confidence = waited >= 5 ? 0.75 : 0.45;
+      reason = waited >= 5 ? 'A proxy or another service on the port can also accept TCP and stay silent.' : 'The client gave up quickly, which may be its own doing rather than the server\'s silence.';
+    } else {
+      how = `the server ${d.how === 'rst' ? 'reset' : 'closed'} the connection in frame ${d.frame ?? '?'} without a Connection Confirm`;
+      confidence = 0.6;
+      reason = 'A server that drops the request without a Confirm may be overloaded, but also may not be a Remote Desktop server, or may refuse the request\'s format.';
+    }
+    if (crowd) {
+      confidence = Math.max(confidence, 0.8) + 0.05;
+      reason = `${reason} Many pending handshakes at once point at the host's pending-connection limit (MaxOutstandingConnections) or an overload.`;
+    }
+    return makeFinding('server_unresponsive', {
+      confidence,
+      confidenceReason: reason,
+      frames: [tcp.synAckFrames[0], neg.requestFrame, endFrame, ...others.slice(0, 5).map((o) => o.negotiation?.requestFrame ?? o.flow.firstFrame)],
+      explanation: `${server} completed the TCP handshake (frame ${tcp.synAckFrames[0]}) and received the X.224 Connection Request (frame ${neg.requestFrame}), but ${how}${crowdText}.`,
+      filter: crowd
+        ? `${conn.flow.ipVersion === 6 ? 'ipv6' : 'ip'}.addr==${conn.flow.server.ip} && tcp.port==${conn.flow.server.port} && (cotp.type == 0x0e || cotp.type == 0x0d || tcp.flags.syn == 1)`
+        : `${convFilter(conn)} && (cotp || tcp.flags.syn == 1 || tcp.flags.fin == 1 || tcp.flags.reset == 1)`,
+      summary: crowd ? `${server} left ${others.length + 1} handshakes unanswered at once (overloaded or at its connection limit)` : `${server} accepted TCP but never answered the RDP request`,
+      steps,
+    });
+  },
+};
