@@ -359,11 +359,16 @@ function decodeTransport(buf: Buffer, p: number, end: number, wireEnd: number, o
   switch (out.ipProto) {
     case IpProto.TCP: {
       // RFC 9293 3.1. An ICMP error quotes at least the first 8 bytes (ports, sequence number).
-      if (have < 8 || (!quoted && have < 20)) return cut(out, 'TCP header', p, have, 20);
-      out.srcPort = (buf[p]! << 8) | buf[p + 1]!;
-      out.dstPort = (buf[p + 2]! << 8) | buf[p + 3]!;
-      out.seq = ((buf[p + 4]! << 24) | (buf[p + 5]! << 16) | (buf[p + 6]! << 8) | buf[p + 7]!) >>> 0;
-      if (have < 20) return; // quoted: the rest is not required
+      // What a cut header holds (ports, sequence number) is kept before reporting the cut.
+      if (have >= 4) {
+        out.srcPort = (buf[p]! << 8) | buf[p + 1]!;
+        out.dstPort = (buf[p + 2]! << 8) | buf[p + 3]!;
+      }
+      if (have >= 8) out.seq = ((buf[p + 4]! << 24) | (buf[p + 5]! << 16) | (buf[p + 6]! << 8) | buf[p + 7]!) >>> 0;
+      if (have < 20) {
+        if (!quoted || have < 8) cut(out, 'TCP header', p, have, 20);
+        return; // quoted: the rest is not required
+      }
       out.ack = ((buf[p + 8]! << 24) | (buf[p + 9]! << 16) | (buf[p + 10]! << 8) | buf[p + 11]!) >>> 0;
       const hl = (buf[p + 12]! >> 4) << 2;
       out.tcpFlags = buf[p + 13]!;
@@ -386,9 +391,11 @@ function decodeTransport(buf: Buffer, p: number, end: number, wireEnd: number, o
     }
     case IpProto.UDP: {
       // RFC 768.
+      if (have >= 4) {
+        out.srcPort = (buf[p]! << 8) | buf[p + 1]!;
+        out.dstPort = (buf[p + 2]! << 8) | buf[p + 3]!;
+      }
       if (have < 8) return cut(out, 'UDP header', p, have, 8);
-      out.srcPort = (buf[p]! << 8) | buf[p + 1]!;
-      out.dstPort = (buf[p + 2]! << 8) | buf[p + 3]!;
       const udpLen = (buf[p + 4]! << 8) | buf[p + 5]!;
       out.payloadOff = p + 8;
       let wireLen = wireEnd - p - 8;
@@ -516,10 +523,10 @@ export function decodeQuoted(outer: DecodedPacket, inner: DecodedPacket): boolea
     fail(inner, p, `quoted IP: version field is ${version}`);
     return false;
   }
-  // decodeTransport reads the ports of TCP and UDP whenever 8 bytes are there.
+  // decodeTransport reads the ports of TCP and UDP whenever their 4 bytes are there.
   return (
     (inner.ipProto === IpProto.TCP || inner.ipProto === IpProto.UDP) &&
     inner.l4Off >= 0 &&
-    inner.ipEnd - inner.l4Off >= 8
+    inner.ipEnd - inner.l4Off >= 4
   );
 }

@@ -142,7 +142,9 @@ describe('UDP', () => {
   it('cut UDP header', () => {
     const p = decode(f.ipv4(hex('0035 1234 00'), 17, ip), 101);
     expect(p.error).toBe('UDP header cut: 5 of 8 bytes captured');
-    expect(p.srcPort).toBe(0);
+    expect(p.srcPort).toBe(53); // the ports that were there are kept
+    expect(p.dstPort).toBe(0x1234);
+    expect(decode(f.ipv4(hex('0035 12'), 17, ip), 101).srcPort).toBe(0);
   });
 
   it('builder UDP over IPv6', () => {
