@@ -1,0 +1,219 @@
+// The diagnosis stage: every rule over every connection that did not complete,
+// then the stories told across connections (retries, servers, the headline).
+import type { ConnectionRecord } from '../handshake/types.js';
+import type { AttemptGroup, ServerSummary } from '../report/types.js';
+import { causeRank, causeShort } from './catalogue.js';
+import { PROTOCOL_RDP, protocolNames } from './codes.js';
+import { RULES } from './rules/index.js';
+import type { DiagnosisInput, Finding } from './types.js';
+
+export { CATALOGUE, CAUSES, STEPS } from './catalogue.js';
+export { RULES } from './rules/index.js';
+
+/** A connection the capture saw only in part gets findings no stronger than this. */
+export const INCOMPLETE_MAX_CONFIDENCE = 0.3;
+/** client_abort is dropped when another finding is at least this confident ("no better cause"). */
+export const BETTER_CAUSE_CONFIDENCE = 0.6;
+/** Attempts from one client to one server at most this far apart are one story with its retries. */
+export const ATTEMPT_WINDOW_SECONDS = 30;
+
+const INCOMPLETE_REASON: Record<string, string> = {
+  started_late: 'The capture started after this connection began, so its start (and maybe the cause) is not in it.',
+  ended_early: 'The capture ended before this connection finished, so its end (and maybe the cause) is not in it.',
+};
+
+/** Highest confidence first; equal confidences in catalogue order. */
+export function sortFindings(findings: Finding[]): Finding[] {
+  return findings.sort((a, b) => b.confidence - a.confidence || causeRank(a.cause) - causeRank(b.cause));
+}
+
+export function diagnoseConnection(conn: ConnectionRecord, input: DiagnosisInput): Finding[] {
+  if (conn.outcome === 'completed') return [];
+  let findings: Finding[] = [];
+  for (const rule of RULES) {
+    const f = rule.check(conn, input);
+    if (f) findings.push(f);
+  }
+  if (findings.some((f) => f.cause !== 'client_abort' && f.confidence >= BETTER_CAUSE_CONFIDENCE)) {
+    findings = findings.filter((f) => f.cause !== 'client_abort');
+  }
+  if (conn.outcome === 'incomplete_capture') {
+    const why = INCOMPLETE_REASON[conn.incompleteReason ?? ''] ?? 'The capture does not hold the whole connection.';
+    findings = findings.map((f) =>
+      f.confidence <= INCOMPLETE_MAX_CONFIDENCE
+        ? f
+        : { ...f, confidence: INCOMPLETE_MAX_CONFIDENCE, confidenceReason: f.confidenceReason ? `${why} ${f.confidenceReason}` : why },
+    );
+  }
+  return sortFindings(findings);
+}
+
+/** Findings per connection id (completed connections map to an empty list). */
+export function diagnose(input: DiagnosisInput): Map<string, Finding[]> {
+  const out = new Map<string, Finding[]>();
+  for (const conn of input.connections) out.set(conn.id, diagnoseConnection(conn, input));
+  return out;
+}
+
+// ---------------------------------------------------------------- stories
+
+function clientIp(conn: ConnectionRecord): string {
+  return conn.flow.client.ip;
+}
+
+function serverKey(conn: ConnectionRecord): string {
+  const s = conn.flow.server;
+  return s.ip.includes(':') ? `[${s.ip}]:${s.port}` : `${s.ip}:${s.port}`;
+}
+
+/** The protocol a connection ended up with, in the spec's words. */
+export function protocolUsed(conn: ConnectionRecord): string {
+  const neg = conn.negotiation;
+  if (neg?.selectedProtocolName) return neg.selectedProtocolName;
+  if (neg?.selectedProtocol != null) return protocolNames(neg.selectedProtocol).join(' | ');
+  if (neg && neg.requestFrame !== null) return protocolNames(PROTOCOL_RDP)[0]!;
+  return conn.security ?? 'an unknown protocol';
+}
+
+function times(n: number): string {
+  return n === 1 ? 'once' : n === 2 ? 'twice' : `${n} times`;
+}
+
+function top(findings: Map<string, Finding[]>, id: string): Finding | null {
+  return findings.get(id)?.[0] ?? null;
+}
+
+function causeClause(f: Finding | null): string {
+  if (!f) return 'the capture does not show why';
+  return f.summary ?? causeShort(f.cause);
+}
+
+/**
+ * Attempts from one client IP to one server (ip:port) no more than
+ * ATTEMPT_WINDOW_SECONDS apart form one story. Clients retry on their own,
+ * often with fewer protocols after a negotiation failure, so the first failure
+ * (not the last fallback) carries the root cause.
+ */
+export function groupAttempts(connections: ConnectionRecord[], findings: Map<string, Finding[]>): AttemptGroup[] {
+  const byPair = new Map<string, ConnectionRecord[]>();
+  for (const c of connections) {
+    const k = `${c.fileIndex}|${clientIp(c)}|${serverKey(c)}`;
+    const list = byPair.get(k);
+    if (list) list.push(c);
+    else byPair.set(k, [c]);
+  }
+  const groups: { start: number; group: AttemptGroup }[] = [];
+  for (const list of byPair.values()) {
+    list.sort((a, b) => a.start - b.start || a.flow.firstFrame - b.flow.firstFrame);
+    let current: ConnectionRecord[] = [];
+    let lastEnd = -Infinity;
+    const flush = () => {
+      if (current.length) groups.push({ start: current[0]!.start, group: makeGroup(current, findings) });
+      current = [];
+    };
+    for (const c of list) {
+      if (current.length && c.start - lastEnd > ATTEMPT_WINDOW_SECONDS) flush();
+      current.push(c);
+      lastEnd = Math.max(lastEnd === -Infinity ? c.end : lastEnd, c.end);
+    }
+    flush();
+  }
+  return groups.sort((a, b) => a.start - b.start).map((g) => g.group);
+}
+
+function makeGroup(conns: ConnectionRecord[], findings: Map<string, Finding[]>): AttemptGroup {
+  const first = conns[0]!;
+  const failed = conns.filter((c) => c.outcome === 'failed');
+  const incomplete = conns.filter((c) => c.outcome === 'incomplete_capture');
+  const root = failed[0] ?? incomplete.find((c) => (findings.get(c.id)?.length ?? 0) > 0) ?? null;
+  const last = conns[conns.length - 1]!;
+  const rootClause = root ? `${causeClause(top(findings, root.id))} (${root.id})` : '';
+  let summary: string;
+  if (failed.length === 0 && incomplete.length === 0) {
+    summary = conns.length === 1 ? `Completed with ${protocolUsed(last)}.` : `All ${conns.length} attempts completed (${protocolUsed(last)}).`;
+  } else if (last.outcome === 'completed') {
+    const notOk = conns.length - conns.filter((c) => c.outcome === 'completed').length;
+    summary = `Failed ${times(notOk)}, then completed with ${protocolUsed(last)}${root ? `; the first failure: ${rootClause}` : ''}.`;
+  } else if (failed.length === 0) {
+    summary = `${conns.length === 1 ? 'The attempt was' : `All ${conns.length} attempts were`} only partly captured${root ? `; maybe ${rootClause}` : ''}.`;
+  } else {
+    summary = `${conns.length === 1 ? 'Failed' : `Failed ${times(failed.length)}${failed.length < conns.length ? ` of ${conns.length} attempts` : ''}`}: ${rootClause}.`;
+  }
+  return {
+    client: clientIp(first),
+    server: serverKey(first),
+    connectionIds: conns.map((c) => c.id),
+    rootCauseConnectionId: root?.id ?? null,
+    summary,
+  };
+}
+
+/** Per server: attempts, outcomes, and failures counted by their top cause. */
+export function summarizeServers(connections: ConnectionRecord[], findings: Map<string, Finding[]>): ServerSummary[] {
+  const byServer = new Map<string, ConnectionRecord[]>();
+  for (const c of connections) {
+    const k = serverKey(c);
+    const list = byServer.get(k);
+    if (list) list.push(c);
+    else byServer.set(k, [c]);
+  }
+  const out: ServerSummary[] = [];
+  for (const [server, conns] of byServer) {
+    const completed = conns.filter((c) => c.outcome === 'completed').length;
+    const failedConns = conns.filter((c) => c.outcome === 'failed');
+    const incomplete = conns.filter((c) => c.outcome === 'incomplete_capture').length;
+    const counts = new Map<string, number>();
+    for (const c of failedConns) {
+      const f = top(findings, c.id);
+      const k = f && f.confidence >= 0.5 ? causeShort(f.cause) : 'failed with no clear cause';
+      counts.set(k, (counts.get(k) ?? 0) + 1);
+    }
+    const lines = [...counts.entries()].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${n} ${k}`);
+    if (completed) lines.push(`${completed} completed`);
+    if (incomplete) lines.push(`${incomplete} only partly captured`);
+    out.push({ server, attempts: conns.length, completed, failed: failedConns.length, incomplete, lines });
+  }
+  return out.sort((a, b) => b.attempts - a.attempts || a.server.localeCompare(b.server));
+}
+
+/** "14 attempts to 10.2.0.5:3389: 12 blocked by a firewall (no SYN-ACK), 2 completed" */
+export function serverSentence(s: ServerSummary): string {
+  return `${s.attempts} attempt${s.attempts === 1 ? '' : 's'} to ${s.server}: ${s.lines.join(', ')}`;
+}
+
+/** One plain sentence for the whole capture. */
+export function headline(connections: ConnectionRecord[], findings: Map<string, Finding[]>): string {
+  const n = connections.length;
+  if (n === 0) return 'No Remote Desktop connection attempts were found in the capture.';
+  const failed = connections.filter((c) => c.outcome === 'failed');
+  const incomplete = connections.filter((c) => c.outcome === 'incomplete_capture').length;
+  const partly = incomplete ? ` ${incomplete === 1 ? '1 attempt was' : `${incomplete} attempts were`} only partly captured.` : '';
+  if (failed.length === 0) {
+    if (incomplete === n) return `${n === 1 ? 'The only connection attempt was' : `All ${n} connection attempts were`} only partly captured; the capture cannot tell how ${n === 1 ? 'it' : 'they'} ended.`;
+    const done = n - incomplete;
+    const base = done === 1 && n === 1 ? 'The connection attempt completed.' : incomplete ? `${done} of ${n} connection attempts completed.` : `All ${n} connection attempts completed.`;
+    return `${base}${partly}`;
+  }
+  // Failures per server, each with the cause of its first failure (the root of its retries).
+  const servers = new Map<string, ConnectionRecord[]>();
+  for (const c of failed) {
+    const k = serverKey(c);
+    servers.set(k, [...(servers.get(k) ?? []), c]);
+  }
+  const ranked = [...servers.entries()].sort((a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]));
+  const clauseFor = (conns: ConnectionRecord[]): string => {
+    const withCause = conns.map((c) => top(findings, c.id)).find((f) => f !== null && f.confidence >= 0.5) ?? null;
+    return withCause ? causeClause(withCause) : 'the capture does not show why';
+  };
+  if (ranked.length === 1) {
+    const [server, conns] = ranked[0]!;
+    const total = connections.filter((c) => serverKey(c) === server).length;
+    const others = n - total;
+    const head =
+      total === 1 && conns.length === 1 ? `The connection attempt to ${server} failed` : `${conns.length} of ${total} attempts to ${server} failed`;
+    return `${head}: ${clauseFor(conns)}.${others ? ` ${others} attempt${others === 1 ? '' : 's'} to other servers did not fail.` : ''}${partly}`;
+  }
+  const parts = ranked.slice(0, 3).map(([server, conns]) => `${conns.length} to ${server} (${clauseFor(conns)})`);
+  const more = ranked.length > 3 ? `, and failures to ${ranked.length - 3} more servers` : '';
+  return `${failed.length} of ${n} connection attempts failed: ${parts.join('; ')}${more}.${partly}`;
+}
