@@ -1,0 +1,250 @@
+// Capture sources: a file (read into one reused chunk buffer, zero-copy views), stdin or any Readable,
+// an in-memory buffer; each through gunzip when its first bytes are the gzip magic 1f 8b (RFC 1952 2.3.1).
+
+import { open, type FileHandle } from 'node:fs/promises';
+import { createReadStream } from 'node:fs';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { CaptureParser } from './parser.js';
+import { CaptureInputError, type CaptureFileInfo, type CaptureSink, type CaptureSource } from './types.js';
+
+export const DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024;
+
+export interface ReadOptions {
+  /** Bytes per read (file) or per pushed slice (buffer); default 4 MiB. */
+  chunkSize?: number;
+}
+
+/** File path, "-" for stdin, or the buffer's name. */
+export function sourceName(source: CaptureSource): string {
+  switch (source.kind) {
+    case 'file':
+      return source.path;
+    case 'stdin':
+      return '-';
+    case 'buffer':
+      return source.name;
+  }
+}
+
+function isGzip(b: Uint8Array, n: number): boolean {
+  return n >= 2 && b[0] === 0x1f && b[1] === 0x8b;
+}
+
+function errText(e: unknown): string {
+  if (e && typeof e === 'object') {
+    const code = (e as { code?: unknown }).code;
+    const msg = (e as { message?: unknown }).message;
+    // Node fs messages end with ", open '/path'": the path is already at the start of ours.
+    const text = typeof msg === 'string' ? msg.split('\n')[0]!.replace(/, \w+ '[^']*'$/, '') : String(e);
+    return typeof code === 'string' && !text.includes(code) ? `${code}: ${text}` : text;
+  }
+  return String(e);
+}
+
+/** Turns the end state of a parser into the result, or CaptureInputError when nothing was readable. */
+function conclude(parser: CaptureParser, name: string): CaptureFileInfo {
+  const info = parser.finish();
+  if (!parser.headerSeen) {
+    const why = info.damage !== null ? info.damage.message : info.bytes === 0 ? 'empty file' : 'no capture header';
+    throw new CaptureInputError(`${name}: ${why}`, name);
+  }
+  return info;
+}
+
+/**
+ * Reads one capture from a file, stdin or buffer, calling sink.onFrame for every record. Throws
+ * CaptureInputError when the input cannot be read at all; damage after a valid header is info.damage.
+ */
+export async function readCapture(
+  source: CaptureSource,
+  fileIndex: number,
+  sink: CaptureSink,
+  opts?: ReadOptions,
+): Promise<CaptureFileInfo> {
+  const chunkSize = Math.max(1, Math.floor(opts?.chunkSize ?? DEFAULT_CHUNK_SIZE));
+  switch (source.kind) {
+    case 'file':
+      return readFile(source.path, fileIndex, sink, chunkSize);
+    case 'stdin':
+      return readCaptureStream(process.stdin, '-', fileIndex, sink, { chunkSize });
+    case 'buffer':
+      return readBuffer(source.name, source.data, fileIndex, sink, chunkSize);
+  }
+}
+
+function readBuffer(name: string, data: Buffer, fileIndex: number, sink: CaptureSink, chunkSize: number): Promise<CaptureFileInfo> {
+  if (isGzip(data, data.length)) {
+    const slices = function* (): Generator<Buffer> {
+      for (let i = 0; i < data.length; i += chunkSize) yield data.subarray(i, i + chunkSize);
+    };
+    return readCaptureStream(Readable.from(slices()), name, fileIndex, sink, { chunkSize });
+  }
+  const parser = new CaptureParser(name, fileIndex, sink);
+  for (let i = 0; i < data.length && !parser.stopped; i += chunkSize) {
+    parser.push(data.subarray(i, i + chunkSize));
+  }
+  return Promise.resolve(conclude(parser, name));
+}
+
+async function readFile(path: string, fileIndex: number, sink: CaptureSink, chunkSize: number): Promise<CaptureFileInfo> {
+  let fh: FileHandle;
+  try {
+    fh = await open(path, 'r');
+  } catch (e) {
+    throw new CaptureInputError(`${path}: cannot open: ${errText(e)}`, path);
+  }
+  let parser: CaptureParser | null = null;
+  let gzip = false;
+  try {
+    const head = Buffer.alloc(2);
+    let headLen: number;
+    try {
+      headLen = (await fh.read(head, 0, 2, 0)).bytesRead;
+    } catch (e) {
+      throw new CaptureInputError(`${path}: cannot read: ${errText(e)}`, path);
+    }
+    if (isGzip(head, headLen)) {
+      gzip = true;
+    } else {
+      parser = new CaptureParser(path, fileIndex, sink);
+      await readPlainFile(fh, path, parser, chunkSize);
+    }
+  } finally {
+    await fh.close();
+  }
+  if (gzip || parser === null) {
+    return readCaptureStream(createReadStream(path, { highWaterMark: chunkSize }), path, fileIndex, sink, { chunkSize });
+  }
+  return conclude(parser, path);
+}
+
+/**
+ * Reads the file into one reused buffer: records are handed out as views into it; the unconsumed tail of a
+ * record straddling the buffer end moves to the front before the next read. The buffer grows (doubling,
+ * never past the record's validated length) only for a record larger than itself.
+ */
+async function readPlainFile(fh: FileHandle, path: string, parser: CaptureParser, chunkSize: number): Promise<void> {
+  let buf = Buffer.allocUnsafe(chunkSize);
+  let filled = 0;
+  let position = 0;
+  for (;;) {
+    if (filled === buf.length) {
+      // The unit at the front is incomplete and fills the buffer, so needed > buf.length.
+      const grown = Buffer.allocUnsafe(Math.min(parser.needed, buf.length * 2));
+      buf.copy(grown, 0, 0, filled);
+      buf = grown;
+    }
+    let n: number;
+    try {
+      n = (await fh.read(buf, filled, Math.min(chunkSize, buf.length - filled), position)).bytesRead;
+    } catch (e) {
+      if (!parser.headerSeen) throw new CaptureInputError(`${path}: cannot read: ${errText(e)}`, path);
+      if (filled > 0) parser.push(buf.subarray(0, filled));
+      parser.fail(`read error: ${errText(e)}`);
+      return;
+    }
+    if (n === 0) {
+      // End of file: a partial unit goes to the parser's carry, and finish() names it as damage.
+      if (filled > 0) parser.push(buf.subarray(0, filled));
+      return;
+    }
+    position += n;
+    filled += n;
+    const off = parser.feed(buf, 0, filled);
+    if (parser.stopped) return;
+    if (off > 0) {
+      buf.copyWithin(0, off, filled);
+      filled -= off;
+    }
+  }
+}
+
+/**
+ * Reads a capture from any Readable (stdin, a socket, a test stream), through gunzip when it starts with
+ * 1f 8b. Records straddling chunks are assembled in the parser's small carry buffer.
+ */
+export async function readCaptureStream(
+  stream: Readable,
+  name: string,
+  fileIndex: number,
+  sink: CaptureSink,
+  opts?: ReadOptions,
+): Promise<CaptureFileInfo> {
+  const parser = new CaptureParser(name, fileIndex, sink);
+  const it = stream[Symbol.asyncIterator]() as AsyncIterator<Buffer | string>;
+  const head: Buffer[] = [];
+  let headLen = 0;
+  let ended = false;
+  const next = async (): Promise<Buffer | null> => {
+    const r = await it.next();
+    if (r.done) return null;
+    return typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+  };
+  try {
+    while (headLen < 2) {
+      const c = await next();
+      if (c === null) {
+        ended = true;
+        break;
+      }
+      head.push(c);
+      headLen += c.length;
+    }
+  } catch (e) {
+    throw new CaptureInputError(`${name}: cannot read: ${errText(e)}`, name);
+  }
+  const first = head.length === 1 ? head[0]! : Buffer.concat(head);
+  if (!isGzip(first, first.length)) {
+    try {
+      for (const c of head) parser.push(c);
+      if (!ended) {
+        for (;;) {
+          if (parser.stopped) break;
+          const c = await next();
+          if (c === null) break;
+          parser.push(c);
+        }
+      }
+    } catch (e) {
+      if (!parser.headerSeen) throw new CaptureInputError(`${name}: cannot read: ${errText(e)}`, name);
+      parser.fail(`read error: ${errText(e)}`);
+    } finally {
+      if (parser.stopped && !ended) await it.return?.();
+    }
+    return conclude(parser, name);
+  }
+  parser.info.gzip = true;
+  const source = Readable.from(
+    (async function* (): AsyncGenerator<Buffer> {
+      yield first;
+      if (ended) return;
+      for (;;) {
+        const c = await next();
+        if (c === null) return;
+        yield c;
+      }
+    })(),
+    { objectMode: false },
+  );
+  const gunzip = createGunzip({ chunkSize: Math.max(64, Math.min(opts?.chunkSize ?? DEFAULT_CHUNK_SIZE, 1 << 20)) });
+  const done = pipeline(source, gunzip).catch(() => undefined);
+  try {
+    for await (const out of gunzip) {
+      parser.push(out as Buffer);
+      if (parser.stopped) break;
+    }
+  } catch (e) {
+    const why = `gzip data is corrupt or cut short (${errText(e)})`;
+    if (!parser.headerSeen) {
+      gunzip.destroy();
+      await done;
+      throw new CaptureInputError(`${name}: ${why}`, name);
+    }
+    parser.fail(why);
+  }
+  gunzip.destroy();
+  await done;
+  return conclude(parser, name);
+}
