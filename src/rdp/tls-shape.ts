@@ -1,0 +1,305 @@
+// Inference of the RDP connection sequence inside TLS without keys (../shared/design.md,
+// "Inside TLS without keys"): from the direction, order and size of the application-data
+// records after the TLS handshake, name the steps the connection most likely went through.
+// Pure: a list of records in, a list of steps out. Every step is `inferred: true` with a
+// confidence below 1 and the frames that carry it; `reason` says which rule matched.
+//
+// Sizes are turned into plaintext estimates with the negotiated suite (tls.ts plaintextRange,
+// upper bound = minimal padding); unknown suite: record length - 24 (the TLS 1.2 AES-GCM overhead
+// seen in most RDP captures). The thresholds below are plaintext bytes, from MS-RDPBCGR PDU sizes
+// and from the real captures in ../shared/captures (MANIFEST.md):
+//
+// - CredSSP (MS-CSSP 3.1.5): TSRequests alternate client/server: NTLM NEGOTIATE ~40-80,
+//   CHALLENGE ~150-350, AUTHENTICATE + pubKeyAuth ~400-1000, server pubKeyAuth ~60-350,
+//   authInfo (credentials) ~80-300; Kerberos AP-REQ can be a few KB. The exchange ends when the
+//   client sends two records in a row and the second is Connect-Initial-sized
+//   (>= MCS_CONNECT_INITIAL_MIN), because the server never answers authInfo (MS-CSSP 3.1.5.2),
+//   or (HYBRID_EX) at the server's 4-byte Early User Authorization Result (MS-RDPBCGR 2.2.10.2).
+// - MCS Connect Initial (MS-RDPBCGR 2.2.1.3): client, >= 200 (core+security+network+cluster data
+//   is ~300-700; zeek rdp-to-ssl: 464-byte record, ~440 plaintext). Connect Response
+//   (2.2.1.4): the next server record, >= 40.
+// - Erect Domain (12), Attach User Request (8) / Confirm (11), Channel Join Request (12) /
+//   Confirm (15) (2.2.1.5-2.2.1.9): runs of tiny records, <= TINY.
+// - Client Info (2.2.1.11): the next client record, >= 100 (~300-900 with names and paths).
+// - Licensing (2.2.1.12) and optional auto-detect / multitransport PDUs: the records between
+//   Client Info and Demand Active.
+// - Demand Active (2.2.1.13.1): the last server record (>= 150) before Confirm Active, which is
+//   a client record >= 200 whose next two client records are small (< 150: Synchronize /
+//   Control, 2.2.1.14-2.2.1.16): the finalization's signature. A licensing client message
+//   (New License Request, ~300-400) is followed by server records and a large client record,
+//   so it does not match; Windows may send Monitor Layout / auto-detect server records in between.
+// - Finalization (2.2.1.14-2.2.1.22): the small records after Confirm Active up to the first
+//   large server record; active: the rest, strongly so when large server records (>= 1000,
+//   bitmap / graphics updates) keep coming.
+//
+// Limits: TLS 1.3 hides the handshake's end too: `splitTls13Records` removes the server's
+// encrypted flight and the client's Finished, but post-handshake NewSessionTickets would still
+// be counted. Records must be in capture order per connection (both directions interleaved).
+import type { Phase } from '../handshake/types.js';
+import { plaintextRange } from './tls.js';
+import { TLS1_3 } from './tls-codes.js';
+
+/** One application-data record after the TLS handshake. */
+export interface AppRecord {
+  dir: 'c2s' | 's2c';
+  /** TLSCiphertext.length (without the 5-byte header). */
+  length: number;
+  frame: number;
+  time: number;
+}
+
+/** MS-RDPBCGR 2.2.1.1.1 requestedProtocols / selectedProtocol values. */
+export const PROTOCOL_RDP = 0x0;
+export const PROTOCOL_SSL = 0x1;
+export const PROTOCOL_HYBRID = 0x2;
+export const PROTOCOL_RDSTLS = 0x4;
+export const PROTOCOL_HYBRID_EX = 0x8;
+
+export interface ShapeInput {
+  records: AppRecord[];
+  /** selectedProtocol of the RDP_NEG_RSP (null when unknown: CredSSP is then not assumed). */
+  selectedProtocol: number | null;
+  /** Negotiated suite and version (for the plaintext estimates), or null. */
+  cipherSuite: number | null;
+  version: number | null;
+}
+
+/** Step names, in connection-sequence order. */
+export type ShapeStepName =
+  | 'credssp'
+  | 'early_user_authorization_result'
+  | 'mcs_connect_initial'
+  | 'mcs_connect_response'
+  | 'mcs_erect_domain_attach_user'
+  | 'mcs_channel_join'
+  | 'client_info'
+  | 'licensing'
+  | 'demand_active'
+  | 'confirm_active'
+  | 'finalization'
+  | 'active';
+
+export interface ShapeStep {
+  step: ShapeStepName;
+  phase: Phase;
+  inferred: true;
+  /** 0..1, always < 1. */
+  confidence: number;
+  /** Frames of the records that make the step (first one is the evidence frame). */
+  frames: number[];
+  /** Time of the first record. */
+  time: number;
+  /** Which rule matched, with the sizes, one line. */
+  reason: string;
+}
+
+export interface ShapeResult {
+  steps: ShapeStep[];
+  /** The furthest phase the steps show, or 'tls' when none. */
+  reached: Phase;
+  /** Records left unexplained once the pattern stopped matching (their first frame), or null. */
+  unexplainedFrom: number | null;
+}
+
+/** Plaintext thresholds (bytes); see the header comment for where each comes from. */
+export const SHAPE_THRESHOLDS = {
+  TINY: 40,
+  MCS_CONNECT_INITIAL_MIN: 200,
+  MCS_CONNECT_RESPONSE_MIN: 40,
+  CLIENT_INFO_MIN: 100,
+  DEMAND_ACTIVE_MIN: 150,
+  CONFIRM_ACTIVE_MIN: 200,
+  /** Synchronize (2.2.1.14, 22 bytes), Control (2.2.1.15, 26), Persistent Key List / Font List: small. */
+  FINALIZATION_MAX: 150,
+  LARGE_SERVER: 1000,
+  /** Overhead assumed when the suite is unknown (TLS 1.2 AES-GCM: 8 nonce + 16 tag). */
+  UNKNOWN_OVERHEAD: 24,
+} as const;
+
+const T = SHAPE_THRESHOLDS;
+
+/** Estimated plaintext (upper bound) of a record. */
+export function estimatePlaintext(length: number, cipherSuite: number | null, version: number | null): number {
+  if (cipherSuite !== null && version !== null) {
+    const r = plaintextRange(length, cipherSuite, version);
+    if (r) return r.max;
+  }
+  return Math.max(0, length - T.UNKNOWN_OVERHEAD);
+}
+
+/** Whether a server record is exactly the 4-byte Early User Authorization Result (MS-RDPBCGR 2.2.10.2). */
+function isEarlyUserAuthSized(length: number, cipherSuite: number | null, version: number | null): boolean {
+  if (cipherSuite !== null && version !== null) {
+    const r = plaintextRange(length, cipherSuite, version);
+    if (r) return r.min <= 4 && 4 <= r.max;
+  }
+  return length - T.UNKNOWN_OVERHEAD >= 0 && length - T.UNKNOWN_OVERHEAD <= 8;
+}
+
+/**
+ * TLS 1.3 (RFC 8446 2): after ServerHello both flights are application_data records. Removes the
+ * server's records before the client's first one (EncryptedExtensions .. Finished) and that first
+ * client record (its Finished), leaving the records after the handshake.
+ */
+export function splitTls13Records(records: AppRecord[]): { handshake: AppRecord[]; application: AppRecord[] } {
+  const firstClient = records.findIndex((r) => r.dir === 'c2s');
+  if (firstClient < 0) return { handshake: records.slice(), application: [] };
+  return { handshake: records.slice(0, firstClient + 1), application: records.slice(firstClient + 1) };
+}
+
+const PHASE_ORDER: Phase[] = ['tls', 'credssp', 'mcs', 'licensing', 'capabilities', 'finalization', 'active'];
+
+/** Infers the connection-sequence steps from the shape of the records (see the header comment). */
+export function inferTlsPhases(input: ShapeInput): ShapeResult {
+  const recs = input.records;
+  const n = recs.length;
+  const pt = recs.map((r) => estimatePlaintext(r.length, input.cipherSuite, input.version));
+  const steps: ShapeStep[] = [];
+  const sizes = (from: number, to: number) => recs.slice(from, to).map((r) => `${r.dir === 'c2s' ? 'c' : 's'}${r.length}`).join(' ');
+  const add = (step: ShapeStepName, phase: Phase, confidence: number, from: number, to: number, reason: string) => {
+    steps.push({ step, phase, inferred: true, confidence, frames: recs.slice(from, to).map((r) => r.frame), time: recs[from]!.time, reason });
+  };
+  let i = 0;
+  const proto = input.selectedProtocol;
+  const credssp = proto !== null && (proto & (PROTOCOL_HYBRID | PROTOCOL_HYBRID_EX)) !== 0;
+  const hybridEx = proto !== null && (proto & PROTOCOL_HYBRID_EX) !== 0;
+
+  // 1. CredSSP.
+  if (credssp && i < n) {
+    const start = i;
+    let euar = -1;
+    while (i < n) {
+      const r = recs[i]!;
+      if (hybridEx && r.dir === 's2c' && i > start && isEarlyUserAuthSized(r.length, input.cipherSuite, input.version)) {
+        euar = i;
+        break;
+      }
+      if (i > start && r.dir === 'c2s' && recs[i - 1]!.dir === 'c2s' && pt[i]! >= T.MCS_CONNECT_INITIAL_MIN) break;
+      i++;
+    }
+    if (i > start) {
+      const c = recs.slice(start, i).filter((r) => r.dir === 'c2s').length;
+      const s = i - start - c;
+      const conf = c >= 2 && s >= 1 ? 0.7 : 0.5;
+      add('credssp', 'credssp', conf, start, i, `${proto === PROTOCOL_HYBRID ? 'HYBRID' : 'HYBRID_EX'} selected; ${c} client / ${s} server records alternating before MCS (${sizes(start, i)})`);
+    }
+    if (euar >= 0) {
+      add('early_user_authorization_result', 'credssp', input.cipherSuite !== null ? 0.8 : 0.6, euar, euar + 1, `server record of ${recs[euar]!.length} bytes = 4 bytes of plaintext under the negotiated suite (MS-RDPBCGR 2.2.10.2)`);
+      i = euar + 1;
+    }
+  }
+
+  // 2. MCS Connect Initial / Response.
+  let stoppedAt: number | null = null;
+  const stop = (at: number) => {
+    if (stoppedAt === null && at < n) stoppedAt = at;
+  };
+  mcs: {
+    if (i >= n) break mcs;
+    if (recs[i]!.dir !== 'c2s' || pt[i]! < T.MCS_CONNECT_INITIAL_MIN) {
+      stop(i);
+      break mcs;
+    }
+    add('mcs_connect_initial', 'mcs', 0.6, i, i + 1, `client record of ${recs[i]!.length} bytes (~${pt[i]} plaintext >= ${T.MCS_CONNECT_INITIAL_MIN}) opens the RDP exchange`);
+    i++;
+    // Connect Initial may take more than one record when large; the response is the next server record.
+    while (i < n && recs[i]!.dir === 'c2s' && pt[i]! > T.TINY) i++;
+    if (i >= n) break mcs;
+    if (recs[i]!.dir !== 's2c' || pt[i]! < T.MCS_CONNECT_RESPONSE_MIN) {
+      stop(i);
+      break mcs;
+    }
+    add('mcs_connect_response', 'mcs', 0.6, i, i + 1, `next server record of ${recs[i]!.length} bytes (~${pt[i]} plaintext) answers it`);
+    i++;
+
+    // 3. Erect Domain, Attach User, Channel Joins: a run of tiny records.
+    const runStart = i;
+    while (i < n && pt[i]! <= T.TINY) i++;
+    if (i - runStart < 2) {
+      stop(runStart);
+      break mcs;
+    }
+    // Up to the first tiny server record (Attach User Confirm) inclusive; the rest are joins.
+    let firstServer = -1;
+    for (let k = runStart; k < i; k++) if (recs[k]!.dir === 's2c') { firstServer = k; break; }
+    const attachEnd = firstServer >= 0 ? firstServer + 1 : i;
+    add('mcs_erect_domain_attach_user', 'mcs', 0.55, runStart, attachEnd, `tiny records (<= ${T.TINY} plaintext) right after Connect Response: ${sizes(runStart, attachEnd)}`);
+    if (attachEnd < i) {
+      const joins = recs.slice(attachEnd, i).filter((r) => r.dir === 's2c').length;
+      add('mcs_channel_join', 'mcs', 0.5, attachEnd, i, `${joins} tiny request/confirm pairs follow (${sizes(attachEnd, i)})`);
+    }
+
+    // 4. Client Info.
+    if (i >= n) break mcs;
+    if (recs[i]!.dir !== 'c2s' || pt[i]! < T.CLIENT_INFO_MIN) {
+      stop(i);
+      break mcs;
+    }
+    add('client_info', 'mcs', 0.5, i, i + 1, `client record of ${recs[i]!.length} bytes (~${pt[i]} plaintext) after the joins`);
+    i++;
+
+    // 5. Demand Active = last server record before Confirm Active (a client record >= CONFIRM_ACTIVE_MIN
+    //    whose next two client records are small: Synchronize, Control Cooperate ...).
+    const nextClientRecordsSmall = (k: number): boolean => {
+      let seen = 0;
+      for (let m = k + 1; m < n && seen < 2; m++) {
+        if (recs[m]!.dir !== 'c2s') continue;
+        if (pt[m]! >= T.FINALIZATION_MAX) return false;
+        seen++;
+      }
+      return seen === 2;
+    };
+    let confirm = -1;
+    for (let k = i; k + 1 < n; k++) {
+      if (recs[k]!.dir === 'c2s' && pt[k]! >= T.CONFIRM_ACTIVE_MIN && nextClientRecordsSmall(k)) {
+        let d = k - 1;
+        while (d >= i && recs[d]!.dir !== 's2c') d--;
+        if (d >= i && pt[d]! >= T.DEMAND_ACTIVE_MIN) {
+          confirm = k;
+          break;
+        }
+      }
+    }
+    if (confirm < 0) {
+      // Only licensing (or part of it) is visible.
+      if (i < n) add('licensing', 'licensing', 0.4, i, n, `records after Client Info with no Demand Active / Confirm Active pattern yet (${sizes(i, Math.min(n, i + 8))}${n - i > 8 ? ' ...' : ''})`);
+      i = n;
+      break mcs;
+    }
+    let demand = confirm - 1;
+    while (recs[demand]!.dir !== 's2c') demand--;
+    if (demand > i) add('licensing', 'licensing', 0.45, i, demand, `records between Client Info and Demand Active (${sizes(i, demand)})`);
+    add('demand_active', 'capabilities', 0.5, demand, demand + 1, `server record of ${recs[demand]!.length} bytes (~${pt[demand]} plaintext) just before Confirm Active`);
+    add('confirm_active', 'capabilities', 0.55, confirm, confirm + 1, `client record of ${recs[confirm]!.length} bytes (~${pt[confirm]} plaintext) followed by small client records (Synchronize / Control)`);
+    i = confirm + 1;
+
+    // 6. Finalization, then active.
+    const finStart = i;
+    while (i < n && !(recs[i]!.dir === 's2c' && pt[i]! >= T.LARGE_SERVER)) i++;
+    if (i > finStart) add('finalization', 'finalization', 0.5, finStart, i, `${i - finStart} records after Confirm Active before the first large server record`);
+    if (i < n) {
+      const large = recs.slice(i).filter((r, k) => r.dir === 's2c' && pt[i + k]! >= T.LARGE_SERVER).length;
+      add('active', 'active', large >= 3 ? 0.8 : 0.6, i, n, `${n - i} records from the first large server record on, ${large} server records >= ${T.LARGE_SERVER} bytes (graphics updates)`);
+      i = n;
+    }
+  }
+
+  // Fallback: the sequence was not recognised, but bulk server data shows an active session.
+  if (stoppedAt !== null) {
+    const from = stoppedAt as number;
+    const largeAt: number[] = [];
+    for (let k = from; k < n; k++) if (recs[k]!.dir === 's2c' && pt[k]! >= T.LARGE_SERVER) largeAt.push(k);
+    if (largeAt.length >= 3) {
+      add('active', 'active', 0.5, largeAt[0]!, n, `sequence not recognised from frame ${recs[from]!.frame}, but ${largeAt.length} server records >= ${T.LARGE_SERVER} bytes follow (bulk graphics)`);
+    }
+  }
+
+  let reached: Phase = 'tls';
+  for (const s of steps) if (PHASE_ORDER.indexOf(s.phase) > PHASE_ORDER.indexOf(reached)) reached = s.phase;
+  return { steps, reached, unexplainedFrom: stoppedAt === null ? null : recs[stoppedAt as number]!.frame };
+}
+
+/** True when the negotiated version needs splitTls13Records before inferTlsPhases. */
+export function needsTls13Split(version: number | null): boolean {
+  return version !== null && version >= TLS1_3 && version <= 0x03ff;
+}
