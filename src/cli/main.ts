@@ -1,0 +1,164 @@
+#!/usr/bin/env node
+// The `rdp-autopsy` command: analyze <capture...> and live -i <iface>.
+// Every error ends as ONE line on stderr and an exit code (README "Exit codes"); never a stack trace.
+import { readFileSync, realpathSync, statSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+import { Command, CommanderError, Option } from 'commander';
+import type { CaptureSource } from '../capture/types.js';
+import { CaptureInputError } from '../capture/types.js';
+import { EXIT, UsageError, oneLine } from './errors.js';
+import { FORMAT_NAMES } from './formats.js';
+import { parsePort, runAnalysis } from './run.js';
+import { runLive } from './live.js';
+
+function version(): string {
+  try {
+    const pkg = JSON.parse(readFileSync(new URL('../../package.json', import.meta.url), 'utf8')) as { version?: string };
+    return pkg.version ?? '0.0.0';
+  } catch {
+    return '0.0.0';
+  }
+}
+
+function positive(name: string) {
+  return (v: string): number => {
+    const n = Number(v);
+    if (!Number.isFinite(n) || n <= 0) throw new UsageError(`invalid ${name} "${v}" (expected a positive number)`);
+    return n;
+  };
+}
+
+function sourcesOf(args: string[]): CaptureSource[] {
+  let stdin = 0;
+  return args.map((a) => {
+    if (a === '-') {
+      if (++stdin > 1) throw new UsageError('"-" (stdin) can be given only once');
+      return { kind: 'stdin' };
+    }
+    let st;
+    try {
+      st = statSync(a);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new UsageError(`${a}: ${code === 'ENOENT' ? 'no such file' : `cannot read (${code ?? 'error'})`}`);
+    }
+    if (st.isDirectory()) throw new UsageError(`${a}: is a directory`);
+    return { kind: 'file', path: a };
+  });
+}
+
+interface CommonOpts {
+  format: string;
+  output?: string;
+  port?: number[];
+  color: boolean;
+  exportEvidence?: string;
+}
+
+function addCommon(cmd: Command): Command {
+  return cmd
+    .addOption(new Option('--format <format>', `report format: ${FORMAT_NAMES.join('|')}`).default('text'))
+    .option('-o, --output <file>', 'write the report to FILE')
+    .option('--port <n...>', 'an extra TCP/UDP port to treat as RDP (repeatable)', parsePort)
+    .option('--export-evidence <dir>', 'a small pcap per failed connection (not yet available)')
+    .option('--no-color', 'no ANSI colours in the text report');
+}
+
+/** Colour: off with --no-color, otherwise decided by the terminal. */
+function colorOf(o: CommonOpts): boolean | undefined {
+  return o.color === false ? false : undefined;
+}
+
+export async function main(argv: string[], stdout: NodeJS.WritableStream = process.stdout): Promise<number> {
+  let code: number = EXIT.OK;
+  const program = new Command();
+  program
+    .name('rdp-autopsy')
+    .description('Tells, for every RDP connection attempt in a capture, where the handshake died and why.')
+    .version(version(), '-V, --version')
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => stdout.write(s),
+      writeErr: (s) => process.stderr.write(s),
+      outputError: (s, write) => write(`rdp-autopsy: ${oneLine(s)}\n`),
+    })
+    .showSuggestionAfterError(false);
+
+  addCommon(
+    program
+      .command('analyze')
+      .description('analyse capture files (pcap / pcapng, gzipped or not; "-" reads stdin)')
+      .argument('<capture...>', 'capture files, or - for stdin'),
+  ).action(async (captures: string[], o: CommonOpts) => {
+    code = await runAnalysis(
+      sourcesOf(captures),
+      { format: o.format, output: o.output, ports: o.port ?? [], color: colorOf(o), exportEvidence: o.exportEvidence },
+      stdout,
+    );
+  });
+
+  addCommon(
+    program
+      .command('live')
+      .description('capture live (libpcap) and analyse on Ctrl-C, --duration or --count')
+      .requiredOption('-i, --interface <iface>', 'network interface to capture on')
+      .option('--duration <seconds>', 'stop after S seconds', positive('duration'))
+      .option('--count <n>', 'stop after N packets', positive('count')),
+  ).action(async (o: CommonOpts & { interface: string; duration?: number; count?: number }) => {
+    code = await runLive(
+      {
+        iface: o.interface,
+        duration: o.duration,
+        count: o.count,
+        format: o.format,
+        output: o.output,
+        ports: o.port ?? [],
+        color: colorOf(o),
+        exportEvidence: o.exportEvidence,
+      },
+      stdout,
+    );
+  });
+
+  try {
+    if (argv.length <= 2) {
+      program.outputHelp();
+      return EXIT.USAGE;
+    }
+    await program.parseAsync(argv);
+    return code;
+  } catch (e) {
+    if (e instanceof CommanderError) {
+      // --help / --version exit 0; every other commander error is a usage error (already printed).
+      return e.exitCode === 0 ? EXIT.OK : EXIT.USAGE;
+    }
+    if (e instanceof UsageError || e instanceof CaptureInputError) {
+      process.stderr.write(`rdp-autopsy: ${oneLine(e.message)}\n`);
+      return EXIT.USAGE;
+    }
+    process.stderr.write(`rdp-autopsy: internal error: ${oneLine(e instanceof Error ? e.message : String(e))}\n`);
+    return EXIT.USAGE;
+  }
+}
+
+function isEntryPoint(): boolean {
+  const arg = process.argv[1];
+  if (!arg) return false;
+  try {
+    return realpathSync(arg) === realpathSync(fileURLToPath(import.meta.url));
+  } catch {
+    return false;
+  }
+}
+
+if (isEntryPoint()) {
+  main(process.argv).then(
+    (c) => {
+      process.exitCode = c;
+    },
+    (e: unknown) => {
+      process.stderr.write(`rdp-autopsy: internal error: ${oneLine(e instanceof Error ? e.message : String(e))}\n`);
+      process.exitCode = EXIT.USAGE;
+    },
+  );
+}

@@ -1,0 +1,375 @@
+// The per-connection state machine (design.md "Phases of a connection"): it receives one TCP
+// flow's events and in-order bytes, decodes each direction by content (TPKT / X.224, TLS records,
+// fast-path PDUs), records the phases reached with the frames that prove them and a timeline in
+// Wireshark's words, and at the end decides how the connection ended (ending.ts).
+// State lives here; every byte is read by the pure decoders of src/rdp.
+import type { Dir, FlowEndReason, FlowFacts, StreamConsumer, TcpEvent } from '../flow/types.js';
+import { endpointText } from '../flow/types.js';
+import type {
+  ConnectionRecord,
+  CredsspInfo,
+  ErrorInfoEvent,
+  LicensingEvent,
+  McsInfo,
+  NegotiationInfo,
+  Phase,
+  PhaseReached,
+  SideChannel,
+  TimelineEvent,
+  TlsInfo,
+  Warning,
+} from './types.js';
+import { phaseIndex } from './types.js';
+import { StreamBuf } from './stream.js';
+import { decideEnding, type CloseRef, type ProtocolEnd, type Ref } from './ending.js';
+import { TlsTrack } from './tls-track.js';
+import { SlowPathTrack } from './slow-path-track.js';
+import { X224Track } from './x224-track.js';
+
+/** Bytes decoded per direction before the machine stops asking for more. */
+export const DEFAULT_BYTE_BUDGET = 1 << 20;
+/** Timeline events kept per connection (the rest are counted). */
+export const MAX_TIMELINE = 200;
+/** PDUs / records looked at in the active phase before the machine stops asking for bytes. */
+export const ACTIVE_UNITS_BEFORE_STOP = 6;
+/** Warnings kept per connection. */
+const MAX_WARNINGS = 20;
+
+export interface MachineOptions {
+  id: string;
+  file: string;
+  fileIndex: number;
+  byteBudget?: number;
+  /** Called once when the flow ends, with the finished record. */
+  onRecord(rec: ConnectionRecord, machine: ConnectionMachine): void;
+}
+
+export type Direction = 'c2s' | 's2c';
+export const DIRS: readonly [Direction, Direction] = ['c2s', 's2c'];
+export const SIDE: readonly ['client', 'server'] = ['client', 'server'];
+
+/**
+ * What the protocol trackers (x224-track, tls-track, slow-path-track) call back into:
+ * the shared record, the timeline, phases, endings.
+ */
+export interface MachineSink {
+  readonly rec: Recorded;
+  event(dir: Dir | -1, frame: number, time: number, event: string, detail?: string, inferred?: boolean): void;
+  reach(phase: Phase, frame: number, time: number, inferred?: boolean, confidence?: number): void;
+  reached(): Phase;
+  end(e: ProtocolEnd): void;
+  warn(frame: number | null, offset: number | null, message: string): void;
+  /** A unit of the active phase was seen (the machine stops asking for bytes after a few). */
+  activeUnit(): void;
+}
+
+/** The parts of the record the trackers fill in. */
+export interface Recorded {
+  security: string | null;
+  negotiation: NegotiationInfo | null;
+  tls: TlsInfo | null;
+  credssp: CredsspInfo | null;
+  mcs: McsInfo | null;
+  licensing: LicensingEvent[];
+  errorInfo: ErrorInfoEvent[];
+}
+
+export class ConnectionMachine implements StreamConsumer, MachineSink {
+  readonly rec: Recorded = {
+    security: null,
+    negotiation: null,
+    tls: null,
+    credssp: null,
+    mcs: null,
+    licensing: [],
+    errorInfo: [],
+  };
+  readonly sideChannels: SideChannel[] = [];
+  private phaseList: PhaseReached[] = [];
+  private phase: Phase = 'none';
+  private timeline: TimelineEvent[] = [];
+  private droppedEvents = 0;
+  private warnings: Warning[] = [];
+  private droppedWarnings = 0;
+
+  private syns: Ref[] = [];
+  private synAck: Ref | null = null;
+  private closes: CloseRef[] = [];
+  private icmp: (Ref & { type: number; code: number; from: string }) | null = null;
+  private protocolEnd: ProtocolEnd | null = null;
+  private lastData: [Ref | null, Ref | null] = [null, null];
+  private firstFrame = 0;
+
+  private readonly streams: [StreamBuf, StreamBuf];
+  /** Per direction: decoding stopped (unknown bytes, malformed PDU, budget). */
+  private stopped: [boolean, boolean] = [false, false];
+  private wanted = true;
+  private activeUnits = 0;
+  private startedLate = false;
+  private finished = false;
+
+  readonly x224: X224Track;
+  readonly tlsTrack: TlsTrack;
+  readonly slow: SlowPathTrack;
+
+  constructor(
+    readonly facts: FlowFacts,
+    private readonly opts: MachineOptions,
+  ) {
+    const budget = opts.byteBudget ?? DEFAULT_BYTE_BUDGET;
+    this.streams = [new StreamBuf(budget), new StreamBuf(budget)];
+    this.firstFrame = facts.firstFrame;
+    this.x224 = new X224Track(this);
+    this.tlsTrack = new TlsTrack(this);
+    this.slow = new SlowPathTrack(this);
+  }
+
+  get id(): string {
+    return this.opts.id;
+  }
+  get client(): string {
+    return endpointText(this.facts.client);
+  }
+  get server(): string {
+    return endpointText(this.facts.server);
+  }
+  get ended(): boolean {
+    return this.finished;
+  }
+
+  // ---- MachineSink
+
+  event(dir: Dir | -1, frame: number, time: number, event: string, detail?: string, inferred?: boolean): void {
+    if (this.timeline.length >= MAX_TIMELINE) {
+      this.droppedEvents++;
+      return;
+    }
+    const e: TimelineEvent = { frame, time, direction: dir === -1 ? 'net' : DIRS[dir], event, phase: this.phase };
+    if (detail !== undefined && detail !== '') e.detail = detail;
+    if (inferred) e.inferred = true;
+    this.timeline.push(e);
+  }
+
+  reach(phase: Phase, frame: number, time: number, inferred = false, confidence = 1): void {
+    const i = phaseIndex(phase);
+    if (i <= phaseIndex(this.phase)) {
+      // A decoded proof replaces an inferred one for the same phase.
+      const p = this.phaseList.find((x) => x.phase === phase);
+      if (p && p.inferred && !inferred) {
+        p.inferred = false;
+        p.confidence = 1;
+        p.frame = frame;
+        p.time = time;
+      }
+      return;
+    }
+    this.phase = phase;
+    this.phaseList.push({ phase, frame, time, inferred, confidence });
+  }
+
+  reached(): Phase {
+    return this.phase;
+  }
+
+  end(e: ProtocolEnd): void {
+    if (this.protocolEnd === null) this.protocolEnd = e;
+  }
+
+  warn(frame: number | null, offset: number | null, message: string): void {
+    if (this.warnings.length >= MAX_WARNINGS) {
+      this.droppedWarnings++;
+      return;
+    }
+    this.warnings.push({ frame, offset, message });
+  }
+
+  activeUnit(): void {
+    this.activeUnits++;
+  }
+
+  // ---- StreamConsumer
+
+  onTcpEvent(ev: TcpEvent): void {
+    switch (ev.kind) {
+      case 'syn':
+        if (ev.dir !== 0) return;
+        if (this.syns.length < 16) this.syns.push({ frame: ev.frame, time: ev.time });
+        if (this.syns.length === 1) this.reach('tcp', ev.frame, ev.time);
+        this.event(0, ev.frame, ev.time, ev.retransmission || this.syns.length > 1 ? 'SYN (retransmission)' : 'SYN');
+        return;
+      case 'syn_ack':
+        if (this.synAck === null) this.synAck = { frame: ev.frame, time: ev.time };
+        this.reach('tcp', ev.frame, ev.time);
+        this.event(ev.dir, ev.frame, ev.time, ev.retransmission ? 'SYN, ACK (retransmission)' : 'SYN, ACK');
+        return;
+      case 'ack':
+        this.event(ev.dir, ev.frame, ev.time, 'ACK', 'three-way handshake complete');
+        return;
+      case 'fin':
+        if (!ev.retransmission && !this.closes.some((c) => c.kind === 'fin' && c.dir === ev.dir)) {
+          this.closes.push({ kind: 'fin', dir: ev.dir, frame: ev.frame, time: ev.time });
+          this.event(ev.dir, ev.frame, ev.time, 'FIN', `${SIDE[ev.dir]} closes`);
+        }
+        return;
+      case 'rst':
+        if (this.closes.some((c) => c.kind === 'rst' && c.dir === ev.dir)) return;
+        this.closes.push({ kind: 'rst', dir: ev.dir, frame: ev.frame, time: ev.time });
+        this.event(ev.dir, ev.frame, ev.time, 'RST', `${SIDE[ev.dir]} resets (TTL ${ev.ttl})`);
+        return;
+      case 'icmp': {
+        const i = ev.icmp;
+        if (this.icmp === null) this.icmp = { frame: ev.frame, time: ev.time, type: i.type, code: i.code, from: i.from };
+        this.event(-1, ev.frame, ev.time, `ICMP${i.ipVersion === 6 ? 'v6' : ''} type ${i.type} code ${i.code}`, `from ${i.from}${i.mtu !== null ? `, next-hop MTU ${i.mtu}` : ''}`);
+        return;
+      }
+      case 'retransmission':
+        return;
+    }
+  }
+
+  onData(dir: Dir, data: Buffer, frame: number, time: number): boolean {
+    if (!this.wanted) return false;
+    const last = this.lastData[dir];
+    if (last === null || frame >= last.frame) this.lastData[dir] = { frame, time };
+    if (this.phase === 'none') this.reach('tcp', frame, time);
+    if (this.stopped[dir]) return this.stillWanted();
+    const s = this.streams[dir];
+    if (!s.append(data, frame, time)) {
+      this.stopped[dir] = true;
+      this.warn(frame, null, `${DIRS[dir]} stream: decoding stopped after the per-connection budget of ${s.budget} bytes`);
+      return this.stillWanted();
+    }
+    this.pump(dir);
+    return this.stillWanted();
+  }
+
+  onGap(dir: Dir, missingBytes: number, frame: number, time: number): void {
+    const s = this.streams[dir];
+    const pending = s.available;
+    s.clear();
+    this.warn(frame, null, `${missingBytes} bytes of the ${SIDE[dir]}'s stream are missing before frame ${frame}${pending > 0 ? ` (a ${pending}-byte partial PDU was dropped)` : ''}`);
+    this.event(dir, frame, time, 'Bytes missing', `${missingBytes} bytes lost before the capture point`);
+    if (this.x224.requestFrame === null && dir === 0) this.startedLate = this.syns.length === 0;
+  }
+
+  onEnd(facts: FlowFacts, reason: FlowEndReason, captureEnd: number): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.opts.onRecord(this.record(facts, reason, captureEnd), this);
+  }
+
+  // ---- decoding
+
+  private stillWanted(): boolean {
+    if (this.stopped[0] && this.stopped[1]) this.wanted = false;
+    else if (this.activeUnits >= ACTIVE_UNITS_BEFORE_STOP && !this.slow.wantsMore()) this.wanted = false;
+    return this.wanted;
+  }
+
+  /** Decodes every complete unit of one direction, deciding each unit's kind by its first bytes. */
+  private pump(dir: Dir): void {
+    const s = this.streams[dir];
+    while (s.available > 0 && !this.stopped[dir]) {
+      const buf = s.bytes;
+      const off = s.off;
+      const end = s.end;
+      let used: number;
+      if (!this.x224.started(dir)) {
+        used = this.x224.first(dir, s);
+      } else if (buf[off] === 0x03) {
+        // TPKT (RFC 1006): X.224 (Disconnect Request, Data) and the MCS / Standard RDP Security PDUs inside.
+        used = this.x224.seenConfirm() || dir === 0 ? this.slow.tpkt(dir, s) : this.x224.first(dir, s);
+      } else if (this.rec.security !== 'rdp' && this.tlsTrack.isRecordStart(buf, off, end)) {
+        used = this.tlsTrack.record(dir, s);
+      } else if (this.rec.security === 'rdp' && (buf[off]! & 0x03) === 0) {
+        used = this.slow.fastPath(dir, s);
+      } else {
+        used = -1;
+        this.warn(s.frameOfStart(), null, `${SIDE[dir]} sent ${describeBytes(buf, off, end)}: not TPKT, TLS or fast-path; decoding of this direction stopped`);
+      }
+      if (used === 0) return; // incomplete: wait for more bytes
+      if (used < 0) {
+        this.stopDir(dir);
+        return;
+      }
+      s.consume(used);
+    }
+  }
+
+  stopDir(dir: Dir): void {
+    this.stopped[dir] = true;
+    this.streams[dir].clear();
+  }
+
+  /** The first client payload is not an X.224 Connection Request. */
+  notRdp(dir: Dir, frame: number, detail: string): void {
+    if (this.syns.length === 0 && this.x224.requestFrame === null) this.startedLate = true;
+    this.warn(frame, null, detail);
+    this.stopDir(0);
+    this.stopDir(1);
+  }
+
+  // ---- the record
+
+  private record(facts: FlowFacts, reason: FlowEndReason, captureEnd: number): ConnectionRecord {
+    if (this.syns.length === 0 && this.x224.requestFrame === null) this.startedLate = true;
+    if (reason === 'evicted') this.warn(null, null, 'the flow table evicted this flow before it ended (too many flows)');
+    if (this.droppedEvents > 0) this.warn(null, null, `${this.droppedEvents} more timeline events were not kept`);
+    if (this.droppedWarnings > 0) this.warnings.push({ frame: null, offset: null, message: `${this.droppedWarnings} more warnings were not kept` });
+    this.tlsTrack.end(this.closes[0]?.dir ?? null);
+    const tcp = facts.tcp;
+    const lostBeforeEnd =
+      tcp !== null && (tcp.lostSegments.some((l) => !l.acked) || tcp.keepAlives[0] + tcp.keepAlives[1] > 0);
+    const ending = decideEnding({
+      reached: this.phase,
+      startedLate: this.startedLate,
+      syns: this.syns,
+      synAck: this.synAck,
+      closes: this.closes,
+      icmp: this.icmp,
+      protocolEnd: this.protocolEnd,
+      lastData: this.lastData,
+      captureEnd,
+      lostBeforeEnd,
+    });
+    // Inferred steps are recorded when recognised, at the frame that started them: restore frame order.
+    this.timeline.sort((a, b) => a.frame - b.frame);
+    if (ending.outcome === 'incomplete_capture' && ending.incompleteReason === 'ended_early') {
+      this.event(-1, facts.lastFrame, captureEnd, 'Capture ends', `the capture stops during phase ${this.phase}`);
+    }
+    return {
+      id: this.opts.id,
+      transport: 'tcp',
+      file: this.opts.file,
+      fileIndex: this.opts.fileIndex,
+      client: endpointText(facts.client),
+      server: endpointText(facts.server),
+      start: facts.start,
+      end: facts.end,
+      outcome: ending.outcome,
+      incompleteReason: ending.incompleteReason,
+      reached: this.phase,
+      phases: this.phaseList,
+      died: ending.died,
+      security: this.rec.security,
+      negotiation: this.rec.negotiation,
+      tls: this.rec.tls,
+      credssp: this.rec.credssp,
+      mcs: this.rec.mcs,
+      licensing: this.rec.licensing,
+      errorInfo: this.rec.errorInfo,
+      sideChannels: this.sideChannels,
+      timeline: this.timeline,
+      flow: facts,
+      warnings: this.warnings,
+    };
+  }
+}
+
+/** "16 bytes starting 16 03 01 ..." for warnings. */
+export function describeBytes(buf: Uint8Array, off: number, end: number): string {
+  const n = Math.min(end - off, 8);
+  const hex: string[] = [];
+  for (let i = 0; i < n; i++) hex.push(buf[off + i]!.toString(16).padStart(2, '0'));
+  return `${end - off} bytes starting ${hex.join(' ')}${end - off > n ? ' ...' : ''}`;
+}

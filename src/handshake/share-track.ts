@@ -1,0 +1,146 @@
+// Share Control PDUs of the connection sequence (MS-RDPBCGR 1.3.1.1): capabilities exchange
+// (Demand / Confirm Active), connection finalization (Synchronize, Control, Font List / Map), Set
+// Error Info; and, when they are encrypted (Standard RDP Security), the same phases inferred from
+// the order in which encrypted PDUs flow. Decoding is src/rdp/share.ts and errinfo.ts.
+import type { Dir } from '../flow/types.js';
+import { decodeSharePdu, PDUTYPE2_FONTLIST, PDUTYPE2_FONTMAP } from '../rdp/share.js';
+import { errinfoClass, errinfoDescription, errinfoName } from '../rdp/errinfo.js';
+import type { MachineSink } from './machine.js';
+
+const SIDE = ['client', 'server'] as const;
+/** Set Error Info events kept per connection. */
+const MAX_ERROR_INFO = 16;
+/** Confidences of phases inferred from the order of encrypted PDUs (the PDU types are hidden). */
+const ENCRYPTED_CAPABILITIES_CONFIDENCE = 0.6;
+const ENCRYPTED_FINALIZATION_CONFIDENCE = 0.5;
+const ENCRYPTED_ACTIVE_CONFIDENCE = 0.6;
+/** Server PDUs after the client's finalization PDUs before the session counts as active (Synchronize, Control x2, Font Map). */
+const FINALIZATION_SERVER_PDUS = 4;
+
+export class ShareTrack {
+  /** Encrypted PDUs seen per direction, after the Client Info. */
+  private encryptedCount: [number, number] = [0, 0];
+  /** Server encrypted PDUs seen since the client's first finalization PDU. */
+  private serverAfterFinalization = 0;
+
+  constructor(private readonly m: MachineSink) {}
+
+  /** A Share Control PDU in the clear. */
+  pdu(dir: Dir, buf: Buffer, off: number, end: number, _channelId: number, frame: number, time: number, base: number): void {
+    const d = decodeSharePdu(buf, off, end);
+    if (!d.ok) {
+      if (d.kind === 'malformed') this.m.warn(frame, base + d.at, `${SIDE[dir]} Share Control PDU: ${d.reason}`);
+      return;
+    }
+    const p = d.value;
+    if (this.m.reached() === 'active') this.m.activeUnit();
+    switch (p.type) {
+      case 'demandActive':
+        this.m.reach('capabilities', frame, time);
+        this.m.event(dir, frame, time, 'Demand Active', `${p.body.numberCapabilities} capability sets`);
+        return;
+      case 'confirmActive':
+        this.m.reach('capabilities', frame, time);
+        this.m.event(dir, frame, time, 'Confirm Active', `${p.body.numberCapabilities} capability sets`);
+        return;
+      case 'deactivateAll':
+        this.m.event(dir, frame, time, 'Deactivate All');
+        return;
+      case 'serverRedirect':
+        this.m.event(dir, frame, time, 'Server Redirection');
+        return;
+      case 'flowControl':
+      case 'other':
+        return;
+      case 'data':
+        break;
+    }
+    const b = p.body;
+    switch (b.type) {
+      case 'synchronize':
+        this.m.reach('finalization', frame, time);
+        this.m.event(dir, frame, time, 'Synchronize');
+        return;
+      case 'control':
+        this.m.reach('finalization', frame, time);
+        this.m.event(dir, frame, time, `Control (${b.actionName})`);
+        return;
+      case 'setErrorInfo':
+        this.setErrorInfo(dir, b.errorInfo, frame, time);
+        return;
+      case 'saveSessionInfo':
+        this.m.event(dir, frame, time, 'Save Session Info', b.infoTypeName);
+        return;
+      case 'statusInfo':
+        this.m.event(dir, frame, time, 'Status Info', `0x${b.statusCode.toString(16)}`);
+        return;
+      case 'other':
+        if (p.data.pduType2 === PDUTYPE2_FONTLIST) {
+          this.m.reach('finalization', frame, time);
+          this.m.event(dir, frame, time, 'Font List');
+        } else if (p.data.pduType2 === PDUTYPE2_FONTMAP) {
+          // MS-RDPBCGR 1.3.1.1: the Font Map PDU ends connection finalization.
+          this.m.event(dir, frame, time, 'Font Map');
+          this.m.reach('active', frame, time);
+        }
+        return;
+    }
+  }
+
+  /** MS-RDPBCGR 2.2.5.1.1 Set Error Info PDU: why the server is about to end the session. */
+  setErrorInfo(dir: Dir, code: number, frame: number, time: number): void {
+    const cls = errinfoClass(code);
+    // A logoff / user disconnect, or a policy timer in a session that worked, is a normal end; a denial or a protocol fault is not.
+    const f = { name: errinfoName(code), description: errinfoDescription(code), normal: cls === 'normal_end' || (cls === 'timeout' && this.m.reached() === 'active') };
+    if (this.m.rec.errorInfo.length < MAX_ERROR_INFO) {
+      this.m.rec.errorInfo.push({ frame, code, name: f.name, description: f.description });
+    }
+    this.m.event(dir, frame, time, 'Set Error Info', `${f.name} (0x${code.toString(16).padStart(8, '0')})`);
+    if (code === 0) return; // ERRINFO_NONE clears a previous code
+    this.m.end({
+      phase: this.m.reached(),
+      how: 'error_info',
+      by: 'server',
+      frame,
+      time,
+      detail: `server sent Set Error Info ${f.name}: ${f.description}`,
+      normal: f.normal,
+    });
+  }
+
+  /**
+   * An encrypted slow-path PDU (Standard RDP Security, SEC_ENCRYPT). After the Client Info and
+   * licensing come, in order (MS-RDPBCGR 1.3.1.1): the server's Demand Active, the client's
+   * Confirm Active then Synchronize / Control / Font List, the server's Synchronize / Control /
+   * Font Map, then the session.
+   */
+  encrypted(dir: Dir, length: number, frame: number, time: number): void {
+    const n = ++this.encryptedCount[dir];
+    const reached = this.m.reached();
+    if (reached === 'active') {
+      this.m.activeUnit();
+      return;
+    }
+    if (dir === 1 && this.encryptedCount[0] === 0 && n === 1) {
+      this.m.reach('capabilities', frame, time, true, ENCRYPTED_CAPABILITIES_CONFIDENCE);
+      this.m.event(1, frame, time, 'Encrypted PDU', `${length} bytes: Demand Active by position`, true);
+      return;
+    }
+    if (dir === 0 && this.encryptedCount[1] > 0) {
+      if (n === 1) {
+        this.m.event(0, frame, time, 'Encrypted PDU', `${length} bytes: Confirm Active by position`, true);
+      } else if (n === 2) {
+        this.m.reach('finalization', frame, time, true, ENCRYPTED_FINALIZATION_CONFIDENCE);
+        this.m.event(0, frame, time, 'Encrypted PDU', `${length} bytes: finalization (Synchronize / Control / Font List) by position`, true);
+      }
+      return;
+    }
+    if (dir === 1 && this.encryptedCount[0] >= 2) {
+      this.serverAfterFinalization++;
+      if (this.serverAfterFinalization >= FINALIZATION_SERVER_PDUS) {
+        this.m.reach('active', frame, time, true, ENCRYPTED_ACTIVE_CONFIDENCE);
+        this.m.event(1, frame, time, 'Encrypted PDU', `${length} bytes: session data after finalization`, true);
+      }
+    }
+  }
+}

@@ -1,0 +1,348 @@
+// The TLS part of a connection (design.md phase 3, and the encrypted phases after it): records
+// by content type, the handshake messages (ClientHello, ServerHello, Certificate, ...), clear and
+// encrypted alerts, Finished by position, TLS 1.3's encrypted flight, then the shape of the
+// encrypted application records, from which later phases are inferred (tls-shape).
+// Decoding is src/rdp/tls.ts, x509.ts, tls-shape.ts; this file keeps the state.
+import type { Dir } from '../flow/types.js';
+import type { CertificateInfo, TlsInfo } from './types.js';
+import type { StreamBuf } from './stream.js';
+import {
+  CONTENT_ALERT,
+  HS_CERTIFICATE,
+  HS_CERTIFICATE_REQUEST,
+  HS_CLIENT_HELLO,
+  HS_CLIENT_KEY_EXCHANGE,
+  HS_SERVER_HELLO,
+  HS_SERVER_HELLO_DONE,
+  HandshakeDefragmenter,
+  certificateIsEncrypted,
+  encryptedAlertShape,
+  looksLikeTlsRecord,
+  parseAlert,
+  parseCertificateList,
+  parseClientHello,
+  parseServerHello,
+  readTlsRecord,
+  tls13AlertGuess,
+  tlsRecordKind,
+  type HandshakeMessage,
+} from '../rdp/tls.js';
+import { cipherSuiteName, handshakeTypeName, versionName } from '../rdp/tls-codes.js';
+import { parseCertificateDetailed } from '../rdp/x509.js';
+import { ShapeTracker } from './shape.js';
+import type { MachineSink } from './machine.js';
+
+const SIDE = ['client', 'server'] as const;
+/** Application-data records shown in the timeline per direction (the rest are counted). */
+const MAX_APP_RECORD_EVENTS = 8;
+/** Certificates decoded from one Certificate message (a chain is 1-4). */
+const MAX_CERTIFICATES = 8;
+
+export function emptyTls(): TlsInfo {
+  return {
+    version: null,
+    clientVersions: [],
+    cipherSuite: null,
+    cipherSuiteName: null,
+    clientCipherSuites: [],
+    sni: null,
+    clientHelloFrame: null,
+    serverHelloFrame: null,
+    certificateFrame: null,
+    certificateEncrypted: false,
+    certificates: [],
+    serverHelloDoneFrame: null,
+    clientFinishedFrame: null,
+    serverFinishedFrame: null,
+    establishedFrame: null,
+    alerts: [],
+    appRecords: { client: 0, server: 0 },
+  };
+}
+
+/** "Certificate Expired" from "certificate_expired" (Wireshark's alert wording). */
+function title(name: string): string {
+  return name
+    .split('_')
+    .map((w) => (w.length > 0 ? w[0]!.toUpperCase() + w.slice(1) : w))
+    .join(' ');
+}
+
+export class TlsTrack {
+  private ccs: [boolean, boolean] = [false, false];
+  private defrag: [HandshakeDefragmenter | null, HandshakeDefragmenter | null] = [null, null];
+  private version: number | null = null;
+  private cipherSuite: number | null = null;
+  private tls13 = false;
+  private finished: [boolean, boolean] = [false, false];
+  private appEvents: [number, number] = [0, 0];
+  /** Last record of each side (TLS 1.3: an alert is only guessable from the last record's size). */
+  private lastRecord: [{ length: number; frame: number; time: number; contentType: number } | null, null | { length: number; frame: number; time: number; contentType: number }] = [null, null];
+  readonly shape: ShapeTracker;
+  /** Time of the record being decoded (a handshake message is credited to the record completing it). */
+  private now = 0;
+
+  constructor(private readonly m: MachineSink) {
+    this.shape = new ShapeTracker(m);
+  }
+
+  get established(): boolean {
+    return this.finished[0] && this.finished[1];
+  }
+
+  isRecordStart(buf: Uint8Array, off: number, end: number): boolean {
+    return looksLikeTlsRecord(buf, off, end) || (end - off < 3 && end > off && buf[off]! >= 20 && buf[off]! <= 24);
+  }
+
+  private info(): TlsInfo {
+    if (this.m.rec.tls === null) this.m.rec.tls = emptyTls();
+    return this.m.rec.tls;
+  }
+
+  /** One TLS record. Returns bytes used, 0 when incomplete, -1 to stop. */
+  record(dir: Dir, s: StreamBuf): number {
+    const buf = s.bytes;
+    const off = s.off;
+    const r = readTlsRecord(buf, off, s.end);
+    if (!r.ok) {
+      if (r.kind === 'incomplete') return 0;
+      this.m.warn(s.frameOfStart(), s.position + r.at - off, `${SIDE[dir]} TLS: ${r.reason}`);
+      return -1;
+    }
+    const rec = r.value;
+    const frame = s.frameOfEnd(r.consumed);
+    const time = s.timeOfEnd(r.consumed);
+    const t = this.info();
+    this.now = time;
+    this.lastRecord[dir] = { length: rec.length, frame, time, contentType: rec.contentType };
+    const kind = tlsRecordKind(rec.contentType, rec.length, this.ccs[dir]);
+    switch (kind) {
+      case 'change_cipher_spec':
+        if (!this.ccs[dir]) this.m.event(dir, frame, time, 'Change Cipher Spec');
+        // TLS 1.3 middlebox-compatibility CCS (RFC 8446 D.4) changes nothing.
+        if (!this.tls13) this.ccs[dir] = true;
+        break;
+      case 'handshake':
+        this.handshakeRecord(dir, buf, rec.fragmentOff, rec.end, frame, s.position + rec.fragmentOff - off);
+        break;
+      case 'encrypted_handshake':
+        this.m.event(dir, frame, time, 'Encrypted Handshake Message', dir === 0 ? 'client Finished' : 'server Finished');
+        this.finish(dir, frame, time);
+        break;
+      case 'alert': {
+        const a = parseAlert(buf, rec.fragmentOff, rec.end);
+        if (a.ok) {
+          const v = a.value;
+          t.alerts.push({ frame, by: SIDE[dir], level: v.levelName, description: v.descriptionName, code: v.description, encrypted: false });
+          this.m.event(dir, frame, time, `Alert (Level: ${title(v.levelName)}, Description: ${title(v.descriptionName)})`);
+          this.m.end({
+            phase: this.m.reached(),
+            how: 'tls_alert',
+            by: SIDE[dir],
+            frame,
+            time,
+            detail: `${SIDE[dir]} sent TLS alert ${v.levelName} ${v.descriptionName} (${v.description})`,
+            normal: this.m.reached() === 'active' && v.description === 0,
+          });
+        } else {
+          this.encryptedAlert(dir, rec.length, frame, time);
+        }
+        break;
+      }
+      case 'encrypted_alert':
+        this.encryptedAlert(dir, rec.length, frame, time);
+        break;
+      case 'application_data':
+        this.applicationData(dir, rec.length, frame, time);
+        break;
+      case 'heartbeat':
+        this.m.event(dir, frame, time, 'Heartbeat');
+        break;
+    }
+    return r.consumed;
+  }
+
+  private finish(dir: Dir, frame: number, time: number): void {
+    const t = this.info();
+    if (this.finished[dir]) return;
+    this.finished[dir] = true;
+    if (dir === 0) t.clientFinishedFrame = frame;
+    else t.serverFinishedFrame = frame;
+    if (this.established) {
+      t.establishedFrame = frame;
+      this.shape.established(this.cipherSuite, this.version);
+    }
+  }
+
+  private encryptedAlert(dir: Dir, length: number, frame: number, time: number): void {
+    const t = this.info();
+    const shape = encryptedAlertShape(length, this.cipherSuite, this.version);
+    t.alerts.push({ frame, by: SIDE[dir], level: null, description: 'encrypted', code: null, encrypted: true });
+    this.m.event(dir, frame, time, 'Encrypted Alert', shape.reason);
+    this.m.end({
+      phase: this.m.reached(),
+      how: 'encrypted_alert',
+      by: SIDE[dir],
+      frame,
+      time,
+      detail: `${SIDE[dir]} sent an encrypted TLS alert (${length} bytes)`,
+      // In the active phase an encrypted alert is the close_notify of a normal close.
+      normal: this.m.reached() === 'active',
+    });
+  }
+
+  private applicationData(dir: Dir, length: number, frame: number, time: number): void {
+    const t = this.info();
+    if (!this.established) {
+      if (this.tls13 && t.serverHelloFrame !== null) {
+        // RFC 8446 5: after ServerHello the handshake travels in application_data records.
+        if (dir === 1 && !this.finished[0]) {
+          if (t.serverFinishedFrame === null) this.m.event(1, frame, time, 'Application Data', 'encrypted server handshake flight (EncryptedExtensions, Certificate, CertificateVerify, Finished)');
+          t.serverFinishedFrame = frame;
+          t.certificateFrame ??= frame;
+          this.finished[1] = true;
+          return;
+        }
+        if (dir === 0 && !this.finished[0]) {
+          this.m.event(0, frame, time, 'Application Data', 'encrypted client Finished');
+          this.finish(0, frame, time);
+          return;
+        }
+      }
+      // Application data before both Finished: not a normal handshake; counted, not inferred.
+      this.m.event(dir, frame, time, 'Application Data', `${length} bytes before the handshake finished`);
+      return;
+    }
+    if (dir === 0) t.appRecords.client++;
+    else t.appRecords.server++;
+    if (this.appEvents[dir] < MAX_APP_RECORD_EVENTS) {
+      this.appEvents[dir]++;
+      this.m.event(dir, frame, time, 'Application Data', `${length} bytes`, true);
+    }
+    this.shape.record(dir, length, frame, time);
+  }
+
+  private handshakeRecord(dir: Dir, buf: Uint8Array, off: number, end: number, frame: number, streamOff: number): void {
+    let d = this.defrag[dir];
+    if (d === null) d = this.defrag[dir] = new HandshakeDefragmenter();
+    const err = d.push(buf, off, end, frame);
+    if (err) {
+      this.m.warn(frame, streamOff, `${SIDE[dir]} TLS handshake: ${err.kind === 'malformed' ? err.reason : 'too much pending data'}`);
+      this.defrag[dir] = new HandshakeDefragmenter();
+      return;
+    }
+    for (;;) {
+      const msg = d.next();
+      if (!msg.ok) {
+        if (msg.kind === 'malformed') {
+          this.m.warn(frame, msg.at, `${SIDE[dir]} TLS handshake: ${msg.reason}`);
+          this.defrag[dir] = new HandshakeDefragmenter();
+        }
+        return;
+      }
+      this.handshakeMessage(dir, msg.value, this.now);
+    }
+  }
+
+  private handshakeMessage(dir: Dir, h: HandshakeMessage, time: number): void {
+    const t = this.info();
+    const frame = h.lastFrame;
+    const body = h.body;
+    switch (h.msgType) {
+      case HS_CLIENT_HELLO: {
+        this.m.reach('tls', frame, time);
+        const c = parseClientHello(body, 0, body.length);
+        t.clientHelloFrame ??= frame;
+        if (!c.ok) {
+          this.m.event(dir, frame, time, 'Client Hello', 'unreadable');
+          this.m.warn(frame, null, `ClientHello: ${c.kind === 'malformed' ? c.reason : 'truncated'}`);
+          return;
+        }
+        const v = c.value;
+        t.clientVersions = (v.supportedVersions.length > 0 ? v.supportedVersions : [v.legacyVersion]).map(versionName);
+        t.clientCipherSuites = v.cipherSuites;
+        t.sni = v.sni;
+        this.m.event(dir, frame, time, 'Client Hello', `up to ${versionName(v.maxVersion)}, ${v.cipherSuites.length} cipher suites${v.sni !== null ? `, SNI ${v.sni}` : ''}`);
+        return;
+      }
+      case HS_SERVER_HELLO: {
+        this.m.reach('tls', frame, time);
+        const sh = parseServerHello(body, 0, body.length);
+        t.serverHelloFrame ??= frame;
+        if (!sh.ok) {
+          this.m.event(dir, frame, time, 'Server Hello', 'unreadable');
+          this.m.warn(frame, null, `ServerHello: ${sh.kind === 'malformed' ? sh.reason : 'truncated'}`);
+          return;
+        }
+        const v = sh.value;
+        if (v.helloRetryRequest) {
+          this.m.event(dir, frame, time, 'Hello Retry Request');
+          return;
+        }
+        this.version = v.version;
+        this.cipherSuite = v.cipherSuite;
+        t.version = versionName(v.version);
+        t.cipherSuite = v.cipherSuite;
+        t.cipherSuiteName = cipherSuiteName(v.cipherSuite);
+        if (certificateIsEncrypted(v.version)) {
+          this.tls13 = true;
+          t.certificateEncrypted = true;
+        }
+        this.m.event(dir, frame, time, 'Server Hello', `${t.version}, ${t.cipherSuiteName}${this.tls13 ? ' (certificate encrypted)' : ''}`);
+        return;
+      }
+      case HS_CERTIFICATE: {
+        t.certificateFrame ??= frame;
+        const l = parseCertificateList(body, 0, body.length);
+        if (!l.ok) {
+          this.m.event(dir, frame, time, 'Certificate', 'unreadable');
+          this.m.warn(frame, null, `Certificate: ${l.kind === 'malformed' ? l.reason : 'truncated'}`);
+          return;
+        }
+        const certs: CertificateInfo[] = [];
+        for (const der of l.value.certificates.slice(0, MAX_CERTIFICATES)) {
+          const c = parseCertificateDetailed(der);
+          certs.push(c.info);
+          if (c.problems.length > 0) this.m.warn(frame, null, `certificate ${certs.length}: ${c.problems[0]}`);
+        }
+        if (dir === 1) t.certificates = certs;
+        const first = certs[0];
+        this.m.event(dir, frame, time, 'Certificate', first ? `${first.subject}, valid ${first.notBefore} .. ${first.notAfter}${first.selfSigned ? ', self-signed' : ''}` : `${l.value.certificates.length} certificates`);
+        return;
+      }
+      case HS_SERVER_HELLO_DONE:
+        t.serverHelloDoneFrame = frame;
+        this.m.event(dir, frame, time, 'Server Hello Done');
+        return;
+      case HS_CLIENT_KEY_EXCHANGE:
+        this.m.event(dir, frame, time, 'Client Key Exchange');
+        return;
+      case HS_CERTIFICATE_REQUEST:
+        this.m.event(dir, frame, time, 'Certificate Request');
+        return;
+      default:
+        this.m.event(dir, frame, time, title(handshakeTypeName(h.msgType)));
+        return;
+    }
+  }
+
+  /** At the end of the flow: TLS 1.3 alerts can only be guessed from the last record's size. */
+  end(closeDir: Dir | null): void {
+    if (!this.tls13 || closeDir === null || this.m.rec.tls === null) return;
+    const last = this.lastRecord[closeDir];
+    if (!last || last.contentType === CONTENT_ALERT) return;
+    const g = tls13AlertGuess(last.length, this.cipherSuite, true);
+    if (!g.likely) return;
+    this.m.rec.tls.alerts.push({ frame: last.frame, by: SIDE[closeDir], level: null, description: 'encrypted', code: null, encrypted: true });
+    this.m.event(closeDir, last.frame, last.time, 'Encrypted Alert', g.reason, true);
+    this.m.end({
+      phase: this.m.reached(),
+      how: 'encrypted_alert',
+      by: SIDE[closeDir],
+      frame: last.frame,
+      time: last.time,
+      detail: `${SIDE[closeDir]}'s last record before closing has the size of an encrypted TLS 1.3 alert`,
+      normal: this.m.reached() === 'active',
+    });
+  }
+}

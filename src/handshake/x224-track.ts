@@ -1,0 +1,222 @@
+// The X.224 step of a connection (MS-RDPBCGR 1.3.1.1 "Connection Initiation"): the client's
+// Connection Request and the server's Connection Confirm (RDP_NEG_RSP / RDP_NEG_FAILURE).
+// Decoding is src/rdp/x224.ts; this file turns the decoded PDUs into the record and timeline.
+import type { Dir } from '../flow/types.js';
+import type { NegotiationInfo } from './types.js';
+import type { StreamBuf } from './stream.js';
+import {
+  decodeConnectionConfirm,
+  decodeConnectionRequest,
+  decodeX224,
+  looksLikeConnectionRequest,
+  type X224ConnectionConfirm,
+  type X224ConnectionRequest,
+} from '../rdp/x224.js';
+import {
+  PROTOCOL_HYBRID,
+  PROTOCOL_HYBRID_EX,
+  PROTOCOL_RDP,
+  PROTOCOL_RDSAAD,
+  PROTOCOL_RDSTLS,
+  PROTOCOL_SSL,
+  failureCodeName,
+  protocolNames,
+  selectedProtocolName,
+} from '../rdp/codes.js';
+import { describeBytes, type MachineSink } from './machine.js';
+
+/** Protocols whose selection switches the stream to TLS after the Confirm (MS-RDPBCGR 5.4.5). */
+const TLS_PROTOCOLS = PROTOCOL_SSL | PROTOCOL_HYBRID | PROTOCOL_HYBRID_EX | PROTOCOL_RDSTLS | PROTOCOL_RDSAAD;
+
+/** The record's `security` for a selectedProtocol (null when unknown). */
+export function securityOf(selected: number): string | null {
+  switch (selected) {
+    case PROTOCOL_RDP:
+      return 'rdp';
+    case PROTOCOL_SSL:
+      return 'tls';
+    case PROTOCOL_HYBRID:
+    case PROTOCOL_HYBRID_EX:
+      return 'credssp';
+    case PROTOCOL_RDSTLS:
+      return 'rdstls';
+    case PROTOCOL_RDSAAD:
+      return 'aad';
+    default:
+      return null;
+  }
+}
+
+export function isTlsProtocol(selected: number): boolean {
+  return selected !== 0 && (selected & TLS_PROTOCOLS) === selected;
+}
+
+export function emptyNegotiation(): NegotiationInfo {
+  return {
+    cookie: null,
+    routingToken: null,
+    requestFlags: null,
+    requestedProtocols: null,
+    requestedProtocolNames: [],
+    correlationId: null,
+    responseFlags: null,
+    selectedProtocol: null,
+    selectedProtocolName: null,
+    failureCode: null,
+    failureCodeName: null,
+    requestFrame: null,
+    confirmFrame: null,
+  };
+}
+
+export class X224Track {
+  requestFrame: number | null = null;
+  confirmFrame: number | null = null;
+  private done: [boolean, boolean] = [false, false];
+
+  constructor(private readonly m: MachineSink & { notRdp(dir: Dir, frame: number, detail: string): void }) {}
+
+  /** Whether the first PDU of this direction (CR / CC) has been decoded. */
+  started(dir: Dir): boolean {
+    return this.done[dir];
+  }
+  seenConfirm(): boolean {
+    return this.confirmFrame !== null;
+  }
+
+  /** Decodes the first PDU of a direction. Returns bytes used, 0 when incomplete, -1 to stop. */
+  first(dir: Dir, s: StreamBuf): number {
+    const buf = s.bytes;
+    const off = s.off;
+    const end = s.end;
+    if (dir === 0) {
+      if (end - off < 6 && buf[off] === 0x03 && (end - off < 2 || buf[off + 1] === 0)) return 0;
+      if (!looksLikeConnectionRequest(buf, off, end)) {
+        this.m.notRdp(0, s.frameOfStart(), `the client's first bytes are not an X.224 Connection Request (${describeBytes(buf, off, end)})`);
+        return -1;
+      }
+      const d = decodeConnectionRequest(buf, off, end);
+      if (!d.ok) {
+        if (d.kind === 'incomplete') return 0;
+        this.m.warn(s.frameOfStart(), s.position + d.at - off, `X.224 Connection Request: ${d.reason}`);
+        return -1;
+      }
+      this.request(d.value, s.frameOfEnd(d.consumed), s.timeOfEnd(d.consumed), s.position);
+      this.done[0] = true;
+      return d.consumed;
+    }
+    // Server: the Connection Confirm (or a Disconnect Request refusing the connection).
+    const d = decodeX224(buf, off, end);
+    if (!d.ok) {
+      if (d.kind === 'incomplete' && buf[off] === 0x03) return 0;
+      this.m.notRdp(1, s.frameOfStart(), `the server's first bytes are not an X.224 Connection Confirm (${describeBytes(buf, off, end)})`);
+      return -1;
+    }
+    const frame = s.frameOfEnd(d.consumed);
+    const time = s.timeOfEnd(d.consumed);
+    const v = d.value;
+    if (v.type === 'CC') {
+      this.confirm(v, frame, time, s.position);
+      this.done[1] = true;
+      return d.consumed;
+    }
+    if (v.type === 'DR') {
+      this.done[1] = true;
+      this.disconnectRequest(1, v.classOptions, frame, time);
+      return d.consumed;
+    }
+    this.m.notRdp(1, frame, `the server's first PDU is an X.224 ${v.type} TPDU, not a Connection Confirm`);
+    return -1;
+  }
+
+  /** X.224 13.5 Disconnect Request from either side. */
+  disconnectRequest(dir: Dir, reason: number, frame: number, time: number): void {
+    this.m.event(dir, frame, time, 'X.224 Disconnect Request', `reason ${reason}`);
+    this.m.end({
+      phase: this.m.reached(),
+      how: 'x224_disconnect',
+      by: dir === 0 ? 'client' : 'server',
+      frame,
+      time,
+      detail: `${dir === 0 ? 'client' : 'server'} sent an X.224 Disconnect Request (reason ${reason})`,
+      normal: false,
+    });
+  }
+
+  private negotiation(): NegotiationInfo {
+    if (this.m.rec.negotiation === null) this.m.rec.negotiation = emptyNegotiation();
+    return this.m.rec.negotiation;
+  }
+
+  private request(cr: X224ConnectionRequest, frame: number, time: number, pos: number): void {
+    const n = this.negotiation();
+    this.requestFrame = frame;
+    n.requestFrame = frame;
+    n.cookie = cr.cookie;
+    n.routingToken = cr.routingToken;
+    const parts: string[] = [];
+    if (cr.cookieLine !== null) parts.push(cr.cookieLine);
+    if (cr.routingToken !== null) parts.push(cr.routingToken);
+    if (cr.negReq) {
+      n.requestFlags = cr.negReq.flags;
+      n.requestedProtocols = cr.negReq.requestedProtocols;
+      n.requestedProtocolNames = protocolNames(cr.negReq.requestedProtocols);
+      parts.push(`RDP_NEG_REQ requestedProtocols ${hex8(cr.negReq.requestedProtocols)} (${n.requestedProtocolNames.join('|')})`);
+    } else {
+      parts.push('no RDP_NEG_REQ (Standard RDP Security only)');
+    }
+    if (cr.correlationInfo) n.correlationId = cr.correlationInfo.correlationId;
+    if (cr.negotiationError) this.m.warn(frame, pos + cr.negotiationError.at - (cr.end - cr.tpktLength), `X.224 Connection Request: ${cr.negotiationError.reason}`);
+    this.m.reach('x224', frame, time);
+    this.m.event(0, frame, time, 'X.224 Connection Request', parts.join(', '));
+  }
+
+  private confirm(cc: X224ConnectionConfirm, frame: number, time: number, pos: number): void {
+    const n = this.negotiation();
+    this.confirmFrame = frame;
+    n.confirmFrame = frame;
+    this.m.reach('x224', frame, time);
+    if (cc.negFailure) {
+      const code = cc.negFailure.failureCode;
+      n.failureCode = code;
+      n.failureCodeName = failureCodeName(code);
+      this.m.event(1, frame, time, 'X.224 Connection Confirm (RDP Negotiation Failure)', `failureCode ${hex8(code)} ${n.failureCodeName}`);
+      this.m.end({
+        phase: 'x224',
+        how: 'negotiation_failure',
+        by: 'server',
+        frame,
+        time,
+        detail: `server refused the requested protocols with RDP_NEG_FAILURE ${n.failureCodeName}`,
+        normal: false,
+      });
+      return;
+    }
+    let selected = PROTOCOL_RDP;
+    if (cc.negRsp) {
+      selected = cc.negRsp.selectedProtocol;
+      n.responseFlags = cc.negRsp.flags;
+      n.selectedProtocol = selected;
+      n.selectedProtocolName = selectedProtocolName(selected);
+    } else if (cc.negotiationError === null && n.requestedProtocols !== null) {
+      // MS-RDPBCGR 3.2.5.3.2: no RDP_NEG_RSP = Standard RDP Security.
+      n.selectedProtocol = PROTOCOL_RDP;
+      n.selectedProtocolName = 'RDP';
+    }
+    this.m.rec.security = cc.negotiationError === null ? securityOf(selected) : null;
+    const detail = cc.negRsp
+      ? `RDP_NEG_RSP selectedProtocol ${hex8(selected)} (${n.selectedProtocolName})`
+      : cc.negotiationError
+        ? `negotiation structure unreadable: ${cc.negotiationError.reason}`
+        : 'no RDP_NEG_RSP (Standard RDP Security)';
+    this.m.event(1, frame, time, 'X.224 Connection Confirm', detail);
+    if (cc.negotiationError) this.m.warn(frame, pos + cc.negotiationError.at - (cc.end - cc.tpktLength), `X.224 Connection Confirm: ${cc.negotiationError.reason}`);
+    if (cc.negRsp && n.requestedProtocols !== null && selected !== 0 && (n.requestedProtocols & selected) !== selected) {
+      this.m.warn(frame, null, `the server selected ${n.selectedProtocolName}, which the client did not offer (${n.requestedProtocolNames.join('|')})`);
+    }
+  }
+}
+
+export function hex8(v: number): string {
+  return `0x${(v >>> 0).toString(16).padStart(8, '0')}`;
+}
