@@ -96,7 +96,8 @@ export function looksLikeTsRequest(buf: Uint8Array, off: number, end: number): b
   if (end - off < 7 || buf[off] !== 0x30) return false;
   const l0 = buf[off + 1]!;
   const p = l0 < 0x80 ? off + 2 : off + 2 + (l0 & 0x7f);
-  return l0 !== 0x80 && (l0 & 0x7f) <= 4 && p + 3 <= end && buf[p] === 0xa0 && buf[p + 2] === 0x02;
+  if (l0 === 0x80 || l0 > 0x84) return false;
+  return p + 3 <= end && buf[p] === 0xa0 && buf[p + 2] === 0x02;
 }
 
 /**
