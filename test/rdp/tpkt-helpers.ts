@@ -122,3 +122,37 @@ export function ok<T>(r: Decoded<T>): T {
   if (!r.ok) throw new Error(`expected ok, got ${JSON.stringify(r)}`);
   return r.value;
 }
+
+// MS-RDPBCGR 4.1.3 (the whole 416-byte PDU: the dump's rows plus the CS_NET block that ends it).
+export const CONNECT_INITIAL_4_1_3 = hex(`
+03 00 01 a0 02 f0 80 7f 65 82 01 94 04 01 01 04
+01 01 01 01 ff 30 19 02 01 22 02 01 02 02 01 00
+02 01 01 02 01 00 02 01 01 02 02 ff ff 02 01 02
+30 19 02 01 01 02 01 01 02 01 01 02 01 01 02 01
+00 02 01 01 02 02 04 20 02 01 02 30 1c 02 02 ff
+ff 02 02 fc 17 02 02 ff ff 02 01 01 02 01 00 02
+01 01 02 02 ff ff 02 01 02 04 82 01 33 00 05 00
+14 7c 00 01 81 2a 00 08 00 10 00 01 c0 00 44 75
+63 61 81 1c 01 c0 d8 00 04 00 08 00 00 05 00 04
+01 ca 03 aa 09 04 00 00 ce 0e 00 00 45 00 4c 00
+54 00 4f 00 4e 00 53 00 2d 00 44 00 45 00 56 00
+32 00 00 00 00 00 00 00 00 00 00 00 04 00 00 00
+00 00 00 00 0c 00 00 00 00 00 00 00 00 00 00 00
+00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
+00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
+00 00 00 00 00 00 00 00 00 00 00 00 00 00 00 00
+00 00 00 00 00 00 00 00 01 ca 01 00 00 00 00 00
+18 00 07 00 01 00 36 00 39 00 37 00 31 00 32 00
+2d 00 37 00 38 00 33 00 2d 00 30 00 33 00 35 00
+37 00 39 00 37 00 34 00 2d 00 34 00 32 00 37 00
+31 00 34 00 00 00 00 00 00 00 00 00 00 00 00 00
+00 00 00 00 00 00 00 00 00 00 00 00 04 c0 0c 00
+0d 00 00 00 00 00 00 00 02 c0 0c 00 1b 00 00 00
+00 00 00 00 03 c0 2c 00 03 00 00 00 72 64 70 64
+72 00 00 00 00 00 80 80 63 6c 69 70 72 64 72 00
+00 00 a0 c0 72 64 70 73 6e 64 00 00 00 00 00 c0`);
+
+export const params = (v: number[]): Uint8Array => ber([0x30], cat(...v.map((n) => ber([0x02], n < 256 ? Uint8Array.of(n) : Uint8Array.of(0, n >> 8, n & 0xff)))));
+export function connectResponse(userData: Uint8Array, result = 0): Uint8Array {
+  return ber([0x7f, 0x66], cat(ber([0x0a], Uint8Array.of(result)), ber([0x02], Uint8Array.of(0)), params([34, 3, 0, 1, 0, 1, 0xfff8, 2]), ber([0x04], userData)));
+}
