@@ -83,9 +83,13 @@ function top(findings: Map<string, Finding[]>, id: string): Finding | null {
   return findings.get(id)?.[0] ?? null;
 }
 
+/** Findings below this are told as "possibly ...". */
+export const LIKELY_CONFIDENCE = 0.5;
+
 function causeClause(f: Finding | null): string {
   if (!f) return 'the capture does not show why';
-  return f.summary ?? causeShort(f.cause);
+  const s = f.summary ?? causeShort(f.cause);
+  return f.confidence >= LIKELY_CONFIDENCE ? s : `possibly ${s}`;
 }
 
 /**
@@ -165,7 +169,7 @@ export function summarizeServers(connections: ConnectionRecord[], findings: Map<
     const counts = new Map<string, number>();
     for (const c of failedConns) {
       const f = top(findings, c.id);
-      const k = f && f.confidence >= 0.5 ? causeShort(f.cause) : 'failed with no clear cause';
+      const k = f && f.confidence >= LIKELY_CONFIDENCE ? causeShort(f.cause) : 'failed with no clear cause';
       counts.set(k, (counts.get(k) ?? 0) + 1);
     }
     const lines = [...counts.entries()].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${n} ${k}`);
@@ -202,8 +206,8 @@ export function headline(connections: ConnectionRecord[], findings: Map<string, 
   }
   const ranked = [...servers.entries()].sort((a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]));
   const clauseFor = (conns: ConnectionRecord[]): string => {
-    const withCause = conns.map((c) => top(findings, c.id)).find((f) => f !== null && f.confidence >= 0.5) ?? null;
-    return withCause ? causeClause(withCause) : 'the capture does not show why';
+    const tops = conns.map((c) => top(findings, c.id)).filter((f): f is Finding => f !== null);
+    return causeClause(tops.find((f) => f.confidence >= LIKELY_CONFIDENCE) ?? tops[0] ?? null);
   };
   if (ranked.length === 1) {
     const [server, conns] = ranked[0]!;

@@ -20,7 +20,7 @@ export const certRejected: Rule = {
         ? `the connection used TLS 1.3, which encrypts the certificate`
         : `the certificate could not be read from the capture`;
       return makeFinding('cert_rejected', {
-        confidence: early.how === 'encrypted_alert' ? 0.5 : 0.45,
+        confidence: early.how === 'encrypted_alert' ? 0.45 : 0.4,
         confidenceReason: `${why[0]!.toUpperCase()}${why.slice(1)}, so whether it expired, is untrusted or names another host cannot be seen; a client closing at this point usually refused the certificate. Check the certificate on the host (certlm.msc > Remote Desktop > Certificates).`,
         frames: [tls.serverHelloFrame, flight, early.frame],
         explanation: `The client ${closeWords(early.how)} in frame ${early.frame ?? '?'} right after the server's handshake flight (ServerHello in frame ${tls.serverHelloFrame}), and ${why}.`,
@@ -35,7 +35,7 @@ export const certRejected: Rule = {
     const used = namesUsedFor(conn, input);
     if (used.length > 0 && !used.some((u) => names.some((c) => nameMatches(u.name, c)))) return null;
     return makeFinding('cert_rejected', {
-      confidence: 0.4,
+      confidence: 0.35,
       confidenceReason:
         'The certificate looks valid in the capture (dates, issuer chain, names), yet the client refused the server right after the handshake: a revocation check, a key or algorithm policy, or a trust store the capture cannot show may be why.',
       frames: [tls.certificateFrame, flight, early.frame],

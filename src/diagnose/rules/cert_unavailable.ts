@@ -4,6 +4,7 @@
 import { SSL_CERT_NOT_ON_SERVER, protocolNames } from '../codes.js';
 import { closeWords, convFilter, findAlert, makeFinding } from '../facts.js';
 import type { Rule } from '../types.js';
+import { outdatedClientHello } from './tls_mismatch.js';
 
 export const certUnavailable: Rule = {
   cause: 'cert_unavailable',
@@ -36,11 +37,13 @@ export const certUnavailable: Rule = {
     const d = conn.died;
     if (!d || d.by !== 'server' || (d.how !== 'rst' && d.how !== 'fin') || d.phase !== 'tls' || tls.serverHelloFrame !== null) return null;
     if (d.frame !== null && d.frame < tls.clientHelloFrame) return null;
-    const selected = neg?.selectedProtocol != null ? ` after selecting ${protocolNames(neg.selectedProtocol).join(' | ')}` : '';
+    const selected = neg?.selectedProtocol != null ? `, after selecting ${protocolNames(neg.selectedProtocol).join(' | ')} (frame ${neg.confirmFrame ?? '?'}),` : '';
+    const outdated = outdatedClientHello(tls) !== null;
     return makeFinding('cert_unavailable', {
-      confidence: 0.6,
-      confidenceReason:
-        'A server that ends the handshake at the ClientHello may also refuse the TLS version or cipher suites offered; the capture cannot tell which, only the host\'s System event log can.',
+      confidence: outdated ? 0.4 : 0.6,
+      confidenceReason: outdated
+        ? 'The ClientHello offers no TLS version or cipher suite a current host accepts, which explains the close better than a missing certificate.'
+        : 'A server that ends the handshake at the ClientHello may also refuse the TLS version or cipher suites offered; the capture cannot tell which, only the host\'s System event log can.',
       frames: [neg?.confirmFrame, tls.clientHelloFrame, d.frame],
       explanation: `The server${selected} ${closeWords(d.how)} in frame ${d.frame ?? '?'} right after the client's ClientHello (frame ${tls.clientHelloFrame}), without sending a ServerHello or a certificate.`,
       filter: `${convFilter(conn)} && (tls.handshake.type == 1 || tcp.flags.reset == 1 || tcp.flags.fin == 1)`,

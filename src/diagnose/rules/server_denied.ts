@@ -21,7 +21,7 @@ export const serverDenied: Rule = {
           ? 'The server names the reason; the account or policy behind it is in the host\'s logs.'
           : 'The server named why it ended the session, which is not a refusal of the user as such.',
         frames: [info.frame, conn.died?.frame],
-        explanation: `The server sent a Set Error Info PDU in frame ${info.frame} with ${info.name} (${hex32(info.code)})${info.description ? `: ${info.description.replace(/\.$/, '')}` : ''}.`,
+        explanation: `The server sent a Set Error Info PDU in frame ${info.frame} with ${info.name} (${hex32(info.code)})${info.description ? `: ${info.description.charAt(0).toLowerCase()}${info.description.slice(1).replace(/\.$/, '')}` : ''}.`,
         filter: `${filter} && ${`frame.number == ${info.frame}`}`,
         summary: `the server ended the connection with ${info.name}`,
         steps: info.code >= 0x100 && info.code <= 0x10b ? ['restartBoth', 'stuckSessions'] : undefined,

@@ -2,6 +2,7 @@
 // protocol_version, insufficient_security (RFC 8446 6.2, RFC 5246 7.2.2), or a
 // server that drops a ClientHello offering nothing it accepts.
 import { closeWords, convFilter, findAlert, makeFinding } from '../facts.js';
+import type { TlsInfo } from '../../handshake/types.js';
 import type { Rule } from '../types.js';
 
 /** TLS 1.2 / 1.3 cipher suites a current Windows host enables by default (IANA TLS Cipher Suites registry). */
@@ -10,6 +11,13 @@ export const WINDOWS_DEFAULT_SUITES: readonly number[] = [
   0x003d, 0x003c, 0x0035, 0x002f,
 ];
 const MODERN_VERSIONS = new Set(['TLS1.2', 'TLS1.3']);
+
+/** The ClientHello offers no TLS 1.2/1.3, or no cipher suite a default Windows host enables. */
+export function outdatedClientHello(tls: TlsInfo): { noModern: boolean; noSuite: boolean } | null {
+  const noModern = tls.clientVersions.length > 0 && !tls.clientVersions.some((v) => MODERN_VERSIONS.has(v));
+  const noSuite = tls.clientCipherSuites.length > 0 && !tls.clientCipherSuites.some((s) => WINDOWS_DEFAULT_SUITES.includes(s));
+  return noModern || noSuite ? { noModern, noSuite } : null;
+}
 
 export const tlsMismatch: Rule = {
   cause: 'tls_mismatch',
@@ -32,8 +40,9 @@ export const tlsMismatch: Rule = {
     const d = conn.died;
     if (!d || d.by !== 'server' || d.phase !== 'tls' || tls.clientHelloFrame === null || tls.serverHelloFrame !== null) return null;
     if (d.how !== 'rst' && d.how !== 'fin') return null;
-    const noModern = tls.clientVersions.length > 0 && !tls.clientVersions.some((v) => MODERN_VERSIONS.has(v));
-    const noSuite = tls.clientCipherSuites.length > 0 && !tls.clientCipherSuites.some((s) => WINDOWS_DEFAULT_SUITES.includes(s));
+    const outdated = outdatedClientHello(tls);
+    const noModern = outdated?.noModern ?? false;
+    const noSuite = outdated?.noSuite ?? false;
     const why = noModern
       ? `offering only ${versions}, which current Windows hosts disable`
       : noSuite

@@ -1,0 +1,357 @@
+// One or more records per cause where that cause is the right answer, with what
+// the top finding must show (frames, values named in its sentence).
+import type { CauseId, DiagnosisInput } from '../../src/diagnose/types.js';
+import type { ConnectionRecord } from '../../src/handshake/types.js';
+import {
+  T0,
+  clientClosedAfterTls,
+  died,
+  ev,
+  healthyTimeline,
+  input,
+  makeCert,
+  makeCredssp,
+  makeDns,
+  makeFlow,
+  makeNegotiation,
+  makeRecord,
+  makeTcp,
+  makeTls,
+  phase,
+} from './helpers.js';
+
+export interface Scenario {
+  name: string;
+  cause: CauseId;
+  conn: ConnectionRecord;
+  input: DiagnosisInput;
+  minConfidence: number;
+  maxConfidence?: number;
+  frames: number[];
+  mentions: string[];
+}
+
+const caCert = () => makeCert({ subject: 'CN=WORK-PC.corp.example.com', issuer: 'CN=Corp Issuing CA', selfSigned: false, san: ['DNS:WORK-PC.corp.example.com'] });
+const caChain = () => [caCert(), makeCert({ subject: 'CN=Corp Issuing CA', issuer: 'CN=Corp Root CA', selfSigned: false })];
+
+function one(name: string, cause: CauseId, conn: ConnectionRecord, rest: Omit<Scenario, 'name' | 'cause' | 'conn' | 'input'>, inp?: DiagnosisInput): Scenario {
+  return { name, cause, conn, input: inp ?? input([conn]), ...rest };
+}
+
+/** A connection to the same server that got a SYN/ACK with TTL `ttl` (for cross-connection TTL checks). */
+export function answeredElsewhere(ttl: number, id = 'c0'): ConnectionRecord {
+  return makeRecord({
+    id,
+    flow: makeFlow({ client: { ip: '10.0.0.9', port: 49690 }, start: T0 - 60, end: T0 - 50, firstFrame: 1, lastFrame: 9 }, { synAckFrames: [2], ttl: [128, ttl], ttlsSeen: [[128], [ttl]] }),
+    start: T0 - 60,
+    end: T0 - 50,
+  });
+}
+
+function synOnly(o: Partial<ConnectionRecord> = {}, tcp: Parameters<typeof makeTcp>[0] = {}): ConnectionRecord {
+  const flow = makeFlow(
+    { client: { ip: '10.0.0.9', port: 49702 }, firstFrame: 20, lastFrame: 30, end: T0 + 9, packets: [3, 0] },
+    { synFrames: [20, 25, 30], synAckFrames: [], ackFrame: null, handshakeRtt: null, rtt: [null, null], ttl: [128, null], ttlsSeen: [[128], []], maxSegment: [0, 0], maxAckedSegment: [0, 0], maxIdle: null, ...tcp },
+  );
+  return makeRecord({
+    id: 'c1',
+    flow,
+    start: T0,
+    end: T0 + 9,
+    outcome: 'failed',
+    reached: 'none',
+    phases: [],
+    died: died({ phase: 'tcp', how: 'no_answer', by: 'network', frame: 30 }),
+    security: null,
+    negotiation: null,
+    tls: null,
+    timeline: [ev(20, 'c2s', 'SYN', 'tcp', T0), ev(25, 'c2s', 'SYN', 'tcp', T0 + 3), ev(30, 'c2s', 'SYN', 'tcp', T0 + 9)],
+    ...o,
+  });
+}
+
+function rstToSyn(ttl: number): ConnectionRecord {
+  return synOnly(
+    { died: died({ phase: 'tcp', how: 'rst', by: 'server', frame: 21 }), timeline: [ev(20, 'c2s', 'SYN', 'tcp', T0), ev(21, 's2c', 'RST/ACK', 'tcp', T0 + 0.001)] },
+    { synFrames: [20], rsts: [{ frame: 21, time: T0 + 0.001, dir: 1, ttl, answersSyn: true }], ttl: [128, ttl], ttlsSeen: [[128], [ttl]] },
+  );
+}
+
+function x224Only(o: Partial<ConnectionRecord> = {}, id = 'c1', port = 49702, start = T0): ConnectionRecord {
+  return makeRecord({
+    id,
+    flow: makeFlow({ client: { ip: '10.0.0.9', port }, start, end: start + 40 }, {}),
+    start,
+    end: start + 40,
+    outcome: 'failed',
+    reached: 'tcp',
+    phases: [phase('tcp', 3, start)],
+    died: died({ phase: 'x224', how: 'timeout', by: 'server', frame: 4 }),
+    negotiation: makeNegotiation({ confirmFrame: null, selectedProtocol: null, selectedProtocolName: null, responseFlags: null }),
+    tls: null,
+    security: null,
+    timeline: [ev(1, 'c2s', 'SYN', 'tcp', start), ev(2, 's2c', 'SYN/ACK', 'tcp', start), ev(4, 'c2s', 'X.224 Connection Request', 'x224', start + 0.01)],
+    ...o,
+  });
+}
+
+function negFailure(code: number, name: string, requested = 0x0b): ConnectionRecord {
+  return makeRecord({
+    outcome: 'failed',
+    reached: 'x224',
+    phases: [phase('tcp', 3), phase('x224', 5)],
+    died: died({ phase: 'x224', how: 'negotiation_failure', by: 'server', frame: 5 }),
+    negotiation: makeNegotiation({ requestedProtocols: requested, selectedProtocol: null, selectedProtocolName: null, failureCode: code, failureCodeName: name }),
+    tls: null,
+    security: null,
+    timeline: healthyTimeline().slice(0, 4),
+  });
+}
+
+function credsspShape(by: 'client' | 'server', cs = makeCredssp()): ConnectionRecord {
+  return makeRecord({
+    outcome: 'failed',
+    reached: 'credssp',
+    phases: [phase('tcp', 3), phase('x224', 5), phase('tls', 10), phase('credssp', 12, undefined, true)],
+    died: died({ phase: 'credssp', how: 'fin', by, frame: 15 }),
+    tls: makeTls({ certificates: caChain(), appRecords: { client: 2, server: 2 } }),
+    credssp: cs,
+    timeline: [...healthyTimeline(), ev(11, 'c2s', 'TLS application data', 'credssp'), ev(12, 's2c', 'TLS application data', 'credssp'), ev(13, 'c2s', 'TLS application data', 'credssp'), ev(14, 's2c', 'TLS application data', 'credssp')],
+  });
+}
+
+export function scenarios(): Scenario[] {
+  const out: Scenario[] = [];
+
+  // cert_expired
+  {
+    const c = clientClosedAfterTls({}, { certificates: [makeCert({ notAfter: '2025-01-01T00:00:00.000Z', notBefore: '2024-01-01T00:00:00.000Z' })] });
+    out.push(one('expired certificate, client FIN after the handshake', 'cert_expired', c, { minConfidence: 0.8, frames: [7, 11], mentions: ['2025-01-01', '2025-03-10', 'FIN', 'frame 11'] }));
+    const a = clientClosedAfterTls(
+      { died: died({ phase: 'tls', how: 'tls_alert', by: 'client', frame: 8 }) },
+      {
+        certificates: [makeCert({ notAfter: '2025-01-01T00:00:00.000Z' })],
+        clientFinishedFrame: null,
+        serverFinishedFrame: null,
+        establishedFrame: null,
+        alerts: [{ frame: 8, by: 'client', level: 'fatal', description: 'certificate_expired', code: 45, encrypted: false }],
+      },
+    );
+    out.push(one('expired certificate, client alert certificate_expired', 'cert_expired', a, { minConfidence: 0.95, frames: [7, 8], mentions: ['certificate_expired', 'frame 8', '2025-01-01'] }));
+    const nb = clientClosedAfterTls({}, { certificates: [makeCert({ notBefore: '2026-01-01T00:00:00.000Z', notAfter: '2027-01-01T00:00:00.000Z' })] });
+    out.push(one('certificate not yet valid', 'cert_expired', nb, { minConfidence: 0.8, frames: [7, 11], mentions: ['not valid before 2026-01-01'] }));
+  }
+  // cert_untrusted
+  {
+    const c = clientClosedAfterTls(
+      { died: died({ phase: 'tls', how: 'tls_alert', by: 'client', frame: 8 }) },
+      { establishedFrame: null, alerts: [{ frame: 8, by: 'client', level: 'fatal', description: 'unknown_ca', code: 48, encrypted: false }] },
+    );
+    out.push(one('self-signed, client alert unknown_ca', 'cert_untrusted', c, { minConfidence: 0.9, frames: [7, 8], mentions: ['self-signed', 'unknown_ca', 'frame 8'] }));
+    const f = clientClosedAfterTls();
+    out.push(one('self-signed, client FIN after the handshake', 'cert_untrusted', f, { minConfidence: 0.55, maxConfidence: 0.7, frames: [7, 11], mentions: ['self-signed', 'frame 11'] }));
+  }
+  // cert_rejected
+  {
+    const c = clientClosedAfterTls(
+      { died: died({ phase: 'tls', how: 'encrypted_alert', by: 'client', frame: 12 }) },
+      {
+        version: 'TLS1.3',
+        clientVersions: ['TLS1.3', 'TLS1.2'],
+        certificates: [],
+        certificateEncrypted: true,
+        certificateFrame: null,
+        serverHelloDoneFrame: null,
+        clientFinishedFrame: null,
+        serverFinishedFrame: null,
+        establishedFrame: null,
+        appRecords: { client: 2, server: 4 },
+        alerts: [{ frame: 12, by: 'client', level: null, description: 'encrypted', code: null, encrypted: true }],
+      },
+    );
+    out.push(one('TLS 1.3, client encrypted alert right after the server flight', 'cert_rejected', c, { minConfidence: 0.4, maxConfidence: 0.49, frames: [7, 12], mentions: ['TLS 1.3', 'frame 12'] }));
+  }
+  // cert_unavailable
+  {
+    out.push(one('RDP_NEG_FAILURE SSL_CERT_NOT_ON_SERVER', 'cert_unavailable', negFailure(3, 'SSL_CERT_NOT_ON_SERVER'), { minConfidence: 0.9, frames: [4, 5], mentions: ['SSL_CERT_NOT_ON_SERVER', 'frame 5'] }));
+    const r = makeRecord({
+      outcome: 'failed',
+      reached: 'x224',
+      phases: [phase('tcp', 3), phase('x224', 5)],
+      died: died({ phase: 'tls', how: 'rst', by: 'server', frame: 7 }),
+      tls: makeTls({ serverHelloFrame: null, certificateFrame: null, certificates: [], serverHelloDoneFrame: null, clientFinishedFrame: null, serverFinishedFrame: null, establishedFrame: null, appRecords: { client: 0, server: 0 }, version: null }),
+      timeline: [...healthyTimeline().slice(0, 5), ev(7, 's2c', 'RST', 'tls')],
+    });
+    out.push(one('server RST right after the ClientHello', 'cert_unavailable', r, { minConfidence: 0.55, maxConfidence: 0.7, frames: [6, 7], mentions: ['reset', 'frame 7', 'ClientHello (frame 6)'] }));
+  }
+  // cert_name_mismatch
+  {
+    const c = clientClosedAfterTls({}, { sni: 'rdp.example.org', certificates: caChain() });
+    out.push(one('SNI not in the certificate', 'cert_name_mismatch', c, { minConfidence: 0.65, frames: [6, 7, 11], mentions: ['rdp.example.org', 'work-pc.corp.example.com'] }));
+  }
+  // port_blocked
+  {
+    const silent = synOnly();
+    out.push(one('three SYNs, no answer, capture runs on', 'port_blocked', silent, { minConfidence: 0.7, frames: [20, 25, 30], mentions: ['3 SYNs', '10.0.0.5:3389', 'no ICMP'] }));
+    const icmp = synOnly(
+      { died: died({ phase: 'tcp', how: 'icmp_unreachable', by: 'network', frame: 21 }) },
+      { synFrames: [20] },
+    );
+    icmp.flow.icmp.push({ frame: 21, time: T0 + 0.01, ipVersion: 4, from: '10.0.0.1', type: 3, code: 13, mtu: null, quotedDir: 0 });
+    out.push(one('ICMP administratively prohibited', 'port_blocked', icmp, { minConfidence: 0.9, frames: [20, 21], mentions: ['type 3 code 13', '10.0.0.1', 'administratively prohibited'] }));
+    const mid = rstToSyn(64);
+    const other = answeredElsewhere(117);
+    out.push(one('RST with a TTL unlike the server\'s (from another connection)', 'port_blocked', mid, { minConfidence: 0.8, frames: [20, 21, 2], mentions: ['TTL 64', 'TTL 117', 'connection c0'] }, input([other, mid])));
+  }
+  // port_not_listening
+  {
+    const r = rstToSyn(117);
+    out.push(one('RST with the server\'s own TTL', 'port_not_listening', r, { minConfidence: 0.85, frames: [20, 21], mentions: ['TTL 117', 'frame 21', 'connection c0'] }, input([answeredElsewhere(117), r])));
+    const alone = rstToSyn(117);
+    out.push(one('RST, nothing to compare the TTL with', 'port_not_listening', alone, { minConfidence: 0.7, maxConfidence: 0.8, frames: [20, 21], mentions: ['frame 21', 'TTL 117'] }));
+  }
+  // server_unresponsive
+  {
+    const c = x224Only();
+    out.push(one('Connection Request never confirmed', 'server_unresponsive', c, { minConfidence: 0.75, frames: [2, 4], mentions: ['frame 4', 'no Connection Confirm'] }, input([c], { captureEnd: [T0 + 60] })));
+    const crowd = Array.from({ length: 6 }, (_, i) => x224Only({}, `c${i + 1}`, 49700 + i, T0 + i * 0.2));
+    out.push(one('many half-open handshakes at once', 'server_unresponsive', crowd[0]!, { minConfidence: 0.85, frames: [4], mentions: ['5 other handshakes'] }, input(crowd, { captureEnd: [T0 + 60] })));
+  }
+  // security_layer_mismatch
+  out.push(one('SSL_NOT_ALLOWED_BY_SERVER', 'security_layer_mismatch', negFailure(2, 'SSL_NOT_ALLOWED_BY_SERVER'), { minConfidence: 0.9, frames: [4, 5], mentions: ['SSL_NOT_ALLOWED_BY_SERVER', 'PROTOCOL_SSL', 'frame 5'] }));
+  out.push(one('SSL_REQUIRED_BY_SERVER', 'security_layer_mismatch', negFailure(1, 'SSL_REQUIRED_BY_SERVER', 0), { minConfidence: 0.9, frames: [4, 5], mentions: ['SSL_REQUIRED_BY_SERVER', 'PROTOCOL_RDP'] }));
+  // nla_mismatch
+  out.push(one('HYBRID_REQUIRED_BY_SERVER', 'nla_mismatch', negFailure(5, 'HYBRID_REQUIRED_BY_SERVER', 0x1), { minConfidence: 0.9, frames: [4, 5], mentions: ['HYBRID_REQUIRED_BY_SERVER', 'PROTOCOL_SSL'] }));
+  {
+    const c = makeRecord({
+      outcome: 'failed',
+      reached: 'x224',
+      phases: [phase('tcp', 3), phase('x224', 5)],
+      died: died({ phase: 'x224', how: 'fin', by: 'client', frame: 6 }),
+      negotiation: makeNegotiation({ requestedProtocols: 0x3, selectedProtocol: 0x1, selectedProtocolName: 'SSL' }),
+      tls: null,
+      security: 'tls',
+      timeline: [...healthyTimeline().slice(0, 4), ev(6, 'c2s', 'FIN', 'x224')],
+    });
+    out.push(one('HYBRID offered, SSL selected, client leaves', 'nla_mismatch', c, { minConfidence: 0.6, frames: [4, 5, 6], mentions: ['PROTOCOL_HYBRID', 'selected PROTOCOL_SSL', 'frame 6'] }));
+  }
+  // nla_failed
+  {
+    const v = credsspShape('server', makeCredssp({ visible: true, version: 6, tokens: ['1', '2', '3'], errorCode: 0xc000006d, errorName: 'STATUS_LOGON_FAILURE', frames: [11, 12, 13, 14] }));
+    out.push(one('TSRequest errorCode STATUS_LOGON_FAILURE', 'nla_failed', v, { minConfidence: 0.9, frames: [11, 14, 15], mentions: ['STATUS_LOGON_FAILURE', '0xC000006D'] }));
+    const s = credsspShape('server');
+    out.push(one('short encrypted CredSSP exchange, server FIN', 'nla_failed', s, { minConfidence: 0.55, maxConfidence: 0.7, frames: [10, 15], mentions: ['2 client and 2 server', 'frame 15'] }));
+    const e = credsspShape('server', makeCredssp({ earlyUserAuthResult: 5, frames: [16] }));
+    out.push(one('Early User Authorization Result ACCESS_DENIED', 'nla_failed', e, { minConfidence: 0.85, frames: [16], mentions: ['ACCESS_DENIED'] }));
+  }
+  // tls_mismatch
+  {
+    const c = makeRecord({
+      outcome: 'failed',
+      reached: 'x224',
+      phases: [phase('tcp', 3), phase('x224', 5)],
+      died: died({ phase: 'tls', how: 'tls_alert', by: 'server', frame: 7 }),
+      tls: makeTls({
+        clientVersions: ['TLS1.0'],
+        serverHelloFrame: null,
+        certificateFrame: null,
+        certificates: [],
+        serverHelloDoneFrame: null,
+        clientFinishedFrame: null,
+        serverFinishedFrame: null,
+        establishedFrame: null,
+        version: null,
+        appRecords: { client: 0, server: 0 },
+        alerts: [{ frame: 7, by: 'server', level: 'fatal', description: 'protocol_version', code: 70, encrypted: false }],
+      }),
+      timeline: [...healthyTimeline().slice(0, 5), ev(7, 's2c', 'TLS Alert fatal protocol_version', 'tls')],
+    });
+    out.push(one('server alert protocol_version', 'tls_mismatch', c, { minConfidence: 0.85, frames: [6, 7], mentions: ['protocol_version', 'server', 'TLS1.0'] }));
+    const r = makeRecord({
+      ...c,
+      died: died({ phase: 'tls', how: 'rst', by: 'server', frame: 7 }),
+      tls: { ...c.tls!, alerts: [], clientVersions: ['TLS1.0', 'SSL3.0'] },
+    });
+    out.push(one('old-only ClientHello, server RST', 'tls_mismatch', r, { minConfidence: 0.55, frames: [6, 7], mentions: ['TLS1.0, SSL3.0'] }));
+  }
+  // network_unstable
+  {
+    const c = makeRecord({
+      flow: makeFlow(
+        { packets: [60, 60] },
+        {
+          retransmissions: [8, 12],
+          retransmissionFrames: [[30, 31], [32, 33]],
+          dupAcks: [10, 2],
+          rtt: [
+            { count: 20, min: 0.04, median: 0.05, max: 2.4 },
+            { count: 20, min: 0.04, median: 0.05, max: 0.3 },
+          ],
+        },
+      ),
+      outcome: 'failed',
+      reached: 'mcs',
+      died: died({ phase: 'mcs', how: 'rst', by: 'client', frame: 50 }),
+      timeline: [...healthyTimeline(), ev(45, 'c2s', 'TLS application data', 'mcs')],
+    });
+    out.push(one('loss, dup ACKs and RTT spikes', 'network_unstable', c, { minConfidence: 0.75, frames: [30, 33, 50], mentions: ['20 of 120 packets', '12 duplicate ACKs', '2.4 s'] }));
+  }
+  // mtu_blackhole
+  {
+    const c = makeRecord({
+      flow: makeFlow(
+        { packets: [8, 10] },
+        {
+          retransmissions: [0, 3],
+          retransmissionFrames: [[], [8, 12, 20]],
+          lostSegments: [{ dir: 1, frame: 7, retransmitFrames: [8, 12, 20], length: 1460, acked: false }],
+          maxSegment: [180, 1460],
+          maxAckedSegment: [180, 19],
+        },
+      ),
+      outcome: 'failed',
+      reached: 'x224',
+      phases: [phase('tcp', 3), phase('x224', 5)],
+      died: died({ phase: 'tls', how: 'timeout', by: 'server', frame: 20 }),
+      tls: makeTls({ certificates: [], clientFinishedFrame: null, serverFinishedFrame: null, establishedFrame: null, appRecords: { client: 0, server: 0 } }),
+      timeline: healthyTimeline().slice(0, 6),
+    });
+    out.push(one('full-size certificate flight lost', 'mtu_blackhole', c, { minConfidence: 0.75, frames: [7, 8, 12, 20], mentions: ['1460-byte', 'frame 7', '4 times', 'up to 19 bytes', 'fragmentation needed'] }));
+  }
+  // dns_failure
+  {
+    const c = clientClosedAfterTls({}, { certificates: caChain() });
+    const inp = input([c], { dns: [makeDns({ name: 'work-pc.corp.example.com', addresses: ['10.0.0.7'] })] });
+    out.push(one('the certificate name resolves elsewhere', 'dns_failure', c, { minConfidence: 0.55, frames: [100, 101], mentions: ['work-pc.corp.example.com', '10.0.0.7', '10.0.0.5:3389'] }, inp));
+  }
+  // server_denied
+  {
+    const c = makeRecord({
+      outcome: 'failed',
+      reached: 'licensing',
+      died: died({ phase: 'licensing', how: 'error_info', by: 'server', frame: 30 }),
+      security: 'rdp',
+      errorInfo: [{ frame: 29, code: 7, name: 'ERRINFO_SERVER_DENIED_CONNECTION', description: 'The server denied the connection.' }],
+    });
+    out.push(one('Set Error Info ERRINFO_SERVER_DENIED_CONNECTION', 'server_denied', c, { minConfidence: 0.9, frames: [29, 30], mentions: ['ERRINFO_SERVER_DENIED_CONNECTION', '0x00000007', 'frame 29'] }));
+    const l = makeRecord({
+      outcome: 'failed',
+      reached: 'licensing',
+      died: died({ phase: 'licensing', how: 'licensing_error', by: 'server', frame: 31 }),
+      licensing: [{ frame: 31, by: 'server', msgType: 0xff, msgName: 'ERROR_ALERT', errorCode: 2, errorName: 'ERR_NO_LICENSE', stateTransition: 2 }],
+    });
+    out.push(one('licensing ERR_NO_LICENSE', 'server_denied', l, { minConfidence: 0.8, frames: [31], mentions: ['ERR_NO_LICENSE'] }));
+  }
+  // client_abort
+  {
+    const c = makeRecord({
+      outcome: 'failed',
+      reached: 'mcs',
+      phases: [phase('tcp', 3), phase('x224', 5), phase('tls', 10), phase('credssp', 16, undefined, true), phase('mcs', 18, undefined, true)],
+      died: died({ phase: 'mcs', how: 'rst', by: 'client', frame: 19 }),
+      timeline: [...healthyTimeline(), ev(17, 'c2s', 'MCS Connect Initial (inferred)', 'mcs'), ev(18, 's2c', 'MCS Connect Response (inferred)', 'mcs'), ev(19, 'c2s', 'RST', 'mcs')],
+    });
+    out.push(one('client RST after the MCS Connect Response', 'client_abort', c, { minConfidence: 0.45, frames: [18, 19], mentions: ['MCS Connect Response', 'frame 19', 'RST'] }));
+  }
+  return out;
+}
