@@ -753,7 +753,7 @@ export class CaptureParser {
           return -1;
         }
         if (capLen > MAX_CAP_LEN) capLen = MAX_CAP_LEN;
-        this.emitNg(buf, off + 16, capLen, origLen, 0, -1, 0);
+        this.emitNg(buf, off + 12, capLen, origLen, 0, -1, 0);
         break;
       }
       case BT_NRB: {
