@@ -507,12 +507,12 @@ export class FlowTable {
     const r = f.reasm;
     const facts = f.facts;
     if (!r || !facts) return;
-    for (const d of [0, 1] as const) {
-      const delta = r[d].cutBytes - facts.cutBytes[d];
-      if (delta > 0) {
-        facts.cutBytes[d] += delta;
-        this.stats.cutBytes += delta;
-      }
+    const d0 = r[0].cutBytes - facts.cutBytes[0];
+    const d1 = r[1].cutBytes - facts.cutBytes[1];
+    if (d0 > 0 || d1 > 0) {
+      facts.cutBytes[0] = r[0].cutBytes;
+      facts.cutBytes[1] = r[1].cutBytes;
+      this.stats.cutBytes += d0 + d1;
     }
   }
 
