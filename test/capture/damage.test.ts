@@ -121,7 +121,7 @@ describe('damage in pcapng (pcapng 3.1 block structure)', () => {
     expect(r.info.damage).toMatchObject({ offset: at, frame: 2, message: 'block total length 40 does not match the trailing copy 44' });
     const u = Buffer.from(block(0x77, pkt(8)));
     u.writeUInt32LE(0, u.length - 4);
-    expect(parseBytes(withSecond(u)).info.damage?.message).toBe('block total length 28 does not match the trailing copy 0');
+    expect(parseBytes(withSecond(u)).info.damage?.message).toBe('block total length 20 does not match the trailing copy 0');
   });
 
   it('EPB interface id beyond the section interfaces', () => {
