@@ -20,6 +20,8 @@ const ETH_VLAN_9100 = 0x9100;
 const ETH_PPPOE_SESSION = 0x8864;
 const ETH_MPLS_UC = 0x8847;
 const ETH_MPLS_MC = 0x8848;
+const ETH_CISCO_METADATA = 0x8909;
+const ETH_NSH = 0x894f;
 
 const PPP_IPV4 = 0x0021;
 const PPP_IPV6 = 0x0057;
@@ -123,6 +125,29 @@ function decodeEtherType(buf: Buffer, p: number, end: number, etherType: number,
     etherType = (buf[p + 2]! << 8) | buf[p + 3]!;
     p += 4;
     if (++tags > MAX_TAGS) return fail(out, p, `more than ${MAX_TAGS} VLAN tags`);
+  }
+  if (etherType === ETH_CISCO_METADATA) {
+    // Cisco TrustSec MetaData: version, length, option (type/length, SGT), then the EtherType.
+    if (end - p < 8) return cut(out, 'Cisco MetaData header', p, end - p, 8);
+    etherType = (buf[p + 6]! << 8) | buf[p + 7]!;
+    p += 8;
+    if (etherType === ETH_VLAN_8021Q) {
+      if (end - p < 4) return cut(out, 'VLAN tag', p, end - p, 4);
+      if (out.vlan < 0) out.vlan = ((buf[p]! << 8) | buf[p + 1]!) & 0x0fff;
+      etherType = (buf[p + 2]! << 8) | buf[p + 3]!;
+      p += 4;
+    }
+  } else if (etherType === ETH_NSH) {
+    // RFC 8300 2.2: Ver(2) O U TTL(6) Length(6, in 4-byte words), MD type, next protocol (1 IPv4, 2 IPv6).
+    if (end - p < 8) return cut(out, 'NSH header', p, end - p, 8);
+    const len = (buf[p + 1]! & 0x3f) << 2;
+    const next = buf[p + 3]!;
+    if (len < 8) return fail(out, p, `NSH length ${len} < 8`);
+    if (end - p < len) return cut(out, 'NSH header', p, end - p, len);
+    p += len;
+    if (next === 1) etherType = ETH_IPV4;
+    else if (next === 2) etherType = ETH_IPV6;
+    else return;
   }
   if (etherType === ETH_PPPOE_SESSION) {
     // RFC 2516 4: ver/type, code, session id, length; then the PPP protocol field.

@@ -95,3 +95,22 @@ export function tsharkFields(file: string, fields: string[], extra: string[] = [
     .filter((l) => l.length > 0)
     .map((l) => l.split('\t'));
 }
+
+/** A classic little-endian microsecond pcap of whole frames (tests only). */
+export function pcapBytes(linkType: number, frames: Buffer[]): Buffer {
+  const h = Buffer.alloc(24);
+  h.writeUInt32LE(0xa1b2c3d4, 0);
+  h.writeUInt16LE(2, 4);
+  h.writeUInt16LE(4, 6);
+  h.writeUInt32LE(262144, 16);
+  h.writeUInt32LE(linkType, 20);
+  const parts: Buffer[] = [h];
+  frames.forEach((d, i) => {
+    const r = Buffer.alloc(16);
+    r.writeUInt32LE(1_700_000_000 + i, 0);
+    r.writeUInt32LE(d.length, 8);
+    r.writeUInt32LE(d.length, 12);
+    parts.push(r, d);
+  });
+  return Buffer.concat(parts);
+}

@@ -127,6 +127,23 @@ describe('Ethernet (LINKTYPE 1)', () => {
   });
 });
 
+describe('Ethernet service headers', () => {
+  it('Cisco MetaData (0x8909) carrying an SGT, then IPv4', () => {
+    const frame = Buffer.concat([hex('020000000002 020000000001 8909 0101 0001 0010 0800'), syn4]);
+    expectSyn4(decode(frame, 1), 22);
+  });
+
+  it('NSH (0x894f, RFC 8300) with MD type 1 context headers, then IPv4 / IPv6', () => {
+    const nsh = (next: number): Buffer =>
+      hex(`0fc6 01 0${next} 000001ff 00000000 00000000 00000000 00000000`); // length 6 words = 24 bytes
+    expectSyn4(decode(Buffer.concat([hex('020000000002 020000000001 894f'), nsh(1), syn4]), 1), 38);
+    expectSyn6(decode(Buffer.concat([hex('020000000002 020000000001 894f'), nsh(2), syn6]), 1), 38);
+    const bad = decode(Buffer.concat([hex('020000000002 020000000001 894f 0fc1 0101 00000000'), syn4]), 1);
+    expect(bad.error).toBe('NSH length 4 < 8');
+    expect(bad.errorAt).toBe(14);
+  });
+});
+
 describe('Linux cooked captures', () => {
   it('SLL (113): literal header, protocol at byte 14', () => {
     const frame = Buffer.concat([hex('0000 0001 0006 020000000001 0000 0800'), syn4]);
