@@ -250,6 +250,11 @@ export class TcpTracker {
     if (rst) {
       const answersSyn = ack && firstFromSide && tf.synFrames.length > 0 && d === 1;
       if (tf.rsts.length < MAX_RSTS) tf.rsts.push({ dir: d, frame, time, ttl: p.ttl, answersSyn });
+      // The flow ends here: held bytes (and the holes before them) come before the reset.
+      if (f.reasm) {
+        f.reasm[0].finish(frame, time);
+        f.reasm[1].finish(frame, time);
+      }
       c?.onTcpEvent({ kind: 'rst', dir: d, frame, time, ttl: p.ttl });
       return true;
     }

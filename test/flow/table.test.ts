@@ -78,6 +78,17 @@ describe('FlowTable: TCP handshake', () => {
     expect(r.ends).toBe(1);
   });
 
+  it('delivers held bytes and their gap before the RST event', () => {
+    const h = new Harness();
+    const c = new Conn(C, 50005, S, 3389);
+    handshake(h, c);
+    h.feed(c.c('tail', ACK | PSH, { seq: c.cSeq + 2 }));
+    h.feed(c.s('', RST | ACK));
+    const kinds = h.only.log.map((x) => (x.kind === 'event' ? x.ev.kind : x.kind));
+    expect(kinds).toEqual(['syn', 'syn_ack', 'ack', 'gap', 'data', 'rst', 'end']);
+    expect(h.only.stream(0)).toBe('[2]tail');
+  });
+
   it('records a RST after data with the TTL of the sender (not answering a SYN)', () => {
     const h = new Harness();
     const c = new Conn(C, 50003, S, 3389);

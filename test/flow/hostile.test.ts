@@ -1,0 +1,76 @@
+// Hostile and random input: the table never throws, tells every consumer onEnd
+// exactly once, and holds nothing once the capture is finished.
+import { describe, expect, it } from 'vitest';
+import fc from 'fast-check';
+import { DecodedPacket, decodePacket } from '../../src/net/index.js';
+import { ACK, FIN, Harness, PSH, RST, SYN, tcpFrame, udpFrame } from './harness.js';
+
+const HOSTS = ['10.0.0.1', '10.0.0.2', '10.0.0.3'];
+const PORTS = [3389, 42356, 50000, 53];
+
+const segment = fc.record({
+  a: fc.integer({ min: 0, max: 2 }),
+  b: fc.integer({ min: 0, max: 2 }),
+  sp: fc.constantFrom(...PORTS),
+  dp: fc.constantFrom(...PORTS),
+  seq: fc.oneof(fc.integer({ min: 0, max: 4000 }), fc.integer({ min: 0, max: 0xffffffff })),
+  ack: fc.oneof(fc.integer({ min: 0, max: 4000 }), fc.integer({ min: 0, max: 0xffffffff })),
+  flags: fc.constantFrom(SYN, SYN | ACK, ACK, ACK | PSH, FIN | ACK, RST, RST | ACK, 0xff, 0),
+  payload: fc.oneof(
+    fc.uint8Array({ maxLength: 64 }),
+    fc.constant(Uint8Array.from(Buffer.from('030000130ee000000000000100080003000000', 'hex'))),
+  ),
+  window: fc.constantFrom(0, 1, 65535),
+  udp: fc.boolean(),
+  dt: fc.double({ min: 0, max: 5, noNaN: true }),
+});
+
+describe('FlowTable on random traffic', () => {
+  it('never throws, ends every flow exactly once, and holds nothing after finish', () => {
+    fc.assert(
+      fc.property(fc.array(segment, { maxLength: 60 }), fc.integer({ min: 1, max: 4 }), (segs, maxFlows) => {
+        const h = new Harness({ maxFlows, perFlowBytes: 100, maxHeldSegments: 3 });
+        for (const s of segs) {
+          const ip = { src: HOSTS[s.a]!, dst: HOSTS[s.b]! };
+          const payload = Buffer.from(s.payload);
+          h.feed(s.udp ? udpFrame(ip, s.sp, s.dp, payload) : tcpFrame(ip, s.sp, s.dp, s.seq, s.ack, s.flags, payload, { window: s.window }), s.dt);
+          expect(h.table.openFlows).toBeLessThanOrEqual(maxFlows);
+        }
+        h.finish();
+        expect(h.table.openFlows).toBe(0);
+        expect(h.table.heldBytes).toBe(0);
+        for (const r of h.consumers) {
+          expect(r.ends).toBe(1);
+          expect(r.log.at(-1)!.kind).toBe('end');
+          const f = r.ended!.facts;
+          // Never more bytes delivered than the bound, per direction.
+          for (const d of [0, 1] as const) {
+            const got = r.log.reduce((n, x) => n + (x.kind === 'data' && x.dir === d ? x.data.length : 0), 0);
+            expect(got).toBeLessThanOrEqual(100);
+            expect(f.gapBytes[d]).toBeGreaterThanOrEqual(0);
+          }
+        }
+      }),
+      { numRuns: 300 },
+    );
+  });
+
+  it('never throws on random bytes decoded as frames', () => {
+    fc.assert(
+      fc.property(fc.array(fc.uint8Array({ minLength: 0, maxLength: 120 }), { maxLength: 30 }), fc.constantFrom(1, 101, 113, 0), (frames, linkType) => {
+        const h = new Harness();
+        const p = new DecodedPacket();
+        let n = 0;
+        for (const f of frames) {
+          const b = Buffer.from(f);
+          decodePacket(b, 0, b.length, linkType, p);
+          h.table.handle(p, ++n, n, 0);
+        }
+        h.finish();
+        expect(h.table.stats.packets).toBe(frames.length);
+        for (const r of h.consumers) expect(r.ends).toBe(1);
+      }),
+      { numRuns: 300 },
+    );
+  });
+});
