@@ -117,7 +117,7 @@ export const portBlocked: Rule = {
       frames: [...syns, alive?.flow.tcp?.synAckFrames[0]],
       explanation: `${plural(syns.length, 'SYN')} to ${server} (frames ${syns.join(', ')}) got no answer over ${secondsText(total)} of capture, with no ICMP error and no reset${alive ? `, while the host answered connection ${alive.id}` : ''}.`,
       filter: `${convFilter(conn)} && tcp.flags.syn == 1`,
-      summary: `SYNs to ${server} got no answer (filtered)`,
+      summary: alive ? 'the SYN got no answer (dropped by a firewall)' : 'the SYN got no answer (dropped by a firewall, or the host is down)',
     });
   },
 };
