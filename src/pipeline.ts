@@ -155,7 +155,8 @@ class Run {
         table.handle(pkt, v.frame, time, v.fileIndex);
       },
     });
-    const end = info.end ?? this.lastTime;
+    // Timestamps may go backwards in a capture: the end is the latest one seen.
+    const end = Math.max(info.end ?? 0, this.lastTime);
     this.captureEnds[fileIndex] = end;
     table.finish(end, fileIndex);
     this.infos.push(info);

@@ -301,12 +301,11 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
     this.streams[dir].clear();
   }
 
-  /** The first client payload is not an X.224 Connection Request. */
+  /** The first payload of a direction is not the X.224 PDU it should be: that direction is not decoded further. */
   notRdp(dir: Dir, frame: number, detail: string): void {
     if (this.syns.length === 0 && this.x224.requestFrame === null) this.startedLate = true;
     this.warn(frame, null, detail);
-    this.stopDir(0);
-    this.stopDir(1);
+    this.stopDir(dir);
   }
 
   // ---- the record
