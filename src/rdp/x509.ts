@@ -161,6 +161,21 @@ function tlv(buf: Uint8Array, off: number, end: number, what: string, expectId?:
   return t;
 }
 
+/** A SEQUENCE header whose content may run past `end` (then clamped to it). */
+function outerTlv(buf: Uint8Array, off: number, end: number, what: string): BerTlv {
+  const r = readTlv(buf, off, end);
+  if (r.ok) {
+    if (buf[off] !== 0x30) throw new DerError(`${what}: tag 0x${buf[off]!.toString(16)} at byte ${off}, expected 0x30`);
+    return r.value;
+  }
+  if (r.kind === 'malformed' || end - off < 2 || buf[off] !== 0x30) return tlv(buf, off, end, what, 0x30);
+  const l0 = buf[off + 1]!;
+  const n = l0 < 0x80 ? 0 : l0 & 0x7f;
+  const valueOff = off + 2 + n;
+  if (valueOff > end) return tlv(buf, off, end, what, 0x30);
+  return { cls: 0, constructed: true, tag: 16, valueOff, length: end - valueOff, end };
+}
+
 /** Decodes a directory string value (X.520) by its tag: UTF8, Printable, IA5, Teletex, BMP, Universal. */
 function directoryString(buf: Uint8Array, id: number, t: BerTlv): string {
   const v = buf.subarray(t.valueOff, t.end);
@@ -338,8 +353,10 @@ function emptyFields(): DerFields {
 /** Walks the DER; fills `f` as it goes, so a failure keeps what was read before it. */
 function walkDer(der: Uint8Array, f: DerFields): void {
   const end = der.length;
-  const cert = tlv(der, 0, end, 'Certificate', 0x30);
-  const tbs = tlv(der, cert.valueOff, cert.end, 'TBSCertificate', 0x30);
+  // The two outer SEQUENCEs are read leniently: a truncated certificate still yields the fields
+  // before the cut (each inner field is then checked strictly).
+  const cert = outerTlv(der, 0, end, 'Certificate');
+  const tbs = outerTlv(der, cert.valueOff, cert.end, 'TBSCertificate');
   f.tbs = der.subarray(cert.valueOff, tbs.end);
   let p = tbs.valueOff;
   let t = tlv(der, p, tbs.end, 'TBSCertificate field');
@@ -426,6 +443,8 @@ export function parseCertificateDetailed(der: Uint8Array): CertificateParse {
   let derOk = true;
   try {
     walkDer(der, f);
+    const outer = readTlv(der, 0, der.length);
+    if (!outer.ok) throw new DerError(`certificate truncated: ${der.length} bytes, the DER header says more`);
   } catch (e) {
     derOk = false;
     problems.push(`DER: ${e instanceof DerError ? e.message : String(e)}`);
@@ -457,7 +476,9 @@ export function parseCertificateDetailed(der: Uint8Array): CertificateParse {
     serial ??= x.serialNumber.toLowerCase();
     let verified = false;
     try {
-      verified = x.checkIssued(x) && x.verify(k);
+      // Not checkIssued: it also demands keyCertSign, which the keyEncipherment-only self-signed
+      // certificates Windows makes for RDP lack (zeek rdp-to-ssl.pcap). Self-issued is tested on the DER.
+      verified = (derOk ? f.selfIssued : x.subject === x.issuer) && x.verify(k);
     } catch (e) {
       problems.push(`self-signature not checked by OpenSSL: ${(e as Error).message}`);
     }
