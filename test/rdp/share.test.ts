@@ -3,10 +3,10 @@ import { decodeShareControlHeader, decodeSharePdu } from '../../src/rdp/share.js
 import { PDU_TYPES2, SAVE_SESSION_INFO_TYPES, pduType2Name } from '../../src/rdp/codes.js';
 import { ascii, cat, expectIncompleteAtEveryCut, expectSurvivesRandomBytes, hex, le16, le32, ok } from './tpkt-helpers.js';
 
-function control(pduType: number, body: Uint8Array): Uint8Array {
+function control(pduType: number, body: Uint8Array | number[]): Uint8Array {
   return cat(le16(body.length + 6), le16(0x10 | pduType), le16(1002), body);
 }
-function data(pduType2: number, body: Uint8Array, compressedType = 0): Uint8Array {
+function data(pduType2: number, body: Uint8Array | number[], compressedType = 0): Uint8Array {
   return control(7, cat(le32(0x103ea), [0, 1], le16(body.length + 4), [pduType2, compressedType], le16(0), body));
 }
 function caps(...sets: [number, number][]): Uint8Array {
