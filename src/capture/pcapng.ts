@@ -111,11 +111,19 @@ export function splitTimestamp(hi: number, lo: number, u: TsUnits, out: TsOut): 
     out.tsSec += u.offsetSec;
     return;
   }
-  if (hi < 0x200000) {
-    // hi * 2^32 + lo < 2^53: exact as a double; % and the division of a multiple are exact.
+  if (hi < 0x100000) {
+    // hi * 2^32 + lo < 2^52: exact as a double, and so is sec * U (<= ts + U < 2^53). The float quotient
+    // may be off by one either way: corrected from the exact remainder (cheaper than fmod).
     const ts = hi * 4294967296 + lo;
-    rem = ts % U;
-    sec = (ts - rem) / U;
+    sec = Math.floor(ts / U);
+    rem = ts - sec * U;
+    if (rem < 0) {
+      sec--;
+      rem += U;
+    } else if (rem >= U) {
+      sec++;
+      rem -= U;
+    }
   } else {
     // Long division in 16-bit limbs; every intermediate stays below U * 2^16 < 2^53 (U < 2^37).
     const rh = hi % U;
