@@ -62,6 +62,8 @@ export interface ShapeInput {
   /** Negotiated suite and version (for the plaintext estimates), or null. */
   cipherSuite: number | null;
   version: number | null;
+  /** ServerHello echoed encrypt_then_mac (RFC 7366): changes CBC record sizes. */
+  encryptThenMac?: boolean;
 }
 
 /** Step names, in connection-sequence order. */
@@ -119,18 +121,18 @@ export const SHAPE_THRESHOLDS = {
 const T = SHAPE_THRESHOLDS;
 
 /** Estimated plaintext (upper bound) of a record. */
-export function estimatePlaintext(length: number, cipherSuite: number | null, version: number | null): number {
+export function estimatePlaintext(length: number, cipherSuite: number | null, version: number | null, encryptThenMac = false): number {
   if (cipherSuite !== null && version !== null) {
-    const r = plaintextRange(length, cipherSuite, version);
+    const r = plaintextRange(length, cipherSuite, version, encryptThenMac);
     if (r) return r.max;
   }
   return Math.max(0, length - T.UNKNOWN_OVERHEAD);
 }
 
 /** Whether a server record is exactly the 4-byte Early User Authorization Result (MS-RDPBCGR 2.2.10.2). */
-function isEarlyUserAuthSized(length: number, cipherSuite: number | null, version: number | null): boolean {
+function isEarlyUserAuthSized(length: number, cipherSuite: number | null, version: number | null, encryptThenMac: boolean): boolean {
   if (cipherSuite !== null && version !== null) {
-    const r = plaintextRange(length, cipherSuite, version);
+    const r = plaintextRange(length, cipherSuite, version, encryptThenMac);
     if (r) return r.min <= 4 && 4 <= r.max;
   }
   return length - T.UNKNOWN_OVERHEAD >= 0 && length - T.UNKNOWN_OVERHEAD <= 8;
@@ -153,7 +155,8 @@ const PHASE_ORDER: Phase[] = ['tls', 'credssp', 'mcs', 'licensing', 'capabilitie
 export function inferTlsPhases(input: ShapeInput): ShapeResult {
   const recs = input.records;
   const n = recs.length;
-  const pt = recs.map((r) => estimatePlaintext(r.length, input.cipherSuite, input.version));
+  const etm = input.encryptThenMac ?? false;
+  const pt = recs.map((r) => estimatePlaintext(r.length, input.cipherSuite, input.version, etm));
   const steps: ShapeStep[] = [];
   const sizes = (from: number, to: number) => recs.slice(from, to).map((r) => `${r.dir === 'c2s' ? 'c' : 's'}${r.length}`).join(' ');
   const add = (step: ShapeStepName, phase: Phase, confidence: number, from: number, to: number, reason: string) => {
@@ -170,7 +173,7 @@ export function inferTlsPhases(input: ShapeInput): ShapeResult {
     let euar = -1;
     while (i < n) {
       const r = recs[i]!;
-      if (hybridEx && r.dir === 's2c' && i > start && isEarlyUserAuthSized(r.length, input.cipherSuite, input.version)) {
+      if (hybridEx && r.dir === 's2c' && i > start && isEarlyUserAuthSized(r.length, input.cipherSuite, input.version, etm)) {
         euar = i;
         break;
       }

@@ -638,19 +638,21 @@ export function parseAlert(buf: Uint8Array, off: number, end: number): Decoded<T
  * minimal CBC padding and no TLS 1.3 padding (what Schannel, OpenSSL and Go send). Null when the
  * suite is unknown.
  */
-export function protectedRecordLength(plaintext: number, cipherSuite: number, version: number): number | null {
+export function protectedRecordLength(plaintext: number, cipherSuite: number, version: number, encryptThenMac = false): number | null {
   const s = cipherSuiteInfo(cipherSuite);
   if (!s) return null;
-  return protectedLength(plaintext, s, version);
+  return protectedLength(plaintext, s, version, encryptThenMac);
 }
 
-function protectedLength(pt: number, s: CipherSuiteInfo, version: number): number {
+function protectedLength(pt: number, s: CipherSuiteInfo, version: number, etm: boolean): number {
   if (version >= TLS1_3 && version <= 0x03ff) return pt + 1 + s.tagLength; // inner content type + tag
   switch (s.mode) {
     case 'aead':
       return pt + s.explicitNonceLength + s.tagLength;
     case 'cbc': {
       const iv = version >= TLS1_1 ? s.blockSize : 0;
+      // RFC 7366 3: with encrypt_then_mac the MAC follows the padded ciphertext.
+      if (etm) return iv + Math.ceil((pt + 1) / s.blockSize) * s.blockSize + s.macLength;
       const body = pt + s.macLength + 1; // at least one padding_length byte
       return iv + Math.ceil(body / s.blockSize) * s.blockSize;
     }
@@ -662,9 +664,10 @@ function protectedLength(pt: number, s: CipherSuiteInfo, version: number): numbe
 /**
  * The plaintext range a protected record of `recordLength` can hold (inverse of
  * protectedRecordLength). CBC gives a range of one block (padding unknown, assumed minimal);
+ * pass `encryptThenMac` when the ServerHello echoed the RFC 7366 extension (OpenSSL does, Schannel does not);
  * the others are exact. Null when the suite is unknown or the record is too short to be protected.
  */
-export function plaintextRange(recordLength: number, cipherSuite: number, version: number): { min: number; max: number } | null {
+export function plaintextRange(recordLength: number, cipherSuite: number, version: number, encryptThenMac = false): { min: number; max: number } | null {
   const s = cipherSuiteInfo(cipherSuite);
   if (!s) return null;
   let max: number;
@@ -677,9 +680,9 @@ export function plaintextRange(recordLength: number, cipherSuite: number, versio
     min = max;
   } else if (s.mode === 'cbc') {
     const iv = version >= TLS1_1 ? s.blockSize : 0;
-    const body = recordLength - iv;
+    const body = recordLength - iv - (encryptThenMac ? s.macLength : 0);
     if (body <= 0 || body % s.blockSize !== 0) return null;
-    max = body - s.macLength - 1;
+    max = body - (encryptThenMac ? 0 : s.macLength) - 1;
     min = Math.max(0, max - (s.blockSize - 1));
   } else {
     max = recordLength - s.macLength;
@@ -701,9 +704,10 @@ export interface EncryptedAlertShape {
  * An alert record after ChangeCipherSpec (content type 21, length not 2) is encrypted: is its
  * length that of one 2-byte alert under the negotiated suite? E.g. 26 for AES-GCM in TLS 1.2
  * (8 nonce + 2 + 16 tag), 32 for AES-CBC-SHA in TLS 1.0, 48 in TLS 1.1/1.2 (16 IV + 32),
- * 19 in TLS 1.3 (2 + 1 content type + 16 tag, RFC 8446 5.2). CBC with extra padding is accepted.
+ * 19 in TLS 1.3 (2 + 1 content type + 16 tag, RFC 8446 5.2); 52 for AES-CBC-SHA in TLS 1.2 with
+ * encrypt_then_mac (RFC 7366: 16 IV + 16 + 20 MAC). CBC with extra padding is accepted.
  */
-export function encryptedAlertShape(recordLength: number, cipherSuite: number | null, version: number | null): EncryptedAlertShape {
+export function encryptedAlertShape(recordLength: number, cipherSuite: number | null, version: number | null, encryptThenMac = false): EncryptedAlertShape {
   const s = cipherSuite === null ? null : cipherSuiteInfo(cipherSuite);
   if (!s || version === null) {
     const ok = recordLength >= 18 && recordLength <= 64;
@@ -713,8 +717,8 @@ export function encryptedAlertShape(recordLength: number, cipherSuite: number | 
       reason: `suite or version unknown: ${recordLength} bytes ${ok ? 'is' : 'is not'} within 18..64, the sizes of one protected alert under common suites`,
     };
   }
-  const expected = protectedLength(2, s, version);
-  const vn = versionName(version);
+  const expected = protectedLength(2, s, version, encryptThenMac && s.mode === 'cbc');
+  const vn = versionName(version) + (encryptThenMac && s.mode === 'cbc' ? ' with encrypt_then_mac' : '');
   if (recordLength === expected) {
     return { consistent: true, expectedLength: expected, reason: `${recordLength} bytes = one 2-byte alert under ${s.name} in ${vn}` };
   }

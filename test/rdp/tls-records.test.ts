@@ -225,15 +225,23 @@ describe('record protection arithmetic (RFC 5246 6.2.3, RFC 8446 5.2)', () => {
     expect(protectedRecordLength(1, 0x9999, 0x0303)).toBeNull();
   });
 
+  it('encrypt_then_mac (RFC 7366) CBC sizes', () => {
+    expect(protectedRecordLength(2, 0x002f, 0x0303, true)).toBe(52);
+    expect(plaintextRange(52, 0x002f, 0x0303, true)).toEqual({ min: 0, max: 15 });
+    expect(encryptedAlertShape(52, 0x002f, 0x0303, true)).toMatchObject({ consistent: true, reason: '52 bytes = one 2-byte alert under TLS_RSA_WITH_AES_128_CBC_SHA in TLS1.2 with encrypt_then_mac' });
+    expect(protectedRecordLength(2, 0xc030, 0x0303, true)).toBe(26); // AEAD: no effect
+  });
+
   it('property: plaintextRange inverts protectedRecordLength', () => {
     fc.assert(
       fc.property(
         fc.integer({ min: 0, max: 16384 }),
         fc.constantFrom(0x002f, 0x0035, 0x003c, 0x000a, 0x0005, 0xc02f, 0xc030, 0xcca8, 0x1301, 0x1303),
         fc.constantFrom(0x0301, 0x0302, 0x0303, 0x0304),
-        (pt, suite, version) => {
-          const len = protectedRecordLength(pt, suite, version)!;
-          const r = plaintextRange(len, suite, version)!;
+        fc.boolean(),
+        (pt, suite, version, etm) => {
+          const len = protectedRecordLength(pt, suite, version, etm)!;
+          const r = plaintextRange(len, suite, version, etm)!;
           expect(r.min <= pt && pt <= r.max).toBe(true);
         },
       ),
