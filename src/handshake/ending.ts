@@ -105,7 +105,7 @@ export function decideEnding(e: EndInput): Ending {
         detail: `${e.syns.length} SYN${e.syns.length > 1 ? 's' : ''} never answered (capture ran ${fmt(afterLast)} s past the last one)`,
       });
     }
-    return { outcome: 'incomplete_capture', incompleteReason: 'ended_early', died: null };
+    return endedEarly('tcp', lastSyn, e.captureEnd);
   }
 
   // ---- A protocol-level ending, unless a close came clearly before it.
@@ -155,7 +155,22 @@ export function decideEnding(e: EndInput): Ending {
       detail: `${PARTY[silent.dir]} sent nothing for ${fmt(e.captureEnd - silent.since.time)} s after frame ${silent.since.frame} (the capture ran on)`,
     });
   }
-  return { outcome: 'incomplete_capture', incompleteReason: 'ended_early', died: null };
+  return endedEarly(phase, silent.since, e.captureEnd);
+}
+
+/** The capture stopped while the connection was in `phase`: the last frame seen is all there is. */
+function endedEarly(phase: Phase, last: Ref, captureEnd: number): Ending {
+  return {
+    outcome: 'incomplete_capture',
+    incompleteReason: 'ended_early',
+    died: {
+      phase,
+      how: 'capture_ended',
+      by: 'network',
+      frame: last.frame,
+      detail: `the capture stops ${fmt(Math.max(0, captureEnd - last.time))} s after frame ${last.frame}, during phase ${phase}: it cannot show how the attempt ended`,
+    },
+  };
 }
 
 function failed(d: Died | ProtocolEnd): Ending {

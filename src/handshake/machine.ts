@@ -231,7 +231,6 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
     if (!this.wanted) return false;
     const last = this.lastData[dir];
     if (last === null || frame >= last.frame) this.lastData[dir] = { frame, time };
-    if (this.phase === 'none') this.reach('tcp', frame, time);
     if (this.stopped[dir]) return this.stillWanted();
     const s = this.streams[dir];
     if (!s.append(data, frame, time)) {
@@ -312,6 +311,12 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
 
   private record(facts: FlowFacts, reason: FlowEndReason, captureEnd: number): ConnectionRecord {
     if (this.syns.length === 0 && this.x224.requestFrame === null) this.startedLate = true;
+    for (const dir of [0, 1] as const) {
+      const s = this.streams[dir];
+      if (!this.x224.started(dir) && !this.stopped[dir] && s.available > 0) {
+        this.warn(s.frameOfStart(), s.position, this.x224.notX224(dir, s.bytes, s.off, s.end));
+      }
+    }
     if (reason === 'evicted') this.warn(null, null, 'the flow table evicted this flow before it ended (too many flows)');
     if (this.droppedEvents > 0) this.warn(null, null, `${this.droppedEvents} more timeline events were not kept`);
     if (this.droppedWarnings > 0) this.warnings.push({ frame: null, offset: null, message: `${this.droppedWarnings} more warnings were not kept` });

@@ -6,6 +6,7 @@ import type { Dir } from '../flow/types.js';
 import { decodeSharePdu, PDUTYPE2_FONTLIST, PDUTYPE2_FONTMAP } from '../rdp/share.js';
 import { errinfoClass, errinfoDescription, errinfoName } from '../rdp/errinfo.js';
 import type { MachineSink } from './machine.js';
+import { phaseIndex } from './types.js';
 
 const SIDE = ['client', 'server'] as const;
 /** Set Error Info events kept per connection. */
@@ -16,24 +17,34 @@ const ENCRYPTED_FINALIZATION_CONFIDENCE = 0.5;
 const ENCRYPTED_ACTIVE_CONFIDENCE = 0.6;
 /** Server PDUs after the client's finalization PDUs before the session counts as active (Synchronize, Control x2, Font Map). */
 const FINALIZATION_SERVER_PDUS = 4;
+/** A server slow-path PDU this large after finalization is a graphics update (active). */
+const LARGE_SERVER_PDU = 1000;
+/** MS-RDPBCGR 2.2.8.1.1.1.2 PDUTYPE2_UPDATE: graphics updates, sent only in the active phase. */
+const PDUTYPE2_UPDATE = 0x02;
 
 export class ShareTrack {
-  /** Encrypted PDUs seen per direction, after the Client Info. */
-  private encryptedCount: [number, number] = [0, 0];
-  /** Server encrypted PDUs seen since the client's first finalization PDU. */
+  /** Server PDUs seen since the client's finalization PDUs. */
   private serverAfterFinalization = 0;
+  /** Client PDUs (encrypted or not) since the Demand Active: Confirm Active, then finalization. */
+  private clientAfterDemand = 0;
 
   constructor(private readonly m: MachineSink) {}
 
   /** A Share Control PDU in the clear. */
   pdu(dir: Dir, buf: Buffer, off: number, end: number, _channelId: number, frame: number, time: number, base: number): void {
     const d = decodeSharePdu(buf, off, end);
+    const demand = d.ok && d.value.type === 'demandActive';
+    if (this.m.reached() === 'active') this.m.activeUnit();
+    else if (!demand && phaseIndex(this.m.reached()) >= phaseIndex('capabilities')) {
+      // Counted by position even when unreadable (a compressed or unknown PDU is still a PDU).
+      if (dir === 0) this.clientAfterDemand++;
+      else this.serverPdu(end - off, frame, time, false);
+    }
     if (!d.ok) {
       if (d.kind === 'malformed') this.m.warn(frame, base + d.at, `${SIDE[dir]} Share Control PDU: ${d.reason}`);
       return;
     }
     const p = d.value;
-    if (this.m.reached() === 'active') this.m.activeUnit();
     switch (p.type) {
       case 'demandActive':
         this.m.reach('capabilities', frame, time);
@@ -82,6 +93,9 @@ export class ShareTrack {
           // MS-RDPBCGR 1.3.1.1: the Font Map PDU ends connection finalization.
           this.m.event(dir, frame, time, 'Font Map');
           this.m.reach('active', frame, time);
+        } else if (p.data.pduType2 === PDUTYPE2_UPDATE && dir === 1) {
+          if (this.m.reached() !== 'active') this.m.event(dir, frame, time, 'Update');
+          this.m.reach('active', frame, time);
         }
         return;
     }
@@ -109,38 +123,42 @@ export class ShareTrack {
   }
 
   /**
-   * An encrypted slow-path PDU (Standard RDP Security, SEC_ENCRYPT). After the Client Info and
-   * licensing come, in order (MS-RDPBCGR 1.3.1.1): the server's Demand Active, the client's
-   * Confirm Active then Synchronize / Control / Font List, the server's Synchronize / Control /
-   * Font Map, then the session.
+   * An encrypted slow-path PDU (Standard RDP Security, SEC_ENCRYPT). The connection sequence fixes
+   * their order (MS-RDPBCGR 1.3.1.1): the server's Demand Active, the client's Confirm Active then
+   * Synchronize / Control / Font List, the server's Synchronize / Control / Font Map, then the session.
    */
   encrypted(dir: Dir, length: number, frame: number, time: number): void {
-    const n = ++this.encryptedCount[dir];
-    const reached = this.m.reached();
-    if (reached === 'active') {
+    if (this.m.reached() === 'active') {
       this.m.activeUnit();
       return;
     }
-    if (dir === 1 && this.encryptedCount[0] === 0 && n === 1) {
-      this.m.reach('capabilities', frame, time, true, ENCRYPTED_CAPABILITIES_CONFIDENCE);
-      this.m.event(1, frame, time, 'Encrypted PDU', `${length} bytes: Demand Active by position`, true);
+    const caps = phaseIndex(this.m.reached()) >= phaseIndex('capabilities');
+    if (dir === 1) {
+      if (!caps) {
+        this.m.reach('capabilities', frame, time, true, ENCRYPTED_CAPABILITIES_CONFIDENCE);
+        this.m.event(1, frame, time, 'Encrypted PDU', `${length} bytes: Demand Active by position`, true);
+        return;
+      }
+      this.serverPdu(length, frame, time, true);
       return;
     }
-    if (dir === 0 && this.encryptedCount[1] > 0) {
-      if (n === 1) {
-        this.m.event(0, frame, time, 'Encrypted PDU', `${length} bytes: Confirm Active by position`, true);
-      } else if (n === 2) {
-        this.m.reach('finalization', frame, time, true, ENCRYPTED_FINALIZATION_CONFIDENCE);
-        this.m.event(0, frame, time, 'Encrypted PDU', `${length} bytes: finalization (Synchronize / Control / Font List) by position`, true);
-      }
-      return;
+    if (!caps) return; // e.g. a licensing answer: not named by position
+    this.clientAfterDemand++;
+    if (this.clientAfterDemand === 1) {
+      this.m.event(0, frame, time, 'Encrypted PDU', `${length} bytes: Confirm Active by position`, true);
+    } else if (this.clientAfterDemand === 2) {
+      this.m.reach('finalization', frame, time, true, ENCRYPTED_FINALIZATION_CONFIDENCE);
+      this.m.event(0, frame, time, 'Encrypted PDU', `${length} bytes: finalization (Synchronize / Control / Font List) by position`, true);
     }
-    if (dir === 1 && this.encryptedCount[0] >= 2) {
-      this.serverAfterFinalization++;
-      if (this.serverAfterFinalization >= FINALIZATION_SERVER_PDUS) {
-        this.m.reach('active', frame, time, true, ENCRYPTED_ACTIVE_CONFIDENCE);
-        this.m.event(1, frame, time, 'Encrypted PDU', `${length} bytes: session data after finalization`, true);
-      }
+  }
+
+  /** A server PDU after the capabilities exchange: after the client's finalization PDUs, the session follows. */
+  private serverPdu(length: number, frame: number, time: number, encrypted: boolean): void {
+    if (this.clientAfterDemand < 2) return;
+    this.serverAfterFinalization++;
+    if (this.serverAfterFinalization >= FINALIZATION_SERVER_PDUS || length >= LARGE_SERVER_PDU) {
+      this.m.reach('active', frame, time, true, ENCRYPTED_ACTIVE_CONFIDENCE);
+      this.m.event(1, frame, time, encrypted ? 'Encrypted PDU' : 'Server PDU', `${length} bytes: session data after finalization`, true);
     }
   }
 }

@@ -89,10 +89,21 @@ export class X224Track {
     const buf = s.bytes;
     const off = s.off;
     const end = s.end;
+    if (buf[off] !== 0x03) {
+      // A proxy exchange (SOCKS, HTTP CONNECT) may come before the X.224 PDU: skip it, saying so.
+      const at = scanForX224(buf, off, end, dir === 0 ? X224_CR_CODE : X224_CC_CODE);
+      if (at > off) {
+        this.m.warn(s.frameOfStart(), s.position, `${at - off} bytes before the ${dir === 0 ? "client's X.224 Connection Request" : "server's X.224 Connection Confirm"} skipped (a proxy exchange?)`);
+        return at - off;
+      }
+      if (end - off < MAX_PREFIX) return 0;
+      this.m.notRdp(dir, s.frameOfStart(), this.notX224(dir, buf, off, end));
+      return -1;
+    }
     if (dir === 0) {
       if (end - off < 6 && buf[off] === 0x03 && (end - off < 2 || buf[off + 1] === 0)) return 0;
       if (!looksLikeConnectionRequest(buf, off, end)) {
-        this.m.notRdp(0, s.frameOfStart(), `the client's first bytes are not an X.224 Connection Request (${describeBytes(buf, off, end)})`);
+        this.m.notRdp(0, s.frameOfStart(), this.notX224(0, buf, off, end));
         return -1;
       }
       const d = decodeConnectionRequest(buf, off, end);
@@ -109,7 +120,7 @@ export class X224Track {
     const d = decodeX224(buf, off, end);
     if (!d.ok) {
       if (d.kind === 'incomplete' && buf[off] === 0x03) return 0;
-      this.m.notRdp(1, s.frameOfStart(), `the server's first bytes are not an X.224 Connection Confirm (${describeBytes(buf, off, end)})`);
+      this.m.notRdp(1, s.frameOfStart(), this.notX224(1, buf, off, end));
       return -1;
     }
     const frame = s.frameOfEnd(d.consumed);
@@ -127,6 +138,13 @@ export class X224Track {
     }
     this.m.notRdp(1, frame, `the server's first PDU is an X.224 ${v.type} TPDU, not a Connection Confirm`);
     return -1;
+  }
+
+  /** The warning for a direction whose first bytes are not its X.224 PDU. */
+  notX224(dir: Dir, buf: Uint8Array, off: number, end: number): string {
+    return dir === 0
+      ? `the client's first bytes are not an X.224 Connection Request (${describeBytes(buf, off, end)})`
+      : `the server's first bytes are not an X.224 Connection Confirm (${describeBytes(buf, off, end)})`;
   }
 
   /** X.224 13.5 Disconnect Request from either side. */
@@ -215,6 +233,26 @@ export class X224Track {
       this.m.warn(frame, null, `the server selected ${n.selectedProtocolName}, which the client did not offer (${n.requestedProtocolNames.join('|')})`);
     }
   }
+}
+
+/** Bytes of a proxy exchange looked through for the X.224 PDU. */
+const MAX_PREFIX = 512;
+const X224_CR_CODE = 0xe0;
+const X224_CC_CODE = 0xd0;
+
+/**
+ * The offset of the first TPKT + X.224 TPDU of the given code (CR 0xe0, CC 0xd0) within
+ * MAX_PREFIX bytes, checked as looksLikeConnectionRequest does (X.224 13.3, 13.4); -1 when none.
+ */
+export function scanForX224(buf: Uint8Array, off: number, end: number, code: number): number {
+  const last = Math.min(end, off + MAX_PREFIX) - 6;
+  for (let p = off; p <= last; p++) {
+    if (buf[p] !== 3 || buf[p + 1] !== 0) continue;
+    const len = (buf[p + 2]! << 8) | buf[p + 3]!;
+    const li = buf[p + 4]!;
+    if (len >= 11 && (buf[p + 5]! & 0xf0) === code && li >= 6 && li + 5 <= len) return p;
+  }
+  return -1;
 }
 
 export function hex8(v: number): string {

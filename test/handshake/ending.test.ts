@@ -33,7 +33,9 @@ describe('decideEnding', () => {
   });
 
   it('one SYN, capture a little shorter than the give-up time: incomplete', () => {
-    expect(decideEnding(input({ synAck: null, captureEnd: SYN_GIVE_UP_S - 0.1 })).outcome).toBe('incomplete_capture');
+    const e = decideEnding(input({ synAck: null, captureEnd: SYN_GIVE_UP_S - 0.1 }));
+    expect(e.outcome).toBe('incomplete_capture');
+    expect(e.died).toMatchObject({ phase: 'tcp', how: 'capture_ended', by: 'network', frame: 1 });
   });
 
   it('a retransmitted SYN unanswered for the retry wait after the last one: no_answer, last SYN as evidence', () => {

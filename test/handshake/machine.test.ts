@@ -50,7 +50,7 @@ describe('TCP endings', () => {
     const r = c.end(0.2);
     expect(r.outcome).toBe('incomplete_capture');
     expect(r.incompleteReason).toBe('ended_early');
-    expect(r.died).toBeNull();
+    expect(r.died).toMatchObject({ phase: 'tcp', how: 'capture_ended', by: 'network', frame: 1 });
   });
 
   it('RST answering the SYN: failed rst by the server in tcp', () => {
@@ -505,6 +505,7 @@ describe('incomplete captures and damage', () => {
     expect(r.outcome).toBe('incomplete_capture');
     expect(r.incompleteReason).toBe('ended_early');
     expect(r.reached).toBe('tls');
+    expect(r.died).toMatchObject({ phase: 'tls', how: 'capture_ended', by: 'network', frame: c.frame });
     expect(r.timeline[r.timeline.length - 1]).toMatchObject({ event: 'Capture ends', direction: 'net' });
   });
 
@@ -516,7 +517,23 @@ describe('incomplete captures and damage', () => {
     const r = c.end();
     expect(r.outcome).toBe('incomplete_capture');
     expect(r.incompleteReason).toBe('started_late');
-    expect(r.reached).toBe('tcp');
+    expect(r.reached).toBe('none');
+    expect(r.warnings.some((w) => w.message.includes("server's first bytes are not an X.224 Connection Confirm (205 bytes starting 17 03 03"))).toBe(true);
+  });
+
+  it('a proxy exchange before the X.224 PDUs is skipped, saying so', () => {
+    const c = new Conn();
+    c.handshake();
+    c.send(0, Buffer.from([5, 1, 0]));
+    c.send(1, Buffer.from([5, 0]));
+    const cr = c.send(0, Buffer.concat([Buffer.from([5, 1, 0, 1, 10, 0, 0, 2, 0x0d, 0x3d]), CR_TLS]));
+    const cc = c.send(1, Buffer.concat([Buffer.from([5, 0, 0, 1, 10, 0, 0, 2, 0x0d, 0x3d]), CC_HYBRID]));
+    const r = c.end();
+    expect(r.negotiation).toMatchObject({ cookie: 'alice', requestFrame: cr, confirmFrame: cc, selectedProtocol: 2 });
+    expect(r.warnings.map((w) => w.message)).toEqual([
+      "13 bytes before the client's X.224 Connection Request skipped (a proxy exchange?)",
+      "12 bytes before the server's X.224 Connection Confirm skipped (a proxy exchange?)",
+    ]);
   });
 
   it('no SYN but a Connection Request: analysed normally', () => {
