@@ -34,7 +34,7 @@ import type { MachineSink } from './machine.js';
 
 const SIDE = ['client', 'server'] as const;
 /** Application-data records shown in the timeline per direction (the rest are counted). */
-const MAX_APP_RECORD_EVENTS = 8;
+const MAX_APP_RECORD_EVENTS = 4;
 /** Certificates decoded from one Certificate message (a chain is 1-4). */
 const MAX_CERTIFICATES = 8;
 
