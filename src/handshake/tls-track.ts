@@ -217,7 +217,7 @@ export class TlsTrack {
     else t.appRecords.server++;
     if (this.appEvents[dir] < MAX_APP_RECORD_EVENTS) {
       this.appEvents[dir]++;
-      this.m.event(dir, frame, time, 'Application Data', `${length} bytes`, true);
+      this.m.event(dir, frame, time, 'Application Data', `${length} bytes`);
     }
     this.shape.record(dir, length, frame, time);
   }
