@@ -73,6 +73,11 @@ describe('readTlsRecord (RFC 5246 6.2.1)', () => {
         else if (r.kind === 'malformed') expect(r.at >= pad && r.at < buf.length).toBe(true);
         else expect(r.needed).toBeGreaterThan(0);
         looksLikeTlsRecord(buf, pad, buf.length);
+        const hs = readHandshake(buf, pad, buf.length);
+        if (hs.ok) expect(hs.value.end).toBeLessThanOrEqual(buf.length);
+        else if (hs.kind === 'malformed') expect(hs.at >= pad && hs.at < buf.length).toBe(true);
+        const a = parseAlert(buf, pad, buf.length);
+        if (!a.ok && a.kind === 'malformed') expect(a.at).toBe(pad);
       }),
       { numRuns: 5000 },
     );
