@@ -9,6 +9,7 @@ import * as f from '../../fixtures/lib/frames.js';
 import { DecodedPacket } from '../../src/net/packet.js';
 import { decodePacket, decodeQuoted } from '../../src/net/decode.js';
 import { srcText, dstText } from '../../src/net/addr.js';
+import { checkIpChecksum, checkTransportChecksum } from '../../src/net/checksum.js';
 import { hasTshark, pcapBytes, readRecords, sharedCaptures, tsharkFields } from './helpers.js';
 
 const FIELDS = [
@@ -114,6 +115,40 @@ function compare(file: string, linkFilter?: (lt: number) => boolean): string[] {
   return mismatches;
 }
 
+const CHECKSUM_FIELDS = ['ip.checksum.status', 'tcp.checksum.status', 'udp.checksum.status', 'icmp.checksum.status', 'icmpv6.checksum.status'];
+const CHECKSUM_OPTS = ['-o', 'ip.check_checksum:TRUE', '-o', 'tcp.check_checksum:TRUE', '-o', 'udp.check_checksum:TRUE', ...TSHARK_OPTS];
+
+/**
+ * Our checksum verdicts against tshark's (status 0 bad, 1 good, 2 not verified), outer
+ * layers only; frames either side cannot verify are skipped. Returns [mismatches, frames compared].
+ */
+function compareChecksums(file: string): [string[], number] {
+  const recs = readRecords(file);
+  const rows = tsharkFields(file, CHECKSUM_FIELDS, CHECKSUM_OPTS);
+  const mismatches: string[] = [];
+  let compared = 0;
+  const p = new DecodedPacket();
+  for (let i = 0; i < Math.min(rows.length, recs.length); i++) {
+    const rec = recs[i]!;
+    decodePacket(rec.data, 0, rec.data.length, rec.linkType, p);
+    const first = (col: number): string => (rows[i]![col] ?? '').split(',')[0] ?? '';
+    const verdict = (v: boolean | null): string => (v === null ? '' : v ? '1' : '0');
+    const ip = verdict(checkIpChecksum(p));
+    const l4 = verdict(checkTransportChecksum(p));
+    const theirIp = first(0);
+    const theirL4 = p.ipProto === 6 ? first(1) : p.ipProto === 17 ? first(2) : p.ipProto === 1 ? first(3) : p.ipProto === 58 ? first(4) : '';
+    if (ip !== '' && (theirIp === '0' || theirIp === '1')) {
+      compared++;
+      if (ip !== theirIp) mismatches.push(`${path.basename(file)} frame ${rec.frame}: IP checksum ours ${ip} tshark ${theirIp}`);
+    }
+    if (l4 !== '' && (theirL4 === '0' || theirL4 === '1')) {
+      compared++;
+      if (l4 !== theirL4) mismatches.push(`${path.basename(file)} frame ${rec.frame}: protocol ${p.ipProto} checksum ours ${l4} tshark ${theirL4}`);
+    }
+  }
+  return [mismatches, compared];
+}
+
 function captureFiles(dir: string): string[] {
   const out: string[] = [];
   for (const name of readdirSync(dir)) {
@@ -139,6 +174,15 @@ describe.skipIf(!hasTshark || !haveShared)(
         expect(mismatches.slice(0, 5)).toEqual([]);
       });
     }
+    it('checksum verdicts agree with tshark on every capture', () => {
+      let total = 0;
+      for (const file of files) {
+        const [mismatches, compared] = compareChecksums(file);
+        expect(mismatches.slice(0, 5)).toEqual([]);
+        total += compared;
+      }
+      expect(total).toBeGreaterThan(1000);
+    });
   },
 );
 
@@ -153,7 +197,8 @@ describe.skipIf(!hasTshark)(`builder captures of every link type vs tshark${hasT
     extHeaders: [{ type: 0, body: Buffer.alloc(6) }, { type: 60, body: Buffer.alloc(14) }, { type: 43, body: Buffer.from([0, 0, 0, 0, 0, 0]) }],
   });
   const icmp4 = f.ipv4(f.icmpv4(3, 4, f.mtuRest(1400), tcp4.subarray(0, 28)), 1, { src: '203.0.113.1', dst: '192.0.2.1' });
-  const icmp6 = f.ipv6(f.icmpv6(2, 0, f.mtuRest(1280, true), tcp6, ip6), 58, { src: '2001:db8:ff::1', dst: '2001:db8::1' });
+  const router6 = { src: '2001:db8:ff::1', dst: '2001:db8::1' };
+  const icmp6 = f.ipv6(f.icmpv6(2, 0, f.mtuRest(1280, true), tcp6, router6), 58, router6);
   const frag4 = f.ipv4(Buffer.alloc(24, 1), 6, ip4, { fragOffset: 1480 });
   const ip4s = [tcp4, udp4, icmp4, frag4];
   const ip6s = [tcp6, ext6, icmp6];
@@ -190,6 +235,12 @@ describe.skipIf(!hasTshark)(`builder captures of every link type vs tshark${hasT
       writeFileSync(file, pcapBytes(lt, frames));
       try {
         expect(compare(file)).toEqual([]);
+        // The builder's checksums, verified by tshark (and our verdicts agree).
+        const [mismatches, compared] = compareChecksums(file);
+        expect(mismatches).toEqual([]);
+        expect(compared).toBeGreaterThanOrEqual(frames.length - 1); // a non-first fragment has only its IP checksum
+        const bad = tsharkFields(file, CHECKSUM_FIELDS, CHECKSUM_OPTS).flat().join(',').split(',').filter((x) => x === '0');
+        expect(bad).toEqual([]);
       } finally {
         rmSync(file, { force: true });
       }
