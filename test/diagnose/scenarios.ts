@@ -233,6 +233,7 @@ export function scenarios(): Scenario[] {
       security: 'tls',
       timeline: [...healthyTimeline().slice(0, 4), ev(6, 'c2s', 'FIN', 'x224')],
     });
+    out.push(nlaSelectedNotOffered());
     out.push(one('HYBRID offered, SSL selected, client leaves', 'nla_mismatch', c, { minConfidence: 0.6, frames: [4, 5, 6], mentions: ['PROTOCOL_HYBRID', 'selected PROTOCOL_SSL', 'frame 6'] }));
   }
   // nla_failed
@@ -354,4 +355,18 @@ export function scenarios(): Scenario[] {
     out.push(one('client RST after the MCS Connect Response', 'client_abort', c, { minConfidence: 0.45, frames: [18, 19], mentions: ['MCS Connect Response', 'frame 19', 'RST'] }));
   }
   return out;
+}
+
+/** nla_mismatch the other way: NLA selected although the client offered SSL only. */
+export function nlaSelectedNotOffered(): Scenario {
+  const c = makeRecord({
+    outcome: 'failed',
+    reached: 'x224',
+    phases: [phase('tcp', 3), phase('x224', 5)],
+    died: died({ phase: 'x224', how: 'rst', by: 'client', frame: 6 }),
+    negotiation: makeNegotiation({ requestedProtocols: 0x1, selectedProtocol: 0x2, selectedProtocolName: 'HYBRID' }),
+    tls: null,
+    timeline: [...healthyTimeline().slice(0, 4), ev(6, 'c2s', 'RST', 'x224')],
+  });
+  return one('NLA selected but not offered', 'nla_mismatch', c, { minConfidence: 0.55, frames: [4, 5, 6], mentions: ['selected PROTOCOL_HYBRID', 'PROTOCOL_SSL'] });
 }

@@ -33,6 +33,18 @@ export const nlaMismatch: Rule = {
     }
     const d = conn.died;
     if (neg.requestedProtocols === null || neg.selectedProtocol === null || neg.confirmFrame === null) return null;
+    if (neg.selectedProtocol & NLA && !(neg.requestedProtocols & NLA)) {
+      // The other way: the server picked NLA although the client did not offer it (MS-RDPBCGR 3.3.5.3.1 forbids that).
+      const selectedNla = protocolNames(neg.selectedProtocol).join(' | ');
+      return makeFinding('nla_mismatch', {
+        confidence: 0.6,
+        confidenceReason: 'A server selecting a protocol the client did not offer is out of the specification; the client failing right after is the expected result, but the server software may be at fault rather than a setting.',
+        frames: [neg.requestFrame, neg.confirmFrame, d?.frame],
+        explanation: `The client offered ${offered} (frame ${neg.requestFrame ?? '?'}) but the server selected ${selectedNla} (frame ${neg.confirmFrame}), NLA the client had not offered${d ? `, and the ${d.by} ${closeWords(d.how)} in frame ${d.frame ?? '?'}` : ''}.`,
+        filter: `${convFilter(conn)} && (rdp.negReq.requestedProtocols || rdp.negReq.selectedProtocol)`,
+        summary: 'the server selected NLA, which the client had not offered',
+      });
+    }
     if (!(neg.requestedProtocols & NLA) || neg.selectedProtocol & NLA) return null;
     if (!d || d.by !== 'client' || (d.phase !== 'x224' && d.phase !== 'tls')) return null;
     const selected = protocolNames(neg.selectedProtocol).join(' | ');
