@@ -2,6 +2,9 @@
 import type { Report } from '../report/types.js';
 import { renderJson } from '../report/json.js';
 import { renderText } from '../report/text.js';
+import { renderMarkdown } from '../report/markdown.js';
+import { renderHtml } from '../report/html.js';
+import { renderNdjson } from '../report/ndjson.js';
 
 export interface RenderOptions {
   color: boolean;
@@ -13,9 +16,10 @@ export type Renderer = (report: Report, opts: RenderOptions) => string;
 export const FORMATS: Readonly<Record<string, Renderer | null>> = {
   text: (r, o) => renderText(r, { color: o.color }),
   json: (r) => renderJson(r),
-  md: null,
-  html: null,
-  ndjson: null,
+  md: (r) => renderMarkdown(r),
+  html: (r) => renderHtml(r),
+  /** Streamed by runAnalysis (a line per connection as it ends); this renders a finished report. */
+  ndjson: (r) => renderNdjson(r),
 };
 
 export const FORMAT_NAMES = Object.keys(FORMATS);

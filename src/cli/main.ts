@@ -60,7 +60,7 @@ function addCommon(cmd: Command): Command {
     .addOption(new Option('--format <format>', `report format: ${FORMAT_NAMES.join('|')}`).default('text'))
     .option('-o, --output <file>', 'write the report to FILE')
     .option('--port <n>', 'an extra TCP/UDP port to treat as RDP (repeatable, or comma-separated)', parsePort)
-    .option('--export-evidence <dir>', 'a small pcap per failed connection (not yet available)')
+    .option('--export-evidence <dir>', 'write a small pcap per failed connection into DIR')
     .option('--no-color', 'no ANSI colours in the text report');
 }
 

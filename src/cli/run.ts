@@ -1,8 +1,10 @@
 // The analyze command's work, shared with `live`: read, analyse, render, write, exit code.
-import { writeFileSync } from 'node:fs';
+import { appendFileSync, writeFileSync } from 'node:fs';
 import type { CaptureSource } from '../capture/types.js';
 import type { Report } from '../report/types.js';
 import { analyze } from '../pipeline.js';
+import { exportEvidence, spoolStdin } from '../report/evidence.js';
+import { ndjsonStream } from '../report/ndjson.js';
 import { FORMATS, FORMAT_NAMES, type Renderer } from './formats.js';
 import { EXIT, UsageError } from './errors.js';
 
@@ -22,7 +24,6 @@ export function checkOptions(o: RunOptions): Renderer {
   }
   const r = FORMATS[o.format];
   if (!r) throw new UsageError(`format "${o.format}" is not yet available`);
-  if (o.exportEvidence !== undefined) throw new UsageError('--export-evidence is not yet available');
   return r;
 }
 
@@ -38,19 +39,51 @@ export async function runAnalysis(
   stdout: NodeJS.WritableStream,
 ): Promise<number> {
   const render = checkOptions(o);
-  const report = await analyze(sources, { rdpPorts: o.ports });
-  const color = o.color ?? (o.output === undefined && (stdout as { isTTY?: boolean }).isTTY === true && !process.env.NO_COLOR);
-  const text = render(report, { color });
-  if (o.output !== undefined) {
+  const writeErr = (e: unknown): UsageError =>
+    new UsageError(`cannot write ${o.output}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  // ndjson: a line per connection as it ends (appended to -o FILE, which is emptied first).
+  const ndjson =
+    o.format === 'ndjson'
+      ? ndjsonStream((line) => {
+          if (o.output === undefined) stdout.write(line);
+          else appendFileSync(o.output, line);
+        })
+      : null;
+  if (ndjson && o.output !== undefined) {
     try {
-      writeFileSync(o.output, text);
+      writeFileSync(o.output, '');
     } catch (e) {
-      throw new UsageError(`cannot write ${o.output}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      throw writeErr(e);
     }
-  } else {
-    stdout.write(text);
   }
-  return exitCodeOf(report);
+  // --export-evidence reads the inputs twice: stdin is spooled to a temp file first.
+  const spool = o.exportEvidence !== undefined ? await spoolStdin(sources).catch((e: Error) => Promise.reject(new UsageError(e.message))) : null;
+  try {
+    const report = await analyze(spool ? spool.sources : sources, { rdpPorts: o.ports, onConnection: ndjson?.onConnection });
+    if (spool && o.exportEvidence !== undefined) {
+      const ev = await exportEvidence(report, spool.sources, o.exportEvidence).catch((e: Error) => Promise.reject(new UsageError(e.message)));
+      spool.restore(report);
+      report.warnings.push(...ev.warnings);
+    }
+    if (ndjson) {
+      ndjson.finish(report);
+      return exitCodeOf(report);
+    }
+    const color = o.color ?? (o.output === undefined && (stdout as { isTTY?: boolean }).isTTY === true && !process.env.NO_COLOR);
+    const text = render(report, { color });
+    if (o.output !== undefined) {
+      try {
+        writeFileSync(o.output, text);
+      } catch (e) {
+        throw writeErr(e);
+      }
+    } else {
+      stdout.write(text);
+    }
+    return exitCodeOf(report);
+  } finally {
+    spool?.cleanup();
+  }
 }
 
 /** `--port` values: integers 1..65535. */

@@ -1,80 +1,196 @@
-// `--format text`: a readable summary. Minimal; the report stage owns the full version.
+// `--format text` (the default on a terminal): a summary line per server, then each failed
+// attempt with a short ladder of its timeline (the point of death marked), its top finding,
+// the frames, the steps to take and how to confirm; completed attempts one line each.
+// Every string of the report is shown with its control characters as \xNN, so a cookie or a
+// certificate subject cannot send escape sequences to the terminal; colours are our own only.
+import { serverSentence } from '../diagnose/index.js';
+import type { TimelineEvent } from '../handshake/types.js';
+import { escapeControls } from './escape.js';
+import { deathText, eventLabel, ladderRows, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
 import type { Report, ReportedConnection } from './types.js';
 
 export interface TextOptions {
+  /** ANSI colours (the CLI decides: a TTY, NO_COLOR unset, no --no-color). */
   color: boolean;
+  /** Timeline events shown per failed connection (default 40). */
+  maxLadder?: number;
 }
 
-const ARROW: Record<'c2s' | 's2c' | 'net', string> = { c2s: '-->', s2c: '<--', net: ' ! ' };
-/** Timeline lines shown per connection before "... N more". */
-const MAX_LADDER = 40;
+/** Width of the arrow column of the ladder. */
+const ARROW_WIDTH = 56;
+const DEFAULT_LADDER = 40;
+
+type Paint = (code: string, s: string) => string;
+
+/** A deep copy of `v` with every string passed through `f` (object keys are ours, not untrusted). */
+export function mapStrings<T>(v: T, f: (s: string) => string): T {
+  if (typeof v === 'string') return f(v) as T;
+  if (Array.isArray(v)) return v.map((x: unknown) => mapStrings(x, f)) as T;
+  if (v !== null && typeof v === 'object') {
+    const out: Record<string, unknown> = {};
+    for (const [k, x] of Object.entries(v as Record<string, unknown>)) out[k] = mapStrings(x, f);
+    return out as T;
+  }
+  return v;
+}
 
 export function renderText(report: Report, opts: TextOptions): string {
-  const paint = (code: string, s: string): string => (opts.color ? `\x1b[${code}m${s}\x1b[0m` : s);
+  const r = mapStrings(report, escapeControls);
+  const paint: Paint = (code, s) => (opts.color ? `\x1b[${code}m${s}\x1b[0m` : s);
+  const max = opts.maxLadder ?? DEFAULT_LADDER;
   const out: string[] = [];
-  const cap = report.capture;
-  const files = cap.files.map((f) => f.file).join(', ');
-  const links = cap.linkTypes.map((l) => `${l.name} ${l.frames}`).join(', ');
-  out.push(
-    `Capture: ${files} (${cap.format}, ${cap.frames} frames${links ? `, ${links}` : ''}${cap.start ? `, ${cap.start} .. ${cap.end}` : ''})`,
-  );
+  const cap = r.capture;
+  const facts = [cap.format, `${cap.frames} frames`];
+  for (const l of cap.linkTypes) facts.push(`${l.name} ${l.frames}`);
+  const span = timeSpan(r);
+  if (span) facts.push(span);
+  out.push(`Capture: ${cap.files.map((f) => f.file).join(', ')} (${facts.join(', ')})`);
   for (const d of cap.damage) out.push(paint('33', `Damaged input: ${d}`));
-  out.push(report.summary.headline);
-  for (const c of report.connections) out.push('', ...connectionBlock(c, report.capture.files.length > 1, paint));
-  if (report.warnings.length > 0) {
-    out.push('', 'Warnings:');
-    for (const w of report.warnings) out.push(`  ${w}`);
+  out.push('', paint('1', r.summary.headline));
+  if (r.servers.length > 0) {
+    out.push('');
+    for (const s of r.servers) out.push(serverSentence(s));
+  }
+  const many = cap.files.length > 1;
+  const { failed, incomplete, completed } = partition(r);
+  for (const c of failed) out.push('', ...failedBlock(c, many, max, paint));
+  if (incomplete.length > 0) {
+    out.push('', paint('1', 'Only partly captured:'));
+    for (const c of incomplete) out.push(`  ${oneLine(c, many, paint)}`, ...findingLines(c, '    ', paint, false));
+  }
+  if (completed.length > 0) {
+    out.push('', paint('1', 'Completed:'));
+    for (const c of completed) out.push(`  ${oneLine(c, many, paint)}`);
+  }
+  const groups = r.groups.filter((g) => g.connectionIds.length > 1);
+  if (groups.length > 0) {
+    out.push('', paint('1', 'Retries:'));
+    for (const g of groups) out.push(`  ${g.client} -> ${g.server}: ${g.summary}`);
+  }
+  const warnings = [...r.warnings, ...cap.files.flatMap((f) => f.warnings.map((w) => `${f.file}: ${w.message} at byte offset ${w.offset} (frame ${w.frame})`))];
+  if (warnings.length > 0) {
+    out.push('', paint('33', 'Warnings:'));
+    for (const w of warnings) out.push(`  ${w}`);
   }
   return out.join('\n') + '\n';
 }
 
-function connectionBlock(
-  c: ReportedConnection,
-  manyFiles: boolean,
-  paint: (code: string, s: string) => string,
-): string[] {
+function where(c: ReportedConnection, many: boolean): string {
+  return `${c.id} ${c.transport} ${c.client} -> ${c.server}${many ? ` [${c.file}]` : ''}`;
+}
+
+function oneLine(c: ReportedConnection, many: boolean, paint: Paint): string {
+  const parts: string[] = [`reached ${c.reached}`];
+  const sec = securityText(c);
+  if (sec) parts.push(sec);
+  const outcome = c.outcome === 'completed' ? paint('32', outcomeText(c)) : paint('33', outcomeText(c));
+  return `${where(c, many)}: ${outcome} (${parts.join(', ')})`;
+}
+
+function securityText(c: ReportedConnection): string {
+  const parts: string[] = [];
+  if (c.negotiation?.selectedProtocolName) parts.push(c.negotiation.selectedProtocolName);
+  if (c.tls?.version) parts.push(c.tls.version);
+  return parts.join(' over ');
+}
+
+function failedBlock(c: ReportedConnection, many: boolean, max: number, paint: Paint): string[] {
   const lines: string[] = [];
-  const where = manyFiles ? ` [${c.file}]` : '';
-  const outcome =
-    c.outcome === 'completed'
-      ? paint('32', 'completed')
-      : c.outcome === 'failed'
-        ? paint('31', 'FAILED')
-        : paint('33', `incomplete capture (${c.incompleteReason ?? 'unknown'})`);
-  lines.push(`${c.id} ${c.transport} ${c.client} -> ${c.server}${where}: ${outcome}, reached ${c.reached}`);
+  lines.push(`${paint('1;31', 'FAILED')} ${paint('1', where(c, many))}: ${deathText(c) || `reached ${c.reached}`}`);
+  if (c.died?.detail) lines.push(`  ${c.died.detail}`);
+  const facts = factLines(c);
+  for (const f of facts) lines.push(`  ${f}`);
+  lines.push(...ladder(c, max, paint));
+  lines.push(...findingLines(c, '  ', paint, true));
+  if (c.evidenceFile) lines.push(`  evidence: ${c.evidenceFile}`);
+  for (const w of c.warnings) lines.push(paint('33', `  warning: ${w.message}${w.frame !== null ? ` (frame ${w.frame})` : ''}`));
+  return lines;
+}
+
+/** Negotiation and TLS facts a user would cross-check. */
+function factLines(c: ReportedConnection): string[] {
+  const out: string[] = [];
   const n = c.negotiation;
   if (n) {
-    const parts: string[] = [];
-    if (n.cookie !== null) parts.push(`cookie ${n.cookie}`);
-    if (n.requestedProtocolNames.length > 0) parts.push(`requested ${n.requestedProtocolNames.join('|')}`);
-    if (n.selectedProtocolName !== null) parts.push(`selected ${n.selectedProtocolName}`);
-    if (n.failureCodeName !== null) parts.push(`failure ${n.failureCodeName}`);
-    if (parts.length > 0) lines.push(`  negotiation: ${parts.join(', ')}`);
+    const p: string[] = [];
+    if (n.cookie !== null) p.push(`cookie "${n.cookie}"`);
+    if (n.routingToken !== null) p.push(`routing token "${n.routingToken}"`);
+    if (n.requestedProtocolNames.length > 0) p.push(`requested ${n.requestedProtocolNames.join('|')}`);
+    if (n.selectedProtocolName !== null) p.push(`selected ${n.selectedProtocolName}`);
+    if (n.failureCodeName !== null) p.push(`failure ${n.failureCodeName}`);
+    if (p.length > 0) out.push(`negotiation: ${p.join(', ')}`);
   }
   const t = c.tls;
-  if (t && t.version !== null) {
+  if (t && (t.version !== null || t.clientHelloFrame !== null)) {
+    const p: string[] = [];
+    p.push(t.version ?? `client offered ${t.clientVersions.join('|') || '?'}`);
+    if (t.cipherSuiteName) p.push(t.cipherSuiteName);
+    if (t.sni !== null) p.push(`SNI "${t.sni}"`);
+    out.push(`tls: ${p.join(', ')}`);
     const cert = t.certificates[0];
-    lines.push(
-      `  tls: ${t.version}${t.cipherSuiteName ? ` ${t.cipherSuiteName}` : ''}${cert ? `, certificate ${cert.subject} valid ${cert.notBefore} .. ${cert.notAfter}` : t.certificateEncrypted ? ', certificate encrypted (TLS 1.3)' : ''}`,
-    );
+    if (cert) {
+      const san = cert.san.length > 0 ? `, SAN ${cert.san.join(', ')}` : '';
+      out.push(
+        `certificate: ${cert.subject}${san}, issuer ${cert.selfSigned ? '(self-signed)' : cert.issuer}, valid ${cert.notBefore} .. ${cert.notAfter}${cert.keyBits !== null ? `, ${cert.keyType ?? ''} ${cert.keyBits} bits` : ''}`,
+      );
+    } else if (t.certificateEncrypted) {
+      out.push('certificate: encrypted (TLS 1.3)');
+    }
   }
-  const shown = c.timeline.slice(0, MAX_LADDER);
-  for (const e of shown) {
-    const inferred = e.inferred ? ' (inferred)' : '';
-    lines.push(
-      `  ${String(e.frame).padStart(7)}  ${ARROW[e.direction]} ${e.event}${e.detail ? `: ${e.detail}` : ''}${inferred}`,
-    );
+  const client = c.mcs?.client;
+  if (client?.clientName) out.push(`client name: ${client.clientName}`);
+  return out;
+}
+
+function arrow(e: TimelineEvent): string {
+  const room = ARROW_WIDTH - 8;
+  let label = eventLabel(e);
+  if (label.length > room) label = `${label.slice(0, room - 1)}~`;
+  if (e.direction === 'net') {
+    const pad = Math.max(0, Math.floor((ARROW_WIDTH - label.length - 4) / 2));
+    return `${' '.repeat(pad)}!! ${label}`.padEnd(ARROW_WIDTH);
   }
-  if (c.timeline.length > shown.length) lines.push(`           ... ${c.timeline.length - shown.length} more events`);
-  if (c.died) {
-    const d = c.died;
-    lines.push(
-      `  ended: ${d.how} by ${d.by} in phase ${d.phase}${d.frame !== null ? ` (frame ${d.frame})` : ''}: ${d.detail}`,
-    );
+  const fill = '-'.repeat(Math.max(1, ARROW_WIDTH - label.length - 6));
+  return e.direction === 'c2s' ? `--- ${label} ${fill}>` : `<${fill} ${label} ---`;
+}
+
+function ladder(c: ReportedConnection, max: number, paint: Paint): string[] {
+  const out: string[] = [];
+  out.push(`    ${'frame'.padStart(7)}  ${'time'.padEnd(9)} client${'server'.padStart(ARROW_WIDTH - 6)}`);
+  for (const row of ladderRows(c, max)) {
+    if (row.kind === 'gap') {
+      out.push(paint('2', `    ${''.padStart(7)}  ${''.padEnd(9)} ... ${row.hidden} more event${row.hidden === 1 ? '' : 's'} ...`));
+    } else if (row.kind === 'death') {
+      out.push(paint('1;31', `    ${(row.frame !== null ? String(row.frame) : '').padStart(7)}  ${''.padEnd(9)} XX died here: ${deathText(c)}`));
+    } else {
+      const e = row.event;
+      const detail = e.detail ? `  ${e.detail}` : '';
+      const line = `    ${String(e.frame).padStart(7)}  ${offsetText(row.offset).padEnd(9)} ${arrow(e)}`;
+      out.push(row.death ? `${paint('1;31', `${line}  <== died here`)}${detail}` : `${line}${detail}`);
+    }
   }
-  for (const f of c.findings) {
-    lines.push(`  finding: ${f.cause} (${Math.round(f.confidence * 100)}%): ${f.explanation}`);
+  return out;
+}
+
+function findingLines(c: ReportedConnection, ind: string, paint: Paint, full: boolean): string[] {
+  const out: string[] = [];
+  const f = c.findings[0];
+  if (!f) {
+    if (c.outcome === 'failed') out.push(`${ind}${paint('1', 'Cause:')} the capture does not show why.`);
+    return out;
   }
-  for (const w of c.warnings) lines.push(`  warning: ${w.message}${w.frame !== null ? ` (frame ${w.frame})` : ''}`);
-  return lines;
+  out.push(`${ind}${paint('1', 'Cause:')} ${paint('1', f.cause)} (${percent(f.confidence)}): ${f.explanation}`);
+  if (f.confidenceReason) out.push(`${ind}  why not certain: ${f.confidenceReason}`);
+  if (f.frames.length > 0) out.push(`${ind}  frames: ${f.frames.join(', ')}`);
+  if (!full) return out;
+  if (f.remediation.length > 0) {
+    out.push(`${ind}  steps:`);
+    f.remediation.forEach((s, i) => out.push(`${ind}    ${i + 1}. ${s}`));
+  }
+  if (f.confirm) out.push(`${ind}  confirm: ${f.confirm}`);
+  if (f.filter) out.push(`${ind}  wireshark: ${f.filter}`);
+  if (f.errorCode) out.push(`${ind}  mstsc: ${f.errorCode}`);
+  const others = c.findings.slice(1);
+  if (others.length > 0) out.push(`${ind}  also possible: ${others.map((o) => `${o.cause} (${percent(o.confidence)})`).join(', ')}`);
+  return out;
 }

@@ -45,8 +45,11 @@ export interface CaptureSummary {
   };
 }
 
-/** A connection as reported: the record plus its findings (sorted, top first). */
-export type ReportedConnection = ConnectionRecord & { findings: Finding[] };
+/**
+ * A connection as reported: the record plus its findings (sorted, top first), and the path of its
+ * evidence pcap when `--export-evidence` wrote one (src/report/evidence.ts).
+ */
+export type ReportedConnection = ConnectionRecord & { findings: Finding[]; evidenceFile?: string };
 
 /** Attempts from one client to one server within seconds, shown as one story with its retries. */
 export interface AttemptGroup {

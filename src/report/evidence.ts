@@ -1,0 +1,291 @@
+// `--export-evidence DIR`: for each failed connection a small classic pcap with just its frames
+// (both directions of its flow, its RDPEUDP side channels) plus the ICMP errors and the DNS
+// transactions tied to it, named "<connection id>.pcap". A second pass over the input files
+// selects the frames (pcap-savefile(5); nanosecond timestamps so times are kept exactly, the
+// link type of the original). Stdin is not re-readable: spoolStdin() copies it to a temp file
+// first. Memory stays bounded: selected frames are buffered up to FLUSH_BYTES, then appended.
+import { appendFileSync, createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import type { Readable } from 'node:stream';
+import type { CaptureSource, FrameView } from '../capture/types.js';
+import { readCapture, sourceName } from '../capture/index.js';
+import { PcapWriter } from '../capture/writer.js';
+import { DecodedPacket, IpProto, decodePacket, dstText, isKnownLinkType, srcText } from '../net/index.js';
+import { safeFileName } from './escape.js';
+import type { Report, ReportedConnection } from './types.js';
+
+/** Evidence files written per run; beyond it a warning says how many were left out. */
+export const MAX_EVIDENCE_FILES = 1000;
+/** Frames written per evidence file; beyond it the file is cut and a warning says so. */
+export const MAX_EVIDENCE_FRAMES = 100_000;
+/** DNS transactions of the client this many seconds before a connection (to its end) are tied to it. */
+export const DNS_WINDOW_SECONDS = 60;
+const FLUSH_BYTES = 8 * 1024 * 1024;
+const DNS_PORT = 53;
+
+export interface EvidenceFile {
+  connection: string;
+  file: string;
+  frames: number;
+  linkType: number;
+}
+
+export interface EvidenceResult {
+  files: EvidenceFile[];
+  warnings: string[];
+}
+
+/** A flow of a connection: its endpoints and the frames in which it may appear. */
+interface FlowKey {
+  proto: number;
+  clientIp: string;
+  clientPort: number;
+  serverIp: string;
+  serverPort: number;
+  first: number;
+  last: number;
+}
+
+/** A frame chosen by number, checked against what it must be when read. */
+interface Pinned {
+  kind: 'icmp' | 'dns';
+  /** For DNS: the two addresses of the transaction. */
+  a: string;
+  b: string;
+}
+
+class Target {
+  readonly flows: FlowKey[] = [];
+  readonly pinned = new Map<number, Pinned>();
+  linkType = -1;
+  frames = 0;
+  skippedLinkType = 0;
+  cut = false;
+  pending: Buffer[] = [];
+  pendingBytes = 0;
+  writer: PcapWriter | null = null;
+  constructor(
+    readonly conn: ReportedConnection,
+    readonly file: string,
+  ) {}
+}
+
+/** "ip:port" (IPv6 without brackets) -> [ip, port]. */
+export function splitEndpoint(s: string): [string, number] {
+  const i = s.lastIndexOf(':');
+  return [s.slice(0, i), Number(s.slice(i + 1))];
+}
+
+function flowOf(proto: number, client: string, server: string, first: number, last: number): FlowKey {
+  const [clientIp, clientPort] = splitEndpoint(client);
+  const [serverIp, serverPort] = splitEndpoint(server);
+  return { proto, clientIp, clientPort, serverIp, serverPort, first, last };
+}
+
+/** The DNS transactions tied to a connection: its client's queries shortly before it, or cited by its findings. */
+function tiedDns(report: Report, c: ReportedConnection): Report['dns'] {
+  const [clientIp] = splitEndpoint(c.client);
+  const cited = new Set<number>();
+  for (const f of c.findings) for (const n of f.frames) cited.add(n);
+  const file = report.capture.files[c.fileIndex];
+  return report.dns.filter((d) => {
+    if (d.client !== clientIp) return false;
+    // DNS records carry no file index: keep those inside this file's time span (frames are checked on reading).
+    if (file && file.start !== null && file.end !== null && (d.time < file.start || d.time > file.end)) return false;
+    const inWindow = d.time >= c.start - DNS_WINDOW_SECONDS && d.time <= c.end;
+    return inWindow || cited.has(d.queryFrame) || (d.responseFrame !== null && cited.has(d.responseFrame));
+  });
+}
+
+function targetsOf(report: Report, dir: string): { targets: Target[]; left: number } {
+  const failed = report.connections.filter((c) => c.outcome === 'failed');
+  const targets: Target[] = [];
+  const used = new Set<string>();
+  for (const c of failed.slice(0, MAX_EVIDENCE_FILES)) {
+    let name = safeFileName(c.id);
+    while (used.has(name)) name = `${name}_`;
+    used.add(name);
+    const t = new Target(c, path.join(dir, `${name}.pcap`));
+    const proto = c.transport === 'tcp' ? IpProto.TCP : IpProto.UDP;
+    t.flows.push(flowOf(proto, c.client, c.server, c.flow.firstFrame, c.flow.lastFrame));
+    for (const s of c.sideChannels) {
+      t.flows.push(flowOf(IpProto.UDP, s.client, s.server, s.synFrame ?? c.flow.firstFrame, Number.MAX_SAFE_INTEGER));
+    }
+    for (const i of c.flow.icmp) t.pinned.set(i.frame, { kind: 'icmp', a: '', b: '' });
+    for (const d of tiedDns(report, c)) {
+      t.pinned.set(d.queryFrame, { kind: 'dns', a: d.client, b: d.server });
+      if (d.responseFrame !== null) t.pinned.set(d.responseFrame, { kind: 'dns', a: d.client, b: d.server });
+    }
+    targets.push(t);
+  }
+  return { targets, left: failed.length - targets.length };
+}
+
+function matchesFlow(p: DecodedPacket, f: FlowKey, frame: number): boolean {
+  if (frame < f.first || frame > f.last || p.ipProto !== f.proto || (p.isFragment && p.fragOffset !== 0)) return false;
+  if (p.srcPort === f.clientPort && p.dstPort === f.serverPort) return srcText(p) === f.clientIp && dstText(p) === f.serverIp;
+  if (p.srcPort === f.serverPort && p.dstPort === f.clientPort) return srcText(p) === f.serverIp && dstText(p) === f.clientIp;
+  return false;
+}
+
+function matchesPinned(p: DecodedPacket, pin: Pinned): boolean {
+  if (pin.kind === 'icmp') return p.ipProto === IpProto.ICMP || p.ipProto === IpProto.ICMPV6;
+  if (p.ipProto !== IpProto.UDP && p.ipProto !== IpProto.TCP) return false;
+  if (p.srcPort !== DNS_PORT && p.dstPort !== DNS_PORT) return false;
+  const s = srcText(p);
+  const d = dstText(p);
+  return (s === pin.a && d === pin.b) || (s === pin.b && d === pin.a);
+}
+
+function flush(t: Target): void {
+  if (t.pendingBytes === 0 && t.writer === null) return;
+  if (t.pending.length > 0) appendFileSync(t.file, Buffer.concat(t.pending));
+  t.pending = [];
+  t.pendingBytes = 0;
+}
+
+function add(t: Target, v: FrameView): number {
+  if (t.frames >= MAX_EVIDENCE_FRAMES) {
+    t.cut = true;
+    return 0;
+  }
+  if (t.writer === null) {
+    t.linkType = v.linkType;
+    t.writer = new PcapWriter({ linkType: v.linkType, nanosecond: true, snapLen: 262144 });
+    writeFileSync(t.file, t.writer.header());
+  } else if (v.linkType !== t.linkType) {
+    t.skippedLinkType++;
+    return 0;
+  }
+  const rec = t.writer.encode({
+    tsSec: v.tsSec,
+    tsNsec: v.tsNsec,
+    data: v.buf.subarray(v.off, v.off + v.capLen),
+    origLen: v.origLen,
+  });
+  t.pending.push(rec);
+  t.pendingBytes += rec.length;
+  t.frames++;
+  return rec.length;
+}
+
+/**
+ * Writes the evidence pcaps into `dir` (created when missing) and sets `evidenceFile` on each
+ * reported connection that got one. `sources` must be the same inputs, in the same order, that
+ * produced `report` (stdin spooled: see spoolStdin). Throws an Error naming the path when the
+ * directory or a file cannot be written.
+ */
+export async function exportEvidence(report: Report, sources: CaptureSource[], dir: string): Promise<EvidenceResult> {
+  const warnings: string[] = [];
+  const { targets, left } = targetsOf(report, dir);
+  if (left > 0) warnings.push(`evidence: ${left} failed connections beyond the first ${MAX_EVIDENCE_FILES} got no evidence file`);
+  if (targets.length === 0) return { files: [], warnings };
+  try {
+    mkdirSync(dir, { recursive: true });
+  } catch (e) {
+    throw new Error(`cannot create ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const pkt = new DecodedPacket();
+  for (let fi = 0; fi < sources.length; fi++) {
+    const here = targets.filter((t) => t.conn.fileIndex === fi);
+    if (here.length === 0) continue;
+    const source = sources[fi]!;
+    if (source.kind === 'stdin') throw new Error('stdin cannot be read twice: spool it first (spoolStdin)');
+    // Index: client port -> the flows using it; frame -> the pinned frames.
+    const byPort = new Map<number, { t: Target; f: FlowKey }[]>();
+    const byFrame = new Map<number, { t: Target; pin: Pinned }[]>();
+    for (const t of here) {
+      for (const f of t.flows) {
+        const list = byPort.get(f.clientPort);
+        if (list) list.push({ t, f });
+        else byPort.set(f.clientPort, [{ t, f }]);
+      }
+      for (const [frame, pin] of t.pinned) {
+        const list = byFrame.get(frame);
+        if (list) list.push({ t, pin });
+        else byFrame.set(frame, [{ t, pin }]);
+      }
+    }
+    let buffered = 0;
+    const chosen = new Set<Target>();
+    try {
+      await readCapture(source, fi, {
+        onFrame(v: FrameView): void {
+          if (!isKnownLinkType(v.linkType)) return;
+          const pins = byFrame.get(v.frame);
+          decodePacket(v.buf, v.off, v.capLen, v.linkType, pkt);
+          if (pkt.ipVersion === 0) return;
+          chosen.clear();
+          if (pins) for (const x of pins) if (matchesPinned(pkt, x.pin)) chosen.add(x.t);
+          if (pkt.ipProto === IpProto.TCP || pkt.ipProto === IpProto.UDP) {
+            const s = byPort.get(pkt.srcPort);
+            if (s) for (const x of s) if (matchesFlow(pkt, x.f, v.frame)) chosen.add(x.t);
+            const d = pkt.dstPort !== pkt.srcPort ? byPort.get(pkt.dstPort) : undefined;
+            if (d) for (const x of d) if (matchesFlow(pkt, x.f, v.frame)) chosen.add(x.t);
+          }
+          for (const t of chosen) buffered += add(t, v);
+          if (buffered >= FLUSH_BYTES) {
+            for (const t of here) flush(t);
+            buffered = 0;
+          }
+        },
+      });
+      for (const t of here) flush(t);
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new Error(`evidence: ${code !== undefined ? `cannot write in ${dir} (${code})` : (e as Error).message}`);
+    }
+  }
+  const files: EvidenceFile[] = [];
+  for (const t of targets) {
+    if (t.writer === null) continue;
+    t.conn.evidenceFile = t.file;
+    files.push({ connection: t.conn.id, file: t.file, frames: t.frames, linkType: t.linkType });
+    if (t.cut) warnings.push(`evidence ${t.file}: cut at ${MAX_EVIDENCE_FRAMES} frames`);
+    if (t.skippedLinkType > 0) warnings.push(`evidence ${t.file}: ${t.skippedLinkType} frames of another link type left out (a pcap has one link type)`);
+  }
+  return { files, warnings };
+}
+
+export interface Spool {
+  /** The sources to analyse (stdin replaced by its spooled copy). */
+  sources: CaptureSource[];
+  /** Puts "-" back where the spooled file's name appears in the report. */
+  restore(report: Report): void;
+  /** Removes the temp file. */
+  cleanup(): void;
+}
+
+/**
+ * Copies stdin (or `input`) to a temp file when `sources` reads it, so that the evidence pass
+ * can read it again. Without a stdin source, returns the sources as they are.
+ */
+export async function spoolStdin(sources: CaptureSource[], input: Readable = process.stdin): Promise<Spool> {
+  const i = sources.findIndex((s) => s.kind === 'stdin');
+  if (i < 0) return { sources, restore: () => undefined, cleanup: () => undefined };
+  const dir = mkdtempSync(path.join(tmpdir(), 'rdp-autopsy-'));
+  const file = path.join(dir, 'stdin.capture');
+  const cleanup = (): void => rmSync(dir, { recursive: true, force: true });
+  try {
+    await pipeline(input, createWriteStream(file));
+  } catch (e) {
+    cleanup();
+    throw new Error(`cannot spool stdin to ${file}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  }
+  const out = sources.slice();
+  out[i] = { kind: 'file', path: file };
+  const name = sourceName(sources[i]!);
+  return {
+    sources: out,
+    cleanup,
+    restore(report: Report): void {
+      const f = report.capture.files[i];
+      if (f && f.file === file) f.file = name;
+      for (const c of report.connections) if (c.fileIndex === i) c.file = name;
+      report.capture.damage = report.capture.damage.map((d) => (d.startsWith(`${file}: `) ? `${name}: ${d.slice(file.length + 2)}` : d));
+      report.warnings = report.warnings.map((w) => w.split(file).join(name));
+    },
+  };
+}

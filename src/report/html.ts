@@ -1,0 +1,265 @@
+// `--format html`: ONE self-contained file: inline CSS, inline SVG, no script, no font, no image,
+// no network (a Content-Security-Policy of default-src 'none' says so to the browser too). The
+// summary, a ladder diagram per failed handshake (src/report/svg.ts), its timeline, the findings
+// and the remediation. Every untrusted string is entity-escaped (escapeHtml), in text and in
+// attributes alike; nothing untrusted goes into <style>.
+import { serverSentence } from '../diagnose/index.js';
+import { escapeHtml as h } from './escape.js';
+import { deathText, eventLabel, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
+import { ladderSvg } from './svg.js';
+import type { Report, ReportedConnection } from './types.js';
+
+export interface HtmlOptions {
+  /** Events drawn per ladder (default 60); the timeline table lists every event. */
+  maxLadder?: number;
+}
+
+const DEFAULT_LADDER = 60;
+/** Timeline rows listed per connection (the JSON report has them all). */
+const MAX_TIMELINE_ROWS = 2000;
+
+const CSS = `
+:root{color-scheme:light}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d2731;background:#f5f7f9}
+main{max-width:1100px;margin:0 auto;padding:24px}
+h1{font-size:22px;margin:0 0 8px}h2{font-size:18px;margin:28px 0 8px}h3{font-size:15px;margin:18px 0 6px}
+.headline{font-size:16px;font-weight:600;padding:12px 16px;border-left:4px solid #c0392b;background:#fff}
+.headline.ok{border-color:#27ae60}
+table{border-collapse:collapse;background:#fff;margin:6px 0 12px;width:100%}
+th,td{border:1px solid #d5dbe1;padding:4px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+th{background:#eef1f4;font-weight:600}
+section.conn{background:#fff;border:1px solid #d5dbe1;border-radius:6px;padding:8px 18px 14px;margin:18px 0}
+section.conn h2{margin-top:8px}
+.failed{color:#c0392b;font-weight:600}.completed{color:#1e8449;font-weight:600}.incomplete{color:#b9770e;font-weight:600}
+.died{color:#c0392b}
+code{font:12.5px/1.4 ui-monospace,SFMono-Regular,Consolas,monospace;background:#eef1f4;padding:1px 4px;border-radius:3px;overflow-wrap:anywhere}
+ul.steps{list-style:none;padding-left:4px}ul.steps li::before{content:"\\2610\\00a0";}
+.scroll{overflow-x:auto}
+svg.ladder{background:#fff;display:block;max-width:none}
+svg.ladder text{font:12px ui-monospace,SFMono-Regular,Consolas,monospace;fill:#1d2731}
+svg.ladder .hdr{font-weight:700}svg.ladder .addr{fill:#5d6d7e}
+svg.ladder .life{stroke:#95a5a6;stroke-width:2}
+svg.ladder .frame{fill:#2471a3}svg.ladder .time{fill:#7f8c8d}
+svg.ladder .gap{fill:#7f8c8d;font-style:italic}
+svg.ladder .dlabel{fill:#c0392b;font-weight:700}
+svg.ladder g.death .label{fill:#c0392b;font-weight:700}
+tr.death td{background:#fdecea}
+.muted{color:#5d6d7e}
+footer{margin-top:28px;color:#5d6d7e;font-size:12px}
+`;
+
+/** The page's policy: nothing may be fetched or run; only the inline style applies. */
+export const HTML_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
+
+export function renderHtml(report: Report, opts: HtmlOptions = {}): string {
+  const max = opts.maxLadder ?? DEFAULT_LADDER;
+  const files = report.capture.files.map((f) => f.file).join(', ');
+  const out: string[] = [];
+  out.push(
+    '<!DOCTYPE html>',
+    '<html lang="en">',
+    '<head>',
+    '<meta charset="utf-8">',
+    `<meta http-equiv="Content-Security-Policy" content="${h(HTML_CSP)}">`,
+    '<meta name="referrer" content="no-referrer">',
+    '<meta name="viewport" content="width=device-width, initial-scale=1">',
+    `<title>${h(`RDP autopsy: ${files || 'no input'}`)}</title>`,
+    `<style>${CSS}</style>`,
+    '</head>',
+    '<body><main>',
+    `<h1>RDP autopsy: ${h(files || 'no input')}</h1>`,
+  );
+  const s = report.summary;
+  out.push(`<p class="headline${s.failed === 0 ? ' ok' : ''}" id="headline">${h(s.headline)}</p>`);
+  out.push(
+    `<p>${s.connections} connection attempt${s.connections === 1 ? '' : 's'}: <span class="completed">${s.completed} completed</span>, <span class="failed">${s.failed} failed</span>, <span class="incomplete">${s.incompleteCapture} only partly captured</span>.</p>`,
+  );
+  if (report.capture.damage.length > 0) {
+    out.push('<p class="failed">Damaged input (what could be read was analysed):</p><ul>');
+    for (const d of report.capture.damage) out.push(`<li>${h(d)}</li>`);
+    out.push('</ul>');
+  }
+  if (report.servers.length > 0) {
+    out.push('<h2>Servers</h2><table id="servers"><thead><tr><th>Server</th><th>Attempts</th><th>Completed</th><th>Failed</th><th>Partly captured</th><th>Summary</th></tr></thead><tbody>');
+    for (const x of report.servers) {
+      out.push(
+        `<tr><td>${h(x.server)}</td><td>${x.attempts}</td><td>${x.completed}</td><td>${x.failed}</td><td>${x.incomplete}</td><td>${h(serverSentence(x))}</td></tr>`,
+      );
+    }
+    out.push('</tbody></table>');
+  }
+  if (report.connections.length > 0) out.push(...attemptsTable(report));
+  const retries = report.groups.filter((g) => g.connectionIds.length > 1);
+  if (retries.length > 0) {
+    out.push('<h2>Retries</h2><ul>');
+    for (const g of retries) out.push(`<li>${h(g.client)} → ${h(g.server)} (${g.connectionIds.map(h).join(', ')}): ${h(g.summary)}</li>`);
+    out.push('</ul>');
+  }
+  const { failed, incomplete } = partition(report);
+  for (const c of failed) out.push(...failedSection(c, max));
+  for (const c of incomplete) out.push(...incompleteSection(c));
+  out.push(...captureSection(report));
+  out.push(`<footer>${h(`${report.tool.name} ${report.tool.version}, report schema ${report.schemaVersion}`)}</footer>`);
+  out.push('</main></body>', '</html>');
+  return out.join('\n') + '\n';
+}
+
+/** Anchor of a connection's section. */
+function anchor(c: ReportedConnection): string {
+  return `conn-${c.id.replace(/[^A-Za-z0-9_-]/g, '_')}`;
+}
+
+function outcomeClass(c: ReportedConnection): string {
+  return c.outcome === 'completed' ? 'completed' : c.outcome === 'failed' ? 'failed' : 'incomplete';
+}
+
+/** href for an evidence file: relative paths kept relative ("./"), percent-encoded, then escaped. */
+function href(p: string): string {
+  const path = p.replace(/\\/g, '/');
+  const rel = /^[A-Za-z][A-Za-z0-9+.-]*:/.test(path) || path.startsWith('/') || path.startsWith('.') ? path : `./${path}`;
+  return h(encodeURI(rel).replace(/[#?]/g, (c) => encodeURIComponent(c)));
+}
+
+function attemptsTable(report: Report): string[] {
+  const many = report.capture.files.length > 1;
+  const out = [
+    `<h2>Attempts</h2><table id="attempts"><thead><tr><th>Id</th><th>Client</th><th>Server</th><th>Outcome</th><th>Reached</th><th>Cause</th><th>Confidence</th>${many ? '<th>File</th>' : ''}<th>Evidence</th></tr></thead><tbody>`,
+  ];
+  for (const c of report.connections) {
+    const f = c.findings[0];
+    const id = c.outcome === 'completed' ? h(c.id) : `<a href="#${anchor(c)}">${h(c.id)}</a>`;
+    out.push(
+      `<tr><td>${id}</td><td>${h(c.client)}</td><td>${h(c.server)}</td><td class="${outcomeClass(c)}">${h(outcomeText(c))}</td><td>${h(c.reached)}</td>` +
+        `<td>${f ? h(f.cause) : ''}</td><td>${f ? percent(f.confidence) : ''}</td>${many ? `<td>${h(c.file)}</td>` : ''}` +
+        `<td>${c.evidenceFile ? `<a href="${href(c.evidenceFile)}">${h(c.evidenceFile)}</a>` : ''}</td></tr>`,
+    );
+  }
+  out.push('</tbody></table>');
+  return out;
+}
+
+function failedSection(c: ReportedConnection, max: number): string[] {
+  const out: string[] = [];
+  out.push(`<section class="conn failed-conn" id="${anchor(c)}">`);
+  out.push(`<h2>${h(c.id)}: ${h(c.client)} → ${h(c.server)} <span class="failed">${h(outcomeText(c))}</span></h2>`);
+  if (c.died) out.push(`<p class="died"><strong>Died:</strong> ${h(deathText(c))}: ${h(c.died.detail)}</p>`);
+  out.push(...factsTable(c));
+  out.push('<h3>Ladder</h3>', `<div class="scroll">${ladderSvg(c, max)}</div>`);
+  out.push(...findingBlock(c));
+  if (c.evidenceFile) out.push(`<p><strong>Evidence:</strong> <a href="${href(c.evidenceFile)}">${h(c.evidenceFile)}</a></p>`);
+  for (const w of c.warnings) out.push(`<p class="muted">Warning: ${h(w.message)}${w.frame !== null ? ` (frame ${w.frame})` : ''}</p>`);
+  out.push(...timelineTable(c));
+  out.push('</section>');
+  return out;
+}
+
+function incompleteSection(c: ReportedConnection): string[] {
+  const f = c.findings[0];
+  return [
+    `<section class="conn" id="${anchor(c)}">`,
+    `<h2>${h(c.id)}: ${h(c.client)} → ${h(c.server)} <span class="incomplete">${h(outcomeText(c))}</span></h2>`,
+    `<p>The capture ${c.incompleteReason === 'started_late' ? 'started after this attempt began' : 'ended before this attempt finished'}; it reached ${h(c.reached)}. How it ended cannot be told from this capture.</p>`,
+    ...(f ? [`<p><strong>Possible cause:</strong> ${h(f.cause)} (${percent(f.confidence)}): ${h(f.explanation)}</p>`] : []),
+    ...timelineTable(c),
+    '</section>',
+  ];
+}
+
+function factsTable(c: ReportedConnection): string[] {
+  const rows: [string, string][] = [];
+  const n = c.negotiation;
+  if (n) {
+    if (n.cookie !== null) rows.push(['Cookie (user hint)', n.cookie]);
+    if (n.routingToken !== null) rows.push(['Routing token', n.routingToken]);
+    if (n.requestedProtocolNames.length > 0) rows.push(['Requested protocols', n.requestedProtocolNames.join(' | ')]);
+    if (n.selectedProtocolName !== null) rows.push(['Selected protocol', n.selectedProtocolName]);
+    if (n.failureCodeName !== null) rows.push(['RDP_NEG_FAILURE', n.failureCodeName]);
+  }
+  const t = c.tls;
+  if (t) {
+    if (t.version !== null) rows.push(['TLS', `${t.version}${t.cipherSuiteName ? ` ${t.cipherSuiteName}` : ''}`]);
+    if (t.sni !== null) rows.push(['SNI', t.sni]);
+    t.certificates.forEach((cert, i) => {
+      const label = i === 0 ? 'Certificate' : `Certificate ${i + 1}`;
+      rows.push([label, `${cert.subject}${cert.selfSigned ? ' (self-signed)' : `, issued by ${cert.issuer}`}`]);
+      if (cert.san.length > 0) rows.push([`${label} SAN`, cert.san.join(', ')]);
+      rows.push([`${label} validity`, `${cert.notBefore} .. ${cert.notAfter}`]);
+      rows.push([`${label} SHA-256`, cert.sha256]);
+    });
+    if (t.certificateEncrypted) rows.push(['Certificate', 'encrypted (TLS 1.3)']);
+    for (const a of t.alerts) rows.push([`TLS alert (frame ${a.frame})`, `${a.by}: ${a.level ?? ''} ${a.description}`.replace(/ +/g, ' ')]);
+  }
+  const client = c.mcs?.client;
+  if (client?.clientName) rows.push(['Client name', client.clientName]);
+  for (const e of c.errorInfo) rows.push([`Error info (frame ${e.frame})`, `${e.name}: ${e.description}`]);
+  if (rows.length === 0) return [];
+  return ['<table class="facts"><tbody>', ...rows.map(([k, v]) => `<tr><th>${h(k)}</th><td>${h(v)}</td></tr>`), '</tbody></table>'];
+}
+
+function findingBlock(c: ReportedConnection): string[] {
+  const f = c.findings[0];
+  if (!f) return ['<h3>Finding</h3>', '<p>The capture does not show why this attempt failed.</p>'];
+  const out: string[] = ['<h3>Finding</h3>'];
+  out.push(`<p class="finding"><strong>${h(f.cause)}</strong> (confidence ${percent(f.confidence)}): ${h(f.explanation)}</p>`);
+  if (f.confidenceReason) out.push(`<p class="muted"><em>Why not certain:</em> ${h(f.confidenceReason)}</p>`);
+  if (f.frames.length > 0) out.push(`<p><strong>Frames:</strong> ${f.frames.join(', ')}</p>`);
+  if (f.remediation.length > 0) {
+    out.push('<h3>Steps</h3><ul class="steps">');
+    for (const s of f.remediation) out.push(`<li>${h(s)}</li>`);
+    out.push('</ul>');
+  }
+  if (f.confirm) out.push(`<p><strong>Confirm:</strong> ${h(f.confirm)}</p>`);
+  if (f.filter) out.push(`<p><strong>Wireshark filter:</strong> <code>${h(f.filter)}</code></p>`);
+  if (f.errorCode) out.push(`<p><strong>mstsc error code:</strong> ${h(f.errorCode)}</p>`);
+  const others = c.findings.slice(1);
+  if (others.length > 0) out.push(`<p><strong>Also possible:</strong> ${others.map((o) => `${h(o.cause)} (${percent(o.confidence)}): ${h(o.explanation)}`).join('; ')}</p>`);
+  return out;
+}
+
+function timelineTable(c: ReportedConnection): string[] {
+  if (c.timeline.length === 0) return [];
+  const t0 = c.timeline[0]!.time;
+  const deathFrame = c.died?.frame ?? null;
+  const shown = c.timeline.slice(0, MAX_TIMELINE_ROWS);
+  const out = [
+    `<details><summary>Timeline (${c.timeline.length} event${c.timeline.length === 1 ? '' : 's'})</summary>`,
+    '<table class="timeline"><thead><tr><th>Frame</th><th>Time</th><th>Direction</th><th>Phase</th><th>Event</th><th>Detail</th></tr></thead><tbody>',
+  ];
+  for (const e of shown) {
+    const dir = e.direction === 'c2s' ? 'client → server' : e.direction === 's2c' ? 'client ← server' : 'network';
+    out.push(
+      `<tr${e.frame === deathFrame ? ' class="death"' : ''}><td>${e.frame}</td><td>${offsetText(e.time - t0)}</td><td>${dir}</td><td>${h(e.phase)}</td><td>${h(eventLabel(e))}</td><td>${h(e.detail ?? '')}</td></tr>`,
+    );
+  }
+  if (c.timeline.length > shown.length) out.push(`<tr><td colspan="6">… ${c.timeline.length - shown.length} more events (see the JSON report)</td></tr>`);
+  out.push('</tbody></table></details>');
+  return out;
+}
+
+function captureSection(report: Report): string[] {
+  const cap = report.capture;
+  const out = [
+    '<h2>Capture</h2>',
+    '<table id="capture"><thead><tr><th>File</th><th>Format</th><th>Frames</th><th>Bytes</th><th>Link types</th><th>Damage</th></tr></thead><tbody>',
+  ];
+  for (const f of cap.files) {
+    out.push(
+      `<tr><td>${h(f.file)}</td><td>${h(`${f.format}${f.gzip ? ' (gzip)' : ''}`)}</td><td>${f.frames}</td><td>${f.bytes}</td><td>${h(f.linkTypes.map((l) => `${l.name} ${l.frames}`).join(', '))}</td>` +
+        `<td>${f.damage ? h(`${f.damage.message} at byte offset ${f.damage.offset} (frame ${f.damage.frame})`) : ''}</td></tr>`,
+    );
+  }
+  out.push('</tbody></table>');
+  const span = timeSpan(report);
+  if (span) out.push(`<p>Time: ${h(span)} (UTC)</p>`);
+  const st = cap.stats;
+  out.push(
+    `<p class="muted">Packets: ${st.tcpPackets} TCP, ${st.udpPackets} UDP, ${st.nonIp} not IP; ${st.ipFragments} IP fragments, ${st.badChecksums} bad checksums, ${st.flowsEvicted} flows evicted (${st.halfOpenEvicted} half-open).</p>`,
+  );
+  const warnings = [...report.warnings, ...cap.files.flatMap((f) => f.warnings.map((w) => `${f.file}: ${w.message} at byte offset ${w.offset} (frame ${w.frame})`))];
+  if (warnings.length > 0) {
+    out.push('<h3>Warnings</h3><ul>');
+    for (const w of warnings) out.push(`<li>${h(w)}</li>`);
+    out.push('</ul>');
+  }
+  return out;
+}

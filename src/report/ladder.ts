@@ -1,0 +1,107 @@
+// The ladder of one connection, shared by the text, Markdown and HTML writers: which timeline
+// events to show (bounded), where the connection died, and small wording helpers.
+import type { TimelineEvent } from '../handshake/types.js';
+import type { Finding } from '../diagnose/types.js';
+import type { Report, ReportedConnection } from './types.js';
+
+export type LadderRow =
+  | { kind: 'event'; event: TimelineEvent; /** Seconds since the connection's first event. */ offset: number; death: boolean }
+  | { kind: 'gap'; hidden: number }
+  /** The death frame is not one of the timeline's events: marked after the last shown event. */
+  | { kind: 'death'; frame: number | null };
+
+/** Index of the timeline event that shows the death (the last event carrying died.frame), or -1. */
+export function deathIndex(c: ReportedConnection): number {
+  const f = c.died?.frame;
+  if (f === undefined || f === null) return -1;
+  for (let i = c.timeline.length - 1; i >= 0; i--) if (c.timeline[i]!.frame === f) return i;
+  return -1;
+}
+
+/**
+ * The rows of a ladder with at most `max` events: the first events, then the ones around the
+ * death (or the last ones), with a gap row where events are left out. The death row is always shown.
+ */
+export function ladderRows(c: ReportedConnection, max: number): LadderRow[] {
+  const tl = c.timeline;
+  const t0 = tl.length > 0 ? tl[0]!.time : c.start;
+  const di = deathIndex(c);
+  const keep = new Set<number>();
+  if (tl.length <= max) {
+    for (let i = 0; i < tl.length; i++) keep.add(i);
+  } else {
+    const tail = Math.max(1, Math.floor(max / 3));
+    const head = Math.max(0, max - tail);
+    for (let i = 0; i < head; i++) keep.add(i);
+    // The tail window ends at the death (plus two events after it) or at the last event.
+    const end = di >= 0 ? Math.min(tl.length - 1, di + 2) : tl.length - 1;
+    for (let i = Math.max(0, end - tail + 1); i <= end; i++) keep.add(i);
+    if (di >= 0) keep.add(di);
+  }
+  const rows: LadderRow[] = [];
+  let hidden = 0;
+  for (let i = 0; i < tl.length; i++) {
+    if (!keep.has(i)) {
+      hidden++;
+      continue;
+    }
+    if (hidden > 0) rows.push({ kind: 'gap', hidden });
+    hidden = 0;
+    const e = tl[i]!;
+    rows.push({ kind: 'event', event: e, offset: e.time - t0, death: i === di });
+  }
+  if (hidden > 0) rows.push({ kind: 'gap', hidden });
+  if (c.died && di < 0) rows.push({ kind: 'death', frame: c.died.frame });
+  return rows;
+}
+
+/** "+1.234s" from the connection's first event. */
+export function offsetText(seconds: number): string {
+  return `+${seconds.toFixed(3)}s`;
+}
+
+/** "died in tls: encrypted_alert by client (frame 10)". */
+export function deathText(c: ReportedConnection): string {
+  const d = c.died;
+  if (!d) return '';
+  return `${d.how.replace(/_/g, ' ')} by ${d.by} in phase ${d.phase}${d.frame !== null ? ` (frame ${d.frame})` : ''}`;
+}
+
+export function topFinding(c: ReportedConnection): Finding | null {
+  return c.findings[0] ?? null;
+}
+
+export function percent(confidence: number): string {
+  return `${Math.round(confidence * 100)}%`;
+}
+
+/** One line per connection: the outcome in words. */
+export function outcomeText(c: ReportedConnection): string {
+  if (c.outcome === 'completed') return 'completed';
+  if (c.outcome === 'failed') return `failed in ${c.died?.phase ?? c.reached}`;
+  return `incomplete capture (${c.incompleteReason === 'started_late' ? 'started late' : c.incompleteReason === 'ended_early' ? 'ended early' : 'unknown'})`;
+}
+
+/** Event label with its detail, as one line. */
+export function eventLabel(e: TimelineEvent): string {
+  return `${e.event}${e.inferred ? ' (inferred)' : ''}`;
+}
+
+/** Connections grouped for the writers: failed first (in report order), then the others. */
+export function partition(report: Report): { failed: ReportedConnection[]; incomplete: ReportedConnection[]; completed: ReportedConnection[] } {
+  const failed: ReportedConnection[] = [];
+  const incomplete: ReportedConnection[] = [];
+  const completed: ReportedConnection[] = [];
+  for (const c of report.connections) {
+    if (c.outcome === 'failed') failed.push(c);
+    else if (c.outcome === 'incomplete_capture') incomplete.push(c);
+    else completed.push(c);
+  }
+  return { failed, incomplete, completed };
+}
+
+/** Capture time span as "start .. end", or "" when unknown. */
+export function timeSpan(report: Report): string {
+  const c = report.capture;
+  return c.start !== null ? `${c.start} .. ${c.end ?? '?'}` : '';
+}

@@ -1,0 +1,227 @@
+// `--format md`: a report to paste into a ticket (GitHub-flavoured Markdown): the headline, a
+// summary table per server and per attempt, one section per failed attempt (its ladder as a
+// table, the finding, the steps as a checklist, how to confirm, the Wireshark filter), then the
+// capture facts. Every value from the capture goes through escapeMarkdown (text, table cells)
+// or markdownCode (code spans), which also show control characters as \xNN.
+import { serverSentence } from '../diagnose/index.js';
+import { escapeMarkdown as md, markdownCode as code } from './escape.js';
+import { deathText, ladderRows, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
+import type { Report, ReportedConnection } from './types.js';
+
+export interface MarkdownOptions {
+  /** Timeline events shown per failed connection (default 60). */
+  maxLadder?: number;
+}
+
+const DEFAULT_LADDER = 60;
+
+const DIRECTION: Record<'c2s' | 's2c' | 'net', string> = {
+  c2s: 'client → server',
+  s2c: 'client ← server',
+  net: 'network',
+};
+
+function row(cells: string[]): string {
+  return `| ${cells.join(' | ')} |`;
+}
+
+function table(head: string[], rows: string[][]): string[] {
+  return [row(head), row(head.map(() => '---')), ...rows.map(row)];
+}
+
+/** A heading anchor-friendly id: the connection ids are ours ("c12"), escaped anyway. */
+function title(c: ReportedConnection): string {
+  return `${md(c.id)}: ${md(c.client)} → ${md(c.server)}, ${md(outcomeText(c))}`;
+}
+
+export function renderMarkdown(report: Report, opts: MarkdownOptions = {}): string {
+  const max = opts.maxLadder ?? DEFAULT_LADDER;
+  const out: string[] = [];
+  const files = report.capture.files.map((f) => md(f.file)).join(', ');
+  out.push(`# RDP autopsy: ${files || 'no input'}`, '');
+  out.push(`**${md(report.summary.headline)}**`, '');
+  const s = report.summary;
+  out.push(
+    `${s.connections} connection attempt${s.connections === 1 ? '' : 's'}: ${s.completed} completed, ${s.failed} failed, ${s.incompleteCapture} only partly captured.`,
+    '',
+  );
+  if (report.capture.damage.length > 0) {
+    out.push('> **Damaged input:** what could be read was analysed.');
+    for (const d of report.capture.damage) out.push(`> ${md(d)}`);
+    out.push('');
+  }
+
+  if (report.servers.length > 0) {
+    out.push('## Servers', '');
+    out.push(
+      ...table(
+        ['Server', 'Attempts', 'Completed', 'Failed', 'Partly captured', 'Summary'],
+        report.servers.map((x) => [md(x.server), String(x.attempts), String(x.completed), String(x.failed), String(x.incomplete), md(serverSentence(x))]),
+      ),
+      '',
+    );
+  }
+
+  if (report.connections.length > 0) {
+    out.push('## Attempts', '');
+    const many = report.capture.files.length > 1;
+    const head = ['Id', 'Client', 'Server', 'Outcome', 'Reached', 'Cause', 'Confidence', ...(many ? ['File'] : [])];
+    out.push(
+      ...table(
+        head,
+        report.connections.map((c) => {
+          const f = c.findings[0];
+          return [
+            md(c.id),
+            md(c.client),
+            md(c.server),
+            md(outcomeText(c)),
+            md(c.reached),
+            f ? code(f.cause) : '',
+            f ? percent(f.confidence) : '',
+            ...(many ? [md(c.file)] : []),
+          ];
+        }),
+      ),
+      '',
+    );
+  }
+
+  const retries = report.groups.filter((g) => g.connectionIds.length > 1);
+  if (retries.length > 0) {
+    out.push('## Retries', '');
+    for (const g of retries) out.push(`- ${md(g.client)} → ${md(g.server)} (${g.connectionIds.map(md).join(', ')}): ${md(g.summary)}`);
+    out.push('');
+  }
+
+  const { failed, incomplete } = partition(report);
+  for (const c of failed) out.push(...failedSection(c, max));
+  for (const c of incomplete) out.push(...incompleteSection(c));
+
+  out.push(...captureSection(report));
+  return out.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd() + '\n';
+}
+
+function failedSection(c: ReportedConnection, max: number): string[] {
+  const out: string[] = [`## ${title(c)}`, ''];
+  if (c.died) out.push(`**Died:** ${md(deathText(c))}: ${md(c.died.detail)}`, '');
+  out.push(...facts(c));
+  out.push('### Ladder', '');
+  const rows: string[][] = [];
+  for (const r of ladderRows(c, max)) {
+    if (r.kind === 'gap') rows.push(['…', '', '', md(`${r.hidden} more event${r.hidden === 1 ? '' : 's'}`), '']);
+    else if (r.kind === 'death') rows.push([r.frame !== null ? String(r.frame) : '', '', '', '**✖ died here**', md(deathText(c))]);
+    else {
+      const e = r.event;
+      const label = `${md(e.event)}${e.inferred ? ' (inferred)' : ''}`;
+      rows.push([
+        String(e.frame),
+        offsetText(r.offset),
+        DIRECTION[e.direction],
+        r.death ? `**✖ ${label}** (died here)` : label,
+        e.detail ? md(e.detail) : '',
+      ]);
+    }
+  }
+  out.push(...table(['Frame', 'Time', 'Direction', 'Event', 'Detail'], rows), '');
+  out.push(...findingSection(c));
+  if (c.evidenceFile) out.push(`**Evidence:** [${md(c.evidenceFile)}](${linkTarget(c.evidenceFile)})`, '');
+  for (const w of c.warnings) out.push(`> Warning: ${md(w.message)}${w.frame !== null ? ` (frame ${w.frame})` : ''}`, '');
+  return out;
+}
+
+/** A link destination in <...> form (CommonMark 6.3): spaces allowed, < > and line breaks not. */
+function linkTarget(p: string): string {
+  return `<${encodeURI(p.replace(/\\/g, '/')).replace(/[<>]/g, (ch) => encodeURIComponent(ch))}>`;
+}
+
+function incompleteSection(c: ReportedConnection): string[] {
+  const out: string[] = [`## ${title(c)}`, ''];
+  out.push(
+    `The capture ${c.incompleteReason === 'started_late' ? 'started after this attempt began' : 'ended before this attempt finished'}; it reached ${md(c.reached)}. How it ended cannot be told from this capture.`,
+    '',
+  );
+  const f = c.findings[0];
+  if (f) out.push(`**Possible cause:** ${code(f.cause)} (${percent(f.confidence)}): ${md(f.explanation)}`, '');
+  return out;
+}
+
+function facts(c: ReportedConnection): string[] {
+  const rows: string[][] = [];
+  const n = c.negotiation;
+  if (n) {
+    if (n.cookie !== null) rows.push(['Cookie (user hint)', md(n.cookie)]);
+    if (n.routingToken !== null) rows.push(['Routing token', md(n.routingToken)]);
+    if (n.requestedProtocolNames.length > 0) rows.push(['Requested protocols', md(n.requestedProtocolNames.join(' | '))]);
+    if (n.selectedProtocolName !== null) rows.push(['Selected protocol', md(n.selectedProtocolName)]);
+    if (n.failureCodeName !== null) rows.push(['RDP_NEG_FAILURE', md(n.failureCodeName)]);
+  }
+  const t = c.tls;
+  if (t) {
+    if (t.version !== null) rows.push(['TLS', md(`${t.version}${t.cipherSuiteName ? ` ${t.cipherSuiteName}` : ''}`)]);
+    if (t.sni !== null) rows.push(['SNI', md(t.sni)]);
+    t.certificates.forEach((cert, i) => {
+      const label = i === 0 ? 'Certificate' : `Certificate ${i + 1}`;
+      rows.push([label, md(`${cert.subject}${cert.selfSigned ? ' (self-signed)' : `, issued by ${cert.issuer}`}`)]);
+      if (cert.san.length > 0) rows.push([`${label} SAN`, md(cert.san.join(', '))]);
+      rows.push([`${label} validity`, md(`${cert.notBefore} .. ${cert.notAfter}`)]);
+      rows.push([`${label} SHA-256`, md(cert.sha256)]);
+    });
+    if (t.certificateEncrypted) rows.push(['Certificate', 'encrypted (TLS 1.3)']);
+    for (const a of t.alerts) rows.push([`TLS alert (frame ${a.frame})`, md(`${a.by}: ${a.level ?? ''} ${a.description}`.replace(/ +/g, ' '))]);
+  }
+  const client = c.mcs?.client;
+  if (client?.clientName) rows.push(['Client name', md(client.clientName)]);
+  for (const e of c.errorInfo) rows.push([`Error info (frame ${e.frame})`, md(`${e.name}: ${e.description}`)]);
+  if (rows.length === 0) return [];
+  return [...table(['Fact', 'Value'], rows), ''];
+}
+
+function findingSection(c: ReportedConnection): string[] {
+  const f = c.findings[0];
+  if (!f) return ['### Finding', '', 'The capture does not show why this attempt failed.', ''];
+  const out: string[] = ['### Finding', ''];
+  out.push(`**${code(f.cause)}** (confidence ${percent(f.confidence)}): ${md(f.explanation)}`, '');
+  if (f.confidenceReason) out.push(`*Why not certain:* ${md(f.confidenceReason)}`, '');
+  if (f.frames.length > 0) out.push(`**Frames:** ${f.frames.join(', ')}`, '');
+  if (f.remediation.length > 0) {
+    out.push('### Steps', '');
+    for (const s of f.remediation) out.push(`- [ ] ${md(s)}`);
+    out.push('');
+  }
+  if (f.confirm) out.push(`**Confirm:** ${md(f.confirm)}`, '');
+  if (f.filter) out.push(`**Wireshark filter:** ${code(f.filter)}`, '');
+  if (f.errorCode) out.push(`**mstsc error code:** ${md(f.errorCode)}`, '');
+  const others = c.findings.slice(1);
+  if (others.length > 0) out.push(`**Also possible:** ${others.map((o) => `${code(o.cause)} (${percent(o.confidence)})`).join(', ')}`, '');
+  return out;
+}
+
+function captureSection(report: Report): string[] {
+  const cap = report.capture;
+  const out: string[] = ['## Capture', ''];
+  const rows: string[][] = cap.files.map((f) => [
+    md(f.file),
+    md(`${f.format}${f.gzip ? ' (gzip)' : ''}`),
+    String(f.frames),
+    String(f.bytes),
+    md(f.linkTypes.map((l) => `${l.name} ${l.frames}`).join(', ')),
+    f.damage ? md(`${f.damage.message} at byte offset ${f.damage.offset} (frame ${f.damage.frame})`) : '',
+  ]);
+  out.push(...table(['File', 'Format', 'Frames', 'Bytes', 'Link types', 'Damage'], rows), '');
+  const span = timeSpan(report);
+  if (span) out.push(`Time: ${md(span)} (UTC)`, '');
+  const st = cap.stats;
+  out.push(
+    `Packets: ${st.tcpPackets} TCP, ${st.udpPackets} UDP, ${st.nonIp} not IP; ${st.ipFragments} IP fragments, ${st.badChecksums} bad checksums, ${st.flowsEvicted} flows evicted (${st.halfOpenEvicted} half-open).`,
+    '',
+  );
+  const warnings = [...report.warnings, ...cap.files.flatMap((f) => f.warnings.map((w) => `${f.file}: ${w.message} at byte offset ${w.offset} (frame ${w.frame})`))];
+  if (warnings.length > 0) {
+    out.push('### Warnings', '');
+    for (const w of warnings) out.push(`- ${md(w)}`);
+    out.push('');
+  }
+  out.push(`*${md(`${report.tool.name} ${report.tool.version}, report schema ${report.schemaVersion}`)}*`);
+  return out;
+}
