@@ -242,6 +242,10 @@ export function scenarios(): Scenario[] {
     out.push(one('TSRequest errorCode STATUS_LOGON_FAILURE', 'nla_failed', v, { minConfidence: 0.9, frames: [11, 14, 15], mentions: ['STATUS_LOGON_FAILURE', '0xC000006D'] }));
     const s = credsspShape('server');
     out.push(one('short encrypted CredSSP exchange, server FIN', 'nla_failed', s, { minConfidence: 0.55, maxConfidence: 0.7, frames: [10, 15], mentions: ['2 client and 2 server', 'frame 15'] }));
+    const cl = credsspShape('client');
+    cl.died = died({ phase: 'credssp', how: 'encrypted_alert', by: 'client', frame: 15 });
+    cl.flow.tcp!.fins.push({ frame: 16, time: T0 + 0.2, dir: 1 });
+    out.push(one('client stops after the server answers AUTHENTICATE, server FIN', 'nla_failed', cl, { minConfidence: 0.55, maxConfidence: 0.7, frames: [10, 15, 16], mentions: ['2 client and 2 server', 'instead of sending its credentials', 'frame 16'] }));
     const e = credsspShape('server', makeCredssp({ earlyUserAuthResult: 5, frames: [16] }));
     out.push(one('Early User Authorization Result ACCESS_DENIED', 'nla_failed', e, { minConfidence: 0.85, frames: [16], mentions: ['ACCESS_DENIED'] }));
   }
@@ -325,6 +329,7 @@ export function scenarios(): Scenario[] {
     const inp = input([c], { dns: [makeDns({ name: 'work-pc.corp.example.com', addresses: ['10.0.0.7'] })] });
     out.push(one('the certificate name resolves elsewhere', 'dns_failure', c, { minConfidence: 0.55, frames: [100, 101], mentions: ['work-pc.corp.example.com', '10.0.0.7', '10.0.0.5:3389'] }, inp));
   }
+  out.push(connectedElsewhere());
   // server_denied
   {
     const c = makeRecord({
@@ -369,4 +374,22 @@ export function nlaSelectedNotOffered(): Scenario {
     timeline: [...healthyTimeline().slice(0, 4), ev(6, 'c2s', 'RST', 'x224')],
   });
   return one('NLA selected but not offered', 'nla_mismatch', c, { minConfidence: 0.55, frames: [4, 5, 6], mentions: ['selected PROTOCOL_HYBRID', 'PROTOCOL_SSL'] });
+}
+
+/** dns_failure: the name resolved to one address just before, the client connected to another that never answers. */
+export function connectedElsewhere(): Scenario {
+  const c = makeRecord({
+    id: 'c1',
+    flow: makeFlow({ server: { ip: '10.0.0.99', port: 3389 }, packets: [4, 0], firstFrame: 3 }, { synFrames: [3, 4, 5, 6], synAckFrames: [], ackFrame: null, ttl: [128, null] }),
+    outcome: 'failed',
+    reached: 'none',
+    phases: [],
+    died: died({ phase: 'tcp', how: 'no_answer', by: 'network', frame: 6 }),
+    negotiation: null,
+    tls: null,
+    security: null,
+    timeline: [ev(3, 'c2s', 'SYN', 'tcp', T0)],
+  });
+  const inp = input([c], { dns: [makeDns({ queryFrame: 1, responseFrame: 2, time: T0 - 0.5, name: 'rdp-srv01.corp.example', addresses: ['10.0.0.5'] })] });
+  return one('connected to an address the name does not point at', 'dns_failure', c, { minConfidence: 0.55, frames: [1, 2, 3], mentions: ['rdp-srv01.corp.example', '10.0.0.5', '10.0.0.99:3389'] }, inp);
 }

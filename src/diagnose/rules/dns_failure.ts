@@ -2,7 +2,8 @@
 // go unanswered, or resolve elsewhere than the address the client connected to.
 import type { DnsTransaction } from '../../flow/types.js';
 import { certNames, isIpLiteral, leafCertificate, makeFinding, nameMatches, secondsText, serverText } from '../facts.js';
-import type { Rule } from '../types.js';
+import type { ConnectionRecord } from '../../handshake/types.js';
+import type { DiagnosisInput, Rule } from '../types.js';
 
 /** Lookups this long before the connection are considered part of it. */
 export const DNS_LOOKBACK_SECONDS = 120;
@@ -10,6 +11,28 @@ export const DNS_LOOKBACK_SECONDS = 120;
 export const DNS_UNNAMED_SECONDS = 15;
 
 const RCODE: Record<number, string> = { 1: 'FORMERR', 2: 'SERVFAIL', 3: 'NXDOMAIN', 4: 'NOTIMP', 5: 'REFUSED' };
+
+/**
+ * The client's last successful lookup just before this connection pointed
+ * somewhere else, and the client did not connect there: it likely connected
+ * to a stale or mistyped address instead of where the name points.
+ */
+export function recentLookupElsewhere(conn: ConnectionRecord, input: DiagnosisInput): DnsTransaction | null {
+  const clientIp = conn.flow.client.ip;
+  const serverIp = conn.flow.server.ip;
+  let best: DnsTransaction | null = null;
+  for (const q of input.dns) {
+    if (q.client !== clientIp || q.time > conn.start || q.time < conn.start - DNS_UNNAMED_SECONDS) continue;
+    if (q.qtype !== 1 && q.qtype !== 28) continue;
+    if (!answered(q) || q.addresses.includes(serverIp)) continue;
+    const usedThere = input.connections.some(
+      (o) => o.flow.client.ip === clientIp && q.addresses.includes(o.flow.server.ip) && Math.abs(o.start - q.time) <= DNS_LOOKBACK_SECONDS,
+    );
+    if (usedThere) continue;
+    if (!best || q.time > best.time) best = q;
+  }
+  return best;
+}
 
 function answered(q: DnsTransaction): boolean {
   return q.responseFrame !== null && q.rcode === 0 && q.addresses.length > 0;
@@ -76,7 +99,21 @@ export const dnsFailure: Rule = {
       return null;
     }
 
-    // No known name: a lookup that failed just before this attempt (and was never followed by a success).
+    // No known name: a lookup just before this attempt that pointed elsewhere ...
+    const elsewhere = recentLookupElsewhere(conn, input);
+    if (elsewhere) {
+      const unanswered = conn.reached === 'none' || conn.reached === 'tcp';
+      return makeFinding('dns_failure', {
+        confidence: unanswered ? 0.6 : 0.45,
+        confidenceReason:
+          'Nothing in the capture names the server the client connected to; the lookup just before it is the likeliest name the client was given, and the client went to another address (a stale cache or hosts entry, or an old address typed by hand).',
+        frames: [elsewhere.queryFrame, elsewhere.responseFrame, conn.flow.firstFrame],
+        explanation: `${secondsText(conn.start - elsewhere.time)} before this attempt "${elsewhere.name}" resolved to ${elsewhere.addresses.join(', ')} (frame ${elsewhere.responseFrame}), but the client connected to ${server} (frame ${conn.flow.firstFrame}), an address no lookup in the capture points at.`,
+        filter: `dns.qry.name == "${elsewhere.name}" || frame.number == ${conn.flow.firstFrame}`,
+        summary: `the client connected to ${serverIp}, while "${elsewhere.name}" resolves to ${elsewhere.addresses.join(', ')}`,
+      });
+    }
+    // ... or a lookup that failed just before this attempt (and was never followed by a success).
     const recent = lookups.filter((q) => q.time >= conn.start - DNS_UNNAMED_SECONDS && (q.qtype === 1 || q.qtype === 28));
     const failed = recent.filter((q) => !answered(q) && !recent.some((o) => o.name.toLowerCase() === q.name.toLowerCase() && answered(o)));
     const q = failed[failed.length - 1];

@@ -59,6 +59,21 @@ export const nlaFailed: Rule = {
         confirmExtra: 'A TLS key log lets the capture show the TSRequest errorCode.',
       });
     }
+    if (d.by === 'client' && tls.appRecords.client === 2 && tls.appRecords.server >= 2 && tls.appRecords.server <= 3) {
+      // MS-CSSP 3.1.5: after NEGOTIATE / CHALLENGE and AUTHENTICATE the server answers with pubKeyAuth
+      // and the client goes on with its credentials; stopping here means the server's answer was an error.
+      const serverFin = conn.flow.tcp?.fins.find((f) => f.dir === 1) ?? null;
+      return makeFinding('nla_failed', {
+        confidence: serverFin ? 0.6 : 0.55,
+        confidenceReason:
+          'CredSSP is encrypted without a key log: the client stopped after the server\'s answer to its AUTHENTICATE message, where a successful exchange goes on with the client\'s credentials, so the server most likely answered with an error; the client refusing the server\'s public-key proof looks the same.',
+        frames: [tls.establishedFrame, d.frame, serverFin?.frame],
+        explanation: `After the TLS handshake (frame ${tls.establishedFrame}) the CredSSP exchange stopped after ${shape}: the client ${closeWords(d.how)} in frame ${d.frame ?? '?'} instead of sending its credentials${serverFin ? `, and the server closed in frame ${serverFin.frame}` : ''}.`,
+        filter,
+        summary: 'NLA (CredSSP) authentication failed',
+        confirmExtra: 'A TLS key log lets the capture show the TSRequest errorCode.',
+      });
+    }
     if (d.by === 'client' && tls.appRecords.server >= 1) {
       return makeFinding('nla_failed', {
         confidence: 0.4,

@@ -16,6 +16,7 @@ import {
   serverText,
 } from '../facts.js';
 import type { Rule } from '../types.js';
+import { recentLookupElsewhere } from './dns_failure.js';
 
 /** A client retransmits an unanswered SYN after about 3 s; less than this after the last SYN and the capture cannot call it unanswered. */
 export const SYN_WAIT_SECONDS = 3;
@@ -109,9 +110,13 @@ export const portBlocked: Rule = {
     }
     let confidence = syns.length >= 2 ? 0.75 : 0.6;
     if (alive) confidence += 0.1;
+    const stale = alive ? null : recentLookupElsewhere(conn, input);
+    if (stale) confidence = Math.min(confidence, 0.5);
     return makeFinding('port_blocked', {
       confidence,
-      confidenceReason: alive
+      confidenceReason: stale
+        ? `Nothing answers at this address, and a lookup just before resolved "${stale.name}" to ${stale.addresses.join(', ')}: the client may be connecting to a stale address rather than being blocked.`
+        : alive
         ? `A silent drop looks the same whatever drops it; the host answered connection ${alive.id}, so it is up and a firewall (on the host or in between) is the likely reason, or a full connection backlog.`
         : 'A silent drop looks the same whether a firewall drops the SYN, the host is off or unreachable, or the route is broken.',
       frames: [...syns, alive?.flow.tcp?.synAckFrames[0]],
