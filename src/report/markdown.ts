@@ -174,7 +174,7 @@ function facts(c: ReportedConnection): string[] {
   if (client?.clientName) rows.push(['Client name', md(client.clientName)]);
   for (const e of c.errorInfo) rows.push([`Error info (frame ${e.frame})`, md(`${e.name}: ${e.description}`)]);
   if (rows.length === 0) return [];
-  return [...table(['Fact', 'Value'], rows), ''];
+  return [...table(['Fact', 'Value'], rows.map(([k, v]) => [md(k!), v!])), ''];
 }
 
 function findingSection(c: ReportedConnection): string[] {
