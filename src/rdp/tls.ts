@@ -349,18 +349,18 @@ function u16List(buf: Uint8Array, p: number, len: number): number[] {
 }
 
 /** Splits the extensions block (RFC 8446 4.2) at p..end. */
-function readExtensions(buf: Uint8Array, p: number, end: number, what: string): Decoded<TlsExtension[]> {
+function readExtensions(buf: Uint8Array, p: number, end: number): Decoded<TlsExtension[]> {
   if (p === end) return done([], 0);
-  if (end - p < 2) return malformed(p, `${what}: truncated extensions length`);
+  if (end - p < 2) return malformed(p, `truncated extensions length`);
   const total = u16(buf, p);
-  if (p + 2 + total !== end) return malformed(p, `${what}: extensions length ${total} does not match the ${end - p - 2} bytes left`);
+  if (p + 2 + total !== end) return malformed(p, `extensions length ${total} does not match the ${end - p - 2} bytes left`);
   const out: TlsExtension[] = [];
   let q = p + 2;
   while (q < end) {
-    if (end - q < 4) return malformed(q, `${what}: truncated extension header`);
+    if (end - q < 4) return malformed(q, `truncated extension header`);
     const type = u16(buf, q);
     const length = u16(buf, q + 2);
-    if (q + 4 + length > end) return malformed(q + 2, `${what}: extension 0x${type.toString(16).padStart(4, '0')} of ${length} bytes runs past the message`);
+    if (q + 4 + length > end) return malformed(q + 2, `extension 0x${type.toString(16).padStart(4, '0')} of ${length} bytes runs past the message`);
     out.push({ type, dataOff: q + 4, length });
     q += 4 + length;
   }
@@ -380,19 +380,18 @@ function vec(buf: Uint8Array, p: number, end: number, lenBytes: 1 | 2): number {
  * A body is complete by construction (readHandshake), so short fields are malformed.
  */
 export function parseClientHello(buf: Uint8Array, off: number, end: number): Decoded<ClientHello> {
-  const W = 'ClientHello';
   let p = off;
-  if (end - p < 35) return malformed(p, `${W}: body of ${end - p} bytes is too short`);
+  if (end - p < 35) return malformed(p, `body of ${end - p} bytes is too short`);
   const legacyVersion = u16(buf, p);
   const random = buf.subarray(p + 2, p + 34);
   p += 34;
   const sidLen = buf[p]!;
-  if (sidLen > 32 || p + 1 + sidLen > end) return malformed(p, `${W}: session id length ${sidLen}`);
+  if (sidLen > 32 || p + 1 + sidLen > end) return malformed(p, `session id length ${sidLen}`);
   const sessionId = buf.subarray(p + 1, p + 1 + sidLen);
   p += 1 + sidLen;
-  if (end - p < 2) return malformed(p, `${W}: truncated cipher_suites`);
+  if (end - p < 2) return malformed(p, `truncated cipher_suites`);
   const csLen = u16(buf, p);
-  if (csLen % 2 !== 0 || csLen < 2 || p + 2 + csLen > end) return malformed(p, `${W}: cipher_suites length ${csLen}`);
+  if (csLen % 2 !== 0 || csLen < 2 || p + 2 + csLen > end) return malformed(p, `cipher_suites length ${csLen}`);
   const cipherSuites: number[] = [];
   let renegotiationScsv = false;
   let fallbackScsv = false;
@@ -403,12 +402,12 @@ export function parseClientHello(buf: Uint8Array, off: number, end: number): Dec
     if (!isGrease(cs)) cipherSuites.push(cs);
   }
   p += 2 + csLen;
-  if (end - p < 1) return malformed(p, `${W}: truncated compression_methods`);
+  if (end - p < 1) return malformed(p, `truncated compression_methods`);
   const cmLen = buf[p]!;
-  if (cmLen < 1 || p + 1 + cmLen > end) return malformed(p, `${W}: compression_methods length ${cmLen}`);
+  if (cmLen < 1 || p + 1 + cmLen > end) return malformed(p, `compression_methods length ${cmLen}`);
   const compressionMethods = Array.from(buf.subarray(p + 1, p + 1 + cmLen));
   p += 1 + cmLen;
-  const ex = readExtensions(buf, p, end, W);
+  const ex = readExtensions(buf, p, end);
   if (!ex.ok) return ex;
   const hello: ClientHello = {
     legacyVersion,
@@ -437,13 +436,13 @@ export function parseClientHello(buf: Uint8Array, off: number, end: number): Dec
       case EXT_SERVER_NAME: {
         // RFC 6066 3: ServerNameList <1..2^16-1> of { name_type, HostName <1..2^16-1> }.
         const le = vec(buf, d, de, 2);
-        if (le < 0) return malformed(d, `${W}: server_name list length`);
+        if (le < 0) return malformed(d, `server_name list length`);
         let q = d + 2;
         while (q < le) {
-          if (le - q < 3) return malformed(q, `${W}: truncated server_name entry`);
+          if (le - q < 3) return malformed(q, `truncated server_name entry`);
           const type = buf[q]!;
           const ne = vec(buf, q + 1, le, 2);
-          if (ne < 0) return malformed(q + 1, `${W}: server_name entry length`);
+          if (ne < 0) return malformed(q + 1, `server_name entry length`);
           if (type === 0 && hello.sni === null) hello.sni = latin1(buf, q + 3, ne);
           q = ne;
         }
@@ -451,14 +450,14 @@ export function parseClientHello(buf: Uint8Array, off: number, end: number): Dec
       }
       case EXT_SUPPORTED_VERSIONS: {
         const le = vec(buf, d, de, 1);
-        if (le < 0 || (le - d - 1) % 2 !== 0) return malformed(d, `${W}: supported_versions length`);
+        if (le < 0 || (le - d - 1) % 2 !== 0) return malformed(d, `supported_versions length`);
         hello.supportedVersions = u16List(buf, d + 1, le - d - 1);
         break;
       }
       case EXT_SIGNATURE_ALGORITHMS:
       case EXT_SUPPORTED_GROUPS: {
         const le = vec(buf, d, de, 2);
-        if (le < 0 || (le - d - 2) % 2 !== 0) return malformed(d, `${W}: extension 0x${e.type.toString(16)} list length`);
+        if (le < 0 || (le - d - 2) % 2 !== 0) return malformed(d, `extension 0x${e.type.toString(16)} list length`);
         const list = u16List(buf, d + 2, le - d - 2);
         if (e.type === EXT_SIGNATURE_ALGORITHMS) hello.signatureAlgorithms = list;
         else hello.supportedGroups = list;
@@ -467,13 +466,13 @@ export function parseClientHello(buf: Uint8Array, off: number, end: number): Dec
       case EXT_KEY_SHARE: {
         // RFC 8446 4.2.8: client_shares <0..2^16-1> of { group, key_exchange <1..2^16-1> }.
         const le = vec(buf, d, de, 2);
-        if (le < 0) return malformed(d, `${W}: key_share length`);
+        if (le < 0) return malformed(d, `key_share length`);
         let q = d + 2;
         while (q < le) {
-          if (le - q < 4) return malformed(q, `${W}: truncated key_share entry`);
+          if (le - q < 4) return malformed(q, `truncated key_share entry`);
           const g = u16(buf, q);
           const ke = vec(buf, q + 2, le, 2);
-          if (ke < 0) return malformed(q + 2, `${W}: key_share entry length`);
+          if (ke < 0) return malformed(q + 2, `key_share entry length`);
           if (!isGrease(g)) hello.keyShareGroups.push(g);
           q = ke;
         }
@@ -481,11 +480,11 @@ export function parseClientHello(buf: Uint8Array, off: number, end: number): Dec
       }
       case EXT_ALPN: {
         const le = vec(buf, d, de, 2);
-        if (le < 0) return malformed(d, `${W}: ALPN length`);
+        if (le < 0) return malformed(d, `ALPN length`);
         let q = d + 2;
         while (q < le) {
           const ne = vec(buf, q, le, 1);
-          if (ne < 0) return malformed(q, `${W}: ALPN protocol name length`);
+          if (ne < 0) return malformed(q, `ALPN protocol name length`);
           hello.alpn.push(latin1(buf, q + 1, ne));
           q = ne;
         }
@@ -514,20 +513,19 @@ function randomEquals(a: Uint8Array, b: Uint8Array): boolean {
 
 /** Decodes a ServerHello (or HelloRetryRequest) body. */
 export function parseServerHello(buf: Uint8Array, off: number, end: number): Decoded<ServerHello> {
-  const W = 'ServerHello';
   let p = off;
-  if (end - p < 38) return malformed(p, `${W}: body of ${end - p} bytes is too short`);
+  if (end - p < 38) return malformed(p, `body of ${end - p} bytes is too short`);
   const legacyVersion = u16(buf, p);
   const random = buf.subarray(p + 2, p + 34);
   p += 34;
   const sidLen = buf[p]!;
-  if (sidLen > 32 || p + 1 + sidLen + 3 > end) return malformed(p, `${W}: session id length ${sidLen}`);
+  if (sidLen > 32 || p + 1 + sidLen + 3 > end) return malformed(p, `session id length ${sidLen}`);
   const sessionId = buf.subarray(p + 1, p + 1 + sidLen);
   p += 1 + sidLen;
   const cipherSuite = u16(buf, p);
   const compressionMethod = buf[p + 2]!;
   p += 3;
-  const ex = readExtensions(buf, p, end, W);
+  const ex = readExtensions(buf, p, end);
   if (!ex.ok) return ex;
   const helloRetryRequest = randomEquals(random, HELLO_RETRY_REQUEST_RANDOM);
   // RFC 8446 4.1.3: 44 4F 57 4E 47 52 44 01 (TLS 1.2 server) or ... 00 (TLS 1.1 or below).
@@ -557,18 +555,18 @@ export function parseServerHello(buf: Uint8Array, off: number, end: number): Dec
     const de = d + e.length;
     switch (e.type) {
       case EXT_SUPPORTED_VERSIONS:
-        if (e.length !== 2) return malformed(d, `${W}: supported_versions of ${e.length} bytes (expected 2)`);
+        if (e.length !== 2) return malformed(d, `supported_versions of ${e.length} bytes (expected 2)`);
         hello.selectedVersion = u16(buf, d);
         break;
       case EXT_KEY_SHARE:
         // ServerHello: KeyShareEntry; HelloRetryRequest: selected_group only (RFC 8446 4.2.8).
-        if (e.length < 2) return malformed(d, `${W}: key_share of ${e.length} bytes`);
+        if (e.length < 2) return malformed(d, `key_share of ${e.length} bytes`);
         hello.keyShareGroup = u16(buf, d);
         break;
       case EXT_ALPN: {
         const le = vec(buf, d, de, 2);
         const ne = le < 0 ? -1 : vec(buf, d + 2, le, 1);
-        if (ne < 0) return malformed(d, `${W}: ALPN length`);
+        if (ne < 0) return malformed(d, `ALPN length`);
         hello.alpn = latin1(buf, d + 3, ne);
         break;
       }
@@ -599,15 +597,15 @@ export interface CertificateList {
 
 /** Decodes a TLS <= 1.2 Certificate body: certificate_list <0..2^24-1> of ASN.1Cert <1..2^24-1>. */
 export function parseCertificateList(buf: Uint8Array, off: number, end: number): Decoded<CertificateList> {
-  if (end - off < 3) return malformed(off, `Certificate: body of ${end - off} bytes is too short`);
+  if (end - off < 3) return malformed(off, `body of ${end - off} bytes is too short`);
   const total = (buf[off]! << 16) | (buf[off + 1]! << 8) | buf[off + 2]!;
-  if (off + 3 + total !== end) return malformed(off, `Certificate: certificate_list length ${total} does not match the ${end - off - 3} bytes of the body`);
+  if (off + 3 + total !== end) return malformed(off, `certificate_list length ${total} does not match the ${end - off - 3} bytes of the body`);
   const certificates: Uint8Array[] = [];
   let p = off + 3;
   while (p < end) {
-    if (end - p < 3) return malformed(p, 'Certificate: truncated certificate length');
+    if (end - p < 3) return malformed(p, 'truncated certificate length');
     const len = (buf[p]! << 16) | (buf[p + 1]! << 8) | buf[p + 2]!;
-    if (len === 0 || p + 3 + len > end) return malformed(p, `Certificate: certificate of ${len} bytes runs past the list`);
+    if (len === 0 || p + 3 + len > end) return malformed(p, `certificate of ${len} bytes runs past the list`);
     certificates.push(buf.subarray(p + 3, p + 3 + len));
     p += 3 + len;
   }

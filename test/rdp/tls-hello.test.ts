@@ -78,6 +78,18 @@ describe('parseClientHello (RFC 5246 7.4.1.2 / RFC 8446 4.1.2)', () => {
     expect(parseClientHello(body, 0, 20)).toMatchObject({ ok: false, kind: 'malformed', at: 0 });
   });
 
+  it('reasons name the field, not the message: the caller prefixes "ClientHello: " once', () => {
+    const body = h(CH_BODY);
+    const bad = body.slice();
+    bad[67] = 0xff; // cipher_suites length 0xff?? (RFC 8446 4.1.2: even, within the body)
+    bad[68] = 0xff;
+    expect(parseClientHello(bad, 0, bad.length)).toEqual({ ok: false, kind: 'malformed', at: 67, reason: 'cipher_suites length 65535' });
+    const noExt = h('0303' + RANDOM + '00' + vec(2, '002f') + vec(1, '00') + '0009');
+    expect(parseClientHello(noExt, 0, noExt.length)).toMatchObject({ ok: false, reason: 'extensions length 9 does not match the 0 bytes left' });
+    expect(parseServerHello(h('0303'), 0, 2)).toMatchObject({ ok: false, reason: 'body of 2 bytes is too short' });
+    expect(parseCertificateList(h('000005 000009 3003'), 0, 8)).toMatchObject({ ok: false, reason: 'certificate of 9 bytes runs past the list' });
+  });
+
   it('property: random and mutated bodies never throw, `at` in bounds', () => {
     const body = h(CH_BODY);
     fc.assert(
