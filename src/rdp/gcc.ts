@@ -316,11 +316,13 @@ function walkBlocks(
   const refs: GccBlockRef[] = [];
   let p = off;
   while (p < end) {
-    if (p + 4 > end) return incomplete(p + 4 - end);
+    // [off, end) is the whole container (its PER length was checked by the caller): a block
+    // header or a block running past it is malformed, not incomplete (MS-RDPBCGR 2.2.1.3.1).
+    if (p + 4 > end) return malformed(p, `${end - p} bytes after the last user data block are too few for a block header`);
     const type = u16le(buf, p);
     const len = u16le(buf, p + 2);
     if (len < 4) return malformed(p + 2, `user data block 0x${type.toString(16)} length ${len} is below 4`);
-    if (p + len > end) return incomplete(p + len - end);
+    if (p + len > end) return malformed(p + 2, `user data block 0x${type.toString(16)} length ${len} runs past its container (${end - p} bytes left)`);
     refs.push({ type, off: p, length: len });
     const r = each(type, p, len);
     if (r !== null && !r.ok) return r;

@@ -148,6 +148,21 @@ describe('client data blocks (MS-RDPBCGR 2.2.1.3.2 .. 2.2.1.3.8)', () => {
     const b = Uint8Array.from([0x01, 0xc0, 0x02, 0x00]);
     expect(decodeClientDataBlocks(b, 0, 4)).toMatchObject({ ok: false, kind: 'malformed', at: 2 });
   });
+  it('a block length past its container is malformed at the length, not incomplete (the container is whole)', () => {
+    const b = cat(block(0xc002, cat(le32(3), le32(0))), [0x01, 0xc0, 0xf0, 0xff, 0x04, 0x00, 0x08, 0x00]);
+    expect(decodeClientDataBlocks(b, 0, b.length)).toEqual({
+      ok: false,
+      kind: 'malformed',
+      at: 14,
+      reason: 'user data block 0xc001 length 65520 runs past its container (8 bytes left)',
+    });
+    const s = cat(block(0x0c02, cat(le32(0), le32(0))), [0x03, 0x0c, 0x40, 0x00]);
+    expect(decodeServerDataBlocks(s, 0, s.length)).toMatchObject({ ok: false, kind: 'malformed', at: 14 });
+  });
+  it('trailing bytes too few for a block header are malformed', () => {
+    const b = cat(block(0xc002, cat(le32(3), le32(0))), [0x01, 0xc0]);
+    expect(decodeClientDataBlocks(b, 0, b.length)).toMatchObject({ ok: false, kind: 'malformed', at: 12 });
+  });
 });
 
 // Server side: SC_CORE, SC_SECURITY (proprietary certificate), SC_NET, as a Windows server sends them (4.1.4 layout).
