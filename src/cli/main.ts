@@ -101,24 +101,34 @@ export async function main(argv: string[], stdout: NodeJS.WritableStream = proce
     program
       .command('live')
       .description('capture live (libpcap) and analyse on Ctrl-C, --duration or --count')
-      .requiredOption('-i, --interface <iface>', 'network interface to capture on')
+      .option('-i, --interface <iface>', 'network interface to capture on')
       .option('--duration <seconds>', 'stop after S seconds', positive('duration'))
-      .option('--count <n>', 'stop after N packets', positive('count')),
-  ).action(async (o: CommonOpts & { interface: string; duration?: number; count?: number }) => {
-    code = await runLive(
-      {
-        iface: o.interface,
-        duration: o.duration,
-        count: o.count,
-        format: o.format,
-        output: o.output,
-        ports: o.port ?? [],
-        color: colorOf(o),
-        exportEvidence: o.exportEvidence,
-      },
-      stdout,
-    );
-  });
+      .option('--count <n>', 'stop after N packets', positive('count'))
+      .option('--filter <bpf>', 'BPF capture filter (default: RDP ports over TCP and UDP, ICMP, ICMPv6, DNS)')
+      .option('--write <file>', 'save the raw capture as pcap to FILE (the report refers to its frames)')
+      .option('--list', 'list the interfaces and exit'),
+  ).action(
+    async (
+      o: CommonOpts & { interface?: string; duration?: number; count?: number; filter?: string; write?: string; list?: boolean },
+    ) => {
+      code = await runLive(
+        {
+          iface: o.interface,
+          duration: o.duration,
+          count: o.count,
+          filter: o.filter,
+          write: o.write,
+          list: o.list === true,
+          format: o.format,
+          output: o.output,
+          ports: o.port ?? [],
+          color: colorOf(o),
+          exportEvidence: o.exportEvidence,
+        },
+        stdout,
+      );
+    },
+  );
 
   try {
     if (argv.length <= 2) {
