@@ -2,7 +2,7 @@
 // (fixtures/lib/session.ts) whose payloads the test chooses byte by byte, written with PcapWriter;
 // the library (`analyze`) and the built command line (`node dist/cli/main.js`) as runners.
 import { execFileSync, spawnSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -94,9 +94,26 @@ export function only(r: Report): ReportedConnection {
 const CLI = path.join(repoRoot, 'dist/cli/main.js');
 let built = false;
 
-/** `tsc -p tsconfig.build.json` once per run (other engineers' type errors do not stop the emit). */
+/** Newest modification time of the sources under src/. */
+function newestSource(dir = path.join(repoRoot, 'src')): number {
+  let t = 0;
+  for (const e of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, e.name);
+    t = Math.max(t, e.isDirectory() ? newestSource(p) : e.name.endsWith('.ts') ? statSync(p).mtimeMs : 0);
+  }
+  return t;
+}
+
+/**
+ * `tsc -p tsconfig.build.json` when dist/ is older than src/ (other engineers' type errors do not
+ * stop the emit), at most once per test process.
+ */
 export function buildCli(): void {
   if (built) return;
+  if (existsSync(CLI) && statSync(CLI).mtimeMs >= newestSource()) {
+    built = true;
+    return;
+  }
   try {
     execFileSync(process.execPath, [path.join(repoRoot, 'node_modules/typescript/bin/tsc'), '-p', path.join(repoRoot, 'tsconfig.build.json')], {
       cwd: repoRoot,

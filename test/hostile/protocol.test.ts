@@ -28,7 +28,6 @@ interface Damage {
 interface HostileCase {
   name: string;
   steps: Step[];
-  session?: Parameters<typeof connection>[1]['session'];
   damage: Damage[];
   /** What was read before the damage, still in the report. */
   kept: (c: ReportedConnection, b: Built) => void;
@@ -175,7 +174,7 @@ describe('hostile protocol bytes through analyze', () => {
       let b: Built;
       let report: Report;
       beforeAll(async () => {
-        b = connection(k.steps, k.session ? { session: k.session } : {});
+        b = connection(k.steps);
         report = await analyzeBuffer(b.pcap);
       });
 
