@@ -206,12 +206,15 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
         this.event(ev.dir, ev.frame, ev.time, 'ACK', 'three-way handshake complete');
         return;
       case 'fin':
+        // Inferred steps still open are settled by the close (its event then shows their phase).
+        this.tlsTrack.shape.flush();
         if (!ev.retransmission && !this.closes.some((c) => c.kind === 'fin' && c.dir === ev.dir)) {
           this.closes.push({ kind: 'fin', dir: ev.dir, frame: ev.frame, time: ev.time });
           this.event(ev.dir, ev.frame, ev.time, 'FIN', `${SIDE[ev.dir]} closes`);
         }
         return;
       case 'rst':
+        this.tlsTrack.shape.flush();
         if (this.closes.some((c) => c.kind === 'rst' && c.dir === ev.dir)) return;
         this.closes.push({ kind: 'rst', dir: ev.dir, frame: ev.frame, time: ev.time });
         this.event(ev.dir, ev.frame, ev.time, 'RST', `${SIDE[ev.dir]} resets (TTL ${ev.ttl})`);
@@ -336,6 +339,13 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
       captureEnd,
       lostBeforeEnd,
     });
+    const died = ending.died;
+    const ce = this.tlsTrack.shape.credsspError;
+    if (died && died.phase === 'credssp' && ce && (died.frame === null || ce.frame <= died.frame)) {
+      // MS-CSSP 3.1.5: from version 3 the server reports a failed authentication in the TSRequest's
+      // errorCode and the client then closes; who closed matters less than that reply.
+      died.detail = `the server rejected the authentication: its TSRequest in frame ${ce.frame} (${ce.length}-byte record) has the size of an errorCode reply (MS-CSSP 2.2.1), and the ${died.by} then ended the connection (${died.detail})`;
+    }
     // Inferred steps are recorded when recognised, at the frame that started them: restore frame order.
     this.timeline.sort((a, b) => a.frame - b.frame);
     if (ending.outcome === 'incomplete_capture' && ending.incompleteReason === 'ended_early') {

@@ -1,8 +1,10 @@
 // Phases inside TLS without keys: the application-data records after the TLS handshake are
 // collected (bounded) and handed to src/rdp/tls-shape.ts, whose inferred steps become phases
-// reached (inferred, confidence < 1) and timeline events, as soon as they can be recognised.
+// reached (inferred, confidence < 1) and timeline events. A step is applied once its extent is
+// settled (a later step was recognised, or it is one record long), so its frames and reason are
+// final; `flush` applies the last one when the connection ends or an alert / close arrives.
 import type { Dir } from '../flow/types.js';
-import { inferTlsPhases, type AppRecord, type ShapeStepName } from '../rdp/tls-shape.js';
+import { inferTlsPhases, type AppRecord, type ShapeStep, type ShapeStepName } from '../rdp/tls-shape.js';
 import type { MachineSink } from './machine.js';
 
 /** Records kept for the inference (the connection sequence is over long before). */
@@ -11,6 +13,7 @@ export const MAX_SHAPE_RECORDS = 256;
 const STEP_EVENTS: Readonly<Record<ShapeStepName, string>> = {
   credssp: 'CredSSP exchange',
   early_user_authorization_result: 'Early User Authorization Result',
+  credssp_error: 'CredSSP error reply',
   mcs_connect_initial: 'MCS Connect Initial',
   mcs_connect_response: 'MCS Connect Response',
   mcs_erect_domain_attach_user: 'MCS Erect Domain / Attach User',
@@ -23,12 +26,26 @@ const STEP_EVENTS: Readonly<Record<ShapeStepName, string>> = {
   active: 'Session active',
 };
 
+/** Steps that are one record long: settled as soon as they are recognised. */
+const SINGLE_RECORD: ReadonlySet<ShapeStepName> = new Set<ShapeStepName>([
+  'early_user_authorization_result',
+  'credssp_error',
+  'mcs_connect_initial',
+  'mcs_connect_response',
+  'client_info',
+  'demand_active',
+  'confirm_active',
+]);
+
 export class ShapeTracker {
   private readonly records: AppRecord[] = [];
   private readonly applied = new Set<ShapeStepName>();
+  private steps: ShapeStep[] = [];
   private active = false;
   private cipherSuite: number | null = null;
   private version: number | null = null;
+  /** The server record inferred to be a TSRequest carrying only errorCode (MS-CSSP 2.2.1), or null. */
+  credsspError: { frame: number; time: number; length: number } | null = null;
 
   constructor(private readonly m: MachineSink) {}
 
@@ -45,18 +62,32 @@ export class ShapeTracker {
     }
     if (this.records.length >= MAX_SHAPE_RECORDS) return;
     this.records.push({ dir: dir === 0 ? 'c2s' : 's2c', length, frame, time });
-    const r = inferTlsPhases({
+    this.steps = inferTlsPhases({
       records: this.records,
       selectedProtocol: this.m.rec.negotiation?.selectedProtocol ?? null,
       cipherSuite: this.cipherSuite,
       version: this.version,
-    });
-    for (const s of r.steps) {
-      if (this.applied.has(s.step)) continue;
-      this.applied.add(s.step);
-      this.m.reach(s.phase, s.frames[0]!, s.time, true, s.confidence);
-      this.m.event(this.records.find((x) => x.frame === s.frames[0])?.dir === 'c2s' ? 0 : 1, s.frames[0]!, s.time, STEP_EVENTS[s.step], s.reason, true);
-      if (s.phase === 'active') this.active = true;
+    }).steps;
+    const last = this.steps.length - 1;
+    for (let k = 0; k <= last; k++) {
+      const s = this.steps[k]!;
+      // The last step may still grow (or, multi-record, be re-cut) with the next record; 'active' ends the inference.
+      if (k < last || SINGLE_RECORD.has(s.step) || s.step === 'active') this.apply(s);
     }
+  }
+
+  /** Applies the steps recognised so far (the connection ends, or an alert / close arrives). */
+  flush(): void {
+    for (const s of this.steps) this.apply(s);
+  }
+
+  private apply(s: ShapeStep): void {
+    if (this.applied.has(s.step)) return;
+    this.applied.add(s.step);
+    const first = this.records.find((x) => x.frame === s.frames[0]);
+    this.m.reach(s.phase, s.frames[0]!, s.time, true, s.confidence);
+    this.m.event(first?.dir === 'c2s' ? 0 : 1, s.frames[0]!, s.time, STEP_EVENTS[s.step], s.reason, true);
+    if (s.step === 'credssp_error' && first) this.credsspError = { frame: first.frame, time: first.time, length: first.length };
+    if (s.phase === 'active') this.active = true;
   }
 }

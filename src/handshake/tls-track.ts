@@ -130,6 +130,8 @@ export class TlsTrack {
         this.finish(dir, frame, time);
         break;
       case 'alert': {
+        // The phase the alert ends is the one reached with every record before it.
+        this.shape.flush();
         const a = parseAlert(buf, rec.fragmentOff, rec.end);
         if (a.ok) {
           const v = a.value;
@@ -175,6 +177,7 @@ export class TlsTrack {
   }
 
   private encryptedAlert(dir: Dir, length: number, frame: number, time: number): void {
+    this.shape.flush();
     const t = this.info();
     const shape = encryptedAlertShape(length, this.cipherSuite, this.version);
     t.alerts.push({ frame, by: SIDE[dir], level: null, description: 'encrypted', code: null, encrypted: true });
@@ -328,6 +331,7 @@ export class TlsTrack {
 
   /** At the end of the flow: TLS 1.3 alerts can only be guessed from the last record's size. */
   end(closeDir: Dir | null): void {
+    this.shape.flush();
     if (!this.tls13 || closeDir === null || this.m.rec.tls === null) return;
     const last = this.lastRecord[closeDir];
     if (!last || last.contentType === CONTENT_ALERT) return;

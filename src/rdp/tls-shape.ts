@@ -14,7 +14,11 @@
 //   authInfo (credentials) ~80-300; Kerberos AP-REQ can be a few KB. The exchange ends when the
 //   client sends two records in a row and the second is Connect-Initial-sized
 //   (>= MCS_CONNECT_INITIAL_MIN), because the server never answers authInfo (MS-CSSP 3.1.5.2),
-//   or (HYBRID_EX) at the server's 4-byte Early User Authorization Result (MS-RDPBCGR 2.2.10.2).
+//   or (HYBRID_EX) at the server's 4-byte Early User Authorization Result (MS-RDPBCGR 2.2.10.2),
+//   or at a server TSRequest that can only hold version + errorCode (MS-CSSP 2.2.1, 3.1.5: from
+//   version 3 the server reports a failure in errorCode; `30 0d a0 03 02 01 06 a4 06 02 04 <NTSTATUS>`
+//   is 15 bytes, up to CREDSSP_ERROR_MAX with a longer encoding): no CHALLENGE (>= 100) or
+//   pubKeyAuth (>= 40) is that small, and a TSRequest is never smaller than CREDSSP_ERROR_MIN.
 // - MCS Connect Initial (MS-RDPBCGR 2.2.1.3): client, >= 200 (core+security+network+cluster data
 //   is ~300-700; zeek rdp-to-ssl: 464-byte record, ~440 plaintext). Connect Response
 //   (2.2.1.4): the next server record, >= 40.
@@ -31,6 +35,11 @@
 // - Finalization (2.2.1.14-2.2.1.22): the small records after Confirm Active up to the first
 //   large server record; active: the rest, strongly so when large server records (>= 1000,
 //   bitmap / graphics updates) keep coming.
+// - A sustained stream (>= BULK_MIN_LARGE server records >= LARGE_SERVER, usually with small
+//   client input records in between: fast-path input, 2.2.8.1.2) after MCS / licensing is the
+//   active phase even when an earlier step did not match its template (a Demand Active smaller
+//   than usual, an auto-detect PDU where Confirm Active was expected): only an active session
+//   sends graphics in bulk. Phases reached never go back: steps come out in phase order.
 //
 // Limits: TLS 1.3 hides the handshake's end too: `splitTls13Records` removes the server's
 // encrypted flight and the client's Finished, but post-handshake NewSessionTickets would still
@@ -70,6 +79,7 @@ export interface ShapeInput {
 export type ShapeStepName =
   | 'credssp'
   | 'early_user_authorization_result'
+  | 'credssp_error'
   | 'mcs_connect_initial'
   | 'mcs_connect_response'
   | 'mcs_erect_domain_attach_user'
@@ -114,6 +124,11 @@ export const SHAPE_THRESHOLDS = {
   /** Synchronize (2.2.1.14, 22 bytes), Control (2.2.1.15, 26), Persistent Key List / Font List: small. */
   FINALIZATION_MAX: 150,
   LARGE_SERVER: 1000,
+  /** Large server records that make a sustained (active-phase) stream. */
+  BULK_MIN_LARGE: 3,
+  /** TSRequest with version and errorCode only (MS-CSSP 2.2.1): 15-16 bytes, a little more with long-form lengths. */
+  CREDSSP_ERROR_MIN: 13,
+  CREDSSP_ERROR_MAX: 32,
   /** Overhead assumed when the suite is unknown (TLS 1.2 AES-GCM: 8 nonce + 16 tag). */
   UNKNOWN_OVERHEAD: 24,
 } as const;
@@ -149,6 +164,19 @@ export function splitTls13Records(records: AppRecord[]): { handshake: AppRecord[
   return { handshake: records.slice(0, firstClient + 1), application: records.slice(firstClient + 1) };
 }
 
+/**
+ * Whether a server record can hold a TSRequest with only version and errorCode (MS-CSSP 2.2.1):
+ * its plaintext range meets [CREDSSP_ERROR_MIN, CREDSSP_ERROR_MAX].
+ */
+export function isCredsspErrorSized(length: number, cipherSuite: number | null, version: number | null, encryptThenMac = false): boolean {
+  if (cipherSuite !== null && version !== null) {
+    const r = plaintextRange(length, cipherSuite, version, encryptThenMac);
+    if (r) return r.min <= T.CREDSSP_ERROR_MAX && r.max >= T.CREDSSP_ERROR_MIN;
+  }
+  const p = length - T.UNKNOWN_OVERHEAD;
+  return p >= T.CREDSSP_ERROR_MIN && p <= T.CREDSSP_ERROR_MAX;
+}
+
 const PHASE_ORDER: Phase[] = ['tls', 'credssp', 'mcs', 'licensing', 'capabilities', 'finalization', 'active'];
 
 /** Infers the connection-sequence steps from the shape of the records (see the header comment). */
@@ -162,19 +190,52 @@ export function inferTlsPhases(input: ShapeInput): ShapeResult {
   const add = (step: ShapeStepName, phase: Phase, confidence: number, from: number, to: number, reason: string) => {
     steps.push({ step, phase, inferred: true, confidence, frames: recs.slice(from, to).map((r) => r.frame), time: recs[from]!.time, reason });
   };
+  /** From `from` on: the first large server record of a sustained stream, with its counts, or null. */
+  const bulkStream = (from: number): { from: number; large: number; input: number } | null => {
+    let first = -1;
+    let large = 0;
+    let inputRecords = 0;
+    for (let k = from; k < n; k++) {
+      if (recs[k]!.dir === 's2c' && pt[k]! >= T.LARGE_SERVER) {
+        if (first < 0) first = k;
+        large++;
+      } else if (first >= 0 && recs[k]!.dir === 'c2s' && pt[k]! < T.FINALIZATION_MAX) inputRecords++;
+    }
+    return large >= T.BULK_MIN_LARGE ? { from: first, large, input: inputRecords } : null;
+  };
+  const addBulk = (b: { from: number; large: number; input: number }, why: string) => {
+    add(
+      'active',
+      'active',
+      b.input > 0 ? 0.6 : 0.5,
+      b.from,
+      n,
+      `${why} ${b.large} server records >= ${T.LARGE_SERVER} bytes follow (bulk graphics)${b.input > 0 ? ` with ${b.input} small client records (input)` : ''}`,
+    );
+  };
   let i = 0;
   const proto = input.selectedProtocol;
   const credssp = proto !== null && (proto & (PROTOCOL_HYBRID | PROTOCOL_HYBRID_EX)) !== 0;
   const hybridEx = proto !== null && (proto & PROTOCOL_HYBRID_EX) !== 0;
 
   // 1. CredSSP.
+  let stoppedAt: number | null = null;
+  const stop = (at: number) => {
+    if (stoppedAt === null && at < n) stoppedAt = at;
+  };
+  let credsspFailed = false;
   if (credssp && i < n) {
     const start = i;
     let euar = -1;
+    let error = -1;
     while (i < n) {
       const r = recs[i]!;
       if (hybridEx && r.dir === 's2c' && i > start && isEarlyUserAuthSized(r.length, input.cipherSuite, input.version, etm)) {
         euar = i;
+        break;
+      }
+      if (r.dir === 's2c' && i > start && isCredsspErrorSized(r.length, input.cipherSuite, input.version, etm)) {
+        error = i;
         break;
       }
       if (i > start && r.dir === 'c2s' && recs[i - 1]!.dir === 'c2s' && pt[i]! >= T.MCS_CONNECT_INITIAL_MIN) break;
@@ -184,21 +245,30 @@ export function inferTlsPhases(input: ShapeInput): ShapeResult {
       const c = recs.slice(start, i).filter((r) => r.dir === 'c2s').length;
       const s = i - start - c;
       const conf = c >= 2 && s >= 1 ? 0.7 : 0.5;
-      add('credssp', 'credssp', conf, start, i, `${proto === PROTOCOL_HYBRID ? 'HYBRID' : 'HYBRID_EX'} selected; ${c} client / ${s} server records alternating before MCS (${sizes(start, i)})`);
+      add('credssp', 'credssp', conf, start, i, `${proto === PROTOCOL_HYBRID ? 'HYBRID' : 'HYBRID_EX'} selected; ${c} client / ${s} server records alternating (${sizes(start, i)})${euar >= 0 ? ', then the Early User Authorization Result' : error >= 0 ? ', then an error-sized server record' : i < n ? ', then MCS' : ''}`);
     }
     if (euar >= 0) {
       add('early_user_authorization_result', 'credssp', input.cipherSuite !== null ? 0.8 : 0.6, euar, euar + 1, `server record of ${recs[euar]!.length} bytes = 4 bytes of plaintext under the negotiated suite (MS-RDPBCGR 2.2.10.2)`);
       i = euar + 1;
     }
+    if (error >= 0) {
+      add(
+        'credssp_error',
+        'credssp',
+        input.cipherSuite !== null ? 0.6 : 0.45,
+        error,
+        error + 1,
+        `server record of ${recs[error]!.length} bytes (~${pt[error]} plaintext): only a TSRequest with version and errorCode is that small (MS-CSSP 2.2.1), the server reporting a failure`,
+      );
+      i = error + 1;
+      credsspFailed = true;
+      stop(i);
+    }
   }
 
   // 2. MCS Connect Initial / Response.
-  let stoppedAt: number | null = null;
-  const stop = (at: number) => {
-    if (stoppedAt === null && at < n) stoppedAt = at;
-  };
   mcs: {
-    if (i >= n) break mcs;
+    if (i >= n || credsspFailed) break mcs;
     if (recs[i]!.dir !== 'c2s' || pt[i]! < T.MCS_CONNECT_INITIAL_MIN) {
       stop(i);
       break mcs;
@@ -264,8 +334,11 @@ export function inferTlsPhases(input: ShapeInput): ShapeResult {
       }
     }
     if (confirm < 0) {
-      // Only licensing (or part of it) is visible.
-      if (i < n) add('licensing', 'licensing', 0.4, i, n, `records after Client Info with no Demand Active / Confirm Active pattern yet (${sizes(i, Math.min(n, i + 8))}${n - i > 8 ? ' ...' : ''})`);
+      // No Demand Active / Confirm Active pattern: licensing, then, if it comes, the bulk stream of an active session.
+      const bulk = bulkStream(i);
+      const licEnd = bulk === null ? n : bulk.from;
+      if (licEnd > i) add('licensing', 'licensing', 0.4, i, licEnd, `records after Client Info with no Demand Active / Confirm Active pattern${bulk === null ? ' yet' : ''} (${sizes(i, Math.min(licEnd, i + 8))}${licEnd - i > 8 ? ' ...' : ''})`);
+      if (bulk !== null) addBulk(bulk, `after Client Info, no Demand Active / Confirm Active pattern recognised, but`);
       i = n;
       break mcs;
     }
@@ -288,13 +361,10 @@ export function inferTlsPhases(input: ShapeInput): ShapeResult {
   }
 
   // Fallback: the sequence was not recognised, but bulk server data shows an active session.
-  if (stoppedAt !== null) {
+  if (stoppedAt !== null && !credsspFailed) {
     const from = stoppedAt as number;
-    const largeAt: number[] = [];
-    for (let k = from; k < n; k++) if (recs[k]!.dir === 's2c' && pt[k]! >= T.LARGE_SERVER) largeAt.push(k);
-    if (largeAt.length >= 3) {
-      add('active', 'active', 0.5, largeAt[0]!, n, `sequence not recognised from frame ${recs[from]!.frame}, but ${largeAt.length} server records >= ${T.LARGE_SERVER} bytes follow (bulk graphics)`);
-    }
+    const bulk = bulkStream(from);
+    if (bulk !== null) addBulk(bulk, `sequence not recognised from frame ${recs[from]!.frame}, but`);
   }
 
   let reached: Phase = 'tls';
