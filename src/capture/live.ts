@@ -79,11 +79,13 @@ export function capLinkType(name: string): number | null {
     case 'IEEE802_11_RADIO':
       return 127;
   }
-  // https://www.tcpdump.org/linktypes.html: DLT_ and LINKTYPE_ values agree from 104 up (and for 0, 1).
+  // https://www.tcpdump.org/linktypes.html: DLT_ and LINKTYPE_ values agree for 0..10, 50, 51 and
+  // from 104 up; DLT_RAW is 12 or 14 depending on the OS, LINKTYPE_RAW (101) in files.
   const m = /^Unknown linktype (\d+)$/.exec(name);
   if (m) {
     const dlt = Number(m[1]);
-    if (dlt >= 104 && dlt <= 0xffff) return dlt;
+    if (dlt === 12 || dlt === 14) return LinkType.RAW;
+    if (dlt <= 10 || dlt === 50 || dlt === 51 || (dlt >= 104 && dlt <= 0xffff)) return dlt;
   }
   return null;
 }
