@@ -352,6 +352,10 @@ describe.skipIf(!hasTshark || !fixturesPresent)('the differential runs compared 
   // Runs after the cases above (vitest runs a file's tests in order): every kind of fact was
   // compared at least once, so a tshark field renamed or an empty run cannot pass silently.
   it('every kind of fact was compared', () => {
-    for (const [k, n] of Object.entries(tally)) expect(n, k).toBeGreaterThan(0);
+    for (const [k, n] of Object.entries(tally)) {
+      // Only the real Standard RDP Security captures of ../shared/captures have frames tshark calls malformed.
+      if (k === 'tsharkMalformed' && !sharedPresent) continue;
+      expect(n, k).toBeGreaterThan(0);
+    }
   });
 });
