@@ -46,6 +46,10 @@ export const STEPS = {
     text: "Clear the client's DNS cache: `ipconfig /flushdns` in a Command Prompt.",
     seedTerms: ['ipconfig /flushdns'],
   },
+  checkDnsRecord: {
+    text: "Check the DNS record of the server's name: `nslookup <name>` or `Resolve-DnsName <name>` on the client must return the server's current address; if the lookup fails, create or fix the record on the DNS server (or check which DNS server the client uses with `ipconfig /all`), and use the static IP address for the connection until it is fixed.",
+    seedTerms: ['static IP address for the connection'],
+  },
   vpnReconnect: {
     text: 'If the connection goes through a VPN, try disconnecting and reconnecting the VPN, and check that it is not slow or losing packets, before trying again.',
     seedTerms: ['disconnecting and reconnecting the VPN'],
@@ -294,7 +298,7 @@ const DEFS: Record<CauseId, CauseDef> = {
     short: 'name resolution failed or pointed elsewhere',
     explanation:
       'The client\'s name lookup for the server fails (NXDOMAIN, SERVFAIL, no answer) or returns a different address than the one the client connected to (a stale cache or record), a problem the seeds report with hostname resolution on recent Windows 11 builds.',
-    steps: ['connectByIp', 'flushDns'],
+    steps: ['connectByIp', 'flushDns', 'checkDnsRecord'],
     confirm: 'On the client, `nslookup <name>` and `Resolve-DnsName <name>` show what the name resolves to; compare with the server\'s real address (`ipconfig` on the host).',
     ifUnsure: 'Capture from the client before the connection starts, so that the name lookup is in the capture; check the hosts file and the DNS cache (`ipconfig /displaydns`).',
     evidence:

@@ -2,7 +2,8 @@
 // two never drift (test/diagnose/docs.test.ts compares the file with this).
 import { CAUSES, STEPS, causeSteps } from './catalogue.js';
 import { ATTEMPT_WINDOW_SECONDS, BETTER_CAUSE_CONFIDENCE, INCOMPLETE_MAX_CONFIDENCE } from './index.js';
-import { CREDSSP_MAX_RECORDS } from './rules/nla_failed.js';
+import { CREDSSP_MAX_RECORDS, RETRY_SECONDS } from './rules/nla_failed.js';
+import { CAPTURE_DNS_MAX_FINDINGS, DNS_ANSWER_WAIT_SECONDS, DNS_CLUSTER_SECONDS, DNS_FOLLOW_SECONDS, DNS_MANY_NAMES } from './capture.js';
 import { CONCURRENT_HALF_OPEN, CONFIRM_TIMEOUT_SECONDS } from './rules/server_unresponsive.js';
 import { FULL_SIZE_FRACTION, FULL_SIZE_MIN_BYTES } from './rules/mtu_blackhole.js';
 import { THRESHOLDS } from './rules/network_unstable.js';
@@ -67,9 +68,14 @@ export function renderCausesMarkdown(): string {
   out.push(
     `- \`server_unresponsive\`: a missing Connection Confirm is a time-out after ${CONFIRM_TIMEOUT_SECONDS} s; ${CONCURRENT_HALF_OPEN} or more other half-done handshakes to the same server at the same time make it an overload / MaxOutstandingConnections story.`,
   );
-  out.push(`- \`nla_failed\` without keys: at most ${CREDSSP_MAX_RECORDS} encrypted records after the TLS handshake count as a short CredSSP exchange.`);
+  out.push(
+    `- \`nla_failed\` without keys: at most ${CREDSSP_MAX_RECORDS} encrypted records after the TLS handshake count as a short CredSSP exchange. When the client stops after two records of its own, the server's last answer decides: at most a third of its CHALLENGE record is an errorCode reply (the server refused), at least half of it is a public-key proof (authentication went through, and the client stopped on its own, most often at an untrusted certificate, \`cert_untrusted\` at low confidence); a completed attempt from the same client to the same server within ${RETRY_SECONDS} s lowers the NLA story further.`,
+  );
   out.push(
     `- \`dns_failure\`: lookups by the client up to ${DNS_LOOKBACK_SECONDS} s before the connection for a name of the server (certificate, SNI, name records); failed lookups of unrelated names only within ${DNS_UNNAMED_SECONDS} s, at low confidence. \`cert_name_mismatch\` takes DNS answers up to ${DNS_NAME_WINDOW_SECONDS} s old as the name the client used.`,
+  );
+  out.push(
+    `- Capture-wide \`dns_failure\` (no connection of its own): failed A / AAAA lookups (NXDOMAIN, SERVFAIL and other RCODEs, no address, or no answer while the capture ran on at least ${DNS_ANSWER_WAIT_SECONDS} s) of related names (a single label and the FQDN it starts) within ${DNS_CLUSTER_SECONDS} s of each other are one finding, unless a related lookup returned an address; it is told when no connection from that client started within ${DNS_FOLLOW_SECONDS} s after it, or when the name is an RDP server's (certificate, SNI, name records). A client failing more than ${DNS_MANY_NAMES} names lowers each; at most ${CAPTURE_DNS_MAX_FINDINGS} are told.`,
   );
   out.push(
     `- Connections the capture holds only in part (\`incomplete_capture\`) get findings of at most ${INCOMPLETE_MAX_CONFIDENCE}; \`client_abort\` is dropped when another cause reaches ${BETTER_CAUSE_CONFIDENCE}; attempts from one client to one server at most ${ATTEMPT_WINDOW_SECONDS} s apart are one story, whose first failure carries the root cause.`,

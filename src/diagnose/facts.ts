@@ -3,7 +3,7 @@
 import type { CertificateInfo, ConnectionRecord, TlsAlertInfo } from '../handshake/types.js';
 import { phaseIndex } from '../handshake/types.js';
 import { CATALOGUE, causeSteps, stepText, type StepId } from './catalogue.js';
-import { ALERT, type AlertName } from './codes.js';
+import { ALERT, PROTOCOL_HYBRID, PROTOCOL_HYBRID_EX, type AlertName } from './codes.js';
 import type { CauseId, DiagnosisInput, Finding } from './types.js';
 
 // ---------------------------------------------------------------- findings
@@ -307,5 +307,90 @@ export function hostAnsweredElsewhere(conn: ConnectionRecord, input: DiagnosisIn
     if (o === conn || o.flow.server.ip !== conn.flow.server.ip) continue;
     if (o.flow.tcp && o.flow.tcp.synAckFrames.length > 0) return o;
   }
+  return null;
+}
+
+// ---------------------------------------------------------------- CredSSP shape
+
+export interface AppRecord {
+  frame: number;
+  dir: 'c2s' | 's2c';
+  /** TLSCiphertext length (RFC 5246 6.2.3), as the timeline's "Application Data" event gives it. */
+  length: number;
+}
+
+/** Encrypted records after the TLS handshake, in order, with their lengths (bounded by the timeline). */
+export function appDataRecords(conn: ConnectionRecord): AppRecord[] {
+  const out: AppRecord[] = [];
+  for (const e of conn.timeline) {
+    if (e.event !== 'Application Data' || e.direction === 'net' || !e.detail) continue;
+    const m = /^(\d+) bytes$/.exec(e.detail);
+    if (m) out.push({ frame: e.frame, dir: e.direction, length: Number(m[1]) });
+  }
+  return out;
+}
+
+export interface CredentialsPause {
+  /** Frame of the client's FIN / RST / alert. */
+  frame: number | null;
+  how: string;
+  /** The server's last record before the client left, and its first one (the NTLM CHALLENGE or Kerberos answer). */
+  answer: AppRecord | null;
+  challenge: AppRecord | null;
+  /** The server's answer is about as large as its CHALLENGE: a public-key proof (MS-CSSP 3.1.5 step 3), not an error TSRequest. */
+  proofSized: boolean;
+  /** The server's answer is far smaller than its CHALLENGE: the size of a TSRequest carrying only version and errorCode (MS-CSSP 2.2.1). */
+  errorSized: boolean;
+}
+
+/**
+ * NLA selected, and the client left after exactly two CredSSP records of its
+ * own (NEGOTIATE, AUTHENTICATE + pubKeyAuth) and the server's answers: the
+ * point of MS-CSSP 3.1.5 where the client has verified the server's public key
+ * and would send its credentials (TSCredentials). A client checks the server's
+ * identity there, so a certificate it does not trust stops it at this point too.
+ */
+export function clientStoppedBeforeCredentials(conn: ConnectionRecord): CredentialsPause | null {
+  const d = conn.died;
+  const tls = conn.tls;
+  if (!d || !tls || conn.outcome === 'completed' || tls.establishedFrame === null) return null;
+  if (d.by !== 'client' || (d.how !== 'fin' && d.how !== 'rst' && d.how !== 'encrypted_alert')) return null;
+  if (d.phase !== 'credssp' && d.phase !== 'tls') return null;
+  if (conn.security !== 'credssp' && !(conn.negotiation?.selectedProtocol != null && (conn.negotiation.selectedProtocol & (PROTOCOL_HYBRID | PROTOCOL_HYBRID_EX)) !== 0)) return null;
+  if (tls.appRecords.client !== 2 || tls.appRecords.server < 2 || tls.appRecords.server > 3) return null;
+  const last = lastEventBefore(conn, d.frame);
+  if (!last || last.direction !== 's2c') return null;
+  const before = appDataRecords(conn).filter((r) => d.frame === null || r.frame < d.frame);
+  const server = before.filter((r) => r.dir === 's2c');
+  const challenge = server[0] ?? null;
+  const answer = server.length > 1 ? server[server.length - 1]! : null;
+  const proofSized = challenge !== null && answer !== null && answer.length * 2 >= challenge.length;
+  const errorSized = challenge !== null && answer !== null && answer.length * 3 <= challenge.length;
+  return { frame: d.frame, how: d.how, answer, challenge, proofSized, errorSized };
+}
+
+/** A later attempt from the same client to the same server that completed, within `seconds` of this one's end. */
+export function laterCompletedAttempt(conn: ConnectionRecord, input: DiagnosisInput, seconds: number): ConnectionRecord | null {
+  for (const o of input.connections) {
+    if (o === conn || o.outcome !== 'completed' || o.fileIndex !== conn.fileIndex) continue;
+    if (o.flow.client.ip !== conn.flow.client.ip || o.server !== conn.server) continue;
+    if (o.start >= conn.start && o.start - conn.end <= seconds) return o;
+  }
+  return null;
+}
+
+/**
+ * Whether the certificate fails the checks a client makes: self-signed or an
+ * unknown issuer, or it does not carry the address the client connected to by
+ * (an IP literal in the SNI that is not among its names).
+ */
+export function certDoubt(conn: ConnectionRecord): string | null {
+  const cert = leafCertificate(conn);
+  if (!cert) return null;
+  const trust = certTrustProblem(conn);
+  if (trust === 'self_signed') return `the certificate "${cert.subject}" is self-signed`;
+  if (trust === 'unknown_issuer') return `the certificate "${cert.subject}" comes from an issuer not in the chain the server sent`;
+  const sni = conn.tls?.sni;
+  if (sni && isIpLiteral(sni) && !certNames(cert).includes(sni.toLowerCase())) return `the certificate names ${certNames(cert).join(', ')}, not the address ${sni} the client used`;
   return null;
 }

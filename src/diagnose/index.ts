@@ -5,6 +5,8 @@ import type { AttemptGroup, ServerSummary } from '../report/types.js';
 import { causeRank, causeShort } from './catalogue.js';
 import { PROTOCOL_RDP, protocolNames } from './codes.js';
 import { RULES } from './rules/index.js';
+import { dnsCaptureFindings } from './capture.js';
+import { plural } from './facts.js';
 import type { DiagnosisInput, Finding } from './types.js';
 
 export { CATALOGUE, CAUSES, STEPS } from './catalogue.js';
@@ -53,6 +55,21 @@ export function diagnose(input: DiagnosisInput): Map<string, Finding[]> {
   const out = new Map<string, Finding[]>();
   for (const conn of input.connections) out.set(conn.id, diagnoseConnection(conn, input));
   return out;
+}
+
+/**
+ * Findings not tied to one connection (today: failed name lookups for a server
+ * the client then never reached), top first. Call it once per run after
+ * diagnose(), with the same input and diagnose()'s result, so that a lookup a
+ * connection's own finding already cites is not told twice:
+ *
+ *   const findings = diagnose(input);
+ *   const captureFindings = diagnoseCapture(input, findings);
+ *   report.captureFindings = captureFindings;   // top-level `captureFindings: Finding[]`
+ *   summary.headline = headline(conns, findings, { findings: captureFindings, frames: capture.frames });
+ */
+export function diagnoseCapture(input: DiagnosisInput, perConnection: Map<string, Finding[]>): Finding[] {
+  return sortFindings(dnsCaptureFindings(input, perConnection));
 }
 
 // ---------------------------------------------------------------- stories
@@ -185,18 +202,35 @@ export function serverSentence(s: ServerSummary): string {
   return `${s.attempts} attempt${s.attempts === 1 ? '' : 's'} to ${s.server}: ${s.lines.join(', ')}`;
 }
 
-/** One plain sentence for the whole capture. */
-export function headline(connections: ConnectionRecord[], findings: Map<string, Finding[]>): string {
+/** What the headline may add about the capture as a whole. */
+export interface CaptureContext {
+  /** diagnoseCapture()'s findings. */
+  findings?: Finding[];
+  /** Frames in the capture (all files). */
+  frames?: number;
+}
+
+/**
+ * One plain sentence for the whole capture. A capture-wide finding is told
+ * when no connection failed (with failures, their causes lead).
+ */
+export function headline(connections: ConnectionRecord[], findings: Map<string, Finding[]>, capture: CaptureContext = {}): string {
   const n = connections.length;
-  if (n === 0) return 'No Remote Desktop connection attempts were found in the capture.';
+  const wide = capture.findings?.[0] ?? null;
+  if (n === 0) {
+    const frames = capture.frames !== undefined ? ` (${plural(capture.frames, 'frame')})` : '';
+    const base = `No RDP connection attempt in this capture${frames}`;
+    return wide ? `${base}; ${causeClause(wide)}.` : `${base}.`;
+  }
+  const also = wide ? ` Also, ${causeClause(wide)}.` : '';
   const failed = connections.filter((c) => c.outcome === 'failed');
   const incomplete = connections.filter((c) => c.outcome === 'incomplete_capture').length;
   const partly = incomplete ? ` ${incomplete === 1 ? '1 attempt was' : `${incomplete} attempts were`} only partly captured.` : '';
   if (failed.length === 0) {
-    if (incomplete === n) return `${n === 1 ? 'The only connection attempt was' : `All ${n} connection attempts were`} only partly captured; the capture cannot tell how ${n === 1 ? 'it' : 'they'} ended.`;
+    if (incomplete === n) return `${n === 1 ? 'The only connection attempt was' : `All ${n} connection attempts were`} only partly captured; the capture cannot tell how ${n === 1 ? 'it' : 'they'} ended.${also}`;
     const done = n - incomplete;
     const base = done === 1 && n === 1 ? 'The connection attempt completed.' : incomplete ? `${done} of ${n} connection attempts completed.` : `All ${n} connection attempts completed.`;
-    return `${base}${partly}`;
+    return `${base}${partly}${also}`;
   }
   // Failures per server, each with the cause of its first failure (the root of its retries).
   const servers = new Map<string, ConnectionRecord[]>();

@@ -176,7 +176,8 @@ describe('server summaries and the headline', () => {
     const conns = [makeRecord({ id: 'a' }), makeRecord({ id: 'b' }), makeRecord({ id: 'c' })];
     expect(headline(conns, diagnose(input(conns)))).toBe('All 3 connection attempts completed.');
     expect(headline([conns[0]!], diagnose(input([conns[0]!])))).toBe('The connection attempt completed.');
-    expect(headline([], new Map())).toBe('No Remote Desktop connection attempts were found in the capture.');
+    expect(headline([], new Map())).toBe('No RDP connection attempt in this capture.');
+    expect(headline([], new Map(), { frames: 1 })).toBe('No RDP connection attempt in this capture (1 frame).');
   });
   it('names the certificate date', () => {
     const bad = (id: string) => {

@@ -2,6 +2,9 @@
 // the client does not know, refused by the client (RFC 5246 7.2.2 unknown_ca).
 import {
   certDateProblem,
+  clientStoppedBeforeCredentials,
+  laterCompletedAttempt,
+  secondsText,
   certTrustProblem,
   closeWords,
   convFilter,
@@ -11,10 +14,11 @@ import {
   makeFinding,
 } from '../facts.js';
 import type { Rule } from '../types.js';
+import { RETRY_SECONDS } from './nla_failed.js';
 
 export const certUntrusted: Rule = {
   cause: 'cert_untrusted',
-  check(conn) {
+  check(conn, input) {
     const tls = conn.tls;
     const cert = leafCertificate(conn);
     if (!tls || !cert || conn.outcome === 'completed') return null;
@@ -54,7 +58,21 @@ export const certUntrusted: Rule = {
       });
     }
     const early = earlyClientClose(conn);
-    if (!early) return null;
+    if (!early) {
+      // NLA over NTLM cannot prove the server's identity, so the client checks the certificate
+      // before it sends the credentials (MS-CSSP 3.1.5) and stops there when it does not trust it.
+      const pause = clientStoppedBeforeCredentials(conn);
+      if (!pause || pause.errorSized) return null; // an error-sized answer is the server refusing (nla_failed)
+      const retry = laterCompletedAttempt(conn, input, RETRY_SECONDS);
+      return makeFinding('cert_untrusted', {
+        confidence: 0.45,
+        confidenceReason: `The client stopped CredSSP where it checks the server's identity before sending its credentials, and mstsc asks the user about an untrusted certificate there; but the exchange is encrypted, so an authentication error the client saw looks the same, and the capture cannot show the prompt.${retry ? ` The next attempt (${retry.id}), ${secondsText(Math.max(0, retry.start - conn.end))} later, completed, as it does once the user accepts the certificate.` : ''}`,
+        frames: [certFrame, pause.answer?.frame, pause.frame],
+        explanation: `The server's certificate "${cert.subject}" (frame ${certFrame ?? '?'}) ${what}, and the client ${closeWords(pause.how)} in frame ${pause.frame ?? '?'} after the server's CredSSP answer${pause.answer ? ` (frame ${pause.answer.frame})` : ''}, before sending its credentials.`,
+        filter,
+        summary,
+      });
+    }
     return makeFinding('cert_untrusted', {
       confidence: trust === 'self_signed' ? 0.6 : 0.55,
       confidenceReason:

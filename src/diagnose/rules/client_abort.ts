@@ -1,6 +1,6 @@
 // client_abort: the client resets or closes, without an alert, while the server
 // waits for its next message (the last thing seen came from the server).
-import { closeWords, convFilter, earlyClientClose, lastEventBefore, makeFinding, plaintextAlerts } from '../facts.js';
+import { certDoubt, clientStoppedBeforeCredentials, closeWords, convFilter, earlyClientClose, lastEventBefore, makeFinding, plaintextAlerts } from '../facts.js';
 import type { Rule } from '../types.js';
 
 export const clientAbort: Rule = {
@@ -14,7 +14,11 @@ export const clientAbort: Rule = {
     let confidence = d.how === 'rst' ? 0.5 : 0.45;
     let reason =
       'The capture shows who closed and when, not why: security software, an outdated client, the user cancelling or a client-side policy look the same.';
-    if (earlyClientClose(conn)) {
+    const pause = clientStoppedBeforeCredentials(conn);
+    if (pause && !pause.errorSized && certDoubt(conn)) {
+      confidence = 0.4;
+      reason = 'The client stopped CredSSP where it checks the server\'s identity, before sending its credentials, and the certificate fails that check: refusing it (or a user answering the prompt) is a likelier story than an abort.';
+    } else if (earlyClientClose(conn)) {
       confidence = 0.3;
       reason = 'Right after the server\'s TLS flight a client usually leaves because it refused the certificate; that is a likelier story than an abort.';
     } else if (d.phase === 'x224') {

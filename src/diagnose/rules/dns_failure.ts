@@ -4,6 +4,7 @@ import type { DnsTransaction } from '../../flow/types.js';
 import { certNames, isIpLiteral, leafCertificate, makeFinding, nameMatches, secondsText, serverText } from '../facts.js';
 import type { ConnectionRecord } from '../../handshake/types.js';
 import type { DiagnosisInput, Rule } from '../types.js';
+import { filterString } from '../capture.js';
 
 /** Lookups this long before the connection are considered part of it. */
 export const DNS_LOOKBACK_SECONDS = 120;
@@ -81,7 +82,7 @@ export const dnsFailure: Rule = {
               'The client reached the server by another address (a cache, the hosts file, or an address typed by hand); the capture cannot show which, nor that the name is the one the client was given.',
             frames: [q.queryFrame, q.responseFrame, conn.flow.firstFrame],
             explanation: `"${q.name}", a name of this server, resolved to ${q.addresses.join(', ')} (frame ${q.responseFrame}), but the client connected to ${server} (frame ${conn.flow.firstFrame}).`,
-            filter: `dns.qry.name == "${q.name}" || frame.number == ${conn.flow.firstFrame}`,
+            filter: `dns.qry.name == ${filterString(q.name)} || frame.number == ${conn.flow.firstFrame}`,
             summary: `"${q.name}" resolves to ${q.addresses.join(', ')}, not to ${serverIp}`,
           });
         }
@@ -92,7 +93,7 @@ export const dnsFailure: Rule = {
             'The failed name belongs to this server, but the client still reached it by address, so the lookup failure may be a side issue (another resolver, the hosts file) rather than why the attempt failed.',
           frames: [q.queryFrame, q.responseFrame],
           explanation: `${failureText(q)[0]!.toUpperCase()}${failureText(q).slice(1)}, ${secondsText(conn.start - q.time)} before the connection to ${server}.`,
-          filter: `dns.qry.name == "${q.name}"`,
+          filter: `dns.qry.name == ${filterString(q.name)}`,
           summary: `the name "${q.name}" did not resolve`,
         });
       }
@@ -109,7 +110,7 @@ export const dnsFailure: Rule = {
           'Nothing in the capture names the server the client connected to; the lookup just before it is the likeliest name the client was given, and the client went to another address (a stale cache or hosts entry, or an old address typed by hand).',
         frames: [elsewhere.queryFrame, elsewhere.responseFrame, conn.flow.firstFrame],
         explanation: `${secondsText(conn.start - elsewhere.time)} before this attempt "${elsewhere.name}" resolved to ${elsewhere.addresses.join(', ')} (frame ${elsewhere.responseFrame}), but the client connected to ${server} (frame ${conn.flow.firstFrame}), an address no lookup in the capture points at.`,
-        filter: `dns.qry.name == "${elsewhere.name}" || frame.number == ${conn.flow.firstFrame}`,
+        filter: `dns.qry.name == ${filterString(elsewhere.name)} || frame.number == ${conn.flow.firstFrame}`,
         summary: `the client connected to ${serverIp}, while "${elsewhere.name}" resolves to ${elsewhere.addresses.join(', ')}`,
       });
     }
@@ -123,7 +124,7 @@ export const dnsFailure: Rule = {
       confidenceReason: 'Nothing in the capture ties the failed name to this server (no certificate, SNI or name record): it is only the last lookup before the attempt.',
       frames: [q.queryFrame, q.responseFrame],
       explanation: `Just before this attempt, ${failureText(q)}; it is not known whether that is the name the client was given for ${server}.`,
-      filter: `dns.qry.name == "${q.name}"`,
+      filter: `dns.qry.name == ${filterString(q.name)}`,
       summary: `a lookup of "${q.name}" failed just before the attempt`,
     });
   },

@@ -3,15 +3,17 @@
 // ACCESS_DENIED (MS-RDPBCGR 2.2.10.2), or, without keys, a short encrypted
 // exchange that the server ends.
 import { AUTHZ_ACCESS_DENIED, PROTOCOL_HYBRID, PROTOCOL_HYBRID_EX } from '../codes.js';
-import { closeWords, convFilter, hex32, makeFinding } from '../facts.js';
+import { certDoubt, clientStoppedBeforeCredentials, closeWords, convFilter, hex32, laterCompletedAttempt, makeFinding, secondsText } from '../facts.js';
 import type { Rule } from '../types.js';
 
 /** A CredSSP exchange is a few round trips: more records than this and it is not "short". */
 export const CREDSSP_MAX_RECORDS = 12;
+/** A completed attempt from the same client to the same server this soon after is a retry of this one. */
+export const RETRY_SECONDS = 120;
 
 export const nlaFailed: Rule = {
   cause: 'nla_failed',
-  check(conn) {
+  check(conn, input) {
     if (conn.outcome === 'completed') return null;
     const neg = conn.negotiation;
     const nlaSelected = conn.security === 'credssp' || (neg?.selectedProtocol != null && (neg.selectedProtocol & (PROTOCOL_HYBRID | PROTOCOL_HYBRID_EX)) !== 0);
@@ -59,15 +61,43 @@ export const nlaFailed: Rule = {
         confirmExtra: 'A TLS key log lets the capture show the TSRequest errorCode.',
       });
     }
-    if (d.by === 'client' && tls.appRecords.client === 2 && tls.appRecords.server >= 2 && tls.appRecords.server <= 3) {
+    const pause = clientStoppedBeforeCredentials(conn);
+    if (pause) {
       // MS-CSSP 3.1.5: after NEGOTIATE / CHALLENGE and AUTHENTICATE the server answers with pubKeyAuth
-      // and the client goes on with its credentials; stopping here means the server's answer was an error.
+      // and the client goes on with its credentials; stopping here means the server's answer was an
+      // error, unless that answer is proof-sized or the client had its own reason to stop (the certificate).
       const serverFin = conn.flow.tcp?.fins.find((f) => f.dir === 1) ?? null;
+      const doubt = certDoubt(conn);
+      const retry = laterCompletedAttempt(conn, input, RETRY_SECONDS);
+      let confidence = serverFin ? 0.6 : 0.55;
+      const reasons = [
+        'CredSSP is encrypted without a key log: the client stopped after the server\'s answer to its AUTHENTICATE message, where a successful exchange goes on with the client\'s credentials.',
+      ];
+      if (pause.errorSized) {
+        confidence += 0.1;
+        reasons.push(
+          `The server's answer (${pause.answer!.length} bytes, frame ${pause.answer!.frame}) is far smaller than its CHALLENGE (${pause.challenge!.length} bytes): the size of a TSRequest that carries only an errorCode.`,
+        );
+      } else if (pause.proofSized) {
+        confidence = 0.25;
+        reasons.push(
+          `The server's answer (${pause.answer!.length} bytes, frame ${pause.answer!.frame}) is as large as its CHALLENGE (${pause.challenge!.length} bytes): the size of a public-key proof, which the server sends when authentication succeeded, not of an error.`,
+        );
+      } else {
+        reasons.push('So the server most likely answered with an error; the client refusing the server\'s public-key proof looks the same.');
+      }
+      if (doubt && !pause.errorSized) {
+        confidence -= 0.15;
+        reasons.push(`The client also checks the server's identity at this point, and ${doubt}: it may have stopped to ask the user about it.`);
+      }
+      if (retry) {
+        confidence -= 0.1;
+        reasons.push(`The next attempt (${retry.id}) completed ${secondsText(Math.max(0, retry.start - conn.end))} later.`);
+      }
       return makeFinding('nla_failed', {
-        confidence: serverFin ? 0.6 : 0.55,
-        confidenceReason:
-          'CredSSP is encrypted without a key log: the client stopped after the server\'s answer to its AUTHENTICATE message, where a successful exchange goes on with the client\'s credentials, so the server most likely answered with an error; the client refusing the server\'s public-key proof looks the same.',
-        frames: [tls.establishedFrame, d.frame, serverFin?.frame],
+        confidence: Math.max(0.15, confidence),
+        confidenceReason: reasons.join(' '),
+        frames: [tls.establishedFrame, pause.answer?.frame, d.frame, serverFin?.frame],
         explanation: `After the TLS handshake (frame ${tls.establishedFrame}) the CredSSP exchange stopped after ${shape}: the client ${closeWords(d.how)} in frame ${d.frame ?? '?'} instead of sending its credentials${serverFin ? `, and the server closed in frame ${serverFin.frame}` : ''}.`,
         filter,
         summary: 'NLA (CredSSP) authentication failed',

@@ -48,12 +48,15 @@ export const nlaMismatch: Rule = {
     if (!(neg.requestedProtocols & NLA) || neg.selectedProtocol & NLA) return null;
     if (!d || d.by !== 'client' || (d.phase !== 'x224' && d.phase !== 'tls')) return null;
     const selected = protocolNames(neg.selectedProtocol).join(' | ');
+    // A client that requires NLA disconnects at once; one that only goes quiet did not say so.
+    const left = d.how === 'fin' || d.how === 'rst' || d.how === 'tls_alert' || d.how === 'encrypted_alert' || d.how === 'x224_disconnect';
     return makeFinding('nla_mismatch', {
-      confidence: d.phase === 'x224' ? 0.65 : 0.55,
-      confidenceReason:
-        'The server did not select NLA and the client then left, which is what a client that requires NLA does; the client can also leave for another reason (e.g. the certificate).',
+      confidence: !left ? 0.3 : d.phase === 'x224' ? 0.65 : 0.55,
+      confidenceReason: left
+        ? 'The server did not select NLA and the client then left, which is what a client that requires NLA does; the client can also leave for another reason (e.g. the certificate).'
+        : 'The server did not select NLA and the client sent nothing more, but it did not close the connection either, which a client that requires NLA does at once: the capture may simply have stopped recording this connection.',
       frames: [neg.requestFrame, neg.confirmFrame, d.frame],
-      explanation: `The client offered ${offered} (frame ${neg.requestFrame ?? '?'}), the server selected ${selected} without NLA (frame ${neg.confirmFrame}), and the client ${closeWords(d.how)} in frame ${d.frame ?? '?'}.`,
+      explanation: `The client offered ${offered} (frame ${neg.requestFrame ?? '?'}), the server selected ${selected} without NLA (frame ${neg.confirmFrame}), and the client ${left ? `${closeWords(d.how)} in frame ${d.frame ?? '?'}` : 'sent nothing more'}.`,
       filter: `${convFilter(conn)} && (rdp.negReq.requestedProtocols || rdp.negReq.selectedProtocol || tcp.flags.fin == 1 || tcp.flags.reset == 1)`,
       summary: 'the client requires NLA and the server did not select it',
     });

@@ -112,13 +112,18 @@ export const portBlocked: Rule = {
     if (alive) confidence += 0.1;
     const stale = alive ? null : recentLookupElsewhere(conn, input);
     if (stale) confidence = Math.min(confidence, 0.5);
+    // RFC 6298 5.7 / RFC 1122 4.2.3.5: a TCP stack retransmits an unanswered SYN within seconds.
+    const scanNote =
+      syns.length === 1
+        ? ` The SYN was never retransmitted, which a client's TCP stack does within ${SYN_WAIT_SECONDS} s: the sender gave up at once, as port scanners do.`
+        : '';
     return makeFinding('port_blocked', {
       confidence,
-      confidenceReason: stale
+      confidenceReason: (stale
         ? `Nothing answers at this address, and a lookup just before resolved "${stale.name}" to ${stale.addresses.join(', ')}: the client may be connecting to a stale address rather than being blocked.`
         : alive
         ? `A silent drop looks the same whatever drops it; the host answered connection ${alive.id}, so it is up and a firewall (on the host or in between) is the likely reason, or a full connection backlog.`
-        : 'A silent drop looks the same whether a firewall drops the SYN, the host is off or unreachable, or the route is broken.',
+        : 'A silent drop looks the same whether a firewall drops the SYN, the host is off or unreachable, or the route is broken.') + scanNote,
       frames: [...syns, alive?.flow.tcp?.synAckFrames[0]],
       explanation: `${plural(syns.length, 'SYN')} to ${server} (frames ${syns.join(', ')}) got no answer over ${secondsText(total)} of capture, with no ICMP error and no reset${alive ? `, while the host answered connection ${alive.id}` : ''}.`,
       filter: `${convFilter(conn)} && tcp.flags.syn == 1`,
