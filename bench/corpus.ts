@@ -14,7 +14,7 @@ import { createGzip } from 'node:zlib';
 import { fold, loadTemplates, readdress, sum16, type Template } from './templates.js';
 
 /** Bumped whenever the generator's output changes (cached corpora with another version are rebuilt). */
-export const GENERATOR_VERSION = 1;
+export const GENERATOR_VERSION = 2;
 
 export type CorpusFormat = 'pcap' | 'pcapng' | 'pcapng.gz';
 
@@ -971,6 +971,10 @@ export function generateSynFlood(o: { seed: number; flows: number; path: string 
   const srcOf = (i: number): number => (11 << 24) + 1 + i; // 11.0.0.1 onward: one source per flow
   for (let i = 0; i < o.flows + lag; i++) {
     const t = t0 + i * 10;
+    const j = i - lag;
+    // The flow answered now shares its ring slot with the one starting now: read it first.
+    const jPort = ports[i % lag]!;
+    const jIsn = isns[i % lag]!;
     if (i < o.flows) {
       const port = 1024 + Math.floor(rnd() * 64000);
       const isn = Math.floor(rnd() * 4294967296);
@@ -978,9 +982,8 @@ export function generateSynFlood(o: { seed: number; flows: number; path: string 
       isns[i % lag] = isn;
       w.frame(t, scratch, tcpFrame(srcOf(i), server, port, 3389, isn, 0, SYN, 0, null, i, 57));
     }
-    const j = i - lag;
     if (j >= 0) {
-      w.frame(t + 5, scratch, tcpFrame(server, srcOf(j), 3389, ports[j % lag]!, Math.floor(rnd() * 4294967296), (isns[j % lag]! + 1) >>> 0, SYN | ACK, 0, null, j, 128));
+      w.frame(t + 5, scratch, tcpFrame(server, srcOf(j), 3389, jPort, Math.floor(rnd() * 4294967296), (jIsn + 1) >>> 0, SYN | ACK, 0, null, j, 128));
     }
   }
   const sizes = w.close();

@@ -1,0 +1,330 @@
+// `npx tsx bench/run.ts [--sizes 100M,1G] [--runs 3] [--peers all|list] [--quick] [--seed N] [--flows N]
+//                       [--out FILE] [--no-write]`
+// Generates (or reuses) the seeded corpus under bench/corpus/, compiles src/ and bench/child.ts to plain
+// JavaScript under bench/out/js/ (what users run, no loader in the measured process), then measures every
+// peer on the same files, alternating peers run after run, and writes the medians to docs/benchmarks.md.
+import { spawnSync } from 'node:child_process';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { parseArgs } from 'node:util';
+import { ensureCorpus, generateSynFlood, type CorpusFormat, type CorpusInfo, type SynFloodInfo } from './corpus.js';
+import { median, runMeasured, type Sample } from './measure.js';
+import { renderReport, type CaseResult, type RunReport } from './report.js';
+
+export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const OUT_JS = path.join(REPO, 'bench/out/js');
+const CHILD = path.join(OUT_JS, 'bench/child.js');
+const CLI = path.join(OUT_JS, 'src/cli/main.js');
+
+/** tshark answering the RDP question: negotiation, failure codes, alerts, resets, per frame. */
+export const TSHARK_FILTER = 'rdp || cotp || tls.alert_message || tcp.flags.reset==1';
+export const TSHARK_FIELDS = [
+  'frame.number',
+  'ip.src',
+  'tcp.srcport',
+  'ip.dst',
+  'tcp.dstport',
+  'tcp.flags.reset',
+  'cotp.type',
+  'rdp.rt_cookie',
+  'rdp.negReq.requestedProtocols',
+  'rdp.negReq.selectedProtocol',
+  'rdp.negFailure.failureCode',
+  'tls.alert_message.desc',
+];
+export const TCPDUMP_FILTER = 'tcp port 3389';
+
+export const PEERS = ['floor', 'zlib', 'reader', 'decode', 'analyze', 'cli', 'pcap-parser', 'tshark', 'tcpdump', 'multi', 'flood'] as const;
+export type Peer = (typeof PEERS)[number];
+
+/** Which peers run on which format (pcap-parser reads classic pcap only; tcpdump cannot read gzip). */
+const MATRIX: Record<CorpusFormat, Peer[]> = {
+  pcap: ['floor', 'reader', 'decode', 'analyze', 'cli', 'pcap-parser', 'tshark', 'tcpdump'],
+  pcapng: ['floor', 'reader', 'decode', 'analyze', 'tshark', 'tcpdump'],
+  'pcapng.gz': ['zlib', 'reader', 'analyze'],
+};
+
+export function parseSize(s: string): number {
+  const m = /^(\d+(?:\.\d+)?)\s*([kKmMgG]?)B?$/.exec(s.trim());
+  if (!m) throw new Error(`bad size "${s}" (e.g. 100M, 1G)`);
+  const mult = { '': 1, k: 1e3, m: 1e6, g: 1e9 }[m[2]!.toLowerCase() as '' | 'k' | 'm' | 'g'];
+  return Math.round(Number(m[1]) * mult);
+}
+
+function log(s: string): void {
+  process.stderr.write(s + '\n');
+}
+
+function version(cmd: string, args: string[]): string | null {
+  const r = spawnSync(cmd, args, { encoding: 'utf8' });
+  if (r.error || r.status !== 0) return null;
+  return `${r.stdout}${r.stderr}`.split('\n').find((l) => l.trim() !== '')?.trim() ?? null;
+}
+
+function machineLine(): RunReport['machine'] {
+  const cpu = /model name\s*:\s*(.+)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1]?.trim() ?? os.cpus()[0]?.model ?? 'unknown';
+  const require = createRequire(import.meta.url);
+  let pcapParser: string | null = null;
+  try {
+    pcapParser = (JSON.parse(readFileSync(require.resolve('pcap-parser/package.json'), 'utf8')) as { version: string }).version;
+  } catch {
+    pcapParser = null;
+  }
+  return {
+    cpu,
+    cores: os.cpus().length,
+    memoryGB: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
+    node: process.version,
+    kernel: `${os.type()} ${os.release()}`,
+    tshark: version('tshark', ['--version']),
+    tcpdump: version('tcpdump', ['--version']),
+    pcapParser,
+    loadStart: os.loadavg().map((x) => Math.round(x * 100) / 100),
+    loadEnd: [],
+  };
+}
+
+/** Compiles src/cli/main.ts and bench/child.ts (and everything they import) to bench/out/js/. */
+function build(): void {
+  log('compiling src/ and bench/child.ts to bench/out/js/ (tsc) ...');
+  const tsc = path.join(REPO, 'node_modules/.bin/tsc');
+  const r = spawnSync(
+    tsc,
+    [
+      '--outDir', OUT_JS, '--rootDir', REPO, '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022',
+      '--lib', 'es2022', '--types', 'node', '--skipLibCheck', '--esModuleInterop', '--resolveJsonModule', '--strict',
+      '--sourceMap', 'false', '--declaration', 'false',
+      path.join(REPO, 'bench/child.ts'), path.join(REPO, 'src/cli/main.ts'),
+    ],
+    { encoding: 'utf8', cwd: REPO },
+  );
+  // Type errors elsewhere in the tree do not stop tsc from emitting; a missing output does.
+  if (!existsSync(CHILD) || !existsSync(CLI)) throw new Error(`tsc produced no output: ${r.stdout}${r.stderr}`);
+  if (r.status !== 0) log(`  (tsc reported type errors in the tree; the emitted JavaScript is used)\n  ${r.stdout.trim().split('\n').slice(0, 3).join('\n  ')}`);
+}
+
+interface Case {
+  id: string;
+  size: string;
+  format: string;
+  peer: Peer;
+  /** Capture bytes processed and frames, for MB/s and packets/s. */
+  bytes: number;
+  frames: number;
+  run(): Promise<Sample>;
+}
+
+function nodeCase(mode: string, file: string): () => Promise<Sample> {
+  return () => runMeasured(process.execPath, [CHILD, mode, file], { json: true });
+}
+
+function casesFor(sizeName: string, info: CorpusInfo, peers: Set<Peer>, have: Record<string, boolean>): Case[] {
+  const out: Case[] = [];
+  for (const f of info.files) {
+    for (const peer of MATRIX[f.format]) {
+      if (!peers.has(peer) || !have[peer]) continue;
+      const base = { id: `${sizeName} ${f.format} ${peer}`, size: sizeName, format: f.format, peer, bytes: f.captureBytes, frames: info.frames };
+      let run: () => Promise<Sample>;
+      switch (peer) {
+        case 'tshark':
+          run = () => runMeasured('tshark', ['-r', f.path, '-Y', TSHARK_FILTER, '-T', 'fields', ...TSHARK_FIELDS.flatMap((x) => ['-e', x])]);
+          break;
+        case 'tcpdump':
+          run = () => runMeasured('tcpdump', ['-r', f.path, '-w', '/dev/null', TCPDUMP_FILTER]);
+          break;
+        case 'cli':
+          // 1 = some connection failed (an answer, not an error); 3 = damage reported.
+          run = () => runMeasured(process.execPath, [CLI, 'analyze', f.path, '--format', 'json', '-o', '/dev/null'], { okCodes: [0, 1, 3] });
+          break;
+        default:
+          run = nodeCase(peer, f.path);
+      }
+      out.push({ ...base, run });
+    }
+  }
+  return out;
+}
+
+function multiCases(sizeName: string, info: CorpusInfo): Case[] {
+  const a = info.files.find((f) => f.format === 'pcap');
+  const b = info.files.find((f) => f.format === 'pcapng');
+  if (!a || !b) return [];
+  const cli = (files: string[]) => () => runMeasured(process.execPath, [CLI, 'analyze', ...files, '--format', 'json', '-o', '/dev/null'], { okCodes: [0, 1, 3] });
+  const mk = (format: string, files: string[], bytes: number, frames: number): Case => ({ id: `${sizeName} ${format} multi`, size: sizeName, format, peer: 'multi', bytes, frames, run: cli(files) });
+  return [mk('pcap', [a.path], a.captureBytes, info.frames), mk('pcapng', [b.path], b.captureBytes, info.frames), mk('pcap+pcapng', [a.path, b.path], a.captureBytes + b.captureBytes, 2 * info.frames)];
+}
+
+function floodCases(flood: SynFloodInfo): Case[] {
+  const base = { size: `${flood.flows / 1e6}M flows`, format: 'pcap', bytes: flood.bytes, frames: flood.frames };
+  return [
+    { ...base, id: 'flood floor', peer: 'flood', run: nodeCase('floor', flood.path) },
+    { ...base, id: 'flood analyze', peer: 'flood', run: nodeCase('analyze', flood.path) },
+  ];
+}
+
+async function measureAll(cases: Case[], runs: number, label: string): Promise<CaseResult[]> {
+  const samples = new Map<string, Sample[]>();
+  const errors = new Map<string, string>();
+  for (let r = 1; r <= runs; r++) {
+    for (const c of cases) {
+      if (errors.has(c.id)) continue;
+      try {
+        const s = await c.run();
+        const list = samples.get(c.id) ?? [];
+        list.push(s);
+        samples.set(c.id, list);
+        log(`  [${label} ${r}/${runs}] ${c.id.padEnd(28)} ${(s.ms / 1000).toFixed(2).padStart(7)} s wall  ${(s.cpuMs / 1000).toFixed(2).padStart(7)} s cpu  ${(s.maxRssKB / 1024).toFixed(0).padStart(5)} MB`);
+      } catch (e) {
+        errors.set(c.id, e instanceof Error ? e.message : String(e));
+        log(`  [${label} ${r}/${runs}] ${c.id}: FAILED ${errors.get(c.id)}`);
+      }
+    }
+  }
+  return cases.map((c) => {
+    const s = samples.get(c.id) ?? [];
+    return {
+      id: c.id,
+      size: c.size,
+      format: c.format,
+      peer: c.peer,
+      bytes: c.bytes,
+      frames: c.frames,
+      runs: s.length,
+      ms: median(s.map((x) => x.ms)),
+      cpuMs: median(s.map((x) => x.cpuMs)),
+      maxRssKB: Math.max(0, ...s.map((x) => x.maxRssKB)),
+      rssBy: s[0]?.rssBy ?? 'resourceUsage',
+      lines: s[0]?.lines ?? 0,
+      detail: s[s.length - 1]?.detail ?? {},
+      error: errors.get(c.id) ?? null,
+    };
+  });
+}
+
+export interface BenchOptions {
+  sizes: string[];
+  runs: number;
+  peers: Set<Peer>;
+  seed: number;
+  flows: number;
+  out: string | null;
+  corpusDir: string;
+}
+
+export function parseOptions(argv: string[]): BenchOptions {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      sizes: { type: 'string' },
+      runs: { type: 'string' },
+      peers: { type: 'string' },
+      quick: { type: 'boolean', default: false },
+      seed: { type: 'string' },
+      flows: { type: 'string' },
+      out: { type: 'string' },
+      'no-write': { type: 'boolean', default: false },
+      'corpus-dir': { type: 'string' },
+    },
+    strict: true,
+  });
+  const quick = values.quick === true;
+  const sizes = (values.sizes ?? (quick ? '20M' : '100M,1G')).split(',').map((s) => s.trim()).filter(Boolean);
+  for (const s of sizes) parseSize(s);
+  const runs = Number(values.runs ?? (quick ? 1 : 3));
+  if (!Number.isInteger(runs) || runs < 1) throw new Error(`bad --runs "${values.runs}"`);
+  const peerList = (values.peers ?? 'all') === 'all' ? [...PEERS] : values.peers!.split(',').map((p) => p.trim());
+  for (const p of peerList) if (!(PEERS as readonly string[]).includes(p)) throw new Error(`unknown peer "${p}" (known: ${PEERS.join(', ')})`);
+  const flows = Number(values.flows ?? (quick ? 100_000 : 1_000_000));
+  if (!Number.isInteger(flows) || flows < 1) throw new Error(`bad --flows "${values.flows}"`);
+  const out = values['no-write'] ? null : path.resolve(values.out ?? (quick ? path.join(REPO, 'bench/out/benchmarks-quick.md') : path.join(REPO, 'docs/benchmarks.md')));
+  return {
+    sizes,
+    runs,
+    peers: new Set(peerList as Peer[]),
+    seed: Number(values.seed ?? 1),
+    flows,
+    out,
+    corpusDir: path.resolve(values['corpus-dir'] ?? path.join(REPO, 'bench/corpus')),
+  };
+}
+
+export async function main(argv: string[]): Promise<void> {
+  const o = parseOptions(argv);
+  const started = Date.now();
+  const machine = machineLine();
+  const have: Record<string, boolean> = Object.fromEntries(PEERS.map((p) => [p, true]));
+  const skipped: string[] = [];
+  if (machine.tshark === null) {
+    have.tshark = false;
+    skipped.push('tshark (not installed)');
+  }
+  if (machine.tcpdump === null) {
+    have.tcpdump = false;
+    skipped.push('tcpdump (not installed)');
+  }
+  if (machine.pcapParser === null) {
+    have['pcap-parser'] = false;
+    skipped.push('pcap-parser (not installed: npm i -D pcap-parser)');
+  }
+  const multiFile = /worker_threads/.test(readFileSync(path.join(REPO, 'src/pipeline.ts'), 'utf8'));
+  build();
+  mkdirSync(o.corpusDir, { recursive: true });
+  const corpora: { name: string; info: CorpusInfo }[] = [];
+  for (const s of o.sizes) {
+    const t = Date.now();
+    const info = await ensureCorpus({ seed: o.seed, bytes: parseSize(s), base: path.join(o.corpusDir, `corpus-${s}-seed${o.seed}`), formats: ['pcap', 'pcapng', 'pcapng.gz'] });
+    log(`corpus ${s}: ${info.frames} frames, ${info.rdpAttempts} RDP attempts (${((Date.now() - t) / 1000).toFixed(1)} s)`);
+    corpora.push({ name: s, info });
+  }
+  let flood: SynFloodInfo | null = null;
+  if (o.peers.has('flood')) {
+    const t = Date.now();
+    flood = generateSynFlood({ seed: o.seed, flows: o.flows, path: path.join(o.corpusDir, `synflood-${o.flows}-seed${o.seed}.pcap`) });
+    log(`SYN flood: ${flood.flows} half-open flows, ${flood.frames} frames (${((Date.now() - t) / 1000).toFixed(1)} s)`);
+  }
+  const results: CaseResult[] = [];
+  for (const c of corpora) {
+    log(`measuring ${c.name} (${o.runs} runs, peers alternating)`);
+    const cases = casesFor(c.name, c.info, o.peers, have);
+    if (o.peers.has('multi') && c === corpora[0]) cases.push(...multiCases(c.name, c.info));
+    results.push(...(await measureAll(cases, o.runs, c.name)));
+  }
+  if (flood) {
+    log('measuring the SYN flood');
+    results.push(...(await measureAll(floodCases(flood), o.runs, 'flood')));
+  }
+  machine.loadEnd = os.loadavg().map((x) => Math.round(x * 100) / 100);
+  const report: RunReport = {
+    date: new Date().toISOString(),
+    command: `npx tsx bench/run.ts ${argv.join(' ')}`.trim(),
+    options: { sizes: o.sizes, runs: o.runs, seed: o.seed, flows: o.flows, peers: [...o.peers] },
+    machine,
+    corpora,
+    flood,
+    results,
+    skipped,
+    multiFileWorkers: multiFile,
+    tsharkCommand: `tshark -r FILE -Y '${TSHARK_FILTER}' -T fields ${TSHARK_FIELDS.map((f) => `-e ${f}`).join(' ')}`,
+    tcpdumpCommand: `tcpdump -r FILE -w /dev/null '${TCPDUMP_FILTER}'`,
+    elapsedS: Math.round((Date.now() - started) / 1000),
+  };
+  const md = renderReport(report);
+  mkdirSync(path.join(REPO, 'bench/out'), { recursive: true });
+  writeFileSync(path.join(REPO, 'bench/out/last-run.json'), JSON.stringify(report, null, 2) + '\n');
+  if (o.out) {
+    mkdirSync(path.dirname(o.out), { recursive: true });
+    writeFileSync(o.out, md);
+    log(`wrote ${path.relative(REPO, o.out)} (${report.elapsedS} s in all)`);
+  } else process.stdout.write(md);
+}
+
+const isMain = process.argv[1] !== undefined && path.resolve(process.argv[1]) === fileURLToPath(import.meta.url);
+if (isMain) {
+  main(process.argv.slice(2)).catch((e: unknown) => {
+    process.stderr.write(`bench: ${e instanceof Error ? e.message : String(e)}\n`);
+    process.exitCode = 2;
+  });
+}
