@@ -1,7 +1,7 @@
 // dns_failure: lookups of the server's name (RFC 1035 4.1.1 RCODE) that fail,
 // go unanswered, or resolve elsewhere than the address the client connected to.
 import type { DnsTransaction } from '../../flow/types.js';
-import { certNames, isIpLiteral, leafCertificate, makeFinding, nameMatches, secondsText, serverText } from '../facts.js';
+import { certNames, framesFilter, isIpLiteral, leafCertificate, makeFinding, nameMatches, secondsText, serverText } from '../facts.js';
 import type { ConnectionRecord } from '../../handshake/types.js';
 import type { DiagnosisInput, Rule } from '../types.js';
 import { filterString } from '../capture.js';
@@ -80,9 +80,9 @@ export const dnsFailure: Rule = {
             confidence: 0.6,
             confidenceReason:
               'The client reached the server by another address (a cache, the hosts file, or an address typed by hand); the capture cannot show which, nor that the name is the one the client was given.',
-            frames: [q.queryFrame, q.responseFrame, conn.flow.firstFrame],
+            frames: [q.queryFrame, q.responseFrame, conn.flow.firstFrame, conn.died?.frame],
             explanation: `"${q.name}", a name of this server, resolved to ${q.addresses.join(', ')} (frame ${q.responseFrame}), but the client connected to ${server} (frame ${conn.flow.firstFrame}).`,
-            filter: `dns.qry.name == ${filterString(q.name)} || frame.number == ${conn.flow.firstFrame}`,
+            filter: `dns.qry.name == ${filterString(q.name)} || ${framesFilter([conn.flow.firstFrame, conn.died?.frame])}`,
             summary: `"${q.name}" resolves to ${q.addresses.join(', ')}, not to ${serverIp}`,
           });
         }
@@ -108,9 +108,9 @@ export const dnsFailure: Rule = {
         confidence: unanswered ? 0.6 : 0.45,
         confidenceReason:
           'Nothing in the capture names the server the client connected to; the lookup just before it is the likeliest name the client was given, and the client went to another address (a stale cache or hosts entry, or an old address typed by hand).',
-        frames: [elsewhere.queryFrame, elsewhere.responseFrame, conn.flow.firstFrame],
+        frames: [elsewhere.queryFrame, elsewhere.responseFrame, conn.flow.firstFrame, conn.died?.frame],
         explanation: `${secondsText(conn.start - elsewhere.time)} before this attempt "${elsewhere.name}" resolved to ${elsewhere.addresses.join(', ')} (frame ${elsewhere.responseFrame}), but the client connected to ${server} (frame ${conn.flow.firstFrame}), an address no lookup in the capture points at.`,
-        filter: `dns.qry.name == ${filterString(elsewhere.name)} || frame.number == ${conn.flow.firstFrame}`,
+        filter: `dns.qry.name == ${filterString(elsewhere.name)} || ${framesFilter([conn.flow.firstFrame, conn.died?.frame])}`,
         summary: `the client connected to ${serverIp}, while "${elsewhere.name}" resolves to ${elsewhere.addresses.join(', ')}`,
       });
     }

@@ -4,7 +4,7 @@
 import type { ConnectionRecord } from '../../handshake/types.js';
 import type { LostSegmentRef } from '../../flow/types.js';
 import { isFragNeeded } from '../codes.js';
-import { convFilter, makeFinding, plural } from '../facts.js';
+import { closeWords, convFilter, makeFinding, plural } from '../facts.js';
 import type { Rule } from '../types.js';
 
 /** A segment this close to the MSS (or this large when no MSS was seen) counts as full-size. */
@@ -58,12 +58,15 @@ export const mtuBlackhole: Rule = {
       confidence = 0.5;
       reason = `A router did report a smaller MTU${fragNeeded.mtu ? ` (${fragNeeded.mtu})` : ''} in frame ${fragNeeded.frame}, yet full-size segments went on being lost: the sender may not have received or honoured it.`;
     }
-    const frames = [first.frame, ...first.retransmitFrames, ...ev.lost.slice(1, 3).map((s) => s.frame), fragNeeded?.frame];
+    const d = conn.died;
+    const frames = [first.frame, ...first.retransmitFrames, ...ev.lost.slice(1, 3).map((s) => s.frame), fragNeeded?.frame, d?.frame];
+    const closed = d !== null && d.frame !== null && (d.how === 'fin' || d.how === 'rst' || d.how === 'tls_alert' || d.how === 'encrypted_alert');
+    const end = closed ? `; the ${d!.by} then ${closeWords(d!.how)} in frame ${d!.frame}` : '';
     return makeFinding('mtu_blackhole', {
       confidence,
       confidenceReason: reason,
       frames,
-      explanation: `The ${sender}'s ${first.length}-byte segment in frame ${first.frame}${inFlight ? ' (the TLS certificate flight)' : ''} was sent ${plural(retx + 1, 'time')} and never acknowledged${ev.lost.length > 1 ? ` (${plural(ev.lost.length, 'full-size segment')} lost)` : ''}, while ${passed}${fragNeeded ? '' : '; no ICMP "fragmentation needed" arrived'}.`,
+      explanation: `The ${sender}'s ${first.length}-byte segment in frame ${first.frame}${inFlight ? ' (the TLS certificate flight)' : ''} was sent ${plural(retx + 1, 'time')} and never acknowledged${ev.lost.length > 1 ? ` (${plural(ev.lost.length, 'full-size segment')} lost)` : ''}, while ${passed}${fragNeeded ? '' : '; no ICMP "fragmentation needed" arrived'}${end}.`,
       filter: `${convFilter(conn)} && (tcp.len >= ${Math.min(...ev.lost.map((s) => s.length))} || icmp.type == 3 || icmpv6.type == 2)`,
       summary: `full-size packets from the ${sender} are lost on the way (MTU black hole)`,
     });
