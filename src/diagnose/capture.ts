@@ -123,8 +123,12 @@ export function dnsCaptureFindings(input: DiagnosisInput, perConnection: Map<str
     const followers = input.connections.filter((o) => o.flow.client.ip === c.client && o.start >= c.first && o.start <= c.last + DNS_FOLLOW_SECONDS);
     const toOwner = owner ? followers.find((o) => o.flow.server.ip === owner.server) ?? null : null;
     if (!owner && followers.length > 0) continue; // the connection's own dns_failure rule weighs that lookup
+    // The capture holds RDP attempts, none of them from this client, and nothing names the lookup an RDP server's: another program's.
+    const clientRdp = input.connections.some((o) => o.flow.client.ip === c.client);
+    if (!owner && input.connections.length > 0 && !clientRdp) continue;
+    const noDataOnly = c.lookups.every((l) => l.failure === 'no address');
 
-    const many = (failingPerClient.get(c.client) ?? 0) > DNS_MANY_NAMES;
+    const many = (failingPerClient.get(c.client) ?? 0) > DNS_MANY_NAMES || clusters.length > 2 * DNS_MANY_NAMES;
     let confidence: number;
     const reasons: string[] = [];
     let after: string;
@@ -136,14 +140,22 @@ export function dnsCaptureFindings(input: DiagnosisInput, perConnection: Map<str
       confidence = 0.75;
       after = followers.length > 0 ? `the client connected elsewhere, not to ${owner.server}` : `no connection attempt from ${c.client} followed`;
       reasons.push(`The name is an RDP server's (${owner.via}); the capture cannot show that this lookup was for a Remote Desktop connection rather than another program.`);
+    } else if (clientRdp) {
+      confidence = 0.55;
+      after = `no connection attempt from ${c.client} followed within ${secondsText(DNS_FOLLOW_SECONDS)}`;
+      reasons.push(`Nothing in the capture ties the name to Remote Desktop: ${c.client} made RDP connections in this capture, but none after this lookup, and another program may have made it.`);
     } else {
       confidence = 0.65;
       after = `no connection attempt from ${c.client} followed within ${secondsText(DNS_FOLLOW_SECONDS)}`;
       reasons.push('Nothing in the capture ties the name to Remote Desktop: a client that cannot resolve the server\'s name never sends a packet to it, so a failed lookup with no attempt after it is what that looks like, but another program may have made the lookup.');
     }
+    if (noDataOnly) {
+      confidence -= 0.1;
+      reasons.push('The name exists but has no address record of the type asked for, which may be a name that is not a host at all.');
+    }
     if (many) {
       confidence -= 0.2;
-      reasons.push(`${c.client} failed to resolve ${plural(failingPerClient.get(c.client) ?? 0, 'name')} in this capture: the DNS server itself may be failing, and most of those lookups are not for the server.`);
+      reasons.push(`${plural(clusters.length, 'failed lookup')} in this capture (${plural(failingPerClient.get(c.client) ?? 0, 'name')} from ${c.client}): the DNS server itself may be failing, and most of those lookups are not for the server.`);
     }
 
     const byName = new Map<string, { name: string; types: Set<string>; failures: Set<string>; frames: number[] }>();

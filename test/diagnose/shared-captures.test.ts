@@ -1,0 +1,115 @@
+// Honest answers on real captures from other projects (../shared/captures, read in place, never
+// copied; MANIFEST.md describes each connection): no confident wrong cause where the capture
+// cannot tell, the right cause where it can. Skipped, saying so, when the folder is absent.
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { analyze } from '../../src/pipeline.js';
+import { diagnoseCapture, LIKELY_CONFIDENCE } from '../../src/diagnose/index.js';
+import type { Report, ReportedConnection } from '../../src/report/types.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
+const SHARED = path.resolve(repoRoot, '../shared/captures');
+const present = existsSync(path.join(SHARED, 'MANIFEST.md'));
+
+if (!present) console.warn(`[diagnose shared captures] skipped: ${SHARED} is absent`);
+
+async function run(file: string): Promise<Report> {
+  return analyze([{ kind: 'file', path: path.join(SHARED, file) }]);
+}
+
+function conn(r: Report, client: string, server: string): ReportedConnection {
+  const c = r.connections.find((x) => x.client === client && x.server === server);
+  expect(c, `${client} -> ${server}`).toBeDefined();
+  return c!;
+}
+
+const shown = (c: ReportedConnection) => c.findings.map((f) => `${f.cause} ${f.confidence}`).join('; ');
+
+describe.skipIf(!present)(`honest diagnoses on ${SHARED}`, () => {
+  it('ntop-nDPI/rdp_over_tls.pcap: the server ends CredSSP with an encrypted alert: NLA failed, inferred (not decoded) confidence', async () => {
+    const c = conn(await run('ntop-nDPI/rdp_over_tls.pcap'), '91.238.181.21:35888', '89.31.79.12:3389');
+    const top = c.findings[0]!;
+    expect(top.cause, shown(c)).toBe('nla_failed');
+    expect(top.confidence).toBeGreaterThanOrEqual(LIKELY_CONFIDENCE);
+    expect(top.confidence).toBeLessThanOrEqual(0.7);
+    expect(top.confidenceReason).toMatch(/key log/);
+    expect(top.frames).toContain(14); // the server's encrypted alert
+    // The self-signed certificate was not what stopped it: the client went on into CredSSP.
+    expect(c.findings.map((f) => f.cause)).not.toContain('cert_untrusted');
+  });
+
+  for (const file of ['zeek-zeek/rdp-to-ssl.pcap', 'zeek-zeek/nla_win7_win2k8r2.pcap']) {
+    it(`${file} connection 1: the client stops CredSSP before its credentials, then reconnects: nothing is likely`, async () => {
+      const r = await run(file);
+      const c = conn(r, '192.168.1.200:49206', '192.168.1.150:3389');
+      expect(c.outcome).toBe('failed');
+      expect(c.findings.filter((f) => f.confidence >= LIKELY_CONFIDENCE), shown(c)).toEqual([]);
+      // The server's answer is proof-sized (authentication went through) and the certificate is
+      // self-signed for another name: the untrusted certificate is the best guess, the NLA failure the worst.
+      expect(c.findings[0]!.cause, shown(c)).toBe('cert_untrusted');
+      expect(c.findings[0]!.frames).toContain(17); // the client's FIN
+      const nla = c.findings.find((f) => f.cause === 'nla_failed');
+      expect(nla!.confidence).toBeLessThan(0.3);
+      expect(nla!.confidenceReason).toMatch(/public-key proof/);
+      expect(conn(r, '192.168.1.200:49207', '192.168.1.150:3389').outcome).toBe('completed');
+      expect(r.summary.headline).toMatch(/: possibly /);
+    });
+  }
+
+  it('ntop-nDPI/synscan.pcap: two single SYNs never answered while the capture runs on ~20 s: blocked or down, not more', async () => {
+    const r = await run('ntop-nDPI/synscan.pcap');
+    for (const [client, syn] of [
+      ['172.16.0.8:36050', 18],
+      ['172.16.0.8:36051', 21],
+    ] as const) {
+      const c = conn(r, client, '64.13.134.52:3389');
+      expect(c.died).toMatchObject({ phase: 'tcp', how: 'no_answer', by: 'network' });
+      const top = c.findings[0]!;
+      expect(top.cause, shown(c)).toBe('port_blocked');
+      expect(top.confidence).toBeGreaterThanOrEqual(LIKELY_CONFIDENCE);
+      expect(top.confidence).toBeLessThanOrEqual(0.65);
+      expect(top.frames).toEqual([syn]);
+      expect(top.summary).toMatch(/or the host is down/);
+      expect(top.confidenceReason).toMatch(/never retransmitted/);
+    }
+  });
+
+  it('ntop-nDPI/tcp_scan.pcapng: RST/ACK from the server itself: nothing listens', async () => {
+    const c = conn(await run('ntop-nDPI/tcp_scan.pcapng'), '192.168.1.178:43067', '192.168.1.2:3389');
+    const top = c.findings[0]!;
+    expect(top.cause, shown(c)).toBe('port_not_listening');
+    expect(top.confidence).toBeGreaterThanOrEqual(LIKELY_CONFIDENCE);
+    expect(top.frames).toEqual([17, 18]);
+  });
+
+  it('zeek-zeek/mapi.pcap: the middle of a session only: no cause at all', async () => {
+    const r = await run('zeek-zeek/mapi.pcap');
+    const c = conn(r, '192.168.0.144:1930', '192.168.0.136:3389');
+    expect(c.outcome).toBe('incomplete_capture');
+    expect(c.findings.filter((f) => f.confidence > 0.3), shown(c)).toEqual([]);
+    expect(r.summary.headline).toMatch(/only partly captured/);
+  });
+
+  it('arkime-arkime/arkime_synthetic.pcap: the client goes quiet after a Confirm without NLA: not a confident NLA mismatch', async () => {
+    const c = conn(await run('arkime-arkime/arkime_synthetic.pcap'), '10.20.22.100:50400', '10.20.22.1:3389');
+    expect(c.findings.filter((f) => f.confidence >= LIKELY_CONFIDENCE), shown(c)).toEqual([]);
+  });
+
+  it('zeek-zeek/rdp-proprietary-encryption.pcap: RDP_NEG_FAILURE is decoded: security layer mismatch, then the retry completes', async () => {
+    const r = await run('zeek-zeek/rdp-proprietary-encryption.pcap');
+    const c = conn(r, '172.21.128.16:1311', '10.226.24.52:3389');
+    expect(c.findings[0]).toMatchObject({ cause: 'security_layer_mismatch', frames: [4, 5] });
+    expect(c.findings[0]!.confidence).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it('no capture-wide finding on any of them (none has a failed lookup)', async () => {
+    for (const file of ['ntop-nDPI/rdp_over_tls.pcap', 'ntop-nDPI/synscan.pcap', 'zeek-zeek/mapi.pcap', 'arkime-arkime/arkime_synthetic.pcap', 'zeek-zeek/rdp-to-ssl.pcap']) {
+      const r = await run(file);
+      const per = new Map(r.connections.map((c) => [c.id, c.findings]));
+      const wide = diagnoseCapture({ connections: r.connections, dns: r.dns, captureEnd: r.capture.files.map((f) => f.end ?? 0), names: new Map() }, per);
+      expect(wide.filter((f) => f.confidence >= LIKELY_CONFIDENCE).map((f) => f.explanation), file).toEqual([]);
+    }
+  });
+});
