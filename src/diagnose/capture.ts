@@ -3,11 +3,15 @@
 // client then never connected to: the attempt died before any packet reached
 // the server, so no ConnectionRecord carries it.
 import type { DnsTransaction } from '../flow/types.js';
-import { certNames, isIpLiteral, makeFinding, nameMatches, plural, secondsText } from './facts.js';
+import { certNames, filterString, isIpLiteral, makeFinding, nameMatches, plural, secondsText } from './facts.js';
 import type { DiagnosisInput, Finding } from './types.js';
+import { DNS_UNNAMED_SECONDS } from './rules/dns_failure.js';
 
-/** A connection starting this soon after a failed lookup (from the same client) may be the one it was for. */
-export const DNS_FOLLOW_SECONDS = 30;
+/**
+ * A connection starting this soon after a failed lookup (from the same client) may be the one it
+ * was for: the same window in which the connection's own dns_failure rule weighs unnamed lookups.
+ */
+export const DNS_FOLLOW_SECONDS = DNS_UNNAMED_SECONDS;
 /** Failed lookups of related names this close together are one story (the resolver trying suffixes, A then AAAA, retries). */
 export const DNS_CLUSTER_SECONDS = 60;
 /** An unanswered query counts as failed only when the capture ran on this long after it (Windows' resolver gives up after ~10 s). */
@@ -35,18 +39,6 @@ export function hostLookup(q: DnsTransaction): boolean {
   const name = q.name.toLowerCase().replace(/\.$/, '');
   if (name.length === 0 || name.startsWith('_') || name.endsWith('.arpa') || isIpLiteral(name)) return false;
   return !BACKGROUND_LABELS.has(name.split('.')[0]!);
-}
-
-/** Wireshark display-filter string literal (backslash escapes; the name comes from the capture). */
-export function filterString(s: string): string {
-  let out = '"';
-  for (const ch of s) {
-    const c = ch.codePointAt(0)!;
-    if (ch === '"' || ch === '\\') out += `\\${ch}`;
-    else if (c < 0x20 || c === 0x7f || c > 0x7e) out += [...Buffer.from(ch, 'utf8')].map((b) => `\\x${b.toString(16).padStart(2, '0')}`).join('');
-    else out += ch;
-  }
-  return `${out}"`;
 }
 
 interface Cluster {

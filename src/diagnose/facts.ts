@@ -72,6 +72,18 @@ export function evidenceFilter(conn: ConnectionRecord, field: string | null, fra
   return `${convFilter(conn)} && (${parts.join(' || ')})`;
 }
 
+/** Wireshark display-filter string literal (backslash escapes; the name comes from the capture). */
+export function filterString(s: string): string {
+  let out = '"';
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!;
+    if (ch === '"' || ch === '\\') out += `\\${ch}`;
+    else if (c < 0x20 || c === 0x7f || c > 0x7e) out += [...Buffer.from(ch, 'utf8')].map((b) => `\\x${b.toString(16).padStart(2, '0')}`).join('');
+    else out += ch;
+  }
+  return `${out}"`;
+}
+
 // ---------------------------------------------------------------- text
 
 export function isoDate(seconds: number): string {

@@ -7,7 +7,8 @@ import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CATALOGUE } from '../../src/diagnose/catalogue.js';
-import { CAPTURE_DNS_MAX_FINDINGS, DNS_FOLLOW_SECONDS, filterString, hostLookup, lookupFailure } from '../../src/diagnose/capture.js';
+import { CAPTURE_DNS_MAX_FINDINGS, DNS_FOLLOW_SECONDS, hostLookup, lookupFailure } from '../../src/diagnose/capture.js';
+import { filterString } from '../../src/diagnose/facts.js';
 import { diagnose, diagnoseCapture, headline } from '../../src/diagnose/index.js';
 import type { DnsTransaction } from '../../src/flow/types.js';
 import type { ConnectionRecord } from '../../src/handshake/types.js';
@@ -51,7 +52,7 @@ describe('diagnoseCapture: failed lookups nothing followed', () => {
     expect(x.confidenceReason).toMatch(/another program/);
     expect(x.frames).toEqual([1, 2, 3, 4, 5, 6]);
     expect(x.explanation).toBe(
-      `The lookups of "rdp-srv03.corp.example" (A, AAAA: NXDOMAIN, frames 1, 2, 3, 4), then "rdp-srv03" (A: SERVFAIL, frames 5, 6) by ${CLIENT} (DNS server 10.0.0.1) failed, and no connection attempt from ${CLIENT} followed within 30 s.`,
+      `The lookups of "rdp-srv03.corp.example" (A, AAAA: NXDOMAIN, frames 1, 2, 3, 4), then "rdp-srv03" (A: SERVFAIL, frames 5, 6) by ${CLIENT} (DNS server 10.0.0.1) failed, and no connection attempt from ${CLIENT} followed within 15 s.`,
     );
     expect(x.summary).toBe('the name "rdp-srv03.corp.example" did not resolve (NXDOMAIN, SERVFAIL)');
     expect(x.filter).toBe('dns.qry.name == "rdp-srv03.corp.example" || dns.qry.name == "rdp-srv03"');

@@ -1,10 +1,9 @@
 // dns_failure: lookups of the server's name (RFC 1035 4.1.1 RCODE) that fail,
 // go unanswered, or resolve elsewhere than the address the client connected to.
 import type { DnsTransaction } from '../../flow/types.js';
-import { certNames, framesFilter, isIpLiteral, leafCertificate, makeFinding, nameMatches, secondsText, serverText } from '../facts.js';
+import { certNames, filterString, framesFilter, isIpLiteral, leafCertificate, makeFinding, nameMatches, secondsText, serverText } from '../facts.js';
 import type { ConnectionRecord } from '../../handshake/types.js';
 import type { DiagnosisInput, Rule } from '../types.js';
-import { filterString } from '../capture.js';
 
 /** Lookups this long before the connection are considered part of it. */
 export const DNS_LOOKBACK_SECONDS = 120;
