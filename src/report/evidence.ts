@@ -4,7 +4,7 @@
 // selects the frames (pcap-savefile(5); nanosecond timestamps so times are kept exactly, the
 // link type of the original). Stdin is not re-readable: spoolStdin() copies it to a temp file
 // first. Memory stays bounded: selected frames are buffered up to FLUSH_BYTES, then appended.
-import { appendFileSync, createWriteStream, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { appendFileSync, createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -182,11 +182,7 @@ export async function exportEvidence(report: Report, sources: CaptureSource[], d
   const { targets, left } = targetsOf(report, dir);
   if (left > 0) warnings.push(`evidence: ${left} failed connections beyond the first ${MAX_EVIDENCE_FILES} got no evidence file`);
   if (targets.length === 0) return { files: [], warnings };
-  try {
-    mkdirSync(dir, { recursive: true });
-  } catch (e) {
-    throw new Error(`cannot create ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  }
+  makeDir(dir);
   const pkt = new DecodedPacket();
   for (let fi = 0; fi < sources.length; fi++) {
     const here = targets.filter((t) => t.conn.fileIndex === fi);
@@ -247,6 +243,37 @@ export async function exportEvidence(report: Report, sources: CaptureSource[], d
     if (t.skippedLinkType > 0) warnings.push(`evidence ${t.file}: ${t.skippedLinkType} frames of another link type left out (a pcap has one link type)`);
   }
   return { files, warnings };
+}
+
+/**
+ * mkdir -p, one level at a time: Node 20's mkdirSync({ recursive: true }) never returns for some
+ * paths under /proc, so the recursion is ours. Throws one line naming the path.
+ */
+export function makeDir(dir: string): void {
+  const abs = path.resolve(dir);
+  const levels: string[] = [];
+  for (let d = abs; ; d = path.dirname(d)) {
+    levels.unshift(d);
+    if (path.dirname(d) === d) break;
+  }
+  const fail = (e: unknown): Error => new Error(`cannot create ${dir}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+  for (const d of levels) {
+    let st: Stats | null = null;
+    try {
+      st = statSync(d);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw fail(e);
+    }
+    if (st !== null) {
+      if (!st.isDirectory()) throw new Error(`cannot create ${dir}: ${d} is not a directory`);
+      continue;
+    }
+    try {
+      mkdirSync(d);
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw fail(e);
+    }
+  }
 }
 
 export interface Spool {
