@@ -1,6 +1,7 @@
 // The diagnosis stage: every rule over every connection that did not complete,
 // then the stories told across connections (retries, servers, the headline).
 import type { ConnectionRecord } from '../handshake/types.js';
+import { endpointText } from '../flow/types.js';
 import type { AttemptGroup, ServerSummary } from '../report/types.js';
 import { causeRank, causeShort } from './catalogue.js';
 import { PROTOCOL_RDP, protocolNames } from './codes.js';
@@ -78,7 +79,13 @@ function clientIp(conn: ConnectionRecord): string {
   return conn.flow.client.ip;
 }
 
+/** "ip:port" as the JSON report spells endpoints (flow/types.ts endpointText: IPv6 without brackets). */
 function serverKey(conn: ConnectionRecord): string {
+  return endpointText(conn.flow.server);
+}
+
+/** The same for people: an IPv6 address in brackets (RFC 3986 3.2.2), so the port stands apart. */
+function serverLabel(conn: ConnectionRecord): string {
   const s = conn.flow.server;
   return s.ip.includes(':') ? `[${s.ip}]:${s.port}` : `${s.ip}:${s.port}`;
 }
@@ -244,14 +251,15 @@ export function headline(connections: ConnectionRecord[], findings: Map<string, 
     return causeClause(tops.find((f) => f.confidence >= LIKELY_CONFIDENCE) ?? tops[0] ?? null);
   };
   if (ranked.length === 1) {
-    const [server, conns] = ranked[0]!;
-    const total = connections.filter((c) => serverKey(c) === server).length;
+    const [key, conns] = ranked[0]!;
+    const server = serverLabel(conns[0]!);
+    const total = connections.filter((c) => serverKey(c) === key).length;
     const others = n - total;
     const head =
       total === 1 && conns.length === 1 ? `The connection attempt to ${server} failed` : `${conns.length} of ${total} attempts to ${server} failed`;
     return `${head}: ${clauseFor(conns)}.${others ? ` ${others} attempt${others === 1 ? '' : 's'} to other servers did not fail.` : ''}${partly}`;
   }
-  const parts = ranked.slice(0, 3).map(([server, conns]) => `${conns.length} to ${server} (${clauseFor(conns)})`);
+  const parts = ranked.slice(0, 3).map(([, conns]) => `${conns.length} to ${serverLabel(conns[0]!)} (${clauseFor(conns)})`);
   const more = ranked.length > 3 ? `, and failures to ${ranked.length - 3} more servers` : '';
   return `${failed.length} of ${n} connection attempts failed: ${parts.join('; ')}${more}.${partly}`;
 }
