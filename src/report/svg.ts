@@ -81,9 +81,13 @@ export function ladderSvg(c: ReportedConnection, maxEvents: number): string {
         `<line x1="${x1}" y1="${y}" x2="${x2}" y2="${y}" stroke="${stroke}" stroke-width="${r.death ? 2.5 : 1.5}" marker-end="url(#${marker})"/>` +
         `<text x="${MID_X}" y="${y - 5}" text-anchor="middle" class="label">${h(label)}</text>`;
     }
+    // The cross sits where the arrow ends (or right of a network event), "died here" beside it, under the line.
+    const crossX = e.direction === 'c2s' ? SERVER_X - 16 : e.direction === 's2c' ? CLIENT_X + 16 : MID_X + 80;
     const deathMark = r.death
-      ? cross(e.direction === 'c2s' ? SERVER_X - 16 : e.direction === 's2c' ? CLIENT_X + 16 : MID_X + 80, y, 'death-mark') +
-        `<text x="${CLIENT_X - 12}" y="${y + 13}" text-anchor="end" class="dlabel">died here</text>`
+      ? cross(crossX, y, 'death-mark') +
+        (e.direction === 'c2s'
+          ? `<text x="${crossX - 14}" y="${y + 14}" text-anchor="end" class="dlabel">died here</text>`
+          : `<text x="${crossX + 14}" y="${y + 14}" class="dlabel">died here</text>`)
       : '';
     parts.push(
       `<g class="${cls}" data-frame="${e.frame}"><title>${h(tip)}</title>` +
