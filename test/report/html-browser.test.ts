@@ -22,7 +22,8 @@ interface PwPage {
   on(event: 'dialog', cb: (d: { message(): string; dismiss(): Promise<void> }) => void): void;
   on(event: 'request', cb: (r: { url(): string }) => void): void;
   goto(url: string, opts?: { waitUntil?: string }): Promise<unknown>;
-  evaluate<T>(fn: () => T): Promise<T>;
+  /** An expression evaluated in the page (a string: this project's TypeScript has no DOM types). */
+  evaluate<T>(expression: string): Promise<T>;
   close(): Promise<void>;
 }
 interface PwBrowser {
@@ -95,7 +96,7 @@ describe.skipIf(!pw)('the HTML report in chromium', () => {
       if (r.url() !== url) requests.push(r.url());
     });
     await page.goto(url, { waitUntil: 'load' });
-    const dom = await page.evaluate(() => ({
+    const dom = await page.evaluate<PageResult['dom']>(`({
       ladders: document.querySelectorAll('svg.ladder').length,
       ladderIds: [...document.querySelectorAll('svg.ladder')].map((s) => s.id),
       deathMarks: [...document.querySelectorAll('svg.ladder')].map((s) => s.querySelectorAll('.death').length),
@@ -105,7 +106,7 @@ describe.skipIf(!pw)('the HTML report in chromium', () => {
       sections: document.querySelectorAll('section.failed-conn').length,
       text: document.body.innerText,
       title: document.title,
-    }));
+    })`);
     await page.close();
     return { errors, requests, dialogs, dom };
   }
