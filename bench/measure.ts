@@ -81,12 +81,16 @@ export function runMeasured(cmd: string, args: string[], opts: RunOpts = {}): Pr
       clearInterval(timer);
       reject(e);
     });
-    child.on('close', (code) => {
+    child.on('close', (code, signal) => {
       clearInterval(timer);
       const ms = performance.now() - t0;
       const exitCode = code ?? -1;
       if (!(opts.okCodes ?? [0]).includes(exitCode)) {
-        reject(new Error(`${cmd} ${args.join(' ')} exited with ${exitCode}: ${err.trim().split('\n').slice(-3).join(' | ')}`));
+        // V8's out-of-memory report puts the reason first and a native stack after it.
+        const lines = err.trim().split('\n');
+        const why = lines.find((l) => /FATAL ERROR|out of memory|Error:/.test(l)) ?? lines.slice(-2).join(' | ');
+        const died = signal ? `killed by ${signal}` : `exited with ${exitCode}`;
+        reject(new Error(`${died} after ${(ms / 1000).toFixed(1)} s at ${Math.round(hwm / 1024)} MB peak RSS: ${why.trim()}`));
         return;
       }
       if (opts.json) {

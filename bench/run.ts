@@ -1,5 +1,5 @@
 // `npx tsx bench/run.ts [--sizes 100M,1G] [--runs 3] [--peers all|list] [--quick] [--seed N] [--flows N]
-//                       [--out FILE] [--no-write]`
+//                       [--flood-runs 1] [--out FILE] [--no-write] [--corpus-dir DIR]`
 // Generates (or reuses) the seeded corpus under bench/corpus/, compiles src/ and bench/child.ts to plain
 // JavaScript under bench/out/js/ (what users run, no loader in the measured process), then measures every
 // peer on the same files, alternating peers run after run, and writes the medians to docs/benchmarks.md.
@@ -210,6 +210,8 @@ export interface BenchOptions {
   peers: Set<Peer>;
   seed: number;
   flows: number;
+  /** Runs of the SYN-flood case (default 1: it shows a bound, not a speed). */
+  floodRuns: number;
   out: string | null;
   corpusDir: string;
 }
@@ -224,6 +226,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       quick: { type: 'boolean', default: false },
       seed: { type: 'string' },
       flows: { type: 'string' },
+      'flood-runs': { type: 'string' },
       out: { type: 'string' },
       'no-write': { type: 'boolean', default: false },
       'corpus-dir': { type: 'string' },
@@ -246,6 +249,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     peers: new Set(peerList as Peer[]),
     seed: Number(values.seed ?? 1),
     flows,
+    floodRuns: Math.max(1, Number(values['flood-runs'] ?? 1) || 1),
     out,
     corpusDir: path.resolve(values['corpus-dir'] ?? path.join(REPO, 'bench/corpus')),
   };
@@ -294,13 +298,13 @@ export async function main(argv: string[]): Promise<void> {
   }
   if (flood) {
     log('measuring the SYN flood');
-    results.push(...(await measureAll(floodCases(flood), o.runs, 'flood')));
+    results.push(...(await measureAll(floodCases(flood), o.floodRuns, 'flood')));
   }
   machine.loadEnd = os.loadavg().map((x) => Math.round(x * 100) / 100);
   const report: RunReport = {
     date: new Date().toISOString(),
     command: `npx tsx bench/run.ts ${argv.join(' ')}`.trim(),
-    options: { sizes: o.sizes, runs: o.runs, seed: o.seed, flows: o.flows, peers: [...o.peers] },
+    options: { sizes: o.sizes, runs: o.runs, seed: o.seed, flows: o.flows, floodRuns: o.floodRuns, peers: [...o.peers] },
     machine,
     corpora,
     flood,
