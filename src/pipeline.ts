@@ -12,8 +12,9 @@ import type { FlowFacts, StreamConsumer } from './flow/types.js';
 import type { ConnectionRecord } from './handshake/types.js';
 import { ConnectionMachine, DEFAULT_BYTE_BUDGET } from './handshake/machine.js';
 import { UdpMachine } from './handshake/udp.js';
-import type { Finding } from './diagnose/types.js';
+import type { DiagnosisInput, Finding } from './diagnose/types.js';
 import { diagnose, groupAttempts, headline, summarizeServers } from './diagnose/index.js';
+import { serverOwnTtl } from './diagnose/facts.js';
 import {
   REPORT_SCHEMA_VERSION,
   type CaptureFileSummary,
@@ -118,11 +119,18 @@ class Run {
       else c.incomplete++;
     }
     const cb = this.opts.onConnection;
-    if (cb) cb({ ...rec, findings: this.findingsFor([rec]).get(rec.id) ?? [] });
+    if (cb) {
+      // Judged alone (the stream cannot wait for later connections), with the same post-diagnosis step as the report.
+      const input = this.diagnosisInput([rec]);
+      const findings = diagnose(input);
+      const own = { ...rec };
+      attributeMiddleboxResets([own], findings, input);
+      cb({ ...own, findings: findings.get(rec.id) ?? [] });
+    }
   }
 
-  private findingsFor(conns: ConnectionRecord[]): Map<string, Finding[]> {
-    return diagnose({ connections: conns, dns: this.table.dns, captureEnd: this.captureEnds, names: this.names() });
+  private diagnosisInput(conns: ConnectionRecord[]): DiagnosisInput {
+    return { connections: conns, dns: this.table.dns, captureEnd: this.captureEnds, names: this.names() };
   }
 
   private names(): Map<string, string[]> {
@@ -165,7 +173,9 @@ class Run {
 
   report(): Report {
     const conns = this.records.slice().sort((a, b) => a.fileIndex - b.fileIndex || a.flow.firstFrame - b.flow.firstFrame);
-    const findings = this.findingsFor(conns);
+    const input = this.diagnosisInput(conns);
+    const findings = diagnose(input);
+    attributeMiddleboxResets(conns, findings, input);
     const connections: ReportedConnection[] = conns.map((c) => ({ ...c, findings: findings.get(c.id) ?? [] }));
     const warnings = this.warnings.slice();
     if (this.overflowCount > 0) {
@@ -233,6 +243,29 @@ class Run {
         cutBytes: s.cutBytes,
         unknownLinkTypeFrames: this.unknownLinkFrames,
       },
+    };
+  }
+}
+
+/**
+ * The state machine attributes a reset answering the SYN to the server (it carries the server's
+ * address). When the diagnosis's top finding is port_blocked because that reset's TTL differs from
+ * the server's own packets (design.md, port_blocked: "RST from a hop whose TTL differs from the
+ * server's"), a device in between sent it: died.by becomes 'network' and the detail names both TTLs.
+ * Replaces `died` (never mutates a shared object) on the records given.
+ */
+export function attributeMiddleboxResets(conns: ConnectionRecord[], findings: Map<string, Finding[]>, input: DiagnosisInput): void {
+  for (const c of conns) {
+    const d = c.died;
+    if (!d || d.phase !== 'tcp' || d.how !== 'rst' || d.by !== 'server') continue;
+    if (findings.get(c.id)?.[0]?.cause !== 'port_blocked') continue;
+    const rst = c.flow.tcp?.rsts.find((r) => r.dir === 1 && r.answersSyn && r.frame === d.frame);
+    const own = rst ? serverOwnTtl(c, input) : null;
+    if (!rst || !own || own.ttl === rst.ttl) continue;
+    c.died = {
+      ...d,
+      by: 'network',
+      detail: `a device in between answered the SYN with a reset: its TTL is ${rst.ttl}, the server's own packets arrive with TTL ${own.ttl}${own.frame !== null ? ` (frame ${own.frame})` : ''}`,
     };
   }
 }

@@ -42,8 +42,9 @@
 //   sends graphics in bulk. Phases reached never go back: steps come out in phase order.
 //
 // Limits: TLS 1.3 hides the handshake's end too: `splitTls13Records` removes the server's
-// encrypted flight and the client's Finished, but post-handshake NewSessionTickets would still
-// be counted. Records must be in capture order per connection (both directions interleaved).
+// encrypted flight and the client's Finished; server records before the client's first record
+// (NewSessionTickets) are skipped, a ticket sent later is taken for RDP data. Records must be in
+// capture order per connection (both directions interleaved).
 import type { Phase } from '../handshake/types.js';
 import { plaintextRange } from './tls.js';
 import { TLS1_3 } from './tls-codes.js';
@@ -214,6 +215,10 @@ export function inferTlsPhases(input: ShapeInput): ShapeResult {
     );
   };
   let i = 0;
+  // TLS 1.3 (RFC 8446 4.6.1): NewSessionTicket messages travel as application_data records after the
+  // handshake. The client always speaks first in RDP (CredSSP NEGOTIATE, MS-CSSP 3.1.5; or MCS
+  // Connect Initial), so server records before the client's first one are post-handshake messages.
+  if (needsTls13Split(input.version)) while (i < n && recs[i]!.dir === 's2c') i++;
   const proto = input.selectedProtocol;
   const credssp = proto !== null && (proto & (PROTOCOL_HYBRID | PROTOCOL_HYBRID_EX)) !== 0;
   const hybridEx = proto !== null && (proto & PROTOCOL_HYBRID_EX) !== 0;
@@ -355,7 +360,14 @@ export function inferTlsPhases(input: ShapeInput): ShapeResult {
     if (i > finStart) add('finalization', 'finalization', 0.5, finStart, i, `${i - finStart} records after Confirm Active before the first large server record`);
     if (i < n) {
       const large = recs.slice(i).filter((r, k) => r.dir === 's2c' && pt[i + k]! >= T.LARGE_SERVER).length;
-      add('active', 'active', large >= 3 ? 0.8 : 0.6, i, n, `${n - i} records from the first large server record on, ${large} server records >= ${T.LARGE_SERVER} bytes (graphics updates)`);
+      add(
+        'active',
+        'active',
+        large >= T.BULK_MIN_LARGE ? 0.8 : 0.6,
+        i,
+        n,
+        `server record of ${recs[i]!.length} bytes (~${pt[i]} plaintext) after the finalization: graphics updates${large > 1 ? ` (${large} server records >= ${T.LARGE_SERVER} bytes in the ${n - i} records from it)` : ''}`,
+      );
       i = n;
     }
   }
