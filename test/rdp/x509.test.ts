@@ -1,4 +1,5 @@
-import { existsSync } from 'node:fs';
+import { X509Certificate } from 'node:crypto';
+import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
@@ -170,6 +171,46 @@ describe('nameMatches (RFC 6125 6.4)', () => {
   });
 });
 
+/** A fixture certificate (fixtures/lib/certs, minted with node-forge) as DER. */
+function fixtureCert(name: string): X509Certificate {
+  return new X509Certificate(readFileSync(path.join(repoRoot, 'fixtures/lib/certs', `${name}.cert.pem`)));
+}
+
+describe('selfSigned on the fixtures\' forge-minted certificates (RFC 5280 6.1: self-issued and verified by its own key)', () => {
+  it('the self-signed RDP-style certificates are self-signed although OpenSSL\'s checkIssued says no (no keyCertSign)', () => {
+    for (const name of ['selfsigned', 'expired', 'weak1024']) {
+      const x = fixtureCert(name);
+      // The cause of the old false: checkIssued also demands keyCertSign, which these (like Windows'
+      // RDP certificates: digitalSignature, keyEncipherment) lack; the signature itself verifies.
+      expect(x.checkIssued(x), name).toBe(false);
+      expect(x.verify(x.publicKey), name).toBe(true);
+      const d = parseCertificateDetailed(x.raw);
+      expect(d.selfIssued, name).toBe(true);
+      expect(d.info.selfSigned, name).toBe(true);
+      expect(d.problems, name).toEqual([]);
+    }
+    expect(parseCertificate(fixtureCert('selfsigned').raw)).toMatchObject({ subject: 'CN=rdp-srv01.corp.example', issuer: 'CN=rdp-srv01.corp.example', keyType: 'RSA', keyBits: 2048 });
+  });
+  it('CA-issued certificates are not self-signed; the test root CA is', () => {
+    for (const name of ['chain', 'wrongname']) {
+      const d = parseCertificateDetailed(fixtureCert(name).raw);
+      expect([d.selfIssued, d.info.selfSigned], name).toEqual([false, false]);
+      expect(d.info.issuer, name).toBe('CN=rdp-autopsy Test Root CA');
+    }
+    expect(parseCertificate(fixtureCert('ca').raw).selfSigned).toBe(true);
+  });
+  it('a certificate whose issuer equals its subject but is signed by another key is not self-signed', () => {
+    const other = fixtureCert('selfsigned');
+    const forged = Buffer.from(fixtureCert('expired').raw);
+    // Same DN as `other`, its own key: swap in the other certificate's signature value (same length, RSA-2048).
+    const sigLen = 256;
+    Buffer.from(other.raw).copy(forged, forged.length - sigLen, other.raw.length - sigLen);
+    const d = parseCertificateDetailed(forged);
+    expect(d.selfIssued).toBe(true);
+    expect(d.info.selfSigned).toBe(false);
+  });
+});
+
 describe.skipIf(!existsSync(captures))('real certificates from ../shared/captures', () => {
   it('rdp-to-ssl.pcap: CN=WIN2K8R2.awakecoding.ath.cx, 2011-02-12 21:37:35 .. 2021-02-12, SNI does not match', () => {
     const conn = tlsRecordsOfPcap(path.join(captures, 'zeek-zeek/rdp-to-ssl.pcap'))[0]!;
@@ -189,6 +230,9 @@ describe.skipIf(!existsSync(captures))('real certificates from ../shared/capture
     expect(certs).toHaveLength(1);
     const info = parseCertificate(certs[0]!);
     expect(info).toMatchObject({ subject: 'CN=WIN2K8R2.awakecoding.ath.cx', issuer: 'CN=WIN2K8R2.awakecoding.ath.cx', notBefore: '2011-02-12T21:37:35Z', notAfter: '2021-02-12T00:00:00Z', selfSigned: true, keyType: 'RSA' });
+    // Windows' RDP certificate has no keyCertSign either: OpenSSL's checkIssued refuses it, its signature verifies.
+    const x = new X509Certificate(certs[0]!);
+    expect([x.checkIssued(x), x.verify(x.publicKey)]).toEqual([false, true]);
     expect(nameMatches(info, '192.168.1.150')).toBe(false);
     expect(certificateValidAt(info, Date.parse('2011-02-12T22:50:41Z') / 1000)).toBe('valid');
   });
