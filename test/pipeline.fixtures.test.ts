@@ -119,6 +119,8 @@ describe.skipIf(scenarios.length === 0)('fixture scenarios end to end (manifest.
       const c = r.connections.find((x) => x.client === s.expected.primary!.client)!;
       const inferred = c.timeline.filter((e) => e.inferred).map((e) => e.event);
       expect(inferred, name).toEqual(expect.arrayContaining(['MCS Connect Initial', 'Client Info', 'Demand Active', 'Confirm Active', 'Connection finalization', 'Session active']));
+      // Steps are applied once settled: the joins step names all six channel joins (MCS_CHANNELS), not the first few.
+      expect(c.timeline.find((e) => e.event === 'MCS Channel Joins')?.detail, name).toMatch(/^6 tiny request\/confirm pairs/);
       const order = c.phases.map((p) => p.phase);
       expect(order.slice(-4), name).toEqual(['licensing', 'capabilities', 'finalization', 'active']);
     }

@@ -4,7 +4,8 @@ import { fileURLToPath } from 'node:url';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { parseServerHello, readHandshake } from '../../src/rdp/tls.js';
-import { type AppRecord, inferTlsPhases, PROTOCOL_HYBRID, PROTOCOL_HYBRID_EX, PROTOCOL_SSL, splitTls13Records } from '../../src/rdp/tls-shape.js';
+import { type AppRecord, inferTlsPhases, isCredsspErrorSized, PROTOCOL_HYBRID, PROTOCOL_HYBRID_EX, PROTOCOL_SSL, splitTls13Records } from '../../src/rdp/tls-shape.js';
+import { phaseIndex } from '../../src/handshake/types.js';
 import { tlsRecordsOfPcap } from './tls-pcap.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -78,6 +79,63 @@ describe('inferTlsPhases (record shapes)', () => {
     expect(r.steps).toMatchObject([{ step: 'active', confidence: 0.5, frames: [3, 4, 5] }]);
   });
 
+  it('a Demand Active smaller than its template: licensing, then the bulk stream is active (with input records)', () => {
+    // Client Info, then s82 (licensing) s116 (a 92-byte "Demand Active"), Confirm Active, finalization, bulk.
+    const spec = 'c500 s130 c36 c32 s35 c36 s39 c410 s82 s116 c486 c60 s78 s6024 s2424 c52 s6024 c40 s2424 c52';
+    const r = inferTlsPhases({ records: recs(spec), selectedProtocol: PROTOCOL_SSL, ...GCM });
+    expect(r.steps.map((s) => `${s.step}@${s.frames[0]}`)).toEqual([
+      'mcs_connect_initial@1',
+      'mcs_connect_response@2',
+      'mcs_erect_domain_attach_user@3',
+      'mcs_channel_join@6',
+      'client_info@8',
+      'licensing@9',
+      'active@14',
+    ]);
+    const active = r.steps[r.steps.length - 1]!;
+    expect(active.confidence).toBe(0.6);
+    expect(active.reason).toMatch(/4 server records >= 1000 bytes follow .* with 3 small client records \(input\)/);
+    expect(r.steps.find((s) => s.step === 'licensing')!.frames).toEqual([9, 10, 11, 12, 13]);
+    expect(r.reached).toBe('active');
+  });
+
+  it('two large server records are not a sustained stream: licensing only', () => {
+    const r = inferTlsPhases({ records: recs('c500 s130 c36 c32 s35 c410 s82 s116 c486 s6024 s2424'), selectedProtocol: PROTOCOL_SSL, ...GCM });
+    expect(r.reached).toBe('licensing');
+    expect(r.steps.some((s) => s.step === 'active')).toBe(false);
+  });
+
+  it('HYBRID: an errorCode-sized server TSRequest (MS-CSSP 2.2.1) ends CredSSP with an error step', () => {
+    const r = inferTlsPhases({ records: recs('c82 s300 c646 s45'), selectedProtocol: PROTOCOL_HYBRID, cipherSuite: 0xc02f, version: 0x0303 });
+    expect(r.steps.map((s) => `${s.step}@${s.frames.join(',')}`)).toEqual(['credssp@1,2,3', 'credssp_error@4']);
+    expect(r.steps[1]).toMatchObject({ phase: 'credssp', confidence: 0.6 });
+    expect(r.steps[1]!.reason).toContain('~21 plaintext');
+    expect(r.reached).toBe('credssp');
+    // Whatever follows an error reply is left unexplained, not read as MCS.
+    const more = inferTlsPhases({ records: recs('c82 s300 c646 s45 c464 s144'), selectedProtocol: PROTOCOL_HYBRID, cipherSuite: 0xc02f, version: 0x0303 });
+    expect(more.steps.map((s) => s.step)).toEqual(['credssp', 'credssp_error']);
+    expect(more.unexplainedFrom).toBe(5);
+  });
+
+  it('isCredsspErrorSized: 13..32 bytes of plaintext under the suite; a 4-byte EUAR or a pubKeyAuth is not', () => {
+    expect(isCredsspErrorSized(45, 0xc02f, 0x0303)).toBe(true); // 21 + 24 (AES-GCM)
+    expect(isCredsspErrorSized(28, 0xc02f, 0x0303)).toBe(false); // 4: EUAR
+    expect(isCredsspErrorSized(100, 0xc02f, 0x0303)).toBe(false); // 76: pubKeyAuth
+    expect(isCredsspErrorSized(37, 0x1301, 0x0304)).toBe(true); // 20 + 1 + 16 (TLS 1.3)
+    expect(isCredsspErrorSized(48, 0x002f, 0x0303)).toBe(false); // AES-CBC-SHA TLS 1.2: 16 IV + 32 -> at most 11 bytes
+    expect(isCredsspErrorSized(64, 0x002f, 0x0303)).toBe(true); // 16 IV + 48 -> 12..27 bytes
+    expect(isCredsspErrorSized(45, null, null)).toBe(true); // unknown suite: 24 bytes of overhead assumed
+  });
+
+  it('TLS 1.3: server records before the client\'s first one (NewSessionTickets, RFC 8446 4.6.1) are skipped', () => {
+    const spec = 's282 s282 c438 s129 c29 c25 s28 c29 s32 c403';
+    const tls13 = inferTlsPhases({ records: recs(spec), selectedProtocol: PROTOCOL_SSL, cipherSuite: 0x1302, version: 0x0304 });
+    expect(tls13.steps.map((s) => `${s.step}@${s.frames[0]}`)).toEqual(['mcs_connect_initial@3', 'mcs_connect_response@4', 'mcs_erect_domain_attach_user@5', 'mcs_channel_join@8', 'client_info@10']);
+    expect(tls13.unexplainedFrom).toBeNull();
+    // TLS 1.2 has no such records: a leading server record is unexplained.
+    expect(inferTlsPhases({ records: recs(spec), selectedProtocol: PROTOCOL_SSL, ...GCM }).unexplainedFrom).toBe(1);
+  });
+
   it('no records: nothing inferred, reached stays tls', () => {
     expect(inferTlsPhases({ records: [], selectedProtocol: PROTOCOL_HYBRID, cipherSuite: null, version: null })).toEqual({ steps: [], reached: 'tls', unexplainedFrom: null });
   });
@@ -105,6 +163,13 @@ describe('inferTlsPhases (record shapes)', () => {
             expect(s.confidence).toBeLessThan(1);
             for (const f of s.frames) expect(f >= 1 && f <= records.length).toBe(true);
           }
+          // Phases reached never go back, and `reached` is the last step's phase.
+          const idx = out.steps.map((s) => phaseIndex(s.phase));
+          for (let k = 1; k < idx.length; k++) expect(idx[k]!).toBeGreaterThanOrEqual(idx[k - 1]!);
+          expect(out.reached).toBe(out.steps.length > 0 ? out.steps[out.steps.length - 1]!.phase : 'tls');
+          // Steps do not overlap and follow the records' order.
+          const firsts = out.steps.map((s) => s.frames[0]!);
+          for (let k = 1; k < firsts.length; k++) expect(firsts[k]!).toBeGreaterThan(firsts[k - 1]!);
         },
       ),
       { numRuns: 2000 },
