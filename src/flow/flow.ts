@@ -101,4 +101,8 @@ class DirSink implements ReassemblySink {
     if (f.facts) f.facts.gapBytes[this.dir] += missingBytes;
     f.consumer?.onGap(this.dir, missingBytes, frame, time);
   }
+
+  outOfWindow(distance: number, length: number, frame: number, time: number): void {
+    this.flow.consumer?.onOutOfWindow?.(this.dir, distance, length, frame, time);
+  }
 }

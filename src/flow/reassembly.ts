@@ -7,6 +7,11 @@
 // stream, gaps included) next to the sequence number of the next byte, so
 // wrap-around at 2^32 only matters in seqDiff. Offsets at or beyond `limit` are
 // not reassembled: they are counted in cutBytes.
+//
+// A segment further from the next expected byte than any receive window can reach
+// (RFC 7323 2.3) is not data of this stream: a receiver drops it (RFC 9293
+// 3.10.7.4, segment acceptability). It is counted as out of window, reported to
+// the sink, and changes nothing else: no gap, no cut bytes, no FIN.
 import { seqAdd, seqDiff } from './seq.js';
 
 /** Where a reassembler delivers its bytes (one object per flow direction, no closure per packet). */
@@ -15,6 +20,22 @@ export interface ReassemblySink {
   data(data: Buffer, frame: number, time: number): boolean;
   /** Bytes that will never come. */
   gap(missingBytes: number, frame: number, time: number): void;
+  /**
+   * A segment outside any receive window, dropped: `distance` from the next expected sequence
+   * number (negative: behind it), `length` bytes sent.
+   */
+  outOfWindow(distance: number, length: number, frame: number, time: number): void;
+}
+
+/** RFC 7323 2.3: the largest receive window TCP can announce (65535 << 14, just under 1 GiB). */
+export const MAX_RECEIVE_WINDOW = 65535 * 16384;
+
+/**
+ * Whether a segment of `length` bytes starting `distance` from the receiver's next expected
+ * sequence number lies wholly outside any receive window (RFC 9293 3.10.7.4 with RFC 7323 2.3).
+ */
+export function outsideAnyWindow(distance: number, length: number): boolean {
+  return distance >= MAX_RECEIVE_WINDOW || distance + length <= -MAX_RECEIVE_WINDOW;
 }
 
 /** Out-of-order bytes held by all reassemblers of a table together. */
@@ -46,6 +67,9 @@ export class StreamReassembler {
   offset = 0;
   gapBytes = 0;
   cutBytes = 0;
+  /** Segments (and their bytes) outside any receive window, dropped. */
+  outOfWindowSegments = 0;
+  outOfWindowBytes = 0;
   /** Stream offset where the FIN sits, or -1; the FIN consumes one sequence number (RFC 9293 3.4). */
   finOffset = -1;
   finConsumed = false;
@@ -96,6 +120,13 @@ export class StreamReassembler {
     if (!this.started) this.start(seq);
     if (wireLen < capLen) wireLen = capLen;
     if (this.mode === STOPPED) return;
+    const distance = seqDiff(seq, this.mode === CAPPED ? this.capRef : this.next);
+    if (outsideAnyWindow(distance, wireLen)) {
+      this.outOfWindowSegments++;
+      this.outOfWindowBytes += wireLen;
+      this.sink.outOfWindow(distance, wireLen, frame, time);
+      return;
+    }
     if (this.mode === CAPPED) {
       const end = seqAdd(seq, wireLen);
       const d = seqDiff(end, this.capRef);
@@ -105,7 +136,7 @@ export class StreamReassembler {
       }
       return;
     }
-    const start = this.offset + seqDiff(seq, this.next);
+    const start = this.offset + distance;
     const end = start + wireLen;
     if (end > this.maxEnd) {
       if (end > this.limit) this.cutBytes += end - Math.max(this.maxEnd, this.limit);

@@ -53,6 +53,9 @@ export interface FlowTableStats {
   /** Of those, flows evicted while their handshake was not complete. */
   halfOpenEvicted: number;
   cutBytes: number;
+  /** TCP segments (and their bytes) outside any receive window, not taken as stream data (reassembly.ts). */
+  outOfWindowSegments: number;
+  outOfWindowBytes: number;
   badChecksums: number;
   unmatchedIcmp: number;
 }
@@ -73,6 +76,8 @@ export class FlowTable {
     flowsEvicted: 0,
     halfOpenEvicted: 0,
     cutBytes: 0,
+    outOfWindowSegments: 0,
+    outOfWindowBytes: 0,
     badChecksums: 0,
     unmatchedIcmp: 0,
   };
@@ -529,6 +534,8 @@ export class FlowTable {
         f.reasm[0].finish(facts.lastFrame, endTime);
         f.reasm[1].finish(facts.lastFrame, endTime);
         this.syncCut(f);
+        this.stats.outOfWindowSegments += f.reasm[0].outOfWindowSegments + f.reasm[1].outOfWindowSegments;
+        this.stats.outOfWindowBytes += f.reasm[0].outOfWindowBytes + f.reasm[1].outOfWindowBytes;
       }
       f.tcp?.finalize();
       f.consumer.onEnd(facts, reason, endTime);

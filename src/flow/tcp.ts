@@ -5,6 +5,7 @@
 import { TcpFlag, type DecodedPacket } from '../net/index.js';
 import { MAX_LOST_SEGMENTS, MAX_RETRANSMISSION_FRAMES, MAX_RSTS, MAX_SYN_FRAMES, RttReservoir } from './facts.js';
 import type { Flow } from './flow.js';
+import { outsideAnyWindow } from './reassembly.js';
 import { seqAdd, seqDiff } from './seq.js';
 import type { Dir, TcpFacts } from './types.js';
 
@@ -164,7 +165,9 @@ export class TcpTracker {
     // ---- sequence analysis of this direction
     const segSeq = syn ? seqAdd(seq, 1) : seq;
     const segEnd = seqAdd(segSeq, wireLen);
-    if (!rst) {
+    // A segment outside any receive window is not of this stream (reassembly.ts): it moves nothing.
+    const outOfWindow = ds.init && !syn && outsideAnyWindow(seqDiff(segSeq, ds.highSeq), wireLen);
+    if (!rst && !outOfWindow) {
       if (!ds.init) {
         ds.init = true;
         ds.highSeq = segSeq;
@@ -237,7 +240,7 @@ export class TcpTracker {
     }
 
     // ---- FIN / RST
-    if (fin) {
+    if (fin && !outOfWindow) {
       this.anyFin = true;
       if (ds.finSeq < 0) {
         ds.finSeq = segEnd;

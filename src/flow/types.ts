@@ -154,6 +154,12 @@ export interface StreamConsumer {
   onData(dir: Dir, data: Buffer, frame: number, time: number): boolean;
   /** Bytes that will never come (lost before the capture point, or given up). */
   onGap(dir: Dir, missingBytes: number, frame: number, time: number): void;
+  /**
+   * Optional: a segment lay outside any receive window (RFC 9293 3.10.7.4, RFC 7323 2.3), so it
+   * is not data of this stream and was dropped: `distance` from the next expected sequence number
+   * (negative: behind it), `length` payload bytes. Called for each such segment.
+   */
+  onOutOfWindow?(dir: Dir, distance: number, length: number, frame: number, time: number): void;
   /** SYN, SYN/ACK, FIN, RST, ICMP error, in frame order. */
   onTcpEvent(ev: TcpEvent): void;
   /** The flow is finished (closed, evicted, or the capture ended). `facts` is final. */

@@ -103,6 +103,10 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
   private readonly streams: [StreamBuf, StreamBuf];
   /** Per direction: decoding stopped (unknown bytes, malformed PDU, budget). */
   private stopped: [boolean, boolean] = [false, false];
+  /** Per direction: the first segment outside any receive window, its warning, and the count. */
+  private outOfWindow: [OutOfWindow | null, OutOfWindow | null] = [null, null];
+  /** Per direction: the stream was positioned at the flow's skipped prefix. */
+  private positioned: [boolean, boolean] = [false, false];
   private wanted = true;
   private activeUnits = 0;
   private startedLate = false;
@@ -235,10 +239,10 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
     const last = this.lastData[dir];
     if (last === null || frame >= last.frame) this.lastData[dir] = { frame, time };
     if (this.stopped[dir]) return this.stillWanted();
-    const s = this.streams[dir];
+    const s = this.stream(dir);
     if (!s.append(data, frame, time)) {
       this.stopped[dir] = true;
-      this.warn(frame, null, `${DIRS[dir]} stream: decoding stopped after the per-connection budget of ${s.budget} bytes`);
+      this.warn(frame, s.endPosition, `${DIRS[dir]} stream: decoding stopped after the per-connection budget of ${s.budget} bytes`);
       return this.stillWanted();
     }
     this.pump(dir);
@@ -246,12 +250,36 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
   }
 
   onGap(dir: Dir, missingBytes: number, frame: number, time: number): void {
-    const s = this.streams[dir];
+    const s = this.stream(dir);
     const pending = s.available;
-    s.clear();
-    this.warn(frame, null, `${missingBytes} bytes of the ${SIDE[dir]}'s stream are missing before frame ${frame}${pending > 0 ? ` (a ${pending}-byte partial PDU was dropped)` : ''}`);
+    const at = s.endPosition;
+    s.skip(missingBytes);
+    this.warn(frame, at, `${missingBytes} bytes of the ${SIDE[dir]}'s stream are missing before frame ${frame}${pending > 0 ? ` (a ${pending}-byte partial PDU was dropped)` : ''}`);
     this.event(dir, frame, time, 'Bytes missing', `${missingBytes} bytes lost before the capture point`);
     if (this.x224.requestFrame === null && dir === 0) this.startedLate = this.syns.length === 0;
+  }
+
+  /**
+   * A segment outside any receive window (src/flow/reassembly.ts): not data of this stream. Warned
+   * once per direction with its frame; the warning counts the later ones at the end.
+   */
+  onOutOfWindow(dir: Dir, distance: number, length: number, frame: number, time: number): void {
+    const o = this.outOfWindow[dir];
+    if (o !== null) {
+      o.segments++;
+      o.bytes += length;
+      return;
+    }
+    const at = this.stream(dir).endPosition;
+    const w: Warning = {
+      frame,
+      offset: at,
+      message: `${SIDE[dir]}'s segment of ${length} bytes is ${distance >= 0 ? `${distance} bytes ahead of` : `${-distance} bytes behind`} the next expected sequence number, outside any TCP receive window (RFC 7323 2.3): a jump in the stream, not data of it; ignored`,
+    };
+    this.outOfWindow[dir] = { warning: w, segments: 1, bytes: length };
+    if (this.warnings.length < MAX_WARNINGS) this.warnings.push(w);
+    else this.droppedWarnings++;
+    this.event(dir, frame, time, 'Sequence jump', `segment ${distance >= 0 ? 'ahead of' : 'behind'} the stream by ${Math.abs(distance)} bytes, outside any receive window; ignored`);
   }
 
   onEnd(facts: FlowFacts, reason: FlowEndReason, captureEnd: number): void {
@@ -261,6 +289,19 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
   }
 
   // ---- decoding
+
+  /**
+   * A direction's stream, positioned on first use past the bytes the flow table skipped before the
+   * first reassembled one (FlowFacts.skippedPrefix), so that positions are TCP stream offsets.
+   */
+  private stream(dir: Dir): StreamBuf {
+    const s = this.streams[dir];
+    if (!this.positioned[dir]) {
+      this.positioned[dir] = true;
+      s.skip(this.facts.skippedPrefix[dir]);
+    }
+    return s;
+  }
 
   private stillWanted(): boolean {
     if (this.stopped[0] && this.stopped[1]) this.wanted = false;
@@ -287,7 +328,7 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
         used = this.slow.fastPath(dir, s);
       } else {
         used = -1;
-        this.warn(s.frameOfStart(), null, `${SIDE[dir]} sent ${describeBytes(buf, off, end)}: not TPKT, TLS or fast-path; decoding of this direction stopped`);
+        this.warn(s.frameOfStart(), s.position, `${SIDE[dir]} sent ${describeBytes(buf, off, end)}: not TPKT, TLS or fast-path; decoding of this direction stopped`);
       }
       if (used === 0) return; // incomplete: wait for more bytes
       if (used < 0) {
@@ -303,10 +344,13 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
     this.streams[dir].clear();
   }
 
-  /** The first payload of a direction is not the X.224 PDU it should be: that direction is not decoded further. */
-  notRdp(dir: Dir, frame: number, detail: string): void {
+  /**
+   * The first payload of a direction is not the X.224 PDU it should be: that direction is not
+   * decoded further. `offset`: where in the direction's TCP stream the check failed.
+   */
+  notRdp(dir: Dir, frame: number, offset: number, detail: string): void {
     if (this.syns.length === 0 && this.x224.requestFrame === null) this.startedLate = true;
-    this.warn(frame, null, detail);
+    this.warn(frame, offset, detail);
     this.stopDir(dir);
   }
 
@@ -319,6 +363,9 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
       if (!this.x224.started(dir) && !this.stopped[dir] && s.available > 0) {
         this.warn(s.frameOfStart(), s.position, this.x224.notX224(dir, s.bytes, s.off, s.end));
       }
+    }
+    for (const o of this.outOfWindow) {
+      if (o !== null && o.segments > 1) o.warning.message += ` (${o.segments} such segments in all, ${o.bytes} bytes)`;
     }
     if (reason === 'evicted') this.warn(null, null, 'the flow table evicted this flow before it ended (too many flows)');
     if (this.droppedEvents > 0) this.warn(null, null, `${this.droppedEvents} more timeline events were not kept`);
@@ -378,6 +425,12 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
       warnings: this.warnings,
     };
   }
+}
+
+interface OutOfWindow {
+  warning: Warning;
+  segments: number;
+  bytes: number;
 }
 
 /** "16 bytes starting 16 03 01 ..." for warnings. */

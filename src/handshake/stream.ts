@@ -71,6 +71,10 @@ export class StreamBuf {
   get position(): number {
     return this.base + this.head;
   }
+  /** Absolute stream offset just past the last byte received (where the next byte belongs). */
+  get endPosition(): number {
+    return this.base + this.tail;
+  }
 
   /** The frame that carried the byte at `bytes[off + n - 1]` (the last byte of an n-byte PDU starting at `off`). */
   frameOfEnd(n: number): number {
@@ -114,6 +118,16 @@ export class StreamBuf {
   /** Drops every pending byte (after a gap the pending PDU can never complete). */
   clear(): void {
     this.consume(this.tail - this.head);
+  }
+
+  /**
+   * Drops every pending byte and moves the stream position past `n` bytes that will never be
+   * appended (a gap, or the bytes before the first reassembled one), so that `position` stays
+   * the offset in the direction's TCP stream.
+   */
+  skip(n: number): void {
+    this.clear();
+    if (n > 0) this.base += n;
   }
 }
 

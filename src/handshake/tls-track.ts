@@ -27,6 +27,7 @@ import {
   tlsRecordKind,
   type HandshakeMessage,
 } from '../rdp/tls.js';
+import type { Failure } from '../rdp/result.js';
 import { cipherSuiteName, handshakeTypeName, versionName } from '../rdp/tls-codes.js';
 import { parseCertificateDetailed } from '../rdp/x509.js';
 import { ShapeTracker } from './shape.js';
@@ -225,12 +226,15 @@ export class TlsTrack {
     this.shape.record(dir, length, frame, time);
   }
 
+  /** A handshake record's fragment buf[off, end), whose first byte is at `streamOff` in the TCP stream. */
   private handshakeRecord(dir: Dir, buf: Uint8Array, off: number, end: number, frame: number, streamOff: number): void {
     let d = this.defrag[dir];
     if (d === null) d = this.defrag[dir] = new HandshakeDefragmenter();
-    const err = d.push(buf, off, end, frame);
+    const err = d.push(buf, off, end, frame, streamOff);
     if (err) {
-      this.m.warn(frame, streamOff, `${SIDE[dir]} TLS handshake: ${err.kind === 'malformed' ? err.reason : 'too much pending data'}`);
+      // The pending bytes that would not fit start in an earlier record: name where they start.
+      const at = err.kind === 'malformed' ? d.tcpOffset(err.at) : null;
+      this.m.warn(frame, at ?? streamOff, `${SIDE[dir]} TLS handshake: ${err.kind === 'malformed' ? err.reason : 'too much pending data'}`);
       this.defrag[dir] = new HandshakeDefragmenter();
       return;
     }
@@ -238,16 +242,25 @@ export class TlsTrack {
       const msg = d.next();
       if (!msg.ok) {
         if (msg.kind === 'malformed') {
-          this.m.warn(frame, msg.at, `${SIDE[dir]} TLS handshake: ${msg.reason}`);
+          // `at` is in the handshake stream: the defragmenter maps it to the TCP stream.
+          this.m.warn(frame, d.tcpOffset(msg.at), `${SIDE[dir]} TLS handshake: ${msg.reason}`);
           this.defrag[dir] = new HandshakeDefragmenter();
         }
         return;
       }
-      this.handshakeMessage(dir, msg.value, this.now);
+      this.handshakeMessage(dir, msg.value, this.now, d);
     }
   }
 
-  private handshakeMessage(dir: Dir, h: HandshakeMessage, time: number): void {
+  /**
+   * The TCP-stream offset of a failure in the body of `h` (decoded from `h.body` at 0), or of the
+   * message's start for a truncated body.
+   */
+  private bodyOffset(d: HandshakeDefragmenter, h: HandshakeMessage, f: Failure): number | null {
+    return d.tcpOffset(h.streamOffset + (f.kind === 'malformed' ? 4 + f.at : 0));
+  }
+
+  private handshakeMessage(dir: Dir, h: HandshakeMessage, time: number, d: HandshakeDefragmenter): void {
     const t = this.info();
     const frame = h.lastFrame;
     const body = h.body;
@@ -258,7 +271,7 @@ export class TlsTrack {
         t.clientHelloFrame ??= frame;
         if (!c.ok) {
           this.m.event(dir, frame, time, 'Client Hello', 'unreadable');
-          this.m.warn(frame, null, `ClientHello: ${c.kind === 'malformed' ? c.reason : 'truncated'}`);
+          this.m.warn(frame, this.bodyOffset(d, h, c), `ClientHello: ${c.kind === 'malformed' ? c.reason : 'truncated'}`);
           return;
         }
         const v = c.value;
@@ -274,7 +287,7 @@ export class TlsTrack {
         t.serverHelloFrame ??= frame;
         if (!sh.ok) {
           this.m.event(dir, frame, time, 'Server Hello', 'unreadable');
-          this.m.warn(frame, null, `ServerHello: ${sh.kind === 'malformed' ? sh.reason : 'truncated'}`);
+          this.m.warn(frame, this.bodyOffset(d, h, sh), `ServerHello: ${sh.kind === 'malformed' ? sh.reason : 'truncated'}`);
           return;
         }
         const v = sh.value;
@@ -299,14 +312,15 @@ export class TlsTrack {
         const l = parseCertificateList(body, 0, body.length);
         if (!l.ok) {
           this.m.event(dir, frame, time, 'Certificate', 'unreadable');
-          this.m.warn(frame, null, `Certificate: ${l.kind === 'malformed' ? l.reason : 'truncated'}`);
+          this.m.warn(frame, this.bodyOffset(d, h, l), `Certificate: ${l.kind === 'malformed' ? l.reason : 'truncated'}`);
           return;
         }
         const certs: CertificateInfo[] = [];
         for (const der of l.value.certificates.slice(0, MAX_CERTIFICATES)) {
           const c = parseCertificateDetailed(der);
           certs.push(c.info);
-          if (c.problems.length > 0) this.m.warn(frame, null, `certificate ${certs.length}: ${c.problems[0]}`);
+          // The certificate is a view into the body: name where its DER starts.
+          if (c.problems.length > 0) this.m.warn(frame, d.tcpOffset(h.streamOffset + 4 + der.byteOffset - body.byteOffset), `certificate ${certs.length}: ${c.problems[0]}`);
         }
         if (dir === 1) t.certificates = certs;
         const first = certs[0];

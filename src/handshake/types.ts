@@ -231,7 +231,13 @@ export interface SideChannel {
 }
 
 export interface Warning {
+  /** The frame carrying the byte at `offset` (the first byte of the damage), or null when none applies. */
   frame: number | null;
+  /**
+   * Byte offset in that direction's TCP stream (0 = the first byte after the SYN, gaps and bytes
+   * skipped before the first reassembled one included) where the damage starts, or null when the
+   * warning is about no byte in particular.
+   */
   offset: number | null;
   message: string;
 }

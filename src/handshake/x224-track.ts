@@ -7,6 +7,7 @@ import type { StreamBuf } from './stream.js';
 import {
   decodeConnectionConfirm,
   decodeConnectionRequest,
+  connectionRequestFailsAt,
   decodeX224,
   looksLikeConnectionRequest,
   type X224ConnectionConfirm,
@@ -74,7 +75,7 @@ export class X224Track {
   confirmFrame: number | null = null;
   private done: [boolean, boolean] = [false, false];
 
-  constructor(private readonly m: MachineSink & { notRdp(dir: Dir, frame: number, detail: string): void }) {}
+  constructor(private readonly m: MachineSink & { notRdp(dir: Dir, frame: number, offset: number, detail: string): void }) {}
 
   /** Whether the first PDU of this direction (CR / CC) has been decoded. */
   started(dir: Dir): boolean {
@@ -97,13 +98,14 @@ export class X224Track {
         return at - off;
       }
       if (end - off < MAX_PREFIX) return 0;
-      this.m.notRdp(dir, s.frameOfStart(), this.notX224(dir, buf, off, end));
+      this.m.notRdp(dir, s.frameOfStart(), s.position, this.notX224(dir, buf, off, end));
       return -1;
     }
     if (dir === 0) {
       if (end - off < 6 && buf[off] === 0x03 && (end - off < 2 || buf[off + 1] === 0)) return 0;
       if (!looksLikeConnectionRequest(buf, off, end)) {
-        this.m.notRdp(0, s.frameOfStart(), this.notX224(0, buf, off, end));
+        const at = connectionRequestFailsAt(buf, off, end);
+        this.m.notRdp(0, s.frameOfStart(), s.position + (at < 0 ? 0 : at - off), this.notX224(0, buf, off, end));
         return -1;
       }
       const d = decodeConnectionRequest(buf, off, end);
@@ -120,7 +122,7 @@ export class X224Track {
     const d = decodeX224(buf, off, end);
     if (!d.ok) {
       if (d.kind === 'incomplete' && buf[off] === 0x03) return 0;
-      this.m.notRdp(1, s.frameOfStart(), this.notX224(1, buf, off, end));
+      this.m.notRdp(1, s.frameOfStart(), s.position + (d.kind === 'malformed' ? d.at - off : 0), this.notX224(1, buf, off, end));
       return -1;
     }
     const frame = s.frameOfEnd(d.consumed);
@@ -136,7 +138,8 @@ export class X224Track {
       this.disconnectRequest(1, v.classOptions, frame, time);
       return d.consumed;
     }
-    this.m.notRdp(1, frame, `the server's first PDU is an X.224 ${v.type} TPDU, not a Connection Confirm`);
+    // The TPDU code (X.224 13.1) is the octet after the TPKT header and the length indicator.
+    this.m.notRdp(1, frame, s.position + 5, `the server's first PDU is an X.224 ${v.type} TPDU, not a Connection Confirm`);
     return -1;
   }
 

@@ -177,9 +177,14 @@ export class HandshakeDefragmenter {
   private stop = 0;
   /** Stream offset of data[0]. */
   private base = 0;
-  /** Per pushed fragment: stream offset of its end, and its frame (bounded with the bytes). */
+  /**
+   * Per pushed fragment: handshake-stream offsets of its start and end, its frame, and the offset
+   * of its first byte in the TCP stream it came from (-1 when not given). Bounded with the bytes.
+   */
+  private fragStarts: number[] = [];
   private fragEnds: number[] = [];
   private fragFrames: number[] = [];
+  private fragTcp: number[] = [];
 
   constructor(private readonly maxBytes = TLS_MAX_HANDSHAKE_MESSAGE + 4) {
     this.data = new Uint8Array(0);
@@ -191,11 +196,12 @@ export class HandshakeDefragmenter {
   }
 
   /**
-   * Appends buf[off, end) (the fragment of one handshake record) seen in `frame`. Returns a
-   * malformed Failure (`at` = stream offset) when the pending bytes would exceed the bound;
-   * the fragment is then not kept.
+   * Appends buf[off, end) (the fragment of one handshake record) seen in `frame`, whose first byte
+   * is at `tcpOffset` in the TCP stream (-1 when unknown; see tcpOffset()). Returns a malformed
+   * Failure (`at` = handshake-stream offset) when the pending bytes would exceed the bound; the
+   * fragment is then not kept.
    */
-  push(buf: Uint8Array, off: number, end: number, frame: number): Failure | null {
+  push(buf: Uint8Array, off: number, end: number, frame: number, tcpOffset = -1): Failure | null {
     const n = end - off;
     if (n <= 0) return null;
     if (this.pending + n > this.maxBytes) {
@@ -214,9 +220,28 @@ export class HandshakeDefragmenter {
       this.start = 0;
     }
     this.data.set(buf.subarray(off, end), this.stop);
+    this.fragStarts.push(this.base + this.stop);
     this.stop += n;
     this.fragEnds.push(this.base + this.stop);
     this.fragFrames.push(frame);
+    this.fragTcp.push(tcpOffset);
+    return null;
+  }
+
+  /**
+   * The TCP-stream offset of the byte at handshake-stream offset `hsOffset` (a Failure's `at`, a
+   * message's streamOffset + 4 + an offset in its body), through the record fragment that carried
+   * it; null when that fragment was pushed without its TCP offset or is no longer known. Known:
+   * every pending byte and, until the next call of next(), the bytes of the message it returned.
+   */
+  tcpOffset(hsOffset: number): number | null {
+    const ends = this.fragEnds;
+    for (let i = 0; i < ends.length; i++) {
+      if (hsOffset >= ends[i]!) continue;
+      const start = this.fragStarts[i]!;
+      const tcp = this.fragTcp[i]!;
+      return hsOffset < start || tcp < 0 ? null : tcp + hsOffset - start;
+    }
     return null;
   }
 
@@ -228,17 +253,20 @@ export class HandshakeDefragmenter {
       return h;
     }
     const streamOffset = this.base + this.start;
+    // Forget the fragments wholly before this message (those of the message are kept until the
+    // next call, for tcpOffset() of a field in it).
+    let drop = 0;
+    while (drop < this.fragEnds.length - 1 && this.fragEnds[drop]! <= streamOffset) drop++;
+    if (drop > 0) {
+      this.fragStarts.splice(0, drop);
+      this.fragEnds.splice(0, drop);
+      this.fragFrames.splice(0, drop);
+      this.fragTcp.splice(0, drop);
+    }
     const bytes = this.data.slice(this.start, h.value.end);
     const firstFrame = this.frameAt(streamOffset);
     const lastFrame = this.frameAt(this.base + h.value.end - 1);
     this.start = h.value.end;
-    // Forget fragments wholly consumed.
-    let drop = 0;
-    while (drop < this.fragEnds.length - 1 && this.fragEnds[drop]! <= this.base + this.start) drop++;
-    if (drop > 0) {
-      this.fragEnds.splice(0, drop);
-      this.fragFrames.splice(0, drop);
-    }
     return done({ msgType: h.value.msgType, bytes, body: bytes.subarray(4), firstFrame, lastFrame, streamOffset }, bytes.length);
   }
 

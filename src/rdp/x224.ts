@@ -147,6 +147,27 @@ export function looksLikeConnectionRequest(buf: Uint8Array, off: number, end: nu
   return (buf[off + 5] & 0xf0) === X224_CR && li >= 6 && li + 5 <= len;
 }
 
+/**
+ * Where `looksLikeConnectionRequest` fails: the absolute offset of the first field that is not
+ * what a TPKT (RFC 1006 6) + X.224 Connection Request (X.224 13.3) header needs — the TPKT version
+ * or reserved octet, the TPKT length, the length indicator or the CR code — or `end` when there
+ * are too few bytes to tell; -1 when it does not fail.
+ */
+export function connectionRequestFailsAt(buf: Uint8Array, off: number, end: number): number {
+  if (off >= end) return end;
+  if (buf[off] !== 3) return off;
+  if (off + 1 >= end) return end;
+  if (buf[off + 1] !== 0) return off + 1;
+  if (off + 4 > end) return end;
+  const len = (buf[off + 2] << 8) | buf[off + 3];
+  if (len < 11) return off + 2;
+  if (off + 6 > end) return end;
+  const li = buf[off + 4];
+  if ((buf[off + 5] & 0xf0) !== X224_CR) return off + 5;
+  if (li < 6 || li + 5 > len) return off + 4;
+  return -1;
+}
+
 /** Reads TPKT + the 7-byte fixed X.224 header of a CR/CC/DR, checking the code and the length indicator. */
 function readFixed(buf: Uint8Array, off: number, end: number, code: number, what: string): Decoded<X224Fixed> {
   const t = readTpkt(buf, off, end);

@@ -30,6 +30,11 @@ export class Recording implements StreamConsumer {
   onGap(dir: Dir, n: number, frame: number): void {
     this.log.push({ kind: 'gap', dir, n, frame });
   }
+  /** Segments reported outside any receive window. */
+  outside: { dir: Dir; distance: number; length: number; frame: number }[] = [];
+  onOutOfWindow(dir: Dir, distance: number, length: number, frame: number): void {
+    this.outside.push({ dir, distance, length, frame });
+  }
   onTcpEvent(ev: TcpEvent): void {
     this.log.push({ kind: 'event', ev });
   }

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { StreamReassembler, type HeldBudget, type ReassemblySink } from '../../src/flow/reassembly.js';
+import { MAX_RECEIVE_WINDOW, StreamReassembler, outsideAnyWindow, type HeldBudget, type ReassemblySink } from '../../src/flow/reassembly.js';
 
 type Out = { kind: 'data'; bytes: Buffer; frame: number } | { kind: 'gap'; n: number; frame: number };
 
@@ -13,6 +13,11 @@ class Recorder implements ReassemblySink {
   }
   gap(n: number, frame: number): void {
     this.out.push({ kind: 'gap', n, frame });
+  }
+  /** Segments reported outside any receive window (never part of the stream). */
+  outside: { distance: number; length: number; frame: number }[] = [];
+  outOfWindow(distance: number, length: number, frame: number): void {
+    this.outside.push({ distance, length, frame });
   }
   text(): string {
     return this.out.map((o) => (o.kind === 'data' ? o.bytes.toString('latin1') : `[${o.n}]`)).join('');
@@ -293,6 +298,88 @@ describe('StreamReassembler property', () => {
         run(len, isn, segs, seed, maxHeld);
       }),
       { numRuns: 300 },
+    );
+  });
+});
+
+describe('StreamReassembler: segments outside any receive window (RFC 9293 3.10.7.4, RFC 7323 2.3)', () => {
+  it('the largest window is 65535 << 14', () => {
+    expect(MAX_RECEIVE_WINDOW).toBe(1_073_725_440);
+    expect(outsideAnyWindow(MAX_RECEIVE_WINDOW - 1, 10)).toBe(false);
+    expect(outsideAnyWindow(MAX_RECEIVE_WINDOW, 10)).toBe(true);
+    expect(outsideAnyWindow(-MAX_RECEIVE_WINDOW - 10, 10)).toBe(true);
+    expect(outsideAnyWindow(-MAX_RECEIVE_WINDOW - 10, 11)).toBe(false);
+    expect(outsideAnyWindow(0, 0)).toBe(false);
+  });
+
+  it('drops a segment 1 GiB ahead: reported with its distance, no gap, no cut bytes, no hold', () => {
+    const { rec, r, budget } = make({ limit: 64 });
+    r.start(1000);
+    seg(r, 1000, 'abc', 1);
+    seg(r, (1003 + 0x40000000) >>> 0, 'JUMP', 2, true);
+    expect(rec.outside).toEqual([{ distance: 0x40000000, length: 4, frame: 2 }]);
+    expect([r.outOfWindowSegments, r.outOfWindowBytes]).toEqual([1, 4]);
+    expect([r.cutBytes, r.gapBytes, r.heldSegments, budget.held, r.finOffset]).toEqual([0, 0, 0, 0, -1]);
+    // The stream goes on where it was.
+    seg(r, 1003, 'def', 3);
+    r.ackedTo(1006, 4, 0.4);
+    r.finish(5, 0.5);
+    expect(rec.text()).toBe('abcdef');
+    expect(r.gapBytes).toBe(0);
+  });
+
+  it('drops a segment far behind the stream, across the 2^32 wrap', () => {
+    const { rec, r } = make();
+    r.start(0x10);
+    seg(r, 0x10, 'ab', 1);
+    seg(r, (0x12 - 0x50000000) >>> 0, 'old', 2);
+    expect(rec.outside).toEqual([{ distance: -0x50000000, length: 3, frame: 2 }]);
+    expect(rec.text()).toBe('ab');
+  });
+
+  it('takes a segment just inside the largest window as a hole, not a jump', () => {
+    const { rec, r } = make({ limit: 1 << 20 });
+    r.start(0);
+    seg(r, MAX_RECEIVE_WINDOW - 1, 'x', 1);
+    expect(rec.outside).toEqual([]);
+    expect(r.cutBytes).toBe(MAX_RECEIVE_WINDOW - (1 << 20));
+  });
+
+  it('once capped, a jump is not counted as cut bytes', () => {
+    const { rec, r } = make({ limit: 4 });
+    r.start(0);
+    seg(r, 0, 'abcdef', 1);
+    expect(r.cutBytes).toBe(2);
+    seg(r, 6 + 0x40000000, 'zz', 2);
+    expect(r.cutBytes).toBe(2);
+    expect(rec.outside).toHaveLength(1);
+    seg(r, 6, 'gh', 3);
+    expect(r.cutBytes).toBe(4);
+  });
+
+  it('property: whatever the jumps, the stream delivered is the stream sent', () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 0xffffffff }),
+        fc.array(fc.tuple(fc.integer({ min: 0, max: 20 }), fc.integer({ min: MAX_RECEIVE_WINDOW, max: 0x7fffffff }), fc.boolean()), { maxLength: 12 }),
+        (isn, jumps) => {
+          const { rec, r } = make();
+          r.start(isn);
+          let sent = '';
+          jumps.forEach(([n, far, behind], i) => {
+            const chunk = String.fromCharCode(97 + (i % 26)).repeat(n);
+            seg(r, (isn + sent.length) >>> 0, chunk, 2 * i + 1);
+            sent += chunk;
+            const at = behind ? isn + sent.length - far - 5 : isn + sent.length + far;
+            seg(r, at >>> 0, 'JUNK!', 2 * i + 2);
+          });
+          r.finish(99, 9);
+          expect(rec.text()).toBe(sent);
+          expect(r.outOfWindowSegments).toBe(jumps.length);
+          expect(r.cutBytes + r.gapBytes).toBe(0);
+        },
+      ),
+      { numRuns: 200 },
     );
   });
 });

@@ -253,6 +253,43 @@ describe('FlowTable: stream delivery', () => {
     expect(h.table.stats.cutBytes).toBe(5);
   });
 
+  it('drops a segment 1 GiB ahead as outside any receive window: reported, counted, no gap, no retransmissions after it', () => {
+    const h = new Harness();
+    const c = new Conn(C, 50030, S, 3389);
+    handshake(h, c);
+    const seq = c.cSeq;
+    h.feed(c.c('hello'));
+    const jump = h.feed(c.c('JUMPED', ACK | PSH, { seq: (seq + 5 + 0x40000000) >>> 0 }));
+    h.feed(c.s('', ACK));
+    h.feed(c.c(' world'));
+    h.feed(c.c('', FIN | ACK));
+    h.feed(c.s('', FIN | ACK));
+    h.feed(c.c('', ACK));
+    const r = h.only;
+    expect(r.stream(0)).toBe('hello world');
+    expect(r.outside).toEqual([{ dir: 0, distance: 0x40000000, length: 6, frame: jump }]);
+    const f = r.ended!.facts;
+    expect(f.gapBytes).toEqual([0, 0]);
+    expect(f.cutBytes).toEqual([0, 0]);
+    expect(f.tcp!.retransmissions).toEqual([0, 0]);
+    expect(f.tcp!.outOfOrder).toEqual([0, 0]);
+    expect(f.tcp!.fins.map((x) => x.dir)).toEqual([0, 1]);
+    expect(r.ended!.reason).toBe('closed');
+    expect([h.table.stats.outOfWindowSegments, h.table.stats.outOfWindowBytes, h.table.stats.cutBytes]).toEqual([1, 6, 0]);
+  });
+
+  it('a FIN outside any receive window does not close the direction', () => {
+    const h = new Harness();
+    const c = new Conn(C, 50031, S, 3389);
+    handshake(h, c);
+    h.feed(c.c('abc'));
+    h.feed(c.c('', FIN | ACK, { seq: (c.cSeq + 0x60000000) >>> 0 }));
+    h.finish();
+    const f = h.only.ended!.facts;
+    expect(f.tcp!.fins).toEqual([]);
+    expect(h.only.outside).toHaveLength(1);
+  });
+
   it('stops delivering bytes of the flow when onData returns false, counters go on', () => {
     const h = new Harness();
     h.acceptChunks = 1;
