@@ -134,6 +134,68 @@ describe('readHandshake and HandshakeDefragmenter (RFC 5246 6.2.1, 7.4)', () => 
     expect(d.next()).toEqual({ ok: false, kind: 'malformed', at: 5, reason: 'TLS handshake message of 16777215 bytes (limit 262144)' });
   });
 
+  it('maps handshake-stream offsets to the TCP stream through the record each byte came from', () => {
+    const d = new HandshakeDefragmenter();
+    const msg = h('01 00 00 06 aa bb cc dd ee ff');
+    // Three records: their fragments start at TCP offsets 48, 60 and 75 (after 5-byte record headers).
+    d.push(msg, 0, 3, 1, 48);
+    d.push(msg, 3, 7, 2, 60);
+    expect(d.tcpOffset(0)).toBe(48);
+    expect(d.tcpOffset(2)).toBe(50);
+    expect(d.tcpOffset(3)).toBe(60);
+    expect(d.tcpOffset(6)).toBe(63);
+    expect(d.tcpOffset(7)).toBeNull(); // not pushed yet
+    d.push(msg, 7, 10, 3, 75);
+    const m = d.next();
+    expect(m.ok).toBe(true);
+    // Until the next call, the bytes of the message returned are still mapped.
+    expect(d.tcpOffset(4 + 0)).toBe(61);
+    expect(d.tcpOffset(4 + 5)).toBe(77);
+    expect(d.next()).toMatchObject({ ok: false, kind: 'incomplete' });
+    d.push(h('0e 00 00 00'), 0, 4, 4, 90);
+    expect(d.next()).toMatchObject({ ok: true, value: { msgType: 14, streamOffset: 10 } });
+    expect(d.tcpOffset(10)).toBe(90);
+    expect(d.tcpOffset(1)).toBeNull(); // forgotten
+  });
+
+  it('maps a malformed length to the TCP stream; null without TCP offsets', () => {
+    const d = new HandshakeDefragmenter();
+    d.push(h('0e 00 00 00 0b ff ff ff'), 0, 8, 5, 1000);
+    d.next();
+    const bad = d.next();
+    expect(bad).toMatchObject({ ok: false, kind: 'malformed', at: 5 });
+    expect(!bad.ok && bad.kind === 'malformed' && d.tcpOffset(bad.at)).toBe(1005);
+    const e = new HandshakeDefragmenter();
+    e.push(h('0b ff ff ff'), 0, 4, 1);
+    const f = e.next();
+    expect(!f.ok && f.kind === 'malformed' && e.tcpOffset(f.at)).toBeNull();
+  });
+
+  it('property: under any split, every byte of every message maps to where its record put it', () => {
+    const stream = h('01 00 00 03 aa bb cc 0b 00 00 00 0e 00 00 00 10 00 00 02 01 02');
+    fc.assert(
+      fc.property(fc.array(fc.integer({ min: 1, max: stream.length }), { maxLength: 10 }), fc.integer({ min: 0, max: 1000 }), (cuts, gap) => {
+        const points = [...new Set(cuts)].sort((x, y) => x - y);
+        const d = new HandshakeDefragmenter(64);
+        // Fragment i starts at TCP offset hs + 5 * (i + 1) + gap (record headers and a prefix).
+        const tcpOf: number[] = [];
+        let prev = 0;
+        let rec = 0;
+        for (const c of [...points, stream.length]) {
+          if (c > prev) {
+            rec++;
+            for (let i = prev; i < c; i++) tcpOf[i] = i + 5 * rec + gap;
+            d.push(stream, prev, c, rec, prev + 5 * rec + gap);
+          }
+          prev = Math.max(prev, c);
+          for (let m = d.next(); m.ok; m = d.next()) {
+            for (let i = 0; i < m.value.bytes.length; i++) expect(d.tcpOffset(m.value.streamOffset + i)).toBe(tcpOf[m.value.streamOffset + i]);
+          }
+        }
+      }),
+    );
+  });
+
   it('property: any split of a message stream yields the same messages', () => {
     const stream = h('01 00 00 03 aa bb cc 0b 00 00 00 0e 00 00 00 10 00 00 02 01 02');
     fc.assert(

@@ -4,9 +4,11 @@ import {
   decodeConnectionRequest,
   decodeDataHeader,
   decodeDisconnectRequest,
+  connectionRequestFailsAt,
   decodeX224,
   looksLikeConnectionRequest,
 } from '../../src/rdp/x224.js';
+import fc from 'fast-check';
 import { failureCodeName, flagNames, NEG_REQ_FLAGS, NEG_RSP_FLAGS, protocolNames } from '../../src/rdp/codes.js';
 import { ascii, cat, expectIncompleteAtEveryCut, expectSurvivesRandomBytes, hex, le16, le32, ok, tpkt } from './tpkt-helpers.js';
 
@@ -199,6 +201,46 @@ describe('looksLikeConnectionRequest', () => {
     expect(looksLikeConnectionRequest(ascii('GET / HTTP/1.1\r\n'), 0, 16)).toBe(false);
     expect(looksLikeConnectionRequest(hex('16 03 01 02 00 01'), 0, 6)).toBe(false);
     expect(looksLikeConnectionRequest(hex('03 00 00 2c ff e0'), 0, 6)).toBe(false);
+  });
+});
+
+describe('connectionRequestFailsAt: where looksLikeConnectionRequest fails', () => {
+  it('names the field: TPKT version, reserved octet, length, X.224 code, length indicator', () => {
+    expect(connectionRequestFailsAt(CR_4_1_1, 0, CR_4_1_1.length)).toBe(-1);
+    expect(connectionRequestFailsAt(hex('16 03 01 02 00 01'), 0, 6)).toBe(0);
+    expect(connectionRequestFailsAt(hex('03 01 00 2c 27 e0'), 0, 6)).toBe(1);
+    expect(connectionRequestFailsAt(hex('03 00 00 0a 27 e0'), 0, 6)).toBe(2);
+    expect(connectionRequestFailsAt(hex('03 00 00 2c 27 d0'), 0, 6)).toBe(5);
+    expect(connectionRequestFailsAt(hex('03 00 00 2c 05 e0'), 0, 6)).toBe(4);
+    expect(connectionRequestFailsAt(hex('03 00 00 2c c8 e0'), 0, 6)).toBe(4);
+    expect(connectionRequestFailsAt(CC_4_1_2, 0, CC_4_1_2.length)).toBe(5);
+  });
+
+  it('is relative to the buffer, and says `end` when too few bytes tell', () => {
+    const b = cat(hex('ff ff ff'), CR_4_1_1);
+    expect(connectionRequestFailsAt(b, 3, b.length)).toBe(-1);
+    expect(connectionRequestFailsAt(b, 3, 5)).toBe(5);
+    expect(connectionRequestFailsAt(b, 3, 7)).toBe(7);
+    expect(connectionRequestFailsAt(b, 3, 3)).toBe(3);
+    expect(connectionRequestFailsAt(hex('03 00 00 05'), 0, 4)).toBe(2);
+  });
+
+  it('property: -1 exactly when looksLikeConnectionRequest holds, else an offset within the first 6 bytes', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ minLength: 0, maxLength: 12 }), fc.boolean(), (b, tpktLike) => {
+        if (tpktLike && b.length >= 2) {
+          b[0] = 3;
+          b[1] = 0;
+        }
+        const at = connectionRequestFailsAt(b, 0, b.length);
+        expect(at === -1).toBe(looksLikeConnectionRequest(b, 0, b.length));
+        if (at !== -1) {
+          expect(at).toBeGreaterThanOrEqual(0);
+          expect(at).toBeLessThanOrEqual(Math.min(b.length, 5));
+        }
+      }),
+      { numRuns: 2000 },
+    );
   });
 });
 
