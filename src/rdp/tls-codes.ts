@@ -331,11 +331,30 @@ export interface CipherSuiteInfo {
 }
 
 /**
+ * One classification per 16-bit code, derived on first use: cipherSuiteInfo runs per encrypted
+ * record (tls.ts plaintextRange / protectedRecordLength), the derivation below uses regular
+ * expressions. Bounded by the 65 536 codes; only codes of CIPHER_SUITE_NAMES are stored.
+ */
+const SUITE_CACHE = new Map<number, Readonly<CipherSuiteInfo>>();
+
+/**
  * Classifies a suite by its IANA name (RFC 5246 A.5 naming: TLS_<kx>_WITH_<cipher>_<mac>;
  * RFC 8446 B.4: TLS_<AEAD>_<hash>). Returns null for unknown codes, GREASE and the
  * signalling values (TLS_EMPTY_RENEGOTIATION_INFO_SCSV, TLS_FALLBACK_SCSV).
+ * The result is shared between calls and frozen (it and its insecureReasons): copy before changing it.
  */
-export function cipherSuiteInfo(code: number): CipherSuiteInfo | null {
+export function cipherSuiteInfo(code: number): Readonly<CipherSuiteInfo> | null {
+  const hit = SUITE_CACHE.get(code);
+  if (hit !== undefined) return hit;
+  const info = deriveCipherSuiteInfo(code);
+  if (info === null) return null;
+  Object.freeze(info.insecureReasons);
+  SUITE_CACHE.set(code, Object.freeze(info));
+  return info;
+}
+
+/** cipherSuiteInfo without the cache (exported for the tests that compare the two). */
+export function deriveCipherSuiteInfo(code: number): CipherSuiteInfo | null {
   const name = CIPHER_SUITE_NAMES[code];
   if (name === undefined || name.endsWith('_SCSV')) return null;
   let keyExchange: string;

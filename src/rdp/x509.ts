@@ -10,7 +10,8 @@
 // control characters included (only RFC 4514's special characters are backslash-escaped, so the
 // RDN structure stays unambiguous on one line). Escaping for display is the report's job.
 import { createHash, createPublicKey, verify as cryptoVerify, X509Certificate } from 'node:crypto';
-import forge from 'node-forge';
+import { createRequire } from 'node:module';
+import type forgeType from 'node-forge';
 import type { CertificateInfo } from '../handshake/types.js';
 import { type BerTlv, readTlv } from './ber.js';
 
@@ -102,6 +103,36 @@ const ATTRIBUTE_NAMES: Readonly<Record<string, string>> = {
 };
 
 const OID_SAN = '2.5.29.17';
+
+/**
+ * node-forge, loaded on first use: only certificates OpenSSL cannot read need it, and importing
+ * it costs ~64 ms of start-up (docs/architecture.md, Performance).
+ */
+let forgeModule: typeof forgeType | null = null;
+function loadForge(): typeof forgeType {
+  forgeModule ??= createRequire(import.meta.url)('node-forge') as typeof forgeType;
+  return forgeModule;
+}
+
+/**
+ * Parses by SHA-256 of the DER: a server presents the same certificate on every connection, and
+ * the OpenSSL parse and self-signature check cost ~1 ms. Bounded in entries and in the size of a
+ * cached certificate (larger ones are parsed every time), so hostile captures cannot grow it;
+ * oldest entry out first.
+ */
+const CACHE_MAX_ENTRIES = 256;
+const CACHE_MAX_DER_BYTES = 8192;
+const parseCache = new Map<string, CertificateParse>();
+
+/** Entries in the parse cache (for tests and the benchmark). */
+export function certificateCacheSize(): number {
+  return parseCache.size;
+}
+
+/** Empties the parse cache (tests). */
+export function clearCertificateCache(): void {
+  parseCache.clear();
+}
 
 /** What parseCertificateDetailed found, and how. */
 export interface CertificateParse {
@@ -436,8 +467,31 @@ function nodeNameLine(s: string): string {
   return s.split('\n').filter((x) => x.length > 0).reverse().join(',');
 }
 
-/** Reads a certificate into CertificateInfo, with the reader used and what could not be read. Never throws. */
+/**
+ * Reads a certificate into CertificateInfo, with the reader used and what could not be read. Never
+ * throws. Results are cached by the DER's SHA-256: the returned info (and its san) is frozen and
+ * shared by every caller that passes the same bytes; `problems` is the caller's own copy.
+ */
 export function parseCertificateDetailed(der: Uint8Array): CertificateParse {
+  const sha256 = createHash('sha256').update(der).digest('hex');
+  const hit = parseCache.get(sha256);
+  if (hit !== undefined) return { info: hit.info, reader: hit.reader, selfIssued: hit.selfIssued, problems: hit.problems.slice() };
+  const p = parseUncached(der, sha256);
+  Object.freeze(p.info.san);
+  Object.freeze(p.info);
+  if (der.length <= CACHE_MAX_DER_BYTES) {
+    if (parseCache.size >= CACHE_MAX_ENTRIES) parseCache.delete(parseCache.keys().next().value!);
+    parseCache.set(sha256, { info: p.info, reader: p.reader, selfIssued: p.selfIssued, problems: p.problems.slice() });
+  }
+  return p;
+}
+
+/** parseCertificateDetailed without the cache (exported for the tests that compare the two). */
+export function parseCertificateUncached(der: Uint8Array): CertificateParse {
+  return parseUncached(der, createHash('sha256').update(der).digest('hex'));
+}
+
+function parseUncached(der: Uint8Array, sha256: string): CertificateParse {
   const problems: string[] = [];
   const f = emptyFields();
   let derOk = true;
@@ -487,12 +541,13 @@ export function parseCertificateDetailed(der: Uint8Array): CertificateParse {
     problems.push(`OpenSSL cannot read the certificate: ${(e as Error).message}`);
     // 3. node-forge.
     try {
+      const forge = loadForge();
       const c = forge.pki.certificateFromAsn1(forge.asn1.fromDer(forge.util.createBuffer(Buffer.from(der).toString('binary'))));
       reader = 'forge';
-      const pk = c.publicKey as forge.pki.rsa.PublicKey;
+      const pk = c.publicKey as forgeType.pki.rsa.PublicKey;
       if (keyType === null && pk && pk.n) keyType = 'RSA';
       if (keyBits === null && pk && pk.n) keyBits = pk.n.bitLength();
-      const forgeName = (attrs: forge.pki.CertificateField[]) =>
+      const forgeName = (attrs: forgeType.pki.CertificateField[]) =>
         attrs.map((a) => `${a.shortName ?? a.type}=${String(a.value)}`).reverse().join(',');
       subject ??= forgeName(c.subject.attributes);
       issuer ??= forgeName(c.issuer.attributes);
@@ -536,7 +591,7 @@ export function parseCertificateDetailed(der: Uint8Array): CertificateParse {
     keyBits,
     signatureAlgorithm: sigAlg,
     serialNumber: serial,
-    sha256: createHash('sha256').update(der).digest('hex'),
+    sha256,
   };
   return { info, reader, selfIssued: f.selfIssued, problems };
 }
