@@ -2,18 +2,30 @@
 // (one reusable DecodedPacket) -> flow table -> one handshake state machine per connection ->
 // connection records -> diagnosis -> Report. Memory stays flat: a finished connection keeps only
 // its record, and past MAX_RECORDS connections are counted per server instead of recorded.
+//
+// Each file is read by its own FileRun (its own flow table) into a FilePart: the records, the file's
+// facts and its DNS log. Parts are merged in file order (connection and flow ids renumbered as one
+// run would have numbered them) and the diagnosis runs once on the merged records, since the
+// cross-connection rules need all of them. Several files run in worker threads, one per file, at
+// most `jobs` at once; the same FileRun runs in a worker, in the main thread, or behind
+// createAnalyzer() for frames pushed one by one (live capture).
 import { readFileSync } from 'node:fs';
-import type { CaptureFileInfo, CaptureSource, FrameView } from './capture/types.js';
-import { frameTime } from './capture/types.js';
+import { createRequire } from 'node:module';
+import { availableParallelism } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+import { Worker, isMainThread, parentPort, threadId, workerData } from 'node:worker_threads';
+import type { CaptureFileInfo, CaptureSource, FrameView, NameRecord } from './capture/types.js';
+import { CaptureInputError, frameTime } from './capture/types.js';
 import { readCapture, sourceName } from './capture/index.js';
 import { DecodedPacket, decodePacket, isKnownLinkType, linkTypeName } from './net/index.js';
 import { FlowTable } from './flow/table.js';
-import type { FlowFacts, StreamConsumer } from './flow/types.js';
+import type { DnsTransaction, FlowFacts, StreamConsumer } from './flow/types.js';
 import type { ConnectionRecord } from './handshake/types.js';
 import { ConnectionMachine, DEFAULT_BYTE_BUDGET } from './handshake/machine.js';
 import { UdpMachine } from './handshake/udp.js';
 import type { DiagnosisInput, Finding } from './diagnose/types.js';
-import { diagnose, groupAttempts, headline, summarizeServers } from './diagnose/index.js';
+import { diagnose, diagnoseCapture, groupAttempts, headline, summarizeServers } from './diagnose/index.js';
 import { serverOwnTtl } from './diagnose/facts.js';
 import {
   REPORT_SCHEMA_VERSION,
@@ -36,6 +48,8 @@ export const TOOL_VERSION: string = ((): string => {
 
 /** Full connection records kept per run; beyond it connections are counted per server. */
 export const MAX_RECORDS = 20_000;
+/** DNS transactions kept per run (the most recent; the flow table's own bound per file). */
+export const MAX_DNS = 10_000;
 
 export interface AnalyzeOptions {
   /** Extra TCP/UDP ports to treat as RDP (3389 always is). */
@@ -46,6 +60,14 @@ export interface AnalyzeOptions {
   maxRecords?: number;
   /** Bytes decoded per connection and direction (default DEFAULT_BYTE_BUDGET). */
   byteBudget?: number;
+  /**
+   * Files analysed at once, each in a worker thread (default os.availableParallelism()). 1, a single
+   * source, and stdin read in the main thread. A worker that cannot start (or dies) is replaced by
+   * analysis in the main thread, so the report is the same either way.
+   */
+  jobs?: number;
+  /** Called when a file has been read, with the thread that read it (worker_threads.threadId; 0 is the main thread). */
+  onFile?: (f: { fileIndex: number; file: string; threadId: number }) => void;
 }
 
 interface OverflowCounts {
@@ -54,32 +76,73 @@ interface OverflowCounts {
   incomplete: number;
 }
 
-class Run {
-  readonly table: FlowTable;
+type TableStats = FlowTable['stats'];
+
+/**
+ * One file's analysis, before the diagnosis: plain data (structured-clone safe), so a worker can
+ * post it. Ids are local to the file (c1.., flow 1..) until mergeParts renumbers them.
+ */
+interface FilePart {
+  fileIndex: number;
+  name: string;
+  threadId: number;
+  /** The first maxRecords finished connections, in the order they ended. */
+  records: ConnectionRecord[];
+  overflow: Map<string, OverflowCounts>;
+  overflowCount: number;
+  /** Connection ids handed out (one per flow, recorded or not). */
+  idsUsed: number;
+  summary: CaptureFileSummary;
+  names: NameRecord[];
+  captureEnd: number;
+  dns: DnsTransaction[];
+  stats: TableStats;
+  unknownLinkFrames: number;
+}
+
+/** Reads one file (or one live capture): frames in, a FilePart out. */
+class FileRun {
+  private readonly table: FlowTable;
   private readonly pkt = new DecodedPacket();
   private readonly records: ConnectionRecord[] = [];
   private readonly overflow = new Map<string, OverflowCounts>();
   private overflowCount = 0;
   private nextId = 1;
-  private fileIndex = 0;
-  private fileName = '';
-  /** Per file: "clientIp serverIp" -> the latest TCP connection between them (for RDPEUDP side channels). */
-  private pairs = new Map<string, ConnectionMachine>();
-  private readonly files: CaptureFileSummary[] = [];
-  private readonly infos: CaptureFileInfo[] = [];
-  private readonly captureEnds: number[] = [];
-  private linkCounts = new Map<number, number>();
+  /** "clientIp serverIp" -> the latest TCP connection between them (for RDPEUDP side channels). */
+  private readonly pairs = new Map<string, ConnectionMachine>();
+  private readonly linkCounts = new Map<number, number>();
   private unknownLinkFrames = 0;
   private lastTime = 0;
-  private readonly warnings: string[] = [];
   private readonly maxRecords: number;
   private readonly byteBudget: number;
+  /** The CaptureSink of this file (one function for the whole file, no closure per packet). */
+  readonly onFrame: (v: FrameView) => void;
 
-  constructor(private readonly opts: AnalyzeOptions) {
+  constructor(
+    opts: AnalyzeOptions,
+    private readonly name: string,
+    private readonly fileIndex: number,
+    private readonly onConnection: ((c: ReportedConnection) => void) | null,
+  ) {
     this.maxRecords = opts.maxRecords ?? MAX_RECORDS;
     this.byteBudget = opts.byteBudget ?? DEFAULT_BYTE_BUDGET;
     const ports = [3389, ...(opts.rdpPorts ?? []).filter((p) => p !== 3389)];
-    this.table = new FlowTable({ rdpPorts: ports }, (facts) => this.newFlow(facts));
+    this.table = new FlowTable({ rdpPorts: ports, maxDns: MAX_DNS }, (facts) => this.newFlow(facts));
+    const pkt = this.pkt;
+    const table = this.table;
+    const counts = this.linkCounts;
+    this.onFrame = (v: FrameView): void => {
+      const lt = v.linkType;
+      counts.set(lt, (counts.get(lt) ?? 0) + 1);
+      const time = frameTime(v);
+      if (time > this.lastTime) this.lastTime = time;
+      if (!isKnownLinkType(lt)) {
+        this.unknownLinkFrames++;
+        return;
+      }
+      decodePacket(v.buf, v.off, v.capLen, lt, pkt);
+      table.handle(pkt, v.frame, time, fileIndex);
+    };
   }
 
   private newFlow(facts: FlowFacts): StreamConsumer | null {
@@ -87,7 +150,7 @@ class Run {
     if (facts.transport === 'tcp') {
       const m = new ConnectionMachine(facts, {
         id,
-        file: this.fileName,
+        file: this.name,
         fileIndex: this.fileIndex,
         byteBudget: this.byteBudget,
         onRecord: (rec) => this.finished(rec),
@@ -98,7 +161,7 @@ class Run {
     const tcp = this.pairs.get(`${facts.client.ip} ${facts.server.ip}`) ?? null;
     const u = new UdpMachine(facts, {
       id,
-      file: this.fileName,
+      file: this.name,
       fileIndex: this.fileIndex,
       // Attached to the TCP connection of the same client -> server pair, or a connection of its own.
       onRecord: tcp === null ? (rec) => this.finished(rec) : null,
@@ -112,16 +175,12 @@ class Run {
       this.records.push(rec);
     } else {
       this.overflowCount++;
-      let c = this.overflow.get(rec.server);
-      if (!c) this.overflow.set(rec.server, (c = { completed: 0, failed: 0, incomplete: 0 }));
-      if (rec.outcome === 'completed') c.completed++;
-      else if (rec.outcome === 'failed') c.failed++;
-      else c.incomplete++;
+      countOverflow(this.overflow, rec);
     }
-    const cb = this.opts.onConnection;
+    const cb = this.onConnection;
     if (cb) {
       // Judged alone (the stream cannot wait for later connections), with the same post-diagnosis step as the report.
-      const input = this.diagnosisInput([rec]);
+      const input: DiagnosisInput = { connections: [rec], dns: this.table.dns, captureEnd: [], names: new Map() };
       const findings = diagnose(input);
       const own = { ...rec };
       attributeMiddleboxResets([own], findings, input);
@@ -129,122 +188,398 @@ class Run {
     }
   }
 
-  private diagnosisInput(conns: ConnectionRecord[]): DiagnosisInput {
-    return { connections: conns, dns: this.table.dns, captureEnd: this.captureEnds, names: this.names() };
-  }
-
-  private names(): Map<string, string[]> {
-    const m = new Map<string, string[]>();
-    for (const info of this.infos) for (const n of info.names) m.set(n.ip, [...(m.get(n.ip) ?? []), ...n.names]);
-    return m;
-  }
-
-  async file(source: CaptureSource, fileIndex: number): Promise<void> {
-    this.fileIndex = fileIndex;
-    this.fileName = sourceName(source);
-    this.pairs = new Map();
-    this.linkCounts = new Map();
-    this.lastTime = 0;
-    const pkt = this.pkt;
-    const table = this.table;
-    const counts = this.linkCounts;
-    const run = this;
-    const info = await readCapture(source, fileIndex, {
-      onFrame(v: FrameView): void {
-        const lt = v.linkType;
-        counts.set(lt, (counts.get(lt) ?? 0) + 1);
-        const time = frameTime(v);
-        if (time > run.lastTime) run.lastTime = time;
-        if (!isKnownLinkType(lt)) {
-          run.unknownLinkFrames++;
-          return;
-        }
-        decodePacket(v.buf, v.off, v.capLen, lt, pkt);
-        table.handle(pkt, v.frame, time, v.fileIndex);
-      },
-    });
+  /** Ends the file: open flows end at the capture's end. */
+  finish(info: CaptureFileInfo): FilePart {
     // Timestamps may go backwards in a capture: the end is the latest one seen.
     const end = Math.max(info.end ?? 0, this.lastTime);
-    this.captureEnds[fileIndex] = end;
-    table.finish(end, fileIndex);
-    this.infos.push(info);
-    this.files.push(fileSummary(info, this.fileName, counts));
-  }
-
-  report(): Report {
-    const conns = this.records.slice().sort((a, b) => a.fileIndex - b.fileIndex || a.flow.firstFrame - b.flow.firstFrame);
-    const input = this.diagnosisInput(conns);
-    const findings = diagnose(input);
-    attributeMiddleboxResets(conns, findings, input);
-    const connections: ReportedConnection[] = conns.map((c) => ({ ...c, findings: findings.get(c.id) ?? [] }));
-    const warnings = this.warnings.slice();
-    if (this.overflowCount > 0) {
-      warnings.push(
-        `${this.overflowCount} connections beyond the first ${this.maxRecords} were counted per server, not recorded (see servers)`,
-      );
-    }
-    if (this.unknownLinkFrames > 0) warnings.push(`${this.unknownLinkFrames} frames of an unsupported link type were skipped`);
-    const completed = connections.filter((c) => c.outcome === 'completed').length;
-    const failed = connections.filter((c) => c.outcome === 'failed').length;
-    const incomplete = connections.length - completed - failed;
-    let servers: ServerSummary[] = summarizeServers(conns, findings);
-    if (this.overflow.size > 0) servers = mergeOverflow(servers, this.overflow);
-    const o = [...this.overflow.values()].reduce(
-      (a, c) => ({ completed: a.completed + c.completed, failed: a.failed + c.failed, incomplete: a.incomplete + c.incomplete }),
-      { completed: 0, failed: 0, incomplete: 0 },
-    );
-    const summary = {
-      connections: connections.length + this.overflowCount,
-      completed: completed + o.completed,
-      failed: failed + o.failed,
-      incompleteCapture: incomplete + o.incomplete,
-      headline: '',
-    };
-    summary.headline = headline(conns, findings);
-    if (this.overflowCount > 0) summary.headline += ` (${this.overflowCount} more connections counted per server, not recorded.)`;
+    this.table.finish(end, this.fileIndex);
     return {
-      schemaVersion: REPORT_SCHEMA_VERSION,
-      tool: { name: 'rdp-autopsy', version: TOOL_VERSION },
-      capture: this.captureSummary(),
-      connections,
-      groups: groupAttempts(conns, findings),
-      servers,
+      fileIndex: this.fileIndex,
+      name: this.name,
+      threadId,
+      records: this.records,
+      overflow: this.overflow,
+      overflowCount: this.overflowCount,
+      idsUsed: this.nextId - 1,
+      summary: fileSummary(info, this.name, this.linkCounts),
+      names: info.names,
+      captureEnd: end,
       dns: this.table.dns.slice(),
-      summary,
-      warnings,
+      stats: { ...this.table.stats },
+      unknownLinkFrames: this.unknownLinkFrames,
+    };
+  }
+}
+
+function countOverflow(overflow: Map<string, OverflowCounts>, rec: ConnectionRecord): void {
+  let c = overflow.get(rec.server);
+  if (!c) overflow.set(rec.server, (c = { completed: 0, failed: 0, incomplete: 0 }));
+  if (rec.outcome === 'completed') c.completed++;
+  else if (rec.outcome === 'failed') c.failed++;
+  else c.incomplete++;
+}
+
+/** Connection "cN" of a part whose run started after `offset` ids. */
+function shiftId(id: string, offset: number): string {
+  return offset === 0 ? id : `c${Number(id.slice(1)) + offset}`;
+}
+
+/**
+ * The parts of a run (in file order) -> the Report: ids renumbered as one run over the files in
+ * order numbers them, the record cap applied over all files, the diagnosis run once over everything.
+ */
+function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
+  const maxRecords = opts.maxRecords ?? MAX_RECORDS;
+  const kept: ConnectionRecord[] = [];
+  const overflow = new Map<string, OverflowCounts>();
+  let overflowCount = 0;
+  let idOffset = 0;
+  let flowOffset = 0;
+  let dns: DnsTransaction[] = [];
+  const captureEnds: number[] = [];
+  const names = new Map<string, string[]>();
+  let unknownLinkFrames = 0;
+  const stats: TableStats = { ...(parts[0]?.stats ?? new FlowTable({ rdpPorts: [] }, () => null).stats) };
+  for (const k of Object.keys(stats) as (keyof TableStats)[]) stats[k] = 0;
+  for (const p of parts) {
+    for (const rec of p.records) {
+      rec.id = shiftId(rec.id, idOffset);
+      if (flowOffset !== 0) rec.flow = { ...rec.flow, id: rec.flow.id + flowOffset };
+      if (kept.length < maxRecords) kept.push(rec);
+      else {
+        overflowCount++;
+        countOverflow(overflow, rec);
+      }
+    }
+    for (const [server, c] of p.overflow) {
+      const o = overflow.get(server);
+      if (o) {
+        o.completed += c.completed;
+        o.failed += c.failed;
+        o.incomplete += c.incomplete;
+      } else overflow.set(server, { ...c });
+    }
+    overflowCount += p.overflowCount;
+    idOffset += p.idsUsed;
+    flowOffset += p.stats.flowsTracked;
+    dns = dns.concat(p.dns);
+    captureEnds[p.fileIndex] = p.captureEnd;
+    for (const n of p.names) names.set(n.ip, [...(names.get(n.ip) ?? []), ...n.names]);
+    unknownLinkFrames += p.unknownLinkFrames;
+    for (const k of Object.keys(stats) as (keyof TableStats)[]) stats[k] += p.stats[k];
+  }
+  if (dns.length > MAX_DNS) dns = dns.slice(dns.length - MAX_DNS);
+
+  const conns = kept.sort((a, b) => a.fileIndex - b.fileIndex || a.flow.firstFrame - b.flow.firstFrame);
+  const input: DiagnosisInput = { connections: conns, dns, captureEnd: captureEnds, names };
+  const findings = diagnose(input);
+  const captureFindings = diagnoseCapture(input, findings);
+  attributeMiddleboxResets(conns, findings, input);
+  const connections: ReportedConnection[] = conns.map((c) => ({ ...c, findings: findings.get(c.id) ?? [] }));
+  const warnings: string[] = [];
+  if (overflowCount > 0) {
+    warnings.push(`${overflowCount} connections beyond the first ${maxRecords} were counted per server, not recorded (see servers)`);
+  }
+  if (unknownLinkFrames > 0) warnings.push(`${unknownLinkFrames} frames of an unsupported link type were skipped`);
+  const completed = connections.filter((c) => c.outcome === 'completed').length;
+  const failed = connections.filter((c) => c.outcome === 'failed').length;
+  const incomplete = connections.length - completed - failed;
+  let servers: ServerSummary[] = summarizeServers(conns, findings);
+  if (overflow.size > 0) servers = mergeOverflow(servers, overflow);
+  const o = [...overflow.values()].reduce(
+    (a, c) => ({ completed: a.completed + c.completed, failed: a.failed + c.failed, incomplete: a.incomplete + c.incomplete }),
+    { completed: 0, failed: 0, incomplete: 0 },
+  );
+  const capture = captureSummary(
+    parts.map((p) => p.summary),
+    stats,
+    unknownLinkFrames,
+  );
+  const summary = {
+    connections: connections.length + overflowCount,
+    completed: completed + o.completed,
+    failed: failed + o.failed,
+    incompleteCapture: incomplete + o.incomplete,
+    headline: headline(conns, findings, { findings: captureFindings, frames: capture.frames }),
+  };
+  if (overflowCount > 0) summary.headline += ` (${overflowCount} more connections counted per server, not recorded.)`;
+  return {
+    schemaVersion: REPORT_SCHEMA_VERSION,
+    tool: { name: 'rdp-autopsy', version: TOOL_VERSION },
+    capture,
+    connections,
+    captureFindings,
+    groups: groupAttempts(conns, findings),
+    servers,
+    dns,
+    summary,
+    warnings,
+  };
+}
+
+function captureSummary(files: CaptureFileSummary[], s: TableStats, unknownLinkFrames: number): CaptureSummary {
+  const formats = new Set(files.map((f) => f.format));
+  const lt = new Map<number, number>();
+  for (const f of files) for (const l of f.linkTypes) lt.set(l.linkType, (lt.get(l.linkType) ?? 0) + l.frames);
+  const starts = files.map((f) => f.start).filter((x): x is number => x !== null);
+  const ends = files.map((f) => f.end).filter((x): x is number => x !== null);
+  return {
+    files,
+    format: formats.size === 1 ? [...formats][0]! : formats.size === 0 ? 'none' : 'mixed',
+    linkTypes: [...lt].map(([linkType, frames]) => ({ linkType, name: linkTypeName(linkType), frames })),
+    frames: files.reduce((a, f) => a + f.frames, 0),
+    bytes: files.reduce((a, f) => a + f.bytes, 0),
+    start: starts.length > 0 ? iso(Math.min(...starts)) : null,
+    end: ends.length > 0 ? iso(Math.max(...ends)) : null,
+    damage: files.filter((f) => f.damage !== null).map((f) => `${f.file}: ${f.damage!.message} at byte offset ${f.damage!.offset} (frame ${f.damage!.frame})`),
+    stats: {
+      tcpPackets: s.tcpPackets,
+      udpPackets: s.udpPackets,
+      nonIp: s.nonIp,
+      ipFragments: s.ipFragments,
+      badChecksums: s.badChecksums,
+      flowsEvicted: s.flowsEvicted,
+      halfOpenEvicted: s.halfOpenEvicted,
+      cutBytes: s.cutBytes,
+      unknownLinkTypeFrames: unknownLinkFrames,
+    },
+  };
+}
+
+
+/** The push-based analyzer of one source (a live capture): frames one by one, then the report. */
+export interface Analyzer {
+  /** One frame (the view is reused by the caller; nothing of it is kept). */
+  push(v: FrameView): void;
+  /** Ends the source (open connections end at its last frame) and returns the report. */
+  finish(info: CaptureFileInfo): Report;
+}
+
+/**
+ * The per-file body of analyze(), fed frame by frame: what analyze() does for one file, for a
+ * source that is not a file (libpcap). `name` is what the report calls the source (the file a live
+ * capture is saved to, or e.g. "live:lo"). `onConnection` streams connections as they end.
+ */
+export function createAnalyzer(opts: AnalyzeOptions & { name: string }): Analyzer {
+  const run = new FileRun(opts, opts.name, 0, opts.onConnection ?? null);
+  let done = false;
+  return {
+    push: run.onFrame,
+    finish(info: CaptureFileInfo): Report {
+      if (done) throw new Error('createAnalyzer: finish() was already called');
+      done = true;
+      const part = run.finish(info);
+      opts.onFile?.({ fileIndex: 0, file: opts.name, threadId });
+      return mergeParts([part], opts);
+    },
+  };
+}
+
+/** Reads one source in this thread. */
+async function filePart(
+  source: CaptureSource,
+  fileIndex: number,
+  opts: AnalyzeOptions,
+  onConnection: ((c: ReportedConnection) => void) | null,
+): Promise<FilePart> {
+  const run = new FileRun(opts, sourceName(source), fileIndex, onConnection);
+  const info = await readCapture(source, fileIndex, run);
+  return run.finish(info);
+}
+
+// ---------------------------------------------------------------- workers
+
+/** workerData of a worker reading one file (the marker keeps other workers' data apart). */
+interface PartJob {
+  rdpAutopsyPart: 1;
+  source: CaptureSource;
+  fileIndex: number;
+  opts: { rdpPorts?: number[]; maxRecords?: number; byteBudget?: number };
+  stream: boolean;
+}
+
+type WorkerMessage =
+  | { type: 'connection'; c: ReportedConnection }
+  | { type: 'part'; part: FilePart }
+  | { type: 'error'; input: boolean; message: string; file: string };
+
+/** A worker that could not load or died: the file is read again in this thread. */
+class WorkerUnavailable extends Error {
+  constructor(
+    message: string,
+    /** Connections the worker streamed before it failed (not sent twice). */
+    readonly streamed: number,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * How to start a worker running this module: the compiled JavaScript runs as it is; the TypeScript
+ * sources (under vitest or tsx) go through tsx's loader (tsx/esm/api tsImport), or null when tsx
+ * cannot be found (then files are read in the main thread).
+ */
+function workerEntry(): { entry: string | URL; eval: boolean } | null {
+  const self = import.meta.url;
+  if (!self.startsWith('file:')) return null;
+  if (self.endsWith('.js')) return { entry: new URL(self), eval: false };
+  try {
+    // The ESM build of tsx/esm/api (its CommonJS build cannot register the loader from a worker).
+    const pkgPath = createRequire(fileURLToPath(self)).resolve('tsx/package.json');
+    const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as { exports?: Record<string, { import?: { default?: string } } | string> };
+    const rel = (pkg.exports?.['./esm/api'] as { import?: { default?: string } } | undefined)?.import?.default;
+    if (typeof rel !== 'string') return null;
+    const api = pathToFileURL(join(dirname(pkgPath), rel)).href;
+    const code = `import(${JSON.stringify(api)}).then((m) => m.tsImport(${JSON.stringify(self)}, ${JSON.stringify(self)}));`;
+    return { entry: code, eval: true };
+  } catch {
+    return null;
+  }
+}
+
+function partInWorker(job: PartJob, onConnection: ((c: ReportedConnection) => void) | null): Promise<FilePart> {
+  const how = workerEntry();
+  if (how === null) return Promise.reject(new WorkerUnavailable('no worker entry', 0));
+  return new Promise((resolve, reject) => {
+    let settled = false;
+    let streamed = 0;
+    const w = new Worker(how.entry, { eval: how.eval, workerData: job, stdout: false, stderr: false });
+    const settle = (f: () => void): void => {
+      if (settled) return;
+      settled = true;
+      f();
+    };
+    w.on('message', (m: WorkerMessage) => {
+      if (m.type === 'connection') {
+        streamed++;
+        onConnection?.(m.c);
+      }
+      else if (m.type === 'part') settle(() => resolve(m.part));
+      else settle(() => reject(m.input ? new CaptureInputError(m.message, m.file) : new Error(m.message)));
+    });
+    w.on('error', (e) => settle(() => reject(new WorkerUnavailable(e.message, streamed))));
+    w.on('exit', (code) => settle(() => reject(new WorkerUnavailable(`worker exited with code ${code}`, streamed))));
+  });
+}
+
+/** The worker's side: read the file given in workerData, post streamed connections and the part. */
+async function runPartWorker(job: PartJob): Promise<void> {
+  const port = parentPort!;
+  let source = job.source;
+  // A Buffer arrives as a Uint8Array (structured clone).
+  if (source.kind === 'buffer') source = { ...source, data: Buffer.from(source.data.buffer, source.data.byteOffset, source.data.byteLength) };
+  try {
+    const part = await filePart(source, job.fileIndex, job.opts, job.stream ? (c) => port.postMessage({ type: 'connection', c } satisfies WorkerMessage) : null);
+    port.postMessage({ type: 'part', part } satisfies WorkerMessage);
+  } catch (e) {
+    const input = e instanceof CaptureInputError;
+    port.postMessage({
+      type: 'error',
+      input,
+      message: e instanceof Error ? e.message : String(e),
+      file: input ? e.file : sourceName(source),
+    } satisfies WorkerMessage);
+  }
+}
+
+if (!isMainThread && (workerData as Partial<PartJob> | null)?.rdpAutopsyPart === 1) void runPartWorker(workerData as PartJob);
+
+/**
+ * Streamed connections of several files in order of their ids: a file's connections are renumbered
+ * (and passed on) once every earlier file has ended, so ids match the final report's.
+ */
+class StreamOrder {
+  /** Per file: [connection id offset, flow id offset], null until every earlier file has ended. */
+  private readonly offsets: ([number, number] | null)[];
+  private readonly held: ReportedConnection[][];
+  private readonly parts: (FilePart | null)[];
+
+  constructor(
+    n: number,
+    private readonly out: (c: ReportedConnection) => void,
+  ) {
+    this.offsets = new Array<[number, number] | null>(n).fill(null);
+    this.offsets[0] = [0, 0];
+    this.held = Array.from({ length: n }, () => []);
+    this.parts = new Array<FilePart | null>(n).fill(null);
+  }
+
+  sink(fileIndex: number): (c: ReportedConnection) => void {
+    return (c) => {
+      const off = this.offsets[fileIndex];
+      if (off) this.emit(c, off);
+      else this.held[fileIndex]!.push(c);
     };
   }
 
-  private captureSummary(): CaptureSummary {
-    const files = this.files;
-    const formats = new Set(files.map((f) => f.format));
-    const lt = new Map<number, number>();
-    for (const f of files) for (const l of f.linkTypes) lt.set(l.linkType, (lt.get(l.linkType) ?? 0) + l.frames);
-    const starts = files.map((f) => f.start).filter((x): x is number => x !== null);
-    const ends = files.map((f) => f.end).filter((x): x is number => x !== null);
-    const s = this.table.stats;
-    return {
-      files,
-      format: formats.size === 1 ? [...formats][0]! : formats.size === 0 ? 'none' : 'mixed',
-      linkTypes: [...lt].map(([linkType, frames]) => ({ linkType, name: linkTypeName(linkType), frames })),
-      frames: files.reduce((a, f) => a + f.frames, 0),
-      bytes: files.reduce((a, f) => a + f.bytes, 0),
-      start: starts.length > 0 ? iso(Math.min(...starts)) : null,
-      end: ends.length > 0 ? iso(Math.max(...ends)) : null,
-      damage: files.filter((f) => f.damage !== null).map((f) => `${f.file}: ${f.damage!.message} at byte offset ${f.damage!.offset} (frame ${f.damage!.frame})`),
-      stats: {
-        tcpPackets: s.tcpPackets,
-        udpPackets: s.udpPackets,
-        nonIp: s.nonIp,
-        ipFragments: s.ipFragments,
-        badChecksums: s.badChecksums,
-        flowsEvicted: s.flowsEvicted,
-        halfOpenEvicted: s.halfOpenEvicted,
-        cutBytes: s.cutBytes,
-        unknownLinkTypeFrames: this.unknownLinkFrames,
-      },
-    };
+  private emit(c: ReportedConnection, [ids, flows]: [number, number]): void {
+    this.out(ids === 0 && flows === 0 ? c : { ...c, id: shiftId(c.id, ids), flow: { ...c.flow, id: c.flow.id + flows } });
   }
+
+  /** A file ended: the next files whose predecessors have all ended pass on what they held. */
+  done(part: FilePart): void {
+    this.parts[part.fileIndex] = part;
+    for (let i = 0; i + 1 < this.offsets.length; i++) {
+      const p = this.parts[i];
+      const off = this.offsets[i];
+      if (!p || !off || this.offsets[i + 1] !== null) continue;
+      const next: [number, number] = [off[0] + p.idsUsed, off[1] + p.stats.flowsTracked];
+      this.offsets[i + 1] = next;
+      for (const c of this.held[i + 1]!) this.emit(c, next);
+      this.held[i + 1] = [];
+    }
+  }
+}
+
+/**
+ * Analyses capture files, one pass each, and returns the report. Throws CaptureInputError when
+ * a source is not a capture at all; damage inside a capture is reported (capture.damage), not thrown.
+ * Several files are read in worker threads (AnalyzeOptions.jobs); the report is the same as one
+ * thread's.
+ */
+export async function analyze(sources: CaptureSource[], opts: AnalyzeOptions = {}): Promise<Report> {
+  const n = sources.length;
+  const jobs = Math.max(1, Math.floor(opts.jobs ?? availableParallelism()));
+  const order = opts.onConnection ? new StreamOrder(n, opts.onConnection) : null;
+  const parts: FilePart[] = new Array<FilePart>(n);
+  const ended = (part: FilePart): void => {
+    parts[part.fileIndex] = part;
+    order?.done(part);
+    opts.onFile?.({ fileIndex: part.fileIndex, file: part.name, threadId: part.threadId });
+  };
+  if (n <= 1 || jobs === 1) {
+    for (let i = 0; i < n; i++) ended(await filePart(sources[i]!, i, opts, order?.sink(i) ?? null));
+    return mergeParts(parts, opts);
+  }
+  const workerOpts = { rdpPorts: opts.rdpPorts, maxRecords: opts.maxRecords, byteBudget: opts.byteBudget };
+  const one = async (i: number): Promise<void> => {
+    const source = sources[i]!;
+    let sink = order?.sink(i) ?? null;
+    if (source.kind !== 'stdin') {
+      try {
+        ended(await partInWorker({ rdpAutopsyPart: 1, source, fileIndex: i, opts: workerOpts, stream: sink !== null }, sink));
+        return;
+      } catch (e) {
+        if (!(e instanceof WorkerUnavailable)) throw e;
+        // Read again here; what the worker already streamed (the same connections, in the same order) is not sent twice.
+        let skip = e.streamed;
+        const pass = sink;
+        if (pass && skip > 0) sink = (c) => (skip > 0 ? void skip-- : pass(c));
+      }
+    }
+    ended(await filePart(source, i, opts, sink));
+  };
+  // stdin in the main thread at once; files through a pool of `jobs` workers, in file order.
+  const inThread = sources.map((s, i) => (s.kind === 'stdin' ? one(i) : null)).filter((p): p is Promise<void> => p !== null);
+  let next = 0;
+  const lane = async (): Promise<void> => {
+    while (next < n) {
+      const i = next++;
+      if (sources[i]!.kind !== 'stdin') await one(i);
+    }
+  };
+  await Promise.all([...inThread, ...Array.from({ length: Math.min(jobs, n) }, lane)]);
+  return mergeParts(parts, opts);
 }
 
 /**
@@ -305,14 +640,4 @@ function mergeOverflow(servers: ServerSummary[], overflow: Map<string, OverflowC
 
 function iso(t: number): string {
   return new Date(Math.round(t * 1000)).toISOString();
-}
-
-/**
- * Analyses capture files, one pass each, and returns the report. Throws CaptureInputError when
- * a source is not a capture at all; damage inside a capture is reported (capture.damage), not thrown.
- */
-export async function analyze(sources: CaptureSource[], opts: AnalyzeOptions = {}): Promise<Report> {
-  const run = new Run(opts);
-  for (let i = 0; i < sources.length; i++) await run.file(sources[i]!, i);
-  return run.report();
 }

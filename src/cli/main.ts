@@ -2,6 +2,7 @@
 // The `rdp-autopsy` command: analyze <capture...> and live -i <iface>.
 // Every error ends as ONE line on stderr and an exit code (README "Exit codes"); never a stack trace.
 import { readFileSync, realpathSync, statSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import type { CaptureSource } from '../capture/types.js';
@@ -27,6 +28,23 @@ function positive(name: string) {
     return n;
   };
 }
+
+/** `--jobs`: a whole number >= 1. */
+function jobsOf(v: string): number {
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw new UsageError(`invalid jobs "${v}" (expected a whole number >= 1)`);
+  return n;
+}
+
+/** Shown after every command's help (README "Exit codes"). */
+export const EXIT_CODES_HELP = `
+Exit codes:
+  0  every connection completed (or none found, and nothing else failed)
+  1  at least one connection failed, or none was found and a capture-wide failure
+     (e.g. a failed name lookup for the server) is at least 50 % likely
+  2  usage error or unreadable input
+  3  input damaged (what could be read was analysed and reported)
+`;
 
 function sourcesOf(args: string[]): CaptureSource[] {
   let stdin = 0;
@@ -61,7 +79,8 @@ function addCommon(cmd: Command): Command {
     .option('-o, --output <file>', 'write the report to FILE')
     .option('--port <n>', 'an extra TCP/UDP port to treat as RDP (repeatable, or comma-separated)', parsePort)
     .option('--export-evidence <dir>', 'write a small pcap per failed connection into DIR')
-    .option('--no-color', 'no ANSI colours in the text report');
+    .option('--no-color', 'no ANSI colours in the text report')
+    .addHelpText('after', EXIT_CODES_HELP);
 }
 
 /** Colour: off with --no-color, otherwise decided by the terminal. */
@@ -82,17 +101,19 @@ export async function main(argv: string[], stdout: NodeJS.WritableStream = proce
       writeErr: (s) => process.stderr.write(s),
       outputError: (s, write) => write(`rdp-autopsy: ${oneLine(s)}\n`),
     })
-    .showSuggestionAfterError(false);
+    .showSuggestionAfterError(false)
+    .addHelpText('after', EXIT_CODES_HELP);
 
   addCommon(
     program
       .command('analyze')
       .description('analyse capture files (pcap / pcapng, gzipped or not; "-" reads stdin)')
-      .argument('<capture...>', 'capture files, or - for stdin'),
-  ).action(async (captures: string[], o: CommonOpts) => {
+      .argument('<capture...>', 'capture files, or - for stdin')
+      .option('--jobs <n>', `files read at once, one worker thread each (default: the number of cores, ${availableParallelism()} here; 1 reads them one after the other)`, jobsOf),
+  ).action(async (captures: string[], o: CommonOpts & { jobs?: number }) => {
     code = await runAnalysis(
       sourcesOf(captures),
-      { format: o.format, output: o.output, ports: o.port ?? [], color: colorOf(o), exportEvidence: o.exportEvidence },
+      { format: o.format, output: o.output, ports: o.port ?? [], color: colorOf(o), exportEvidence: o.exportEvidence, jobs: o.jobs },
       stdout,
     );
   });

@@ -15,6 +15,8 @@ export interface RunOptions {
   /** undefined: colour when writing to a terminal. */
   color?: boolean;
   exportEvidence?: string;
+  /** Files read at once (worker threads); undefined: the number of cores. */
+  jobs?: number;
 }
 
 /** Checks the options that do not depend on the input (before anything is read). */
@@ -27,9 +29,17 @@ export function checkOptions(o: RunOptions): Renderer {
   return r;
 }
 
+/** A capture-wide finding at least this confident fails a capture with no connection (exit 1). */
+export const CAPTURE_FAILURE_CONFIDENCE = 0.5;
+
+/**
+ * 3 damaged input; 1 a connection failed, or no connection at all and a capture-wide finding (a
+ * failed lookup for the server, say) of at least CAPTURE_FAILURE_CONFIDENCE; else 0.
+ */
 export function exitCodeOf(report: Report): number {
   if (report.capture.damage.length > 0) return EXIT.DAMAGED;
   if (report.summary.failed > 0) return EXIT.FAILED;
+  if (report.summary.connections === 0 && report.captureFindings.some((f) => f.confidence >= CAPTURE_FAILURE_CONFIDENCE)) return EXIT.FAILED;
   return EXIT.OK;
 }
 
@@ -59,7 +69,7 @@ export async function runAnalysis(
   // --export-evidence reads the inputs twice: stdin is spooled to a temp file first.
   const spool = o.exportEvidence !== undefined ? await spoolStdin(sources).catch((e: Error) => Promise.reject(new UsageError(e.message))) : null;
   try {
-    const report = await analyze(spool ? spool.sources : sources, { rdpPorts: o.ports, onConnection: ndjson?.onConnection });
+    const report = await analyze(spool ? spool.sources : sources, { rdpPorts: o.ports, onConnection: ndjson?.onConnection, jobs: o.jobs });
     if (spool && o.exportEvidence !== undefined) {
       const ev = await exportEvidence(report, spool.sources, o.exportEvidence).catch((e: Error) => Promise.reject(new UsageError(e.message)));
       spool.restore(report);

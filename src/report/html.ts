@@ -5,8 +5,9 @@
 // attributes alike; nothing untrusted goes into <style>.
 import { serverSentence } from '../diagnose/index.js';
 import { escapeHtml as h } from './escape.js';
-import { deathText, eventLabel, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
+import { CAPTURE_FINDINGS_TITLE, deathText, eventLabel, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
 import { ladderSvg } from './svg.js';
+import type { Finding } from '../diagnose/types.js';
 import type { Report, ReportedConnection } from './types.js';
 
 export interface HtmlOptions {
@@ -94,6 +95,11 @@ export function renderHtml(report: Report, opts: HtmlOptions = {}): string {
     out.push('<h2>Retries</h2><ul>');
     for (const g of retries) out.push(`<li>${h(g.client)} → ${h(g.server)} (${g.connectionIds.map(h).join(', ')}): ${h(g.summary)}</li>`);
     out.push('</ul>');
+  }
+  if (report.captureFindings.length > 0) {
+    out.push(`<section class="conn capture-findings" id="capture-findings"><h2>${h(CAPTURE_FINDINGS_TITLE)}</h2>`);
+    for (const f of report.captureFindings) out.push(...findingBody(f));
+    out.push('</section>');
   }
   const { failed, incomplete } = partition(report);
   for (const c of failed) out.push(...failedSection(c, max));
@@ -199,7 +205,15 @@ function factsTable(c: ReportedConnection): string[] {
 function findingBlock(c: ReportedConnection): string[] {
   const f = c.findings[0];
   if (!f) return ['<h3>Finding</h3>', '<p>The capture does not show why this attempt failed.</p>'];
-  const out: string[] = ['<h3>Finding</h3>'];
+  const out: string[] = ['<h3>Finding</h3>', ...findingBody(f)];
+  const others = c.findings.slice(1);
+  if (others.length > 0) out.push(`<p><strong>Also possible:</strong> ${others.map((o) => `${h(o.cause)} (${percent(o.confidence)}): ${h(o.explanation)}`).join('; ')}</p>`);
+  return out;
+}
+
+/** A finding's cause, explanation, frames, steps, confirm, filter. */
+function findingBody(f: Finding): string[] {
+  const out: string[] = [];
   out.push(`<p class="finding"><strong>${h(f.cause)}</strong> (confidence ${percent(f.confidence)}): ${h(f.explanation)}</p>`);
   if (f.confidenceReason) out.push(`<p class="muted"><em>Why not certain:</em> ${h(f.confidenceReason)}</p>`);
   if (f.frames.length > 0) out.push(`<p><strong>Frames:</strong> ${f.frames.join(', ')}</p>`);
@@ -211,8 +225,6 @@ function findingBlock(c: ReportedConnection): string[] {
   if (f.confirm) out.push(`<p><strong>Confirm:</strong> ${h(f.confirm)}</p>`);
   if (f.filter) out.push(`<p><strong>Wireshark filter:</strong> <code>${h(f.filter)}</code></p>`);
   if (f.errorCode) out.push(`<p><strong>mstsc error code:</strong> ${h(f.errorCode)}</p>`);
-  const others = c.findings.slice(1);
-  if (others.length > 0) out.push(`<p><strong>Also possible:</strong> ${others.map((o) => `${h(o.cause)} (${percent(o.confidence)}): ${h(o.explanation)}`).join('; ')}</p>`);
   return out;
 }
 

@@ -105,3 +105,6 @@ export function timeSpan(report: Report): string {
   const c = report.capture;
   return c.start !== null ? `${c.start} .. ${c.end ?? '?'}` : '';
 }
+
+/** The heading every writer gives Report.captureFindings. */
+export const CAPTURE_FINDINGS_TITLE = 'Findings not tied to one connection';

@@ -5,7 +5,8 @@
 // or markdownCode (code spans), which also show control characters as \xNN.
 import { serverSentence } from '../diagnose/index.js';
 import { escapeMarkdown as md, markdownCode as code } from './escape.js';
-import { deathText, ladderRows, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
+import { CAPTURE_FINDINGS_TITLE, deathText, ladderRows, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
+import type { Finding } from '../diagnose/types.js';
 import type { Report, ReportedConnection } from './types.js';
 
 export interface MarkdownOptions {
@@ -94,6 +95,11 @@ export function renderMarkdown(report: Report, opts: MarkdownOptions = {}): stri
     out.push('');
   }
 
+  if (report.captureFindings.length > 0) {
+    out.push(`## ${CAPTURE_FINDINGS_TITLE}`, '');
+    for (const f of report.captureFindings) out.push(...findingBody(f, '###'));
+  }
+
   const { failed, incomplete } = partition(report);
   for (const c of failed) out.push(...failedSection(c, max));
   for (const c of incomplete) out.push(...incompleteSection(c));
@@ -180,20 +186,26 @@ function facts(c: ReportedConnection): string[] {
 function findingSection(c: ReportedConnection): string[] {
   const f = c.findings[0];
   if (!f) return ['### Finding', '', 'The capture does not show why this attempt failed.', ''];
-  const out: string[] = ['### Finding', ''];
+  const out: string[] = ['### Finding', '', ...findingBody(f, '###')];
+  const others = c.findings.slice(1);
+  if (others.length > 0) out.push(`**Also possible:** ${others.map((o) => `${code(o.cause)} (${percent(o.confidence)})`).join(', ')}`, '');
+  return out;
+}
+
+/** A finding's cause, explanation, frames, steps (a checklist under a `level` heading), confirm, filter. */
+function findingBody(f: Finding, level: string): string[] {
+  const out: string[] = [];
   out.push(`**${code(f.cause)}** (confidence ${percent(f.confidence)}): ${md(f.explanation)}`, '');
   if (f.confidenceReason) out.push(`*Why not certain:* ${md(f.confidenceReason)}`, '');
   if (f.frames.length > 0) out.push(`**Frames:** ${f.frames.join(', ')}`, '');
   if (f.remediation.length > 0) {
-    out.push('### Steps', '');
+    out.push(`${level} Steps`, '');
     for (const s of f.remediation) out.push(`- [ ] ${md(s)}`);
     out.push('');
   }
   if (f.confirm) out.push(`**Confirm:** ${md(f.confirm)}`, '');
   if (f.filter) out.push(`**Wireshark filter:** ${code(f.filter)}`, '');
   if (f.errorCode) out.push(`**mstsc error code:** ${md(f.errorCode)}`, '');
-  const others = c.findings.slice(1);
-  if (others.length > 0) out.push(`**Also possible:** ${others.map((o) => `${code(o.cause)} (${percent(o.confidence)})`).join(', ')}`, '');
   return out;
 }
 

@@ -4,9 +4,10 @@
 // Every string of the report is shown with its control characters as \xNN, so a cookie or a
 // certificate subject cannot send escape sequences to the terminal; colours are our own only.
 import { serverSentence } from '../diagnose/index.js';
+import type { Finding } from '../diagnose/types.js';
 import type { TimelineEvent } from '../handshake/types.js';
 import { escapeControls } from './escape.js';
-import { deathText, eventLabel, ladderRows, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
+import { CAPTURE_FINDINGS_TITLE, deathText, eventLabel, ladderRows, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
 import type { Report, ReportedConnection } from './types.js';
 
 export interface TextOptions {
@@ -50,6 +51,10 @@ export function renderText(report: Report, opts: TextOptions): string {
   if (r.servers.length > 0) {
     out.push('');
     for (const s of r.servers) out.push(serverSentence(s));
+  }
+  if (r.captureFindings.length > 0) {
+    out.push('', paint('1', CAPTURE_FINDINGS_TITLE + ':'));
+    for (const f of r.captureFindings) out.push(...findingDetail(f, 'Finding:', '  ', paint, true));
   }
   const many = cap.files.length > 1;
   const { failed, incomplete, completed } = partition(r);
@@ -173,13 +178,19 @@ function ladder(c: ReportedConnection, max: number, paint: Paint): string[] {
 }
 
 function findingLines(c: ReportedConnection, ind: string, paint: Paint, full: boolean): string[] {
-  const out: string[] = [];
   const f = c.findings[0];
-  if (!f) {
-    if (c.outcome === 'failed') out.push(`${ind}${paint('1', 'Cause:')} the capture does not show why.`);
-    return out;
-  }
-  out.push(`${ind}${paint('1', 'Cause:')} ${paint('1', f.cause)} (${percent(f.confidence)}): ${f.explanation}`);
+  if (!f) return c.outcome === 'failed' ? [`${ind}${paint('1', 'Cause:')} the capture does not show why.`] : [];
+  const out = findingDetail(f, 'Cause:', ind, paint, full);
+  if (!full) return out;
+  const others = c.findings.slice(1);
+  if (others.length > 0) out.push(`${ind}  also possible: ${others.map((o) => `${o.cause} (${percent(o.confidence)})`).join(', ')}`);
+  return out;
+}
+
+/** A finding: its cause and explanation, frames, and (full) the steps, how to confirm, the filter. */
+function findingDetail(f: Finding, label: string, ind: string, paint: Paint, full: boolean): string[] {
+  const out: string[] = [];
+  out.push(`${ind}${paint('1', label)} ${paint('1', f.cause)} (${percent(f.confidence)}): ${f.explanation}`);
   if (f.confidenceReason) out.push(`${ind}  why not certain: ${f.confidenceReason}`);
   if (f.frames.length > 0) out.push(`${ind}  frames: ${f.frames.join(', ')}`);
   if (!full) return out;
@@ -190,7 +201,5 @@ function findingLines(c: ReportedConnection, ind: string, paint: Paint, full: bo
   if (f.confirm) out.push(`${ind}  confirm: ${f.confirm}`);
   if (f.filter) out.push(`${ind}  wireshark: ${f.filter}`);
   if (f.errorCode) out.push(`${ind}  mstsc: ${f.errorCode}`);
-  const others = c.findings.slice(1);
-  if (others.length > 0) out.push(`${ind}  also possible: ${others.map((o) => `${o.cause} (${percent(o.confidence)})`).join(', ')}`);
   return out;
 }

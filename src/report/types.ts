@@ -4,7 +4,8 @@ import type { ConnectionRecord } from '../handshake/types.js';
 import type { Finding } from '../diagnose/types.js';
 import type { DnsTransaction } from '../flow/types.js';
 
-export const REPORT_SCHEMA_VERSION = '1.0';
+/** 1.1: `captureFindings` added (findings not tied to one connection). */
+export const REPORT_SCHEMA_VERSION = '1.1';
 
 export interface CaptureFileSummary {
   file: string;
@@ -76,6 +77,11 @@ export interface Report {
   tool: { name: string; version: string };
   capture: CaptureSummary;
   connections: ReportedConnection[];
+  /**
+   * Findings not tied to one connection (diagnoseCapture: e.g. failed name lookups for a server the
+   * client then never reached), top first. Since schema 1.1.
+   */
+  captureFindings: Finding[];
   groups: AttemptGroup[];
   servers: ServerSummary[];
   dns: DnsTransaction[];
