@@ -1,14 +1,17 @@
 // `rdp-autopsy live -i <iface>`: capture with libpcap (src/capture/live.ts), stop on --duration,
-// --count or Ctrl-C, then the same analysis, report and exit code as `analyze`.
+// --count or Ctrl-C, then the same report and exit code as `analyze`.
 //
-// The live source hands FrameViews to a sink, as a file reader does. Until the pipeline has an
-// entry point that takes frames one by one, the sink writes them as a classic pcap (--write FILE,
-// or a temporary file removed afterwards) and that file is analysed: frame numbers and byte
-// offsets in the report are those of the saved capture.
+// Frames go from the live source straight into the pipeline's push-based analyzer
+// (createAnalyzer), so `--format ndjson` writes each connection as it ends, during the capture.
+// `--write FILE` also saves them as a classic pcap and the report names that file (its frame
+// numbers are the file's); without it the report names the interface ("live:eth0"). Timestamps
+// are cut to the saved file's microseconds, so the report equals `analyze` over the saved file.
+// Only `--export-evidence` without `--write` keeps a temporary pcap (evidence is cut from it).
 import { createWriteStream, mkdtempSync, openSync, rmSync, type WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import type { CaptureSink, FrameView } from '../capture/types.js';
+import type { CaptureFileInfo, CaptureSink, FrameView } from '../capture/types.js';
+import { frameTime } from '../capture/types.js';
 import { PcapWriter } from '../capture/writer.js';
 import {
   CAP_UNAVAILABLE,
@@ -21,8 +24,10 @@ import {
   type LiveCaptureInfo,
 } from '../capture/live.js';
 import { isKnownLinkType, linkTypeName } from '../net/index.js';
+import { createAnalyzer, type Analyzer } from '../pipeline.js';
+import { exportEvidence } from '../report/evidence.js';
 import { UsageError } from './errors.js';
-import { runAnalysis, checkOptions, type RunOptions } from './run.js';
+import { checkOptions, exitCodeOf, openOutput, type RunOptions } from './run.js';
 
 export interface LiveOptions extends RunOptions {
   iface?: string;
@@ -32,7 +37,7 @@ export interface LiveOptions extends RunOptions {
   count?: number;
   /** BPF filter replacing bpfFilter(ports). */
   filter?: string;
-  /** Save the raw capture as classic pcap to this file (and analyse it from there). */
+  /** Save the raw capture as classic pcap to this file (the report then names it). */
   write?: string;
   /** List the interfaces and exit. */
   list?: boolean;
@@ -129,23 +134,49 @@ function openForWriting(path: string): number {
   }
 }
 
-/** Captures until --duration, --count, SIGINT or SIGTERM, writing every frame to `path`. */
+/** What a capture hands on: its end, and the frames' first / last time as the analyzer saw them. */
+interface Captured {
+  info: LiveCaptureInfo;
+  start: number | null;
+  end: number | null;
+  /** The pcap written (--write, or the temporary file for --export-evidence), or null. */
+  sink: PcapFileSink | null;
+}
+
+/**
+ * Captures until --duration, --count, SIGINT or SIGTERM, pushing every frame into `analyzer`
+ * (and into a pcap at `path`, when given).
+ */
 function captureUntilStopped(
   cap: CapModule,
   o: LiveOptions & { iface: string },
   filter: string,
-  path: string,
+  path: string | null,
+  analyzer: Analyzer,
   stderr: NodeJS.WritableStream,
-): Promise<{ info: LiveCaptureInfo; sink: PcapFileSink }> {
+): Promise<Captured> {
   return new Promise((resolve, reject) => {
     let sink: PcapFileSink | null = null;
     let timer: NodeJS.Timeout | null = null;
-    let finish: () => void = () => {};
+    let finish: (error?: unknown) => void = () => {};
     const count = o.count;
+    let start: number | null = null;
+    let end: number | null = null;
     // Created once; libpcap delivers nothing before this function returns to the event loop.
     const tee: CaptureSink = {
       onFrame(v: FrameView): void {
-        sink!.onFrame(v);
+        // The saved pcap keeps microseconds: the analysis sees what a reader of that file sees.
+        v.tsNsec -= v.tsNsec % 1000;
+        const t = frameTime(v);
+        if (start === null) start = t;
+        end = t;
+        sink?.onFrame(v);
+        try {
+          analyzer.push(v);
+        } catch (e) {
+          finish(e);
+          return;
+        }
         if (count !== undefined && v.frame >= count) finish();
       },
     };
@@ -161,21 +192,26 @@ function captureUntilStopped(
       reject(new UsageError(`cannot analyse ${o.iface}: link type ${linkTypeName(live.linkType)} is not supported`));
       return;
     }
-    try {
-      sink = new PcapFileSink(path, live.linkType, openForWriting(path));
-    } catch (e) {
-      live.stop();
-      reject(e);
-      return;
+    if (path !== null) {
+      try {
+        sink = new PcapFileSink(path, live.linkType, openForWriting(path));
+      } catch (e) {
+        live.stop();
+        reject(e);
+        return;
+      }
     }
     const onSignal = (): void => finish();
-    finish = (): void => {
+    finish = (error?: unknown): void => {
       if (live.stopped) return;
       const info = live.stop();
       if (timer) clearTimeout(timer);
       process.off('SIGINT', onSignal);
       process.off('SIGTERM', onSignal);
-      resolve({ info, sink: sink! });
+      if (error !== undefined) {
+        void sink?.close().catch(() => undefined);
+        reject(error);
+      } else resolve({ info, start, end, sink });
     };
     process.on('SIGINT', onSignal);
     process.on('SIGTERM', onSignal);
@@ -188,6 +224,33 @@ function captureUntilStopped(
         `stops after ${until === '' ? 'Ctrl-C' : `${until} or Ctrl-C`}\n`,
     );
   });
+}
+
+/** What the report says of a live capture: a classic pcap as `--write` saves it. */
+export function liveFileInfo(name: string, c: { info: LiveCaptureInfo; start: number | null; end: number | null }): CaptureFileInfo {
+  const { info } = c;
+  return {
+    file: name,
+    fileIndex: 0,
+    format: 'pcap',
+    gzip: false,
+    littleEndian: true,
+    nanosecond: false,
+    interfaces: [{ fileIndex: 0, ifIndex: 0, linkType: info.linkType, snapLen: LIVE_SNAPLEN, name: info.iface, tsUnitsPerSec: 1e6 }],
+    frames: info.frames,
+    bytes: info.bytes,
+    start: c.start,
+    end: c.end,
+    names: [],
+    secrets: [],
+    damage: null,
+    warnings: [],
+  };
+}
+
+/** The report's name of a capture not saved to a file. */
+export function liveName(iface: string): string {
+  return `live:${iface}`;
 }
 
 export async function runLive(o: LiveOptions, stdout: NodeJS.WritableStream, deps: LiveDeps = {}): Promise<number> {
@@ -209,27 +272,38 @@ export async function runLive(o: LiveOptions, stdout: NodeJS.WritableStream, dep
   }
   const iface = o.iface!;
   const filter = o.filter ?? bpfFilter(o.ports);
+  const name = o.write ?? liveName(iface);
+  // Evidence is cut from a pcap: without --write, a temporary one (removed afterwards).
   let dir: string | null = null;
-  let path: string;
-  if (o.write !== undefined) {
-    path = o.write;
-  } else {
+  let path: string | null = o.write ?? null;
+  if (path === null && o.exportEvidence !== undefined) {
     dir = mkdtempSync(join(tmpdir(), 'rdp-autopsy-live-'));
     path = join(dir, `live-${iface.replace(/[^\w.-]/g, '_')}.pcap`);
   }
+  const out = openOutput(o, stdout);
+  const analyzer = createAnalyzer({ name, rdpPorts: o.ports, onConnection: out.onConnection });
   const t0 = performance.now();
   try {
-    const { info, sink } = await captureUntilStopped(cap, { ...o, iface }, filter, path, stderr);
-    try {
-      await sink.close();
-    } catch (e) {
-      throw new UsageError(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    const captured = await captureUntilStopped(cap, { ...o, iface }, filter, path, analyzer, stderr);
+    if (captured.sink) {
+      try {
+        await captured.sink.close();
+      } catch (e) {
+        throw new UsageError(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
     }
+    const { info } = captured;
     const secs = ` in ${((performance.now() - t0) / 1000).toFixed(1)} s`;
     const cut = info.truncated > 0 ? `, ${info.truncated} cut to ${LIVE_SNAPLEN} bytes` : '';
     const saved = o.write !== undefined ? `, saved to ${o.write}` : '';
     stderr.write(`rdp-autopsy: captured ${info.frames} packets on ${iface}${secs}${cut}${saved}\n`);
-    return await runAnalysis([{ kind: 'file', path }], o, stdout);
+    const report = analyzer.finish(liveFileInfo(name, captured));
+    if (o.exportEvidence !== undefined && path !== null) {
+      const ev = await exportEvidence(report, [{ kind: 'file', path }], o.exportEvidence).catch((e: Error) => Promise.reject(new UsageError(e.message)));
+      report.warnings.push(...ev.warnings);
+    }
+    out.emit(report);
+    return exitCodeOf(report);
   } finally {
     if (dir !== null) rmSync(dir, { recursive: true, force: true });
   }

@@ -1,7 +1,7 @@
 // The analyze command's work, shared with `live`: read, analyse, render, write, exit code.
 import { appendFileSync, writeFileSync } from 'node:fs';
 import type { CaptureSource } from '../capture/types.js';
-import type { Report } from '../report/types.js';
+import type { Report, ReportedConnection } from '../report/types.js';
 import { analyze } from '../pipeline.js';
 import { exportEvidence, spoolStdin } from '../report/evidence.js';
 import { ndjsonStream } from '../report/ndjson.js';
@@ -43,53 +43,67 @@ export function exitCodeOf(report: Report): number {
   return EXIT.OK;
 }
 
-export async function runAnalysis(
-  sources: CaptureSource[],
-  o: RunOptions,
-  stdout: NodeJS.WritableStream,
-): Promise<number> {
+/** Where the report goes: streamed NDJSON lines as connections end, then the rendered report. */
+export interface ReportOutput {
+  /** For AnalyzeOptions.onConnection (ndjson only). */
+  onConnection: ((c: ReportedConnection) => void) | undefined;
+  /** Writes the finished report (the summary line for ndjson). */
+  emit(report: Report): void;
+}
+
+/** Opens the output of a run (`-o FILE` is emptied first for ndjson, which appends line by line). */
+export function openOutput(o: RunOptions, stdout: NodeJS.WritableStream): ReportOutput {
   const render = checkOptions(o);
   const writeErr = (e: unknown): UsageError =>
     new UsageError(`cannot write ${o.output}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  // ndjson: a line per connection as it ends (appended to -o FILE, which is emptied first).
-  const ndjson =
-    o.format === 'ndjson'
-      ? ndjsonStream((line) => {
-          if (o.output === undefined) stdout.write(line);
-          else appendFileSync(o.output, line);
-        })
-      : null;
-  if (ndjson && o.output !== undefined) {
-    try {
-      writeFileSync(o.output, '');
-    } catch (e) {
-      throw writeErr(e);
-    }
-  }
-  // --export-evidence reads the inputs twice: stdin is spooled to a temp file first.
-  const spool = o.exportEvidence !== undefined ? await spoolStdin(sources).catch((e: Error) => Promise.reject(new UsageError(e.message))) : null;
-  try {
-    const report = await analyze(spool ? spool.sources : sources, { rdpPorts: o.ports, onConnection: ndjson?.onConnection, jobs: o.jobs });
-    if (spool && o.exportEvidence !== undefined) {
-      const ev = await exportEvidence(report, spool.sources, o.exportEvidence).catch((e: Error) => Promise.reject(new UsageError(e.message)));
-      spool.restore(report);
-      report.warnings.push(...ev.warnings);
-    }
-    if (ndjson) {
-      ndjson.finish(report);
-      return exitCodeOf(report);
-    }
-    const color = o.color ?? (o.output === undefined && (stdout as { isTTY?: boolean }).isTTY === true && !process.env.NO_COLOR);
-    const text = render(report, { color });
+  if (o.format === 'ndjson') {
     if (o.output !== undefined) {
+      try {
+        writeFileSync(o.output, '');
+      } catch (e) {
+        throw writeErr(e);
+      }
+    }
+    const ndjson = ndjsonStream((line) => {
+      if (o.output === undefined) stdout.write(line);
+      else appendFileSync(o.output, line);
+    });
+    return { onConnection: ndjson.onConnection, emit: ndjson.finish };
+  }
+  return {
+    onConnection: undefined,
+    emit(report: Report): void {
+      const color = o.color ?? (o.output === undefined && (stdout as { isTTY?: boolean }).isTTY === true && !process.env.NO_COLOR);
+      const text = render(report, { color });
+      if (o.output === undefined) {
+        stdout.write(text);
+        return;
+      }
       try {
         writeFileSync(o.output, text);
       } catch (e) {
         throw writeErr(e);
       }
-    } else {
-      stdout.write(text);
+    },
+  };
+}
+
+export async function runAnalysis(
+  sources: CaptureSource[],
+  o: RunOptions,
+  stdout: NodeJS.WritableStream,
+): Promise<number> {
+  const out = openOutput(o, stdout);
+  // --export-evidence reads the inputs twice: stdin is spooled to a temp file first.
+  const spool = o.exportEvidence !== undefined ? await spoolStdin(sources).catch((e: Error) => Promise.reject(new UsageError(e.message))) : null;
+  try {
+    const report = await analyze(spool ? spool.sources : sources, { rdpPorts: o.ports, onConnection: out.onConnection, jobs: o.jobs });
+    if (spool && o.exportEvidence !== undefined) {
+      const ev = await exportEvidence(report, spool.sources, o.exportEvidence).catch((e: Error) => Promise.reject(new UsageError(e.message)));
+      spool.restore(report);
+      report.warnings.push(...ev.warnings);
     }
+    out.emit(report);
     return exitCodeOf(report);
   } finally {
     spool?.cleanup();

@@ -382,7 +382,7 @@ describe('runLive over a replayed capture (fake cap) = analyze over the file', (
     expect(back.packets).toEqual(packets);
   });
 
-  it('--count stops at exactly N frames; -o writes the report; no temp file left', async () => {
+  it('--count stops at exactly N frames; -o writes the report; no file written; the report names the interface', async () => {
     const { packets, linkType } = await framesOf(path.join(FIX, 'nla_mismatch.pcap'));
     const { cap } = fakeCap(packets, { linkName: CAP_NAME[linkType], batch: 50 });
     const report = path.join(tmp, 'count.json');
@@ -391,10 +391,43 @@ describe('runLive over a replayed capture (fake cap) = analyze over the file', (
     const r = JSON.parse(readFileSync(report, 'utf8')) as Report;
     expect(r.capture.frames).toBe(3);
     expect(err.text).toContain('captured 3 packets on lo');
-    const livePath = r.capture.files[0]!.file;
-    expect(path.basename(livePath)).toBe('live-lo.pcap');
-    expect(existsSync(livePath)).toBe(false);
+    expect(r.capture.files.map((f) => f.file)).toEqual(['live:lo']);
+    expect(r.capture.files[0]!.format).toBe('pcap');
+    expect(r.capture.files[0]!.bytes).toBe(24 + packets.slice(0, 3).reduce((a, p) => a + 16 + p.length, 0));
     expect(code === 0 || code === 1).toBe(true);
+  });
+
+  it('--write: the report equals analyze over the written file (same name, frames, times, findings)', async () => {
+    const { packets, linkType } = await framesOf(path.join(FIX, 'cert_expired_alert.pcap'));
+    const { cap } = fakeCap(packets, { linkName: CAP_NAME[linkType] });
+    const out = new Collect();
+    const written = path.join(tmp, 'same.pcap');
+    await runLive(liveOpts({ iface: 'lo', count: packets.length, write: written }), out, { cap: () => cap, stderr: new Collect() });
+    const live = JSON.parse(out.text) as Report;
+    const fromFile = JSON.parse(JSON.stringify(await analyze([{ kind: 'file', path: written }]))) as Report;
+    expect(live.capture.files[0]!.file).toBe(written);
+    expect(live).toEqual(fromFile);
+  });
+
+  it('--format ndjson streams a connection while the capture is still running', async () => {
+    const { packets, linkType } = await framesOf(path.join(FIX, 'port_not_listening.pcap'));
+    // Frames in batches: the RST ends the connection well before SIGINT ends the capture.
+    const { cap } = fakeCap(packets, { linkName: CAP_NAME[linkType], batch: 1 });
+    const out = new Collect();
+    const run = runLive(liveOpts({ iface: 'lo', format: 'ndjson' }), out, { cap: () => cap, stderr: new Collect() });
+    let waited = 0;
+    while (!out.text.includes('"type":"connection"') && waited < 5000) {
+      await new Promise((r) => setTimeout(r, 20));
+      waited += 20;
+    }
+    const duringCapture = out.text;
+    process.emit('SIGINT', 'SIGINT');
+    expect(await run).toBe(1);
+    const first = JSON.parse(duringCapture.split('\n')[0]!) as { type: string; file: string; outcome: string; id: string };
+    expect(first).toMatchObject({ type: 'connection', file: 'live:lo', outcome: 'failed', id: 'c1' });
+    expect(duringCapture).not.toContain('"type":"summary"');
+    const lines = out.text.trim().split('\n').map((l) => JSON.parse(l) as { type: string });
+    expect(lines.at(-1)!.type).toBe('summary');
   });
 
   it('--duration with no packet: an empty report, exit 0', async () => {
