@@ -153,7 +153,15 @@ class FileRun {
         file: this.name,
         fileIndex: this.fileIndex,
         byteBudget: this.byteBudget,
-        onRecord: (rec) => this.finished(rec),
+        onRecord: (rec, machine) => {
+          // A connection that carried no payload (a SYN flood's half-open attempt) has no RDPEUDP
+          // side channel to come: forget it, so a million spoofed sources do not keep a million machines.
+          if (machine.facts.payloadBytes[0] + machine.facts.payloadBytes[1] === 0) {
+            const key = `${rec.flow.client.ip} ${rec.flow.server.ip}`;
+            if (this.pairs.get(key) === machine) this.pairs.delete(key);
+          }
+          this.finished(rec);
+        },
       });
       this.pairs.set(`${facts.client.ip} ${facts.server.ip}`, m);
       return m;

@@ -30,6 +30,12 @@ export interface FlowTableOptions {
   rdpPorts: number[];
   /** Tracked flows at once (default 200_000); over it the oldest half-open flows are evicted first. */
   maxFlows?: number;
+  /**
+   * Half-open flows (SYN seen, handshake not complete) at once (default 20_000): a new one over it
+   * evicts the oldest half-open flow, counted in halfOpenEvicted (design.md: a SYN flood stays
+   * under a fixed cap, evictions counted, never silent). Its consumer still ends it ('evicted').
+   */
+  maxHalfOpen?: number;
   /** Reassembly bound per direction (default 256 KiB): bytes beyond it are counted in cutBytes. */
   perFlowBytes?: number;
   /** Bound of all held out-of-order bytes together (default 64 MiB). */
@@ -48,9 +54,9 @@ export interface FlowTableStats {
   nonIp: number;
   /** Flows created (RDP flows and flows the next stage declined alike). */
   flowsTracked: number;
-  /** Flows evicted to stay under maxFlows (half-open ones included). */
+  /** Flows evicted to stay under maxFlows or maxHalfOpen (half-open ones included). */
   flowsEvicted: number;
-  /** Of those, flows evicted while their handshake was not complete. */
+  /** Of those, flows evicted while their handshake was not complete (maxHalfOpen, or first under maxFlows). */
   halfOpenEvicted: number;
   cutBytes: number;
   /** TCP segments (and their bytes) outside any receive window, not taken as stream data (reassembly.ts). */
@@ -84,6 +90,8 @@ export class FlowTable {
 
   private readonly rdpPort = new Uint8Array(65536);
   private readonly maxFlows: number;
+  private readonly maxHalfOpen: number;
+  private halfOpen = 0;
   private readonly perFlowBytes: number;
   private readonly maxHeld: number;
   private readonly budget: HeldBudget;
@@ -112,6 +120,7 @@ export class FlowTable {
     const ports = opts.rdpPorts.length > 0 ? opts.rdpPorts : [3389];
     for (const p of ports) if (Number.isInteger(p) && p >= 0 && p < 65536) this.rdpPort[p] = 1;
     this.maxFlows = Math.max(1, opts.maxFlows ?? 200_000);
+    this.maxHalfOpen = Math.max(1, opts.maxHalfOpen ?? 20_000);
     this.perFlowBytes = Math.max(0, opts.perFlowBytes ?? 256 * 1024);
     this.maxHeld = Math.max(1, opts.maxHeldSegments ?? 64);
     this.budget = { held: 0, limit: Math.max(0, opts.totalBytes ?? 64 * 1024 * 1024) };
@@ -122,6 +131,11 @@ export class FlowTable {
   /** Flows open now (tombstones of closed flows not included). */
   get openFlows(): number {
     return this.open;
+  }
+
+  /** Half-open flows tracked now (at most maxHalfOpen). */
+  get halfOpenFlows(): number {
+    return this.halfOpen;
   }
 
   /** Out-of-order bytes held by all flows now. */
@@ -199,6 +213,7 @@ export class FlowTable {
         clientBy = 'port';
         clientIsSrc = this.rdpPort[pkt.dstPort] === 1;
       }
+      if (clientBy === 'syn' && this.halfOpen >= this.maxHalfOpen) this.evictHalfOpen(time);
       const nf = this.createFlow(pkt, h, clientIsSrc, clientBy, frame, time, fileIndex);
       if (nf.state === FLOW_OPEN) {
         if (clientBy === 'syn') this.linkHalfOpen(nf);
@@ -570,6 +585,15 @@ export class FlowTable {
     this.endFlow(victim, 'evicted', now);
   }
 
+  /** Over maxHalfOpen: the oldest half-open flow goes. */
+  private evictHalfOpen(now: number): void {
+    const victim = this.hoHead;
+    if (!victim) return;
+    this.stats.flowsEvicted++;
+    this.stats.halfOpenEvicted++;
+    this.endFlow(victim, 'evicted', now);
+  }
+
   private unlinkBucket(f: Flow): void {
     const head = this.buckets.get(f.hash);
     if (head === undefined) return;
@@ -617,6 +641,7 @@ export class FlowTable {
     else this.hoHead = f;
     this.hoTail = f;
     f.halfOpen = true;
+    this.halfOpen++;
   }
 
   private unlinkHalfOpen(f: Flow): void {
@@ -627,6 +652,7 @@ export class FlowTable {
     else this.hoTail = f.hoPrev;
     f.hoPrev = f.hoNext = null;
     f.halfOpen = false;
+    this.halfOpen--;
   }
 }
 

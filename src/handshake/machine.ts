@@ -28,8 +28,17 @@ import { X224Track } from './x224-track.js';
 
 /** Bytes decoded per direction before the machine stops asking for more. */
 export const DEFAULT_BYTE_BUDGET = 1 << 20;
-/** Timeline events kept per connection (the rest are counted). */
-export const MAX_TIMELINE = 200;
+/**
+ * Timeline events kept per connection: the first TIMELINE_HEAD and the last TIMELINE_TAIL, with
+ * one "… K events omitted" marker between them (a finished record stays small: the death is at
+ * the end). Events at the frame of a close, ICMP error, protocol end or last data (the candidates
+ * for the death, ending.ts) are kept even from the omitted middle, up to TIMELINE_PINNED.
+ */
+export const TIMELINE_HEAD = 48;
+export const TIMELINE_TAIL = 16;
+export const TIMELINE_PINNED = 8;
+/** Timeline events kept per connection at most (plus the omitted marker). */
+export const MAX_TIMELINE = TIMELINE_HEAD + TIMELINE_TAIL + TIMELINE_PINNED;
 /** PDUs / records looked at in the active phase before the machine stops asking for bytes. */
 export const ACTIVE_UNITS_BEFORE_STOP = 6;
 /** Warnings kept per connection. */
@@ -87,8 +96,18 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
   readonly sideChannels: SideChannel[] = [];
   private phaseList: PhaseReached[] = [];
   private phase: Phase = 'none';
+  /** The first TIMELINE_HEAD events; after record() assembled it, the whole kept timeline. */
   private timeline: TimelineEvent[] = [];
+  /** The last TIMELINE_TAIL events after the head, a ring written at tailAt once full (allocated on first use). */
+  private tail: TimelineEvent[] | null = null;
+  private tailAt = 0;
+  /** Death candidates pushed out of the tail (allocated on first use). */
+  private pinned: TimelineEvent[] | null = null;
   private droppedEvents = 0;
+  /** The first and last omitted events' frames and the first one's time and phase, for the marker. */
+  private omittedFirst: TimelineEvent | null = null;
+  private omittedLastFrame = 0;
+  private timelineAssembled = false;
   private warnings: Warning[] = [];
   private droppedWarnings = 0;
 
@@ -100,7 +119,9 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
   private lastData: [Ref | null, Ref | null] = [null, null];
   private firstFrame = 0;
 
-  private readonly streams: [StreamBuf, StreamBuf];
+  /** Per direction, created with the trackers on first use (a half-open flow never needs them). */
+  private streamPair: [StreamBuf, StreamBuf] | null = null;
+  private readonly budget: number;
   /** Per direction: decoding stopped (unknown bytes, malformed PDU, budget). */
   private stopped: [boolean, boolean] = [false, false];
   /** Per direction: the first segment outside any receive window, its warning, and the count. */
@@ -112,20 +133,31 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
   private startedLate = false;
   private finished = false;
 
-  readonly x224: X224Track;
-  readonly tlsTrack: TlsTrack;
-  readonly slow: SlowPathTrack;
+  private x224Lazy: X224Track | null = null;
+  private tlsLazy: TlsTrack | null = null;
+  private slowLazy: SlowPathTrack | null = null;
 
   constructor(
     readonly facts: FlowFacts,
     private readonly opts: MachineOptions,
   ) {
-    const budget = opts.byteBudget ?? DEFAULT_BYTE_BUDGET;
-    this.streams = [new StreamBuf(budget), new StreamBuf(budget)];
+    // Stream buffers and protocol trackers are built on first use (the first payload byte, or the
+    // end of the flow): a SYN flood's half-open flows cost the machine's fields only.
+    this.budget = opts.byteBudget ?? DEFAULT_BYTE_BUDGET;
     this.firstFrame = facts.firstFrame;
-    this.x224 = new X224Track(this);
-    this.tlsTrack = new TlsTrack(this);
-    this.slow = new SlowPathTrack(this);
+  }
+
+  get x224(): X224Track {
+    return (this.x224Lazy ??= new X224Track(this));
+  }
+  get tlsTrack(): TlsTrack {
+    return (this.tlsLazy ??= new TlsTrack(this));
+  }
+  get slow(): SlowPathTrack {
+    return (this.slowLazy ??= new SlowPathTrack(this));
+  }
+  private get streams(): [StreamBuf, StreamBuf] {
+    return (this.streamPair ??= [new StreamBuf(this.budget), new StreamBuf(this.budget)]);
   }
 
   get id(): string {
@@ -144,14 +176,63 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
   // ---- MachineSink
 
   event(dir: Dir | -1, frame: number, time: number, event: string, detail?: string, inferred?: boolean): void {
-    if (this.timeline.length >= MAX_TIMELINE) {
-      this.droppedEvents++;
-      return;
-    }
     const e: TimelineEvent = { frame, time, direction: dir === -1 ? 'net' : DIRS[dir], event, phase: this.phase };
     if (detail !== undefined && detail !== '') e.detail = detail;
     if (inferred) e.inferred = true;
-    this.timeline.push(e);
+    if (this.timeline.length < TIMELINE_HEAD || this.timelineAssembled) {
+      this.timeline.push(e);
+      return;
+    }
+    const tail = (this.tail ??= []);
+    if (tail.length < TIMELINE_TAIL) {
+      tail.push(e);
+      return;
+    }
+    const out = tail[this.tailAt]!;
+    tail[this.tailAt] = e;
+    this.tailAt = (this.tailAt + 1) % TIMELINE_TAIL;
+    this.omitEvent(out);
+  }
+
+  /** An event pushed out of the tail: pinned when it may show the death, else counted. */
+  private omitEvent(e: TimelineEvent): void {
+    const f = e.frame;
+    const candidate =
+      this.closes.some((c) => c.frame === f) ||
+      this.icmp?.frame === f ||
+      this.protocolEnd?.frame === f ||
+      this.lastData[0]?.frame === f ||
+      this.lastData[1]?.frame === f;
+    if (candidate && (this.pinned ??= []).length < TIMELINE_PINNED) {
+      this.pinned.push(e);
+      return;
+    }
+    this.droppedEvents++;
+    if (this.omittedFirst === null || f < this.omittedFirst.frame) this.omittedFirst = e;
+    if (f > this.omittedLastFrame) this.omittedLastFrame = f;
+  }
+
+  /** Head, pinned events, the omitted marker and the tail (oldest first), in one array. */
+  private assembleTimeline(): void {
+    if (this.timelineAssembled) return;
+    this.timelineAssembled = true;
+    if (this.pinned !== null) this.timeline.push(...this.pinned);
+    const o = this.omittedFirst;
+    if (o !== null) {
+      const range = o.frame === this.omittedLastFrame ? `frame ${o.frame}` : `frames ${o.frame}..${this.omittedLastFrame}`;
+      this.timeline.push({
+        frame: o.frame,
+        time: o.time,
+        direction: 'net',
+        event: `… ${this.droppedEvents} events omitted`,
+        detail: `${range}; the first ${TIMELINE_HEAD} and the last ${TIMELINE_TAIL} events are kept`,
+        phase: o.phase,
+      });
+    }
+    const tail = this.tail;
+    if (tail !== null) for (let i = 0; i < tail.length; i++) this.timeline.push(tail[(this.tailAt + i) % tail.length]!);
+    this.tail = null;
+    this.pinned = null;
   }
 
   reach(phase: Phase, frame: number, time: number, inferred = false, confidence = 1): void {
@@ -368,7 +449,7 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
       if (o !== null && o.segments > 1) o.warning.message += ` (${o.segments} such segments in all, ${o.bytes} bytes)`;
     }
     if (reason === 'evicted') this.warn(null, null, 'the flow table evicted this flow before it ended (too many flows)');
-    if (this.droppedEvents > 0) this.warn(null, null, `${this.droppedEvents} more timeline events were not kept`);
+    if (this.droppedEvents > 0) this.warn(null, null, `${this.droppedEvents} timeline events were omitted (the first ${TIMELINE_HEAD} and the last ${TIMELINE_TAIL} are kept)`);
     if (this.droppedWarnings > 0) this.warnings.push({ frame: null, offset: null, message: `${this.droppedWarnings} more warnings were not kept` });
     this.tlsTrack.end(this.closes[0]?.dir ?? null);
     const tcp = facts.tcp;
@@ -394,6 +475,7 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
       died.detail = `the server rejected the authentication: its TSRequest in frame ${ce.frame} (${ce.length}-byte record) has the size of an errorCode reply (MS-CSSP 2.2.1), and the ${died.by} then ended the connection (${died.detail})`;
     }
     // Inferred steps are recorded when recognised, at the frame that started them: restore frame order.
+    this.assembleTimeline();
     this.timeline.sort((a, b) => a.frame - b.frame);
     if (ending.outcome === 'incomplete_capture' && ending.incompleteReason === 'ended_early') {
       this.event(-1, facts.lastFrame, captureEnd, 'Capture ends', `the capture stops during phase ${this.phase}`);
