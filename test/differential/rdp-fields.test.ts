@@ -306,10 +306,7 @@ function compareCoverage(v: TsharkView, report: Report, rdpPorts: number[]): voi
  * test named here states the right behaviour and is expected to fail until fixed.
  */
 const KNOWN_BUGS: Record<string, string> = {
-  // fixtures/lib/scenarios.ts standardRdp(), level ENCRYPTION_LEVEL_NONE: the Client Info PDU is a
-  // basic security header (SEC_INFO_PKT, no SEC_ENCRYPT) followed by 326 filler bytes, not a
-  // TS_INFO_PACKET (MS-RDPBCGR 2.2.1.11.1.1): tshark reads cbDomain 38496 ... and marks frame 24 Malformed.
-  'fixture server_denied: frames tshark marks malformed': 'clear Client Info of filler bytes',
+  // (server_denied's clear Client Info of filler bytes: fixed, a real TS_INFO_PACKET since the fixture rebuild.)
 };
 
 function runCases(cases: Case[]): void {
