@@ -1,5 +1,5 @@
 // rdp-autopsy as a library: the same pipeline as the command line, for embedding.
-export { analyze, MAX_RECORDS, TOOL_VERSION, type AnalyzeOptions } from './pipeline.js';
+export { analyze, createAnalyzer, MAX_DNS, MAX_RECORDS, TOOL_VERSION, type AnalyzeOptions, type Analyzer } from './pipeline.js';
 export { renderJson } from './report/json.js';
 export { renderText, type TextOptions } from './report/text.js';
 export { ConnectionMachine, type MachineOptions } from './handshake/machine.js';
