@@ -3,13 +3,16 @@
 
 import { open, type FileHandle } from 'node:fs/promises';
 import { createReadStream } from 'node:fs';
-import { Readable } from 'node:stream';
+import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip } from 'node:zlib';
 import { CaptureParser } from './parser.js';
 import { CaptureInputError, type CaptureFileInfo, type CaptureSink, type CaptureSource } from './types.js';
 
 export const DEFAULT_CHUNK_SIZE = 4 * 1024 * 1024;
+
+/** Ends the gunzip pipeline once the parser stopped (damage): not an error of the input. */
+const STOPPED = new Error('parser stopped');
 
 export interface ReadOptions {
   /** Bytes per read (file) or per pushed slice (buffer); default 4 MiB. */
@@ -229,22 +232,27 @@ export async function readCaptureStream(
     { objectMode: false },
   );
   const gunzip = createGunzip({ chunkSize: Math.max(64, Math.min(opts?.chunkSize ?? DEFAULT_CHUNK_SIZE, 1 << 20)) });
-  const done = pipeline(source, gunzip).catch(() => undefined);
+  // Inflated chunks go straight to the parser through a Writable (as `node:zlib` alone would be
+  // drained), not through gunzip's async iterator: read() on a readable with several chunks
+  // buffered concatenates them into a new buffer each time, which made peak RSS grow with the file.
+  const parse = new Writable({
+    highWaterMark: 0,
+    write(chunk: Buffer, _enc, cb): void {
+      parser.push(chunk);
+      cb(parser.stopped ? STOPPED : null);
+    },
+  });
   try {
-    for await (const out of gunzip) {
-      parser.push(out as Buffer);
-      if (parser.stopped) break;
-    }
+    await pipeline(source, gunzip, parse);
   } catch (e) {
-    const why = `gzip data is corrupt or cut short (${errText(e)})`;
-    if (!parser.headerSeen) {
-      gunzip.destroy();
-      await done;
-      throw new CaptureInputError(`${name}: ${why}`, name);
+    if (e !== STOPPED) {
+      const why = `gzip data is corrupt or cut short (${errText(e)})`;
+      if (!parser.headerSeen) throw new CaptureInputError(`${name}: ${why}`, name);
+      parser.fail(why);
     }
-    parser.fail(why);
+  } finally {
+    gunzip.destroy();
+    if (parser.stopped && !ended) await it.return?.();
   }
-  gunzip.destroy();
-  await done;
   return conclude(parser, name);
 }
