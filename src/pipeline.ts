@@ -397,9 +397,13 @@ async function filePart(
 
 // ---------------------------------------------------------------- workers
 
-/** workerData of a worker reading one file (the marker keeps other workers' data apart). */
-interface PartJob {
+/** workerData of our worker threads (the marker keeps other workers' data apart). */
+interface WorkerMarker {
   rdpAutopsyPart: 1;
+}
+
+/** One file for a worker to read. */
+interface PartJob {
   source: CaptureSource;
   fileIndex: number;
   opts: { rdpPorts?: number[]; maxRecords?: number; byteBudget?: number };
@@ -445,33 +449,76 @@ function workerEntry(): { entry: string | URL; eval: boolean } | null {
   }
 }
 
-function partInWorker(job: PartJob, onConnection: ((c: ReportedConnection) => void) | null): Promise<FilePart> {
-  const how = workerEntry();
-  if (how === null) return Promise.reject(new WorkerUnavailable('no worker entry', 0));
-  return new Promise((resolve, reject) => {
-    let settled = false;
-    let streamed = 0;
-    const w = new Worker(how.entry, { eval: how.eval, workerData: job, stdout: false, stderr: false });
-    const settle = (f: () => void): void => {
-      if (settled) return;
-      settled = true;
-      f();
-    };
-    w.on('message', (m: WorkerMessage) => {
-      if (m.type === 'connection') {
-        streamed++;
-        onConnection?.(m.c);
+/**
+ * One worker thread reading files one after the other (a thread per file at a time, without paying
+ * the thread's start-up for every small file). Jobs are posted as messages; the worker answers with
+ * streamed connections, then the part (or an error).
+ */
+class WorkerLane {
+  private worker: Worker | null = null;
+  /** Set when the worker failed: later files of this lane are read in the main thread. */
+  broken = false;
+  private current: {
+    resolve: (p: FilePart) => void;
+    reject: (e: Error) => void;
+    onConnection: ((c: ReportedConnection) => void) | null;
+    streamed: number;
+  } | null = null;
+
+  run(job: PartJob, onConnection: ((c: ReportedConnection) => void) | null): Promise<FilePart> {
+    if (this.broken) return Promise.reject(new WorkerUnavailable('worker unavailable', 0));
+    if (this.worker === null) {
+      const how = workerEntry();
+      if (how === null) {
+        this.broken = true;
+        return Promise.reject(new WorkerUnavailable('no worker entry', 0));
       }
-      else if (m.type === 'part') settle(() => resolve(m.part));
-      else settle(() => reject(m.input ? new CaptureInputError(m.message, m.file) : new Error(m.message)));
+      const w = new Worker(how.entry, { eval: how.eval, workerData: { rdpAutopsyPart: 1 } satisfies WorkerMarker, stdout: false, stderr: false });
+      w.on('message', (m: WorkerMessage) => {
+        const cur = this.current;
+        if (!cur) return;
+        if (m.type === 'connection') {
+          cur.streamed++;
+          cur.onConnection?.(m.c);
+          return;
+        }
+        this.current = null;
+        if (m.type === 'part') cur.resolve(m.part);
+        else cur.reject(m.input ? new CaptureInputError(m.message, m.file) : new Error(m.message));
+      });
+      const fail = (why: string): void => {
+        this.broken = true;
+        this.worker = null;
+        const cur = this.current;
+        this.current = null;
+        cur?.reject(new WorkerUnavailable(why, cur.streamed));
+      };
+      w.on('error', (e) => fail(e.message));
+      w.on('exit', (code) => fail(`worker exited with code ${code}`));
+      this.worker = w;
+    }
+    const w = this.worker;
+    return new Promise((resolve, reject) => {
+      this.current = { resolve, reject, onConnection, streamed: 0 };
+      w.postMessage(job);
     });
-    w.on('error', (e) => settle(() => reject(new WorkerUnavailable(e.message, streamed))));
-    w.on('exit', (code) => settle(() => reject(new WorkerUnavailable(`worker exited with code ${code}`, streamed))));
-  });
+  }
+
+  /** Ends the thread (its exit is no failure any more). */
+  async close(): Promise<void> {
+    const w = this.worker;
+    this.worker = null;
+    this.broken = true;
+    if (w) {
+      w.removeAllListeners('exit');
+      w.removeAllListeners('error');
+      await w.terminate();
+    }
+  }
 }
 
-/** The worker's side: read the file given in workerData, post streamed connections and the part. */
-async function runPartWorker(job: PartJob): Promise<void> {
+/** The worker's side: read each file posted, post streamed connections and the part. */
+async function runPartJob(job: PartJob): Promise<void> {
   const port = parentPort!;
   let source = job.source;
   // A Buffer arrives as a Uint8Array (structured clone).
@@ -490,7 +537,10 @@ async function runPartWorker(job: PartJob): Promise<void> {
   }
 }
 
-if (!isMainThread && (workerData as Partial<PartJob> | null)?.rdpAutopsyPart === 1) void runPartWorker(workerData as PartJob);
+if (!isMainThread && (workerData as Partial<WorkerMarker> | null)?.rdpAutopsyPart === 1) {
+  // Jobs one at a time (the main thread posts the next one after the answer).
+  parentPort!.on('message', (job: PartJob) => void runPartJob(job));
+}
 
 /**
  * Streamed connections of several files in order of their ids: a file's connections are renumbered
@@ -560,12 +610,12 @@ export async function analyze(sources: CaptureSource[], opts: AnalyzeOptions = {
     return mergeParts(parts, opts);
   }
   const workerOpts = { rdpPorts: opts.rdpPorts, maxRecords: opts.maxRecords, byteBudget: opts.byteBudget };
-  const one = async (i: number): Promise<void> => {
+  const one = async (i: number, lane: WorkerLane | null): Promise<void> => {
     const source = sources[i]!;
     let sink = order?.sink(i) ?? null;
-    if (source.kind !== 'stdin') {
+    if (lane !== null && source.kind !== 'stdin') {
       try {
-        ended(await partInWorker({ rdpAutopsyPart: 1, source, fileIndex: i, opts: workerOpts, stream: sink !== null }, sink));
+        ended(await lane.run({ source, fileIndex: i, opts: workerOpts, stream: sink !== null }, sink));
         return;
       } catch (e) {
         if (!(e instanceof WorkerUnavailable)) throw e;
@@ -578,15 +628,21 @@ export async function analyze(sources: CaptureSource[], opts: AnalyzeOptions = {
     ended(await filePart(source, i, opts, sink));
   };
   // stdin in the main thread at once; files through a pool of `jobs` workers, in file order.
-  const inThread = sources.map((s, i) => (s.kind === 'stdin' ? one(i) : null)).filter((p): p is Promise<void> => p !== null);
+  const inThread = sources.map((s, i) => (s.kind === 'stdin' ? one(i, null) : null)).filter((p): p is Promise<void> => p !== null);
+  const files = sources.filter((s) => s.kind !== 'stdin').length;
+  const lanes = Array.from({ length: Math.min(jobs, files) }, () => new WorkerLane());
   let next = 0;
-  const lane = async (): Promise<void> => {
-    while (next < n) {
-      const i = next++;
-      if (sources[i]!.kind !== 'stdin') await one(i);
+  const drive = async (lane: WorkerLane): Promise<void> => {
+    try {
+      while (next < n) {
+        const i = next++;
+        if (sources[i]!.kind !== 'stdin') await one(i, lane);
+      }
+    } finally {
+      await lane.close();
     }
   };
-  await Promise.all([...inThread, ...Array.from({ length: Math.min(jobs, n) }, lane)]);
+  await Promise.all([...inThread, ...lanes.map(drive)]);
   return mergeParts(parts, opts);
 }
 
