@@ -1,6 +1,9 @@
 // Renders docs/causes.md from the catalogue and the rules' thresholds, so the
-// two never drift (test/diagnose/docs.test.ts compares the file with this).
+// two never drift (test/diagnose/catalogue.test.ts compares the file with this), plus, per cause, the
+// finding our analysis gives on the fixture capture built for it (src/docs/examples.ts).
 import { CAUSES, STEPS, causeSteps } from './catalogue.js';
+import type { CauseId, Finding } from './types.js';
+import { escapeMarkdown, markdownCode } from '../report/escape.js';
 import { ATTEMPT_WINDOW_SECONDS, BETTER_CAUSE_CONFIDENCE, INCOMPLETE_MAX_CONFIDENCE } from './index.js';
 import { CREDSSP_MAX_RECORDS, RETRY_SECONDS } from './rules/nla_failed.js';
 import { CAPTURE_DNS_MAX_FINDINGS, DNS_ANSWER_WAIT_SECONDS, DNS_CLUSTER_SECONDS, DNS_FOLLOW_SECONDS, DNS_MANY_NAMES } from './capture.js';
@@ -17,7 +20,33 @@ function para(s: string): string {
   return s.trim();
 }
 
-export function renderCausesMarkdown(): string {
+/** A real finding for a cause, from the analysis of a fixture capture (see src/docs/examples.ts). */
+export interface CauseExampleRef {
+  file: string;
+  connection: { id: string; client: string; server: string } | null;
+  finding: Finding;
+}
+
+function exampleBlock(e: CauseExampleRef): string[] {
+  const f = e.finding;
+  const where = e.connection
+    ? `connection ${e.connection.id}, ${escapeMarkdown(e.connection.client)} → ${escapeMarkdown(e.connection.server)}`
+    : 'a capture-wide finding (no connection of its own)';
+  const out = [
+    `**Seen in a capture.** \`rdp-autopsy analyze ${e.file}\` (a fixture built for this cause), ${where}: confidence ${Math.round(f.confidence * 100)}%, frames ${f.frames.join(', ') || 'none'}.`,
+    '',
+    `> ${escapeMarkdown(f.explanation)}`,
+  ];
+  if (f.confidenceReason) out.push('>', `> *Why not certain:* ${escapeMarkdown(f.confidenceReason)}`);
+  out.push('>', `> *Wireshark filter:* ${markdownCode(f.filter)}`);
+  return out;
+}
+
+/**
+ * docs/causes.md. With `examples` (cause -> a real finding), each cause shows the finding our analysis
+ * gives on its fixture capture; the generator always passes them.
+ */
+export function renderCausesMarkdown(examples?: ReadonlyMap<CauseId, CauseExampleRef>): string {
   const out: string[] = [];
   out.push('# Causes');
   out.push('');
@@ -26,6 +55,12 @@ export function renderCausesMarkdown(): string {
   out.push(
     'Every failed connection is checked against each cause below; a finding names the cause, a confidence (0..1, with why it is not 1), the Wireshark frames that show it, one sentence with the values seen, the steps that apply, and how to confirm it. A cause the capture cannot show is never asserted: the finding says so and lowers its confidence.',
   );
+  if (examples) {
+    out.push('');
+    out.push(
+      'Each cause below ends with the finding rdp-autopsy gives today on the fixture capture built for it (`fixtures/captures/`, made by `fixtures/build.ts` with real TLS stacks). A whole report, on the bundled sample capture with four failed attempts: [example-report.md](example-report.md), [as text](example-report.txt), [as HTML](example-report.html).',
+    );
+  }
   out.push('');
   out.push('| id | cause |');
   out.push('| --- | --- |');
@@ -50,6 +85,11 @@ export function renderCausesMarkdown(): string {
     out.push('');
     out.push(`**If the capture cannot decide.** ${para(c.ifUnsure)}`);
     out.push('');
+    const ex = examples?.get(c.id);
+    if (ex) {
+      out.push(...exampleBlock(ex));
+      out.push('');
+    }
   }
   const T = THRESHOLDS;
   out.push('## Thresholds');

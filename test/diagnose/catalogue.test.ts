@@ -10,6 +10,7 @@ import { CAUSES_MD_PATH, renderCausesMarkdown } from '../../src/diagnose/docs.js
 import { diagnoseConnection } from '../../src/diagnose/index.js';
 import { CAUSE_IDS } from '../../src/diagnose/types.js';
 import { scenarios } from './scenarios.js';
+import { collectCauseExamples } from '../../src/docs/examples.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const seedsDir = path.resolve(repoRoot, '../shared/seeds');
@@ -81,12 +82,26 @@ describe.skipIf(!existsSync(seedsDir))('every remediation step is traceable to t
   });
 });
 
+let examplesOnce: ReturnType<typeof collectCauseExamples> | undefined;
+const causeExamples = (): ReturnType<typeof collectCauseExamples> => (examplesOnce ??= collectCauseExamples(repoRoot));
+
 describe('docs/causes.md', () => {
-  it('is what the generator writes (run `npx tsx src/diagnose/gen-docs.ts` after changing the catalogue)', () => {
+  it('is what the generator writes (run `npx tsx src/diagnose/gen-docs.ts` after changing the catalogue)', async () => {
     const file = path.join(repoRoot, CAUSES_MD_PATH);
     expect(existsSync(file), `${CAUSES_MD_PATH} is missing`).toBe(true);
-    expect(readFileSync(file, 'utf8')).toBe(renderCausesMarkdown());
-  });
+    const examples = await causeExamples();
+    expect(readFileSync(file, 'utf8')).toBe(renderCausesMarkdown(examples));
+  }, 60_000);
+  it('shows, for every cause, the finding its fixture capture gives', async () => {
+    const examples = await causeExamples();
+    expect([...examples.keys()].sort()).toEqual(CAUSES.map((c) => c.id).sort());
+    const md = readFileSync(path.join(repoRoot, CAUSES_MD_PATH), 'utf8');
+    for (const c of CAUSES) {
+      const section = md.slice(md.indexOf(`## ${c.id}\n`), md.indexOf('\n## ', md.indexOf(`## ${c.id}\n`) + 3));
+      expect(section, c.id).toContain('**Seen in a capture.** `rdp-autopsy analyze fixtures/captures/');
+      expect(examples.get(c.id)!.finding.cause).toBe(c.id);
+    }
+  }, 60_000);
   it('documents every cause, its steps and the thresholds', () => {
     const md = renderCausesMarkdown();
     for (const c of CAUSES) {
