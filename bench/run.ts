@@ -293,7 +293,7 @@ export async function main(argv: string[]): Promise<void> {
   for (const c of corpora) {
     log(`measuring ${c.name} (${o.runs} runs, peers alternating)`);
     const cases = casesFor(c.name, c.info, o.peers, have);
-    if (o.peers.has('multi') && c === corpora[0]) cases.push(...multiCases(c.name, c.info));
+    if (o.peers.has('multi') && c === corpora[corpora.length - 1]) cases.push(...multiCases(c.name, c.info));
     results.push(...(await measureAll(cases, o.runs, c.name)));
   }
   if (flood) {
