@@ -5,6 +5,7 @@
 import type { DnsTransaction } from '../flow/types.js';
 import { certNames, filterString, isIpLiteral, makeFinding, nameMatches, plural, secondsText } from './facts.js';
 import type { DiagnosisInput, Finding } from './types.js';
+import { connectionsFromClient, lookupsOf } from './lookup.js';
 import { DNS_UNNAMED_SECONDS } from './rules/dns_failure.js';
 
 /**
@@ -54,8 +55,14 @@ function related(names: string[], name: string): boolean {
 }
 
 /** Names known to belong to an RDP server of the capture: certificate names, SNI, the capture file's name records. */
-function serverNames(input: DiagnosisInput): { name: string; server: string; via: string }[] {
-  const out: { name: string; server: string; via: string }[] = [];
+interface KnownName {
+  name: string;
+  server: string;
+  via: string;
+}
+
+function serverNames(input: DiagnosisInput): KnownName[] {
+  const out: KnownName[] = [];
   for (const c of input.connections) {
     const server = c.flow.server.ip;
     const leaf = c.tls?.certificates[0];
@@ -65,6 +72,22 @@ function serverNames(input: DiagnosisInput): { name: string; server: string; via
   }
   for (const [ip, names] of input.names) for (const n of names) out.push({ name: n, server: ip, via: `the capture file's name record for ${ip}` });
   return out;
+}
+
+/** The known names by name, each with its first entry (a Map keeps the order names first appeared in). */
+function byName(known: KnownName[]): Map<string, KnownName> {
+  const out = new Map<string, KnownName>();
+  for (const k of known) if (!out.has(k.name)) out.set(k.name, k);
+  return out;
+}
+
+/**
+ * `known.find((k) => related(names, k.name))` over the list byName() was built from: entries of one
+ * name relate alike, so the first related name's first entry is the first related entry.
+ */
+function ownerOf(known: Map<string, KnownName>, names: string[]): KnownName | null {
+  for (const [name, k] of known) if (related(names, name)) return k;
+  return null;
 }
 
 /**
@@ -86,17 +109,22 @@ export function dnsCaptureFindings(input: DiagnosisInput, perConnection: Map<str
     .filter((x): x is { q: DnsTransaction; failure: string } => x.failure !== null)
     .sort((a, b) => a.q.time - b.q.time || a.q.queryFrame - b.q.queryFrame);
   const clusters: Cluster[] = [];
+  const clientClusters = new Map<string, Cluster[]>();
   for (const x of failed) {
-    const c = clusters.find((k) => k.client === x.q.client && x.q.time - k.last <= DNS_CLUSTER_SECONDS && related(k.names, x.q.name));
+    const mine = clientClusters.get(x.q.client);
+    const c = mine?.find((k) => x.q.time - k.last <= DNS_CLUSTER_SECONDS && related(k.names, x.q.name));
     if (c) {
       c.lookups.push(x);
       c.last = x.q.time;
       if (!c.names.some((n) => n.toLowerCase() === x.q.name.toLowerCase())) c.names.push(x.q.name);
     } else {
-      clusters.push({ client: x.q.client, lookups: [x], names: [x.q.name], first: x.q.time, last: x.q.time });
+      const k: Cluster = { client: x.q.client, lookups: [x], names: [x.q.name], first: x.q.time, last: x.q.time };
+      clusters.push(k);
+      if (mine) mine.push(k);
+      else clientClusters.set(k.client, [k]);
     }
   }
-  const known = serverNames(input);
+  const known = byName(serverNames(input));
   const failingPerClient = new Map<string, number>();
   for (const c of clusters) failingPerClient.set(c.client, (failingPerClient.get(c.client) ?? 0) + 1);
 
@@ -105,18 +133,19 @@ export function dnsCaptureFindings(input: DiagnosisInput, perConnection: Map<str
     // An AAAA lookup without an address is what IPv4-only names give: not a failure on its own.
     if (!c.lookups.some((l) => l.failure !== 'no address' || l.q.qtype === 1)) continue;
     // The name resolved after all (another type, a retry, another suffix of it).
-    const resolved = input.dns.some(
-      (q) => q.client === c.client && q.addresses.length > 0 && q.time >= c.first - DNS_CLUSTER_SECONDS && q.time <= c.last + DNS_FOLLOW_SECONDS && related(c.names, q.name),
+    const resolved = lookupsOf(input, c.client).some(
+      (q) => q.addresses.length > 0 && q.time >= c.first - DNS_CLUSTER_SECONDS && q.time <= c.last + DNS_FOLLOW_SECONDS && related(c.names, q.name),
     );
     if (resolved) continue;
     if (c.lookups.some((l) => cited.has(l.q.queryFrame) || (l.q.responseFrame !== null && cited.has(l.q.responseFrame)))) continue;
 
-    const owner = known.find((k) => related(c.names, k.name)) ?? null;
-    const followers = input.connections.filter((o) => o.flow.client.ip === c.client && o.start >= c.first && o.start <= c.last + DNS_FOLLOW_SECONDS);
+    const owner = ownerOf(known, c.names);
+    const fromClient = connectionsFromClient(input, c.client);
+    const followers = fromClient.filter((o) => o.start >= c.first && o.start <= c.last + DNS_FOLLOW_SECONDS);
     const toOwner = owner ? followers.find((o) => o.flow.server.ip === owner.server) ?? null : null;
     if (!owner && followers.length > 0) continue; // the connection's own dns_failure rule weighs that lookup
     // The capture holds RDP attempts, none of them from this client, and nothing names the lookup an RDP server's: another program's.
-    const clientRdp = input.connections.some((o) => o.flow.client.ip === c.client);
+    const clientRdp = fromClient.length > 0;
     if (!owner && input.connections.length > 0 && !clientRdp) continue;
     const noDataOnly = c.lookups.every((l) => l.failure === 'no address');
 

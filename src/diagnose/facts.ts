@@ -5,6 +5,7 @@ import { phaseIndex } from '../handshake/types.js';
 import { CATALOGUE, causeSteps, stepText, type StepId } from './catalogue.js';
 import { ALERT, PROTOCOL_HYBRID, PROTOCOL_HYBRID_EX, type AlertName } from './codes.js';
 import type { CauseId, DiagnosisInput, Finding } from './types.js';
+import { connectionsFromClient, connectionsToServer } from './lookup.js';
 
 // ---------------------------------------------------------------- findings
 
@@ -261,17 +262,21 @@ export function isIpLiteral(s: string): boolean {
  * (what users type for a host on their own domain).
  */
 export function nameMatches(name: string, certName: string): boolean {
-  const n = name.toLowerCase().replace(/\.$/, '');
-  const c = certName.toLowerCase().replace(/\.$/, '');
+  const n = normName(name);
+  const c = normName(certName);
   if (n === c) return true;
-  if (c.startsWith('*.')) {
-    const rest = c.slice(2);
-    const dot = n.indexOf('.');
-    if (dot > 0 && n.slice(dot + 1) === rest) return true;
-  }
-  if (!n.includes('.') && c.split('.')[0] === n) return true;
-  if (!c.includes('.') && n.split('.')[0] === c) return true;
+  const nDot = n.indexOf('.');
+  const cDot = c.indexOf('.');
+  if (c.startsWith('*.') && nDot > 0 && n.slice(nDot + 1) === c.slice(2)) return true;
+  if (nDot < 0 && (cDot < 0 ? c : c.slice(0, cDot)) === n) return true;
+  if (cDot < 0 && (nDot < 0 ? n : n.slice(0, nDot)) === c) return true;
   return false;
+}
+
+/** Lower case, one trailing dot removed. */
+function normName(s: string): string {
+  const l = s.toLowerCase();
+  return l.endsWith('.') ? l.slice(0, -1) : l;
 }
 
 // ---------------------------------------------------------------- TCP / TTL
@@ -300,8 +305,8 @@ export function serverOwnTtl(conn: ConnectionRecord, input: DiagnosisInput): Ser
   }
   let best: ServerTtl | null = null;
   let bestDist = Infinity;
-  for (const o of input.connections) {
-    if (o === conn || o.flow.server.ip !== conn.flow.server.ip || o.fileIndex !== conn.fileIndex) continue;
+  for (const o of connectionsToServer(input, conn.flow.server.ip)) {
+    if (o === conn || o.fileIndex !== conn.fileIndex) continue;
     const t = o.flow.tcp;
     if (!t || t.synAckFrames.length === 0 || t.ttl[1] === null) continue;
     const dist = Math.abs(o.start - conn.start);
@@ -315,8 +320,8 @@ export function serverOwnTtl(conn: ConnectionRecord, input: DiagnosisInput): Ser
 
 /** Whether another connection to the same host got any answer (the host is up). */
 export function hostAnsweredElsewhere(conn: ConnectionRecord, input: DiagnosisInput): ConnectionRecord | null {
-  for (const o of input.connections) {
-    if (o === conn || o.flow.server.ip !== conn.flow.server.ip) continue;
+  for (const o of connectionsToServer(input, conn.flow.server.ip)) {
+    if (o === conn) continue;
     if (o.flow.tcp && o.flow.tcp.synAckFrames.length > 0) return o;
   }
   return null;
@@ -383,9 +388,9 @@ export function clientStoppedBeforeCredentials(conn: ConnectionRecord): Credenti
 
 /** A later attempt from the same client to the same server that completed, within `seconds` of this one's end. */
 export function laterCompletedAttempt(conn: ConnectionRecord, input: DiagnosisInput, seconds: number): ConnectionRecord | null {
-  for (const o of input.connections) {
+  for (const o of connectionsFromClient(input, conn.flow.client.ip)) {
     if (o === conn || o.outcome !== 'completed' || o.fileIndex !== conn.fileIndex) continue;
-    if (o.flow.client.ip !== conn.flow.client.ip || o.server !== conn.server) continue;
+    if (o.server !== conn.server) continue;
     if (o.start >= conn.start && o.start - conn.end <= seconds) return o;
   }
   return null;

@@ -15,6 +15,7 @@ import {
   nameMatches,
 } from '../facts.js';
 import type { DiagnosisInput, Rule } from '../types.js';
+import { lookupsBetween } from '../lookup.js';
 
 /** How long before a connection a DNS answer still counts as "the name the client used". */
 export const DNS_NAME_WINDOW_SECONDS = 300;
@@ -39,9 +40,7 @@ export function namesUsedFor(conn: ConnectionRecord, input: DiagnosisInput): Use
   const sni = conn.tls?.sni;
   if (sni && !isIpLiteral(sni)) add({ name: sni, source: 'sni', frame: conn.tls?.clientHelloFrame ?? null });
   const ip = conn.flow.server.ip;
-  for (const q of input.dns) {
-    if (q.time > conn.start || q.time < conn.start - DNS_NAME_WINDOW_SECONDS) continue;
-    if (q.client !== conn.flow.client.ip) continue;
+  for (const q of lookupsBetween(input, conn.flow.client.ip, conn.start - DNS_NAME_WINDOW_SECONDS, conn.start, true)) {
     if (q.addresses.includes(ip)) add({ name: q.name, source: 'dns', frame: q.responseFrame });
   }
   for (const n of input.names.get(ip) ?? []) add({ name: n, source: 'capture_file', frame: null });

@@ -4,6 +4,7 @@ import type { DnsTransaction } from '../../flow/types.js';
 import { certNames, filterString, framesFilter, isIpLiteral, leafCertificate, makeFinding, nameMatches, secondsText, serverText } from '../facts.js';
 import type { ConnectionRecord } from '../../handshake/types.js';
 import type { DiagnosisInput, Rule } from '../types.js';
+import { connectionsFromClient, lookupsBetween } from '../lookup.js';
 
 /** Lookups this long before the connection are considered part of it. */
 export const DNS_LOOKBACK_SECONDS = 120;
@@ -21,12 +22,11 @@ export function recentLookupElsewhere(conn: ConnectionRecord, input: DiagnosisIn
   const clientIp = conn.flow.client.ip;
   const serverIp = conn.flow.server.ip;
   let best: DnsTransaction | null = null;
-  for (const q of input.dns) {
-    if (q.client !== clientIp || q.time > conn.start || q.time < conn.start - DNS_UNNAMED_SECONDS) continue;
+  for (const q of lookupsBetween(input, clientIp, conn.start - DNS_UNNAMED_SECONDS, conn.start, true)) {
     if (q.qtype !== 1 && q.qtype !== 28) continue;
     if (!answered(q) || q.addresses.includes(serverIp)) continue;
-    const usedThere = input.connections.some(
-      (o) => o.flow.client.ip === clientIp && q.addresses.includes(o.flow.server.ip) && Math.abs(o.start - q.time) <= DNS_LOOKBACK_SECONDS,
+    const usedThere = connectionsFromClient(input, clientIp).some(
+      (o) => q.addresses.includes(o.flow.server.ip) && Math.abs(o.start - q.time) <= DNS_LOOKBACK_SECONDS,
     );
     if (usedThere) continue;
     if (!best || q.time > best.time) best = q;
@@ -51,7 +51,7 @@ export const dnsFailure: Rule = {
     const clientIp = conn.flow.client.ip;
     const serverIp = conn.flow.server.ip;
     const server = serverText(conn);
-    const lookups = input.dns.filter((q) => q.client === clientIp && q.time <= conn.start && q.time >= conn.start - DNS_LOOKBACK_SECONDS);
+    const lookups = lookupsBetween(input, clientIp, conn.start - DNS_LOOKBACK_SECONDS, conn.start);
     if (lookups.length === 0) return null;
 
     // Names the server is known by: its certificate, the SNI, the capture file's name records.
