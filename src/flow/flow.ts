@@ -30,17 +30,27 @@ export class Flow {
   delivered: [number, number] = [0, 0];
   wantsBytes = true;
   lastTime = Number.NaN;
+  /**
+   * Client and server address bytes, copied into plain arrays of small integers: a small Buffer
+   * copy (Buffer.from) is a view into Node's shared 8 KiB pool slab, and a flow kept as a
+   * tombstone would keep that whole slab alive.
+   */
+  readonly cAddr: number[];
+  readonly sAddr: number[];
 
   constructor(
     readonly hash: number,
     readonly proto: number,
     readonly ipVersion: number,
-    readonly cAddr: Buffer,
+    cAddr: Uint8Array,
     readonly cPort: number,
-    readonly sAddr: Buffer,
+    sAddr: Uint8Array,
     readonly sPort: number,
     readonly fileIndex: number,
-  ) {}
+  ) {
+    this.cAddr = copyBytes(cAddr);
+    this.sAddr = copyBytes(sAddr);
+  }
 
   /** 0 when p goes client -> server, 1 server -> client, -1 when p is not of this flow. */
   dirOf(p: DecodedPacket): number {
@@ -79,6 +89,13 @@ export class Flow {
       this.reasm[1].stop();
     }
   }
+}
+
+function copyBytes(b: Uint8Array): number[] {
+  // Allocated at its length (an array grown by push() has room for 17 elements).
+  const out = new Array<number>(b.length);
+  for (let i = 0; i < b.length; i++) out[i] = b[i]!;
+  return out;
 }
 
 /** Delivers one direction's reassembled bytes and gaps to the flow's consumer. */

@@ -31,7 +31,7 @@ export function tupleHash(srcHash: number, dstHash: number, proto: number): numb
 }
 
 /** Whether buf[aOff..aOff+len) equals key[0..len). */
-export function sameBytes(buf: Buffer, off: number, key: Buffer, len: number): boolean {
+export function sameBytes(buf: Buffer, off: number, key: ArrayLike<number>, len: number): boolean {
   for (let i = 0; i < len; i++) if (buf[off + i] !== key[i]) return false;
   return true;
 }

@@ -176,9 +176,18 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
   // ---- MachineSink
 
   event(dir: Dir | -1, frame: number, time: number, event: string, detail?: string, inferred?: boolean): void {
-    const e: TimelineEvent = { frame, time, direction: dir === -1 ? 'net' : DIRS[dir], event, phase: this.phase };
-    if (detail !== undefined && detail !== '') e.detail = detail;
-    if (inferred) e.inferred = true;
+    // One literal per shape (not properties added afterwards): the object is built at its final
+    // size, with the same key order as before (frame, time, direction, event, phase, detail, inferred).
+    const direction = dir === -1 ? 'net' : DIRS[dir];
+    const phase = this.phase;
+    const e: TimelineEvent =
+      detail !== undefined && detail !== ''
+        ? inferred
+          ? { frame, time, direction, event, phase, detail, inferred: true }
+          : { frame, time, direction, event, phase, detail }
+        : inferred
+          ? { frame, time, direction, event, phase, inferred: true }
+          : { frame, time, direction, event, phase };
     if (this.timeline.length < TIMELINE_HEAD || this.timelineAssembled) {
       this.timeline.push(e);
       return;

@@ -1,0 +1,155 @@
+// Memory hygiene of the pipeline (docs/architecture.md "Performance", memory items): a finished
+// connection's record keeps no view into the reader's chunk, compaction changes no value, a
+// reported connection has the record's keys in the record's order.
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { readCapture } from '../src/capture/index.js';
+import type { FrameView } from '../src/capture/types.js';
+import { analyze, createAnalyzer, reported } from '../src/pipeline.js';
+import { compactRecord, flatString, flattenStrings } from '../src/handshake/compact.js';
+import type { ConnectionRecord } from '../src/handshake/types.js';
+import { UdpMachine } from '../src/handshake/udp.js';
+import { newFlowFacts } from '../src/flow/facts.js';
+import { rdpudpSyn } from '../fixtures/lib/rdp-bytes.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const CAPTURES = path.join(repoRoot, 'fixtures/captures');
+const json = (x: unknown): string => JSON.stringify(x);
+
+describe('no record keeps a view into the read chunk', () => {
+  // Every frame is copied into one scratch buffer, analysed, and the scratch is overwritten before
+  // the next frame: a record holding a Buffer view of packet bytes (a cookie, a routing token, a
+  // certificate's DER, TLS record bytes) would read the overwritten bytes and the report would differ.
+  const files = [
+    path.join(repoRoot, 'fixtures/sample.pcapng'),
+    ...readdirSync(CAPTURES)
+      .filter((n) => /\.pcap(ng)?(\.gz)?$/.test(n))
+      .map((n) => path.join(CAPTURES, n)),
+  ];
+  it.each(files.map((f) => [path.basename(f), f]))('%s', async (_name, file) => {
+    const a = createAnalyzer({ name: file });
+    const scratch = Buffer.alloc(1 << 18);
+    const view: FrameView = { ...({} as FrameView) };
+    const info = await readCapture({ kind: 'file', path: file }, 0, {
+      onFrame(v: FrameView): void {
+        v.buf.copy(scratch, 0, v.off, v.off + v.capLen);
+        Object.assign(view, v);
+        view.buf = scratch;
+        view.off = 0;
+        a.push(view);
+        scratch.fill(0xa5, 0, v.capLen);
+      },
+    });
+    const overwritten = a.finish(info);
+    const plain = await analyze([{ kind: 'file', path: file }], { jobs: 1 });
+    expect(json(overwritten)).toBe(json(plain));
+  });
+
+  it('the set has cookies and certificates to lose', async () => {
+    const r = await analyze(files.map((f) => ({ kind: 'file' as const, path: f })), { jobs: 1 });
+    expect(r.connections.some((c) => (c.negotiation?.cookie ?? '').length > 0)).toBe(true);
+    expect(r.connections.some((c) => (c.tls?.certificates.length ?? 0) > 0)).toBe(true);
+  });
+});
+
+describe('compactRecord', () => {
+  function grown(n: number): number[] {
+    const a: number[] = [];
+    for (let i = 0; i < n; i++) a.push(i * 7);
+    return a;
+  }
+  function record(): ConnectionRecord {
+    const frozen = Object.freeze({ subject: 'CN=' + 'x'.repeat(20), san: Object.freeze(['a']) });
+    const sideChannels = [{ transport: 'udp' as const, client: 'c', server: 's', synFrame: 1, synAckFrame: null, synexVersion: null, answered: false, datagrams: { client: 1, server: 0 } }];
+    const detail = ['Cookie: ', 'mstshash=', 'someone', ', RDP_NEG_REQ'].reduce((a, b) => a + b, '');
+    return {
+      id: 'c1',
+      transport: 'tcp',
+      file: 'f',
+      fileIndex: 0,
+      client: '10.0.0.1:5000',
+      server: '10.0.0.2:3389',
+      start: 1.5,
+      end: 2.5,
+      outcome: 'failed',
+      incompleteReason: null,
+      reached: 'x224',
+      phases: [{ phase: 'tcp', frame: 1, time: 1.5, inferred: false, confidence: 1 }],
+      died: { phase: 'x224', how: 'rst', by: 'server', frame: 9, detail },
+      security: null,
+      negotiation: null,
+      tls: { certificates: [frozen] } as unknown as ConnectionRecord['tls'],
+      credssp: null,
+      mcs: null,
+      licensing: [],
+      errorInfo: [],
+      sideChannels,
+      timeline: [{ frame: 1, time: 1.5, direction: 'c2s', event: 'SYN', phase: 'tcp', detail }],
+      flow: { synFrames: grown(3), pair: [0, 0], nested: [grown(1), grown(2)] } as unknown as ConnectionRecord['flow'],
+      warnings: [{ frame: null, offset: null, message: detail + detail }],
+    };
+  }
+
+  it('keeps every value and key order (same JSON)', () => {
+    const r = record();
+    const before = json(r);
+    compactRecord(r);
+    expect(json(r)).toBe(before);
+  });
+
+  it('copies grown arrays, leaves frozen shared values, pairs and sideChannels as they are', () => {
+    const r = record();
+    const { timeline, sideChannels } = r;
+    const flow = r.flow as unknown as { synFrames: number[]; pair: number[]; nested: number[][] };
+    const synFrames = flow.synFrames;
+    const pair = flow.pair;
+    const cert = r.tls!.certificates[0];
+    const empty = r.licensing;
+    compactRecord(r);
+    expect(r.timeline).not.toBe(timeline);
+    expect(flow.synFrames).not.toBe(synFrames);
+    expect(flow.pair).toBe(pair);
+    expect(r.licensing).toBe(empty);
+    // An RDPEUDP flow that starts after the TCP connection ended still adds itself to this list.
+    expect(r.sideChannels).toBe(sideChannels);
+    expect(r.tls!.certificates[0]).toBe(cert);
+    expect(Object.isFrozen(r.tls!.certificates[0])).toBe(true);
+  });
+
+  it('flatString and flattenStrings change no value', () => {
+    const s = ['a'.repeat(10), 'b'.repeat(10), String(12345)].reduce((a, b) => a + b, '');
+    expect(flatString(s)).toBe('a'.repeat(10) + 'b'.repeat(10) + '12345');
+    const shared = ['step one', 'step two'];
+    const findings = [{ explanation: s, remediation: shared, frames: [1, 2] }];
+    const before = json(findings);
+    flattenStrings(findings);
+    expect(json(findings)).toBe(before);
+    expect(findings[0]!.remediation).toBe(shared);
+  });
+});
+
+describe('reported()', () => {
+  it('has the keys of { ...record, findings } in the same order, for TCP and UDP records', async () => {
+    const r = await analyze(
+      ['udp_side_channel.pcap', 'cert_expired.pcapng', 'port_blocked_icmp.pcap'].map((n) => ({ kind: 'file' as const, path: path.join(CAPTURES, n) })),
+      { jobs: 1 },
+    );
+    // A UDP side channel whose TCP connection is not in the capture is a record of its own.
+    const f = newFlowFacts(2, 'udp', 0, 4, { ip: '10.0.0.1', port: 50001 }, { ip: '10.0.0.2', port: 3389 }, 'port', 3, 100);
+    let udp: ConnectionRecord | null = null;
+    const u = new UdpMachine(f, { id: 'c9', file: 't', fileIndex: 0, onRecord: (x) => (udp = x) });
+    u.onData(0, rdpudpSyn({ initialSequenceNumber: 7 }), 3, 100);
+    u.onEnd(f, 'capture_end', 101);
+    const records: ConnectionRecord[] = [...r.connections.map(({ findings: _f, ...rec }) => rec as ConnectionRecord), udp!];
+    expect(new Set(records.map((c) => c.transport))).toEqual(new Set(['tcp', 'udp']));
+    for (const rec of records) {
+      const findings = r.connections.find((c) => c.id === rec.id)?.findings ?? [];
+      const spread = { ...rec, findings };
+      const made = reported(rec, findings);
+      expect(Object.keys(made)).toEqual(Object.keys(spread));
+      expect(json(made)).toBe(json(spread));
+    }
+  });
+});
