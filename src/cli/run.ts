@@ -1,10 +1,11 @@
 // The analyze command's work, shared with `live`: read, analyse, render, write, exit code.
-import { appendFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import type { CaptureSource } from '../capture/types.js';
 import type { Report, ReportedConnection } from '../report/types.js';
 import { analyze } from '../pipeline.js';
 import { exportEvidence, spoolStdin } from '../report/evidence.js';
 import { ndjsonStream } from '../report/ndjson.js';
+import { batchedWriter, writeJson } from '../report/json.js';
 import { FORMATS, FORMAT_NAMES, type Renderer } from './formats.js';
 import { EXIT, UsageError } from './errors.js';
 
@@ -70,6 +71,36 @@ export function openOutput(o: RunOptions, stdout: NodeJS.WritableStream): Report
     });
     return { onConnection: ndjson.onConnection, emit: ndjson.finish };
   }
+  if (o.format === 'json') {
+    // Written connection by connection (src/report/json.ts writeJson): the same bytes as
+    // renderJson without the whole text in memory.
+    return {
+      onConnection: undefined,
+      emit(report: Report): void {
+        if (o.output === undefined) {
+          const out = batchedWriter((chunk) => stdout.write(chunk));
+          writeJson(report, out.write);
+          out.flush();
+          return;
+        }
+        let fd: number;
+        try {
+          fd = openSync(o.output, 'w');
+        } catch (e) {
+          throw writeErr(e);
+        }
+        try {
+          const out = batchedWriter((chunk) => writeAll(fd, chunk));
+          writeJson(report, out.write);
+          out.flush();
+        } catch (e) {
+          throw writeErr(e);
+        } finally {
+          closeSync(fd);
+        }
+      },
+    };
+  }
   return {
     onConnection: undefined,
     emit(report: Report): void {
@@ -108,6 +139,12 @@ export async function runAnalysis(
   } finally {
     spool?.cleanup();
   }
+}
+
+/** Writes all of `text` to `fd` (a write may take only part of it). */
+function writeAll(fd: number, text: string): void {
+  const b = Buffer.from(text, 'utf8');
+  for (let off = 0; off < b.length; ) off += writeSync(fd, b, off, b.length - off);
 }
 
 /** `--port` values: integers 1..65535. */
