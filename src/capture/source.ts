@@ -2,10 +2,10 @@
 // an in-memory buffer; each through gunzip when its first bytes are the gzip magic 1f 8b (RFC 1952 2.3.1).
 
 import { open, type FileHandle } from 'node:fs/promises';
-import { createReadStream, readSync } from 'node:fs';
+import { readSync } from 'node:fs';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip } from 'node:zlib';
+import { createGunzip, type Gunzip } from 'node:zlib';
 import { CaptureParser } from './parser.js';
 import { CaptureInputError, type CaptureFileInfo, type CaptureSink, type CaptureSource } from './types.js';
 
@@ -100,8 +100,7 @@ async function readFile(path: string, fileIndex: number, sink: CaptureSink, chun
   } catch (e) {
     throw new CaptureInputError(`${path}: cannot open: ${errText(e)}`, path);
   }
-  let parser: CaptureParser | null = null;
-  let gzip = false;
+  let parser: CaptureParser;
   try {
     const head = Buffer.alloc(2);
     let headLen: number;
@@ -110,29 +109,68 @@ async function readFile(path: string, fileIndex: number, sink: CaptureSink, chun
     } catch (e) {
       throw new CaptureInputError(`${path}: cannot read: ${errText(e)}`, path);
     }
+    parser = new CaptureParser(path, fileIndex, sink);
     if (isGzip(head, headLen)) {
-      gzip = true;
+      parser.info.gzip = true;
+      await readGzipFile(fh, path, parser, chunkSize);
     } else {
-      parser = new CaptureParser(path, fileIndex, sink);
       await readPlainFile(fh, path, parser, chunkSize);
     }
   } finally {
     await fh.close();
   }
-  if (gzip || parser === null) {
-    // The file straight into gunzip (as node:zlib alone is measured): not through the sniffing
-    // async generator of readCaptureStream, which held each 4 MiB read across several awaits so
-    // that the chunks outlived young-generation collections and waited for a rare full GC (peak
-    // RSS of the reader on the 1 GB gzipped corpus 140 MB, against 87 MB this way).
-    // Compressed bytes are read 1 MiB at a time: a 4 MiB read inflates to ~4.5 MiB of output
-    // queued at once, and these large short-lived buffers, freed only by the garbage collector,
-    // left the process's RSS 20-25 MB higher (1 GB gzipped corpus, analyze).
-    const gz = new CaptureParser(path, fileIndex, sink);
-    gz.info.gzip = true;
-    await inflateInto(gz, path, createReadStream(path, { highWaterMark: Math.min(chunkSize, GZIP_READ_SIZE) }), chunkSize);
-    return conclude(gz, path);
-  }
   return conclude(parser, path);
+}
+
+async function isRegularFile(fh: FileHandle): Promise<boolean> {
+  try {
+    return (await fh.stat()).isFile();
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * A gzipped file: the compressed bytes are read into two buffers in turn and written to gunzip, a
+ * buffer being read into again once gunzip has consumed it (its write callback). createReadStream
+ * allocated a new 4 MiB buffer per read: ~1 GB of ArrayBuffers for the 1 GB corpus, and V8 starts
+ * a full (incremental) mark for every ~64 MB of such external memory: 78 mark-compacts, 2.8 s of
+ * the main thread in the garbage collector for analyze() on the 1 GB gzipped pcapng.
+ */
+async function readGzipFile(fh: FileHandle, path: string, parser: CaptureParser, chunkSize: number): Promise<void> {
+  const regular = await isRegularFile(fh);
+  // 1 MiB at a time: a 4 MiB read inflates to ~4.5 MiB of output queued at once, and these large
+  // short-lived buffers, freed only by the garbage collector, left the process's RSS 20-25 MB
+  // higher (1 GB gzipped corpus, analyze).
+  const readSize = Math.min(chunkSize, GZIP_READ_SIZE);
+  await inflateInto(parser, path, chunkSize, async (gunzip, closed) => {
+    const bufs = [Buffer.allocUnsafe(readSize), Buffer.allocUnsafe(readSize)];
+    const busy: (Promise<void> | null)[] = [null, null];
+    let k = 0;
+    let position = 0;
+    let reads = 0;
+    for (;;) {
+      const wait = busy[k];
+      if (wait) await Promise.race([wait, closed]);
+      if (gunzip.destroyed) return;
+      const buf = bufs[k]!;
+      let n: number;
+      if (regular) {
+        if (++reads % READS_PER_YIELD === 0) await new Promise<void>((resolve) => setImmediate(resolve));
+        n = readSync(fh.fd, buf, 0, readSize, position);
+      } else {
+        n = (await fh.read(buf, 0, readSize, position)).bytesRead;
+      }
+      if (gunzip.destroyed) return;
+      if (n === 0) {
+        gunzip.end();
+        return;
+      }
+      position += n;
+      busy[k] = new Promise<void>((resolve) => gunzip.write(n === readSize ? buf : buf.subarray(0, n), () => resolve()));
+      k ^= 1;
+    }
+  });
 }
 
 /** A regular file read synchronously yields to the event loop after this many reads (timers, streamed output, workers' messages). */
@@ -265,28 +303,56 @@ export async function readCaptureStream(
     { objectMode: false },
   );
   try {
-    await inflateInto(parser, name, source, opts?.chunkSize ?? DEFAULT_CHUNK_SIZE);
+    await inflateInto(parser, name, opts?.chunkSize ?? DEFAULT_CHUNK_SIZE, (gunzip) => pipeline(source, gunzip));
   } finally {
     if (parser.stopped && !ended) await it.return?.();
   }
   return conclude(parser, name);
 }
 
-/** Inflates a gzip stream into the parser; corrupt or cut gzip data is the parser's damage. */
-async function inflateInto(parser: CaptureParser, name: string, source: Readable, chunkSize: number): Promise<void> {
+/**
+ * Inflates what `produce` writes to gunzip (ending it) into the parser. `closed` resolves when
+ * gunzip is closed (the parser stopped, or the data is corrupt): a producer waiting for it stops.
+ * Throws CaptureInputError when the data is corrupt before a capture header; afterwards that is
+ * damage. An exception of the sink is thrown as it is.
+ */
+async function inflateInto(
+  parser: CaptureParser,
+  name: string,
+  chunkSize: number,
+  produce: (gunzip: Gunzip, closed: Promise<void>) => Promise<void>,
+): Promise<void> {
   const gunzip = createGunzip({ chunkSize: Math.max(64, Math.min(chunkSize, 1 << 20)) });
+  const closed = new Promise<void>((resolve) => gunzip.once('close', resolve));
+  let sinkError: { e: unknown } | null = null;
   // Inflated chunks go straight to the parser through a Writable (as `node:zlib` alone would be
   // drained), not through gunzip's async iterator: read() on a readable with several chunks
   // buffered concatenates them into a new buffer each time, which made peak RSS grow with the file.
+  // Each chunk is parsed in a later turn of the event loop, not inside write(): zlib hands out a
+  // chunk (its 'data' event calls write() synchronously) before it queues the next inflate, so
+  // parsing inside write() kept the inflate thread idle while the parser ran. Now the next chunk
+  // inflates while this one is parsed (when a second core is free); the Writable (highWaterMark 0)
+  // holds one chunk at a time, so at most about two inflated chunks wait.
   const parse = new Writable({
     highWaterMark: 0,
     write(chunk: Buffer, _enc, cb): void {
-      parser.push(chunk);
-      cb(parser.stopped ? STOPPED : null);
+      setImmediate(() => {
+        try {
+          parser.push(chunk);
+        } catch (e) {
+          sinkError = { e };
+          cb(STOPPED);
+          return;
+        }
+        cb(parser.stopped ? STOPPED : null);
+      });
     },
   });
+  const producing = produce(gunzip, closed).catch((e: unknown) => {
+    gunzip.destroy(e instanceof Error ? e : new Error(String(e)));
+  });
   try {
-    await pipeline(source, gunzip, parse);
+    await pipeline(gunzip, parse);
   } catch (e) {
     if (e !== STOPPED) {
       const why = `gzip data is corrupt or cut short (${errText(e)})`;
@@ -295,5 +361,7 @@ async function inflateInto(parser: CaptureParser, name: string, source: Readable
     }
   } finally {
     gunzip.destroy();
+    await producing;
   }
+  if (sinkError) throw (sinkError as { e: unknown }).e;
 }

@@ -157,6 +157,33 @@ describe('file source: records split across reads at every offset', () => {
     });
   }
 
+  for (const [fmt, make] of formats) {
+    it(`${fmt}: gzipped file, every chunk size from 1 to 48 bytes gives byte-identical frames`, async () => {
+      const bytes = make();
+      const expected = parseBytes(bytes, undefined, 'ref', 3).frames;
+      const p = file(`split-${fmt}.gz`, gzipSync(bytes));
+      for (let chunk = 1; chunk <= 48; chunk++) {
+        const r = await collect({ kind: 'file', path: p }, chunk);
+        expect(r.frames, `chunk ${chunk}`).toEqual(expected);
+        expect(r.info, `chunk ${chunk}`).toMatchObject({ gzip: true, damage: null, bytes: bytes.length });
+      }
+    });
+  }
+
+  it('gzipped file: an exception of the sink is thrown as it is, and the file is left', async () => {
+    const p = file('throws.gz', gzipSync(pcapBytes()));
+    const boom = new Error('sink failed');
+    let calls = 0;
+    await expect(
+      readCapture({ kind: 'file', path: p }, 0, {
+        onFrame: () => {
+          if (++calls === 3) throw boom;
+        },
+      }, { chunkSize: 16 }),
+    ).rejects.toBe(boom);
+    expect(calls).toBe(3);
+  });
+
   it('a large file yields to the event loop while it is read', async () => {
     const parts = [pcapHeader()];
     for (let i = 0; i < 2000; i++) parts.push(pcapRecord(i, 0, pkt(200, i)));
