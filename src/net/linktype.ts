@@ -67,8 +67,12 @@ const NAMES: ReadonlyMap<number, string> = new Map<number, string>([
   [276, 'LINUX_SLL2'],
 ]);
 
+/** SUPPORTED as a table for the 16-bit link types (asked once per packet). */
+const SUPPORTED_16 = new Uint8Array(65536);
+for (const t of SUPPORTED) if (t >= 0 && t < 65536) SUPPORTED_16[t] = 1;
+
 export function isKnownLinkType(linkType: number): boolean {
-  return SUPPORTED.has(linkType);
+  return linkType >= 0 && linkType < 65536 && Number.isInteger(linkType) ? SUPPORTED_16[linkType] === 1 : SUPPORTED.has(linkType);
 }
 
 /** The LINKTYPE_ name, or "unknown (N)" (Zeek-style fallback: shown, never dropped). */

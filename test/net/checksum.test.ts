@@ -74,3 +74,25 @@ describe('RFC 1071 checksums', () => {
     expect(checkTransportChecksum(decode(frame, 1))).toBe(true);
   });
 });
+
+describe('checksum of long and odd-length payloads (two words per step, folded per block)', () => {
+  it('good for every payload length 0..80 and for large payloads, bad after any flipped byte', () => {
+    let seed = 7;
+    const rnd = (): number => (seed = (seed * 1103515245 + 12345) & 0x7fffffff) & 0xff;
+    const lengths = [...Array.from({ length: 81 }, (_, i) => i), 1459, 1460, 8191, 32767, 32768, 32769, 40000, 65000];
+    for (const n of lengths) {
+      const payload = Buffer.alloc(n);
+      for (let i = 0; i < n; i++) payload[i] = rnd();
+      // All-0xff runs make the largest partial sums.
+      if (n > 100) payload.fill(0xff, 0, n >> 1);
+      const frame = f.ethernet(f.ipv4(f.tcp(payload, { srcPort: 1, dstPort: 3389, seq: 5, ack: 6, flags: 0x18 }, ip4), 6, ip4));
+      const p = decode(frame, 1);
+      expect(checkTransportChecksum(p), `length ${n}`).toBe(true);
+      if (n > 0) {
+        const bad = Buffer.from(frame);
+        bad[frame.length - 1 - (n >> 1)]! ^= 0x10;
+        expect(checkTransportChecksum(decode(bad, 1)), `length ${n}, flipped`).toBe(false);
+      }
+    }
+  });
+});
