@@ -210,10 +210,23 @@ export function leafCertificate(conn: ConnectionRecord): CertificateInfo | null 
 
 export type DateProblem = { kind: 'expired' | 'not_yet_valid'; date: number };
 
+const DATES = new Map<string, number>();
+
+/** Date.parse, remembered: several rules ask it of the same certificate dates for every connection. */
+function parsedDate(text: string): number {
+  let t = DATES.get(text);
+  if (t === undefined) {
+    if (DATES.size >= 4096) DATES.clear();
+    t = Date.parse(text);
+    DATES.set(text, t);
+  }
+  return t;
+}
+
 /** notAfter before the connection time, or notBefore after it. */
 export function certDateProblem(cert: CertificateInfo, at: number): DateProblem | null {
-  const notAfter = Date.parse(cert.notAfter) / 1000;
-  const notBefore = Date.parse(cert.notBefore) / 1000;
+  const notAfter = parsedDate(cert.notAfter) / 1000;
+  const notBefore = parsedDate(cert.notBefore) / 1000;
   if (Number.isFinite(notAfter) && notAfter < at) return { kind: 'expired', date: notAfter };
   if (Number.isFinite(notBefore) && notBefore > at) return { kind: 'not_yet_valid', date: notBefore };
   return null;
