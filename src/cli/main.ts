@@ -11,6 +11,7 @@ import { EXIT, UsageError, oneLine } from './errors.js';
 import { FORMAT_NAMES } from './formats.js';
 import { parsePort, runAnalysis } from './run.js';
 import { runLive } from './live.js';
+import { keepYoungGenerationSmall } from './heap.js';
 
 function version(): string {
   try {
@@ -183,6 +184,7 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
+  keepYoungGenerationSmall();
   main(process.argv).then(
     (c) => {
       process.exitCode = c;
