@@ -158,15 +158,7 @@ class FileRun {
         file: this.name,
         fileIndex: this.fileIndex,
         byteBudget: this.byteBudget,
-        onRecord: (rec, machine) => {
-          // A connection that carried no payload (a SYN flood's half-open attempt) has no RDPEUDP
-          // side channel to come: forget it, so a million spoofed sources do not keep a million machines.
-          if (machine.facts.payloadBytes[0] + machine.facts.payloadBytes[1] === 0) {
-            const key = `${rec.flow.client.ip} ${rec.flow.server.ip}`;
-            if (this.pairs.get(key) === machine.sideChannels) this.pairs.delete(key);
-          }
-          this.finished(rec);
-        },
+        onRecord: this.onTcpRecord,
       });
       this.pairs.set(`${facts.client.ip} ${facts.server.ip}`, m.sideChannels);
       return m;
@@ -182,6 +174,17 @@ class FileRun {
     if (tcp !== null) tcp.push(u.sideChannel);
     return u;
   }
+
+  /** A TCP connection ended (one function for every machine: no closure per flow). */
+  private readonly onTcpRecord = (rec: ConnectionRecord, machine: ConnectionMachine): void => {
+    // A connection that carried no payload (a SYN flood's half-open attempt) has no RDPEUDP
+    // side channel to come: forget it, so a million spoofed sources do not keep a million entries.
+    if (machine.facts.payloadBytes[0] + machine.facts.payloadBytes[1] === 0) {
+      const key = `${rec.flow.client.ip} ${rec.flow.server.ip}`;
+      if (this.pairs.get(key) === machine.sideChannels) this.pairs.delete(key);
+    }
+    this.finished(rec);
+  };
 
   private finished(rec: ConnectionRecord): void {
     compactRecord(rec);

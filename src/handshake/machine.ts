@@ -189,7 +189,10 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
           ? { frame, time, direction, event, phase, inferred: true }
           : { frame, time, direction, event, phase };
     if (this.timeline.length < TIMELINE_HEAD || this.timelineAssembled) {
-      this.timeline.push(e);
+      // The first element as a one-element literal: push() on an empty array reserves 17 slots,
+      // and a half-open flow (a SYN flood's) has one or two events in all.
+      if (this.timeline.length === 0) this.timeline = [e];
+      else this.timeline.push(e);
       return;
     }
     const tail = (this.tail ??= []);
@@ -258,7 +261,9 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
       return;
     }
     this.phase = phase;
-    this.phaseList.push({ phase, frame, time, inferred, confidence });
+    const p: PhaseReached = { phase, frame, time, inferred, confidence };
+    if (this.phaseList.length === 0) this.phaseList = [p];
+    else this.phaseList.push(p);
   }
 
   reached(): Phase {
@@ -287,7 +292,8 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
     switch (ev.kind) {
       case 'syn':
         if (ev.dir !== 0) return;
-        if (this.syns.length < 16) this.syns.push({ frame: ev.frame, time: ev.time });
+        if (this.syns.length === 0) this.syns = [{ frame: ev.frame, time: ev.time }];
+        else if (this.syns.length < 16) this.syns.push({ frame: ev.frame, time: ev.time });
         if (this.syns.length === 1) this.reach('tcp', ev.frame, ev.time);
         this.event(0, ev.frame, ev.time, ev.retransmission || this.syns.length > 1 ? 'SYN (retransmission)' : 'SYN');
         return;
