@@ -6,7 +6,10 @@ import { analyze } from '../pipeline.js';
 import { exportEvidence, spoolStdin } from '../report/evidence.js';
 import { ndjsonStream } from '../report/ndjson.js';
 import { batchedWriter, writeJson } from '../report/json.js';
-import { FORMATS, FORMAT_NAMES, type Renderer } from './formats.js';
+import { writeText } from '../report/text.js';
+import { writeHtml } from '../report/html.js';
+import { writeMarkdown } from '../report/markdown.js';
+import { FORMATS, FORMAT_NAMES, type RenderOptions, type Renderer } from './formats.js';
 import { EXIT, UsageError } from './errors.js';
 
 export interface RunOptions {
@@ -71,15 +74,17 @@ export function openOutput(o: RunOptions, stdout: NodeJS.WritableStream): Report
     });
     return { onConnection: ndjson.onConnection, emit: ndjson.finish };
   }
-  if (o.format === 'json') {
-    // Written connection by connection (src/report/json.ts writeJson): the same bytes as
-    // renderJson without the whole text in memory.
+  const stream = STREAMED[o.format];
+  if (stream !== undefined) {
+    // Written piece by piece (a connection at a time): the same bytes as the format's renderer
+    // without the whole text, or an escaped copy of the report, in memory.
     return {
       onConnection: undefined,
       emit(report: Report): void {
+        const color = o.color ?? (o.output === undefined && (stdout as { isTTY?: boolean }).isTTY === true && !process.env.NO_COLOR);
         if (o.output === undefined) {
           const out = batchedWriter((chunk) => stdout.write(chunk));
-          writeJson(report, out.write);
+          stream(report, { color }, out.write);
           out.flush();
           return;
         }
@@ -91,7 +96,7 @@ export function openOutput(o: RunOptions, stdout: NodeJS.WritableStream): Report
         }
         try {
           const out = batchedWriter((chunk) => writeAll(fd, chunk));
-          writeJson(report, out.write);
+          stream(report, { color }, out.write);
           out.flush();
         } catch (e) {
           throw writeErr(e);
@@ -140,6 +145,14 @@ export async function runAnalysis(
     spool?.cleanup();
   }
 }
+
+/** Formats written piece by piece (writeJson, writeText, writeHtml, writeMarkdown in src/report/). */
+const STREAMED: Readonly<Record<string, (report: Report, opts: RenderOptions, write: (piece: string) => void) => void>> = {
+  json: (r, _o, write) => writeJson(r, write),
+  text: (r, o, write) => writeText(r, { color: o.color }, write),
+  html: (r, _o, write) => writeHtml(r, write),
+  md: (r, _o, write) => writeMarkdown(r, write),
+};
 
 /** Writes all of `text` to `fd` (a write may take only part of it). */
 function writeAll(fd: number, text: string): void {

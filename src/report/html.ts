@@ -53,9 +53,24 @@ footer{margin-top:28px;color:#5d6d7e;font-size:12px}
 export const HTML_CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'";
 
 export function renderHtml(report: Report, opts: HtmlOptions = {}): string {
+  const pieces: string[] = [];
+  writeHtml(report, (p) => pieces.push(p), opts);
+  return pieces.join('');
+}
+
+/**
+ * Writes the HTML report piece by piece (the same text as renderHtml): a connection's section at
+ * a time, never the whole page at once (18 MB of HTML and its lines for the 1 GB corpus).
+ */
+export function writeHtml(report: Report, write: (piece: string) => void, opts: HtmlOptions = {}): void {
   const max = opts.maxLadder ?? DEFAULT_LADDER;
   const files = report.capture.files.map((f) => f.file).join(', ');
-  const out: string[] = [];
+  // Every line ends with a newline: the same text as lines.join('\n') + '\n'.
+  const out = {
+    push(...lines: string[]): void {
+      if (lines.length > 0) write(lines.join('\n') + '\n');
+    },
+  };
   out.push(
     '<!DOCTYPE html>',
     '<html lang="en">',
@@ -107,7 +122,6 @@ export function renderHtml(report: Report, opts: HtmlOptions = {}): string {
   out.push(...captureSection(report));
   out.push(`<footer>${h(`${report.tool.name} ${report.tool.version}, report schema ${report.schemaVersion}`)}</footer>`);
   out.push('</main></body>', '</html>');
-  return out.join('\n') + '\n';
 }
 
 /** Anchor of a connection's section. */

@@ -36,8 +36,40 @@ function title(c: ReportedConnection): string {
 }
 
 export function renderMarkdown(report: Report, opts: MarkdownOptions = {}): string {
+  const pieces: string[] = [];
+  writeMarkdown(report, (p) => pieces.push(p), opts);
+  return pieces.join('');
+}
+
+const SPACE = /\s/;
+
+/**
+ * Lines in, text out as `lines.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd() + '\n'` would make it,
+ * piece by piece: the trailing white space of what came so far is held back (a run of line breaks
+ * may go on in the next piece, and the end of the text drops it).
+ */
+export class MarkdownOut {
+  private held = '';
+  constructor(private readonly write: (piece: string) => void) {}
+
+  push(...lines: string[]): void {
+    if (lines.length === 0) return;
+    const text = (this.held + lines.join('\n') + '\n').replace(/\n{3,}/g, '\n\n');
+    let i = text.length;
+    while (i > 0 && SPACE.test(text[i - 1]!)) i--;
+    this.held = text.slice(i);
+    if (i > 0) this.write(text.slice(0, i));
+  }
+
+  end(): void {
+    this.write('\n');
+  }
+}
+
+/** Writes the Markdown report piece by piece (the same text as renderMarkdown), a connection's section at a time. */
+export function writeMarkdown(report: Report, write: (piece: string) => void, opts: MarkdownOptions = {}): void {
   const max = opts.maxLadder ?? DEFAULT_LADDER;
-  const out: string[] = [];
+  const out = new MarkdownOut(write);
   const files = report.capture.files.map((f) => md(f.file)).join(', ');
   out.push(`# RDP autopsy: ${files || 'no input'}`, '');
   out.push(`**${md(report.summary.headline)}**`, '');
@@ -105,7 +137,7 @@ export function renderMarkdown(report: Report, opts: MarkdownOptions = {}): stri
   for (const c of incomplete) out.push(...incompleteSection(c));
 
   out.push(...captureSection(report));
-  return out.join('\n').replace(/\n{3,}/g, '\n\n').trimEnd() + '\n';
+  out.end();
 }
 
 function failedSection(c: ReportedConnection, max: number): string[] {
