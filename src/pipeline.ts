@@ -24,7 +24,7 @@ import type { DnsTransaction, FlowFacts, StreamConsumer } from './flow/types.js'
 import type { ConnectionRecord, SideChannel } from './handshake/types.js';
 import { ConnectionMachine, DEFAULT_BYTE_BUDGET } from './handshake/machine.js';
 import { UdpMachine } from './handshake/udp.js';
-import { compactRecord, flattenStrings } from './handshake/compact.js';
+import { StringInterner, compactRecord, flattenStrings } from './handshake/compact.js';
 import type { DiagnosisInput, Finding } from './diagnose/types.js';
 import { diagnose, diagnoseCapture, groupAttempts, headline, summarizeServers } from './diagnose/index.js';
 import { serverOwnTtl } from './diagnose/facts.js';
@@ -116,6 +116,8 @@ class FileRun {
    */
   private readonly pairs = new Map<string, SideChannel[]>();
   private readonly linkCounts = new Map<number, number>();
+  /** Strings repeated by this run's records, kept once (bounded). */
+  private readonly strings = new StringInterner();
   private unknownLinkFrames = 0;
   private lastTime = 0;
   private readonly maxRecords: number;
@@ -187,7 +189,7 @@ class FileRun {
   };
 
   private finished(rec: ConnectionRecord): void {
-    compactRecord(rec);
+    compactRecord(rec, this.strings);
     if (this.records.length < this.maxRecords) {
       this.records.push(rec);
     } else {
@@ -292,9 +294,18 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
   const findings = diagnose(input);
   const captureFindings = diagnoseCapture(input, findings);
   attributeMiddleboxResets(conns, findings, input);
+  const strings = new StringInterner();
   const connections: ReportedConnection[] = conns.map((c) => {
     const f = findings.get(c.id) ?? [];
     flattenStrings(f);
+    // Findings about retried or similar connections repeat their sentences: one copy each.
+    for (const x of f) {
+      if (Object.isFrozen(x)) continue;
+      x.explanation = strings.intern(x.explanation);
+      x.filter = strings.intern(x.filter);
+      if (x.confidenceReason !== null) x.confidenceReason = strings.intern(x.confidenceReason);
+      if (x.summary !== undefined) x.summary = strings.intern(x.summary);
+    }
     return reported(c, f);
   });
   const warnings: string[] = [];

@@ -8,7 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { readCapture } from '../src/capture/index.js';
 import type { FrameView } from '../src/capture/types.js';
 import { analyze, createAnalyzer, reported } from '../src/pipeline.js';
-import { compactRecord, flatString, flattenStrings } from '../src/handshake/compact.js';
+import { StringInterner, compactRecord, flatString, flattenStrings } from '../src/handshake/compact.js';
 import type { ConnectionRecord } from '../src/handshake/types.js';
 import { UdpMachine } from '../src/handshake/udp.js';
 import { newFlowFacts } from '../src/flow/facts.js';
@@ -116,6 +116,29 @@ describe('compactRecord', () => {
     expect(r.sideChannels).toBe(sideChannels);
     expect(r.tls!.certificates[0]).toBe(cert);
     expect(Object.isFrozen(r.tls!.certificates[0])).toBe(true);
+  });
+
+  it('with an interner (one copy of repeated strings, not observable from JS): the same values', () => {
+    const strings = new StringInterner();
+    const a = record();
+    const b = record();
+    const before = [json(a), json(b)];
+    compactRecord(a, strings);
+    compactRecord(b, strings);
+    expect([json(a), json(b)]).toEqual(before);
+    expect(b.timeline[0]!.detail).toBe(a.timeline[0]!.detail);
+    expect(b.warnings[0]!.message).toBe(a.warnings[0]!.message);
+  });
+
+  it('StringInterner: same value, one copy, bounded in count and length', () => {
+    const strings = new StringInterner();
+    const s = ['client', ' closes'].join('');
+    expect(strings.intern(s)).toBe('client closes');
+    expect(strings.intern(['client ', 'closes'].join(''))).toBe(s);
+    const long = 'x'.repeat(StringInterner.MAX_LENGTH + 1);
+    expect(strings.intern(long)).toBe(long);
+    for (let i = 0; i < StringInterner.MAX_STRINGS + 100; i++) expect(strings.intern(`s${i}`)).toBe(`s${i}`);
+    expect(strings.size).toBe(StringInterner.MAX_STRINGS);
   });
 
   it('flatString and flattenStrings change no value', () => {

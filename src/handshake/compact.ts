@@ -70,7 +70,40 @@ export function flattenStrings(v: unknown): void {
   }
 }
 
-/** Compacts a finished record in place (same values, same key order, same JSON). */
-export function compactRecord(rec: ConnectionRecord): void {
+/**
+ * One copy of each string that records repeat (timeline event names and details, warnings): a
+ * retried connection, or every connection to the same server, writes the same details again
+ * ("client closes", "Cookie: mstshash=alice, RDP_NEG_REQ ...": 23,206 details on the 1 GB corpus, 153
+ * distinct). Bounded: strings up to MAX_LENGTH characters, MAX_STRINGS of them per run.
+ */
+export class StringInterner {
+  static readonly MAX_STRINGS = 8192;
+  static readonly MAX_LENGTH = 256;
+  private readonly strings = new Map<string, string>();
+
+  intern(s: string): string {
+    if (s.length > StringInterner.MAX_LENGTH) return flatString(s);
+    const hit = this.strings.get(s);
+    if (hit !== undefined) return hit;
+    if (this.strings.size < StringInterner.MAX_STRINGS) this.strings.set(flatString(s), s);
+    return s;
+  }
+
+  get size(): number {
+    return this.strings.size;
+  }
+}
+
+/**
+ * Compacts a finished record in place (same values, same key order, same JSON); with an interner,
+ * timeline event names and details and warning messages are shared with earlier records.
+ */
+export function compactRecord(rec: ConnectionRecord, strings?: StringInterner): void {
   compactFields(rec as unknown as Record<string, unknown>, 'sideChannels');
+  if (strings === undefined) return;
+  for (const e of rec.timeline) {
+    e.event = strings.intern(e.event);
+    if (e.detail !== undefined) e.detail = strings.intern(e.detail);
+  }
+  for (const w of rec.warnings) w.message = strings.intern(w.message);
 }
