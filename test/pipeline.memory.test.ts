@@ -1,6 +1,7 @@
 // Memory hygiene of the pipeline (docs/architecture.md "Performance", memory items): a finished
 // connection's record keeps no view into the reader's chunk, compaction changes no value, a
 // reported connection has the record's keys in the record's order.
+import { spawnSync } from 'node:child_process';
 import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -51,6 +52,41 @@ describe('no record keeps a view into the read chunk', () => {
     const r = await analyze(files.map((f) => ({ kind: 'file' as const, path: f })), { jobs: 1 });
     expect(r.connections.some((c) => (c.negotiation?.cookie ?? '').length > 0)).toBe(true);
     expect(r.connections.some((c) => (c.tls?.certificates.length ?? 0) > 0)).toBe(true);
+  });
+});
+
+describe('a finished connection does not keep its machine', () => {
+  // In a child process with --expose-gc: every ConnectionMachine that ended is watched through a
+  // WeakRef while the run is still open (frames pushed, finish() not yet called); after a full GC
+  // none may be alive (the run used to keep the latest machine of every client/server pair, with its
+  // trackers and buffers, for RDPEUDP side channels).
+  it('no ended machine survives a full GC while the run goes on', () => {
+    const names = ['security_layer_mismatch_retry.pcap', 'server_unresponsive_many.pcap', 'completed_tls_nla.pcap', 'udp_side_channel.pcap', 'cert_expired.pcapng'];
+    const src = (f: string): string => JSON.stringify(path.join(repoRoot, 'src', f));
+    const code = `
+      import { ConnectionMachine } from ${src('handshake/machine.ts')};
+      import { createAnalyzer } from ${src('pipeline.ts')};
+      import { readCapture } from ${src('capture/index.ts')};
+      const refs = [];
+      const onEnd = ConnectionMachine.prototype.onEnd;
+      ConnectionMachine.prototype.onEnd = function (...a) { refs.push(new WeakRef(this)); return onEnd.apply(this, a); };
+      const out = [];
+      for (const file of ${JSON.stringify(names.map((n) => path.join(CAPTURES, n)))}) {
+        refs.length = 0;
+        const a = createAnalyzer({ name: file });
+        const info = await readCapture({ kind: 'file', path: file }, 0, { onFrame: (v) => a.push(v) });
+        await new Promise((r) => setTimeout(r, 0));
+        gc();
+        out.push({ ended: refs.length, alive: refs.filter((r) => r.deref() !== undefined).length });
+        a.finish(info);
+      }
+      console.log(JSON.stringify(out));
+    `;
+    const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', '--input-type=module', '-e', code], { cwd: repoRoot, encoding: 'utf8' });
+    expect(r.status, r.stderr).toBe(0);
+    const res = JSON.parse(r.stdout.trim()) as { ended: number; alive: number }[];
+    expect(res.reduce((n, x) => n + x.ended, 0)).toBeGreaterThanOrEqual(8);
+    expect(res.map((x) => x.alive)).toEqual(names.map(() => 0));
   });
 });
 
