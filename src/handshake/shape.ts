@@ -4,7 +4,7 @@
 // settled (a later step was recognised, or it is one record long), so its frames and reason are
 // final; `flush` applies the last one when the connection ends or an alert / close arrives.
 import type { Dir } from '../flow/types.js';
-import { inferTlsPhases, type AppRecord, type ShapeStep, type ShapeStepName } from '../rdp/tls-shape.js';
+import { estimatePlaintext, inferTlsShape, type AppRecord, type ShapeInput, type ShapeStep, type ShapeStepName } from '../rdp/tls-shape.js';
 import type { MachineSink } from './machine.js';
 
 /** Records kept for the inference (the connection sequence is over long before). */
@@ -39,8 +39,14 @@ const SINGLE_RECORD: ReadonlySet<ShapeStepName> = new Set<ShapeStepName>([
 
 export class ShapeTracker {
   private readonly records: AppRecord[] = [];
+  /** estimatePlaintext of each record under the negotiated suite, computed once per record. */
+  private readonly pt: number[] = [];
   private readonly applied = new Set<ShapeStepName>();
+  /** Steps of the last inference; without frames and reasons unless `full` (inferTlsShape). */
   private steps: ShapeStep[] = [];
+  private full = false;
+  /** The input of the last inference (selectedProtocol as it was then). */
+  private input: ShapeInput | null = null;
   private active = false;
   private cipherSuite: number | null = null;
   private version: number | null = null;
@@ -53,6 +59,13 @@ export class ShapeTracker {
   established(cipherSuite: number | null, version: number | null): void {
     this.cipherSuite = cipherSuite;
     this.version = version;
+    // Called once, before any record (TlsTrack.finish); should records exist, the steps of the last
+    // inference keep the estimates they were inferred with, and later records use the new ones.
+    if (!this.full && this.input !== null) {
+      this.steps = inferTlsShape(this.input, this.pt, true).steps;
+      this.full = true;
+    }
+    for (let k = 0; k < this.records.length; k++) this.pt[k] = estimatePlaintext(this.records[k]!.length, cipherSuite, version);
   }
 
   record(dir: Dir, length: number, frame: number, time: number): void {
@@ -62,12 +75,21 @@ export class ShapeTracker {
     }
     if (this.records.length >= MAX_SHAPE_RECORDS) return;
     this.records.push({ dir: dir === 0 ? 'c2s' : 's2c', length, frame, time });
-    this.steps = inferTlsPhases({
+    this.pt.push(estimatePlaintext(length, this.cipherSuite, this.version));
+    const input: ShapeInput = {
       records: this.records,
       selectedProtocol: this.m.rec.negotiation?.selectedProtocol ?? null,
       cipherSuite: this.cipherSuite,
       version: this.version,
-    }).steps;
+    };
+    this.input = input;
+    // The inference runs again on every record (a step's extent and the steps after it can change
+    // with the next one); its frames and reasons are built only when a step is to be applied.
+    this.steps = inferTlsShape(input, this.pt, false).steps;
+    this.full = false;
+    if (!this.settledUnapplied()) return;
+    this.steps = inferTlsShape(input, this.pt, true).steps;
+    this.full = true;
     const last = this.steps.length - 1;
     for (let k = 0; k <= last; k++) {
       const s = this.steps[k]!;
@@ -76,8 +98,26 @@ export class ShapeTracker {
     }
   }
 
+  /** Whether a step of `steps` that record() applies has not been applied yet. */
+  private settledUnapplied(): boolean {
+    const last = this.steps.length - 1;
+    for (let k = 0; k <= last; k++) {
+      const s = this.steps[k]!;
+      if ((k < last || SINGLE_RECORD.has(s.step) || s.step === 'active') && !this.applied.has(s.step)) return true;
+    }
+    return false;
+  }
+
   /** Applies the steps recognised so far (the connection ends, or an alert / close arrives). */
   flush(): void {
+    if (!this.full && this.input !== null) {
+      let pending = false;
+      for (const s of this.steps) if (!this.applied.has(s.step)) pending = true;
+      if (!pending) return;
+      // The records are those of the last inference (every record pushed is inferred at once).
+      this.steps = inferTlsShape(this.input, this.pt, true).steps;
+      this.full = true;
+    }
     for (const s of this.steps) this.apply(s);
   }
 

@@ -185,10 +185,27 @@ export function inferTlsPhases(input: ShapeInput): ShapeResult {
   const recs = input.records;
   const n = recs.length;
   const etm = input.encryptThenMac ?? false;
-  // Called again for every new record of a connection (src/handshake/shape.ts): plain loops, no
-  // slice/map/filter chains (they were a third of its time in the 1 GB corpus profile).
   const pt = new Array<number>(n);
   for (let k = 0; k < n; k++) pt[k] = estimatePlaintext(recs[k]!.length, input.cipherSuite, input.version, etm);
+  return inferTlsShape(input, pt, true);
+}
+
+const NO_FRAMES: number[] = Object.freeze([]) as unknown as number[];
+
+/**
+ * inferTlsPhases with the plaintext estimates given (`pt[k]` = estimatePlaintext of `records[k]`
+ * under the input's suite, version and encrypt-then-MAC) instead of recomputed. With `full` false,
+ * the same steps (names, phases, confidences, times, order; same `reached` and `unexplainedFrom`)
+ * but without their frames (an empty array) and reasons (''): what src/handshake/shape.ts asks for
+ * every new record to learn whether a step appeared, before asking for the full steps.
+ */
+export function inferTlsShape(input: ShapeInput, pt: ArrayLike<number>, full: boolean): ShapeResult {
+  const recs = input.records;
+  const n = recs.length;
+  const etm = input.encryptThenMac ?? false;
+  // Called for every new record of a connection (src/handshake/shape.ts): plain loops, no
+  // slice/map/filter chains (they were a third of its time in the 1 GB corpus profile), and the
+  // reasons (template strings) built only when asked for.
   const steps: ShapeStep[] = [];
   /** "c81 s286 c567": direction and length of recs[from, to). */
   const sizes = (from: number, to: number): string => {
@@ -197,8 +214,11 @@ export function inferTlsPhases(input: ShapeInput): ShapeResult {
     return out;
   };
   const add = (step: ShapeStepName, phase: Phase, confidence: number, from: number, to: number, reason: string) => {
-    const frames: number[] = [];
-    for (let k = from; k < to; k++) frames.push(recs[k]!.frame);
+    let frames = NO_FRAMES;
+    if (full) {
+      frames = [];
+      for (let k = from; k < to; k++) frames.push(recs[k]!.frame);
+    }
     steps.push({ step, phase, inferred: true, confidence, frames, time: recs[from]!.time, reason });
   };
   /** From `from` on: the first large server record of a sustained stream, with its counts, or null. */
@@ -221,7 +241,7 @@ export function inferTlsPhases(input: ShapeInput): ShapeResult {
       b.input > 0 ? 0.6 : 0.5,
       b.from,
       n,
-      `${why} ${b.large} server records >= ${T.LARGE_SERVER} bytes follow (bulk graphics)${b.input > 0 ? ` with ${b.input} small client records (input)` : ''}`,
+      !full ? '' : `${why} ${b.large} server records >= ${T.LARGE_SERVER} bytes follow (bulk graphics)${b.input > 0 ? ` with ${b.input} small client records (input)` : ''}`,
     );
   };
   let i = 0;
@@ -261,10 +281,10 @@ export function inferTlsPhases(input: ShapeInput): ShapeResult {
       for (let k = start; k < i; k++) if (recs[k]!.dir === 'c2s') c++;
       const s = i - start - c;
       const conf = c >= 2 && s >= 1 ? 0.7 : 0.5;
-      add('credssp', 'credssp', conf, start, i, `${proto === PROTOCOL_HYBRID ? 'HYBRID' : 'HYBRID_EX'} selected; ${c} client / ${s} server records alternating (${sizes(start, i)})${euar >= 0 ? ', then the Early User Authorization Result' : error >= 0 ? ', then an error-sized server record' : i < n ? ', then MCS' : ''}`);
+      add('credssp', 'credssp', conf, start, i, full ? `${proto === PROTOCOL_HYBRID ? 'HYBRID' : 'HYBRID_EX'} selected; ${c} client / ${s} server records alternating (${sizes(start, i)})${euar >= 0 ? ', then the Early User Authorization Result' : error >= 0 ? ', then an error-sized server record' : i < n ? ', then MCS' : ''}` : '');
     }
     if (euar >= 0) {
-      add('early_user_authorization_result', 'credssp', input.cipherSuite !== null ? 0.8 : 0.6, euar, euar + 1, `server record of ${recs[euar]!.length} bytes = 4 bytes of plaintext under the negotiated suite (MS-RDPBCGR 2.2.10.2)`);
+      add('early_user_authorization_result', 'credssp', input.cipherSuite !== null ? 0.8 : 0.6, euar, euar + 1, full ? `server record of ${recs[euar]!.length} bytes = 4 bytes of plaintext under the negotiated suite (MS-RDPBCGR 2.2.10.2)` : '');
       i = euar + 1;
     }
     if (error >= 0) {
@@ -274,7 +294,7 @@ export function inferTlsPhases(input: ShapeInput): ShapeResult {
         input.cipherSuite !== null ? 0.6 : 0.45,
         error,
         error + 1,
-        `server record of ${recs[error]!.length} bytes (~${pt[error]} plaintext): only a TSRequest with version and errorCode is that small (MS-CSSP 2.2.1), the server reporting a failure`,
+        !full ? '' : `server record of ${recs[error]!.length} bytes (~${pt[error]} plaintext): only a TSRequest with version and errorCode is that small (MS-CSSP 2.2.1), the server reporting a failure`,
       );
       i = error + 1;
       credsspFailed = true;
@@ -289,7 +309,7 @@ export function inferTlsPhases(input: ShapeInput): ShapeResult {
       stop(i);
       break mcs;
     }
-    add('mcs_connect_initial', 'mcs', 0.6, i, i + 1, `client record of ${recs[i]!.length} bytes (~${pt[i]} plaintext >= ${T.MCS_CONNECT_INITIAL_MIN}) opens the RDP exchange`);
+    add('mcs_connect_initial', 'mcs', 0.6, i, i + 1, full ? `client record of ${recs[i]!.length} bytes (~${pt[i]} plaintext >= ${T.MCS_CONNECT_INITIAL_MIN}) opens the RDP exchange` : '');
     i++;
     // Connect Initial may take more than one record when large; the response is the next server record.
     while (i < n && recs[i]!.dir === 'c2s' && pt[i]! > T.TINY) i++;
@@ -298,7 +318,7 @@ export function inferTlsPhases(input: ShapeInput): ShapeResult {
       stop(i);
       break mcs;
     }
-    add('mcs_connect_response', 'mcs', 0.6, i, i + 1, `next server record of ${recs[i]!.length} bytes (~${pt[i]} plaintext) answers it`);
+    add('mcs_connect_response', 'mcs', 0.6, i, i + 1, full ? `next server record of ${recs[i]!.length} bytes (~${pt[i]} plaintext) answers it` : '');
     i++;
 
     // 3. Erect Domain, Attach User, Channel Joins: a run of tiny records.
@@ -312,11 +332,11 @@ export function inferTlsPhases(input: ShapeInput): ShapeResult {
     let firstServer = -1;
     for (let k = runStart; k < i; k++) if (recs[k]!.dir === 's2c') { firstServer = k; break; }
     const attachEnd = firstServer >= 0 ? firstServer + 1 : i;
-    add('mcs_erect_domain_attach_user', 'mcs', 0.55, runStart, attachEnd, `tiny records (<= ${T.TINY} plaintext) right after Connect Response: ${sizes(runStart, attachEnd)}`);
+    add('mcs_erect_domain_attach_user', 'mcs', 0.55, runStart, attachEnd, full ? `tiny records (<= ${T.TINY} plaintext) right after Connect Response: ${sizes(runStart, attachEnd)}` : '');
     if (attachEnd < i) {
       let joins = 0;
       for (let k = attachEnd; k < i; k++) if (recs[k]!.dir === 's2c') joins++;
-      add('mcs_channel_join', 'mcs', 0.5, attachEnd, i, `${joins} tiny request/confirm pairs follow (${sizes(attachEnd, i)})`);
+      add('mcs_channel_join', 'mcs', 0.5, attachEnd, i, full ? `${joins} tiny request/confirm pairs follow (${sizes(attachEnd, i)})` : '');
     }
 
     // 4. Client Info.
@@ -325,7 +345,7 @@ export function inferTlsPhases(input: ShapeInput): ShapeResult {
       stop(i);
       break mcs;
     }
-    add('client_info', 'mcs', 0.5, i, i + 1, `client record of ${recs[i]!.length} bytes (~${pt[i]} plaintext) after the joins`);
+    add('client_info', 'mcs', 0.5, i, i + 1, full ? `client record of ${recs[i]!.length} bytes (~${pt[i]} plaintext) after the joins` : '');
     i++;
 
     // 5. Demand Active = last server record before Confirm Active (a client record >= CONFIRM_ACTIVE_MIN
@@ -354,22 +374,22 @@ export function inferTlsPhases(input: ShapeInput): ShapeResult {
       // No Demand Active / Confirm Active pattern: licensing, then, if it comes, the bulk stream of an active session.
       const bulk = bulkStream(i);
       const licEnd = bulk === null ? n : bulk.from;
-      if (licEnd > i) add('licensing', 'licensing', 0.4, i, licEnd, `records after Client Info with no Demand Active / Confirm Active pattern${bulk === null ? ' yet' : ''} (${sizes(i, Math.min(licEnd, i + 8))}${licEnd - i > 8 ? ' ...' : ''})`);
+      if (licEnd > i) add('licensing', 'licensing', 0.4, i, licEnd, full ? `records after Client Info with no Demand Active / Confirm Active pattern${bulk === null ? ' yet' : ''} (${sizes(i, Math.min(licEnd, i + 8))}${licEnd - i > 8 ? ' ...' : ''})` : '');
       if (bulk !== null) addBulk(bulk, `after Client Info, no Demand Active / Confirm Active pattern recognised, but`);
       i = n;
       break mcs;
     }
     let demand = confirm - 1;
     while (recs[demand]!.dir !== 's2c') demand--;
-    if (demand > i) add('licensing', 'licensing', 0.45, i, demand, `records between Client Info and Demand Active (${sizes(i, demand)})`);
-    add('demand_active', 'capabilities', 0.5, demand, demand + 1, `server record of ${recs[demand]!.length} bytes (~${pt[demand]} plaintext) just before Confirm Active`);
-    add('confirm_active', 'capabilities', 0.55, confirm, confirm + 1, `client record of ${recs[confirm]!.length} bytes (~${pt[confirm]} plaintext) followed by small client records (Synchronize / Control)`);
+    if (demand > i) add('licensing', 'licensing', 0.45, i, demand, full ? `records between Client Info and Demand Active (${sizes(i, demand)})` : '');
+    add('demand_active', 'capabilities', 0.5, demand, demand + 1, full ? `server record of ${recs[demand]!.length} bytes (~${pt[demand]} plaintext) just before Confirm Active` : '');
+    add('confirm_active', 'capabilities', 0.55, confirm, confirm + 1, full ? `client record of ${recs[confirm]!.length} bytes (~${pt[confirm]} plaintext) followed by small client records (Synchronize / Control)` : '');
     i = confirm + 1;
 
     // 6. Finalization, then active.
     const finStart = i;
     while (i < n && !(recs[i]!.dir === 's2c' && pt[i]! >= T.LARGE_SERVER)) i++;
-    if (i > finStart) add('finalization', 'finalization', 0.5, finStart, i, `${i - finStart} records after Confirm Active before the first large server record`);
+    if (i > finStart) add('finalization', 'finalization', 0.5, finStart, i, full ? `${i - finStart} records after Confirm Active before the first large server record` : '');
     if (i < n) {
       let large = 0;
       for (let k = i; k < n; k++) if (recs[k]!.dir === 's2c' && pt[k]! >= T.LARGE_SERVER) large++;
@@ -379,7 +399,7 @@ export function inferTlsPhases(input: ShapeInput): ShapeResult {
         large >= T.BULK_MIN_LARGE ? 0.8 : 0.6,
         i,
         n,
-        `server record of ${recs[i]!.length} bytes (~${pt[i]} plaintext) after the finalization: graphics updates${large > 1 ? ` (${large} server records >= ${T.LARGE_SERVER} bytes in the ${n - i} records from it)` : ''}`,
+        !full ? '' : `server record of ${recs[i]!.length} bytes (~${pt[i]} plaintext) after the finalization: graphics updates${large > 1 ? ` (${large} server records >= ${T.LARGE_SERVER} bytes in the ${n - i} records from it)` : ''}`,
       );
       i = n;
     }
@@ -389,7 +409,7 @@ export function inferTlsPhases(input: ShapeInput): ShapeResult {
   if (stoppedAt !== null && !credsspFailed) {
     const from = stoppedAt as number;
     const bulk = bulkStream(from);
-    if (bulk !== null) addBulk(bulk, `sequence not recognised from frame ${recs[from]!.frame}, but`);
+    if (bulk !== null) addBulk(bulk, full ? `sequence not recognised from frame ${recs[from]!.frame}, but` : '');
   }
 
   let reached: Phase = 'tls';
