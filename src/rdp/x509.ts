@@ -115,14 +115,23 @@ function loadForge(): typeof forgeType {
 }
 
 /**
- * Parses by SHA-256 of the DER: a server presents the same certificate on every connection, and
- * the OpenSSL parse and self-signature check cost ~1 ms. Bounded in entries and in the size of a
- * cached certificate (larger ones are parsed every time), so hostile captures cannot grow it;
- * oldest entry out first.
+ * Parses by DER bytes: a server presents the same certificate on every connection, and the
+ * OpenSSL parse and self-signature check cost ~1 ms. Keyed by the DER's length and a 32-bit FNV-1a
+ * hash of it (a SHA-256 through node:crypto cost ~30 us per connection, more than the rest of the
+ * lookup), and a hit is the same bytes (compared in full): a colliding certificate replaces the
+ * entry. Bounded in entries and in the size of a cached certificate (larger ones are parsed every
+ * time), so hostile captures cannot grow it; oldest entry out first.
  */
 const CACHE_MAX_ENTRIES = 256;
 const CACHE_MAX_DER_BYTES = 8192;
-const parseCache = new Map<string, CertificateParse>();
+const parseCache = new Map<number, { der: Uint8Array; parse: CertificateParse }>();
+
+/** Cache key: FNV-1a of the bytes (32 bits) and the length (<= CACHE_MAX_DER_BYTES, 14 bits): exact in a double. */
+function cacheKey(der: Uint8Array): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < der.length; i++) h = Math.imul(h ^ der[i]!, 0x01000193);
+  return (h >>> 0) * 16384 + der.length;
+}
 
 /** Entries in the parse cache (for tests and the benchmark). */
 export function certificateCacheSize(): number {
@@ -473,15 +482,22 @@ function nodeNameLine(s: string): string {
  * shared by every caller that passes the same bytes; `problems` is the caller's own copy.
  */
 export function parseCertificateDetailed(der: Uint8Array): CertificateParse {
-  const sha256 = createHash('sha256').update(der).digest('hex');
-  const hit = parseCache.get(sha256);
-  if (hit !== undefined) return { info: hit.info, reader: hit.reader, selfIssued: hit.selfIssued, problems: hit.problems.slice() };
-  const p = parseUncached(der, sha256);
+  const cacheable = der.length <= CACHE_MAX_DER_BYTES;
+  const key = cacheable ? cacheKey(der) : -1;
+  if (cacheable) {
+    const e = parseCache.get(key);
+    if (e !== undefined && Buffer.compare(e.der, der) === 0) {
+      const hit = e.parse;
+      return { info: hit.info, reader: hit.reader, selfIssued: hit.selfIssued, problems: hit.problems.slice() };
+    }
+  }
+  const p = parseUncached(der, createHash('sha256').update(der).digest('hex'));
   Object.freeze(p.info.san);
   Object.freeze(p.info);
-  if (der.length <= CACHE_MAX_DER_BYTES) {
-    if (parseCache.size >= CACHE_MAX_ENTRIES) parseCache.delete(parseCache.keys().next().value!);
-    parseCache.set(sha256, { info: p.info, reader: p.reader, selfIssued: p.selfIssued, problems: p.problems.slice() });
+  if (cacheable) {
+    if (parseCache.has(key)) parseCache.delete(key);
+    else if (parseCache.size >= CACHE_MAX_ENTRIES) parseCache.delete(parseCache.keys().next().value!);
+    parseCache.set(key, { der: new Uint8Array(der), parse: { info: p.info, reader: p.reader, selfIssued: p.selfIssued, problems: p.problems.slice() } });
   }
   return p;
 }

@@ -76,6 +76,29 @@ describe('parseCertificateDetailed cache', () => {
     expect(certificateCacheSize()).toBe(2);
   });
 
+  it('two DERs of the same length and 32-bit FNV-1a hash (the cache key) each get their own answer', () => {
+    const a = Uint8Array.from(Buffer.from('300640322e0b94a9', 'hex'));
+    const b = Uint8Array.from(Buffer.from('3006883f3e48fecd', 'hex'));
+    const wantA = plain(parseCertificateUncached(a));
+    const wantB = plain(parseCertificateUncached(b));
+    expect(wantA).not.toEqual(wantB);
+    for (let k = 0; k < 3; k++) {
+      expect(plain(parseCertificateDetailed(a))).toEqual(wantA);
+      expect(plain(parseCertificateDetailed(b))).toEqual(wantB);
+    }
+    expect(certificateCacheSize()).toBe(1);
+  });
+
+  it('a hit does not depend on the caller\'s buffer staying unchanged (the key bytes are copied)', () => {
+    const m = mintRsa(1024, 'sha256');
+    const buf = Uint8Array.from(m.der);
+    const want = plain(parseCertificateUncached(m.der));
+    expect(plain(parseCertificateDetailed(buf))).toEqual(want);
+    buf.fill(0);
+    expect(plain(parseCertificateDetailed(m.der))).toEqual(want);
+    expect(parseCertificateDetailed(buf).info).not.toBe(parseCertificateDetailed(m.der).info);
+  });
+
   it('bounded: 1000 distinct certificates leave at most 256 entries, oldest out first', () => {
     const first = new Uint8Array([0x30, 0x03, 0x02, 0x01, 0x00]);
     const firstInfo = parseCertificateDetailed(first).info;
