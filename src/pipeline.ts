@@ -256,6 +256,7 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
   let flowOffset = 0;
   let dns: DnsTransaction[] = [];
   const captureEnds: number[] = [];
+  const fileNames: string[] = [];
   const names = new Map<string, string[]>();
   let unknownLinkFrames = 0;
   const stats: TableStats = { ...(parts[0]?.stats ?? new FlowTable({ rdpPorts: [] }, () => null).stats) };
@@ -281,8 +282,10 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
     overflowCount += p.overflowCount;
     idOffset += p.idsUsed;
     flowOffset += p.stats.flowsTracked;
+    for (const d of p.dns) d.fileIndex = p.fileIndex;
     dns = dns.concat(p.dns);
     captureEnds[p.fileIndex] = p.captureEnd;
+    fileNames[p.fileIndex] = p.summary.file;
     for (const n of p.names) names.set(n.ip, [...(names.get(n.ip) ?? []), ...n.names]);
     unknownLinkFrames += p.unknownLinkFrames;
     for (const k of Object.keys(stats) as (keyof TableStats)[]) stats[k] += p.stats[k];
@@ -290,7 +293,7 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
   if (dns.length > MAX_DNS) dns = dns.slice(dns.length - MAX_DNS);
 
   const conns = kept.sort((a, b) => a.fileIndex - b.fileIndex || a.flow.firstFrame - b.flow.firstFrame);
-  const input: DiagnosisInput = { connections: conns, dns, captureEnd: captureEnds, names };
+  const input: DiagnosisInput = { connections: conns, dns, captureEnd: captureEnds, names, files: fileNames };
   const findings = diagnose(input);
   const captureFindings = diagnoseCapture(input, findings);
   attributeMiddleboxResets(conns, findings, input);

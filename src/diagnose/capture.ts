@@ -43,6 +43,7 @@ export function hostLookup(q: DnsTransaction): boolean {
 }
 
 interface Cluster {
+  fileIndex: number;
   client: string;
   lookups: { q: DnsTransaction; failure: string }[];
   names: string[];
@@ -97,31 +98,45 @@ function ownerOf(known: Map<string, KnownName>, names: string[]): KnownName | nu
  * dns_failure finding already cites are left out.
  */
 export function dnsCaptureFindings(input: DiagnosisInput, perConnection: Map<string, Finding[]>): Finding[] {
+  // Frame numbers and the capture's end are per file: a lookup is judged by its own file.
   const ends = input.captureEnd.filter((e) => typeof e === 'number' && Number.isFinite(e));
-  const captureEnd = ends.length > 0 ? Math.max(...ends) : -Infinity;
-  const cited = new Set<number>();
-  for (const list of perConnection.values()) for (const f of list) if (f.cause === 'dns_failure') for (const fr of f.frames) cited.add(fr);
+  const lastEnd = ends.length > 0 ? Math.max(...ends) : -Infinity;
+  const endOf = (fileIndex: number): number => {
+    const e = input.captureEnd[fileIndex];
+    return typeof e === 'number' && Number.isFinite(e) ? e : lastEnd;
+  };
+  const fileOf = new Map<string, number>();
+  for (const c of input.connections) fileOf.set(c.id, c.fileIndex);
+  const cited = new Set<string>();
+  for (const [id, list] of perConnection) {
+    const fi = fileOf.get(id) ?? 0;
+    for (const f of list) if (f.cause === 'dns_failure') for (const fr of f.frames) cited.add(`${fi}:${fr}`);
+  }
+  const isCited = (q: DnsTransaction, frame: number | null): boolean => frame !== null && cited.has(`${q.fileIndex}:${frame}`);
+  const files = input.files ?? [];
+  const inFile = (fileIndex: number): string => (files.length > 1 && files[fileIndex] !== undefined ? ` in ${files[fileIndex]}` : '');
 
   // Failed lookups, clustered per client by related name and time.
   const failed = input.dns
     .filter(hostLookup)
-    .map((q) => ({ q, failure: lookupFailure(q, captureEnd) }))
+    .map((q) => ({ q, failure: lookupFailure(q, endOf(q.fileIndex)) }))
     .filter((x): x is { q: DnsTransaction; failure: string } => x.failure !== null)
     .sort((a, b) => a.q.time - b.q.time || a.q.queryFrame - b.q.queryFrame);
   const clusters: Cluster[] = [];
   const clientClusters = new Map<string, Cluster[]>();
   for (const x of failed) {
-    const mine = clientClusters.get(x.q.client);
+    const key = `${x.q.fileIndex} ${x.q.client}`;
+    const mine = clientClusters.get(key);
     const c = mine?.find((k) => x.q.time - k.last <= DNS_CLUSTER_SECONDS && related(k.names, x.q.name));
     if (c) {
       c.lookups.push(x);
       c.last = x.q.time;
       if (!c.names.some((n) => n.toLowerCase() === x.q.name.toLowerCase())) c.names.push(x.q.name);
     } else {
-      const k: Cluster = { client: x.q.client, lookups: [x], names: [x.q.name], first: x.q.time, last: x.q.time };
+      const k: Cluster = { fileIndex: x.q.fileIndex, client: x.q.client, lookups: [x], names: [x.q.name], first: x.q.time, last: x.q.time };
       clusters.push(k);
       if (mine) mine.push(k);
-      else clientClusters.set(k.client, [k]);
+      else clientClusters.set(key, [k]);
     }
   }
   const known = byName(serverNames(input));
@@ -133,15 +148,16 @@ export function dnsCaptureFindings(input: DiagnosisInput, perConnection: Map<str
     // An AAAA lookup without an address is what IPv4-only names give: not a failure on its own.
     if (!c.lookups.some((l) => l.failure !== 'no address' || l.q.qtype === 1)) continue;
     // The name resolved after all (another type, a retry, another suffix of it).
-    const resolved = lookupsOf(input, c.client).some(
+    const resolved = lookupsOf(input, c.fileIndex, c.client).some(
       (q) => q.addresses.length > 0 && q.time >= c.first - DNS_CLUSTER_SECONDS && q.time <= c.last + DNS_FOLLOW_SECONDS && related(c.names, q.name),
     );
     if (resolved) continue;
-    if (c.lookups.some((l) => cited.has(l.q.queryFrame) || (l.q.responseFrame !== null && cited.has(l.q.responseFrame)))) continue;
+    if (c.lookups.some((l) => isCited(l.q, l.q.queryFrame) || isCited(l.q, l.q.responseFrame))) continue;
 
     const owner = ownerOf(known, c.names);
     const fromClient = connectionsFromClient(input, c.client);
-    const followers = fromClient.filter((o) => o.start >= c.first && o.start <= c.last + DNS_FOLLOW_SECONDS);
+    // A connection's own dns_failure rule weighs the lookups of its own file only (its frames are that file's).
+    const followers = fromClient.filter((o) => o.fileIndex === c.fileIndex && o.start >= c.first && o.start <= c.last + DNS_FOLLOW_SECONDS);
     const toOwner = owner ? followers.find((o) => o.flow.server.ip === owner.server) ?? null : null;
     if (!owner && followers.length > 0) continue; // the connection's own dns_failure rule weighs that lookup
     // The capture holds RDP attempts, none of them from this client, and nothing names the lookup an RDP server's: another program's.
@@ -200,7 +216,7 @@ export function dnsCaptureFindings(input: DiagnosisInput, perConnection: Map<str
         confidence,
         confidenceReason: reasons.join(' '),
         frames: c.lookups.flatMap((l) => [l.q.queryFrame, l.q.responseFrame]),
-        explanation: `The lookups of ${parts.join(', then ')} by ${c.client} (DNS server ${servers.join(', ')}) failed, and ${after}.`,
+        explanation: `The lookups of ${parts.join(', then ')}${inFile(c.fileIndex)} by ${c.client} (DNS server ${servers.join(', ')}) failed, and ${after}.`,
         filter: c.names.map((n) => `dns.qry.name == ${filterString(n)}`).join(' || '),
         summary: `the name "${mainName}" did not resolve (${failures.join(', ')})`,
       }),

@@ -33,9 +33,14 @@ export interface ClientLookups {
   sorted: boolean;
 }
 
-/** DNS transactions by client IP. */
+/** DNS transactions by capture file and client IP (key: dnsKey): frame numbers are per file. */
 export interface DnsIndex extends ArrayIndex<DnsTransaction> {
   byClient: Map<string, ClientLookups>;
+}
+
+/** The index key of a client's lookups in one capture file. */
+export function dnsKey(fileIndex: number, client: string): string {
+  return `${fileIndex} ${client}`;
 }
 
 const connCache = new WeakMap<ConnectionRecord[], ConnectionIndex>();
@@ -81,8 +86,9 @@ export function dnsIndex(dns: DnsTransaction[]): DnsIndex {
   }
   for (let i = idx.n; i < dns.length; i++) {
     const q = dns[i]!;
-    let e = idx.byClient.get(q.client);
-    if (!e) idx.byClient.set(q.client, (e = { list: [], sorted: true }));
+    const key = dnsKey(q.fileIndex, q.client);
+    let e = idx.byClient.get(key);
+    if (!e) idx.byClient.set(key, (e = { list: [], sorted: true }));
     const prev = e.list[e.list.length - 1];
     // NaN fails both comparisons: a list holding one is never called sorted.
     if (prev ? !(q.time >= prev.time) : !(q.time === q.time)) e.sorted = false;
@@ -105,18 +111,19 @@ export function connectionsFromClient(input: DiagnosisInput, ip: string): readon
   return connectionIndex(input.connections).byClientIp.get(ip) ?? NONE;
 }
 
-/** All of this client's lookups, in input order. */
-export function lookupsOf(input: DiagnosisInput, client: string): readonly DnsTransaction[] {
-  return dnsIndex(input.dns).byClient.get(client)?.list ?? NONE;
+/** All of this client's lookups in one capture file, in input order. */
+export function lookupsOf(input: DiagnosisInput, fileIndex: number, client: string): readonly DnsTransaction[] {
+  return dnsIndex(input.dns).byClient.get(dnsKey(fileIndex, client))?.list ?? NONE;
 }
 
 /**
- * This client's lookups with from <= time <= to, in input order: what
- * `input.dns.filter((q) => q.client === client && q.time >= from && q.time <= to)` gives.
+ * This client's lookups in one capture file with from <= time <= to, in input order: what
+ * `input.dns.filter((q) => q.fileIndex === fileIndex && q.client === client && q.time >= from && q.time <= to)` gives.
+ * (A finding cites frame numbers of its connection's file, so it only uses lookups of that file.)
  * With `notOutside`, what `!(q.time < from || q.time > to)` keeps instead (the same but for NaN).
  */
-export function lookupsBetween(input: DiagnosisInput, client: string, from: number, to: number, notOutside = false): DnsTransaction[] {
-  const e = dnsIndex(input.dns).byClient.get(client);
+export function lookupsBetween(input: DiagnosisInput, fileIndex: number, client: string, from: number, to: number, notOutside = false): DnsTransaction[] {
+  const e = dnsIndex(input.dns).byClient.get(dnsKey(fileIndex, client));
   if (!e) return [];
   const list = e.list;
   const out: DnsTransaction[] = [];

@@ -67,6 +67,8 @@ export interface DiagnosisInput {
   captureEnd: number[];
   /** Hostnames known from pcapng NRB blocks: ip -> names. */
   names: Map<string, string[]>;
+  /** The capture files' names by file index (to say which file a capture-wide finding's frames are in). */
+  files?: string[];
 }
 
 /** One rule module per cause: src/diagnose/rules/<cause id>.ts exporting a Rule. */

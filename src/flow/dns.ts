@@ -34,6 +34,7 @@ export class DnsLog {
       if (this.max <= 0) return;
       if (this.transactions.length >= this.max) this.dropOldest();
       const t: DnsTransaction = {
+        fileIndex: 0,
         id: m.id,
         client: src,
         server: dst,

@@ -174,6 +174,8 @@ export type TcpEvent =
 
 /** One DNS query and what answered it (kept for the diagnosis, bounded). */
 export interface DnsTransaction {
+  /** Which capture file the frames are in (0 for a single capture; set when several files are merged). */
+  fileIndex: number;
   id: number;
   client: string;
   server: string;

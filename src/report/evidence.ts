@@ -89,11 +89,9 @@ function tiedDns(report: Report, c: ReportedConnection): Report['dns'] {
   const [clientIp] = splitEndpoint(c.client);
   const cited = new Set<number>();
   for (const f of c.findings) for (const n of f.frames) cited.add(n);
-  const file = report.capture.files[c.fileIndex];
   return report.dns.filter((d) => {
-    if (d.client !== clientIp) return false;
-    // DNS records carry no file index: keep those inside this file's time span (frames are checked on reading).
-    if (file && file.start !== null && file.end !== null && (d.time < file.start || d.time > file.end)) return false;
+    // Frame numbers are per file: only this connection's file's lookups.
+    if (d.client !== clientIp || d.fileIndex !== c.fileIndex) return false;
     const inWindow = d.time >= c.start - DNS_WINDOW_SECONDS && d.time <= c.end;
     return inWindow || cited.has(d.queryFrame) || (d.responseFrame !== null && cited.has(d.responseFrame));
   });

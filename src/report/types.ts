@@ -4,8 +4,11 @@ import type { ConnectionRecord } from '../handshake/types.js';
 import type { Finding } from '../diagnose/types.js';
 import type { DnsTransaction } from '../flow/types.js';
 
-/** 1.1: `captureFindings` added (findings not tied to one connection). */
-export const REPORT_SCHEMA_VERSION = '1.1';
+/**
+ * 1.1: `captureFindings` added (findings not tied to one connection).
+ * 1.2: `dns[].fileIndex` added (which capture file a lookup's frames are in).
+ */
+export const REPORT_SCHEMA_VERSION = '1.2';
 
 export interface CaptureFileSummary {
   file: string;

@@ -190,6 +190,7 @@ describe('filterString: names from the capture are quoted safely', () => {
 
 describe('diagnoseCapture on arbitrary lookups', () => {
   const dnsArb = fc.record({
+    fileIndex: fc.constantFrom(0, 0, 1),
     id: fc.integer({ min: 0, max: 0xffff }),
     client: fc.constantFrom('10.0.0.9', '10.0.0.8', '::1'),
     server: fc.constant('10.0.0.1'),

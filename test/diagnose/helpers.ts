@@ -195,6 +195,7 @@ export function makeCredssp(o: Partial<CredsspInfo> = {}): CredsspInfo {
 
 export function makeDns(o: Partial<DnsTransaction> = {}): DnsTransaction {
   return {
+    fileIndex: 0,
     id: 0x1234,
     client: '10.0.0.9',
     server: '10.0.0.1',

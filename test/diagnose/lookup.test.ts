@@ -121,7 +121,7 @@ function naiveNamesUsedFor(conn: ConnectionRecord, input: DiagnosisInput): UsedN
   const ip = conn.flow.server.ip;
   for (const q of input.dns) {
     if (q.time > conn.start || q.time < conn.start - DNS_NAME_WINDOW_SECONDS) continue;
-    if (q.client !== conn.flow.client.ip) continue;
+    if (q.client !== conn.flow.client.ip || q.fileIndex !== conn.fileIndex) continue;
     if (q.addresses.includes(ip)) add({ name: q.name, source: 'dns', frame: q.responseFrame });
   }
   for (const n of input.names.get(ip) ?? []) add({ name: n, source: 'capture_file', frame: null });
@@ -137,7 +137,7 @@ function naiveRecentLookupElsewhere(conn: ConnectionRecord, input: DiagnosisInpu
   const serverIp = conn.flow.server.ip;
   let best: DnsTransaction | null = null;
   for (const q of input.dns) {
-    if (q.client !== clientIp || q.time > conn.start || q.time < conn.start - DNS_UNNAMED_SECONDS) continue;
+    if (q.client !== clientIp || q.fileIndex !== conn.fileIndex || q.time > conn.start || q.time < conn.start - DNS_UNNAMED_SECONDS) continue;
     if (q.qtype !== 1 && q.qtype !== 28) continue;
     if (!answered(q) || q.addresses.includes(serverIp)) continue;
     const usedThere = input.connections.some(
@@ -149,8 +149,10 @@ function naiveRecentLookupElsewhere(conn: ConnectionRecord, input: DiagnosisInpu
   return best;
 }
 
-// The former src/diagnose/capture.ts dnsCaptureFindings, verbatim.
+// The former src/diagnose/capture.ts dnsCaptureFindings, verbatim but for frame numbers being per file
+// (lookups judged within their own file: its end, its connections' citations, its clusters).
 interface Cluster {
+  fileIndex: number;
   client: string;
   lookups: { q: DnsTransaction; failure: string }[];
   names: string[];
@@ -185,24 +187,29 @@ function serverNames(input: DiagnosisInput): { name: string; server: string; via
 function naiveDnsCaptureFindings(input: DiagnosisInput, perConnection: Map<string, Finding[]>): Finding[] {
   const ends = input.captureEnd.filter((e) => typeof e === 'number' && Number.isFinite(e));
   const captureEnd = ends.length > 0 ? Math.max(...ends) : -Infinity;
-  const cited = new Set<number>();
-  for (const list of perConnection.values()) for (const f of list) if (f.cause === 'dns_failure') for (const fr of f.frames) cited.add(fr);
+  const endOf = (i: number): number => (Number.isFinite(input.captureEnd[i]) ? input.captureEnd[i]! : captureEnd);
+  const cited = new Set<string>();
+  for (const [id, list] of perConnection) {
+    const fi = input.connections.find((c) => c.id === id)?.fileIndex ?? 0;
+    for (const f of list) if (f.cause === 'dns_failure') for (const fr of f.frames) cited.add(`${fi}:${fr}`);
+  }
+  const files = input.files ?? [];
 
   // Failed lookups, clustered per client by related name and time.
   const failed = input.dns
     .filter(hostLookup)
-    .map((q) => ({ q, failure: lookupFailure(q, captureEnd) }))
+    .map((q) => ({ q, failure: lookupFailure(q, endOf(q.fileIndex)) }))
     .filter((x): x is { q: DnsTransaction; failure: string } => x.failure !== null)
     .sort((a, b) => a.q.time - b.q.time || a.q.queryFrame - b.q.queryFrame);
   const clusters: Cluster[] = [];
   for (const x of failed) {
-    const c = clusters.find((k) => k.client === x.q.client && x.q.time - k.last <= DNS_CLUSTER_SECONDS && related(k.names, x.q.name));
+    const c = clusters.find((k) => k.fileIndex === x.q.fileIndex && k.client === x.q.client && x.q.time - k.last <= DNS_CLUSTER_SECONDS && related(k.names, x.q.name));
     if (c) {
       c.lookups.push(x);
       c.last = x.q.time;
       if (!c.names.some((n) => n.toLowerCase() === x.q.name.toLowerCase())) c.names.push(x.q.name);
     } else {
-      clusters.push({ client: x.q.client, lookups: [x], names: [x.q.name], first: x.q.time, last: x.q.time });
+      clusters.push({ fileIndex: x.q.fileIndex, client: x.q.client, lookups: [x], names: [x.q.name], first: x.q.time, last: x.q.time });
     }
   }
   const known = serverNames(input);
@@ -215,13 +222,13 @@ function naiveDnsCaptureFindings(input: DiagnosisInput, perConnection: Map<strin
     if (!c.lookups.some((l) => l.failure !== 'no address' || l.q.qtype === 1)) continue;
     // The name resolved after all (another type, a retry, another suffix of it).
     const resolved = input.dns.some(
-      (q) => q.client === c.client && q.addresses.length > 0 && q.time >= c.first - DNS_CLUSTER_SECONDS && q.time <= c.last + DNS_FOLLOW_SECONDS && related(c.names, q.name),
+      (q) => q.fileIndex === c.fileIndex && q.client === c.client && q.addresses.length > 0 && q.time >= c.first - DNS_CLUSTER_SECONDS && q.time <= c.last + DNS_FOLLOW_SECONDS && related(c.names, q.name),
     );
     if (resolved) continue;
-    if (c.lookups.some((l) => cited.has(l.q.queryFrame) || (l.q.responseFrame !== null && cited.has(l.q.responseFrame)))) continue;
+    if (c.lookups.some((l) => cited.has(`${c.fileIndex}:${l.q.queryFrame}`) || (l.q.responseFrame !== null && cited.has(`${c.fileIndex}:${l.q.responseFrame}`)))) continue;
 
     const owner = known.find((k) => related(c.names, k.name)) ?? null;
-    const followers = input.connections.filter((o) => o.flow.client.ip === c.client && o.start >= c.first && o.start <= c.last + DNS_FOLLOW_SECONDS);
+    const followers = input.connections.filter((o) => o.fileIndex === c.fileIndex && o.flow.client.ip === c.client && o.start >= c.first && o.start <= c.last + DNS_FOLLOW_SECONDS);
     const toOwner = owner ? followers.find((o) => o.flow.server.ip === owner.server) ?? null : null;
     if (!owner && followers.length > 0) continue; // the connection's own dns_failure rule weighs that lookup
     // The capture holds RDP attempts, none of them from this client, and nothing names the lookup an RDP server's: another program's.
@@ -280,7 +287,7 @@ function naiveDnsCaptureFindings(input: DiagnosisInput, perConnection: Map<strin
         confidence,
         confidenceReason: reasons.join(' '),
         frames: c.lookups.flatMap((l) => [l.q.queryFrame, l.q.responseFrame]),
-        explanation: `The lookups of ${parts.join(', then ')} by ${c.client} (DNS server ${servers.join(', ')}) failed, and ${after}.`,
+        explanation: `The lookups of ${parts.join(', then ')}${files.length > 1 && files[c.fileIndex] !== undefined ? ` in ${files[c.fileIndex]}` : ''} by ${c.client} (DNS server ${servers.join(', ')}) failed, and ${after}.`,
         filter: c.names.map((n) => `dns.qry.name == ${filterString(n)}`).join(' || '),
         summary: `the name "${mainName}" did not resolve (${failures.join(', ')})`,
       }),
@@ -297,12 +304,12 @@ function rnd(n: number): number {
   return seed % n;
 }
 
-function q(id: number, client: string, time: number): DnsTransaction {
-  return { id, client, server: '10.0.0.53', queryFrame: id, time, name: `h${id}.example`, qtype: 1, responseFrame: null, responseTime: null, rcode: null, addresses: [], cnames: [] };
+function q(id: number, client: string, time: number, fileIndex = 0): DnsTransaction {
+  return { fileIndex, id, client, server: '10.0.0.53', queryFrame: id, time, name: `h${id}.example`, qtype: 1, responseFrame: null, responseTime: null, rcode: null, addresses: [], cnames: [] };
 }
 
-function naiveBetween(dns: DnsTransaction[], client: string, from: number, to: number, notOutside: boolean): DnsTransaction[] {
-  return dns.filter((x) => x.client === client && (notOutside ? !(x.time < from || x.time > to) : x.time >= from && x.time <= to));
+function naiveBetween(dns: DnsTransaction[], fileIndex: number, client: string, from: number, to: number, notOutside: boolean): DnsTransaction[] {
+  return dns.filter((x) => x.fileIndex === fileIndex && x.client === client && (notOutside ? !(x.time < from || x.time > to) : x.time >= from && x.time <= to));
 }
 
 describe('lookupsBetween', () => {
@@ -317,17 +324,19 @@ describe('lookupsBetween', () => {
         const add = 1 + rnd(4);
         for (let i = 0; i < add; i++) {
           t += kind === 'equal times' ? rnd(2) : kind === 'sorted' ? rnd(5) : rnd(5) - 2;
-          dns.push(q(step * 10 + i, clients[rnd(3)]!, kind === 'with NaN' && rnd(20) === 0 ? NaN : t));
+          // two capture files: a lookup is only ever found for its own file
+          dns.push(q(step * 10 + i, clients[rnd(3)]!, kind === 'with NaN' && rnd(20) === 0 ? NaN : t, rnd(4) === 0 ? 1 : 0));
         }
         if (rnd(5) === 0) dns.shift();
         for (let k = 0; k < 3; k++) {
           const c = clients[rnd(3)]!;
+          const fi = rnd(2);
           const from = t - rnd(40);
           const to = rnd(10) === 0 ? NaN : from + rnd(30) - 3;
           for (const notOutside of [false, true]) {
-            expect(lookupsBetween(input, c, from, to, notOutside)).toEqual(naiveBetween(dns, c, from, to, notOutside));
+            expect(lookupsBetween(input, fi, c, from, to, notOutside)).toEqual(naiveBetween(dns, fi, c, from, to, notOutside));
           }
-          expect(lookupsOf(input, c)).toEqual(dns.filter((x) => x.client === c));
+          expect(lookupsOf(input, fi, c)).toEqual(dns.filter((x) => x.fileIndex === fi && x.client === c));
         }
       }
     });
@@ -375,8 +384,8 @@ describe('the indexed helpers against the former scans, over all fixture capture
       expect(concurrentHalfOpen(c, input), c.id).toEqual(naiveConcurrentHalfOpen(c, input));
       expect(namesUsedFor(c, input), c.id).toEqual(naiveNamesUsedFor(c, input));
       expect(recentLookupElsewhere(c, input), c.id).toBe(naiveRecentLookupElsewhere(c, input));
-      expect(lookupsBetween(input, c.flow.client.ip, c.start - DNS_LOOKBACK_SECONDS, c.start)).toEqual(
-        dns.filter((x) => x.client === c.flow.client.ip && x.time <= c.start && x.time >= c.start - DNS_LOOKBACK_SECONDS),
+      expect(lookupsBetween(input, c.fileIndex, c.flow.client.ip, c.start - DNS_LOOKBACK_SECONDS, c.start)).toEqual(
+        dns.filter((x) => x.fileIndex === c.fileIndex && x.client === c.flow.client.ip && x.time <= c.start && x.time >= c.start - DNS_LOOKBACK_SECONDS),
       );
       expect(connectionsToServer(input, c.flow.server.ip)).toEqual(connections.filter((o) => o.flow.server.ip === c.flow.server.ip));
       expect(connectionsFromClient(input, c.flow.client.ip)).toEqual(connections.filter((o) => o.flow.client.ip === c.flow.client.ip));

@@ -94,7 +94,7 @@ export async function hostileReport(): Promise<Report> {
   c.evidenceFile = `ev/${EVIL}.pcap`;
   r.summary.headline = EVIL;
   r.warnings.push(EVIL);
-  r.dns.push({ id: 1, client: '192.168.10.25', server: '192.168.10.1', queryFrame: 1, time: c.start, name: EVIL, qtype: 1, responseFrame: null, responseTime: null, rcode: null, addresses: [], cnames: [EVIL] });
+  r.dns.push({ fileIndex: 0, id: 1, client: '192.168.10.25', server: '192.168.10.1', queryFrame: 1, time: c.start, name: EVIL, qtype: 1, responseFrame: null, responseTime: null, rcode: null, addresses: [], cnames: [EVIL] });
   for (const g of r.groups) g.summary = EVIL;
   for (const s of r.servers) s.lines = [EVIL];
   return r;

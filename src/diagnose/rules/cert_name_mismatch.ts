@@ -40,7 +40,7 @@ export function namesUsedFor(conn: ConnectionRecord, input: DiagnosisInput): Use
   const sni = conn.tls?.sni;
   if (sni && !isIpLiteral(sni)) add({ name: sni, source: 'sni', frame: conn.tls?.clientHelloFrame ?? null });
   const ip = conn.flow.server.ip;
-  for (const q of lookupsBetween(input, conn.flow.client.ip, conn.start - DNS_NAME_WINDOW_SECONDS, conn.start, true)) {
+  for (const q of lookupsBetween(input, conn.fileIndex, conn.flow.client.ip, conn.start - DNS_NAME_WINDOW_SECONDS, conn.start, true)) {
     if (q.addresses.includes(ip)) add({ name: q.name, source: 'dns', frame: q.responseFrame });
   }
   for (const n of input.names.get(ip) ?? []) add({ name: n, source: 'capture_file', frame: null });

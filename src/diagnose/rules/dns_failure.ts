@@ -22,7 +22,7 @@ export function recentLookupElsewhere(conn: ConnectionRecord, input: DiagnosisIn
   const clientIp = conn.flow.client.ip;
   const serverIp = conn.flow.server.ip;
   let best: DnsTransaction | null = null;
-  for (const q of lookupsBetween(input, clientIp, conn.start - DNS_UNNAMED_SECONDS, conn.start, true)) {
+  for (const q of lookupsBetween(input, conn.fileIndex, clientIp, conn.start - DNS_UNNAMED_SECONDS, conn.start, true)) {
     if (q.qtype !== 1 && q.qtype !== 28) continue;
     if (!answered(q) || q.addresses.includes(serverIp)) continue;
     const usedThere = connectionsFromClient(input, clientIp).some(
@@ -51,7 +51,7 @@ export const dnsFailure: Rule = {
     const clientIp = conn.flow.client.ip;
     const serverIp = conn.flow.server.ip;
     const server = serverText(conn);
-    const lookups = lookupsBetween(input, clientIp, conn.start - DNS_LOOKBACK_SECONDS, conn.start);
+    const lookups = lookupsBetween(input, conn.fileIndex, clientIp, conn.start - DNS_LOOKBACK_SECONDS, conn.start);
     if (lookups.length === 0) return null;
 
     // Names the server is known by: its certificate, the SNI, the capture file's name records.
