@@ -610,9 +610,9 @@ describe('FlowTable: DNS', () => {
     h.feed(udpFrame({ src: '10.9.9.9', dst: C }, 53, 53002, dnsResponse(0x3333, 'slow.example.com', 28, 0, [])));
     h.finish();
     expect(h.table.dns).toEqual([
-      { id: 0x1111, client: C, server: dnsS, queryFrame: q1, time: expect.any(Number), name: 'rdp.example.com', qtype: 1, responseFrame: r1, responseTime: expect.any(Number), rcode: 0, addresses: [S], cnames: ['host.example.com'] },
-      { id: 0x2222, client: C, server: dnsS, queryFrame: q2, time: expect.any(Number), name: 'typo.example.com', qtype: 1, responseFrame: r2, responseTime: expect.any(Number), rcode: 3, addresses: [], cnames: [] },
-      { id: 0x3333, client: C, server: dnsS, queryFrame: q3, time: expect.any(Number), name: 'slow.example.com', qtype: 28, responseFrame: null, responseTime: null, rcode: null, addresses: [], cnames: [] },
+      { fileIndex: 0, id: 0x1111, client: C, server: dnsS, queryFrame: q1, time: expect.any(Number), name: 'rdp.example.com', qtype: 1, responseFrame: r1, responseTime: expect.any(Number), rcode: 0, addresses: [S], cnames: ['host.example.com'] },
+      { fileIndex: 0, id: 0x2222, client: C, server: dnsS, queryFrame: q2, time: expect.any(Number), name: 'typo.example.com', qtype: 1, responseFrame: r2, responseTime: expect.any(Number), rcode: 3, addresses: [], cnames: [] },
+      { fileIndex: 0, id: 0x3333, client: C, server: dnsS, queryFrame: q3, time: expect.any(Number), name: 'slow.example.com', qtype: 28, responseFrame: null, responseTime: null, rcode: null, addresses: [], cnames: [] },
     ]);
     expect(h.table.unmatchedDnsResponses).toBe(1);
     expect(h.consumers).toHaveLength(0);
