@@ -189,8 +189,9 @@ class FileRun {
   };
 
   private finished(rec: ConnectionRecord): void {
-    compactRecord(rec, this.strings);
     if (this.records.length < this.maxRecords) {
+      // Only a record that is kept is worth compacting (a SYN flood's overflow is counted and dropped).
+      compactRecord(rec, this.strings);
       this.records.push(rec);
     } else {
       this.overflowCount++;
