@@ -61,7 +61,10 @@ export function markdownCode(s: string): string {
   let longest = 0;
   for (const m of text.matchAll(/`+/g)) longest = Math.max(longest, m[0].length);
   const fence = '`'.repeat(longest + 1);
-  const pad = text.startsWith('`') || text.endsWith('`') || text === '' ? ' ' : '';
+  // CommonMark 6.1 strips one space from both ends of a code span whose content starts and ends with a
+  // space (and is not all spaces): pad such text too, so that " ! " stays " ! ".
+  const spaced = text.length >= 2 && text.startsWith(' ') && text.endsWith(' ') && text.trim() !== '';
+  const pad = text.startsWith('`') || text.endsWith('`') || text === '' || spaced ? ' ' : '';
   return `${fence}${pad}${text}${pad}${fence}`;
 }
 

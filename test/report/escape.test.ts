@@ -83,6 +83,9 @@ describe('markdownCode', () => {
     expect(markdownCode('tcp.port == 3389')).toBe('`tcp.port == 3389`');
     expect(markdownCode('a``b')).toBe('```a``b```');
     expect(markdownCode('`x`')).toBe('`` `x` ``');
+    // A span starting and ending with a space loses one on each side (CommonMark 6.1): padded.
+    expect(markdownCode(' ! ')).toBe('`  !  `');
+    expect(markdownCode('  ')).toBe('`  `');
   });
   it('property: the code span holds the (control-escaped, one-line) text verbatim', () => {
     fc.assert(
