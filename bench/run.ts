@@ -43,8 +43,8 @@ export type Peer = (typeof PEERS)[number];
 /** Which peers run on which format (pcap-parser reads classic pcap only; tcpdump cannot read gzip). */
 const MATRIX: Record<CorpusFormat, Peer[]> = {
   pcap: ['floor', 'reader', 'decode', 'analyze', 'cli', 'pcap-parser', 'tshark', 'tcpdump'],
-  pcapng: ['floor', 'reader', 'decode', 'analyze', 'tshark', 'tcpdump'],
-  'pcapng.gz': ['zlib', 'reader', 'analyze'],
+  pcapng: ['floor', 'reader', 'decode', 'analyze', 'cli', 'tshark', 'tcpdump'],
+  'pcapng.gz': ['zlib', 'reader', 'analyze', 'cli'],
 };
 
 export function parseSize(s: string): number {
