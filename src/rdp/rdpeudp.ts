@@ -70,8 +70,12 @@ export function decodeRdpudpSyn(buf: Uint8Array, off: number, end: number): Deco
   const down = u16be(buf, p + 6);
   if (up < RDPUDP_MIN_MTU || up > RDPUDP_MAX_MTU) return malformed(p + 4, `uUpStreamMtu ${up} outside ${RDPUDP_MIN_MTU}..${RDPUDP_MAX_MTU}`);
   if (down < RDPUDP_MIN_MTU || down > RDPUDP_MAX_MTU) return malformed(p + 6, `uDownStreamMtu ${down} outside ${RDPUDP_MIN_MTU}..${RDPUDP_MAX_MTU}`);
+  // Fields written out, not `{ ...h.value, more }` (V8 11 makes a dictionary-mode object of a spread
+  // followed by more properties; see x224.ts).
   const r: RdpudpSyn = {
-    ...h.value,
+    snSourceAck: h.value.snSourceAck,
+    uReceiveWindowSize: h.value.uReceiveWindowSize,
+    uFlags: h.value.uFlags,
     flagNames: flagNames(RDPUDP_FLAGS, f, 4),
     isSynAck: (f & RDPUDP_FLAG_ACK) !== 0,
     lossy: (f & RDPUDP_FLAG_SYNLOSSY) !== 0,
