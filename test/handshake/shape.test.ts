@@ -137,11 +137,59 @@ describe('ShapeTracker (inference without frames and reasons until a step is app
           const pt = input.records.map((x) => estimatePlaintext(x.length, suite, version));
           const full = inferTlsPhases(input);
           expect(inferTlsShape(input, pt, true)).toEqual(full);
-          const light = inferTlsShape(input, pt, false);
-          expect(light).toEqual({ ...full, steps: full.steps.map((s) => ({ ...s, frames: [], reason: '' })) });
+          const light = { ...full, steps: full.steps.map((s) => ({ ...s, frames: [], reason: '' })) };
+          expect(inferTlsShape(input, pt, false)).toEqual(light);
         }
       }),
       { numRuns: 500 },
     );
+  });
+
+  it('connection sequences of the fixtures, each record length varied: tracker and inference as before', () => {
+    // Sequences seen in the fixture captures (dir + TLS record length), reaching Client Info and beyond.
+    const seqs = [
+      'c82 s300 c646 s339 c174 c445 s136 c36 c32 s35 c36 s39 c36 s39 c36 s39 c36 s39 c36 s39 c36 s39 c410 s58 s116 c486 c60 s78 s6024 s2424 c52 s6024',
+      's282 s282 c438 s129 c29 c25 s28 c29 s32 c29 s32 c29 s32 c29 s32 c29 s32 c29 s32 c403 s51 s109 c479 c53 s71 s6017 s2417 c45 s6017',
+      'c82 s300 c646 s339 c174 c445 s136 c36 c32 s35',
+    ].map((q) => q.split(' ').map((t) => ({ c2s: t[0] === 'c', length: Number(t.slice(1)) })));
+    let reachedClientInfo = 0;
+    fc.assert(
+      fc.property(
+        fc.constantFrom(...seqs),
+        fc.array(fc.integer({ min: -40, max: 40 }), { minLength: 32, maxLength: 32 }),
+        fc.integer({ min: 0, max: 40 }),
+        protos,
+        suites,
+        (seq, deltas, cut, proto, [suite, version]) => {
+          const rs = seq.slice(0, seq.length - (cut % 4)).map((x, k) => ({ c2s: x.c2s, length: Math.max(0, x.length + (k % 3 === 0 ? deltas[k]! : 0)) }));
+          const a = sink(proto);
+          const b = sink(proto);
+          const t = new ShapeTracker(a);
+          const r = new ReferenceTracker(b);
+          t.established(suite, version);
+          r.established(suite, version);
+          rs.forEach((x, i) => {
+            t.record(x.c2s ? 0 : 1, x.length, 10 + i, i / 10);
+            r.record(x.c2s ? 0 : 1, x.length, 10 + i, i / 10);
+            expect(a.log).toEqual(b.log);
+          });
+          t.flush();
+          r.flush();
+          expect(a.log).toEqual(b.log);
+          const recs: AppRecord[] = [];
+          const pt: number[] = [];
+          rs.forEach((x, i) => {
+            recs.push({ dir: x.c2s ? 'c2s' : 's2c', length: x.length, frame: i + 1, time: i });
+            pt.push(estimatePlaintext(x.length, suite, version));
+            const input = { records: recs, selectedProtocol: proto, cipherSuite: suite, version };
+            const full = inferTlsPhases(input);
+            expect(inferTlsShape(input, pt, false)).toEqual({ ...full, steps: full.steps.map((s) => ({ ...s, frames: [], reason: '' })) });
+          });
+          if (a.log.some((c) => (c as unknown[])[4] === 'Client Info')) reachedClientInfo++;
+        },
+      ),
+      { numRuns: 1500 },
+    );
+    expect(reachedClientInfo).toBeGreaterThan(100);
   });
 });
