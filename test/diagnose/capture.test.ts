@@ -1,9 +1,5 @@
 // Capture-wide findings (diagnoseCapture): failed lookups for a server the client never reached,
 // and the headline that tells them when no connection failed.
-import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { CATALOGUE } from '../../src/diagnose/catalogue.js';
@@ -13,6 +9,7 @@ import { diagnose, diagnoseCapture, headline } from '../../src/diagnose/index.js
 import type { DnsTransaction } from '../../src/flow/types.js';
 import type { ConnectionRecord } from '../../src/handshake/types.js';
 import { T0, input, makeCert, makeDns, makeFlow, makeRecord, makeTls } from './helpers.js';
+import { TSHARK, filterError } from './tshark-filter.js';
 
 const CLIENT = '10.0.0.9';
 
@@ -163,27 +160,11 @@ describe('filterString: names from the capture are quoted safely', () => {
     expect(filterString('x\ny')).toBe('"x\\x0ay"');
     expect(filterString('é')).toBe('"\\xc3\\xa9"');
   });
-  const tshark = ['/usr/bin/tshark', '/usr/local/bin/tshark'].find((p) => existsSync(p));
-  it.skipIf(!tshark)('hostile names still make filters that tshark compiles', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'rdp-autopsy-dnsfilter-'));
-    const empty = path.join(dir, 'empty.pcap');
-    const hdr = Buffer.alloc(24);
-    hdr.writeUInt32LE(0xa1b2c3d4, 0);
-    hdr.writeUInt16LE(2, 4);
-    hdr.writeUInt16LE(4, 6);
-    hdr.writeUInt32LE(65535, 16);
-    hdr.writeUInt32LE(1, 20);
-    writeFileSync(empty, hdr);
+  it.skipIf(!TSHARK)('hostile names still make filters that tshark compiles', () => {
     for (const name of ['evil") || frame.number > 0 || ("', 'back\\slash.example', 'tab\there', 'ünïcode.example']) {
       const f = wide([makeDns({ name, rcode: 3, addresses: [] })]);
       expect(f, name).toHaveLength(1);
-      let err = '';
-      try {
-        execFileSync(tshark!, ['-n', '-r', empty, '-Y', f[0]!.filter], { stdio: ['ignore', 'pipe', 'pipe'] });
-      } catch (e) {
-        err = String((e as { stderr?: Buffer }).stderr ?? e);
-      }
-      expect(err, f[0]!.filter).toBe('');
+      expect(filterError(f[0]!.filter), f[0]!.filter).toBe('');
     }
   }, 60_000);
 });
