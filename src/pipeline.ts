@@ -690,22 +690,24 @@ export async function analyze(sources: CaptureSource[], opts: AnalyzeOptions = {
     }
     ended(await filePart(source, i, opts, sink));
   };
-  // stdin in the main thread at once; files through a pool of `jobs` workers, in file order.
-  const inThread = sources.map((s, i) => (s.kind === 'stdin' ? one(i, null) : null)).filter((p): p is Promise<void> => p !== null);
-  const files = sources.filter((s) => s.kind !== 'stdin').length;
-  const lanes = Array.from({ length: Math.min(jobs, files) }, () => new WorkerLane());
+  // `jobs` threads at most, the main thread one of them: it reads stdin (if given) and then takes files
+  // from the same queue as the workers, in file order. A main thread that only waited for the workers
+  // would leave a core's worth of thread idle while one more worker paid its own start-up and warm-up.
+  const threads = Math.min(jobs, n);
+  const lanes: (WorkerLane | null)[] = [null, ...Array.from({ length: threads - 1 }, () => new WorkerLane())];
   let next = 0;
-  const drive = async (lane: WorkerLane): Promise<void> => {
+  const drive = async (lane: WorkerLane | null): Promise<void> => {
     try {
+      if (lane === null) for (let i = 0; i < n; i++) if (sources[i]!.kind === 'stdin') await one(i, null);
       while (next < n) {
         const i = next++;
         if (sources[i]!.kind !== 'stdin') await one(i, lane);
       }
     } finally {
-      await lane.close();
+      await lane?.close();
     }
   };
-  await Promise.all([...inThread, ...lanes.map(drive)]);
+  await Promise.all(lanes.map(drive));
   return mergeParts(parts, opts);
 }
 
