@@ -152,9 +152,26 @@ function multiCases(sizeName: string, info: CorpusInfo): Case[] {
   const a = info.files.find((f) => f.format === 'pcap');
   const b = info.files.find((f) => f.format === 'pcapng');
   if (!a || !b) return [];
-  const cli = (files: string[]) => () => runMeasured(process.execPath, [CLI, 'analyze', ...files, '--format', 'json', '-o', '/dev/null'], { okCodes: [0, 1, 3] });
-  const mk = (format: string, files: string[], bytes: number, frames: number): Case => ({ id: `${sizeName} ${format} multi`, size: sizeName, format, peer: 'multi', bytes, frames, run: cli(files) });
-  return [mk('pcap', [a.path], a.captureBytes, info.frames), mk('pcapng', [b.path], b.captureBytes, info.frames), mk('pcap+pcapng', [a.path, b.path], a.captureBytes + b.captureBytes, 2 * info.frames)];
+  const cli = (files: string[], extra: string[]) => () =>
+    runMeasured(process.execPath, [CLI, 'analyze', ...files, ...extra, '--format', 'json', '-o', '/dev/null'], { okCodes: [0, 1, 3] });
+  const mk = (format: string, files: string[], extra: string[], bytes: number, frames: number): Case => ({
+    id: `${sizeName} ${format} multi`,
+    size: sizeName,
+    format,
+    peer: 'multi',
+    bytes,
+    frames,
+    run: cli(files, extra),
+  });
+  const both = [a.path, b.path];
+  const bothBytes = a.captureBytes + b.captureBytes;
+  // The pair twice, with the thread count explicit: the default depends on the machine's cores.
+  return [
+    mk('pcap', [a.path], [], a.captureBytes, info.frames),
+    mk('pcapng', [b.path], [], b.captureBytes, info.frames),
+    mk('pcap+pcapng --jobs 1', both, ['--jobs', '1'], bothBytes, 2 * info.frames),
+    mk('pcap+pcapng --jobs 2', both, ['--jobs', '2'], bothBytes, 2 * info.frames),
+  ];
 }
 
 function floodCases(flood: SynFloodInfo): Case[] {
