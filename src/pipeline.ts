@@ -116,6 +116,10 @@ class FileRun {
    */
   private readonly pairs = new Map<string, SideChannel[]>();
   private readonly linkCounts = new Map<number, number>();
+  /** The link type of the frames since the last change (-1 before the first frame), their count, and whether it is decoded. */
+  private runLinkType = -1;
+  private runFrames = 0;
+  private runKnown = false;
   /** Strings repeated by this run's records, kept once (bounded). */
   private readonly strings = new StringInterner();
   private unknownLinkFrames = 0;
@@ -137,19 +141,31 @@ class FileRun {
     this.table = new FlowTable({ rdpPorts: ports, maxDns: MAX_DNS }, (facts) => this.newFlow(facts));
     const pkt = this.pkt;
     const table = this.table;
-    const counts = this.linkCounts;
     this.onFrame = (v: FrameView): void => {
       const lt = v.linkType;
-      counts.set(lt, (counts.get(lt) ?? 0) + 1);
+      // Frames are counted per run of one link type (a file has one, or a few interfaces): no Map
+      // update per frame; countLinkRun() adds the run to linkCounts when the link type changes.
+      if (lt !== this.runLinkType) this.countLinkRun(lt);
+      this.runFrames++;
       const time = frameTime(v);
       if (time > this.lastTime) this.lastTime = time;
-      if (!isKnownLinkType(lt)) {
+      if (!this.runKnown) {
         this.unknownLinkFrames++;
         return;
       }
       decodePacket(v.buf, v.off, v.capLen, lt, pkt);
       table.handle(pkt, v.frame, time, fileIndex);
     };
+  }
+
+  /** Adds the frames of the run that ends to linkCounts and starts a run of link type lt; returns linkCounts. */
+  private countLinkRun(lt: number): Map<number, number> {
+    const prev = this.runLinkType;
+    if (this.runFrames > 0) this.linkCounts.set(prev, (this.linkCounts.get(prev) ?? 0) + this.runFrames);
+    this.runFrames = 0;
+    this.runLinkType = lt;
+    this.runKnown = lt >= 0 && isKnownLinkType(lt);
+    return this.linkCounts;
   }
 
   private newFlow(facts: FlowFacts): StreamConsumer | null {
@@ -221,7 +237,7 @@ class FileRun {
       overflow: this.overflow,
       overflowCount: this.overflowCount,
       idsUsed: this.nextId - 1,
-      summary: fileSummary(info, this.name, this.linkCounts),
+      summary: fileSummary(info, this.name, this.countLinkRun(-1)),
       names: info.names,
       captureEnd: end,
       dns: this.table.dns.slice(),

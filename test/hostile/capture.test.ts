@@ -115,6 +115,29 @@ describe('an unknown link type', () => {
     expect(r.capture.stats.unknownLinkTypeFrames).toBe(1);
     // The unknown frame is frame 4: the X.224 request moves to frame 5 and keeps Wireshark's numbering.
     expect(only(r).negotiation).toMatchObject({ requestFrame: 5, confirmFrame: 6 });
+    expect(r.capture.linkTypes).toEqual([
+      { linkType: 1, name: expect.any(String), frames: b.records.length },
+      { linkType: 147, name: expect.any(String), frames: 1 },
+    ]);
+  });
+
+  it('interfaces interleaved frame by frame: frames counted per link type, in order of first appearance', async () => {
+    const w = new PcapngWriter();
+    w.addInterface({ linkType: 147 });
+    w.addInterface({ linkType: 1 });
+    b.records.forEach((r, i) => {
+      if (i % 2 === 0) w.add({ ...r, ifIndex: 0 });
+      w.add({ ...r, ifIndex: 1 });
+    });
+    const r = await analyzeBuffer(w.toBuffer(), 'interleaved.pcapng');
+    const unknown = Math.ceil(b.records.length / 2);
+    expect(r.capture.frames).toBe(b.records.length + unknown);
+    expect(r.capture.stats.unknownLinkTypeFrames).toBe(unknown);
+    expect(r.capture.linkTypes).toEqual([
+      { linkType: 147, name: expect.any(String), frames: unknown },
+      { linkType: 1, name: expect.any(String), frames: b.records.length },
+    ]);
+    expect(r.connections).toHaveLength(1);
   });
 
   it('command line: exit 0, a warning', () => {
