@@ -10,11 +10,9 @@
 // most `jobs` at once; the same FileRun runs in a worker, in the main thread, or behind
 // createAnalyzer() for frames pushed one by one (live capture).
 import { readFileSync } from 'node:fs';
-import { createRequire } from 'node:module';
 import { availableParallelism } from 'node:os';
-import { dirname, join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
 import { Worker, isMainThread, parentPort, threadId, workerData } from 'node:worker_threads';
+import { workerEntry } from './worker-entry.js';
 import type { CaptureFileInfo, CaptureSource, FrameView, NameRecord } from './capture/types.js';
 import { CaptureInputError, frameTime } from './capture/types.js';
 import { readCapture, sourceName } from './capture/index.js';
@@ -506,29 +504,6 @@ class WorkerUnavailable extends Error {
 }
 
 /**
- * How to start a worker running this module: the compiled JavaScript runs as it is; the TypeScript
- * sources (under vitest or tsx) go through tsx's loader (tsx/esm/api tsImport), or null when tsx
- * cannot be found (then files are read in the main thread).
- */
-function workerEntry(): { entry: string | URL; eval: boolean } | null {
-  const self = import.meta.url;
-  if (!self.startsWith('file:')) return null;
-  if (self.endsWith('.js')) return { entry: new URL(self), eval: false };
-  try {
-    // The ESM build of tsx/esm/api (its CommonJS build cannot register the loader from a worker).
-    const pkgPath = createRequire(fileURLToPath(self)).resolve('tsx/package.json');
-    const pkg = JSON.parse(readFileSync(pkgPath, 'utf8')) as { exports?: Record<string, { import?: { default?: string } } | string> };
-    const rel = (pkg.exports?.['./esm/api'] as { import?: { default?: string } } | undefined)?.import?.default;
-    if (typeof rel !== 'string') return null;
-    const api = pathToFileURL(join(dirname(pkgPath), rel)).href;
-    const code = `import(${JSON.stringify(api)}).then((m) => m.tsImport(${JSON.stringify(self)}, ${JSON.stringify(self)}));`;
-    return { entry: code, eval: true };
-  } catch {
-    return null;
-  }
-}
-
-/**
  * One worker thread reading files one after the other (a thread per file at a time, without paying
  * the thread's start-up for every small file). Jobs are posted as messages; the worker answers with
  * streamed connections, then the part (or an error).
@@ -547,7 +522,7 @@ class WorkerLane {
   run(job: PartJob, onConnection: ((c: ReportedConnection) => void) | null): Promise<FilePart> {
     if (this.broken) return Promise.reject(new WorkerUnavailable('worker unavailable', 0));
     if (this.worker === null) {
-      const how = workerEntry();
+      const how = workerEntry(import.meta.url);
       if (how === null) {
         this.broken = true;
         return Promise.reject(new WorkerUnavailable('no worker entry', 0));

@@ -6,6 +6,7 @@ import { readSync } from 'node:fs';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { createGunzip, type Gunzip } from 'node:zlib';
+import { inflateInThread } from './gunzip-thread.js';
 import { CaptureParser } from './parser.js';
 import { CaptureInputError, type CaptureFileInfo, type CaptureSink, type CaptureSource } from './types.js';
 
@@ -19,7 +20,15 @@ const STOPPED = new Error('parser stopped');
 export interface ReadOptions {
   /** Bytes per read (file) or per pushed slice (buffer); default 4 MiB. */
   chunkSize?: number;
+  /**
+   * A gzipped regular file of at least this many bytes is inflated in a worker thread
+   * (gunzip-thread.ts); default GZIP_THREAD_MIN. Infinity: always in this thread.
+   */
+  gzipThreadMin?: number;
 }
+
+/** Below this size (compressed) a worker thread's start-up costs more than inflating here. */
+export const GZIP_THREAD_MIN = 16 * 1024 * 1024;
 
 /** File path, "-" for stdin, or the buffer's name. */
 export function sourceName(source: CaptureSource): string {
@@ -71,7 +80,7 @@ export async function readCapture(
   const chunkSize = Math.max(1, Math.floor(opts?.chunkSize ?? DEFAULT_CHUNK_SIZE));
   switch (source.kind) {
     case 'file':
-      return readFile(source.path, fileIndex, sink, chunkSize);
+      return readFile(source.path, fileIndex, sink, chunkSize, opts?.gzipThreadMin ?? GZIP_THREAD_MIN);
     case 'stdin':
       return readCaptureStream(process.stdin, '-', fileIndex, sink, { chunkSize });
     case 'buffer':
@@ -93,7 +102,7 @@ function readBuffer(name: string, data: Buffer, fileIndex: number, sink: Capture
   return Promise.resolve(conclude(parser, name));
 }
 
-async function readFile(path: string, fileIndex: number, sink: CaptureSink, chunkSize: number): Promise<CaptureFileInfo> {
+async function readFile(path: string, fileIndex: number, sink: CaptureSink, chunkSize: number, gzipThreadMin: number): Promise<CaptureFileInfo> {
   let fh: FileHandle;
   try {
     fh = await open(path, 'r');
@@ -112,7 +121,7 @@ async function readFile(path: string, fileIndex: number, sink: CaptureSink, chun
     parser = new CaptureParser(path, fileIndex, sink);
     if (isGzip(head, headLen)) {
       parser.info.gzip = true;
-      await readGzipFile(fh, path, parser, chunkSize);
+      await readGzipFile(fh, path, parser, chunkSize, gzipThreadMin);
     } else {
       await readPlainFile(fh, path, parser, chunkSize);
     }
@@ -122,14 +131,6 @@ async function readFile(path: string, fileIndex: number, sink: CaptureSink, chun
   return conclude(parser, path);
 }
 
-async function isRegularFile(fh: FileHandle): Promise<boolean> {
-  try {
-    return (await fh.stat()).isFile();
-  } catch {
-    return false;
-  }
-}
-
 /**
  * A gzipped file: the compressed bytes are read into two buffers in turn and written to gunzip, a
  * buffer being read into again once gunzip has consumed it (its write callback). createReadStream
@@ -137,8 +138,42 @@ async function isRegularFile(fh: FileHandle): Promise<boolean> {
  * a full (incremental) mark for every ~64 MB of such external memory: 78 mark-compacts, 2.8 s of
  * the main thread in the garbage collector for analyze() on the 1 GB gzipped pcapng.
  */
-async function readGzipFile(fh: FileHandle, path: string, parser: CaptureParser, chunkSize: number): Promise<void> {
-  const regular = await isRegularFile(fh);
+async function readGzipFile(fh: FileHandle, path: string, parser: CaptureParser, chunkSize: number, threadMin: number): Promise<void> {
+  let size = -1;
+  try {
+    const st = await fh.stat();
+    if (st.isFile()) size = st.size;
+  } catch {
+    // Not a regular file then: read below as a stream of unknown length.
+  }
+  const regular = size >= 0;
+  if (regular && size >= threadMin) {
+    const o = await inflateInThread(fh.fd, {
+      data(bytes: Buffer): boolean {
+        parser.push(bytes);
+        return !parser.stopped;
+      },
+    });
+    switch (o.kind) {
+      case 'end':
+      case 'stopped':
+        return;
+      case 'thrown':
+        throw o.error;
+      case 'error': {
+        const why = `gzip data is corrupt or cut short (${o.message})`;
+        if (!parser.headerSeen) throw new CaptureInputError(`${path}: ${why}`, path);
+        parser.fail(why);
+        return;
+      }
+      case 'unavailable':
+        if (o.delivered) {
+          parser.fail(`inflating thread failed: ${o.why}`);
+          return;
+        }
+      // Nothing was delivered: inflate here instead.
+    }
+  }
   // 1 MiB at a time: a 4 MiB read inflates to ~4.5 MiB of output queued at once, and these large
   // short-lived buffers, freed only by the garbage collector, left the process's RSS 20-25 MB
   // higher (1 GB gzipped corpus, analyze).
