@@ -124,3 +124,9 @@ it('the files of the set exist', () => {
   const present = new Set(readdirSync(CAPTURES));
   for (const n of SET) expect(present.has(n)).toBe(true);
 });
+
+it('defaultJobs: one file per two cores, at least one', async () => {
+  const { defaultJobs } = await import('../src/pipeline.js');
+  expect([1, 2, 3, 4, 8, 64].map((c) => defaultJobs(c))).toEqual([1, 1, 1, 2, 4, 32]);
+  expect(defaultJobs()).toBeGreaterThanOrEqual(1);
+});

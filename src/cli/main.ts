@@ -2,7 +2,6 @@
 // The `rdp-autopsy` command: analyze <capture...> and live -i <iface>.
 // Every error ends as ONE line on stderr and an exit code (README "Exit codes"); never a stack trace.
 import { readFileSync, realpathSync, statSync } from 'node:fs';
-import { availableParallelism } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import type { CaptureSource } from '../capture/types.js';
@@ -12,6 +11,7 @@ import { FORMAT_NAMES } from './formats.js';
 import { parsePort, runAnalysis } from './run.js';
 import { runLive } from './live.js';
 import { keepYoungGenerationSmall } from './heap.js';
+import { defaultJobs } from '../pipeline.js';
 
 function version(): string {
   try {
@@ -110,7 +110,7 @@ export async function main(argv: string[], stdout: NodeJS.WritableStream = proce
       .command('analyze')
       .description('analyse capture files (pcap / pcapng, gzipped or not; "-" reads stdin)')
       .argument('<capture...>', 'capture files, or - for stdin')
-      .option('--jobs <n>', `files read at once, one worker thread each (default: the number of cores, ${availableParallelism()} here; 1 reads them one after the other)`, jobsOf),
+      .option('--jobs <n>', `files read at once, in as many threads (default: one per two cores, ${defaultJobs()} here; 1 reads them one after the other)`, jobsOf),
   ).action(async (captures: string[], o: CommonOpts & { jobs?: number }) => {
     code = await runAnalysis(
       sourcesOf(captures),

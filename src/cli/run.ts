@@ -19,7 +19,7 @@ export interface RunOptions {
   /** undefined: colour when writing to a terminal. */
   color?: boolean;
   exportEvidence?: string;
-  /** Files read at once (worker threads); undefined: the number of cores. */
+  /** Files read at once (the main thread and worker threads); undefined: defaultJobs(). */
   jobs?: number;
 }
 
