@@ -39,6 +39,11 @@ export function newUdpFacts(): UdpFacts {
   return { firstFrames: [null, null] };
 }
 
+/**
+ * The facts of a new flow. `tcp`: the TCP facts to start with; the flow table passes null and
+ * fills them in when the flow ends (TcpTracker.finalize), so that a flow it tracks (a SYN flood's
+ * half-open one) holds counters, not some twenty small arrays.
+ */
 export function newFlowFacts(
   id: number,
   transport: 'tcp' | 'udp',
@@ -49,6 +54,7 @@ export function newFlowFacts(
   clientBy: FlowFacts['clientBy'],
   frame: number,
   time: number,
+  tcp: TcpFacts | null = transport === 'tcp' ? newTcpFacts() : null,
 ): FlowFacts {
   return {
     id,
@@ -66,7 +72,7 @@ export function newFlowFacts(
     payloadBytes: [0, 0],
     badChecksums: 0,
     icmp: [],
-    tcp: transport === 'tcp' ? newTcpFacts() : null,
+    tcp,
     udp: transport === 'udp' ? newUdpFacts() : null,
     gapBytes: [0, 0],
     cutBytes: [0, 0],

@@ -2,7 +2,7 @@
 // against each packet), its facts, its consumer, and its place in the table's
 // lists (hash bucket chain, activity order, half-open order).
 import type { DecodedPacket } from '../net/index.js';
-import { StreamReassembler, type HeldBudget, type ReassemblySink } from './reassembly.js';
+import { StreamReassembler, ackFillsGap, type HeldBudget, type ReassemblySink } from './reassembly.js';
 import { sameBytes } from './hash.js';
 import type { TcpTracker } from './tcp.js';
 import type { Dir, FlowFacts, StreamConsumer } from './types.js';
@@ -12,6 +12,13 @@ export const FLOW_OPEN = 0;
 export const FLOW_CLOSED = 1;
 /** The next stage did not want it: kept so its packets are dropped cheaply. */
 export const FLOW_IGNORED = 2;
+
+/** How the flows of a table reassemble (one object per table, shared by its flows). */
+export interface ReassemblyConfig {
+  limit: number;
+  maxHeld: number;
+  budget: HeldBudget;
+}
 
 export class Flow {
   bucketNext: Flow | null = null;
@@ -24,10 +31,18 @@ export class Flow {
   state = FLOW_OPEN;
   facts: FlowFacts | null = null;
   consumer: StreamConsumer | null = null;
+  /**
+   * TCP flows with a consumer: the two reassemblers, created on first need (a payload byte, a FIN,
+   * an ACK that leaves a gap): a flow that never carries data (a SYN flood's half-open one) keeps
+   * only where each stream starts (start0 / start1, -1 until known).
+   */
   reasm: [StreamReassembler, StreamReassembler] | null = null;
+  private reasmConfig: ReassemblyConfig | null = null;
+  private start0 = -1;
+  private start1 = -1;
   tcp: TcpTracker | null = null;
-  /** UDP: datagram bytes delivered per direction; whether the consumer still wants bytes. */
-  delivered: [number, number] = [0, 0];
+  /** UDP: datagram bytes delivered per direction (created on the first datagram); whether the consumer still wants bytes. */
+  delivered: [number, number] | null = null;
   wantsBytes = true;
   lastTime = Number.NaN;
   /**
@@ -42,14 +57,16 @@ export class Flow {
     readonly hash: number,
     readonly proto: number,
     readonly ipVersion: number,
-    cAddr: Uint8Array,
+    buf: Uint8Array,
+    cOff: number,
     readonly cPort: number,
-    sAddr: Uint8Array,
+    sOff: number,
     readonly sPort: number,
     readonly fileIndex: number,
   ) {
-    this.cAddr = copyBytes(cAddr);
-    this.sAddr = copyBytes(sAddr);
+    const alen = ipVersion === 6 ? 16 : 4;
+    this.cAddr = copyBytes(buf, cOff, alen);
+    this.sAddr = copyBytes(buf, sOff, alen);
   }
 
   /** 0 when p goes client -> server, 1 server -> client, -1 when p is not of this flow. */
@@ -73,12 +90,62 @@ export class Flow {
     return -1;
   }
 
-  /** Set up the two reassemblers (TCP flows with a consumer). */
-  initReassembly(limit: number, maxHeld: number, budget: HeldBudget): void {
-    this.reasm = [
-      new StreamReassembler(limit, maxHeld, budget, new DirSink(this, 0)),
-      new StreamReassembler(limit, maxHeld, budget, new DirSink(this, 1)),
-    ];
+  /** TCP flows with a consumer: their streams are reassembled (the reassemblers come on first need). */
+  initReassembly(config: ReassemblyConfig): void {
+    this.reasmConfig = config;
+  }
+
+  /** Whether this flow's streams are reassembled. */
+  get reassembles(): boolean {
+    return this.reasmConfig !== null;
+  }
+
+  /** The reassembler of direction d, both created on first call (the flow must reassemble). */
+  stream(d: Dir): StreamReassembler {
+    let r = this.reasm;
+    if (r === null) {
+      const c = this.reasmConfig!;
+      r = [
+        new StreamReassembler(c.limit, c.maxHeld, c.budget, new DirSink(this, 0)),
+        new StreamReassembler(c.limit, c.maxHeld, c.budget, new DirSink(this, 1)),
+      ];
+      if (this.start0 >= 0) r[0].start(this.start0);
+      if (this.start1 >= 0) r[1].start(this.start1);
+      if (!this.wantsBytes) {
+        r[0].stop();
+        r[1].stop();
+      }
+      this.reasm = r;
+    }
+    return r[d];
+  }
+
+  /** Sets where direction d's stream starts (StreamReassembler.start: the first call counts). */
+  startStream(d: Dir, seq: number): void {
+    const r = this.reasm;
+    if (r !== null) r[d].start(seq);
+    else if (this.reasmConfig === null) return;
+    else if (d === 0) {
+      if (this.start0 < 0) this.start0 = seq >>> 0;
+    } else if (this.start1 < 0) this.start1 = seq >>> 0;
+  }
+
+  /** The other side acknowledged `ack` of direction d (StreamReassembler.ackedTo). */
+  ackedTo(d: Dir, ack: number, frame: number, time: number): void {
+    if (this.reasm === null) {
+      // Not created yet: only an ACK beyond the stream's start changes anything (a gap).
+      const start = d === 0 ? this.start0 : this.start1;
+      if (this.reasmConfig === null || start < 0 || !this.wantsBytes || !ackFillsGap(start, ack)) return;
+    }
+    this.stream(d).ackedTo(ack, frame, time);
+  }
+
+  /** Held bytes delivered, the holes before them as gaps (RST, end of the flow). */
+  finishStreams(frame: number, time: number): void {
+    const r = this.reasm;
+    if (r === null) return; // nothing held, nothing delivered: nothing to finish
+    r[0].finish(frame, time);
+    r[1].finish(frame, time);
   }
 
   /** The consumer wants no more bytes: stop both directions. */
@@ -91,10 +158,10 @@ export class Flow {
   }
 }
 
-function copyBytes(b: Uint8Array): number[] {
+function copyBytes(b: Uint8Array, off: number, len: number): number[] {
   // Allocated at its length (an array grown by push() has room for 17 elements).
-  const out = new Array<number>(b.length);
-  for (let i = 0; i < b.length; i++) out[i] = b[i]!;
+  const out = new Array<number>(len);
+  for (let i = 0; i < len; i++) out[i] = b[off + i]!;
   return out;
 }
 

@@ -59,6 +59,15 @@ const STOPPED = 2;
 /** An ACK further ahead than this from what was seen is not believed (garbage / not an ACK). */
 const MAX_ACK_JUMP = 0x40000000;
 
+/**
+ * Whether an ACK of `ack` moves a started stream whose next expected byte is `next` (ackedTo: the
+ * bytes up to it will never be seen and become a gap). For a reassembler not created yet.
+ */
+export function ackFillsGap(next: number, ack: number): boolean {
+  const rel = seqDiff(ack, next);
+  return rel > 0 && rel <= MAX_ACK_JUMP;
+}
+
 export class StreamReassembler {
   started = false;
   /** Sequence number of the byte at stream offset `offset` (the next one to deliver). */

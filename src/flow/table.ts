@@ -15,8 +15,8 @@ import {
   dstText,
 } from '../net/index.js';
 import { DnsLog } from './dns.js';
-import { MAX_ICMP, MAX_TTLS, newFlowFacts } from './facts.js';
-import { FLOW_CLOSED, FLOW_IGNORED, FLOW_OPEN, Flow } from './flow.js';
+import { MAX_ICMP, newFlowFacts } from './facts.js';
+import { FLOW_CLOSED, FLOW_IGNORED, FLOW_OPEN, Flow, type ReassemblyConfig } from './flow.js';
 import { endpointHash, tupleHash } from './hash.js';
 import type { HeldBudget } from './reassembly.js';
 import { seqDiff, seqAdd } from './seq.js';
@@ -93,8 +93,9 @@ export class FlowTable {
   private readonly maxHalfOpen: number;
   private halfOpen = 0;
   private readonly perFlowBytes: number;
-  private readonly maxHeld: number;
   private readonly budget: HeldBudget;
+  /** What every TCP flow's reassemblers are made with (created on first need, flow.ts). */
+  private readonly reasmConfig: ReassemblyConfig;
   private readonly dnsLog: DnsLog;
   private readonly synLog = new SynLog();
   private readonly inner = new DecodedPacket();
@@ -122,8 +123,8 @@ export class FlowTable {
     this.maxFlows = Math.max(1, opts.maxFlows ?? 200_000);
     this.maxHalfOpen = Math.max(1, opts.maxHalfOpen ?? 20_000);
     this.perFlowBytes = Math.max(0, opts.perFlowBytes ?? 256 * 1024);
-    this.maxHeld = Math.max(1, opts.maxHeldSegments ?? 64);
     this.budget = { held: 0, limit: Math.max(0, opts.totalBytes ?? 64 * 1024 * 1024) };
+    this.reasmConfig = { limit: this.perFlowBytes, maxHeld: Math.max(1, opts.maxHeldSegments ?? 64), budget: this.budget };
     this.dnsLog = new DnsLog(Math.max(0, opts.maxDns ?? 10_000));
     this.dns = this.dnsLog.transactions;
   }
@@ -279,7 +280,7 @@ export class FlowTable {
     const log = this.synLog;
     const i = log.find(h, this.srcHash, pkt.srcPort, this.dstHash, pkt.dstPort, fileIndex);
     const facts = f.facts!;
-    const tf = facts.tcp!;
+    const t = f.tcp!;
     const hasAck = (pkt.tcpFlags & TcpFlag.ACK) !== 0;
     if (i >= 0) {
       const events: TcpEvent[] = [];
@@ -290,36 +291,36 @@ export class FlowTable {
       for (let k = 0; k < syns; k++) {
         const fr = log.synFrame[i * SynLog.SYNS + k]!;
         const tm = log.synTime[i * SynLog.SYNS + k]!;
-        tf.synFrames.push(fr);
+        t.addSynFrame(fr, SynLog.SYNS);
         if (tm <= firstSynAckTime) lastSynTime = tm;
         events.push({ kind: 'syn', dir: 0, frame: fr, time: tm, retransmission: k > 0 });
       }
       for (let k = 0; k < synAcks; k++) {
         const fr = log.synAckFrame[i * SynLog.SYNACKS + k]!;
         const tm = log.synAckTime[i * SynLog.SYNACKS + k]!;
-        tf.synAckFrames.push(fr);
+        t.addSynAckFrame(fr, SynLog.SYNACKS);
         events.push({ kind: 'syn_ack', dir: 1, frame: fr, time: tm, retransmission: k > 0 });
       }
-      if (synAcks > 0 && lastSynTime >= 0) tf.handshakeRtt = firstSynAckTime - lastSynTime;
+      if (synAcks > 0 && lastSynTime >= 0) t.handshakeRtt = firstSynAckTime - lastSynTime;
       if (log.ackFrame[i]! >= 0) {
-        tf.ackFrame = log.ackFrame[i]!;
-        events.push({ kind: 'ack', dir: 0, frame: tf.ackFrame, time: log.ackTime[i]!, retransmission: false });
+        t.ackFrame = log.ackFrame[i]!;
+        events.push({ kind: 'ack', dir: 0, frame: t.ackFrame, time: log.ackTime[i]!, retransmission: false });
       }
       const mssC = log.mss[i * 2]!;
       const mssS = log.mss[i * 2 + 1]!;
-      if (mssC >= 0) tf.mss[0] = mssC;
-      if (mssS >= 0) tf.mss[1] = mssS;
+      if (mssC >= 0) t.dirs[0].mss = mssC;
+      if (mssS >= 0) t.dirs[1].mss = mssS;
       const ttlC = log.ttl[i * 2]!;
       const ttlS = log.ttl[i * 2 + 1]!;
-      if (ttlC >= 0) addTtl(tf.ttl, tf.ttlsSeen, 0, ttlC);
-      if (ttlS >= 0) addTtl(tf.ttl, tf.ttlsSeen, 1, ttlS);
+      if (ttlC >= 0) t.dirs[0].addTtl(ttlC);
+      if (ttlS >= 0) t.dirs[1].addTtl(ttlS);
       if (syns > 0) {
         facts.firstFrame = log.synFrame[i * SynLog.SYNS]!;
         facts.start = log.synTime[i * SynLog.SYNS]!;
       }
       const cIsn = log.cIsn[i]!;
       const sIsn = log.sIsn[i]!;
-      f.tcp!.setHandshake(cIsn, synAcks > 0 ? sIsn : -1, log.synAckCount[i]!, lastSynTime);
+      t.setHandshake(cIsn, synAcks > 0 ? sIsn : -1, log.synAckCount[i]!, lastSynTime);
       const before = seqDiff(pkt.seq, seqAdd(cIsn, 1));
       if (before >= 0) facts.skippedPrefix[0] = before;
       if (synAcks > 0 && hasAck) {
@@ -332,10 +333,8 @@ export class FlowTable {
       if (c) for (const ev of events) c.onTcpEvent(ev);
     }
     // The streams start at the request and at what it acknowledges of the server.
-    if (f.reasm) {
-      f.reasm[0].start(pkt.seq);
-      if (hasAck) f.reasm[1].start(pkt.ack);
-    }
+    f.startStream(0, pkt.seq);
+    if (hasAck) f.startStream(1, pkt.ack);
   }
 
   // ------------------------------------------------------------------ UDP
@@ -374,12 +373,13 @@ export class FlowTable {
     if (!c || !f.wantsBytes) return;
     // RDPEUDP (MS-RDPEUDP): whole datagrams, bounded per direction.
     const len = pkt.payloadLen;
-    if (f.delivered[d] + len > this.perFlowBytes) {
+    const delivered = (f.delivered ??= [0, 0]);
+    if (delivered[d] + len > this.perFlowBytes) {
       facts.cutBytes[d] += len;
       this.stats.cutBytes += len;
       return;
     }
-    f.delivered[d] += len;
+    delivered[d] += len;
     const data = Buffer.from(pkt.buf.subarray(pkt.payloadOff, pkt.payloadOff + len));
     if (!c.onData(d, data, frame, time)) {
       f.stopBytes();
@@ -454,22 +454,12 @@ export class FlowTable {
     fileIndex: number,
   ): Flow {
     if (this.open >= this.maxFlows) this.evictOne(time);
-    const alen = p.ipVersion === 6 ? 16 : 4;
     const v = p.ipVersion === 6 ? 6 : 4;
     const cOff = clientIsSrc ? p.srcOff : p.dstOff;
     const sOff = clientIsSrc ? p.dstOff : p.srcOff;
     const cPort = clientIsSrc ? p.srcPort : p.dstPort;
     const sPort = clientIsSrc ? p.dstPort : p.srcPort;
-    const f = new Flow(
-      h,
-      p.ipProto,
-      v,
-      Buffer.from(p.buf.subarray(cOff, cOff + alen)),
-      cPort,
-      Buffer.from(p.buf.subarray(sOff, sOff + alen)),
-      sPort,
-      fileIndex,
-    );
+    const f = new Flow(h, p.ipProto, v, p.buf, cOff, cPort, sOff, sPort, fileIndex);
     const tcp = p.ipProto === IpProto.TCP;
     const facts = newFlowFacts(
       this.nextId++,
@@ -481,6 +471,7 @@ export class FlowTable {
       clientBy,
       frame,
       time,
+      null, // TCP: filled in when the flow ends, from its TcpTracker
     );
     this.stats.flowsTracked++;
     f.bucketNext = this.buckets.get(h) ?? null;
@@ -495,8 +486,8 @@ export class FlowTable {
     f.facts = facts;
     f.consumer = consumer;
     if (tcp) {
-      f.tcp = new TcpTracker(facts.tcp!);
-      f.initReassembly(this.perFlowBytes, this.maxHeld, this.budget);
+      f.tcp = new TcpTracker();
+      f.initReassembly(this.reasmConfig);
     }
     return f;
   }
@@ -508,12 +499,8 @@ export class FlowTable {
     facts.payloadBytes[d] += p.payloadWireLen > p.payloadLen ? p.payloadWireLen : p.payloadLen;
     facts.lastFrame = frame;
     if (time > facts.end) facts.end = time;
-    const tf = facts.tcp;
-    if (tf !== null) {
-      const idle = time - f.lastTime;
-      if (idle > 0 && (tf.maxIdle === null || idle > tf.maxIdle.seconds)) tf.maxIdle = { seconds: idle, frame };
-      addTtl(tf.ttl, tf.ttlsSeen, d, p.ttl);
-    }
+    const t = f.tcp;
+    if (t !== null) t.count(d, p.ttl, frame, time - f.lastTime);
     f.lastTime = time;
     // Checksums only for packets that matter; counted, never dropped (offload leaves them zero or wrong).
     if (checkIpChecksum(p) === false || checkTransportChecksum(p) === false) {
@@ -552,7 +539,7 @@ export class FlowTable {
         this.stats.outOfWindowSegments += f.reasm[0].outOfWindowSegments + f.reasm[1].outOfWindowSegments;
         this.stats.outOfWindowBytes += f.reasm[0].outOfWindowBytes + f.reasm[1].outOfWindowBytes;
       }
-      f.tcp?.finalize();
+      if (f.tcp !== null) facts.tcp = f.tcp.finalize();
       f.consumer.onEnd(facts, reason, endTime);
     }
     if (f.state !== FLOW_CLOSED) {
@@ -654,10 +641,4 @@ export class FlowTable {
     f.halfOpen = false;
     this.halfOpen--;
   }
-}
-
-function addTtl(first: [number | null, number | null], seen: [number[], number[]], d: Dir, ttl: number): void {
-  if (first[d] === null) first[d] = ttl;
-  const list = seen[d];
-  if (list.length < MAX_TTLS && !list.includes(ttl)) list.push(ttl);
 }

@@ -3,11 +3,11 @@
 // (RFC 9293; the heuristics follow Wireshark's tcp.analysis.* where it has one).
 // Counters and bounded lists only, whatever the flow's size.
 import { TcpFlag, type DecodedPacket } from '../net/index.js';
-import { MAX_LOST_SEGMENTS, MAX_RETRANSMISSION_FRAMES, MAX_RSTS, MAX_SYN_FRAMES, RttReservoir } from './facts.js';
+import { MAX_LOST_SEGMENTS, MAX_RETRANSMISSION_FRAMES, MAX_RSTS, MAX_SYN_FRAMES, MAX_TTLS, RttReservoir } from './facts.js';
 import type { Flow } from './flow.js';
 import { outsideAnyWindow } from './reassembly.js';
 import { seqAdd, seqDiff } from './seq.js';
-import type { Dir, TcpFacts } from './types.js';
+import type { Dir, DirFrameRef, LostSegmentRef, PerDir, RstRef, TcpFacts } from './types.js';
 
 /** Sent segments remembered per direction (for RTT samples and lost-segment detection). */
 const MAX_SENT = 64;
@@ -48,18 +48,41 @@ class DirState {
   /** Sequence number of this side's FIN, or -1; finAcked once the other side ACKed it. */
   finSeq = -1;
   finAcked = false;
-  readonly rtt = new RttReservoir();
-  readonly sent: SentSegment[] = [];
-  readonly holes: Hole[] = [];
+  // This direction's TcpFacts counters (written into the facts when the flow ends).
+  retransmissions = 0;
+  dupAcks = 0;
+  zeroWindows = 0;
+  keepAlives = 0;
+  outOfOrder = 0;
+  maxSegment = 0;
+  maxAckedSegment = 0;
+  mss: number | null = null;
+  /** The first TTL / hop limit seen, and every distinct one (bounded). */
+  ttl: number | null = null;
+  ttlsSeen: number[] | null = null;
+  retransmissionFrames: number[] | null = null;
+  // Created on first use: a half-open flow sends no data, so it never needs them.
+  rtt: RttReservoir | null = null;
+  sent: SentSegment[] | null = null;
+  holes: Hole[] | null = null;
+
+  addTtl(ttl: number): void {
+    if (this.ttl === null) this.ttl = ttl;
+    const list = this.ttlsSeen;
+    if (list === null) this.ttlsSeen = [ttl];
+    else if (list.length < MAX_TTLS && !list.includes(ttl)) list.push(ttl);
+  }
 
   addHole(start: number, end: number, time: number): void {
-    if (this.holes.length >= MAX_HOLES) this.holes.shift();
-    this.holes.push({ start, end, time });
+    const holes = (this.holes ??= []);
+    if (holes.length >= MAX_HOLES) holes.shift();
+    holes.push({ start, end, time });
   }
 
   /** The segment [s, e) arrived below highSeq: the time of the hole it fills, or -1. */
   fillHole(s: number, e: number): number {
     const holes = this.holes;
+    if (holes === null) return -1;
     for (let i = 0; i < holes.length; i++) {
       const h = holes[i]!;
       if (seqDiff(s, h.start) < 0 || seqDiff(s, h.end) >= 0) continue;
@@ -80,6 +103,11 @@ class DirState {
   }
 }
 
+/**
+ * The TCP state of one flow. Its facts are counters and small lists kept here while the flow
+ * lives; finalize() writes them into the flow's TcpFacts (a tracked flow that never carries data,
+ * a SYN flood's, so costs this object and two DirStates, not the facts' twenty-odd arrays).
+ */
 export class TcpTracker {
   readonly dirs: [DirState, DirState] = [new DirState(), new DirState()];
   synAckCount = 0;
@@ -87,8 +115,17 @@ export class TcpTracker {
   /** Handshake completed, data seen, or the flow started without a handshake. */
   established = false;
   anyFin = false;
-
-  constructor(readonly facts: TcpFacts) {}
+  // TcpFacts of the flow as a whole (lists created on first use).
+  synFrames: number[] | null = null;
+  synAckFrames: number[] | null = null;
+  ackFrame: number | null = null;
+  handshakeRtt: number | null = null;
+  fins: DirFrameRef[] | null = null;
+  rsts: RstRef[] | null = null;
+  lostSegments: LostSegmentRef[] | null = null;
+  /** Largest gap between two consecutive packets, and the frame after it (-1: none yet). */
+  maxIdle = 0;
+  maxIdleFrame = -1;
 
   /** Backfill the handshake from the SYN log (a flow recognised by its X.224 request). */
   setHandshake(clientIsn: number, serverIsn: number, synAcks: number, lastSynTime: number): void {
@@ -100,6 +137,28 @@ export class TcpTracker {
 
   get clientIsn(): number {
     return this.dirs[0].isn;
+  }
+
+  /** A SYN frame (kept up to `max`; a one-element list is built at its size). */
+  addSynFrame(frame: number, max: number): void {
+    const l = this.synFrames;
+    if (l === null) this.synFrames = [frame];
+    else if (l.length < max) l.push(frame);
+  }
+
+  addSynAckFrame(frame: number, max: number): void {
+    const l = this.synAckFrames;
+    if (l === null) this.synAckFrames = [frame];
+    else if (l.length < max) l.push(frame);
+  }
+
+  /** Bookkeeping of every packet (FlowTable.countPacket): idle time, TTL of its side. */
+  count(d: Dir, ttl: number, frame: number, idle: number): void {
+    if (idle > 0 && (this.maxIdleFrame < 0 || idle > this.maxIdle)) {
+      this.maxIdle = idle;
+      this.maxIdleFrame = frame;
+    }
+    this.dirs[d].addTtl(ttl);
   }
 
   /** Whether a SYN from `dir` with `seq` starts a new connection on this 4-tuple (port reuse). */
@@ -115,7 +174,6 @@ export class TcpTracker {
    * Returns true when the flow is closed by it (RST, or the ACK of the second FIN).
    */
   onPacket(f: Flow, p: DecodedPacket, d: Dir, frame: number, time: number): boolean {
-    const tf = this.facts;
     const c = f.consumer;
     const o: Dir = d === 0 ? 1 : 0;
     const ds = this.dirs[d];
@@ -133,30 +191,30 @@ export class TcpTracker {
     // ---- handshake (RFC 9293 3.5)
     if (syn && !ack) {
       if (d === 0 && (ds.isn < 0 || seq === ds.isn)) {
-        const retransmission = tf.synFrames.length > 0;
-        if (tf.synFrames.length < MAX_SYN_FRAMES) tf.synFrames.push(frame);
+        const retransmission = this.synFrames !== null;
+        this.addSynFrame(frame, MAX_SYN_FRAMES);
         ds.isn = seq;
         this.lastSynTime = time;
-        if (tf.mss[0] === null && p.mss >= 0) tf.mss[0] = p.mss;
-        f.reasm?.[0].start(seqAdd(seq, 1));
+        if (ds.mss === null && p.mss >= 0) ds.mss = p.mss;
+        f.startStream(0, seqAdd(seq, 1));
         c?.onTcpEvent({ kind: 'syn', dir: 0, frame, time, retransmission });
       }
     } else if (syn && ack) {
       if (d === 1) {
         const retransmission = this.synAckCount > 0;
         this.synAckCount++;
-        if (tf.synAckFrames.length < MAX_SYN_FRAMES) tf.synAckFrames.push(frame);
+        this.addSynAckFrame(frame, MAX_SYN_FRAMES);
         if (!retransmission) {
           ds.isn = seq;
-          if (this.lastSynTime >= 0 && time >= this.lastSynTime) tf.handshakeRtt = time - this.lastSynTime;
-          if (p.mss >= 0) tf.mss[1] = p.mss;
+          if (this.lastSynTime >= 0 && time >= this.lastSynTime) this.handshakeRtt = time - this.lastSynTime;
+          if (p.mss >= 0) ds.mss = p.mss;
         }
-        f.reasm?.[1].start(seqAdd(seq, 1));
+        f.startStream(1, seqAdd(seq, 1));
         c?.onTcpEvent({ kind: 'syn_ack', dir: 1, frame, time, retransmission });
       }
-    } else if (ack && !rst && d === 0 && tf.ackFrame === null && this.synAckCount > 0 && os.isn >= 0) {
+    } else if (ack && !rst && d === 0 && this.ackFrame === null && this.synAckCount > 0 && os.isn >= 0) {
       if (p.ack >>> 0 === seqAdd(os.isn, 1)) {
-        tf.ackFrame = frame;
+        this.ackFrame = frame;
         this.established = true;
         c?.onTcpEvent({ kind: 'ack', dir: 0, frame, time, retransmission: false });
       }
@@ -175,27 +233,28 @@ export class TcpTracker {
       const dd = seqDiff(segSeq, ds.highSeq);
       if (wireLen > 0) {
         this.established = true;
-        if (wireLen > tf.maxSegment[d]) tf.maxSegment[d] = wireLen;
+        if (wireLen > ds.maxSegment) ds.maxSegment = wireLen;
       }
       if (!syn && !fin && wireLen <= 1 && dd === -1) {
         // Keep-alive: 0 or 1 byte at next - 1 (RFC 9293 3.8.4).
-        tf.keepAlives[d]++;
+        ds.keepAlives++;
       } else if (wireLen > 0) {
         if (dd >= 0) {
           if (dd > 0) ds.addHole(ds.highSeq, segSeq, time);
-          if (ds.sent.length >= MAX_SENT) ds.sent.shift();
-          ds.sent.push({ seq: segSeq, end: segEnd, len: wireLen, frame, time, retx: null });
+          const sent = (ds.sent ??= []);
+          if (sent.length >= MAX_SENT) sent.shift();
+          sent.push({ seq: segSeq, end: segEnd, len: wireLen, frame, time, retx: null });
           ds.highSeq = segEnd;
         } else {
           const holeTime = ds.fillHole(segSeq, segEnd);
-          const window = tf.handshakeRtt !== null && tf.handshakeRtt > OUT_OF_ORDER_WINDOW ? tf.handshakeRtt : OUT_OF_ORDER_WINDOW;
+          const window = this.handshakeRtt !== null && this.handshakeRtt > OUT_OF_ORDER_WINDOW ? this.handshakeRtt : OUT_OF_ORDER_WINDOW;
           if (holeTime >= 0 && time - holeTime <= window) {
-            tf.outOfOrder[d]++;
+            ds.outOfOrder++;
           } else {
-            tf.retransmissions[d]++;
-            const frames = tf.retransmissionFrames[d];
+            ds.retransmissions++;
+            const frames = (ds.retransmissionFrames ??= []);
             if (frames.length < MAX_RETRANSMISSION_FRAMES) frames.push(frame);
-            markRetransmitted(ds.sent, segSeq, frame);
+            if (ds.sent !== null) markRetransmitted(ds.sent, segSeq, frame);
             c?.onTcpEvent({ kind: 'retransmission', dir: d, frame, time, length: wireLen });
           }
           if (seqDiff(segEnd, ds.highSeq) > 0) ds.highSeq = segEnd;
@@ -223,20 +282,19 @@ export class TcpTracker {
           p.window === ds.lastWin &&
           seqDiff(os.highSeq, a) > 0
         )
-          tf.dupAcks[d]++;
+          ds.dupAcks++;
       }
-      f.reasm?.[o].ackedTo(a, frame, time);
+      f.ackedTo(o, a, frame, time);
       ds.ackInit = true;
       ds.lastAck = a;
       ds.lastWin = p.window;
     }
-    if (p.window === 0 && !syn && !fin && !rst) tf.zeroWindows[d]++;
+    if (p.window === 0 && !syn && !fin && !rst) ds.zeroWindows++;
 
     // ---- stream bytes
-    const r = f.reasm?.[d];
-    if (r && !rst) {
-      if (!syn) r.start(seq); // no SYN seen: the first segment gives the ISN
-      if (wireLen > 0 || fin) r.segment(segSeq, p.buf, p.payloadOff, p.payloadLen, wireLen, fin, frame, time);
+    if (!rst && f.reassembles) {
+      if (!syn) f.startStream(d, seq); // no SYN seen: the first segment gives the ISN
+      if (wireLen > 0 || fin) f.stream(d).segment(segSeq, p.buf, p.payloadOff, p.payloadLen, wireLen, fin, frame, time);
     }
 
     // ---- FIN / RST
@@ -244,20 +302,21 @@ export class TcpTracker {
       this.anyFin = true;
       if (ds.finSeq < 0) {
         ds.finSeq = segEnd;
-        tf.fins.push({ dir: d, frame, time });
+        const ref: DirFrameRef = { dir: d, frame, time };
+        if (this.fins === null) this.fins = [ref];
+        else this.fins.push(ref);
         c?.onTcpEvent({ kind: 'fin', dir: d, frame, time, retransmission: false });
       } else {
         c?.onTcpEvent({ kind: 'fin', dir: d, frame, time, retransmission: segEnd === ds.finSeq });
       }
     }
     if (rst) {
-      const answersSyn = ack && firstFromSide && tf.synFrames.length > 0 && d === 1;
-      if (tf.rsts.length < MAX_RSTS) tf.rsts.push({ dir: d, frame, time, ttl: p.ttl, answersSyn });
+      const answersSyn = ack && firstFromSide && this.synFrames !== null && d === 1;
+      const ref: RstRef = { dir: d, frame, time, ttl: p.ttl, answersSyn };
+      if (this.rsts === null) this.rsts = [ref];
+      else if (this.rsts.length < MAX_RSTS) this.rsts.push(ref);
       // The flow ends here: held bytes (and the holes before them) come before the reset.
-      if (f.reasm) {
-        f.reasm[0].finish(frame, time);
-        f.reasm[1].finish(frame, time);
-      }
+      f.finishStreams(frame, time);
       c?.onTcpEvent({ kind: 'rst', dir: d, frame, time, ttl: p.ttl });
       return true;
     }
@@ -267,28 +326,61 @@ export class TcpTracker {
   /** The other side ACKed `a` for direction `dir` (state s): RTT sample, acked sizes, lost segments. */
   private acked(s: DirState, dir: Dir, a: number, time: number): void {
     const sent = s.sent;
-    const tf = this.facts;
+    if (sent === null) return;
     let newest: SentSegment | null = null;
     while (sent.length > 0 && seqDiff(a, sent[0]!.end) >= 0) {
       const seg = sent.shift()!;
-      if (seg.len > tf.maxAckedSegment[dir]) tf.maxAckedSegment[dir] = seg.len;
-      if (seg.retx !== null) pushLost(tf, dir, seg, true);
+      if (seg.len > s.maxAckedSegment) s.maxAckedSegment = seg.len;
+      if (seg.retx !== null) this.pushLost(dir, seg, true);
       newest = seg;
     }
     // One sample per ACK, from the newest segment it covers; never from a retransmitted one (Karn).
-    if (newest !== null && newest.retx === null) s.rtt.add(time - newest.time);
+    if (newest !== null && newest.retx === null) (s.rtt ??= new RttReservoir()).add(time - newest.time);
   }
 
-  /** The flow ends: RTT statistics and the segments retransmitted and never acknowledged. */
-  finalize(): void {
-    const tf = this.facts;
-    for (const dir of [0, 1] as const) {
-      const s = this.dirs[dir];
-      tf.rtt[dir] = s.rtt.stats();
-      for (const seg of s.sent) if (seg.retx !== null) pushLost(tf, dir, seg, false);
-      s.sent.length = 0;
-      s.holes.length = 0;
-    }
+  private pushLost(dir: Dir, seg: SentSegment, acked: boolean): void {
+    const ref: LostSegmentRef = { dir, frame: seg.frame, retransmitFrames: seg.retx ?? [], length: seg.len, acked };
+    if (this.lostSegments === null) this.lostSegments = [ref];
+    else if (this.lostSegments.length < MAX_LOST_SEGMENTS) this.lostSegments.push(ref);
+  }
+
+  /**
+   * The flow ends: the segments retransmitted and never acknowledged, then the TcpFacts (every
+   * list at its length, the per-direction values as pairs; same key order as newTcpFacts).
+   */
+  finalize(): TcpFacts {
+    const c = this.dirs[0];
+    const s = this.dirs[1];
+    this.lostAtEnd(c, 0);
+    this.lostAtEnd(s, 1);
+    return {
+      synFrames: this.synFrames ?? [],
+      synAckFrames: this.synAckFrames ?? [],
+      ackFrame: this.ackFrame,
+      handshakeRtt: this.handshakeRtt,
+      rtt: c.rtt === null && s.rtt === null ? [null, null] : [c.rtt?.stats() ?? null, s.rtt?.stats() ?? null],
+      retransmissions: counts(c.retransmissions, s.retransmissions),
+      retransmissionFrames: [c.retransmissionFrames ?? [], s.retransmissionFrames ?? []],
+      dupAcks: counts(c.dupAcks, s.dupAcks),
+      zeroWindows: counts(c.zeroWindows, s.zeroWindows),
+      keepAlives: counts(c.keepAlives, s.keepAlives),
+      outOfOrder: counts(c.outOfOrder, s.outOfOrder),
+      fins: this.fins ?? [],
+      rsts: this.rsts ?? [],
+      ttl: values(c.ttl, s.ttl),
+      ttlsSeen: [c.ttlsSeen ?? [], s.ttlsSeen ?? []],
+      maxSegment: counts(c.maxSegment, s.maxSegment),
+      maxAckedSegment: counts(c.maxAckedSegment, s.maxAckedSegment),
+      lostSegments: this.lostSegments ?? [],
+      maxIdle: this.maxIdleFrame >= 0 ? { seconds: this.maxIdle, frame: this.maxIdleFrame } : null,
+      mss: values(c.mss, s.mss),
+    };
+  }
+
+  private lostAtEnd(s: DirState, dir: Dir): void {
+    if (s.sent !== null) for (const seg of s.sent) if (seg.retx !== null) this.pushLost(dir, seg, false);
+    s.sent = null;
+    s.holes = null;
   }
 }
 
@@ -303,7 +395,15 @@ function markRetransmitted(sent: SentSegment[], seq: number, frame: number): voi
   }
 }
 
-function pushLost(tf: TcpFacts, dir: Dir, seg: SentSegment, acked: boolean): void {
-  if (tf.lostSegments.length >= MAX_LOST_SEGMENTS) return;
-  tf.lostSegments.push({ dir, frame: seg.frame, retransmitFrames: seg.retx ?? [], length: seg.len, acked });
+/**
+ * A pair of counters. [0, 0] is written as a constant literal: V8 then shares the literal's
+ * copy-on-write elements until a write, so a pair that stays zero (most of them) costs its header only.
+ */
+function counts(a: number, b: number): PerDir<number> {
+  return a === 0 && b === 0 ? [0, 0] : [a, b];
+}
+
+/** A pair of values that may be unknown (null); [null, null] as a constant literal (see counts). */
+function values(a: number | null, b: number | null): PerDir<number | null> {
+  return a === null && b === null ? [null, null] : [a, b];
 }

@@ -127,6 +127,7 @@ export interface FlowFacts {
   /** Packets with a bad IP or TCP/UDP checksum (counted, never dropped). */
   badChecksums: number;
   icmp: IcmpRef[];
+  /** TCP flows: complete when the flow ends (the flow table fills it in then; null before). */
   tcp: TcpFacts | null;
   udp: UdpFacts | null;
   /** Reassembly: bytes missing in each direction (gaps delivered as gaps), bytes cut by the per-flow bound. */
