@@ -46,12 +46,14 @@ export class Flow {
   wantsBytes = true;
   lastTime = Number.NaN;
   /**
-   * Client and server address bytes, copied into plain arrays of small integers: a small Buffer
-   * copy (Buffer.from) is a view into Node's shared 8 KiB pool slab, and a flow kept as a
-   * tombstone would keep that whole slab alive.
+   * Client and server addresses as numbers (never a Buffer copy: that is a view into Node's shared
+   * 8 KiB pool slab, which a flow kept as a tombstone would keep alive): the first four bytes as a
+   * big-endian int32 (a Smi: the whole IPv4 address), and for IPv6 the other twelve in a small array.
    */
-  readonly cAddr: number[];
-  readonly sAddr: number[];
+  readonly cWord: number;
+  readonly sWord: number;
+  readonly cTail: number[] | null;
+  readonly sTail: number[] | null;
 
   constructor(
     readonly hash: number,
@@ -64,29 +66,24 @@ export class Flow {
     readonly sPort: number,
     readonly fileIndex: number,
   ) {
-    const alen = ipVersion === 6 ? 16 : 4;
-    this.cAddr = copyBytes(buf, cOff, alen);
-    this.sAddr = copyBytes(buf, sOff, alen);
+    this.cWord = word(buf, cOff);
+    this.sWord = word(buf, sOff);
+    this.cTail = ipVersion === 6 ? copyBytes(buf, cOff + 4, 12) : null;
+    this.sTail = ipVersion === 6 ? copyBytes(buf, sOff + 4, 12) : null;
   }
 
   /** 0 when p goes client -> server, 1 server -> client, -1 when p is not of this flow. */
   dirOf(p: DecodedPacket): number {
     if (p.ipProto !== this.proto || p.ipVersion !== this.ipVersion) return -1;
-    const len = this.cAddr.length;
-    if (
-      p.srcPort === this.cPort &&
-      p.dstPort === this.sPort &&
-      sameBytes(p.buf, p.srcOff, this.cAddr, len) &&
-      sameBytes(p.buf, p.dstOff, this.sAddr, len)
-    )
-      return 0;
-    if (
-      p.srcPort === this.sPort &&
-      p.dstPort === this.cPort &&
-      sameBytes(p.buf, p.srcOff, this.sAddr, len) &&
-      sameBytes(p.buf, p.dstOff, this.cAddr, len)
-    )
-      return 1;
+    const buf = p.buf;
+    const src = word(buf, p.srcOff);
+    const dst = word(buf, p.dstOff);
+    if (p.srcPort === this.cPort && p.dstPort === this.sPort && src === this.cWord && dst === this.sWord) {
+      if (this.cTail === null || (sameBytes(buf, p.srcOff + 4, this.cTail, 12) && sameBytes(buf, p.dstOff + 4, this.sTail!, 12))) return 0;
+    }
+    if (p.srcPort === this.sPort && p.dstPort === this.cPort && src === this.sWord && dst === this.cWord) {
+      if (this.cTail === null || (sameBytes(buf, p.srcOff + 4, this.sTail!, 12) && sameBytes(buf, p.dstOff + 4, this.cTail, 12))) return 1;
+    }
     return -1;
   }
 
@@ -156,6 +153,11 @@ export class Flow {
       this.reasm[1].stop();
     }
   }
+}
+
+/** Four bytes at b[off] as a big-endian int32. */
+function word(b: Uint8Array, off: number): number {
+  return (b[off]! << 24) | (b[off + 1]! << 16) | (b[off + 2]! << 8) | b[off + 3]!;
 }
 
 function copyBytes(b: Uint8Array, off: number, len: number): number[] {

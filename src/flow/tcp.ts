@@ -57,9 +57,9 @@ class DirState {
   maxSegment = 0;
   maxAckedSegment = 0;
   mss: number | null = null;
-  /** The first TTL / hop limit seen, and every distinct one (bounded). */
+  /** The first TTL / hop limit seen; every distinct one (bounded) once there are two. */
   ttl: number | null = null;
-  ttlsSeen: number[] | null = null;
+  ttls: number[] | null = null;
   retransmissionFrames: number[] | null = null;
   // Created on first use: a half-open flow sends no data, so it never needs them.
   rtt: RttReservoir | null = null;
@@ -67,10 +67,18 @@ class DirState {
   holes: Hole[] | null = null;
 
   addTtl(ttl: number): void {
-    if (this.ttl === null) this.ttl = ttl;
-    const list = this.ttlsSeen;
-    if (list === null) this.ttlsSeen = [ttl];
-    else if (list.length < MAX_TTLS && !list.includes(ttl)) list.push(ttl);
+    const first = this.ttl;
+    if (first === null) this.ttl = ttl;
+    else if (ttl !== first) {
+      const list = this.ttls;
+      if (list === null) this.ttls = [first, ttl];
+      else if (list.length < MAX_TTLS && !list.includes(ttl)) list.push(ttl);
+    }
+  }
+
+  /** Every distinct TTL seen, first one first (TcpFacts.ttlsSeen). */
+  ttlsSeen(): number[] {
+    return this.ttls ?? (this.ttl !== null ? [this.ttl] : []);
   }
 
   addHole(start: number, end: number, time: number): void {
@@ -115,9 +123,12 @@ export class TcpTracker {
   /** Handshake completed, data seen, or the flow started without a handshake. */
   established = false;
   anyFin = false;
-  // TcpFacts of the flow as a whole (lists created on first use).
-  synFrames: number[] | null = null;
-  synAckFrames: number[] | null = null;
+  // TcpFacts of the flow as a whole (lists created on first use). SYN and SYN/ACK frames: the
+  // first one, and the list of them all from the second on (a half-open flow has one of each).
+  private firstSyn = -1;
+  private syns: number[] | null = null;
+  private firstSynAck = -1;
+  private synAcks: number[] | null = null;
   ackFrame: number | null = null;
   handshakeRtt: number | null = null;
   fins: DirFrameRef[] | null = null;
@@ -139,17 +150,20 @@ export class TcpTracker {
     return this.dirs[0].isn;
   }
 
-  /** A SYN frame (kept up to `max`; a one-element list is built at its size). */
+  /** A SYN frame (the first `max` are kept). */
   addSynFrame(frame: number, max: number): void {
-    const l = this.synFrames;
-    if (l === null) this.synFrames = [frame];
-    else if (l.length < max) l.push(frame);
+    if (this.firstSyn < 0) this.firstSyn = frame;
+    else if (this.syns === null) {
+      if (max > 1) this.syns = [this.firstSyn, frame];
+    } else if (this.syns.length < max) this.syns.push(frame);
   }
 
+  /** A SYN/ACK frame (the first `max` are kept). */
   addSynAckFrame(frame: number, max: number): void {
-    const l = this.synAckFrames;
-    if (l === null) this.synAckFrames = [frame];
-    else if (l.length < max) l.push(frame);
+    if (this.firstSynAck < 0) this.firstSynAck = frame;
+    else if (this.synAcks === null) {
+      if (max > 1) this.synAcks = [this.firstSynAck, frame];
+    } else if (this.synAcks.length < max) this.synAcks.push(frame);
   }
 
   /** Bookkeeping of every packet (FlowTable.countPacket): idle time, TTL of its side. */
@@ -191,7 +205,7 @@ export class TcpTracker {
     // ---- handshake (RFC 9293 3.5)
     if (syn && !ack) {
       if (d === 0 && (ds.isn < 0 || seq === ds.isn)) {
-        const retransmission = this.synFrames !== null;
+        const retransmission = this.firstSyn >= 0;
         this.addSynFrame(frame, MAX_SYN_FRAMES);
         ds.isn = seq;
         this.lastSynTime = time;
@@ -311,7 +325,7 @@ export class TcpTracker {
       }
     }
     if (rst) {
-      const answersSyn = ack && firstFromSide && this.synFrames !== null && d === 1;
+      const answersSyn = ack && firstFromSide && this.firstSyn >= 0 && d === 1;
       const ref: RstRef = { dir: d, frame, time, ttl: p.ttl, answersSyn };
       if (this.rsts === null) this.rsts = [ref];
       else if (this.rsts.length < MAX_RSTS) this.rsts.push(ref);
@@ -354,8 +368,8 @@ export class TcpTracker {
     this.lostAtEnd(c, 0);
     this.lostAtEnd(s, 1);
     return {
-      synFrames: this.synFrames ?? [],
-      synAckFrames: this.synAckFrames ?? [],
+      synFrames: this.syns ?? (this.firstSyn >= 0 ? [this.firstSyn] : []),
+      synAckFrames: this.synAcks ?? (this.firstSynAck >= 0 ? [this.firstSynAck] : []),
       ackFrame: this.ackFrame,
       handshakeRtt: this.handshakeRtt,
       rtt: c.rtt === null && s.rtt === null ? [null, null] : [c.rtt?.stats() ?? null, s.rtt?.stats() ?? null],
@@ -368,7 +382,7 @@ export class TcpTracker {
       fins: this.fins ?? [],
       rsts: this.rsts ?? [],
       ttl: values(c.ttl, s.ttl),
-      ttlsSeen: [c.ttlsSeen ?? [], s.ttlsSeen ?? []],
+      ttlsSeen: [c.ttlsSeen(), s.ttlsSeen()],
       maxSegment: counts(c.maxSegment, s.maxSegment),
       maxAckedSegment: counts(c.maxAckedSegment, s.maxAckedSegment),
       lostSegments: this.lostSegments ?? [],

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { dnsQuery, dnsResponse, ethernet, icmpv4, icmpv6, ipPacket, mtuRest, tcp } from '../../fixtures/lib/frames.js';
 import { ACK, Conn, FIN, Harness, PSH, RST, SYN, handshake, udpFrame } from './harness.js';
+import type { Flow } from '../../src/flow/flow.js';
 
 const C = '10.0.0.5';
 const S = '10.0.0.9';
@@ -713,3 +714,77 @@ describe('FlowTable: files', () => {
   });
 });
 
+
+describe('FlowTable: what a flow holds before it carries data', () => {
+  /** The table's flows (its activity list, oldest first): internals, read to check what a flow allocates. */
+  function flows(h: Harness): Flow[] {
+    const out: Flow[] = [];
+    for (let f = (h.table as unknown as { lruHead: Flow | null }).lruHead; f !== null; f = f.lruNext) out.push(f);
+    return out;
+  }
+
+  it('a half-open flow has no reassemblers and no TcpFacts until it ends; then its facts are complete', () => {
+    const h = new Harness();
+    const c = new Conn(C, 50100, S, 3389);
+    h.feed(c.syn());
+    h.feed(c.syn(), 1);
+    h.feed(c.synAck(), 0.01);
+    const [f] = flows(h);
+    expect(f!.reasm).toBeNull();
+    expect(f!.facts!.tcp).toBeNull();
+    h.finish();
+    const t = h.only.ended!.facts.tcp!;
+    expect(t.synFrames).toEqual([1, 2]);
+    expect(t.synAckFrames).toEqual([3]);
+    expect(t.handshakeRtt).toBeCloseTo(0.01, 9);
+    expect(t.ttl).toEqual([128, 64]);
+    expect(t.ttlsSeen).toEqual([[128], [64]]);
+    expect(t.mss).toEqual([1460, 1400]);
+    expect(t.retransmissions).toEqual([0, 0]);
+    expect(t.rtt).toEqual([null, null]);
+    expect(t.maxIdle).toEqual({ seconds: expect.closeTo(1, 9), frame: 2 });
+  });
+
+  it('an ACK past the start of a stream that sent nothing yet is a gap (the reassemblers come with that need)', () => {
+    const h = new Harness();
+    const c = new Conn(C, 50101, S, 3389);
+    handshake(h, c);
+    expect(flows(h)[0]!.reasm).toBeNull();
+    // The server acknowledges 10 client bytes the capture never saw.
+    const ackFrame = h.feed(c.s('', ACK, { ack: c.cSeq + 10 }));
+    expect(flows(h)[0]!.reasm).not.toBeNull();
+    h.feed(c.c('abc', ACK | PSH, { seq: c.cSeq + 10 }));
+    h.finish();
+    const r = h.only;
+    expect(r.log.filter((x) => x.kind === 'gap')).toEqual([{ kind: 'gap', dir: 0, n: 10, frame: ackFrame }]);
+    expect(r.stream(0)).toBe('[10]abc');
+    expect(r.ended!.facts.gapBytes).toEqual([10, 0]);
+  });
+
+  it('an ACK that does not move a stream builds nothing', () => {
+    const h = new Harness();
+    const c = new Conn(C, 50102, S, 3389);
+    handshake(h, c);
+    h.feed(c.s('', ACK));
+    h.feed(c.c('', ACK));
+    expect(flows(h)[0]!.reasm).toBeNull();
+  });
+
+  it('tells apart IPv6 flows whose addresses share their first four bytes, and IPv4 addresses above 128.0.0.0', () => {
+    const h = new Harness();
+    const a = new Conn('2001:db8::5', 50103, '2001:db8::9', 3389);
+    const b = new Conn('2001:db8::6', 50103, '2001:db8::9', 3389);
+    const v4 = new Conn('200.1.2.3', 50103, '192.168.1.9', 3389);
+    for (const c of [a, b, v4]) handshake(h, c);
+    for (const c of [a, b, v4]) {
+      h.feed(c.c('hello'));
+      h.feed(c.s('world'));
+    }
+    h.finish();
+    expect(h.consumers.map((r) => `${r.facts.client.ip} ${r.facts.packets.join('/')} ${r.stream(0)} ${r.stream(1)}`)).toEqual([
+      '2001:db8::5 3/2 hello world',
+      '2001:db8::6 3/2 hello world',
+      '200.1.2.3 3/2 hello world',
+    ]);
+  });
+});
