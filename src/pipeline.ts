@@ -20,8 +20,9 @@ import { DecodedPacket, decodePacket, isKnownLinkType, linkTypeName } from './ne
 import { FlowTable } from './flow/table.js';
 import type { DnsTransaction, FlowFacts, StreamConsumer } from './flow/types.js';
 import type { ConnectionRecord, SideChannel } from './handshake/types.js';
-import { ConnectionMachine, DEFAULT_BYTE_BUDGET } from './handshake/machine.js';
+import { ConnectionMachine, DEFAULT_BYTE_BUDGET, type MachineOptions } from './handshake/machine.js';
 import { UdpMachine } from './handshake/udp.js';
+import { PendingMachine } from './handshake/pending.js';
 import { StringInterner, compactRecord, flattenStrings } from './handshake/compact.js';
 import type { DiagnosisInput, Finding } from './diagnose/types.js';
 import { diagnose, diagnoseCapture, groupAttempts, headline, summarizeServers } from './diagnose/index.js';
@@ -126,6 +127,8 @@ class FileRun {
   private readonly byteBudget: number;
   /** The CaptureSink of this file (one function for the whole file, no closure per packet). */
   readonly onFrame: (v: FrameView) => void;
+  /** What every TCP connection's machine is made with, but its id and side-channel list (one object per run). */
+  private readonly machineOptions: Omit<MachineOptions, 'id' | 'sideChannels'>;
 
   constructor(
     opts: AnalyzeOptions,
@@ -135,6 +138,7 @@ class FileRun {
   ) {
     this.maxRecords = opts.maxRecords ?? MAX_RECORDS;
     this.byteBudget = opts.byteBudget ?? DEFAULT_BYTE_BUDGET;
+    this.machineOptions = { file: name, fileIndex, byteBudget: this.byteBudget, onRecord: this.onTcpRecord };
     const ports = [3389, ...(opts.rdpPorts ?? []).filter((p) => p !== 3389)];
     this.table = new FlowTable({ rdpPorts: ports, maxDns: MAX_DNS }, (facts) => this.newFlow(facts));
     const pkt = this.pkt;
@@ -169,15 +173,11 @@ class FileRun {
   private newFlow(facts: FlowFacts): StreamConsumer | null {
     const id = `c${this.nextId++}`;
     if (facts.transport === 'tcp') {
-      const m = new ConnectionMachine(facts, {
-        id,
-        file: this.name,
-        fileIndex: this.fileIndex,
-        byteBudget: this.byteBudget,
-        onRecord: this.onTcpRecord,
-      });
-      this.pairs.set(`${facts.client.ip} ${facts.server.ip}`, m.sideChannels);
-      return m;
+      // The ConnectionMachine comes with the flow's first stream byte, or at its end (pending.ts):
+      // a half-open flow (a SYN flood's) holds its TCP events only while it is tracked.
+      const sideChannels: SideChannel[] = [];
+      this.pairs.set(`${facts.client.ip} ${facts.server.ip}`, sideChannels);
+      return new PendingMachine(facts, id, sideChannels, this.machineOptions);
     }
     const tcp = this.pairs.get(`${facts.client.ip} ${facts.server.ip}`) ?? null;
     const u = new UdpMachine(facts, {

@@ -49,6 +49,8 @@ export interface MachineOptions {
   file: string;
   fileIndex: number;
   byteBudget?: number;
+  /** The list the record's side channels go into (given when the caller hands it out before the machine exists). */
+  sideChannels?: SideChannel[];
   /** Called once when the flow ends, with the finished record. */
   onRecord(rec: ConnectionRecord, machine: ConnectionMachine): void;
 }
@@ -93,7 +95,7 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
     licensing: [],
     errorInfo: [],
   };
-  readonly sideChannels: SideChannel[] = [];
+  readonly sideChannels: SideChannel[];
   private phaseList: PhaseReached[] = [];
   private phase: Phase = 'none';
   /** The first TIMELINE_HEAD events; after record() assembled it, the whole kept timeline. */
@@ -145,6 +147,7 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
     // end of the flow): a SYN flood's half-open flows cost the machine's fields only.
     this.budget = opts.byteBudget ?? DEFAULT_BYTE_BUDGET;
     this.firstFrame = facts.firstFrame;
+    this.sideChannels = opts.sideChannels ?? [];
   }
 
   get x224(): X224Track {

@@ -1,0 +1,83 @@
+// The consumer of a new TCP flow until the flow carries data. Most flows that never do are a SYN
+// flood's or a port scan's half-open attempts, tracked by the thousand at once: for them a whole
+// ConnectionMachine (its record parts, timeline, trackers' fields: ~1.3 KB that survive until the
+// flow ends, so V8 promotes them and frees them only in a full GC) would be built for two TCP
+// events. PendingMachine keeps the events as they come and builds the machine on the first stream
+// byte, gap or out-of-window segment, or when the flow ends, replaying the events into it first: the
+// machine sees the same calls in the same order, so the record is the same.
+import type { Dir, FlowEndReason, FlowFacts, StreamConsumer, TcpEvent } from '../flow/types.js';
+import { ConnectionMachine, type MachineOptions } from './machine.js';
+import type { SideChannel } from './types.js';
+
+export class PendingMachine implements StreamConsumer {
+  private built: ConnectionMachine | null = null;
+  /** TCP events before the machine exists, in order (a one- or two-element list at its length). */
+  private events: TcpEvent[] | null = null;
+
+  /**
+   * `id`: the connection's; `sideChannels`: the list its record will carry (the caller may hand it
+   * to RDPEUDP flows before the machine exists); `common`: the rest of the machine's options, one
+   * object for every flow of a run.
+   */
+  constructor(
+    readonly facts: FlowFacts,
+    readonly id: string,
+    readonly sideChannels: SideChannel[],
+    private readonly common: Omit<MachineOptions, 'id' | 'sideChannels'>,
+  ) {}
+
+  /** Whether the machine has been built (the flow carried data, or ended). */
+  get hasMachine(): boolean {
+    return this.built !== null;
+  }
+
+  /** The machine, built (and the events so far replayed into it) on first use. */
+  get machine(): ConnectionMachine {
+    let m = this.built;
+    if (m === null) {
+      const c = this.common;
+      m = new ConnectionMachine(this.facts, {
+        id: this.id,
+        file: c.file,
+        fileIndex: c.fileIndex,
+        byteBudget: c.byteBudget,
+        sideChannels: this.sideChannels,
+        onRecord: c.onRecord,
+      });
+      this.built = m;
+      const evs = this.events;
+      this.events = null;
+      if (evs !== null) for (let i = 0; i < evs.length; i++) m.onTcpEvent(evs[i]!);
+    }
+    return m;
+  }
+
+  onTcpEvent(ev: TcpEvent): void {
+    const m = this.built;
+    if (m !== null) {
+      m.onTcpEvent(ev);
+      return;
+    }
+    const l = this.events;
+    // push() on an empty (or one-element) array would reserve 17 slots; a half-open flow has one or two events.
+    if (l === null) this.events = [ev];
+    else if (l.length === 1) this.events = [l[0]!, ev];
+    else l.push(ev);
+  }
+
+  onData(dir: Dir, data: Buffer, frame: number, time: number): boolean {
+    return this.machine.onData(dir, data, frame, time);
+  }
+
+  onGap(dir: Dir, missingBytes: number, frame: number, time: number): void {
+    this.machine.onGap(dir, missingBytes, frame, time);
+  }
+
+  onOutOfWindow(dir: Dir, distance: number, length: number, frame: number, time: number): void {
+    this.machine.onOutOfWindow(dir, distance, length, frame, time);
+  }
+
+  onEnd(facts: FlowFacts, reason: FlowEndReason, captureEnd: number): void {
+    this.machine.onEnd(facts, reason, captureEnd);
+  }
+}

@@ -1,0 +1,114 @@
+// PendingMachine (the consumer of a TCP flow until it carries data) against a ConnectionMachine
+// made with the flow: the same records on every fixture capture, and no machine while a flow is
+// half-open.
+import { readdirSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { frameTime, readCapture } from '../../src/capture/index.js';
+import { DecodedPacket, decodePacket, isKnownLinkType } from '../../src/net/index.js';
+import { FlowTable, type FlowFacts, type StreamConsumer } from '../../src/flow/index.js';
+import { ConnectionMachine } from '../../src/handshake/machine.js';
+import { PendingMachine } from '../../src/handshake/pending.js';
+import type { ConnectionRecord, SideChannel } from '../../src/handshake/types.js';
+import { tcpFrame } from '../flow/harness.js';
+
+const captures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/captures');
+const files = readdirSync(captures).filter((f) => /\.pcap(ng)?$/.test(f)).sort();
+
+/** Records of every TCP flow of a capture, each flow's consumer made by `make`. */
+async function records(file: string, make: (facts: FlowFacts, id: string, onRecord: (r: ConnectionRecord) => void) => StreamConsumer): Promise<ConnectionRecord[]> {
+  const out: ConnectionRecord[] = [];
+  let n = 0;
+  const table = new FlowTable({ rdpPorts: [3389] }, (facts) => (facts.transport === 'tcp' ? make(facts, `c${++n}`, (r) => out.push(r)) : null));
+  const pkt = new DecodedPacket();
+  let end = 0;
+  const info = await readCapture({ kind: 'file', path: path.join(captures, file) }, 0, {
+    onFrame(v) {
+      if (!isKnownLinkType(v.linkType)) return;
+      const t = frameTime(v);
+      if (t > end) end = t;
+      decodePacket(v.buf, v.off, v.capLen, v.linkType, pkt);
+      table.handle(pkt, v.frame, t, 0);
+    },
+  });
+  table.finish(Math.max(info.end ?? 0, end));
+  return out;
+}
+
+describe('PendingMachine', () => {
+  it('has TCP flows to compare', async () => {
+    let n = 0;
+    for (const f of files) n += (await records(f, (facts, id, onRecord) => new PendingMachine(facts, id, [], { file: f, fileIndex: 0, onRecord }))).length;
+    expect(n).toBeGreaterThan(files.length);
+  });
+
+  it.each(files)('gives the records a ConnectionMachine made with the flow gives: %s', async (file) => {
+    const direct = await records(file, (facts, id, onRecord) => new ConnectionMachine(facts, { id, file, fileIndex: 0, onRecord }));
+    const pending = await records(file, (facts, id, onRecord) => new PendingMachine(facts, id, [], { file, fileIndex: 0, onRecord }));
+    expect(pending.length).toBe(direct.length);
+    expect(JSON.stringify(pending)).toBe(JSON.stringify(direct));
+  });
+
+  it('builds no machine while a flow is half-open; at its end the record has its events, and its side channels go into the list given', () => {
+    const pendings: PendingMachine[] = [];
+    const recs: ConnectionRecord[] = [];
+    const lists: SideChannel[][] = [];
+    const table = new FlowTable({ rdpPorts: [3389] }, (facts) => {
+      const list: SideChannel[] = [];
+      lists.push(list);
+      const p = new PendingMachine(facts, `c${pendings.length + 1}`, list, { file: 'x.pcap', fileIndex: 0, onRecord: (r) => recs.push(r) });
+      pendings.push(p);
+      return p;
+    });
+    const pkt = new DecodedPacket();
+    let frame = 0;
+    const feed = (b: Buffer, t: number): void => {
+      decodePacket(b, 0, b.length, 1, pkt);
+      table.handle(pkt, ++frame, t, 0);
+    };
+    const ip = { src: '10.0.0.1', dst: '10.0.0.2' };
+    const back = { src: '10.0.0.2', dst: '10.0.0.1' };
+    feed(tcpFrame(ip, 50000, 3389, 1000, 0, 0x02), 100);
+    feed(tcpFrame(ip, 50000, 3389, 1000, 0, 0x02), 101);
+    feed(tcpFrame(back, 3389, 50000, 7000, 1001, 0x12), 101.01);
+    expect(pendings).toHaveLength(1);
+    expect(pendings[0]!.hasMachine).toBe(false);
+    table.finish(110);
+    expect(pendings[0]!.hasMachine).toBe(true);
+    expect(recs).toHaveLength(1);
+    const r = recs[0]!;
+    expect(r.timeline.map((e) => `${e.frame} ${e.event}`)).toEqual(['1 SYN', '2 SYN (retransmission)', '3 SYN, ACK', '3 Capture ends']);
+    expect(r.flow.tcp!.synFrames).toEqual([1, 2]);
+    expect(r.sideChannels).toBe(lists[0]);
+  });
+
+  it('builds the machine on the first stream byte and replays the events before it', () => {
+    const pendings: PendingMachine[] = [];
+    const recs: ConnectionRecord[] = [];
+    const table = new FlowTable({ rdpPorts: [3389] }, (facts) => {
+      const p = new PendingMachine(facts, 'c1', [], { file: 'x.pcap', fileIndex: 0, onRecord: (r) => recs.push(r) });
+      pendings.push(p);
+      return p;
+    });
+    const pkt = new DecodedPacket();
+    let frame = 0;
+    const feed = (b: Buffer, t: number): void => {
+      decodePacket(b, 0, b.length, 1, pkt);
+      table.handle(pkt, ++frame, t, 0);
+    };
+    const ip = { src: '10.0.0.1', dst: '10.0.0.2' };
+    const back = { src: '10.0.0.2', dst: '10.0.0.1' };
+    feed(tcpFrame(ip, 50001, 3389, 1000, 0, 0x02), 100);
+    feed(tcpFrame(back, 3389, 50001, 7000, 1001, 0x12), 100.01);
+    feed(tcpFrame(ip, 50001, 3389, 1001, 7001, 0x10), 100.02);
+    expect(pendings[0]!.hasMachine).toBe(false);
+    // TPKT + X.224 Connection Request (MS-RDPBCGR 2.2.1.1), 19 bytes.
+    feed(tcpFrame(ip, 50001, 3389, 1001, 7001, 0x18, Buffer.from('030000130ee000000000000100080003000000', 'hex')), 100.03);
+    expect(pendings[0]!.hasMachine).toBe(true);
+    table.finish(101);
+    const r = recs[0]!;
+    expect(r.timeline.slice(0, 4).map((e) => `${e.frame} ${e.event}`)).toEqual(['1 SYN', '2 SYN, ACK', '3 ACK', '4 X.224 Connection Request']);
+    expect(r.negotiation).not.toBeNull();
+  });
+});
