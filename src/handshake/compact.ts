@@ -2,11 +2,20 @@
 // diagnosis looks at all of them), so what it costs in heap is what memory grows by per connection.
 // Arrays grown by push() carry spare capacity (a one-element list has room for 17), and strings
 // built from template literals are trees of concatenated pieces; a finished record no longer
-// changes, so its arrays are copied at their exact length and its strings flattened (V8 then
-// drops the pieces). Shared frozen values (the certificate and cipher-suite caches) are left
-// alone, and so is `sideChannels`, whose identity matters: an RDPEUDP flow that starts later still
-// adds itself to it (src/pipeline.ts).
-import type { ConnectionRecord } from './types.js';
+// changes, so its grown arrays are copied at their exact length and its built strings flattened
+// (V8 then drops the pieces). The counter pairs of the flow facts are array literals whose elements
+// V8 shares copy-on-write until the first write; a pair written but still [0, 0] or [null, null]
+// (the RTT of a direction without samples) becomes such a literal again.
+//
+// The walk follows the record's known shape (handshake/types.ts, flow/types.ts) field by field:
+// a generic deep walk (for-in over every object, Object.isFrozen on each) cost ~20 us per
+// connection and a large optimising compile job; this one touches only the arrays that can grow
+// and the strings that are built. Shared frozen values (the certificate cache's infos) are not
+// descended into, and `sideChannels` is left as it is: its identity matters, an RDPEUDP flow that
+// starts later still adds itself to it (src/pipeline.ts). A field added to the record types should
+// be added here when it holds a grown array or a built string.
+import type { FlowFacts, PerDir, TcpFacts } from '../flow/types.js';
+import type { ConnectionRecord, McsInfo, NegotiationInfo, TlsInfo } from './types.js';
 
 /** Strings shorter than this are flat already (V8 builds a concatenation of fewer characters flat). */
 const CONS_MIN_LENGTH = 13;
@@ -20,34 +29,21 @@ export function flatString(s: string): string {
   return s;
 }
 
-function compactValue(v: unknown): unknown {
-  if (typeof v === 'string') return flatString(v);
-  if (v === null || typeof v !== 'object' || Object.isFrozen(v)) return v;
-  if (Array.isArray(v)) {
-    // Empty arrays share V8's empty backing store, and a pair of numbers (the PerDir counters,
-    // built as literals) is already at its size: copying those would only cost.
-    if (v.length === 0 || (v.length === 2 && typeof v[0] !== 'object' && typeof v[1] !== 'object')) return v;
-    const out = v.slice();
-    for (let i = 0; i < out.length; i++) {
-      const x: unknown = out[i];
-      if (typeof x === 'object' || typeof x === 'string') out[i] = compactValue(x);
-    }
-    return out;
-  }
-  compactFields(v as Record<string, unknown>);
-  return v;
+function flatOrNull(s: string | null): void {
+  if (s !== null && s.length >= CONS_MIN_LENGTH) s.charCodeAt(0);
 }
 
-function compactFields(o: Record<string, unknown>, skip?: string): void {
-  for (const k in o) {
-    if (k === skip) continue;
-    const x = o[k];
-    if (typeof x === 'string') flatString(x);
-    else if (typeof x === 'object' && x !== null) {
-      const c = compactValue(x);
-      if (c !== x) o[k] = c;
-    }
-  }
+/** An array at its length: a copy when it may have been grown by push(), else the array itself. */
+function exact<T>(a: T[]): T[] {
+  return a.length === 0 ? a : a.slice();
+}
+
+/** [0, 0] and [null, null] as literals (their elements shared copy-on-write), else the pair itself. */
+function zeroPair(p: PerDir<number>): PerDir<number> {
+  return p[0] === 0 && p[1] === 0 ? [0, 0] : p;
+}
+function nullPair<T>(p: PerDir<T | null>): PerDir<T | null> {
+  return p[0] === null && p[1] === null ? [null, null] : p;
 }
 
 /**
@@ -94,16 +90,122 @@ export class StringInterner {
   }
 }
 
+function compactNegotiation(n: NegotiationInfo): void {
+  flatOrNull(n.cookie);
+  flatOrNull(n.routingToken);
+  flatOrNull(n.correlationId);
+  n.requestedProtocolNames = exact(n.requestedProtocolNames);
+}
+
+function compactTls(t: TlsInfo): void {
+  t.clientVersions = exact(t.clientVersions);
+  t.clientCipherSuites = exact(t.clientCipherSuites);
+  flatOrNull(t.sni);
+  // The certificate infos are the certificate cache's frozen, shared objects: the list only.
+  t.certificates = exact(t.certificates);
+  t.alerts = exact(t.alerts);
+}
+
+function compactMcs(m: McsInfo): void {
+  const c = m.client;
+  if (c !== null) {
+    flatOrNull(c.clientName);
+    flatOrNull(c.clientDigProductId);
+    c.channels = exact(c.channels);
+  }
+  const s = m.server;
+  if (s !== null) {
+    s.certificates = exact(s.certificates);
+    s.channelIds = exact(s.channelIds);
+  }
+  m.channelJoins = exact(m.channelJoins);
+}
+
+function compactTcp(t: TcpFacts): void {
+  t.synFrames = exact(t.synFrames);
+  t.synAckFrames = exact(t.synAckFrames);
+  t.rtt = nullPair(t.rtt);
+  t.retransmissions = zeroPair(t.retransmissions);
+  const rf = t.retransmissionFrames;
+  if (rf[0].length + rf[1].length > 0) t.retransmissionFrames = [exact(rf[0]), exact(rf[1])];
+  t.dupAcks = zeroPair(t.dupAcks);
+  t.zeroWindows = zeroPair(t.zeroWindows);
+  t.keepAlives = zeroPair(t.keepAlives);
+  t.outOfOrder = zeroPair(t.outOfOrder);
+  t.fins = exact(t.fins);
+  t.rsts = exact(t.rsts);
+  t.ttl = nullPair(t.ttl);
+  const ts = t.ttlsSeen;
+  if (ts[0].length + ts[1].length > 0) t.ttlsSeen = [exact(ts[0]), exact(ts[1])];
+  t.maxSegment = zeroPair(t.maxSegment);
+  t.maxAckedSegment = zeroPair(t.maxAckedSegment);
+  const lost = t.lostSegments;
+  if (lost.length > 0) {
+    t.lostSegments = lost.slice();
+    for (const l of lost) l.retransmitFrames = exact(l.retransmitFrames);
+  }
+  t.mss = nullPair(t.mss);
+}
+
+function compactFlow(f: FlowFacts, strings: StringInterner | undefined): void {
+  // A server recurs across connections (retries, every client of one server); client addresses
+  // are not interned: a flood of spoofed sources would fill the interner with them.
+  flatString(f.client.ip);
+  f.server.ip = strings !== undefined ? strings.intern(f.server.ip) : flatString(f.server.ip);
+  f.packets = zeroPair(f.packets);
+  f.payloadBytes = zeroPair(f.payloadBytes);
+  if (f.icmp.length > 0) {
+    f.icmp = f.icmp.slice();
+    for (const i of f.icmp) flatString(i.from);
+  }
+  if (f.tcp !== null) compactTcp(f.tcp);
+  if (f.udp !== null) f.udp.firstFrames = nullPair(f.udp.firstFrames);
+  f.gapBytes = zeroPair(f.gapBytes);
+  f.cutBytes = zeroPair(f.cutBytes);
+  f.skippedPrefix = zeroPair(f.skippedPrefix);
+}
+
 /**
  * Compacts a finished record in place (same values, same key order, same JSON); with an interner,
- * timeline event names and details and warning messages are shared with earlier records.
+ * timeline event names and details, warning messages and the server's address are shared with
+ * earlier records.
  */
 export function compactRecord(rec: ConnectionRecord, strings?: StringInterner): void {
-  compactFields(rec as unknown as Record<string, unknown>, 'sideChannels');
-  if (strings === undefined) return;
-  for (const e of rec.timeline) {
+  flatString(rec.client);
+  rec.server = strings !== undefined ? strings.intern(rec.server) : flatString(rec.server);
+  rec.phases = exact(rec.phases);
+  if (rec.died !== null) flatString(rec.died.detail);
+  if (rec.negotiation !== null) compactNegotiation(rec.negotiation);
+  if (rec.tls !== null) compactTls(rec.tls);
+  const cs = rec.credssp;
+  if (cs !== null) {
+    cs.tokens = exact(cs.tokens);
+    cs.frames = exact(cs.frames);
+  }
+  if (rec.mcs !== null) compactMcs(rec.mcs);
+  rec.licensing = exact(rec.licensing);
+  rec.errorInfo = exact(rec.errorInfo);
+  const timeline = exact(rec.timeline);
+  rec.timeline = timeline;
+  const warnings = exact(rec.warnings);
+  rec.warnings = warnings;
+  compactFlow(rec.flow, strings);
+  if (strings === undefined) {
+    for (let i = 0; i < timeline.length; i++) {
+      const e = timeline[i]!;
+      flatString(e.event);
+      if (e.detail !== undefined) flatString(e.detail);
+    }
+    for (let i = 0; i < warnings.length; i++) flatString(warnings[i]!.message);
+    return;
+  }
+  for (let i = 0; i < timeline.length; i++) {
+    const e = timeline[i]!;
     e.event = strings.intern(e.event);
     if (e.detail !== undefined) e.detail = strings.intern(e.detail);
   }
-  for (const w of rec.warnings) w.message = strings.intern(w.message);
+  for (let i = 0; i < warnings.length; i++) {
+    const w = warnings[i]!;
+    w.message = strings.intern(w.message);
+  }
 }
