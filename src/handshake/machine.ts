@@ -58,6 +58,7 @@ export interface MachineOptions {
 export type Direction = 'c2s' | 's2c';
 export const DIRS: readonly [Direction, Direction] = ['c2s', 's2c'];
 export const SIDE: readonly ['client', 'server'] = ['client', 'server'];
+const DIR_INDEXES: readonly [Dir, Dir] = [0, 1];
 
 /**
  * What the protocol trackers (x224-track, tls-track, slow-path-track) call back into:
@@ -310,14 +311,14 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
         return;
       case 'fin':
         // Inferred steps still open are settled by the close (its event then shows their phase).
-        this.tlsTrack.shape.flush();
+        this.tlsLazy?.shape.flush();
         if (!ev.retransmission && !this.closes.some((c) => c.kind === 'fin' && c.dir === ev.dir)) {
           this.closes.push({ kind: 'fin', dir: ev.dir, frame: ev.frame, time: ev.time });
           this.event(ev.dir, ev.frame, ev.time, 'FIN', `${SIDE[ev.dir]} closes`);
         }
         return;
       case 'rst':
-        this.tlsTrack.shape.flush();
+        this.tlsLazy?.shape.flush();
         if (this.closes.some((c) => c.kind === 'rst' && c.dir === ev.dir)) return;
         this.closes.push({ kind: 'rst', dir: ev.dir, frame: ev.frame, time: ev.time });
         this.event(ev.dir, ev.frame, ev.time, 'RST', `${SIDE[ev.dir]} resets (TTL ${ev.ttl})`);
@@ -456,11 +457,16 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
   // ---- the record
 
   private record(facts: FlowFacts, reason: FlowEndReason, captureEnd: number): ConnectionRecord {
-    if (this.syns.length === 0 && this.x224.requestFrame === null) this.startedLate = true;
-    for (const dir of [0, 1] as const) {
-      const s = this.streams[dir];
-      if (!this.x224.started(dir) && !this.stopped[dir] && s.available > 0) {
-        this.warn(s.frameOfStart(), s.position, this.x224.notX224(dir, s.bytes, s.off, s.end));
+    // Trackers and streams a connection never used (a half-open flow's) are not built here either.
+    const x224 = this.x224Lazy;
+    if (this.syns.length === 0 && (x224 === null || x224.requestFrame === null)) this.startedLate = true;
+    const streams = this.streamPair;
+    if (streams !== null) {
+      for (const dir of DIR_INDEXES) {
+        const s = streams[dir];
+        if ((x224 === null || !x224.started(dir)) && !this.stopped[dir] && s.available > 0) {
+          this.warn(s.frameOfStart(), s.position, this.x224.notX224(dir, s.bytes, s.off, s.end));
+        }
       }
     }
     for (const o of this.outOfWindow) {
@@ -469,7 +475,7 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
     if (reason === 'evicted') this.warn(null, null, 'the flow table evicted this flow before it ended (too many flows)');
     if (this.droppedEvents > 0) this.warn(null, null, `${this.droppedEvents} timeline events were omitted (the first ${TIMELINE_HEAD} and the last ${TIMELINE_TAIL} are kept)`);
     if (this.droppedWarnings > 0) this.warnings.push({ frame: null, offset: null, message: `${this.droppedWarnings} more warnings were not kept` });
-    this.tlsTrack.end(this.closes[0]?.dir ?? null);
+    this.tlsLazy?.end(this.closes[0]?.dir ?? null);
     const tcp = facts.tcp;
     const lostBeforeEnd =
       tcp !== null && (tcp.lostSegments.some((l) => !l.acked) || tcp.keepAlives[0] + tcp.keepAlives[1] > 0);
@@ -486,7 +492,7 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
       lostBeforeEnd,
     });
     const died = ending.died;
-    const ce = this.tlsTrack.shape.credsspError;
+    const ce = this.tlsLazy?.shape.credsspError ?? null;
     if (died && died.phase === 'credssp' && ce && (died.frame === null || ce.frame <= died.frame)) {
       // MS-CSSP 3.1.5: from version 3 the server reports a failed authentication in the TSRequest's
       // errorCode and the client then closes; who closed matters less than that reply.
