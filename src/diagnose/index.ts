@@ -176,6 +176,41 @@ function makeGroup(conns: ConnectionRecord[], findings: Map<string, Finding[]>):
   };
 }
 
+/**
+ * a.localeCompare(b) for server keys ("ip:port", IPv6 in RFC 5952's lowercase text): keys made of
+ * ':', '.', digits and a-f are compared here in the order of Unicode's root collation (':' < '.' <
+ * '0' .. '9' < 'a' .. 'f', a prefix first), which is what localeCompare gives for them (without a
+ * locale that tailors these letters, so the order no longer depends on the process's locale); any
+ * other character goes to localeCompare. The first localeCompare of a process builds ICU's
+ * collator: ~17 ms, a sixth of a small capture's whole run.
+ */
+export function compareServerKeys(a: string, b: string): number {
+  const n = Math.min(a.length, b.length);
+  for (let i = 0; i < n; i++) {
+    const x = a.charCodeAt(i);
+    const y = b.charCodeAt(i);
+    if (x === y) continue;
+    const rx = keyRank(x);
+    const ry = keyRank(y);
+    if (rx < 0 || ry < 0) return a.localeCompare(b);
+    return rx - ry;
+  }
+  if (a.length === b.length) return 0;
+  // A prefix sorts first when the rest of the longer key is made of the characters ranked here.
+  const rest = a.length > b.length ? a : b;
+  for (let i = n; i < rest.length; i++) if (keyRank(rest.charCodeAt(i)) < 0) return a.localeCompare(b);
+  return a.length - b.length;
+}
+
+/** Root-collation rank of ':', '.', the digits and a-f; -1 for any other character. */
+function keyRank(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30 + 2;
+  if (c >= 0x61 && c <= 0x66) return c - 0x61 + 12;
+  if (c === 0x3a) return 0;
+  if (c === 0x2e) return 1;
+  return -1;
+}
+
 /** Per server: attempts, outcomes, and failures counted by their top cause. */
 export function summarizeServers(connections: ConnectionRecord[], findings: Map<string, Finding[]>): ServerSummary[] {
   const byServer = new Map<string, ConnectionRecord[]>();
@@ -201,7 +236,7 @@ export function summarizeServers(connections: ConnectionRecord[], findings: Map<
     if (incomplete) lines.push(`${incomplete} only partly captured`);
     out.push({ server, attempts: conns.length, completed, failed: failedConns.length, incomplete, lines });
   }
-  return out.sort((a, b) => b.attempts - a.attempts || a.server.localeCompare(b.server));
+  return out.sort((a, b) => b.attempts - a.attempts || compareServerKeys(a.server, b.server));
 }
 
 /** "14 attempts to 10.2.0.5:3389: 12 blocked by a firewall (no SYN-ACK), 2 completed" */
@@ -245,7 +280,7 @@ export function headline(connections: ConnectionRecord[], findings: Map<string, 
     const k = serverKey(c);
     servers.set(k, [...(servers.get(k) ?? []), c]);
   }
-  const ranked = [...servers.entries()].sort((a, b) => b[1].length - a[1].length || a[0].localeCompare(b[0]));
+  const ranked = [...servers.entries()].sort((a, b) => b[1].length - a[1].length || compareServerKeys(a[0], b[0]));
   const clauseFor = (conns: ConnectionRecord[]): string => {
     const tops = conns.map((c) => top(findings, c.id)).filter((f): f is Finding => f !== null);
     return causeClause(tops.find((f) => f.confidence >= LIKELY_CONFIDENCE) ?? tops[0] ?? null);
