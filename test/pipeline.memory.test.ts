@@ -221,6 +221,30 @@ describe('compactRecord', () => {
     expect(b.warnings[0]!.message).toBe(a.warnings[0]!.message);
     expect(b.server).toBe(a.server);
     expect(b.flow.server.ip).toBe(a.flow.server.ip);
+    // The client's lists: one frozen copy (as the certificate cache's infos are).
+    expect(b.tls!.clientCipherSuites).toBe(a.tls!.clientCipherSuites);
+    expect(b.tls!.clientVersions).toBe(a.tls!.clientVersions);
+    expect(b.negotiation!.requestedProtocolNames).toBe(a.negotiation!.requestedProtocolNames);
+    expect(Object.isFrozen(a.tls!.clientCipherSuites)).toBe(true);
+  });
+
+  it('StringInterner.internList: one frozen copy per distinct list, by element and type, bounded', () => {
+    const strings = new StringInterner();
+    const a = strings.internList(grown(0xc02f, 0x1301));
+    expect(strings.internList([0xc02f, 0x1301])).toBe(a);
+    expect(a).toEqual([0xc02f, 0x1301]);
+    expect(Object.isFrozen(a)).toBe(true);
+    expect(strings.internList(['49199', '4865'])).not.toBe(a);
+    expect(strings.internList(['a,b'])).not.toBe(strings.internList(['a', 'b']));
+    const empty: number[] = [];
+    expect(strings.internList(empty)).toBe(empty);
+    const long = Array.from({ length: StringInterner.MAX_LIST_LENGTH + 1 }, (_, i) => i);
+    const l = strings.internList(long);
+    expect(l).toEqual(long);
+    expect(Object.isFrozen(l)).toBe(false);
+    for (let i = 0; i < StringInterner.MAX_LISTS + 10; i++) expect(strings.internList([i, i])).toEqual([i, i]);
+    expect(strings.listCount).toBe(StringInterner.MAX_LISTS);
+    expect(Object.isFrozen(strings.internList([-1, -1]))).toBe(false);
   });
 
   it('every record of the fixture captures: the same JSON before and after', async () => {
