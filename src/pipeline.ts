@@ -23,7 +23,7 @@ import type { ConnectionRecord, SideChannel } from './handshake/types.js';
 import { ConnectionMachine, DEFAULT_BYTE_BUDGET, type MachineOptions } from './handshake/machine.js';
 import { UdpMachine } from './handshake/udp.js';
 import { PendingMachine } from './handshake/pending.js';
-import { StringInterner, compactRecord, flattenStrings } from './handshake/compact.js';
+import { StringInterner, compactRecord, flatString, flattenStrings } from './handshake/compact.js';
 import type { DiagnosisInput, Finding } from './diagnose/types.js';
 import { diagnose, diagnoseCapture, groupAttempts, headline, summarizeServers } from './diagnose/index.js';
 import { serverOwnTtl } from './diagnose/facts.js';
@@ -315,14 +315,20 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
   const strings = new StringInterner();
   const connections: ReportedConnection[] = conns.map((c) => {
     const f = findings.get(c.id) ?? [];
-    flattenStrings(f);
-    // Findings about retried or similar connections repeat their sentences: one copy each.
+    // Findings about retried or similar connections repeat their sentences: one copy each (flat).
+    // The other strings are the catalogue's, but for `confirm` with a rule's extra sentence.
     for (const x of f) {
-      if (Object.isFrozen(x)) continue;
+      if (Object.isFrozen(x)) {
+        flattenStrings(x);
+        continue;
+      }
       x.explanation = strings.intern(x.explanation);
       x.filter = strings.intern(x.filter);
       if (x.confidenceReason !== null) x.confidenceReason = strings.intern(x.confidenceReason);
       if (x.summary !== undefined) x.summary = strings.intern(x.summary);
+      flatString(x.confirm);
+      for (let i = 0; i < x.remediation.length; i++) flatString(x.remediation[i]!);
+      flatString(x.errorCode);
     }
     return reported(c, f);
   });
