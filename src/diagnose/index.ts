@@ -213,30 +213,39 @@ function keyRank(c: number): number {
 
 /** Per server: attempts, outcomes, and failures counted by their top cause. */
 export function summarizeServers(connections: ConnectionRecord[], findings: Map<string, Finding[]>): ServerSummary[] {
-  const byServer = new Map<string, ConnectionRecord[]>();
+  // One pass over the connections, counting per server (no list per server, no filter per outcome).
+  const byServer = new Map<string, ServerCounts>();
   for (const c of connections) {
     const k = serverKey(c);
-    const list = byServer.get(k);
-    if (list) list.push(c);
-    else byServer.set(k, [c]);
+    let a = byServer.get(k);
+    if (a === undefined) byServer.set(k, (a = { attempts: 0, completed: 0, failed: 0, incomplete: 0, causes: null }));
+    a.attempts++;
+    if (c.outcome === 'completed') a.completed++;
+    else if (c.outcome === 'failed') {
+      a.failed++;
+      const f = top(findings, c.id);
+      const cause = f && f.confidence >= LIKELY_CONFIDENCE ? causeShort(f.cause) : 'failed with no clear cause';
+      const causes = (a.causes ??= new Map());
+      causes.set(cause, (causes.get(cause) ?? 0) + 1);
+    } else if (c.outcome === 'incomplete_capture') a.incomplete++;
   }
   const out: ServerSummary[] = [];
-  for (const [server, conns] of byServer) {
-    const completed = conns.filter((c) => c.outcome === 'completed').length;
-    const failedConns = conns.filter((c) => c.outcome === 'failed');
-    const incomplete = conns.filter((c) => c.outcome === 'incomplete_capture').length;
-    const counts = new Map<string, number>();
-    for (const c of failedConns) {
-      const f = top(findings, c.id);
-      const k = f && f.confidence >= LIKELY_CONFIDENCE ? causeShort(f.cause) : 'failed with no clear cause';
-      counts.set(k, (counts.get(k) ?? 0) + 1);
-    }
-    const lines = [...counts.entries()].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${n} ${k}`);
-    if (completed) lines.push(`${completed} completed`);
-    if (incomplete) lines.push(`${incomplete} only partly captured`);
-    out.push({ server, attempts: conns.length, completed, failed: failedConns.length, incomplete, lines });
+  for (const [server, a] of byServer) {
+    const lines = a.causes === null ? [] : [...a.causes.entries()].sort((x, y) => y[1] - x[1]).map(([k, n]) => `${n} ${k}`);
+    if (a.completed) lines.push(`${a.completed} completed`);
+    if (a.incomplete) lines.push(`${a.incomplete} only partly captured`);
+    out.push({ server, attempts: a.attempts, completed: a.completed, failed: a.failed, incomplete: a.incomplete, lines });
   }
   return out.sort((a, b) => b.attempts - a.attempts || compareServerKeys(a.server, b.server));
+}
+
+interface ServerCounts {
+  attempts: number;
+  completed: number;
+  failed: number;
+  incomplete: number;
+  /** Failed connections per top cause, in order of first appearance. */
+  causes: Map<string, number> | null;
 }
 
 /** "14 attempts to 10.2.0.5:3389: 12 blocked by a firewall (no SYN-ACK), 2 completed" */
@@ -278,7 +287,9 @@ export function headline(connections: ConnectionRecord[], findings: Map<string, 
   const servers = new Map<string, ConnectionRecord[]>();
   for (const c of failed) {
     const k = serverKey(c);
-    servers.set(k, [...(servers.get(k) ?? []), c]);
+    const list = servers.get(k);
+    if (list) list.push(c);
+    else servers.set(k, [c]);
   }
   const ranked = [...servers.entries()].sort((a, b) => b[1].length - a[1].length || compareServerKeys(a[0], b[0]));
   const clauseFor = (conns: ConnectionRecord[]): string => {

@@ -2,7 +2,10 @@
 // its own invariants (confidence in 0..1, sorted, frames positive and sorted).
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { diagnose, groupAttempts, headline, summarizeServers } from '../../src/diagnose/index.js';
+import { LIKELY_CONFIDENCE, diagnose, groupAttempts, headline, summarizeServers } from '../../src/diagnose/index.js';
+import { causeShort } from '../../src/diagnose/catalogue.js';
+import type { Finding } from '../../src/diagnose/types.js';
+import type { ServerSummary } from '../../src/report/types.js';
 import type { ConnectionRecord, DeathHow, Phase } from '../../src/handshake/types.js';
 import { PHASES } from '../../src/handshake/types.js';
 import { T0, died, input, makeCert, makeDns, makeFlow, makeNegotiation, makeRecord, makeTls } from './helpers.js';
@@ -93,6 +96,44 @@ describe('the diagnosis on arbitrary records', () => {
         const servers = summarizeServers(conns, findings);
         expect(servers.reduce((n, s) => n + s.attempts, 0)).toBe(conns.length);
         expect(headline(conns, findings)).toMatch(/\.$/);
+      }),
+      { numRuns: Number(process.env.PROP_RUNS ?? 400) },
+    );
+  });
+});
+
+describe('summarizeServers against its former per-server filters', () => {
+  // The former implementation (a list per server, a filter per outcome), kept here as the reference
+  // for the one-pass counting; server keys were ordered with localeCompare.
+  function former(connections: ConnectionRecord[], findings: Map<string, Finding[]>): ServerSummary[] {
+    const key = (c: ConnectionRecord): string => `${c.flow.server.ip}:${c.flow.server.port}`;
+    const byServer = new Map<string, ConnectionRecord[]>();
+    for (const c of connections) byServer.set(key(c), [...(byServer.get(key(c)) ?? []), c]);
+    const out: ServerSummary[] = [];
+    for (const [server, conns] of byServer) {
+      const completed = conns.filter((c) => c.outcome === 'completed').length;
+      const failedConns = conns.filter((c) => c.outcome === 'failed');
+      const incomplete = conns.filter((c) => c.outcome === 'incomplete_capture').length;
+      const counts = new Map<string, number>();
+      for (const c of failedConns) {
+        const f = findings.get(c.id)?.[0] ?? null;
+        const k = f && f.confidence >= LIKELY_CONFIDENCE ? causeShort(f.cause) : 'failed with no clear cause';
+        counts.set(k, (counts.get(k) ?? 0) + 1);
+      }
+      const lines = [...counts.entries()].sort((a, b) => b[1] - a[1]).map(([k, n]) => `${n} ${k}`);
+      if (completed) lines.push(`${completed} completed`);
+      if (incomplete) lines.push(`${incomplete} only partly captured`);
+      out.push({ server, attempts: conns.length, completed, failed: failedConns.length, incomplete, lines });
+    }
+    return out.sort((a, b) => b.attempts - a.attempts || a.server.localeCompare(b.server));
+  }
+
+  it('gives the same summaries, in the same order', () => {
+    fc.assert(
+      fc.property(fc.array(fc.tuple(record, fc.constantFrom(3389, 3390), fc.constantFrom('10.0.0.5', '10.0.0.50', '10.0.1.5', 'fe80::1', 'fe80::a')), { minLength: 1, maxLength: 12 }), (generated) => {
+        const conns = generated.map(([c, port, ip], i) => ({ ...c, id: `c${i + 1}`, flow: { ...c.flow, server: { ip, port } } }));
+        const findings = diagnose(input(conns));
+        expect(summarizeServers(conns, findings)).toEqual(former(conns, findings));
       }),
       { numRuns: Number(process.env.PROP_RUNS ?? 400) },
     );
