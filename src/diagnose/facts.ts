@@ -5,7 +5,7 @@ import { phaseIndex } from '../handshake/types.js';
 import { CATALOGUE, causeSteps, stepText, type StepId } from './catalogue.js';
 import { ALERT, PROTOCOL_HYBRID, PROTOCOL_HYBRID_EX, type AlertName } from './codes.js';
 import type { CauseId, DiagnosisInput, Finding } from './types.js';
-import { connectionsFromClient, connectionsToServer } from './lookup.js';
+import { completedTo, connectionsFromClient, connectionsToServer, firstAnsweredOtherThan } from './lookup.js';
 
 // ---------------------------------------------------------------- findings
 
@@ -333,11 +333,7 @@ export function serverOwnTtl(conn: ConnectionRecord, input: DiagnosisInput): Ser
 
 /** Whether another connection to the same host got any answer (the host is up). */
 export function hostAnsweredElsewhere(conn: ConnectionRecord, input: DiagnosisInput): ConnectionRecord | null {
-  for (const o of connectionsToServer(input, conn.flow.server.ip)) {
-    if (o === conn) continue;
-    if (o.flow.tcp && o.flow.tcp.synAckFrames.length > 0) return o;
-  }
-  return null;
+  return firstAnsweredOtherThan(connectionsToServer(input, conn.flow.server.ip), conn);
 }
 
 // ---------------------------------------------------------------- CredSSP shape
@@ -401,9 +397,9 @@ export function clientStoppedBeforeCredentials(conn: ConnectionRecord): Credenti
 
 /** A later attempt from the same client to the same server that completed, within `seconds` of this one's end. */
 export function laterCompletedAttempt(conn: ConnectionRecord, input: DiagnosisInput, seconds: number): ConnectionRecord | null {
-  for (const o of connectionsFromClient(input, conn.flow.client.ip)) {
-    if (o === conn || o.outcome !== 'completed' || o.fileIndex !== conn.fileIndex) continue;
-    if (o.server !== conn.server) continue;
+  // The client's completed connections to the same server, in input order.
+  for (const o of completedTo(connectionsFromClient(input, conn.flow.client.ip), conn.server)) {
+    if (o === conn || o.fileIndex !== conn.fileIndex) continue;
     if (o.start >= conn.start && o.start - conn.end <= seconds) return o;
   }
   return null;

@@ -343,6 +343,74 @@ describe('lookupsBetween', () => {
   }
 });
 
+describe('the per-list helpers (answered, completed, overlapping) on random records, while the list grows', () => {
+  // Many attempts to few servers from few clients: the case that made the scans quadratic.
+  const times = ['finite', 'with NaN and infinities', 'equal'] as const; // equal: many equal starts
+  for (const kind of times) {
+    it(`answer as the former scans (${kind} times)`, () => {
+      // xorshift32: every bit random (the file's rnd() repeats in its low bits).
+      let x = 0x9e3779b9;
+      const rnd = (n: number): number => {
+        x ^= x << 13;
+        x ^= x >>> 17;
+        x ^= x << 5;
+        return (x >>> 0) % n;
+      };
+      const seen = { answered: 0, completed: 0, overlapping: 0 };
+      const connections: ConnectionRecord[] = [];
+      const input: DiagnosisInput = { connections, dns: [], captureEnd: [], names: new Map() };
+      const odd = (x: number): number => (kind !== 'with NaN and infinities' || rnd(15) !== 0 ? x : [NaN, Infinity, -Infinity][rnd(3)]!);
+      let t = 1000;
+      for (let step = 0; step < 150; step++) {
+        for (let k = 1 + rnd(4); k > 0; k--) {
+          t += kind === 'equal' ? rnd(2) : rnd(4);
+          const start = odd(t);
+          const end = odd(kind === 'equal' ? start + rnd(3) : start + rnd(40) - 2);
+          const ip = `10.0.0.${rnd(2)}`;
+          const port = 3389 + rnd(2);
+          const reached = (['tcp', 'x224', 'tls'] as const)[rnd(3)]!;
+          const outcome = (['completed', 'failed', 'incomplete_capture'] as const)[rnd(3)]!;
+          const base = connections[rnd(Math.max(1, connections.length))] ?? null;
+          const synAcks = rnd(3) === 0 ? [] : [connections.length + 1];
+          connections.push({
+            ...(base ?? {}),
+            id: `c${connections.length + 1}`,
+            transport: 'tcp',
+            fileIndex: rnd(5) === 0 ? 1 : 0,
+            client: `10.9.0.${rnd(2)}:${1024 + step}`,
+            server: `${ip}:${port}`,
+            start,
+            end,
+            outcome,
+            reached,
+            negotiation: rnd(2) ? null : ({ confirmFrame: rnd(2) ? null : 7 } as ConnectionRecord['negotiation']),
+            flow: { client: { ip: `10.9.0.${rnd(2)}`, port: 1024 + step }, server: { ip, port }, tcp: rnd(6) === 0 ? null : { synAckFrames: synAcks } },
+          } as unknown as ConnectionRecord);
+        }
+        for (let k = 0; k < 4; k++) {
+          const c = connections[rnd(connections.length)]!;
+          const answered = hostAnsweredElsewhere(c, input);
+          expect(answered, c.id).toBe(naiveHostAnsweredElsewhere(c, input));
+          for (const sec of [0, 5, 30]) {
+            const later = laterCompletedAttempt(c, input, sec);
+            expect(later, c.id).toBe(naiveLaterCompletedAttempt(c, input, sec));
+            if (later) seen.completed++;
+          }
+          const half = concurrentHalfOpen(c, input);
+          expect(half, c.id).toEqual(naiveConcurrentHalfOpen(c, input));
+          if (answered) seen.answered++;
+          if (half.length > 1) seen.overlapping++;
+        }
+      }
+      expect(connections.length).toBeGreaterThan(200);
+      // Answers to compare, not only nulls and empty lists.
+      expect(seen.answered).toBeGreaterThan(50);
+      expect(seen.completed).toBeGreaterThan(2);
+      expect(seen.overlapping).toBeGreaterThan(10);
+    });
+  }
+});
+
 describe('nameMatches', () => {
   it('answers as the former regular-expression version on every pair of a name set', () => {
     const names = ['rdp', 'RDP', 'rdp.', 'rdp.corp.example', 'RDP.corp.example.', '*.corp.example', '*.CORP.example.', 'x.corp.example', 'corp', 'corp.example', '.rdp', '', '.', '*.', '*.rdp', 'a.b.c', 'rdp.corp', '10.0.0.5', 'rdp..corp'];

@@ -5,7 +5,7 @@ import type { ConnectionRecord } from '../../handshake/types.js';
 import { phaseIndex } from '../../handshake/types.js';
 import { captureEndOf, convFilter, frameTime, makeFinding, plural, secondsText, serverText } from '../facts.js';
 import type { DiagnosisInput, Rule } from '../types.js';
-import { connectionsToServer } from '../lookup.js';
+import { connectionsToServer, overlapping } from '../lookup.js';
 
 /** A client waits this long for the Confirm before the silence is a time-out. */
 export const CONFIRM_TIMEOUT_SECONDS = 10;
@@ -20,14 +20,14 @@ function halfDone(o: ConnectionRecord): boolean {
 
 /** Other half-done handshakes to the same server whose lifetime overlaps this one. */
 export function concurrentHalfOpen(conn: ConnectionRecord, input: DiagnosisInput): ConnectionRecord[] {
-  return connectionsToServer(input, conn.flow.server.ip).filter(
-    (o) =>
-      o !== conn &&
-      o.fileIndex === conn.fileIndex &&
-      o.flow.server.port === conn.flow.server.port &&
-      halfDone(o) &&
-      o.start <= conn.end &&
-      o.end >= conn.start,
+  // The half-done connections to the server IP whose lifetime overlaps this one (by bisection on
+  // their starts, lookup.ts), in input order.
+  return overlapping(
+    connectionsToServer(input, conn.flow.server.ip),
+    halfDone,
+    conn.start,
+    conn.end,
+    (o) => o !== conn && o.fileIndex === conn.fileIndex && o.flow.server.port === conn.flow.server.port,
   );
 }
 
