@@ -23,6 +23,7 @@ import type { ConnectionRecord, SideChannel } from './handshake/types.js';
 import { ConnectionMachine, DEFAULT_BYTE_BUDGET, type MachineOptions } from './handshake/machine.js';
 import { UdpMachine } from './handshake/udp.js';
 import { PendingMachine } from './handshake/pending.js';
+import { PairIndex } from './pairs.js';
 import { StringInterner, compactRecord, flatString, flattenStrings } from './handshake/compact.js';
 import type { DiagnosisInput, Finding } from './diagnose/types.js';
 import { diagnose, diagnoseCapture, groupAttempts, headline, summarizeServers } from './diagnose/index.js';
@@ -109,11 +110,11 @@ class FileRun {
   private overflowCount = 0;
   private nextId = 1;
   /**
-   * "clientIp serverIp" -> the side-channel list of the latest TCP connection between them (for
-   * RDPEUDP side channels that come later). The list, not the machine: a finished machine (its
+   * client -> server address pair -> the side-channel list of the latest TCP connection between them
+   * (for RDPEUDP side channels that come later). The list, not the machine: a finished machine (its
    * trackers, stream buffers, TLS defragmenter) must not stay alive for the rest of the capture.
    */
-  private readonly pairs = new Map<string, SideChannel[]>();
+  private readonly pairs = new PairIndex();
   private readonly linkCounts = new Map<number, number>();
   /** The link type of the frames since the last change (-1 before the first frame), their count, and whether it is decoded. */
   private runLinkType = -1;
@@ -176,10 +177,10 @@ class FileRun {
       // The ConnectionMachine comes with the flow's first stream byte, or at its end (pending.ts):
       // a half-open flow (a SYN flood's) holds its TCP events only while it is tracked.
       const sideChannels: SideChannel[] = [];
-      this.pairs.set(`${facts.client.ip} ${facts.server.ip}`, sideChannels);
+      this.pairs.set(facts.client.ip, facts.server.ip, sideChannels);
       return new PendingMachine(facts, id, sideChannels, this.machineOptions);
     }
-    const tcp = this.pairs.get(`${facts.client.ip} ${facts.server.ip}`) ?? null;
+    const tcp = this.pairs.get(facts.client.ip, facts.server.ip);
     const u = new UdpMachine(facts, {
       id,
       file: this.name,
@@ -196,8 +197,7 @@ class FileRun {
     // A connection that carried no payload (a SYN flood's half-open attempt) has no RDPEUDP
     // side channel to come: forget it, so a million spoofed sources do not keep a million entries.
     if (machine.facts.payloadBytes[0] + machine.facts.payloadBytes[1] === 0) {
-      const key = `${rec.flow.client.ip} ${rec.flow.server.ip}`;
-      if (this.pairs.get(key) === machine.sideChannels) this.pairs.delete(key);
+      this.pairs.forget(rec.flow.client.ip, rec.flow.server.ip, machine.sideChannels);
     }
     this.finished(rec);
   };
