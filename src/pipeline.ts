@@ -18,11 +18,11 @@ import { CaptureInputError, frameTime } from './capture/types.js';
 import { readCapture, sourceName } from './capture/index.js';
 import { DecodedPacket, decodePacket, isKnownLinkType, linkTypeName } from './net/index.js';
 import { FlowTable } from './flow/table.js';
-import type { DnsTransaction, FlowFacts, StreamConsumer } from './flow/types.js';
-import type { ConnectionRecord, SideChannel } from './handshake/types.js';
-import { ConnectionMachine, DEFAULT_BYTE_BUDGET, type MachineOptions } from './handshake/machine.js';
+import { endpointText, type DnsTransaction, type FlowFacts, type StreamConsumer } from './flow/types.js';
+import type { ConnectionRecord, Outcome, SideChannel } from './handshake/types.js';
+import { ConnectionMachine, DEFAULT_BYTE_BUDGET } from './handshake/machine.js';
 import { UdpMachine } from './handshake/udp.js';
-import { PendingMachine } from './handshake/pending.js';
+import { PendingMachine, type OutcomeCounter, type PendingOptions } from './handshake/pending.js';
 import { PairIndex } from './pairs.js';
 import { StringInterner, compactRecord, flatString, flattenStrings } from './handshake/compact.js';
 import type { DiagnosisInput, Finding } from './diagnose/types.js';
@@ -129,7 +129,7 @@ class FileRun {
   /** The CaptureSink of this file (one function for the whole file, no closure per packet). */
   readonly onFrame: (v: FrameView) => void;
   /** What every TCP connection's machine is made with, but its id and side-channel list (one object per run). */
-  private readonly machineOptions: Omit<MachineOptions, 'id' | 'sideChannels'>;
+  private readonly machineOptions: PendingOptions;
 
   constructor(
     opts: AnalyzeOptions,
@@ -139,7 +139,14 @@ class FileRun {
   ) {
     this.maxRecords = opts.maxRecords ?? MAX_RECORDS;
     this.byteBudget = opts.byteBudget ?? DEFAULT_BYTE_BUDGET;
-    this.machineOptions = { file: name, fileIndex, byteBudget: this.byteBudget, onRecord: this.onTcpRecord };
+    this.machineOptions = {
+      file: name,
+      fileIndex,
+      byteBudget: this.byteBudget,
+      onRecord: this.onTcpRecord,
+      // Streamed connections (onConnection) need their records; otherwise those beyond maxRecords are counted only.
+      counter: onConnection === null ? this.counter : undefined,
+    };
     const ports = [3389, ...(opts.rdpPorts ?? []).filter((p) => p !== 3389)];
     this.table = new FlowTable({ rdpPorts: ports, maxDns: MAX_DNS }, (facts) => this.newFlow(facts));
     const pkt = this.pkt;
@@ -202,6 +209,20 @@ class FileRun {
     this.finished(rec);
   };
 
+  /**
+   * TCP connections that end once the records are full: counted per server, as finished() counts a
+   * record it does not keep, without the record (PendingMachine, ConnectionMachine.outcomeAtEnd).
+   */
+  private readonly counter: OutcomeCounter = {
+    countsOnly: () => this.records.length >= this.maxRecords,
+    count: (conn, outcome) => {
+      const facts = conn.facts;
+      if (facts.payloadBytes[0] + facts.payloadBytes[1] === 0) this.pairs.forget(facts.client.ip, facts.server.ip, conn.sideChannels);
+      this.overflowCount++;
+      countOutcome(this.overflow, endpointText(facts.server), outcome);
+    },
+  };
+
   private finished(rec: ConnectionRecord): void {
     if (this.records.length < this.maxRecords) {
       // Only a record that is kept is worth compacting (a SYN flood's overflow is counted and dropped).
@@ -246,10 +267,14 @@ class FileRun {
 }
 
 function countOverflow(overflow: Map<string, OverflowCounts>, rec: ConnectionRecord): void {
-  let c = overflow.get(rec.server);
-  if (!c) overflow.set(rec.server, (c = { completed: 0, failed: 0, incomplete: 0 }));
-  if (rec.outcome === 'completed') c.completed++;
-  else if (rec.outcome === 'failed') c.failed++;
+  countOutcome(overflow, rec.server, rec.outcome);
+}
+
+function countOutcome(overflow: Map<string, OverflowCounts>, server: string, outcome: Outcome): void {
+  let c = overflow.get(server);
+  if (!c) overflow.set(server, (c = { completed: 0, failed: 0, incomplete: 0 }));
+  if (outcome === 'completed') c.completed++;
+  else if (outcome === 'failed') c.failed++;
   else c.incomplete++;
 }
 

@@ -12,6 +12,7 @@ import type {
   LicensingEvent,
   McsInfo,
   NegotiationInfo,
+  Outcome,
   Phase,
   PhaseReached,
   SideChannel,
@@ -21,7 +22,7 @@ import type {
 } from './types.js';
 import { phaseIndex } from './types.js';
 import { StreamBuf } from './stream.js';
-import { decideEnding, type CloseRef, type ProtocolEnd, type Ref } from './ending.js';
+import { decideEnding, type CloseRef, type EndInput, type ProtocolEnd, type Ref } from './ending.js';
 import { TlsTrack } from './tls-track.js';
 import { SlowPathTrack } from './slow-path-track.js';
 import { X224Track } from './x224-track.js';
@@ -456,10 +457,50 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
 
   // ---- the record
 
+  /**
+   * The flow ended and only how it ended is wanted (a connection counted, not recorded: beyond the
+   * records a run keeps). A machine that never built a tracker or stream (a flow that carried no
+   * data) decides its ending as record() would, without building the record; any other builds it.
+   */
+  outcomeAtEnd(facts: FlowFacts, reason: FlowEndReason, captureEnd: number): Outcome {
+    this.finished = true;
+    if (this.x224Lazy !== null || this.tlsLazy !== null || this.slowLazy !== null || this.streamPair !== null) {
+      return this.record(facts, reason, captureEnd).outcome;
+    }
+    // What record() does before decideEnding, for a machine without trackers (tlsLazy is null).
+    this.noteStartedLate();
+    return decideEnding(this.endInput(facts, captureEnd)).outcome;
+  }
+
+  /** No SYN and no X.224 Connection Request: the capture began after the start. */
+  private noteStartedLate(): void {
+    const x224 = this.x224Lazy;
+    if (this.syns.length === 0 && (x224 === null || x224.requestFrame === null)) this.startedLate = true;
+  }
+
+  /** What decideEnding() judges the connection by, at its end. */
+  private endInput(facts: FlowFacts, captureEnd: number): EndInput {
+    const tcp = facts.tcp;
+    const lostBeforeEnd =
+      tcp !== null && (tcp.lostSegments.some((l) => !l.acked) || tcp.keepAlives[0] + tcp.keepAlives[1] > 0);
+    return {
+      reached: this.phase,
+      startedLate: this.startedLate,
+      syns: this.syns,
+      synAck: this.synAck,
+      closes: this.closes,
+      icmp: this.icmp,
+      protocolEnd: this.protocolEnd,
+      lastData: this.lastData,
+      captureEnd,
+      lostBeforeEnd,
+    };
+  }
+
   private record(facts: FlowFacts, reason: FlowEndReason, captureEnd: number): ConnectionRecord {
     // Trackers and streams a connection never used (a half-open flow's) are not built here either.
     const x224 = this.x224Lazy;
-    if (this.syns.length === 0 && (x224 === null || x224.requestFrame === null)) this.startedLate = true;
+    this.noteStartedLate();
     const streams = this.streamPair;
     if (streams !== null) {
       for (const dir of DIR_INDEXES) {
@@ -476,21 +517,7 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
     if (this.droppedEvents > 0) this.warn(null, null, `${this.droppedEvents} timeline events were omitted (the first ${TIMELINE_HEAD} and the last ${TIMELINE_TAIL} are kept)`);
     if (this.droppedWarnings > 0) this.warnings.push({ frame: null, offset: null, message: `${this.droppedWarnings} more warnings were not kept` });
     this.tlsLazy?.end(this.closes[0]?.dir ?? null);
-    const tcp = facts.tcp;
-    const lostBeforeEnd =
-      tcp !== null && (tcp.lostSegments.some((l) => !l.acked) || tcp.keepAlives[0] + tcp.keepAlives[1] > 0);
-    const ending = decideEnding({
-      reached: this.phase,
-      startedLate: this.startedLate,
-      syns: this.syns,
-      synAck: this.synAck,
-      closes: this.closes,
-      icmp: this.icmp,
-      protocolEnd: this.protocolEnd,
-      lastData: this.lastData,
-      captureEnd,
-      lostBeforeEnd,
-    });
+    const ending = decideEnding(this.endInput(facts, captureEnd));
     const died = ending.died;
     const ce = this.tlsLazy?.shape.credsspError ?? null;
     if (died && died.phase === 'credssp' && ce && (died.frame === null || ce.frame <= died.frame)) {

@@ -7,7 +7,18 @@
 // machine sees the same calls in the same order, so the record is the same.
 import type { Dir, FlowEndReason, FlowFacts, StreamConsumer, TcpEvent } from '../flow/types.js';
 import { ConnectionMachine, type MachineOptions } from './machine.js';
-import type { SideChannel } from './types.js';
+import type { Outcome, SideChannel } from './types.js';
+
+/** Where connections that are counted, not recorded, go (the run's records are full). */
+export interface OutcomeCounter {
+  /** Whether a connection that ends now is only counted. */
+  countsOnly(): boolean;
+  /** A connection counted: how it ended (the outcome its record would have). */
+  count(conn: PendingMachine, outcome: Outcome): void;
+}
+
+/** A PendingMachine's options: the machine's, but its id and side-channel list, and the counter. */
+export type PendingOptions = Omit<MachineOptions, 'id' | 'sideChannels'> & { counter?: OutcomeCounter };
 
 export class PendingMachine implements StreamConsumer {
   private built: ConnectionMachine | null = null;
@@ -17,13 +28,13 @@ export class PendingMachine implements StreamConsumer {
   /**
    * `id`: the connection's; `sideChannels`: the list its record will carry (the caller may hand it
    * to RDPEUDP flows before the machine exists); `common`: the rest of the machine's options, one
-   * object for every flow of a run.
+   * object for every flow of a run, and where to count a connection whose record is not wanted.
    */
   constructor(
     readonly facts: FlowFacts,
     readonly id: string,
     readonly sideChannels: SideChannel[],
-    private readonly common: Omit<MachineOptions, 'id' | 'sideChannels'>,
+    private readonly common: PendingOptions,
   ) {}
 
   /** Whether the machine has been built (the flow carried data, or ended). */
@@ -78,6 +89,12 @@ export class PendingMachine implements StreamConsumer {
   }
 
   onEnd(facts: FlowFacts, reason: FlowEndReason, captureEnd: number): void {
+    const counter = this.common.counter;
+    if (counter !== undefined && counter.countsOnly()) {
+      // Only counted (a SYN flood's flows beyond the records kept): the outcome without the record.
+      counter.count(this, this.machine.outcomeAtEnd(facts, reason, captureEnd));
+      return;
+    }
     this.machine.onEnd(facts, reason, captureEnd);
   }
 }

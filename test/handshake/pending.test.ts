@@ -9,7 +9,7 @@ import { frameTime, readCapture } from '../../src/capture/index.js';
 import { DecodedPacket, decodePacket, isKnownLinkType } from '../../src/net/index.js';
 import { FlowTable, type FlowFacts, type StreamConsumer } from '../../src/flow/index.js';
 import { ConnectionMachine } from '../../src/handshake/machine.js';
-import { PendingMachine } from '../../src/handshake/pending.js';
+import { PendingMachine, type OutcomeCounter } from '../../src/handshake/pending.js';
 import type { ConnectionRecord, SideChannel } from '../../src/handshake/types.js';
 import { tcpFrame } from '../flow/harness.js';
 
@@ -48,6 +48,15 @@ describe('PendingMachine', () => {
     const pending = await records(file, (facts, id, onRecord) => new PendingMachine(facts, id, [], { file, fileIndex: 0, onRecord }));
     expect(pending.length).toBe(direct.length);
     expect(JSON.stringify(pending)).toBe(JSON.stringify(direct));
+  });
+
+  it.each(files)('counts the outcome the record would have when only counted (outcomeAtEnd): %s', async (file) => {
+    const direct = await records(file, (facts, id, onRecord) => new ConnectionMachine(facts, { id, file, fileIndex: 0, onRecord }));
+    const counted: string[] = [];
+    const counter: OutcomeCounter = { countsOnly: () => true, count: (c, outcome) => counted.push(`${c.id} ${outcome}`) };
+    const none = await records(file, (facts, id, onRecord) => new PendingMachine(facts, id, [], { file, fileIndex: 0, onRecord, counter }));
+    expect(none).toEqual([]);
+    expect(counted).toEqual(direct.map((r) => `${r.id} ${r.outcome}`));
   });
 
   it('builds no machine while a flow is half-open; at its end the record has its events, and its side channels go into the list given', () => {
