@@ -69,6 +69,8 @@ export interface FlowTableStats {
 /** Closed flows remembered (so late ACKs / RSTs of a closed flow start no new flow). */
 const TOMBSTONES = 4096;
 const DNS_PORT = 53;
+/** Trackers kept for reuse at most. */
+const TRACKER_POOL = 1024;
 
 export class FlowTable {
   readonly dns: DnsTransaction[];
@@ -108,6 +110,8 @@ export class FlowTable {
   private hoTail: Flow | null = null;
   private readonly tombs: (Flow | null)[] = new Array<Flow | null>(TOMBSTONES).fill(null);
   private tombPos = 0;
+  /** Trackers of ended flows, handed to new flows (TcpTracker.reset). */
+  private readonly trackers: TcpTracker[] = [];
   /** Direction found by the last lookup (avoids returning a pair). */
   private matchDir: Dir = 0;
   /** Endpoint hashes of the packet being handled. */
@@ -486,7 +490,7 @@ export class FlowTable {
     f.facts = facts;
     f.consumer = consumer;
     if (tcp) {
-      f.tcp = new TcpTracker();
+      f.tcp = this.trackers.pop() ?? new TcpTracker();
       f.initReassembly(this.reasmConfig);
     }
     return f;
@@ -550,6 +554,10 @@ export class FlowTable {
     f.consumer = null;
     f.facts = null;
     f.reasm = null;
+    if (f.tcp !== null && this.trackers.length < TRACKER_POOL) {
+      f.tcp.reset();
+      this.trackers.push(f.tcp);
+    }
     f.tcp = null;
     if (reason === 'closed' && !drop && f.state === FLOW_OPEN) {
       f.state = FLOW_CLOSED;

@@ -66,6 +66,33 @@ class DirState {
   sent: SentSegment[] | null = null;
   holes: Hole[] | null = null;
 
+  /** As new (a tracker taken again from the table's pool). */
+  reset(): void {
+    this.init = false;
+    this.highSeq = 0;
+    this.isn = -1;
+    this.seen = false;
+    this.ackInit = false;
+    this.lastAck = 0;
+    this.lastWin = 0;
+    this.finSeq = -1;
+    this.finAcked = false;
+    this.retransmissions = 0;
+    this.dupAcks = 0;
+    this.zeroWindows = 0;
+    this.keepAlives = 0;
+    this.outOfOrder = 0;
+    this.maxSegment = 0;
+    this.maxAckedSegment = 0;
+    this.mss = null;
+    this.ttl = null;
+    this.ttls = null;
+    this.retransmissionFrames = null;
+    this.rtt = null;
+    this.sent = null;
+    this.holes = null;
+  }
+
   addTtl(ttl: number): void {
     const first = this.ttl;
     if (first === null) this.ttl = ttl;
@@ -137,6 +164,31 @@ export class TcpTracker {
   /** Largest gap between two consecutive packets, and the frame after it (-1: none yet). */
   maxIdle = 0;
   maxIdleFrame = -1;
+
+  /**
+   * As new: the table keeps the trackers of flows that ended and hands them to new flows (a SYN
+   * flood ends and starts a flow per SYN; a tracker taken again is already in the old generation,
+   * so it costs the scavenger nothing and leaves no garbage there).
+   */
+  reset(): void {
+    this.dirs[0].reset();
+    this.dirs[1].reset();
+    this.synAckCount = 0;
+    this.lastSynTime = -1;
+    this.established = false;
+    this.anyFin = false;
+    this.firstSyn = -1;
+    this.syns = null;
+    this.firstSynAck = -1;
+    this.synAcks = null;
+    this.ackFrame = null;
+    this.handshakeRtt = null;
+    this.fins = null;
+    this.rsts = null;
+    this.lostSegments = null;
+    this.maxIdle = 0;
+    this.maxIdleFrame = -1;
+  }
 
   /** Backfill the handshake from the SYN log (a flow recognised by its X.224 request). */
   setHandshake(clientIsn: number, serverIsn: number, synAcks: number, lastSynTime: number): void {
