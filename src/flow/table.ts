@@ -543,7 +543,7 @@ export class FlowTable {
         this.stats.outOfWindowSegments += f.reasm[0].outOfWindowSegments + f.reasm[1].outOfWindowSegments;
         this.stats.outOfWindowBytes += f.reasm[0].outOfWindowBytes + f.reasm[1].outOfWindowBytes;
       }
-      if (f.tcp !== null) facts.tcp = f.tcp.finalize();
+      if (f.tcp !== null && f.consumer.wantsFinalFacts?.() !== false) facts.tcp = f.tcp.finalize();
       f.consumer.onEnd(facts, reason, endTime);
     }
     if (f.state !== FLOW_CLOSED) {

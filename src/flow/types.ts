@@ -163,7 +163,13 @@ export interface StreamConsumer {
   onOutOfWindow?(dir: Dir, distance: number, length: number, frame: number, time: number): void;
   /** SYN, SYN/ACK, FIN, RST, ICMP error, in frame order. */
   onTcpEvent(ev: TcpEvent): void;
-  /** The flow is finished (closed, evicted, or the capture ended). `facts` is final. */
+  /**
+   * Optional: asked when the flow ends, just before its facts are completed. False: this consumer
+   * will not read `facts.tcp` in onEnd (it only counts the connection), so the table leaves it null
+   * instead of building it (a SYN flood's flows beyond the records kept).
+   */
+  wantsFinalFacts?(): boolean;
+  /** The flow is finished (closed, evicted, or the capture ended). `facts` is final (but see wantsFinalFacts). */
   onEnd(facts: FlowFacts, reason: FlowEndReason, captureEnd: number): void;
 }
 

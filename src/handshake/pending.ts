@@ -5,7 +5,14 @@
 // events. PendingMachine keeps the events as they come and builds the machine on the first stream
 // byte, gap or out-of-window segment, or when the flow ends, replaying the events into it first: the
 // machine sees the same calls in the same order, so the record is the same.
+//
+// A connection that ends once the run's records are full is only counted (its outcome, per
+// server). One that never carried data is then judged from its TCP events alone (countedOutcome),
+// without building the machine or the flow's TcpFacts: V8 pretenures the allocation sites of both
+// (the records kept early on survive), so for each of a flood's million flows they went straight to
+// the old generation as ~2.6 KB of garbage, and full GCs came that much more often.
 import type { Dir, FlowEndReason, FlowFacts, StreamConsumer, TcpEvent } from '../flow/types.js';
+import { decideEnding, type CloseRef, type Ref } from './ending.js';
 import { ConnectionMachine, type MachineOptions } from './machine.js';
 import type { Outcome, SideChannel } from './types.js';
 
@@ -24,6 +31,8 @@ export class PendingMachine implements StreamConsumer {
   private built: ConnectionMachine | null = null;
   /** TCP events before the machine exists, in order (a one- or two-element list at its length). */
   private events: TcpEvent[] | null = null;
+  /** countedBare(): -1 not decided yet, 1 yes, 0 no. */
+  private bare = -1;
 
   /**
    * `id`: the connection's; `sideChannels`: the list its record will carry (the caller may hand it
@@ -88,13 +97,83 @@ export class PendingMachine implements StreamConsumer {
     this.machine.onOutOfWindow(dir, distance, length, frame, time);
   }
 
+  /** Whether the flow ends as a connection only counted that never carried data (decided once). */
+  private countedBare(): boolean {
+    if (this.bare === -1) this.bare = this.built === null && this.common.counter?.countsOnly() === true ? 1 : 0;
+    return this.bare === 1;
+  }
+
+  /** A connection counted without data needs no TcpFacts (countedOutcome does not read them). */
+  wantsFinalFacts(): boolean {
+    return !this.countedBare();
+  }
+
   onEnd(facts: FlowFacts, reason: FlowEndReason, captureEnd: number): void {
     const counter = this.common.counter;
-    if (counter !== undefined && counter.countsOnly()) {
-      // Only counted (a SYN flood's flows beyond the records kept): the outcome without the record.
+    if (counter === undefined) {
+      this.machine.onEnd(facts, reason, captureEnd);
+    } else if (this.countedBare()) {
+      counter.count(this, countedOutcome(this.events, captureEnd));
+    } else if (counter.countsOnly()) {
+      // Only counted (beyond the records kept): the outcome without the record.
       counter.count(this, this.machine.outcomeAtEnd(facts, reason, captureEnd));
-      return;
+    } else {
+      this.machine.onEnd(facts, reason, captureEnd);
     }
-    this.machine.onEnd(facts, reason, captureEnd);
   }
+}
+
+/**
+ * The outcome of a connection that carried no data, from its TCP events: what ConnectionMachine
+ * keeps of them (onTcpEvent: the client's SYNs, up to 16; the first SYN/ACK; the first FIN and the
+ * first RST of each side, retransmitted FINs aside; the first ICMP error; phase 'tcp' from the first
+ * SYN or SYN/ACK on) judged by decideEnding as its record() would. Without data the machine never
+ * builds a tracker, so nothing else reaches the ending: no X.224 request (startedLate = no SYN),
+ * no protocol end, no last data, and the phase stays below 'active' (lostBeforeEnd, read only
+ * there, cannot matter). test/handshake/pending.test.ts checks it against the machine.
+ */
+export function countedOutcome(events: readonly TcpEvent[] | null, captureEnd: number): Outcome {
+  const syns: Ref[] = [];
+  let synAck: Ref | null = null;
+  const closes: CloseRef[] = [];
+  let icmp: (Ref & { type: number; code: number; from: string }) | null = null;
+  let tcp = false;
+  if (events !== null) {
+    for (const ev of events) {
+      switch (ev.kind) {
+        case 'syn':
+          if (ev.dir !== 0) break;
+          if (syns.length < 16) syns.push({ frame: ev.frame, time: ev.time });
+          tcp = true;
+          break;
+        case 'syn_ack':
+          if (synAck === null) synAck = { frame: ev.frame, time: ev.time };
+          tcp = true;
+          break;
+        case 'fin':
+          if (!ev.retransmission && !closes.some((c) => c.kind === 'fin' && c.dir === ev.dir)) closes.push({ kind: 'fin', dir: ev.dir, frame: ev.frame, time: ev.time });
+          break;
+        case 'rst':
+          if (!closes.some((c) => c.kind === 'rst' && c.dir === ev.dir)) closes.push({ kind: 'rst', dir: ev.dir, frame: ev.frame, time: ev.time });
+          break;
+        case 'icmp':
+          if (icmp === null) icmp = { frame: ev.frame, time: ev.time, type: ev.icmp.type, code: ev.icmp.code, from: ev.icmp.from };
+          break;
+        default:
+          break;
+      }
+    }
+  }
+  return decideEnding({
+    reached: tcp ? 'tcp' : 'none',
+    startedLate: syns.length === 0,
+    syns,
+    synAck,
+    closes,
+    icmp,
+    protocolEnd: null,
+    lastData: [null, null],
+    captureEnd,
+    lostBeforeEnd: false,
+  }).outcome;
 }

@@ -9,7 +9,9 @@ import { frameTime, readCapture } from '../../src/capture/index.js';
 import { DecodedPacket, decodePacket, isKnownLinkType } from '../../src/net/index.js';
 import { FlowTable, type FlowFacts, type StreamConsumer } from '../../src/flow/index.js';
 import { ConnectionMachine } from '../../src/handshake/machine.js';
-import { PendingMachine, type OutcomeCounter } from '../../src/handshake/pending.js';
+import { PendingMachine, countedOutcome, type OutcomeCounter } from '../../src/handshake/pending.js';
+import { newFlowFacts } from '../../src/flow/facts.js';
+import type { TcpEvent } from '../../src/flow/types.js';
 import type { ConnectionRecord, SideChannel } from '../../src/handshake/types.js';
 import { tcpFrame } from '../flow/harness.js';
 
@@ -119,5 +121,70 @@ describe('PendingMachine', () => {
     const r = recs[0]!;
     expect(r.timeline.slice(0, 4).map((e) => `${e.frame} ${e.event}`)).toEqual(['1 SYN', '2 SYN, ACK', '3 ACK', '4 X.224 Connection Request']);
     expect(r.negotiation).not.toBeNull();
+  });
+
+  it('countedOutcome (a connection without data, counted) = the machine\'s outcome on 20,000 random TCP event sequences', () => {
+    let seed = 0x9e3779b9;
+    const rnd = (n: number): number => {
+      seed ^= seed << 13;
+      seed ^= seed >>> 17;
+      seed ^= seed << 5;
+      return (seed >>> 0) % n;
+    };
+    const outcomes = new Map<string, number>();
+    for (let k = 0; k < 20_000; k++) {
+      const events: TcpEvent[] = [];
+      let frame = 1;
+      let time = 1000;
+      const n = rnd(7);
+      for (let i = 0; i < n; i++) {
+        frame += 1 + rnd(3);
+        time += [0.001, 0.5, 2, 4, 10, 25][rnd(6)]!;
+        const dir = rnd(2) as 0 | 1;
+        const retransmission = rnd(3) === 0;
+        switch (rnd(7)) {
+          case 0:
+          case 1:
+            events.push({ kind: 'syn', dir: 0, frame, time, retransmission });
+            break;
+          case 2:
+            events.push({ kind: 'syn_ack', dir: 1, frame, time, retransmission });
+            break;
+          case 3:
+            events.push({ kind: rnd(2) === 0 ? 'ack' : 'fin', dir, frame, time, retransmission });
+            break;
+          case 4:
+            events.push({ kind: 'rst', dir, frame, time, ttl: 64 });
+            break;
+          case 5:
+            events.push({ kind: 'icmp', frame, time, icmp: { frame, time, ipVersion: 4, from: '10.0.0.254', type: 3, code: rnd(14), mtu: null, quotedDir: 0 } });
+            break;
+          default:
+            events.push({ kind: 'retransmission', dir, frame, time, length: 100 });
+        }
+      }
+      const captureEnd = time + [0, 1, 5, 30][rnd(4)]!;
+      const facts = newFlowFacts(1, 'tcp', 0, 4, { ip: '10.0.0.1', port: 50000 }, { ip: '10.0.0.2', port: 3389 }, 'syn', 1, 1000);
+      const m = new ConnectionMachine(facts, { id: 'c1', file: 'x.pcap', fileIndex: 0, onRecord: () => {} });
+      for (const ev of events) m.onTcpEvent(ev);
+      const want = m.outcomeAtEnd(facts, 'capture_end', captureEnd);
+      expect(countedOutcome(events.length > 0 ? events : null, captureEnd), JSON.stringify(events)).toBe(want);
+      outcomes.set(want, (outcomes.get(want) ?? 0) + 1);
+    }
+    expect(outcomes.get('failed')).toBeGreaterThan(1000);
+    expect(outcomes.get('incomplete_capture')).toBeGreaterThan(1000);
+  });
+
+  it('a connection counted without data leaves its TcpFacts unbuilt (wantsFinalFacts)', () => {
+    const counted: string[] = [];
+    const table = new FlowTable({ rdpPorts: [3389] }, (facts) =>
+      new PendingMachine(facts, 'c1', [], { file: 'x.pcap', fileIndex: 0, onRecord: () => {}, counter: { countsOnly: () => true, count: (c, o) => counted.push(`${c.facts.tcp === null} ${o}`) } }),
+    );
+    const pkt = new DecodedPacket();
+    const syn = tcpFrame({ src: '10.0.0.1', dst: '10.0.0.2' }, 50000, 3389, 1000, 0, 0x02);
+    decodePacket(syn, 0, syn.length, 1, pkt);
+    table.handle(pkt, 1, 100, 0);
+    table.finish(100.5);
+    expect(counted).toEqual(['true incomplete_capture']);
   });
 });
