@@ -19,7 +19,7 @@ import { readCapture, sourceName } from './capture/index.js';
 import { DecodedPacket, decodePacket, isKnownLinkType, linkTypeName } from './net/index.js';
 import { FlowTable } from './flow/table.js';
 import { endpointText, type DnsTransaction, type FlowFacts, type StreamConsumer } from './flow/types.js';
-import type { ConnectionRecord, Outcome, SideChannel } from './handshake/types.js';
+import type { ConnectionRecord, SideChannel } from './handshake/types.js';
 import { ConnectionMachine, DEFAULT_BYTE_BUDGET } from './handshake/machine.js';
 import { UdpMachine } from './handshake/udp.js';
 import { PendingMachine, type OutcomeCounter, type PendingOptions } from './handshake/pending.js';
@@ -219,9 +219,26 @@ class FileRun {
       const facts = conn.facts;
       if (facts.payloadBytes[0] + facts.payloadBytes[1] === 0) this.pairs.forget(facts.client.ip, facts.server.ip, conn.sideChannels);
       this.overflowCount++;
-      countOutcome(this.overflow, endpointText(facts.server), outcome);
+      // A flood's counted connections go to one server: its counts are found again without a key.
+      const server = facts.server;
+      let c = this.lastCounts;
+      if (c === null || server.port !== this.lastServerPort || server.ip !== this.lastServerIp) {
+        const key = endpointText(server);
+        c = this.overflow.get(key) ?? null;
+        if (c === null) this.overflow.set(key, (c = { completed: 0, failed: 0, incomplete: 0 }));
+        this.lastCounts = c;
+        this.lastServerIp = server.ip;
+        this.lastServerPort = server.port;
+      }
+      if (outcome === 'completed') c.completed++;
+      else if (outcome === 'failed') c.failed++;
+      else c.incomplete++;
     },
   };
+  /** The server whose counts the counter last updated, and its counts. */
+  private lastCounts: OverflowCounts | null = null;
+  private lastServerIp = '';
+  private lastServerPort = -1;
 
   private finished(rec: ConnectionRecord): void {
     if (this.records.length < this.maxRecords) {
@@ -267,14 +284,10 @@ class FileRun {
 }
 
 function countOverflow(overflow: Map<string, OverflowCounts>, rec: ConnectionRecord): void {
-  countOutcome(overflow, rec.server, rec.outcome);
-}
-
-function countOutcome(overflow: Map<string, OverflowCounts>, server: string, outcome: Outcome): void {
-  let c = overflow.get(server);
-  if (!c) overflow.set(server, (c = { completed: 0, failed: 0, incomplete: 0 }));
-  if (outcome === 'completed') c.completed++;
-  else if (outcome === 'failed') c.failed++;
+  let c = overflow.get(rec.server);
+  if (!c) overflow.set(rec.server, (c = { completed: 0, failed: 0, incomplete: 0 }));
+  if (rec.outcome === 'completed') c.completed++;
+  else if (rec.outcome === 'failed') c.failed++;
   else c.incomplete++;
 }
 
