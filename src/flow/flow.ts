@@ -50,26 +50,57 @@ export class Flow {
    * 8 KiB pool slab, which a flow kept as a tombstone would keep alive): the first four bytes as a
    * big-endian int32 (a Smi: the whole IPv4 address), and for IPv6 the other twelve in a small array.
    */
-  readonly cWord: number;
-  readonly sWord: number;
-  readonly cTail: number[] | null;
-  readonly sTail: number[] | null;
+  cWord = 0;
+  sWord = 0;
+  cTail: number[] | null = null;
+  sTail: number[] | null = null;
+  // Identity (set by init()).
+  hash = 0;
+  proto = 0;
+  ipVersion = 0;
+  cPort = 0;
+  sPort = 0;
+  fileIndex = 0;
 
-  constructor(
-    readonly hash: number,
-    readonly proto: number,
-    readonly ipVersion: number,
-    buf: Uint8Array,
-    cOff: number,
-    readonly cPort: number,
-    sOff: number,
-    readonly sPort: number,
-    readonly fileIndex: number,
-  ) {
+  constructor(hash: number, proto: number, ipVersion: number, buf: Uint8Array, cOff: number, cPort: number, sOff: number, sPort: number, fileIndex: number) {
+    this.init(hash, proto, ipVersion, buf, cOff, cPort, sOff, sPort, fileIndex);
+  }
+
+  /**
+   * A new flow with this identity, every other field as new: the table hands the flows it let go
+   * (ended without a tombstone, or tombstones whose slot was taken) to new flows. A SYN flood ends
+   * and starts a flow per SYN; a flow taken again is already in the old generation, so the
+   * scavenger neither copies it nor leaves it there as garbage.
+   */
+  init(hash: number, proto: number, ipVersion: number, buf: Uint8Array, cOff: number, cPort: number, sOff: number, sPort: number, fileIndex: number): void {
+    this.bucketNext = null;
+    this.lruPrev = null;
+    this.lruNext = null;
+    this.inLru = false;
+    this.hoPrev = null;
+    this.hoNext = null;
+    this.halfOpen = false;
+    this.state = FLOW_OPEN;
+    this.facts = null;
+    this.consumer = null;
+    this.reasm = null;
+    this.reasmConfig = null;
+    this.start0 = -1;
+    this.start1 = -1;
+    this.tcp = null;
+    this.delivered = null;
+    this.wantsBytes = true;
+    this.lastTime = Number.NaN;
     this.cWord = word(buf, cOff);
     this.sWord = word(buf, sOff);
     this.cTail = ipVersion === 6 ? copyBytes(buf, cOff + 4, 12) : null;
     this.sTail = ipVersion === 6 ? copyBytes(buf, sOff + 4, 12) : null;
+    this.hash = hash;
+    this.proto = proto;
+    this.ipVersion = ipVersion;
+    this.cPort = cPort;
+    this.sPort = sPort;
+    this.fileIndex = fileIndex;
   }
 
   /** 0 when p goes client -> server, 1 server -> client, -1 when p is not of this flow. */

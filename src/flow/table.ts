@@ -69,8 +69,8 @@ export interface FlowTableStats {
 /** Closed flows remembered (so late ACKs / RSTs of a closed flow start no new flow). */
 const TOMBSTONES = 4096;
 const DNS_PORT = 53;
-/** Trackers kept for reuse at most. */
-const TRACKER_POOL = 1024;
+/** Flows and trackers kept for reuse, at most. */
+const POOL = 1024;
 
 export class FlowTable {
   readonly dns: DnsTransaction[];
@@ -112,6 +112,12 @@ export class FlowTable {
   private tombPos = 0;
   /** Trackers of ended flows, handed to new flows (TcpTracker.reset). */
   private readonly trackers: TcpTracker[] = [];
+  /**
+   * Flows no list, bucket or tombstone slot refers to any more, handed to new flows (Flow.init):
+   * flows ended without a tombstone, and tombstones whose slot is taken (a flow is a tombstone
+   * once at most before it is let go, so no other slot holds it).
+   */
+  private readonly flowPool: Flow[] = [];
   /** Direction found by the last lookup (avoids returning a pair). */
   private matchDir: Dir = 0;
   /** Endpoint hashes of the packet being handled. */
@@ -463,7 +469,9 @@ export class FlowTable {
     const sOff = clientIsSrc ? p.dstOff : p.srcOff;
     const cPort = clientIsSrc ? p.srcPort : p.dstPort;
     const sPort = clientIsSrc ? p.dstPort : p.srcPort;
-    const f = new Flow(h, p.ipProto, v, p.buf, cOff, cPort, sOff, sPort, fileIndex);
+    let f = this.flowPool.pop();
+    if (f === undefined) f = new Flow(h, p.ipProto, v, p.buf, cOff, cPort, sOff, sPort, fileIndex);
+    else f.init(h, p.ipProto, v, p.buf, cOff, cPort, sOff, sPort, fileIndex);
     const tcp = p.ipProto === IpProto.TCP;
     const facts = newFlowFacts(
       this.nextId++,
@@ -554,7 +562,7 @@ export class FlowTable {
     f.consumer = null;
     f.facts = null;
     f.reasm = null;
-    if (f.tcp !== null && this.trackers.length < TRACKER_POOL) {
+    if (f.tcp !== null && this.trackers.length < POOL) {
       f.tcp.reset();
       this.trackers.push(f.tcp);
     }
@@ -562,13 +570,22 @@ export class FlowTable {
     if (reason === 'closed' && !drop && f.state === FLOW_OPEN) {
       f.state = FLOW_CLOSED;
       const old = this.tombs[this.tombPos];
-      if (old && old.state === FLOW_CLOSED) this.unlinkBucket(old);
+      if (old && old.state === FLOW_CLOSED) {
+        this.unlinkBucket(old);
+        this.release(old);
+      }
       this.tombs[this.tombPos] = f;
       this.tombPos = (this.tombPos + 1) % TOMBSTONES;
     } else {
       f.state = FLOW_CLOSED;
       this.unlinkBucket(f);
+      this.release(f);
     }
+  }
+
+  /** A flow nothing refers to any more goes to the pool. */
+  private release(f: Flow): void {
+    if (this.flowPool.length < POOL) this.flowPool.push(f);
   }
 
   /** Over maxFlows: the oldest half-open flow goes first, else the least recently active one. */
