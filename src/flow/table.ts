@@ -110,6 +110,9 @@ export class FlowTable {
   private hoTail: Flow | null = null;
   private readonly tombs: (Flow | null)[] = new Array<Flow | null>(TOMBSTONES).fill(null);
   private tombPos = 0;
+  /** addrText's cache: IPv4 addresses (as int32) and their texts. */
+  private readonly v4Words = new Int32Array(256);
+  private readonly v4Texts: (string | undefined)[] = new Array<string | undefined>(256).fill(undefined);
   /** Trackers of ended flows, handed to new flows (TcpTracker.reset). */
   private readonly trackers: TcpTracker[] = [];
   /**
@@ -478,8 +481,8 @@ export class FlowTable {
       tcp ? 'tcp' : 'udp',
       fileIndex,
       v,
-      { ip: ipText(p.buf, cOff, v), port: cPort },
-      { ip: ipText(p.buf, sOff, v), port: sPort },
+      { ip: this.addrText(p.buf, cOff, v), port: cPort },
+      { ip: this.addrText(p.buf, sOff, v), port: sPort },
       clientBy,
       frame,
       time,
@@ -502,6 +505,23 @@ export class FlowTable {
       f.initReassembly(this.reasmConfig);
     }
     return f;
+  }
+
+  /**
+   * An address's text for a new flow's facts. IPv4 texts are kept in a small cache by address (256
+   * entries, the last one per slot): a server's address is written once, not once per flow (a SYN
+   * flood's million flows go to one server).
+   */
+  private addrText(buf: Buffer, off: number, v: 4 | 6): string {
+    if (v !== 4 || off + 4 > buf.length) return ipText(buf, off, v);
+    const w = (buf[off]! << 24) | (buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!;
+    const i = (w ^ (w >>> 8) ^ (w >>> 16) ^ (w >>> 24)) & 255;
+    const hit = this.v4Texts[i];
+    if (hit !== undefined && this.v4Words[i] === w) return hit;
+    const t = ipText(buf, off, 4);
+    this.v4Words[i] = w;
+    this.v4Texts[i] = t;
+    return t;
   }
 
   /** Bookkeeping common to every packet of a tracked flow. */

@@ -788,3 +788,22 @@ describe('FlowTable: what a flow holds before it carries data', () => {
     ]);
   });
 });
+
+describe('FlowTable: address texts', () => {
+  it('gives each flow its addresses\' texts, also when their cache slots collide (10.0.0.1 and 10.0.1.0), and shares a server\'s', () => {
+    const h = new Harness();
+    for (const [client, port] of [['10.0.0.1', 50001], ['10.0.1.0', 50002], ['10.0.0.1', 50003], ['1.0.0.10', 50004], ['2001:db8::1', 50005]] as const) {
+      const server = client.includes(':') ? '2001:db8::9' : '10.9.9.9';
+      handshake(h, new Conn(client, port, server, 3389));
+    }
+    h.finish();
+    const f = h.consumers.map((r) => r.facts);
+    expect(f.map((x) => `${x.client.ip} ${x.server.ip}`)).toEqual([
+      '10.0.0.1 10.9.9.9',
+      '10.0.1.0 10.9.9.9',
+      '10.0.0.1 10.9.9.9',
+      '1.0.0.10 10.9.9.9',
+      '2001:db8::1 2001:db8::9',
+    ]);
+  });
+});
