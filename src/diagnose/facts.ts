@@ -5,7 +5,7 @@ import { phaseIndex } from '../handshake/types.js';
 import { CATALOGUE, causeSteps, stepText, type StepId } from './catalogue.js';
 import { ALERT, PROTOCOL_HYBRID, PROTOCOL_HYBRID_EX, type AlertName } from './codes.js';
 import type { CauseId, DiagnosisInput, Finding } from './types.js';
-import { completedTo, connectionsFromClient, connectionsToServer, firstAnsweredOtherThan } from './lookup.js';
+import { completedTo, connectionsFromClient, connectionsToServer, firstAnsweredOtherThan, nearestByStart } from './lookup.js';
 
 // ---------------------------------------------------------------- findings
 
@@ -316,19 +316,17 @@ export function serverOwnTtl(conn: ConnectionRecord, input: DiagnosisInput): Ser
   if (own && own.synAckFrames.length > 0 && own.ttl[1] !== null) {
     return { ttl: own.ttl[1], connectionId: conn.id, frame: own.synAckFrames[0] ?? null };
   }
-  let best: ServerTtl | null = null;
-  let bestDist = Infinity;
-  for (const o of connectionsToServer(input, conn.flow.server.ip)) {
-    if (o === conn || o.fileIndex !== conn.fileIndex) continue;
-    const t = o.flow.tcp;
-    if (!t || t.synAckFrames.length === 0 || t.ttl[1] === null) continue;
-    const dist = Math.abs(o.start - conn.start);
-    if (dist < bestDist) {
-      bestDist = dist;
-      best = { ttl: t.ttl[1], connectionId: o.id, frame: t.synAckFrames[0] ?? null };
-    }
-  }
-  return best;
+  // The answered connection of the same file whose start is nearest (by bisection, lookup.ts).
+  const o = nearestByStart(connectionsToServer(input, conn.flow.server.ip), answeredWithTtl, conn.fileIndex, conn.start, conn);
+  if (o === null) return null;
+  const t = o.flow.tcp!;
+  return { ttl: t.ttl[1]!, connectionId: o.id, frame: t.synAckFrames[0] ?? null };
+}
+
+/** A connection whose SYN-ACK was seen, with the server's TTL. */
+function answeredWithTtl(o: ConnectionRecord): boolean {
+  const t = o.flow.tcp;
+  return !!t && t.synAckFrames.length > 0 && t.ttl[1] !== null;
 }
 
 /** Whether another connection to the same host got any answer (the host is up). */

@@ -278,3 +278,78 @@ export function overlapping(
   for (const i of hits) out.push(members[i]!);
   return out;
 }
+
+interface NearestIndex {
+  n: number;
+  /** Per capture file: the members with a finite start, sorted by start then list order. */
+  byFile: Map<number, { starts: number[]; order: number[]; members: ConnectionRecord[] }>;
+  /** Members in list order (their index is their order). */
+  members: ConnectionRecord[];
+}
+const nearestCache = new WeakMap<readonly ConnectionRecord[], WeakMap<(c: ConnectionRecord) => boolean, NearestIndex>>();
+
+/**
+ * The member of `list` (one `member` accepts) of capture file `fileIndex`, other than `exclude`,
+ * whose start is nearest to `start` (the first in list order among equally near ones), or null:
+ * what a scan keeping the first `o` with `Math.abs(o.start - start) < best` gives (a start that is
+ * not finite is never nearer than Infinity).
+ */
+export function nearestByStart(
+  list: readonly ConnectionRecord[],
+  member: (c: ConnectionRecord) => boolean,
+  fileIndex: number,
+  start: number,
+  exclude: ConnectionRecord,
+): ConnectionRecord | null {
+  let perMember = nearestCache.get(list);
+  if (perMember === undefined) nearestCache.set(list, (perMember = new WeakMap()));
+  let x = perMember.get(member);
+  if (x === undefined || x.n !== list.length) {
+    const members = x?.members ?? [];
+    for (let i = x?.n ?? 0; i < list.length; i++) if (member(list[i]!)) members.push(list[i]!);
+    const byFile = new Map<number, { starts: number[]; order: number[]; members: ConnectionRecord[] }>();
+    for (let i = 0; i < members.length; i++) {
+      const o = members[i]!;
+      if (!Number.isFinite(o.start)) continue;
+      let f = byFile.get(o.fileIndex);
+      if (f === undefined) byFile.set(o.fileIndex, (f = { starts: [], order: [], members }));
+      f.order.push(i);
+    }
+    for (const f of byFile.values()) {
+      f.order.sort((a, b) => members[a]!.start - members[b]!.start || a - b);
+      f.starts = f.order.map((i) => members[i]!.start);
+    }
+    x = { n: list.length, byFile, members };
+    perMember.set(member, x);
+  }
+  const f = x.byFile.get(fileIndex);
+  if (f === undefined || !Number.isFinite(start)) return null;
+  const { starts, order, members } = f;
+  // The first index whose start is >= start; candidates on the left go down from it - 1.
+  let lo = 0;
+  let hi = starts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (starts[mid]! < start) lo = mid + 1;
+    else hi = mid;
+  }
+  let left = lo - 1;
+  let right = lo;
+  while (left >= 0 && members[order[left]!] === exclude) left--;
+  while (right < starts.length && members[order[right]!] === exclude) right++;
+  const dl = left >= 0 ? Math.abs(starts[left]! - start) : Infinity;
+  const dr = right < starts.length ? Math.abs(starts[right]! - start) : Infinity;
+  const d = dl < dr ? dl : dr;
+  if (!(d < Infinity)) return null;
+  // Every member at that distance (either side; subtraction is monotonic, so they are contiguous): the first in list order.
+  let best = -1;
+  for (let k = left; k >= 0 && Math.abs(starts[k]! - start) === d; k--) {
+    const i = order[k]!;
+    if (members[i] !== exclude && (best < 0 || i < best)) best = i;
+  }
+  for (let k = right; k < starts.length && Math.abs(starts[k]! - start) === d; k++) {
+    const i = order[k]!;
+    if (members[i] !== exclude && (best < 0 || i < best)) best = i;
+  }
+  return best < 0 ? null : members[best]!;
+}

@@ -343,7 +343,7 @@ describe('lookupsBetween', () => {
   }
 });
 
-describe('the per-list helpers (answered, completed, overlapping) on random records, while the list grows', () => {
+describe('the per-list helpers (answered, completed, overlapping, nearest) on random records, while the list grows', () => {
   // Many attempts to few servers from few clients: the case that made the scans quadratic.
   const times = ['finite', 'with NaN and infinities', 'equal'] as const; // equal: many equal starts
   for (const kind of times) {
@@ -356,7 +356,7 @@ describe('the per-list helpers (answered, completed, overlapping) on random reco
         x ^= x << 5;
         return (x >>> 0) % n;
       };
-      const seen = { answered: 0, completed: 0, overlapping: 0 };
+      const seen = { answered: 0, completed: 0, overlapping: 0, ttl: 0 };
       const connections: ConnectionRecord[] = [];
       const input: DiagnosisInput = { connections, dns: [], captureEnd: [], names: new Map() };
       const odd = (x: number): number => (kind !== 'with NaN and infinities' || rnd(15) !== 0 ? x : [NaN, Infinity, -Infinity][rnd(3)]!);
@@ -384,7 +384,7 @@ describe('the per-list helpers (answered, completed, overlapping) on random reco
             outcome,
             reached,
             negotiation: rnd(2) ? null : ({ confirmFrame: rnd(2) ? null : 7 } as ConnectionRecord['negotiation']),
-            flow: { client: { ip: `10.9.0.${rnd(2)}`, port: 1024 + step }, server: { ip, port }, tcp: rnd(6) === 0 ? null : { synAckFrames: synAcks } },
+            flow: { client: { ip: `10.9.0.${rnd(2)}`, port: 1024 + step }, server: { ip, port }, tcp: rnd(6) === 0 ? null : { synAckFrames: synAcks, ttl: [64, rnd(3) === 0 ? null : 60 + rnd(5)] } },
           } as unknown as ConnectionRecord);
         }
         for (let k = 0; k < 4; k++) {
@@ -396,6 +396,9 @@ describe('the per-list helpers (answered, completed, overlapping) on random reco
             expect(later, c.id).toBe(naiveLaterCompletedAttempt(c, input, sec));
             if (later) seen.completed++;
           }
+          const ttl = serverOwnTtl(c, input);
+          expect(ttl, c.id).toEqual(naiveServerOwnTtl(c, input));
+          if (ttl && ttl.connectionId !== c.id) seen.ttl++;
           const half = concurrentHalfOpen(c, input);
           expect(half, c.id).toEqual(naiveConcurrentHalfOpen(c, input));
           if (answered) seen.answered++;
@@ -407,6 +410,7 @@ describe('the per-list helpers (answered, completed, overlapping) on random reco
       expect(seen.answered).toBeGreaterThan(50);
       expect(seen.completed).toBeGreaterThan(2);
       expect(seen.overlapping).toBeGreaterThan(10);
+      expect(seen.ttl).toBeGreaterThan(10);
     });
   }
 });
