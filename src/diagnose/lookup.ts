@@ -353,3 +353,43 @@ export function nearestByStart(
   }
   return best < 0 ? null : members[best]!;
 }
+
+interface StartsByServer {
+  n: number;
+  /** The list's connections' finite starts per server IP, sorted. */
+  byServer: Map<string, number[]>;
+}
+const startsCache = new WeakMap<readonly ConnectionRecord[], StartsByServer>();
+
+/**
+ * Whether a connection of `list` to one of `ips` started within `seconds` of `time`: what
+ * `list.some((o) => ips.includes(o.flow.server.ip) && Math.abs(o.start - time) <= seconds)` gives,
+ * by bisection on the starts of the list's connections to each address.
+ */
+export function startedNear(list: readonly ConnectionRecord[], ips: readonly string[], time: number, seconds: number): boolean {
+  let e = startsCache.get(list);
+  if (e === undefined || e.n !== list.length) {
+    const byServer = new Map<string, number[]>();
+    for (const o of list) if (Number.isFinite(o.start)) push(byServer, o.flow.server.ip, o.start);
+    for (const s of byServer.values()) s.sort((a, b) => a - b);
+    e = { n: list.length, byServer };
+    startsCache.set(list, e);
+  }
+  // A start or a time that is not finite is never within `seconds` (the difference is NaN or infinite).
+  if (!Number.isFinite(time)) return false;
+  for (const ip of ips) {
+    const starts = e.byServer.get(ip);
+    if (starts === undefined) continue;
+    // The first start not below the window (less a second, for rounding), then the exact test.
+    const from = time - seconds - 1;
+    let lo = 0;
+    let hi = starts.length;
+    while (lo < hi) {
+      const mid = (lo + hi) >>> 1;
+      if (starts[mid]! < from) lo = mid + 1;
+      else hi = mid;
+    }
+    for (let k = lo; k < starts.length && starts[k]! <= time + seconds + 1; k++) if (Math.abs(starts[k]! - time) <= seconds) return true;
+  }
+  return false;
+}

@@ -22,7 +22,7 @@ import {
   serverOwnTtl,
   type ServerTtl,
 } from '../../src/diagnose/facts.js';
-import { connectionsFromClient, connectionsToServer, lookupsBetween, lookupsOf } from '../../src/diagnose/lookup.js';
+import { connectionsFromClient, connectionsToServer, lookupsBetween, lookupsOf, startedNear } from '../../src/diagnose/lookup.js';
 import { concurrentHalfOpen } from '../../src/diagnose/rules/server_unresponsive.js';
 import { namesUsedFor, DNS_NAME_WINDOW_SECONDS, type UsedName } from '../../src/diagnose/rules/cert_name_mismatch.js';
 import { recentLookupElsewhere, DNS_LOOKBACK_SECONDS, DNS_UNNAMED_SECONDS } from '../../src/diagnose/rules/dns_failure.js';
@@ -413,6 +413,33 @@ describe('the per-list helpers (answered, completed, overlapping, nearest) on ra
       expect(seen.ttl).toBeGreaterThan(10);
     });
   }
+});
+
+describe('startedNear', () => {
+  it("answers as list.some(ips.includes(server) && |start - time| <= seconds) while the list grows", () => {
+    let x = 0x1234567;
+    const rnd = (n: number): number => {
+      x ^= x << 13;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      return (x >>> 0) % n;
+    };
+    const odd = (v: number): number => (rnd(20) !== 0 ? v : [NaN, Infinity, -Infinity][rnd(3)]!);
+    const list: ConnectionRecord[] = [];
+    let hits = 0;
+    for (let step = 0; step < 300; step++) {
+      list.push({ start: odd(1000 + rnd(2000) / 4), flow: { server: { ip: `10.0.0.${rnd(4)}` } } } as unknown as ConnectionRecord);
+      for (let k = 0; k < 5; k++) {
+        const ips = Array.from({ length: rnd(3) }, () => `10.0.0.${rnd(5)}`);
+        const time = odd(1000 + rnd(2000) / 4);
+        const seconds = [0, 0.25, 5, 120][rnd(4)]!;
+        const want = list.some((o) => ips.includes(o.flow.server.ip) && Math.abs(o.start - time) <= seconds);
+        expect(startedNear(list, ips, time, seconds)).toBe(want);
+        if (want) hits++;
+      }
+    }
+    expect(hits).toBeGreaterThan(100);
+  });
 });
 
 describe('nameMatches', () => {

@@ -4,7 +4,7 @@ import type { DnsTransaction } from '../../flow/types.js';
 import { certNames, filterString, framesFilter, isIpLiteral, leafCertificate, makeFinding, nameMatches, secondsText, serverText } from '../facts.js';
 import type { ConnectionRecord } from '../../handshake/types.js';
 import type { DiagnosisInput, Rule } from '../types.js';
-import { connectionsFromClient, lookupsBetween } from '../lookup.js';
+import { connectionsFromClient, lookupsBetween, startedNear } from '../lookup.js';
 
 /** Lookups this long before the connection are considered part of it. */
 export const DNS_LOOKBACK_SECONDS = 120;
@@ -25,9 +25,8 @@ export function recentLookupElsewhere(conn: ConnectionRecord, input: DiagnosisIn
   for (const q of lookupsBetween(input, conn.fileIndex, clientIp, conn.start - DNS_UNNAMED_SECONDS, conn.start, true)) {
     if (q.qtype !== 1 && q.qtype !== 28) continue;
     if (!answered(q) || q.addresses.includes(serverIp)) continue;
-    const usedThere = connectionsFromClient(input, clientIp).some(
-      (o) => q.addresses.includes(o.flow.server.ip) && Math.abs(o.start - q.time) <= DNS_LOOKBACK_SECONDS,
-    );
+    // A connection of this client to where the name pointed, near the lookup (by bisection, lookup.ts).
+    const usedThere = startedNear(connectionsFromClient(input, clientIp), q.addresses, q.time, DNS_LOOKBACK_SECONDS);
     if (usedThere) continue;
     if (!best || q.time > best.time) best = q;
   }
