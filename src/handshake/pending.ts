@@ -132,10 +132,15 @@ export class PendingMachine implements StreamConsumer {
  * no protocol end, no last data, and the phase stays below 'active' (lostBeforeEnd, read only
  * there, cannot matter). test/handshake/pending.test.ts checks it against the machine.
  */
+/** Empty lists to start from (frozen: never written; decideEnding only reads its input). */
+const NO_REFS = Object.freeze([]) as unknown as Ref[];
+const NO_CLOSES = Object.freeze([]) as unknown as CloseRef[];
+
 export function countedOutcome(events: readonly TcpEvent[] | null, captureEnd: number): Outcome {
-  const syns: Ref[] = [];
+  // Lists built at their length while short (push() on an empty array reserves 17 slots).
+  let syns: Ref[] = NO_REFS;
   let synAck: Ref | null = null;
-  const closes: CloseRef[] = [];
+  let closes: CloseRef[] = NO_CLOSES;
   let icmp: (Ref & { type: number; code: number; from: string }) | null = null;
   let tcp = false;
   if (events !== null) {
@@ -143,7 +148,8 @@ export function countedOutcome(events: readonly TcpEvent[] | null, captureEnd: n
       switch (ev.kind) {
         case 'syn':
           if (ev.dir !== 0) break;
-          if (syns.length < 16) syns.push({ frame: ev.frame, time: ev.time });
+          if (syns.length === 0) syns = [{ frame: ev.frame, time: ev.time }];
+          else if (syns.length < 16) syns.push({ frame: ev.frame, time: ev.time });
           tcp = true;
           break;
         case 'syn_ack':
@@ -151,10 +157,10 @@ export function countedOutcome(events: readonly TcpEvent[] | null, captureEnd: n
           tcp = true;
           break;
         case 'fin':
-          if (!ev.retransmission && !closes.some((c) => c.kind === 'fin' && c.dir === ev.dir)) closes.push({ kind: 'fin', dir: ev.dir, frame: ev.frame, time: ev.time });
+          if (!ev.retransmission && !closes.some((c) => c.kind === 'fin' && c.dir === ev.dir)) closes = closes.concat({ kind: 'fin', dir: ev.dir, frame: ev.frame, time: ev.time });
           break;
         case 'rst':
-          if (!closes.some((c) => c.kind === 'rst' && c.dir === ev.dir)) closes.push({ kind: 'rst', dir: ev.dir, frame: ev.frame, time: ev.time });
+          if (!closes.some((c) => c.kind === 'rst' && c.dir === ev.dir)) closes = closes.concat({ kind: 'rst', dir: ev.dir, frame: ev.frame, time: ev.time });
           break;
         case 'icmp':
           if (icmp === null) icmp = { frame: ev.frame, time: ev.time, type: ev.icmp.type, code: ev.icmp.code, from: ev.icmp.from };
