@@ -5,7 +5,7 @@
 import type { DnsTransaction } from '../flow/types.js';
 import { certNames, filterString, isIpLiteral, makeFinding, nameMatches, plural, secondsText } from './facts.js';
 import type { DiagnosisInput, Finding } from './types.js';
-import { connectionsFromClient, lookupsOf } from './lookup.js';
+import { connectionsFromClient, lookupsBetween } from './lookup.js';
 import { DNS_UNNAMED_SECONDS } from './rules/dns_failure.js';
 
 /**
@@ -123,11 +123,28 @@ export function dnsCaptureFindings(input: DiagnosisInput, perConnection: Map<str
     .filter((x): x is { q: DnsTransaction; failure: string } => x.failure !== null)
     .sort((a, b) => a.q.time - b.q.time || a.q.queryFrame - b.q.queryFrame);
   const clusters: Cluster[] = [];
+  // Per client, the clusters a later lookup may still join. With times in order (no NaN), a cluster
+  // whose last lookup is more than DNS_CLUSTER_SECONDS before this one can join no later lookup
+  // either: it leaves the list (the first match in creation order is the same; the search no longer
+  // grows with every cluster the client ever had).
+  let inOrder = true;
+  for (let i = 1; i < failed.length; i++) if (!(failed[i - 1]!.q.time <= failed[i]!.q.time)) inOrder = false;
   const clientClusters = new Map<string, Cluster[]>();
   for (const x of failed) {
     const key = `${x.q.fileIndex} ${x.q.client}`;
     const mine = clientClusters.get(key);
-    const c = mine?.find((k) => x.q.time - k.last <= DNS_CLUSTER_SECONDS && related(k.names, x.q.name));
+    let c: Cluster | undefined;
+    if (mine !== undefined && inOrder) {
+      let kept = 0;
+      for (let i = 0; i < mine.length; i++) {
+        const k = mine[i]!;
+        if (x.q.time - k.last > DNS_CLUSTER_SECONDS) continue;
+        mine[kept++] = k;
+        // (the former test as it was: with infinite times the difference may be NaN)
+        if (c === undefined && x.q.time - k.last <= DNS_CLUSTER_SECONDS && related(k.names, x.q.name)) c = k;
+      }
+      mine.length = kept;
+    } else c = mine?.find((k) => x.q.time - k.last <= DNS_CLUSTER_SECONDS && related(k.names, x.q.name));
     if (c) {
       c.lookups.push(x);
       c.last = x.q.time;
@@ -148,8 +165,8 @@ export function dnsCaptureFindings(input: DiagnosisInput, perConnection: Map<str
     // An AAAA lookup without an address is what IPv4-only names give: not a failure on its own.
     if (!c.lookups.some((l) => l.failure !== 'no address' || l.q.qtype === 1)) continue;
     // The name resolved after all (another type, a retry, another suffix of it).
-    const resolved = lookupsOf(input, c.fileIndex, c.client).some(
-      (q) => q.addresses.length > 0 && q.time >= c.first - DNS_CLUSTER_SECONDS && q.time <= c.last + DNS_FOLLOW_SECONDS && related(c.names, q.name),
+    const resolved = lookupsBetween(input, c.fileIndex, c.client, c.first - DNS_CLUSTER_SECONDS, c.last + DNS_FOLLOW_SECONDS).some(
+      (q) => q.addresses.length > 0 && related(c.names, q.name),
     );
     if (resolved) continue;
     if (c.lookups.some((l) => isCited(l.q, l.q.queryFrame) || isCited(l.q, l.q.responseFrame))) continue;

@@ -500,4 +500,22 @@ describe('the indexed helpers against the former scans, over all fixture capture
     expect(dnsCaptureFindings(other, none)).toEqual(naiveDnsCaptureFindings(other, none));
     expect(dnsCaptureFindings(other, none).length + dnsCaptureFindings(input, per).length).toBeGreaterThan(0);
   });
+
+  it('capture-wide DNS findings as the former scan gives them: many failed lookups over time, some times NaN or infinite', () => {
+    // Clusters that can no longer grow leave the per-client search (times in order); any NaN turns that off.
+    for (const odd of [[], [NaN, Infinity, -Infinity], [Infinity, -Infinity]]) {
+      const many: DnsTransaction[] = [];
+      for (let i = 0; i < 600; i++) {
+        const base = dns[rnd(dns.length)]!;
+        const time = odd.length > 0 && rnd(25) === 0 ? odd[rnd(odd.length)]! : 1000 + i * (1 + rnd(40));
+        const fail = rnd(3) !== 0;
+        many.push({ ...base, id: 500000 + i, time, name: `h${rnd(12)}.corp.example`, client: connections[rnd(4)]!.flow.client.ip, rcode: fail ? 3 : 0, addresses: fail ? [] : [connections[rnd(4)]!.flow.server.ip] });
+      }
+      const none = new Map<string, Finding[]>();
+      const other: DiagnosisInput = { ...input, dns: many, captureEnd: input.captureEnd.map(() => 1e6) };
+      const got = dnsCaptureFindings(other, none);
+      expect(got).toEqual(naiveDnsCaptureFindings(other, none));
+      expect(got.length).toBeGreaterThan(0);
+    }
+  });
 });
