@@ -28,6 +28,12 @@ export class SynLog {
   readonly ackTime: Float64Array;
   readonly mss: Int32Array; // [slot*2 + dir]
   readonly ttl: Int16Array; // [slot*2 + dir]
+  /**
+   * Per client port: slots waiting for the handshake's third packet (SYN-ACK seen, no ACK of it yet).
+   * A client's ACK from a port with none here needs no lookup (the flow table's fast path: the bulk
+   * data of connections that are not RDP).
+   */
+  readonly awaitingAck = new Uint32Array(65536);
 
   constructor(capacityLog2 = 12) {
     const n = 1 << capacityLog2;
@@ -75,6 +81,7 @@ export class SynLog {
     if (i >= 0 && this.cIsn[i] !== seq >>> 0) i = -1; // a new connection on the same 4-tuple
     if (i < 0) {
       i = h & this.mask;
+      this.leaveAwaiting(i);
       this.used[i] = 1;
       this.key[i] = h;
       this.cHash[i] = cHash;
@@ -109,6 +116,7 @@ export class SynLog {
       this.sIsn[i] = seq >>> 0;
       this.mss[i * 2 + 1] = mss;
       this.ttl[i * 2 + 1] = ttl;
+      if (this.ackFrame[i]! < 0) this.awaitingAck[this.cPort[i]!]!++;
     }
     if (k < SYNACKS) {
       this.synAckFrame[i * SYNACKS + k] = frame;
@@ -122,6 +130,7 @@ export class SynLog {
     const i = this.find(h, cHash, cPort, sHash, sPort, file);
     if (i < 0 || this.synAckCount[i] === 0 || this.ackFrame[i]! >= 0) return;
     if (ack >>> 0 !== (this.sIsn[i]! + 1) >>> 0) return;
+    this.leaveAwaiting(i);
     this.ackFrame[i] = frame;
     this.ackTime[i] = time;
   }
@@ -139,10 +148,17 @@ export class SynLog {
   static readonly SYNACKS = SYNACKS;
 
   forget(i: number): void {
+    this.leaveAwaiting(i);
     this.used[i] = 0;
   }
 
   clear(): void {
     this.used.fill(0);
+    this.awaitingAck.fill(0);
+  }
+
+  /** Slot i no longer waits for the handshake's third packet (if it did). */
+  private leaveAwaiting(i: number): void {
+    if (this.used[i] === 1 && this.synAckCount[i]! > 0 && this.ackFrame[i]! < 0) this.awaitingAck[this.cPort[i]!]!--;
   }
 }

@@ -102,6 +102,11 @@ export class FlowTable {
   private readonly synLog = new SynLog();
   private readonly inner = new DecodedPacket();
   private readonly buckets = new Map<number, Flow>();
+  /**
+   * Per port: flows in `buckets` (tombstones included) with that port at either end. A packet can
+   * belong to a tracked flow only if both its ports count here (the fast path of tcpPacket).
+   */
+  private readonly portRefs = new Uint32Array(65536);
   private open = 0;
   private nextId = 1;
   private lruHead: Flow | null = null;
@@ -208,9 +213,24 @@ export class FlowTable {
   // ------------------------------------------------------------------ TCP
 
   private tcpPacket(pkt: DecodedPacket, frame: number, time: number, fileIndex: number): void {
+    const flags = pkt.tcpFlags;
+    const sp = pkt.srcPort;
+    const dp = pkt.dstPort;
+    // Fast path, the bulk of other connections: no tracked flow has both these ports, neither is an
+    // RDP port, no SYN or RST, no handshake waits for an ACK from this port, and the payload is not
+    // an X.224 Connection Request. The slow path below would do nothing with such a packet, so it is
+    // dropped without hashing its addresses.
+    if (
+      (flags & (TcpFlag.SYN | TcpFlag.RST)) === 0 &&
+      (this.portRefs[sp] === 0 || this.portRefs[dp] === 0) &&
+      this.rdpPort[sp] === 0 &&
+      this.rdpPort[dp] === 0 &&
+      this.synLog.awaitingAck[sp] === 0 &&
+      !(pkt.payloadLen >= 11 && isX224ConnectionRequest(pkt.buf, pkt.payloadOff, pkt.payloadLen))
+    )
+      return;
     const h = this.hashPacket(pkt);
     let f = this.lookup(h, pkt);
-    const flags = pkt.tcpFlags;
     const synOnly = (flags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN;
     if (f !== null) f = this.checkExisting(f, pkt, synOnly, fileIndex, time);
     if (f !== null) {
@@ -491,6 +511,8 @@ export class FlowTable {
     this.stats.flowsTracked++;
     f.bucketNext = this.buckets.get(h) ?? null;
     this.buckets.set(h, f);
+    this.portRefs[f.cPort]!++;
+    this.portRefs[f.sPort]!++;
     this.open++;
     this.linkLru(f);
     const consumer = this.onNewFlow(facts);
@@ -629,15 +651,24 @@ export class FlowTable {
   private unlinkBucket(f: Flow): void {
     const head = this.buckets.get(f.hash);
     if (head === undefined) return;
+    let removed = false;
     if (head === f) {
       if (f.bucketNext) this.buckets.set(f.hash, f.bucketNext);
       else this.buckets.delete(f.hash);
+      removed = true;
     } else {
       let p: Flow = head;
       while (p.bucketNext && p.bucketNext !== f) p = p.bucketNext;
-      if (p.bucketNext === f) p.bucketNext = f.bucketNext;
+      if (p.bucketNext === f) {
+        p.bucketNext = f.bucketNext;
+        removed = true;
+      }
     }
     f.bucketNext = null;
+    if (removed) {
+      this.portRefs[f.cPort]!--;
+      this.portRefs[f.sPort]!--;
+    }
   }
 
   private linkLru(f: Flow): void {
