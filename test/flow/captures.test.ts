@@ -5,8 +5,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { frameTime, readCapture, type FrameView } from '../../src/capture/index.js';
-import { DecodedPacket, decodePacket } from '../../src/net/index.js';
+import { feedCaptureFile } from './harness.js';
 import { FlowTable, endpointText, type FlowFacts, type StreamConsumer } from '../../src/flow/index.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -42,16 +41,7 @@ async function run(file: string): Promise<{ flows: FlowFacts[]; table: FlowTable
       onEnd: (f) => void flows.push(f),
     };
   });
-  const pkt = new DecodedPacket();
-  let last = 0;
-  await readCapture({ kind: 'file', path: path.join(capturesDir, file) }, 0, {
-    onFrame(v: FrameView) {
-      decodePacket(v.buf, v.off, v.capLen, v.linkType, pkt);
-      last = frameTime(v);
-      table.handle(pkt, v.frame, last, v.fileIndex);
-    },
-  });
-  table.finish(last);
+  await feedCaptureFile(table, path.join(capturesDir, file));
   flows.sort((a, b) => a.firstFrame - b.firstFrame);
   return { flows, table, bytes };
 }

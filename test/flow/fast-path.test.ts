@@ -6,11 +6,9 @@ import { readdirSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { frameTime, readCapture, type FrameView } from '../../src/capture/index.js';
-import { DecodedPacket, decodePacket } from '../../src/net/index.js';
 import { FlowTable } from '../../src/flow/index.js';
 import type { SynLog } from '../../src/flow/synlog.js';
-import { ACK, Conn, FIN, Harness, RST, SYN, Recording, handshake } from './harness.js';
+import { ACK, Conn, FIN, Harness, RST, SYN, Recording, feedCaptureFile, handshake } from './harness.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const X224_REQ = Buffer.from('030000130ee000000000000100080003000000', 'hex');
@@ -121,16 +119,7 @@ describe('flow table fast path', () => {
           return r;
         });
         if (slow) slowOnly(table);
-        const pkt = new DecodedPacket();
-        let last = 0;
-        await readCapture({ kind: 'file', path: path.join(dir, f) }, 0, {
-          onFrame(v: FrameView) {
-            decodePacket(v.buf, v.off, v.capLen, v.linkType, pkt);
-            last = frameTime(v);
-            table.handle(pkt, v.frame, last, v.fileIndex);
-          },
-        });
-        table.finish(last);
+        await feedCaptureFile(table, path.join(dir, f));
         runs.push(JSON.stringify({ ends: (ends as Recording[]).map((r) => [r.ended?.reason, r.ended?.facts, r.eventText(), r.stream(0), r.stream(1)]), stats: table.stats }));
       }
       expect(runs[0], f).toBe(runs[1]);

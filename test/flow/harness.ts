@@ -1,5 +1,6 @@
 // Test harness: frames built with fixtures/lib/frames.ts, decoded with the net
 // stage, fed to a FlowTable whose consumers record everything they are told.
+import { frameTime, readCapture, type FrameView } from '../../src/capture/index.js';
 import { DecodedPacket, TcpFlag, decodePacket } from '../../src/net/index.js';
 import { FlowTable, type FlowTableOptions } from '../../src/flow/index.js';
 import type { Dir, FlowEndReason, FlowFacts, StreamConsumer, TcpEvent } from '../../src/flow/types.js';
@@ -177,4 +178,18 @@ export function handshake(h: Harness, c: Conn, rtt = 0.02): [number, number, num
   c.established();
   const d = h.feed(c.c(), 0.001);
   return [a, b, d];
+}
+
+/** Reads a capture file into the table (decoded frame by frame) and finishes it at the last frame's time. */
+export async function feedCaptureFile(table: FlowTable, file: string): Promise<void> {
+  const pkt = new DecodedPacket();
+  let last = 0;
+  await readCapture({ kind: 'file', path: file }, 0, {
+    onFrame(v: FrameView) {
+      decodePacket(v.buf, v.off, v.capLen, v.linkType, pkt);
+      last = frameTime(v);
+      table.handle(pkt, v.frame, last, v.fileIndex);
+    },
+  });
+  table.finish(last);
 }
