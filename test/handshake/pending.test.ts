@@ -38,6 +38,33 @@ async function records(file: string, make: (facts: FlowFacts, id: string, onReco
   return out;
 }
 
+/** A flow table whose flows get PendingMachines (ids c1, c2, ...), and a feed of Ethernet frames into it. */
+function pendingTable(): {
+  pendings: PendingMachine[];
+  recs: ConnectionRecord[];
+  lists: SideChannel[][];
+  table: FlowTable;
+  feed: (b: Buffer, t: number) => void;
+} {
+  const pendings: PendingMachine[] = [];
+  const recs: ConnectionRecord[] = [];
+  const lists: SideChannel[][] = [];
+  const table = new FlowTable({ rdpPorts: [3389] }, (facts) => {
+    const list: SideChannel[] = [];
+    lists.push(list);
+    const p = new PendingMachine(facts, `c${pendings.length + 1}`, list, { file: 'x.pcap', fileIndex: 0, onRecord: (r) => recs.push(r) });
+    pendings.push(p);
+    return p;
+  });
+  const pkt = new DecodedPacket();
+  let frame = 0;
+  const feed = (b: Buffer, t: number): void => {
+    decodePacket(b, 0, b.length, 1, pkt);
+    table.handle(pkt, ++frame, t, 0);
+  };
+  return { pendings, recs, lists, table, feed };
+}
+
 describe('PendingMachine', () => {
   it('has TCP flows to compare', async () => {
     let n = 0;
@@ -62,22 +89,7 @@ describe('PendingMachine', () => {
   });
 
   it('builds no machine while a flow is half-open; at its end the record has its events, and its side channels go into the list given', () => {
-    const pendings: PendingMachine[] = [];
-    const recs: ConnectionRecord[] = [];
-    const lists: SideChannel[][] = [];
-    const table = new FlowTable({ rdpPorts: [3389] }, (facts) => {
-      const list: SideChannel[] = [];
-      lists.push(list);
-      const p = new PendingMachine(facts, `c${pendings.length + 1}`, list, { file: 'x.pcap', fileIndex: 0, onRecord: (r) => recs.push(r) });
-      pendings.push(p);
-      return p;
-    });
-    const pkt = new DecodedPacket();
-    let frame = 0;
-    const feed = (b: Buffer, t: number): void => {
-      decodePacket(b, 0, b.length, 1, pkt);
-      table.handle(pkt, ++frame, t, 0);
-    };
+    const { pendings, recs, lists, table, feed } = pendingTable();
     const ip = { src: '10.0.0.1', dst: '10.0.0.2' };
     const back = { src: '10.0.0.2', dst: '10.0.0.1' };
     feed(tcpFrame(ip, 50000, 3389, 1000, 0, 0x02), 100);
@@ -95,19 +107,7 @@ describe('PendingMachine', () => {
   });
 
   it('builds the machine on the first stream byte and replays the events before it', () => {
-    const pendings: PendingMachine[] = [];
-    const recs: ConnectionRecord[] = [];
-    const table = new FlowTable({ rdpPorts: [3389] }, (facts) => {
-      const p = new PendingMachine(facts, 'c1', [], { file: 'x.pcap', fileIndex: 0, onRecord: (r) => recs.push(r) });
-      pendings.push(p);
-      return p;
-    });
-    const pkt = new DecodedPacket();
-    let frame = 0;
-    const feed = (b: Buffer, t: number): void => {
-      decodePacket(b, 0, b.length, 1, pkt);
-      table.handle(pkt, ++frame, t, 0);
-    };
+    const { pendings, recs, table, feed } = pendingTable();
     const ip = { src: '10.0.0.1', dst: '10.0.0.2' };
     const back = { src: '10.0.0.2', dst: '10.0.0.1' };
     feed(tcpFrame(ip, 50001, 3389, 1000, 0, 0x02), 100);
