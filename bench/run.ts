@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ensureCorpus, generateSynFlood, type CorpusFormat, type CorpusInfo, type SynFloodInfo } from './corpus.js';
 import { median, runMeasured, type Sample } from './measure.js';
+import { profileAnalyze, type AnalyzeProfile } from './profile.js';
 import { renderReport, type CaseResult, type RunReport } from './report.js';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -37,7 +38,7 @@ export const TSHARK_FIELDS = [
 ];
 export const TCPDUMP_FILTER = 'tcp port 3389';
 
-export const PEERS = ['floor', 'zlib', 'reader', 'decode', 'analyze', 'cli', 'pcap-parser', 'tshark', 'tcpdump', 'multi', 'flood'] as const;
+export const PEERS = ['floor', 'zlib', 'reader', 'decode', 'analyze', 'cli', 'pcap-parser', 'tshark', 'tcpdump', 'multi', 'flood', 'warm', 'profile'] as const;
 export type Peer = (typeof PEERS)[number];
 
 /** Which peers run on which format (pcap-parser reads classic pcap only; tcpdump cannot read gzip). */
@@ -174,6 +175,23 @@ function multiCases(sizeName: string, info: CorpusInfo): Case[] {
   ];
 }
 
+/** The Node peers that have a JIT to warm up, each run twice in one process (child.ts `twice:MODE`), on the pcap. */
+const WARM_MODES = ['floor', 'decode', 'analyze', 'pcap-parser'] as const;
+
+function warmCases(sizeName: string, info: CorpusInfo, have: Record<string, boolean>): Case[] {
+  const f = info.files.find((x) => x.format === 'pcap');
+  if (!f) return [];
+  return WARM_MODES.filter((m) => have[m] !== false).map((m) => ({
+    id: `${sizeName} pcap warm ${m}`,
+    size: sizeName,
+    format: 'pcap',
+    peer: 'warm' as const,
+    bytes: f.captureBytes,
+    frames: info.frames,
+    run: nodeCase(`twice:${m}`, f.path),
+  }));
+}
+
 function floodCases(flood: SynFloodInfo): Case[] {
   const base = { size: `${flood.flows / 1e6}M flows`, format: 'pcap', bytes: flood.bytes, frames: flood.frames };
   return [
@@ -212,6 +230,8 @@ async function measureAll(cases: Case[], runs: number, label: string): Promise<C
       runs: s.length,
       ms: median(s.map((x) => x.ms)),
       cpuMs: median(s.map((x) => x.cpuMs)),
+      warmMs: median(s.map((x) => Number(x.detail['warmMs']))),
+      warmCpuMs: median(s.map((x) => Number(x.detail['warmCpuMs']))),
       maxRssKB: Math.max(0, ...s.map((x) => x.maxRssKB)),
       rssBy: s[0]?.rssBy ?? 'resourceUsage',
       lines: s[0]?.lines ?? 0,
@@ -310,12 +330,23 @@ export async function main(argv: string[]): Promise<void> {
   for (const c of corpora) {
     log(`measuring ${c.name} (${o.runs} runs, peers alternating)`);
     const cases = casesFor(c.name, c.info, o.peers, have);
+    if (o.peers.has('warm')) cases.push(...warmCases(c.name, c.info, have));
     if (o.peers.has('multi') && c === corpora[corpora.length - 1]) cases.push(...multiCases(c.name, c.info));
     results.push(...(await measureAll(cases, o.runs, c.name)));
   }
   if (flood) {
     log('measuring the SYN flood');
     results.push(...(await measureAll(floodCases(flood), o.floodRuns, 'flood')));
+  }
+  let profile: AnalyzeProfile | null = null;
+  const largest = corpora[corpora.length - 1]?.info.files.find((f) => f.format === 'pcap');
+  if (o.peers.has('profile') && largest) {
+    log(`profiling analyze() on ${path.basename(largest.path)} (--cpu-prof, then --trace-opt --trace-deopt)`);
+    try {
+      profile = profileAnalyze(CHILD, largest.path, path.join(REPO, 'bench/out/prof'));
+    } catch (e) {
+      log(`  profile failed: ${e instanceof Error ? e.message : String(e)}`);
+    }
   }
   machine.loadEnd = os.loadavg().map((x) => Math.round(x * 100) / 100);
   const report: RunReport = {
@@ -326,6 +357,7 @@ export async function main(argv: string[]): Promise<void> {
     corpora,
     flood,
     results,
+    profile: profile === null ? null : { ...profile, file: path.relative(REPO, profile.file) },
     skipped,
     multiFileWorkers: multiFile,
     tsharkCommand: `tshark -r FILE -Y '${TSHARK_FILTER}' -T fields ${TSHARK_FIELDS.map((f) => `-e ${f}`).join(' ')}`,
