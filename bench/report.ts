@@ -357,7 +357,7 @@ function renderWarm(L: string[], rep: RunReport, sizes: string[]): void {
 function renderProfile(L: string[], rep: RunReport): void {
   const p = rep.profile;
   if (!p) return;
-  const an = rep.results.find((r) => r.peer === 'analyze' && r.format === 'pcap' && p.file.endsWith(path0(r, rep)) && r.error === null);
+  const an = rep.results.find((r) => r.peer === 'analyze' && r.format === 'pcap' && p.file.endsWith(corpusFileName(r, rep)) && r.error === null);
   L.push('## Profile: where a fresh process spends one analyze()');
   L.push('');
   L.push(`\`node --cpu-prof --cpu-prof-interval=200 bench/out/js/bench/child.js analyze ${p.file}\`, one run: the main thread's self time over the measured window (start-up excluded), by part of the code. The profiler slows the run down: ${f2(p.ms / 1000)} s wall and ${f2(p.cpuMs / 1000)} s CPU here${an ? `, against the median ${f2(an.ms / 1000)} s / ${f2(an.cpuMs / 1000)} s above` : ''}. CPU time beyond the main thread's is V8's background threads: the optimising compiler (below) and concurrent marking.`);
@@ -385,7 +385,7 @@ function renderProfile(L: string[], rep: RunReport): void {
 }
 
 /** The corpus file name of a result's size and format (to match the profiled file). */
-function path0(r: CaseResult, rep: RunReport): string {
+function corpusFileName(r: CaseResult, rep: RunReport): string {
   const f = rep.corpora.find((c) => c.name === r.size)?.info.files.find((x) => x.format === r.format);
   return f ? f.path.split('/').pop()! : '\u0000';
 }
