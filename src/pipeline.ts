@@ -16,6 +16,7 @@ import { workerEntry } from './worker-entry.js';
 import type { CaptureFileInfo, CaptureSource, FrameView, NameRecord } from './capture/types.js';
 import { CaptureInputError, frameTime } from './capture/types.js';
 import { readCapture, sourceName } from './capture/index.js';
+import { planFileSets, type PlannedSet } from './capture/fileset.js';
 import { DecodedPacket, decodePacket, isKnownLinkType, linkTypeName } from './net/index.js';
 import { FlowTable } from './flow/table.js';
 import { endpointText, type DnsTransaction, type FlowFacts, type StreamConsumer } from './flow/types.js';
@@ -32,6 +33,7 @@ import {
   REPORT_SCHEMA_VERSION,
   type CaptureFileSummary,
   type CaptureSummary,
+  type FileSetSummary,
   type Report,
   type ReportedConnection,
   type ServerSummary,
@@ -69,6 +71,11 @@ export interface AnalyzeOptions {
   jobs?: number;
   /** Called when a file has been read, with the thread that read it (worker_threads.threadId; 0 is the main thread). */
   onFile?: (f: { fileIndex: number; file: string; threadId: number }) => void;
+  /**
+   * Read the pieces of a file set (ring buffer, split capture: src/capture/fileset.ts) as one
+   * capture (default true). false: every file on its own.
+   */
+  fileSets?: boolean;
 }
 
 interface OverflowCounts {
@@ -93,7 +100,10 @@ interface FilePart {
   overflowCount: number;
   /** Connection ids handed out (one per flow, recorded or not). */
   idsUsed: number;
-  summary: CaptureFileSummary;
+  /** The file, or a file set's pieces in reading order, each with its index as given. */
+  files: { fileIndex: number; summary: CaptureFileSummary }[];
+  /** A file set read as one capture: where each piece's frames start in the set's numbering. */
+  set: FileSetSummary | null;
   names: NameRecord[];
   captureEnd: number;
   dns: DnsTransaction[];
@@ -124,6 +134,15 @@ class FileRun {
   private readonly strings = new StringInterner();
   private unknownLinkFrames = 0;
   private lastTime = 0;
+  /**
+   * A file set's frames are numbered across its pieces (as `mergecap -a` of them in reading order
+   * numbers them): the number of frames of the pieces before the one being read.
+   */
+  private frameBase = 0;
+  /** The pieces read so far (a single file: one), with the merged number of their first frame. */
+  private readonly pieces: { fileIndex: number; name: string; firstFrame: number; summary: CaptureFileSummary | null }[] = [];
+  /** Name Resolution Block entries of the pieces before the one being read. */
+  private names: NameRecord[] = [];
   private readonly maxRecords: number;
   private readonly byteBudget: number;
   /** The CaptureSink of this file (one function for the whole file, no closure per packet). */
@@ -164,8 +183,36 @@ class FileRun {
         return;
       }
       decodePacket(v.buf, v.off, v.capLen, lt, pkt);
-      table.handle(pkt, v.frame, time, fileIndex);
+      table.handle(pkt, v.frame + this.frameBase, time, fileIndex);
     };
+    this.pieces.push({ fileIndex, name, firstFrame: 1, summary: null });
+  }
+
+  /** The latest record time seen (float seconds), 0 before the first record. */
+  get lastRecordTime(): number {
+    return this.lastTime;
+  }
+
+  /**
+   * Ends the piece being read (its summary, its frames counted into the set's numbering) and, with
+   * `next`, goes on with the next piece of a file set: its flows continue in the same table.
+   */
+  endPiece(info: CaptureFileInfo, next: { fileIndex: number; name: string } | null): void {
+    const piece = this.pieces[this.pieces.length - 1]!;
+    const counts = this.countLinkRun(-1);
+    piece.summary = fileSummary(info, piece.name, counts);
+    counts.clear();
+    if (next === null) return;
+    this.names = this.names.concat(info.names);
+    this.frameBase += info.frames;
+    this.pieces.push({ fileIndex: next.fileIndex, name: next.name, firstFrame: this.frameBase + 1, summary: null });
+  }
+
+  /** The piece (its name) that holds a frame of the set's numbering. */
+  private pieceName(frame: number): string {
+    const p = this.pieces;
+    for (let i = p.length - 1; i > 0; i--) if (frame >= p[i]!.firstFrame) return p[i]!.name;
+    return p[0]!.name;
   }
 
   /** Adds the frames of the run that ends to linkCounts and starts a run of link type lt; returns linkCounts. */
@@ -241,6 +288,8 @@ class FileRun {
   private lastServerPort = -1;
 
   private finished(rec: ConnectionRecord): void {
+    // In a file set, a connection is reported in the piece that holds its first frame.
+    if (this.pieces.length > 1) rec.file = this.pieceName(rec.flow.firstFrame);
     if (this.records.length < this.maxRecords) {
       // Only a record that is kept is worth compacting (a SYN flood's overflow is counted and dropped).
       compactRecord(rec, this.strings);
@@ -260,11 +309,13 @@ class FileRun {
     }
   }
 
-  /** Ends the file: open flows end at the capture's end. */
-  finish(info: CaptureFileInfo): FilePart {
+  /** Ends the file (or the file set, after its last piece's info): open flows end at the capture's end. */
+  finish(info: CaptureFileInfo, set: Omit<FileSetSummary, 'files' | 'firstFrames'> | null = null): FilePart {
+    this.endPiece(info, null);
     // Timestamps may go backwards in a capture: the end is the latest one seen.
     const end = Math.max(info.end ?? 0, this.lastTime);
     this.table.finish(end, this.fileIndex);
+    const files = this.pieces.map((p) => ({ fileIndex: p.fileIndex, summary: p.summary! }));
     return {
       fileIndex: this.fileIndex,
       name: this.name,
@@ -273,8 +324,12 @@ class FileRun {
       overflow: this.overflow,
       overflowCount: this.overflowCount,
       idsUsed: this.nextId - 1,
-      summary: fileSummary(info, this.name, this.countLinkRun(-1)),
-      names: info.names,
+      files,
+      set:
+        this.pieces.length > 1 && set !== null
+          ? { ...set, files: this.pieces.map((p) => p.fileIndex), firstFrames: this.pieces.map((p) => p.firstFrame) }
+          : null,
+      names: this.names.concat(info.names),
       captureEnd: end,
       dns: this.table.dns.slice(),
       stats: { ...this.table.stats },
@@ -310,6 +365,9 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
   let dns: DnsTransaction[] = [];
   const captureEnds: number[] = [];
   const fileNames: string[] = [];
+  /** Each file's summary at its index as given (a file set's pieces are read in another order). */
+  const summaries: CaptureFileSummary[] = [];
+  const fileSets: FileSetSummary[] = [];
   const names = new Map<string, string[]>();
   let unknownLinkFrames = 0;
   const stats: TableStats = { ...(parts[0]?.stats ?? new FlowTable({ rdpPorts: [] }, () => null).stats) };
@@ -343,8 +401,13 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
     flowOffset += p.stats.flowsTracked;
     for (const d of p.dns) d.fileIndex = p.fileIndex;
     dns = dns.concat(p.dns);
-    captureEnds[p.fileIndex] = p.captureEnd;
-    fileNames[p.fileIndex] = p.summary.file;
+    // A file set's pieces share one numbering: every piece's index leads to the set's end and name.
+    for (const f of p.files) {
+      captureEnds[f.fileIndex] = p.captureEnd;
+      fileNames[f.fileIndex] = f.summary.file;
+      summaries[f.fileIndex] = f.summary;
+    }
+    if (p.set !== null) fileSets.push(p.set);
     for (const n of p.names) names.set(n.ip, [...(names.get(n.ip) ?? []), ...n.names]);
     unknownLinkFrames += p.unknownLinkFrames;
     for (const k of Object.keys(stats) as (keyof TableStats)[]) stats[k] += p.stats[k];
@@ -391,10 +454,14 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
     { completed: 0, failed: 0, incomplete: 0 },
   );
   const capture = captureSummary(
-    parts.map((p) => p.summary),
+    summaries.filter((x) => x !== undefined),
     stats,
     unknownLinkFrames,
   );
+  if (fileSets.length > 0) {
+    capture.fileSets = fileSets;
+    warnings.push(...fileSets.flatMap((s) => fileSetWarnings(s, fileNames)));
+  }
   const summary = {
     connections: connections.length + overflowCount,
     completed: completed + o.completed,
@@ -710,6 +777,8 @@ export function defaultJobs(cores = availableParallelism()): number {
  * thread's.
  */
 export async function analyze(sources: CaptureSource[], opts: AnalyzeOptions = {}): Promise<Report> {
+  const sets = opts.fileSets === false || sources.length < 2 ? [] : planFileSets(sources);
+  if (sets.length > 0) return analyzeWithSets(sources, sets, opts);
   const n = sources.length;
   const jobs = Math.max(1, Math.floor(opts.jobs ?? defaultJobs()));
   const order = opts.onConnection ? new StreamOrder(n, opts.onConnection) : null;
@@ -760,6 +829,126 @@ export async function analyze(sources: CaptureSource[], opts: AnalyzeOptions = {
   };
   await Promise.all(lanes.map(drive));
   return mergeParts(parts, opts);
+}
+
+/**
+ * Pieces of a set that overlap by more than this (seconds) are not consecutive: separate captures
+ * (one capture process writes its pieces one after the other; a few ms covers the timestamps of
+ * several interfaces merged slightly out of order).
+ */
+const SET_OVERLAP_TOLERANCE = 0.05;
+/** Pieces further apart than this (seconds) are read as separate captures (another day, another run). */
+export const SET_MAX_GAP = 3600;
+/** A gap between pieces at least this long (seconds) is stated in the report's warnings. */
+const SET_GAP_NOTE = 60;
+
+/**
+ * analyze() with file sets: every input in the order given, a set read where its first piece was
+ * given, its pieces in time order through one FileRun. In this thread, one unit after the other (a
+ * set's pieces cannot be read apart; the default on 2 cores is one thread anyway).
+ */
+async function analyzeWithSets(sources: CaptureSource[], sets: PlannedSet[], opts: AnalyzeOptions): Promise<Report> {
+  const setOf = new Map<number, PlannedSet>();
+  for (const s of sets) for (const m of s.members) setOf.set(m.index, s);
+  const parts: FilePart[] = [];
+  const notes: string[] = [];
+  let idOffset = 0;
+  let flowOffset = 0;
+  /** Streamed connections get the ids the final report gives them (the parts before are done). */
+  const sink = (): ((c: ReportedConnection) => void) | null => {
+    const out = opts.onConnection;
+    if (!out) return null;
+    const [ids, flows] = [idOffset, flowOffset];
+    return ids === 0 && flows === 0 ? out : (c) => out({ ...c, id: shiftId(c.id, ids), flow: { ...c.flow, id: c.flow.id + flows } });
+  };
+  const done = (part: FilePart): void => {
+    parts.push(part);
+    idOffset += part.idsUsed;
+    flowOffset += part.stats.flowsTracked;
+    for (const f of part.files) opts.onFile?.({ fileIndex: f.fileIndex, file: f.summary.file, threadId: part.threadId });
+  };
+  for (let i = 0; i < sources.length; i++) {
+    const set = setOf.get(i);
+    if (set === undefined) {
+      done(await filePart(sources[i]!, i, opts, sink()));
+      continue;
+    }
+    if (Math.min(...set.members.map((m) => m.index)) !== i) continue;
+    await readSet(set, sources, opts, sink, done, notes);
+  }
+  const report = mergeParts(parts, opts);
+  report.warnings.push(...notes);
+  return report;
+}
+
+/** A planned set's pieces in time order; a piece that overlaps the one before or comes too long after it starts a new capture. */
+async function readSet(
+  set: PlannedSet,
+  sources: CaptureSource[],
+  opts: AnalyzeOptions,
+  sink: () => ((c: ReportedConnection) => void) | null,
+  done: (part: FilePart) => void,
+  notes: string[],
+): Promise<void> {
+  const name = (k: number): string => set.members[k]!.path;
+  let run: FileRun | null = null;
+  let prev: CaptureFileInfo | null = null;
+  let gaps: FileSetSummary['gaps'] = [];
+  const meta = (): Omit<FileSetSummary, 'files' | 'firstFrames'> => ({ reordered: set.reordered, gaps });
+  for (let k = 0; k < set.members.length; k++) {
+    const m = set.members[k]!;
+    const missing = set.missing.find((x) => x.after === k - 1);
+    if (run !== null && prev !== null) {
+      const prevEnd = Math.max(prev.end ?? -Infinity, run.lastRecordTime);
+      // An empty piece (no record) has the next piece's time: it neither overlaps nor starts late.
+      const seconds = m.empty ? 0 : m.firstTime - prevEnd;
+      if (seconds < -SET_OVERLAP_TOLERANCE || seconds > SET_MAX_GAP) {
+        notes.push(
+          seconds < 0
+            ? `${m.path} overlaps ${name(k - 1)} in time (it starts ${durationText(-seconds)} before the other ends): read as a separate capture, not as the next piece of a file set`
+            : `${m.path} starts ${durationText(seconds)} after ${name(k - 1)} ends: read as a separate capture, not as the next piece of a file set`,
+        );
+        done(run.finish(prev, meta()));
+        run = null;
+        gaps = [];
+      } else {
+        run.endPiece(prev, { fileIndex: m.index, name: m.path });
+        gaps.push({ after: set.members[k - 1]!.index, before: m.index, seconds: Math.max(0, round3(seconds)), missing: missing?.seqs ?? [] });
+      }
+    }
+    if (missing) {
+      const which = missing.count === 1 ? `piece ${missing.seqs[0]} is` : `${missing.count} pieces (${missing.seqs.join(', ')}${missing.count > missing.seqs.length ? ', ...' : ''}) are`;
+      notes.push(`file set: ${which} missing between ${name(k - 1)} and ${m.path} (by the numbers in their names): connections across that gap lack their packets`);
+    }
+    run ??= new FileRun(opts, m.path, m.index, sink());
+    prev = await readCapture(sources[m.index]!, m.index, run);
+  }
+  if (run !== null && prev !== null) done(run.finish(prev, meta()));
+}
+
+function round3(x: number): number {
+  return Math.round(x * 1000) / 1000;
+}
+
+/** The report's warnings about a set read as one capture: long gaps between its pieces (missing pieces are stated while reading). */
+function fileSetWarnings(set: FileSetSummary, fileNames: string[]): string[] {
+  const out: string[] = [];
+  for (const g of set.gaps) {
+    if (g.seconds >= SET_GAP_NOTE && g.missing.length === 0) {
+      out.push(`file set: no packets for ${durationText(g.seconds)} between ${fileNames[g.after]} and ${fileNames[g.before]} (a quiet link, or packets not captured there)`);
+    }
+  }
+  return out;
+}
+
+/** "42 s", "3 min 5 s", "2 h 4 min". */
+function durationText(seconds: number): string {
+  const s = Math.round(seconds);
+  if (s < 60) return `${seconds < 10 ? round3(seconds) : s} s`;
+  if (s < 3600) return `${Math.floor(s / 60)} min${s % 60 ? ` ${s % 60} s` : ''}`;
+  const h = Math.floor(s / 3600);
+  if (h < 48) return `${h} h${Math.floor((s % 3600) / 60) ? ` ${Math.floor((s % 3600) / 60)} min` : ''}`;
+  return `${Math.floor(h / 24)} days`;
 }
 
 /**

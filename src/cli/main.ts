@@ -6,6 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { Command, CommanderError, Option } from 'commander';
 import type { CaptureSource } from '../capture/types.js';
 import { CaptureInputError } from '../capture/types.js';
+import { captureFilesIn, expandGlob, isGlob } from '../capture/fileset.js';
 import { EXIT, UsageError, oneLine } from './errors.js';
 import { FORMAT_NAMES } from './formats.js';
 import { parsePort, runAnalysis } from './run.js';
@@ -47,22 +48,40 @@ Exit codes:
   3  input damaged (what could be read was analysed and reported)
 `;
 
-function sourcesOf(args: string[]): CaptureSource[] {
+/**
+ * The inputs named on the command line: files, "-" for stdin, a directory (its capture files, e.g.
+ * a ring buffer's folder) and a glob the shell did not expand (quoted: 'ring/rdp_*.pcapng').
+ */
+export function sourcesOf(args: string[]): CaptureSource[] {
   let stdin = 0;
-  return args.map((a) => {
+  return args.flatMap((a): CaptureSource[] => {
     if (a === '-') {
       if (++stdin > 1) throw new UsageError('"-" (stdin) can be given only once');
-      return { kind: 'stdin' };
+      return [{ kind: 'stdin' }];
     }
     let st;
     try {
       st = statSync(a);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
+      if (code === 'ENOENT' && isGlob(a)) {
+        const files = expandGlob(a);
+        if (files.length === 0) throw new UsageError(`${a}: no file matches`);
+        return files.map((path) => ({ kind: 'file', path }));
+      }
       throw new UsageError(`${a}: ${code === 'ENOENT' ? 'no such file' : `cannot read (${code ?? 'error'})`}`);
     }
-    if (st.isDirectory()) throw new UsageError(`${a}: is a directory`);
-    return { kind: 'file', path: a };
+    if (st.isDirectory()) {
+      let files: string[];
+      try {
+        files = captureFilesIn(a);
+      } catch (e) {
+        throw new UsageError(`${a}: cannot list the directory (${(e as NodeJS.ErrnoException).code ?? 'error'})`);
+      }
+      if (files.length === 0) throw new UsageError(`${a}: no capture files in the directory (.pcap, .pcapng, .cap, gzipped or numbered by tcpdump -C)`);
+      return files.map((path) => ({ kind: 'file', path }));
+    }
+    return [{ kind: 'file', path: a }];
   });
 }
 
@@ -109,12 +128,13 @@ export async function main(argv: string[], stdout: NodeJS.WritableStream = proce
     program
       .command('analyze')
       .description('analyse capture files (pcap / pcapng, gzipped or not; "-" reads stdin)')
-      .argument('<capture...>', 'capture files, or - for stdin')
+      .argument('<capture...>', 'capture files, directories of them (a ring buffer), quoted globs, or - for stdin')
+      .option('--no-file-set', 'read every file on its own, even the pieces of a ring buffer or split capture')
       .option('--jobs <n>', `files read at once, in as many threads (default: one per two cores, ${defaultJobs()} here; 1 reads them one after the other)`, jobsOf),
-  ).action(async (captures: string[], o: CommonOpts & { jobs?: number }) => {
+  ).action(async (captures: string[], o: CommonOpts & { jobs?: number; fileSet: boolean }) => {
     code = await runAnalysis(
       sourcesOf(captures),
-      { format: o.format, output: o.output, ports: o.port ?? [], color: colorOf(o), exportEvidence: o.exportEvidence, jobs: o.jobs },
+      { format: o.format, output: o.output, ports: o.port ?? [], color: colorOf(o), exportEvidence: o.exportEvidence, jobs: o.jobs, fileSets: o.fileSet },
       stdout,
     );
   });

@@ -21,6 +21,8 @@ export interface RunOptions {
   exportEvidence?: string;
   /** Files read at once (the main thread and worker threads); undefined: defaultJobs(). */
   jobs?: number;
+  /** false: every file on its own, even the pieces of a file set (AnalyzeOptions.fileSets). */
+  fileSets?: boolean;
 }
 
 /** Checks the options that do not depend on the input (before anything is read). */
@@ -133,7 +135,7 @@ export async function runAnalysis(
   // --export-evidence reads the inputs twice: stdin is spooled to a temp file first.
   const spool = o.exportEvidence !== undefined ? await spoolStdin(sources).catch((e: Error) => Promise.reject(new UsageError(e.message))) : null;
   try {
-    const report = await analyze(spool ? spool.sources : sources, { rdpPorts: o.ports, onConnection: out.onConnection, jobs: o.jobs });
+    const report = await analyze(spool ? spool.sources : sources, { rdpPorts: o.ports, onConnection: out.onConnection, jobs: o.jobs, fileSets: o.fileSets });
     if (spool && o.exportEvidence !== undefined) {
       const ev = await exportEvidence(report, spool.sources, o.exportEvidence).catch((e: Error) => Promise.reject(new UsageError(e.message)));
       spool.restore(report);

@@ -14,7 +14,7 @@ import { readCapture, sourceName } from '../capture/index.js';
 import { PcapWriter } from '../capture/writer.js';
 import { DecodedPacket, IpProto, decodePacket, dstText, isKnownLinkType, srcText } from '../net/index.js';
 import { safeFileName } from './escape.js';
-import type { Report, ReportedConnection } from './types.js';
+import type { FileSetSummary, Report, ReportedConnection } from './types.js';
 
 /** Evidence files written per run; beyond it a warning says how many were left out. */
 export const MAX_EVIDENCE_FILES = 1000;
@@ -182,11 +182,16 @@ export async function exportEvidence(report: Report, sources: CaptureSource[], d
   if (targets.length === 0) return { files: [], warnings };
   makeDir(dir);
   const pkt = new DecodedPacket();
+  // A file set's connections carry the set's frame numbers (report.capture.fileSets): its pieces are
+  // read in the set's order, each piece's frames numbered on from the one before.
+  const setOf = new Map<number, FileSetSummary>();
+  for (const s of report.capture.fileSets ?? []) setOf.set(s.files[0]!, s);
   for (let fi = 0; fi < sources.length; fi++) {
     const here = targets.filter((t) => t.conn.fileIndex === fi);
     if (here.length === 0) continue;
-    const source = sources[fi]!;
-    if (source.kind === 'stdin') throw new Error('stdin cannot be read twice: spool it first (spoolStdin)');
+    const set = setOf.get(fi);
+    const pieces = set ? set.files.map((i, k) => ({ index: i, base: set.firstFrames[k]! - 1 })) : [{ index: fi, base: 0 }];
+    for (const p of pieces) if (sources[p.index]?.kind === 'stdin') throw new Error('stdin cannot be read twice: spool it first (spoolStdin)');
     // Index: client port -> the flows using it; frame -> the pinned frames.
     const byPort = new Map<number, { t: Target; f: FlowKey }[]>();
     const byFrame = new Map<number, { t: Target; pin: Pinned }[]>();
@@ -205,27 +210,31 @@ export async function exportEvidence(report: Report, sources: CaptureSource[], d
     let buffered = 0;
     const chosen = new Set<Target>();
     try {
-      await readCapture(source, fi, {
-        onFrame(v: FrameView): void {
-          if (!isKnownLinkType(v.linkType)) return;
-          const pins = byFrame.get(v.frame);
-          decodePacket(v.buf, v.off, v.capLen, v.linkType, pkt);
-          if (pkt.ipVersion === 0) return;
-          chosen.clear();
-          if (pins) for (const x of pins) if (matchesPinned(pkt, x.pin)) chosen.add(x.t);
-          if (pkt.ipProto === IpProto.TCP || pkt.ipProto === IpProto.UDP) {
-            const s = byPort.get(pkt.srcPort);
-            if (s) for (const x of s) if (matchesFlow(pkt, x.f, v.frame)) chosen.add(x.t);
-            const d = pkt.dstPort !== pkt.srcPort ? byPort.get(pkt.dstPort) : undefined;
-            if (d) for (const x of d) if (matchesFlow(pkt, x.f, v.frame)) chosen.add(x.t);
-          }
-          for (const t of chosen) buffered += add(t, v);
-          if (buffered >= FLUSH_BYTES) {
-            for (const t of here) flush(t);
-            buffered = 0;
-          }
-        },
-      });
+      for (const piece of pieces) {
+        const base = piece.base;
+        await readCapture(sources[piece.index]!, piece.index, {
+          onFrame(v: FrameView): void {
+            if (!isKnownLinkType(v.linkType)) return;
+            const frame = v.frame + base;
+            const pins = byFrame.get(frame);
+            decodePacket(v.buf, v.off, v.capLen, v.linkType, pkt);
+            if (pkt.ipVersion === 0) return;
+            chosen.clear();
+            if (pins) for (const x of pins) if (matchesPinned(pkt, x.pin)) chosen.add(x.t);
+            if (pkt.ipProto === IpProto.TCP || pkt.ipProto === IpProto.UDP) {
+              const s = byPort.get(pkt.srcPort);
+              if (s) for (const x of s) if (matchesFlow(pkt, x.f, frame)) chosen.add(x.t);
+              const d = pkt.dstPort !== pkt.srcPort ? byPort.get(pkt.dstPort) : undefined;
+              if (d) for (const x of d) if (matchesFlow(pkt, x.f, frame)) chosen.add(x.t);
+            }
+            for (const t of chosen) buffered += add(t, v);
+            if (buffered >= FLUSH_BYTES) {
+              for (const t of here) flush(t);
+              buffered = 0;
+            }
+          },
+        });
+      }
       for (const t of here) flush(t);
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;

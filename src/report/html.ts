@@ -5,7 +5,7 @@
 // attributes alike; nothing untrusted goes into <style>.
 import { serverSentence } from '../diagnose/index.js';
 import { escapeHtml as h } from './escape.js';
-import { CAPTURE_FINDINGS_TITLE, deathText, eventLabel, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
+import { CAPTURE_FINDINGS_TITLE, deathText, eventLabel, fileSetLines, fileSetNote, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
 import { ladderSvg } from './svg.js';
 import type { Finding } from '../diagnose/types.js';
 import type { Report, ReportedConnection } from './types.js';
@@ -117,7 +117,7 @@ export function writeHtml(report: Report, write: (piece: string) => void, opts: 
     out.push('</section>');
   }
   const { failed, incomplete } = partition(report);
-  for (const c of failed) out.push(...failedSection(c, max));
+  for (const c of failed) out.push(...failedSection(c, max, fileSetNote(report, c)));
   for (const c of incomplete) out.push(...incompleteSection(c));
   out.push(...captureSection(report));
   out.push(`<footer>${h(`${report.tool.name} ${report.tool.version}, report schema ${report.schemaVersion}`)}</footer>`);
@@ -158,10 +158,11 @@ function attemptsTable(report: Report): string[] {
   return out;
 }
 
-function failedSection(c: ReportedConnection, max: number): string[] {
+function failedSection(c: ReportedConnection, max: number, setNote: string | null = null): string[] {
   const out: string[] = [];
   out.push(`<section class="conn failed-conn" id="${anchor(c)}">`);
   out.push(`<h2>${h(c.id)}: ${h(c.client)} → ${h(c.server)} <span class="failed">${h(outcomeText(c))}</span></h2>`);
+  if (setNote !== null) out.push(`<p class="muted"><strong>Files:</strong> ${h(setNote)}</p>`);
   if (c.died) out.push(`<p class="died"><strong>Died:</strong> ${h(deathText(c))}: ${h(c.died.detail)}</p>`);
   out.push(...factsTable(c));
   out.push('<h3>Ladder</h3>', `<div class="scroll">${ladderSvg(c, max)}</div>`);
@@ -275,6 +276,7 @@ function captureSection(report: Report): string[] {
     );
   }
   out.push('</tbody></table>');
+  for (const l of fileSetLines(cap)) out.push(`<p>${h(l)}</p>`);
   const span = timeSpan(report);
   if (span) out.push(`<p>Time: ${h(span)} (UTC)</p>`);
   const st = cap.stats;

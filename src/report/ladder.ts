@@ -2,7 +2,7 @@
 // events to show (bounded), where the connection died, and small wording helpers.
 import type { TimelineEvent } from '../handshake/types.js';
 import type { Finding } from '../diagnose/types.js';
-import type { Report, ReportedConnection } from './types.js';
+import type { CaptureSummary, FileSetSummary, Report, ReportedConnection } from './types.js';
 
 export type LadderRow =
   | { kind: 'event'; event: TimelineEvent; /** Seconds since the connection's first event. */ offset: number; death: boolean }
@@ -108,3 +108,41 @@ export function timeSpan(report: Report): string {
 
 /** The heading every writer gives Report.captureFindings. */
 export const CAPTURE_FINDINGS_TITLE = 'Findings not tied to one connection';
+
+/** The file set a connection was read from (its fileIndex is one of the set's pieces), or null. */
+function fileSetOf(report: Report, c: ReportedConnection): FileSetSummary | null {
+  for (const s of report.capture.fileSets ?? []) if (s.files.includes(c.fileIndex)) return s;
+  return null;
+}
+
+/** Plain sentences on the file sets read as one capture (none without a set). */
+export function fileSetLines(capture: CaptureSummary): string[] {
+  const files = capture.files;
+  return (capture.fileSets ?? []).map((s) => {
+    const pieces = s.files.map((i, k) => `${files[i]?.file ?? `file ${i + 1}`} from frame ${s.firstFrames[k]}`);
+    return `Read as one capture (the ${s.files.length} pieces of a ring buffer or split capture${s.reordered ? ', in the order of their first timestamps, not the order given' : ''}); frame numbers run on across the pieces as \`mergecap -a\` of them in this order numbers them: ${pieces.join(', ')}.`;
+  });
+}
+
+/**
+ * Where a file-set connection's frames are: "frames 35-90: out_00000.pcap frames 35-40, out_00001.pcap
+ * its frames 1-40 (frames 41-80), ...", or null for a connection of a single file.
+ */
+export function fileSetNote(report: Report, c: ReportedConnection): string | null {
+  const s = fileSetOf(report, c);
+  if (s === null) return null;
+  const first = c.flow.firstFrame;
+  const last = c.flow.lastFrame;
+  const parts: string[] = [];
+  for (let k = 0; k < s.files.length; k++) {
+    const lo = s.firstFrames[k]!;
+    const hi = k + 1 < s.files.length ? s.firstFrames[k + 1]! - 1 : Infinity;
+    const a = Math.max(first, lo);
+    const b = Math.min(last, hi);
+    if (a > b) continue;
+    const name = report.capture.files[s.files[k]!]?.file ?? `file ${s.files[k]! + 1}`;
+    const local = (f: number): number => f - lo + 1;
+    parts.push(lo === 1 ? `${name} frames ${a}-${b}` : `${name} its frames ${local(a)}-${local(b)} (frames ${a}-${b})`);
+  }
+  return `frames ${first}-${last} of the file set: ${parts.join(', ')}`;
+}

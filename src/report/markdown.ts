@@ -5,7 +5,7 @@
 // or markdownCode (code spans), which also show control characters as \xNN.
 import { serverSentence } from '../diagnose/index.js';
 import { escapeMarkdown as md, markdownCode as code } from './escape.js';
-import { CAPTURE_FINDINGS_TITLE, deathText, ladderRows, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
+import { CAPTURE_FINDINGS_TITLE, deathText, fileSetLines, fileSetNote, ladderRows, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
 import type { Finding } from '../diagnose/types.js';
 import type { Report, ReportedConnection } from './types.js';
 
@@ -133,15 +133,16 @@ export function writeMarkdown(report: Report, write: (piece: string) => void, op
   }
 
   const { failed, incomplete } = partition(report);
-  for (const c of failed) out.push(...failedSection(c, max));
+  for (const c of failed) out.push(...failedSection(c, max, fileSetNote(report, c)));
   for (const c of incomplete) out.push(...incompleteSection(c));
 
   out.push(...captureSection(report));
   out.end();
 }
 
-function failedSection(c: ReportedConnection, max: number): string[] {
+function failedSection(c: ReportedConnection, max: number, setNote: string | null = null): string[] {
   const out: string[] = [`## ${title(c)}`, ''];
+  if (setNote !== null) out.push(`**Files:** ${md(setNote)}`, '');
   if (c.died) out.push(`**Died:** ${md(deathText(c))}: ${md(c.died.detail)}`, '');
   out.push(...facts(c));
   out.push('### Ladder', '');
@@ -253,6 +254,7 @@ function captureSection(report: Report): string[] {
     f.damage ? md(`${f.damage.message} at byte offset ${f.damage.offset} (frame ${f.damage.frame})`) : '',
   ]);
   out.push(...table(['File', 'Format', 'Frames', 'Bytes', 'Link types', 'Damage'], rows), '');
+  for (const l of fileSetLines(cap)) out.push(md(l), '');
   const span = timeSpan(report);
   if (span) out.push(`Time: ${md(span)} (UTC)`, '');
   const st = cap.stats;

@@ -7,7 +7,7 @@ import { serverSentence } from '../diagnose/index.js';
 import type { Finding } from '../diagnose/types.js';
 import type { TimelineEvent } from '../handshake/types.js';
 import { escapeControls } from './escape.js';
-import { CAPTURE_FINDINGS_TITLE, deathText, eventLabel, ladderRows, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
+import { CAPTURE_FINDINGS_TITLE, deathText, eventLabel, fileSetLines, fileSetNote, ladderRows, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
 import type { Report, ReportedConnection } from './types.js';
 
 export interface TextOptions {
@@ -60,6 +60,7 @@ export function writeText(report: Report, opts: TextOptions, write: (piece: stri
   const span = timeSpan(report);
   if (span) facts.push(span);
   out(`Capture: ${cap.files.map((f) => f.file).join(', ')} (${facts.join(', ')})`);
+  for (const l of fileSetLines(cap)) out(l);
   for (const d of cap.damage) out(paint('33', `Damaged input: ${d}`));
   out('', paint('1', r.summary.headline));
   if (r.servers.length > 0) {
@@ -73,7 +74,7 @@ export function writeText(report: Report, opts: TextOptions, write: (piece: stri
   const many = cap.files.length > 1;
   const esc = (c: ReportedConnection): ReportedConnection => mapStrings(c, escapeControls);
   const { failed, incomplete, completed } = partition(report);
-  for (const c of failed) out('', ...failedBlock(esc(c), many, max, paint));
+  for (const c of failed) out('', ...failedBlock(esc(c), many, max, paint, fileSetNote(report, c)));
   if (incomplete.length > 0) {
     out('', paint('1', 'Only partly captured:'));
     for (const c of incomplete) {
@@ -116,9 +117,10 @@ function securityText(c: ReportedConnection): string {
   return parts.join(' over ');
 }
 
-function failedBlock(c: ReportedConnection, many: boolean, max: number, paint: Paint): string[] {
+function failedBlock(c: ReportedConnection, many: boolean, max: number, paint: Paint, setNote: string | null = null): string[] {
   const lines: string[] = [];
   lines.push(`${paint('1;31', 'FAILED')} ${paint('1', where(c, many))}: ${deathText(c) || `reached ${c.reached}`}`);
+  if (setNote !== null) lines.push(`  ${escapeControls(setNote)}`);
   if (c.died?.detail) lines.push(`  ${c.died.detail}`);
   const facts = factLines(c);
   for (const f of facts) lines.push(`  ${f}`);

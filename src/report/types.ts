@@ -7,8 +7,9 @@ import type { DnsTransaction } from '../flow/types.js';
 /**
  * 1.1: `captureFindings` added (findings not tied to one connection).
  * 1.2: `dns[].fileIndex` added (which capture file a lookup's frames are in).
+ * 1.3: `capture.fileSets` added (the pieces of a ring buffer or split capture read as one capture).
  */
-export const REPORT_SCHEMA_VERSION = '1.2';
+export const REPORT_SCHEMA_VERSION = '1.3';
 
 export interface CaptureFileSummary {
   file: string;
@@ -23,8 +24,27 @@ export interface CaptureFileSummary {
   warnings: { offset: number; frame: number; message: string }[];
 }
 
+/**
+ * Files read as one capture: the consecutive pieces of a ring buffer or a split capture (dumpcap -b,
+ * tcpdump -C / -W / -G, editcap -c / -i). Connections continue across the pieces, and every frame
+ * number of the set's connections is the set's own: the pieces' frames numbered on from one piece to
+ * the next in reading order, as `mergecap -a` of the pieces in that order numbers them. Since 1.3.
+ */
+export interface FileSetSummary {
+  /** Index (in capture.files) of each piece, in reading order: the order of their first timestamps. */
+  files: number[];
+  /** The set's frame number of each piece's first frame (same order): piece k's frame n is frame firstFrames[k] + n - 1. */
+  firstFrames: number[];
+  /** True when the reading order differs from the order the files were given in. */
+  reordered: boolean;
+  /** Between consecutive pieces: seconds from the last record of one to the first of the next, and the pieces missing there by their numbers in the set's names. */
+  gaps: { after: number; before: number; seconds: number; missing: number[] }[];
+}
+
 export interface CaptureSummary {
   files: CaptureFileSummary[];
+  /** File sets read as one capture (absent when there is none). Since 1.3. */
+  fileSets?: FileSetSummary[];
   /** "pcap", "pcapng", or "mixed". */
   format: string;
   linkTypes: { linkType: number; name: string; frames: number }[];
