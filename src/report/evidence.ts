@@ -181,7 +181,6 @@ export async function exportEvidence(report: Report, sources: CaptureSource[], d
   if (left > 0) warnings.push(`evidence: ${left} failed connections beyond the first ${MAX_EVIDENCE_FILES} got no evidence file`);
   if (targets.length === 0) return { files: [], warnings };
   makeDir(dir);
-  const pkt = new DecodedPacket();
   // A file set's connections carry the set's frame numbers (report.capture.fileSets): its pieces are
   // read in the set's order, each piece's frames numbered on from the one before.
   const setOf = new Map<number, FileSetSummary>();
@@ -192,55 +191,95 @@ export async function exportEvidence(report: Report, sources: CaptureSource[], d
     const set = setOf.get(fi);
     const pieces = set ? set.files.map((i, k) => ({ index: i, base: set.firstFrames[k]! - 1 })) : [{ index: fi, base: 0 }];
     for (const p of pieces) if (sources[p.index]?.kind === 'stdin') throw new Error('stdin cannot be read twice: spool it first (spoolStdin)');
-    // Index: client port -> the flows using it; frame -> the pinned frames.
-    const byPort = new Map<number, { t: Target; f: FlowKey }[]>();
-    const byFrame = new Map<number, { t: Target; pin: Pinned }[]>();
-    for (const t of here) {
-      for (const f of t.flows) {
-        const list = byPort.get(f.clientPort);
-        if (list) list.push({ t, f });
-        else byPort.set(f.clientPort, [{ t, f }]);
-      }
-      for (const [frame, pin] of t.pinned) {
-        const list = byFrame.get(frame);
-        if (list) list.push({ t, pin });
-        else byFrame.set(frame, [{ t, pin }]);
-      }
-    }
-    let buffered = 0;
-    const chosen = new Set<Target>();
+    const select = new FrameSelector(here);
     try {
       for (const piece of pieces) {
         const base = piece.base;
-        await readCapture(sources[piece.index]!, piece.index, {
-          onFrame(v: FrameView): void {
-            if (!isKnownLinkType(v.linkType)) return;
-            const frame = v.frame + base;
-            const pins = byFrame.get(frame);
-            decodePacket(v.buf, v.off, v.capLen, v.linkType, pkt);
-            if (pkt.ipVersion === 0) return;
-            chosen.clear();
-            if (pins) for (const x of pins) if (matchesPinned(pkt, x.pin)) chosen.add(x.t);
-            if (pkt.ipProto === IpProto.TCP || pkt.ipProto === IpProto.UDP) {
-              const s = byPort.get(pkt.srcPort);
-              if (s) for (const x of s) if (matchesFlow(pkt, x.f, frame)) chosen.add(x.t);
-              const d = pkt.dstPort !== pkt.srcPort ? byPort.get(pkt.dstPort) : undefined;
-              if (d) for (const x of d) if (matchesFlow(pkt, x.f, frame)) chosen.add(x.t);
-            }
-            for (const t of chosen) buffered += add(t, v);
-            if (buffered >= FLUSH_BYTES) {
-              for (const t of here) flush(t);
-              buffered = 0;
-            }
-          },
-        });
+        await readCapture(sources[piece.index]!, piece.index, { onFrame: (v: FrameView) => select.onFrame(v, v.frame + base) });
       }
-      for (const t of here) flush(t);
+      select.flushAll();
     } catch (e) {
       const code = (e as NodeJS.ErrnoException).code;
       throw new Error(`evidence: ${code !== undefined ? `cannot write in ${dir} (${code})` : (e as Error).message}`);
     }
   }
+  return written(targets, warnings);
+}
+
+/**
+ * Evidence of the failed connections of `report` from frames the caller hands over instead of a
+ * second pass over files: a live sensor's recent frames (src/capture/frame-ring.ts), as each
+ * failure ends. The same selection and files as exportEvidence; `visit` calls its argument for
+ * each frame, oldest first.
+ */
+export function exportEvidenceFromFrames(report: Report, visit: (onFrame: (v: FrameView) => void) => void, dir: string): EvidenceResult {
+  const warnings: string[] = [];
+  const { targets, left } = targetsOf(report, dir);
+  if (left > 0) warnings.push(`evidence: ${left} failed connections beyond the first ${MAX_EVIDENCE_FILES} got no evidence file`);
+  if (targets.length === 0) return { files: [], warnings };
+  makeDir(dir);
+  const select = new FrameSelector(targets);
+  try {
+    visit((v) => select.onFrame(v, v.frame));
+    select.flushAll();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new Error(`evidence: ${code !== undefined ? `cannot write in ${dir} (${code})` : (e as Error).message}`);
+  }
+  return written(targets, warnings);
+}
+
+/** Picks each frame into the evidence files it belongs to (flows by port, pinned frames by number). */
+class FrameSelector {
+  private readonly pkt = new DecodedPacket();
+  /** Client port -> the flows using it; frame -> the pinned frames. */
+  private readonly byPort = new Map<number, { t: Target; f: FlowKey }[]>();
+  private readonly byFrame = new Map<number, { t: Target; pin: Pinned }[]>();
+  private readonly chosen = new Set<Target>();
+  private buffered = 0;
+
+  constructor(private readonly targets: Target[]) {
+    for (const t of targets) {
+      for (const f of t.flows) {
+        const list = this.byPort.get(f.clientPort);
+        if (list) list.push({ t, f });
+        else this.byPort.set(f.clientPort, [{ t, f }]);
+      }
+      for (const [frame, pin] of t.pinned) {
+        const list = this.byFrame.get(frame);
+        if (list) list.push({ t, pin });
+        else this.byFrame.set(frame, [{ t, pin }]);
+      }
+    }
+  }
+
+  onFrame(v: FrameView, frame: number): void {
+    if (!isKnownLinkType(v.linkType)) return;
+    const pkt = this.pkt;
+    const chosen = this.chosen;
+    const pins = this.byFrame.get(frame);
+    decodePacket(v.buf, v.off, v.capLen, v.linkType, pkt);
+    if (pkt.ipVersion === 0) return;
+    chosen.clear();
+    if (pins) for (const x of pins) if (matchesPinned(pkt, x.pin)) chosen.add(x.t);
+    if (pkt.ipProto === IpProto.TCP || pkt.ipProto === IpProto.UDP) {
+      const s = this.byPort.get(pkt.srcPort);
+      if (s) for (const x of s) if (matchesFlow(pkt, x.f, frame)) chosen.add(x.t);
+      const d = pkt.dstPort !== pkt.srcPort ? this.byPort.get(pkt.dstPort) : undefined;
+      if (d) for (const x of d) if (matchesFlow(pkt, x.f, frame)) chosen.add(x.t);
+    }
+    for (const t of chosen) this.buffered += add(t, v);
+    if (this.buffered >= FLUSH_BYTES) this.flushAll();
+  }
+
+  flushAll(): void {
+    for (const t of this.targets) flush(t);
+    this.buffered = 0;
+  }
+}
+
+/** The files written, set on their connections (evidenceFile), with the warnings of each. */
+function written(targets: Target[], warnings: string[]): EvidenceResult {
   const files: EvidenceFile[] = [];
   for (const t of targets) {
     if (t.writer === null) continue;
