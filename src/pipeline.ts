@@ -27,7 +27,7 @@ import { PendingMachine, type OutcomeCounter, type PendingOptions } from './hand
 import { PairIndex } from './pairs.js';
 import { StringInterner, compactRecord, flatString, flattenStrings } from './handshake/compact.js';
 import type { DiagnosisInput, Finding } from './diagnose/types.js';
-import { diagnose, diagnoseCapture, groupAttempts, headline, summarizeServers } from './diagnose/index.js';
+import { diagnose, diagnoseCapture, diagnoseConnection, groupAttempts, headline, summarizeServers } from './diagnose/index.js';
 import { serverOwnTtl } from './diagnose/facts.js';
 import {
   REPORT_SCHEMA_VERSION,
@@ -53,12 +53,17 @@ export const TOOL_VERSION: string = ((): string => {
 export const MAX_RECORDS = 20_000;
 /** DNS transactions kept per run (the most recent; the flow table's own bound per file). */
 export const MAX_DNS = 10_000;
+/** Streamed connections are judged with the connections that ended at most this long before them (AnalyzeOptions.streamContext). */
+export const STREAM_CONTEXT_SECONDS = 600;
 
 export interface AnalyzeOptions {
   /** Extra TCP/UDP ports to treat as RDP (3389 always is). */
   rdpPorts?: number[];
-  /** Called as soon as a connection ends (for `--format ndjson`), with the findings about it alone. */
-  onConnection?: (c: ReportedConnection) => void;
+  /**
+   * Called as soon as a connection ends (for `--format ndjson`), with the findings about it alone,
+   * and (in the thread that read it) the run's recent DNS transactions (for evidence as it ends).
+   */
+  onConnection?: (c: ReportedConnection, dns?: readonly DnsTransaction[]) => void;
   /** Full records kept (default MAX_RECORDS). */
   maxRecords?: number;
   /** Bytes decoded per connection and direction (default DEFAULT_BYTE_BUDGET). */
@@ -71,6 +76,12 @@ export interface AnalyzeOptions {
   jobs?: number;
   /** Called when a file has been read, with the thread that read it (worker_threads.threadId; 0 is the main thread). */
   onFile?: (f: { fileIndex: number; file: string; threadId: number }) => void;
+  /**
+   * With onConnection: the latest connections (at most this many, of the last STREAM_CONTEXT_SECONDS)
+   * each streamed connection is judged with, so that the rules that compare attempts (retries, many
+   * half-done handshakes to one server, the server's own TTL) see them. Default 0: judged alone.
+   */
+  streamContext?: number;
   /**
    * Read the pieces of a file set (ring buffer, split capture: src/capture/fileset.ts) as one
    * capture (default true). false: every file on its own.
@@ -145,6 +156,9 @@ class FileRun {
   private names: NameRecord[] = [];
   private readonly maxRecords: number;
   private readonly byteBudget: number;
+  /** The connections streamed connections are judged with (AnalyzeOptions.streamContext), or null. */
+  private readonly recent: ConnectionRecord[] | null;
+  private readonly streamContext: number;
   /** The CaptureSink of this file (one function for the whole file, no closure per packet). */
   readonly onFrame: (v: FrameView) => void;
   /** What every TCP connection's machine is made with, but its id and side-channel list (one object per run). */
@@ -154,10 +168,12 @@ class FileRun {
     opts: AnalyzeOptions,
     private readonly name: string,
     private readonly fileIndex: number,
-    private readonly onConnection: ((c: ReportedConnection) => void) | null,
+    private readonly onConnection: ((c: ReportedConnection, dns?: readonly DnsTransaction[]) => void) | null,
   ) {
     this.maxRecords = opts.maxRecords ?? MAX_RECORDS;
     this.byteBudget = opts.byteBudget ?? DEFAULT_BYTE_BUDGET;
+    this.streamContext = Math.max(0, Math.floor(opts.streamContext ?? 0));
+    this.recent = this.streamContext > 0 && onConnection !== null ? [] : null;
     this.machineOptions = {
       file: name,
       fileIndex,
@@ -300,12 +316,16 @@ class FileRun {
     }
     const cb = this.onConnection;
     if (cb) {
-      // Judged alone (the stream cannot wait for later connections), with the same post-diagnosis step as the report.
-      const input: DiagnosisInput = { connections: [rec], dns: this.table.dns, captureEnd: [], names: new Map() };
-      const findings = diagnose(input);
+      // Judged with the recent connections before it (streamContext; none by default): the stream
+      // cannot wait for later ones. The same post-diagnosis step as the report.
+      const recent = this.recent;
+      if (recent !== null) while (recent.length > 0 && (recent.length >= this.streamContext || recent[0]!.end < rec.end - STREAM_CONTEXT_SECONDS)) recent.shift();
+      const input: DiagnosisInput = { connections: recent !== null ? [...recent, rec] : [rec], dns: this.table.dns, captureEnd: [], names: new Map() };
+      const mine = diagnoseConnection(rec, input);
       const own = { ...rec };
-      attributeMiddleboxResets([own], findings, input);
-      cb({ ...own, findings: findings.get(rec.id) ?? [] });
+      attributeMiddleboxResets([own], new Map([[rec.id, mine]]), input);
+      recent?.push(rec);
+      cb({ ...own, findings: mine }, this.table.dns);
     }
   }
 

@@ -3,7 +3,7 @@
 // PATH's ending), so that `rdp-autopsy analyze DIR` (src/capture/fileset.ts) and Wireshark's File
 // Set view read them as one capture. A file is closed when it reaches SIZE_MB; the oldest is removed
 // when there are more than FILES.
-import { closeSync, openSync, unlinkSync, writeSync } from 'node:fs';
+import { closeSync, mkdirSync, openSync, unlinkSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { PcapWriter } from './writer.js';
 import type { FrameView } from './types.js';
@@ -76,6 +76,7 @@ export class RingPcapWriter {
     this.close();
     this.seq++;
     const file = ringFileName(this.base, this.seq, sec);
+    if (this.seq === 1) mkdirSync(path.dirname(file), { recursive: true });
     this.fd = openSync(file, 'wx');
     const h = this.enc.header();
     writeAll(this.fd, h);

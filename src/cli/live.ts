@@ -7,7 +7,7 @@
 // numbers are the file's); without it the report names the interface ("live:eth0"). Timestamps
 // are cut to the saved file's microseconds, so the report equals `analyze` over the saved file.
 // Only `--export-evidence` without `--write` keeps a temporary pcap (evidence is cut from it).
-import { createWriteStream, mkdtempSync, openSync, rmSync, type WriteStream } from 'node:fs';
+import { createWriteStream, mkdtempSync, openSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CaptureFileInfo, CaptureSink, FrameView } from '../capture/types.js';
@@ -24,7 +24,9 @@ import {
   type LiveCaptureInfo,
 } from '../capture/live.js';
 import { isKnownLinkType, linkTypeName } from '../net/index.js';
-import { createAnalyzer, type Analyzer } from '../pipeline.js';
+import { TOOL_VERSION, createAnalyzer, type Analyzer } from '../pipeline.js';
+import { RingPcapWriter, parseRingSpec } from '../capture/rotate.js';
+import { DROP_POLL_SECONDS, Sensor } from './sensor.js';
 import { exportEvidence } from '../report/evidence.js';
 import { UsageError } from './errors.js';
 import { checkOptions, exitCodeOf, openOutput, type RunOptions } from './run.js';
@@ -41,6 +43,14 @@ export interface LiveOptions extends RunOptions {
   write?: string;
   /** List the interfaces and exit. */
   list?: boolean;
+  /** Run as a sensor (src/cli/sensor.ts): each attempt reported as it ends, summaries from counters. */
+  sensor?: boolean;
+  /** Sensor: ECS events (NDJSON) appended to this file, or "-" for stdout. */
+  ndjson?: string;
+  /** With --write: a ring of files "SIZE_MB:FILES" (src/capture/rotate.ts). */
+  ring?: string;
+  /** Sensor: megabytes of recent frames kept in memory for evidence (default 64). */
+  ringMemory?: number;
 }
 
 /** Test seams: another cap module, or none; where the progress lines go. */
@@ -94,10 +104,54 @@ export function checkLiveOptions(o: LiveOptions): void {
     throw new UsageError(`invalid duration "${o.duration}" (expected 0 < seconds <= 2147483)`);
   }
   if (o.filter !== undefined && o.filter.trim() === '') throw new UsageError('--filter is empty');
+  if (o.ring !== undefined) {
+    if (o.write === undefined) throw new UsageError('--ring needs --write PATH (the ring files are named after it)');
+    try {
+      parseRingSpec(o.ring);
+    } catch (e) {
+      throw new UsageError((e as Error).message);
+    }
+  }
+  if (!o.sensor && (o.ndjson !== undefined || o.ringMemory !== undefined)) {
+    throw new UsageError(`${o.ndjson !== undefined ? '--ndjson' : '--ring-memory'} goes with --sensor`);
+  }
+  if (o.ringMemory !== undefined && !(o.ringMemory >= 1 && o.ringMemory <= 65536)) {
+    throw new UsageError(`invalid --ring-memory "${o.ringMemory}" (expected 1 to 65536 MB)`);
+  }
+}
+
+/** Where captured frames are saved: one pcap, or a ring of them. */
+interface FrameFile {
+  onFrame(v: FrameView): void;
+  close(): Promise<void>;
+}
+
+/** `--write PATH --ring SIZE_MB:FILES`: the ring of pcap files (a write error stops the capture like a full disk would). */
+class RingFileSink implements FrameFile {
+  private readonly w: RingPcapWriter;
+  error: Error | null = null;
+  constructor(base: string, ring: string, linkType: number) {
+    this.w = new RingPcapWriter(base, parseRingSpec(ring), linkType, LIVE_SNAPLEN);
+  }
+  onFrame(v: FrameView): void {
+    if (this.error !== null) return;
+    try {
+      this.w.write(v);
+    } catch (e) {
+      this.error = e as Error;
+    }
+  }
+  get files(): readonly string[] {
+    return this.w.files;
+  }
+  close(): Promise<void> {
+    this.w.close();
+    return this.error ? Promise.reject(this.error) : Promise.resolve();
+  }
 }
 
 /** A sink writing classic pcap (the cap packet buffer is copied into each record). */
-class PcapFileSink implements CaptureSink {
+class PcapFileSink implements CaptureSink, FrameFile {
   private readonly enc: PcapWriter;
   private readonly stream: WriteStream;
   private error: Error | null = null;
@@ -140,7 +194,13 @@ interface Captured {
   start: number | null;
   end: number | null;
   /** The pcap written (--write, or the temporary file for --export-evidence), or null. */
-  sink: PcapFileSink | null;
+  sink: FrameFile | null;
+}
+
+/** What a capture does besides analysing: save frames (made once the link type is known), see each frame first. */
+interface CaptureHooks {
+  file: ((linkType: number) => FrameFile) | null;
+  onFrame: ((v: FrameView) => void) | null;
 }
 
 /**
@@ -151,12 +211,13 @@ function captureUntilStopped(
   cap: CapModule,
   o: LiveOptions & { iface: string },
   filter: string,
-  path: string | null,
+  hooks: CaptureHooks,
   analyzer: Analyzer,
   stderr: NodeJS.WritableStream,
 ): Promise<Captured> {
+  const extra = hooks.onFrame;
   return new Promise((resolve, reject) => {
-    let sink: PcapFileSink | null = null;
+    let sink: FrameFile | null = null;
     let timer: NodeJS.Timeout | null = null;
     let finish: (error?: unknown) => void = () => {};
     const count = o.count;
@@ -171,6 +232,7 @@ function captureUntilStopped(
         if (start === null) start = t;
         end = t;
         sink?.onFrame(v);
+        extra?.(v);
         try {
           analyzer.push(v);
         } catch (e) {
@@ -192,9 +254,9 @@ function captureUntilStopped(
       reject(new UsageError(`cannot analyse ${o.iface}: link type ${linkTypeName(live.linkType)} is not supported`));
       return;
     }
-    if (path !== null) {
+    if (hooks.file !== null) {
       try {
-        sink = new PcapFileSink(path, live.linkType, openForWriting(path));
+        sink = hooks.file(live.linkType);
       } catch (e) {
         live.stop();
         reject(e);
@@ -272,10 +334,11 @@ export async function runLive(o: LiveOptions, stdout: NodeJS.WritableStream, dep
   }
   const iface = o.iface!;
   const filter = o.filter ?? bpfFilter(o.ports);
-  const name = o.write ?? liveName(iface);
+  if (o.sensor) return runSensor(cap, { ...o, iface }, filter, stdout, stderr);
+  const name = o.write !== undefined && o.ring === undefined ? o.write : liveName(iface);
   // Evidence is cut from a pcap: without --write, a temporary one (removed afterwards).
   let dir: string | null = null;
-  let path: string | null = o.write ?? null;
+  let path: string | null = o.ring === undefined ? (o.write ?? null) : null;
   if (path === null && o.exportEvidence !== undefined) {
     dir = mkdtempSync(join(tmpdir(), 'rdp-autopsy-live-'));
     path = join(dir, `live-${iface.replace(/[^\w.-]/g, '_')}.pcap`);
@@ -283,21 +346,39 @@ export async function runLive(o: LiveOptions, stdout: NodeJS.WritableStream, dep
   const out = openOutput(o, stdout);
   const analyzer = createAnalyzer({ name, rdpPorts: o.ports, onConnection: out.onConnection });
   const t0 = performance.now();
+  const file = path;
+  let ring: RingFileSink | null = null;
+  const hooks: CaptureHooks = {
+    file: (linkType) => {
+      if (o.ring !== undefined && o.write !== undefined) {
+        ring = new RingFileSink(o.write, o.ring, linkType);
+        if (file === null) return ring;
+        // --export-evidence with --ring: evidence comes from the temporary whole pcap.
+        const whole = new PcapFileSink(file, linkType, openForWriting(file));
+        const r = ring;
+        return { onFrame: (v) => (r.onFrame(v), whole.onFrame(v)), close: () => Promise.all([r.close(), whole.close()]).then(() => undefined) };
+      }
+      return new PcapFileSink(file!, linkType, openForWriting(file!));
+    },
+    onFrame: null,
+  };
+  if (file === null && o.ring === undefined) hooks.file = null;
   try {
-    const captured = await captureUntilStopped(cap, { ...o, iface }, filter, path, analyzer, stderr);
+    const captured = await captureUntilStopped(cap, { ...o, iface }, filter, hooks, analyzer, stderr);
     if (captured.sink) {
       try {
         await captured.sink.close();
       } catch (e) {
-        throw new UsageError(`cannot write ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+        throw new UsageError(`cannot write ${o.write ?? path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
       }
     }
     const { info } = captured;
     const secs = ` in ${((performance.now() - t0) / 1000).toFixed(1)} s`;
     const cut = info.truncated > 0 ? `, ${info.truncated} cut to ${LIVE_SNAPLEN} bytes` : '';
-    const saved = o.write !== undefined ? `, saved to ${o.write}` : '';
+    const saved = o.write !== undefined ? `, saved to ${ring !== null ? ringText(ring) : o.write}` : '';
     stderr.write(`rdp-autopsy: captured ${info.frames} packets on ${iface}${secs}${cut}${saved}\n`);
     const report = analyzer.finish(liveFileInfo(name, captured));
+    if (ring !== null) report.warnings.push(`the raw capture is the ring ${ringText(ring)}: frame numbers count from the start of the capture, as \`rdp-autopsy analyze\` or \`mergecap -a\` of every file written would number them`);
     if (o.exportEvidence !== undefined && path !== null) {
       const ev = await exportEvidence(report, [{ kind: 'file', path }], o.exportEvidence).catch((e: Error) => Promise.reject(new UsageError(e.message)));
       report.warnings.push(...ev.warnings);
@@ -306,5 +387,73 @@ export async function runLive(o: LiveOptions, stdout: NodeJS.WritableStream, dep
     return exitCodeOf(report);
   } finally {
     if (dir !== null) rmSync(dir, { recursive: true, force: true });
+  }
+}
+
+/** "rdp_00001_...pcap .. rdp_00007_...pcap (7 files, 2 older removed)". */
+function ringText(r: RingFileSink): string {
+  const f = r.files;
+  if (f.length === 0) return 'no file';
+  return `${f[0]}${f.length > 1 ? ` .. ${f[f.length - 1]}` : ''} (${f.length} file${f.length === 1 ? '' : 's'})`;
+}
+
+/**
+ * `live --sensor`: the capture reports each attempt as it ends (src/cli/sensor.ts) and runs until
+ * SIGINT / SIGTERM / --duration / --count; SIGUSR1 prints the running summary on stderr; the final
+ * summary goes to stdout (or -o FILE). Exit code: 1 when an attempt failed, else 0.
+ */
+async function runSensor(cap: CapModule, o: LiveOptions & { iface: string }, filter: string, stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): Promise<number> {
+  let sensor: Sensor;
+  try {
+    sensor = new Sensor(
+      { iface: o.iface, ndjson: o.ndjson ?? (o.format === 'ndjson' ? '-' : undefined), evidenceDir: o.exportEvidence, ringMemory: (o.ringMemory ?? 64) * 1024 * 1024, version: TOOL_VERSION },
+      stdout,
+      stderr,
+    );
+  } catch (e) {
+    throw new UsageError((e as Error).message);
+  }
+  const name = o.write !== undefined && o.ring === undefined ? o.write : liveName(o.iface);
+  // Connections are reported and dropped as they end: the analyzer keeps no record (maxRecords 0)
+  // and judges each with the recent ones (streamContext).
+  const analyzer = createAnalyzer({ name, rdpPorts: o.ports, onConnection: (c, dns) => sensor.onConnection(c, dns), maxRecords: 0, streamContext: 64 });
+  let ring: RingFileSink | null = null;
+  const hooks: CaptureHooks = {
+    file:
+      o.write === undefined
+        ? null
+        : (linkType) => (o.ring !== undefined ? (ring = new RingFileSink(o.write!, o.ring, linkType)) : new PcapFileSink(o.write!, linkType, openForWriting(o.write!))),
+    onFrame: sensor.ring !== null ? (v) => sensor.onFrame(v) : null,
+  };
+  const onUsr1 = (): void => {
+    stderr.write(sensor.summaryNow().map((l) => `rdp-autopsy: ${l}\n`).join(''));
+  };
+  process.on('SIGUSR1', onUsr1);
+  const poll = setInterval(() => sensor.pollDrops(), DROP_POLL_SECONDS * 1000);
+  poll.unref();
+  try {
+    const captured = await captureUntilStopped(cap, o, filter, hooks, analyzer, stderr);
+    if (captured.sink) {
+      try {
+        await captured.sink.close();
+      } catch (e) {
+        throw new UsageError(`cannot write ${o.write}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+    }
+    const report = analyzer.finish(liveFileInfo(name, captured));
+    if (ring !== null) report.warnings.push(`the raw capture is the ring ${ringText(ring)}`);
+    stderr.write(`rdp-autopsy: captured ${captured.info.frames} packets on ${o.iface}\n`);
+    const text = sensor.final(report, o.format);
+    if (o.output !== undefined) {
+      try {
+        writeFileSync(o.output, text);
+      } catch (e) {
+        throw new UsageError(`cannot write ${o.output}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+    } else stdout.write(text);
+    return sensor.summary.failed > 0 ? 1 : 0;
+  } finally {
+    clearInterval(poll);
+    process.off('SIGUSR1', onUsr1);
   }
 }

@@ -148,10 +148,25 @@ export async function main(argv: string[], stdout: NodeJS.WritableStream = proce
       .option('--count <n>', 'stop after N packets', positive('count'))
       .option('--filter <bpf>', 'BPF capture filter (default: RDP ports over TCP and UDP, ICMP, ICMPv6, DNS)')
       .option('--write <file>', 'save the raw capture as pcap to FILE (the report refers to its frames)')
+      .option('--ring <size_mb:files>', 'with --write: a ring of pcap files of SIZE_MB each, the last FILES kept (dumpcap names: FILE_00001_YYYYMMDDhhmmss.pcap)')
+      .option('--sensor', 'run until stopped, reporting each attempt as it ends: a line per failure on stdout, a summary on SIGUSR1 and at the end')
+      .option('--ndjson <file>', '(--sensor) append an ECS event per connection to FILE ("-": stdout instead of the lines)')
+      .option('--ring-memory <mb>', '(--sensor) megabytes of recent packets kept in memory to write evidence as failures end (default 64)', positive('ring-memory'))
       .option('--list', 'list the interfaces and exit'),
   ).action(
     async (
-      o: CommonOpts & { interface?: string; duration?: number; count?: number; filter?: string; write?: string; list?: boolean },
+      o: CommonOpts & {
+        interface?: string;
+        duration?: number;
+        count?: number;
+        filter?: string;
+        write?: string;
+        list?: boolean;
+        ring?: string;
+        sensor?: boolean;
+        ndjson?: string;
+        ringMemory?: number;
+      },
     ) => {
       code = await runLive(
         {
@@ -161,6 +176,10 @@ export async function main(argv: string[], stdout: NodeJS.WritableStream = proce
           filter: o.filter,
           write: o.write,
           list: o.list === true,
+          ring: o.ring,
+          sensor: o.sensor === true,
+          ndjson: o.ndjson,
+          ringMemory: o.ringMemory,
           format: o.format,
           output: o.output,
           ports: o.port ?? [],

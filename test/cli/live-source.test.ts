@@ -2,11 +2,9 @@
 // the frames of the project's fixture captures the way cap delivers them (one reused buffer,
 // 'packet' events with the byte count), so the live path is checked against `analyze` on the same
 // bytes, as any user, without root.
-import { EventEmitter } from 'node:events';
 import { mkdtempSync, readFileSync, existsSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Writable } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import {
@@ -17,11 +15,10 @@ import {
   listDevices,
   loadCap,
   startLiveCapture,
-  type CapDevice,
   type CapModule,
 } from '../../src/capture/live.js';
-import { readCapture } from '../../src/capture/index.js';
 import { LinkType, type FrameView } from '../../src/capture/types.js';
+import { Collect, DEVICES, fakeCap, framesOf } from './fake-cap.js';
 import { UsageError } from '../../src/cli/errors.js';
 import { bpfFilter, checkLiveOptions, formatDeviceList, runLive, type LiveOptions } from '../../src/cli/live.js';
 import { analyze } from '../../src/pipeline.js';
@@ -31,82 +28,12 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../
 const FIX = path.join(repoRoot, 'fixtures/captures');
 const tmp = mkdtempSync(path.join(tmpdir(), 'rdp-autopsy-live-src-'));
 
-const DEVICES: CapDevice[] = [
-  { name: 'eth0', addresses: [{ addr: '192.0.2.2' }, { addr: 'fe80::1' }] },
-  { name: 'lo', addresses: [{ addr: '127.0.0.1' }, { addr: '::1' }], flags: 'PCAP_IF_LOOPBACK' },
-  { name: 'any', description: 'Pseudo-device that captures on all interfaces', addresses: [] },
-];
-
-interface FakeLog {
-  opened: { device: string; filter: string; bufSize: number }[];
-  closed: number;
-}
-
-/**
- * A `cap` stand-in: open() returns `linkName` (or throws `openError`); after open, the packets are
- * copied one by one into the caller's buffer and emitted as cap does (binding.cc EmitPacket),
- * a batch per event-loop turn.
- */
-function fakeCap(packets: Buffer[], o: { linkName?: string; openError?: string; batch?: number } = {}): { cap: CapModule; log: FakeLog } {
-  const log: FakeLog = { opened: [], closed: 0 };
-  class Cap extends EventEmitter {
-    static deviceList(): CapDevice[] {
-      return DEVICES;
-    }
-    private open_ = false;
-    open(device: string, filter: string, bufSize: number, buffer: Buffer): string {
-      log.opened.push({ device, filter, bufSize });
-      if (o.openError !== undefined) throw new Error(o.openError);
-      this.open_ = true;
-      let i = 0;
-      const pump = (): void => {
-        for (let n = 0; n < (o.batch ?? 3) && i < packets.length && this.open_; n++, i++) {
-          const p = packets[i]!;
-          const len = Math.min(p.length, buffer.length);
-          p.copy(buffer, 0, 0, len);
-          this.emit('packet', len, len < p.length);
-        }
-        if (i < packets.length && this.open_) setImmediate(pump);
-      };
-      setImmediate(pump);
-      return o.linkName ?? 'ETHERNET';
-    }
-    close(): void {
-      if (!this.open_) throw new Error('Not currently capturing/open');
-      this.open_ = false;
-      log.closed++;
-    }
-  }
-  return { cap: { Cap } as unknown as CapModule, log };
-}
-
-/** The frames of a fixture capture, copied, with its link type. */
-async function framesOf(file: string): Promise<{ packets: Buffer[]; linkType: number }> {
-  const packets: Buffer[] = [];
-  let linkType = -1;
-  await readCapture({ kind: 'file', path: file }, 0, {
-    onFrame(v: FrameView): void {
-      linkType = v.linkType;
-      packets.push(Buffer.from(v.buf.subarray(v.off, v.off + v.capLen)));
-    },
-  });
-  return { packets, linkType };
-}
-
 const CAP_NAME: Record<number, string> = {
   [LinkType.ETHERNET]: 'ETHERNET',
   [LinkType.RAW]: 'RAW',
   [LinkType.NULL]: 'NULL',
   [LinkType.LINUX_SLL]: 'LINKTYPE_LINUX_SLL',
 };
-
-class Collect extends Writable {
-  text = '';
-  override _write(chunk: Buffer, _enc: BufferEncoding, cb: () => void): void {
-    this.text += chunk.toString('utf8');
-    cb();
-  }
-}
 
 function liveOpts(o: Partial<LiveOptions>): LiveOptions {
   return { format: 'json', ports: [], ...o };

@@ -5,7 +5,7 @@
 // child is killed after a deadline. Needs root (or CAP_NET_RAW) and a loadable cap: skipped, with
 // a message, otherwise.
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { chmodSync, existsSync, mkdtempSync, rmSync, symlinkSync } from 'node:fs';
+import { chmodSync, existsSync, mkdtempSync, readFileSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -51,6 +51,8 @@ interface Live {
   /** Resolves when the CLI says it is capturing (rejects if it ends first). */
   ready: Promise<void>;
   done: Promise<Done>;
+  /** What it printed on stdout so far. */
+  stdout: () => string;
 }
 
 /** One line on stderr, no stack trace. */
@@ -260,7 +262,12 @@ describe.skipIf(skipReason !== null)('rdp-autopsy live -i lo (real libpcap captu
       });
     });
     ready.catch(() => {});
-    return { child, ready, done };
+    return { child, ready, done, stdout: () => stdout };
+  }
+
+  /** Polls until `f` holds (no fixed limit of its own: the test's timeout bounds it). */
+  async function until(f: () => boolean): Promise<void> {
+    while (!f()) await new Promise((r) => setTimeout(r, 50));
   }
 
   function byServer(r: Report, port: number): ReportedConnection[] {
@@ -346,6 +353,42 @@ describe.skipIf(skipReason !== null)('rdp-autopsy live -i lo (real libpcap captu
     expect(a!.negotiation!.confirmFrame).toBe(frameWhere((r) => r[1] === String(pA) && r[2] === aClient && r[6] !== '0')[0]);
     expect(a!.died!.frame).toBe(a!.negotiation!.confirmFrame);
   }, 40_000);
+
+  it('--sensor: a line per failure as it ends with its evidence already written, the ring files, the summary after SIGTERM', async () => {
+    const failSrv = await negFailureServer();
+    servers.push(failSrv);
+    const pA = portOf(failSrv);
+    const pB = await closedPort();
+    const dir = mkdtempSync(path.join(build, 'sensor-'));
+    const ev = path.join(dir, 'evidence');
+    const events = path.join(dir, 'events.ndjson');
+    const ringBase = path.join(dir, 'ring', 'rdp.pcap');
+    const live = startLive(
+      ['-i', 'lo', '--sensor', '--port', String(pA), '--port', String(pB), '--export-evidence', ev, '--ndjson', events, '--write', ringBase, '--ring', '0.001:3'],
+      { deadlineMs: 120_000 },
+    );
+    await live.ready;
+    await clientNegFailure(pA);
+    await until(() => live.stdout().includes(`-> 127.0.0.1:${pA} in x224`));
+    // The line came as the attempt ended, and its evidence was on disk already.
+    const lineA = live.stdout().split('\n').find((l) => l.includes(`-> 127.0.0.1:${pA} `))!;
+    expect(lineA).toMatch(/ FAILED c\d+ 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:\d+ in x224 \(negotiation failure by server, frame \d+\): nla_mismatch \d+%/);
+    expect(existsSync(path.join(ev, `${/ FAILED (c\d+) /.exec(lineA)![1]}.pcap`))).toBe(true);
+    await clientSyn(pB);
+    await until(() => live.stdout().includes(`-> 127.0.0.1:${pB} in tcp`));
+    for (let i = 0; i < 6; i++) await clientNegFailure(pA);
+    await until(() => live.stdout().split('\n').filter((l) => l.includes(` FAILED `)).length >= 8);
+    live.child.kill('SIGTERM');
+    const r = await live.done;
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/: 8 attempts, 0 completed, 8 failed, 0 only partly captured\./);
+    expect(r.stdout).toContain('Failures by cause: 7 nla_mismatch');
+    expect(readFileSync(events, 'utf8').trim().split('\n')).toHaveLength(8);
+    // Rotation: the last 3 files of 1 kB or so are kept, named as dumpcap names a ring.
+    const ring = readdirSync(path.dirname(ringBase));
+    expect(ring).toHaveLength(3);
+    for (const n of ring) expect(n).toMatch(/^rdp_\d{5}_\d{14}\.pcap$/);
+  }, 180_000);
 
   it('--count N stops by itself after exactly N packets (temporary capture removed); --filter replaces the default', async () => {
     const p = await closedPort();
