@@ -1,0 +1,104 @@
+// What a probe learns about a server, step by step (issue 20). Plain data: the report carries it
+// as `probe` (docs/report.schema.json), and the diagnosis (src/probe/judge.ts) reads only this.
+import type { CertificateInfo } from '../handshake/types.js';
+
+/** How a TCP connect ended (RFC 9293 3.5; ICMP unreachable RFC 792 / RFC 4443 as the socket reports it). */
+export type ConnectOutcome = 'connected' | 'refused' | 'filtered' | 'unreachable' | 'error';
+
+export interface ConnectResult {
+  outcome: ConnectOutcome;
+  /** Milliseconds from connect() to the answer (or to giving up). */
+  ms: number;
+  /** The socket error code (ECONNREFUSED, EHOSTUNREACH, ...), or null. */
+  errno: string | null;
+}
+
+/** How the server answered one X.224 Connection Request (MS-RDPBCGR 2.2.1.1 / 2.2.1.2). */
+export type X224Outcome =
+  | 'selected' // RDP_NEG_RSP
+  | 'failure' // RDP_NEG_FAILURE
+  | 'confirm_without_negotiation' // a Confirm with no RDP_NEG_* (an old server: Standard RDP Security)
+  | 'no_answer' // TCP up, no Confirm within the timeout
+  | 'reset'
+  | 'closed'
+  | 'malformed'
+  | 'not_connected';
+
+export interface X224Step {
+  /** The protocol set's name: "RDP", "SSL", "HYBRID", "HYBRID_EX", "RDSTLS", "none" (no RDP_NEG_REQ). */
+  set: string;
+  /** requestedProtocols sent, or null for "none". */
+  requestedProtocols: number | null;
+  outcome: X224Outcome;
+  selectedProtocol: number | null;
+  selectedProtocolName: string | null;
+  failureCode: number | null;
+  failureCodeName: string | null;
+  ms: number;
+  connectionId: string | null;
+  detail: string;
+}
+
+export type TlsOutcome = 'handshake' | 'alert' | 'reset' | 'closed' | 'no_answer' | 'error' | 'not_tried';
+
+export interface TlsStep {
+  /** The version offered alone ("TLS1.0".."TLS1.3"), or "default" (TLS 1.0 to 1.3 offered at once). */
+  offered: string;
+  outcome: TlsOutcome;
+  version: string | null;
+  cipher: string | null;
+  /** Alert description as OpenSSL reports it (e.g. "protocol_version"), or null. */
+  alert: string | null;
+  ms: number;
+  connectionId: string | null;
+  detail: string;
+}
+
+export interface CertJudgement {
+  /** Leaf first, as the server sent the chain. */
+  chain: CertificateInfo[];
+  /** The name the certificate was compared with (the probed name or address). */
+  name: string;
+  nameMatches: boolean;
+  /** Judged against the local clock at probe time. */
+  validity: 'valid' | 'expired' | 'not_yet_valid';
+  selfSigned: boolean;
+  weakKey: boolean;
+  sha1: boolean;
+  /** Where the chain was read: the capture (TLS 1.2 and below) or only the socket (TLS 1.3 encrypts it). */
+  seenIn: 'capture' | 'socket';
+}
+
+export interface CredsspStep {
+  outcome: 'challenge' | 'error_code' | 'closed' | 'reset' | 'no_answer' | 'malformed' | 'not_tried';
+  /** TSRequest version of the server's answer (MS-CSSP 2.2.1). */
+  version: number | null;
+  errorCode: number | null;
+  errorName: string | null;
+  nbComputer: string | null;
+  nbDomain: string | null;
+  dnsComputer: string | null;
+  dnsDomain: string | null;
+  /** "10.0.20348" from the CHALLENGE's VERSION (MS-NLMP 2.2.2.10). */
+  osBuild: string | null;
+  connectionId: string | null;
+  detail: string;
+}
+
+export interface ProbeResult {
+  /** As given: "host", "host:port", "[v6]:port". */
+  target: string;
+  host: string;
+  port: number;
+  /** The DNS answer for a name (null for an address literal); the first address is the one probed. */
+  dns: { name: string; addresses: string[]; error: string | null; ms: number } | null;
+  address: string | null;
+  connect: ConnectResult | null;
+  x224: X224Step[];
+  tls: TlsStep[];
+  certificate: CertJudgement | null;
+  credssp: CredsspStep | null;
+  /** Local clock at the start of the probe, ISO-8601 UTC. */
+  time: string;
+  timeoutMs: number;
+}

@@ -1,0 +1,217 @@
+// Loopback servers that answer a probe as real RDP stacks do (MS-RDPBCGR 3.3.5.3.1 server-side
+// negotiation; MS-CSSP 3.1.5 for the first CredSSP round trip). Listening on 127.0.0.1 / ::1 only.
+import net from 'node:net';
+import tls from 'node:tls';
+import { generateKeyPairSync } from 'node:crypto';
+import forge from 'node-forge';
+
+export type Mode = 'negotiate' | 'tls_only' | 'nla_required' | 'rdp_only';
+
+export interface FakeServerOpts {
+  mode?: Mode;
+  cert?: { key: string; cert: string };
+  minVersion?: tls.SecureVersion;
+  maxVersion?: tls.SecureVersion;
+  /** 'silent': accepts TCP, never answers; 'reset_after_confirm': RST right after the Confirm. */
+  behaviour?: 'normal' | 'silent' | 'reset_after_confirm';
+  host?: '127.0.0.1' | '::1';
+}
+
+const PROTOCOL_SSL = 1;
+const PROTOCOL_HYBRID = 2;
+const PROTOCOL_HYBRID_EX = 8;
+
+function confirm(neg: Buffer | null): Buffer {
+  const li = 6 + (neg ? neg.length : 0);
+  const b = Buffer.alloc(5 + li);
+  b[0] = 3;
+  b.writeUInt16BE(b.length, 2);
+  b[4] = li;
+  b[5] = 0xd0;
+  b.writeUInt16BE(0x1234, 8); // SRC-REF
+  if (neg) neg.copy(b, 11);
+  return b;
+}
+
+function negRsp(type: 2 | 3, value: number): Buffer {
+  const n = Buffer.alloc(8);
+  n[0] = type;
+  n[1] = type === 2 ? 0x1f : 0; // EXTENDED_CLIENT_DATA_SUPPORTED | DYNVC_GFX | ... as Windows sends
+  n.writeUInt16LE(8, 2);
+  n.writeUInt32LE(value, 4);
+  return n;
+}
+
+/** The server's answer to requestedProtocols (null: no RDP_NEG_REQ), as Windows decides it. */
+export function answerFor(mode: Mode, requested: number | null): { neg: Buffer | null; selected: number | null } {
+  const r = requested ?? 0;
+  if (mode === 'rdp_only') {
+    if (requested === null) return { neg: null, selected: 0 };
+    return { neg: negRsp(2, 0), selected: 0 };
+  }
+  if (mode === 'nla_required' && (r & PROTOCOL_HYBRID) === 0) return { neg: negRsp(3, 5), selected: null }; // HYBRID_REQUIRED_BY_SERVER
+  if (mode === 'tls_only' && (r & (PROTOCOL_SSL | PROTOCOL_HYBRID)) === 0) return { neg: negRsp(3, 1), selected: null }; // SSL_REQUIRED_BY_SERVER
+  if (requested === null) return { neg: null, selected: 0 };
+  const sel = r & PROTOCOL_HYBRID_EX ? PROTOCOL_HYBRID_EX : r & PROTOCOL_HYBRID ? PROTOCOL_HYBRID : r & PROTOCOL_SSL ? PROTOCOL_SSL : 0;
+  return { neg: negRsp(2, sel), selected: sel };
+}
+
+/** An NTLM CHALLENGE (MS-NLMP 2.2.1.2) naming CORP\RDP-SRV01, Windows 10.0.20348, in a TSRequest version 6. */
+export function challengeTsRequest(): Buffer {
+  const u = (s: string): Buffer => Buffer.from(s, 'utf16le');
+  const av = (id: number, v: Buffer): Buffer => {
+    const h = Buffer.alloc(4);
+    h.writeUInt16LE(id, 0);
+    h.writeUInt16LE(v.length, 2);
+    return Buffer.concat([h, v]);
+  };
+  const target = u('CORP');
+  const info = Buffer.concat([av(2, u('CORP')), av(1, u('RDP-SRV01')), av(4, u('corp.example')), av(3, u('rdp-srv01.corp.example')), av(0, Buffer.alloc(0))]);
+  const h = Buffer.alloc(56);
+  h.write('NTLMSSP\0', 0, 'latin1');
+  h.writeUInt32LE(2, 8);
+  h.writeUInt16LE(target.length, 12);
+  h.writeUInt16LE(target.length, 14);
+  h.writeUInt32LE(56, 16);
+  h.writeUInt32LE(0xe28a8235, 20);
+  Buffer.from('0123456789abcdef', 'hex').copy(h, 24);
+  h.writeUInt16LE(info.length, 40);
+  h.writeUInt16LE(info.length, 42);
+  h.writeUInt32LE(56 + target.length, 44);
+  h[48] = 10;
+  h[49] = 0;
+  h.writeUInt16LE(20348, 50);
+  h[55] = 15;
+  const msg = Buffer.concat([h, target, info]);
+  const tlv = (tag: number, c: Buffer): Buffer => {
+    const l = c.length < 0x80 ? Buffer.of(c.length) : c.length < 0x100 ? Buffer.of(0x81, c.length) : Buffer.of(0x82, c.length >> 8, c.length & 0xff);
+    return Buffer.concat([Buffer.of(tag), l, c]);
+  };
+  return tlv(0x30, Buffer.concat([tlv(0xa0, tlv(0x02, Buffer.of(6))), tlv(0xa1, tlv(0x30, tlv(0x30, tlv(0xa0, tlv(0x04, msg)))))]));
+}
+
+export interface FakeServer {
+  port: number;
+  host: string;
+  connections: number;
+  close(): Promise<void>;
+}
+
+export async function startServer(o: FakeServerOpts = {}): Promise<FakeServer> {
+  const mode = o.mode ?? 'negotiate';
+  const host = o.host ?? '127.0.0.1';
+  const sockets = new Set<net.Socket>();
+  const state = { connections: 0 };
+  const server = net.createServer((sock) => {
+    state.connections++;
+    sockets.add(sock);
+    sock.on('close', () => sockets.delete(sock));
+    sock.on('error', () => undefined);
+    if (o.behaviour === 'silent') return;
+    let buf = Buffer.alloc(0);
+    const onData = (d: Buffer): void => {
+      buf = Buffer.concat([buf, d]);
+      if (buf.length < 4 || buf.length < buf.readUInt16BE(2)) return;
+      sock.off('data', onData);
+      const pdu = buf.subarray(0, buf.readUInt16BE(2));
+      // RDP_NEG_REQ: the last 8 bytes of the CR when its type byte is 1.
+      const hasNeg = pdu.length >= 19 && pdu[pdu.length - 8] === 1 && pdu.readUInt16LE(pdu.length - 6) === 8;
+      const requested = hasNeg ? pdu.readUInt32LE(pdu.length - 4) : null;
+      const a = answerFor(mode, requested);
+      sock.write(confirm(a.neg));
+      if (o.behaviour === 'reset_after_confirm') {
+        setTimeout(() => sock.resetAndDestroy(), 5);
+        return;
+      }
+      if (a.selected === null) {
+        // Windows closes right after an RDP_NEG_FAILURE.
+        sock.end();
+        return;
+      }
+      if (a.selected === 0) return; // Standard RDP Security: waits for MCS Connect Initial
+      if (!o.cert) {
+        sock.destroy();
+        return;
+      }
+      const ts = new tls.TLSSocket(sock, {
+        isServer: true,
+        key: o.cert.key,
+        cert: o.cert.cert,
+        minVersion: o.minVersion ?? 'TLSv1',
+        maxVersion: o.maxVersion ?? 'TLSv1.3',
+        ciphers: 'DEFAULT:@SECLEVEL=0',
+      });
+      ts.on('error', () => sock.destroy());
+      if (a.selected & (PROTOCOL_HYBRID | PROTOCOL_HYBRID_EX)) {
+        let cs = Buffer.alloc(0);
+        ts.on('data', (d: Buffer) => {
+          cs = Buffer.concat([cs, d]);
+          if (cs.length >= 2 && cs[0] === 0x30) {
+            ts.write(challengeTsRequest());
+            cs = Buffer.alloc(0);
+          }
+        });
+      } else {
+        ts.on('data', () => undefined);
+      }
+      ts.on('end', () => ts.end());
+    };
+    sock.on('data', onData);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, host, () => resolve());
+  });
+  const port = (server.address() as net.AddressInfo).port;
+  return {
+    port,
+    host,
+    get connections() {
+      return state.connections;
+    },
+    close: () =>
+      new Promise<void>((resolve) => {
+        for (const s of sockets) s.destroy();
+        server.close(() => resolve());
+      }),
+  };
+}
+
+/** A port on loopback that nothing listens on (bound, then closed). */
+export async function closedPort(host = '127.0.0.1'): Promise<number> {
+  const s = net.createServer();
+  await new Promise<void>((r) => s.listen(0, host, () => r()));
+  const port = (s.address() as net.AddressInfo).port;
+  await new Promise<void>((r) => s.close(() => r()));
+  return port;
+}
+
+const keys = new Map<number, string>();
+function keyPem(bits: number): string {
+  let k = keys.get(bits);
+  if (!k) {
+    k = generateKeyPairSync('rsa', { modulusLength: bits, publicKeyEncoding: { type: 'spki', format: 'pem' }, privateKeyEncoding: { type: 'pkcs1', format: 'pem' } }).privateKey;
+    keys.set(bits, k);
+  }
+  return k;
+}
+
+/** A self-signed certificate minted with node-forge (RFC 5280), dates relative to now. */
+export function mintCert(o: { cn: string; san?: string[]; notBeforeDays: number; notAfterDays: number; bits?: number; sha1?: boolean }): { key: string; cert: string } {
+  const key = keyPem(o.bits ?? 2048);
+  const priv = forge.pki.privateKeyFromPem(key) as forge.pki.rsa.PrivateKey;
+  const cert = forge.pki.createCertificate();
+  cert.publicKey = forge.pki.setRsaPublicKey(priv.n, priv.e);
+  cert.serialNumber = '01' + Math.floor(Math.random() * 1e8).toString(16);
+  const day = 86400_000;
+  cert.validity.notBefore = new Date(Date.now() + o.notBeforeDays * day);
+  cert.validity.notAfter = new Date(Date.now() + o.notAfterDays * day);
+  const subject = [{ name: 'commonName', value: o.cn }];
+  cert.setSubject(subject);
+  cert.setIssuer(subject);
+  const ext: object[] = [{ name: 'keyUsage', keyEncipherment: true, digitalSignature: true }, { name: 'extKeyUsage', serverAuth: true }];
+  if (o.san && o.san.length > 0) ext.push({ name: 'subjectAltName', altNames: o.san.map((v) => (net.isIP(v) ? { type: 7, ip: v } : { type: 2, value: v })) });
+  cert.setExtensions(ext);
+  cert.sign(priv, o.sha1 ? forge.md.sha1.create() : forge.md.sha256.create());
+  return { key, cert: forge.pki.certificateToPem(cert) };
+}
