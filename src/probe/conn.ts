@@ -5,7 +5,7 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { Duplex } from 'node:stream';
 import { nowMicros, type WireConnection } from './wire.js';
-import type { ConnectResult } from './types.js';
+import type { ConnectResult } from '../report/probe.js';
 
 /** Ephemeral ports for connections that never got a local port from the kernel (refused, filtered). */
 let syntheticPort = 49152;

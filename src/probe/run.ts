@@ -16,7 +16,7 @@ import { parseCertificate, certificateValidAt, nameMatches } from '../rdp/x509.j
 import type { CertificateInfo } from '../handshake/types.js';
 import { ProbeConnection } from './conn.js';
 import { connectionRequest, derComplete, ntlmNegotiate, tpktComplete, tsRequest } from './messages.js';
-import type { CertJudgement, CredsspStep, ProbeResult, TlsStep, X224Step } from './types.js';
+import type { CertJudgement, CredsspStep, ProbeResult, TlsStep, X224Step } from '../report/probe.js';
 import type { WireConnection } from './wire.js';
 
 export interface ProbeOptions {
