@@ -3,6 +3,7 @@ import { appendFileSync, closeSync, openSync, writeFileSync, writeSync } from 'n
 import type { CaptureSource } from '../capture/types.js';
 import type { Report, ReportedConnection } from '../report/types.js';
 import { analyze } from '../pipeline.js';
+import { reinterpretProbeCapture } from '../probe/index.js';
 import { exportEvidence, spoolStdin } from '../report/evidence.js';
 import { ndjsonStream } from '../report/ndjson.js';
 import { batchedWriter, writeJson } from '../report/json.js';
@@ -135,7 +136,9 @@ export async function runAnalysis(
   // --export-evidence reads the inputs twice: stdin is spooled to a temp file first.
   const spool = o.exportEvidence !== undefined ? await spoolStdin(sources).catch((e: Error) => Promise.reject(new UsageError(e.message))) : null;
   try {
-    const report = await analyze(spool ? spool.sources : sources, { rdpPorts: o.ports, onConnection: out.onConnection, jobs: o.jobs, fileSets: o.fileSets });
+    const analysed = await analyze(spool ? spool.sources : sources, { rdpPorts: o.ports, onConnection: out.onConnection, jobs: o.jobs, fileSets: o.fileSets });
+    // A capture written by `probe --capture`: its connections are probe steps, told as the probe told them.
+    const report = reinterpretProbeCapture(analysed) ?? analysed;
     if (spool && o.exportEvidence !== undefined) {
       const ev = await exportEvidence(report, spool.sources, o.exportEvidence).catch((e: Error) => Promise.reject(new UsageError(e.message)));
       spool.restore(report);

@@ -292,7 +292,7 @@ export function judgeProbe(r: ProbeResult, recOf: RecordOf): Finding[] {
       const names = [leaf.subject, ...leaf.san].filter((x) => x !== '').join(', ');
       out.push(
         makeFinding('cert_name_mismatch', {
-          confidence: r.dns ? 0.85 : 0.6,
+          confidence: r.dns ? 0.85 : 0.45,
           confidenceReason: r.dns
             ? 'Clients that connect by another name that the certificate carries are not affected.'
             : 'The server was probed by its address; Windows certificates carry host names, so clients that connect by name may match.',
@@ -350,10 +350,17 @@ function recSelected(r: ProbeResult, t: TlsStep): string {
   return s?.selectedProtocolName ?? r.x224.find((x) => x.outcome === 'selected' && x.selectedProtocol !== 0)?.selectedProtocolName ?? 'TLS';
 }
 
+/** One finding per cause: a later one's frames join the first's (its connections then show it too). */
 function dedupe(out: Finding[]): void {
-  const seen = new Set<string>();
+  const first = new Map<string, Finding>();
   for (let i = 0; i < out.length; i++) {
-    if (seen.has(out[i]!.cause)) out.splice(i--, 1);
-    else seen.add(out[i]!.cause);
+    const f = out[i]!;
+    const kept = first.get(f.cause);
+    if (kept) {
+      kept.frames = [...new Set([...kept.frames, ...f.frames])].sort((a, b) => a - b);
+      out.splice(i--, 1);
+    } else {
+      first.set(f.cause, f);
+    }
   }
 }

@@ -10,9 +10,15 @@ import { PROBE_COOKIE } from './messages.js';
 import type { CredsspStep, ProbeResult, TlsStep, X224Step } from '../report/probe.js';
 import { selectedProtocolName, PROTOCOL_RDP } from '../rdp/codes.js';
 
-/** True when the records hold a probe's connections. */
+/**
+ * True when the records are a probe's and nothing else: some X.224 request carries the probe's
+ * cookie, every X.224 request does, and every connection goes to that one server. A capture that
+ * holds a probe among other traffic is analysed as any capture.
+ */
 export function isProbeCapture(records: ConnectionRecord[]): boolean {
-  return records.some((c) => c.negotiation?.cookie === PROBE_COOKIE);
+  const marked = records.find((c) => c.negotiation?.cookie === PROBE_COOKIE);
+  if (!marked) return false;
+  return records.every((c) => c.server === marked.server && (c.negotiation === null || c.negotiation.cookie === PROBE_COOKIE));
 }
 
 function ipPort(s: string): { ip: string; port: number } {
