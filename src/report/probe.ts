@@ -102,3 +102,73 @@ export interface ProbeResult {
   time: string;
   timeoutMs: number;
 }
+
+// ---------------------------------------------------------------- the matrix, for every format
+
+export interface ProbeTable {
+  title: string;
+  head: string[];
+  rows: string[][];
+}
+
+function endpointOf(p: ProbeResult): string {
+  const a = p.address ?? p.host;
+  return a.includes(':') ? `[${a}]:${p.port}` : `${a}:${p.port}`;
+}
+
+/** One-line facts above the tables: target, DNS answer, TCP connect, certificate, CredSSP. */
+export function probeFacts(p: ProbeResult): string[] {
+  const out: string[] = [`Target: ${p.target} -> ${endpointOf(p)}, probed ${p.time}, ${p.timeoutMs} ms per step`];
+  if (p.dns) out.push(p.dns.error ? `DNS: ${p.dns.name} did not resolve (${p.dns.error}, ${p.dns.ms} ms)` : `DNS: ${p.dns.name} -> ${p.dns.addresses.join(', ')} (${p.dns.ms} ms; the first address was probed)`);
+  if (p.connect) out.push(`TCP connect: ${p.connect.outcome}${p.connect.errno ? ` (${p.connect.errno})` : ''} in ${p.connect.ms.toFixed(1)} ms`);
+  const c = p.certificate;
+  const leaf = c?.chain[0];
+  if (c && leaf) {
+    const notes = [
+      c.validity === 'valid' ? 'valid now' : c.validity === 'expired' ? 'EXPIRED' : 'NOT YET VALID',
+      c.nameMatches ? `carries the name "${c.name}"` : `does NOT carry the name "${c.name}"`,
+      c.selfSigned ? 'self-signed' : `issued by ${leaf.issuer}`,
+      `${leaf.keyType ?? '?'} ${leaf.keyBits ?? '?'} bits${c.weakKey ? ' (weak)' : ''}`,
+      `${leaf.signatureAlgorithm ?? '?'}${c.sha1 ? ' (SHA-1)' : ''}`,
+    ];
+    out.push(`Certificate: ${leaf.subject || '(no subject)'}, ${leaf.notBefore} .. ${leaf.notAfter}: ${notes.join(', ')}; chain of ${c.chain.length}${c.seenIn === 'socket' ? ' (read from the socket: TLS 1.3 encrypts it in the capture)' : ''}`);
+  }
+  const cs = p.credssp;
+  if (cs && cs.outcome !== 'not_tried') {
+    const names = [cs.nbDomain && cs.nbComputer ? `${cs.nbDomain}\\${cs.nbComputer}` : cs.nbComputer, cs.dnsComputer, cs.osBuild ? `Windows ${cs.osBuild}` : null, cs.version !== null ? `CredSSP version ${cs.version}` : null].filter((x) => x);
+    out.push(`CredSSP: ${cs.detail}${names.length > 0 && cs.outcome === 'challenge' ? ` (${names.join(', ')})` : ''}`);
+  }
+  return out;
+}
+
+/** The protocol matrix (one X.224 request per protocol set) and the TLS matrix (one handshake per version). */
+export function probeTables(p: ProbeResult): ProbeTable[] {
+  const tables: ProbeTable[] = [];
+  if (p.x224.length > 0) {
+    tables.push({
+      title: 'Security protocols (one X.224 Connection Request each)',
+      head: ['requested', 'answer', 'ms', 'connection'],
+      rows: p.x224.map((s) => [
+        s.requestedProtocols === null ? 'none (no RDP_NEG_REQ)' : `${s.set} (0x${s.requestedProtocols.toString(16).padStart(8, '0')})`,
+        s.outcome === 'selected' ? `selected ${s.selectedProtocolName}` : s.outcome === 'failure' ? `RDP_NEG_FAILURE ${s.failureCodeName}` : s.detail,
+        String(s.ms),
+        s.connectionId ?? '-',
+      ]),
+    });
+  }
+  if (p.tls.length > 0) {
+    tables.push({
+      title: 'TLS (one handshake per version offered)',
+      head: ['offered', 'answer', 'ms', 'connection'],
+      rows: p.tls.map((t) => [t.offered === 'default' ? 'TLS1.0-TLS1.2 (as mstsc)' : t.offered, t.outcome === 'handshake' ? `${t.version} ${t.cipher ?? ''}`.trim() : t.detail, String(t.ms), t.connectionId ?? '-']),
+    });
+  }
+  return tables;
+}
+
+/** A plain-text table (columns padded), each line indented. */
+export function textTable(t: ProbeTable, indent = '  '): string[] {
+  const widths = t.head.map((h, i) => Math.max(h.length, ...t.rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]): string => indent + cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
+  return [`${t.title}:`, line(t.head), ...t.rows.map(line)];
+}

@@ -45,7 +45,7 @@ function framesIn(line: string): number[] {
 }
 
 describe('dns_failure.pcap: the capture-wide finding in every format', () => {
-  it('the report carries it (json), with the key frames, and the schema says 1.2', async () => {
+  it('the report carries it (json), with the key frames, and the schema says 1.3', async () => {
     const r = await cli(['analyze', '--format', 'json', DNS]);
     const j = JSON.parse(r.stdout) as Report;
     expect(schema.validate(j)).toEqual([]);
