@@ -46,6 +46,9 @@ export const CAPTURE_FAILURE_CONFIDENCE = 0.5;
 export function exitCodeOf(report: Report): number {
   if (report.capture.damage.length > 0) return EXIT.DAMAGED;
   if (report.summary.failed > 0) return EXIT.FAILED;
+  // A probe (or analyze of its capture): a likely finding fails it even when every step completed
+  // (a certificate the probe accepted to read it, say).
+  if (report.probe && report.captureFindings.some((f) => f.confidence >= CAPTURE_FAILURE_CONFIDENCE)) return EXIT.FAILED;
   if (report.summary.connections === 0 && report.captureFindings.some((f) => f.confidence >= CAPTURE_FAILURE_CONFIDENCE)) return EXIT.FAILED;
   return EXIT.OK;
 }

@@ -26,8 +26,9 @@ export interface ProbeOutcome {
   result: ProbeResult;
 }
 
+/** As the records spell an endpoint (src/flow/types.ts endpointText: IPv6 without brackets). */
 function endpoint(ip: string, port: number): string {
-  return ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`;
+  return `${ip}:${port}`;
 }
 
 /** Runs the probe; a string is a one-line usage error (a target that is not HOST[:PORT]). */
