@@ -1,7 +1,7 @@
 // `rdp-autopsy probe HOST[:PORT]`: asks a server what a client would meet (src/probe/), and reports
 // it with the same formats and exit codes as `analyze`. A host that cannot be reached is also told
 // in one line on stderr.
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import type { Command } from 'commander';
 import { Option } from 'commander';
 import { probe } from '../probe/index.js';
@@ -32,13 +32,58 @@ export function unreachableLine(r: ProbeResult): string | null {
   return `${where}: cannot connect (${c.errno ?? 'error'})`;
 }
 
-export async function runProbeCommand(target: string, o: ProbeCliOptions, stdout: NodeJS.WritableStream): Promise<number> {
-  if (o.user !== undefined || o.passwordFile !== undefined) {
-    // MS-CSSP 3.1.5 logon with NTLMv2 (MS-NLMP 3.3.2) is not implemented yet: say so rather than pretend.
-    throw new UsageError('--user (an NLA logon) is not implemented yet; the probe runs without credentials');
+/** "DOMAIN\\user", "user@domain" or "user" (MS-NLMP: the domain goes with the user name). */
+export function splitUser(u: string): { user: string; domain: string } {
+  const bs = u.indexOf('\\');
+  if (bs >= 0) return { domain: u.slice(0, bs), user: u.slice(bs + 1) };
+  const at = u.lastIndexOf('@');
+  if (at > 0) return { user: u.slice(0, at), domain: u.slice(at + 1) };
+  return { user: u, domain: '' };
+}
+
+/** The password: the first line of --password-file, else asked on the terminal (not echoed), else stdin's first line. */
+async function readPassword(o: ProbeCliOptions, input: NodeJS.ReadableStream & { isTTY?: boolean; setRawMode?: (raw: boolean) => void } = process.stdin): Promise<string> {
+  if (o.passwordFile !== undefined) {
+    let text: string;
+    try {
+      text = readFileSync(o.passwordFile, 'utf8');
+    } catch (e) {
+      throw new UsageError(`cannot read ${o.passwordFile}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    }
+    return text.split(/\r?\n/)[0] ?? '';
   }
+  if (input.isTTY && input.setRawMode) process.stderr.write(`Password for ${o.user}: `);
+  return new Promise((resolve, reject) => {
+    let buf = '';
+    const raw = input.isTTY === true && input.setRawMode !== undefined;
+    if (raw) input.setRawMode!(true);
+    const finish = (): void => {
+      input.off('data', onData);
+      input.off('end', finish);
+      if (raw) {
+        input.setRawMode!(false);
+        process.stderr.write('\n');
+      }
+      input.pause();
+      const line = buf.split(/\r?\n|\r/)[0] ?? '';
+      if (raw && buf.includes('\u0003')) reject(new UsageError('interrupted'));
+      else resolve(line);
+    };
+    const onData = (d: Buffer | string): void => {
+      buf += d.toString();
+      if (/[\r\n\u0003\u0004]/.test(buf)) finish();
+    };
+    input.on('data', onData);
+    input.once('end', finish);
+    input.resume();
+  });
+}
+
+export async function runProbeCommand(target: string, o: ProbeCliOptions, stdout: NodeJS.WritableStream): Promise<number> {
+  if (o.passwordFile !== undefined && o.user === undefined) throw new UsageError('--password-file needs --user');
   const out = openOutput({ format: o.format, output: o.output, ports: [], color: o.color }, stdout);
-  const res = await probe(target, { timeoutMs: Math.round(o.timeout * 1000), captureName: o.capture ?? `probe of ${target}` });
+  const credentials = o.user !== undefined ? { ...splitUser(o.user), password: await readPassword(o) } : undefined;
+  const res = await probe(target, { timeoutMs: Math.round(o.timeout * 1000), captureName: o.capture ?? `probe of ${target}`, credentials });
   if (typeof res === 'string') throw new UsageError(res);
   if (o.capture !== undefined) {
     try {
@@ -71,8 +116,8 @@ export function registerProbe(program: Command, stdout: NodeJS.WritableStream, e
     .option('--no-color', 'no ANSI colours in the text report')
     .option('--timeout <seconds>', 'per step: the connect, and each answer awaited (default 5)', seconds, 5)
     .option('--capture <file>', "write the probe's own traffic as pcapng (packets reconstructed from the sockets, TLS key log in a Decryption Secrets Block)")
-    .option('--user <user>', '(not implemented yet) an NLA logon as USER, password from a prompt or --password-file')
-    .option('--password-file <file>', '(not implemented yet) read the password for --user from FILE')
+    .option('--user <user>', 'also test an NLA logon as USER (DOMAIN\\user, user@domain or user); the password is asked for, or read from --password-file, never taken from the command line')
+    .option('--password-file <file>', 'read the password for --user from the first line of FILE')
     .addHelpText('after', exitHelp)
     .action(async (target: string, o: ProbeCliOptions & { color: boolean }) => {
       done(await runProbeCommand(target, { ...o, color: o.color === false ? false : undefined }, stdout));

@@ -48,7 +48,7 @@ export async function probe(target: string, opts: ProbeOptions & { captureName?:
     if (rec) idMap.set(`c${i + 1}`, rec);
   });
   // Steps name records by their report ids from here on.
-  for (const s of [...r.x224, ...r.tls, ...(r.credssp ? [r.credssp] : [])]) s.connectionId = s.connectionId === null ? null : (idMap.get(s.connectionId)?.id ?? s.connectionId);
+  for (const s of [...r.x224, ...r.tls, ...(r.credssp ? [r.credssp] : []), ...(r.logon ? [r.logon] : [])]) s.connectionId = s.connectionId === null ? null : (idMap.get(s.connectionId)?.id ?? s.connectionId);
   const byId = new Map(base.connections.map((c) => [c.id, c]));
   const findings = judgeProbe(r, (id) => (id === null ? null : byId.get(id) ?? null));
   return { report: probeReport(base, r, findings), capture, result: r };
@@ -80,6 +80,8 @@ function failedConnections(r: ProbeResult): Map<string, string> {
   }
   const cs = r.credssp;
   if (cs?.connectionId && (cs.outcome === 'error_code' || cs.outcome === 'reset' || cs.outcome === 'closed' || cs.outcome === 'no_answer')) failed.set(cs.connectionId, cs.detail);
+  const lg = r.logon;
+  if (lg?.connectionId && (lg.outcome === 'error_code' || lg.outcome === 'reset' || lg.outcome === 'closed' || lg.outcome === 'no_answer')) failed.set(lg.connectionId, lg.detail);
   return failed;
 }
 

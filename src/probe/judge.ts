@@ -342,6 +342,23 @@ export function judgeProbe(r: ProbeResult, recOf: RecordOf): Finding[] {
       }),
     );
   }
+  const lg = r.logon;
+  if (lg && (lg.outcome === 'error_code' || lg.outcome === 'reset' || lg.outcome === 'closed')) {
+    const rec = recOf(lg.connectionId);
+    out.push(
+      makeFinding('nla_failed', {
+        confidence: lg.outcome === 'error_code' ? 0.9 : 0.6,
+        confidenceReason:
+          lg.outcome === 'error_code'
+            ? 'The server named the error; the account may still be fine from another client or domain.'
+            : 'The server closed instead of naming an error, as CredSSP before version 3 does on a failed logon; a device in between could also end it.',
+        frames: [rec?.died?.frame ?? null],
+        explanation: `An NLA logon as ${lg.user} was refused: ${lg.detail}.`,
+        filter: filterOf(rec, 'tls.record.content_type == 23 || tcp.flags.fin == 1 || tcp.flags.reset == 1'),
+        summary: lg.outcome === 'error_code' ? `the NLA logon as ${lg.user} failed with ${lg.errorName ?? lg.errorCode}` : `the NLA logon as ${lg.user} was ended by the server`,
+      }),
+    );
+  }
   return out.sort((a, b) => b.confidence - a.confidence);
 }
 

@@ -67,6 +67,8 @@ export function probeResultFromRecords(all: ConnectionRecord[]): ProbeResult | n
     tls: [],
     certificate: null,
     credssp: null,
+    // The logon runs inside TLS: a capture without its keys decoded does not show it.
+    logon: null,
     time: new Date(first.start * 1000).toISOString(),
     timeoutMs: 0,
   };

@@ -16,7 +16,8 @@ import { parseCertificate, certificateValidAt, nameMatches } from '../rdp/x509.j
 import type { CertificateInfo } from '../handshake/types.js';
 import { ProbeConnection } from './conn.js';
 import { connectionRequest, derComplete, ntlmNegotiate, tpktComplete, tsRequest } from './messages.js';
-import type { CertJudgement, CredsspStep, ProbeResult, TlsStep, X224Step } from '../report/probe.js';
+import type { CertJudgement, CredsspStep, LogonStep, ProbeResult, TlsStep, X224Step } from '../report/probe.js';
+import { logonTsRequest } from './nla.js';
 import type { WireConnection } from './wire.js';
 
 export interface ProbeOptions {
@@ -26,6 +27,14 @@ export interface ProbeOptions {
   defaultPort?: number;
   /** The local clock (tests). */
   now?: () => Date;
+  /** An NLA logon test with these credentials (never sent as such: only the NTLMv2 proof is). */
+  credentials?: Credentials;
+}
+
+export interface Credentials {
+  user: string;
+  domain: string;
+  password: string;
 }
 
 export interface ProbeRun {
@@ -140,6 +149,7 @@ export async function runProbe(target: string, opts: ProbeOptions): Promise<Prob
     tls: [],
     certificate: null,
     credssp: null,
+    logon: null,
     time: start.toISOString(),
     timeoutMs,
   };
@@ -250,7 +260,11 @@ export async function runProbe(target: string, opts: ProbeOptions): Promise<Prob
         }
       }
       if (ts.outcome === 'handshake' && ts.socket && (sel & (PROTOCOL_HYBRID | PROTOCOL_HYBRID_EX)) !== 0 && result.credssp === null) {
-        result.credssp = await credsspStep(conn, ts.socket, timeoutMs, connId());
+        const negotiate = ntlmNegotiate();
+        const cs = await credsspStep(conn, ts.socket, timeoutMs, connId(), negotiate);
+        if (opts.credentials && cs.outcome === 'challenge') result.logon = await logonStep(conn, ts.socket, opts.credentials, negotiate, cs, timeoutMs);
+        delete cs.challenge;
+        result.credssp = cs;
       }
       ts.socket?.end();
       await settle();
@@ -332,9 +346,39 @@ async function tlsStep(
   return { offered, outcome, version: null, cipher: null, alert, ms, connectionId, detail };
 }
 
+/** Writes one TSRequest and waits for the server's (one whole DER TLV), or null (closed, reset, timeout). */
+function tsExchange(sock: tls.TLSSocket, request: Buffer, timeoutMs: number): Promise<Buffer | null> {
+  const chunks: Buffer[] = [];
+  return new Promise<Buffer | null>((resolve) => {
+    const timer = setTimeout(() => done(null), timeoutMs);
+    function done(b: Buffer | null): void {
+      clearTimeout(timer);
+      sock.off('data', onData);
+      sock.off('end', onEnd);
+      sock.off('close', onEnd);
+      sock.off('error', onEnd);
+      resolve(b);
+    }
+    function onData(d: Buffer): void {
+      chunks.push(d);
+      const all = Buffer.concat(chunks);
+      const n = derComplete(all);
+      if (n !== null && n <= all.length) done(all.subarray(0, n));
+    }
+    function onEnd(): void {
+      done(null);
+    }
+    sock.on('data', onData);
+    sock.once('end', onEnd);
+    sock.once('close', onEnd);
+    sock.once('error', onEnd);
+    sock.write(request);
+  });
+}
+
 /** One TSRequest carrying an NTLM NEGOTIATE; reads the server's TSRequest (MS-CSSP 3.1.5 steps 1-2). */
-async function credsspStep(conn: ProbeConnection, sock: tls.TLSSocket, timeoutMs: number, connectionId: string): Promise<CredsspStep> {
-  const step: CredsspStep = {
+async function credsspStep(conn: ProbeConnection, sock: tls.TLSSocket, timeoutMs: number, connectionId: string, negotiate: Buffer): Promise<CredsspStep & { challenge?: Buffer }> {
+  const step: CredsspStep & { challenge?: Buffer } = {
     outcome: 'no_answer',
     version: null,
     errorCode: null,
@@ -347,27 +391,8 @@ async function credsspStep(conn: ProbeConnection, sock: tls.TLSSocket, timeoutMs
     connectionId,
     detail: '',
   };
-  const chunks: Buffer[] = [];
-  const answer = await new Promise<Buffer | null>((resolve) => {
-    const timer = setTimeout(() => done(null), timeoutMs);
-    function done(b: Buffer | null): void {
-      clearTimeout(timer);
-      sock.off('data', onData);
-      resolve(b);
-    }
-    function onData(d: Buffer): void {
-      chunks.push(d);
-      const all = Buffer.concat(chunks);
-      const n = derComplete(all);
-      if (n !== null && n <= all.length) done(all.subarray(0, n));
-    }
-    sock.on('data', onData);
-    sock.once('end', () => done(null));
-    sock.once('close', () => done(null));
-    sock.once('error', () => done(null));
-    // MS-CSSP 2.2.1: version 6 (the current one); the server answers with its own.
-    sock.write(tsRequest(6, ntlmNegotiate()));
-  });
+  // MS-CSSP 2.2.1: version 6 (the current one); the server answers with its own.
+  const answer = await tsExchange(sock, tsRequest(6, negotiate), timeoutMs);
   if (answer === null) {
     step.outcome = conn.ended === 'rst' ? 'reset' : conn.ended === 'fin' ? 'closed' : 'no_answer';
     step.detail = step.outcome === 'no_answer' ? `no TSRequest answer within ${timeoutMs} ms` : `the server ${step.outcome === 'reset' ? 'reset' : 'closed'} the connection after the NTLM NEGOTIATE`;
@@ -391,6 +416,7 @@ async function credsspStep(conn: ProbeConnection, sock: tls.TLSSocket, timeoutMs
     const m = readNtlmMessage(answer, tok.off, tok.off + tok.length);
     if (m.ok && m.value.messageType === 2) {
       step.outcome = 'challenge';
+      step.challenge = Buffer.from(answer.subarray(tok.off, tok.off + tok.length));
       step.nbComputer = m.value.nbComputer;
       step.nbDomain = m.value.nbDomain;
       step.dnsComputer = m.value.dnsComputer;
@@ -398,6 +424,60 @@ async function credsspStep(conn: ProbeConnection, sock: tls.TLSSocket, timeoutMs
       if (m.value.version) step.osBuild = `${m.value.version.major}.${m.value.version.minor}.${m.value.version.build}`;
       step.detail = `NTLM CHALLENGE from ${step.nbDomain ?? '?'}\\${step.nbComputer ?? '?'}${step.osBuild ? `, Windows ${step.osBuild}` : ''}`;
     }
+  }
+  return step;
+}
+
+/**
+ * The NLA logon (MS-CSSP 3.1.5 step 3): AUTHENTICATE + pubKeyAuth; the server's answer is its own
+ * pubKeyAuth (accepted) or an errorCode. TSCredentials are never sent.
+ */
+async function logonStep(
+  conn: ProbeConnection,
+  sock: tls.TLSSocket,
+  creds: Credentials,
+  negotiate: Buffer,
+  cs: CredsspStep & { challenge?: Buffer },
+  timeoutMs: number,
+): Promise<LogonStep> {
+  const step: LogonStep = { user: creds.domain ? `${creds.domain}\\${creds.user}` : creds.user, outcome: 'not_tried', errorCode: null, errorName: null, detail: '', connectionId: cs.connectionId };
+  const spki = sock.getPeerX509Certificate()?.publicKey.export({ type: 'spki', format: 'der' });
+  if (!cs.challenge || !spki) {
+    step.detail = !cs.challenge ? 'no NTLM CHALLENGE to answer' : "the server's public key was not available";
+    return step;
+  }
+  const req = logonTsRequest(creds, negotiate, cs.challenge, cs.version ?? 2, spki);
+  if (typeof req === 'string') {
+    step.outcome = 'malformed';
+    step.detail = req;
+    return step;
+  }
+  const answer = await tsExchange(sock, req, timeoutMs);
+  if (answer === null) {
+    step.outcome = conn.ended === 'rst' ? 'reset' : conn.ended === 'fin' ? 'closed' : 'no_answer';
+    step.detail =
+      step.outcome === 'no_answer'
+        ? `no answer to the AUTHENTICATE within ${timeoutMs} ms`
+        : `the server ${step.outcome === 'reset' ? 'reset' : 'closed'} the connection after the AUTHENTICATE (CredSSP before version 3 closes instead of sending an errorCode)`;
+    return step;
+  }
+  const ts = readTsRequest(answer, 0, answer.length);
+  if (!ts.ok) {
+    step.outcome = 'malformed';
+    step.detail = ts.kind === 'malformed' ? `not a TSRequest: ${ts.reason} at byte ${ts.at}` : 'a cut TSRequest';
+    return step;
+  }
+  if (ts.value.errorCode !== null) {
+    step.outcome = 'error_code';
+    step.errorCode = ts.value.errorCode;
+    step.errorName = ts.value.errorName;
+    step.detail = `TSRequest errorCode ${ts.value.errorName ?? ts.value.errorCode}`;
+  } else if (ts.value.pubKeyAuth) {
+    step.outcome = 'accepted';
+    step.detail = "the server answered with its pubKeyAuth: the logon was accepted (the probe sent no credentials to delegate and stopped there)";
+  } else {
+    step.outcome = 'malformed';
+    step.detail = 'a TSRequest with neither pubKeyAuth nor errorCode';
   }
   return step;
 }

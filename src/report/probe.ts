@@ -85,6 +85,17 @@ export interface CredsspStep {
   detail: string;
 }
 
+/** An NLA logon test (MS-CSSP 3.1.5 step 3) with the user's credentials, when asked for. */
+export interface LogonStep {
+  /** "DOMAIN\\user" or "user". */
+  user: string;
+  outcome: 'accepted' | 'error_code' | 'closed' | 'reset' | 'no_answer' | 'malformed' | 'not_tried';
+  errorCode: number | null;
+  errorName: string | null;
+  detail: string;
+  connectionId: string | null;
+}
+
 export interface ProbeResult {
   /** As given: "host", "host:port", "[v6]:port". */
   target: string;
@@ -98,6 +109,7 @@ export interface ProbeResult {
   tls: TlsStep[];
   certificate: CertJudgement | null;
   credssp: CredsspStep | null;
+  logon: LogonStep | null;
   /** Local clock at the start of the probe, ISO-8601 UTC. */
   time: string;
   timeoutMs: number;
@@ -138,6 +150,7 @@ export function probeFacts(p: ProbeResult): string[] {
     const names = [cs.nbDomain && cs.nbComputer ? `${cs.nbDomain}\\${cs.nbComputer}` : cs.nbComputer, cs.dnsComputer, cs.osBuild ? `Windows ${cs.osBuild}` : null, cs.version !== null ? `CredSSP version ${cs.version}` : null].filter((x) => x);
     out.push(`CredSSP: ${cs.detail}${names.length > 0 && cs.outcome === 'challenge' ? ` (${names.join(', ')})` : ''}`);
   }
+  if (p.logon) out.push(`NLA logon as ${p.logon.user}: ${p.logon.detail}`);
   return out;
 }
 

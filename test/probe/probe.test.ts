@@ -1,7 +1,7 @@
 // `rdp-autopsy probe` end to end, against servers started on loopback only (test/probe/servers.ts):
 // the verdict, its evidence and remediation in every format, the matrix, the exit code, and the
 // probe's own capture read back by `analyze` with the same verdict.
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { lookup } from 'node:dns/promises';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -171,10 +171,10 @@ describe('probe: one line for a host it cannot reach', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 
-  it('--user is refused with one line until the NLA logon exists', async () => {
-    const r = await cli(['probe', '127.0.0.1:1', '--user', 'alice']);
+  it('--password-file without --user is a usage error', async () => {
+    const r = await cli(['probe', '127.0.0.1:1', '--password-file', '/nonexistent']);
     expect(r.code).toBe(2);
-    expect(r.stderr).toMatch(/not implemented yet/);
+    expect(r.stderr).toMatch(/--password-file needs --user/);
   });
 });
 
@@ -198,4 +198,40 @@ describe('probe over IPv6 loopback', () => {
       await server.close();
     }
   }, 30_000);
+});
+
+describe('probe --user: an NLA logon (password from a file, never on the command line)', () => {
+  let server: FakeServer;
+  const pw = path.join(dir, 'password.txt');
+  beforeAll(async () => {
+    server = await startServer({ mode: 'nla_required', cert: good, account: { user: 'alice', domain: 'CORP', password: 'S3cret!' } });
+  });
+  afterAll(async () => {
+    await server.close();
+  });
+
+  it('the right password: the server accepts the logon, no nla_failed', async () => {
+    writeFileSync(pw, 'S3cret!\n');
+    const r = await cli(['probe', `127.0.0.1:${server.port}`, '--timeout', '1', '--format', 'json', '--user', 'CORP\\alice', '--password-file', pw]);
+    const j = JSON.parse(r.stdout) as Report;
+    expect(schema.validate(j)).toEqual([]);
+    expect(j.probe?.logon?.outcome).toBe('accepted');
+    expect(j.captureFindings.map((f) => f.cause)).not.toContain('nla_failed');
+    // The password is nowhere in the report.
+    expect(r.stdout).not.toContain('S3cret!');
+  });
+
+  it("a wrong password: the server's errorCode STATUS_LOGON_FAILURE, nla_failed on top", async () => {
+    writeFileSync(pw, 'wrong\n');
+    const r = await cli(['probe', `127.0.0.1:${server.port}`, '--timeout', '1', '--format', 'json', '--user', 'alice@CORP', '--password-file', pw]);
+    const j = JSON.parse(r.stdout) as Report;
+    expect(schema.validate(j)).toEqual([]);
+    expect(j.probe?.logon?.outcome).toBe('error_code');
+    expect(j.probe?.logon?.errorCode).toBe(0xc000006d);
+    expect(j.captureFindings[0]?.cause).toBe('nla_failed');
+    expect(j.captureFindings[0]?.explanation).toMatch(/STATUS_LOGON_FAILURE/);
+    expect(r.code).toBe(1);
+    const t = await cli(['probe', `127.0.0.1:${server.port}`, '--timeout', '1', '--user', 'alice@CORP', '--password-file', pw, '--no-color']);
+    expect(t.stdout).toMatch(/NLA logon as CORP\\alice: TSRequest errorCode STATUS_LOGON_FAILURE/);
+  });
 });

@@ -3,7 +3,11 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { generateKeyPairSync } from 'node:crypto';
+import { createHmac } from 'node:crypto';
 import forge from 'node-forge';
+import { readTsRequest } from '../../src/rdp/credssp.js';
+import { ntowfv2 } from '../../src/probe/nla.js';
+import { derComplete } from '../../src/probe/messages.js';
 
 export type Mode = 'negotiate' | 'tls_only' | 'nla_required' | 'rdp_only';
 
@@ -15,6 +19,8 @@ export interface FakeServerOpts {
   /** 'silent': accepts TCP, never answers; 'reset_after_confirm': RST right after the Confirm. */
   behaviour?: 'normal' | 'silent' | 'reset_after_confirm';
   host?: '127.0.0.1' | '::1';
+  /** The account an NLA logon is checked against (NTLMv2, MS-NLMP 3.3.2). */
+  account?: { user: string; domain: string; password: string };
 }
 
 const PROTOCOL_SSL = 1;
@@ -90,6 +96,34 @@ export function challengeTsRequest(): Buffer {
   return tlv(0x30, Buffer.concat([tlv(0xa0, tlv(0x02, Buffer.of(6))), tlv(0xa1, tlv(0x30, tlv(0x30, tlv(0xa0, tlv(0x04, msg)))))]));
 }
 
+/** The server's answer to AUTHENTICATE + pubKeyAuth: a pubKeyAuth when the NTLMv2 proof is right, else STATUS_LOGON_FAILURE. */
+function logonAnswer(req: Buffer, account: FakeServerOpts['account']): Buffer {
+  const ts = readTsRequest(req, 0, req.length);
+  const tok = ts.ok ? ts.value.negoTokens[0] : undefined;
+  let ok = false;
+  if (tok && account) {
+    const m = req.subarray(tok.off, tok.off + tok.length);
+    const field = (i: number): Buffer => {
+      const at = 12 + i * 8;
+      return m.subarray(m.readUInt32LE(at + 4), m.readUInt32LE(at + 4) + m.readUInt16LE(at));
+    };
+    const nt = field(1);
+    const user = field(3).toString('utf16le');
+    const domain = field(2).toString('utf16le');
+    const key = ntowfv2(account.password, user, domain);
+    const proof = createHmac('md5', key).update(Buffer.from('0123456789abcdef', 'hex')).update(nt.subarray(16)).digest();
+    ok = user.toUpperCase() === account.user.toUpperCase() && proof.equals(nt.subarray(0, 16));
+  }
+  const tlv = (tag: number, c: Buffer): Buffer => {
+    const l = c.length < 0x80 ? Buffer.of(c.length) : Buffer.of(0x81, c.length);
+    return Buffer.concat([Buffer.of(tag), l, c]);
+  };
+  const version = tlv(0xa0, tlv(0x02, Buffer.of(6)));
+  // MS-CSSP 2.2.1: errorCode [4] INTEGER, the NTSTATUS as a signed 32-bit value (c000006d is negative).
+  if (!ok) return tlv(0x30, Buffer.concat([version, tlv(0xa4, tlv(0x02, Buffer.from('c000006d', 'hex')))]));
+  return tlv(0x30, Buffer.concat([version, tlv(0xa3, tlv(0x04, Buffer.alloc(48, 0x5a)))]));
+}
+
 export interface FakeServer {
   port: number;
   host: string;
@@ -144,12 +178,16 @@ export async function startServer(o: FakeServerOpts = {}): Promise<FakeServer> {
       ts.on('error', () => sock.destroy());
       if (a.selected & (PROTOCOL_HYBRID | PROTOCOL_HYBRID_EX)) {
         let cs = Buffer.alloc(0);
+        let round = 0;
         ts.on('data', (d: Buffer) => {
           cs = Buffer.concat([cs, d]);
-          if (cs.length >= 2 && cs[0] === 0x30) {
-            ts.write(challengeTsRequest());
-            cs = Buffer.alloc(0);
-          }
+          const n = derComplete(cs);
+          if (n === null || n > cs.length) return;
+          const msg = cs.subarray(0, n);
+          cs = cs.subarray(n);
+          round++;
+          if (round === 1) ts.write(challengeTsRequest());
+          else ts.write(logonAnswer(msg, o.account));
         });
       } else {
         ts.on('data', () => undefined);
