@@ -147,8 +147,13 @@ export function probeFacts(p: ProbeResult): string[] {
   }
   const cs = p.credssp;
   if (cs && cs.outcome !== 'not_tried') {
-    const names = [cs.nbDomain && cs.nbComputer ? `${cs.nbDomain}\\${cs.nbComputer}` : cs.nbComputer, cs.dnsComputer, cs.osBuild ? `Windows ${cs.osBuild}` : null, cs.version !== null ? `CredSSP version ${cs.version}` : null].filter((x) => x);
-    out.push(`CredSSP: ${cs.detail}${names.length > 0 && cs.outcome === 'challenge' ? ` (${names.join(', ')})` : ''}`);
+    if (cs.outcome === 'challenge' && (cs.nbComputer || cs.dnsComputer || cs.osBuild)) {
+      const who = cs.nbDomain && cs.nbComputer ? `${cs.nbDomain}\\${cs.nbComputer}` : (cs.nbComputer ?? '?');
+      const extra = [cs.dnsComputer ? `DNS name ${cs.dnsComputer}` : null, cs.dnsDomain ? `domain ${cs.dnsDomain}` : null, cs.osBuild ? `Windows ${cs.osBuild}` : null].filter((x) => x);
+      out.push(`CredSSP: version ${cs.version ?? '?'}; the NTLM CHALLENGE names ${who}${extra.length ? ` (${extra.join(', ')})` : ''}`);
+    } else {
+      out.push(`CredSSP: ${cs.version !== null ? `version ${cs.version}; ` : ''}${cs.detail}`);
+    }
   }
   if (p.logon) out.push(`NLA logon as ${p.logon.user}: ${p.logon.detail}`);
   return out;

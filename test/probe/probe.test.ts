@@ -56,7 +56,7 @@ interface Case {
 }
 
 const CASES: Case[] = [
-  { name: 'negotiate server (healthy)', opts: { mode: 'negotiate', cert: good }, top: null, words: [/no problem found/, /HYBRID_EX/, /NTLM CHALLENGE from CORP\\RDP-SRV01/, /Windows 10\.0\.20348/], code: 0 },
+  { name: 'negotiate server (healthy)', opts: { mode: 'negotiate', cert: good }, top: null, words: [/no problem found/, /HYBRID_EX/, /the NTLM CHALLENGE names CORP\\RDP-SRV01/, /Windows 10\.0\.20348/], code: 0 },
   { name: 'TLS-only server', opts: { mode: 'tls_only', cert: good }, top: 'security_layer_mismatch', words: [/SSL_REQUIRED_BY_SERVER/, /Require use of specific security layer/], code: 1 },
   { name: 'NLA-required server', opts: { mode: 'nla_required', cert: good }, top: 'nla_mismatch', words: [/HYBRID_REQUIRED_BY_SERVER/, /requires Network Level Authentication/], code: 1 },
   { name: 'expired certificate', opts: { mode: 'negotiate', cert: mintCert({ cn: 'rdp-srv01.corp.example', san: ['127.0.0.1'], notBeforeDays: -400, notAfterDays: -10 }) }, top: 'cert_expired', words: [/expired on \d{4}-\d\d-\d\d/, /certlm\.msc/], code: 1 },
