@@ -74,8 +74,12 @@ function failedConnections(r: ProbeResult): Map<string, string> {
     if (s.connectionId === null) continue;
     if (s.outcome !== 'selected' && s.outcome !== 'confirm_without_negotiation') failed.set(s.connectionId, s.detail);
   }
+  const anyHandshake = r.tls.some((t) => t.outcome === 'handshake');
   for (const t of r.tls) {
     if (t.connectionId === null || t.outcome === 'handshake' || t.outcome === 'not_tried') continue;
+    // A version offered alone and refused with an alert, by a server that takes another one, is the
+    // answer the probe asked for (a server without TLS 1.0 is healthy): the TLS table shows it.
+    if (t.offered !== 'default' && t.outcome === 'alert' && anyHandshake) continue;
     failed.set(t.connectionId, t.detail);
   }
   const cs = r.credssp;
