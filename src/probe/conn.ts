@@ -7,6 +7,13 @@ import { Duplex } from 'node:stream';
 import { nowMicros, type WireConnection } from './wire.js';
 import type { ConnectResult } from '../report/probe.js';
 
+/**
+ * Bytes kept per connection from the server: a probe reads a Confirm, a TLS handshake flight and one
+ * or two TSRequests (a few KB); a server that streams more is cut off here, so a hostile one cannot
+ * fill memory.
+ */
+export const MAX_SERVER_BYTES = 1 << 20;
+
 /** Ephemeral ports for connections that never got a local port from the kernel (refused, filtered). */
 let syntheticPort = 49152;
 
@@ -22,6 +29,9 @@ export class ProbeConnection {
   ended: Ended = 'open';
   private clientClosed = false;
   private tap: Tap | null = null;
+  private received = 0;
+  /** True when the server sent more than MAX_SERVER_BYTES and the probe cut the connection. */
+  overflowed = false;
 
   constructor(
     readonly address: string,
@@ -91,6 +101,19 @@ export class ProbeConnection {
 
   private listen(sock: net.Socket): void {
     sock.on('data', (d: Buffer) => {
+      this.received += d.length;
+      if (this.received > MAX_SERVER_BYTES) {
+        if (!this.overflowed) {
+          this.overflowed = true;
+          this.wire.events.push({ t: nowMicros(), kind: 'rst', from: 'client' });
+          this.clientClosed = true;
+          if (this.ended === 'open') this.ended = 'error';
+          sock.destroy();
+          this.tap?.destroy(new Error(`the server sent more than ${MAX_SERVER_BYTES} bytes`));
+          this.wake();
+        }
+        return;
+      }
       this.wire.events.push({ t: nowMicros(), kind: 'data', from: 'server', bytes: Buffer.from(d) });
       if (this.tap) {
         this.tap.push(d);

@@ -19,6 +19,10 @@ export interface FakeServerOpts {
   /** 'silent': accepts TCP, never answers; 'reset_after_confirm': RST right after the Confirm. */
   behaviour?: 'normal' | 'silent' | 'reset_after_confirm';
   host?: '127.0.0.1' | '::1';
+  /** Names the NTLM CHALLENGE gives (defaults: CORP, RDP-SRV01, corp.example, rdp-srv01.corp.example). */
+  names?: { nbDomain: string; nbComputer: string; dnsDomain: string; dnsComputer: string };
+  /** 'garbage': answers the X.224 request with bytes that are not a Confirm; 'flood': with an endless stream. */
+  hostile?: 'garbage' | 'flood';
   /** The account an NLA logon is checked against (NTLMv2, MS-NLMP 3.3.2). */
   account?: { user: string; domain: string; password: string };
 }
@@ -63,7 +67,7 @@ export function answerFor(mode: Mode, requested: number | null): { neg: Buffer |
 }
 
 /** An NTLM CHALLENGE (MS-NLMP 2.2.1.2) naming CORP\RDP-SRV01, Windows 10.0.20348, in a TSRequest version 6. */
-export function challengeTsRequest(): Buffer {
+export function challengeTsRequest(names: FakeServerOpts['names'] = { nbDomain: 'CORP', nbComputer: 'RDP-SRV01', dnsDomain: 'corp.example', dnsComputer: 'rdp-srv01.corp.example' }): Buffer {
   const u = (s: string): Buffer => Buffer.from(s, 'utf16le');
   const av = (id: number, v: Buffer): Buffer => {
     const h = Buffer.alloc(4);
@@ -71,8 +75,8 @@ export function challengeTsRequest(): Buffer {
     h.writeUInt16LE(v.length, 2);
     return Buffer.concat([h, v]);
   };
-  const target = u('CORP');
-  const info = Buffer.concat([av(2, u('CORP')), av(1, u('RDP-SRV01')), av(4, u('corp.example')), av(3, u('rdp-srv01.corp.example')), av(0, Buffer.alloc(0))]);
+  const target = u(names.nbDomain);
+  const info = Buffer.concat([av(2, u(names.nbDomain)), av(1, u(names.nbComputer)), av(4, u(names.dnsDomain)), av(3, u(names.dnsComputer)), av(0, Buffer.alloc(0))]);
   const h = Buffer.alloc(56);
   h.write('NTLMSSP\0', 0, 'latin1');
   h.writeUInt32LE(2, 8);
@@ -151,6 +155,20 @@ export async function startServer(o: FakeServerOpts = {}): Promise<FakeServer> {
       // RDP_NEG_REQ: the last 8 bytes of the CR when its type byte is 1.
       const hasNeg = pdu.length >= 19 && pdu[pdu.length - 8] === 1 && pdu.readUInt16LE(pdu.length - 6) === 8;
       const requested = hasNeg ? pdu.readUInt32LE(pdu.length - 4) : null;
+      if (o.hostile === 'garbage') {
+        sock.end(Buffer.from('HTTP/1.1 400 Bad Request\r\n\r\n'));
+        return;
+      }
+      if (o.hostile === 'flood') {
+        const chunk = Buffer.alloc(64 * 1024, 0x41);
+        const pump = (): void => {
+          while (!sock.destroyed && sock.write(chunk));
+          if (!sock.destroyed) sock.once('drain', pump);
+        };
+        sock.write(Buffer.from([3, 0, 0xff, 0xff])); // a TPKT header announcing 65535 bytes
+        pump();
+        return;
+      }
       const a = answerFor(mode, requested);
       sock.write(confirm(a.neg));
       if (o.behaviour === 'reset_after_confirm') {
@@ -186,7 +204,7 @@ export async function startServer(o: FakeServerOpts = {}): Promise<FakeServer> {
           const msg = cs.subarray(0, n);
           cs = cs.subarray(n);
           round++;
-          if (round === 1) ts.write(challengeTsRequest());
+          if (round === 1) ts.write(challengeTsRequest(o.names));
           else ts.write(logonAnswer(msg, o.account));
         });
       } else {
