@@ -342,6 +342,28 @@ export function judgeProbe(r: ProbeResult, recOf: RecordOf): Finding[] {
       }),
     );
   }
+  // ---- the name: does the machine that answered call itself by it? (MS-NLMP 2.2.2.1 MsvAvDnsComputerName)
+  if (r.dns && r.dns.error === null && cs?.outcome === 'challenge' && cs.dnsComputer) {
+    const probed = r.dns.name.toLowerCase().replace(/\.$/, '');
+    const own = cs.dnsComputer.toLowerCase();
+    const label = probed.split('.')[0]!;
+    const nb = (cs.nbComputer ?? '').toLowerCase();
+    // "localhost" is this machine by definition (RFC 6761 6.3), never the name a server gives itself.
+    if (probed !== 'localhost' && probed !== own && label !== nb && label !== own.split('.')[0]) {
+      const rec = recOf(cs.connectionId);
+      out.push(
+        makeFinding('dns_failure', {
+          confidence: 0.4,
+          confidenceReason: 'An alias (a CNAME, a load-balanced name) also answers from a machine with another name; only a stale or wrong record is a fault.',
+          frames: [rec?.tls?.establishedFrame ?? null],
+          explanation: `${r.dns.name} resolved to ${r.dns.addresses.join(', ')}, and the machine there calls itself ${cs.dnsComputer}${cs.nbComputer ? ` (${cs.nbComputer})` : ''} in its NTLM CHALLENGE: the name may point at another machine than the one meant.`,
+          filter: filterOf(rec, 'tls.handshake.type == 1'),
+          summary: `${r.dns.name} answers as ${cs.dnsComputer}`,
+        }),
+      );
+    }
+  }
+
   const lg = r.logon;
   if (lg && (lg.outcome === 'error_code' || lg.outcome === 'reset' || lg.outcome === 'closed')) {
     const rec = recOf(lg.connectionId);
