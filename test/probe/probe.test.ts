@@ -171,6 +171,16 @@ describe('probe: one line for a host it cannot reach', () => {
     expect(r.stderr.trim().split('\n')).toHaveLength(1);
   });
 
+  it('ndjson: a line per connection, then the summary with the verdict', async () => {
+    const port = await closedPort();
+    const r = await cli(['probe', `127.0.0.1:${port}`, '--timeout', '1', '--format', 'ndjson']);
+    const lines = r.stdout.trim().split('\n').map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.length).toBeGreaterThanOrEqual(2);
+    const last = lines.at(-1) as unknown as Report;
+    expect(last.captureFindings[0]?.cause).toBe('port_not_listening');
+    expect(last.probe?.connect?.outcome).toBe('refused');
+  });
+
   it('--password-file without --user is a usage error', async () => {
     const r = await cli(['probe', '127.0.0.1:1', '--password-file', '/nonexistent']);
     expect(r.code).toBe(2);
