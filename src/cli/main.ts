@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// The `rdp-autopsy` command: analyze <capture...> and live -i <iface>.
+// The `rdp-autopsy` command: analyze <capture...>, live -i <iface> and probe HOST[:PORT].
 // Every error ends as ONE line on stderr and an exit code (README "Exit codes"); never a stack trace.
 import { readFileSync, realpathSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -11,6 +11,7 @@ import { EXIT, UsageError, oneLine } from './errors.js';
 import { FORMAT_NAMES } from './formats.js';
 import { parsePort, runAnalysis } from './run.js';
 import { runLive } from './live.js';
+import { registerProbe } from './probe.js';
 import { keepYoungGenerationSmall } from './heap.js';
 import { defaultJobs } from '../pipeline.js';
 
@@ -190,6 +191,10 @@ export async function main(argv: string[], stdout: NodeJS.WritableStream = proce
       );
     },
   );
+
+  registerProbe(program, stdout, EXIT_CODES_HELP, (c) => {
+    code = c;
+  });
 
   try {
     if (argv.length <= 2) {

@@ -3,6 +3,7 @@ import { appendFileSync, closeSync, openSync, writeFileSync, writeSync } from 'n
 import type { CaptureSource } from '../capture/types.js';
 import type { Report, ReportedConnection } from '../report/types.js';
 import { analyze } from '../pipeline.js';
+import { reinterpretProbeCapture } from '../probe/index.js';
 import { exportEvidence, spoolStdin } from '../report/evidence.js';
 import { ndjsonStream } from '../report/ndjson.js';
 import { batchedWriter, writeJson } from '../report/json.js';
@@ -45,6 +46,9 @@ export const CAPTURE_FAILURE_CONFIDENCE = 0.5;
 export function exitCodeOf(report: Report): number {
   if (report.capture.damage.length > 0) return EXIT.DAMAGED;
   if (report.summary.failed > 0) return EXIT.FAILED;
+  // A probe (or analyze of its capture): a likely finding fails it even when every step completed
+  // (a certificate the probe accepted to read it, say).
+  if (report.probe && report.captureFindings.some((f) => f.confidence >= CAPTURE_FAILURE_CONFIDENCE)) return EXIT.FAILED;
   if (report.summary.connections === 0 && report.captureFindings.some((f) => f.confidence >= CAPTURE_FAILURE_CONFIDENCE)) return EXIT.FAILED;
   return EXIT.OK;
 }
@@ -135,7 +139,9 @@ export async function runAnalysis(
   // --export-evidence reads the inputs twice: stdin is spooled to a temp file first.
   const spool = o.exportEvidence !== undefined ? await spoolStdin(sources).catch((e: Error) => Promise.reject(new UsageError(e.message))) : null;
   try {
-    const report = await analyze(spool ? spool.sources : sources, { rdpPorts: o.ports, onConnection: out.onConnection, jobs: o.jobs, fileSets: o.fileSets });
+    const analysed = await analyze(spool ? spool.sources : sources, { rdpPorts: o.ports, onConnection: out.onConnection, jobs: o.jobs, fileSets: o.fileSets });
+    // A capture written by `probe --capture`: its connections are probe steps, told as the probe told them.
+    const report = reinterpretProbeCapture(analysed) ?? analysed;
     if (spool && o.exportEvidence !== undefined) {
       const ev = await exportEvidence(report, spool.sources, o.exportEvidence).catch((e: Error) => Promise.reject(new UsageError(e.message)));
       spool.restore(report);

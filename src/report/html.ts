@@ -5,6 +5,7 @@
 // attributes alike; nothing untrusted goes into <style>.
 import { serverSentence } from '../diagnose/index.js';
 import { escapeHtml as h } from './escape.js';
+import { probeFacts, probeTables } from './probe.js';
 import { CAPTURE_FINDINGS_TITLE, deathText, eventLabel, fileSetLines, fileSetNote, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
 import { ladderSvg } from './svg.js';
 import type { Finding } from '../diagnose/types.js';
@@ -103,6 +104,17 @@ export function writeHtml(report: Report, write: (piece: string) => void, opts: 
       );
     }
     out.push('</tbody></table>');
+  }
+  if (report.probe) {
+    out.push('<section class="probe" id="probe"><h2>Probe</h2><ul>');
+    for (const l of probeFacts(report.probe)) out.push(`<li>${h(l)}</li>`);
+    out.push('</ul>');
+    for (const t of probeTables(report.probe)) {
+      out.push(`<table><caption>${h(t.title)}</caption><thead><tr>${t.head.map((x) => `<th>${h(x)}</th>`).join('')}</tr></thead><tbody>`);
+      for (const r of t.rows) out.push(`<tr>${r.map((x) => `<td>${h(x)}</td>`).join('')}</tr>`);
+      out.push('</tbody></table>');
+    }
+    out.push('</section>');
   }
   if (report.connections.length > 0) out.push(...attemptsTable(report));
   const retries = report.groups.filter((g) => g.connectionIds.length > 1);

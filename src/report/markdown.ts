@@ -4,6 +4,7 @@
 // capture facts. Every value from the capture goes through escapeMarkdown (text, table cells)
 // or markdownCode (code spans), which also show control characters as \xNN.
 import { serverSentence } from '../diagnose/index.js';
+import { probeFacts, probeTables } from './probe.js';
 import { escapeMarkdown as md, markdownCode as code } from './escape.js';
 import { CAPTURE_FINDINGS_TITLE, deathText, fileSetLines, fileSetNote, ladderRows, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
 import type { Finding } from '../diagnose/types.js';
@@ -82,6 +83,13 @@ export function writeMarkdown(report: Report, write: (piece: string) => void, op
     out.push('> **Damaged input:** what could be read was analysed.');
     for (const d of report.capture.damage) out.push(`> ${md(d)}`);
     out.push('');
+  }
+
+  if (report.probe) {
+    out.push('## Probe', '');
+    for (const l of probeFacts(report.probe)) out.push(`- ${md(l)}`);
+    out.push('');
+    for (const t of probeTables(report.probe)) out.push(`**${md(t.title)}**`, '', ...table(t.head, t.rows.map((r) => r.map(md))), '');
   }
 
   if (report.servers.length > 0) {

@@ -6,6 +6,7 @@
 import { serverSentence } from '../diagnose/index.js';
 import type { Finding } from '../diagnose/types.js';
 import type { TimelineEvent } from '../handshake/types.js';
+import { probeFacts, probeTables, textTable } from './probe.js';
 import { escapeControls } from './escape.js';
 import { CAPTURE_FINDINGS_TITLE, deathText, eventLabel, fileSetLines, fileSetNote, ladderRows, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
 import type { Report, ReportedConnection } from './types.js';
@@ -63,6 +64,10 @@ export function writeText(report: Report, opts: TextOptions, write: (piece: stri
   for (const l of fileSetLines(cap)) out(l);
   for (const d of cap.damage) out(paint('33', `Damaged input: ${d}`));
   out('', paint('1', r.summary.headline));
+  if (r.probe) {
+    out('', ...probeFacts(r.probe));
+    for (const t of probeTables(r.probe)) out('', ...textTable(t));
+  }
   if (r.servers.length > 0) {
     out('');
     for (const s of r.servers) out(serverSentence(s));

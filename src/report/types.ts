@@ -3,13 +3,15 @@
 import type { ConnectionRecord } from '../handshake/types.js';
 import type { Finding } from '../diagnose/types.js';
 import type { DnsTransaction } from '../flow/types.js';
+import type { ProbeResult } from './probe.js';
 
 /**
  * 1.1: `captureFindings` added (findings not tied to one connection).
  * 1.2: `dns[].fileIndex` added (which capture file a lookup's frames are in).
  * 1.3: `capture.fileSets` added (the pieces of a ring buffer or split capture read as one capture).
+ * 1.4: `probe` added (the answers of `rdp-autopsy probe`, and of `analyze` of a probe's capture).
  */
-export const REPORT_SCHEMA_VERSION = '1.3';
+export const REPORT_SCHEMA_VERSION = '1.4';
 
 export interface CaptureFileSummary {
   file: string;
@@ -117,4 +119,6 @@ export interface Report {
     headline: string;
   };
   warnings: string[];
+  /** The probe's answers step by step (src/report/probe.ts), when the report is a probe's. Since schema 1.4. */
+  probe?: ProbeResult;
 }
