@@ -15,7 +15,8 @@ export const CONCURRENT_HALF_OPEN = 4;
 function halfDone(o: ConnectionRecord): boolean {
   if (o.outcome === 'completed' || o.transport !== 'tcp') return false;
   if (phaseIndex(o.reached) > phaseIndex('x224')) return false;
-  return o.negotiation?.confirmFrame == null;
+  // A Confirm that came only after the client gave up left that handshake half-done too.
+  return o.negotiation?.confirmFrame == null || lateConfirm(o) !== null;
 }
 
 /** Other half-done handshakes to the same server whose lifetime overlaps this one. */
