@@ -110,7 +110,11 @@ export const serverUnresponsive: Rule = {
       filter: crowd
         ? `${conn.flow.ipVersion === 6 ? 'ipv6' : 'ip'}.addr==${conn.flow.server.ip} && tcp.port==${conn.flow.server.port} && (cotp.type == 0x0e || cotp.type == 0x0d || tcp.flags.syn == 1)`
         : `${convFilter(conn)} && (cotp || tcp.flags.syn == 1 || tcp.flags.fin == 1 || tcp.flags.reset == 1)`,
-      summary: crowd ? `${server} left ${others.length + 1} handshakes unanswered at once (overloaded or at its connection limit)` : `${server} accepted TCP but never answered the RDP request`,
+      summary: crowd
+        ? `${server} left ${others.length + 1} handshakes unanswered at once (overloaded or at its connection limit)`
+        : late
+          ? `${server} answered the RDP request only after the client had given up`
+          : `${server} accepted TCP but never answered the RDP request`,
       steps,
     });
   },
