@@ -360,6 +360,7 @@ function build(id: CauseId): Cause {
     ifUnsure: d.ifUnsure,
     evidence: d.evidence,
     errorCode: d.errorCode,
+    ...(d.signals !== undefined ? { signals: d.signals } : {}),
   };
 }
 

@@ -3,7 +3,7 @@
 // then the outcome, the phase reached, the death and the top cause, and the report's words where
 // they matter. The expectations are written out here (not read from the manifest) so that a
 // rebuilt manifest cannot silently change them.
-import { existsSync, mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -133,6 +133,17 @@ describe.skipIf(skip)('9. words', () => {
 
   const tmp = mkdtempSync(path.join(tmpdir(), 'real-stacks-'));
   afterAll(() => rmSync(tmp, { recursive: true, force: true }));
+
+  it('docs/causes.md says, for each cause these patterns touch, which signals it uses and what lowers its confidence', () => {
+    const md = readFileSync(path.join(FIX, '..', '..', 'docs', 'causes.md'), 'utf8');
+    for (const id of ['cert_untrusted', 'cert_rejected', 'cert_unavailable', 'server_unresponsive', 'security_layer_mismatch', 'nla_mismatch', 'server_denied'] as const) {
+      const cause = CAUSES.find((c) => c.id === id)!;
+      expect(cause.signals, id).toMatch(/\d+%/);
+      const section = md.slice(md.indexOf(`## ${id}\n`), md.indexOf('\n## ', md.indexOf(`## ${id}\n`) + 1));
+      expect(section, id).toContain('**Signals the analysis uses, and what lowers its confidence.**');
+    }
+    expect(md).toMatch(/a connection is `active` \(MS-RDPBCGR 1\.3\.1\.1\) from the server's 4th record/);
+  });
 
   it('IPv6 endpoints are [addr]:port in text, Markdown, HTML, JSON, NDJSON, the headline, per-server lines and the evidence', async () => {
     const file = path.join(FIX, 'cert_untrusted.pcap');
