@@ -9,7 +9,7 @@ import { phaseIndex } from './types.js';
 export const CLIENT_TIMEOUT_S = 20;
 /**
  * A client closing after waiting this long for the X.224 Connection Confirm gave up on a silent
- * server (mstsc gives up after about 10 s); a server's answer after the close does not change that.
+ * server (clients in real captures give up there after about 10 s); a server's answer after the close does not change that.
  */
 export const CONFIRM_GIVE_UP_S = 10;
 /** Windows' initial SYN retransmission timeout: a SYN unanswered this long after a retry is not answered. */
