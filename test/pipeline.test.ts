@@ -37,6 +37,12 @@ function hexOrNull(s: string | null): number | null {
   return s === null || s.startsWith('absent') ? null : parseInt(s, 16);
 }
 
+/** expected.json's "ip:port" (tshark's, IPv6 without brackets) as our reports write it ("[::1]:3389"). */
+function endpoint(s: string): string {
+  const i = s.lastIndexOf(':');
+  return s.indexOf(':') < i ? `[${s.slice(0, i)}]${s.slice(i)}` : s;
+}
+
 /** "2021-02-12 00:00:00 (UTC)" -> "2021-02-12T00:00:00Z". */
 function isoOf(s: string): string {
   return s.replace(' (UTC)', '').replace(' ', 'T') + 'Z';
@@ -52,7 +58,8 @@ describe.skipIf(!present)(`conformance with ${SHARED}`, () => {
       const report = await analyze([{ kind: 'file', path: path.join(SHARED, f.file) }]);
       expect(report.capture.frames).toBe(f.packets);
       expect(report.capture.damage).toEqual([]);
-      for (const e of f.connections) {
+      for (const x of f.connections) {
+        const e = { ...x, client: endpoint(x.client), server: endpoint(x.server) };
         const what = `${f.file} ${e.transport} ${e.client} -> ${e.server}`;
         let c: ReportedConnection | undefined = report.connections.find((x) => x.transport === e.transport && x.client === e.client && x.server === e.server);
         let side: SideChannel | undefined;

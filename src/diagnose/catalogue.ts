@@ -124,6 +124,8 @@ const DEFS: Record<CauseId, CauseDef> = {
       'A valid, unexpired, name-matching certificate that is self-signed or from an issuer not in the chain the server sent; a client alert unknown_ca, or the client closing (or sending an encrypted alert) right after the handshake.',
     errorCode:
       'Usually not: mstsc shows a certificate warning that the user can accept; only when the warning is declined or a policy refuses the certificate does the client close the connection, and mstsc then reports the cancelled connection rather than a network error. Clients embedded in other tools may report it as a generic 0x904.',
+    signals:
+      "The certificate is read from the TLS 1.2 (or older) handshake: in date, and self-signed or issued by a name not in the chain the server sent. A client alert unknown_ca is near proof (93%); bad_certificate / certificate_unknown 75%. A client that finishes the TLS handshake and then closes (FIN, reset or an encrypted alert, no application data) has judged the certificate: 60% (self-signed) or 55% (unknown issuer), since the capture cannot show the user's answer to mstsc's prompt. This holds whatever protocol the server selected: mstsc and FreeRDP offer PROTOCOL_SSL next to HYBRID, so a server selecting SSL for a client that offered HYBRID is a normal choice, not an NLA mismatch (a client requiring NLA leaves at the Connection Confirm, before any ClientHello). A client stopping inside CredSSP before its credentials is 45%, lower again because an authentication error looks the same from outside.",
   },
   cert_rejected: {
     title: 'The client refused the server certificate for a reason the capture cannot show',
@@ -138,6 +140,8 @@ const DEFS: Record<CauseId, CauseDef> = {
     evidence:
       "The client closes, or sends an encrypted alert, right after the server's handshake flight, with the certificate hidden (TLS 1.3) or looking valid.",
     errorCode: `Often: a client that rejects the certificate without a prompt closes the socket during security setup, which mstsc reports as 0x904. ${ERR_0X904}`,
+    signals:
+      "A client that finishes the TLS handshake (its Finished sent) and then closes, resets or sends an encrypted alert without any application data, whether or not the server selected the HYBRID the client offered (SSL selected is a normal choice: the client went on into TLS, so it accepted it). With the certificate hidden (TLS 1.3) the confidence is 40% (45% with an encrypted alert); with a visible certificate that shows no problem, 35%. Lowered because the reason (expired, untrusted, another name, revocation, policy) is not in the capture.",
   },
   cert_unavailable: {
     title: 'The server cannot produce a certificate (broken certificate store, TermService cannot create one)',
@@ -152,6 +156,8 @@ const DEFS: Record<CauseId, CauseDef> = {
     evidence:
       'RDP_NEG_FAILURE SSL_CERT_NOT_ON_SERVER; the server resets or closes right after the ClientHello; a server alert internal_error.',
     errorCode: `Yes when the server just closes after the ClientHello: the client's socket is closed during security setup (0x904). When the server answers with RDP_NEG_FAILURE SSL_CERT_NOT_ON_SERVER instead, mstsc shows its own negotiation message. ${ERR_0X904}`,
+    signals:
+      "RDP_NEG_FAILURE SSL_CERT_NOT_ON_SERVER (95%, unless it came only after the client had closed: a late answer is not the cause); a server alert internal_error instead of its certificate (80%); the server resetting or closing right after the ClientHello, with no ServerHello (60%, 40% when the ClientHello offers nothing a current host accepts). Not when the server never acknowledged the ClientHello (it was retransmitted and never covered by an ACK): a server that never read the ClientHello did not fail to answer it with a certificate (server_unresponsive).",
   },
   cert_name_mismatch: {
     title: 'The certificate does not carry the name the client connected to',
@@ -210,6 +216,8 @@ const DEFS: Record<CauseId, CauseDef> = {
     evidence:
       'TCP completes, the X.224 Connection Request is sent, no Confirm comes (time-out, or the server closes); many half-done handshakes to the same server at once.',
     errorCode: `Often: when the host finally drops the half-open connection the client's socket closes during initialization (0x904); if it never does, mstsc reports a time-out instead. ${ERR_0X904}`,
+    signals:
+      "No X.224 Connection Confirm after the Connection Request: 80% when the capture runs on 10 s or more (45% when it stops sooner: a late Confirm may be missing); a client giving up after at least 5 s, 75% (a client closing after waiting 10 s at that point is a time-out by the server: clients in real captures give up there after about that long). A Confirm that comes only after the client closed is a late answer, not one: the attempt is still server_unresponsive (80% after a 10 s wait) and the late Confirm's contents (a failure code, a selected protocol) are not the cause. The server closing without a Confirm, 60%. Many half-done handshakes to the same server at once raise it (an overload or MaxOutstandingConnections story). A ClientHello the server never acknowledged (retransmitted, never covered by an ACK) followed by the server's close is 50%: the server never read it, but whether it never arrived (a device in between) or the server stopped taking data in is not visible from the client's side.",
   },
   security_layer_mismatch: {
     title: 'Client and server do not agree on the security layer',
@@ -223,7 +231,9 @@ const DEFS: Record<CauseId, CauseDef> = {
     evidence:
       'RDP_NEG_FAILURE SSL_REQUIRED_BY_SERVER / SSL_NOT_ALLOWED_BY_SERVER / INCONSISTENT_FLAGS; or a client asking only for PROTOCOL_RDP against a server that closes the connection.',
     errorCode:
-      'No: an RDP_NEG_FAILURE is reported by mstsc with its own message about the security layer (e.g. that the server requires TLS), not 0x904. mstsc often retries on its own with other protocols, so look at the first attempt.',
+      'No: mstsc reports an RDP_NEG_FAILURE with its own message about the security layer, not 0x904: SSL_REQUIRED_BY_SERVER means the server requires TLS (the client offered only Standard RDP Security), SSL_NOT_ALLOWED_BY_SERVER means the server allows only Standard RDP Security (the client offered TLS or NLA). mstsc often retries on its own with other protocols, so look at the first attempt. A server that refuses without a failure code (a reset, or a Disconnect Provider Ultimatum for the MCS Connect Initial) closes the connection under the client during initialization, which is the 0x904 symptom.',
+    signals:
+      "RDP_NEG_FAILURE SSL_REQUIRED_BY_SERVER / SSL_NOT_ALLOWED_BY_SERVER / INCONSISTENT_FLAGS (95%). Without a failure code: a client offering only Standard RDP Security (no RDP_NEG_REQ, or requestedProtocols 0) that the server accepts with a Connection Confirm without negotiation data (or PROTOCOL_RDP selected) and then refuses at the MCS Connect Initial with a Disconnect Provider Ultimatum (75%) or a reset / close (65%) instead of a Connect Response, as xrdp with security_layer=tls does; a server selecting PROTOCOL_RDP for a client that offered only TLS-based protocols, after which the client leaves (70%); the server dropping a Standard-RDP-only request before any Confirm (60%). Lowered because a server can end the connection at these points for other reasons; a Confirm that came only after the client had closed is not used.",
   },
   nla_mismatch: {
     title: 'One side requires Network Level Authentication (NLA) and the other does not offer it',
@@ -238,6 +248,8 @@ const DEFS: Record<CauseId, CauseDef> = {
       'RDP_NEG_FAILURE HYBRID_REQUIRED_BY_SERVER / SSL_WITH_USER_AUTH_REQUIRED_BY_SERVER; HYBRID requested but not selected and the client then closes.',
     errorCode:
       'No: mstsc reports a negotiation failure with its own message (e.g. "The remote computer requires Network Level Authentication, which your computer does not support"), not 0x904.',
+    signals:
+      "RDP_NEG_FAILURE HYBRID_REQUIRED_BY_SERVER / SSL_WITH_USER_AUTH_REQUIRED_BY_SERVER (95%); a server selecting HYBRID the client had not offered (60%); HYBRID offered, not selected, and the client leaving at the Connection Confirm before any ClientHello (65%; 30% when it only goes quiet). Not when the client goes on into TLS: mstsc and FreeRDP offer PROTOCOL_SSL next to HYBRID, so SSL selected is a normal choice, and a client that leaves after the TLS handshake has judged the certificate (cert_* causes). Not when the server selected PROTOCOL_RDP (security_layer_mismatch), nor on a Confirm that came only after the client had closed.",
   },
   nla_failed: {
     title: 'Network Level Authentication (CredSSP) failed',
@@ -320,6 +332,8 @@ const DEFS: Record<CauseId, CauseDef> = {
       'The server closes after CredSSP, MCS or licensing; a Set Error Info PDU with its ERRINFO code; a licensing error message; a Disconnect Provider Ultimatum.',
     errorCode:
       'Extended code 0x7 is exDiscReasonServerDeniedConnection, the same value as ERRINFO_SERVER_DENIED_CONNECTION (MS-RDPBCGR 2.2.5.1.1): this is the case it names. When the server sends a Set Error Info PDU, mstsc shows that reason\'s own message.',
+    signals:
+      "A Set Error Info PDU naming a denial (92%) or another reason (75%), a licensing error other than STATUS_VALID_CLIENT (85%), both readable under Standard RDP Security or with keys; a server Disconnect Provider Ultimatum (65%); without keys, the server closing after the connection reached MCS / licensing (55% after NLA, 45% otherwise, lower still because the phase is inferred from record sizes). Not a server that refuses the MCS Connect Initial of a client offering only Standard RDP Security (security_layer_mismatch). A session is active, and its end normal, once the server's finalization answers came (Synchronize, Control Cooperate, Control Granted, Font Map: the fourth small server record after Confirm Active); a close after that is no denial.",
   },
   client_abort: {
     title: 'The client dropped the attempt while the server was waiting',
@@ -346,6 +360,7 @@ function build(id: CauseId): Cause {
     ifUnsure: d.ifUnsure,
     evidence: d.evidence,
     errorCode: d.errorCode,
+    ...(d.signals !== undefined ? { signals: d.signals } : {}),
   };
 }
 

@@ -13,6 +13,7 @@ import { THRESHOLDS } from './rules/network_unstable.js';
 import { SYN_WAIT_SECONDS } from './rules/port_blocked.js';
 import { DNS_LOOKBACK_SECONDS, DNS_UNNAMED_SECONDS } from './rules/dns_failure.js';
 import { DNS_NAME_WINDOW_SECONDS } from './rules/cert_name_mismatch.js';
+import { SHAPE_THRESHOLDS } from '../rdp/tls-shape.js';
 
 export const CAUSES_MD_PATH = 'docs/causes.md';
 
@@ -75,6 +76,10 @@ export function renderCausesMarkdown(examples?: ReadonlyMap<CauseId, CauseExampl
     out.push('');
     out.push(`**What a capture shows.** ${para(c.evidence)}`);
     out.push('');
+    if (c.signals) {
+      out.push(`**Signals the analysis uses, and what lowers its confidence.** ${para(c.signals)}`);
+      out.push('');
+    }
     out.push(`**Error 0x904 / 0x7?** ${para(c.errorCode)}`);
     out.push('');
     out.push('**What to do**');
@@ -116,6 +121,9 @@ export function renderCausesMarkdown(examples?: ReadonlyMap<CauseId, CauseExampl
   );
   out.push(
     `- Capture-wide \`dns_failure\` (no connection of its own): failed A / AAAA lookups (NXDOMAIN, SERVFAIL and other RCODEs, no address, or no answer while the capture ran on at least ${DNS_ANSWER_WAIT_SECONDS} s) of related names (a single label and the FQDN it starts) within ${DNS_CLUSTER_SECONDS} s of each other are one finding, unless a related lookup returned an address; it is told when the name is an RDP server's (certificate, SNI, name records), or when no connection from that client started within ${DNS_FOLLOW_SECONDS} s after it and the client is not a bystander (the capture holds no RDP attempt at all, or some from this client). A client failing more than ${DNS_MANY_NAMES} names, or a capture failing more than ${2 * DNS_MANY_NAMES}, lowers each; at most ${CAPTURE_DNS_MAX_FINDINGS} are told.`,
+  );
+  out.push(
+    `- Inside TLS without keys a connection is \`active\` (MS-RDPBCGR 1.3.1.1) from the server's ${SHAPE_THRESHOLDS.FINALIZATION_SERVER_RECORDS}th record under ${SHAPE_THRESHOLDS.FINALIZATION_MAX} bytes of plaintext after Confirm Active (its Font Map, answering at least ${SHAPE_THRESHOLDS.FINALIZATION_CLIENT_MIN} small client finalization records), graphics or not, or from the first server record of ${SHAPE_THRESHOLDS.LARGE_SERVER} bytes or more after the finalization, or from a stream of ${SHAPE_THRESHOLDS.BULK_MIN_LARGE} such records when the sequence was not recognised; a client that closes after that ended a working session (\`completed\`). These phases are inferred (confidence below 1).`,
   );
   out.push(
     `- Connections the capture holds only in part (\`incomplete_capture\`) get findings of at most ${INCOMPLETE_MAX_CONFIDENCE}; \`client_abort\` is dropped when another cause reaches ${BETTER_CAUSE_CONFIDENCE}; attempts from one client to one server at most ${ATTEMPT_WINDOW_SECONDS} s apart are one story, whose first failure carries the root cause.`,

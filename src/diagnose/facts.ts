@@ -2,6 +2,7 @@
 // and building findings, filters and sentences from it.
 import type { CertificateInfo, ConnectionRecord, TlsAlertInfo } from '../handshake/types.js';
 import { phaseIndex } from '../handshake/types.js';
+import { endpointText } from '../flow/types.js';
 import { CATALOGUE, causeSteps, stepText, type StepId } from './catalogue.js';
 import { ALERT, PROTOCOL_HYBRID, PROTOCOL_HYBRID_EX, type AlertName } from './codes.js';
 import type { CauseId, DiagnosisInput, Finding } from './types.js';
@@ -109,9 +110,37 @@ export function hex32(n: number): string {
   return `0x${(n >>> 0).toString(16).toUpperCase().padStart(8, '0')}`;
 }
 
+/**
+ * The X.224 Connection Confirm came only after the client had closed (its first FIN or RST): a
+ * late answer to a client that had given up, not the negotiation's outcome (its contents are not
+ * the cause). Its frame and the client's close, or null.
+ */
+export function lateConfirm(conn: ConnectionRecord): { confirmFrame: number; closeFrame: number } | null {
+  const neg = conn.negotiation;
+  const tcp = conn.flow.tcp;
+  if (!neg || neg.confirmFrame === null || !tcp) return null;
+  let close = Infinity;
+  for (const f of tcp.fins) if (f.dir === 0 && f.frame < close) close = f.frame;
+  for (const r of tcp.rsts) if (r.dir === 0 && r.frame < close) close = r.frame;
+  return close < neg.confirmFrame ? { confirmFrame: neg.confirmFrame, closeFrame: close } : null;
+}
+
+/**
+ * The client's ClientHello was retransmitted and never acknowledged, and no ServerHello came: the
+ * server's TCP never took it in, so the server never read it (whatever it did next is not an
+ * answer to it). The first transmission's frame and the retransmissions', or null.
+ */
+export function clientHelloUnread(conn: ConnectionRecord): { frame: number; retransmitFrames: number[] } | null {
+  const tls = conn.tls;
+  const tcp = conn.flow.tcp;
+  if (!tls || tls.clientHelloFrame === null || tls.serverHelloFrame !== null || !tcp) return null;
+  const hello = tls.clientHelloFrame;
+  const l = tcp.lostSegments.find((x) => x.dir === 0 && !x.acked && x.frame <= hello);
+  return l ? { frame: l.frame, retransmitFrames: l.retransmitFrames } : null;
+}
+
 export function serverText(conn: ConnectionRecord): string {
-  const s = conn.flow.server;
-  return s.ip.includes(':') ? `[${s.ip}]:${s.port}` : `${s.ip}:${s.port}`;
+  return endpointText(conn.flow.server);
 }
 
 // ---------------------------------------------------------------- timeline

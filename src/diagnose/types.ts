@@ -38,6 +38,8 @@ export interface Cause {
   evidence: string;
   /** Whether mstsc reports this kind of failure as 0x904 / extended 0x7, and why. */
   errorCode: string;
+  /** Which signals of the capture the rule uses, and what lowers its confidence (docs/causes.md). */
+  signals?: string;
 }
 
 export interface Finding {

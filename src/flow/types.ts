@@ -15,9 +15,12 @@ export interface Endpoint {
   port: number;
 }
 
-/** "ip:port" (IPv6 without brackets, e.g. "::1:3389"), as the JSON report spells it. */
+/**
+ * "ip:port", an IPv6 address in brackets ("[::1]:3389", RFC 3986 3.2.2) so the port stands apart:
+ * as every report format spells an endpoint, the JSON contract included.
+ */
 export function endpointText(e: Endpoint): string {
-  return `${e.ip}:${e.port}`;
+  return e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`;
 }
 
 export interface FrameRef {

@@ -7,6 +7,11 @@ import { phaseIndex } from './types.js';
 
 /** A client's usual wait for an answer before it gives up (mstsc, FreeRDP: 15-30 s). */
 export const CLIENT_TIMEOUT_S = 20;
+/**
+ * A client closing after waiting this long for the X.224 Connection Confirm gave up on a silent
+ * server (clients in real captures give up there after about 10 s); a server's answer after the close does not change that.
+ */
+export const CONFIRM_GIVE_UP_S = 10;
 /** Windows' initial SYN retransmission timeout: a SYN unanswered this long after a retry is not answered. */
 export const SYN_RETRY_WAIT_S = 3;
 /** Windows gives a SYN up after two retransmissions (3 + 6 + 12 s). */
@@ -43,6 +48,8 @@ export interface EndInput {
   protocolEnd: ProtocolEnd | null;
   /** Last payload-carrying segment per direction. */
   lastData: [Ref | null, Ref | null];
+  /** lastData as it was when the first FIN or RST was seen (null: as lastData): who was waiting for whom at the close. */
+  lastDataAtClose?: [Ref | null, Ref | null] | null;
   captureEnd: number;
   /** Segments retransmitted and never acknowledged, or keep-alives unanswered, before the end. */
   lostBeforeEnd: boolean;
@@ -115,8 +122,9 @@ export function decideEnding(e: EndInput): Ending {
 
   const phase = e.reached === 'none' ? 'tcp' : e.reached;
   if (close) {
-    // The side that closed had been waiting for the other past a client's timeout: the other went silent.
-    const waited = waitedFor(e, close.dir, close.time);
+    // The side that closed had been waiting for the other past a client's timeout: the other went silent
+    // (an answer that came only after the close does not count).
+    const waited = waitedFor(e, close.dir, close.time, phase === 'x224' && close.dir === 0 ? CONFIRM_GIVE_UP_S : CLIENT_TIMEOUT_S);
     if (waited) {
       return failed({
         phase,
@@ -185,8 +193,8 @@ function failed(d: Died | ProtocolEnd): Ending {
  * The side expected to speak next, and since when: the other side of the last data sent, or,
  * before any data, the client (it speaks first: the X.224 Connection Request).
  */
-function silentSide(e: EndInput): { dir: 0 | 1; since: Ref } {
-  const [c, s] = e.lastData;
+function silentSide(e: EndInput, atClose = false): { dir: 0 | 1; since: Ref } {
+  const [c, s] = atClose && e.lastDataAtClose ? e.lastDataAtClose : e.lastData;
   if (c === null && s === null) {
     const since = e.synAck ?? e.syns[e.syns.length - 1] ?? { frame: 0, time: e.captureEnd };
     return { dir: 0, since };
@@ -195,11 +203,11 @@ function silentSide(e: EndInput): { dir: 0 | 1; since: Ref } {
   return { dir: 0, since: s };
 }
 
-/** When side `dir` closed at `time` after waiting at least CLIENT_TIMEOUT_S for the other: the unanswered frame. */
-function waitedFor(e: EndInput, dir: 0 | 1, time: number): Ref | null {
-  const silent = silentSide(e);
+/** When side `dir` closed at `time` after waiting at least `wait` s for the other: the unanswered frame. */
+function waitedFor(e: EndInput, dir: 0 | 1, time: number, wait: number): Ref | null {
+  const silent = silentSide(e, true);
   if (silent.dir === dir) return null; // the closer is the one expected to speak
-  return time - silent.since.time >= CLIENT_TIMEOUT_S ? silent.since : null;
+  return time - silent.since.time >= wait ? silent.since : null;
 }
 
 function fmt(s: number): string {

@@ -121,6 +121,8 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
   private icmp: (Ref & { type: number; code: number; from: string }) | null = null;
   private protocolEnd: ProtocolEnd | null = null;
   private lastData: [Ref | null, Ref | null] = [null, null];
+  /** lastData when the first FIN or RST came (what each side had sent by then). */
+  private lastDataAtClose: [Ref | null, Ref | null] | null = null;
   private firstFrame = 0;
 
   /** Per direction, created with the trackers on first use (a half-open flow never needs them). */
@@ -314,6 +316,7 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
         // Inferred steps still open are settled by the close (its event then shows their phase).
         this.tlsLazy?.shape.flush();
         if (!ev.retransmission && !this.closes.some((c) => c.kind === 'fin' && c.dir === ev.dir)) {
+          if (this.closes.length === 0) this.lastDataAtClose = [this.lastData[0], this.lastData[1]];
           this.closes.push({ kind: 'fin', dir: ev.dir, frame: ev.frame, time: ev.time });
           this.event(ev.dir, ev.frame, ev.time, 'FIN', `${SIDE[ev.dir]} closes`);
         }
@@ -321,6 +324,7 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
       case 'rst':
         this.tlsLazy?.shape.flush();
         if (this.closes.some((c) => c.kind === 'rst' && c.dir === ev.dir)) return;
+        if (this.closes.length === 0) this.lastDataAtClose = [this.lastData[0], this.lastData[1]];
         this.closes.push({ kind: 'rst', dir: ev.dir, frame: ev.frame, time: ev.time });
         this.event(ev.dir, ev.frame, ev.time, 'RST', `${SIDE[ev.dir]} resets (TTL ${ev.ttl})`);
         return;
@@ -492,6 +496,7 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
       icmp: this.icmp,
       protocolEnd: this.protocolEnd,
       lastData: this.lastData,
+      lastDataAtClose: this.lastDataAtClose,
       captureEnd,
       lostBeforeEnd,
     };

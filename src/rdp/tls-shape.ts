@@ -32,9 +32,14 @@
 //   Control, 2.2.1.14-2.2.1.16): the finalization's signature. A licensing client message
 //   (New License Request, ~300-400) is followed by server records and a large client record,
 //   so it does not match; Windows may send Monitor Layout / auto-detect server records in between.
-// - Finalization (2.2.1.14-2.2.1.22): the small records after Confirm Active up to the first
-//   large server record; active: the rest, strongly so when large server records (>= 1000,
-//   bitmap / graphics updates) keep coming.
+// - Finalization (2.2.1.14-2.2.1.22): the small records after Confirm Active. The client sends
+//   Synchronize, Control Cooperate, Control Request Control, Font List (~35-40 bytes each, records
+//   of 59-63 bytes under AES-GCM), the server answers Synchronize, Control Cooperate, Control
+//   Granted, Font Map; the server's fourth small record (after at least three of the client's) is
+//   the Font Map, and from it the connection is active (1.3.1.1) even when no graphics follow (an
+//   idle logon screen sends a few hundred bytes). Without those answers: the small records up to
+//   the first large server record; active from it, strongly so when large server records
+//   (>= 1000, bitmap / graphics updates) keep coming.
 // - A sustained stream (>= BULK_MIN_LARGE server records >= LARGE_SERVER, usually with small
 //   client input records in between: fast-path input, 2.2.8.1.2) after MCS / licensing is the
 //   active phase even when an earlier step did not match its template (a Demand Active smaller
@@ -124,6 +129,10 @@ export const SHAPE_THRESHOLDS = {
   CONFIRM_ACTIVE_MIN: 200,
   /** Synchronize (2.2.1.14, 22 bytes), Control (2.2.1.15, 26), Persistent Key List / Font List: small. */
   FINALIZATION_MAX: 150,
+  /** The server's finalization PDUs: Synchronize, Control Cooperate, Control Granted, Font Map (2.2.1.19-2.2.1.22). */
+  FINALIZATION_SERVER_RECORDS: 4,
+  /** Client finalization records before the Font Map: Synchronize, Control Cooperate, Control Request Control, Font List (one may share a record). */
+  FINALIZATION_CLIENT_MIN: 3,
   LARGE_SERVER: 1000,
   /** Large server records that make a sustained (active-phase) stream. */
   BULK_MIN_LARGE: 3,
@@ -386,10 +395,40 @@ export function inferTlsShape(input: ShapeInput, pt: ArrayLike<number>, full: bo
     add('confirm_active', 'capabilities', 0.55, confirm, confirm + 1, full ? `client record of ${recs[confirm]!.length} bytes (~${pt[confirm]} plaintext) followed by small client records (Synchronize / Control)` : '');
     i = confirm + 1;
 
-    // 6. Finalization, then active.
+    // 6. Finalization, then active. The server's answers (Synchronize, Control Cooperate, Control
+    //    Granted, Font Map: 2.2.1.19-2.2.1.22) are small records after the client's own (Synchronize,
+    //    Control Cooperate, Control Request Control, [Persistent Key List,] Font List: 2.2.1.14-2.2.1.18);
+    //    the Font Map is the server's last, and after it the connection is active (1.3.1.1), whether or
+    //    not graphics follow (an idle logon screen sends only small updates).
     const finStart = i;
-    while (i < n && !(recs[i]!.dir === 's2c' && pt[i]! >= T.LARGE_SERVER)) i++;
-    if (i > finStart) add('finalization', 'finalization', 0.5, finStart, i, full ? `${i - finStart} records after Confirm Active before the first large server record` : '');
+    let clientSmall = 0;
+    let serverSmall = 0;
+    let fontMap = -1;
+    while (i < n && !(recs[i]!.dir === 's2c' && pt[i]! >= T.LARGE_SERVER)) {
+      if (pt[i]! < T.FINALIZATION_MAX) {
+        if (recs[i]!.dir === 'c2s') clientSmall++;
+        else if (++serverSmall === T.FINALIZATION_SERVER_RECORDS && clientSmall >= T.FINALIZATION_CLIENT_MIN) {
+          fontMap = i;
+          break;
+        }
+      }
+      i++;
+    }
+    if (fontMap >= 0) {
+      add('finalization', 'finalization', 0.6, finStart, fontMap + 1, full ? `${clientSmall} small client and ${serverSmall} small server records after Confirm Active (${sizes(finStart, fontMap + 1)}): the client's Synchronize, Control Cooperate, Control Request Control, Font List and the server's answers` : '');
+      let large = 0;
+      for (let k = fontMap + 1; k < n; k++) if (recs[k]!.dir === 's2c' && pt[k]! >= T.LARGE_SERVER) large++;
+      add(
+        'active',
+        'active',
+        large >= T.BULK_MIN_LARGE ? 0.8 : 0.7,
+        fontMap,
+        n,
+        !full ? '' : `server record of ${recs[fontMap]!.length} bytes (~${pt[fontMap]} plaintext), its ${T.FINALIZATION_SERVER_RECORDS}th small record after Confirm Active, is the Font Map that ends the finalization (MS-RDPBCGR 1.3.1.1)${large > 0 ? `; ${large} server records >= ${T.LARGE_SERVER} bytes follow (graphics)` : ''}`,
+      );
+      i = n;
+    }
+    if (fontMap < 0 && i > finStart) add('finalization', 'finalization', 0.5, finStart, i, full ? `${i - finStart} records after Confirm Active before the first large server record` : '');
     if (i < n) {
       let large = 0;
       for (let k = i; k < n; k++) if (recs[k]!.dir === 's2c' && pt[k]! >= T.LARGE_SERVER) large++;

@@ -72,10 +72,11 @@ class Target {
   ) {}
 }
 
-/** "ip:port" (IPv6 without brackets) -> [ip, port]. */
+/** "ip:port" or "[IPv6]:port" -> [ip, port]. */
 export function splitEndpoint(s: string): [string, number] {
   const i = s.lastIndexOf(':');
-  return [s.slice(0, i), Number(s.slice(i + 1))];
+  const ip = s.startsWith('[') && s[i - 1] === ']' ? s.slice(1, i - 1) : s.slice(0, i);
+  return [ip, Number(s.slice(i + 1))];
 }
 
 function flowOf(proto: number, client: string, server: string, first: number, last: number): FlowKey {

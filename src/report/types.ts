@@ -10,8 +10,9 @@ import type { ProbeResult } from './probe.js';
  * 1.2: `dns[].fileIndex` added (which capture file a lookup's frames are in).
  * 1.3: `capture.fileSets` added (the pieces of a ring buffer or split capture read as one capture).
  * 1.4: `probe` added (the answers of `rdp-autopsy probe`, and of `analyze` of a probe's capture).
+ * 2.0: an IPv6 endpoint is written in brackets (`[fd00::15]:3389`); 1.x wrote `fd00::15:3389`.
  */
-export const REPORT_SCHEMA_VERSION = '1.4';
+export const REPORT_SCHEMA_VERSION = '2.0';
 
 export interface CaptureFileSummary {
   file: string;

@@ -1,6 +1,7 @@
 // Builders of plausible ConnectionRecords for the diagnosis tests: a healthy,
 // completed mstsc-like connection to 10.0.0.5:3389 by default, with overrides.
 import type { DnsTransaction, FlowFacts, TcpFacts } from '../../src/flow/types.js';
+import { endpointText } from '../../src/flow/types.js';
 import type {
   CertificateInfo,
   ConnectionRecord,
@@ -154,8 +155,8 @@ export function healthyTimeline(): TimelineEvent[] {
 
 export function makeRecord(o: Partial<ConnectionRecord> = {}): ConnectionRecord {
   const flow = o.flow ?? makeFlow();
-  const client = `${flow.client.ip}:${flow.client.port}`;
-  const server = `${flow.server.ip}:${flow.server.port}`;
+  const client = endpointText(flow.client);
+  const server = endpointText(flow.server);
   return {
     id: 'c1',
     transport: 'tcp',

@@ -90,7 +90,10 @@ function naiveLaterCompletedAttempt(conn: ConnectionRecord, input: DiagnosisInpu
 function halfDone(o: ConnectionRecord): boolean {
   if (o.outcome === 'completed' || o.transport !== 'tcp') return false;
   if (phaseIndex(o.reached) > phaseIndex('x224')) return false;
-  return o.negotiation?.confirmFrame == null;
+  // A Confirm that came only after the client's close (a late answer) leaves it half-done too.
+  if (o.negotiation?.confirmFrame == null) return true;
+  const closes = [...(o.flow.tcp?.fins ?? []), ...(o.flow.tcp?.rsts ?? [])].filter((c) => c.dir === 0).map((c) => c.frame);
+  return closes.some((f) => f < o.negotiation!.confirmFrame!);
 }
 
 function naiveConcurrentHalfOpen(conn: ConnectionRecord, input: DiagnosisInput): ConnectionRecord[] {
@@ -384,7 +387,7 @@ describe('the per-list helpers (answered, completed, overlapping, nearest) on ra
             outcome,
             reached,
             negotiation: rnd(2) ? null : ({ confirmFrame: rnd(2) ? null : 7 } as ConnectionRecord['negotiation']),
-            flow: { client: { ip: `10.9.0.${rnd(2)}`, port: 1024 + step }, server: { ip, port }, tcp: rnd(6) === 0 ? null : { synAckFrames: synAcks, ttl: [64, rnd(3) === 0 ? null : 60 + rnd(5)] } },
+            flow: { client: { ip: `10.9.0.${rnd(2)}`, port: 1024 + step }, server: { ip, port }, tcp: rnd(6) === 0 ? null : { synAckFrames: synAcks, ttl: [64, rnd(3) === 0 ? null : 60 + rnd(5)], fins: rnd(3) === 0 ? [{ dir: 0, frame: 6, time: 0 }] : [], rsts: [] } },
           } as unknown as ConnectionRecord);
         }
         for (let k = 0; k < 4; k++) {

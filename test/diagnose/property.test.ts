@@ -104,9 +104,10 @@ describe('the diagnosis on arbitrary records', () => {
 
 describe('summarizeServers against its former per-server filters', () => {
   // The former implementation (a list per server, a filter per outcome), kept here as the reference
-  // for the one-pass counting; server keys were ordered with localeCompare.
+  // for the one-pass counting; server keys were ordered with localeCompare (keys written as the
+  // reports write them: IPv6 in brackets).
   function former(connections: ConnectionRecord[], findings: Map<string, Finding[]>): ServerSummary[] {
-    const key = (c: ConnectionRecord): string => `${c.flow.server.ip}:${c.flow.server.port}`;
+    const key = (c: ConnectionRecord): string => (c.flow.server.ip.includes(':') ? `[${c.flow.server.ip}]:${c.flow.server.port}` : `${c.flow.server.ip}:${c.flow.server.port}`);
     const byServer = new Map<string, ConnectionRecord[]>();
     for (const c of connections) byServer.set(key(c), [...(byServer.get(key(c)) ?? []), c]);
     const out: ServerSummary[] = [];

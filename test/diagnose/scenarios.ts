@@ -170,6 +170,12 @@ export function scenarios(): Scenario[] {
       },
     );
     out.push(one('TLS 1.3, client encrypted alert right after the server flight', 'cert_rejected', c, { minConfidence: 0.4, maxConfidence: 0.49, frames: [7, 12], mentions: ['TLS 1.3', 'frame 12'] }));
+    // mstsc offered SSL | HYBRID | HYBRID_EX and the server (NLA off) selected SSL: a normal choice, not an NLA mismatch.
+    const ssl = clientClosedAfterTls(
+      { negotiation: makeNegotiation({ selectedProtocol: 0x1, selectedProtocolName: 'SSL' }), security: 'tls' },
+      { version: 'TLS1.3', clientVersions: ['TLS1.3', 'TLS1.2'], certificates: [], certificateEncrypted: true, certificateFrame: null, serverHelloDoneFrame: null, appRecords: { client: 1, server: 4 } },
+    );
+    out.push(one('HYBRID offered, SSL selected, TLS 1.3, client FIN after its Finished', 'cert_rejected', ssl, { minConfidence: 0.4, maxConfidence: 0.49, frames: [11], mentions: ['TLS 1.3', 'frame 11'] }));
   }
   // cert_unavailable
   {
@@ -216,10 +222,56 @@ export function scenarios(): Scenario[] {
     out.push(one('Connection Request never confirmed', 'server_unresponsive', c, { minConfidence: 0.75, frames: [2, 4], mentions: ['frame 4', 'no Connection Confirm'] }, input([c], { captureEnd: [T0 + 60] })));
     const crowd = Array.from({ length: 6 }, (_, i) => x224Only({}, `c${i + 1}`, 49700 + i, T0 + i * 0.2));
     out.push(one('many half-open handshakes at once', 'server_unresponsive', crowd[0]!, { minConfidence: 0.85, frames: [4], mentions: ['5 other handshakes'] }, input(crowd, { captureEnd: [T0 + 60] })));
+    // The client gives up after 10 s (FIN, frame 6); a Confirm failing with HYBRID_REQUIRED_BY_SERVER comes later (frame 7).
+    const late = x224Only({
+      flow: makeFlow({ client: { ip: '10.0.0.9', port: 49702 }, start: T0, end: T0 + 12 }, { fins: [{ frame: 6, time: T0 + 10.2, dir: 0 }], rsts: [{ frame: 8, time: T0 + 11.6, dir: 0, ttl: 128, answersSyn: false }] }),
+      reached: 'x224',
+      phases: [phase('tcp', 3), phase('x224', 4)],
+      negotiation: makeNegotiation({ confirmFrame: 7, selectedProtocol: null, selectedProtocolName: null, failureCode: 5, failureCodeName: 'HYBRID_REQUIRED_BY_SERVER' }),
+      timeline: [ev(1, 'c2s', 'SYN', 'tcp'), ev(2, 's2c', 'SYN/ACK', 'tcp'), ev(4, 'c2s', 'X.224 Connection Request', 'x224'), ev(6, 'c2s', 'FIN', 'x224', T0 + 10.2), ev(7, 's2c', 'X.224 Connection Confirm', 'x224', T0 + 11.5), ev(8, 'c2s', 'RST', 'x224', T0 + 11.6)],
+    });
+    out.push(one('a Confirm that comes only after the client gave up', 'server_unresponsive', late, { minConfidence: 0.75, frames: [4, 6, 7], mentions: ['gave up after 10 s', 'came only in frame 7'] }));
+    // The ClientHello (frame 8) is retransmitted and never acknowledged; the server closes (frame 14).
+    const unread = clientClosedAfterTls(
+      {
+        flow: makeFlow({}, { lostSegments: [{ dir: 0, frame: 8, retransmitFrames: [9, 10, 11, 12], length: 275, acked: false }], retransmissions: [4, 0], retransmissionFrames: [[9, 10, 11, 12], []] }),
+        died: died({ phase: 'tls', how: 'fin', by: 'server', frame: 14 }),
+        timeline: [...healthyTimeline().slice(0, 5), ev(14, 's2c', 'FIN', 'tls')],
+      },
+      { clientHelloFrame: 8, serverHelloFrame: null, certificateFrame: null, certificates: [], serverHelloDoneFrame: null, clientFinishedFrame: null, serverFinishedFrame: null, establishedFrame: null, version: null },
+    );
+    out.push(one('a ClientHello never acknowledged, then the server closes', 'server_unresponsive', unread, { minConfidence: 0.45, maxConfidence: 0.55, frames: [8, 9, 14], mentions: ['never acknowledged', 'frame 8', 'retransmitted 4 times'] }));
   }
   // security_layer_mismatch
   out.push(one('SSL_NOT_ALLOWED_BY_SERVER', 'security_layer_mismatch', negFailure(2, 'SSL_NOT_ALLOWED_BY_SERVER'), { minConfidence: 0.9, frames: [4, 5], mentions: ['SSL_NOT_ALLOWED_BY_SERVER', 'PROTOCOL_SSL', 'frame 5'] }));
   out.push(one('SSL_REQUIRED_BY_SERVER', 'security_layer_mismatch', negFailure(1, 'SSL_REQUIRED_BY_SERVER', 0), { minConfidence: 0.9, frames: [4, 5], mentions: ['SSL_REQUIRED_BY_SERVER', 'PROTOCOL_RDP'] }));
+  {
+    // xrdp (security_layer=tls): a Confirm without negotiation data, then a Disconnect Provider Ultimatum for the Connect Initial.
+    const mcs = { connectInitialFrame: 6, connectResponseFrame: null, result: null, client: null, server: null, erectDomainFrame: null, attachUserRequestFrame: null, attachUserConfirmFrame: null, attachUserResult: null, channelJoins: [], securityExchangeFrame: null, clientInfoFrame: null, disconnectUltimatum: { frame: 7, by: 'server' as const, reason: 3, reasonName: 'rn-user-requested' } };
+    const c = makeRecord({
+      outcome: 'failed',
+      reached: 'mcs',
+      phases: [phase('tcp', 3), phase('x224', 5), phase('mcs', 6)],
+      died: died({ phase: 'mcs', how: 'disconnect_ultimatum', by: 'server', frame: 7 }),
+      negotiation: makeNegotiation({ requestedProtocols: null, requestedProtocolNames: [], selectedProtocol: null, selectedProtocolName: null, responseFlags: null }),
+      tls: null,
+      security: 'rdp',
+      mcs,
+      timeline: [...healthyTimeline().slice(0, 4), ev(6, 'c2s', 'MCS Connect Initial', 'mcs'), ev(7, 's2c', 'MCS Disconnect Provider Ultimatum', 'mcs')],
+    });
+    out.push(one('Standard RDP Security refused at the Connect Initial (xrdp)', 'security_layer_mismatch', c, { minConfidence: 0.7, frames: [4, 5, 6, 7], mentions: ['no RDP_NEG_REQ', 'without negotiation data', 'Disconnect Provider Ultimatum'] }));
+    const rdp = makeRecord({
+      outcome: 'failed',
+      reached: 'x224',
+      phases: [phase('tcp', 3), phase('x224', 5)],
+      died: died({ phase: 'x224', how: 'fin', by: 'client', frame: 6 }),
+      negotiation: makeNegotiation({ requestedProtocols: 0x1, requestedProtocolNames: ['SSL'], selectedProtocol: 0, selectedProtocolName: 'RDP' }),
+      tls: null,
+      security: 'rdp',
+      timeline: [...healthyTimeline().slice(0, 4), ev(6, 'c2s', 'FIN', 'x224')],
+    });
+    out.push(one('PROTOCOL_RDP selected for a client that offered SSL only', 'security_layer_mismatch', rdp, { minConfidence: 0.65, frames: [4, 5, 6], mentions: ['PROTOCOL_SSL', 'selected PROTOCOL_RDP', 'frame 6'] }));
+  }
   // nla_mismatch
   out.push(one('HYBRID_REQUIRED_BY_SERVER', 'nla_mismatch', negFailure(5, 'HYBRID_REQUIRED_BY_SERVER', 0x1), { minConfidence: 0.9, frames: [4, 5], mentions: ['HYBRID_REQUIRED_BY_SERVER', 'PROTOCOL_SSL'] }));
   {

@@ -8,10 +8,10 @@ const sign = (n: number): number => (n > 0 ? 1 : n < 0 ? -1 : 0);
 
 describe('compareServerKeys', () => {
   it('orders like localeCompare: punctuation before digits before letters, a prefix first', () => {
-    const keys = ['10.0.0.2:3389', '10.0.0.10:3389', '10.0.0.1:3389', '10.0.0.1:33890', '10.0.0.1', '::1:3389', 'fd00::a:3389', 'fd00::5:3389', 'fd00::ab:3389', '9.9.9.9:3389', '2001:db8::1:3389'];
+    const keys = ['10.0.0.2:3389', '10.0.0.10:3389', '10.0.0.1:3389', '10.0.0.1:33890', '10.0.0.1', '::1:3389', 'fd00::a:3389', 'fd00::5:3389', 'fd00::ab:3389', '9.9.9.9:3389', '2001:db8::1:3389', '[::1]:3389', '[fd00::a]:3389', '[fd00::]:3389', '[2001:db8::1]:3389'];
     const ours = [...keys].sort(compareServerKeys);
     expect(ours).toEqual([...keys].sort((a, b) => a.localeCompare(b)));
-    expect(ours.slice(0, 3)).toEqual(['::1:3389', '10.0.0.1', '10.0.0.1:3389']);
+    expect(ours.slice(0, 5)).toEqual(['::1:3389', '[::1]:3389', '[2001:db8::1]:3389', '[fd00::]:3389', '[fd00::a]:3389']);
   });
 
   it('has the sign of localeCompare on random keys (characters outside its set go to localeCompare)', () => {

@@ -194,12 +194,12 @@ describe('server summaries and the headline', () => {
     expect(h).toMatch(/^1 of 2 attempts to 10\.0\.0\.5:3389 failed: possibly the client refused/);
     expect(h).toMatch(/1 attempt was only partly captured\.$/);
   });
-  it('an IPv6 server: "ip:port" without brackets in groups and servers (the JSON contract), in brackets for people', () => {
+  it('an IPv6 server: "[addr]:port" in groups, servers (the JSON contract) and the headline', () => {
     const flow = makeFlow({ ipVersion: 6, client: { ip: 'fd00::9', port: 50000 }, server: { ip: 'fd00:20::15', port: 3389 } });
-    const c = clientClosedAfterTls({ id: 'c1', flow, client: 'fd00::9:50000', server: 'fd00:20::15:3389' }, { certificates: [makeCert({ notAfter: '2025-01-01T00:00:00Z' })] });
+    const c = clientClosedAfterTls({ id: 'c1', flow, client: '[fd00::9]:50000', server: '[fd00:20::15]:3389' }, { certificates: [makeCert({ notAfter: '2025-01-01T00:00:00Z' })] });
     const f = diagnose(input([c]));
-    expect(groupAttempts([c], f)[0]!.server).toBe('fd00:20::15:3389');
-    expect(summarizeServers([c], f)[0]!.server).toBe('fd00:20::15:3389');
+    expect(groupAttempts([c], f)[0]!.server).toBe('[fd00:20::15]:3389');
+    expect(summarizeServers([c], f)[0]!.server).toBe('[fd00:20::15]:3389');
     expect(headline([c], f)).toBe("The connection attempt to [fd00:20::15]:3389 failed: the server's certificate expired on 2025-01-01.");
   });
 });

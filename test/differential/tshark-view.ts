@@ -100,7 +100,9 @@ export function segments(rows: Map<number, Row>): Segment[] {
     const sip = first(row, 'ip.src') ?? first(row, 'ipv6.src');
     const dip = first(row, 'ip.dst') ?? first(row, 'ipv6.dst');
     if (sip === null || dip === null) continue;
-    out.push({ frame, src: `${sip}:${sport}`, dst: `${dip}:${dport}`, row });
+    // As our reports write endpoints: IPv6 in brackets.
+    const ep = (ip: string, port: string): string => (ip.includes(':') ? `[${ip}]:${port}` : `${ip}:${port}`);
+    out.push({ frame, src: ep(sip, sport), dst: ep(dip, dport), row });
   }
   return out.sort((a, b) => a.frame - b.frame);
 }

@@ -6,7 +6,10 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { feedCaptureFile } from './harness.js';
-import { FlowTable, endpointText, type FlowFacts, type StreamConsumer } from '../../src/flow/index.js';
+import { FlowTable, type Endpoint, type FlowFacts, type StreamConsumer } from '../../src/flow/index.js';
+
+/** "ip:port" as expected.json (tshark) writes it: IPv6 without brackets. */
+const endpointText = (e: Endpoint): string => `${e.ip}:${e.port}`;
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const capturesDir = path.resolve(repoRoot, '../shared/captures');

@@ -1,6 +1,6 @@
 // decideEnding: the pure decision of outcome / died from what the state machine saw.
 import { describe, expect, it } from 'vitest';
-import { CLIENT_TIMEOUT_S, SYN_GIVE_UP_S, SYN_RETRY_WAIT_S, decideEnding, type EndInput } from '../../src/handshake/ending.js';
+import { CLIENT_TIMEOUT_S, CONFIRM_GIVE_UP_S, SYN_GIVE_UP_S, SYN_RETRY_WAIT_S, decideEnding, type EndInput } from '../../src/handshake/ending.js';
 
 function input(o: Partial<EndInput>): EndInput {
   return {
@@ -19,6 +19,20 @@ function input(o: Partial<EndInput>): EndInput {
 }
 
 describe('decideEnding', () => {
+  it('a client closing after waiting CONFIRM_GIVE_UP_S for the X.224 Confirm: a time-out by the server, even if a late answer follows', () => {
+    const request = { frame: 4, time: 0.01 };
+    const fin = { kind: 'fin' as const, dir: 0 as const, frame: 6, time: 0.01 + CONFIRM_GIVE_UP_S };
+    const late = { frame: 7, time: fin.time + 1.5 };
+    const e = decideEnding(input({ reached: 'x224', lastData: [request, late], lastDataAtClose: [request, null], closes: [fin], captureEnd: late.time + 0.1 }));
+    expect(e).toMatchObject({ outcome: 'failed', died: { phase: 'x224', how: 'timeout', by: 'server', frame: 4 } });
+    // Sooner, the client's own close; and in later phases the usual client time-out applies.
+    const soon = { ...fin, time: 0.01 + CONFIRM_GIVE_UP_S - 1 };
+    expect(decideEnding(input({ reached: 'x224', lastData: [request, null], closes: [soon], captureEnd: soon.time + 1 })).died).toMatchObject({ how: 'fin', by: 'client' });
+    const tls = decideEnding(input({ reached: 'tls', lastData: [request, null], closes: [fin], captureEnd: fin.time + 1 }));
+    expect(tls.died).toMatchObject({ how: 'fin', by: 'client' });
+    expect(CONFIRM_GIVE_UP_S).toBeLessThan(CLIENT_TIMEOUT_S);
+  });
+
   it('started late wins over everything, and guesses nothing', () => {
     expect(decideEnding(input({ startedLate: true, closes: [{ kind: 'rst', dir: 1, frame: 9, time: 1 }] }))).toEqual({
       outcome: 'incomplete_capture',

@@ -67,6 +67,28 @@ describe('inferTlsPhases (record shapes)', () => {
     expect(r.unexplainedFrom).toBeNull();
   });
 
+  it("the server's four finalization answers make the connection active without any large record (MS-RDPBCGR 1.3.1.1)", () => {
+    // Client Sync / Cooperate / Request Control / Font List (59-63 bytes under AES-GCM), server Sync / Cooperate / Granted / Font Map,
+    // then an idle logon screen's few hundred bytes and the client's TLS 1.2 close (not an app-data record).
+    const spec = 'c500 s130 c36 c32 s35 c36 s39 c420 s60 s480 c640 c61 c63 s59 s63 c63 s63 c59 s59 s236 c38 s120';
+    const r = inferTlsPhases({ records: recs(spec), selectedProtocol: PROTOCOL_SSL, ...GCM });
+    expect(r.steps.map((s) => `${s.step}@${s.frames.join(',')}`).slice(-3)).toEqual(['confirm_active@11', 'finalization@12,13,14,15,16,17,18,19', 'active@19,20,21,22']);
+    const active = r.steps[r.steps.length - 1]!;
+    expect(active).toMatchObject({ phase: 'active', inferred: true, confidence: 0.7 });
+    expect(active.reason).toMatch(/Font Map that ends the finalization/);
+    expect(r.reached).toBe('active');
+  });
+
+  it('the finalization is not active before the server answered four times', () => {
+    // Only Synchronize and Control Cooperate came back (or the server's Set Error Info and Disconnect Provider Ultimatum).
+    const spec = 'c500 s130 c36 c32 s35 c36 s39 c420 s60 s480 c640 c61 c63 s59 s63 c63 c59';
+    const r = inferTlsPhases({ records: recs(spec), selectedProtocol: PROTOCOL_SSL, ...GCM });
+    expect(r.reached).toBe('finalization');
+    // Four small server records before the client sent three of its own are not the answers either.
+    const early = 'c500 s130 c36 c32 s35 c36 s39 c420 s60 s480 c640 c61 c63 s59 s63 s59 s63';
+    expect(inferTlsPhases({ records: recs(early), selectedProtocol: PROTOCOL_SSL, ...GCM }).reached).toBe('finalization');
+  });
+
   it('a licensing client message (followed by server records) is not taken for Confirm Active', () => {
     const spec = 'c500 s130 c36 c32 s35 c420 s560 c384 s64 s464 c608 c64 c64';
     expect(names(spec, PROTOCOL_SSL)).toContain('licensing@7,8,9');
@@ -228,8 +250,12 @@ describe.skipIf(!existsSync(captures))('shapes of the real captures in ../shared
       'demand_active@59',
       'confirm_active@61',
       'finalization@62',
-      'active@80',
+      'active@74',
     ]);
+    // The finalization as a Windows pair sends it (64-byte records): client Synchronize, Control
+    // Cooperate, Control Request Control (62-64), server Synchronize, Control Cooperate (66, 67),
+    // Control Granted (70), client Persistent Key List (71, 80 bytes), Font List (72), server Font Map (74).
+    expect(r.steps.find((s) => s.step === 'finalization')!.frames).toEqual([62, 63, 64, 66, 67, 70, 71, 72, 74]);
   });
 
   it('nDPI rdp.pcap: HYBRID_EX, 3 round trips, the last server record (28 bytes) = Early User Authorization Result', () => {

@@ -77,6 +77,7 @@ const CASES = [
   'captures/network_unstable.pcap', // many frames
   'sample.pcapng', // several servers, noise around the connections
   'captures/port_not_listening.pcap', // the same client port reused by each retry
+  'captures/cert_untrusted.pcap', // IPv6: endpoints written [addr]:port
 ];
 
 describe.skipIf(!hasTshark)('evidence pcaps checked with tshark', () => {

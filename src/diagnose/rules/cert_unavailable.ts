@@ -2,7 +2,7 @@
 // SSL_CERT_NOT_ON_SERVER (MS-RDPBCGR 2.2.1.2.2), an internal_error alert, or a
 // close right after the ClientHello.
 import { SSL_CERT_NOT_ON_SERVER, protocolNames } from '../codes.js';
-import { closeWords, convFilter, findAlert, makeFinding } from '../facts.js';
+import { clientHelloUnread, closeWords, convFilter, findAlert, lateConfirm, makeFinding } from '../facts.js';
 import type { Rule } from '../types.js';
 import { outdatedClientHello } from './tls_mismatch.js';
 
@@ -11,7 +11,7 @@ export const certUnavailable: Rule = {
   check(conn) {
     if (conn.outcome === 'completed') return null;
     const neg = conn.negotiation;
-    if (neg && neg.failureCode === SSL_CERT_NOT_ON_SERVER) {
+    if (neg && neg.failureCode === SSL_CERT_NOT_ON_SERVER && !lateConfirm(conn)) {
       return makeFinding('cert_unavailable', {
         confidence: 0.95,
         confidenceReason: 'The server says it has no certificate; why (a corrupt key store, a failed renewal) is only in its event log.',
@@ -37,6 +37,8 @@ export const certUnavailable: Rule = {
     const d = conn.died;
     if (!d || d.by !== 'server' || (d.how !== 'rst' && d.how !== 'fin') || d.phase !== 'tls' || tls.serverHelloFrame !== null) return null;
     if (d.frame !== null && d.frame < tls.clientHelloFrame) return null;
+    // A ClientHello the server never acknowledged was never read: no answer to it (server_unresponsive).
+    if (clientHelloUnread(conn)) return null;
     const selected = neg?.selectedProtocol != null ? `, after selecting ${protocolNames(neg.selectedProtocol).join(' | ')} (frame ${neg.confirmFrame ?? '?'}),` : '';
     const outdated = outdatedClientHello(tls) !== null;
     return makeFinding('cert_unavailable', {

@@ -1,15 +1,20 @@
 // nla_mismatch: RDP_NEG_FAILURE HYBRID_REQUIRED_BY_SERVER /
 // SSL_WITH_USER_AUTH_REQUIRED_BY_SERVER (MS-RDPBCGR 2.2.1.2.2), or HYBRID offered
-// and not selected (2.2.1.2.1) with the client then leaving.
+// and not selected (2.2.1.2.1) with the client then leaving before TLS. mstsc and FreeRDP
+// offer PROTOCOL_SSL next to HYBRID, so "HYBRID offered, SSL selected" is a normal choice: a
+// client that requires NLA refuses it at the Connection Confirm (3.2.5.3.2), before any
+// ClientHello; one that goes on into TLS accepted it and, if it then leaves, judged the
+// certificate (cert_* rules).
 import {
   HYBRID_REQUIRED_BY_SERVER,
   PROTOCOL_HYBRID,
   PROTOCOL_HYBRID_EX,
+  PROTOCOL_RDP,
   SSL_WITH_USER_AUTH_REQUIRED_BY_SERVER,
   failureCodeName,
   protocolNames,
 } from '../codes.js';
-import { closeWords, convFilter, makeFinding } from '../facts.js';
+import { closeWords, convFilter, lateConfirm, makeFinding } from '../facts.js';
 import type { Rule } from '../types.js';
 
 const NLA = PROTOCOL_HYBRID | PROTOCOL_HYBRID_EX;
@@ -18,7 +23,7 @@ export const nlaMismatch: Rule = {
   cause: 'nla_mismatch',
   check(conn) {
     const neg = conn.negotiation;
-    if (!neg || conn.outcome === 'completed') return null;
+    if (!neg || conn.outcome === 'completed' || lateConfirm(conn)) return null;
     const offered = neg.requestedProtocols === null ? 'no RDP_NEG_REQ' : protocolNames(neg.requestedProtocols).join(' | ');
     if (neg.failureCode === HYBRID_REQUIRED_BY_SERVER || neg.failureCode === SSL_WITH_USER_AUTH_REQUIRED_BY_SERVER) {
       const name = neg.failureCodeName ?? failureCodeName(neg.failureCode);
@@ -45,15 +50,16 @@ export const nlaMismatch: Rule = {
         summary: 'the server selected NLA, which the client had not offered',
       });
     }
-    if (!(neg.requestedProtocols & NLA) || neg.selectedProtocol & NLA) return null;
-    if (!d || d.by !== 'client' || (d.phase !== 'x224' && d.phase !== 'tls')) return null;
+    // PROTOCOL_RDP selected: the server refused TLS altogether (security_layer_mismatch).
+    if (!(neg.requestedProtocols & NLA) || neg.selectedProtocol & NLA || neg.selectedProtocol === PROTOCOL_RDP) return null;
+    if (!d || d.by !== 'client' || d.phase !== 'x224' || conn.tls?.clientHelloFrame != null) return null;
     const selected = protocolNames(neg.selectedProtocol).join(' | ');
     // A client that requires NLA disconnects at once; one that only goes quiet did not say so.
     const left = d.how === 'fin' || d.how === 'rst' || d.how === 'tls_alert' || d.how === 'encrypted_alert' || d.how === 'x224_disconnect';
     return makeFinding('nla_mismatch', {
-      confidence: !left ? 0.3 : d.phase === 'x224' ? 0.65 : 0.55,
+      confidence: !left ? 0.3 : 0.65,
       confidenceReason: left
-        ? 'The server did not select NLA and the client then left, which is what a client that requires NLA does; the client can also leave for another reason (e.g. the certificate).'
+        ? 'The server did not select NLA and the client left before starting TLS, which is what a client that requires NLA does; a user cancelling at that moment looks the same.'
         : 'The server did not select NLA and the client sent nothing more, but it did not close the connection either, which a client that requires NLA does at once: the capture may simply have stopped recording this connection.',
       frames: [neg.requestFrame, neg.confirmFrame, d.frame],
       explanation: `The client offered ${offered} (frame ${neg.requestFrame ?? '?'}), the server selected ${selected} without NLA (frame ${neg.confirmFrame}), and the client ${left ? `${closeWords(d.how)} in frame ${d.frame ?? '?'}` : 'sent nothing more'}.`,

@@ -5,6 +5,7 @@
 import { LICENSE_ERROR_ALERT, STATUS_VALID_CLIENT, isDenialErrorInfo } from '../codes.js';
 import { closeWords, convFilter, hex32, makeFinding, reachedAtLeast } from '../facts.js';
 import type { Rule } from '../types.js';
+import { standardSecurityRefusedAtMcs } from './security_layer_mismatch.js';
 
 export const serverDenied: Rule = {
   cause: 'server_denied',
@@ -39,6 +40,8 @@ export const serverDenied: Rule = {
         steps: ['restartBoth', 'stuckSessions'],
       });
     }
+    // A TLS-only server refusing Standard RDP Security at the Connect Initial: security_layer_mismatch.
+    if (standardSecurityRefusedAtMcs(conn)) return null;
     const ult = conn.mcs?.disconnectUltimatum;
     if (ult && ult.by === 'server') {
       return makeFinding('server_denied', {

@@ -3,7 +3,7 @@
 // half-done handshakes to one server at once point at its pending-connection limit.
 import type { ConnectionRecord } from '../../handshake/types.js';
 import { phaseIndex } from '../../handshake/types.js';
-import { captureEndOf, convFilter, frameTime, makeFinding, plural, secondsText, serverText } from '../facts.js';
+import { captureEndOf, clientHelloUnread, closeWords, convFilter, frameTime, lateConfirm, makeFinding, plural, secondsText, serverText } from '../facts.js';
 import type { DiagnosisInput, Rule } from '../types.js';
 import { connectionsToServer, overlapping } from '../lookup.js';
 
@@ -15,7 +15,8 @@ export const CONCURRENT_HALF_OPEN = 4;
 function halfDone(o: ConnectionRecord): boolean {
   if (o.outcome === 'completed' || o.transport !== 'tcp') return false;
   if (phaseIndex(o.reached) > phaseIndex('x224')) return false;
-  return o.negotiation?.confirmFrame == null;
+  // A Confirm that came only after the client gave up left that handshake half-done too.
+  return o.negotiation?.confirmFrame == null || lateConfirm(o) !== null;
 }
 
 /** Other half-done handshakes to the same server whose lifetime overlaps this one. */
@@ -37,7 +38,25 @@ export const serverUnresponsive: Rule = {
     const tcp = conn.flow.tcp;
     const neg = conn.negotiation;
     if (!tcp || conn.outcome === 'completed' || tcp.synAckFrames.length === 0) return null;
-    if (!neg || neg.requestFrame === null || neg.confirmFrame !== null || neg.failureCode !== null) return null;
+    const unread = clientHelloUnread(conn);
+    if (unread) {
+      // RFC 9293 3.10.7.4: a segment that is never acknowledged never reached the receiving TCP's queue.
+      const d = conn.died;
+      const ends = d && d.by === 'server' ? `, and the server then ${closeWords(d.how)} in frame ${d.frame ?? '?'}` : d && d.by === 'client' ? `, and the client gave up in frame ${d.frame ?? '?'}` : '';
+      return makeFinding('server_unresponsive', {
+        confidence: 0.5,
+        confidenceReason:
+          'The server never acknowledged the ClientHello, so it never read it: either the segment did not reach it (a device in between dropping it, such as a firewall inspecting TLS) or the server stopped taking data in; the capture from this side cannot tell which. It is not a certificate problem: the server never got far enough to need one.',
+        frames: [conn.negotiation?.confirmFrame, unread.frame, ...unread.retransmitFrames.slice(0, 4), d?.frame],
+        explanation: `${serverText(conn)} answered the X.224 Connection Request but never acknowledged the client's ClientHello (frame ${unread.frame}, retransmitted ${unread.retransmitFrames.length} times)${ends}.`,
+        filter: `${convFilter(conn)} && (tls.handshake.type == 1 || tcp.analysis.retransmission || tcp.flags.fin == 1 || tcp.flags.reset == 1)`,
+        summary: `${serverText(conn)} never took in the ClientHello`,
+        steps: ['stuckSessions', 'restartBoth', 'testPort'],
+      });
+    }
+    // A Confirm that came only after the client gave up is a late answer, not one (its contents are not the cause).
+    const late = lateConfirm(conn);
+    if (!neg || neg.requestFrame === null || (!late && (neg.confirmFrame !== null || neg.failureCode !== null))) return null;
     const server = serverText(conn);
     const reqTime = frameTime(conn, neg.requestFrame) ?? conn.start;
     const d = conn.died;
@@ -51,8 +70,17 @@ export const serverUnresponsive: Rule = {
     let confidence: number;
     let reason: string;
     let how: string;
-    const endFrame = d?.frame ?? null;
-    if (!d || d.how === 'timeout' || d.how === 'no_answer' || d.how === 'capture_ended') {
+    const endFrame = late?.closeFrame ?? d?.frame ?? null;
+    if (late) {
+      const waited = (frameTime(conn, late.closeFrame) ?? conn.end) - reqTime;
+      const lateBy = (frameTime(conn, late.confirmFrame) ?? conn.end) - reqTime;
+      how = `the client gave up after ${secondsText(waited)} without a Connection Confirm (frame ${late.closeFrame}); the Confirm came only in frame ${late.confirmFrame}, ${secondsText(lateBy)} after the request, to a connection the client had closed`;
+      confidence = waited >= CONFIRM_TIMEOUT_SECONDS ? 0.8 : waited >= 5 ? 0.7 : 0.45;
+      reason =
+        waited >= 5
+          ? 'The server did answer, too late for the client: it is slow (overloaded, or TermService hung for a while) rather than absent; the host\'s load and TerminalServices logs at that time say why.'
+          : "The client gave up quickly, which may be its own doing rather than the server's slowness.";
+    } else if (!d || d.how === 'timeout' || d.how === 'no_answer' || d.how === 'capture_ended') {
       const waited = captureEndOf(conn, input) - reqTime;
       how = `no Connection Confirm came in the ${secondsText(waited)} the capture ran on`;
       confidence = waited >= CONFIRM_TIMEOUT_SECONDS ? 0.8 : 0.45;
@@ -77,12 +105,16 @@ export const serverUnresponsive: Rule = {
     return makeFinding('server_unresponsive', {
       confidence,
       confidenceReason: reason,
-      frames: [tcp.synAckFrames[0], neg.requestFrame, endFrame, ...others.slice(0, 5).map((o) => o.negotiation?.requestFrame ?? o.flow.firstFrame)],
+      frames: [tcp.synAckFrames[0], neg.requestFrame, endFrame, late?.confirmFrame, ...others.slice(0, 5).map((o) => o.negotiation?.requestFrame ?? o.flow.firstFrame)],
       explanation: `${server} completed the TCP handshake (frame ${tcp.synAckFrames[0]}) and received the X.224 Connection Request (frame ${neg.requestFrame}), but ${how}${crowdText}.`,
       filter: crowd
         ? `${conn.flow.ipVersion === 6 ? 'ipv6' : 'ip'}.addr==${conn.flow.server.ip} && tcp.port==${conn.flow.server.port} && (cotp.type == 0x0e || cotp.type == 0x0d || tcp.flags.syn == 1)`
         : `${convFilter(conn)} && (cotp || tcp.flags.syn == 1 || tcp.flags.fin == 1 || tcp.flags.reset == 1)`,
-      summary: crowd ? `${server} left ${others.length + 1} handshakes unanswered at once (overloaded or at its connection limit)` : `${server} accepted TCP but never answered the RDP request`,
+      summary: crowd
+        ? `${server} left ${others.length + 1} handshakes unanswered at once (overloaded or at its connection limit)`
+        : late
+          ? `${server} answered the RDP request only after the client had given up`
+          : `${server} accepted TCP but never answered the RDP request`,
       steps,
     });
   },
