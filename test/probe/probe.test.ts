@@ -201,8 +201,8 @@ describe('probe over IPv6 loopback', () => {
       const r = await cli(['probe', `[::1]:${server.port}`, '--timeout', '1', '--format', 'json']);
       const j = JSON.parse(r.stdout) as Report;
       expect(j.captureFindings[0]?.cause).toBe('security_layer_mismatch');
-      // Records spell IPv6 endpoints without brackets (src/flow/types.ts endpointText).
-      expect(j.connections[0]?.server).toBe(`::1:${server.port}`);
+      // IPv6 endpoints are written in brackets in every report (schema 2.0).
+      expect(j.connections[0]?.server).toBe(`[::1]:${server.port}`);
       expect(j.probe?.address).toBe('::1');
     } finally {
       await server.close();
