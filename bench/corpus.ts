@@ -129,7 +129,7 @@ function isTcpPort3389(b: Buffer, len: number): boolean {
   return ((b[l4]! << 8) | b[l4 + 1]!) === 3389 || ((b[l4 + 2]! << 8) | b[l4 + 3]!) === 3389;
 }
 
-class CorpusWriter {
+export class CorpusWriter {
   frames = 0;
   rdpPortFrames = 0;
   first = -1;
@@ -225,11 +225,11 @@ class CorpusWriter {
 
 // ---------------------------------------------------------------- frame building
 
-const ETH = 14;
+export const ETH = 14;
 /** Scratch frame: every source builds its frame here, then the writer copies it out. */
-const scratch = Buffer.alloc(65536 + ETH);
+export const scratch = Buffer.alloc(65536 + ETH);
 
-function ethHeader(b: Buffer, etherType: number): void {
+export function ethHeader(b: Buffer, etherType: number): void {
   // Locally administered MACs; direction does not matter to any reader.
   b.writeUInt32BE(0x02000000, 0);
   b.writeUInt16BE(0x0001, 4);
@@ -275,7 +275,7 @@ const FIN = 0x01;
  * An Ethernet/IPv4/TCP frame into scratch, payload taken from the TLS stream model; returns its length.
  * SYNs carry MSS, SACK-permitted and window-scale options (RFC 9293 3.2, RFC 2018, RFC 7323).
  */
-function tcpFrame(
+export function tcpFrame(
   src: number,
   dst: number,
   sport: number,
@@ -314,14 +314,14 @@ function tcpFrame(
   return end < 60 ? pad(end) : end;
 }
 
-function pad(end: number): number {
+export function pad(end: number): number {
   scratch.fill(0, end, 60);
   return 60;
 }
 
 // ---------------------------------------------------------------- sources
 
-interface Source {
+export interface Source {
   /** Time of the next frame, µs since the epoch. */
   t: number;
   /** Tie-breaker for equal times (creation order), so the output does not depend on heap internals. */
@@ -330,7 +330,7 @@ interface Source {
   step(w: CorpusWriter): boolean;
 }
 
-class Heap {
+export class Heap {
   private readonly a: Source[] = [];
   get size(): number {
     return this.a.length;
@@ -372,7 +372,7 @@ class Heap {
 }
 
 /** Shared state of one generation run. */
-class Gen {
+export class Gen {
   full = false;
   order = 0;
   bulkFlows = 0;
@@ -397,9 +397,9 @@ class Gen {
   }
 }
 
-const MSS = 1460;
+export const MSS = 1460;
 /** TLS 1.2 application data record: 16 KiB plaintext + 8-byte explicit nonce + 16-byte tag (RFC 5246 6.2.3.3, RFC 5288). */
-const APP_RECORD = 5 + 16384 + 24;
+export const APP_RECORD = 5 + 16384 + 24;
 /** Server handshake flight (ServerHello, Certificate, ServerKeyExchange, ServerHelloDone) as one record. */
 const SERVER_FLIGHT = 3200;
 const CLIENT_HELLO = 517;
@@ -417,7 +417,7 @@ interface TlsRecord {
  * 5-byte header (type, version 3.3, length) and a body of pool bytes. The head records are given;
  * after them the stream repeats records of one type and size.
  */
-class TlsStream {
+export class TlsStream {
   private readonly tailStart: number;
 
   constructor(
@@ -458,7 +458,7 @@ class TlsStream {
   }
 }
 
-function headerByte(type: number, bodyLen: number, i: number): number {
+export function headerByte(type: number, bodyLen: number, i: number): number {
   switch (i) {
     case 0:
       return type;
@@ -634,7 +634,7 @@ class BulkFlow implements Source {
 }
 
 /** Keeps `concurrency` bulk flows running: a finished flow's slot starts the next one. */
-class BulkSlot implements Source {
+export class BulkSlot implements Source {
   t: number;
   readonly order: number;
   private flow: BulkFlow;
@@ -788,7 +788,7 @@ class IcmpSource implements Source {
 }
 
 /** One replay of a template: its frames re-addressed for instance k, shifted to start at `start`. */
-class RdpAttempt implements Source {
+export class RdpAttempt implements Source {
   t: number;
   readonly order: number;
   private i = 0;
@@ -835,7 +835,7 @@ function sameOptions(a: CorpusInfo, o: Required<Omit<CorpusOptions, 'templates' 
   );
 }
 
-function pathOf(base: string, f: CorpusFormat): string {
+export function pathOf(base: string, f: CorpusFormat): string {
   return `${base}.${f}`;
 }
 

@@ -204,9 +204,16 @@ export function renderReport(rep: RunReport): string {
       L.push(`| CLI process peak RSS ≤ 150 MB | ${s} (all formats) | ${Math.round(peak)} MB | | ${verdict(peak <= 150)} |`);
     }
   }
-  if (sizes.length >= 2) {
-    const a = sizes[0]!;
-    const b = sizes[sizes.length - 1]!;
+  // Flat memory and linear time compare sizes of one kind of corpus (the mixed link "1G", "session-1G", "storm-1G").
+  const kinds = new Map<string, string[]>();
+  for (const s of sizes) {
+    const k = /^(session|storm)-/.exec(s)?.[1] ?? 'mixed';
+    kinds.set(k, [...(kinds.get(k) ?? []), s]);
+  }
+  for (const same of kinds.values()) {
+    if (same.length < 2) continue;
+    const a = same[0]!;
+    const b = same[same.length - 1]!;
     for (const peer of ['analyze', 'cli']) {
       for (const fmt of ['pcap', 'pcapng', 'pcapng.gz']) {
         const x = find(rs, a, fmt, peer);
@@ -235,7 +242,7 @@ export function renderReport(rep: RunReport): string {
   renderProfile(L, rep);
 
   // ---- scaling
-  if (sizes.length >= 2) {
+  for (const sizes of [...kinds.values()].filter((x) => x.length >= 2)) {
     L.push('## Scaling');
     L.push('');
     L.push(`Time per MB and peak RSS at each size. Linear time means the same MB/s at every size; flat memory means the same peak RSS.`);

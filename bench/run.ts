@@ -1,5 +1,5 @@
-// `npx tsx bench/run.ts [--sizes 100M,1G] [--runs 3] [--peers all|list] [--quick] [--seed N] [--flows N]
-//                       [--flood-runs 1] [--out FILE] [--no-write] [--corpus-dir DIR]`
+// `npx tsx bench/run.ts [--sizes 100M,1G] [--corpora mixed,session,storm] [--runs 3] [--peers all|list]
+//                       [--quick] [--seed N] [--flows N] [--flood-runs 1] [--out FILE] [--no-write] [--corpus-dir DIR]`
 // Generates (or reuses) the seeded corpus under bench/corpus/, compiles src/ and bench/child.ts to plain
 // JavaScript under bench/out/js/ (what users run, no loader in the measured process), then measures every
 // peer on the same files, alternating peers run after run, and writes the medians to docs/benchmarks.md.
@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ensureCorpus, generateSynFlood, type CorpusFormat, type CorpusInfo, type SynFloodInfo } from './corpus.js';
+import { ensureRdpCorpus, type RdpCorpusInfo, type RdpCorpusKind } from './rdp-corpora.js';
 import { median, runMeasured, type Sample } from './measure.js';
 import { profileAnalyze, type AnalyzeProfile } from './profile.js';
 import { renderReport, type CaseResult, type RunReport } from './report.js';
@@ -250,6 +251,32 @@ export interface BenchOptions {
   floodRuns: number;
   out: string | null;
   corpusDir: string;
+  /** Which corpora: the mixed link (bench/corpus.ts), an RDP server's capture, an attempt storm (bench/rdp-corpora.ts). */
+  corpora: ('mixed' | RdpCorpusKind)[];
+}
+
+/** An RDP corpus described as the report describes corpora (attempts; no bulk, DNS or ICMP of its own but the storm's bulk). */
+function asCorpusInfo(i: RdpCorpusInfo): CorpusInfo {
+  return {
+    generatorVersion: i.generatorVersion,
+    seed: i.seed,
+    bytesTarget: i.bytesTarget,
+    linkRate: 0,
+    concurrency: 0,
+    rdpEvery: 0,
+    files: i.files,
+    frames: i.frames,
+    rdpPortFrames: i.rdpPortFrames,
+    rdpAttempts: Object.values(i.attempts).reduce((a, n) => a + n, 0),
+    rdpRounds: 0,
+    templates: Object.keys(i.attempts),
+    bulkFlows: 0,
+    bulkBytes: 0,
+    dnsQueries: 0,
+    icmpEchoes: 0,
+    start: i.start,
+    end: i.end,
+  };
 }
 
 export function parseOptions(argv: string[]): BenchOptions {
@@ -266,9 +293,12 @@ export function parseOptions(argv: string[]): BenchOptions {
       out: { type: 'string' },
       'no-write': { type: 'boolean', default: false },
       'corpus-dir': { type: 'string' },
+      corpora: { type: 'string' },
     },
     strict: true,
   });
+  const corpora = (values.corpora ?? 'mixed,session,storm').split(',').map((s) => s.trim()).filter(Boolean);
+  for (const c of corpora) if (!['mixed', 'session', 'storm'].includes(c)) throw new Error(`unknown corpus "${c}" (known: mixed, session, storm)`);
   const quick = values.quick === true;
   const sizes = (values.sizes ?? (quick ? '20M' : '100M,1G')).split(',').map((s) => s.trim()).filter(Boolean);
   for (const s of sizes) parseSize(s);
@@ -288,6 +318,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     floodRuns: Math.max(1, Number(values['flood-runs'] ?? 1) || 1),
     out,
     corpusDir: path.resolve(values['corpus-dir'] ?? path.join(REPO, 'bench/corpus')),
+    corpora: corpora as BenchOptions['corpora'],
   };
 }
 
@@ -314,10 +345,19 @@ export async function main(argv: string[]): Promise<void> {
   mkdirSync(o.corpusDir, { recursive: true });
   const corpora: { name: string; info: CorpusInfo }[] = [];
   for (const s of o.sizes) {
-    const t = Date.now();
-    const info = await ensureCorpus({ seed: o.seed, bytes: parseSize(s), base: path.join(o.corpusDir, `corpus-${s}-seed${o.seed}`), formats: ['pcap', 'pcapng', 'pcapng.gz'] });
-    log(`corpus ${s}: ${info.frames} frames, ${info.rdpAttempts} RDP attempts (${((Date.now() - t) / 1000).toFixed(1)} s)`);
-    corpora.push({ name: s, info });
+    if (o.corpora.includes('mixed')) {
+      const t = Date.now();
+      const info = await ensureCorpus({ seed: o.seed, bytes: parseSize(s), base: path.join(o.corpusDir, `corpus-${s}-seed${o.seed}`), formats: ['pcap', 'pcapng', 'pcapng.gz'] });
+      log(`corpus ${s}: ${info.frames} frames, ${info.rdpAttempts} RDP attempts (${((Date.now() - t) / 1000).toFixed(1)} s)`);
+      corpora.push({ name: s, info });
+    }
+    for (const kind of ['session', 'storm'] as const) {
+      if (!o.corpora.includes(kind)) continue;
+      const t = Date.now();
+      const info = await ensureRdpCorpus({ kind, seed: o.seed, bytes: parseSize(s), base: path.join(o.corpusDir, `${kind}-${s}-seed${o.seed}`), formats: ['pcap', 'pcapng', 'pcapng.gz'] });
+      log(`${kind} corpus ${s}: ${info.frames} frames, ${Object.values(info.attempts).reduce((a, n) => a + n, 0)} attempts, ${info.sessions} sessions (${((Date.now() - t) / 1000).toFixed(1)} s)`);
+      corpora.push({ name: `${kind}-${s}`, info: asCorpusInfo(info) });
+    }
   }
   let flood: SynFloodInfo | null = null;
   if (o.peers.has('flood')) {
