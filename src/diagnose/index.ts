@@ -40,6 +40,8 @@ export function diagnoseConnection(conn: ConnectionRecord, input: DiagnosisInput
   if (findings.some((f) => f.cause !== 'client_abort' && f.confidence >= BETTER_CAUSE_CONFIDENCE)) {
     findings = findings.filter((f) => f.cause !== 'client_abort');
   }
+  const port = conn.flow.server.port;
+  if (port !== 3389) findings = findings.map((f) => onPort(f, port));
   if (conn.outcome === 'incomplete_capture') {
     const why = INCOMPLETE_REASON[conn.incompleteReason ?? ''] ?? 'The capture does not hold the whole connection.';
     findings = findings.map((f) =>
@@ -49,6 +51,15 @@ export function diagnoseConnection(conn: ConnectionRecord, input: DiagnosisInput
     );
   }
   return sortFindings(findings);
+}
+
+/**
+ * A finding whose steps and checks name the connection's own port: the catalogue's words are
+ * for the default port 3389, and an admin who moved Remote Desktop to 3390 must test 3390.
+ */
+export function onPort(f: Finding, port: number): Finding {
+  const sub = (s: string): string => s.replace(/(-Port |\bport |findstr :)3389\b/g, `$1${port}`);
+  return { ...f, remediation: f.remediation.map(sub), confirm: sub(f.confirm) };
 }
 
 /** Findings per connection id (completed connections map to an empty list). */

@@ -234,3 +234,24 @@ describe('server summaries and the headline', () => {
     expect(headline([c], f)).toBe("The connection attempt to [fd00:20::15]:3389 failed: the server's certificate expired on 2025-01-01.");
   });
 });
+
+describe('steps name the connection\'s own port', () => {
+  it('a blocked SYN to 3390: Test-NetConnection -Port 3390, firewall for port 3390', () => {
+    const c = makeRecord({
+      id: 'c1',
+      flow: makeFlow({ client: { ip: '10.0.0.9', port: 50000 }, server: { ip: '10.2.0.5', port: 3390 }, packets: [3, 0], start: T0, end: T0 + 9 }, { synFrames: [1, 2, 3], synAckFrames: [], ackFrame: null, ttl: [128, null] }),
+      outcome: 'failed',
+      reached: 'none',
+      phases: [],
+      died: died({ phase: 'tcp', how: 'no_answer', by: 'network', frame: 3 }),
+      negotiation: null,
+      tls: null,
+    });
+    const f = diagnoseConnection(c, input([c], { captureEnd: [T0 + 1000] }))[0]!;
+    expect(f.cause).toBe('port_blocked');
+    const text = [...f.remediation, f.confirm].join('\n');
+    expect(text).toContain('-Port 3390');
+    expect(text).toContain('port 3390');
+    expect(text).not.toContain('3389');
+  });
+});
