@@ -13,6 +13,7 @@ import { parsePort, runAnalysis } from './run.js';
 import { runLive } from './live.js';
 import { registerProbe } from './probe.js';
 import { keepYoungGenerationSmall } from './heap.js';
+import { quietOnBrokenPipe } from './terminal.js';
 import { defaultJobs } from '../pipeline.js';
 
 function version(): string {
@@ -229,6 +230,16 @@ function isEntryPoint(): boolean {
 
 if (isEntryPoint()) {
   keepYoungGenerationSmall();
+  const writeFailed = (message: string): void => {
+    try {
+      process.stderr.write(`rdp-autopsy: ${oneLine(message)}\n`);
+    } catch {
+      // stderr itself is gone: the exit code still tells
+    }
+    process.exit(EXIT.USAGE);
+  };
+  quietOnBrokenPipe(process.stdout, 'stdout', writeFailed);
+  quietOnBrokenPipe(process.stderr, 'stderr', () => process.exit(EXIT.USAGE));
   main(process.argv).then(
     (c) => {
       process.exitCode = c;

@@ -12,6 +12,7 @@ import { writeHtml } from '../report/html.js';
 import { writeMarkdown } from '../report/markdown.js';
 import { FORMATS, FORMAT_NAMES, type RenderOptions, type Renderer } from './formats.js';
 import { EXIT, UsageError } from './errors.js';
+import { colorWanted } from './terminal.js';
 
 export interface RunOptions {
   format: string;
@@ -87,7 +88,7 @@ export function openOutput(o: RunOptions, stdout: NodeJS.WritableStream): Report
     return {
       onConnection: undefined,
       emit(report: Report): void {
-        const color = o.color ?? (o.output === undefined && (stdout as { isTTY?: boolean }).isTTY === true && !process.env.NO_COLOR);
+        const color = o.color ?? (o.output === undefined && colorWanted((stdout as { isTTY?: boolean }).isTTY === true));
         if (o.output === undefined) {
           const out = batchedWriter((chunk) => stdout.write(chunk));
           stream(report, { color }, out.write);
@@ -115,7 +116,7 @@ export function openOutput(o: RunOptions, stdout: NodeJS.WritableStream): Report
   return {
     onConnection: undefined,
     emit(report: Report): void {
-      const color = o.color ?? (o.output === undefined && (stdout as { isTTY?: boolean }).isTTY === true && !process.env.NO_COLOR);
+      const color = o.color ?? (o.output === undefined && colorWanted((stdout as { isTTY?: boolean }).isTTY === true));
       const text = render(report, { color });
       if (o.output === undefined) {
         stdout.write(text);

@@ -12,7 +12,7 @@ import { CAPTURE_FINDINGS_TITLE, deathText, eventLabel, fileSetLines, fileSetNot
 import type { Report, ReportedConnection } from './types.js';
 
 export interface TextOptions {
-  /** ANSI colours (the CLI decides: a TTY, NO_COLOR unset, no --no-color). */
+  /** ANSI colours (the CLI decides: src/cli/terminal.ts colorWanted, and --no-color). */
   color: boolean;
   /** Timeline events shown per failed connection (default 40). */
   maxLadder?: number;
