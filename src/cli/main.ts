@@ -87,7 +87,14 @@ export function sourcesOf(args: string[]): CaptureSource[] {
   });
 }
 
+/** `--detail`: summary or full. */
+function detailOf(v: string): 'summary' | 'full' {
+  if (v !== 'summary' && v !== 'full') throw new UsageError(`invalid detail "${v}" (expected summary or full)`);
+  return v;
+}
+
 interface CommonOpts {
+  detail?: 'summary' | 'full';
   format: string;
   output?: string;
   port?: number[];
@@ -102,6 +109,7 @@ function addCommon(cmd: Command): Command {
     .option('--port <n>', 'an extra TCP/UDP port to treat as RDP (repeatable, or comma-separated)', parsePort)
     .option('--export-evidence <dir>', 'write a small pcap per failed connection into DIR')
     .option('--no-color', 'no ANSI colours in the text report')
+    .option('--detail <level>', 'text report: summary (identical failures once, with their count; the default) or full (every attempt)', detailOf)
     .addHelpText('after', EXIT_CODES_HELP);
 }
 
@@ -136,7 +144,7 @@ export async function main(argv: string[], stdout: NodeJS.WritableStream = proce
   ).action(async (captures: string[], o: CommonOpts & { jobs?: number; fileSet: boolean }) => {
     code = await runAnalysis(
       sourcesOf(captures),
-      { format: o.format, output: o.output, ports: o.port ?? [], color: colorOf(o), exportEvidence: o.exportEvidence, jobs: o.jobs, fileSets: o.fileSet },
+      { format: o.format, output: o.output, ports: o.port ?? [], color: colorOf(o), exportEvidence: o.exportEvidence, jobs: o.jobs, fileSets: o.fileSet, detail: o.detail },
       stdout,
     );
   });
@@ -187,6 +195,7 @@ export async function main(argv: string[], stdout: NodeJS.WritableStream = proce
           ports: o.port ?? [],
           color: colorOf(o),
           exportEvidence: o.exportEvidence,
+          detail: o.detail,
         },
         stdout,
       );
