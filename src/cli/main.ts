@@ -107,7 +107,7 @@ function addCommon(cmd: Command): Command {
     .addOption(new Option('--format <format>', `report format: ${FORMAT_NAMES.join('|')}`).default('text'))
     .option('-o, --output <file>', 'write the report to FILE')
     .option('--port <n>', 'an extra TCP/UDP port to treat as RDP (repeatable, or comma-separated)', parsePort)
-    .option('--export-evidence <dir>', 'write a small pcap per failed connection into DIR')
+    .option('--export-evidence <dir>', 'write a small pcapng per failed connection into DIR (each packet commented with its original frame number)')
     .option('--no-color', 'no ANSI colours in the text report')
     .option('--detail <level>', 'text report: summary (identical failures once, with their count; the default) or full (every attempt)', detailOf)
     .addHelpText('after', EXIT_CODES_HELP);

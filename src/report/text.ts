@@ -177,6 +177,11 @@ function repeatedBlock(g: readonly ReportedConnection[], first: ReportedConnecti
     `${paint('1;31', 'FAILED')} ${paint('1', `${g.length} attempts to ${server}`)} from ${clients.size === 1 ? escapeControls([...clients][0]!) : `${clients.size} clients`}${many ? ` [${escapeControls(first.file)}]` : ''}, the same way: ${deathText(first).replace(/ \(frame \d+\)$/, '') || `reached ${first.reached}`}`,
   );
   lines.push(`  attempts: ${escapeControls(idList(g))}`);
+  const evidence = g.filter((c) => c.evidenceFile);
+  if (evidence.length > 0) {
+    const shown = evidence.slice(0, IDS_AT_MOST).map((c) => `${c.id} ${c.evidenceFile}`);
+    lines.push(`  evidence: ${escapeControls(shown.join(', '))}${evidence.length > IDS_AT_MOST ? ` and ${evidence.length - IDS_AT_MOST} more in the same folder` : ''}`);
+  }
   lines.push(`  ${span(g)}`);
   const example = failedBlock(first, many, max, paint, stepsShown, setNote);
   example[0] = `${paint('1', 'the first of them:')} ${where(first, many)}: ${deathText(first) || `reached ${first.reached}`}`;

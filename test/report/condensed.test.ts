@@ -56,3 +56,14 @@ describe('a storm of identical failures', () => {
     expect(t).toContain(`steps: the same as for ${refused.id} above`);
   });
 });
+
+describe('evidence files of a condensed block', () => {
+  it('are listed next to its attempts', async () => {
+    const r = await storm(30);
+    for (const c of r.connections) if (c.outcome === 'failed') c.evidenceFile = `ev/${c.id}.pcapng`;
+    const t = renderText(r, { color: false });
+    expect(t).toContain('  evidence: c1 ev/c1.pcapng, c2 ev/c2.pcapng,');
+    expect(t).toContain('c12 ev/c12.pcapng and 18 more in the same folder');
+    expect(t).toContain('evidence: ev/c31.pcapng');
+  });
+});
