@@ -184,8 +184,8 @@ export class PcapngWriter {
     return this.ifaces.length - 1;
   }
 
-  /** Adds an Enhanced Packet Block (4.3). */
-  add(rec: WriterRecord): void {
+  /** Adds an Enhanced Packet Block (4.3), with an opt_comment (4.3, code 1) when `comment` is given. */
+  add(rec: WriterRecord, comment?: string): void {
     checkTs(rec);
     const ifIndex = rec.ifIndex ?? 0;
     const iface = this.ifaces[ifIndex];
@@ -204,8 +204,15 @@ export class PcapngWriter {
     w32(body, 12, capLen, le);
     w32(body, 16, origLen, le);
     body.set(rec.data.subarray(0, capLen), 20);
-    this.parts.push(block(BT_EPB, body, [], le));
+    this.parts.push(block(BT_EPB, body, comment === undefined ? [] : [textOpt(1, comment)], le));
     this.count++;
+  }
+
+  /** The blocks added since the last call (for a writer that appends to a file as it goes). */
+  drain(): Buffer {
+    const b = Buffer.concat(this.parts);
+    this.parts.length = 0;
+    return b;
   }
 
   /** Adds a Name Resolution Block (4.5) with IPv4 / IPv6 records. */

@@ -8,13 +8,15 @@ import { renderNdjson } from '../report/ndjson.js';
 
 export interface RenderOptions {
   color: boolean;
+  /** Text: identical failures as one block ('summary', the default) or every attempt ('full'). */
+  detail?: 'summary' | 'full';
 }
 
 export type Renderer = (report: Report, opts: RenderOptions) => string;
 
 /** null = announced, not yet available (usage error, exit 2). */
 export const FORMATS: Readonly<Record<string, Renderer | null>> = {
-  text: (r, o) => renderText(r, { color: o.color }),
+  text: (r, o) => renderText(r, { color: o.color, detail: o.detail }),
   json: (r) => renderJson(r),
   md: (r) => renderMarkdown(r),
   html: (r) => renderHtml(r),

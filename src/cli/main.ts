@@ -13,6 +13,7 @@ import { parsePort, runAnalysis } from './run.js';
 import { runLive } from './live.js';
 import { registerProbe } from './probe.js';
 import { keepYoungGenerationSmall } from './heap.js';
+import { quietOnBrokenPipe } from './terminal.js';
 import { defaultJobs } from '../pipeline.js';
 
 function version(): string {
@@ -86,7 +87,14 @@ export function sourcesOf(args: string[]): CaptureSource[] {
   });
 }
 
+/** `--detail`: summary or full. */
+function detailOf(v: string): 'summary' | 'full' {
+  if (v !== 'summary' && v !== 'full') throw new UsageError(`invalid detail "${v}" (expected summary or full)`);
+  return v;
+}
+
 interface CommonOpts {
+  detail?: 'summary' | 'full';
   format: string;
   output?: string;
   port?: number[];
@@ -99,8 +107,9 @@ function addCommon(cmd: Command): Command {
     .addOption(new Option('--format <format>', `report format: ${FORMAT_NAMES.join('|')}`).default('text'))
     .option('-o, --output <file>', 'write the report to FILE')
     .option('--port <n>', 'an extra TCP/UDP port to treat as RDP (repeatable, or comma-separated)', parsePort)
-    .option('--export-evidence <dir>', 'write a small pcap per failed connection into DIR')
+    .option('--export-evidence <dir>', 'write a small pcapng per failed connection into DIR (each packet commented with its original frame number)')
     .option('--no-color', 'no ANSI colours in the text report')
+    .option('--detail <level>', 'text report: summary (identical failures once, with their count; the default) or full (every attempt)', detailOf)
     .addHelpText('after', EXIT_CODES_HELP);
 }
 
@@ -135,7 +144,7 @@ export async function main(argv: string[], stdout: NodeJS.WritableStream = proce
   ).action(async (captures: string[], o: CommonOpts & { jobs?: number; fileSet: boolean }) => {
     code = await runAnalysis(
       sourcesOf(captures),
-      { format: o.format, output: o.output, ports: o.port ?? [], color: colorOf(o), exportEvidence: o.exportEvidence, jobs: o.jobs, fileSets: o.fileSet },
+      { format: o.format, output: o.output, ports: o.port ?? [], color: colorOf(o), exportEvidence: o.exportEvidence, jobs: o.jobs, fileSets: o.fileSet, detail: o.detail },
       stdout,
     );
   });
@@ -186,6 +195,7 @@ export async function main(argv: string[], stdout: NodeJS.WritableStream = proce
           ports: o.port ?? [],
           color: colorOf(o),
           exportEvidence: o.exportEvidence,
+          detail: o.detail,
         },
         stdout,
       );
@@ -229,6 +239,16 @@ function isEntryPoint(): boolean {
 
 if (isEntryPoint()) {
   keepYoungGenerationSmall();
+  const writeFailed = (message: string): void => {
+    try {
+      process.stderr.write(`rdp-autopsy: ${oneLine(message)}\n`);
+    } catch {
+      // stderr itself is gone: the exit code still tells
+    }
+    process.exit(EXIT.USAGE);
+  };
+  quietOnBrokenPipe(process.stdout, 'stdout', writeFailed);
+  quietOnBrokenPipe(process.stderr, 'stderr', () => process.exit(EXIT.USAGE));
   main(process.argv).then(
     (c) => {
       process.exitCode = c;

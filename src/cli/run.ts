@@ -12,6 +12,7 @@ import { writeHtml } from '../report/html.js';
 import { writeMarkdown } from '../report/markdown.js';
 import { FORMATS, FORMAT_NAMES, type RenderOptions, type Renderer } from './formats.js';
 import { EXIT, UsageError } from './errors.js';
+import { colorWanted } from './terminal.js';
 
 export interface RunOptions {
   format: string;
@@ -24,6 +25,8 @@ export interface RunOptions {
   jobs?: number;
   /** false: every file on its own, even the pieces of a file set (AnalyzeOptions.fileSets). */
   fileSets?: boolean;
+  /** Text report: 'summary' (identical failures once, the default) or 'full'. */
+  detail?: 'summary' | 'full';
 }
 
 /** Checks the options that do not depend on the input (before anything is read). */
@@ -87,10 +90,10 @@ export function openOutput(o: RunOptions, stdout: NodeJS.WritableStream): Report
     return {
       onConnection: undefined,
       emit(report: Report): void {
-        const color = o.color ?? (o.output === undefined && (stdout as { isTTY?: boolean }).isTTY === true && !process.env.NO_COLOR);
+        const color = o.color ?? (o.output === undefined && colorWanted((stdout as { isTTY?: boolean }).isTTY === true));
         if (o.output === undefined) {
           const out = batchedWriter((chunk) => stdout.write(chunk));
-          stream(report, { color }, out.write);
+          stream(report, { color, detail: o.detail }, out.write);
           out.flush();
           return;
         }
@@ -102,7 +105,7 @@ export function openOutput(o: RunOptions, stdout: NodeJS.WritableStream): Report
         }
         try {
           const out = batchedWriter((chunk) => writeAll(fd, chunk));
-          stream(report, { color }, out.write);
+          stream(report, { color, detail: o.detail }, out.write);
           out.flush();
         } catch (e) {
           throw writeErr(e);
@@ -115,8 +118,8 @@ export function openOutput(o: RunOptions, stdout: NodeJS.WritableStream): Report
   return {
     onConnection: undefined,
     emit(report: Report): void {
-      const color = o.color ?? (o.output === undefined && (stdout as { isTTY?: boolean }).isTTY === true && !process.env.NO_COLOR);
-      const text = render(report, { color });
+      const color = o.color ?? (o.output === undefined && colorWanted((stdout as { isTTY?: boolean }).isTTY === true));
+      const text = render(report, { color, detail: o.detail });
       if (o.output === undefined) {
         stdout.write(text);
         return;
@@ -157,7 +160,7 @@ export async function runAnalysis(
 /** Formats written piece by piece (writeJson, writeText, writeHtml, writeMarkdown in src/report/). */
 const STREAMED: Readonly<Record<string, (report: Report, opts: RenderOptions, write: (piece: string) => void) => void>> = {
   json: (r, _o, write) => writeJson(r, write),
-  text: (r, o, write) => writeText(r, { color: o.color }, write),
+  text: (r, o, write) => writeText(r, { color: o.color, detail: o.detail }, write),
   html: (r, _o, write) => writeHtml(r, write),
   md: (r, _o, write) => writeMarkdown(r, write),
 };

@@ -3,7 +3,7 @@
 // client then never connected to: the attempt died before any packet reached
 // the server, so no ConnectionRecord carries it.
 import type { DnsTransaction } from '../flow/types.js';
-import { certNames, filterString, isIpLiteral, makeFinding, nameMatches, plural, secondsText } from './facts.js';
+import { certNames, filterString, isIpLiteral, makeFinding, nameMatches, framesText, plural, secondsText } from './facts.js';
 import type { DiagnosisInput, Finding } from './types.js';
 import { connectionsFromClient, lookupsBetween } from './lookup.js';
 import { DNS_UNNAMED_SECONDS } from './rules/dns_failure.js';
@@ -223,7 +223,7 @@ export function dnsCaptureFindings(input: DiagnosisInput, perConnection: Map<str
       if (l.q.responseFrame !== null) e.frames.push(l.q.responseFrame);
     }
     const parts = [...byName.values()].map(
-      (e) => `"${e.name}" (${[...e.types].join(', ')}: ${[...e.failures].join(', ')}, frames ${[...new Set(e.frames)].sort((a, b) => a - b).join(', ')})`,
+      (e) => `"${e.name}" (${[...e.types].join(', ')}: ${[...e.failures].join(', ')}, ${framesText([...new Set(e.frames)].sort((a, b) => a - b))})`,
     );
     const servers = [...new Set(c.lookups.map((l) => l.q.server))];
     const failures = [...new Set(c.lookups.map((l) => l.failure))];

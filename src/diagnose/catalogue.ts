@@ -7,11 +7,23 @@ import { CAUSE_IDS, type Cause, type CauseId } from './types.js';
 /**
  * Remediation steps drawn from the seed documents (../shared/seeds), in plain
  * words. `seedTerms` are the exact phrases a reader can find in the seeds (a
- * test checks that every one of them occurs there and in the step's text).
+ * test checks that every one of them occurs there and in the step's text); a
+ * step from field experience that the seeds do not hold has `source: 'field'`
+ * and no seed terms. Reports never name the seeds: they speak of Microsoft's
+ * documentation or field experience.
  */
 export const STEPS = {
   renewCert: {
     text: 'On the server, open certlm.msc (Win + R, certlm.msc), go to Remote Desktop > Certificates, check the expiry date of the certificate used for Remote Desktop, and delete it if it has expired.',
+    seedTerms: ['certlm.msc', 'Remote Desktop > Certificates'],
+  },
+  checkClocks: {
+    text: "First check the date, time and time zone of both machines (client and host), and that they sync their time: `w32tm /query /status` shows each one's time source and last sync, `w32tm /resync` (administrator Command Prompt) syncs it now. A clock that runs behind makes a valid certificate look not yet valid; correct it and connect again before touching the certificate.",
+    seedTerms: [],
+    source: 'field',
+  },
+  renewFutureCert: {
+    text: 'Only if both clocks are right and the certificate\'s "Valid from" date is still in the future (it was issued with a wrong date): on the server, open certlm.msc (Win + R, certlm.msc), go to Remote Desktop > Certificates, and delete that certificate.',
     seedTerms: ['certlm.msc', 'Remote Desktop > Certificates'],
   },
   restartTermService: {
@@ -78,7 +90,7 @@ export const STEPS = {
     text: 'Restart both machines (client and host) to clear a hung service or a network glitch.',
     seedTerms: ['Restart Both Machines'],
   },
-} as const satisfies Record<string, { text: string; seedTerms: readonly string[] }>;
+} as const satisfies Record<string, { text: string; seedTerms: readonly string[]; source?: 'field' }>;
 
 export type StepId = keyof typeof STEPS;
 
@@ -97,18 +109,32 @@ const ERR_0X904 =
 
 const DEFS: Record<CauseId, CauseDef> = {
   cert_expired: {
-    title: "The server's Remote Desktop certificate has expired (or is not yet valid)",
+    title: "The server's Remote Desktop certificate has expired",
     short: "refused: the server's certificate expired",
     explanation:
-      'Remote Desktop hosts use a self-signed certificate that does not always renew itself. Once it is past its end date (or if it is corrupt, or its start date is in the future because a clock is wrong), the client refuses it and drops the connection right after the TLS handshake.',
+      'Remote Desktop hosts use a self-signed certificate that does not always renew itself. Once it is past its end date (or if it is corrupt), the client refuses it and drops the connection right after the TLS handshake.',
     steps: ['renewCert', 'restartTermService', 'azureMachineKeys', 'restartBoth'],
     confirm:
       'On the host, open certlm.msc > Remote Desktop > Certificates and compare the certificate\'s "Expiration Date" with today; check both machines\' clocks. The client\'s Microsoft-Windows-TerminalServices-RDPClient/Operational event log records the failed certificate check.',
     ifUnsure:
       'Check the certificate on the host (certlm.msc > Remote Desktop > Certificates) and the clocks of both machines; if the capture\'s own clock may be wrong, compare a frame\'s time with a known event.',
     evidence:
-      "The Certificate message's notAfter is before the time of the capture (or notBefore after it); a client alert certificate_expired / bad_certificate, or (as mstsc and FreeRDP usually do) the client finishing TLS and then closing with an encrypted alert or a FIN.",
-    errorCode: `Yes: the seeds name an expired self-signed certificate as a frequent cause of 0x904 / 0x7. The client closes the socket itself during security setup, and mstsc reports the dropped handshake as 0x904. ${ERR_0X904}`,
+      "The Certificate message's notAfter is before the time of the capture; a client alert certificate_expired / bad_certificate, or (as mstsc and FreeRDP usually do) the client finishing TLS and then closing with an encrypted alert or a FIN.",
+    errorCode: `Yes: field experience and Microsoft's troubleshooting guidance name an expired self-signed certificate as a frequent cause of 0x904 / 0x7. The client closes the socket itself during security setup, and mstsc reports the dropped handshake as 0x904. ${ERR_0X904}`,
+  },
+  cert_not_yet_valid: {
+    title: "The server's certificate is not valid yet (a clock is wrong, or it was issued with a future date)",
+    short: "refused: the server's certificate is not valid yet",
+    explanation:
+      "The certificate's start date (notBefore) is later than the time of the connection. Most often a clock is wrong: the client's runs behind, or the server's ran ahead when it created its self-signed certificate; more rarely the certificate was issued with a future date. The client refuses it and drops the connection right after the TLS handshake. Deleting the certificate does not help while a clock is wrong.",
+    steps: ['checkClocks', 'renewFutureCert', 'restartTermService'],
+    confirm:
+      'Compare the clocks of client and host with a trusted time source (`w32tm /stripchart /computer:time.windows.com /samples:3 /dataonly`); on the host, certlm.msc > Remote Desktop > Certificates shows the certificate\'s "Valid from" date. The client\'s Microsoft-Windows-TerminalServices-RDPClient/Operational event log records the failed certificate check.',
+    ifUnsure:
+      "The capture's own clock dates the connection: if the capturing machine's clock may be wrong too, compare a frame's time with a known event before trusting the dates.",
+    evidence:
+      "The Certificate message's notBefore is after the time of the capture; a client alert certificate_expired / bad_certificate, or the client finishing TLS and then closing with an encrypted alert or a FIN.",
+    errorCode: `Yes: the client refuses the certificate and closes the socket itself during security setup, and mstsc reports the dropped handshake as 0x904. ${ERR_0X904}`,
   },
   cert_untrusted: {
     title: 'The client does not trust the server certificate (self-signed or unknown issuer)',
@@ -290,7 +316,7 @@ const DEFS: Record<CauseId, CauseDef> = {
     ifUnsure: 'Capture on both ends at once: segments sent by one side and never received by the other show where they are lost.',
     evidence:
       'Retransmissions, duplicate ACKs, RTT spikes, long gaps followed by retransmissions, handshake phases that take seconds.',
-    errorCode: `Yes: this is the case the seeds describe most: the connection is lost while the handshake is under way, which mstsc reports as 0x904 / 0x7. ${ERR_0X904}`,
+    errorCode: `Yes: this is the case field experience reports most often: the connection is lost while the handshake is under way, which mstsc reports as 0x904 / 0x7. ${ERR_0X904}`,
   },
   mtu_blackhole: {
     title: 'Full-size packets are lost on the path (MTU black hole)',
@@ -309,14 +335,14 @@ const DEFS: Record<CauseId, CauseDef> = {
     title: 'The host name does not resolve, or resolves to another address',
     short: 'name resolution failed or pointed elsewhere',
     explanation:
-      'The client\'s name lookup for the server fails (NXDOMAIN, SERVFAIL, no answer) or returns a different address than the one the client connected to (a stale cache or record), a problem the seeds report with hostname resolution on recent Windows 11 builds.',
+      'The client\'s name lookup for the server fails (NXDOMAIN, SERVFAIL, no answer) or returns a different address than the one the client connected to (a stale cache or record), a problem reported with hostname resolution on recent Windows 11 builds.',
     steps: ['connectByIp', 'flushDns', 'checkDnsRecord'],
     confirm: 'On the client, `nslookup <name>` and `Resolve-DnsName <name>` show what the name resolves to; compare with the server\'s real address (`ipconfig` on the host).',
     ifUnsure: 'Capture from the client before the connection starts, so that the name lookup is in the capture; check the hosts file and the DNS cache (`ipconfig /displaydns`).',
     evidence:
       'DNS queries for the target name failing, timing out, or resolving elsewhere than where the client connected.',
     errorCode:
-      'Partly: a lookup that fails outright is reported by mstsc as a DNS / host-not-found error (0x104, 0x208, 0x508); the seeds report hostname resolution bugs that surface as 0x904 when the client then reaches the wrong place or a stale address.',
+      'Partly: a lookup that fails outright is reported by mstsc as a DNS / host-not-found error (0x104, 0x208, 0x508); hostname resolution bugs reported on recent Windows 11 builds surface as 0x904 when the client then reaches the wrong place or a stale address.',
   },
   server_denied: {
     title: 'The server ended the connection after authentication (denied, session limits, licensing)',

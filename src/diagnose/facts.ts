@@ -96,10 +96,23 @@ export function isoDateTime(seconds: number): string {
   return new Date(seconds * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
 }
 
+/** A duration for people: "250 ms", "2.5 s", "42 s", "3 min 5 s", "11 h 16 min", "470 d 3 h". */
 export function secondsText(s: number): string {
-  if (s >= 10) return `${Math.round(s)} s`;
-  if (s >= 1) return `${s.toFixed(1)} s`;
-  return `${Math.round(s * 1000)} ms`;
+  if (s < 1) return `${Math.round(s * 1000)} ms`;
+  if (s < 10) return `${s.toFixed(1)} s`;
+  const whole = Math.round(s);
+  if (whole < 60) return `${whole} s`;
+  const two = (big: number, bigUnit: string, small: number, smallUnit: string): string => (small > 0 ? `${big} ${bigUnit} ${small} ${smallUnit}` : `${big} ${bigUnit}`);
+  if (whole < 3600) return two(Math.floor(whole / 60), 'min', whole % 60, 's');
+  const minutes = Math.round(whole / 60);
+  if (minutes < 24 * 60) return two(Math.floor(minutes / 60), 'h', minutes % 60, 'min');
+  const hours = Math.round(whole / 3600);
+  return two(Math.floor(hours / 24), 'd', hours % 24, 'h');
+}
+
+/** "frame 18" or "frames 18, 19, 20". */
+export function framesText(frames: readonly number[]): string {
+  return frames.length === 1 ? `frame ${frames[0]}` : `frames ${frames.join(', ')}`;
 }
 
 export function plural(n: number, one: string, many = `${one}s`): string {

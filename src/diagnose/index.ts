@@ -40,6 +40,8 @@ export function diagnoseConnection(conn: ConnectionRecord, input: DiagnosisInput
   if (findings.some((f) => f.cause !== 'client_abort' && f.confidence >= BETTER_CAUSE_CONFIDENCE)) {
     findings = findings.filter((f) => f.cause !== 'client_abort');
   }
+  const port = conn.flow.server.port;
+  if (port !== 3389) findings = findings.map((f) => onPort(f, port));
   if (conn.outcome === 'incomplete_capture') {
     const why = INCOMPLETE_REASON[conn.incompleteReason ?? ''] ?? 'The capture does not hold the whole connection.';
     findings = findings.map((f) =>
@@ -49,6 +51,15 @@ export function diagnoseConnection(conn: ConnectionRecord, input: DiagnosisInput
     );
   }
   return sortFindings(findings);
+}
+
+/**
+ * A finding whose steps and checks name the connection's own port: the catalogue's words are
+ * for the default port 3389, and an admin who moved Remote Desktop to 3390 must test 3390.
+ */
+export function onPort(f: Finding, port: number): Finding {
+  const sub = (s: string): string => s.replace(/(-Port |\bport |findstr :)3389\b/g, `$1${port}`);
+  return { ...f, remediation: f.remediation.map(sub), confirm: sub(f.confirm) };
 }
 
 /** Findings per connection id (completed connections map to an empty list). */
@@ -115,6 +126,44 @@ function causeClause(f: Finding | null): string {
   return f.confidence >= LIKELY_CONFIDENCE ? s : `possibly ${s}`;
 }
 
+/** Failed (or partly captured) attempts that share one top cause, told with one clause. */
+interface CauseBucket {
+  clause: string;
+  ids: string[];
+}
+
+/**
+ * The attempts' top causes, each with the attempts it is the top cause of (in order of first
+ * appearance): every summary line is built from the attempts it counts, so one attempt's cause is
+ * never given to another. A weak top finding ("possibly ...") and no finding are causes of their own.
+ */
+export function causeBuckets(conns: readonly ConnectionRecord[], findings: Map<string, Finding[]>): CauseBucket[] {
+  const byKey = new Map<string, { findings: (Finding | null)[]; ids: string[] }>();
+  for (const c of conns) {
+    const f = top(findings, c.id);
+    const key = f === null ? '' : f.confidence >= LIKELY_CONFIDENCE ? f.cause : `?${f.cause}`;
+    let b = byKey.get(key);
+    if (b === undefined) byKey.set(key, (b = { findings: [], ids: [] }));
+    b.findings.push(f);
+    b.ids.push(c.id);
+  }
+  const out: CauseBucket[] = [];
+  for (const b of byKey.values()) {
+    const first = b.findings[0] ?? null;
+    // One clause for the bucket: the findings' own words when they all say the same, else the cause's short phrase.
+    const same = b.findings.every((f) => (f?.summary ?? null) === (first?.summary ?? null));
+    const clause = first === null || same ? causeClause(first) : causeClause({ ...first, summary: causeShort(first.cause).replace(/^refused: /, '') });
+    out.push({ clause, ids: b.ids });
+  }
+  return out;
+}
+
+/** "nothing listens ..." for one cause; "in 1, nothing listens ...; in 1, the capture does not show why" for several. */
+function countedClauses(buckets: readonly CauseBucket[]): string {
+  if (buckets.length === 1) return buckets[0]!.clause;
+  return buckets.map((b) => `in ${b.ids.length}, ${b.clause}`).join('; ');
+}
+
 /**
  * Attempts from one client IP to one server (ip:port) no more than
  * ATTEMPT_WINDOW_SECONDS apart form one story. Clients retry on their own,
@@ -155,16 +204,23 @@ function makeGroup(conns: ConnectionRecord[], findings: Map<string, Finding[]>):
   const root = failed[0] ?? incomplete.find((c) => (findings.get(c.id)?.length ?? 0) > 0) ?? null;
   const last = conns[conns.length - 1]!;
   const rootClause = root ? `${causeClause(top(findings, root.id))} (${root.id})` : '';
+  // Each cause with the attempts it is the top cause of, so that a retry story never lends one
+  // attempt's cause to the others.
+  const told = (list: ConnectionRecord[]): string => {
+    const buckets = causeBuckets(list, findings);
+    return buckets.length === 1 ? rootClause : buckets.map((b) => `${b.clause} (${b.ids.join(', ')})`).join('; ');
+  };
   let summary: string;
   if (failed.length === 0 && incomplete.length === 0) {
     summary = conns.length === 1 ? `Completed with ${protocolUsed(last)}.` : `All ${conns.length} attempts completed (${protocolUsed(last)}).`;
   } else if (last.outcome === 'completed') {
-    const notOk = conns.length - conns.filter((c) => c.outcome === 'completed').length;
-    summary = `Failed ${times(notOk)}, then completed with ${protocolUsed(last)}${root ? `; the first failure: ${rootClause}` : ''}.`;
+    const notOk = conns.filter((c) => c.outcome !== 'completed');
+    const many = failed.length > 0 ? causeBuckets(failed, findings).length > 1 : false;
+    summary = `Failed ${times(notOk.length)}, then completed with ${protocolUsed(last)}${root ? (many ? `; the failures: ${told(failed)}` : `; the first failure: ${rootClause}`) : ''}.`;
   } else if (failed.length === 0) {
     summary = `${conns.length === 1 ? 'The attempt was' : `All ${conns.length} attempts were`} only partly captured${root ? `; maybe ${rootClause}` : ''}.`;
   } else {
-    summary = `${conns.length === 1 ? 'Failed' : `Failed ${times(failed.length)}${failed.length < conns.length ? ` of ${conns.length} attempts` : ''}`}: ${rootClause}.`;
+    summary = `${conns.length === 1 ? 'Failed' : `Failed ${times(failed.length)}${failed.length < conns.length ? ` of ${conns.length} attempts` : ''}`}: ${told(failed)}.`;
   }
   return {
     client: clientIp(first),
@@ -293,10 +349,8 @@ export function headline(connections: ConnectionRecord[], findings: Map<string, 
     else servers.set(k, [c]);
   }
   const ranked = [...servers.entries()].sort((a, b) => b[1].length - a[1].length || compareServerKeys(a[0], b[0]));
-  const clauseFor = (conns: ConnectionRecord[]): string => {
-    const tops = conns.map((c) => top(findings, c.id)).filter((f): f is Finding => f !== null);
-    return causeClause(tops.find((f) => f.confidence >= LIKELY_CONFIDENCE) ?? tops[0] ?? null);
-  };
+  // Each cause with its own count: one server's attempts may have failed for different reasons.
+  const clauseFor = (conns: ConnectionRecord[]): string => countedClauses(causeBuckets(conns, findings));
   if (ranked.length === 1) {
     const [key, conns] = ranked[0]!;
     const server = serverLabel(conns[0]!);

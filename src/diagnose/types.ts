@@ -4,6 +4,7 @@ import type { DnsTransaction } from '../flow/types.js';
 
 export const CAUSE_IDS = [
   'cert_expired',
+  'cert_not_yet_valid',
   'cert_untrusted',
   'cert_rejected',
   'cert_unavailable',
@@ -28,7 +29,7 @@ export interface Cause {
   title: string;
   /** Plain explanation of the cause, for people. */
   explanation: string;
-  /** Remediation steps drawn from the seed documents (../shared/seeds). */
+  /** Remediation steps (from Microsoft's documentation and field experience). */
   remediation: string[];
   /** How to confirm it on the machines. */
   confirm: string;

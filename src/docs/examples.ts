@@ -102,7 +102,9 @@ export function readmeExample(report: Report, text: string): string {
   const cut = failed.length >= 2 ? failed[1] : lines.length;
   const shown = lines.slice(0, cut);
   while (shown.length > 0 && shown[shown.length - 1] === '') shown.pop();
-  const more = failed.length - 1;
+  // Failed attempts left out: all but those of the first block (one attempt, or "FAILED n attempts ..." in a summary).
+  const firstBlock = failed.length > 0 ? /^FAILED (\d+) attempts /.exec(lines[failed[0]!]!) : null;
+  const more = report.connections.filter((c) => c.outcome === 'failed').length - (failed.length === 0 ? 0 : firstBlock ? Number(firstBlock[1]) : 1);
   const out: string[] = [];
   out.push('```console');
   out.push(`$ rdp-autopsy analyze ${SAMPLE_CAPTURE}`);

@@ -276,7 +276,8 @@ export function judgeProbe(r: ProbeResult, recOf: RecordOf): Finding[] {
     if (cert.validity === 'expired' || cert.validity === 'not_yet_valid') {
       const expired = cert.validity === 'expired';
       out.push(
-        makeFinding('cert_expired', {
+        // A certificate from the future is most often a wrong clock: its own cause, with its own steps.
+        makeFinding(expired ? 'cert_expired' : 'cert_not_yet_valid', {
           confidence: 0.95,
           confidenceReason: "Judged against this machine's clock; check that the clocks of the client and the server are right.",
           frames,

@@ -1,8 +1,10 @@
-// `--export-evidence DIR`: for each failed connection a small classic pcap with just its frames
+// `--export-evidence DIR`: for each failed connection a small pcapng with just its frames
 // (both directions of its flow, its RDPEUDP side channels) plus the ICMP errors and the DNS
-// transactions tied to it, named "<connection id>.pcap". A second pass over the input files
-// selects the frames (pcap-savefile(5); nanosecond timestamps so times are kept exactly, the
-// link type of the original). Stdin is not re-readable: spoolStdin() copies it to a temp file
+// transactions tied to it, named "<connection id>.pcapng". A second pass over the input files
+// selects the frames (pcapng: nanosecond timestamps so times are kept exactly, one interface per
+// link type of the original). Each packet's comment (opt_comment) names its original frame
+// number and file ("rdp-autopsy: frame 123 of sample.pcapng"), so `frame.comment contains
+// "frame 123 of"` finds in Wireshark the frame the report cites. Stdin is not re-readable: spoolStdin() copies it to a temp file
 // first. Memory stays bounded: selected frames are buffered up to FLUSH_BYTES, then appended.
 import { appendFileSync, createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +13,7 @@ import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import type { CaptureSource, FrameView } from '../capture/types.js';
 import { readCapture, sourceName } from '../capture/index.js';
-import { PcapWriter } from '../capture/writer.js';
+import { PcapngWriter } from '../capture/writer.js';
 import { DecodedPacket, IpProto, decodePacket, dstText, isKnownLinkType, srcText } from '../net/index.js';
 import { safeFileName } from './escape.js';
 import type { FileSetSummary, Report, ReportedConnection } from './types.js';
@@ -61,11 +63,12 @@ class Target {
   readonly pinned = new Map<number, Pinned>();
   linkType = -1;
   frames = 0;
-  skippedLinkType = 0;
   cut = false;
   pending: Buffer[] = [];
   pendingBytes = 0;
-  writer: PcapWriter | null = null;
+  writer: PcapngWriter | null = null;
+  /** pcapng interface id per link type. */
+  readonly ifaces = new Map<number, number>();
   constructor(
     readonly conn: ReportedConnection,
     readonly file: string,
@@ -106,7 +109,7 @@ function targetsOf(report: Report, dir: string): { targets: Target[]; left: numb
     let name = safeFileName(c.id);
     while (used.has(name)) name = `${name}_`;
     used.add(name);
-    const t = new Target(c, path.join(dir, `${name}.pcap`));
+    const t = new Target(c, path.join(dir, `${name}.pcapng`));
     const proto = c.transport === 'tcp' ? IpProto.TCP : IpProto.UDP;
     t.flows.push(flowOf(proto, c.client, c.server, c.flow.firstFrame, c.flow.lastFrame));
     for (const s of c.sideChannels) {
@@ -145,25 +148,29 @@ function flush(t: Target): void {
   t.pendingBytes = 0;
 }
 
-function add(t: Target, v: FrameView): number {
+/** The comment of an evidence packet: its frame number as the report gives it, and the file the report names for its connection. */
+export function evidenceComment(frame: number, file: string): string {
+  return `rdp-autopsy: frame ${frame} of ${file}`;
+}
+
+/** Adds frame `v` (numbered `frame` in the report) to the evidence file of `t`. */
+function add(t: Target, v: FrameView, frame: number): number {
   if (t.frames >= MAX_EVIDENCE_FRAMES) {
     t.cut = true;
     return 0;
   }
   if (t.writer === null) {
     t.linkType = v.linkType;
-    t.writer = new PcapWriter({ linkType: v.linkType, nanosecond: true, snapLen: 262144 });
-    writeFileSync(t.file, t.writer.header());
-  } else if (v.linkType !== t.linkType) {
-    t.skippedLinkType++;
-    return 0;
+    t.writer = new PcapngWriter({ application: 'rdp-autopsy' });
+    writeFileSync(t.file, t.writer.drain());
   }
-  const rec = t.writer.encode({
-    tsSec: v.tsSec,
-    tsNsec: v.tsNsec,
-    data: v.buf.subarray(v.off, v.off + v.capLen),
-    origLen: v.origLen,
-  });
+  let ifIndex = t.ifaces.get(v.linkType);
+  if (ifIndex === undefined) {
+    ifIndex = t.writer.addInterface({ linkType: v.linkType, snapLen: 262144, tsResolExp: 9 });
+    t.ifaces.set(v.linkType, ifIndex);
+  }
+  t.writer.add({ tsSec: v.tsSec, tsNsec: v.tsNsec, data: v.buf.subarray(v.off, v.off + v.capLen), origLen: v.origLen, ifIndex }, evidenceComment(frame, t.conn.file));
+  const rec = t.writer.drain();
   t.pending.push(rec);
   t.pendingBytes += rec.length;
   t.frames++;
@@ -269,7 +276,7 @@ class FrameSelector {
       const d = pkt.dstPort !== pkt.srcPort ? this.byPort.get(pkt.dstPort) : undefined;
       if (d) for (const x of d) if (matchesFlow(pkt, x.f, frame)) chosen.add(x.t);
     }
-    for (const t of chosen) this.buffered += add(t, v);
+    for (const t of chosen) this.buffered += add(t, v, frame);
     if (this.buffered >= FLUSH_BYTES) this.flushAll();
   }
 
@@ -287,7 +294,6 @@ function written(targets: Target[], warnings: string[]): EvidenceResult {
     t.conn.evidenceFile = t.file;
     files.push({ connection: t.conn.id, file: t.file, frames: t.frames, linkType: t.linkType });
     if (t.cut) warnings.push(`evidence ${t.file}: cut at ${MAX_EVIDENCE_FRAMES} frames`);
-    if (t.skippedLinkType > 0) warnings.push(`evidence ${t.file}: ${t.skippedLinkType} frames of another link type left out (a pcap has one link type)`);
   }
   return { files, warnings };
 }

@@ -19,35 +19,44 @@ export interface HtmlOptions {
 const DEFAULT_LADDER = 60;
 /** Timeline rows listed per connection (the JSON report has them all). */
 const MAX_TIMELINE_ROWS = 2000;
+/** A timeline this short is shown open under its ladder. */
+const OPEN_TIMELINE_ROWS = 60;
 
 const CSS = `
-:root{color-scheme:light}
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d2731;background:#f5f7f9}
+:root{color-scheme:light dark;--fg:#1d2731;--bg:#f5f7f9;--panel:#fff;--line:#d5dbe1;--head:#eef1f4;--muted:#5d6d7e;--bad:#c0392b;--ok:#1e8449;--warn:#b9770e;--link:#2471a3;--arrow:#34495e;--life:#95a5a6;--deathrow:#fdecea}
+@media (prefers-color-scheme:dark){:root{--fg:#dde3e9;--bg:#14191e;--panel:#1c232a;--line:#36414c;--head:#26303a;--muted:#9aa7b4;--bad:#ff6b5e;--ok:#5dd39e;--warn:#f0b34a;--link:#6cb6ff;--arrow:#b8c4cf;--life:#5f6f7e;--deathrow:#3d2220}}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:var(--fg);background:var(--bg)}
+a{color:var(--link)}
 main{max-width:1100px;margin:0 auto;padding:24px}
-h1{font-size:22px;margin:0 0 8px}h2{font-size:18px;margin:28px 0 8px}h3{font-size:15px;margin:18px 0 6px}
-.headline{font-size:16px;font-weight:600;padding:12px 16px;border-left:4px solid #c0392b;background:#fff}
-.headline.ok{border-color:#27ae60}
-table{border-collapse:collapse;background:#fff;margin:6px 0 12px;width:100%}
-th,td{border:1px solid #d5dbe1;padding:4px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
-th{background:#eef1f4;font-weight:600}
-section.conn{background:#fff;border:1px solid #d5dbe1;border-radius:6px;padding:8px 18px 14px;margin:18px 0}
+@media (max-width:760px){main{padding:12px}section.conn{padding:6px 10px 10px}}
+h1{font-size:22px;margin:0 0 8px;overflow-wrap:anywhere}h2{font-size:18px;margin:28px 0 8px;overflow-wrap:anywhere}h3{font-size:15px;margin:18px 0 6px}
+.headline{font-size:16px;font-weight:600;padding:12px 16px;border-left:4px solid var(--bad);background:var(--panel)}
+.headline.ok{border-color:var(--ok)}
+table{border-collapse:collapse;background:var(--panel);margin:6px 0 12px;width:100%}
+th,td{border:1px solid var(--line);padding:4px 8px;text-align:left;vertical-align:top;overflow-wrap:anywhere}
+th{background:var(--head);font-weight:600}
+section.conn{background:var(--panel);border:1px solid var(--line);border-radius:6px;padding:8px 18px 14px;margin:18px 0}
 section.conn h2{margin-top:8px}
-.failed{color:#c0392b;font-weight:600}.completed{color:#1e8449;font-weight:600}.incomplete{color:#b9770e;font-weight:600}
-.died{color:#c0392b}
-code{font:12.5px/1.4 ui-monospace,SFMono-Regular,Consolas,monospace;background:#eef1f4;padding:1px 4px;border-radius:3px;overflow-wrap:anywhere}
+.failed{color:var(--bad);font-weight:600}.completed{color:var(--ok);font-weight:600}.incomplete{color:var(--warn);font-weight:600}
+.died{color:var(--bad)}
+code{font:12.5px/1.4 ui-monospace,SFMono-Regular,Consolas,monospace;background:var(--head);padding:1px 4px;border-radius:3px;overflow-wrap:anywhere}
 ul.steps{list-style:none;padding-left:4px}ul.steps li::before{content:"\\2610\\00a0";}
 .scroll{overflow-x:auto}
-svg.ladder{background:#fff;display:block;max-width:none}
-svg.ladder text{font:12px ui-monospace,SFMono-Regular,Consolas,monospace;fill:#1d2731}
-svg.ladder .hdr{font-weight:700}svg.ladder .addr{fill:#5d6d7e}
-svg.ladder .life{stroke:#95a5a6;stroke-width:2}
-svg.ladder .frame{fill:#2471a3}svg.ladder .time{fill:#7f8c8d}
-svg.ladder .gap{fill:#7f8c8d;font-style:italic}
-svg.ladder .dlabel{fill:#c0392b;font-weight:700}
-svg.ladder g.death .label{fill:#c0392b;font-weight:700}
-tr.death td{background:#fdecea}
-.muted{color:#5d6d7e}
-footer{margin-top:28px;color:#5d6d7e;font-size:12px}
+svg.ladder{background:var(--panel);display:block;width:100%;max-width:820px;height:auto}
+svg.ladder text{font:12px ui-monospace,SFMono-Regular,Consolas,monospace;fill:var(--fg)}
+svg.ladder .hdr{font-weight:700}svg.ladder .addr{fill:var(--muted)}
+svg.ladder .life{stroke:var(--life);stroke-width:2}
+svg.ladder g.ev:not(.death) line{stroke:var(--arrow)}svg.ladder marker.arrow path{fill:var(--arrow)}
+svg.ladder .death-mark circle{fill:var(--panel)}
+svg.ladder .frame{fill:var(--link)}svg.ladder .time{fill:var(--muted)}
+svg.ladder .gap{fill:var(--muted);font-style:italic}
+svg.ladder .dlabel{fill:var(--bad);font-weight:700}
+svg.ladder g.death .label{fill:var(--bad);font-weight:700}
+tr.death td{background:var(--deathrow)}
+details.timeline>summary{cursor:pointer;font-weight:600;margin:8px 0}
+td.detail{font-family:ui-monospace,SFMono-Regular,Consolas,monospace;font-size:12.5px}
+.muted{color:var(--muted)}
+footer{margin-top:28px;color:var(--muted);font-size:12px}
 `;
 
 /** The page's policy: nothing may be fetched or run; only the inline style applies. */
@@ -238,6 +247,17 @@ function findingBlock(c: ReportedConnection): string[] {
   return out;
 }
 
+/**
+ * Text with `inline code` (the catalogue's commands) as <code> elements: escaped first, so the
+ * spans only ever hold escaped text; an unpaired backtick stays a backtick.
+ */
+export function withCode(s: string): string {
+  return s
+    .split(/(`[^`\n]+`)/)
+    .map((part) => (part.length > 2 && part.startsWith('`') && part.endsWith('`') ? `<code>${h(part.slice(1, -1))}</code>` : h(part)))
+    .join('');
+}
+
 /** A finding's cause, explanation, frames, steps, confirm, filter. */
 function findingBody(f: Finding): string[] {
   const out: string[] = [];
@@ -246,10 +266,10 @@ function findingBody(f: Finding): string[] {
   if (f.frames.length > 0) out.push(`<p><strong>Frames:</strong> ${f.frames.join(', ')}</p>`);
   if (f.remediation.length > 0) {
     out.push('<h3>Steps</h3><ul class="steps">');
-    for (const s of f.remediation) out.push(`<li>${h(s)}</li>`);
+    for (const s of f.remediation) out.push(`<li>${withCode(s)}</li>`);
     out.push('</ul>');
   }
-  if (f.confirm) out.push(`<p><strong>Confirm:</strong> ${h(f.confirm)}</p>`);
+  if (f.confirm) out.push(`<p><strong>Confirm:</strong> ${withCode(f.confirm)}</p>`);
   if (f.filter) out.push(`<p><strong>Wireshark filter:</strong> <code>${h(f.filter)}</code></p>`);
   if (f.errorCode) out.push(`<p><strong>mstsc error code:</strong> ${h(f.errorCode)}</p>`);
   return out;
@@ -261,13 +281,14 @@ function timelineTable(c: ReportedConnection): string[] {
   const deathFrame = c.died?.frame ?? null;
   const shown = c.timeline.slice(0, MAX_TIMELINE_ROWS);
   const out = [
-    `<details><summary>Timeline (${c.timeline.length} event${c.timeline.length === 1 ? '' : 's'})</summary>`,
+    // The ladder's details without hovering: open for a short timeline, one click away otherwise.
+    `<details class="timeline"${c.timeline.length <= OPEN_TIMELINE_ROWS ? ' open' : ''}><summary>Frame by frame (${c.timeline.length} event${c.timeline.length === 1 ? '' : 's'})</summary>`,
     '<table class="timeline"><thead><tr><th>Frame</th><th>Time</th><th>Direction</th><th>Phase</th><th>Event</th><th>Detail</th></tr></thead><tbody>',
   ];
   for (const e of shown) {
     const dir = e.direction === 'c2s' ? 'client → server' : e.direction === 's2c' ? 'client ← server' : 'network';
     out.push(
-      `<tr${e.frame === deathFrame ? ' class="death"' : ''}><td>${e.frame}</td><td>${offsetText(e.time - t0)}</td><td>${dir}</td><td>${h(e.phase)}</td><td>${h(eventLabel(e))}</td><td>${h(e.detail ?? '')}</td></tr>`,
+      `<tr${e.frame === deathFrame ? ' class="death"' : ''}><td>${e.frame}</td><td>${offsetText(e.time - t0)}</td><td>${dir}</td><td>${h(e.phase)}</td><td>${h(eventLabel(e))}</td><td class="detail">${h(e.detail ?? '')}</td></tr>`,
     );
   }
   if (c.timeline.length > shown.length) out.push(`<tr><td colspan="6">… ${c.timeline.length - shown.length} more events (see the JSON report)</td></tr>`);

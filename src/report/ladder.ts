@@ -1,6 +1,7 @@
 // The ladder of one connection, shared by the text, Markdown and HTML writers: which timeline
 // events to show (bounded), where the connection died, and small wording helpers.
-import type { TimelineEvent } from '../handshake/types.js';
+import type { Party, Phase, TimelineEvent } from '../handshake/types.js';
+import { secondsText } from '../diagnose/facts.js';
 import type { Finding } from '../diagnose/types.js';
 import type { CaptureSummary, FileSetSummary, Report, ReportedConnection } from './types.js';
 
@@ -55,16 +56,81 @@ export function ladderRows(c: ReportedConnection, max: number): LadderRow[] {
   return rows;
 }
 
-/** "+1.234s" from the connection's first event. */
+/** "+1.234s" from the connection's first event; a minute or more as people say it ("+11 h 16 min"). */
 export function offsetText(seconds: number): string {
-  return `+${seconds.toFixed(3)}s`;
+  return seconds < 60 ? `+${seconds.toFixed(3)}s` : `+${secondsText(seconds)}`;
 }
 
-/** "died in tls: encrypted_alert by client (frame 10)". */
+/** Where a handshake was when it died, in words (the phase ids of the JSON report, for people). */
+const PHASE_WORDS: Record<Phase, string> = {
+  none: 'before the TCP handshake',
+  tcp: 'during the TCP handshake',
+  x224: 'during the RDP negotiation (X.224)',
+  tls: 'during the TLS handshake',
+  credssp: 'during NLA (CredSSP)',
+  mcs: 'during the MCS connection setup',
+  licensing: 'during licensing',
+  capabilities: 'during the capability exchange',
+  finalization: 'during connection finalization',
+  active: 'in the running session',
+};
+
+const PARTY_WORDS: Record<Party, string> = { client: 'the client', server: 'the server', network: 'the network' };
+
+/**
+ * How a connection died as a plain sentence: "the server reset the connection during the TCP
+ * handshake (frame 130)", "the SYN got no answer (frame 18)".
+ */
 export function deathText(c: ReportedConnection): string {
   const d = c.died;
   if (!d) return '';
-  return `${d.how.replace(/_/g, ' ')} by ${d.by} in phase ${d.phase}${d.frame !== null ? ` (frame ${d.frame})` : ''}`;
+  const who = PARTY_WORDS[d.by] ?? d.by;
+  const when = PHASE_WORDS[d.phase] ?? `in phase ${d.phase}`;
+  let what: string;
+  switch (d.how) {
+    case 'no_answer':
+      what = d.phase === 'tcp' || d.phase === 'none' ? 'the SYN got no answer' : `${d.by === 'network' ? 'a request' : `${who}'s request`} got no answer ${when}`;
+      break;
+    case 'rst':
+      what = `${who} reset the connection ${when}`;
+      break;
+    case 'fin':
+      what = `${who} closed the connection ${when}`;
+      break;
+    case 'icmp_unreachable':
+      what = `an ICMP "unreachable" answered ${d.phase === 'tcp' || d.phase === 'none' ? 'the SYN' : `the connection ${when}`}`;
+      break;
+    case 'negotiation_failure':
+      what = `${who} refused the RDP negotiation (RDP_NEG_FAILURE)`;
+      break;
+    case 'tls_alert':
+      what = `${who} sent a TLS alert ${when}`;
+      break;
+    case 'encrypted_alert':
+      what = `${who} sent an encrypted TLS alert ${when}`;
+      break;
+    case 'disconnect_ultimatum':
+      what = `${who} ended the connection with an MCS Disconnect Provider Ultimatum ${when}`;
+      break;
+    case 'error_info':
+      what = `${who} ended the connection with a Set Error Info PDU ${when}`;
+      break;
+    case 'licensing_error':
+      what = `${who} sent a licensing error`;
+      break;
+    case 'x224_disconnect':
+      what = `${who} sent an X.224 Disconnect Request ${when}`;
+      break;
+    case 'timeout':
+      what = `${who === 'the network' ? 'the connection' : who} went silent ${when} (time-out)`;
+      break;
+    case 'capture_ended':
+      what = `the capture ended ${when}`;
+      break;
+    default:
+      what = `${String(d.how).replace(/_/g, ' ')} by ${d.by} ${when}`;
+  }
+  return `${what}${d.frame !== null ? ` (frame ${d.frame})` : ''}`;
 }
 
 export function topFinding(c: ReportedConnection): Finding | null {

@@ -38,7 +38,7 @@ export function ladderSvg(c: ReportedConnection, maxEvents: number): string {
   const parts: string[] = [];
   parts.push(
     `<svg xmlns="http://www.w3.org/2000/svg" class="ladder" id="${id}" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" role="img" aria-label="${h(`Ladder of ${c.id}: ${c.client} to ${c.server}`)}">`,
-    `<defs><marker id="${id}-a" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0 0L10 5L0 10z" fill="#34495e"/></marker>` +
+    `<defs><marker id="${id}-a" class="arrow" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0 0L10 5L0 10z" fill="#34495e"/></marker>` +
       `<marker id="${id}-d" viewBox="0 0 10 10" refX="9" refY="5" markerWidth="8" markerHeight="8" orient="auto-start-reverse"><path d="M0 0L10 5L0 10z" fill="#c0392b"/></marker></defs>`,
     `<text x="8" y="18" class="hdr">frame</text><text x="62" y="18" class="hdr">time</text>`,
     `<text x="${CLIENT_X}" y="18" text-anchor="middle" class="hdr">client</text>`,

@@ -12,11 +12,23 @@ import { CAPTURE_FINDINGS_TITLE, deathText, eventLabel, fileSetLines, fileSetNot
 import type { Report, ReportedConnection } from './types.js';
 
 export interface TextOptions {
-  /** ANSI colours (the CLI decides: a TTY, NO_COLOR unset, no --no-color). */
+  /** ANSI colours (the CLI decides: src/cli/terminal.ts colorWanted, and --no-color). */
   color: boolean;
   /** Timeline events shown per failed connection (default 40). */
   maxLadder?: number;
+  /**
+   * 'summary' (the default): identical failures (same server, top cause, phase where they died)
+   * are one block with their count, attempt ids and time span, a cause's steps are printed once,
+   * and long lists of completed or partly captured attempts become counts per server. 'full':
+   * every attempt on its own.
+   */
+  detail?: 'summary' | 'full';
 }
+
+/** In a summary, more completed (or partly captured) attempts than this are counted per server, not listed. */
+export const LIST_AT_MOST = 10;
+/** Attempt ids named in a block of identical failures before "and N more". */
+const IDS_AT_MOST = 12;
 
 /** Width of the arrow column of the ladder. */
 const ARROW_WIDTH = 56;
@@ -79,17 +91,37 @@ export function writeText(report: Report, opts: TextOptions, write: (piece: stri
   const many = cap.files.length > 1;
   const esc = (c: ReportedConnection): ReportedConnection => mapStrings(c, escapeControls);
   const { failed, incomplete, completed } = partition(report);
-  for (const c of failed) out('', ...failedBlock(esc(c), many, max, paint, fileSetNote(report, c)));
+  if (opts.detail === 'full') {
+    for (const c of failed) out('', ...failedBlock(esc(c), many, max, paint, null, fileSetNote(report, c)));
+  } else {
+    const groups = sameFailures(failed);
+    if (groups.some((g) => g.length > 1)) {
+      out('', `Identical failures (same server, cause and phase) are shown once, with their count; --detail full shows every attempt.`);
+    }
+    const stepsShown = new Map<string, string>();
+    for (const g of groups) {
+      const first = esc(g[0]!);
+      out('', ...(g.length === 1 ? failedBlock(first, many, max, paint, stepsShown, fileSetNote(report, g[0]!)) : repeatedBlock(g, first, many, max, paint, stepsShown, fileSetNote(report, g[0]!))));
+    }
+  }
   if (incomplete.length > 0) {
     out('', paint('1', 'Only partly captured:'));
-    for (const c of incomplete) {
-      const e = esc(c);
-      out(`  ${oneLine(e, many, paint)}`, ...findingLines(e, '    ', paint, false));
+    if (opts.detail !== 'full' && incomplete.length > LIST_AT_MOST) {
+      for (const line of countedByServer(incomplete)) out(`  ${escapeControls(line)}`);
+    } else {
+      for (const c of incomplete) {
+        const e = esc(c);
+        out(`  ${oneLine(e, many, paint)}`, ...findingLines(e, '    ', paint, false, null));
+      }
     }
   }
   if (completed.length > 0) {
     out('', paint('1', 'Completed:'));
-    for (const c of completed) out(`  ${oneLine(esc(c), many, paint)}`);
+    if (opts.detail !== 'full' && completed.length > LIST_AT_MOST) {
+      for (const line of countedByServer(completed)) out(`  ${escapeControls(line)}`);
+    } else {
+      for (const c of completed) out(`  ${oneLine(esc(c), many, paint)}`);
+    }
   }
   const groups = r.groups.filter((g) => g.connectionIds.length > 1);
   if (groups.length > 0) {
@@ -101,6 +133,71 @@ export function writeText(report: Report, opts: TextOptions, write: (piece: stri
     out('', paint('33', 'Warnings:'));
     for (const w of warnings) out(`  ${w}`);
   }
+}
+
+/** Failed attempts grouped by server, top cause and the phase they died in, in order of first failure. */
+export function sameFailures(failed: readonly ReportedConnection[]): ReportedConnection[][] {
+  const groups = new Map<string, ReportedConnection[]>();
+  for (const c of failed) {
+    const k = `${c.file}|${c.server}|${c.findings[0]?.cause ?? ''}|${c.died?.phase ?? c.reached}`;
+    const g = groups.get(k);
+    if (g) g.push(c);
+    else groups.set(k, [c]);
+  }
+  return [...groups.values()];
+}
+
+/** "c1, c2, c3" or "c1, c2, ... and 988 more". */
+function idList(g: readonly ReportedConnection[]): string {
+  const ids = g.slice(0, IDS_AT_MOST).map((c) => c.id);
+  return g.length > IDS_AT_MOST ? `${ids.join(', ')} and ${g.length - IDS_AT_MOST} more` : ids.join(', ');
+}
+
+/** "between 2026-03-10 09:00:00 .. 09:14:07 UTC" (the date again when it changes), or "at ..." for one second. */
+function span(g: readonly ReportedConnection[]): string {
+  let a = Infinity;
+  let b = -Infinity;
+  for (const c of g) {
+    if (c.start < a) a = c.start;
+    if (c.start > b) b = c.start;
+  }
+  const t = (x: number) => new Date(x * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, '');
+  const from = t(a);
+  const to = t(b);
+  if (from === to) return `at ${from} UTC`;
+  return `between ${from} .. ${to.slice(0, 10) === from.slice(0, 10) ? to.slice(11) : to} UTC`;
+}
+
+/** One block for attempts that failed the same way: count, ids, time span, then the first one in full as the example. */
+function repeatedBlock(g: readonly ReportedConnection[], first: ReportedConnection, many: boolean, max: number, paint: Paint, stepsShown: Map<string, string>, setNote: string | null): string[] {
+  const server = escapeControls(first.server);
+  const clients = new Set(g.map((c) => c.client.replace(/:\d+$/, '')));
+  const lines: string[] = [];
+  lines.push(
+    `${paint('1;31', 'FAILED')} ${paint('1', `${g.length} attempts to ${server}`)} from ${clients.size === 1 ? escapeControls([...clients][0]!) : `${clients.size} clients`}${many ? ` [${escapeControls(first.file)}]` : ''}, the same way: ${deathText(first).replace(/ \(frame \d+\)$/, '') || `reached ${first.reached}`}`,
+  );
+  lines.push(`  attempts: ${escapeControls(idList(g))}`);
+  const evidence = g.filter((c) => c.evidenceFile);
+  if (evidence.length > 0) {
+    const shown = evidence.slice(0, IDS_AT_MOST).map((c) => `${c.id} ${c.evidenceFile}`);
+    lines.push(`  evidence: ${escapeControls(shown.join(', '))}${evidence.length > IDS_AT_MOST ? ` and ${evidence.length - IDS_AT_MOST} more in the same folder` : ''}`);
+  }
+  lines.push(`  ${span(g)}`);
+  const example = failedBlock(first, many, max, paint, stepsShown, setNote);
+  example[0] = `${paint('1', 'the first of them:')} ${where(first, many)}: ${deathText(first) || `reached ${first.reached}`}`;
+  lines.push(...example.map((l) => `  ${l}`));
+  return lines;
+}
+
+/** "1200 to 10.0.0.5:3389 (c3, c4, ... and 1188 more)", one line per server. */
+function countedByServer(conns: readonly ReportedConnection[]): string[] {
+  const by = new Map<string, ReportedConnection[]>();
+  for (const c of conns) {
+    const g = by.get(c.server);
+    if (g) g.push(c);
+    else by.set(c.server, [c]);
+  }
+  return [...by.entries()].map(([server, g]) => `${g.length} to ${server} (${idList(g)})`);
 }
 
 function where(c: ReportedConnection, many: boolean): string {
@@ -122,7 +219,7 @@ function securityText(c: ReportedConnection): string {
   return parts.join(' over ');
 }
 
-function failedBlock(c: ReportedConnection, many: boolean, max: number, paint: Paint, setNote: string | null = null): string[] {
+function failedBlock(c: ReportedConnection, many: boolean, max: number, paint: Paint, stepsShown: Map<string, string> | null, setNote: string | null = null): string[] {
   const lines: string[] = [];
   lines.push(`${paint('1;31', 'FAILED')} ${paint('1', where(c, many))}: ${deathText(c) || `reached ${c.reached}`}`);
   if (setNote !== null) lines.push(`  ${escapeControls(setNote)}`);
@@ -130,7 +227,7 @@ function failedBlock(c: ReportedConnection, many: boolean, max: number, paint: P
   const facts = factLines(c);
   for (const f of facts) lines.push(`  ${f}`);
   lines.push(...ladder(c, max, paint));
-  lines.push(...findingLines(c, '  ', paint, true));
+  lines.push(...findingLines(c, '  ', paint, true, stepsShown));
   if (c.evidenceFile) lines.push(`  evidence: ${c.evidenceFile}`);
   for (const w of c.warnings) lines.push(paint('33', `  warning: ${w.message}${w.frame !== null ? ` (frame ${w.frame})` : ''}`));
   return lines;
@@ -201,10 +298,14 @@ function ladder(c: ReportedConnection, max: number, paint: Paint): string[] {
   return out;
 }
 
-function findingLines(c: ReportedConnection, ind: string, paint: Paint, full: boolean): string[] {
+function findingLines(c: ReportedConnection, ind: string, paint: Paint, full: boolean, stepsShown: Map<string, string> | null): string[] {
   const f = c.findings[0];
   if (!f) return c.outcome === 'failed' ? [`${ind}${paint('1', 'Cause:')} the capture does not show why.`] : [];
-  const out = findingDetail(f, 'Cause:', ind, paint, full);
+  // Steps once per cause (summary): a later attempt with the same cause and steps points back.
+  const stepsKey = `${f.cause}\n${f.remediation.join('\n')}`;
+  const earlier = stepsShown?.get(stepsKey);
+  if (stepsShown && earlier === undefined) stepsShown.set(stepsKey, c.id);
+  const out = findingDetail(f, 'Cause:', ind, paint, full, earlier);
   if (!full) return out;
   const others = c.findings.slice(1);
   if (others.length > 0) out.push(`${ind}  also possible: ${others.map((o) => `${o.cause} (${percent(o.confidence)})`).join(', ')}`);
@@ -212,13 +313,15 @@ function findingLines(c: ReportedConnection, ind: string, paint: Paint, full: bo
 }
 
 /** A finding: its cause and explanation, frames, and (full) the steps, how to confirm, the filter. */
-function findingDetail(f: Finding, label: string, ind: string, paint: Paint, full: boolean): string[] {
+function findingDetail(f: Finding, label: string, ind: string, paint: Paint, full: boolean, stepsAbove?: string): string[] {
   const out: string[] = [];
   out.push(`${ind}${paint('1', label)} ${paint('1', f.cause)} (${percent(f.confidence)}): ${f.explanation}`);
   if (f.confidenceReason) out.push(`${ind}  why not certain: ${f.confidenceReason}`);
   if (f.frames.length > 0) out.push(`${ind}  frames: ${f.frames.join(', ')}`);
   if (!full) return out;
-  if (f.remediation.length > 0) {
+  if (stepsAbove !== undefined) {
+    out.push(`${ind}  steps: the same as for ${stepsAbove} above`);
+  } else if (f.remediation.length > 0) {
     out.push(`${ind}  steps:`);
     f.remediation.forEach((s, i) => out.push(`${ind}    ${i + 1}. ${s}`));
   }

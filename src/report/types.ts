@@ -11,8 +11,9 @@ import type { ProbeResult } from './probe.js';
  * 1.3: `capture.fileSets` added (the pieces of a ring buffer or split capture read as one capture).
  * 1.4: `probe` added (the answers of `rdp-autopsy probe`, and of `analyze` of a probe's capture).
  * 2.0: an IPv6 endpoint is written in brackets (`[fd00::15]:3389`); 1.x wrote `fd00::15:3389`.
+ * 2.1: the cause `cert_not_yet_valid` added (a certificate whose notBefore is after the connection).
  */
-export const REPORT_SCHEMA_VERSION = '2.0';
+export const REPORT_SCHEMA_VERSION = '2.1';
 
 export interface CaptureFileSummary {
   file: string;

@@ -70,14 +70,14 @@ describe('rdp-autopsy CLI', () => {
     const r = run(['analyze', failed]);
     expect(r.code).toBe(1);
     expect(r.stdout).toContain('FAILED');
-    expect(r.stdout).toContain('rst by server');
+    expect(r.stdout).toContain('the server reset the connection during the TCP handshake');
   });
 
   it.skipIf(!existsSync(failed))('--format json parses and carries the connections', () => {
     const r = run(['analyze', '--format', 'json', failed]);
     expect(r.code).toBe(1);
     const j = JSON.parse(r.stdout) as { schemaVersion: string; connections: { outcome: string; died: { how: string } }[]; capture: { frames: number } };
-    expect(j.schemaVersion).toBe('2.0');
+    expect(j.schemaVersion).toBe('2.1');
     expect(j.connections[0]!.outcome).toBe('failed');
     expect(j.connections[0]!.died.how).toBe('rst');
     expect(j.capture.frames).toBeGreaterThan(0);

@@ -373,7 +373,7 @@ describe.skipIf(skipReason !== null)('rdp-autopsy live -i lo (real libpcap captu
     // The line came as the attempt ended, and its evidence was on disk already.
     const lineA = live.stdout().split('\n').find((l) => l.includes(`-> 127.0.0.1:${pA} `))!;
     expect(lineA).toMatch(/ FAILED c\d+ 127\.0\.0\.1:\d+ -> 127\.0\.0\.1:\d+ in x224 \(negotiation failure by server, frame \d+\): nla_mismatch \d+%/);
-    expect(existsSync(path.join(ev, `${/ FAILED (c\d+) /.exec(lineA)![1]}.pcap`))).toBe(true);
+    expect(existsSync(path.join(ev, `${/ FAILED (c\d+) /.exec(lineA)![1]}.pcapng`))).toBe(true);
     await clientSyn(pB);
     await until(() => live.stdout().includes(`-> 127.0.0.1:${pB} in tcp`));
     for (let i = 0; i < 6; i++) await clientNegFailure(pA);

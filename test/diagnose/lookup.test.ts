@@ -17,6 +17,7 @@ import {
   laterCompletedAttempt,
   makeFinding,
   nameMatches,
+  framesText,
   plural,
   secondsText,
   serverOwnTtl,
@@ -280,7 +281,7 @@ function naiveDnsCaptureFindings(input: DiagnosisInput, perConnection: Map<strin
       if (l.q.responseFrame !== null) e.frames.push(l.q.responseFrame);
     }
     const parts = [...byName.values()].map(
-      (e) => `"${e.name}" (${[...e.types].join(', ')}: ${[...e.failures].join(', ')}, frames ${[...new Set(e.frames)].sort((a, b) => a - b).join(', ')})`,
+      (e) => `"${e.name}" (${[...e.types].join(', ')}: ${[...e.failures].join(', ')}, ${framesText([...new Set(e.frames)].sort((a, b) => a - b))})`,
     );
     const servers = [...new Set(c.lookups.map((l) => l.q.server))];
     const failures = [...new Set(c.lookups.map((l) => l.failure))];

@@ -170,7 +170,7 @@ describe.skipIf(skip)('9. words', () => {
     const res = await exportEvidence(r, [{ kind: 'file', path: file }], path.join(tmp, 'ev'));
     expect(res.files).toHaveLength(1);
     expect(res.files[0]!.frames).toBeGreaterThan(5);
-    expect(readdirSync(path.join(tmp, 'ev'))).toEqual([`${c.id}.pcap`]);
+    expect(readdirSync(path.join(tmp, 'ev'))).toEqual([`${c.id}.pcapng`]);
   });
 });
 

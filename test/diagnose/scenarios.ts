@@ -139,7 +139,7 @@ export function scenarios(): Scenario[] {
     );
     out.push(one('expired certificate, client alert certificate_expired', 'cert_expired', a, { minConfidence: 0.95, frames: [7, 8], mentions: ['certificate_expired', 'frame 8', '2025-01-01'] }));
     const nb = clientClosedAfterTls({}, { certificates: [makeCert({ notBefore: '2026-01-01T00:00:00.000Z', notAfter: '2027-01-01T00:00:00.000Z' })] });
-    out.push(one('certificate not yet valid', 'cert_expired', nb, { minConfidence: 0.8, frames: [7, 11], mentions: ['not valid before 2026-01-01'] }));
+    out.push(one('certificate not yet valid', 'cert_not_yet_valid', nb, { minConfidence: 0.8, frames: [7, 11], mentions: ['not valid before 2026-01-01', 'clock'] }));
   }
   // cert_untrusted
   {

@@ -172,6 +172,37 @@ describe('server summaries and the headline', () => {
     expect(serverSentence(s[0]!)).toBe('14 attempts to 10.2.0.5:3389: 12 blocked by a firewall (no SYN-ACK), 2 completed');
     expect(headline(conns, f)).toBe('12 of 14 attempts to 10.2.0.5:3389 failed: the SYN got no answer (dropped by a firewall).');
   });
+  it('each summary line is built from the attempts it counts, each cause with its own count', () => {
+    // One attempt to 10.2.0.5:3389 blocked (no SYN-ACK), one refused for its expired certificate,
+    // one with no finding: no line may give one attempt's cause to the others.
+    const flow = (port: number, start: number) => makeFlow({ client: { ip: '10.0.0.9', port }, server: { ip: '10.2.0.5', port: 3389 }, start, end: start + 1 });
+    const cert = clientClosedAfterTls({ id: 'c2', flow: flow(50101, T0 + 10), start: T0 + 10, end: T0 + 11 }, { certificates: [makeCert({ notAfter: '2025-01-01T00:00:00Z' })] });
+    const unclear = makeRecord({ id: 'c3', flow: flow(50102, T0 + 20), start: T0 + 20, end: T0 + 21, outcome: 'failed', reached: 'tls', died: died({ phase: 'active', how: 'fin', by: 'server', frame: 40 }) });
+    const conns = [blocked('c1', 50100, T0), cert, unclear];
+    const f = diagnose(input(conns, { captureEnd: [T0 + 1000] }));
+    expect(f.get('c3')).toEqual([]);
+    expect(serverSentence(summarizeServers(conns, f)[0]!)).toBe(
+      "3 attempts to 10.2.0.5:3389: 1 blocked by a firewall (no SYN-ACK), 1 refused: the server's certificate expired, 1 failed with no clear cause",
+    );
+    expect(headline(conns, f)).toBe(
+      "3 of 3 attempts to 10.2.0.5:3389 failed: in 1, the SYN got no answer (dropped by a firewall); in 1, the server's certificate expired on 2025-01-01; in 1, the capture does not show why.",
+    );
+    const g = groupAttempts(conns, f);
+    expect(g).toHaveLength(1);
+    expect(g[0]!.summary).toBe(
+      "Failed 3 times: the SYN got no answer (dropped by a firewall) (c1); the server's certificate expired on 2025-01-01 (c2); the capture does not show why (c3).",
+    );
+    // With a second server, its part of the headline counts only its own attempts.
+    const other = makeRecord({ id: 'c4', flow: makeFlow({ client: { ip: '10.0.0.9', port: 50200 }, server: { ip: '10.2.0.6', port: 3389 } }) });
+    const f2 = diagnose(input([...conns, other], { captureEnd: [T0 + 1000] }));
+    expect(headline([...conns, other], f2)).toMatch(/^3 of 3 attempts to 10\.2\.0\.5:3389 failed: in 1, .*; in 1, .*; in 1, the capture does not show why\. 1 attempt to other servers did not fail\.$/);
+  });
+  it('one cause for all: told once, with the count in the head', () => {
+    const conns = [blocked('c1', 50100, T0), blocked('c2', 50101, T0 + 5)];
+    const f = diagnose(input(conns, { captureEnd: [T0 + 1000] }));
+    expect(headline(conns, f)).toBe('2 of 2 attempts to 10.2.0.5:3389 failed: the SYN got no answer (dropped by a firewall, or the host is down).');
+    expect(groupAttempts(conns, f)[0]!.summary).toBe('Failed twice: the SYN got no answer (dropped by a firewall, or the host is down) (c1).');
+  });
   it('all completed', () => {
     const conns = [makeRecord({ id: 'a' }), makeRecord({ id: 'b' }), makeRecord({ id: 'c' })];
     expect(headline(conns, diagnose(input(conns)))).toBe('All 3 connection attempts completed.');
@@ -201,5 +232,26 @@ describe('server summaries and the headline', () => {
     expect(groupAttempts([c], f)[0]!.server).toBe('[fd00:20::15]:3389');
     expect(summarizeServers([c], f)[0]!.server).toBe('[fd00:20::15]:3389');
     expect(headline([c], f)).toBe("The connection attempt to [fd00:20::15]:3389 failed: the server's certificate expired on 2025-01-01.");
+  });
+});
+
+describe('steps name the connection\'s own port', () => {
+  it('a blocked SYN to 3390: Test-NetConnection -Port 3390, firewall for port 3390', () => {
+    const c = makeRecord({
+      id: 'c1',
+      flow: makeFlow({ client: { ip: '10.0.0.9', port: 50000 }, server: { ip: '10.2.0.5', port: 3390 }, packets: [3, 0], start: T0, end: T0 + 9 }, { synFrames: [1, 2, 3], synAckFrames: [], ackFrame: null, ttl: [128, null] }),
+      outcome: 'failed',
+      reached: 'none',
+      phases: [],
+      died: died({ phase: 'tcp', how: 'no_answer', by: 'network', frame: 3 }),
+      negotiation: null,
+      tls: null,
+    });
+    const f = diagnoseConnection(c, input([c], { captureEnd: [T0 + 1000] }))[0]!;
+    expect(f.cause).toBe('port_blocked');
+    const text = [...f.remediation, f.confirm].join('\n');
+    expect(text).toContain('-Port 3390');
+    expect(text).toContain('port 3390');
+    expect(text).not.toContain('3389');
   });
 });

@@ -62,10 +62,15 @@ describe('example reports (run `npx tsx src/diagnose/gen-docs.ts` when these fai
 describe('readmeExample / replaceReadmeBlock', () => {
   it('cuts the text report before the second failed attempt and says how many are left', () => {
     const text = 'head\n\nFAILED c1 a\n  x\n\nFAILED c2 b\n  y\n\nFAILED c3 c\n';
-    const out = readmeExample({ connections: [{ outcome: 'failed' }] } as never, text);
+    const out = readmeExample({ connections: [{ outcome: 'failed' }, { outcome: 'failed' }, { outcome: 'failed' }] } as never, text);
     expect(out).toContain('FAILED c1 a\n  x\n\n[... 2 more failed attempts');
     expect(out).not.toContain('FAILED c2');
     expect(out).toContain('Exit code 1');
+  });
+  it('counts the attempts of a condensed block, not the blocks', () => {
+    const text = 'head\n\nFAILED 3 attempts to s, the same way: x\n  y\n\nFAILED c4 b\n';
+    const out = readmeExample({ connections: [1, 2, 3, 4, 5].map(() => ({ outcome: 'failed' })) } as never, text);
+    expect(out).toContain('[... 2 more failed attempts');
   });
   it('keeps a report with one failure whole', () => {
     const out = readmeExample({ connections: [] } as never, 'head\nFAILED c1 a\n  x\n');

@@ -140,15 +140,15 @@ describe('--export-evidence', () => {
     expect(r.code).toBe(1);
     const j = JSON.parse(r.stdout) as { connections: { id: string; outcome: string; evidenceFile?: string }[] };
     expect(schema.validate(j)).toEqual([]);
-    expect(j.connections[0]!.evidenceFile).toBe(path.join(dir, 'c1.pcap'));
-    expect(readdirSync(dir)).toEqual(['c1.pcap']);
+    expect(j.connections[0]!.evidenceFile).toBe(path.join(dir, 'c1.pcapng'));
+    expect(readdirSync(dir)).toEqual(['c1.pcapng']);
     const md = await cli(['analyze', '--format', 'md', '--export-evidence', dir, FAILED]);
     expect(md.stdout).toContain(`**Evidence:** [`);
     const html = await cli(['analyze', '--format', 'html', '--export-evidence', dir, FAILED]);
-    expect(html.stdout).toContain(`<a href="${dir}/c1.pcap">`);
+    expect(html.stdout).toContain(`<a href="${dir}/c1.pcapng">`);
     const nd = await cli(['analyze', '--format', 'ndjson', '--export-evidence', dir, FAILED]);
     const summary = JSON.parse(nd.stdout.trimEnd().split('\n').at(-1)!) as { evidence: { connection: string; file: string }[] };
-    expect(summary.evidence).toEqual([{ connection: 'c1', file: path.join(dir, 'c1.pcap') }]);
+    expect(summary.evidence).toEqual([{ connection: 'c1', file: path.join(dir, 'c1.pcapng') }]);
   });
 
   it('stdin is spooled, read twice, and still named "-" (child process)', () => {
@@ -163,8 +163,8 @@ describe('--export-evidence', () => {
     const j = JSON.parse(r.stdout.toString()) as { capture: { files: { file: string }[] }; connections: { file: string; evidenceFile?: string }[] };
     expect(j.capture.files[0]!.file).toBe('-');
     expect(j.connections[0]!.file).toBe('-');
-    expect(j.connections[0]!.evidenceFile).toBe(path.join(dir, 'c1.pcap'));
-    expect(readFileSync(path.join(dir, 'c1.pcap')).length).toBeGreaterThan(24);
+    expect(j.connections[0]!.evidenceFile).toBe(path.join(dir, 'c1.pcapng'));
+    expect(readFileSync(path.join(dir, 'c1.pcapng')).length).toBeGreaterThan(24);
     expect(r.stdout.toString()).not.toContain('stdin.capture');
   });
 

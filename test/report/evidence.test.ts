@@ -47,6 +47,13 @@ function tsharkFrames(file: string, filter?: string): number[] {
   return out.split('\n').filter((l) => l !== '').map(Number);
 }
 
+/** The packet comments of a capture, one per frame, as tshark reads them. */
+function tsharkComments(file: string): string[] {
+  // frame.comment (Wireshark 4.x; pkt_comment before it).
+  const out = execFileSync(TSHARK, ['-r', file, '-T', 'fields', '-e', 'frame.comment'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], maxBuffer: 64 << 20 });
+  return out.split('\n').filter((l) => l !== '');
+}
+
 /** tshark's view of the frames that belong to a connection (ICMP errors match through their quoted headers). */
 function oracleFilter(c: ReportedConnection): string {
   const [ci, cp] = splitEndpoint(c.client);
@@ -70,7 +77,7 @@ const CASES = [
   'captures/port_blocked_icmp.pcap', // ICMP errors tied to the flow
   'captures/dns_failure_elsewhere.pcap', // DNS frames before the attempt
   'captures/cert_untrusted.pcap', // IPv6
-  'captures/cert_expired.pcapng', // pcapng in, pcap out
+  'captures/cert_expired.pcapng', // pcapng in
   'captures/port_blocked_silent.pcap.gz', // gzip in
   'captures/server_unresponsive_many.pcap', // several failed connections, two clients
   'captures/mtu_blackhole.pcap', // ICMP fragmentation needed, retransmissions
@@ -90,11 +97,11 @@ describe.skipIf(!hasTshark)('evidence pcaps checked with tshark', () => {
       const failed = report.connections.filter((c) => c.outcome === 'failed');
       expect(failed.length).toBeGreaterThan(0);
       expect(res.files.map((f) => f.connection)).toEqual(failed.map((c) => c.id));
-      expect(readdirSync(dir).sort()).toEqual(failed.map((c) => `${c.id}.pcap`).sort());
+      expect(readdirSync(dir).sort()).toEqual(failed.map((c) => `${c.id}.pcapng`).sort());
       // tshark reads the original through gzip itself.
       const original = await frames(src);
       for (const c of failed) {
-        expect(c.evidenceFile).toBe(path.join(dir, `${c.id}.pcap`));
+        expect(c.evidenceFile).toBe(path.join(dir, `${c.id}.pcapng`));
         const want = tsharkFrames(src.path, oracleFilter(c));
         const got = tsharkFrames(c.evidenceFile!);
         expect(got.length, `${c.id} frame count`).toBe(want.length);
@@ -108,6 +115,9 @@ describe.skipIf(!hasTshark)('evidence pcaps checked with tshark', () => {
         });
         // The death frame and the finding's frames of this flow are in it.
         if (c.died?.frame != null) expect(want).toContain(c.died.frame);
+        // Each packet's comment names its original frame and file, as tshark reads it back.
+        expect(tsharkComments(c.evidenceFile!)).toEqual(want.map((n) => `rdp-autopsy: frame ${n} of ${report.capture.files[0]!.file}`));
+        if (c.died?.frame != null) expect(tsharkFrames(c.evidenceFile!, `frame.comment contains "frame ${c.died.frame} of"`)).toHaveLength(1);
       }
       // Completed or partly captured connections get no file.
       for (const c of report.connections.filter((x) => x.outcome !== 'failed')) expect(c.evidenceFile).toBeUndefined();
@@ -123,6 +133,8 @@ describe.skipIf(!hasTshark)('evidence pcaps checked with tshark', () => {
     for (const c of report.connections.filter((x) => x.outcome === 'failed')) {
       const src = [a, b][c.fileIndex] as { path: string };
       expect(tsharkFrames(c.evidenceFile!).length).toBe(tsharkFrames(src.path, oracleFilter(c)).length);
+      // The comments name the file each packet came from.
+      for (const comment of tsharkComments(c.evidenceFile!)) expect(comment).toMatch(new RegExp(`^rdp-autopsy: frame \\d+ of ${report.capture.files[c.fileIndex]!.file.replace(/[.*+?^${}()|[\]\\/]/g, '\\$&')}$`));
     }
   });
 });
@@ -144,8 +156,8 @@ describe('evidence without tshark', () => {
     report.connections[0]!.id = '../../evil id';
     const dir = path.join(tmp, 'names');
     const res = await exportEvidence(report, [src], dir);
-    expect(res.files[0]!.file).toBe(path.join(dir, '__.._evil_id.pcap'));
-    expect(readdirSync(dir).sort()).toEqual(['__.._evil_id.pcap', ...report.connections.slice(1).map((c) => `${c.id}.pcap`)].sort());
+    expect(res.files[0]!.file).toBe(path.join(dir, '__.._evil_id.pcapng'));
+    expect(readdirSync(dir).sort()).toEqual(['__.._evil_id.pcapng', ...report.connections.slice(1).map((c) => `${c.id}.pcapng`)].sort());
   });
 
   it('refuses to read stdin twice, and names an unwritable directory', async () => {

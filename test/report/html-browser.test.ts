@@ -27,7 +27,7 @@ interface PwPage {
   close(): Promise<void>;
 }
 interface PwBrowser {
-  newPage(): Promise<PwPage>;
+  newPage(o?: { viewport?: { width: number; height: number }; colorScheme?: 'light' | 'dark' }): Promise<PwPage>;
   close(): Promise<void>;
 }
 interface Pw {
@@ -127,6 +127,74 @@ describe.skipIf(!pw)('the HTML report in chromium', () => {
       expect(r.dom.text).toContain(report.summary.headline);
       expect(r.dom.scripts).toBe(0);
     });
+  }
+
+  // Issue 17: the page at a phone-ish 700 px and a desktop 1400 px, in both colour schemes.
+  for (const width of [700, 1400]) {
+    for (const scheme of ['light', 'dark'] as const) {
+      it(`sample.pcapng at ${width} px, ${scheme}: the ladder fits, the theme follows, code is rendered`, async () => {
+        const report = await fixtureReport('sample.pcapng');
+        const file = path.join(tmp, `layout-${width}-${scheme}.html`);
+        writeFileSync(file, renderHtml(report));
+        const page = await browser.newPage({ viewport: { width, height: 900 }, colorScheme: scheme });
+        await page.goto(pathToFileURL(file).href, { waitUntil: 'load' });
+        const m = await page.evaluate<{
+          viewport: number;
+          pageWidth: number;
+          ladders: { right: number; serverRight: number; frameLeft: number; parentRight: number }[];
+          bg: number[];
+          fg: number[];
+          stepCode: number;
+          stepBackticks: number;
+          openDetails: number;
+          arrow: string;
+        }>(`(() => {
+          const rgb = (c) => c.match(/\\d+(\\.\\d+)?/g).slice(0, 3).map(Number);
+          const svgs = [...document.querySelectorAll('svg.ladder')];
+          return {
+            viewport: window.innerWidth,
+            pageWidth: document.documentElement.scrollWidth,
+            ladders: svgs.map((s) => ({
+              right: s.getBoundingClientRect().right,
+              serverRight: Math.max(...[...s.querySelectorAll('text.hdr, text.addr')].map((t) => t.getBoundingClientRect().right)),
+              frameLeft: Math.min(...[...s.querySelectorAll('text.frame')].map((t) => t.getBoundingClientRect().left)),
+              parentRight: s.parentElement.getBoundingClientRect().right,
+            })),
+            bg: rgb(getComputedStyle(document.body).backgroundColor),
+            fg: rgb(getComputedStyle(document.body).color),
+            stepCode: document.querySelectorAll('ul.steps code').length,
+            stepBackticks: [...document.querySelectorAll('ul.steps li')].filter((li) => li.textContent.includes('\u0060')).length,
+            openDetails: document.querySelectorAll('details.timeline[open]').length,
+            arrow: getComputedStyle(document.querySelector('svg.ladder g.ev:not(.death) line')).stroke,
+          };
+        })()`);
+        await page.close();
+        const lum = ([r, g, b]: number[]) => (0.2126 * r! + 0.7152 * g! + 0.0722 * b!) / 255;
+        // Nothing wider than the window: no sideways scrolling of the page.
+        expect(m.pageWidth).toBeLessThanOrEqual(m.viewport);
+        expect(m.ladders.length).toBe(report.connections.filter((c) => c.outcome === 'failed').length);
+        for (const l of m.ladders) {
+          // The whole ladder, server column and its address included, is inside its box and the window.
+          expect(l.right).toBeLessThanOrEqual(l.parentRight + 0.5);
+          expect(l.serverRight).toBeLessThanOrEqual(l.right + 0.5);
+          expect(l.serverRight).toBeLessThanOrEqual(m.viewport);
+          expect(l.frameLeft).toBeGreaterThanOrEqual(0);
+        }
+        if (scheme === 'dark') {
+          expect(lum(m.bg)).toBeLessThan(0.2);
+          expect(lum(m.fg)).toBeGreaterThan(0.7);
+          expect(lum(m.arrow.match(/\d+/g)!.map(Number))).toBeGreaterThan(0.5); // arrows stay visible on the dark panel
+        } else {
+          expect(lum(m.bg)).toBeGreaterThan(0.9);
+          expect(lum(m.fg)).toBeLessThan(0.3);
+        }
+        // Inline code is rendered as code, not as literal backticks.
+        expect(m.stepCode).toBeGreaterThan(0);
+        expect(m.stepBackticks).toBe(0);
+        // The ladder's details are on the page without hovering.
+        expect(m.openDetails).toBeGreaterThan(0);
+      });
+    }
   }
 
   it('the injection report executes nothing and shows the strings as text', async () => {

@@ -22,7 +22,7 @@ export const certUntrusted: Rule = {
     const tls = conn.tls;
     const cert = leafCertificate(conn);
     if (!tls || !cert || conn.outcome === 'completed') return null;
-    if (certDateProblem(cert, conn.start)) return null; // cert_expired explains it
+    if (certDateProblem(cert, conn.start)) return null; // cert_expired or cert_not_yet_valid explains it
     const trust = certTrustProblem(conn);
     const certFrame = tls.certificateFrame;
     const what =

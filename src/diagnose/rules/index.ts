@@ -1,6 +1,7 @@
 // One rule per cause, in catalogue order (src/diagnose/types.ts CAUSE_IDS).
 import type { Rule } from '../types.js';
 import { certExpired } from './cert_expired.js';
+import { certNotYetValid } from './cert_not_yet_valid.js';
 import { certUntrusted } from './cert_untrusted.js';
 import { certRejected } from './cert_rejected.js';
 import { certUnavailable } from './cert_unavailable.js';
@@ -20,6 +21,7 @@ import { clientAbort } from './client_abort.js';
 
 export const RULES: readonly Rule[] = [
   certExpired,
+  certNotYetValid,
   certUntrusted,
   certRejected,
   certUnavailable,

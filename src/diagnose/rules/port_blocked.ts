@@ -4,6 +4,7 @@
 import type { IcmpRef } from '../../flow/types.js';
 import { icmpName, isAdminProhibited, isHostUnreachable, isPortUnreachable } from '../codes.js';
 import {
+  framesText,
   captureEndOf,
   convFilter,
   frameTime,
@@ -103,7 +104,7 @@ export const portBlocked: Rule = {
         confidence: 0.25,
         confidenceReason: `The capture ended ${secondsText(waited)} after the last SYN, before a client gives up, so an answer may simply not have been captured.`,
         frames: syns,
-        explanation: `${plural(syns.length, 'SYN')} to ${server} (frames ${syns.join(', ')}) got no answer before the capture ended ${secondsText(waited)} later.`,
+        explanation: `${plural(syns.length, 'SYN')} to ${server} (${framesText(syns)}) got no answer before the capture ended ${secondsText(waited)} later.`,
         filter: `${convFilter(conn)} && tcp.flags.syn == 1`,
         summary: `SYNs to ${server} were not answered in the capture`,
       });
@@ -125,7 +126,7 @@ export const portBlocked: Rule = {
         ? `A silent drop looks the same whatever drops it; the host answered connection ${alive.id}, so it is up and a firewall (on the host or in between) is the likely reason, or a full connection backlog.`
         : 'A silent drop looks the same whether a firewall drops the SYN, the host is off or unreachable, or the route is broken.') + scanNote,
       frames: [...syns, alive?.flow.tcp?.synAckFrames[0]],
-      explanation: `${plural(syns.length, 'SYN')} to ${server} (frames ${syns.join(', ')}) got no answer over ${secondsText(total)} of capture, with no ICMP error and no reset${alive ? `, while the host answered connection ${alive.id}` : ''}.`,
+      explanation: `${plural(syns.length, 'SYN')} to ${server} (${framesText(syns)}) got no answer over ${secondsText(total)} of capture, with no ICMP error and no reset${alive ? `, while the host answered connection ${alive.id}` : ''}.`,
       filter: `${convFilter(conn)} && tcp.flags.syn == 1`,
       summary: alive ? 'the SYN got no answer (dropped by a firewall)' : 'the SYN got no answer (dropped by a firewall, or the host is down)',
     });
