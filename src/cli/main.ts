@@ -92,6 +92,20 @@ interface CommonOpts {
   port?: number[];
   color: boolean;
   exportEvidence?: string;
+  keylog?: string[];
+}
+
+/** `--keylog FILE` (repeatable): each file's text, read before the capture (a missing file is a usage error). */
+function keyLogsOf(files: string[] | undefined): { name: string; text: string }[] | undefined {
+  if (files === undefined || files.length === 0) return undefined;
+  return files.map((f) => {
+    try {
+      return { name: f, text: readFileSync(f, 'latin1') };
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new UsageError(`--keylog ${f}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : `cannot read (${code ?? 'error'})`}`);
+    }
+  });
 }
 
 function addCommon(cmd: Command): Command {
@@ -101,6 +115,7 @@ function addCommon(cmd: Command): Command {
     .option('--port <n>', 'an extra TCP/UDP port to treat as RDP (repeatable, or comma-separated)', parsePort)
     .option('--export-evidence <dir>', 'write a small pcap per failed connection into DIR')
     .option('--no-color', 'no ANSI colours in the text report')
+    .option('--keylog <file>', 'TLS key log (NSS format, as SSLKEYLOGFILE writes it) to decrypt RDP connections with (repeatable; a pcapng\'s Decryption Secrets Blocks are used too)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .addHelpText('after', EXIT_CODES_HELP);
 }
 
@@ -135,7 +150,7 @@ export async function main(argv: string[], stdout: NodeJS.WritableStream = proce
   ).action(async (captures: string[], o: CommonOpts & { jobs?: number; fileSet: boolean }) => {
     code = await runAnalysis(
       sourcesOf(captures),
-      { format: o.format, output: o.output, ports: o.port ?? [], color: colorOf(o), exportEvidence: o.exportEvidence, jobs: o.jobs, fileSets: o.fileSet },
+      { format: o.format, output: o.output, ports: o.port ?? [], color: colorOf(o), exportEvidence: o.exportEvidence, jobs: o.jobs, fileSets: o.fileSet, keyLogs: keyLogsOf(o.keylog) },
       stdout,
     );
   });
@@ -186,6 +201,7 @@ export async function main(argv: string[], stdout: NodeJS.WritableStream = proce
           ports: o.port ?? [],
           color: colorOf(o),
           exportEvidence: o.exportEvidence,
+          keyLogs: keyLogsOf(o.keylog),
         },
         stdout,
       );

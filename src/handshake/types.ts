@@ -142,6 +142,27 @@ export interface TlsInfo {
   alerts: TlsAlertInfo[];
   /** Encrypted application-data records after the handshake: counts and sizes per direction (bounded list). */
   appRecords: { client: number; server: number };
+  /** Present when TLS secrets were given (a key log, or Decryption Secrets Blocks read before this connection's ServerHello). */
+  decryption?: TlsDecryption;
+}
+
+/** Whether this connection's TLS records could be decrypted, and why not. Never holds a secret. */
+export interface TlsDecryption {
+  /**
+   * decrypted: every protected record read authenticated; partial: some did, then one did not;
+   * failed: the first protected record did not authenticate (the secrets are not this session's);
+   * no_key: no secret for this session's client random; unsupported: a version or cipher suite we
+   * do not decrypt.
+   */
+  status: 'decrypted' | 'partial' | 'failed' | 'no_key' | 'unsupported';
+  /** One line for the report. */
+  reason: string;
+  /** The session's client random (public: it is in the ClientHello), to find its key log line. */
+  clientRandom: string | null;
+  /** Protected records decrypted per side. */
+  records: { client: number; server: number };
+  /** The first record that did not authenticate, or null. */
+  failure: { frame: number; by: 'client' | 'server'; reason: string } | null;
 }
 
 export interface CredsspInfo {
