@@ -12,7 +12,7 @@ import type { ProbeResult } from './probe.js';
  * 1.4: `probe` added (the answers of `rdp-autopsy probe`, and of `analyze` of a probe's capture).
  * 2.0: an IPv6 endpoint is written in brackets (`[fd00::15]:3389`); 1.x wrote `fd00::15:3389`.
  */
-export const REPORT_SCHEMA_VERSION = '2.0';
+export const REPORT_SCHEMA_VERSION = '2.1';
 
 export interface CaptureFileSummary {
   file: string;
