@@ -82,6 +82,8 @@ export interface MachineSink {
   warn(frame: number | null, offset: number | null, message: string): void;
   /** A unit of the active phase was seen (the machine stops asking for bytes after a few). */
   activeUnit(): void;
+  /** Set while bytes of a decrypted TLS record are decoded: the events then are marked `decrypted`. */
+  plain: boolean;
   /** TLS secrets to decrypt with (null or empty: none). */
   readonly keys: KeyLog | null;
   /** Plaintext of a decrypted TLS application-data record, credited to the frame that completed the record. */
@@ -155,6 +157,7 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
   private tlsLazy: TlsTrack | null = null;
   private slowLazy: SlowPathTrack | null = null;
   private credsspLazy: CredsspTrack | null = null;
+  plain = false;
   /** Per direction: the decrypted TLS stream (created on the first decrypted byte) and whether its decoding stopped. */
   private inner: [StreamBuf | null, StreamBuf | null] = [null, null];
   private innerStopped: [boolean, boolean] = [false, false];
@@ -217,6 +220,7 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
         : inferred
           ? { frame, time, direction, event, phase, inferred: true }
           : { frame, time, direction, event, phase };
+    if (this.plain) e.decrypted = true;
     if (this.timeline.length < TIMELINE_HEAD || this.timelineAssembled) {
       // The first element as a one-element literal: push() on an empty array reserves 17 slots,
       // and a half-open flow (a SYN flood's) has one or two events in all.
@@ -478,7 +482,10 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
       this.warn(frame, null, `${DIRS[dir]} decrypted stream: decoding stopped after the per-connection budget of ${s.budget} bytes`);
       return;
     }
+    const was = this.plain;
+    this.plain = true;
     this.pumpInner(dir, s);
+    this.plain = was;
   }
 
   /**

@@ -32,7 +32,7 @@ import {
   type TlsRecord,
 } from '../rdp/tls.js';
 import { clientRandomKey } from '../rdp/keylog.js';
-import { decryptRecord, suiteParams, tls12Keys, tls13Keys, type RecordKeys } from '../rdp/tls-decrypt.js';
+import { decryptRecord, suiteParams, tls12Keys, tls13Keys, type PlainRecord, type RecordKeys } from '../rdp/tls-decrypt.js';
 import type { Failure } from '../rdp/result.js';
 import { cipherSuiteName, handshakeTypeName, versionName } from '../rdp/tls-codes.js';
 import { parseCertificateDetailed } from '../rdp/x509.js';
@@ -198,7 +198,7 @@ export class TlsTrack {
     if (!a.ok) return false;
     const v = a.value;
     this.info().alerts.push({ frame, by: SIDE[dir], level: v.levelName, description: v.descriptionName, code: v.description, encrypted: decrypted });
-    this.m.event(dir, frame, time, `Alert (Level: ${title(v.levelName)}, Description: ${title(v.descriptionName)})`, decrypted ? 'decrypted' : undefined);
+    this.m.event(dir, frame, time, `Alert (Level: ${title(v.levelName)}, Description: ${title(v.descriptionName)})`);
     this.m.end({
       phase: this.m.reached(),
       how: decrypted ? 'encrypted_alert' : 'tls_alert',
@@ -277,29 +277,40 @@ export class TlsTrack {
     st.seq++;
     if (dir === 0) d.records.client++;
     else d.records.server++;
-    const pt = r.value;
+    const was = this.m.plain;
+    this.m.plain = true;
+    try {
+      this.plainRecord(dir, r.value, rec.length, frame, time);
+    } finally {
+      this.m.plain = was;
+    }
+    return true;
+  }
+
+  /** The content of a decrypted record, by its (inner) content type. */
+  private plainRecord(dir: Dir, pt: PlainRecord, length: number, frame: number, time: number): void {
     switch (pt.contentType) {
       case CONTENT_HANDSHAKE:
         if (this.tls13) this.handshake13(dir, pt.plaintext, frame);
         else {
-          this.m.event(dir, frame, time, pt.plaintext[0] === HS_FINISHED ? 'Finished' : title(handshakeTypeName(pt.plaintext[0] ?? 0)), 'decrypted');
+          this.m.event(dir, frame, time, pt.plaintext[0] === HS_FINISHED ? 'Finished' : title(handshakeTypeName(pt.plaintext[0] ?? 0)));
           if (pt.plaintext[0] === HS_FINISHED) this.finish(dir, frame, time);
         }
-        return true;
+        return;
       case CONTENT_ALERT:
-        if (!this.clearAlert(dir, pt.plaintext, 0, pt.plaintext.length, frame, time, true)) this.encryptedAlert(dir, rec.length, frame, time);
-        return true;
+        if (!this.clearAlert(dir, pt.plaintext, 0, pt.plaintext.length, frame, time, true)) this.encryptedAlert(dir, length, frame, time);
+        return;
       case CONTENT_APPLICATION_DATA: {
         const t = this.info();
         if (dir === 0) t.appRecords.client++;
         else t.appRecords.server++;
-        if (!this.established) this.m.event(dir, frame, time, 'Application Data', `${pt.plaintext.length} bytes before the handshake finished (decrypted)`);
+        if (!this.established) this.m.event(dir, frame, time, 'Application Data', `${pt.plaintext.length} bytes before the handshake finished`);
         this.m.plaintext(dir, pt.plaintext, frame, time);
-        return true;
+        return;
       }
       default:
-        this.m.event(dir, frame, time, `TLS record of content type ${pt.contentType}`, 'decrypted');
-        return true;
+        this.m.event(dir, frame, time, `TLS record of content type ${pt.contentType}`);
+        return;
     }
   }
 

@@ -72,6 +72,8 @@ export interface TimelineEvent {
   detail?: string;
   phase: Phase;
   inferred?: boolean;
+  /** Read from TLS records decrypted with the given secrets (key log / Decryption Secrets Block). */
+  decrypted?: true;
 }
 
 export interface NegotiationInfo {

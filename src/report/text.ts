@@ -111,6 +111,10 @@ function oneLine(c: ReportedConnection, many: boolean, paint: Paint): string {
   const parts: string[] = [`reached ${c.reached}`];
   const sec = securityText(c);
   if (sec) parts.push(sec);
+  const d = c.tls?.decryption;
+  if (d) parts.push(d.status === 'decrypted' ? 'TLS decrypted' : `TLS not decrypted (${d.status.replace('_', ' ')})`);
+  const ended = c.errorInfo.filter((e) => e.code !== 0).at(-1);
+  if (ended && c.outcome === 'completed') parts.push(`ended by the server with ${ended.name}`);
   const outcome = c.outcome === 'completed' ? paint('32', outcomeText(c)) : paint('33', outcomeText(c));
   return `${where(c, many)}: ${outcome} (${parts.join(', ')})`;
 }
@@ -156,6 +160,7 @@ function factLines(c: ReportedConnection): string[] {
     if (t.cipherSuiteName) p.push(t.cipherSuiteName);
     if (t.sni !== null) p.push(`SNI "${t.sni}"`);
     out.push(`tls: ${p.join(', ')}`);
+    if (t.decryption) out.push(`decryption: ${t.decryption.status === 'decrypted' || t.decryption.status === 'partial' ? '' : 'not decrypted: '}${t.decryption.reason}`);
     const cert = t.certificates[0];
     if (cert) {
       const san = cert.san.length > 0 ? `, SAN ${cert.san.join(', ')}` : '';

@@ -33,6 +33,7 @@ function sink(proto: number | null): MachineSink & { log: unknown[] } {
     warn: () => log.push(['warn']),
     activeUnit: () => log.push(['activeUnit']),
     keys: null,
+    plain: false,
     plaintext: () => log.push(['plaintext']),
   };
 }
