@@ -49,7 +49,7 @@ describe('NLA failure over TLS 1.2 AES-256-GCM with EMS, keys in a Decryption Se
     expect(c.timeline.some((e) => e.event === 'CredSSP TSRequest' && e.detail?.includes('NTLM AUTHENTICATE (CORP\\alice from WKS-ALICE)'))).toBe(true);
     const top = c.findings[0]!;
     expect(top.cause).toBe('nla_failed');
-    expect(top.explanation).toContain('STATUS_LOGON_FAILURE');
+    expect(top.explanation).toContain('errorCode STATUS_LOGON_FAILURE (0xC000006D) in frame 14: the user name or the password is wrong');
     expect(r.warnings.some((w) => w.startsWith('TLS secrets for 1 session from Decryption Secrets Block'))).toBe(true);
     const out = allFormats(r);
     for (const s of secrets(keylogText('keylog_nla_logon_failure'))) expect(out).not.toContain(s);

@@ -5,6 +5,7 @@
 import { AUTHZ_ACCESS_DENIED, PROTOCOL_HYBRID, PROTOCOL_HYBRID_EX } from '../codes.js';
 import { certDoubt, clientStoppedBeforeCredentials, closeWords, convFilter, hex32, laterCompletedAttempt, makeFinding, secondsText } from '../facts.js';
 import type { Rule } from '../types.js';
+import { credsspErrorMeaning } from '../../rdp/credssp.js';
 
 /** A CredSSP exchange is a few round trips: more records than this and it is not "short". */
 export const CREDSSP_MAX_RECORDS = 12;
@@ -25,13 +26,14 @@ export const nlaFailed: Rule = {
 
     if (cs && cs.errorCode !== null && cs.errorCode !== 0) {
       const name = cs.errorName ?? hex32(cs.errorCode);
+      const meaning = credsspErrorMeaning(cs.errorCode);
       return makeFinding('nla_failed', {
         confidence: 0.95,
         confidenceReason: 'The error code is read from the TSRequest; the host\'s Security log (event 4625) names the account and the logon failure in full.',
         frames: [...cs.frames, d?.frame],
-        explanation: `The server's TSRequest reported errorCode ${name} (${hex32(cs.errorCode)})${cs.frames.length ? ` in frame ${cs.frames[cs.frames.length - 1]}` : ''}, ending Network Level Authentication${d ? `, and the ${d.by} ${closeWords(d.how)} in frame ${d.frame ?? '?'}` : ''}.`,
+        explanation: `The server's TSRequest reported errorCode ${name} (${hex32(cs.errorCode)})${cs.frames.length ? ` in frame ${cs.frames[cs.frames.length - 1]}` : ''}${meaning !== null ? `: ${meaning}` : ''}, ending Network Level Authentication${d ? `, and the ${d.by} ${closeWords(d.how)} in frame ${d.frame ?? '?'}` : ''}.`,
         filter,
-        summary: `NLA authentication failed (${name})`,
+        summary: `NLA authentication failed (${name}${meaning !== null ? `: ${meaning}` : ''})`,
       });
     }
     if (cs && cs.earlyUserAuthResult === AUTHZ_ACCESS_DENIED) {
