@@ -12,6 +12,10 @@ import { renderJson } from '../src/report/json.js';
 import { renderText } from '../src/report/text.js';
 import { renderMarkdown } from '../src/report/markdown.js';
 import { renderHtml } from '../src/report/html.js';
+import { exportEvidence } from '../src/report/evidence.js';
+import { readCapture } from '../src/capture/index.js';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const cap = (name: string): string => path.join(repoRoot, 'fixtures/captures', name);
@@ -155,6 +159,39 @@ describe('TLS 1.3 with the traffic secrets in a Decryption Secrets Block', () =>
     expect(c.tls!.decryption).toMatchObject({ status: 'partial' });
     expect(c.tls!.decryption!.failure!.reason).toContain('TRAFFIC_SECRET_0');
     expect(c.errorInfo).toEqual([]);
+  });
+});
+
+describe('--export-evidence of a decrypted connection', () => {
+  it('writes a pcapng whose Decryption Secrets Block holds only that connection\'s keys', async () => {
+    const sources = [
+      { kind: 'file' as const, path: cap('keylog_nla_logon_failure.pcapng') },
+      { kind: 'file' as const, path: cap('keylog_completed_logoff.pcapng') },
+    ];
+    // Both sessions' secrets are known (DSB of the first file, key log of the second); only the
+    // failed first connection gets evidence, with its own secrets alone.
+    const keyLogs = [{ name: 'other.keylog', text: keylogText('keylog_completed_logoff') }];
+    const r = await analyze(sources, { jobs: 1, keyLogs });
+    const dir = mkdtempSync(path.join(tmpdir(), 'rdp-autopsy-ev-'));
+    try {
+      const ev = await exportEvidence(r, sources, dir, { keyLogs });
+      expect(ev.files).toHaveLength(1);
+      expect(ev.files[0]!.file.endsWith('.pcapng')).toBe(true);
+      const frames: number[] = [];
+      const info = await readCapture({ kind: 'file', path: ev.files[0]!.file }, 0, { onFrame: (v) => void frames.push(v.frame) });
+      expect(info.secrets).toHaveLength(1);
+      expect(info.secrets[0]!.type).toBe(0x544c534b);
+      const lines = info.secrets[0]!.data.toString('latin1');
+      const own = keylogText('keylog_nla_logon_failure').trim().split('\n');
+      expect(lines.trim().split('\n').sort()).toEqual(own.sort());
+      for (const s of secrets(keylogText('keylog_completed_logoff'))) expect(lines).not.toContain(s);
+      expect(frames.length).toBe(ev.files[0]!.frames);
+      // Analysed again, the evidence file decrypts by itself.
+      const again = await analyze([{ kind: 'file', path: ev.files[0]!.file }], { jobs: 1 });
+      expect(again.connections[0]!.credssp!.errorName).toBe('STATUS_LOGON_FAILURE');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

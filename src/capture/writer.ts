@@ -250,6 +250,13 @@ export class PcapngWriter {
   toBuffer(): Buffer {
     return Buffer.concat(this.parts);
   }
+
+  /** The blocks added since the last drain() (or since the start), removed from the writer: for writing a file as it grows. */
+  drain(): Buffer {
+    const b = Buffer.concat(this.parts);
+    this.parts.length = 0;
+    return b;
+  }
 }
 
 /**

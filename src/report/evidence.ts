@@ -2,16 +2,19 @@
 // (both directions of its flow, its RDPEUDP side channels) plus the ICMP errors and the DNS
 // transactions tied to it, named "<connection id>.pcap". A second pass over the input files
 // selects the frames (pcap-savefile(5); nanosecond timestamps so times are kept exactly, the
-// link type of the original). Stdin is not re-readable: spoolStdin() copies it to a temp file
+// link type of the original). A connection whose TLS was decrypted gets a pcapng instead,
+// "<connection id>.pcapng", with a Decryption Secrets Block (pcapng 4.7) holding the key log lines
+// of that connection's TLS session only, so that it opens decrypted in Wireshark. Stdin is not re-readable: spoolStdin() copies it to a temp file
 // first. Memory stays bounded: selected frames are buffered up to FLUSH_BYTES, then appended.
-import { appendFileSync, createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { appendFileSync, createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
 import type { Readable } from 'node:stream';
 import type { CaptureSource, FrameView } from '../capture/types.js';
 import { readCapture, sourceName } from '../capture/index.js';
-import { PcapWriter } from '../capture/writer.js';
+import { PcapWriter, PcapngWriter } from '../capture/writer.js';
+import { KeyLog, SECRETS_TYPE_TLS_KEY_LOG } from '../rdp/keylog.js';
 import { DecodedPacket, IpProto, decodePacket, dstText, isKnownLinkType, srcText } from '../net/index.js';
 import { safeFileName } from './escape.js';
 import type { FileSetSummary, Report, ReportedConnection } from './types.js';
@@ -66,9 +69,15 @@ class Target {
   pending: Buffer[] = [];
   pendingBytes = 0;
   writer: PcapWriter | null = null;
+  /** pcapng instead of pcap: the connection's TLS was decrypted, its keys go into a DSB. */
+  ngWriter: PcapngWriter | null = null;
+  /** Bytes of the pcapng's SHB and IDB (the DSB goes right after them). */
+  ngHeaderBytes = 0;
   constructor(
     readonly conn: ReportedConnection,
     readonly file: string,
+    /** The connection's TLS client random when its records were decrypted, else null. */
+    readonly clientRandom: string | null,
   ) {}
 }
 
@@ -106,7 +115,9 @@ function targetsOf(report: Report, dir: string): { targets: Target[]; left: numb
     let name = safeFileName(c.id);
     while (used.has(name)) name = `${name}_`;
     used.add(name);
-    const t = new Target(c, path.join(dir, `${name}.pcap`));
+    const d = c.tls?.decryption;
+    const cr = d !== undefined && d.records.client + d.records.server > 0 ? d.clientRandom : null;
+    const t = new Target(c, path.join(dir, `${name}.${cr !== null ? 'pcapng' : 'pcap'}`), cr);
     const proto = c.transport === 'tcp' ? IpProto.TCP : IpProto.UDP;
     t.flows.push(flowOf(proto, c.client, c.server, c.flow.firstFrame, c.flow.lastFrame));
     for (const s of c.sideChannels) {
@@ -150,15 +161,31 @@ function add(t: Target, v: FrameView): number {
     t.cut = true;
     return 0;
   }
-  if (t.writer === null) {
+  if (t.writer === null && t.ngWriter === null) {
     t.linkType = v.linkType;
-    t.writer = new PcapWriter({ linkType: v.linkType, nanosecond: true, snapLen: 262144 });
-    writeFileSync(t.file, t.writer.header());
+    if (t.clientRandom !== null) {
+      t.ngWriter = new PcapngWriter({ application: 'rdp-autopsy --export-evidence' });
+      t.ngWriter.addInterface({ linkType: v.linkType, snapLen: 262144, tsResolExp: 9 });
+      const head = t.ngWriter.drain();
+      t.ngHeaderBytes = head.length;
+      writeFileSync(t.file, head);
+    } else {
+      t.writer = new PcapWriter({ linkType: v.linkType, nanosecond: true, snapLen: 262144 });
+      writeFileSync(t.file, t.writer.header());
+    }
   } else if (v.linkType !== t.linkType) {
     t.skippedLinkType++;
     return 0;
   }
-  const rec = t.writer.encode({
+  if (t.ngWriter !== null) {
+    t.ngWriter.add({ tsSec: v.tsSec, tsNsec: v.tsNsec, data: v.buf.subarray(v.off, v.off + v.capLen), origLen: v.origLen });
+    const block = t.ngWriter.drain();
+    t.pending.push(block);
+    t.pendingBytes += block.length;
+    t.frames++;
+    return block.length;
+  }
+  const rec = t.writer!.encode({
     tsSec: v.tsSec,
     tsNsec: v.tsNsec,
     data: v.buf.subarray(v.off, v.off + v.capLen),
@@ -176,8 +203,16 @@ function add(t: Target, v: FrameView): number {
  * produced `report` (stdin spooled: see spoolStdin). Throws an Error naming the path when the
  * directory or a file cannot be written.
  */
-export async function exportEvidence(report: Report, sources: CaptureSource[], dir: string): Promise<EvidenceResult> {
+export async function exportEvidence(
+  report: Report,
+  sources: CaptureSource[],
+  dir: string,
+  opts: { keyLogs?: { name: string; text: string }[] } = {},
+): Promise<EvidenceResult> {
   const warnings: string[] = [];
+  // The secrets the analysis had: the key log files, and each file's Decryption Secrets Blocks (read again below).
+  const keys = new KeyLog();
+  for (const k of opts.keyLogs ?? []) keys.add(k.text, k.name);
   const { targets, left } = targetsOf(report, dir);
   if (left > 0) warnings.push(`evidence: ${left} failed connections beyond the first ${MAX_EVIDENCE_FILES} got no evidence file`);
   if (targets.length === 0) return { files: [], warnings };
@@ -196,7 +231,12 @@ export async function exportEvidence(report: Report, sources: CaptureSource[], d
     try {
       for (const piece of pieces) {
         const base = piece.base;
-        await readCapture(sources[piece.index]!, piece.index, { onFrame: (v: FrameView) => select.onFrame(v, v.frame + base) });
+        await readCapture(sources[piece.index]!, piece.index, {
+          onSecrets(s): void {
+            if (s.type === SECRETS_TYPE_TLS_KEY_LOG) keys.add(s.data, 'DSB');
+          },
+          onFrame: (v: FrameView) => select.onFrame(v, v.frame + base),
+        });
       }
       select.flushAll();
     } catch (e) {
@@ -204,6 +244,7 @@ export async function exportEvidence(report: Report, sources: CaptureSource[], d
       throw new Error(`evidence: ${code !== undefined ? `cannot write in ${dir} (${code})` : (e as Error).message}`);
     }
   }
+  insertSecrets(targets, keys);
   return written(targets, warnings);
 }
 
@@ -283,7 +324,7 @@ class FrameSelector {
 function written(targets: Target[], warnings: string[]): EvidenceResult {
   const files: EvidenceFile[] = [];
   for (const t of targets) {
-    if (t.writer === null) continue;
+    if (t.writer === null && t.ngWriter === null) continue;
     t.conn.evidenceFile = t.file;
     files.push({ connection: t.conn.id, file: t.file, frames: t.frames, linkType: t.linkType });
     if (t.cut) warnings.push(`evidence ${t.file}: cut at ${MAX_EVIDENCE_FRAMES} frames`);
@@ -362,4 +403,20 @@ export async function spoolStdin(sources: CaptureSource[], input: Readable = pro
       report.warnings = report.warnings.map((w) => w.split(file).join(name));
     },
   };
+}
+
+/**
+ * pcapng 4.7: each decrypted connection's evidence gets a Decryption Secrets Block with its own key
+ * log lines, before the packets it decrypts (right after the SHB and IDB).
+ */
+function insertSecrets(targets: Target[], keys: KeyLog): void {
+  for (const t of targets) {
+    if (t.ngWriter === null || t.clientRandom === null) continue;
+    const lines = keys.linesFor(t.clientRandom);
+    if (lines === null) continue;
+    t.ngWriter.addSecrets(SECRETS_TYPE_TLS_KEY_LOG, Buffer.from(lines, 'latin1'));
+    const dsb = t.ngWriter.drain();
+    const whole = readFileSync(t.file);
+    writeFileSync(t.file, Buffer.concat([whole.subarray(0, t.ngHeaderBytes), dsb, whole.subarray(t.ngHeaderBytes)]));
+  }
 }
