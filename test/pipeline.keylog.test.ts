@@ -99,6 +99,8 @@ describe('completed session over TLS 1.2 AES-128-GCM, keys in a separate key log
     expect(c.mcs!.disconnectUltimatum).toMatchObject({ by: 'server', reasonName: 'rn-user-requested' });
     expect(c.timeline.some((e) => e.event === 'Client Info' && e.detail?.includes('CORP\\alice'))).toBe(true);
     expect(c.timeline.some((e) => e.event === 'Save Session Info')).toBe(true);
+    expect(c.mcs!.logon).toEqual({ frame: c.timeline.find((e) => e.event === 'Save Session Info')!.frame, infoType: 1, infoTypeName: 'INFOTYPE_LOGON_LONG' });
+    expect(renderText(r, { color: false })).toContain('TLS decrypted, ended by the server with ERRINFO_LOGOFF_BY_USER, user logged on (Save Session Info, frame');
     expect(c.findings).toEqual([]);
     const out = allFormats(r);
     expect(out).not.toContain('Winter2026');
@@ -144,6 +146,8 @@ describe('TLS 1.3 with the traffic secrets in a Decryption Secrets Block', () =>
     const top = c.findings[0]!;
     expect(top.cause).toBe('server_denied');
     expect(top.explanation).toContain('ERRINFO_SERVER_DENIED_CONNECTION');
+    // The server ended it before any logon.
+    expect(c.mcs!.logon).toBeUndefined();
   });
 
   it('handshake secrets only (a partial key log): the certificate is read, the rest is not, and the report says so', async () => {

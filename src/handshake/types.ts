@@ -222,6 +222,8 @@ export interface McsInfo {
   securityExchangeFrame: number | null;
   clientInfoFrame: number | null;
   disconnectUltimatum: { frame: number; by: 'client' | 'server'; reason: number; reasonName: string } | null;
+  /** The first Save Session Info PDU with infoType 0-2 (MS-RDPBCGR 2.2.10.1.1): a user logged on. Present only once seen. */
+  logon?: { frame: number; infoType: number; infoTypeName: string };
 }
 
 export interface LicensingEvent {

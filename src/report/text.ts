@@ -115,6 +115,8 @@ function oneLine(c: ReportedConnection, many: boolean, paint: Paint): string {
   if (d) parts.push(d.status === 'decrypted' ? 'TLS decrypted' : `TLS not decrypted (${d.status.replace('_', ' ')})`);
   const ended = c.errorInfo.filter((e) => e.code !== 0).at(-1);
   if (ended && c.outcome === 'completed') parts.push(`ended by the server with ${ended.name}`);
+  // Whether a user logged on is readable only where the share data was (decrypted TLS).
+  if (d && d.records.server > 0 && c.reached === 'active') parts.push(c.mcs?.logon ? `user logged on (Save Session Info, frame ${c.mcs.logon.frame})` : 'no user logon seen (no Save Session Info)');
   const outcome = c.outcome === 'completed' ? paint('32', outcomeText(c)) : paint('33', outcomeText(c));
   return `${where(c, many)}: ${outcome} (${parts.join(', ')})`;
 }
