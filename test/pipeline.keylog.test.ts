@@ -73,6 +73,22 @@ describe('NLA failure over TLS 1.2 AES-256-GCM with EMS, keys in a Decryption Se
   });
 });
 
+describe('NLA failures over the other TLS 1.2 suites (ChaCha20-Poly1305, AES-CBC with encrypt-then-MAC)', () => {
+  for (const [name, suite, code, meaning] of [
+    ['keylog_chacha20_password_expired', 'TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256', 'STATUS_PASSWORD_EXPIRED', 'the password has expired'],
+    ['keylog_cbc_account_restriction', 'TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA384', 'STATUS_ACCOUNT_RESTRICTION', 'an account restriction prevents this logon'],
+  ] as const) {
+    it(`${suite}: ${code}`, async () => {
+      const { c } = await run(name);
+      expect(c.tls!.cipherSuiteName).toBe(suite);
+      expect(c.tls!.decryption).toMatchObject({ status: 'decrypted', failure: null });
+      expect(c.credssp!.errorName).toBe(code);
+      expect(c.findings[0]!.cause).toBe('nla_failed');
+      expect(c.findings[0]!.explanation).toContain(meaning);
+    });
+  }
+});
+
 describe('completed session over TLS 1.2 AES-128-GCM, keys in a separate key log', () => {
   it('without the key log: inferred phases, no decryption facts', async () => {
     const { c } = await run('keylog_completed_logoff');

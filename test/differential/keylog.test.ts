@@ -22,6 +22,8 @@ const CASES: Case[] = [
   { name: 'keylog_nla_logon_failure', keylogFile: false },
   { name: 'keylog_tls13_server_denied', keylogFile: false },
   { name: 'keylog_completed_logoff', keylogFile: true },
+  { name: 'keylog_chacha20_password_expired', keylogFile: false },
+  { name: 'keylog_cbc_account_restriction', keylogFile: false },
 ];
 
 const FIELDS = [
