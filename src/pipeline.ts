@@ -93,6 +93,44 @@ export interface AnalyzeOptions {
    * added to them for that file. TLS records of RDP connections are decrypted with them.
    */
   keyLogs?: { name: string; text: string }[];
+  /**
+   * Key log files that may grow while the analysis runs (`live` with a client writing
+   * SSLKEYLOGFILE): when a session's secret is missing, what was appended to them since is read.
+   * Their text so far is expected in keyLogs under the same name.
+   */
+  keyLogFollow?: string[];
+}
+
+/** Re-reads of followed key logs at most this often (a burst of sessions without keys costs one stat). */
+const KEYLOG_REFRESH_MS = 200;
+
+/** KeyLog.refresh for files that grow: reads the whole lines appended since the last read. */
+function followKeyLogs(keys: KeyLog, paths: string[], known: { name: string; text: string }[]): () => boolean {
+  const read = new Map<string, number>(paths.map((p) => [p, Buffer.byteLength(known.find((k) => k.name === p)?.text ?? '', 'latin1')]));
+  let last = 0;
+  return () => {
+    const now = Date.now();
+    if (now - last < KEYLOG_REFRESH_MS) return false;
+    last = now;
+    let added = false;
+    for (const [p, off] of read) {
+      let b: Buffer;
+      try {
+        b = readFileSync(p);
+      } catch {
+        continue;
+      }
+      if (b.length <= off) continue;
+      const nl = b.lastIndexOf(0x0a);
+      if (nl < off) continue;
+      const before = keys.size;
+      const lines = keys.lines;
+      keys.add(b.subarray(off, nl + 1), p);
+      read.set(p, nl + 1);
+      if (keys.size !== before || keys.lines !== lines) added = true;
+    }
+    return added;
+  };
 }
 
 /** What the report says about the key sources of a file (never a secret). */
@@ -191,6 +229,7 @@ class FileRun {
     this.streamContext = Math.max(0, Math.floor(opts.streamContext ?? 0));
     this.recent = this.streamContext > 0 && onConnection !== null ? [] : null;
     for (const k of opts.keyLogs ?? []) this.keys.add(k.text, k.name);
+    if (opts.keyLogFollow !== undefined && opts.keyLogFollow.length > 0) this.keys.refresh = followKeyLogs(this.keys, opts.keyLogFollow, opts.keyLogs ?? []);
     this.machineOptions = {
       file: name,
       fileIndex,

@@ -14,7 +14,8 @@ import { renderMarkdown } from '../src/report/markdown.js';
 import { renderHtml } from '../src/report/html.js';
 import { exportEvidence } from '../src/report/evidence.js';
 import { readCapture } from '../src/capture/index.js';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { createAnalyzer } from '../src/pipeline.js';
 import { tmpdir } from 'node:os';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -179,6 +180,25 @@ describe('TLS 1.3 with the traffic secrets in a Decryption Secrets Block', () =>
     expect(c.tls!.decryption).toMatchObject({ status: 'partial' });
     expect(c.tls!.decryption!.failure!.reason).toContain('TRAFFIC_SECRET_0');
     expect(c.errorInfo).toEqual([]);
+  });
+});
+
+describe('live: a key log that grows while the capture runs', () => {
+  it('reads the lines appended since the start when a session has no secret yet', async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'rdp-autopsy-kl-'));
+    try {
+      const file = path.join(dir, 'sslkeylog.txt');
+      writeFileSync(file, '# empty at the start\n');
+      const a = createAnalyzer({ name: 'live:test', keyLogs: [{ name: file, text: '# empty at the start\n' }], keyLogFollow: [file] });
+      // The client writes its secret after the capture started (before its ServerHello is read).
+      writeFileSync(file, `# empty at the start\n${keylogText('keylog_completed_logoff')}`);
+      const info = await readCapture({ kind: 'file', path: cap('keylog_completed_logoff.pcapng') }, 0, { onFrame: (v) => a.push(v) });
+      const r = a.finish(info);
+      expect(r.connections[0]!.tls!.decryption!.status).toBe('decrypted');
+      expect(r.connections[0]!.errorInfo[0]!.name).toBe('ERRINFO_LOGOFF_BY_USER');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 

@@ -344,7 +344,7 @@ export async function runLive(o: LiveOptions, stdout: NodeJS.WritableStream, dep
     path = join(dir, `live-${iface.replace(/[^\w.-]/g, '_')}.pcap`);
   }
   const out = openOutput(o, stdout);
-  const analyzer = createAnalyzer({ name, rdpPorts: o.ports, onConnection: out.onConnection, keyLogs: o.keyLogs });
+  const analyzer = createAnalyzer({ name, rdpPorts: o.ports, onConnection: out.onConnection, keyLogs: o.keyLogs, keyLogFollow: o.keyLogs?.map((k) => k.name) });
   const t0 = performance.now();
   const file = path;
   let ring: RingFileSink | null = null;

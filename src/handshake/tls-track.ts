@@ -223,7 +223,8 @@ export class TlsTrack {
     this.info().decryption = d;
     const p = suiteParams(sh.cipherSuite);
     if (this.tls13) {
-      const s = keys.tls13.get(cr);
+      let s = keys.tls13.get(cr);
+      if ((s === undefined || s.clientHandshake === null || s.serverHandshake === null) && keys.refresh?.()) s = keys.tls13.get(cr);
       if (s === undefined || s.clientHandshake === null || s.serverHandshake === null) {
         d.reason = `the key log has no TLS 1.3 handshake traffic secrets for this session's client random ${cr.slice(0, 16)}…`;
         return;
@@ -240,7 +241,8 @@ export class TlsTrack {
         d.reason = `${versionName(sh.version)} records are not decrypted (TLS 1.2 and 1.3 are)`;
         return;
       }
-      const ms = keys.master.get(cr);
+      let ms = keys.master.get(cr);
+      if (ms === undefined && keys.refresh?.()) ms = keys.master.get(cr);
       if (ms === undefined) {
         d.reason = `the key log has no CLIENT_RANDOM line for this session's client random ${cr.slice(0, 16)}…`;
         return;
@@ -347,8 +349,11 @@ export class TlsTrack {
   /** A side's decrypted TLS 1.3 Finished: its handshake is done and its records switch to the application traffic keys. */
   private finished13(dir: Dir, frame: number): void {
     const t = this.info();
-    const s = this.m.keys?.tls13.get(t.decryption?.clientRandom ?? '');
+    const keys = this.m.keys;
+    const cr = t.decryption?.clientRandom ?? '';
     const p = this.cipherSuite !== null ? suiteParams(this.cipherSuite) : null;
+    let s = keys?.tls13.get(cr);
+    if ((dir === 0 ? s?.clientTraffic0 : s?.serverTraffic0) == null && keys?.refresh?.()) s = keys.tls13.get(cr);
     const secret = dir === 0 ? s?.clientTraffic0 : s?.serverTraffic0;
     if (dir === 1) {
       t.serverFinishedFrame = frame;
@@ -475,7 +480,7 @@ export class TlsTrack {
           return;
         }
         const v = c.value;
-        if (dir === 0 && this.m.keys !== null && this.m.keys.size > 0) this.clientRandom = Buffer.from(v.random);
+        if (dir === 0 && this.m.keys !== null && (this.m.keys.size > 0 || this.m.keys.refresh !== null)) this.clientRandom = Buffer.from(v.random);
         t.clientVersions = (v.supportedVersions.length > 0 ? v.supportedVersions : [v.legacyVersion]).map(versionName);
         t.clientCipherSuites = v.cipherSuites;
         t.sni = v.sni;

@@ -69,6 +69,11 @@ export class KeyLog {
   droppedProblems = 0;
   /** Names of the sources read ("keys.log", "DSB in capture.pcapng"), in order. */
   readonly sources: string[] = [];
+  /**
+   * Set by the owner when a source can grow while it is used (a live capture's SSLKEYLOGFILE):
+   * reads what was appended; true when lines were added. Called on a miss, before giving up.
+   */
+  refresh: (() => boolean) | null = null;
 
   get size(): number {
     return this.master.size + this.tls13.size;
