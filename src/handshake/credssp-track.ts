@@ -64,7 +64,9 @@ export class CredsspTrack {
       const n = t.token.ntlm;
       // MS-NLMP 2.2.1.3: the AUTHENTICATE message names the account; its responses are never shown.
       const who = n !== null && n.messageType === 3 && (n.user !== null || n.domain !== null) ? ` (${n.domain ? `${n.domain}\\` : ''}${n.user ?? ''}${n.workstation ? ` from ${n.workstation}` : ''})` : '';
-      parts.push(`${t.token.name}${who}`);
+      const ke = t.token.krbError;
+      if (ke !== null) c.kerberosError ??= { frame, code: ke.code, name: ke.name };
+      parts.push(`${t.token.name}${who}${ke !== null ? ` ${ke.name} (${ke.code})` : ''}`);
     }
     if (v.pubKeyAuth !== null) parts.push('pubKeyAuth');
     if (v.authInfo !== null) {

@@ -178,6 +178,8 @@ export interface CredsspInfo {
   errorName: string | null;
   /** Early User Authorization Result (HYBRID_EX), when seen or inferred from a 4-byte record. */
   earlyUserAuthResult: number | null;
+  /** A Kerberos KRB-ERROR in a decrypted negoToken (RFC 4120 5.9.1): present only once seen. */
+  kerberosError?: { frame: number; code: number; name: string };
   frames: number[];
 }
 

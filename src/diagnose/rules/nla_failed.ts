@@ -36,6 +36,18 @@ export const nlaFailed: Rule = {
         summary: `NLA authentication failed (${name}${meaning !== null ? `: ${meaning}` : ''})`,
       });
     }
+    if (cs && cs.kerberosError !== undefined) {
+      // RFC 4120 5.9.1: the server's Kerberos answer was an error (clock skew, a wrong principal, expired credentials ...).
+      const k = cs.kerberosError;
+      return makeFinding('nla_failed', {
+        confidence: 0.85,
+        confidenceReason: 'The Kerberos error is read from the decrypted exchange; SPNEGO may still fall back to NTLM, and the KDC\'s and host\'s logs say which account and why.',
+        frames: [...cs.frames, d?.frame],
+        explanation: `Kerberos inside CredSSP answered with KRB-ERROR ${k.name} (${k.code}) in frame ${k.frame}, and Network Level Authentication did not complete${d ? `: the ${d.by} ${closeWords(d.how)} in frame ${d.frame ?? '?'}` : ''}.`,
+        filter,
+        summary: `NLA Kerberos authentication failed (${k.name})`,
+      });
+    }
     if (cs && cs.earlyUserAuthResult === AUTHZ_ACCESS_DENIED) {
       return makeFinding('nla_failed', {
         confidence: 0.9,
