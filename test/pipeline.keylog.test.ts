@@ -124,6 +124,20 @@ describe('completed session over TLS 1.2 AES-128-GCM, keys in a separate key log
     for (const s of secrets(text)) expect(out).not.toContain(s);
   });
 
+  it('RDSTLS selected: decrypted, but its application data is inferred as without keys (its PDUs are not TPKT)', async () => {
+    const data = Buffer.from(readFileSync(cap('keylog_completed_logoff.pcapng')));
+    // RDP_NEG_RSP (MS-RDPBCGR 2.2.1.2.1) type 2, flags 0x1f, length 8, selectedProtocol HYBRID_EX -> RDSTLS.
+    const at = data.indexOf(Buffer.from('021f080008000000', 'hex'));
+    expect(at).toBeGreaterThan(0);
+    data[at + 4] = 0x04;
+    const { c } = await run('keylog_completed_logoff', [{ name: 'k', text: keylogText('keylog_completed_logoff') }], data);
+    expect(c.security).toBe('rdstls');
+    expect(c.tls!.decryption!.status).toBe('decrypted');
+    expect(c.tls!.decryption!.reason).toContain('the application data of security rdstls is not decoded');
+    expect(c.outcome).toBe('completed');
+    expect(c.timeline.some((e) => e.event === 'CredSSP TSRequest')).toBe(false);
+  });
+
   it('a key log for other sessions only: no_key, said in the report', async () => {
     const { r, c } = await run('keylog_completed_logoff', [{ name: 'other.keylog', text: keylogText('keylog_nla_logon_failure') }]);
     expect(c.tls!.decryption).toMatchObject({ status: 'no_key' });

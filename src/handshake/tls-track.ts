@@ -303,6 +303,13 @@ export class TlsTrack {
         if (!this.clearAlert(dir, pt.plaintext, 0, pt.plaintext.length, frame, time, true)) this.encryptedAlert(dir, length, frame, time);
         return;
       case CONTENT_APPLICATION_DATA: {
+        if (!this.plainDecoded()) {
+          // RDSTLS / RDSAAD (MS-RDPBCGR 2.2.17, 5.4.5.3) or an unknown security: its PDUs are not read
+          // here; the records are inferred from their shape as without keys.
+          this.m.plain = false;
+          this.applicationData(dir, length, frame, time);
+          return;
+        }
         const t = this.info();
         if (dir === 0) t.appRecords.client++;
         else t.appRecords.server++;
@@ -314,6 +321,12 @@ export class TlsTrack {
         this.m.event(dir, frame, time, `TLS record of content type ${pt.contentType}`);
         return;
     }
+  }
+
+  /** The decrypted application data is decoded (CredSSP, then TPKT / fast-path): for the TLS and HYBRID security protocols. */
+  private plainDecoded(): boolean {
+    const sec = this.m.rec.security;
+    return sec === 'tls' || sec === 'credssp';
   }
 
   /** TLS 1.3 handshake messages from decrypted records (RFC 8446 4.3-4.6); Finished switches to the traffic keys (7.1). */
@@ -556,7 +569,10 @@ export class TlsTrack {
   end(closeDir: Dir | null): void {
     this.shape.flush();
     const d = this.m.rec.tls?.decryption;
-    if (d !== undefined && d.reason === '') d.reason = decryptionReason(d);
+    if (d !== undefined && d.reason === '') {
+      d.reason = decryptionReason(d);
+      if (!this.plainDecoded() && d.records.client + d.records.server > 0) d.reason += `; the application data of security ${this.m.rec.security ?? 'unknown'} is not decoded: its phases are inferred from the records' shape`;
+    }
     if (!this.tls13 || closeDir === null || this.m.rec.tls === null) return;
     const last = this.lastRecord[closeDir];
     if (!last || last.contentType === CONTENT_ALERT) return;
