@@ -30,6 +30,10 @@ import { CredsspTrack } from './credssp-track.js';
 import { looksLikeTsRequest } from '../rdp/credssp.js';
 import type { KeyLog } from '../rdp/keylog.js';
 
+/** After decrypted decoding stopped: server records at least this large (plaintext bytes), this many of them, infer the active phase. */
+const LARGE_PLAIN_RECORD = 1000;
+const LARGE_RECORDS_FOR_ACTIVE = 3;
+const ACTIVE_AFTER_STOP_CONFIDENCE = 0.6;
 /** MS-RDPBCGR 2.2.1.1.1 PROTOCOL_HYBRID_EX: the Early User Authorization Result follows CredSSP. */
 const PROTOCOL_HYBRID_EX = 0x08;
 
@@ -161,6 +165,7 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
   /** Per direction: the decrypted TLS stream (created on the first decrypted byte) and whether its decoding stopped. */
   private inner: [StreamBuf | null, StreamBuf | null] = [null, null];
   private innerStopped: [boolean, boolean] = [false, false];
+  private largeAfterStop = 0;
 
   constructor(
     readonly facts: FlowFacts,
@@ -475,7 +480,11 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
   // ---- decrypted TLS (design.md phases 4-6 read rather than inferred)
 
   plaintext(dir: Dir, data: Buffer, frame: number, time: number): void {
-    if (this.innerStopped[dir] || data.length === 0) return;
+    if (data.length === 0) return;
+    if (this.innerStopped[dir]) {
+      this.afterInnerStop(dir, data.length, frame, time);
+      return;
+    }
     const s = (this.inner[dir] ??= new StreamBuf(this.budget));
     if (!s.append(data, frame, time)) {
       this.innerStopped[dir] = true;
@@ -485,6 +494,22 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
     const was = this.plain;
     this.plain = true;
     this.pumpInner(dir, s);
+    this.plain = was;
+  }
+
+  /**
+   * Decoding of a decrypted direction stopped (bytes none of our decoders frame): the phases after it
+   * are not read. So that a session that goes on is not called failed where decoding stopped, a run
+   * of large server records (only the active phase's updates are that large and that many) infers
+   * the active phase, as the shape of the records does without keys (tls-shape.ts).
+   */
+  private afterInnerStop(dir: Dir, length: number, frame: number, time: number): void {
+    if (dir !== 1 || length < LARGE_PLAIN_RECORD || this.phase === 'active') return;
+    if (++this.largeAfterStop < LARGE_RECORDS_FOR_ACTIVE) return;
+    this.reach('active', frame, time, true, ACTIVE_AFTER_STOP_CONFIDENCE);
+    const was = this.plain;
+    this.plain = false;
+    this.event(1, frame, time, 'Application Data', `${LARGE_RECORDS_FOR_ACTIVE} large server records after decoding stopped: session data`, true);
     this.plain = was;
   }
 
