@@ -90,6 +90,18 @@ describe('NLA failures over the other TLS 1.2 suites (ChaCha20-Poly1305, AES-CBC
   }
 });
 
+describe('licensing error read from decrypted TLS', () => {
+  it('server_denied names the ERROR_ALERT code and the server as who ended it', async () => {
+    const { c } = await run('keylog_licensing_error');
+    expect(c.tls!.decryption!.status).toBe('decrypted');
+    expect(c.licensing).toEqual([expect.objectContaining({ by: 'server', msgName: 'ERROR_ALERT', errorName: 'ERR_NO_LICENSE_SERVER' })]);
+    expect(c.died).toMatchObject({ phase: 'licensing', how: 'licensing_error', by: 'server', frame: c.licensing[0]!.frame });
+    expect(c.findings[0]!.cause).toBe('server_denied');
+    expect(c.findings[0]!.explanation).toContain('ERR_NO_LICENSE_SERVER');
+    expect(c.phases.find((p) => p.phase === 'licensing')).toMatchObject({ inferred: false, confidence: 1 });
+  });
+});
+
 describe('completed session over TLS 1.2 AES-128-GCM, keys in a separate key log', () => {
   it('without the key log: inferred phases, no decryption facts', async () => {
     const { c } = await run('keylog_completed_logoff');

@@ -24,6 +24,7 @@ const CASES: Case[] = [
   { name: 'keylog_completed_logoff', keylogFile: true },
   { name: 'keylog_chacha20_password_expired', keylogFile: false },
   { name: 'keylog_cbc_account_restriction', keylogFile: false },
+  { name: 'keylog_licensing_error', keylogFile: false },
 ];
 
 const FIELDS = [
@@ -40,6 +41,9 @@ const FIELDS = [
   'rdp.domain',
   'rdp.pduType2',
   'rdp.numberCapabilities',
+  'rdp.bMsgType',
+  'rdp.errorCode',
+  'rdp.stateTransition',
   't124.userData',
 ];
 
@@ -123,7 +127,16 @@ describe.runIf(present)('key-log decryption against tshark 4.0', () => {
         expect(ud[14]).toBe(47);
         expect(e.code).toBe(ud.readUInt32LE(18));
       }
-      expect(c.errorInfo.length).toBeGreaterThan(0);
+
+      // Licensing (MS-RDPELE 2.2.2.7.1 via MS-RDPBCGR 2.2.1.12): the message frames, type, error code and state transition.
+      const lic = framesWith(rows, 'rdp.bMsgType');
+      expect(c.licensing.map((l) => l.frame)).toEqual(lic);
+      for (const l of c.licensing) {
+        expect(l.msgType).toBe(Number(one(rows, l.frame, 'rdp.bMsgType')));
+        expect(l.errorCode).toBe(Number(one(rows, l.frame, 'rdp.errorCode')));
+        expect(l.stateTransition).toBe(Number(one(rows, l.frame, 'rdp.stateTransition')));
+      }
+      expect(c.errorInfo.length + c.licensing.length).toBeGreaterThan(0);
     });
   }
 });
