@@ -57,6 +57,7 @@ export class CredsspTrack {
     const c = this.info();
     this.m.reach('credssp', frame, time);
     if (c.version === null || dir === 1) c.version = v.version;
+    if (dir === 0) c.clientVersion ??= v.version;
     if (c.frames.length < MAX_CREDSSP_FRAMES) c.frames.push(frame);
     const parts: string[] = [`version ${v.version}`];
     for (const t of v.negoTokens) {

@@ -178,6 +178,8 @@ export interface CredsspInfo {
   errorName: string | null;
   /** Early User Authorization Result (HYBRID_EX), when seen or inferred from a 4-byte record. */
   earlyUserAuthResult: number | null;
+  /** The client's TSRequest version (MS-CSSP 2.2.1), when read from decrypted TSRequests (`version` is then the server's). */
+  clientVersion?: number;
   /** A Kerberos KRB-ERROR in a decrypted negoToken (RFC 4120 5.9.1): present only once seen. */
   kerberosError?: { frame: number; code: number; name: string };
   frames: number[];
