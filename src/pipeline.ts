@@ -13,7 +13,8 @@ import { readFileSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker, isMainThread, parentPort, threadId, workerData } from 'node:worker_threads';
 import { workerEntry } from './worker-entry.js';
-import type { CaptureFileInfo, CaptureSource, FrameView, NameRecord } from './capture/types.js';
+import type { CaptureFileInfo, CaptureSource, FrameView, NameRecord, SecretsBlock } from './capture/types.js';
+import { KeyLog, SECRETS_TYPE_TLS_KEY_LOG } from './rdp/keylog.js';
 import { CaptureInputError, frameTime } from './capture/types.js';
 import { readCapture, sourceName } from './capture/index.js';
 import { planFileSets, type PlannedSet } from './capture/fileset.js';
@@ -87,6 +88,56 @@ export interface AnalyzeOptions {
    * capture (default true). false: every file on its own.
    */
   fileSets?: boolean;
+  /**
+   * NSS key logs (`--keylog FILE`): their name and text. Each file's Decryption Secrets Blocks are
+   * added to them for that file. TLS records of RDP connections are decrypted with them.
+   */
+  keyLogs?: { name: string; text: string }[];
+  /**
+   * Key log files that may grow while the analysis runs (`live` with a client writing
+   * SSLKEYLOGFILE): when a session's secret is missing, what was appended to them since is read.
+   * Their text so far is expected in keyLogs under the same name.
+   */
+  keyLogFollow?: string[];
+}
+
+/** Re-reads of followed key logs at most this often (a burst of sessions without keys costs one stat). */
+const KEYLOG_REFRESH_MS = 200;
+
+/** KeyLog.refresh for files that grow: reads the whole lines appended since the last read. */
+function followKeyLogs(keys: KeyLog, paths: string[], known: { name: string; text: string }[]): () => boolean {
+  const read = new Map<string, number>(paths.map((p) => [p, Buffer.byteLength(known.find((k) => k.name === p)?.text ?? '', 'latin1')]));
+  let last = 0;
+  return () => {
+    const now = Date.now();
+    if (now - last < KEYLOG_REFRESH_MS) return false;
+    last = now;
+    let added = false;
+    for (const [p, off] of read) {
+      let b: Buffer;
+      try {
+        b = readFileSync(p);
+      } catch {
+        continue;
+      }
+      if (b.length <= off) continue;
+      const nl = b.lastIndexOf(0x0a);
+      if (nl < off) continue;
+      const before = keys.size;
+      const lines = keys.lines;
+      keys.add(b.subarray(off, nl + 1), p);
+      read.set(p, nl + 1);
+      if (keys.size !== before || keys.lines !== lines) added = true;
+    }
+    return added;
+  };
+}
+
+/** What the report says about the key sources of a file (never a secret). */
+interface KeyLogSummary {
+  sources: string[];
+  sessions: number;
+  problems: string[];
 }
 
 interface OverflowCounts {
@@ -120,6 +171,7 @@ interface FilePart {
   dns: DnsTransaction[];
   stats: TableStats;
   unknownLinkFrames: number;
+  keyLog: KeyLogSummary | null;
 }
 
 /** Reads one file (or one live capture): frames in, a FilePart out. */
@@ -163,6 +215,8 @@ class FileRun {
   readonly onFrame: (v: FrameView) => void;
   /** What every TCP connection's machine is made with, but its id and side-channel list (one object per run). */
   private readonly machineOptions: PendingOptions;
+  /** The key log files and this file's Decryption Secrets Blocks (empty: nothing is decrypted). */
+  private readonly keys = new KeyLog();
 
   constructor(
     opts: AnalyzeOptions,
@@ -174,11 +228,14 @@ class FileRun {
     this.byteBudget = opts.byteBudget ?? DEFAULT_BYTE_BUDGET;
     this.streamContext = Math.max(0, Math.floor(opts.streamContext ?? 0));
     this.recent = this.streamContext > 0 && onConnection !== null ? [] : null;
+    for (const k of opts.keyLogs ?? []) this.keys.add(k.text, k.name);
+    if (opts.keyLogFollow !== undefined && opts.keyLogFollow.length > 0) this.keys.refresh = followKeyLogs(this.keys, opts.keyLogFollow, opts.keyLogs ?? []);
     this.machineOptions = {
       file: name,
       fileIndex,
       byteBudget: this.byteBudget,
       onRecord: this.onTcpRecord,
+      keys: this.keys,
       // Streamed connections (onConnection) need their records; otherwise those beyond maxRecords are counted only.
       counter: onConnection === null ? this.counter : undefined,
     };
@@ -230,6 +287,11 @@ class FileRun {
     for (let i = p.length - 1; i > 0; i--) if (frame >= p[i]!.firstFrame) return p[i]!.name;
     return p[0]!.name;
   }
+
+  /** A Decryption Secrets Block (pcapng 4.7): a TLS key log is added to the keys of the connections that follow. */
+  readonly onSecrets = (s: SecretsBlock): void => {
+    if (s.type === SECRETS_TYPE_TLS_KEY_LOG) this.keys.add(s.data, `Decryption Secrets Block in ${this.pieces[this.pieces.length - 1]!.name}`);
+  };
 
   /** Adds the frames of the run that ends to linkCounts and starts a run of link type lt; returns linkCounts. */
   private countLinkRun(lt: number): Map<number, number> {
@@ -354,8 +416,15 @@ class FileRun {
       dns: this.table.dns.slice(),
       stats: { ...this.table.stats },
       unknownLinkFrames: this.unknownLinkFrames,
+      keyLog: this.keys.sources.length === 0 ? null : keyLogSummary(this.keys),
     };
   }
+}
+
+function keyLogSummary(k: KeyLog): KeyLogSummary {
+  const problems = k.problems.map((p) => `${p.source} line ${p.line}: ${p.reason}`);
+  if (k.droppedProblems > 0) problems.push(`${k.droppedProblems} more key log lines could not be used`);
+  return { sources: k.sources, sessions: k.size, problems };
 }
 
 function countOverflow(overflow: Map<string, OverflowCounts>, rec: ConnectionRecord): void {
@@ -464,6 +533,7 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
     warnings.push(`${overflowCount} connections beyond the first ${maxRecords} were counted per server, not recorded (see servers)`);
   }
   if (unknownLinkFrames > 0) warnings.push(`${unknownLinkFrames} frames of an unsupported link type were skipped`);
+  warnings.push(...keyLogWarnings(parts, conns));
   const completed = connections.filter((c) => c.outcome === 'completed').length;
   const failed = connections.filter((c) => c.outcome === 'failed').length;
   const incomplete = connections.length - completed - failed;
@@ -537,6 +607,34 @@ export function reported(c: ConnectionRecord, findings: Finding[]): ReportedConn
     warnings: c.warnings,
     findings,
   };
+}
+
+/**
+ * The key sources in one line per file, the lines that could not be used, and which TLS
+ * connections were not decrypted and why (design.md: the report says what was decoded and what inferred).
+ */
+function keyLogWarnings(parts: FilePart[], conns: ConnectionRecord[]): string[] {
+  const out: string[] = [];
+  const seen = new Set<string>();
+  for (const p of parts) {
+    const k = p.keyLog;
+    if (k === null) continue;
+    const line = `TLS secrets for ${k.sessions} session${k.sessions === 1 ? '' : 's'} from ${k.sources.join(', ')}`;
+    if (!seen.has(line)) out.push(line);
+    seen.add(line);
+    for (const pr of k.problems) {
+      if (!seen.has(pr)) out.push(`key log: ${pr}`);
+      seen.add(pr);
+    }
+  }
+  if (out.length === 0) return out;
+  const by = { decrypted: 0, partial: 0, failed: 0, no_key: 0, unsupported: 0 };
+  for (const c of conns) {
+    const d = c.tls?.decryption;
+    if (d !== undefined) by[d.status]++;
+  }
+  out.push(`TLS decryption: ${by.decrypted} connection${by.decrypted === 1 ? '' : 's'} decrypted, ${by.partial} partly, ${by.failed} whose records did not authenticate with the given secrets (a key log of other sessions), ${by.no_key} without a secret, ${by.unsupported} with a version or cipher suite not decrypted`);
+  return out;
 }
 
 function captureSummary(files: CaptureFileSummary[], s: TableStats, unknownLinkFrames: number): CaptureSummary {
@@ -620,7 +718,7 @@ interface WorkerMarker {
 interface PartJob {
   source: CaptureSource;
   fileIndex: number;
-  opts: { rdpPorts?: number[]; maxRecords?: number; byteBudget?: number };
+  opts: { rdpPorts?: number[]; maxRecords?: number; byteBudget?: number; keyLogs?: { name: string; text: string }[] };
   stream: boolean;
 }
 
@@ -812,7 +910,7 @@ export async function analyze(sources: CaptureSource[], opts: AnalyzeOptions = {
     for (let i = 0; i < n; i++) ended(await filePart(sources[i]!, i, opts, order?.sink(i) ?? null));
     return mergeParts(parts, opts);
   }
-  const workerOpts = { rdpPorts: opts.rdpPorts, maxRecords: opts.maxRecords, byteBudget: opts.byteBudget };
+  const workerOpts = { rdpPorts: opts.rdpPorts, maxRecords: opts.maxRecords, byteBudget: opts.byteBudget, keyLogs: opts.keyLogs };
   const one = async (i: number, lane: WorkerLane | null): Promise<void> => {
     const source = sources[i]!;
     let sink = order?.sink(i) ?? null;

@@ -776,6 +776,7 @@ export class CaptureParser {
         } else {
           this.secretsBytes += d.data.length;
           this.info.secrets.push(d);
+          this.sink.onSecrets?.(d);
         }
         break;
       }

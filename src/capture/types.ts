@@ -104,6 +104,8 @@ export interface CaptureFileInfo {
 export interface CaptureSink {
   /** One record. `v` is reused for the next record: copy what you keep. */
   onFrame(v: FrameView): void;
+  /** A Decryption Secrets Block (pcapng 4.7), when it is read: before the frames that follow it. */
+  onSecrets?(s: SecretsBlock): void;
 }
 
 export type CaptureSource =

@@ -257,6 +257,7 @@ export class PcapngWriter {
   toBuffer(): Buffer {
     return Buffer.concat(this.parts);
   }
+
 }
 
 /**

@@ -344,7 +344,7 @@ export async function runLive(o: LiveOptions, stdout: NodeJS.WritableStream, dep
     path = join(dir, `live-${iface.replace(/[^\w.-]/g, '_')}.pcap`);
   }
   const out = openOutput(o, stdout);
-  const analyzer = createAnalyzer({ name, rdpPorts: o.ports, onConnection: out.onConnection });
+  const analyzer = createAnalyzer({ name, rdpPorts: o.ports, onConnection: out.onConnection, keyLogs: o.keyLogs, keyLogFollow: o.keyLogs?.map((k) => k.name) });
   const t0 = performance.now();
   const file = path;
   let ring: RingFileSink | null = null;
@@ -380,7 +380,7 @@ export async function runLive(o: LiveOptions, stdout: NodeJS.WritableStream, dep
     const report = analyzer.finish(liveFileInfo(name, captured));
     if (ring !== null) report.warnings.push(`the raw capture is the ring ${ringText(ring)}: frame numbers count from the start of the capture, as \`rdp-autopsy analyze\` or \`mergecap -a\` of every file written would number them`);
     if (o.exportEvidence !== undefined && path !== null) {
-      const ev = await exportEvidence(report, [{ kind: 'file', path }], o.exportEvidence).catch((e: Error) => Promise.reject(new UsageError(e.message)));
+      const ev = await exportEvidence(report, [{ kind: 'file', path }], o.exportEvidence, { keyLogs: o.keyLogs }).catch((e: Error) => Promise.reject(new UsageError(e.message)));
       report.warnings.push(...ev.warnings);
     }
     out.emit(report);

@@ -100,6 +100,20 @@ interface CommonOpts {
   port?: number[];
   color: boolean;
   exportEvidence?: string;
+  keylog?: string[];
+}
+
+/** `--keylog FILE` (repeatable): each file's text, read before the capture (a missing file is a usage error). */
+function keyLogsOf(files: string[] | undefined): { name: string; text: string }[] | undefined {
+  if (files === undefined || files.length === 0) return undefined;
+  return files.map((f) => {
+    try {
+      return { name: f, text: readFileSync(f, 'latin1') };
+    } catch (e) {
+      const code = (e as NodeJS.ErrnoException).code;
+      throw new UsageError(`--keylog ${f}: ${code === 'ENOENT' ? 'no such file' : code === 'EISDIR' ? 'is a directory' : `cannot read (${code ?? 'error'})`}`);
+    }
+  });
 }
 
 function addCommon(cmd: Command): Command {
@@ -110,6 +124,7 @@ function addCommon(cmd: Command): Command {
     .option('--export-evidence <dir>', 'write a small pcapng per failed connection into DIR (each packet commented with its original frame number)')
     .option('--no-color', 'no ANSI colours in the text report')
     .option('--detail <level>', 'text report: summary (identical failures once, with their count; the default) or full (every attempt)', detailOf)
+    .option('--keylog <file>', 'TLS key log (NSS format, as SSLKEYLOGFILE writes it) to decrypt RDP connections with (repeatable; a pcapng\'s Decryption Secrets Blocks are used too)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .addHelpText('after', EXIT_CODES_HELP);
 }
 
@@ -144,7 +159,7 @@ export async function main(argv: string[], stdout: NodeJS.WritableStream = proce
   ).action(async (captures: string[], o: CommonOpts & { jobs?: number; fileSet: boolean }) => {
     code = await runAnalysis(
       sourcesOf(captures),
-      { format: o.format, output: o.output, ports: o.port ?? [], color: colorOf(o), exportEvidence: o.exportEvidence, jobs: o.jobs, fileSets: o.fileSet, detail: o.detail },
+      { format: o.format, output: o.output, ports: o.port ?? [], color: colorOf(o), exportEvidence: o.exportEvidence, jobs: o.jobs, fileSets: o.fileSet, detail: o.detail, keyLogs: keyLogsOf(o.keylog) },
       stdout,
     );
   });
@@ -196,6 +211,7 @@ export async function main(argv: string[], stdout: NodeJS.WritableStream = proce
           color: colorOf(o),
           exportEvidence: o.exportEvidence,
           detail: o.detail,
+          keyLogs: keyLogsOf(o.keylog),
         },
         stdout,
       );

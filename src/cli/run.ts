@@ -27,6 +27,8 @@ export interface RunOptions {
   fileSets?: boolean;
   /** Text report: 'summary' (identical failures once, the default) or 'full'. */
   detail?: 'summary' | 'full';
+  /** `--keylog` files, read. */
+  keyLogs?: { name: string; text: string }[];
 }
 
 /** Checks the options that do not depend on the input (before anything is read). */
@@ -142,11 +144,11 @@ export async function runAnalysis(
   // --export-evidence reads the inputs twice: stdin is spooled to a temp file first.
   const spool = o.exportEvidence !== undefined ? await spoolStdin(sources).catch((e: Error) => Promise.reject(new UsageError(e.message))) : null;
   try {
-    const analysed = await analyze(spool ? spool.sources : sources, { rdpPorts: o.ports, onConnection: out.onConnection, jobs: o.jobs, fileSets: o.fileSets });
+    const analysed = await analyze(spool ? spool.sources : sources, { rdpPorts: o.ports, onConnection: out.onConnection, jobs: o.jobs, fileSets: o.fileSets, keyLogs: o.keyLogs });
     // A capture written by `probe --capture`: its connections are probe steps, told as the probe told them.
     const report = reinterpretProbeCapture(analysed) ?? analysed;
     if (spool && o.exportEvidence !== undefined) {
-      const ev = await exportEvidence(report, spool.sources, o.exportEvidence).catch((e: Error) => Promise.reject(new UsageError(e.message)));
+      const ev = await exportEvidence(report, spool.sources, o.exportEvidence, { keyLogs: o.keyLogs }).catch((e: Error) => Promise.reject(new UsageError(e.message)));
       spool.restore(report);
       report.warnings.push(...ev.warnings);
     }

@@ -26,6 +26,16 @@ import { decideEnding, type CloseRef, type EndInput, type ProtocolEnd, type Ref 
 import { TlsTrack } from './tls-track.js';
 import { SlowPathTrack } from './slow-path-track.js';
 import { X224Track } from './x224-track.js';
+import { CredsspTrack } from './credssp-track.js';
+import { looksLikeTsRequest } from '../rdp/credssp.js';
+import type { KeyLog } from '../rdp/keylog.js';
+
+/** After decrypted decoding stopped: server records at least this large (plaintext bytes), this many of them, infer the active phase. */
+const LARGE_PLAIN_RECORD = 1000;
+const LARGE_RECORDS_FOR_ACTIVE = 3;
+const ACTIVE_AFTER_STOP_CONFIDENCE = 0.6;
+/** MS-RDPBCGR 2.2.1.1.1 PROTOCOL_HYBRID_EX: the Early User Authorization Result follows CredSSP. */
+const PROTOCOL_HYBRID_EX = 0x08;
 
 /** Bytes decoded per direction before the machine stops asking for more. */
 export const DEFAULT_BYTE_BUDGET = 1 << 20;
@@ -54,6 +64,8 @@ export interface MachineOptions {
   sideChannels?: SideChannel[];
   /** Called once when the flow ends, with the finished record. */
   onRecord(rec: ConnectionRecord, machine: ConnectionMachine): void;
+  /** TLS secrets (key log files, the capture's Decryption Secrets Blocks); empty or absent: nothing is decrypted. */
+  keys?: KeyLog | null;
 }
 
 export type Direction = 'c2s' | 's2c';
@@ -74,6 +86,12 @@ export interface MachineSink {
   warn(frame: number | null, offset: number | null, message: string): void;
   /** A unit of the active phase was seen (the machine stops asking for bytes after a few). */
   activeUnit(): void;
+  /** Set while bytes of a decrypted TLS record are decoded: the events then are marked `decrypted`. */
+  plain: boolean;
+  /** TLS secrets to decrypt with (null or empty: none). */
+  readonly keys: KeyLog | null;
+  /** Plaintext of a decrypted TLS application-data record, credited to the frame that completed the record. */
+  plaintext(dir: Dir, data: Buffer, frame: number, time: number): void;
 }
 
 /** The parts of the record the trackers fill in. */
@@ -142,6 +160,12 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
   private x224Lazy: X224Track | null = null;
   private tlsLazy: TlsTrack | null = null;
   private slowLazy: SlowPathTrack | null = null;
+  private credsspLazy: CredsspTrack | null = null;
+  plain = false;
+  /** Per direction: the decrypted TLS stream (created on the first decrypted byte) and whether its decoding stopped. */
+  private inner: [StreamBuf | null, StreamBuf | null] = [null, null];
+  private innerStopped: [boolean, boolean] = [false, false];
+  private largeAfterStop = 0;
 
   constructor(
     readonly facts: FlowFacts,
@@ -162,6 +186,12 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
   }
   get slow(): SlowPathTrack {
     return (this.slowLazy ??= new SlowPathTrack(this));
+  }
+  get credsspTrack(): CredsspTrack {
+    return (this.credsspLazy ??= new CredsspTrack(this));
+  }
+  get keys(): KeyLog | null {
+    return this.opts.keys ?? null;
   }
   private get streams(): [StreamBuf, StreamBuf] {
     return (this.streamPair ??= [new StreamBuf(this.budget), new StreamBuf(this.budget)]);
@@ -195,6 +225,7 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
         : inferred
           ? { frame, time, direction, event, phase, inferred: true }
           : { frame, time, direction, event, phase };
+    if (this.plain) e.decrypted = true;
     if (this.timeline.length < TIMELINE_HEAD || this.timelineAssembled) {
       // The first element as a one-element literal: push() on an empty array reserves 17 slots,
       // and a half-open flow (a SYN flood's) has one or two events in all.
@@ -410,7 +441,9 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
 
   private stillWanted(): boolean {
     if (this.stopped[0] && this.stopped[1]) this.wanted = false;
-    else if (this.activeUnits >= ACTIVE_UNITS_BEFORE_STOP && !this.slow.wantsMore()) this.wanted = false;
+    // While TLS is decrypted the session's end (Set Error Info, Disconnect Provider Ultimatum) is
+    // readable: bytes are kept coming, within the per-connection budget.
+    else if (this.activeUnits >= ACTIVE_UNITS_BEFORE_STOP && !this.slow.wantsMore() && !(this.tlsLazy?.decrypting ?? false)) this.wanted = false;
     return this.wanted;
   }
 
@@ -438,6 +471,78 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
       if (used === 0) return; // incomplete: wait for more bytes
       if (used < 0) {
         this.stopDir(dir);
+        return;
+      }
+      s.consume(used);
+    }
+  }
+
+  // ---- decrypted TLS (design.md phases 4-6 read rather than inferred)
+
+  plaintext(dir: Dir, data: Buffer, frame: number, time: number): void {
+    if (data.length === 0) return;
+    if (this.innerStopped[dir]) {
+      this.afterInnerStop(dir, data.length, frame, time);
+      return;
+    }
+    const s = (this.inner[dir] ??= new StreamBuf(this.budget));
+    if (!s.append(data, frame, time)) {
+      this.innerStopped[dir] = true;
+      this.warn(frame, null, `${DIRS[dir]} decrypted stream: decoding stopped after the per-connection budget of ${s.budget} bytes`);
+      return;
+    }
+    const was = this.plain;
+    this.plain = true;
+    this.pumpInner(dir, s);
+    this.plain = was;
+  }
+
+  /**
+   * Decoding of a decrypted direction stopped (bytes none of our decoders frame): the phases after it
+   * are not read. So that a session that goes on is not called failed where decoding stopped, a run
+   * of large server records (only the active phase's updates are that large and that many) infers
+   * the active phase, as the shape of the records does without keys (tls-shape.ts).
+   */
+  private afterInnerStop(dir: Dir, length: number, frame: number, time: number): void {
+    if (dir !== 1 || length < LARGE_PLAIN_RECORD || this.phase === 'active') return;
+    if (++this.largeAfterStop < LARGE_RECORDS_FOR_ACTIVE) return;
+    this.reach('active', frame, time, true, ACTIVE_AFTER_STOP_CONFIDENCE);
+    const was = this.plain;
+    this.plain = false;
+    this.event(1, frame, time, 'Application Data', `${LARGE_RECORDS_FOR_ACTIVE} large server records after decoding stopped: session data`, true);
+    this.plain = was;
+  }
+
+  /**
+   * Decodes the decrypted stream of one direction: TSRequests while CredSSP runs (MS-CSSP 2.2.1),
+   * the Early User Authorization Result (MS-RDPBCGR 2.2.10.2), then TPKT (slow-path: MCS, share
+   * data) and fast-path PDUs (MS-RDPBCGR 2.2.8.1.2, 2.2.9.1.2), each by its first bytes.
+   */
+  private pumpInner(dir: Dir, s: StreamBuf): void {
+    while (s.available > 0 && !this.innerStopped[dir]) {
+      const buf = s.bytes;
+      const off = s.off;
+      const end = s.end;
+      const hybridEx = ((this.rec.negotiation?.selectedProtocol ?? 0) & PROTOCOL_HYBRID_EX) !== 0;
+      let used: number;
+      if (this.rec.security === 'credssp' && !this.credsspTrack.done && looksLikeTsRequest(buf, off, end)) {
+        used = this.credsspTrack.tsRequest(dir, s);
+      } else if (this.credsspLazy !== null && this.credsspLazy.wantsEarlyResult(dir, hybridEx) && buf[off] !== 0x03) {
+        used = this.credsspLazy.earlyResult(dir, s);
+      } else if (buf[off] === 0x03) {
+        used = this.slow.tpkt(dir, s);
+      } else if ((buf[off]! & 0x03) === 0) {
+        used = this.slow.fastPath(dir, s);
+      } else if (this.rec.security === 'credssp' && end - off < 7 && buf[off] === 0x30) {
+        used = 0; // a TSRequest's first bytes: wait for the rest
+      } else {
+        used = -1;
+        this.warn(s.frameOfStart(), null, `${SIDE[dir]}'s decrypted TLS data is ${describeBytes(buf, off, end)}: not CredSSP, TPKT or fast-path; decoding of it stopped`);
+      }
+      if (used === 0) return;
+      if (used < 0) {
+        this.innerStopped[dir] = true;
+        s.clear();
         return;
       }
       s.consume(used);

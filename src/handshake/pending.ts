@@ -63,6 +63,7 @@ export class PendingMachine implements StreamConsumer {
         byteBudget: c.byteBudget,
         sideChannels: this.sideChannels,
         onRecord: c.onRecord,
+        keys: c.keys ?? null,
       });
       this.built = m;
       const evs = this.events;

@@ -79,9 +79,14 @@ export class ShareTrack {
       case 'setErrorInfo':
         this.setErrorInfo(dir, b.errorInfo, frame, time);
         return;
-      case 'saveSessionInfo':
+      case 'saveSessionInfo': {
+        // MS-RDPBCGR 2.2.10.1.1: infoType 0-2 (INFOTYPE_LOGON, _LOGON_LONG, _LOGON_PLAINNOTIFY) say a
+        // user logged on; 3 (INFOTYPE_LOGON_EXTENDED_INFO) may carry logon errors or a reconnect cookie.
+        const mcs = this.m.rec.mcs;
+        if (mcs !== null && mcs.logon === undefined && dir === 1 && b.infoType <= 2) mcs.logon = { frame, infoType: b.infoType, infoTypeName: b.infoTypeName };
         this.m.event(dir, frame, time, 'Save Session Info', b.infoTypeName);
         return;
+      }
       case 'statusInfo':
         this.m.event(dir, frame, time, 'Status Info', `0x${b.statusCode.toString(16)}`);
         return;

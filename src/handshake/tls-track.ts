@@ -4,7 +4,7 @@
 // encrypted application records, from which later phases are inferred (tls-shape).
 // Decoding is src/rdp/tls.ts, x509.ts, tls-shape.ts; this file keeps the state.
 import type { Dir } from '../flow/types.js';
-import type { CertificateInfo, TlsInfo } from './types.js';
+import type { CertificateInfo, TlsDecryption, TlsInfo } from './types.js';
 import type { StreamBuf } from './stream.js';
 import {
   CONTENT_ALERT,
@@ -12,6 +12,7 @@ import {
   HS_CERTIFICATE_REQUEST,
   HS_CLIENT_HELLO,
   HS_CLIENT_KEY_EXCHANGE,
+  HS_FINISHED,
   HS_SERVER_HELLO,
   HS_SERVER_HELLO_DONE,
   HandshakeDefragmenter,
@@ -20,13 +21,18 @@ import {
   looksLikeTlsRecord,
   parseAlert,
   parseCertificateList,
+  parseCertificateList13,
   parseClientHello,
   parseServerHello,
   readTlsRecord,
   tls13AlertGuess,
   tlsRecordKind,
   type HandshakeMessage,
+  type ServerHello,
+  type TlsRecord,
 } from '../rdp/tls.js';
+import { clientRandomKey } from '../rdp/keylog.js';
+import { decryptRecord, suiteParams, tls12Keys, tls13Keys, type PlainRecord, type RecordKeys } from '../rdp/tls-decrypt.js';
 import type { Failure } from '../rdp/result.js';
 import { cipherSuiteName, handshakeTypeName, versionName } from '../rdp/tls-codes.js';
 import { parseCertificateDetailed } from '../rdp/x509.js';
@@ -38,6 +44,16 @@ const SIDE = ['client', 'server'] as const;
 const MAX_APP_RECORD_EVENTS = 4;
 /** Certificates decoded from one Certificate message (a chain is 1-4). */
 const MAX_CERTIFICATES = 8;
+/** RFC 7366 encrypt_then_mac extension. */
+const EXT_ENCRYPT_THEN_MAC = 22;
+const CONTENT_HANDSHAKE = 22;
+const CONTENT_APPLICATION_DATA = 23;
+
+/** One direction's record protection while decrypting: its keys and the next record's sequence number (RFC 5246 6.1). */
+interface DirDecrypt {
+  keys: RecordKeys;
+  seq: number;
+}
 
 export function emptyTls(): TlsInfo {
   return {
@@ -69,6 +85,15 @@ function title(name: string): string {
     .join(' ');
 }
 
+/** The report's line for a decryption that found its keys (no_key / unsupported have theirs already). */
+function decryptionReason(d: TlsDecryption): string {
+  const n = `${d.records.client} client and ${d.records.server} server records`;
+  const f = d.failure;
+  if (f === null) return d.records.client + d.records.server > 0 ? `decrypted with the given TLS secrets (${n})` : 'secrets found, but no protected record was seen';
+  if (d.status === 'failed') return `the ${f.by}'s first protected record (frame ${f.frame}) does not decrypt with the secrets given for this session (${f.reason}): the key log is not this capture's, or the record is damaged`;
+  return `decrypted (${n}) until frame ${f.frame}, where the ${f.by}'s record did not (${f.reason})`;
+}
+
 export class TlsTrack {
   private ccs: [boolean, boolean] = [false, false];
   private defrag: [HandshakeDefragmenter | null, HandshakeDefragmenter | null] = [null, null];
@@ -82,9 +107,21 @@ export class TlsTrack {
   readonly shape: ShapeTracker;
   /** Time of the record being decoded (a handshake message is credited to the record completing it). */
   private now = 0;
+  /** Decryption (only when the machine has keys): the randoms, the keys waiting for a side's Change Cipher Spec, each side's state. */
+  private clientRandom: Buffer | null = null;
+  private pending12: { client: RecordKeys; server: RecordKeys } | null = null;
+  private dec: [DirDecrypt | null, DirDecrypt | null] = [null, null];
+  /** TLS 1.3: the decrypted handshake messages of each side, and whether a Certificate is being read from them. */
+  private hs13: [HandshakeDefragmenter | null, HandshakeDefragmenter | null] = [null, null];
+  private innerHandshake = false;
 
   constructor(private readonly m: MachineSink) {
     this.shape = new ShapeTracker(m);
+  }
+
+  /** A side's records are being decrypted. */
+  get decrypting(): boolean {
+    return this.dec[0] !== null || this.dec[1] !== null;
   }
 
   get established(): boolean {
@@ -116,12 +153,19 @@ export class TlsTrack {
     const t = this.info();
     this.now = time;
     this.lastRecord[dir] = { length: rec.length, frame, time, contentType: rec.contentType };
+    if (this.dec[dir] !== null && (this.tls13 ? rec.contentType === CONTENT_APPLICATION_DATA : this.ccs[dir] && rec.contentType >= CONTENT_ALERT && rec.contentType <= CONTENT_APPLICATION_DATA)) {
+      if (this.decrypted(dir, rec, buf, frame, time, s.position + rec.fragmentOff - off)) return r.consumed;
+    }
     const kind = tlsRecordKind(rec.contentType, rec.length, this.ccs[dir]);
     switch (kind) {
       case 'change_cipher_spec':
         if (!this.ccs[dir]) this.m.event(dir, frame, time, 'Change Cipher Spec');
         // TLS 1.3 middlebox-compatibility CCS (RFC 8446 D.4) changes nothing.
-        if (!this.tls13) this.ccs[dir] = true;
+        if (!this.tls13) {
+          this.ccs[dir] = true;
+          // RFC 5246 7.1: the side's next record is protected with the new keys, sequence number 0.
+          if (this.pending12 !== null && this.dec[dir] === null && this.info().decryption?.failure == null) this.dec[dir] = { keys: dir === 0 ? this.pending12.client : this.pending12.server, seq: 0 };
+        }
         break;
       case 'handshake':
         this.handshakeRecord(dir, buf, rec.fragmentOff, rec.end, frame, s.position + rec.fragmentOff - off);
@@ -130,28 +174,9 @@ export class TlsTrack {
         this.m.event(dir, frame, time, 'Encrypted Handshake Message', dir === 0 ? 'client Finished' : 'server Finished');
         this.finish(dir, frame, time);
         break;
-      case 'alert': {
-        // The phase the alert ends is the one reached with every record before it.
-        this.shape.flush();
-        const a = parseAlert(buf, rec.fragmentOff, rec.end);
-        if (a.ok) {
-          const v = a.value;
-          t.alerts.push({ frame, by: SIDE[dir], level: v.levelName, description: v.descriptionName, code: v.description, encrypted: false });
-          this.m.event(dir, frame, time, `Alert (Level: ${title(v.levelName)}, Description: ${title(v.descriptionName)})`);
-          this.m.end({
-            phase: this.m.reached(),
-            how: 'tls_alert',
-            by: SIDE[dir],
-            frame,
-            time,
-            detail: `${SIDE[dir]} sent TLS alert ${v.levelName} ${v.descriptionName} (${v.description})`,
-            normal: this.m.reached() === 'active' && v.description === 0,
-          });
-        } else {
-          this.encryptedAlert(dir, rec.length, frame, time);
-        }
+      case 'alert':
+        if (!this.clearAlert(dir, buf, rec.fragmentOff, rec.end, frame, time, false)) this.encryptedAlert(dir, rec.length, frame, time);
         break;
-      }
       case 'encrypted_alert':
         this.encryptedAlert(dir, rec.length, frame, time);
         break;
@@ -163,6 +188,199 @@ export class TlsTrack {
         break;
     }
     return r.consumed;
+  }
+
+  /** An alert in the clear or decrypted (RFC 5246 7.2 / RFC 8446 6). False when its bytes are not an alert. */
+  private clearAlert(dir: Dir, buf: Uint8Array, off: number, end: number, frame: number, time: number, decrypted: boolean): boolean {
+    // The phase the alert ends is the one reached with every record before it.
+    this.shape.flush();
+    const a = parseAlert(buf, off, end);
+    if (!a.ok) return false;
+    const v = a.value;
+    this.info().alerts.push({ frame, by: SIDE[dir], level: v.levelName, description: v.descriptionName, code: v.description, encrypted: decrypted });
+    this.m.event(dir, frame, time, `Alert (Level: ${title(v.levelName)}, Description: ${title(v.descriptionName)})`);
+    this.m.end({
+      phase: this.m.reached(),
+      how: decrypted ? 'encrypted_alert' : 'tls_alert',
+      by: SIDE[dir],
+      frame,
+      time,
+      detail: `${SIDE[dir]} sent ${decrypted ? 'an encrypted (decrypted) ' : ''}TLS alert ${v.levelName} ${v.descriptionName} (${v.description})`,
+      normal: this.m.reached() === 'active' && v.description === 0,
+    });
+    return true;
+  }
+
+  // ---- decryption with a key log (src/rdp/keylog.ts, tls-decrypt.ts)
+
+  /** At the ServerHello: finds this session's secrets and prepares the record keys, or says why not. */
+  private setupDecryption(sh: ServerHello): void {
+    const keys = this.m.keys;
+    const random = this.clientRandom;
+    if (keys === null || random === null) return;
+    const cr = clientRandomKey(random);
+    const d: TlsDecryption = { status: 'no_key', reason: '', clientRandom: cr, records: { client: 0, server: 0 }, failure: null };
+    this.info().decryption = d;
+    const p = suiteParams(sh.cipherSuite);
+    if (this.tls13) {
+      let s = keys.tls13.get(cr);
+      if ((s === undefined || s.clientHandshake === null || s.serverHandshake === null) && keys.refresh?.()) s = keys.tls13.get(cr);
+      if (s === undefined || s.clientHandshake === null || s.serverHandshake === null) {
+        d.reason = `the key log has no TLS 1.3 handshake traffic secrets for this session's client random ${cr.slice(0, 16)}…`;
+        return;
+      }
+      if (p === null || !p.tls13) {
+        d.status = 'unsupported';
+        d.reason = `cipher suite ${cipherSuiteName(sh.cipherSuite)} is not one we decrypt`;
+        return;
+      }
+      this.dec = [{ keys: tls13Keys(p, s.clientHandshake), seq: 0 }, { keys: tls13Keys(p, s.serverHandshake), seq: 0 }];
+    } else {
+      if (sh.version !== 0x0303) {
+        d.status = 'unsupported';
+        d.reason = `${versionName(sh.version)} records are not decrypted (TLS 1.2 and 1.3 are)`;
+        return;
+      }
+      let ms = keys.master.get(cr);
+      if (ms === undefined && keys.refresh?.()) ms = keys.master.get(cr);
+      if (ms === undefined) {
+        d.reason = `the key log has no CLIENT_RANDOM line for this session's client random ${cr.slice(0, 16)}…`;
+        return;
+      }
+      if (p === null || p.tls13) {
+        d.status = 'unsupported';
+        d.reason = `cipher suite ${cipherSuiteName(sh.cipherSuite)} is not one we decrypt`;
+        return;
+      }
+      const etm = sh.extensions.some((e) => e.type === EXT_ENCRYPT_THEN_MAC);
+      this.pending12 = tls12Keys(p, ms, random, sh.random, etm);
+    }
+    d.status = 'decrypted';
+  }
+
+  /**
+   * Decrypts a protected record and handles its plaintext. False when it does not authenticate:
+   * that side is not decrypted any further (its sequence is lost) and the record is handled as an
+   * encrypted one.
+   */
+  private decrypted(dir: Dir, rec: TlsRecord, buf: Uint8Array, frame: number, time: number, streamOff: number): boolean {
+    const st = this.dec[dir]!;
+    const d = this.info().decryption!;
+    const r = decryptRecord(st.keys, st.seq, rec.contentType, rec.version, buf, rec.fragmentOff, rec.end);
+    if (!r.ok) {
+      this.dec[dir] = null;
+      if (d.failure === null) {
+        d.failure = { frame, by: SIDE[dir], reason: r.kind === 'malformed' ? r.reason : 'truncated' };
+        d.status = d.records.client + d.records.server > 0 ? 'partial' : 'failed';
+        this.m.warn(frame, streamOff, `${SIDE[dir]}'s TLS record of ${rec.length} bytes does not decrypt with the key log's secrets for this session (${d.failure.reason}): that side is not decrypted from here on`);
+      }
+      return false;
+    }
+    st.seq++;
+    if (dir === 0) d.records.client++;
+    else d.records.server++;
+    const was = this.m.plain;
+    this.m.plain = true;
+    try {
+      this.plainRecord(dir, r.value, rec.length, frame, time);
+    } finally {
+      this.m.plain = was;
+    }
+    return true;
+  }
+
+  /** The content of a decrypted record, by its (inner) content type. */
+  private plainRecord(dir: Dir, pt: PlainRecord, length: number, frame: number, time: number): void {
+    switch (pt.contentType) {
+      case CONTENT_HANDSHAKE:
+        if (this.tls13) this.handshake13(dir, pt.plaintext, frame);
+        else {
+          this.m.event(dir, frame, time, pt.plaintext[0] === HS_FINISHED ? 'Finished' : title(handshakeTypeName(pt.plaintext[0] ?? 0)));
+          if (pt.plaintext[0] === HS_FINISHED) this.finish(dir, frame, time);
+        }
+        return;
+      case CONTENT_ALERT:
+        if (!this.clearAlert(dir, pt.plaintext, 0, pt.plaintext.length, frame, time, true)) this.encryptedAlert(dir, length, frame, time);
+        return;
+      case CONTENT_APPLICATION_DATA: {
+        if (!this.plainDecoded()) {
+          // RDSTLS / RDSAAD (MS-RDPBCGR 2.2.17, 5.4.5.3) or an unknown security: its PDUs are not read
+          // here; the records are inferred from their shape as without keys.
+          this.m.plain = false;
+          this.applicationData(dir, length, frame, time);
+          return;
+        }
+        const t = this.info();
+        if (dir === 0) t.appRecords.client++;
+        else t.appRecords.server++;
+        if (!this.established) this.m.event(dir, frame, time, 'Application Data', `${pt.plaintext.length} bytes before the handshake finished`);
+        this.m.plaintext(dir, pt.plaintext, frame, time);
+        return;
+      }
+      default:
+        this.m.event(dir, frame, time, `TLS record of content type ${pt.contentType}`);
+        return;
+    }
+  }
+
+  /** The decrypted application data is decoded (CredSSP, then TPKT / fast-path): for the TLS and HYBRID security protocols. */
+  private plainDecoded(): boolean {
+    const sec = this.m.rec.security;
+    return sec === 'tls' || sec === 'credssp';
+  }
+
+  /** TLS 1.3 handshake messages from decrypted records (RFC 8446 4.3-4.6); Finished switches to the traffic keys (7.1). */
+  private handshake13(dir: Dir, plain: Buffer, frame: number): void {
+    let d = this.hs13[dir];
+    if (d === null) d = this.hs13[dir] = new HandshakeDefragmenter();
+    const err = d.push(plain, 0, plain.length, frame);
+    if (err) {
+      this.m.warn(frame, null, `${SIDE[dir]} TLS handshake (decrypted): ${err.kind === 'malformed' ? err.reason : 'too much pending data'}`);
+      this.hs13[dir] = null;
+      return;
+    }
+    for (;;) {
+      const msg = d.next();
+      if (!msg.ok) {
+        if (msg.kind === 'malformed') {
+          this.m.warn(frame, null, `${SIDE[dir]} TLS handshake (decrypted): ${msg.reason}`);
+          this.hs13[dir] = null;
+        }
+        return;
+      }
+      const h = msg.value;
+      this.innerHandshake = true;
+      try {
+        this.handshakeMessage(dir, h, this.now, d);
+      } finally {
+        this.innerHandshake = false;
+      }
+      if (h.msgType === HS_FINISHED) this.finished13(dir, h.lastFrame);
+    }
+  }
+
+  /** A side's decrypted TLS 1.3 Finished: its handshake is done and its records switch to the application traffic keys. */
+  private finished13(dir: Dir, frame: number): void {
+    const t = this.info();
+    const keys = this.m.keys;
+    const cr = t.decryption?.clientRandom ?? '';
+    const p = this.cipherSuite !== null ? suiteParams(this.cipherSuite) : null;
+    let s = keys?.tls13.get(cr);
+    if ((dir === 0 ? s?.clientTraffic0 : s?.serverTraffic0) == null && keys?.refresh?.()) s = keys.tls13.get(cr);
+    const secret = dir === 0 ? s?.clientTraffic0 : s?.serverTraffic0;
+    if (dir === 1) {
+      t.serverFinishedFrame = frame;
+      this.finished[1] = true;
+      if (this.established) t.establishedFrame ??= frame;
+    } else this.finish(0, frame, this.now);
+    if (p === null || secret == null) {
+      this.dec[dir] = null;
+      const d = t.decryption!;
+      d.failure ??= { frame, by: SIDE[dir], reason: `the key log has no ${dir === 0 ? 'CLIENT' : 'SERVER'}_TRAFFIC_SECRET_0 for this session` };
+      d.status = 'partial';
+      return;
+    }
+    this.dec[dir] = { keys: tls13Keys(p, secret), seq: 0 };
   }
 
   private finish(dir: Dir, frame: number, time: number): void {
@@ -275,6 +493,7 @@ export class TlsTrack {
           return;
         }
         const v = c.value;
+        if (dir === 0 && this.m.keys !== null && (this.m.keys.size > 0 || this.m.keys.refresh !== null)) this.clientRandom = Buffer.from(v.random);
         t.clientVersions = (v.supportedVersions.length > 0 ? v.supportedVersions : [v.legacyVersion]).map(versionName);
         t.clientCipherSuites = v.cipherSuites;
         t.sni = v.sni;
@@ -305,11 +524,12 @@ export class TlsTrack {
           t.certificateEncrypted = true;
         }
         this.m.event(dir, frame, time, 'Server Hello', `${t.version}, ${t.cipherSuiteName}${this.tls13 ? ' (certificate encrypted)' : ''}`);
+        if (dir === 1 && this.clientRandom !== null && t.decryption === undefined) this.setupDecryption(v);
         return;
       }
       case HS_CERTIFICATE: {
         t.certificateFrame ??= frame;
-        const l = parseCertificateList(body, 0, body.length);
+        const l = this.innerHandshake ? parseCertificateList13(body, 0, body.length) : parseCertificateList(body, 0, body.length);
         if (!l.ok) {
           this.m.event(dir, frame, time, 'Certificate', 'unreadable');
           this.m.warn(frame, this.bodyOffset(d, h, l), `Certificate: ${l.kind === 'malformed' ? l.reason : 'truncated'}`);
@@ -323,6 +543,8 @@ export class TlsTrack {
           if (c.problems.length > 0) this.m.warn(frame, d.tcpOffset(h.streamOffset + 4 + der.byteOffset - body.byteOffset), `certificate ${certs.length}: ${c.problems[0]}`);
         }
         if (dir === 1) t.certificates = certs;
+        // TLS 1.3's certificate, read from the decrypted flight: no longer hidden.
+        if (dir === 1 && this.innerHandshake) t.certificateEncrypted = false;
         const first = certs[0];
         this.m.event(dir, frame, time, 'Certificate', first ? `${first.subject}, valid ${first.notBefore} .. ${first.notAfter}${first.selfSigned ? ', self-signed' : ''}` : `${l.value.certificates.length} certificates`);
         return;
@@ -346,6 +568,11 @@ export class TlsTrack {
   /** At the end of the flow: TLS 1.3 alerts can only be guessed from the last record's size. */
   end(closeDir: Dir | null): void {
     this.shape.flush();
+    const d = this.m.rec.tls?.decryption;
+    if (d !== undefined && d.reason === '') {
+      d.reason = decryptionReason(d);
+      if (!this.plainDecoded() && d.records.client + d.records.server > 0) d.reason += `; the application data of security ${this.m.rec.security ?? 'unknown'} is not decoded: its phases are inferred from the records' shape`;
+    }
     if (!this.tls13 || closeDir === null || this.m.rec.tls === null) return;
     const last = this.lastRecord[closeDir];
     if (!last || last.contentType === CONTENT_ALERT) return;

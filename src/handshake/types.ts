@@ -72,6 +72,8 @@ export interface TimelineEvent {
   detail?: string;
   phase: Phase;
   inferred?: boolean;
+  /** Read from TLS records decrypted with the given secrets (key log / Decryption Secrets Block). */
+  decrypted?: true;
 }
 
 export interface NegotiationInfo {
@@ -142,6 +144,27 @@ export interface TlsInfo {
   alerts: TlsAlertInfo[];
   /** Encrypted application-data records after the handshake: counts and sizes per direction (bounded list). */
   appRecords: { client: number; server: number };
+  /** Present when TLS secrets were given (a key log, or Decryption Secrets Blocks read before this connection's ServerHello). */
+  decryption?: TlsDecryption;
+}
+
+/** Whether this connection's TLS records could be decrypted, and why not. Never holds a secret. */
+export interface TlsDecryption {
+  /**
+   * decrypted: every protected record read authenticated; partial: some did, then one did not;
+   * failed: the first protected record did not authenticate (the secrets are not this session's);
+   * no_key: no secret for this session's client random; unsupported: a version or cipher suite we
+   * do not decrypt.
+   */
+  status: 'decrypted' | 'partial' | 'failed' | 'no_key' | 'unsupported';
+  /** One line for the report. */
+  reason: string;
+  /** The session's client random (public: it is in the ClientHello), to find its key log line. */
+  clientRandom: string | null;
+  /** Protected records decrypted per side. */
+  records: { client: number; server: number };
+  /** The first record that did not authenticate, or null. */
+  failure: { frame: number; by: 'client' | 'server'; reason: string } | null;
 }
 
 export interface CredsspInfo {
@@ -155,6 +178,10 @@ export interface CredsspInfo {
   errorName: string | null;
   /** Early User Authorization Result (HYBRID_EX), when seen or inferred from a 4-byte record. */
   earlyUserAuthResult: number | null;
+  /** The client's TSRequest version (MS-CSSP 2.2.1), when read from decrypted TSRequests (`version` is then the server's). */
+  clientVersion?: number;
+  /** A Kerberos KRB-ERROR in a decrypted negoToken (RFC 4120 5.9.1): present only once seen. */
+  kerberosError?: { frame: number; code: number; name: string };
   frames: number[];
 }
 
@@ -199,6 +226,8 @@ export interface McsInfo {
   securityExchangeFrame: number | null;
   clientInfoFrame: number | null;
   disconnectUltimatum: { frame: number; by: 'client' | 'server'; reason: number; reasonName: string } | null;
+  /** The first Save Session Info PDU with infoType 0-2 (MS-RDPBCGR 2.2.10.1.1): a user logged on. Present only once seen. */
+  logon?: { frame: number; infoType: number; infoTypeName: string };
 }
 
 export interface LicensingEvent {

@@ -63,6 +63,46 @@ export function credsspErrorName(code: number): string {
   return codeName(CREDSSP_ERROR_NAMES, code >>> 0);
 }
 
+/**
+ * What an errorCode means for a Remote Desktop logon, in a user's words (after MS-ERREF 2.3.1 /
+ * 2.1.1 and Microsoft's documentation of the Security log's logon failure statuses, event 4625).
+ */
+const CREDSSP_ERROR_MEANINGS: Readonly<Record<number, string>> = {
+  0xc0000022: 'the server denied access to the account',
+  0xc000005e: 'no domain controller was available to check the credentials',
+  0xc0000064: 'the user name does not exist',
+  0xc000006a: 'the password is wrong',
+  0xc000006c: 'the password does not meet the password policy',
+  0xc000006d: 'the user name or the password is wrong',
+  0xc000006e: 'an account restriction prevents this logon (for example a blank password, logon hours or a protected account)',
+  0xc000006f: 'the account may not log on at this time of day',
+  0xc0000070: 'the account may not log on from this workstation',
+  0xc0000071: 'the password has expired',
+  0xc0000072: 'the account is disabled',
+  0xc0000133: 'the clocks of the host and the domain controller differ too much',
+  0xc000015b: 'the user has not been granted the right to log on through Remote Desktop Services',
+  0xc000018d: 'the host\'s trust relationship with the domain failed',
+  0xc0000193: 'the account has expired',
+  0xc0000224: 'the user must change the password before logging on, which NLA cannot prompt for',
+  0xc0000234: 'the account is locked out',
+  0xc0000413: 'the authentication firewall does not allow this account to authenticate to the host',
+  0x80090302: 'the server refused the requested authentication function (for example NTLM refused by policy, or a CredSSP version / encryption oracle mismatch)',
+  0x80090308: 'the server could not read the client\'s authentication token',
+  0x8009030c: 'the logon was denied',
+  0x8009030e: 'no credentials were available to the server\'s security package',
+  0x8009030f: 'the TLS public key check of CredSSP failed: the channel may be intercepted',
+  0x80090311: 'no authority (domain controller) could be contacted for authentication',
+  0x80090322: 'the target principal name is wrong (Kerberos: the name connected to is not the host\'s)',
+  0x80090324: 'the clocks of client and server differ too much',
+  0x80090346: 'the channel bindings do not match',
+  0x80090350: 'a downgrade of the security negotiation was detected',
+};
+
+/** The meaning of an errorCode, or null when we have none for it. */
+export function credsspErrorMeaning(code: number): string | null {
+  return CREDSSP_ERROR_MEANINGS[code >>> 0] ?? null;
+}
+
 /** A byte span inside the input buffer. */
 export interface Span {
   off: number;

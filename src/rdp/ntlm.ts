@@ -2,6 +2,7 @@
 // (MS-NLMP 2.2.1), a SPNEGO token (RFC 4178 4.2), or a Kerberos GSS-API token (RFC 4121 4.1).
 // Pure decoders over (buf, off, end); strings are bounded and read only inside the message.
 import { type Decoded, done, incomplete, malformed } from './result.js';
+import { berInt, readTlv } from './ber.js';
 
 /** "NTLMSSP\0" (MS-NLMP 2.2.1.1). */
 const NTLMSSP = [0x4e, 0x54, 0x4c, 0x4d, 0x53, 0x53, 0x50, 0x00];
@@ -194,6 +195,71 @@ export interface NegoTokenInfo {
   ntlm: NtlmMessage | null;
   /** Label for CredsspInfo.tokens: "1" / "2" / "3" for NTLM types, else "kerberos" / "spnego" / "pku2u" / "unknown". */
   label: string;
+  /** A Kerberos KRB-ERROR (RFC 4120 5.9.1), bare, in a GSS-API token or in a SPNEGO negTokenResp: its error-code. */
+  krbError: KrbError | null;
+}
+
+/** KRB-ERROR error-code (RFC 4120 7.5.9) and its name. */
+export interface KrbError {
+  code: number;
+  name: string;
+}
+
+/** RFC 4120 7.5.9 error codes seen when Kerberos fails for Remote Desktop (and MS-KILE's usage). */
+export const KRB_ERROR_NAMES: Readonly<Record<number, string>> = {
+  6: 'KDC_ERR_C_PRINCIPAL_UNKNOWN',
+  7: 'KDC_ERR_S_PRINCIPAL_UNKNOWN',
+  12: 'KDC_ERR_POLICY',
+  14: 'KDC_ERR_ETYPE_NOSUPP',
+  18: 'KDC_ERR_CLIENT_REVOKED',
+  23: 'KDC_ERR_KEY_EXPIRED',
+  24: 'KDC_ERR_PREAUTH_FAILED',
+  25: 'KDC_ERR_PREAUTH_REQUIRED',
+  31: 'KRB_AP_ERR_BAD_INTEGRITY',
+  32: 'KRB_AP_ERR_TKT_EXPIRED',
+  34: 'KRB_AP_ERR_REPEAT',
+  35: 'KRB_AP_ERR_NOT_US',
+  37: 'KRB_AP_ERR_SKEW',
+  41: 'KRB_AP_ERR_MODIFIED',
+  60: 'KRB_ERR_GENERIC',
+  68: 'KDC_ERR_WRONG_REALM',
+};
+
+/**
+ * KRB-ERROR ::= [APPLICATION 30] SEQUENCE { pvno [0], msg-type [1], ctime [2] OPTIONAL, cusec [3]
+ * OPTIONAL, stime [4], susec [5], error-code [6] Int32, ... } (RFC 4120 5.9.1) at off: its error-code,
+ * or null when the bytes are not one.
+ */
+export function readKrbError(buf: Uint8Array, off: number, end: number): KrbError | null {
+  if (buf[off] !== 0x7e) return null;
+  const app = readTlv(buf, off, end);
+  if (!app.ok) return null;
+  const seq = readTlv(buf, app.value.valueOff, app.value.end);
+  if (!seq.ok || buf[app.value.valueOff] !== 0x30) return null;
+  let p = seq.value.valueOff;
+  while (p < seq.value.end) {
+    const f = readTlv(buf, p, seq.value.end);
+    if (!f.ok) return null;
+    if (buf[p] === 0xa6) {
+      const i = readTlv(buf, f.value.valueOff, f.value.end);
+      if (!i.ok || buf[f.value.valueOff] !== 0x02) return null;
+      const code = berInt(buf, i.value.valueOff, i.value.length);
+      if (code === null) return null;
+      return { code, name: KRB_ERROR_NAMES[code] ?? `unknown (${code})` };
+    }
+    p = f.value.end;
+  }
+  return null;
+}
+
+/** The KRB-ERROR of a GSS-API Kerberos token (tok_id 03 00, RFC 4121 4.1) inside a SPNEGO message (bounded scan), or null. */
+function findKrbError(buf: Uint8Array, off: number, end: number): KrbError | null {
+  for (let p = off; p + 12 <= end; p++) {
+    if (buf[p] !== 0x06 || buf[p + 1] !== 9) continue;
+    if (!bytesAt(buf, p + 2, end, OID_KRB5) && !bytesAt(buf, p + 2, end, OID_MS_KRB5)) continue;
+    if (buf[p + 11] === 0x03 && buf[p + 12] === 0x00) return readKrbError(buf, p + 13, end);
+  }
+  return null;
 }
 
 // DER OIDs (content bytes): SPNEGO 1.3.6.1.5.5.2, Kerberos 1.2.840.113554.1.2.2,
@@ -238,17 +304,17 @@ export function identifyNegoToken(buf: Uint8Array, off: number, end: number): Ne
     const r = readNtlmMessage(buf, off, end);
     const ntlm = r.ok ? r.value : null;
     const t = ntlm ? ntlm.messageType : 0;
-    return { kind: 'ntlm', name: ntlm ? `NTLM ${ntlm.messageName}` : 'NTLM (truncated)', ntlm, label: t >= 1 && t <= 3 ? String(t) : 'unknown' };
+    return { kind: 'ntlm', name: ntlm ? `NTLM ${ntlm.messageName}` : 'NTLM (truncated)', ntlm, label: t >= 1 && t <= 3 ? String(t) : 'unknown', krbError: null };
   }
-  if (end - off < 2) return { kind: 'unknown', name: 'unknown token', ntlm: null, label: 'unknown' };
+  if (end - off < 2) return { kind: 'unknown', name: 'unknown token', ntlm: null, label: 'unknown', krbError: null };
   const b0 = buf[off]!;
   const inner = (kind: NegoTokenKind, name: string): NegoTokenInfo => {
     const at = findNtlmssp(buf, off, end);
     if (at >= 0 && kind === 'spnego') {
       const r = readNtlmMessage(buf, at, end);
-      if (r.ok) return { kind, name: `${name} (NTLM ${r.value.messageName})`, ntlm: r.value, label: String(r.value.messageType) };
+      if (r.ok) return { kind, name: `${name} (NTLM ${r.value.messageName})`, ntlm: r.value, label: String(r.value.messageType), krbError: null };
     }
-    return { kind, name, ntlm: null, label: kind };
+    return { kind, name, ntlm: null, label: kind, krbError: kind === 'spnego' ? findKrbError(buf, off, end) : null };
   };
   if (b0 === 0x60) {
     const c = skipHeader(buf, off, end);
@@ -260,15 +326,15 @@ export function identifyNegoToken(buf: Uint8Array, off: number, end: number): Ne
       if (oidLen === 9 && (bytesAt(buf, o, end, OID_KRB5) || bytesAt(buf, o, end, OID_MS_KRB5))) {
         const tokAt = o + 9;
         const tok = end - tokAt >= 2 ? (buf[tokAt]! << 8) | buf[tokAt + 1]! : -1;
-        return { kind: 'kerberos', name: `Kerberos ${KRB_TOK[tok] ?? 'token'}`, ntlm: null, label: 'kerberos' };
+        return { kind: 'kerberos', name: `Kerberos ${KRB_TOK[tok] ?? 'token'}`, ntlm: null, label: 'kerberos', krbError: tok === 0x0300 ? readKrbError(buf, tokAt + 2, end) : null };
       }
     }
-    return { kind: 'unknown', name: 'GSS-API token with an unknown mechanism', ntlm: null, label: 'unknown' };
+    return { kind: 'unknown', name: 'GSS-API token with an unknown mechanism', ntlm: null, label: 'unknown', krbError: null };
   }
   if (b0 === 0xa0) return inner('spnego', 'SPNEGO negTokenInit');
   if (b0 === 0xa1) return inner('spnego', 'SPNEGO negTokenResp');
-  if (b0 === 0x6e) return { kind: 'kerberos', name: 'Kerberos AP-REQ', ntlm: null, label: 'kerberos' };
-  if (b0 === 0x6f) return { kind: 'kerberos', name: 'Kerberos AP-REP', ntlm: null, label: 'kerberos' };
-  if (b0 === 0x7e) return { kind: 'kerberos', name: 'Kerberos KRB-ERROR', ntlm: null, label: 'kerberos' };
-  return { kind: 'unknown', name: 'unknown token', ntlm: null, label: 'unknown' };
+  if (b0 === 0x6e) return { kind: 'kerberos', name: 'Kerberos AP-REQ', ntlm: null, label: 'kerberos', krbError: null };
+  if (b0 === 0x6f) return { kind: 'kerberos', name: 'Kerberos AP-REP', ntlm: null, label: 'kerberos', krbError: null };
+  if (b0 === 0x7e) return { kind: 'kerberos', name: 'Kerberos KRB-ERROR', ntlm: null, label: 'kerberos', krbError: readKrbError(buf, off, end) };
+  return { kind: 'unknown', name: 'unknown token', ntlm: null, label: 'unknown', krbError: null };
 }

@@ -640,6 +640,33 @@ export function parseCertificateList(buf: Uint8Array, off: number, end: number):
   return done({ certificates }, end - off);
 }
 
+/**
+ * Decodes a TLS 1.3 Certificate body (RFC 8446 4.4.2): certificate_request_context <0..2^8-1>, then
+ * certificate_list <0..2^24-1> of CertificateEntry { cert_data <1..2^24-1>, extensions <0..2^16-1> }.
+ * Readable only once decrypted (the message travels in the encrypted server flight).
+ */
+export function parseCertificateList13(buf: Uint8Array, off: number, end: number): Decoded<CertificateList> {
+  if (end - off < 4) return malformed(off, `body of ${end - off} bytes is too short`);
+  const ctx = buf[off]!;
+  let p = off + 1 + ctx;
+  if (end - p < 3) return malformed(off, `certificate_request_context of ${ctx} bytes runs past the body`);
+  const total = (buf[p]! << 16) | (buf[p + 1]! << 8) | buf[p + 2]!;
+  if (p + 3 + total !== end) return malformed(p, `certificate_list length ${total} does not match the ${end - p - 3} bytes of the body`);
+  p += 3;
+  const certificates: Uint8Array[] = [];
+  while (p < end) {
+    if (end - p < 3) return malformed(p, 'truncated cert_data length');
+    const len = (buf[p]! << 16) | (buf[p + 1]! << 8) | buf[p + 2]!;
+    if (len === 0 || p + 3 + len + 2 > end) return malformed(p, `certificate of ${len} bytes runs past the list`);
+    certificates.push(buf.subarray(p + 3, p + 3 + len));
+    p += 3 + len;
+    const ext = (buf[p]! << 8) | buf[p + 1]!;
+    if (p + 2 + ext > end) return malformed(p, `certificate extensions of ${ext} bytes run past the list`);
+    p += 2 + ext;
+  }
+  return done({ certificates }, end - off);
+}
+
 /** A clear alert (RFC 8446 6 / RFC 5246 7.2). */
 export interface TlsAlert {
   /** 1 warning, 2 fatal. */

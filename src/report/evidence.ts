@@ -4,9 +4,11 @@
 // selects the frames (pcapng: nanosecond timestamps so times are kept exactly, one interface per
 // link type of the original). Each packet's comment (opt_comment) names its original frame
 // number and file ("rdp-autopsy: frame 123 of sample.pcapng"), so `frame.comment contains
-// "frame 123 of"` finds in Wireshark the frame the report cites. Stdin is not re-readable: spoolStdin() copies it to a temp file
+// "frame 123 of"` finds in Wireshark the frame the report cites. A connection whose TLS was decrypted
+// gets a Decryption Secrets Block (pcapng 4.7) with the key log lines of its TLS session only, right
+// after the Section Header Block, so that it opens decrypted in Wireshark. Stdin is not re-readable: spoolStdin() copies it to a temp file
 // first. Memory stays bounded: selected frames are buffered up to FLUSH_BYTES, then appended.
-import { appendFileSync, createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { appendFileSync, createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -14,6 +16,7 @@ import type { Readable } from 'node:stream';
 import type { CaptureSource, FrameView } from '../capture/types.js';
 import { readCapture, sourceName } from '../capture/index.js';
 import { PcapngWriter } from '../capture/writer.js';
+import { KeyLog, SECRETS_TYPE_TLS_KEY_LOG } from '../rdp/keylog.js';
 import { DecodedPacket, IpProto, decodePacket, dstText, isKnownLinkType, srcText } from '../net/index.js';
 import { safeFileName } from './escape.js';
 import type { FileSetSummary, Report, ReportedConnection } from './types.js';
@@ -69,9 +72,13 @@ class Target {
   writer: PcapngWriter | null = null;
   /** pcapng interface id per link type. */
   readonly ifaces = new Map<number, number>();
+  /** Bytes of the file's Section Header Block (a Decryption Secrets Block goes right after it). */
+  shbBytes = 0;
   constructor(
     readonly conn: ReportedConnection,
     readonly file: string,
+    /** The client random of the connection's decrypted TLS session (its keys go into a DSB), or null. */
+    readonly clientRandom: string | null = null,
   ) {}
 }
 
@@ -109,7 +116,9 @@ function targetsOf(report: Report, dir: string): { targets: Target[]; left: numb
     let name = safeFileName(c.id);
     while (used.has(name)) name = `${name}_`;
     used.add(name);
-    const t = new Target(c, path.join(dir, `${name}.pcapng`));
+    const d = c.tls?.decryption;
+    const cr = d !== undefined && d.records.client + d.records.server > 0 ? d.clientRandom : null;
+    const t = new Target(c, path.join(dir, `${name}.pcapng`), cr);
     const proto = c.transport === 'tcp' ? IpProto.TCP : IpProto.UDP;
     t.flows.push(flowOf(proto, c.client, c.server, c.flow.firstFrame, c.flow.lastFrame));
     for (const s of c.sideChannels) {
@@ -162,7 +171,9 @@ function add(t: Target, v: FrameView, frame: number): number {
   if (t.writer === null) {
     t.linkType = v.linkType;
     t.writer = new PcapngWriter({ application: 'rdp-autopsy' });
-    writeFileSync(t.file, t.writer.drain());
+    const shb = t.writer.drain();
+    t.shbBytes = shb.length;
+    writeFileSync(t.file, shb);
   }
   let ifIndex = t.ifaces.get(v.linkType);
   if (ifIndex === undefined) {
@@ -183,8 +194,16 @@ function add(t: Target, v: FrameView, frame: number): number {
  * produced `report` (stdin spooled: see spoolStdin). Throws an Error naming the path when the
  * directory or a file cannot be written.
  */
-export async function exportEvidence(report: Report, sources: CaptureSource[], dir: string): Promise<EvidenceResult> {
+export async function exportEvidence(
+  report: Report,
+  sources: CaptureSource[],
+  dir: string,
+  opts: { keyLogs?: { name: string; text: string }[] } = {},
+): Promise<EvidenceResult> {
   const warnings: string[] = [];
+  // The secrets the analysis had: the key log files, and each file's Decryption Secrets Blocks (read again below).
+  const keys = new KeyLog();
+  for (const k of opts.keyLogs ?? []) keys.add(k.text, k.name);
   const { targets, left } = targetsOf(report, dir);
   if (left > 0) warnings.push(`evidence: ${left} failed connections beyond the first ${MAX_EVIDENCE_FILES} got no evidence file`);
   if (targets.length === 0) return { files: [], warnings };
@@ -203,7 +222,12 @@ export async function exportEvidence(report: Report, sources: CaptureSource[], d
     try {
       for (const piece of pieces) {
         const base = piece.base;
-        await readCapture(sources[piece.index]!, piece.index, { onFrame: (v: FrameView) => select.onFrame(v, v.frame + base) });
+        await readCapture(sources[piece.index]!, piece.index, {
+          onSecrets(sb): void {
+            if (sb.type === SECRETS_TYPE_TLS_KEY_LOG) keys.add(sb.data, 'DSB');
+          },
+          onFrame: (v: FrameView) => select.onFrame(v, v.frame + base),
+        });
       }
       select.flushAll();
     } catch (e) {
@@ -211,6 +235,7 @@ export async function exportEvidence(report: Report, sources: CaptureSource[], d
       throw new Error(`evidence: ${code !== undefined ? `cannot write in ${dir} (${code})` : (e as Error).message}`);
     }
   }
+  insertSecrets(targets, keys);
   return written(targets, warnings);
 }
 
@@ -368,4 +393,20 @@ export async function spoolStdin(sources: CaptureSource[], input: Readable = pro
       report.warnings = report.warnings.map((w) => w.split(file).join(name));
     },
   };
+}
+
+/**
+ * pcapng 4.7: each decrypted connection's evidence gets a Decryption Secrets Block with its own key
+ * log lines, before the packets it decrypts (right after the Section Header Block).
+ */
+function insertSecrets(targets: Target[], keys: KeyLog): void {
+  for (const t of targets) {
+    if (t.writer === null || t.clientRandom === null) continue;
+    const lines = keys.linesFor(t.clientRandom);
+    if (lines === null) continue;
+    t.writer.addSecrets(SECRETS_TYPE_TLS_KEY_LOG, Buffer.from(lines, 'latin1'));
+    const dsb = t.writer.drain();
+    const whole = readFileSync(t.file);
+    writeFileSync(t.file, Buffer.concat([whole.subarray(0, t.shbBytes), dsb, whole.subarray(t.shbBytes)]));
+  }
 }

@@ -229,6 +229,7 @@ function factsTable(c: ReportedConnection): string[] {
       rows.push([`${label} SHA-256`, cert.sha256]);
     });
     if (t.certificateEncrypted) rows.push(['Certificate', 'encrypted (TLS 1.3)']);
+    if (t.decryption) rows.push(['TLS decryption', `${t.decryption.status === 'decrypted' || t.decryption.status === 'partial' ? '' : 'not decrypted: '}${t.decryption.reason}`]);
     for (const a of t.alerts) rows.push([`TLS alert (frame ${a.frame})`, `${a.by}: ${a.level ?? ''} ${a.description}`.replace(/ +/g, ' ')]);
   }
   const client = c.mcs?.client;

@@ -150,7 +150,7 @@ export function outcomeText(c: ReportedConnection): string {
 
 /** Event label with its detail, as one line. */
 export function eventLabel(e: TimelineEvent): string {
-  return `${e.event}${e.inferred ? ' (inferred)' : ''}`;
+  return `${e.event}${e.inferred ? ' (inferred)' : ''}${e.decrypted ? ' (decrypted)' : ''}`;
 }
 
 /** Connections grouped for the writers: failed first (in report order), then the others. */

@@ -160,7 +160,7 @@ function failedSection(c: ReportedConnection, max: number, setNote: string | nul
     else if (r.kind === 'death') rows.push([r.frame !== null ? String(r.frame) : '', '', '', '**✖ died here**', md(deathText(c))]);
     else {
       const e = r.event;
-      const label = `${md(e.event)}${e.inferred ? ' (inferred)' : ''}`;
+      const label = `${md(e.event)}${e.inferred ? ' (inferred)' : ''}${e.decrypted ? ' (decrypted)' : ''}`;
       rows.push([
         String(e.frame),
         offsetText(r.offset),
@@ -215,6 +215,7 @@ function facts(c: ReportedConnection): string[] {
       rows.push([`${label} SHA-256`, md(cert.sha256)]);
     });
     if (t.certificateEncrypted) rows.push(['Certificate', 'encrypted (TLS 1.3)']);
+    if (t.decryption) rows.push(['TLS decryption', md(`${t.decryption.status === 'decrypted' || t.decryption.status === 'partial' ? '' : 'not decrypted: '}${t.decryption.reason}`)]);
     for (const a of t.alerts) rows.push([`TLS alert (frame ${a.frame})`, md(`${a.by}: ${a.level ?? ''} ${a.description}`.replace(/ +/g, ' '))]);
   }
   const client = c.mcs?.client;

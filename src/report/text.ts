@@ -208,6 +208,12 @@ function oneLine(c: ReportedConnection, many: boolean, paint: Paint): string {
   const parts: string[] = [`reached ${c.reached}`];
   const sec = securityText(c);
   if (sec) parts.push(sec);
+  const d = c.tls?.decryption;
+  if (d) parts.push(d.status === 'decrypted' ? 'TLS decrypted' : `TLS not decrypted (${d.status.replace('_', ' ')})`);
+  const ended = c.errorInfo.filter((e) => e.code !== 0).at(-1);
+  if (ended && c.outcome === 'completed') parts.push(`ended by the server with ${ended.name}`);
+  // Whether a user logged on is readable only where the share data was (decrypted TLS).
+  if (d && d.records.server > 0 && c.reached === 'active') parts.push(c.mcs?.logon ? `user logged on (Save Session Info, frame ${c.mcs.logon.frame})` : 'no user logon seen (no Save Session Info)');
   const outcome = c.outcome === 'completed' ? paint('32', outcomeText(c)) : paint('33', outcomeText(c));
   return `${where(c, many)}: ${outcome} (${parts.join(', ')})`;
 }
@@ -253,6 +259,7 @@ function factLines(c: ReportedConnection): string[] {
     if (t.cipherSuiteName) p.push(t.cipherSuiteName);
     if (t.sni !== null) p.push(`SNI "${t.sni}"`);
     out.push(`tls: ${p.join(', ')}`);
+    if (t.decryption) out.push(`decryption: ${t.decryption.status === 'decrypted' || t.decryption.status === 'partial' ? '' : 'not decrypted: '}${t.decryption.reason}`);
     const cert = t.certificates[0];
     if (cert) {
       const san = cert.san.length > 0 ? `, SAN ${cert.san.join(', ')}` : '';

@@ -115,6 +115,19 @@ describe('rdp-autopsy CLI', () => {
     expect(r.stderr).toContain('no such file');
   });
 
+  it('--keylog: a missing key log is a usage error (exit 2, one line); a given one decrypts', () => {
+    const cap = path.join(FIX, 'keylog_completed_logoff.pcapng');
+    const r = run(['analyze', cap, '--keylog', path.join(tmp, 'nope.keylog')]);
+    expect(r.code).toBe(2);
+    oneLineError(r.stderr);
+    expect(r.stderr).toContain('--keylog');
+    expect(r.stderr).toContain('no such file');
+    const ok = run(['analyze', cap, '--keylog', path.join(FIX, 'keylog_completed_logoff.keylog'), '--format', 'json']);
+    expect(ok.code).toBe(0);
+    const j = JSON.parse(ok.stdout) as { connections: { tls: { decryption: { status: string } } }[] };
+    expect(j.connections[0]!.tls.decryption.status).toBe('decrypted');
+  });
+
   it('a file that is not a capture: exit 2, one line', () => {
     const junk = path.join(tmp, 'junk.pcap');
     writeFileSync(junk, 'this is not a capture file at all\n'.repeat(10));

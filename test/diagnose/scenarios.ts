@@ -298,6 +298,12 @@ export function scenarios(): Scenario[] {
     cl.died = died({ phase: 'credssp', how: 'encrypted_alert', by: 'client', frame: 15 });
     cl.flow.tcp!.fins.push({ frame: 16, time: T0 + 0.2, dir: 1 });
     out.push(one('client stops after the server answers AUTHENTICATE, server FIN', 'nla_failed', cl, { minConfidence: 0.55, maxConfidence: 0.7, frames: [10, 15, 16], mentions: ['2 client and 2 server', 'instead of sending its credentials', 'frame 16'] }));
+    const k = credsspShape('server', makeCredssp({ visible: true, version: 6, tokens: ['spnego', 'spnego'], kerberosError: { frame: 12, code: 37, name: 'KRB_AP_ERR_SKEW' }, frames: [11, 12] }));
+    out.push(one('decrypted Kerberos KRB-ERROR KRB_AP_ERR_SKEW', 'nla_failed', k, { minConfidence: 0.8, frames: [11, 12, 15], mentions: ['KRB_AP_ERR_SKEW', 'frame 12'] }));
+    const o = credsspShape('client', makeCredssp({ visible: true, version: 3, clientVersion: 6, tokens: ['1', '2', '3'], frames: [11, 12, 13, 14] }));
+    out.push(one('decrypted TSRequest versions 6 / 3, client stops: encryption oracle', 'nla_failed', o, { minConfidence: 0.8, frames: [11, 14, 15], mentions: ['version 6 from the client and 3 from the server', 'CVE-2018-0886', 'the server lacks'] }));
+    const n = credsspShape('server', makeCredssp({ visible: true, version: 6, clientVersion: 6, tokens: ['1', '2'], frames: [11, 12] }));
+    out.push(one('decrypted CredSSP without errorCode, server FIN', 'nla_failed', n, { minConfidence: 0.65, maxConfidence: 0.75, frames: [11, 12, 15], mentions: ['decrypted CredSSP exchange (negoTokens 1, 2)', 'no TSRequest carried an errorCode'] }));
     const e = credsspShape('server', makeCredssp({ earlyUserAuthResult: 5, frames: [16] }));
     out.push(one('Early User Authorization Result ACCESS_DENIED', 'nla_failed', e, { minConfidence: 0.85, frames: [16], mentions: ['ACCESS_DENIED'] }));
   }

@@ -32,6 +32,9 @@ function sink(proto: number | null): MachineSink & { log: unknown[] } {
     end: () => log.push(['end']),
     warn: () => log.push(['warn']),
     activeUnit: () => log.push(['activeUnit']),
+    keys: null,
+    plain: false,
+    plaintext: () => log.push(['plaintext']),
   };
 }
 

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { credsspErrorName, looksLikeTsRequest, readEarlyUserAuthResult, readTsRequest } from '../../src/rdp/credssp.js';
+import { credsspErrorMeaning, credsspErrorName, looksLikeTsRequest, readEarlyUserAuthResult, readTsRequest } from '../../src/rdp/credssp.js';
 
 const h = (s: string) => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
 
@@ -177,5 +177,18 @@ describe('Early User Authorization Result (MS-RDPBCGR 2.2.10.2)', () => {
   });
   it('incomplete below 4 bytes', () => {
     for (let n = 0; n < 4; n++) expect(readEarlyUserAuthResult(h('05000000'), 0, n)).toEqual({ ok: false, kind: 'incomplete', needed: 4 - n });
+  });
+});
+
+describe('credsspErrorMeaning', () => {
+  it('says what the logon statuses of the issue mean, and nothing for an unknown code', () => {
+    expect(credsspErrorMeaning(0xc000006d)).toBe('the user name or the password is wrong');
+    expect(credsspErrorMeaning(0xc000006e)).toContain('account restriction');
+    expect(credsspErrorMeaning(0xc0000071)).toBe('the password has expired');
+    expect(credsspErrorMeaning(0xc0000234)).toBe('the account is locked out');
+    expect(credsspErrorMeaning(0x80090302)).toContain('NTLM refused');
+    // A negative INTEGER as BER decodes it (-1073741715) is the same code.
+    expect(credsspErrorMeaning(-1073741715)).toBe('the user name or the password is wrong');
+    expect(credsspErrorMeaning(0x12345678)).toBeNull();
   });
 });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { identifyNegoToken, isNtlmssp, readNtlmMessage } from '../../src/rdp/ntlm.js';
+import { identifyNegoToken, isNtlmssp, readKrbError, readNtlmMessage } from '../../src/rdp/ntlm.js';
 
 const h = (s: string) => Uint8Array.from(Buffer.from(s.replace(/\s+/g, ''), 'hex'));
 const utf16 = (s: string) => Buffer.from(s, 'utf16le').toString('hex');
@@ -120,6 +120,58 @@ describe('identifyNegoToken', () => {
         expect(typeof t.name).toBe('string');
       }),
       { numRuns: 3000 },
+    );
+  });
+});
+
+describe('Kerberos KRB-ERROR (RFC 4120 5.9.1) in negoTokens', () => {
+  const der = (tag: number, ...content: Buffer[]): Buffer => {
+    const c = Buffer.concat(content);
+    const len = c.length < 0x80 ? Buffer.of(c.length) : Buffer.of(0x81, c.length);
+    return Buffer.concat([Buffer.of(tag), len, c]);
+  };
+  const int = (v: number): Buffer => der(0x02, Buffer.of(v));
+  // pvno 5, msg-type 30, stime, susec, error-code 24 (KDC_ERR_PREAUTH_FAILED), realm, sname.
+  const krbError = der(
+    0x7e,
+    der(
+      0x30,
+      der(0xa0, int(5)),
+      der(0xa1, int(30)),
+      der(0xa4, der(0x18, Buffer.from('20260310090000Z'))),
+      der(0xa5, int(0)),
+      der(0xa6, int(24)),
+      der(0xa9, der(0x1b, Buffer.from('CORP.EXAMPLE'))),
+      der(0xaa, der(0x30, der(0xa0, int(2)), der(0xa1, der(0x30, der(0x1b, Buffer.from('TERMSRV')))))),
+    ),
+  );
+  const krb5Oid = Buffer.from('06092a864886f712010202', 'hex');
+
+  it('reads the error-code of a bare KRB-ERROR', () => {
+    expect(readKrbError(krbError, 0, krbError.length)).toEqual({ code: 24, name: 'KDC_ERR_PREAUTH_FAILED' });
+    const t = identifyNegoToken(krbError, 0, krbError.length);
+    expect(t).toMatchObject({ kind: 'kerberos', name: 'Kerberos KRB-ERROR', krbError: { code: 24 } });
+  });
+
+  it('finds it in a GSS-API token and inside a SPNEGO negTokenResp', () => {
+    const gss = der(0x60, krb5Oid, Buffer.of(0x03, 0x00), krbError);
+    expect(identifyNegoToken(gss, 0, gss.length)).toMatchObject({ name: 'Kerberos KRB-ERROR', krbError: { code: 24, name: 'KDC_ERR_PREAUTH_FAILED' } });
+    // negTokenResp { negState reject (2), responseToken }.
+    const resp = der(0xa1, der(0x30, der(0xa0, der(0x0a, Buffer.of(2))), der(0xa2, der(0x04, gss))));
+    expect(identifyNegoToken(resp, 0, resp.length)).toMatchObject({ kind: 'spnego', name: 'SPNEGO negTokenResp', krbError: { code: 24 } });
+  });
+
+  it('an unknown code keeps its number; cut or wrong bytes give null, never a throw', () => {
+    const odd = Buffer.from(krbError);
+    odd[odd.indexOf(Buffer.from([0xa6, 0x03, 0x02, 0x01, 24])) + 4] = 99;
+    expect(readKrbError(odd, 0, odd.length)).toEqual({ code: 99, name: 'unknown (99)' });
+    for (let n = 0; n < krbError.length; n++) expect(readKrbError(krbError, 0, n)).toBeNull();
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 120 }), (b) => {
+        identifyNegoToken(b, 0, b.length);
+        return readKrbError(b, 0, b.length) === null || b[0] === 0x7e;
+      }),
+      { numRuns: 2000 },
     );
   });
 });

@@ -4,6 +4,7 @@ import {
   certificateIsEncrypted,
   HELLO_RETRY_REQUEST_RANDOM,
   parseCertificateList,
+  parseCertificateList13,
   parseClientHello,
   parseServerHello,
   readHandshake,
@@ -194,5 +195,34 @@ describe('tls-codes', () => {
     expect(cipherSuiteInfo(0x00ff)).toBeNull();
     expect(cipherSuiteInfo(0x5600)).toBeNull();
     expect(cipherSuiteInfo(0x1234)).toBeNull();
+  });
+});
+
+describe('parseCertificateList13 (RFC 8446 4.4.2)', () => {
+  it('reads cert_data of each CertificateEntry, skipping the context and the entry extensions', () => {
+    // context of 2 bytes, list of 2 entries: 3-byte cert + 4 bytes of extensions, 2-byte cert + none.
+    const body = h('02 abcd  000013  000003 300100 0004 00050000  000002 3000 0000');
+    const r = parseCertificateList13(body, 0, body.length);
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(r.consumed).toBe(body.length);
+    expect(r.value.certificates.map((c) => Buffer.from(c).toString('hex'))).toEqual(['300100', '3000']);
+  });
+  it('names what does not fit', () => {
+    expect(parseCertificateList13(h('00 000005 000009 3003'), 0, 10)).toMatchObject({ ok: false, reason: 'certificate_list length 5 does not match the 6 bytes of the body' });
+    expect(parseCertificateList13(h('00 000006 000001 30 0005'), 0, 10)).toMatchObject({ ok: false, reason: 'certificate extensions of 5 bytes run past the list' });
+    expect(parseCertificateList13(h('09 00'), 0, 2)).toMatchObject({ ok: false, reason: 'body of 2 bytes is too short' });
+    // The TLS 1.2 reader does not read a TLS 1.3 body (and the reverse).
+    const body = h('00 000008 000003 300100 0000');
+    expect(parseCertificateList(body, 0, body.length).ok).toBe(false);
+  });
+  it('property: hostile bodies never throw, `at` in bounds', () => {
+    fc.assert(
+      fc.property(fc.uint8Array({ maxLength: 200 }), (b) => {
+        const r = parseCertificateList13(b, 0, b.length);
+        if (!r.ok && r.kind === 'malformed') expect(r.at >= 0 && r.at <= b.length).toBe(true);
+      }),
+      { numRuns: 3000 },
+    );
   });
 });

@@ -4,7 +4,9 @@
 // exchange that the server ends.
 import { AUTHZ_ACCESS_DENIED, PROTOCOL_HYBRID, PROTOCOL_HYBRID_EX } from '../codes.js';
 import { certDoubt, clientStoppedBeforeCredentials, closeWords, convFilter, hex32, laterCompletedAttempt, makeFinding, secondsText } from '../facts.js';
-import type { Rule } from '../types.js';
+import type { Finding, Rule } from '../types.js';
+import type { ConnectionRecord, CredsspInfo, Died } from '../../handshake/types.js';
+import { credsspErrorMeaning } from '../../rdp/credssp.js';
 
 /** A CredSSP exchange is a few round trips: more records than this and it is not "short". */
 export const CREDSSP_MAX_RECORDS = 12;
@@ -25,13 +27,26 @@ export const nlaFailed: Rule = {
 
     if (cs && cs.errorCode !== null && cs.errorCode !== 0) {
       const name = cs.errorName ?? hex32(cs.errorCode);
+      const meaning = credsspErrorMeaning(cs.errorCode);
       return makeFinding('nla_failed', {
         confidence: 0.95,
         confidenceReason: 'The error code is read from the TSRequest; the host\'s Security log (event 4625) names the account and the logon failure in full.',
         frames: [...cs.frames, d?.frame],
-        explanation: `The server's TSRequest reported errorCode ${name} (${hex32(cs.errorCode)})${cs.frames.length ? ` in frame ${cs.frames[cs.frames.length - 1]}` : ''}, ending Network Level Authentication${d ? `, and the ${d.by} ${closeWords(d.how)} in frame ${d.frame ?? '?'}` : ''}.`,
+        explanation: `The server's TSRequest reported errorCode ${name} (${hex32(cs.errorCode)})${cs.frames.length ? ` in frame ${cs.frames[cs.frames.length - 1]}` : ''}${meaning !== null ? `: ${meaning}` : ''}, ending Network Level Authentication${d ? `, and the ${d.by} ${closeWords(d.how)} in frame ${d.frame ?? '?'}` : ''}.`,
         filter,
-        summary: `NLA authentication failed (${name})`,
+        summary: `NLA authentication failed (${name}${meaning !== null ? `: ${meaning}` : ''})`,
+      });
+    }
+    if (cs && cs.kerberosError !== undefined) {
+      // RFC 4120 5.9.1: the server's Kerberos answer was an error (clock skew, a wrong principal, expired credentials ...).
+      const k = cs.kerberosError;
+      return makeFinding('nla_failed', {
+        confidence: 0.85,
+        confidenceReason: 'The Kerberos error is read from the decrypted exchange; SPNEGO may still fall back to NTLM, and the KDC\'s and host\'s logs say which account and why.',
+        frames: [...cs.frames, d?.frame],
+        explanation: `Kerberos inside CredSSP answered with KRB-ERROR ${k.name} (${k.code}) in frame ${k.frame}, and Network Level Authentication did not complete${d ? `: the ${d.by} ${closeWords(d.how)} in frame ${d.frame ?? '?'}` : ''}.`,
+        filter,
+        summary: `NLA Kerberos authentication failed (${k.name})`,
       });
     }
     if (cs && cs.earlyUserAuthResult === AUTHZ_ACCESS_DENIED) {
@@ -44,6 +59,7 @@ export const nlaFailed: Rule = {
         summary: 'the server denied the user at NLA (Early User Authorization Result ACCESS_DENIED)',
       });
     }
+    if (cs && cs.visible && cs.clientVersion !== undefined && d && d.phase === 'credssp') return decodedEnd(cs, cs.clientVersion, d, filter);
     if (!d || !tls || tls.establishedFrame === null) return null;
     if (d.phase !== 'credssp' && !(d.phase === 'tls' && tls.appRecords.client >= 1 && tls.appRecords.server >= 1)) return null;
     const records = tls.appRecords.client + tls.appRecords.server;
@@ -118,3 +134,38 @@ export const nlaFailed: Rule = {
     return null;
   },
 };
+
+/** MS-CSSP 3.1.5.1.1 (CVE-2018-0886): clients and servers with the fix speak TSRequest version 5 or 6 and send a clientNonce. */
+const CREDSSP_FIXED_VERSION = 5;
+
+/**
+ * CredSSP read from decrypted TLS, without an errorCode: the exchange is known message by message,
+ * so what is said is what was read (who stopped after which message), and a version pair where one
+ * side has the CVE-2018-0886 fix and the other not is the "encryption oracle remediation" refusal.
+ */
+function decodedEnd(cs: CredsspInfo, clientVersion: number, d: Died, filter: string): Finding | null {
+  const server = cs.version ?? clientVersion;
+  const last = cs.frames[cs.frames.length - 1];
+  const tokens = cs.tokens.length > 0 ? ` (negoTokens ${cs.tokens.join(', ')})` : '';
+  const oracle = (clientVersion >= CREDSSP_FIXED_VERSION) !== (server >= CREDSSP_FIXED_VERSION);
+  if (oracle) {
+    const old = clientVersion < server ? 'client' : 'server';
+    return makeFinding('nla_failed', {
+      confidence: 0.85,
+      confidenceReason: 'The TSRequest versions are read from the decrypted exchange; the "Encryption Oracle Remediation" policy on the patched side decides whether it refuses the unpatched one.',
+      frames: [...cs.frames, d.frame],
+      explanation: `The decrypted CredSSP exchange shows TSRequest version ${clientVersion} from the client and ${server} from the server: the ${old} lacks the CredSSP update of CVE-2018-0886 (versions 5 and 6 carry it), and the ${d.by} ${closeWords(d.how)} in frame ${d.frame ?? '?'} before the credentials were sent.`,
+      filter,
+      summary: `CredSSP version mismatch (client ${clientVersion}, server ${server}): encryption oracle remediation`,
+      confirmExtra: 'Install the CredSSP update on the unpatched side; the "Encryption Oracle Remediation" policy (Computer Configuration > Administrative Templates > System > Credentials Delegation) on the patched side is what refuses it.',
+    });
+  }
+  return makeFinding('nla_failed', {
+    confidence: 0.7,
+    confidenceReason: 'The CredSSP messages are read from the decrypted exchange, but no errorCode was sent: the reason is in the host\'s Security log.',
+    frames: [...cs.frames, d.frame],
+    explanation: `The decrypted CredSSP exchange${tokens} ended${last !== undefined ? ` after frame ${last}` : ''} before the connection went on to MCS: the ${d.by} ${closeWords(d.how)} in frame ${d.frame ?? '?'}, and no TSRequest carried an errorCode.`,
+    filter,
+    summary: 'NLA (CredSSP) authentication did not complete',
+  });
+}
