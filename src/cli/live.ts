@@ -30,6 +30,7 @@ import { DROP_POLL_SECONDS, Sensor } from './sensor.js';
 import { exportEvidence } from '../report/evidence.js';
 import { UsageError } from './errors.js';
 import { checkOptions, exitCodeOf, openOutput, type RunOptions } from './run.js';
+import { refuseOutputOntoInput } from './output.js';
 
 export interface LiveOptions extends RunOptions {
   iface?: string;
@@ -343,6 +344,7 @@ export async function runLive(o: LiveOptions, stdout: NodeJS.WritableStream, dep
     dir = mkdtempSync(join(tmpdir(), 'rdp-autopsy-live-'));
     path = join(dir, `live-${iface.replace(/[^\w.-]/g, '_')}.pcap`);
   }
+  refuseOutputOntoInput(o.output, o.write !== undefined ? [o.write] : []);
   const out = openOutput(o, stdout);
   const analyzer = createAnalyzer({ name, rdpPorts: o.ports, onConnection: out.onConnection });
   const t0 = performance.now();
@@ -383,8 +385,11 @@ export async function runLive(o: LiveOptions, stdout: NodeJS.WritableStream, dep
       const ev = await exportEvidence(report, [{ kind: 'file', path }], o.exportEvidence).catch((e: Error) => Promise.reject(new UsageError(e.message)));
       report.warnings.push(...ev.warnings);
     }
-    out.emit(report);
+    await out.emit(report);
     return exitCodeOf(report);
+  } catch (e) {
+    out.abort();
+    throw e;
   } finally {
     if (dir !== null) rmSync(dir, { recursive: true, force: true });
   }
