@@ -4,7 +4,7 @@
 // selects the frames (pcap-savefile(5); nanosecond timestamps so times are kept exactly, the
 // link type of the original). Stdin is not re-readable: spoolStdin() copies it to a temp file
 // first. Memory stays bounded: selected frames are buffered up to FLUSH_BYTES, then appended.
-import { appendFileSync, createWriteStream, mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { closeSync, constants as fsc, createWriteStream, mkdirSync, mkdtempSync, openSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -66,10 +66,43 @@ class Target {
   pending: Buffer[] = [];
   pendingBytes = 0;
   writer: PcapWriter | null = null;
+  /** The evidence file, created exclusively when the first frame comes (createExclusive). */
+  fd = -1;
+  /** The name first asked for (file differs when that one was taken). */
+  readonly requested: string;
   constructor(
     readonly conn: ReportedConnection,
-    readonly file: string,
-  ) {}
+    public file: string,
+  ) {
+    this.requested = file;
+  }
+}
+
+/** Other names tried when an evidence file's name is taken ("c1-1.pcap", ...). */
+export const MAX_NAME_TRIES = 100;
+
+/**
+ * Creates `file` exclusively (O_CREAT | O_EXCL | O_NOFOLLOW: an existing file, or a link planted in
+ * its place, is never followed nor overwritten); when the name is taken, the next free one of
+ * "<name>-1.pcap" .. "<name>-100.pcap". Returns the descriptor and the name used.
+ */
+export function createExclusive(file: string): { fd: number; file: string } {
+  const ext = path.extname(file);
+  const stem = file.slice(0, file.length - ext.length);
+  const flags = fsc.O_WRONLY | fsc.O_CREAT | fsc.O_EXCL | (fsc.O_NOFOLLOW ?? 0);
+  for (let i = 0; i <= MAX_NAME_TRIES; i++) {
+    const name = i === 0 ? file : `${stem}-${i}${ext}`;
+    try {
+      return { fd: openSync(name, flags, 0o644), file: name };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+  throw new Error(`evidence: ${file} and ${MAX_NAME_TRIES} other names for it already exist (not overwritten)`);
+}
+
+function writeAllFd(fd: number, b: Uint8Array): void {
+  for (let off = 0; off < b.length; ) off += writeSync(fd, b, off, b.length - off);
 }
 
 /** "ip:port" or "[IPv6]:port" -> [ip, port]. */
@@ -140,7 +173,7 @@ function matchesPinned(p: DecodedPacket, pin: Pinned): boolean {
 
 function flush(t: Target): void {
   if (t.pendingBytes === 0 && t.writer === null) return;
-  if (t.pending.length > 0) appendFileSync(t.file, Buffer.concat(t.pending));
+  if (t.pending.length > 0) writeAllFd(t.fd, Buffer.concat(t.pending));
   t.pending = [];
   t.pendingBytes = 0;
 }
@@ -153,7 +186,10 @@ function add(t: Target, v: FrameView): number {
   if (t.writer === null) {
     t.linkType = v.linkType;
     t.writer = new PcapWriter({ linkType: v.linkType, nanosecond: true, snapLen: 262144 });
-    writeFileSync(t.file, t.writer.header());
+    const created = createExclusive(t.file);
+    t.fd = created.fd;
+    t.file = created.file;
+    writeAllFd(t.fd, t.writer.header());
   } else if (v.linkType !== t.linkType) {
     t.skippedLinkType++;
     return 0;
@@ -200,6 +236,7 @@ export async function exportEvidence(report: Report, sources: CaptureSource[], d
       }
       select.flushAll();
     } catch (e) {
+      closeAll(targets);
       const code = (e as NodeJS.ErrnoException).code;
       throw new Error(`evidence: ${code !== undefined ? `cannot write in ${dir} (${code})` : (e as Error).message}`);
     }
@@ -224,6 +261,7 @@ export function exportEvidenceFromFrames(report: Report, visit: (onFrame: (v: Fr
     visit((v) => select.onFrame(v, v.frame));
     select.flushAll();
   } catch (e) {
+    closeAll(targets);
     const code = (e as NodeJS.ErrnoException).code;
     throw new Error(`evidence: ${code !== undefined ? `cannot write in ${dir} (${code})` : (e as Error).message}`);
   }
@@ -281,15 +319,25 @@ class FrameSelector {
 
 /** The files written, set on their connections (evidenceFile), with the warnings of each. */
 function written(targets: Target[], warnings: string[]): EvidenceResult {
+  closeAll(targets);
   const files: EvidenceFile[] = [];
   for (const t of targets) {
     if (t.writer === null) continue;
     t.conn.evidenceFile = t.file;
     files.push({ connection: t.conn.id, file: t.file, frames: t.frames, linkType: t.linkType });
+    if (t.file !== t.requested) warnings.push(`evidence ${t.requested} already exists (not overwritten): written as ${t.file}`);
     if (t.cut) warnings.push(`evidence ${t.file}: cut at ${MAX_EVIDENCE_FRAMES} frames`);
     if (t.skippedLinkType > 0) warnings.push(`evidence ${t.file}: ${t.skippedLinkType} frames of another link type left out (a pcap has one link type)`);
   }
   return { files, warnings };
+}
+
+function closeAll(targets: Target[]): void {
+  for (const t of targets) {
+    if (t.fd < 0) continue;
+    closeSync(t.fd);
+    t.fd = -1;
+  }
 }
 
 /**
