@@ -142,13 +142,16 @@ describe('--export-evidence', () => {
     expect(schema.validate(j)).toEqual([]);
     expect(j.connections[0]!.evidenceFile).toBe(path.join(dir, 'c1.pcap'));
     expect(readdirSync(dir)).toEqual(['c1.pcap']);
-    const md = await cli(['analyze', '--format', 'md', '--export-evidence', dir, FAILED]);
+    // Each run into its own folder: evidence files are never overwritten (issue 19).
+    const md = await cli(['analyze', '--format', 'md', '--export-evidence', `${dir}-md`, FAILED]);
     expect(md.stdout).toContain(`**Evidence:** [`);
-    const html = await cli(['analyze', '--format', 'html', '--export-evidence', dir, FAILED]);
-    expect(html.stdout).toContain(`<a href="${dir}/c1.pcap">`);
+    const html = await cli(['analyze', '--format', 'html', '--export-evidence', `${dir}-html`, FAILED]);
+    expect(html.stdout).toContain(`<a href="${dir}-html/c1.pcap">`);
     const nd = await cli(['analyze', '--format', 'ndjson', '--export-evidence', dir, FAILED]);
     const summary = JSON.parse(nd.stdout.trimEnd().split('\n').at(-1)!) as { evidence: { connection: string; file: string }[] };
-    expect(summary.evidence).toEqual([{ connection: 'c1', file: path.join(dir, 'c1.pcap') }]);
+    // The same folder again: the first file is kept, the new one takes the next free name.
+    expect(summary.evidence).toEqual([{ connection: 'c1', file: path.join(dir, 'c1-1.pcap') }]);
+    expect(readdirSync(dir).sort()).toEqual(['c1-1.pcap', 'c1.pcap']);
   });
 
   it('stdin is spooled, read twice, and still named "-" (child process)', () => {
