@@ -14,7 +14,7 @@ import { availableParallelism } from 'node:os';
 import { Worker, isMainThread, parentPort, threadId, workerData } from 'node:worker_threads';
 import { workerEntry } from './worker-entry.js';
 import type { CaptureFileInfo, CaptureSource, FrameView, NameRecord } from './capture/types.js';
-import { CaptureInputError, frameTime } from './capture/types.js';
+import { CaptureInputError, frameTime, timeInRange } from './capture/types.js';
 import { readCapture, sourceName } from './capture/index.js';
 import { planFileSets, type PlannedSet } from './capture/fileset.js';
 import { DecodedPacket, decodePacket, isKnownLinkType, linkTypeName } from './net/index.js';
@@ -1027,6 +1027,7 @@ function mergeOverflow(servers: ServerSummary[], overflow: Map<string, OverflowC
   return out;
 }
 
-function iso(t: number): string {
-  return new Date(Math.round(t * 1000)).toISOString();
+/** null for a time that is no date (out of range: the file's warnings say so). */
+function iso(t: number): string | null {
+  return timeInRange(t) ? new Date(Math.round(t * 1000)).toISOString() : null;
 }

@@ -6,7 +6,7 @@
 import { serverSentence } from '../diagnose/index.js';
 import { escapeHtml as h } from './escape.js';
 import { probeFacts, probeTables } from './probe.js';
-import { CAPTURE_FINDINGS_TITLE, deathText, eventLabel, fileSetLines, fileSetNote, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
+import { CAPTURE_FINDINGS_TITLE, deathText, eventLabel, fileSetLines, fileSetNote, offsetText, outcomeText, partition, percent, timeOffset, timeSpan } from './ladder.js';
 import { ladderSvg } from './svg.js';
 import type { Finding } from '../diagnose/types.js';
 import type { Report, ReportedConnection } from './types.js';
@@ -267,7 +267,7 @@ function timelineTable(c: ReportedConnection): string[] {
   for (const e of shown) {
     const dir = e.direction === 'c2s' ? 'client → server' : e.direction === 's2c' ? 'client ← server' : 'network';
     out.push(
-      `<tr${e.frame === deathFrame ? ' class="death"' : ''}><td>${e.frame}</td><td>${offsetText(e.time - t0)}</td><td>${dir}</td><td>${h(e.phase)}</td><td>${h(eventLabel(e))}</td><td>${h(e.detail ?? '')}</td></tr>`,
+      `<tr${e.frame === deathFrame ? ' class="death"' : ''}><td>${e.frame}</td><td>${offsetText(timeOffset(e.time, t0))}</td><td>${dir}</td><td>${h(e.phase)}</td><td>${h(eventLabel(e))}</td><td>${h(e.detail ?? '')}</td></tr>`,
     );
   }
   if (c.timeline.length > shown.length) out.push(`<tr><td colspan="6">… ${c.timeline.length - shown.length} more events (see the JSON report)</td></tr>`);

@@ -1,6 +1,7 @@
 // The ladder of one connection, shared by the text, Markdown and HTML writers: which timeline
 // events to show (bounded), where the connection died, and small wording helpers.
 import type { TimelineEvent } from '../handshake/types.js';
+import { timeInRange } from '../capture/types.js';
 import type { Finding } from '../diagnose/types.js';
 import type { CaptureSummary, FileSetSummary, Report, ReportedConnection } from './types.js';
 
@@ -48,7 +49,7 @@ export function ladderRows(c: ReportedConnection, max: number): LadderRow[] {
     if (hidden > 0) rows.push({ kind: 'gap', hidden });
     hidden = 0;
     const e = tl[i]!;
-    rows.push({ kind: 'event', event: e, offset: e.time - t0, death: i === di });
+    rows.push({ kind: 'event', event: e, offset: timeOffset(e.time, t0), death: i === di });
   }
   if (hidden > 0) rows.push({ kind: 'gap', hidden });
   if (c.died && di < 0) rows.push({ kind: 'death', frame: c.died.frame });
@@ -57,8 +58,19 @@ export function ladderRows(c: ReportedConnection, max: number): LadderRow[] {
 
 /** "+1.234s" from the connection's first event. */
 export function offsetText(seconds: number): string {
-  return `+${seconds.toFixed(3)}s`;
+  // A time out of range (an extreme pcapng if_tsoffset / if_tsresol) is said to be, never printed
+  // as a 19-digit number (issue 19); a time that went backwards keeps its sign.
+  if (!(Math.abs(seconds) <= MAX_OFFSET_SECONDS)) return 'out of range';
+  return seconds < 0 ? `-${(-seconds).toFixed(3)}s` : `+${seconds.toFixed(3)}s`;
 }
+
+/** `t - t0`, or NaN (shown as "out of range") when either time is out of range. */
+export function timeOffset(t: number, t0: number): number {
+  return timeInRange(t) && timeInRange(t0) ? t - t0 : NaN;
+}
+
+/** Offsets beyond this (about 31 years) within one connection are out of range. */
+export const MAX_OFFSET_SECONDS = 1e9;
 
 /** "died in tls: encrypted_alert by client (frame 10)". */
 export function deathText(c: ReportedConnection): string {
