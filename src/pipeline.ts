@@ -144,6 +144,8 @@ class FileRun {
   /** Strings repeated by this run's records, kept once (bounded). */
   private readonly strings = new StringInterner();
   private unknownLinkFrames = 0;
+  /** Records with no captured byte (capLen 0): a decompression bomb is made of them. */
+  private emptyFrames = 0;
   private lastTime = 0;
   /**
    * A file set's frames are numbered across its pieces (as `mergecap -a` of them in reading order
@@ -192,6 +194,7 @@ class FileRun {
       // update per frame; countLinkRun() adds the run to linkCounts when the link type changes.
       if (lt !== this.runLinkType) this.countLinkRun(lt);
       this.runFrames++;
+      if (v.capLen === 0) this.emptyFrames++;
       const time = frameTime(v);
       if (time > this.lastTime) this.lastTime = time;
       if (!this.runKnown) {
@@ -216,6 +219,8 @@ class FileRun {
   endPiece(info: CaptureFileInfo, next: { fileIndex: number; name: string } | null): void {
     const piece = this.pieces[this.pieces.length - 1]!;
     const counts = this.countLinkRun(-1);
+    for (const message of inflationWarnings(info, this.emptyFrames)) info.warnings.push({ file: info.file, offset: info.bytes, frame: info.frames, message });
+    this.emptyFrames = 0;
     piece.summary = fileSummary(info, piece.name, counts);
     counts.clear();
     if (next === null) return;
@@ -356,6 +361,35 @@ class FileRun {
       unknownLinkFrames: this.unknownLinkFrames,
     };
   }
+}
+
+/** A gzip that inflates this many times its size or more (and to BOMB_MIN_BYTES at least) is named. */
+export const BOMB_RATIO = 100;
+export const BOMB_MIN_BYTES = 16 * 1024 * 1024;
+/** A capture of at least BOMB_MIN_FRAMES records of which this share is empty is named. */
+export const EMPTY_SHARE = 0.9;
+export const BOMB_MIN_FRAMES = 100_000;
+
+/**
+ * Issue 19: a small gzip that inflates to gigabytes of empty records is analysed to the end (that
+ * is right), and the report says so: an extreme inflation ratio, an extreme share of empty records.
+ */
+export function inflationWarnings(info: CaptureFileInfo, emptyFrames: number): string[] {
+  const out: string[] = [];
+  const z = info.compressedBytes;
+  if (info.gzip && z !== undefined && z > 0 && info.bytes >= BOMB_MIN_BYTES && info.bytes / z >= BOMB_RATIO) {
+    out.push(
+      `the gzip data inflated ${Math.round(info.bytes / z)} times (${mb(info.bytes)} from ${mb(z)}), an extreme ratio (a decompression bomb?): all of it was analysed`,
+    );
+  }
+  if (info.frames >= BOMB_MIN_FRAMES && emptyFrames / info.frames >= EMPTY_SHARE) {
+    out.push(`${emptyFrames} of ${info.frames} records (${Math.round((100 * emptyFrames) / info.frames)} %) carry no captured byte: the capture is mostly empty records`);
+  }
+  return out;
+}
+
+function mb(n: number): string {
+  return n >= 1024 * 1024 ? `${(n / (1024 * 1024)).toFixed(1)} MB` : `${(n / 1024).toFixed(1)} KB`;
 }
 
 function countOverflow(overflow: Map<string, OverflowCounts>, rec: ConnectionRecord): void {

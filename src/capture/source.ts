@@ -147,6 +147,7 @@ async function readGzipFile(fh: FileHandle, path: string, parser: CaptureParser,
     // Not a regular file then: read below as a stream of unknown length.
   }
   const regular = size >= 0;
+  if (regular) parser.info.compressedBytes = size;
   if (regular && size >= threadMin) {
     const o = await inflateInThread(fh.fd, {
       data(bytes: Buffer): boolean {
@@ -404,6 +405,7 @@ async function inflateInto(
     await producing;
   }
   if (sinkError) throw (sinkError as { e: unknown }).e;
+  parser.info.compressedBytes ??= gunzip.bytesIn;
   // A bad trailer, a cut-short member, trailing garbage: named after every inflated byte was parsed.
   if (gunzip.damage !== null && !parser.stopped) {
     if (!parser.headerSeen) throw new CaptureInputError(`${name}: ${gunzip.damage.message}`, name);

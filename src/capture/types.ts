@@ -104,6 +104,8 @@ export interface CaptureFileInfo {
   frames: number;
   /** Bytes read from the (decompressed) file. */
   bytes: number;
+  /** Gzipped input: compressed bytes read (for the inflation ratio), else undefined. */
+  compressedBytes?: number;
   /** First / last record time, float seconds since the epoch, or null when no record. */
   start: number | null;
   end: number | null;
