@@ -51,6 +51,12 @@ export const TOOL_VERSION: string = ((): string => {
 
 /** Full connection records kept per run; beyond it connections are counted per server. */
 export const MAX_RECORDS = 20_000;
+/**
+ * Of those, records of connections that never carried data (a SYN and at most its answer): a scan's
+ * or a flood's attempts all look alike, so beyond these (~3 KB each) they are counted per server,
+ * with their outcome, not recorded (issue 19: a 1M-flow flood's records were most of its memory).
+ */
+export const MAX_BARE_RECORDS = 5_000;
 /** DNS transactions kept per run (the most recent; the flow table's own bound per file). */
 export const MAX_DNS = 10_000;
 /** Streamed connections are judged with the connections that ended at most this long before them (AnalyzeOptions.streamContext). */
@@ -283,6 +289,7 @@ class FileRun {
    */
   private readonly counter: OutcomeCounter = {
     countsOnly: () => this.records.length >= this.maxRecords,
+    bareCountsOnly: () => this.bareRecords >= MAX_BARE_RECORDS,
     count: (conn, outcome) => {
       const facts = conn.facts;
       if (facts.payloadBytes[0] + facts.payloadBytes[1] === 0) this.pairs.forget(facts.client.ip, facts.server.ip, conn.sideChannels);
@@ -308,10 +315,14 @@ class FileRun {
   private lastServerIp = '';
   private lastServerPort = -1;
 
+  /** Records kept of connections that never carried data (see MAX_BARE_RECORDS). */
+  private bareRecords = 0;
+
   private finished(rec: ConnectionRecord): void {
     // In a file set, a connection is reported in the piece that holds its first frame.
     if (this.pieces.length > 1) rec.file = this.pieceName(rec.flow.firstFrame);
     if (this.records.length < this.maxRecords) {
+      if (rec.flow.payloadBytes[0] + rec.flow.payloadBytes[1] === 0) this.bareRecords++;
       // Only a record that is kept is worth compacting (a SYN flood's overflow is counted and dropped).
       compactRecord(rec, this.strings);
       this.records.push(rec);
@@ -495,7 +506,9 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
   });
   const warnings: string[] = [];
   if (overflowCount > 0) {
-    warnings.push(`${overflowCount} connections beyond the first ${maxRecords} were counted per server, not recorded (see servers)`);
+    // Records stop at maxRecords, and those of attempts that never carried data at MAX_BARE_RECORDS.
+    const why = connections.length < maxRecords ? ` (attempts that carried no data beyond the first ${MAX_BARE_RECORDS})` : '';
+    warnings.push(`${overflowCount} connections beyond the first ${Math.min(maxRecords, connections.length)} were counted per server, not recorded${why} (see servers)`);
   }
   if (unknownLinkFrames > 0) warnings.push(`${unknownLinkFrames} frames of an unsupported link type were skipped`);
   const completed = connections.filter((c) => c.outcome === 'completed').length;
