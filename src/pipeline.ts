@@ -15,7 +15,7 @@ import { Worker, isMainThread, parentPort, threadId, workerData } from 'node:wor
 import { workerEntry } from './worker-entry.js';
 import type { CaptureFileInfo, CaptureSource, FrameView, NameRecord, SecretsBlock } from './capture/types.js';
 import { KeyLog, SECRETS_TYPE_TLS_KEY_LOG } from './rdp/keylog.js';
-import { CaptureInputError, frameTime } from './capture/types.js';
+import { CaptureInputError, frameTime, timeInRange } from './capture/types.js';
 import { readCapture, sourceName } from './capture/index.js';
 import { planFileSets, type PlannedSet } from './capture/fileset.js';
 import { DecodedPacket, decodePacket, isKnownLinkType, linkTypeName } from './net/index.js';
@@ -52,6 +52,12 @@ export const TOOL_VERSION: string = ((): string => {
 
 /** Full connection records kept per run; beyond it connections are counted per server. */
 export const MAX_RECORDS = 20_000;
+/**
+ * Of those, records of connections that never carried data (a SYN and at most its answer): a scan's
+ * or a flood's attempts all look alike, so beyond these (~3 KB each) they are counted per server,
+ * with their outcome, not recorded (issue 19: a 1M-flow flood's records were most of its memory).
+ */
+export const MAX_BARE_RECORDS = 5_000;
 /** DNS transactions kept per run (the most recent; the flow table's own bound per file). */
 export const MAX_DNS = 10_000;
 /** Streamed connections are judged with the connections that ended at most this long before them (AnalyzeOptions.streamContext). */
@@ -196,6 +202,8 @@ class FileRun {
   /** Strings repeated by this run's records, kept once (bounded). */
   private readonly strings = new StringInterner();
   private unknownLinkFrames = 0;
+  /** Records with no captured byte (capLen 0): a decompression bomb is made of them. */
+  private emptyFrames = 0;
   private lastTime = 0;
   /**
    * A file set's frames are numbered across its pieces (as `mergecap -a` of them in reading order
@@ -249,6 +257,7 @@ class FileRun {
       // update per frame; countLinkRun() adds the run to linkCounts when the link type changes.
       if (lt !== this.runLinkType) this.countLinkRun(lt);
       this.runFrames++;
+      if (v.capLen === 0) this.emptyFrames++;
       const time = frameTime(v);
       if (time > this.lastTime) this.lastTime = time;
       if (!this.runKnown) {
@@ -273,6 +282,8 @@ class FileRun {
   endPiece(info: CaptureFileInfo, next: { fileIndex: number; name: string } | null): void {
     const piece = this.pieces[this.pieces.length - 1]!;
     const counts = this.countLinkRun(-1);
+    for (const message of inflationWarnings(info, this.emptyFrames)) info.warnings.push({ file: info.file, offset: info.bytes, frame: info.frames, message });
+    this.emptyFrames = 0;
     piece.summary = fileSummary(info, piece.name, counts);
     counts.clear();
     if (next === null) return;
@@ -340,6 +351,7 @@ class FileRun {
    */
   private readonly counter: OutcomeCounter = {
     countsOnly: () => this.records.length >= this.maxRecords,
+    bareCountsOnly: () => this.bareRecords >= MAX_BARE_RECORDS,
     count: (conn, outcome) => {
       const facts = conn.facts;
       if (facts.payloadBytes[0] + facts.payloadBytes[1] === 0) this.pairs.forget(facts.client.ip, facts.server.ip, conn.sideChannels);
@@ -365,10 +377,14 @@ class FileRun {
   private lastServerIp = '';
   private lastServerPort = -1;
 
+  /** Records kept of connections that never carried data (see MAX_BARE_RECORDS). */
+  private bareRecords = 0;
+
   private finished(rec: ConnectionRecord): void {
     // In a file set, a connection is reported in the piece that holds its first frame.
     if (this.pieces.length > 1) rec.file = this.pieceName(rec.flow.firstFrame);
     if (this.records.length < this.maxRecords) {
+      if (rec.flow.payloadBytes[0] + rec.flow.payloadBytes[1] === 0) this.bareRecords++;
       // Only a record that is kept is worth compacting (a SYN flood's overflow is counted and dropped).
       compactRecord(rec, this.strings);
       this.records.push(rec);
@@ -425,6 +441,35 @@ function keyLogSummary(k: KeyLog): KeyLogSummary {
   const problems = k.problems.map((p) => `${p.source} line ${p.line}: ${p.reason}`);
   if (k.droppedProblems > 0) problems.push(`${k.droppedProblems} more key log lines could not be used`);
   return { sources: k.sources, sessions: k.size, problems };
+}
+
+/** A gzip that inflates this many times its size or more (and to BOMB_MIN_BYTES at least) is named. */
+export const BOMB_RATIO = 100;
+export const BOMB_MIN_BYTES = 16 * 1024 * 1024;
+/** A capture of at least BOMB_MIN_FRAMES records of which this share is empty is named. */
+export const EMPTY_SHARE = 0.9;
+export const BOMB_MIN_FRAMES = 100_000;
+
+/**
+ * Issue 19: a small gzip that inflates to gigabytes of empty records is analysed to the end (that
+ * is right), and the report says so: an extreme inflation ratio, an extreme share of empty records.
+ */
+export function inflationWarnings(info: CaptureFileInfo, emptyFrames: number): string[] {
+  const out: string[] = [];
+  const z = info.compressedBytes;
+  if (info.gzip && z !== undefined && z > 0 && info.bytes >= BOMB_MIN_BYTES && info.bytes / z >= BOMB_RATIO) {
+    out.push(
+      `the gzip data inflated ${Math.round(info.bytes / z)} times (${mb(info.bytes)} from ${mb(z)}), an extreme ratio (a decompression bomb?): all of it was analysed`,
+    );
+  }
+  if (info.frames >= BOMB_MIN_FRAMES && emptyFrames / info.frames >= EMPTY_SHARE) {
+    out.push(`${emptyFrames} of ${info.frames} records (${Math.round((100 * emptyFrames) / info.frames)} %) carry no captured byte: the capture is mostly empty records`);
+  }
+  return out;
+}
+
+function mb(n: number): string {
+  return n >= 1024 * 1024 ? `${(n / (1024 * 1024)).toFixed(1)} MB` : `${(n / 1024).toFixed(1)} KB`;
 }
 
 function countOverflow(overflow: Map<string, OverflowCounts>, rec: ConnectionRecord): void {
@@ -530,7 +575,9 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
   });
   const warnings: string[] = [];
   if (overflowCount > 0) {
-    warnings.push(`${overflowCount} connections beyond the first ${maxRecords} were counted per server, not recorded (see servers)`);
+    // Records stop at maxRecords, and those of attempts that never carried data at MAX_BARE_RECORDS.
+    const why = connections.length < maxRecords ? ` (attempts that carried no data beyond the first ${MAX_BARE_RECORDS})` : '';
+    warnings.push(`${overflowCount} connections beyond the first ${Math.min(maxRecords, connections.length)} were counted per server, not recorded${why} (see servers)`);
   }
   if (unknownLinkFrames > 0) warnings.push(`${unknownLinkFrames} frames of an unsupported link type were skipped`);
   warnings.push(...keyLogWarnings(parts, conns));
@@ -1125,6 +1172,7 @@ function mergeOverflow(servers: ServerSummary[], overflow: Map<string, OverflowC
   return out;
 }
 
-function iso(t: number): string {
-  return new Date(Math.round(t * 1000)).toISOString();
+/** null for a time that is no date (out of range: the file's warnings say so). */
+function iso(t: number): string | null {
+  return timeInRange(t) ? new Date(Math.round(t * 1000)).toISOString() : null;
 }

@@ -11,7 +11,7 @@
 // and it parses one slot while the worker fills the next.
 import { readSync } from 'node:fs';
 import { Worker, isMainThread, parentPort, workerData } from 'node:worker_threads';
-import { createGunzip } from 'node:zlib';
+import { createCheckedGunzip } from './gzip.js';
 import { workerEntry } from '../worker-entry.js';
 
 /** Slots of the ring, and the bytes of each (a slot is handed to the parser when full, or at the end). */
@@ -28,7 +28,11 @@ interface GunzipWorkerData {
   slotSize: number;
 }
 
-type ToMain = { type: 'data'; slot: number; len: number } | { type: 'end' } | { type: 'error'; message: string };
+type ToMain =
+  | { type: 'data'; slot: number; len: number }
+  | { type: 'end' }
+  | { type: 'error'; message: string }
+  | { type: 'damage'; message: string };
 type ToWorker = { type: 'free'; slot: number };
 
 /** What the main thread gets: slots of inflated bytes in order, then the end or an error. */
@@ -45,6 +49,8 @@ export type InflateOutcome =
   | { kind: 'thrown'; error: unknown }
   /** The file could not be read or inflated (the gzip data is corrupt or cut short): node's message. */
   | { kind: 'error'; message: string }
+  /** The gzip framing is damaged (bad CRC / ISIZE, cut short, trailing garbage), after every inflated byte was handed over. */
+  | { kind: 'damage'; message: string }
   | { kind: 'unavailable'; delivered: boolean; why: string };
 
 /**
@@ -94,6 +100,8 @@ export function inflateInThread(fd: number, sink: InflateSink): Promise<InflateO
         else w.postMessage({ type: 'free', slot: m.slot } satisfies ToWorker);
       } else if (m.type === 'end') {
         settle({ kind: 'end' });
+      } else if (m.type === 'damage') {
+        settle({ kind: 'damage', message: m.message });
       } else {
         settle({ kind: 'error', message: m.message });
       }
@@ -135,7 +143,7 @@ function runWorker(d: GunzipWorkerData): void {
   }) as typeof Buffer.allocUnsafe;
   let lastOut: ArrayBufferLike | null = null;
 
-  const gunzip = createGunzip({ chunkSize: OUT_CHUNK });
+  const gunzip = createCheckedGunzip({ chunkSize: OUT_CHUNK });
   let slot = -1;
   let fill = 0;
   let pending: Buffer | null = null;
@@ -186,7 +194,9 @@ function runWorker(d: GunzipWorkerData): void {
     if (!inflated || pending !== null || finished) return;
     finished = true;
     if (slot >= 0 && fill > 0) post();
-    port.postMessage(failure === null ? ({ type: 'end' } satisfies ToMain) : ({ type: 'error', message: failure } satisfies ToMain));
+    if (failure !== null) port.postMessage({ type: 'error', message: failure } satisfies ToMain);
+    else if (gunzip.damage !== null) port.postMessage({ type: 'damage', message: gunzip.damage.message } satisfies ToMain);
+    else port.postMessage({ type: 'end' } satisfies ToMain);
   }
   port.on('message', (m: ToWorker) => {
     free.push(m.slot);

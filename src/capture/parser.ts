@@ -2,7 +2,7 @@
 // Byte order is decided once per file (pcap) or section (pcapng): each has its own specialised loop.
 
 import type { CaptureFileInfo, CaptureSink, FrameView, InterfaceInfo } from './types.js';
-import { LinkType } from './types.js';
+import { LinkType, MAX_TIME_SECONDS, timeInRange } from './types.js';
 import { MAX_CAP_LEN, PCAP_HEADER_LEN, PCAP_RECORD_HEADER_LEN, decodePcapHeader, pcapMagic } from './pcap.js';
 import {
   BT_CB_COPY,
@@ -89,6 +89,8 @@ export class CaptureParser {
   private firstTs = true;
   private lastSec = 0;
   private lastNsec = 0;
+  /** Set when a time base or a frame's time is out of range: the span is not reported (issue 19). */
+  private timesOutOfRange = false;
   private header = false;
   // Classic pcap.
   private pcapLe = true;
@@ -256,6 +258,20 @@ export class CaptureParser {
     info.frames = this.frames;
     if (this.pos > info.bytes) info.bytes = this.pos;
     if (!this.firstTs) info.end = this.lastSec + this.lastNsec / 1e9;
+    if (this.timesOutOfRange) {
+      info.start = null;
+      info.end = null;
+    }
+  }
+
+  /** One warning per file: its times cannot be shown, and the capture's span is left out. */
+  private outOfRange(why: string, frame = this.frames + 1): void {
+    if (this.timesOutOfRange) return;
+    this.timesOutOfRange = true;
+    this.info.start = null;
+    this.info.end = null;
+    const message = `${why}: times are out of range, the capture's start and end are not reported`;
+    if (this.info.warnings.length < MAX_WARNINGS) this.info.warnings.push({ file: this.info.file, offset: this.pos, frame, message });
   }
 
   private damage(offset: number, message: string): void {
@@ -350,9 +366,11 @@ export class CaptureParser {
   }
 
   private noteTime(sec: number, nsec: number): void {
+    // (pcapng only: a classic pcap's 32-bit seconds are always in range.) Called once the frame is counted.
+    if (sec > MAX_TIME_SECONDS || sec < -MAX_TIME_SECONDS) this.outOfRange(`frame ${this.frames} has a timestamp of ${sec} s from 1970`, this.frames);
     if (this.firstTs) {
       this.firstTs = false;
-      this.info.start = sec + nsec / 1e9;
+      if (!this.timesOutOfRange) this.info.start = sec + nsec / 1e9;
     }
     this.lastSec = sec;
     this.lastNsec = nsec;
@@ -701,6 +719,13 @@ export class CaptureParser {
         const d = decodeIdb(buf, off, len, le);
         if (d.optionError !== null) this.warn(this.pos, d.optionError);
         const units = tsUnits(d.tsresol, d.tsoffset);
+        // pcapng 4.2: a 64-bit count of 2^-64 s or 10^-20 s spans under a second; an if_tsoffset past
+        // the range of dates puts every time out of it.
+        if (d.tsresol !== null && ((d.tsresol & 0x80) !== 0 ? (d.tsresol & 0x7f) >= 64 : d.tsresol >= 20)) {
+          this.outOfRange(`interface ${this.ifaces.length} has if_tsresol ${(d.tsresol & 0x80) !== 0 ? `2^-${d.tsresol & 0x7f}` : `10^-${d.tsresol}`} (a 64-bit timestamp spans under a second)`);
+        } else if (!timeInRange(d.tsoffset)) {
+          this.outOfRange(`interface ${this.ifaces.length} has if_tsoffset ${d.tsoffset} s`);
+        }
         const ifIndex = this.ifaces.length;
         this.ifaces.push({ linkType: d.linkType, snapLen: d.snapLen, units });
         const info: InterfaceInfo = {
@@ -810,7 +835,6 @@ export class CaptureParser {
       splitTimestamp(hi, lo, iface.units, this.tsOut);
       v.tsSec = this.tsOut.tsSec;
       v.tsNsec = this.tsOut.tsNsec;
-      this.noteTime(v.tsSec, v.tsNsec);
     } else {
       // pcapng 4.4: an SPB has no timestamp (tshark 4.0 prints an empty frame.time_epoch): 0 here.
       v.tsSec = 0;
@@ -824,6 +848,7 @@ export class CaptureParser {
     v.ifIndex = ifId;
     v.linkType = iface.linkType;
     v.fileOffset = this.pos;
+    if (hi >= 0) this.noteTime(v.tsSec, v.tsNsec);
     this.sink.onFrame(v);
   }
 }

@@ -5,8 +5,8 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { readSync } from 'node:fs';
 import { Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
-import { createGunzip, type Gunzip } from 'node:zlib';
 import { inflateInThread } from './gunzip-thread.js';
+import { createCheckedGunzip, type CheckedGunzip } from './gzip.js';
 import { CaptureParser } from './parser.js';
 import { CaptureInputError, type CaptureFileInfo, type CaptureSink, type CaptureSource } from './types.js';
 
@@ -147,6 +147,7 @@ async function readGzipFile(fh: FileHandle, path: string, parser: CaptureParser,
     // Not a regular file then: read below as a stream of unknown length.
   }
   const regular = size >= 0;
+  if (regular) parser.info.compressedBytes = size;
   if (regular && size >= threadMin) {
     const o = await inflateInThread(fh.fd, {
       data(bytes: Buffer): boolean {
@@ -166,6 +167,11 @@ async function readGzipFile(fh: FileHandle, path: string, parser: CaptureParser,
         parser.fail(why);
         return;
       }
+      case 'damage':
+        // Every inflated byte was handed over first (src/capture/gzip.ts).
+        if (!parser.headerSeen) throw new CaptureInputError(`${path}: ${o.message}`, path);
+        parser.fail(o.message);
+        return;
       case 'unavailable':
         if (o.delivered) {
           parser.fail(`inflating thread failed: ${o.why}`);
@@ -355,9 +361,9 @@ async function inflateInto(
   parser: CaptureParser,
   name: string,
   chunkSize: number,
-  produce: (gunzip: Gunzip, closed: Promise<void>) => Promise<void>,
+  produce: (gunzip: CheckedGunzip, closed: Promise<void>) => Promise<void>,
 ): Promise<void> {
-  const gunzip = createGunzip({ chunkSize: Math.max(64, Math.min(chunkSize, 1 << 20)) });
+  const gunzip = createCheckedGunzip({ chunkSize: Math.max(64, Math.min(chunkSize, 1 << 20)) });
   const closed = new Promise<void>((resolve) => gunzip.once('close', resolve));
   let sinkError: { e: unknown } | null = null;
   // Inflated chunks go straight to the parser through a Writable (as `node:zlib` alone would be
@@ -399,4 +405,10 @@ async function inflateInto(
     await producing;
   }
   if (sinkError) throw (sinkError as { e: unknown }).e;
+  parser.info.compressedBytes ??= gunzip.bytesIn;
+  // A bad trailer, a cut-short member, trailing garbage: named after every inflated byte was parsed.
+  if (gunzip.damage !== null && !parser.stopped) {
+    if (!parser.headerSeen) throw new CaptureInputError(`${name}: ${gunzip.damage.message}`, name);
+    parser.fail(gunzip.damage.message);
+  }
 }

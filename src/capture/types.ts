@@ -38,6 +38,18 @@ export function frameTime(v: { tsSec: number; tsNsec: number }): number {
 }
 
 /** What a reader found wrong. The reader stops at the damage; what was read before it stands. */
+/**
+ * The largest time (seconds from 1970, either way) a report can show: ECMAScript's time value range
+ * (ECMA-262 21.4.1.1, +-8.64e15 ms, years -271821..275760). A pcapng timestamp with an extreme
+ * if_tsoffset or if_tsresol (pcapng 4.2) can lie far beyond it; such times are out of range.
+ */
+export const MAX_TIME_SECONDS = 8.64e12;
+
+/** True for a time (seconds from 1970) that can be shown as a date. */
+export function timeInRange(t: number): boolean {
+  return t <= MAX_TIME_SECONDS && t >= -MAX_TIME_SECONDS;
+}
+
 export interface CaptureDamage {
   file: string;
   /** Byte offset in the (decompressed) file where the bad record or block starts. */
@@ -92,6 +104,8 @@ export interface CaptureFileInfo {
   frames: number;
   /** Bytes read from the (decompressed) file. */
   bytes: number;
+  /** Gzipped input: compressed bytes read (for the inflation ratio), else undefined. */
+  compressedBytes?: number;
   /** First / last record time, float seconds since the epoch, or null when no record. */
   start: number | null;
   end: number | null;

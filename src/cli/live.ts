@@ -7,7 +7,7 @@
 // numbers are the file's); without it the report names the interface ("live:eth0"). Timestamps
 // are cut to the saved file's microseconds, so the report equals `analyze` over the saved file.
 // Only `--export-evidence` without `--write` keeps a temporary pcap (evidence is cut from it).
-import { createWriteStream, mkdtempSync, openSync, rmSync, writeFileSync, type WriteStream } from 'node:fs';
+import { createWriteStream, mkdtempSync, openSync, rmSync, type WriteStream } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { CaptureFileInfo, CaptureSink, FrameView } from '../capture/types.js';
@@ -30,6 +30,7 @@ import { DROP_POLL_SECONDS, Sensor } from './sensor.js';
 import { exportEvidence } from '../report/evidence.js';
 import { UsageError } from './errors.js';
 import { checkOptions, exitCodeOf, openOutput, type RunOptions } from './run.js';
+import { fileSink, refuseOutputOntoInput, streamSink } from './output.js';
 
 export interface LiveOptions extends RunOptions {
   iface?: string;
@@ -343,6 +344,7 @@ export async function runLive(o: LiveOptions, stdout: NodeJS.WritableStream, dep
     dir = mkdtempSync(join(tmpdir(), 'rdp-autopsy-live-'));
     path = join(dir, `live-${iface.replace(/[^\w.-]/g, '_')}.pcap`);
   }
+  refuseOutputOntoInput(o.output, o.write !== undefined ? [o.write] : []);
   const out = openOutput(o, stdout);
   const analyzer = createAnalyzer({ name, rdpPorts: o.ports, onConnection: out.onConnection, keyLogs: o.keyLogs, keyLogFollow: o.keyLogs?.map((k) => k.name) });
   const t0 = performance.now();
@@ -383,8 +385,11 @@ export async function runLive(o: LiveOptions, stdout: NodeJS.WritableStream, dep
       const ev = await exportEvidence(report, [{ kind: 'file', path }], o.exportEvidence, { keyLogs: o.keyLogs }).catch((e: Error) => Promise.reject(new UsageError(e.message)));
       report.warnings.push(...ev.warnings);
     }
-    out.emit(report);
+    await out.emit(report);
     return exitCodeOf(report);
+  } catch (e) {
+    out.abort();
+    throw e;
   } finally {
     if (dir !== null) rmSync(dir, { recursive: true, force: true });
   }
@@ -403,6 +408,8 @@ function ringText(r: RingFileSink): string {
  * summary goes to stdout (or -o FILE). Exit code: 1 when an attempt failed, else 0.
  */
 async function runSensor(cap: CapModule, o: LiveOptions & { iface: string }, filter: string, stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): Promise<number> {
+  // The report is never written over the raw capture or the NDJSON log.
+  refuseOutputOntoInput(o.output, [o.write, o.ndjson].filter((p): p is string => p !== undefined && p !== '-'));
   let sensor: Sensor;
   try {
     sensor = new Sensor(
@@ -444,13 +451,10 @@ async function runSensor(cap: CapModule, o: LiveOptions & { iface: string }, fil
     if (ring !== null) report.warnings.push(`the raw capture is the ring ${ringText(ring)}`);
     stderr.write(`rdp-autopsy: captured ${captured.info.frames} packets on ${o.iface}\n`);
     const text = sensor.final(report, o.format);
-    if (o.output !== undefined) {
-      try {
-        writeFileSync(o.output, text);
-      } catch (e) {
-        throw new UsageError(`cannot write ${o.output}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-      }
-    } else stdout.write(text);
+    // Through a temporary file renamed into place (or stdout with its write errors caught): src/cli/output.ts.
+    const sink = o.output !== undefined ? fileSink(o.output) : streamSink(stdout);
+    sink.write(text);
+    await sink.close();
     return sensor.summary.failed > 0 ? 1 : 0;
   } finally {
     clearInterval(poll);

@@ -96,7 +96,7 @@ export async function runProbeCommand(target: string, o: ProbeCliOptions, stdout
   if (line !== null) process.stderr.write(`rdp-autopsy: ${line}\n`);
   // NDJSON: a line per connection, then the summary line (the probe's connections are all done by now).
   if (out.onConnection) for (const c of res.report.connections) out.onConnection(c);
-  out.emit(res.report);
+  await out.emit(res.report);
   const code = exitCodeOf(res.report);
   return line !== null && code === EXIT.OK ? EXIT.FAILED : code;
 }

@@ -1,5 +1,4 @@
 // The analyze command's work, shared with `live`: read, analyse, render, write, exit code.
-import { appendFileSync, closeSync, openSync, writeFileSync, writeSync } from 'node:fs';
 import type { CaptureSource } from '../capture/types.js';
 import type { Report, ReportedConnection } from '../report/types.js';
 import { analyze } from '../pipeline.js';
@@ -13,6 +12,7 @@ import { writeMarkdown } from '../report/markdown.js';
 import { FORMATS, FORMAT_NAMES, type RenderOptions, type Renderer } from './formats.js';
 import { EXIT, UsageError } from './errors.js';
 import { colorWanted } from './terminal.js';
+import { fileSink, refuseOutputOntoInput, streamSink, type OutputSink } from './output.js';
 
 export interface RunOptions {
   format: string;
@@ -62,77 +62,64 @@ export function exitCodeOf(report: Report): number {
 export interface ReportOutput {
   /** For AnalyzeOptions.onConnection (ndjson only). */
   onConnection: ((c: ReportedConnection) => void) | undefined;
-  /** Writes the finished report (the summary line for ndjson). */
-  emit(report: Report): void;
+  /**
+   * Writes the finished report (the summary line for ndjson) and closes the output: `-o FILE` is
+   * renamed into place only now. Throws an OutputError (one line, exit 2) on any write error.
+   */
+  emit(report: Report): Promise<void>;
+  /** After a failed run: removes the temporary file of `-o`, leaving an old FILE as it was. */
+  abort(): void;
 }
 
-/** Opens the output of a run (`-o FILE` is emptied first for ndjson, which appends line by line). */
+/**
+ * Opens the output of a run (src/cli/output.ts): `-o FILE` through a temporary file in FILE's
+ * folder, renamed over FILE when the report is complete; stdout with its write errors caught.
+ */
 export function openOutput(o: RunOptions, stdout: NodeJS.WritableStream): ReportOutput {
   const render = checkOptions(o);
-  const writeErr = (e: unknown): UsageError =>
-    new UsageError(`cannot write ${o.output}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-  if (o.format === 'ndjson') {
-    if (o.output !== undefined) {
-      try {
-        writeFileSync(o.output, '');
-      } catch (e) {
-        throw writeErr(e);
-      }
+  // ndjson writes as connections end: its sink is open from the start; the others at the end.
+  let sink: OutputSink | null = o.format === 'ndjson' ? sinkOf(o, stdout) : null;
+  const color = (): boolean =>
+    o.color ?? (o.output === undefined && colorWanted((stdout as { isTTY?: boolean }).isTTY === true));
+  const finish = async (write: (s: OutputSink) => void): Promise<void> => {
+    sink ??= sinkOf(o, stdout);
+    try {
+      write(sink);
+    } catch (e) {
+      sink.abort();
+      throw e;
     }
-    const ndjson = ndjsonStream((line) => {
-      if (o.output === undefined) stdout.write(line);
-      else appendFileSync(o.output, line);
-    });
-    return { onConnection: ndjson.onConnection, emit: ndjson.finish };
-  }
-  const stream = STREAMED[o.format];
-  if (stream !== undefined) {
-    // Written piece by piece (a connection at a time): the same bytes as the format's renderer
-    // without the whole text, or an escaped copy of the report, in memory.
+    await sink.close();
+  };
+  if (o.format === 'ndjson') {
+    const ndjson = ndjsonStream((line) => sink!.write(line));
     return {
-      onConnection: undefined,
-      emit(report: Report): void {
-        const color = o.color ?? (o.output === undefined && colorWanted((stdout as { isTTY?: boolean }).isTTY === true));
-        if (o.output === undefined) {
-          const out = batchedWriter((chunk) => stdout.write(chunk));
-          stream(report, { color, detail: o.detail }, out.write);
-          out.flush();
-          return;
-        }
-        let fd: number;
-        try {
-          fd = openSync(o.output, 'w');
-        } catch (e) {
-          throw writeErr(e);
-        }
-        try {
-          const out = batchedWriter((chunk) => writeAll(fd, chunk));
-          stream(report, { color, detail: o.detail }, out.write);
-          out.flush();
-        } catch (e) {
-          throw writeErr(e);
-        } finally {
-          closeSync(fd);
-        }
-      },
+      onConnection: ndjson.onConnection,
+      emit: (report) => finish(() => ndjson.finish(report)),
+      abort: () => sink?.abort(),
     };
   }
+  const stream = STREAMED[o.format];
   return {
     onConnection: undefined,
-    emit(report: Report): void {
-      const color = o.color ?? (o.output === undefined && colorWanted((stdout as { isTTY?: boolean }).isTTY === true));
-      const text = render(report, { color, detail: o.detail });
-      if (o.output === undefined) {
-        stdout.write(text);
-        return;
-      }
-      try {
-        writeFileSync(o.output, text);
-      } catch (e) {
-        throw writeErr(e);
-      }
-    },
+    emit: (report) =>
+      finish((s) => {
+        if (stream === undefined) {
+          s.write(render(report, { color: color(), detail: o.detail }));
+          return;
+        }
+        // Written piece by piece (a connection at a time): the same bytes as the format's renderer
+        // without the whole text, or an escaped copy of the report, in memory.
+        const out = batchedWriter((chunk) => s.write(chunk));
+        stream(report, { color: color(), detail: o.detail }, out.write);
+        out.flush();
+      }),
+    abort: () => sink?.abort(),
   };
+}
+
+function sinkOf(o: RunOptions, stdout: NodeJS.WritableStream): OutputSink {
+  return o.output === undefined ? streamSink(stdout) : fileSink(o.output);
 }
 
 export async function runAnalysis(
@@ -140,6 +127,10 @@ export async function runAnalysis(
   o: RunOptions,
   stdout: NodeJS.WritableStream,
 ): Promise<number> {
+  refuseOutputOntoInput(
+    o.output,
+    sources.flatMap((s) => (s.kind === 'file' ? [s.path] : [])),
+  );
   const out = openOutput(o, stdout);
   // --export-evidence reads the inputs twice: stdin is spooled to a temp file first.
   const spool = o.exportEvidence !== undefined ? await spoolStdin(sources).catch((e: Error) => Promise.reject(new UsageError(e.message))) : null;
@@ -152,8 +143,11 @@ export async function runAnalysis(
       spool.restore(report);
       report.warnings.push(...ev.warnings);
     }
-    out.emit(report);
+    await out.emit(report);
     return exitCodeOf(report);
+  } catch (e) {
+    out.abort();
+    throw e;
   } finally {
     spool?.cleanup();
   }
@@ -166,12 +160,6 @@ const STREAMED: Readonly<Record<string, (report: Report, opts: RenderOptions, wr
   html: (r, _o, write) => writeHtml(r, write),
   md: (r, _o, write) => writeMarkdown(r, write),
 };
-
-/** Writes all of `text` to `fd` (a write may take only part of it). */
-function writeAll(fd: number, text: string): void {
-  const b = Buffer.from(text, 'utf8');
-  for (let off = 0; off < b.length; ) off += writeSync(fd, b, off, b.length - off);
-}
 
 /** `--port` values: integers 1..65535. */
 export function parsePort(value: string, previous: number[] | undefined): number[] {

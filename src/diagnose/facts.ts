@@ -3,6 +3,7 @@
 import type { CertificateInfo, ConnectionRecord, TlsAlertInfo } from '../handshake/types.js';
 import { phaseIndex } from '../handshake/types.js';
 import { endpointText } from '../flow/types.js';
+import { timeInRange } from '../capture/types.js';
 import { CATALOGUE, causeSteps, stepText, type StepId } from './catalogue.js';
 import { ALERT, PROTOCOL_HYBRID, PROTOCOL_HYBRID_EX, type AlertName } from './codes.js';
 import type { CauseId, DiagnosisInput, Finding } from './types.js';
@@ -89,11 +90,11 @@ export function filterString(s: string): string {
 // ---------------------------------------------------------------- text
 
 export function isoDate(seconds: number): string {
-  return new Date(seconds * 1000).toISOString().slice(0, 10);
+  return timeInRange(seconds) ? new Date(seconds * 1000).toISOString().slice(0, 10) : 'an out-of-range date';
 }
 
 export function isoDateTime(seconds: number): string {
-  return new Date(seconds * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC');
+  return timeInRange(seconds) ? new Date(seconds * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, ' UTC') : 'an out-of-range time';
 }
 
 /** A duration for people: "250 ms", "2.5 s", "42 s", "3 min 5 s", "11 h 16 min", "470 d 3 h". */
@@ -265,8 +266,14 @@ function parsedDate(text: string): number {
   return t;
 }
 
+/** 1999-01-01 (RFC 2246, TLS 1.0): a capture time before it is a clock that was never set. */
+export const EARLIEST_CAPTURE_TIME = 915148800;
+
 /** notAfter before the connection time, or notBefore after it. */
 export function certDateProblem(cert: CertificateInfo, at: number): DateProblem | null {
+  // A capture time out of range, or before any RDP certificate could exist (a sensor whose clock
+  // was never set writes 1970), says nothing about the certificate's dates.
+  if (!timeInRange(at) || at < EARLIEST_CAPTURE_TIME) return null;
   const notAfter = parsedDate(cert.notAfter) / 1000;
   const notBefore = parsedDate(cert.notBefore) / 1000;
   if (Number.isFinite(notAfter) && notAfter < at) return { kind: 'expired', date: notAfter };

@@ -25,15 +25,26 @@ import { TcpTracker } from './tcp.js';
 import type { Dir, DnsTransaction, FlowEndReason, FlowFacts, IcmpRef, StreamConsumer, TcpEvent } from './types.js';
 import { isX224ConnectionRequest } from './x224.js';
 
+/**
+ * The half-open flows' memory budget (issue 19: a SYN flood of a million flows under the tool's
+ * 150 MB), and what one costs: a half-open flow with its PendingMachine, FlowFacts, tracker and
+ * events held ~2.2 KB of heap (docs/architecture.md "Where the memory goes", 20,000 tracked, forced
+ * GC). The cap is the budget over that cost; a flood's older half-open flows are evicted and counted.
+ */
+export const HALF_OPEN_BUDGET_BYTES = 12 * 1024 * 1024;
+export const HALF_OPEN_FLOW_BYTES = 2200;
+export const MAX_HALF_OPEN = Math.floor(HALF_OPEN_BUDGET_BYTES / HALF_OPEN_FLOW_BYTES);
+
 export interface FlowTableOptions {
   /** TCP and UDP ports that make a flow matter (default [3389]; --port adds). */
   rdpPorts: number[];
   /** Tracked flows at once (default 200_000); over it the oldest half-open flows are evicted first. */
   maxFlows?: number;
   /**
-   * Half-open flows (SYN seen, handshake not complete) at once (default 20_000): a new one over it
-   * evicts the oldest half-open flow, counted in halfOpenEvicted (design.md: a SYN flood stays
-   * under a fixed cap, evictions counted, never silent). Its consumer still ends it ('evicted').
+   * Half-open flows (SYN seen, handshake not complete) at once (default MAX_HALF_OPEN, from a memory
+   * budget): a new one over it evicts the oldest half-open flow, counted in halfOpenEvicted
+   * (design.md: a SYN flood stays under a fixed cap, evictions counted, never silent). Its consumer
+   * still ends it ('evicted').
    */
   maxHalfOpen?: number;
   /** Reassembly bound per direction (default 256 KiB): bytes beyond it are counted in cutBytes. */
@@ -139,7 +150,7 @@ export class FlowTable {
     const ports = opts.rdpPorts.length > 0 ? opts.rdpPorts : [3389];
     for (const p of ports) if (Number.isInteger(p) && p >= 0 && p < 65536) this.rdpPort[p] = 1;
     this.maxFlows = Math.max(1, opts.maxFlows ?? 200_000);
-    this.maxHalfOpen = Math.max(1, opts.maxHalfOpen ?? 20_000);
+    this.maxHalfOpen = Math.max(1, opts.maxHalfOpen ?? MAX_HALF_OPEN);
     this.perFlowBytes = Math.max(0, opts.perFlowBytes ?? 256 * 1024);
     this.budget = { held: 0, limit: Math.max(0, opts.totalBytes ?? 64 * 1024 * 1024) };
     this.reasmConfig = { limit: this.perFlowBytes, maxHeld: Math.max(1, opts.maxHeldSegments ?? 64), budget: this.budget };

@@ -20,6 +20,8 @@ import type { Outcome, SideChannel } from './types.js';
 export interface OutcomeCounter {
   /** Whether a connection that ends now is only counted. */
   countsOnly(): boolean;
+  /** Whether a connection that never carried data (a half-open SYN, say) and ends now is only counted. */
+  bareCountsOnly?(): boolean;
   /** A connection counted: how it ended (the outcome its record would have). */
   count(conn: PendingMachine, outcome: Outcome): void;
 }
@@ -100,7 +102,10 @@ export class PendingMachine implements StreamConsumer {
 
   /** Whether the flow ends as a connection only counted that never carried data (decided once). */
   private countedBare(): boolean {
-    if (this.bare === -1) this.bare = this.built === null && this.common.counter?.countsOnly() === true ? 1 : 0;
+    if (this.bare === -1) {
+      const c = this.common.counter;
+      this.bare = this.built === null && c !== undefined && (c.countsOnly() || c.bareCountsOnly?.() === true) ? 1 : 0;
+    }
     return this.bare === 1;
   }
 

@@ -8,7 +8,7 @@
 // gets a Decryption Secrets Block (pcapng 4.7) with the key log lines of its TLS session only, right
 // after the Section Header Block, so that it opens decrypted in Wireshark. Stdin is not re-readable: spoolStdin() copies it to a temp file
 // first. Memory stays bounded: selected frames are buffered up to FLUSH_BYTES, then appended.
-import { appendFileSync, createWriteStream, mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync, type Stats } from 'node:fs';
+import { closeSync, constants as fsc, createWriteStream, fstatSync, mkdirSync, mkdtempSync, openSync, readSync, rmSync, statSync, writeSync, type Stats } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -74,12 +74,46 @@ class Target {
   readonly ifaces = new Map<number, number>();
   /** Bytes of the file's Section Header Block (a Decryption Secrets Block goes right after it). */
   shbBytes = 0;
+  /** The evidence file, created exclusively when the first frame comes (createExclusive). */
+  fd = -1;
+  /** The name first asked for (file differs when that one was taken). */
+  readonly requested: string;
   constructor(
     readonly conn: ReportedConnection,
-    readonly file: string,
+    public file: string,
     /** The client random of the connection's decrypted TLS session (its keys go into a DSB), or null. */
     readonly clientRandom: string | null = null,
-  ) {}
+  ) {
+    this.requested = file;
+  }
+}
+
+/** Other names tried when an evidence file's name is taken ("c1-1.pcap", ...). */
+export const MAX_NAME_TRIES = 100;
+
+/**
+ * Creates `file` exclusively (O_CREAT | O_EXCL | O_NOFOLLOW: an existing file, or a link planted in
+ * its place, is never followed nor overwritten); when the name is taken, the next free one of
+ * "<name>-1.pcap" .. "<name>-100.pcap". Returns the descriptor and the name used.
+ */
+export function createExclusive(file: string): { fd: number; file: string } {
+  const ext = path.extname(file);
+  const stem = file.slice(0, file.length - ext.length);
+  // Read-write: a Decryption Secrets Block is put in after the packets are written (insertSecrets).
+  const flags = fsc.O_RDWR | fsc.O_CREAT | fsc.O_EXCL | (fsc.O_NOFOLLOW ?? 0);
+  for (let i = 0; i <= MAX_NAME_TRIES; i++) {
+    const name = i === 0 ? file : `${stem}-${i}${ext}`;
+    try {
+      return { fd: openSync(name, flags, 0o644), file: name };
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
+    }
+  }
+  throw new Error(`evidence: ${file} and ${MAX_NAME_TRIES} other names for it already exist (not overwritten)`);
+}
+
+function writeAllFd(fd: number, b: Uint8Array): void {
+  for (let off = 0; off < b.length; ) off += writeSync(fd, b, off, b.length - off);
 }
 
 /** "ip:port" or "[IPv6]:port" -> [ip, port]. */
@@ -152,7 +186,7 @@ function matchesPinned(p: DecodedPacket, pin: Pinned): boolean {
 
 function flush(t: Target): void {
   if (t.pendingBytes === 0 && t.writer === null) return;
-  if (t.pending.length > 0) appendFileSync(t.file, Buffer.concat(t.pending));
+  if (t.pending.length > 0) writeAllFd(t.fd, Buffer.concat(t.pending));
   t.pending = [];
   t.pendingBytes = 0;
 }
@@ -173,7 +207,10 @@ function add(t: Target, v: FrameView, frame: number): number {
     t.writer = new PcapngWriter({ application: 'rdp-autopsy' });
     const shb = t.writer.drain();
     t.shbBytes = shb.length;
-    writeFileSync(t.file, shb);
+    const created = createExclusive(t.file);
+    t.fd = created.fd;
+    t.file = created.file;
+    writeAllFd(t.fd, shb);
   }
   let ifIndex = t.ifaces.get(v.linkType);
   if (ifIndex === undefined) {
@@ -231,6 +268,7 @@ export async function exportEvidence(
       }
       select.flushAll();
     } catch (e) {
+      closeAll(targets);
       const code = (e as NodeJS.ErrnoException).code;
       throw new Error(`evidence: ${code !== undefined ? `cannot write in ${dir} (${code})` : (e as Error).message}`);
     }
@@ -256,6 +294,7 @@ export function exportEvidenceFromFrames(report: Report, visit: (onFrame: (v: Fr
     visit((v) => select.onFrame(v, v.frame));
     select.flushAll();
   } catch (e) {
+    closeAll(targets);
     const code = (e as NodeJS.ErrnoException).code;
     throw new Error(`evidence: ${code !== undefined ? `cannot write in ${dir} (${code})` : (e as Error).message}`);
   }
@@ -313,14 +352,24 @@ class FrameSelector {
 
 /** The files written, set on their connections (evidenceFile), with the warnings of each. */
 function written(targets: Target[], warnings: string[]): EvidenceResult {
+  closeAll(targets);
   const files: EvidenceFile[] = [];
   for (const t of targets) {
     if (t.writer === null) continue;
     t.conn.evidenceFile = t.file;
     files.push({ connection: t.conn.id, file: t.file, frames: t.frames, linkType: t.linkType });
+    if (t.file !== t.requested) warnings.push(`evidence ${t.requested} already exists (not overwritten): written as ${t.file}`);
     if (t.cut) warnings.push(`evidence ${t.file}: cut at ${MAX_EVIDENCE_FRAMES} frames`);
   }
   return { files, warnings };
+}
+
+function closeAll(targets: Target[]): void {
+  for (const t of targets) {
+    if (t.fd < 0) continue;
+    closeSync(t.fd);
+    t.fd = -1;
+  }
 }
 
 /**
@@ -406,7 +455,17 @@ function insertSecrets(targets: Target[], keys: KeyLog): void {
     if (lines === null) continue;
     t.writer.addSecrets(SECRETS_TYPE_TLS_KEY_LOG, Buffer.from(lines, 'latin1'));
     const dsb = t.writer.drain();
-    const whole = readFileSync(t.file);
-    writeFileSync(t.file, Buffer.concat([whole.subarray(0, t.shbBytes), dsb, whole.subarray(t.shbBytes)]));
+    // Through the descriptor the file was created with (exclusively): read, then written again whole
+    // from the start with the DSB after the SHB (it only grows, so nothing is left over).
+    if (t.fd < 0) continue;
+    const size = fstatSync(t.fd).size;
+    const whole = Buffer.alloc(size);
+    for (let off = 0; off < size; ) {
+      const n = readSync(t.fd, whole, off, size - off, off);
+      if (n === 0) break;
+      off += n;
+    }
+    const out = Buffer.concat([whole.subarray(0, t.shbBytes), dsb, whole.subarray(t.shbBytes)]);
+    for (let off = 0; off < out.length; ) off += writeSync(t.fd, out, off, out.length - off, off);
   }
 }

@@ -6,7 +6,7 @@
 import { serverSentence } from '../diagnose/index.js';
 import { escapeHtml as h } from './escape.js';
 import { probeFacts, probeTables } from './probe.js';
-import { CAPTURE_FINDINGS_TITLE, deathText, eventLabel, fileSetLines, fileSetNote, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
+import { CAPTURE_FINDINGS_TITLE, deathText, eventLabel, fileSetLines, fileSetNote, offsetText, outcomeText, partition, percent, timeOffset, timeSpan } from './ladder.js';
 import { ladderSvg } from './svg.js';
 import type { Finding } from '../diagnose/types.js';
 import type { Report, ReportedConnection } from './types.js';
@@ -56,6 +56,7 @@ tr.death td{background:var(--deathrow)}
 details.timeline>summary{cursor:pointer;font-weight:600;margin:8px 0}
 td.detail{font-family:ui-monospace,SFMono-Regular,Consolas,monospace;font-size:12.5px}
 .muted{color:var(--muted)}
+.long{overflow-wrap:anywhere}
 footer{margin-top:28px;color:var(--muted);font-size:12px}
 `;
 
@@ -96,7 +97,7 @@ export function writeHtml(report: Report, write: (piece: string) => void, opts: 
     `<h1>RDP autopsy: ${h(files || 'no input')}</h1>`,
   );
   const s = report.summary;
-  out.push(`<p class="headline${s.failed === 0 ? ' ok' : ''}" id="headline">${h(s.headline)}</p>`);
+  out.push(`<p class="headline${s.failed === 0 ? ' ok' : ''}" id="headline">${longText(s.headline)}</p>`);
   out.push(
     `<p>${s.connections} connection attempt${s.connections === 1 ? '' : 's'}: <span class="completed">${s.completed} completed</span>, <span class="failed">${s.failed} failed</span>, <span class="incomplete">${s.incompleteCapture} only partly captured</span>.</p>`,
   );
@@ -155,6 +156,21 @@ function outcomeClass(c: ReportedConnection): string {
 }
 
 /** href for an evidence file: relative paths kept relative ("./"), percent-encoded, then escaped. */
+/**
+ * Text content that may be long (a 30 KB certificate name, a sentence quoting one): past LONG_TEXT
+ * characters its middle is left out, the full value in the tooltip (title) and in the JSON report,
+ * so one value cannot stretch the page (issue 19).
+ */
+export function longText(s: string, max = LONG_TEXT): string {
+  if (s.length <= max) return h(s);
+  const head = Math.floor(max * 0.7);
+  const tail = max - head;
+  return `<span class="long" title="${h(s)}">${h(s.slice(0, head))} … ${h(s.slice(s.length - tail))}</span>`;
+}
+
+/** Characters of one value shown in the page (see longText()). */
+export const LONG_TEXT = 300;
+
 function href(p: string): string {
   const path = p.replace(/\\/g, '/');
   const rel = /^[A-Za-z][A-Za-z0-9+.-]*:/.test(path) || path.startsWith('/') || path.startsWith('.') ? path : `./${path}`;
@@ -184,7 +200,7 @@ function failedSection(c: ReportedConnection, max: number, setNote: string | nul
   out.push(`<section class="conn failed-conn" id="${anchor(c)}">`);
   out.push(`<h2>${h(c.id)}: ${h(c.client)} → ${h(c.server)} <span class="failed">${h(outcomeText(c))}</span></h2>`);
   if (setNote !== null) out.push(`<p class="muted"><strong>Files:</strong> ${h(setNote)}</p>`);
-  if (c.died) out.push(`<p class="died"><strong>Died:</strong> ${h(deathText(c))}: ${h(c.died.detail)}</p>`);
+  if (c.died) out.push(`<p class="died"><strong>Died:</strong> ${h(deathText(c))}: ${longText(c.died.detail)}</p>`);
   out.push(...factsTable(c));
   out.push('<h3>Ladder</h3>', `<div class="scroll">${ladderSvg(c, max)}</div>`);
   out.push(...findingBlock(c));
@@ -201,7 +217,7 @@ function incompleteSection(c: ReportedConnection): string[] {
     `<section class="conn" id="${anchor(c)}">`,
     `<h2>${h(c.id)}: ${h(c.client)} → ${h(c.server)} <span class="incomplete">${h(outcomeText(c))}</span></h2>`,
     `<p>The capture ${c.incompleteReason === 'started_late' ? 'started after this attempt began' : 'ended before this attempt finished'}; it reached ${h(c.reached)}. How it ended cannot be told from this capture.</p>`,
-    ...(f ? [`<p><strong>Possible cause:</strong> ${h(f.cause)} (${percent(f.confidence)}): ${h(f.explanation)}</p>`] : []),
+    ...(f ? [`<p><strong>Possible cause:</strong> ${h(f.cause)} (${percent(f.confidence)}): ${longText(f.explanation)}</p>`] : []),
     ...timelineTable(c),
     '</section>',
   ];
@@ -236,7 +252,7 @@ function factsTable(c: ReportedConnection): string[] {
   if (client?.clientName) rows.push(['Client name', client.clientName]);
   for (const e of c.errorInfo) rows.push([`Error info (frame ${e.frame})`, `${e.name}: ${e.description}`]);
   if (rows.length === 0) return [];
-  return ['<table class="facts"><tbody>', ...rows.map(([k, v]) => `<tr><th>${h(k)}</th><td>${h(v)}</td></tr>`), '</tbody></table>'];
+  return ['<table class="facts"><tbody>', ...rows.map(([k, v]) => `<tr><th>${h(k)}</th><td>${longText(v)}</td></tr>`), '</tbody></table>'];
 }
 
 function findingBlock(c: ReportedConnection): string[] {
@@ -244,7 +260,7 @@ function findingBlock(c: ReportedConnection): string[] {
   if (!f) return ['<h3>Finding</h3>', '<p>The capture does not show why this attempt failed.</p>'];
   const out: string[] = ['<h3>Finding</h3>', ...findingBody(f)];
   const others = c.findings.slice(1);
-  if (others.length > 0) out.push(`<p><strong>Also possible:</strong> ${others.map((o) => `${h(o.cause)} (${percent(o.confidence)}): ${h(o.explanation)}`).join('; ')}</p>`);
+  if (others.length > 0) out.push(`<p><strong>Also possible:</strong> ${others.map((o) => `${h(o.cause)} (${percent(o.confidence)}): ${longText(o.explanation)}`).join('; ')}</p>`);
   return out;
 }
 
@@ -262,8 +278,8 @@ export function withCode(s: string): string {
 /** A finding's cause, explanation, frames, steps, confirm, filter. */
 function findingBody(f: Finding): string[] {
   const out: string[] = [];
-  out.push(`<p class="finding"><strong>${h(f.cause)}</strong> (confidence ${percent(f.confidence)}): ${h(f.explanation)}</p>`);
-  if (f.confidenceReason) out.push(`<p class="muted"><em>Why not certain:</em> ${h(f.confidenceReason)}</p>`);
+  out.push(`<p class="finding"><strong>${h(f.cause)}</strong> (confidence ${percent(f.confidence)}): ${longText(f.explanation)}</p>`);
+  if (f.confidenceReason) out.push(`<p class="muted"><em>Why not certain:</em> ${longText(f.confidenceReason)}</p>`);
   if (f.frames.length > 0) out.push(`<p><strong>Frames:</strong> ${f.frames.join(', ')}</p>`);
   if (f.remediation.length > 0) {
     out.push('<h3>Steps</h3><ul class="steps">');
@@ -289,7 +305,7 @@ function timelineTable(c: ReportedConnection): string[] {
   for (const e of shown) {
     const dir = e.direction === 'c2s' ? 'client → server' : e.direction === 's2c' ? 'client ← server' : 'network';
     out.push(
-      `<tr${e.frame === deathFrame ? ' class="death"' : ''}><td>${e.frame}</td><td>${offsetText(e.time - t0)}</td><td>${dir}</td><td>${h(e.phase)}</td><td>${h(eventLabel(e))}</td><td class="detail">${h(e.detail ?? '')}</td></tr>`,
+      `<tr${e.frame === deathFrame ? ' class="death"' : ''}><td>${e.frame}</td><td>${offsetText(timeOffset(e.time, t0))}</td><td>${dir}</td><td>${h(e.phase)}</td><td>${h(eventLabel(e))}</td><td class="detail">${longText(e.detail ?? '')}</td></tr>`,
     );
   }
   if (c.timeline.length > shown.length) out.push(`<tr><td colspan="6">… ${c.timeline.length - shown.length} more events (see the JSON report)</td></tr>`);

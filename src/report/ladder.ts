@@ -2,6 +2,7 @@
 // events to show (bounded), where the connection died, and small wording helpers.
 import type { Party, Phase, TimelineEvent } from '../handshake/types.js';
 import { secondsText } from '../diagnose/facts.js';
+import { timeInRange } from '../capture/types.js';
 import type { Finding } from '../diagnose/types.js';
 import type { CaptureSummary, FileSetSummary, Report, ReportedConnection } from './types.js';
 
@@ -49,7 +50,7 @@ export function ladderRows(c: ReportedConnection, max: number): LadderRow[] {
     if (hidden > 0) rows.push({ kind: 'gap', hidden });
     hidden = 0;
     const e = tl[i]!;
-    rows.push({ kind: 'event', event: e, offset: e.time - t0, death: i === di });
+    rows.push({ kind: 'event', event: e, offset: timeOffset(e.time, t0), death: i === di });
   }
   if (hidden > 0) rows.push({ kind: 'gap', hidden });
   if (c.died && di < 0) rows.push({ kind: 'death', frame: c.died.frame });
@@ -58,8 +59,20 @@ export function ladderRows(c: ReportedConnection, max: number): LadderRow[] {
 
 /** "+1.234s" from the connection's first event; a minute or more as people say it ("+11 h 16 min"). */
 export function offsetText(seconds: number): string {
+  // A time out of range (an extreme pcapng if_tsoffset / if_tsresol) is said to be, never printed
+  // as a 19-digit number (issue 19); a time that went backwards keeps its sign.
+  if (!(Math.abs(seconds) <= MAX_OFFSET_SECONDS)) return 'out of range';
+  if (seconds < 0) return `-${(-seconds).toFixed(3)}s`;
   return seconds < 60 ? `+${seconds.toFixed(3)}s` : `+${secondsText(seconds)}`;
 }
+
+/** `t - t0`, or NaN (shown as "out of range") when either time is out of range. */
+export function timeOffset(t: number, t0: number): number {
+  return timeInRange(t) && timeInRange(t0) ? t - t0 : NaN;
+}
+
+/** Offsets beyond this (about 31 years) within one connection are out of range. */
+export const MAX_OFFSET_SECONDS = 1e9;
 
 /** Where a handshake was when it died, in words (the phase ids of the JSON report, for people). */
 const PHASE_WORDS: Record<Phase, string> = {

@@ -8,11 +8,12 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateSynFlood } from '../../bench/corpus.js';
 import { FlowTable } from '../../src/flow/index.js';
+import { MAX_HALF_OPEN } from '../../src/flow/table.js';
 import type { FlowFacts } from '../../src/flow/types.js';
 import { ConnectionMachine, MAX_TIMELINE, TIMELINE_HEAD, TIMELINE_PINNED, TIMELINE_TAIL } from '../../src/handshake/machine.js';
 import type { ConnectionRecord } from '../../src/handshake/types.js';
 import { DecodedPacket, decodePacket } from '../../src/net/index.js';
-import { analyze } from '../../src/pipeline.js';
+import { MAX_BARE_RECORDS, analyze } from '../../src/pipeline.js';
 import { Conn } from '../handshake/harness.js';
 import { ACK, SYN, tcpFrame } from '../flow/harness.js';
 
@@ -98,7 +99,7 @@ describe('timeline bound per connection record', () => {
 describe('half-open cap under a SYN flood', () => {
   const server = '10.20.0.15';
 
-  it('100 000 SYNs (each answered, never completed) through FlowTable and ConnectionMachines: at most 20 000 half-open at once, evictions counted, every attempt recorded once for the server', () => {
+  it('100 000 SYNs (each answered, never completed) through FlowTable and ConnectionMachines: at most MAX_HALF_OPEN half-open at once, evictions counted, every attempt recorded once for the server', () => {
     const records: ConnectionRecord[] = [];
     let machines = 0;
     const table = new FlowTable({ rdpPorts: [3389] }, (facts: FlowFacts) => {
@@ -123,10 +124,12 @@ describe('half-open cap under a SYN flood', () => {
       feed(tcpFrame({ src: server, dst: client }, 3389, port, i * 104729, (i * 7919 + 1) >>> 0, SYN | ACK));
       if (table.halfOpenFlows > maxHalfOpen) maxHalfOpen = table.halfOpenFlows;
     }
-    expect(maxHalfOpen).toBe(20_000);
-    expect(table.stats.halfOpenEvicted).toBe(N - 20_000);
-    expect(table.stats.flowsEvicted).toBe(N - 20_000);
-    expect(records).toHaveLength(N - 20_000);
+    // The cap comes from a memory budget (12 MiB at ~2.2 KB per half-open flow).
+    expect(MAX_HALF_OPEN).toBe(5719);
+    expect(maxHalfOpen).toBe(MAX_HALF_OPEN);
+    expect(table.stats.halfOpenEvicted).toBe(N - MAX_HALF_OPEN);
+    expect(table.stats.flowsEvicted).toBe(N - MAX_HALF_OPEN);
+    expect(records).toHaveLength(N - MAX_HALF_OPEN);
     table.finish(time);
     expect(table.openFlows).toBe(0);
     expect(table.halfOpenFlows).toBe(0);
@@ -141,15 +144,24 @@ describe('half-open cap under a SYN flood', () => {
     const dir = mkdtempSync(path.join(tmpdir(), 'rdp-autopsy-flood-'));
     afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-    it('100 000 half-open attempts: all counted for the server, 80 000 half-open evictions reported, records capped', async () => {
+    it('100 000 half-open attempts: all counted for the server, the half-open evictions reported, records capped', async () => {
       const flood = generateSynFlood({ seed: 7, flows: 100_000, path: path.join(dir, 'flood.pcap') });
       const r = await analyze([{ kind: 'file', path: flood.path }], { maxRecords: 1000 });
-      expect(r.capture.stats.halfOpenEvicted).toBe(80_000);
-      expect(r.capture.stats.flowsEvicted).toBe(80_000);
+      expect(r.capture.stats.halfOpenEvicted).toBe(100_000 - MAX_HALF_OPEN);
+      expect(r.capture.stats.flowsEvicted).toBe(100_000 - MAX_HALF_OPEN);
       expect(r.connections).toHaveLength(1000);
       expect(r.servers).toHaveLength(1);
       expect(r.servers[0]).toMatchObject({ server: '10.20.0.15:3389', attempts: 100_000 });
       expect(r.summary.connections).toBe(100_000);
+    }, 120_000);
+
+    it('records of attempts that never carried data stop at MAX_BARE_RECORDS; the rest are counted with their outcome', async () => {
+      const flood = generateSynFlood({ seed: 8, flows: 30_000, path: path.join(dir, 'flood30k.pcap') });
+      const r = await analyze([{ kind: 'file', path: flood.path }]);
+      expect(r.connections).toHaveLength(MAX_BARE_RECORDS);
+      expect(r.summary.connections).toBe(30_000);
+      expect(r.servers[0]).toMatchObject({ server: '10.20.0.15:3389', attempts: 30_000 });
+      expect(r.warnings.some((w) => /connections beyond the first/.test(w))).toBe(true);
     }, 120_000);
   });
 });

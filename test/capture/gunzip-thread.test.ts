@@ -112,7 +112,7 @@ describe('gzip inflated in a worker thread equals gzip inflated here', () => {
     const r = await bothWays(file('cut.pcap.gz', gz.subarray(0, Math.floor(gz.length * 0.6))));
     if (!('frames' in r)) throw new Error(r.error);
     expect(r.frames.length).toBeGreaterThan(1000);
-    expect(r.info.damage?.message).toMatch(/^gzip data is corrupt or cut short \(/);
+    expect(r.info.damage?.message).toBe(`gzip data cut short at compressed byte ${Math.floor(gz.length * 0.6)}, inside the deflate data of the member at compressed byte 0`);
   });
 
   it('corrupt deflate data in the middle: the same damage (garbage inflated first, or a zlib error)', async () => {
@@ -132,14 +132,14 @@ describe('gzip inflated in a worker thread equals gzip inflated here', () => {
     gz[gz.length - 8] ^= 0xff;
     const r = await bothWays(file('crc.pcap.gz', gz));
     if (!('frames' in r)) throw new Error(r.error);
-    // node:zlib reports the bad CRC without handing out the output of its last inflate call (either way).
-    expect(r.frames.length).toBeGreaterThan(2000);
-    expect(r.info.damage?.message).toMatch(/^gzip data is corrupt or cut short \(/);
+    // Every inflated byte is analysed (node:zlib's gunzip dropped the output of its last inflate call).
+    expect(r.frames).toHaveLength(3000);
+    expect(r.info.damage?.message).toMatch(new RegExp(`^gzip CRC32 mismatch in the trailer at compressed byte ${gz.length - 8}: `));
   });
 
   it('a corrupt gzip header: the same CaptureInputError', async () => {
     const r = await bothWays(file('bad.gz', Buffer.from([0x1f, 0x8b, 0x99, 0, 0, 0, 0, 0, 0, 0, 1, 2, 3])));
-    expect(r).toMatchObject({ name: 'CaptureInputError', error: expect.stringMatching(/bad\.gz: gzip data is corrupt or cut short/) });
+    expect(r).toMatchObject({ name: 'CaptureInputError', error: expect.stringMatching(/bad\.gz: bad gzip header at compressed byte 2: compression method 153/) });
   });
 
   it('gzip of something that is not a capture: the same CaptureInputError', async () => {

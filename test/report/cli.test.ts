@@ -142,13 +142,16 @@ describe('--export-evidence', () => {
     expect(schema.validate(j)).toEqual([]);
     expect(j.connections[0]!.evidenceFile).toBe(path.join(dir, 'c1.pcapng'));
     expect(readdirSync(dir)).toEqual(['c1.pcapng']);
-    const md = await cli(['analyze', '--format', 'md', '--export-evidence', dir, FAILED]);
+    // Each run into its own folder: evidence files are never overwritten (issue 19).
+    const md = await cli(['analyze', '--format', 'md', '--export-evidence', `${dir}-md`, FAILED]);
     expect(md.stdout).toContain(`**Evidence:** [`);
-    const html = await cli(['analyze', '--format', 'html', '--export-evidence', dir, FAILED]);
-    expect(html.stdout).toContain(`<a href="${dir}/c1.pcapng">`);
+    const html = await cli(['analyze', '--format', 'html', '--export-evidence', `${dir}-html`, FAILED]);
+    expect(html.stdout).toContain(`<a href="${dir}-html/c1.pcapng">`);
     const nd = await cli(['analyze', '--format', 'ndjson', '--export-evidence', dir, FAILED]);
     const summary = JSON.parse(nd.stdout.trimEnd().split('\n').at(-1)!) as { evidence: { connection: string; file: string }[] };
-    expect(summary.evidence).toEqual([{ connection: 'c1', file: path.join(dir, 'c1.pcapng') }]);
+    // The same folder again: the first file is kept, the new one takes the next free name.
+    expect(summary.evidence).toEqual([{ connection: 'c1', file: path.join(dir, 'c1-1.pcapng') }]);
+    expect(readdirSync(dir).sort()).toEqual(['c1-1.pcapng', 'c1.pcapng']);
   });
 
   it('stdin is spooled, read twice, and still named "-" (child process)', () => {

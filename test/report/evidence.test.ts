@@ -92,7 +92,8 @@ describe.skipIf(!hasTshark)('evidence pcaps checked with tshark', () => {
     it(file, async () => {
       const src: CaptureSource = { kind: 'file', path: path.join(FIXTURES, file) };
       const report = await analyze([src]);
-      const dir = path.join(tmp, path.basename(file));
+      // A folder per case: a file listed twice must not find the first run's files (never overwritten).
+      const dir = mkdtempSync(path.join(tmp, `${path.basename(file)}-`));
       const res = await exportEvidence(report, [src], dir);
       const failed = report.connections.filter((c) => c.outcome === 'failed');
       expect(failed.length).toBeGreaterThan(0);
