@@ -29,6 +29,7 @@ import { RingPcapWriter, parseRingSpec } from '../capture/rotate.js';
 import { DROP_POLL_SECONDS, Sensor } from './sensor.js';
 import { exportEvidence } from '../report/evidence.js';
 import { UsageError } from './errors.js';
+import { noteReportExitCode } from './terminal.js';
 import { checkOptions, exitCodeOf, openOutput, type RunOptions } from './run.js';
 import { fileSink, refuseOutputOntoInput, streamSink } from './output.js';
 
@@ -385,6 +386,7 @@ export async function runLive(o: LiveOptions, stdout: NodeJS.WritableStream, dep
       const ev = await exportEvidence(report, [{ kind: 'file', path }], o.exportEvidence, { keyLogs: o.keyLogs }).catch((e: Error) => Promise.reject(new UsageError(e.message)));
       report.warnings.push(...ev.warnings);
     }
+    noteReportExitCode(exitCodeOf(report));
     await out.emit(report);
     return exitCodeOf(report);
   } catch (e) {

@@ -11,6 +11,7 @@ import { writeHtml } from '../report/html.js';
 import { writeMarkdown } from '../report/markdown.js';
 import { FORMATS, FORMAT_NAMES, type RenderOptions, type Renderer } from './formats.js';
 import { EXIT, UsageError } from './errors.js';
+import { noteReportExitCode } from './terminal.js';
 import { colorWanted } from './terminal.js';
 import { fileSink, refuseOutputOntoInput, streamSink, type OutputSink } from './output.js';
 
@@ -143,6 +144,7 @@ export async function runAnalysis(
       spool.restore(report);
       report.warnings.push(...ev.warnings);
     }
+    noteReportExitCode(exitCodeOf(report));
     await out.emit(report);
     return exitCodeOf(report);
   } catch (e) {

@@ -1,5 +1,6 @@
 // Unix manners of the command line: colour only when the terminal and the environment want it,
 // and a reader that quits early (`| head`, `| less`) ends the run quietly, for every command.
+import { outputError } from './output.js';
 
 /**
  * Whether the text report gets ANSI colours, for a stream that is (or is not) a terminal:
@@ -13,6 +14,14 @@ export function colorWanted(isTTY: boolean, env: NodeJS.ProcessEnv = process.env
   if (env.NO_COLOR !== undefined && env.NO_COLOR !== '') return false;
   if (env.TERM === 'dumb') return false;
   return isTTY;
+}
+
+/** The exit code of a run whose analysis is done and whose report is being written (noteReportExitCode). */
+let reportExitCode: number | undefined;
+
+/** Called when a run's analysis is done, before its report is written: a pipe closed now ends with this code. */
+export function noteReportExitCode(code: number): void {
+  reportExitCode = code;
 }
 
 /** Exit status of a run cut short by a closed pipe before its report was written: 128 + SIGPIPE, as a shell reports it. */
@@ -30,10 +39,13 @@ export function quietOnBrokenPipe(stream: NodeJS.WritableStream, name: string, o
     if (broken || e.code === 'EPIPE' || e.code === 'ERR_STREAM_DESTROYED') {
       if (!broken) {
         broken = true;
-        if (process.exitCode === undefined) process.exit(EXIT_BROKEN_PIPE);
+        // The report being written (its run done) ends with the run's code; a run still going, at once.
+        if (process.exitCode === undefined) process.exit(reportExitCode ?? EXIT_BROKEN_PIPE);
       }
       return;
     }
-    otherError(`cannot write to ${name}: ${e.code ?? e.message}`);
+    // While a report is written, its writer (src/cli/output.ts) catches the error and says it in one line.
+    if (reportExitCode !== undefined) return;
+    otherError(outputError(name, e).message);
   });
 }
