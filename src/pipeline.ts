@@ -28,7 +28,7 @@ import { PendingMachine, type OutcomeCounter, type PendingOptions } from './hand
 import { PairIndex } from './pairs.js';
 import { StringInterner, compactRecord, flatString, flattenStrings } from './handshake/compact.js';
 import type { DiagnosisInput, Finding } from './diagnose/types.js';
-import { diagnose, diagnoseCapture, diagnoseConnection, groupAttempts, headline, summarizeServers } from './diagnose/index.js';
+import { attemptLinks, diagnose, diagnoseCapture, diagnoseConnection, groupAttempts, headline, summarizeServers, type AttemptLink } from './diagnose/index.js';
 import { serverOwnTtl } from './diagnose/facts.js';
 import {
   REPORT_SCHEMA_VERSION,
@@ -554,6 +554,7 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
   const captureFindings = diagnoseCapture(input, findings);
   attributeMiddleboxResets(conns, findings, input);
   const strings = new StringInterner();
+  const links = attemptLinks(conns);
   const connections: ReportedConnection[] = conns.map((c) => {
     const f = findings.get(c.id) ?? [];
     // Findings about retried or similar connections repeat their sentences: one copy each (flat).
@@ -571,7 +572,7 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
       for (let i = 0; i < x.remediation.length; i++) flatString(x.remediation[i]!);
       flatString(x.errorCode);
     }
-    return reported(c, f);
+    return reported(c, f, links.get(c.id) ?? null);
   });
   const warnings: string[] = [];
   if (overflowCount > 0) {
@@ -582,8 +583,10 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
   if (unknownLinkFrames > 0) warnings.push(`${unknownLinkFrames} frames of an unsupported link type were skipped`);
   warnings.push(...keyLogWarnings(parts, conns));
   const completed = connections.filter((c) => c.outcome === 'completed').length;
-  const failed = connections.filter((c) => c.outcome === 'failed').length;
-  const incomplete = connections.length - completed - failed;
+  // mstsc's pre-authentication connections are part of the attempt after them: not failures.
+  const preAuthentication = connections.filter((c) => c.attempt?.role === 'pre_authentication').length;
+  const failed = connections.filter((c) => c.outcome === 'failed').length - preAuthentication;
+  const incomplete = connections.length - completed - failed - preAuthentication;
   let servers: ServerSummary[] = summarizeServers(conns, findings);
   if (overflow.size > 0) servers = mergeOverflow(servers, overflow);
   const o = [...overflow.values()].reduce(
@@ -604,6 +607,7 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
     completed: completed + o.completed,
     failed: failed + o.failed,
     incompleteCapture: incomplete + o.incomplete,
+    preAuthentication,
     headline: headline(conns, findings, { findings: captureFindings, frames: capture.frames }),
   };
   if (overflowCount > 0) summary.headline += ` (${overflowCount} more connections counted per server, not recorded.)`;
@@ -626,7 +630,7 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
  * of the report a hidden class of its own (about 2 KB of heap each, measured on the 1 GB corpus).
  * Same keys in the same order as the record (the JSON report is byte-identical).
  */
-export function reported(c: ConnectionRecord, findings: Finding[]): ReportedConnection {
+export function reported(c: ConnectionRecord, findings: Finding[], attempt: AttemptLink | null = null): ReportedConnection {
   return {
     id: c.id,
     transport: c.transport,
@@ -652,6 +656,7 @@ export function reported(c: ConnectionRecord, findings: Finding[]): ReportedConn
     timeline: c.timeline,
     flow: c.flow,
     warnings: c.warnings,
+    attempt,
     findings,
   };
 }

@@ -86,6 +86,10 @@ export const STEPS = {
     text: 'On the host, list the sessions with `qwinsta` and reset a stuck one with `rwinsta <id>`.',
     seedTerms: ['qwinsta', 'rwinsta'],
   },
+  tlsSecurityLayer: {
+    text: 'Once the problem that made TLS fail is fixed, set "Require use of specific security layer for remote (RDP) connections" on the host (gpedit.msc > ... > Remote Desktop Session Host > Security) back to SSL or Negotiate, and not RDP: the RDP layer encrypts with RC4 and does not authenticate the server.',
+    seedTerms: ['Require use of specific security layer for remote (RDP) connections'],
+  },
   restartBoth: {
     text: 'Restart both machines (client and host) to clear a hung service or a network glitch.',
     seedTerms: ['Restart Both Machines'],
@@ -98,7 +102,9 @@ export function stepText(id: StepId): string {
   return STEPS[id].text;
 }
 
-interface CauseDef extends Omit<Cause, 'id' | 'remediation'> {
+interface CauseDef extends Omit<Cause, 'id' | 'remediation' | 'severity'> {
+  /** Default 'failure'. */
+  severity?: 'warning';
   steps: StepId[];
   /** A short phrase for per-server summaries ("12 blocked by a firewall (no SYN-ACK)"). */
   short: string;
@@ -373,6 +379,20 @@ const DEFS: Record<CauseId, CauseDef> = {
     evidence: 'The client resets or closes without an alert at a point where the server was waiting for it.',
     errorCode: `Sometimes: security software that resets the client's socket surfaces as 0x904; a user cancelling shows no error. ${ERR_0X904}`,
   },
+  standard_rdp_security: {
+    severity: 'warning',
+    title: 'The session runs over Standard RDP Security (RC4, the server not authenticated)',
+    short: 'connected over weak Standard RDP Security',
+    explanation:
+      'The connection worked, but without TLS: Standard RDP Security (MS-RDPBCGR 5.3) encrypts with RC4 and proves nothing about the server, so anyone in the path can pose as it and read the password typed at its logon screen. Clients fall back to it on their own when TLS or NLA fails and the host allows the RDP security layer, which is also what the "set the Security Layer to RDP" workaround leaves behind.',
+    steps: ['tlsSecurityLayer', 'nlaPolicy', 'updateClient'],
+    confirm:
+      'On the host, read "Require use of specific security layer for remote (RDP) connections" (gpedit.msc) or HKLM\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\WinStations\\RDP-Tcp\\SecurityLayer (0 means RDP); mstsc\'s connection bar shows no padlock / "the identity of the remote computer" is not verified.',
+    ifUnsure: "Read the host's SecurityLayer setting and the client's .rdp file (authentication level, enablecredsspsupport).",
+    evidence:
+      'The X.224 Connection Confirm selects PROTOCOL_RDP (or carries no RDP_NEG_RSP to a client that sent no RDP_NEG_REQ); the MCS Connect Response carries a server random and a proprietary certificate, the client sends a Security Exchange PDU, and the session reaches the active phase.',
+    errorCode: "No: nothing failed, so mstsc shows no error code (no 0x904 / 0x7); the weakness is silent unless the user looks at the connection's security information.",
+  },
 };
 
 function build(id: CauseId): Cause {
@@ -387,6 +407,7 @@ function build(id: CauseId): Cause {
     evidence: d.evidence,
     errorCode: d.errorCode,
     ...(d.signals !== undefined ? { signals: d.signals } : {}),
+    severity: d.severity ?? 'failure',
   };
 }
 

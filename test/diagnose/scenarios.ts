@@ -417,6 +417,31 @@ export function scenarios(): Scenario[] {
     });
     out.push(one('client RST after the MCS Connect Response', 'client_abort', c, { minConfidence: 0.45, frames: [18, 19], mentions: ['MCS Connect Response', 'frame 19', 'RST'] }));
   }
+
+  // standard_rdp_security (a warning on a completed connection)
+  {
+    const c = makeRecord({
+      security: 'rdp',
+      tls: null,
+      negotiation: makeNegotiation({ requestedProtocols: 0, selectedProtocol: 0, selectedProtocolName: 'PROTOCOL_RDP' }),
+      mcs: {
+        connectInitialFrame: 6,
+        connectResponseFrame: 7,
+        result: 0,
+        client: null,
+        server: { versionMajor: 8, versionMinor: 4, clientRequestedProtocols: 0, encryptionMethod: 0x2, encryptionLevel: 2, serverRandomLen: 32, serverCertLen: 184, serverCertType: 'proprietary', certificates: [], channelIds: [] },
+        erectDomainFrame: 8,
+        attachUserRequestFrame: 9,
+        attachUserConfirmFrame: 10,
+        attachUserResult: 0,
+        channelJoins: [],
+        securityExchangeFrame: 12,
+        clientInfoFrame: 13,
+        disconnectUltimatum: null,
+      },
+    });
+    out.push(one('a completed session over Standard RDP Security (RC4)', 'standard_rdp_security', c, { minConfidence: 1, frames: [5, 7, 12], mentions: ['PROTOCOL_RDP', 'ENCRYPTION_METHOD_128BIT (RC4)', 'Security Exchange (frame 12)'] }));
+  }
   return out;
 }
 
