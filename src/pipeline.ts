@@ -20,7 +20,7 @@ import { readCapture, sourceName } from './capture/index.js';
 import { planFileSets, type PlannedSet } from './capture/fileset.js';
 import { DecodedPacket, decodePacket, isKnownLinkType, linkTypeName } from './net/index.js';
 import { FlowTable } from './flow/table.js';
-import { endpointText, type DnsTransaction, type FlowFacts, type StreamConsumer } from './flow/types.js';
+import { endpointText, type DnsTransaction, type FlowFacts, type KerberosErrorRef, type StreamConsumer } from './flow/types.js';
 import type { ConnectionRecord, SideChannel } from './handshake/types.js';
 import { ConnectionMachine, DEFAULT_BYTE_BUDGET } from './handshake/machine.js';
 import { UdpMachine } from './handshake/udp.js';
@@ -175,6 +175,8 @@ interface FilePart {
   names: NameRecord[];
   captureEnd: number;
   dns: DnsTransaction[];
+  /** KRB-ERRORs from KDCs (port 88). */
+  kerberos: KerberosErrorRef[];
   stats: TableStats;
   unknownLinkFrames: number;
   keyLog: KeyLogSummary | null;
@@ -430,6 +432,7 @@ class FileRun {
       names: this.names.concat(info.names),
       captureEnd: end,
       dns: this.table.dns.slice(),
+      kerberos: this.table.kerberosErrors.slice(),
       stats: { ...this.table.stats },
       unknownLinkFrames: this.unknownLinkFrames,
       keyLog: this.keys.sources.length === 0 ? null : keyLogSummary(this.keys),
@@ -497,6 +500,7 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
   let idOffset = 0;
   let flowOffset = 0;
   let dns: DnsTransaction[] = [];
+  let kerberos: KerberosErrorRef[] = [];
   const captureEnds: number[] = [];
   const fileNames: string[] = [];
   /** Each file's summary at its index as given (a file set's pieces are read in another order). */
@@ -535,6 +539,8 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
     flowOffset += p.stats.flowsTracked;
     for (const d of p.dns) d.fileIndex = p.fileIndex;
     dns = dns.concat(p.dns);
+    for (const k of p.kerberos ?? []) k.fileIndex = p.fileIndex;
+    kerberos = kerberos.concat(p.kerberos ?? []);
     // A file set's pieces share one numbering: every piece's index leads to the set's end and name.
     for (const f of p.files) {
       captureEnds[f.fileIndex] = p.captureEnd;
@@ -549,7 +555,7 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
   if (dns.length > MAX_DNS) dns = dns.slice(dns.length - MAX_DNS);
 
   const conns = kept.sort((a, b) => a.fileIndex - b.fileIndex || a.flow.firstFrame - b.flow.firstFrame);
-  const input: DiagnosisInput = { connections: conns, dns, captureEnd: captureEnds, names, files: fileNames };
+  const input: DiagnosisInput = { connections: conns, dns, captureEnd: captureEnds, names, files: fileNames, kerberos };
   const findings = diagnose(input);
   const captureFindings = diagnoseCapture(input, findings);
   attributeMiddleboxResets(conns, findings, input);

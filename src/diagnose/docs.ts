@@ -6,7 +6,7 @@ import type { CauseId, Finding } from './types.js';
 import { escapeMarkdown, markdownCode } from '../report/escape.js';
 import { ATTEMPT_WINDOW_SECONDS, BETTER_CAUSE_CONFIDENCE, INCOMPLETE_MAX_CONFIDENCE } from './index.js';
 import { AUTO_RETRY_SECONDS, PRE_AUTH_RECONNECT_SECONDS } from './attempts.js';
-import { CREDSSP_MAX_RECORDS, RETRY_SECONDS } from './rules/nla_failed.js';
+import { CREDSSP_MAX_RECORDS, KDC_LOOKBACK_SECONDS, RETRY_SECONDS } from './rules/nla_failed.js';
 import { CAPTURE_DNS_MAX_FINDINGS, DNS_ANSWER_WAIT_SECONDS, DNS_CLUSTER_SECONDS, DNS_FOLLOW_SECONDS, DNS_MANY_NAMES } from './capture.js';
 import { CONCURRENT_HALF_OPEN, CONFIRM_TIMEOUT_SECONDS } from './rules/server_unresponsive.js';
 import { FULL_SIZE_FRACTION, FULL_SIZE_MIN_BYTES } from './rules/mtu_blackhole.js';
@@ -115,7 +115,7 @@ export function renderCausesMarkdown(examples?: ReadonlyMap<CauseId, CauseExampl
     `- \`server_unresponsive\`: a missing Connection Confirm is a time-out after ${CONFIRM_TIMEOUT_SECONDS} s; ${CONCURRENT_HALF_OPEN} or more other half-done handshakes to the same server at the same time make it an overload / MaxOutstandingConnections story.`,
   );
   out.push(
-    `- \`nla_failed\` without keys: at most ${CREDSSP_MAX_RECORDS} encrypted records after the TLS handshake count as a short CredSSP exchange. When the client stops after two records of its own, the server's last answer decides: at most a third of its CHALLENGE record is an errorCode reply (the server refused), at least half of it is a public-key proof (authentication went through, and the client stopped on its own, most often at an untrusted certificate, \`cert_untrusted\` at low confidence); a completed attempt from the same client to the same server within ${RETRY_SECONDS} s lowers the NLA story further.`,
+    `- \`nla_failed\` without keys: at most ${CREDSSP_MAX_RECORDS} encrypted records after the TLS handshake count as a short CredSSP exchange. When the client stops after two records of its own, the server's last answer decides: at most a third of its CHALLENGE record is an errorCode reply (the server refused), at least half of it is a public-key proof (authentication went through, and the client stopped on its own, most often at an untrusted certificate, \`cert_untrusted\` at low confidence); a completed attempt from the same client to the same server within ${RETRY_SECONDS} s lowers the NLA story further. Kerberos is clear text: a KRB-ERROR (port 88, UDP or TCP) that the client's KDC sent it between ${KDC_LOOKBACK_SECONDS} s before the connection and its end names the reason and raises the finding to 0.9 when the code says why a logon fails (KDC_ERR_PREAUTH_FAILED a wrong password, KDC_ERR_C_PRINCIPAL_UNKNOWN an unknown user, KDC_ERR_CLIENT_REVOKED a disabled or locked account, KDC_ERR_KEY_EXPIRED an expired password, KDC_ERR_POLICY a logon restriction, KRB_AP_ERR_SKEW clocks more than 5 minutes apart), with the step that fits the code first; the routine KDC_ERR_PREAUTH_REQUIRED and KRB_ERR_RESPONSE_TOO_BIG are no evidence. A TLS SNI that is an IP address is said in every \`nla_failed\` finding: Kerberos needs a host name, so CredSSP fell back to NTLM.`,
   );
   out.push(
     `- \`dns_failure\`: lookups by the client up to ${DNS_LOOKBACK_SECONDS} s before the connection for a name of the server (certificate, SNI, name records); failed lookups of unrelated names only within ${DNS_UNNAMED_SECONDS} s, at low confidence. \`cert_name_mismatch\` takes DNS answers up to ${DNS_NAME_WINDOW_SECONDS} s old as the name the client used.`,

@@ -1,6 +1,6 @@
 // Contract of the diagnosis stage: the cause catalogue and findings.
 import type { ConnectionRecord } from '../handshake/types.js';
-import type { DnsTransaction } from '../flow/types.js';
+import type { DnsTransaction, KerberosErrorRef } from '../flow/types.js';
 
 export const CAUSE_IDS = [
   'cert_expired',
@@ -86,6 +86,8 @@ export interface DiagnosisInput {
   names: Map<string, string[]>;
   /** The capture files' names by file index (to say which file a capture-wide finding's frames are in). */
   files?: string[];
+  /** KRB-ERRORs KDCs sent on port 88 (clear text around the encrypted CredSSP). */
+  kerberos?: KerberosErrorRef[];
 }
 
 /** One rule module per cause: src/diagnose/rules/<cause id>.ts exporting a Rule. */

@@ -206,6 +206,29 @@ export type TcpEvent =
   | { kind: 'icmp'; frame: number; time: number; icmp: IcmpRef }
   | { kind: 'retransmission'; dir: Dir; frame: number; time: number; length: number };
 
+/**
+ * A Kerberos KRB-ERROR a KDC sent on port 88 (RFC 4120 5.9.1), kept for the diagnosis (bounded):
+ * the clear-text refusal of a client's ticket request seconds before its CredSSP failed.
+ */
+export interface KerberosErrorRef {
+  /** Which capture file the frame is in (set when several files are merged). */
+  fileIndex: number;
+  frame: number;
+  time: number;
+  transport: 'tcp' | 'udp';
+  /** The KDC (sender) and the client it answered (IP text). */
+  kdc: string;
+  client: string;
+  errorCode: number;
+  errorName: string;
+  /** The client's realm and name (cname), the service's realm and name (sname), as sent. */
+  crealm: string | null;
+  cname: string | null;
+  realm: string;
+  sname: string;
+  eText: string | null;
+}
+
 /** One DNS query and what answered it (kept for the diagnosis, bounded). */
 export interface DnsTransaction {
   /** Which capture file the frames are in (0 for a single capture; set when several files are merged). */

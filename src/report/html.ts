@@ -6,7 +6,7 @@
 import { serverSentence } from '../diagnose/index.js';
 import { escapeHtml as h } from './escape.js';
 import { probeFacts, probeTables } from './probe.js';
-import { CAPTURE_FINDINGS_TITLE, deathText, eventLabel, fileSetLines, fileSetNote, findingLabel, findingTag, offsetText, outcomeText, partition, percent, timeOffset, timeSpan } from './ladder.js';
+import { CAPTURE_FINDINGS_TITLE, deathText, eventLabel, fileSetLines, fileSetNote, findingLabel, findingTag, logonModes, offsetText, outcomeText, partition, percent, timeOffset, timeSpan } from './ladder.js';
 import { ladderSvg } from './svg.js';
 import type { Finding } from '../diagnose/types.js';
 import type { Report, ReportedConnection } from './types.js';
@@ -248,6 +248,7 @@ function factsTable(c: ReportedConnection): string[] {
     if (n.requestedProtocolNames.length > 0) rows.push(['Requested protocols', n.requestedProtocolNames.join(' | ')]);
     if (n.selectedProtocolName !== null) rows.push(['Selected protocol', n.selectedProtocolName]);
     if (n.failureCodeName !== null) rows.push(['RDP_NEG_FAILURE', n.failureCodeName]);
+    for (const m of logonModes(c)) rows.push(['RDP_NEG_REQ flag', m]);
   }
   const t = c.tls;
   if (t) {

@@ -154,8 +154,26 @@ export function percent(confidence: number): string {
   return `${Math.round(confidence * 100)}%`;
 }
 
-/** One line per connection: the outcome in words. */
+/**
+ * The logon modes the client asked for in its RDP_NEG_REQ flags (MS-RDPBCGR 2.2.1.1.1), by their
+ * spec names and the names admins know them by.
+ */
+export function logonModes(c: ReportedConnection): string[] {
+  const f = c.negotiation?.requestFlags ?? 0;
+  const out: string[] = [];
+  if (f & 0x01) out.push('RESTRICTED_ADMIN_MODE_REQUIRED (Restricted Admin mode)');
+  if (f & 0x02) out.push('REDIRECTED_AUTHENTICATION_MODE_REQUIRED (Remote Credential Guard)');
+  return out;
+}
+
+/** One line per connection: the outcome in words (with the logon mode the client asked for, if any). */
 export function outcomeText(c: ReportedConnection): string {
+  const f = c.negotiation?.requestFlags ?? 0;
+  const mode = f & 0x01 ? ' (Restricted Admin mode)' : f & 0x02 ? ' (Remote Credential Guard)' : '';
+  return outcomeWords(c) + mode;
+}
+
+function outcomeWords(c: ReportedConnection): string {
   if (c.attempt?.role === 'pre_authentication') return `NLA pre-authentication for ${c.attempt.of}`;
   if (c.outcome === 'completed') return 'completed';
   if (c.outcome === 'failed') return `failed in ${c.died?.phase ?? c.reached}`;

@@ -6,7 +6,7 @@
 import { serverSentence } from '../diagnose/index.js';
 import { probeFacts, probeTables } from './probe.js';
 import { escapeMarkdown as md, markdownCode as code } from './escape.js';
-import { CAPTURE_FINDINGS_TITLE, deathText, fileSetLines, fileSetNote, findingLabel, findingTag, ladderRows, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
+import { CAPTURE_FINDINGS_TITLE, deathText, fileSetLines, fileSetNote, findingLabel, findingTag, ladderRows, logonModes, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
 import type { Finding } from '../diagnose/types.js';
 import type { Report, ReportedConnection } from './types.js';
 
@@ -205,6 +205,7 @@ function facts(c: ReportedConnection): string[] {
     if (n.requestedProtocolNames.length > 0) rows.push(['Requested protocols', md(n.requestedProtocolNames.join(' | '))]);
     if (n.selectedProtocolName !== null) rows.push(['Selected protocol', md(n.selectedProtocolName)]);
     if (n.failureCodeName !== null) rows.push(['RDP_NEG_FAILURE', md(n.failureCodeName)]);
+    for (const m of logonModes(c)) rows.push(['RDP_NEG_REQ flag', md(m)]);
   }
   const t = c.tls;
   if (t) {

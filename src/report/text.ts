@@ -8,7 +8,7 @@ import type { Finding } from '../diagnose/types.js';
 import type { TimelineEvent } from '../handshake/types.js';
 import { probeFacts, probeTables, textTable } from './probe.js';
 import { escapeControls } from './escape.js';
-import { CAPTURE_FINDINGS_TITLE, deathText, eventLabel, fileSetLines, fileSetNote, findingLabel, ladderRows, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
+import { CAPTURE_FINDINGS_TITLE, deathText, eventLabel, fileSetLines, fileSetNote, findingLabel, ladderRows, logonModes, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
 import type { Report, ReportedConnection } from './types.js';
 
 export interface TextOptions {
@@ -263,6 +263,7 @@ function factLines(c: ReportedConnection): string[] {
     if (n.requestedProtocolNames.length > 0) p.push(`requested ${n.requestedProtocolNames.join('|')}`);
     if (n.selectedProtocolName !== null) p.push(`selected ${n.selectedProtocolName}`);
     if (n.failureCodeName !== null) p.push(`failure ${n.failureCodeName}`);
+    for (const m of logonModes(c)) p.push(`flags ${m}`);
     if (p.length > 0) out.push(`negotiation: ${p.join(', ')}`);
   }
   const t = c.tls;
