@@ -297,6 +297,8 @@ const DEFS: Record<CauseId, CauseDef> = {
       'After TLS, a short exchange of TSRequest records and the server closing; with keys or in the clear, the TSRequest errorCode (an NTSTATUS) or an Early User Authorization Result of ACCESS_DENIED.',
     errorCode:
       'Usually not: mstsc shows an authentication error message (with the CredSSP or logon error) rather than 0x904; a server that simply drops the connection during CredSSP can surface as 0x904.',
+    signals:
+      "A TSRequest errorCode read with a key log (95%) or an Early User Authorization Result ACCESS_DENIED (90%). Without keys, the shape of the encrypted CredSSP exchange: the server ending it (60%), or the client stopping after two records of its own where its credentials would follow: 55-60%, 70% when the server's last record is errorCode-sized (a third of its CHALLENGE or less), down to 25% when it is proof-sized (authentication went through), lowered again by a doubtful certificate or a completed attempt soon after. Kerberos around it is clear text: a KRB-ERROR the client's KDC sent it from 30 s before the connection to its end that names why a logon fails (KDC_ERR_PREAUTH_FAILED, KDC_ERR_C_PRINCIPAL_UNKNOWN, KDC_ERR_CLIENT_REVOKED, KDC_ERR_KEY_EXPIRED, KDC_ERR_POLICY, KRB_AP_ERR_SKEW) raises the finding to 90% and leads with the step for that code; the routine KDC_ERR_PREAUTH_REQUIRED is no evidence. An IP address as the TLS SNI is named: Kerberos needs a host name, so CredSSP fell back to NTLM. A connection that is mstsc's NLA pre-authentication (the client closes after the server's proof-sized pubKeyAuth and reconnects within 10 s to the same certificate, and that connection completes) gets no finding at all.",
   },
   tls_mismatch: {
     title: 'Client and server share no TLS version or cipher suite',
@@ -323,6 +325,8 @@ const DEFS: Record<CauseId, CauseDef> = {
     evidence:
       'Retransmissions, duplicate ACKs, RTT spikes, long gaps followed by retransmissions, handshake phases that take seconds.',
     errorCode: `Yes: this is the case field experience reports most often: the connection is lost while the handshake is under way, which mstsc reports as 0x904 / 0x7. ${ERR_0X904}`,
+    signals:
+      "Counted by the flow table: retransmissions (keep-alives not counted), duplicate ACKs, RTT spikes, a SYN answered only after retransmissions, a stall ending in a retransmission, two handshake phases seconds apart, keep-alives one side sent that the other never answered before the connection ended (a session lost in active this way is failed in active). Two signals make a finding (45% + 12% a signal, at most 85%); one strong loss signal alone (10 retransmissions at 10% of the packets, or unanswered keep-alives followed by the end) 60%. Loss that only hits full-size segments lowers it to at most 35%: an MTU black hole is the better story.",
   },
   mtu_blackhole: {
     title: 'Full-size packets are lost on the path (MTU black hole)',
@@ -336,6 +340,8 @@ const DEFS: Record<CauseId, CauseDef> = {
     evidence:
       'Full-size segments (often the certificate flight) retransmitted and never acknowledged while small ones pass; no ICMP fragmentation-needed seen.',
     errorCode: `Yes: the client waits for the server's handshake flight that never arrives whole and the connection is dropped during security setup, which mstsc reports as 0x904. ${ERR_0X904}`,
+    signals:
+      "Seen from the sender: a full-size segment (90% of the peer's MSS, at least 1200 bytes) retransmitted and never acknowledged while no segment that large was acknowledged in that direction: 80% in the TLS certificate flight, 70% elsewhere, 15 points less when no smaller segment was acknowledged either. Seen from the receiver (a capture on the client): a sequence gap of at least one full-size segment that nothing fills, only smaller segments of that side arriving, and the receiver's duplicate ACKs / SACKs: 75% in the certificate flight, 65% elsewhere, lower than the sender's view since a few losses in a row look the same. An ICMP fragmentation-needed in the capture lowers either to 50%.",
   },
   dns_failure: {
     title: 'The host name does not resolve, or resolves to another address',
@@ -392,6 +398,8 @@ const DEFS: Record<CauseId, CauseDef> = {
     evidence:
       'The X.224 Connection Confirm selects PROTOCOL_RDP (or carries no RDP_NEG_RSP to a client that sent no RDP_NEG_REQ); the MCS Connect Response carries a server random and a proprietary certificate, the client sends a Security Exchange PDU, and the session reaches the active phase.',
     errorCode: "No: nothing failed, so mstsc shows no error code (no 0x904 / 0x7); the weakness is silent unless the user looks at the connection's security information.",
+    signals:
+      "A warning, never a cause: a completed connection whose security is Standard RDP Security (PROTOCOL_RDP selected, or no RDP_NEG_REQ), with the encryption method of the MCS Connect Response (RC4 at 40, 56 or 128 bits, FIPS 3DES, or none). Certain (100%) when the Connection Confirm and the Connect Response are in the capture; it does not change the outcome, the counts or the exit code.",
   },
 };
 
