@@ -20,7 +20,7 @@ import { readCapture, sourceName } from './capture/index.js';
 import { planFileSets, type PlannedSet } from './capture/fileset.js';
 import { DecodedPacket, decodePacket, isKnownLinkType, linkTypeName } from './net/index.js';
 import { FlowTable } from './flow/table.js';
-import { endpointText, type DnsTransaction, type FlowFacts, type StreamConsumer } from './flow/types.js';
+import { endpointText, type DnsTransaction, type FlowFacts, type KerberosErrorRef, type StreamConsumer } from './flow/types.js';
 import type { ConnectionRecord, SideChannel } from './handshake/types.js';
 import { ConnectionMachine, DEFAULT_BYTE_BUDGET } from './handshake/machine.js';
 import { UdpMachine } from './handshake/udp.js';
@@ -28,7 +28,7 @@ import { PendingMachine, type OutcomeCounter, type PendingOptions } from './hand
 import { PairIndex } from './pairs.js';
 import { StringInterner, compactRecord, flatString, flattenStrings } from './handshake/compact.js';
 import type { DiagnosisInput, Finding } from './diagnose/types.js';
-import { diagnose, diagnoseCapture, diagnoseConnection, groupAttempts, headline, summarizeServers } from './diagnose/index.js';
+import { attemptLinks, diagnose, diagnoseCapture, diagnoseConnection, groupAttempts, headline, summarizeServers, type AttemptLink } from './diagnose/index.js';
 import { serverOwnTtl } from './diagnose/facts.js';
 import {
   REPORT_SCHEMA_VERSION,
@@ -175,6 +175,8 @@ interface FilePart {
   names: NameRecord[];
   captureEnd: number;
   dns: DnsTransaction[];
+  /** KRB-ERRORs from KDCs (port 88). */
+  kerberos: KerberosErrorRef[];
   stats: TableStats;
   unknownLinkFrames: number;
   keyLog: KeyLogSummary | null;
@@ -430,6 +432,7 @@ class FileRun {
       names: this.names.concat(info.names),
       captureEnd: end,
       dns: this.table.dns.slice(),
+      kerberos: this.table.kerberosErrors.slice(),
       stats: { ...this.table.stats },
       unknownLinkFrames: this.unknownLinkFrames,
       keyLog: this.keys.sources.length === 0 ? null : keyLogSummary(this.keys),
@@ -497,6 +500,7 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
   let idOffset = 0;
   let flowOffset = 0;
   let dns: DnsTransaction[] = [];
+  let kerberos: KerberosErrorRef[] = [];
   const captureEnds: number[] = [];
   const fileNames: string[] = [];
   /** Each file's summary at its index as given (a file set's pieces are read in another order). */
@@ -535,6 +539,8 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
     flowOffset += p.stats.flowsTracked;
     for (const d of p.dns) d.fileIndex = p.fileIndex;
     dns = dns.concat(p.dns);
+    for (const k of p.kerberos ?? []) k.fileIndex = p.fileIndex;
+    kerberos = kerberos.concat(p.kerberos ?? []);
     // A file set's pieces share one numbering: every piece's index leads to the set's end and name.
     for (const f of p.files) {
       captureEnds[f.fileIndex] = p.captureEnd;
@@ -549,11 +555,12 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
   if (dns.length > MAX_DNS) dns = dns.slice(dns.length - MAX_DNS);
 
   const conns = kept.sort((a, b) => a.fileIndex - b.fileIndex || a.flow.firstFrame - b.flow.firstFrame);
-  const input: DiagnosisInput = { connections: conns, dns, captureEnd: captureEnds, names, files: fileNames };
+  const input: DiagnosisInput = { connections: conns, dns, captureEnd: captureEnds, names, files: fileNames, kerberos };
   const findings = diagnose(input);
   const captureFindings = diagnoseCapture(input, findings);
   attributeMiddleboxResets(conns, findings, input);
   const strings = new StringInterner();
+  const links = attemptLinks(conns);
   const connections: ReportedConnection[] = conns.map((c) => {
     const f = findings.get(c.id) ?? [];
     // Findings about retried or similar connections repeat their sentences: one copy each (flat).
@@ -571,7 +578,7 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
       for (let i = 0; i < x.remediation.length; i++) flatString(x.remediation[i]!);
       flatString(x.errorCode);
     }
-    return reported(c, f);
+    return reported(c, f, links.get(c.id) ?? null);
   });
   const warnings: string[] = [];
   if (overflowCount > 0) {
@@ -582,8 +589,10 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
   if (unknownLinkFrames > 0) warnings.push(`${unknownLinkFrames} frames of an unsupported link type were skipped`);
   warnings.push(...keyLogWarnings(parts, conns));
   const completed = connections.filter((c) => c.outcome === 'completed').length;
-  const failed = connections.filter((c) => c.outcome === 'failed').length;
-  const incomplete = connections.length - completed - failed;
+  // mstsc's pre-authentication connections are part of the attempt after them: not failures.
+  const preAuthentication = connections.filter((c) => c.attempt?.role === 'pre_authentication').length;
+  const failed = connections.filter((c) => c.outcome === 'failed').length - preAuthentication;
+  const incomplete = connections.length - completed - failed - preAuthentication;
   let servers: ServerSummary[] = summarizeServers(conns, findings);
   if (overflow.size > 0) servers = mergeOverflow(servers, overflow);
   const o = [...overflow.values()].reduce(
@@ -604,6 +613,7 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
     completed: completed + o.completed,
     failed: failed + o.failed,
     incompleteCapture: incomplete + o.incomplete,
+    preAuthentication,
     headline: headline(conns, findings, { findings: captureFindings, frames: capture.frames }),
   };
   if (overflowCount > 0) summary.headline += ` (${overflowCount} more connections counted per server, not recorded.)`;
@@ -626,7 +636,7 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
  * of the report a hidden class of its own (about 2 KB of heap each, measured on the 1 GB corpus).
  * Same keys in the same order as the record (the JSON report is byte-identical).
  */
-export function reported(c: ConnectionRecord, findings: Finding[]): ReportedConnection {
+export function reported(c: ConnectionRecord, findings: Finding[], attempt: AttemptLink | null = null): ReportedConnection {
   return {
     id: c.id,
     transport: c.transport,
@@ -652,6 +662,7 @@ export function reported(c: ConnectionRecord, findings: Finding[]): ReportedConn
     timeline: c.timeline,
     flow: c.flow,
     warnings: c.warnings,
+    attempt,
     findings,
   };
 }

@@ -253,7 +253,7 @@ function oneConnectionReport(c: ReportedConnection, dns: DnsTransaction[]): Repo
     groups: [],
     servers: [],
     dns: dns.map((d) => ({ ...d, fileIndex: c.fileIndex })),
-    summary: { connections: 1, completed: 0, failed: 1, incompleteCapture: 0, headline: '' },
+    summary: { connections: 1, completed: 0, failed: 1, incompleteCapture: 0, preAuthentication: 0, headline: '' },
     warnings: [],
   };
 }

@@ -86,6 +86,10 @@ export const STEPS = {
     text: 'On the host, list the sessions with `qwinsta` and reset a stuck one with `rwinsta <id>`.',
     seedTerms: ['qwinsta', 'rwinsta'],
   },
+  tlsSecurityLayer: {
+    text: 'Once the problem that made TLS fail is fixed, set "Require use of specific security layer for remote (RDP) connections" on the host (gpedit.msc > ... > Remote Desktop Session Host > Security) back to SSL or Negotiate, and not RDP: the RDP layer encrypts with RC4 and does not authenticate the server.',
+    seedTerms: ['Require use of specific security layer for remote (RDP) connections'],
+  },
   restartBoth: {
     text: 'Restart both machines (client and host) to clear a hung service or a network glitch.',
     seedTerms: ['Restart Both Machines'],
@@ -98,7 +102,9 @@ export function stepText(id: StepId): string {
   return STEPS[id].text;
 }
 
-interface CauseDef extends Omit<Cause, 'id' | 'remediation'> {
+interface CauseDef extends Omit<Cause, 'id' | 'remediation' | 'severity'> {
+  /** Default 'failure'. */
+  severity?: 'warning';
   steps: StepId[];
   /** A short phrase for per-server summaries ("12 blocked by a firewall (no SYN-ACK)"). */
   short: string;
@@ -291,6 +297,8 @@ const DEFS: Record<CauseId, CauseDef> = {
       'After TLS, a short exchange of TSRequest records and the server closing; with keys or in the clear, the TSRequest errorCode (an NTSTATUS) or an Early User Authorization Result of ACCESS_DENIED.',
     errorCode:
       'Usually not: mstsc shows an authentication error message (with the CredSSP or logon error) rather than 0x904; a server that simply drops the connection during CredSSP can surface as 0x904.',
+    signals:
+      "A TSRequest errorCode read with a key log (95%) or an Early User Authorization Result ACCESS_DENIED (90%). Without keys, the shape of the encrypted CredSSP exchange: the server ending it (60%), or the client stopping after two records of its own where its credentials would follow: 55-60%, 70% when the server's last record is errorCode-sized (a third of its CHALLENGE or less), down to 25% when it is proof-sized (authentication went through), lowered again by a doubtful certificate or a completed attempt soon after. Kerberos around it is clear text: a KRB-ERROR the client's KDC sent it from 30 s before the connection to its end that names why a logon fails (KDC_ERR_PREAUTH_FAILED, KDC_ERR_C_PRINCIPAL_UNKNOWN, KDC_ERR_CLIENT_REVOKED, KDC_ERR_KEY_EXPIRED, KDC_ERR_POLICY, KRB_AP_ERR_SKEW) raises the finding to 90% and leads with the step for that code; the routine KDC_ERR_PREAUTH_REQUIRED is no evidence. An IP address as the TLS SNI is named: Kerberos needs a host name, so CredSSP fell back to NTLM. A connection that is mstsc's NLA pre-authentication (the client closes after the server's proof-sized pubKeyAuth and reconnects within 10 s to the same certificate, and that connection completes) gets no finding at all.",
   },
   tls_mismatch: {
     title: 'Client and server share no TLS version or cipher suite',
@@ -317,6 +325,8 @@ const DEFS: Record<CauseId, CauseDef> = {
     evidence:
       'Retransmissions, duplicate ACKs, RTT spikes, long gaps followed by retransmissions, handshake phases that take seconds.',
     errorCode: `Yes: this is the case field experience reports most often: the connection is lost while the handshake is under way, which mstsc reports as 0x904 / 0x7. ${ERR_0X904}`,
+    signals:
+      "Counted by the flow table: retransmissions (keep-alives not counted), duplicate ACKs, RTT spikes, a SYN answered only after retransmissions, a stall ending in a retransmission, two handshake phases seconds apart, keep-alives one side sent that the other never answered before the connection ended (a session lost in active this way is failed in active). Two signals make a finding (45% + 12% a signal, at most 85%); one strong loss signal alone (10 retransmissions at 10% of the packets, or unanswered keep-alives followed by the end) 60%. Loss that only hits full-size segments lowers it to at most 35%: an MTU black hole is the better story.",
   },
   mtu_blackhole: {
     title: 'Full-size packets are lost on the path (MTU black hole)',
@@ -330,6 +340,8 @@ const DEFS: Record<CauseId, CauseDef> = {
     evidence:
       'Full-size segments (often the certificate flight) retransmitted and never acknowledged while small ones pass; no ICMP fragmentation-needed seen.',
     errorCode: `Yes: the client waits for the server's handshake flight that never arrives whole and the connection is dropped during security setup, which mstsc reports as 0x904. ${ERR_0X904}`,
+    signals:
+      "Seen from the sender: a full-size segment (90% of the peer's MSS, at least 1200 bytes) retransmitted and never acknowledged while no segment that large was acknowledged in that direction: 80% in the TLS certificate flight, 70% elsewhere, 15 points less when no smaller segment was acknowledged either. Seen from the receiver (a capture on the client): a sequence gap of at least one full-size segment that nothing fills, only smaller segments of that side arriving, and the receiver's duplicate ACKs / SACKs: 75% in the certificate flight, 65% elsewhere, lower than the sender's view since a few losses in a row look the same. An ICMP fragmentation-needed in the capture lowers either to 50%.",
   },
   dns_failure: {
     title: 'The host name does not resolve, or resolves to another address',
@@ -373,6 +385,22 @@ const DEFS: Record<CauseId, CauseDef> = {
     evidence: 'The client resets or closes without an alert at a point where the server was waiting for it.',
     errorCode: `Sometimes: security software that resets the client's socket surfaces as 0x904; a user cancelling shows no error. ${ERR_0X904}`,
   },
+  standard_rdp_security: {
+    severity: 'warning',
+    title: 'The session runs over Standard RDP Security (RC4, the server not authenticated)',
+    short: 'connected over weak Standard RDP Security',
+    explanation:
+      'The connection worked, but without TLS: Standard RDP Security (MS-RDPBCGR 5.3) encrypts with RC4 and proves nothing about the server, so anyone in the path can pose as it and read the password typed at its logon screen. Clients fall back to it on their own when TLS or NLA fails and the host allows the RDP security layer, which is also what the "set the Security Layer to RDP" workaround leaves behind.',
+    steps: ['tlsSecurityLayer', 'nlaPolicy', 'updateClient'],
+    confirm:
+      'On the host, read "Require use of specific security layer for remote (RDP) connections" (gpedit.msc) or HKLM\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\WinStations\\RDP-Tcp\\SecurityLayer (0 means RDP); mstsc\'s connection bar shows no padlock / "the identity of the remote computer" is not verified.',
+    ifUnsure: "Read the host's SecurityLayer setting and the client's .rdp file (authentication level, enablecredsspsupport).",
+    evidence:
+      'The X.224 Connection Confirm selects PROTOCOL_RDP (or carries no RDP_NEG_RSP to a client that sent no RDP_NEG_REQ); the MCS Connect Response carries a server random and a proprietary certificate, the client sends a Security Exchange PDU, and the session reaches the active phase.',
+    errorCode: "No: nothing failed, so mstsc shows no error code (no 0x904 / 0x7); the weakness is silent unless the user looks at the connection's security information.",
+    signals:
+      "A warning, never a cause: a completed connection whose security is Standard RDP Security (PROTOCOL_RDP selected, or no RDP_NEG_REQ), with the encryption method of the MCS Connect Response (RC4 at 40, 56 or 128 bits, FIPS 3DES, or none). Certain (100%) when the Connection Confirm and the Connect Response are in the capture; it does not change the outcome, the counts or the exit code.",
+  },
 };
 
 function build(id: CauseId): Cause {
@@ -387,6 +415,7 @@ function build(id: CauseId): Cause {
     evidence: d.evidence,
     errorCode: d.errorCode,
     ...(d.signals !== undefined ? { signals: d.signals } : {}),
+    severity: d.severity ?? 'failure',
   };
 }
 

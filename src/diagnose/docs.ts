@@ -5,7 +5,8 @@ import { CAUSES, STEPS, causeSteps } from './catalogue.js';
 import type { CauseId, Finding } from './types.js';
 import { escapeMarkdown, markdownCode } from '../report/escape.js';
 import { ATTEMPT_WINDOW_SECONDS, BETTER_CAUSE_CONFIDENCE, INCOMPLETE_MAX_CONFIDENCE } from './index.js';
-import { CREDSSP_MAX_RECORDS, RETRY_SECONDS } from './rules/nla_failed.js';
+import { AUTO_RETRY_SECONDS, PRE_AUTH_RECONNECT_SECONDS } from './attempts.js';
+import { CREDSSP_MAX_RECORDS, KDC_LOOKBACK_SECONDS, RETRY_SECONDS } from './rules/nla_failed.js';
 import { CAPTURE_DNS_MAX_FINDINGS, DNS_ANSWER_WAIT_SECONDS, DNS_CLUSTER_SECONDS, DNS_FOLLOW_SECONDS, DNS_MANY_NAMES } from './capture.js';
 import { CONCURRENT_HALF_OPEN, CONFIRM_TIMEOUT_SECONDS } from './rules/server_unresponsive.js';
 import { FULL_SIZE_FRACTION, FULL_SIZE_MIN_BYTES } from './rules/mtu_blackhole.js';
@@ -102,10 +103,10 @@ export function renderCausesMarkdown(examples?: ReadonlyMap<CauseId, CauseExampl
   out.push('The numbers the rules use, so that a finding can be checked by hand:');
   out.push('');
   out.push(
-    `- \`network_unstable\` needs ${T.signals} of these signals (or one strong loss signal: at least ${T.strongRetransmissions} retransmissions that are at least ${T.strongRate * 100}% of the packets): at least ${T.retransmissions} retransmissions (keep-alives not counted) that are at least ${T.retransmissionRate * 100}% of the packets; at least ${T.dupAcks} duplicate ACKs; an RTT sample of at least ${T.rttSpikeSeconds} s and ${T.rttSpikeFactor} times the median; a SYN answered only after a retransmission and at least ${T.slowHandshakeSeconds} s; a gap of at least ${T.gapSeconds} s ending in a retransmission; two handshake phases at least ${T.slowPhaseSeconds} s apart (TLS -> CredSSP excluded: the user may be answering a certificate prompt). A healthy capture with a couple of spurious retransmissions and keep-alives trips none of them.`,
+    `- \`network_unstable\` needs ${T.signals} of these signals (or one strong loss signal: at least ${T.strongRetransmissions} retransmissions that are at least ${T.strongRate * 100}% of the packets): at least ${T.retransmissions} retransmissions (keep-alives not counted) that are at least ${T.retransmissionRate * 100}% of the packets; at least ${T.dupAcks} duplicate ACKs; an RTT sample of at least ${T.rttSpikeSeconds} s and ${T.rttSpikeFactor} times the median; a SYN answered only after a retransmission and at least ${T.slowHandshakeSeconds} s; a gap of at least ${T.gapSeconds} s ending in a retransmission; two handshake phases at least ${T.slowPhaseSeconds} s apart (TLS -> CredSSP excluded: the user may be answering a certificate prompt); at least ${T.unansweredKeepAlives} keep-alives from one side that the other never answered (strong when the connection then ends: a session lost in \`active\` this way is failed in \`active\`). Loss that hits full-size segments only lowers it to at most 0.35 (an MTU black hole is the better story). A healthy capture with a couple of spurious retransmissions and keep-alives trips none of them.`,
   );
   out.push(
-    `- \`mtu_blackhole\`: a segment of at least ${FULL_SIZE_FRACTION * 100}% of the MSS the peer announced (and at least ${FULL_SIZE_MIN_BYTES} bytes) retransmitted and never acknowledged, while no segment that large was ever acknowledged in that direction.`,
+    `- \`mtu_blackhole\`: a segment of at least ${FULL_SIZE_FRACTION * 100}% of the MSS the peer announced (and at least ${FULL_SIZE_MIN_BYTES} bytes) retransmitted and never acknowledged, while no segment that large was ever acknowledged in that direction. Seen from the receiver (a capture on the client), the full-size segments never appear: a sequence gap of at least one full-size segment that nothing fills, while every segment of that side that did arrive is smaller, and the receiver sent duplicate ACKs (SACKs) for it; this weaker evidence starts at 0.75 during the TLS handshake (0.65 elsewhere), and an ICMP "fragmentation needed" in the capture lowers either to 0.5. The receiver waiting on bytes that never arrived dies by the network (\`timeout\` by \`network\`), not by its own silence.`,
   );
   out.push(
     `- \`port_blocked\`: SYNs are called unanswered only when the capture runs on at least ${SYN_WAIT_SECONDS} s after the last one; a reset answering the SYN is a device in between when its TTL differs from the server's own (from its SYN/ACK in any connection), and the server's own when equal (\`port_not_listening\`).`,
@@ -114,7 +115,7 @@ export function renderCausesMarkdown(examples?: ReadonlyMap<CauseId, CauseExampl
     `- \`server_unresponsive\`: a missing Connection Confirm is a time-out after ${CONFIRM_TIMEOUT_SECONDS} s; ${CONCURRENT_HALF_OPEN} or more other half-done handshakes to the same server at the same time make it an overload / MaxOutstandingConnections story.`,
   );
   out.push(
-    `- \`nla_failed\` without keys: at most ${CREDSSP_MAX_RECORDS} encrypted records after the TLS handshake count as a short CredSSP exchange. When the client stops after two records of its own, the server's last answer decides: at most a third of its CHALLENGE record is an errorCode reply (the server refused), at least half of it is a public-key proof (authentication went through, and the client stopped on its own, most often at an untrusted certificate, \`cert_untrusted\` at low confidence); a completed attempt from the same client to the same server within ${RETRY_SECONDS} s lowers the NLA story further.`,
+    `- \`nla_failed\` without keys: at most ${CREDSSP_MAX_RECORDS} encrypted records after the TLS handshake count as a short CredSSP exchange. When the client stops after two records of its own, the server's last answer decides: at most a third of its CHALLENGE record is an errorCode reply (the server refused), at least half of it is a public-key proof (authentication went through, and the client stopped on its own, most often at an untrusted certificate, \`cert_untrusted\` at low confidence); a completed attempt from the same client to the same server within ${RETRY_SECONDS} s lowers the NLA story further. Kerberos is clear text: a KRB-ERROR (port 88, UDP or TCP) that the client's KDC sent it between ${KDC_LOOKBACK_SECONDS} s before the connection and its end names the reason and raises the finding to 0.9 when the code says why a logon fails (KDC_ERR_PREAUTH_FAILED a wrong password, KDC_ERR_C_PRINCIPAL_UNKNOWN an unknown user, KDC_ERR_CLIENT_REVOKED a disabled or locked account, KDC_ERR_KEY_EXPIRED an expired password, KDC_ERR_POLICY a logon restriction, KRB_AP_ERR_SKEW clocks more than 5 minutes apart), with the step that fits the code first; the routine KDC_ERR_PREAUTH_REQUIRED and KRB_ERR_RESPONSE_TOO_BIG are no evidence. A TLS SNI that is an IP address is said in every \`nla_failed\` finding: Kerberos needs a host name, so CredSSP fell back to NTLM.`,
   );
   out.push(
     `- \`dns_failure\`: lookups by the client up to ${DNS_LOOKBACK_SECONDS} s before the connection for a name of the server (certificate, SNI, name records); failed lookups of unrelated names only within ${DNS_UNNAMED_SECONDS} s, at low confidence. \`cert_name_mismatch\` takes DNS answers up to ${DNS_NAME_WINDOW_SECONDS} s old as the name the client used.`,
@@ -129,5 +130,20 @@ export function renderCausesMarkdown(examples?: ReadonlyMap<CauseId, CauseExampl
     `- Connections the capture holds only in part (\`incomplete_capture\`) get findings of at most ${INCOMPLETE_MAX_CONFIDENCE}; \`client_abort\` is dropped when another cause reaches ${BETTER_CAUSE_CONFIDENCE}; attempts from one client to one server at most ${ATTEMPT_WINDOW_SECONDS} s apart are one story, whose first failure carries the root cause.`,
   );
   out.push('');
+  out.push(...attemptsSection());
   return out.join('\n');
+}
+
+/** How several connections make one user attempt (src/diagnose/attempts.ts). */
+function attemptsSection(): string[] {
+  return [
+    '## One attempt, several connections',
+    '',
+    `Clients open more than one connection for one user attempt. rdp-autopsy groups the connections of one client to one server at most ${ATTEMPT_WINDOW_SECONDS} s apart (\`groups[]\`) and tells, in \`connections[].attempt\`, what a connection is within its attempt:`,
+    '',
+    `- **mstsc's NLA pre-authentication** (\`role: "pre_authentication"\`). With NLA, mstsc may open a connection, run CredSSP up to the server's public-key proof (pubKeyAuth, MS-CSSP 3.1.5), close it before sending the credentials, and reconnect at once. rdp-autopsy calls the first connection a pre-authentication of the next one when: HYBRID or HYBRID_EX was selected; the client closed after two CredSSP records of its own, and the server's last record is proof-sized (at least half its CHALLENGE record, not an errorCode-sized reply); the next connection from the same client to the same server starts within ${PRE_AUTH_RECONNECT_SECONDS} s, shows the same certificate (the same SNI when TLS 1.3 hides it), and completes. Such a connection has no cause, is not counted as failed (\`summary.preAuthentication\`), and does not change the exit code. When no completed reconnect follows, it stays a failure with its own findings (\`nla_failed\` at low confidence, \`cert_untrusted\` when the certificate is doubtful).`,
+    `- **The client's own retry** (\`role: "retry"\`). After a failure, mstsc retries on its own within a moment with other protocols (SSL only after CredSSP failed, then HYBRID_REQUIRED_BY_SERVER; PROTOCOL_RDP after SSL_NOT_ALLOWED_BY_SERVER). A connection that starts within ${AUTO_RETRY_SECONDS} s after the previous one ended and offers other protocols is such a retry; \`of\` names the first failure of the attempt, which carries the cause and the remediation. A failed retry keeps what it shows as findings flagged \`consequenceOf\`, with no remediation, and the server summary counts it as "the client's own retry after a failure". A retry that completes is the session the user got: the headline says so.`,
+    '- **A session over Standard RDP Security** (`standard_rdp_security`, severity `warning`): a completed connection whose security is PROTOCOL_RDP (or a legacy client without RDP_NEG_REQ) worked, but with RC4 (or no encryption) and no server authentication. The finding is certain (confidence 1: the Connection Confirm and the MCS Connect Response say so), never the cause of a failure, and does not change the outcome or the exit code.',
+    '',
+  ];
 }

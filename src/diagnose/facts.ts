@@ -40,6 +40,7 @@ export function makeFinding(cause: CauseId, p: FindingParts): Finding {
     filter: p.filter,
     errorCode: c.errorCode,
     summary: p.summary,
+    ...(c.severity === 'warning' ? { severity: 'warning' as const } : {}),
   };
 }
 

@@ -5,20 +5,20 @@ import { endpointText } from '../flow/types.js';
 import type { AttemptGroup, ServerSummary } from '../report/types.js';
 import { causeRank, causeShort } from './catalogue.js';
 import { PROTOCOL_RDP, protocolNames } from './codes.js';
-import { RULES } from './rules/index.js';
+import { RULES, WARNING_RULES } from './rules/index.js';
 import { dnsCaptureFindings } from './capture.js';
 import { plural } from './facts.js';
 import type { DiagnosisInput, Finding } from './types.js';
+import { applyAttemptLinks, attemptRuns, linkAttempts, type AttemptLink } from './attempts.js';
 
 export { CATALOGUE, CAUSES, STEPS } from './catalogue.js';
 export { RULES } from './rules/index.js';
+export { ATTEMPT_WINDOW_SECONDS, linkAttempts, type AttemptLink, type AttemptRole } from './attempts.js';
 
 /** A connection the capture saw only in part gets findings no stronger than this. */
 export const INCOMPLETE_MAX_CONFIDENCE = 0.3;
 /** client_abort is dropped when another finding is at least this confident ("no better cause"). */
 export const BETTER_CAUSE_CONFIDENCE = 0.6;
-/** Attempts from one client to one server at most this far apart are one story with its retries. */
-export const ATTEMPT_WINDOW_SECONDS = 30;
 
 const INCOMPLETE_REASON: Record<string, string> = {
   started_late: 'The capture started after this connection began, so its start (and maybe the cause) is not in it.',
@@ -31,7 +31,15 @@ export function sortFindings(findings: Finding[]): Finding[] {
 }
 
 export function diagnoseConnection(conn: ConnectionRecord, input: DiagnosisInput): Finding[] {
-  if (conn.outcome === 'completed') return [];
+  if (conn.outcome === 'completed') {
+    // A connection that worked has no cause; it may have a weakness worth a warning.
+    const warnings: Finding[] = [];
+    for (const rule of WARNING_RULES) {
+      const f = rule.check(conn, input);
+      if (f) warnings.push(f);
+    }
+    return warnings;
+  }
   let findings: Finding[] = [];
   for (const rule of RULES) {
     const f = rule.check(conn, input);
@@ -62,11 +70,32 @@ export function onPort(f: Finding, port: number): Finding {
   return { ...f, remediation: f.remediation.map(sub), confirm: sub(f.confirm) };
 }
 
-/** Findings per connection id (completed connections map to an empty list). */
+/**
+ * Findings per connection id (completed connections: warnings only, usually none), told as user
+ * attempts (attempts.ts): a pre-authentication connection has none, a client's automatic retry
+ * carries its findings as consequences of the first failure.
+ */
 export function diagnose(input: DiagnosisInput): Map<string, Finding[]> {
   const out = new Map<string, Finding[]>();
   for (const conn of input.connections) out.set(conn.id, diagnoseConnection(conn, input));
+  applyAttemptLinks(out, attemptLinks(input.connections), input.connections);
   return out;
+}
+
+const linkCache = new WeakMap<readonly ConnectionRecord[], { n: number; links: Map<string, AttemptLink> }>();
+
+/** linkAttempts over the run's connections, computed once per list (diagnose, the stories and the pipeline ask in turn). */
+export function attemptLinks(connections: readonly ConnectionRecord[]): Map<string, AttemptLink> {
+  const hit = linkCache.get(connections);
+  if (hit && hit.n === connections.length) return hit.links;
+  const links = linkAttempts(connections);
+  linkCache.set(connections, { n: connections.length, links });
+  return links;
+}
+
+/** A failed connection that counts as a failure (not mstsc's pre-authentication of the connection after it). */
+export function countsAsFailed(c: ConnectionRecord, links: Map<string, AttemptLink>): boolean {
+  return c.outcome === 'failed' && links.get(c.id)?.role !== 'pre_authentication';
 }
 
 /**
@@ -171,35 +200,16 @@ function countedClauses(buckets: readonly CauseBucket[]): string {
  * (not the last fallback) carries the root cause.
  */
 export function groupAttempts(connections: ConnectionRecord[], findings: Map<string, Finding[]>): AttemptGroup[] {
-  const byPair = new Map<string, ConnectionRecord[]>();
-  for (const c of connections) {
-    const k = `${c.fileIndex}|${clientIp(c)}|${serverKey(c)}`;
-    const list = byPair.get(k);
-    if (list) list.push(c);
-    else byPair.set(k, [c]);
-  }
-  const groups: { start: number; group: AttemptGroup }[] = [];
-  for (const list of byPair.values()) {
-    list.sort((a, b) => a.start - b.start || a.flow.firstFrame - b.flow.firstFrame);
-    let current: ConnectionRecord[] = [];
-    let lastEnd = -Infinity;
-    const flush = () => {
-      if (current.length) groups.push({ start: current[0]!.start, group: makeGroup(current, findings) });
-      current = [];
-    };
-    for (const c of list) {
-      if (current.length && c.start - lastEnd > ATTEMPT_WINDOW_SECONDS) flush();
-      current.push(c);
-      lastEnd = Math.max(lastEnd === -Infinity ? c.end : lastEnd, c.end);
-    }
-    flush();
-  }
-  return groups.sort((a, b) => a.start - b.start).map((g) => g.group);
+  const links = attemptLinks(connections);
+  return attemptRuns(connections).map((run) => makeGroup(run, findings, links));
 }
 
-function makeGroup(conns: ConnectionRecord[], findings: Map<string, Finding[]>): AttemptGroup {
+function makeGroup(conns: ConnectionRecord[], findings: Map<string, Finding[]>, links: Map<string, AttemptLink>): AttemptGroup {
   const first = conns[0]!;
-  const failed = conns.filter((c) => c.outcome === 'failed');
+  const failed = conns.filter((c) => countsAsFailed(c, links));
+  const preAuth = conns.filter((c) => links.get(c.id)?.role === 'pre_authentication');
+  const retries = conns.filter((c) => c.outcome === 'failed' && links.get(c.id)?.role === 'retry');
+  const weak = conns.find((c) => c.outcome === 'completed' && (findings.get(c.id) ?? []).some((f) => f.cause === 'standard_rdp_security'));
   const incomplete = conns.filter((c) => c.outcome === 'incomplete_capture');
   const root = failed[0] ?? incomplete.find((c) => (findings.get(c.id)?.length ?? 0) > 0) ?? null;
   const last = conns[conns.length - 1]!;
@@ -211,16 +221,27 @@ function makeGroup(conns: ConnectionRecord[], findings: Map<string, Finding[]>):
     return buckets.length === 1 ? rootClause : buckets.map((b) => `${b.clause} (${b.ids.join(', ')})`).join('; ');
   };
   let summary: string;
+  const completedCount = conns.filter((c) => c.outcome === 'completed').length;
   if (failed.length === 0 && incomplete.length === 0) {
-    summary = conns.length === 1 ? `Completed with ${protocolUsed(last)}.` : `All ${conns.length} attempts completed (${protocolUsed(last)}).`;
+    const attempts = conns.length - preAuth.length;
+    summary = attempts === 1 ? `Completed with ${protocolUsed(last)}.` : `All ${attempts} attempts completed (${protocolUsed(last)}).`;
   } else if (last.outcome === 'completed') {
-    const notOk = conns.filter((c) => c.outcome !== 'completed');
+    const notOk = conns.length - completedCount - preAuth.length;
     const many = failed.length > 0 ? causeBuckets(failed, findings).length > 1 : false;
-    summary = `Failed ${times(notOk.length)}, then completed with ${protocolUsed(last)}${root ? (many ? `; the failures: ${told(failed)}` : `; the first failure: ${rootClause}`) : ''}.`;
+    summary = `Failed ${times(notOk)}, then completed with ${protocolUsed(last)}${root ? (many ? `; the failures: ${told(failed)}` : `; the first failure: ${rootClause}`) : ''}.`;
   } else if (failed.length === 0) {
     summary = `${conns.length === 1 ? 'The attempt was' : `All ${conns.length} attempts were`} only partly captured${root ? `; maybe ${rootClause}` : ''}.`;
   } else {
     summary = `${conns.length === 1 ? 'Failed' : `Failed ${times(failed.length)}${failed.length < conns.length ? ` of ${conns.length} attempts` : ''}`}: ${told(failed)}.`;
+  }
+  if (retries.length > 0 && root) {
+    summary += ` ${retries.map((c) => c.id).join(', ')} ${retries.length === 1 ? 'was the client\'s own retry' : 'were the client\'s own retries'} with other protocols, a consequence of ${root.id}, not a separate problem.`;
+  }
+  if (preAuth.length > 0) {
+    summary += ` ${preAuth.map((c) => `${c.id} was mstsc's NLA pre-authentication for ${links.get(c.id)!.of}`).join('; ')}, not a failure.`;
+  }
+  if (weak) {
+    summary += ` The session (${weak.id}) ran over Standard RDP Security: RC4, the server not authenticated.`;
   }
   return {
     client: clientIp(first),
@@ -272,16 +293,29 @@ function keyRank(c: number): number {
 export function summarizeServers(connections: ConnectionRecord[], findings: Map<string, Finding[]>): ServerSummary[] {
   // One pass over the connections, counting per server (no list per server, no filter per outcome).
   const byServer = new Map<string, ServerCounts>();
+  const links = attemptLinks(connections);
   for (const c of connections) {
     const k = serverKey(c);
     let a = byServer.get(k);
-    if (a === undefined) byServer.set(k, (a = { attempts: 0, completed: 0, failed: 0, incomplete: 0, causes: null }));
+    if (a === undefined) byServer.set(k, (a = { attempts: 0, completed: 0, failed: 0, incomplete: 0, causes: null, preAuth: 0, weak: 0 }));
+    const link = links.get(c.id);
+    if (link?.role === 'pre_authentication') {
+      a.preAuth++;
+      continue;
+    }
     a.attempts++;
-    if (c.outcome === 'completed') a.completed++;
-    else if (c.outcome === 'failed') {
+    if (c.outcome === 'completed') {
+      a.completed++;
+      if (findings.get(c.id)?.some((f) => f.cause === 'standard_rdp_security')) a.weak++;
+    } else if (c.outcome === 'failed') {
       a.failed++;
       const f = top(findings, c.id);
-      const cause = f && f.confidence >= LIKELY_CONFIDENCE ? causeShort(f.cause) : 'failed with no clear cause';
+      const cause =
+        link?.role === 'retry'
+          ? "the client's own retry after a failure"
+          : f && f.confidence >= LIKELY_CONFIDENCE
+            ? causeShort(f.cause)
+            : 'failed with no clear cause';
       const causes = (a.causes ??= new Map());
       causes.set(cause, (causes.get(cause) ?? 0) + 1);
     } else if (c.outcome === 'incomplete_capture') a.incomplete++;
@@ -289,8 +323,9 @@ export function summarizeServers(connections: ConnectionRecord[], findings: Map<
   const out: ServerSummary[] = [];
   for (const [server, a] of byServer) {
     const lines = a.causes === null ? [] : [...a.causes.entries()].sort((x, y) => y[1] - x[1]).map(([k, n]) => `${n} ${k}`);
-    if (a.completed) lines.push(`${a.completed} completed`);
+    if (a.completed) lines.push(`${a.completed} completed${a.weak ? ` (${a.weak === a.completed ? '' : `${a.weak} `}over weak Standard RDP Security)` : ''}`);
     if (a.incomplete) lines.push(`${a.incomplete} only partly captured`);
+    if (a.preAuth) lines.push(`${a.preAuth} NLA pre-authentication connection${a.preAuth === 1 ? '' : 's'} (not counted as attempts)`);
     out.push({ server, attempts: a.attempts, completed: a.completed, failed: a.failed, incomplete: a.incomplete, lines });
   }
   return out.sort((a, b) => b.attempts - a.attempts || compareServerKeys(a.server, b.server));
@@ -303,6 +338,10 @@ interface ServerCounts {
   incomplete: number;
   /** Failed connections per top cause, in order of first appearance. */
   causes: Map<string, number> | null;
+  /** mstsc's pre-authentication connections (not attempts of their own). */
+  preAuth: number;
+  /** Completed connections over Standard RDP Security. */
+  weak: number;
 }
 
 /** "14 attempts to 10.2.0.5:3389: 12 blocked by a firewall (no SYN-ACK), 2 completed" */
@@ -322,8 +361,16 @@ export interface CaptureContext {
  * One plain sentence for the whole capture. A capture-wide finding is told
  * when no connection failed (with failures, their causes lead).
  */
-export function headline(connections: ConnectionRecord[], findings: Map<string, Finding[]>, capture: CaptureContext = {}): string {
+export function headline(allConnections: ConnectionRecord[], findings: Map<string, Finding[]>, capture: CaptureContext = {}): string {
+  // mstsc's pre-authentication connections are part of the attempt after them, not attempts of their own.
+  const links = attemptLinks(allConnections);
+  const connections = links.size === 0 ? allConnections : allConnections.filter((c) => links.get(c.id)?.role !== 'pre_authentication');
   const n = connections.length;
+  const weakOf = (c: ConnectionRecord): boolean => c.outcome === 'completed' && (findings.get(c.id)?.some((f) => f.cause === 'standard_rdp_security') ?? false);
+  const weakClause = (conns: ConnectionRecord[]): string => {
+    const w = conns.filter(weakOf).length;
+    return w === 0 ? '' : ` ${w === 1 && conns.filter((c) => c.outcome === 'completed').length === 1 ? 'It runs' : `${w} ${w === 1 ? 'runs' : 'run'}`} over weak Standard RDP Security (RC4, the server not authenticated).`;
+  };
   const wide = capture.findings?.[0] ?? null;
   if (n === 0) {
     const frames = capture.frames !== undefined ? ` (${plural(capture.frames, 'frame')})` : '';
@@ -331,14 +378,14 @@ export function headline(connections: ConnectionRecord[], findings: Map<string, 
     return wide ? `${base}; ${causeClause(wide)}.` : `${base}.`;
   }
   const also = wide ? ` Also, ${causeClause(wide)}.` : '';
-  const failed = connections.filter((c) => c.outcome === 'failed');
+  const failed = connections.filter((c) => countsAsFailed(c, links));
   const incomplete = connections.filter((c) => c.outcome === 'incomplete_capture').length;
   const partly = incomplete ? ` ${incomplete === 1 ? '1 attempt was' : `${incomplete} attempts were`} only partly captured.` : '';
   if (failed.length === 0) {
     if (incomplete === n) return `${n === 1 ? 'The only connection attempt was' : `All ${n} connection attempts were`} only partly captured; the capture cannot tell how ${n === 1 ? 'it' : 'they'} ended.${also}`;
     const done = n - incomplete;
     const base = done === 1 && n === 1 ? 'The connection attempt completed.' : incomplete ? `${done} of ${n} connection attempts completed.` : `All ${n} connection attempts completed.`;
-    return `${base}${partly}${also}`;
+    return `${base}${weakClause(connections)}${partly}${also}`;
   }
   // Failures per server, each with the cause of its first failure (the root of its retries).
   const servers = new Map<string, ConnectionRecord[]>();
@@ -358,7 +405,10 @@ export function headline(connections: ConnectionRecord[], findings: Map<string, 
     const others = n - total;
     const head =
       total === 1 && conns.length === 1 ? `The connection attempt to ${server} failed` : `${conns.length} of ${total} attempts to ${server} failed`;
-    return `${head}: ${clauseFor(conns)}.${others ? ` ${others} attempt${others === 1 ? '' : 's'} to other servers did not fail.` : ''}${partly}`;
+    // The client's own fallback after a failure completed: the user got a session in the end.
+    const later = connections.filter((c) => serverKey(c) === key && c.outcome === 'completed' && links.get(c.id)?.role === 'retry');
+    const then = later.length > 0 ? ` Then ${later[0]!.id} completed with ${protocolUsed(later[0]!)}: the user got a session.${weakClause(later)}` : '';
+    return `${head}: ${clauseFor(conns)}.${then}${others ? ` ${others} attempt${others === 1 ? '' : 's'} to other servers did not fail.` : ''}${partly}`;
   }
   const parts = ranked.slice(0, 3).map(([, conns]) => `${conns.length} to ${serverLabel(conns[0]!)} (${clauseFor(conns)})`);
   const more = ranked.length > 3 ? `, and failures to ${ranked.length - 3} more servers` : '';

@@ -1,6 +1,6 @@
 // Contract of the diagnosis stage: the cause catalogue and findings.
 import type { ConnectionRecord } from '../handshake/types.js';
-import type { DnsTransaction } from '../flow/types.js';
+import type { DnsTransaction, KerberosErrorRef } from '../flow/types.js';
 
 export const CAUSE_IDS = [
   'cert_expired',
@@ -21,6 +21,7 @@ export const CAUSE_IDS = [
   'dns_failure',
   'server_denied',
   'client_abort',
+  'standard_rdp_security',
 ] as const;
 export type CauseId = (typeof CAUSE_IDS)[number];
 
@@ -41,6 +42,11 @@ export interface Cause {
   errorCode: string;
   /** Which signals of the capture the rule uses, and what lowers its confidence (docs/causes.md). */
   signals?: string;
+  /**
+   * 'failure': why an attempt failed. 'warning': a weakness of a connection that worked (the session
+   * ran, but not as it should); below any failure, never an attempt's cause.
+   */
+  severity: 'failure' | 'warning';
 }
 
 export interface Finding {
@@ -60,6 +66,14 @@ export interface Finding {
   errorCode: string;
   /** Optional short clause naming the values, for headlines (e.g. "the server's certificate expired on 2025-01-01"). */
   summary?: string;
+  /** Set (to 'warning') when the finding is a weakness of a connection that worked, not why it failed. */
+  severity?: 'warning';
+  /**
+   * Set when this connection was the client's own automatic retry after the failure of an earlier
+   * connection (its id): the finding is a consequence of that failure, which carries the cause and
+   * the remediation (this finding's remediation is empty).
+   */
+  consequenceOf?: string;
 }
 
 /** What the rules read: every connection of the run, plus capture-wide facts. */
@@ -72,6 +86,8 @@ export interface DiagnosisInput {
   names: Map<string, string[]>;
   /** The capture files' names by file index (to say which file a capture-wide finding's frames are in). */
   files?: string[];
+  /** KRB-ERRORs KDCs sent on port 88 (clear text around the encrypted CredSSP). */
+  kerberos?: KerberosErrorRef[];
 }
 
 /** One rule module per cause: src/diagnose/rules/<cause id>.ts exporting a Rule. */

@@ -30,6 +30,8 @@ export function newTcpFacts(): TcpFacts {
     maxSegment: [0, 0],
     maxAckedSegment: [0, 0],
     lostSegments: [],
+    missingRanges: [],
+    unansweredKeepAlives: [null, null],
     maxIdle: null,
     mss: [null, null],
   };

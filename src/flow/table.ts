@@ -9,6 +9,10 @@ import {
   checkIpChecksum,
   checkTransportChecksum,
   decodeDns,
+  decodeKrbErrorMessage,
+  krbErrorName,
+  looksLikeKrbError,
+  KERBEROS_PORT,
   decodeQuoted,
   ipText,
   srcText,
@@ -22,7 +26,7 @@ import type { HeldBudget } from './reassembly.js';
 import { seqDiff, seqAdd } from './seq.js';
 import { SynLog } from './synlog.js';
 import { TcpTracker } from './tcp.js';
-import type { Dir, DnsTransaction, FlowEndReason, FlowFacts, IcmpRef, StreamConsumer, TcpEvent } from './types.js';
+import type { Dir, DnsTransaction, FlowEndReason, FlowFacts, IcmpRef, KerberosErrorRef, StreamConsumer, TcpEvent } from './types.js';
 import { isX224ConnectionRequest } from './x224.js';
 
 /**
@@ -80,11 +84,15 @@ export interface FlowTableStats {
 /** Closed flows remembered (so late ACKs / RSTs of a closed flow start no new flow). */
 const TOMBSTONES = 4096;
 const DNS_PORT = 53;
+/** KRB-ERRORs kept per run (the most recent). */
+const MAX_KERBEROS_ERRORS = 1000;
 /** Flows and trackers kept for reuse, at most. */
 const POOL = 1024;
 
 export class FlowTable {
   readonly dns: DnsTransaction[];
+  /** KRB-ERRORs sent by KDCs (port 88), the most recent MAX_KERBEROS_ERRORS. */
+  readonly kerberosErrors: KerberosErrorRef[] = [];
   readonly stats: FlowTableStats = {
     packets: 0,
     tcpPackets: 0,
@@ -227,6 +235,11 @@ export class FlowTable {
     const flags = pkt.tcpFlags;
     const sp = pkt.srcPort;
     const dp = pkt.dstPort;
+    // A KDC's answer (RFC 4120 7.2.2): a KRB-ERROR is kept for the diagnosis; port 88 carries no RDP.
+    if (sp === KERBEROS_PORT && pkt.payloadLen > 0 && this.rdpPort[sp] === 0 && this.rdpPort[dp] === 0) {
+      this.kerberosPacket(pkt, true, frame, time);
+      return;
+    }
     // Fast path, the bulk of other connections: no tracked flow has both these ports, neither is an
     // RDP port, no SYN or RST, no handshake waits for an ACK from this port, and the payload is not
     // an X.224 Connection Request. The slow path below would do nothing with such a packet, so it is
@@ -381,12 +394,43 @@ export class FlowTable {
     if (hasAck) f.startStream(1, pkt.ack);
   }
 
+  // ------------------------------------------------------------------ Kerberos
+
+  /** A payload from a KDC (source port 88): kept when it is a whole KRB-ERROR (a TCP one in one segment). */
+  private kerberosPacket(pkt: DecodedPacket, tcp: boolean, frame: number, time: number): void {
+    if (!looksLikeKrbError(pkt.buf, pkt.payloadOff, pkt.payloadLen, tcp)) return;
+    const r = decodeKrbErrorMessage(pkt.buf, pkt.payloadOff, pkt.payloadLen, tcp);
+    if (!r.ok) return;
+    const e = r.value;
+    const list = this.kerberosErrors;
+    if (list.length >= MAX_KERBEROS_ERRORS) list.shift();
+    list.push({
+      fileIndex: 0,
+      frame,
+      time,
+      transport: tcp ? 'tcp' : 'udp',
+      kdc: srcText(pkt),
+      client: dstText(pkt),
+      errorCode: e.errorCode,
+      errorName: krbErrorName(e.errorCode),
+      crealm: e.crealm,
+      cname: e.cname ? e.cname.nameString.join('/') : null,
+      realm: e.realm,
+      sname: e.sname.nameString.join('/'),
+      eText: e.eText,
+    });
+  }
+
   // ------------------------------------------------------------------ UDP
 
   private udpPacket(pkt: DecodedPacket, frame: number, time: number, fileIndex: number): void {
     const sp = pkt.srcPort;
     const dp = pkt.dstPort;
     const rdp = this.rdpPort[sp] === 1 || this.rdpPort[dp] === 1;
+    if (sp === KERBEROS_PORT && !rdp) {
+      this.kerberosPacket(pkt, false, frame, time);
+      return;
+    }
     if (sp === DNS_PORT || dp === DNS_PORT) {
       const m = decodeDns(pkt.buf, pkt.payloadOff, pkt.payloadLen);
       if (m) this.dnsLog.onMessage(m, srcText(pkt), dstText(pkt), frame, time);

@@ -7,7 +7,7 @@ import { MAX_LOST_SEGMENTS, MAX_RETRANSMISSION_FRAMES, MAX_RSTS, MAX_SYN_FRAMES,
 import type { Flow } from './flow.js';
 import { outsideAnyWindow } from './reassembly.js';
 import { seqAdd, seqDiff } from './seq.js';
-import type { Dir, DirFrameRef, LostSegmentRef, PerDir, RstRef, TcpFacts } from './types.js';
+import type { Dir, DirFrameRef, KeepAliveRunRef, LostSegmentRef, MissingRangeRef, PerDir, RstRef, TcpFacts } from './types.js';
 
 /** Sent segments remembered per direction (for RTT samples and lost-segment detection). */
 const MAX_SENT = 64;
@@ -32,6 +32,8 @@ interface Hole {
   start: number;
   end: number;
   time: number;
+  /** The segment that arrived after the hole (a hole never filled is a MissingRangeRef). */
+  frame: number;
 }
 
 class DirState {
@@ -65,6 +67,10 @@ class DirState {
   rtt: RttReservoir | null = null;
   sent: SentSegment[] | null = null;
   holes: Hole[] | null = null;
+  /** Keep-alives this side sent since the other side's last packet (unanswered so far), first and last frame. */
+  keepAliveRun = 0;
+  keepAliveFirst = -1;
+  keepAliveLast = -1;
 
   /** As new (a tracker taken again from the table's pool). */
   reset(): void {
@@ -91,6 +97,9 @@ class DirState {
     this.rtt = null;
     this.sent = null;
     this.holes = null;
+    this.keepAliveRun = 0;
+    this.keepAliveFirst = -1;
+    this.keepAliveLast = -1;
   }
 
   addTtl(ttl: number): void {
@@ -108,10 +117,10 @@ class DirState {
     return this.ttls ?? (this.ttl !== null ? [this.ttl] : []);
   }
 
-  addHole(start: number, end: number, time: number): void {
+  addHole(start: number, end: number, time: number, frame: number): void {
     const holes = (this.holes ??= []);
     if (holes.length >= MAX_HOLES) holes.shift();
-    holes.push({ start, end, time });
+    holes.push({ start, end, time, frame });
   }
 
   /** The segment [s, e) arrived below highSeq: the time of the hole it fills, or -1. */
@@ -129,7 +138,7 @@ class DirState {
       } else if (endsAfter) {
         h.end = s;
       } else {
-        if (holes.length < MAX_HOLES) holes.push({ start: e, end: h.end, time: t });
+        if (holes.length < MAX_HOLES) holes.push({ start: e, end: h.end, time: t, frame: h.frame });
         h.end = s;
       }
       return t;
@@ -161,6 +170,8 @@ export class TcpTracker {
   fins: DirFrameRef[] | null = null;
   rsts: RstRef[] | null = null;
   lostSegments: LostSegmentRef[] | null = null;
+  /** Holes never filled (bytes that never appeared in the capture), written at the flow's end. */
+  missingRanges: MissingRangeRef[] | null = null;
   /** Largest gap between two consecutive packets, and the frame after it (-1: none yet). */
   maxIdle = 0;
   maxIdleFrame = -1;
@@ -186,6 +197,7 @@ export class TcpTracker {
     this.fins = null;
     this.rsts = null;
     this.lostSegments = null;
+    this.missingRanges = null;
     this.maxIdle = 0;
     this.maxIdleFrame = -1;
   }
@@ -253,6 +265,8 @@ export class TcpTracker {
     const wireLen = p.payloadWireLen > p.payloadLen ? p.payloadWireLen : p.payloadLen;
     const firstFromSide = !ds.seen;
     ds.seen = true;
+    // Any packet from this side answers the other side's keep-alives (RFC 9293 3.8.4).
+    os.keepAliveRun = 0;
 
     // ---- handshake (RFC 9293 3.5)
     if (syn && !ack) {
@@ -304,9 +318,11 @@ export class TcpTracker {
       if (!syn && !fin && wireLen <= 1 && dd === -1) {
         // Keep-alive: 0 or 1 byte at next - 1 (RFC 9293 3.8.4).
         ds.keepAlives++;
+        if (ds.keepAliveRun++ === 0) ds.keepAliveFirst = frame;
+        ds.keepAliveLast = frame;
       } else if (wireLen > 0) {
         if (dd >= 0) {
-          if (dd > 0) ds.addHole(ds.highSeq, segSeq, time);
+          if (dd > 0) ds.addHole(ds.highSeq, segSeq, time, frame);
           const sent = (ds.sent ??= []);
           if (sent.length >= MAX_SENT) sent.shift();
           sent.push({ seq: segSeq, end: segEnd, len: wireLen, frame, time, retx: null });
@@ -327,7 +343,7 @@ export class TcpTracker {
         }
       } else if (dd > 0 && !syn) {
         // A bare ACK ahead of what was seen: segments before it were not captured.
-        ds.addHole(ds.highSeq, segSeq, time);
+        ds.addHole(ds.highSeq, segSeq, time, frame);
         ds.highSeq = segSeq;
       }
       if (fin && seqDiff(seqAdd(segEnd, 1), ds.highSeq) > 0) ds.highSeq = seqAdd(segEnd, 1);
@@ -438,6 +454,8 @@ export class TcpTracker {
       maxSegment: counts(c.maxSegment, s.maxSegment),
       maxAckedSegment: counts(c.maxAckedSegment, s.maxAckedSegment),
       lostSegments: this.lostSegments ?? [],
+      missingRanges: this.missingRanges ?? [],
+      unansweredKeepAlives: [keepAliveRun(c), keepAliveRun(s)],
       maxIdle: this.maxIdleFrame >= 0 ? { seconds: this.maxIdle, frame: this.maxIdleFrame } : null,
       mss: values(c.mss, s.mss),
     };
@@ -445,9 +463,21 @@ export class TcpTracker {
 
   private lostAtEnd(s: DirState, dir: Dir): void {
     if (s.sent !== null) for (const seg of s.sent) if (seg.retx !== null) this.pushLost(dir, seg, false);
+    if (s.holes !== null) {
+      for (const h of s.holes) {
+        const ref: MissingRangeRef = { dir, bytes: seqDiff(h.end, h.start), frame: h.frame, time: h.time };
+        if (this.missingRanges === null) this.missingRanges = [ref];
+        else if (this.missingRanges.length < MAX_HOLES * 2) this.missingRanges.push(ref);
+      }
+    }
     s.sent = null;
     s.holes = null;
   }
+}
+
+/** A side's keep-alives the other side never answered (the run at the flow's end), or null. */
+function keepAliveRun(s: DirState): KeepAliveRunRef | null {
+  return s.keepAliveRun > 0 ? { count: s.keepAliveRun, firstFrame: s.keepAliveFirst, lastFrame: s.keepAliveLast } : null;
 }
 
 function markRetransmitted(sent: SentSegment[], seq: number, frame: number): void {

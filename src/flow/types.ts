@@ -65,6 +65,26 @@ export interface LostSegmentRef {
   acked: boolean;
 }
 
+/**
+ * Bytes of one direction that never appeared in the capture: a hole in the sequence space that no
+ * later segment filled (lost before the capture point, e.g. a capture taken on the receiver).
+ */
+export interface MissingRangeRef {
+  dir: Dir;
+  /** Size of the hole in sequence units. */
+  bytes: number;
+  /** The segment that arrived after the hole. */
+  frame: number;
+  time: number;
+}
+
+/** Keep-alives (RFC 9293 3.8.4) a side sent that the other side never answered: the run at the flow's end. */
+export interface KeepAliveRunRef {
+  count: number;
+  firstFrame: number;
+  lastFrame: number;
+}
+
 export interface RttStats {
   count: number;
   min: number;
@@ -100,6 +120,10 @@ export interface TcpFacts {
   maxAckedSegment: PerDir<number>;
   /** Segments retransmitted and never acknowledged (bounded list). */
   lostSegments: LostSegmentRef[];
+  /** Holes never filled, per direction in order (bounded list). */
+  missingRanges: MissingRangeRef[];
+  /** Keep-alives each side sent after the other side's last packet (none answered), or null. */
+  unansweredKeepAlives: PerDir<KeepAliveRunRef | null>;
   /** Largest gap between two consecutive packets of the flow, seconds, and the frame after it. */
   maxIdle: { seconds: number; frame: number } | null;
   /** MSS option of SYN / SYN-ACK, window scale. */
@@ -181,6 +205,29 @@ export type TcpEvent =
   | { kind: 'rst'; dir: Dir; frame: number; time: number; ttl: number }
   | { kind: 'icmp'; frame: number; time: number; icmp: IcmpRef }
   | { kind: 'retransmission'; dir: Dir; frame: number; time: number; length: number };
+
+/**
+ * A Kerberos KRB-ERROR a KDC sent on port 88 (RFC 4120 5.9.1), kept for the diagnosis (bounded):
+ * the clear-text refusal of a client's ticket request seconds before its CredSSP failed.
+ */
+export interface KerberosErrorRef {
+  /** Which capture file the frame is in (set when several files are merged). */
+  fileIndex: number;
+  frame: number;
+  time: number;
+  transport: 'tcp' | 'udp';
+  /** The KDC (sender) and the client it answered (IP text). */
+  kdc: string;
+  client: string;
+  errorCode: number;
+  errorName: string;
+  /** The client's realm and name (cname), the service's realm and name (sname), as sent. */
+  crealm: string | null;
+  cname: string | null;
+  realm: string;
+  sname: string;
+  eText: string | null;
+}
 
 /** One DNS query and what answered it (kept for the diagnosis, bounded). */
 export interface DnsTransaction {

@@ -53,6 +53,15 @@ export interface EndInput {
   captureEnd: number;
   /** Segments retransmitted and never acknowledged, or keep-alives unanswered, before the end. */
   lostBeforeEnd: boolean;
+  /**
+   * Per direction, the last hole in its sequence space that no segment ever filled (bytes that never
+   * reached the capture point), by the segment that came after it; null when none.
+   */
+  missing?: [MissingRef | null, MissingRef | null];
+}
+
+export interface MissingRef extends Ref {
+  bytes: number;
 }
 
 export interface Ending {
@@ -154,6 +163,19 @@ export function decideEnding(e: EndInput): Ending {
   }
   // ---- Nothing ended it: either a side went silent for longer than a client waits, or the capture stopped.
   const silent = silentSide(e);
+  // The side expected to speak was still waiting for the other side's bytes that never arrived: the
+  // silence is the network's (loss before the capture point), not that side's.
+  const hole = e.missing?.[silent.dir === 0 ? 1 : 0] ?? null;
+  if (hole !== null && e.captureEnd - silent.since.time >= CLIENT_TIMEOUT_S) {
+    const other = PARTY[silent.dir === 0 ? 1 : 0]!;
+    return failed({
+      phase,
+      how: 'timeout',
+      by: 'network',
+      frame: hole.frame,
+      detail: `${hole.bytes} bytes of the ${other}'s data never arrived (a gap before frame ${hole.frame}), and no more data came for ${fmt(e.captureEnd - silent.since.time)} s (the capture ran on)`,
+    });
+  }
   if (e.captureEnd - silent.since.time >= CLIENT_TIMEOUT_S) {
     return failed({
       phase,

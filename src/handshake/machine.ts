@@ -3,7 +3,7 @@
 // fast-path PDUs), records the phases reached with the frames that prove them and a timeline in
 // Wireshark's words, and at the end decides how the connection ended (ending.ts).
 // State lives here; every byte is read by the pure decoders of src/rdp.
-import type { Dir, FlowEndReason, FlowFacts, StreamConsumer, TcpEvent } from '../flow/types.js';
+import type { Dir, FlowEndReason, FlowFacts, MissingRangeRef, StreamConsumer, TcpEvent } from '../flow/types.js';
 import { endpointText } from '../flow/types.js';
 import type {
   ConnectionRecord,
@@ -22,7 +22,7 @@ import type {
 } from './types.js';
 import { phaseIndex } from './types.js';
 import { StreamBuf } from './stream.js';
-import { decideEnding, type CloseRef, type EndInput, type ProtocolEnd, type Ref } from './ending.js';
+import { decideEnding, type CloseRef, type EndInput, type MissingRef, type ProtocolEnd, type Ref } from './ending.js';
 import { TlsTrack } from './tls-track.js';
 import { SlowPathTrack } from './slow-path-track.js';
 import { X224Track } from './x224-track.js';
@@ -604,6 +604,7 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
       lastDataAtClose: this.lastDataAtClose,
       captureEnd,
       lostBeforeEnd,
+      ...(tcp !== null && tcp.missingRanges.length > 0 ? { missing: [lastMissing(tcp.missingRanges, 0), lastMissing(tcp.missingRanges, 1)] } : {}),
     };
   }
 
@@ -682,4 +683,13 @@ export function describeBytes(buf: Uint8Array, off: number, end: number): string
   const hex: string[] = [];
   for (let i = 0; i < n; i++) hex.push(buf[off + i]!.toString(16).padStart(2, '0'));
   return `${end - off} bytes starting ${hex.join(' ')}${end - off > n ? ' ...' : ''}`;
+}
+
+/** The last hole of direction `dir` that no segment filled, as decideEnding reads it. */
+function lastMissing(ranges: MissingRangeRef[], dir: Dir): MissingRef | null {
+  for (let i = ranges.length - 1; i >= 0; i--) {
+    const r = ranges[i]!;
+    if (r.dir === dir) return { frame: r.frame, time: r.time, bytes: r.bytes };
+  }
+  return null;
 }

@@ -10,6 +10,8 @@ import {
   connectionRequestFailsAt,
   decodeX224,
   looksLikeConnectionRequest,
+  REDIRECTED_AUTHENTICATION_MODE_REQUIRED,
+  RESTRICTED_ADMIN_MODE_REQUIRED,
   type X224ConnectionConfirm,
   type X224ConnectionRequest,
 } from '../rdp/x224.js';
@@ -183,6 +185,9 @@ export class X224Track {
       n.requestedProtocols = cr.negReq.requestedProtocols;
       n.requestedProtocolNames = protocolNames(cr.negReq.requestedProtocols);
       parts.push(`RDP_NEG_REQ requestedProtocols ${hex8(cr.negReq.requestedProtocols)} (${n.requestedProtocolNames.join('|')})`);
+      // MS-RDPBCGR 2.2.1.1.1: the client asks for a Restricted Admin / Remote Credential Guard logon.
+      if (cr.negReq.flags & RESTRICTED_ADMIN_MODE_REQUIRED) parts.push('flags RESTRICTED_ADMIN_MODE_REQUIRED (Restricted Admin mode)');
+      if (cr.negReq.flags & REDIRECTED_AUTHENTICATION_MODE_REQUIRED) parts.push('flags REDIRECTED_AUTHENTICATION_MODE_REQUIRED (Remote Credential Guard)');
     } else {
       parts.push('no RDP_NEG_REQ (Standard RDP Security only)');
     }

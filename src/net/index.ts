@@ -4,4 +4,5 @@ export { decodePacket, decodeQuoted } from './decode.js';
 export { ipText, ipv4Text, srcText, dstText } from './addr.js';
 export { checkIpChecksum, checkTransportChecksum } from './checksum.js';
 export { decodeDns, DnsType, type DnsMessage } from './dns.js';
+export { decodeKrbError, decodeKrbErrorMessage, looksLikeKrbError, krbErrorName, KERBEROS_PORT, type KrbError, type PrincipalName } from './kerberos.js';
 export { LinkType, linkTypeName, isKnownLinkType } from './linktype.js';

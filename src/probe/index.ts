@@ -132,6 +132,7 @@ export function probeReport(base: Report, r: ProbeResult, findings: Finding[]): 
       completed,
       failed: failedN,
       incompleteCapture: connections.length - completed - failedN,
+      preAuthentication: 0,
       headline: probeHeadline(r, findings),
     },
     probe: r,

@@ -6,7 +6,7 @@
 import { serverSentence } from '../diagnose/index.js';
 import { escapeHtml as h } from './escape.js';
 import { probeFacts, probeTables } from './probe.js';
-import { CAPTURE_FINDINGS_TITLE, deathText, eventLabel, fileSetLines, fileSetNote, offsetText, outcomeText, partition, percent, timeOffset, timeSpan } from './ladder.js';
+import { CAPTURE_FINDINGS_TITLE, deathText, eventLabel, fileSetLines, fileSetNote, findingLabel, findingTag, logonModes, offsetText, outcomeText, partition, percent, timeOffset, timeSpan } from './ladder.js';
 import { ladderSvg } from './svg.js';
 import type { Finding } from '../diagnose/types.js';
 import type { Report, ReportedConnection } from './types.js';
@@ -99,7 +99,7 @@ export function writeHtml(report: Report, write: (piece: string) => void, opts: 
   const s = report.summary;
   out.push(`<p class="headline${s.failed === 0 ? ' ok' : ''}" id="headline">${longText(s.headline)}</p>`);
   out.push(
-    `<p>${s.connections} connection attempt${s.connections === 1 ? '' : 's'}: <span class="completed">${s.completed} completed</span>, <span class="failed">${s.failed} failed</span>, <span class="incomplete">${s.incompleteCapture} only partly captured</span>.</p>`,
+    `<p>${s.connections} connection attempt${s.connections === 1 ? '' : 's'}: <span class="completed">${s.completed} completed</span>, <span class="failed">${s.failed} failed</span>, <span class="incomplete">${s.incompleteCapture} only partly captured</span>${s.preAuthentication ? `, ${s.preAuthentication} NLA pre-authentication connection${s.preAuthentication === 1 ? '' : 's'} (not failures)` : ''}.</p>`,
   );
   if (report.capture.damage.length > 0) {
     out.push('<p class="failed">Damaged input (what could be read was analysed):</p><ul>');
@@ -138,9 +138,13 @@ export function writeHtml(report: Report, write: (piece: string) => void, opts: 
     for (const f of report.captureFindings) out.push(...findingBody(f));
     out.push('</section>');
   }
-  const { failed, incomplete } = partition(report);
+  const { failed, incomplete, completed, preAuthentication } = partition(report);
   for (const c of failed) out.push(...failedSection(c, max, fileSetNote(report, c)));
   for (const c of incomplete) out.push(...incompleteSection(c));
+  for (const c of preAuthentication) {
+    out.push(`<section class="conn" id="${anchor(c)}">`, `<h2>${h(c.id)}: ${h(c.client)} → ${h(c.server)} <span class="completed">${h(outcomeText(c))}</span></h2>`, `<p>${h(c.attempt!.note)}</p>`, '</section>');
+  }
+  for (const c of completed) if (c.findings.length > 0) out.push(...warningSection(c));
   out.push(...captureSection(report));
   out.push(`<footer>${h(`${report.tool.name} ${report.tool.version}, report schema ${report.schemaVersion}`)}</footer>`);
   out.push('</main></body>', '</html>');
@@ -152,7 +156,18 @@ function anchor(c: ReportedConnection): string {
 }
 
 function outcomeClass(c: ReportedConnection): string {
+  if (c.attempt?.role === 'pre_authentication') return 'completed';
   return c.outcome === 'completed' ? 'completed' : c.outcome === 'failed' ? 'failed' : 'incomplete';
+}
+
+/** A completed connection with a weakness worth a warning (e.g. Standard RDP Security). */
+function warningSection(c: ReportedConnection): string[] {
+  const out: string[] = [`<section class="conn" id="${anchor(c)}">`, `<h2>${h(c.id)}: ${h(c.client)} → ${h(c.server)} <span class="completed">${h(outcomeText(c))}</span></h2>`];
+  if (c.attempt) out.push(`<p>${h(c.attempt.note)}</p>`);
+  out.push(...factsTable(c));
+  for (const f of c.findings) out.push(`<h3>${h(findingLabel(f))}</h3>`, ...findingBody(f));
+  out.push('</section>');
+  return out;
 }
 
 /** href for an evidence file: relative paths kept relative ("./"), percent-encoded, then escaped. */
@@ -184,10 +199,10 @@ function attemptsTable(report: Report): string[] {
   ];
   for (const c of report.connections) {
     const f = c.findings[0];
-    const id = c.outcome === 'completed' ? h(c.id) : `<a href="#${anchor(c)}">${h(c.id)}</a>`;
+    const id = c.outcome === 'completed' && c.findings.length === 0 ? h(c.id) : `<a href="#${anchor(c)}">${h(c.id)}</a>`;
     out.push(
       `<tr><td>${id}</td><td>${h(c.client)}</td><td>${h(c.server)}</td><td class="${outcomeClass(c)}">${h(outcomeText(c))}</td><td>${h(c.reached)}</td>` +
-        `<td>${f ? h(f.cause) : ''}</td><td>${f ? percent(f.confidence) : ''}</td>${many ? `<td>${h(c.file)}</td>` : ''}` +
+        `<td>${f ? h(findingTag(f)) : ''}</td><td>${f ? percent(f.confidence) : ''}</td>${many ? `<td>${h(c.file)}</td>` : ''}` +
         `<td>${c.evidenceFile ? `<a href="${href(c.evidenceFile)}">${h(c.evidenceFile)}</a>` : ''}</td></tr>`,
     );
   }
@@ -201,6 +216,7 @@ function failedSection(c: ReportedConnection, max: number, setNote: string | nul
   out.push(`<h2>${h(c.id)}: ${h(c.client)} → ${h(c.server)} <span class="failed">${h(outcomeText(c))}</span></h2>`);
   if (setNote !== null) out.push(`<p class="muted"><strong>Files:</strong> ${h(setNote)}</p>`);
   if (c.died) out.push(`<p class="died"><strong>Died:</strong> ${h(deathText(c))}: ${longText(c.died.detail)}</p>`);
+  if (c.attempt) out.push(`<p>${h(c.attempt.note)}</p>`);
   out.push(...factsTable(c));
   out.push('<h3>Ladder</h3>', `<div class="scroll">${ladderSvg(c, max)}</div>`);
   out.push(...findingBlock(c));
@@ -232,6 +248,7 @@ function factsTable(c: ReportedConnection): string[] {
     if (n.requestedProtocolNames.length > 0) rows.push(['Requested protocols', n.requestedProtocolNames.join(' | ')]);
     if (n.selectedProtocolName !== null) rows.push(['Selected protocol', n.selectedProtocolName]);
     if (n.failureCodeName !== null) rows.push(['RDP_NEG_FAILURE', n.failureCodeName]);
+    for (const m of logonModes(c)) rows.push(['RDP_NEG_REQ flag', m]);
   }
   const t = c.tls;
   if (t) {
@@ -258,7 +275,7 @@ function factsTable(c: ReportedConnection): string[] {
 function findingBlock(c: ReportedConnection): string[] {
   const f = c.findings[0];
   if (!f) return ['<h3>Finding</h3>', '<p>The capture does not show why this attempt failed.</p>'];
-  const out: string[] = ['<h3>Finding</h3>', ...findingBody(f)];
+  const out: string[] = [`<h3>${f.consequenceOf !== undefined ? h(findingLabel(f)) : 'Finding'}</h3>`, ...findingBody(f)];
   const others = c.findings.slice(1);
   if (others.length > 0) out.push(`<p><strong>Also possible:</strong> ${others.map((o) => `${h(o.cause)} (${percent(o.confidence)}): ${longText(o.explanation)}`).join('; ')}</p>`);
   return out;

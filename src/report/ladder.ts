@@ -154,8 +154,27 @@ export function percent(confidence: number): string {
   return `${Math.round(confidence * 100)}%`;
 }
 
-/** One line per connection: the outcome in words. */
+/**
+ * The logon modes the client asked for in its RDP_NEG_REQ flags (MS-RDPBCGR 2.2.1.1.1), by their
+ * spec names and the names admins know them by.
+ */
+export function logonModes(c: ReportedConnection): string[] {
+  const f = c.negotiation?.requestFlags ?? 0;
+  const out: string[] = [];
+  if (f & 0x01) out.push('RESTRICTED_ADMIN_MODE_REQUIRED (Restricted Admin mode)');
+  if (f & 0x02) out.push('REDIRECTED_AUTHENTICATION_MODE_REQUIRED (Remote Credential Guard)');
+  return out;
+}
+
+/** One line per connection: the outcome in words (with the logon mode the client asked for, if any). */
 export function outcomeText(c: ReportedConnection): string {
+  const f = c.negotiation?.requestFlags ?? 0;
+  const mode = f & 0x01 ? ' (Restricted Admin mode)' : f & 0x02 ? ' (Remote Credential Guard)' : '';
+  return outcomeWords(c) + mode;
+}
+
+function outcomeWords(c: ReportedConnection): string {
+  if (c.attempt?.role === 'pre_authentication') return `NLA pre-authentication for ${c.attempt.of}`;
   if (c.outcome === 'completed') return 'completed';
   if (c.outcome === 'failed') return `failed in ${c.died?.phase ?? c.reached}`;
   return `incomplete capture (${c.incompleteReason === 'started_late' ? 'started late' : c.incompleteReason === 'ended_early' ? 'ended early' : 'unknown'})`;
@@ -166,17 +185,41 @@ export function eventLabel(e: TimelineEvent): string {
   return `${e.event}${e.inferred ? ' (inferred)' : ''}${e.decrypted ? ' (decrypted)' : ''}`;
 }
 
-/** Connections grouped for the writers: failed first (in report order), then the others. */
-export function partition(report: Report): { failed: ReportedConnection[]; incomplete: ReportedConnection[]; completed: ReportedConnection[] } {
+/** The label of a finding as the writers show it: a weakness, a consequence of another connection's failure, or a cause. */
+export function findingLabel(f: Finding): string {
+  if (f.severity === 'warning') return 'Warning';
+  if (f.consequenceOf !== undefined) return `Consequence of ${f.consequenceOf}`;
+  return 'Cause';
+}
+
+/** A finding's cause id as the attempts tables show it ("nla_mismatch (consequence of c1)"). */
+export function findingTag(f: Finding): string {
+  if (f.severity === 'warning') return `${f.cause} (warning)`;
+  if (f.consequenceOf !== undefined) return `${f.cause} (consequence of ${f.consequenceOf})`;
+  return f.cause;
+}
+
+/**
+ * Connections grouped for the writers: failed first (in report order), then the others; mstsc's NLA
+ * pre-authentication connections apart (part of the attempt after them, not failures).
+ */
+export function partition(report: Report): {
+  failed: ReportedConnection[];
+  incomplete: ReportedConnection[];
+  completed: ReportedConnection[];
+  preAuthentication: ReportedConnection[];
+} {
   const failed: ReportedConnection[] = [];
   const incomplete: ReportedConnection[] = [];
   const completed: ReportedConnection[] = [];
+  const preAuthentication: ReportedConnection[] = [];
   for (const c of report.connections) {
-    if (c.outcome === 'failed') failed.push(c);
+    if (c.attempt?.role === 'pre_authentication') preAuthentication.push(c);
+    else if (c.outcome === 'failed') failed.push(c);
     else if (c.outcome === 'incomplete_capture') incomplete.push(c);
     else completed.push(c);
   }
-  return { failed, incomplete, completed };
+  return { failed, incomplete, completed, preAuthentication };
 }
 
 /** Capture time span as "start .. end", or "" when unknown. */

@@ -6,7 +6,7 @@
 import { serverSentence } from '../diagnose/index.js';
 import { probeFacts, probeTables } from './probe.js';
 import { escapeMarkdown as md, markdownCode as code } from './escape.js';
-import { CAPTURE_FINDINGS_TITLE, deathText, fileSetLines, fileSetNote, ladderRows, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
+import { CAPTURE_FINDINGS_TITLE, deathText, fileSetLines, fileSetNote, findingLabel, findingTag, ladderRows, logonModes, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
 import type { Finding } from '../diagnose/types.js';
 import type { Report, ReportedConnection } from './types.js';
 
@@ -76,7 +76,7 @@ export function writeMarkdown(report: Report, write: (piece: string) => void, op
   out.push(`**${md(report.summary.headline)}**`, '');
   const s = report.summary;
   out.push(
-    `${s.connections} connection attempt${s.connections === 1 ? '' : 's'}: ${s.completed} completed, ${s.failed} failed, ${s.incompleteCapture} only partly captured.`,
+    `${s.connections} connection attempt${s.connections === 1 ? '' : 's'}: ${s.completed} completed, ${s.failed} failed, ${s.incompleteCapture} only partly captured${s.preAuthentication ? `, ${s.preAuthentication} NLA pre-authentication connection${s.preAuthentication === 1 ? '' : 's'} (not failures)` : ''}.`,
     '',
   );
   if (report.capture.damage.length > 0) {
@@ -118,7 +118,7 @@ export function writeMarkdown(report: Report, write: (piece: string) => void, op
             md(c.server),
             md(outcomeText(c)),
             md(c.reached),
-            f ? code(f.cause) : '',
+            f ? code(findingTag(f)) : '',
             f ? percent(f.confidence) : '',
             ...(many ? [md(c.file)] : []),
           ];
@@ -140,9 +140,11 @@ export function writeMarkdown(report: Report, write: (piece: string) => void, op
     for (const f of report.captureFindings) out.push(...findingBody(f, '###'));
   }
 
-  const { failed, incomplete } = partition(report);
+  const { failed, incomplete, completed, preAuthentication } = partition(report);
   for (const c of failed) out.push(...failedSection(c, max, fileSetNote(report, c)));
   for (const c of incomplete) out.push(...incompleteSection(c));
+  for (const c of preAuthentication) out.push(`## ${title(c)}`, '', md(c.attempt!.note), '');
+  for (const c of completed) if (c.findings.length > 0) out.push(...warningSection(c));
 
   out.push(...captureSection(report));
   out.end();
@@ -152,6 +154,7 @@ function failedSection(c: ReportedConnection, max: number, setNote: string | nul
   const out: string[] = [`## ${title(c)}`, ''];
   if (setNote !== null) out.push(`**Files:** ${md(setNote)}`, '');
   if (c.died) out.push(`**Died:** ${md(deathText(c))}: ${md(c.died.detail)}`, '');
+  if (c.attempt) out.push(md(c.attempt.note), '');
   out.push(...facts(c));
   out.push('### Ladder', '');
   const rows: string[][] = [];
@@ -202,6 +205,7 @@ function facts(c: ReportedConnection): string[] {
     if (n.requestedProtocolNames.length > 0) rows.push(['Requested protocols', md(n.requestedProtocolNames.join(' | '))]);
     if (n.selectedProtocolName !== null) rows.push(['Selected protocol', md(n.selectedProtocolName)]);
     if (n.failureCodeName !== null) rows.push(['RDP_NEG_FAILURE', md(n.failureCodeName)]);
+    for (const m of logonModes(c)) rows.push(['RDP_NEG_REQ flag', md(m)]);
   }
   const t = c.tls;
   if (t) {
@@ -225,10 +229,19 @@ function facts(c: ReportedConnection): string[] {
   return [...table(['Fact', 'Value'], rows.map(([k, v]) => [md(k!), v!])), ''];
 }
 
+/** A completed connection with a weakness worth a warning (e.g. Standard RDP Security). */
+function warningSection(c: ReportedConnection): string[] {
+  const out: string[] = [`## ${title(c)}`, ''];
+  if (c.attempt) out.push(md(c.attempt.note), '');
+  out.push(...facts(c));
+  for (const f of c.findings) out.push(`### ${findingLabel(f)}`, '', ...findingBody(f, '####'));
+  return out;
+}
+
 function findingSection(c: ReportedConnection): string[] {
   const f = c.findings[0];
   if (!f) return ['### Finding', '', 'The capture does not show why this attempt failed.', ''];
-  const out: string[] = ['### Finding', '', ...findingBody(f, '###')];
+  const out: string[] = [`### ${f.consequenceOf !== undefined ? findingLabel(f) : 'Finding'}`, '', ...findingBody(f, '###')];
   const others = c.findings.slice(1);
   if (others.length > 0) out.push(`**Also possible:** ${others.map((o) => `${code(o.cause)} (${percent(o.confidence)})`).join(', ')}`, '');
   return out;

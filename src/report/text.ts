@@ -8,7 +8,7 @@ import type { Finding } from '../diagnose/types.js';
 import type { TimelineEvent } from '../handshake/types.js';
 import { probeFacts, probeTables, textTable } from './probe.js';
 import { escapeControls } from './escape.js';
-import { CAPTURE_FINDINGS_TITLE, deathText, eventLabel, fileSetLines, fileSetNote, ladderRows, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
+import { CAPTURE_FINDINGS_TITLE, deathText, eventLabel, fileSetLines, fileSetNote, findingLabel, ladderRows, logonModes, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
 import type { Report, ReportedConnection } from './types.js';
 
 export interface TextOptions {
@@ -90,7 +90,7 @@ export function writeText(report: Report, opts: TextOptions, write: (piece: stri
   }
   const many = cap.files.length > 1;
   const esc = (c: ReportedConnection): ReportedConnection => mapStrings(c, escapeControls);
-  const { failed, incomplete, completed } = partition(report);
+  const { failed, incomplete, completed, preAuthentication } = partition(report);
   if (opts.detail === 'full') {
     for (const c of failed) out('', ...failedBlock(esc(c), many, max, paint, null, fileSetNote(report, c)));
   } else {
@@ -120,7 +120,19 @@ export function writeText(report: Report, opts: TextOptions, write: (piece: stri
     if (opts.detail !== 'full' && completed.length > LIST_AT_MOST) {
       for (const line of countedByServer(completed)) out(`  ${escapeControls(line)}`);
     } else {
-      for (const c of completed) out(`  ${oneLine(esc(c), many, paint)}`);
+      for (const c of completed) {
+        const e = esc(c);
+        out(`  ${oneLine(e, many, paint)}`);
+        if (e.attempt) out(`    ${e.attempt.note}`);
+        for (const f of e.findings) out(...findingDetail(f, `${findingLabel(f)}:`, '    ', paint, true));
+      }
+    }
+  }
+  if (preAuthentication.length > 0) {
+    out('', paint('1', 'NLA pre-authentication (part of the attempt after it, not a failure):'));
+    for (const c of preAuthentication) {
+      const e = esc(c);
+      out(`  ${oneLine(e, many, paint)}`, `    ${e.attempt!.note}`);
     }
   }
   const groups = r.groups.filter((g) => g.connectionIds.length > 1);
@@ -230,6 +242,7 @@ function failedBlock(c: ReportedConnection, many: boolean, max: number, paint: P
   lines.push(`${paint('1;31', 'FAILED')} ${paint('1', where(c, many))}: ${deathText(c) || `reached ${c.reached}`}`);
   if (setNote !== null) lines.push(`  ${escapeControls(setNote)}`);
   if (c.died?.detail) lines.push(`  ${c.died.detail}`);
+  if (c.attempt) lines.push(`  ${c.attempt.note}`);
   const facts = factLines(c);
   for (const f of facts) lines.push(`  ${f}`);
   lines.push(...ladder(c, max, paint));
@@ -250,6 +263,7 @@ function factLines(c: ReportedConnection): string[] {
     if (n.requestedProtocolNames.length > 0) p.push(`requested ${n.requestedProtocolNames.join('|')}`);
     if (n.selectedProtocolName !== null) p.push(`selected ${n.selectedProtocolName}`);
     if (n.failureCodeName !== null) p.push(`failure ${n.failureCodeName}`);
+    for (const m of logonModes(c)) p.push(`flags ${m}`);
     if (p.length > 0) out.push(`negotiation: ${p.join(', ')}`);
   }
   const t = c.tls;
@@ -312,7 +326,7 @@ function findingLines(c: ReportedConnection, ind: string, paint: Paint, full: bo
   const stepsKey = `${f.cause}\n${f.remediation.join('\n')}`;
   const earlier = stepsShown?.get(stepsKey);
   if (stepsShown && earlier === undefined) stepsShown.set(stepsKey, c.id);
-  const out = findingDetail(f, 'Cause:', ind, paint, full, earlier);
+  const out = findingDetail(f, `${findingLabel(f)}:`, ind, paint, full, earlier);
   if (!full) return out;
   const others = c.findings.slice(1);
   if (others.length > 0) out.push(`${ind}  also possible: ${others.map((o) => `${o.cause} (${percent(o.confidence)})`).join(', ')}`);

@@ -2,6 +2,7 @@
 // `--format json` prints a Report as is (docs/report.schema.json documents it).
 import type { ConnectionRecord } from '../handshake/types.js';
 import type { Finding } from '../diagnose/types.js';
+import type { AttemptLink } from '../diagnose/attempts.js';
 import type { DnsTransaction } from '../flow/types.js';
 import type { ProbeResult } from './probe.js';
 
@@ -12,8 +13,11 @@ import type { ProbeResult } from './probe.js';
  * 1.4: `probe` added (the answers of `rdp-autopsy probe`, and of `analyze` of a probe's capture).
  * 2.0: an IPv6 endpoint is written in brackets (`[fd00::15]:3389`); 1.x wrote `fd00::15:3389`.
  * 2.1: the cause `cert_not_yet_valid` added (a certificate whose notBefore is after the connection).
+ * 2.2: `connections[].attempt` (pre-authentication / retry links), `summary.preAuthentication`, the
+ *      warning cause `standard_rdp_security` with `findings[].severity`, `findings[].consequenceOf`,
+ *      and the TCP facts `missingRanges` / `unansweredKeepAlives`.
  */
-export const REPORT_SCHEMA_VERSION = '2.1';
+export const REPORT_SCHEMA_VERSION = '2.2';
 
 export interface CaptureFileSummary {
   file: string;
@@ -77,7 +81,16 @@ export interface CaptureSummary {
  * A connection as reported: the record plus its findings (sorted, top first), and the path of its
  * evidence pcap when `--export-evidence` wrote one (src/report/evidence.ts).
  */
-export type ReportedConnection = ConnectionRecord & { findings: Finding[]; evidenceFile?: string };
+export type ReportedConnection = ConnectionRecord & {
+  findings: Finding[];
+  evidenceFile?: string;
+  /**
+   * What the connection is within a user attempt of several connections (mstsc's NLA
+   * pre-authentication for the connection after it, or the client's own retry after a failure), or
+   * null. Since schema 1.3; absent on the NDJSON lines streamed as connections end (judged alone).
+   */
+  attempt?: AttemptLink | null;
+};
 
 /** Attempts from one client to one server within seconds, shown as one story with its retries. */
 export interface AttemptGroup {
@@ -117,6 +130,8 @@ export interface Report {
     completed: number;
     failed: number;
     incompleteCapture: number;
+    /** mstsc's NLA pre-authentication connections (part of the attempt after them; not failed, not in the other counts). Since schema 1.3. */
+    preAuthentication: number;
     /** One plain sentence for the whole capture. */
     headline: string;
   };

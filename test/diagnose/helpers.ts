@@ -40,6 +40,8 @@ export function makeTcp(o: Partial<TcpFacts> = {}): TcpFacts {
     maxSegment: [1200, 1460],
     maxAckedSegment: [1200, 1460],
     lostSegments: [],
+    missingRanges: [],
+    unansweredKeepAlives: [null, null],
     maxIdle: { seconds: 0.2, frame: 20 },
     mss: [1460, 1460],
     ...o,

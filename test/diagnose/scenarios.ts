@@ -306,6 +306,31 @@ export function scenarios(): Scenario[] {
     out.push(one('decrypted CredSSP without errorCode, server FIN', 'nla_failed', n, { minConfidence: 0.65, maxConfidence: 0.75, frames: [11, 12, 15], mentions: ['decrypted CredSSP exchange (negoTokens 1, 2)', 'no TSRequest carried an errorCode'] }));
     const e = credsspShape('server', makeCredssp({ earlyUserAuthResult: 5, frames: [16] }));
     out.push(one('Early User Authorization Result ACCESS_DENIED', 'nla_failed', e, { minConfidence: 0.85, frames: [16], mentions: ['ACCESS_DENIED'] }));
+    // The clear text around CredSSP: the client's KDC refused it seconds before (RFC 4120 KRB-ERROR).
+    const krb = (errorCode: number, errorName: string, frame: number, dt: number) => ({
+      fileIndex: 0,
+      frame,
+      time: T0 + dt,
+      transport: 'tcp' as const,
+      kdc: '10.0.0.2',
+      client: '10.0.0.9',
+      errorCode,
+      errorName,
+      crealm: 'CORP.EXAMPLE',
+      cname: 'bob',
+      realm: 'CORP.EXAMPLE',
+      sname: 'krbtgt/CORP.EXAMPLE',
+      eText: null,
+    });
+    const revoked = credsspShape('server');
+    out.push(
+      one('KDC_ERR_CLIENT_REVOKED from the KDC before a short CredSSP exchange', 'nla_failed', revoked, { minConfidence: 0.9, frames: [1, 15], mentions: ['KDC_ERR_CLIENT_REVOKED (18)', 'frame 1', 'bob@CORP.EXAMPLE', 'disabled, locked out or expired'] }, input([revoked], { kerberos: [krb(25, 'KDC_ERR_PREAUTH_REQUIRED', 2, -3), krb(18, 'KDC_ERR_CLIENT_REVOKED', 1, -2)] })),
+    );
+    const skew = credsspShape('server');
+    out.push(one('KRB_AP_ERR_SKEW: the clocks differ', 'nla_failed', skew, { minConfidence: 0.9, frames: [7], mentions: ['KRB_AP_ERR_SKEW', 'clocks'] }, input([skew], { kerberos: [krb(37, 'KRB_AP_ERR_SKEW', 7, -1)] })));
+    const ipSni = credsspShape('server');
+    ipSni.tls = makeTls({ certificates: caChain(), appRecords: { client: 2, server: 2 }, sni: '10.0.0.5' });
+    out.push(one('SNI is an IP address: NTLM, not Kerberos', 'nla_failed', ipSni, { minConfidence: 0.55, frames: [15], mentions: ['SNI "10.0.0.5"', 'Kerberos cannot be used', 'NTLM'] }));
   }
   // tls_mismatch
   {
@@ -416,6 +441,31 @@ export function scenarios(): Scenario[] {
       timeline: [...healthyTimeline(), ev(17, 'c2s', 'MCS Connect Initial (inferred)', 'mcs'), ev(18, 's2c', 'MCS Connect Response (inferred)', 'mcs'), ev(19, 'c2s', 'RST', 'mcs')],
     });
     out.push(one('client RST after the MCS Connect Response', 'client_abort', c, { minConfidence: 0.45, frames: [18, 19], mentions: ['MCS Connect Response', 'frame 19', 'RST'] }));
+  }
+
+  // standard_rdp_security (a warning on a completed connection)
+  {
+    const c = makeRecord({
+      security: 'rdp',
+      tls: null,
+      negotiation: makeNegotiation({ requestedProtocols: 0, selectedProtocol: 0, selectedProtocolName: 'PROTOCOL_RDP' }),
+      mcs: {
+        connectInitialFrame: 6,
+        connectResponseFrame: 7,
+        result: 0,
+        client: null,
+        server: { versionMajor: 8, versionMinor: 4, clientRequestedProtocols: 0, encryptionMethod: 0x2, encryptionLevel: 2, serverRandomLen: 32, serverCertLen: 184, serverCertType: 'proprietary', certificates: [], channelIds: [] },
+        erectDomainFrame: 8,
+        attachUserRequestFrame: 9,
+        attachUserConfirmFrame: 10,
+        attachUserResult: 0,
+        channelJoins: [],
+        securityExchangeFrame: 12,
+        clientInfoFrame: 13,
+        disconnectUltimatum: null,
+      },
+    });
+    out.push(one('a completed session over Standard RDP Security (RC4)', 'standard_rdp_security', c, { minConfidence: 1, frames: [5, 7, 12], mentions: ['PROTOCOL_RDP', 'ENCRYPTION_METHOD_128BIT (RC4)', 'Security Exchange (frame 12)'] }));
   }
   return out;
 }

@@ -73,7 +73,8 @@ describe('retry stories', () => {
     const b = rdpCompleted('c2', T0 + 1.5, 49703);
     const conns = [b, a];
     const findings = diagnose(input(conns));
-    expect(findings.get('c2')).toEqual([]);
+    // The fallback worked: no cause, only the warning that it runs over Standard RDP Security.
+    expect(findings.get('c2')!.map((f) => [f.cause, f.severity])).toEqual([['standard_rdp_security', 'warning']]);
     expect(findings.get('c1')![0]!.cause).toBe('security_layer_mismatch');
     const groups = groupAttempts(conns, findings);
     expect(groups).toHaveLength(1);
@@ -96,7 +97,7 @@ describe('retry stories', () => {
     const g = groupAttempts(conns, diagnose(input(conns)));
     expect(g.map((x) => x.connectionIds)).toEqual([['c1'], ['c2']]);
     expect(g[1]!.rootCauseConnectionId).toBeNull();
-    expect(g[1]!.summary).toBe('Completed with PROTOCOL_RDP.');
+    expect(g[1]!.summary).toBe('Completed with PROTOCOL_RDP. The session (c2) ran over Standard RDP Security: RC4, the server not authenticated.');
   });
   it('different servers are different stories', () => {
     const other = rdpCompleted('c2', T0 + 1, 2);

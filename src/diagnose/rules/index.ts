@@ -18,6 +18,7 @@ import { mtuBlackhole } from './mtu_blackhole.js';
 import { dnsFailure } from './dns_failure.js';
 import { serverDenied } from './server_denied.js';
 import { clientAbort } from './client_abort.js';
+import { standardRdpSecurity } from './standard_rdp_security.js';
 
 export const RULES: readonly Rule[] = [
   certExpired,
@@ -38,4 +39,8 @@ export const RULES: readonly Rule[] = [
   dnsFailure,
   serverDenied,
   clientAbort,
+  standardRdpSecurity,
 ];
+
+/** The rules of warnings (a weakness of a connection that worked): the only ones run on completed connections. */
+export const WARNING_RULES: readonly Rule[] = [standardRdpSecurity];

@@ -1,8 +1,11 @@
 // mtu_blackhole: full-size segments retransmitted and never acknowledged while
 // smaller ones pass, with no ICMP "fragmentation needed" / "packet too big"
-// (RFC 1191, RFC 8201; RFC 2923 2.1 "PMTUD black hole").
+// (RFC 1191, RFC 8201; RFC 2923 2.1 "PMTUD black hole"). Seen from the receiver's
+// side (a capture on the client), the full-size segments never appear at all: a
+// sequence gap of at least one full segment that nothing fills, with only smaller
+// segments of that side after it, the receiver's duplicate ACKs / SACKs, and no more.
 import type { ConnectionRecord } from '../../handshake/types.js';
-import type { LostSegmentRef } from '../../flow/types.js';
+import type { LostSegmentRef, MissingRangeRef } from '../../flow/types.js';
 import { isFragNeeded } from '../codes.js';
 import { closeWords, convFilter, makeFinding, plural } from '../facts.js';
 import type { Rule } from '../types.js';
@@ -18,6 +21,18 @@ export interface MtuEvidence {
   lost: LostSegmentRef[];
   maxAcked: number;
   mss: number;
+}
+
+/** The same seen at the receiver: full-size segments of `dir` that never reached the capture point. */
+export interface MtuGapEvidence {
+  dir: 0 | 1;
+  /** Holes of at least one full-size segment that nothing filled. */
+  missing: MissingRangeRef[];
+  /** Largest segment of `dir` that did arrive (smaller than full-size). */
+  maxSegment: number;
+  mss: number;
+  /** Duplicate ACKs the receiver sent for the hole. */
+  dupAcks: number;
 }
 
 export function mtuEvidence(conn: ConnectionRecord): MtuEvidence | null {
@@ -36,12 +51,33 @@ export function mtuEvidence(conn: ConnectionRecord): MtuEvidence | null {
   return null;
 }
 
+/**
+ * Receiver-side evidence: a hole of `dir` of at least one full-size segment that no segment ever
+ * filled, while every segment of `dir` that did arrive is smaller than full-size (a lossy path
+ * drops small segments too), and the receiver duplicate-ACKed it (RFC 5681 3.2, RFC 2018).
+ */
+export function mtuGapEvidence(conn: ConnectionRecord): MtuGapEvidence | null {
+  const tcp = conn.flow.tcp;
+  if (!tcp || tcp.missingRanges.length === 0) return null;
+  for (const dir of [1, 0] as const) {
+    const mss = tcp.mss[dir === 0 ? 1 : 0] ?? DEFAULT_MSS;
+    const big = Math.max(FULL_SIZE_MIN_BYTES, Math.floor(mss * FULL_SIZE_FRACTION));
+    const missing = tcp.missingRanges.filter((m) => m.dir === dir && m.bytes >= big);
+    if (missing.length === 0) continue;
+    if (tcp.maxSegment[dir] >= big) continue; // full-size segments of this side did arrive
+    const dupAcks = tcp.dupAcks[dir === 0 ? 1 : 0];
+    if (dupAcks === 0) continue; // the receiver never asked for the bytes: not a hole it waited on
+    return { dir, missing, maxSegment: tcp.maxSegment[dir], mss, dupAcks };
+  }
+  return null;
+}
+
 export const mtuBlackhole: Rule = {
   cause: 'mtu_blackhole',
   check(conn) {
     if (conn.outcome === 'completed') return null;
     const ev = mtuEvidence(conn);
-    if (!ev) return null;
+    if (!ev) return receiverSide(conn);
     const first = ev.lost[0]!;
     const sender = ev.dir === 1 ? 'server' : 'client';
     const tls = conn.tls;
@@ -72,3 +108,37 @@ export const mtuBlackhole: Rule = {
     });
   },
 };
+
+/** The black hole seen from the receiver: the full-size segments never reached the capture point. */
+function receiverSide(conn: ConnectionRecord) {
+  const ev = mtuGapEvidence(conn);
+  if (!ev) return null;
+  const tcp = conn.flow.tcp!;
+  const first = ev.missing[0]!;
+  const sender = ev.dir === 1 ? 'server' : 'client';
+  const receiver = ev.dir === 1 ? 'client' : 'server';
+  const bytes = ev.missing.reduce((n, m) => n + m.bytes, 0);
+  const segments = Math.max(1, Math.round(bytes / ev.mss));
+  const tls = conn.tls;
+  const inFlight = ev.dir === 1 && tls !== null && tls.clientHelloFrame !== null && tls.clientFinishedFrame === null && first.frame > tls.clientHelloFrame;
+  const keepAlives = tcp.keepAlives[ev.dir === 1 ? 0 : 1];
+  const fragNeeded = conn.flow.icmp.find((i) => isFragNeeded(i.ipVersion, i.type, i.code));
+  let confidence = inFlight ? 0.75 : 0.65;
+  let reason =
+    'Seen from the receiver, only the gap shows: full-size segments that never arrive while smaller ones do point at the path MTU, but loss of a few segments in a row looks the same in a short capture. A capture on the server side would show them retransmitted.';
+  if (fragNeeded) {
+    confidence = 0.5;
+    reason = `A router did report a smaller MTU${fragNeeded.mtu ? ` (${fragNeeded.mtu})` : ''} in frame ${fragNeeded.frame}, yet full-size segments still did not arrive: the sender may not have received or honoured it.`;
+  }
+  const d = conn.died;
+  const closed = d !== null && d.frame !== null && (d.how === 'fin' || d.how === 'rst' || d.how === 'tls_alert' || d.how === 'encrypted_alert');
+  const end = closed ? `; the ${d!.by} then ${closeWords(d!.how)} in frame ${d!.frame}` : '; nothing else followed';
+  return makeFinding('mtu_blackhole', {
+    confidence,
+    confidenceReason: reason,
+    frames: [first.frame, ...ev.missing.slice(1, 3).map((m) => m.frame), fragNeeded?.frame, d?.frame],
+    explanation: `${first.bytes} bytes of the ${sender}'s data (${segments === 1 ? 'one full-size segment' : `about ${segments} full-size segments`} at its MSS of ${ev.mss}) never arrived before frame ${first.frame}${inFlight ? ' (the TLS certificate flight)' : ''}, while its smaller segments (up to ${ev.maxSegment} bytes) did; the ${receiver} sent ${plural(ev.dupAcks, 'duplicate ACK')}${keepAlives > 0 ? ` and ${plural(keepAlives, 'keep-alive')}` : ''}${fragNeeded ? '' : ', and no ICMP "fragmentation needed" arrived'}${end}.`,
+    filter: `${convFilter(conn)} && (tcp.analysis.lost_segment || tcp.analysis.duplicate_ack || tcp.options.sack_le || icmp.type == 3 || icmpv6.type == 2)`,
+    summary: `full-size packets from the ${sender} are lost on the way (MTU black hole)`,
+  });
+}

@@ -24,6 +24,8 @@ export const THRESHOLDS = {
   gapSeconds: 5,
   /** Two consecutive handshake phases this far apart (not counting TLS -> CredSSP, where the user may answer a prompt). */
   slowPhaseSeconds: 5,
+  /** Keep-alives unanswered at the end of a connection (the peer or the path went away). */
+  unansweredKeepAlives: 2,
   /** Signals needed for a finding (one strong loss signal is enough). */
   signals: 2,
   /** Strong loss: this many retransmissions at this rate. */
@@ -66,6 +68,19 @@ export const networkUnstable: Rule = {
     if (tcp.maxIdle && tcp.maxIdle.seconds >= T.gapSeconds && retxFrames.has(tcp.maxIdle.frame)) {
       signals.push(`the flow stalled for ${secondsText(tcp.maxIdle.seconds)} before a retransmission in frame ${tcp.maxIdle.frame}`);
       frames.push(tcp.maxIdle.frame);
+    }
+    // Keep-alives a side sent at the end that the other never answered (RFC 9293 3.8.4, RFC 1122
+    // 4.2.3.6), followed by the end of the connection: the path (or the peer) went away.
+    const d = conn.died;
+    for (const dir of [0, 1] as const) {
+      const run = tcp.unansweredKeepAlives[dir];
+      if (run === null || run.count < T.unansweredKeepAlives) continue;
+      const side = dir === 0 ? 'client' : 'server';
+      const ended = d !== null && d.frame !== null && d.frame > run.lastFrame && (d.how === 'rst' || d.how === 'fin' || d.how === 'timeout');
+      signals.push(`${run.count} keep-alives from the ${side} (frames ${run.firstFrame}-${run.lastFrame}) got no answer${ended ? `, then the ${d!.by} ${d!.how === 'rst' ? 'reset' : d!.how === 'fin' ? 'closed' : 'gave up on'} the connection in frame ${d!.frame}` : ''}`);
+      frames.push(run.firstFrame, run.lastFrame);
+      if (ended) strong = true;
+      break;
     }
     const phases = [...conn.phases].sort((a, b) => a.frame - b.frame);
     for (let i = 1; i < phases.length; i++) {

@@ -3,9 +3,10 @@
 // ACCESS_DENIED (MS-RDPBCGR 2.2.10.2), or, without keys, a short encrypted
 // exchange that the server ends.
 import { AUTHZ_ACCESS_DENIED, PROTOCOL_HYBRID, PROTOCOL_HYBRID_EX } from '../codes.js';
-import { certDoubt, clientStoppedBeforeCredentials, closeWords, convFilter, hex32, laterCompletedAttempt, makeFinding, secondsText } from '../facts.js';
-import type { Finding, Rule } from '../types.js';
+import { certDoubt, clientStoppedBeforeCredentials, closeWords, convFilter, hex32, isIpLiteral, laterCompletedAttempt, makeFinding, secondsText } from '../facts.js';
+import type { DiagnosisInput, Finding, Rule } from '../types.js';
 import type { ConnectionRecord, CredsspInfo, Died } from '../../handshake/types.js';
+import type { KerberosErrorRef } from '../../flow/types.js';
 import { credsspErrorMeaning } from '../../rdp/credssp.js';
 
 /** A CredSSP exchange is a few round trips: more records than this and it is not "short". */
@@ -14,6 +15,30 @@ export const CREDSSP_MAX_RECORDS = 12;
 export const RETRY_SECONDS = 120;
 
 export const nlaFailed: Rule = {
+  cause: 'nla_failed',
+  check(conn, input) {
+    const f = nlaFailedFromRecords.check(conn, input);
+    return f === null ? null : withKdcError(conn, input, withIpSni(conn, f));
+  },
+};
+
+/**
+ * The client named the server by an IP address (its TLS SNI is an IP literal): Kerberos needs the
+ * server's name (its service principal, TERMSRV/<name>), so CredSSP's SPNEGO falls back to NTLM
+ * (MS-CSSP 3.1.5), which hosts often refuse (NTLM restricted by policy, accounts in Protected
+ * Users). Said in every nla_failed finding of such a connection.
+ */
+function withIpSni(conn: ConnectionRecord, f: Finding): Finding {
+  const sni = conn.tls?.sni ?? null;
+  if (sni === null || !isIpLiteral(sni)) return f;
+  return {
+    ...f,
+    explanation: `${f.explanation.replace(/\.$/, '')}; the client named the server by its IP address (SNI "${sni}"), so Kerberos cannot be used without a host name and CredSSP fell back to NTLM, which servers often refuse (connecting by the server's name lets Kerberos be used).`,
+  };
+}
+
+/** What the encrypted CredSSP exchange (or its decoded TSRequest) shows. */
+const nlaFailedFromRecords: Rule = {
   cause: 'nla_failed',
   check(conn, input) {
     if (conn.outcome === 'completed') return null;
@@ -168,4 +193,95 @@ function decodedEnd(cs: CredsspInfo, clientVersion: number, d: Died, filter: str
     filter,
     summary: 'NLA (CredSSP) authentication did not complete',
   });
+}
+
+/** A KRB-ERROR this long before the connection began (the ticket for the server is asked for first) still counts. */
+export const KDC_LOOKBACK_SECONDS = 30;
+
+/** What a KRB-ERROR code (RFC 4120 7.5.9) means for the user, and what to do; `decisive` when it is why NLA failed. */
+const KDC_MEANING: Record<number, { meaning: string; step: string; decisive: boolean }> = {
+  24: {
+    meaning: 'the password is wrong (the KDC refused the pre-authentication)',
+    step: 'Have the user type the password again, or reset it; repeated failures lock the account out. The domain controller logs the failure as Security event 4771 with failure code 0x18.',
+    decisive: true,
+  },
+  6: {
+    meaning: 'the user name is not known in that realm',
+    step: "Check the user name and its domain (DOMAIN\\user or user@domain) in the client's saved credentials; the domain controller logs Security event 4768 with result code 0x6.",
+    decisive: true,
+  },
+  18: {
+    meaning: 'the account is disabled, locked out or expired (its credentials are revoked)',
+    step: 'Unlock or enable the account in Active Directory Users and Computers (or `Unlock-ADAccount <user>` in PowerShell), or wait for the lockout to end; the domain controller logs Security event 4768 or 4771 with code 0x12.',
+    decisive: true,
+  },
+  1: {
+    meaning: 'the account has expired',
+    step: "Extend the account's expiry date in Active Directory (Account tab, \"Account expires\").",
+    decisive: true,
+  },
+  23: {
+    meaning: 'the password has expired',
+    step: 'Have the user change the password first (on a domain machine: Ctrl+Alt+Del > Change a password); with NLA an expired password cannot be changed at the remote logon screen.',
+    decisive: true,
+  },
+  12: {
+    meaning: 'a policy forbids this logon (logon hours, the computers the account may log on to, or an authentication policy)',
+    step: 'Check the account\'s logon hours and "Log On To" computers in Active Directory, and any authentication policy or Protected Users membership that restricts it.',
+    decisive: true,
+  },
+  37: {
+    meaning: 'the clocks of the client and the domain controller differ by more than Kerberos allows (5 minutes by default)',
+    step: 'Correct the client\'s clock (time zone and time source; `w32tm /resync` on a domain member) so that it is within 5 minutes of the domain controller.',
+    decisive: true,
+  },
+  7: {
+    meaning: 'the KDC knows no service principal for the name the client used, so Kerberos could not be used and CredSSP fell back to NTLM',
+    step: "Connect by the server's DNS name (the name of its TERMSRV service principal) rather than an alias or an IP address; `setspn -L <server>` lists its principals.",
+    decisive: false,
+  },
+};
+
+/** Codes every healthy exchange may carry: the first AS-REQ without pre-authentication, a UDP answer too big. */
+const KDC_ROUTINE = new Set([0, 25, 52]);
+
+/**
+ * Kerberos is clear text (RFC 4120): a KRB-ERROR that the client's KDC sent it just before the
+ * CredSSP exchange failed says why the authentication failed (wrong password, unknown or locked
+ * account, an expired password, clocks too far apart). The finding names it, cites its frame, and
+ * leads with the step that fits the code.
+ */
+function withKdcError(conn: ConnectionRecord, input: DiagnosisInput, f: Finding): Finding {
+  const list = input.kerberos;
+  if (!list || list.length === 0) return f;
+  const client = conn.flow.client.ip;
+  let hit: KerberosErrorRef | null = null;
+  for (const k of list) {
+    if (k.client !== client || k.fileIndex !== conn.fileIndex || KDC_ROUTINE.has(k.errorCode)) continue;
+    if (k.time < conn.start - KDC_LOOKBACK_SECONDS || k.time > conn.end) continue;
+    if (hit === null || KDC_MEANING[k.errorCode]?.decisive || !KDC_MEANING[hit.errorCode]?.decisive) hit = k;
+  }
+  if (hit === null) return f;
+  const m = KDC_MEANING[hit.errorCode] ?? {
+    meaning: `the KDC refused the request (${hit.errorName})`,
+    step: 'Look the error up in the domain controller\'s Security log (events 4768, 4769 and 4771) at the time of the attempt.',
+    decisive: false,
+  };
+  const who = hit.cname !== null ? `${hit.cname}${hit.crealm !== null ? `@${hit.crealm}` : ''}` : 'the client';
+  const when = secondsText(Math.abs(conn.start - hit.time));
+  const before = hit.time <= conn.start ? `${when} before the connection began` : `${when} into the connection`;
+  const sentence = `The domain controller ${hit.kdc} answered the client's Kerberos request with KRB-ERROR ${hit.errorName} (${hit.errorCode}) in frame ${hit.frame}, ${before}, for ${who} (service ${hit.sname}@${hit.realm}${hit.eText ? `, "${hit.eText}"` : ''}), meaning ${m.meaning}`;
+  const rest = f.explanation.charAt(0).toLowerCase() + f.explanation.slice(1);
+  return {
+    ...f,
+    confidence: m.decisive ? Math.max(f.confidence, 0.9) : f.confidence,
+    confidenceReason: m.decisive
+      ? `The KDC's answer is in clear text and names the reason; that this was the authentication CredSSP then used is inferred from the time (${before}) and the client's address.`
+      : f.confidenceReason,
+    frames: [...new Set([hit.frame, ...f.frames])].sort((a, b) => a - b),
+    explanation: `${sentence}; then ${rest}`,
+    remediation: [m.step, ...f.remediation],
+    filter: `(${f.filter}) || (kerberos.error_code && ${conn.flow.ipVersion === 6 ? 'ipv6.addr' : 'ip.addr'}==${client})`,
+    summary: `NLA failed: ${m.meaning} (${hit.errorName})`,
+  };
 }

@@ -1,0 +1,26 @@
+// The flow table keeps the KRB-ERRORs a KDC sends on port 88 (RFC 4120 7.2.1 UDP, 7.2.2 TCP with its
+// record mark), from the packet itself: no flow is tracked for port 88, and nothing else is kept.
+import { describe, expect, it } from 'vitest';
+import { ACK, Harness, PSH, tcpFrame, udpFrame } from './harness.js';
+import { asReq, krbError, tcpRecord } from '../../fixtures/lib/kerberos-bytes.js';
+
+const C = '10.0.0.9';
+const KDC = '10.0.0.2';
+const STIME = 1_773_133_201_000_000;
+
+describe('FlowTable: Kerberos errors on port 88', () => {
+  it('keeps a KRB-ERROR over UDP and over TCP, with frame, KDC, client and names; ignores requests and other payloads', () => {
+    const h = new Harness();
+    h.feed(udpFrame({ src: C, dst: KDC }, 55000, 88, asReq({ cname: 'bob', realm: 'CORP.EXAMPLE', till: STIME, nonce: 7 })));
+    const udp = h.feed(udpFrame({ src: KDC, dst: C }, 88, 55000, krbError({ errorCode: 6, stime: STIME, crealm: 'CORP.EXAMPLE', cname: 'bbo', realm: 'CORP.EXAMPLE', sname: ['krbtgt', 'CORP.EXAMPLE'] })));
+    const tcpErr = tcpRecord(krbError({ errorCode: 37, stime: STIME, realm: 'CORP.EXAMPLE', sname: ['TERMSRV', 'rdp-srv01.corp.example'], eText: 'skew' }));
+    const tcp = h.feed(tcpFrame({ src: KDC, dst: C }, 88, 55001, 1000, 2000, ACK | PSH, tcpErr));
+    h.feed(tcpFrame({ src: KDC, dst: C }, 88, 55001, 1000 + tcpErr.length, 2000, ACK | PSH, Buffer.from('not kerberos at all')));
+    h.feed(udpFrame({ src: KDC, dst: C }, 88, 55002, Buffer.from([0x7e, 0x05, 0x30, 0x03, 0xa0, 0x01])));
+    expect(h.table.kerberosErrors.map((k) => ({ ...k, time: 0 }))).toEqual([
+      { fileIndex: 0, frame: udp, time: 0, transport: 'udp', kdc: KDC, client: C, errorCode: 6, errorName: 'KDC_ERR_C_PRINCIPAL_UNKNOWN', crealm: 'CORP.EXAMPLE', cname: 'bbo', realm: 'CORP.EXAMPLE', sname: 'krbtgt/CORP.EXAMPLE', eText: null },
+      { fileIndex: 0, frame: tcp, time: 0, transport: 'tcp', kdc: KDC, client: C, errorCode: 37, errorName: 'KRB_AP_ERR_SKEW', crealm: null, cname: null, realm: 'CORP.EXAMPLE', sname: 'TERMSRV/rdp-srv01.corp.example', eText: 'skew' },
+    ]);
+    expect(h.consumers).toHaveLength(0);
+  });
+});
