@@ -29,6 +29,7 @@ import { PairIndex } from './pairs.js';
 import { StringInterner, compactRecord, flatString, flattenStrings } from './handshake/compact.js';
 import type { DiagnosisInput, Finding } from './diagnose/types.js';
 import { diagnose, diagnoseCapture, diagnoseConnection, groupAttempts, headline, summarizeServers } from './diagnose/index.js';
+import { findProbes } from './diagnose/probes.js';
 import { serverOwnTtl } from './diagnose/facts.js';
 import {
   REPORT_SCHEMA_VERSION,
@@ -548,7 +549,10 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
   }
   if (dns.length > MAX_DNS) dns = dns.slice(dns.length - MAX_DNS);
 
-  const conns = kept.sort((a, b) => a.fileIndex - b.fileIndex || a.flow.firstFrame - b.flow.firstFrame);
+  const sorted = kept.sort((a, b) => a.fileIndex - b.fileIndex || a.flow.firstFrame - b.flow.firstFrame);
+  // Health checks and scans are not RDP clients' attempts: set apart before the diagnosis (issue 18).
+  const { probes, ids: probeIds } = findProbes(sorted);
+  const conns = probeIds.size > 0 ? sorted.filter((c) => !probeIds.has(c.id)) : sorted;
   const input: DiagnosisInput = { connections: conns, dns, captureEnd: captureEnds, names, files: fileNames };
   const findings = diagnose(input);
   const captureFindings = diagnoseCapture(input, findings);
@@ -581,6 +585,8 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
   }
   if (unknownLinkFrames > 0) warnings.push(`${unknownLinkFrames} frames of an unsupported link type were skipped`);
   warnings.push(...keyLogWarnings(parts, conns));
+  const dup = duplicatesWarning(conns, stats.captureDuplicates);
+  if (dup !== null) warnings.push(dup);
   const completed = connections.filter((c) => c.outcome === 'completed').length;
   const failed = connections.filter((c) => c.outcome === 'failed').length;
   const incomplete = connections.length - completed - failed;
@@ -604,7 +610,7 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
     completed: completed + o.completed,
     failed: failed + o.failed,
     incompleteCapture: incomplete + o.incomplete,
-    headline: headline(conns, findings, { findings: captureFindings, frames: capture.frames }),
+    headline: headline(conns, findings, { findings: captureFindings, frames: capture.frames, probes }),
   };
   if (overflowCount > 0) summary.headline += ` (${overflowCount} more connections counted per server, not recorded.)`;
   return {
@@ -613,12 +619,28 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
     capture,
     connections,
     captureFindings,
+    probes,
     groups: groupAttempts(conns, findings),
     servers,
     dns,
     summary,
     warnings,
   };
+}
+
+/**
+ * Said once per report: frames of RDP flows that were exact copies of earlier ones (src/flow/duplicates.ts),
+ * with the first copy and its original, or null when there were none.
+ */
+function duplicatesWarning(conns: ConnectionRecord[], count: number): string | null {
+  if (count === 0) return null;
+  let first: ConnectionRecord | null = null;
+  for (const c of conns) {
+    const d = c.flow.captureDuplicateFrames[0];
+    if (d !== undefined && (first === null || d[0] < first.flow.captureDuplicateFrames[0]![0])) first = c;
+  }
+  const example = first !== null ? `; the first, frame ${first.flow.captureDuplicateFrames[0]![0]}${conns.some((c) => c.fileIndex !== 0) ? ` of ${first.file}` : ''}, repeats frame ${first.flow.captureDuplicateFrames[0]![1]}` : '';
+  return `${count} frame${count === 1 ? ' is an exact copy' : 's are exact copies'} of an earlier frame (same IP identification, sequence numbers and payload: a capture on a mirror port or on several interfaces at once); each was counted once, as editcap -d would, and left out of the retransmission figures${example}`;
 }
 
 /**
@@ -709,6 +731,7 @@ function captureSummary(files: CaptureFileSummary[], s: TableStats, unknownLinkF
       halfOpenEvicted: s.halfOpenEvicted,
       cutBytes: s.cutBytes,
       unknownLinkTypeFrames: unknownLinkFrames,
+      captureDuplicates: s.captureDuplicates,
     },
   };
 }

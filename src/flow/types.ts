@@ -138,6 +138,13 @@ export interface FlowFacts {
   cutBytes: PerDir<number>;
   /** Bytes of the stream before the first reassembled byte (e.g. a SOCKS exchange before the X.224 request). */
   skippedPrefix: PerDir<number>;
+  /**
+   * Frames that are exact copies of an earlier frame of the flow (a mirror port, a capture on several
+   * interfaces: duplicates.ts), left out of every other figure, as `editcap -d` would remove them.
+   */
+  captureDuplicates: number;
+  /** The first few copies: [copy's frame, original's frame]. */
+  captureDuplicateFrames: [number, number][];
 }
 
 export type FlowEndReason = 'closed' | 'capture_end' | 'evicted';

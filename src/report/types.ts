@@ -1,7 +1,7 @@
 // Contract between the pipeline and the report writers: the whole analysis of a run.
 // `--format json` prints a Report as is (docs/report.schema.json documents it).
 import type { ConnectionRecord } from '../handshake/types.js';
-import type { Finding } from '../diagnose/types.js';
+import type { Finding, ProbeGroup } from '../diagnose/types.js';
 import type { DnsTransaction } from '../flow/types.js';
 import type { ProbeResult } from './probe.js';
 
@@ -12,8 +12,10 @@ import type { ProbeResult } from './probe.js';
  * 1.4: `probe` added (the answers of `rdp-autopsy probe`, and of `analyze` of a probe's capture).
  * 2.0: an IPv6 endpoint is written in brackets (`[fd00::15]:3389`); 1.x wrote `fd00::15:3389`.
  * 2.1: the cause `cert_not_yet_valid` added (a certificate whose notBefore is after the connection).
+ * 2.2: `probes` added (health checks and scans set apart from the connections), `flow.captureDuplicates`,
+ *      `flow.captureDuplicateFrames` and `capture.stats.captureDuplicates` (frames a capture wrote twice).
  */
-export const REPORT_SCHEMA_VERSION = '2.1';
+export const REPORT_SCHEMA_VERSION = '2.2';
 
 export interface CaptureFileSummary {
   file: string;
@@ -70,6 +72,8 @@ export interface CaptureSummary {
     halfOpenEvicted: number;
     cutBytes: number;
     unknownLinkTypeFrames: number;
+    /** Frames of RDP flows that were exact copies of earlier ones (a mirror port, several interfaces), counted once. Since schema 1.3. */
+    captureDuplicates: number;
   };
 }
 
@@ -109,6 +113,11 @@ export interface Report {
    * client then never reached), top first. Since schema 1.1.
    */
   captureFindings: Finding[];
+  /**
+   * Connections that were not RDP clients' attempts (load-balancer health checks, scans), grouped; they
+   * are not in `connections` and not counted in `summary`. Since schema 1.3.
+   */
+  probes: ProbeGroup[];
   groups: AttemptGroup[];
   servers: ServerSummary[];
   dns: DnsTransaction[];

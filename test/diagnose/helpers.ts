@@ -68,6 +68,8 @@ export function makeFlow(o: Partial<FlowFacts> = {}, tcp: Partial<TcpFacts> | nu
     gapBytes: [0, 0],
     cutBytes: [0, 0],
     skippedPrefix: [0, 0],
+    captureDuplicates: 0,
+    captureDuplicateFrames: [],
     ...o,
   };
 }
