@@ -34,6 +34,7 @@ export function newTcpFacts(): TcpFacts {
     lostSegments: [],
     maxIdle: null,
     mss: [null, null],
+    dataAcks: [null, null],
   };
 }
 

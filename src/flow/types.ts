@@ -104,6 +104,11 @@ export interface TcpFacts {
   maxIdle: { seconds: number; frame: number } | null;
   /** MSS option of SYN / SYN-ACK, window scale. */
   mss: PerDir<number | null>;
+  /**
+   * Per side: the last segment from it that acknowledged new data of the other side (an ACK is an
+   * answer at the TCP level even when no reply follows), or null.
+   */
+  dataAcks: PerDir<FrameRef | null>;
 }
 
 export interface UdpFacts {

@@ -144,6 +144,8 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
   private lastData: [Ref | null, Ref | null] = [null, null];
   /** lastData when the first FIN or RST came (what each side had sent by then). */
   private lastDataAtClose: [Ref | null, Ref | null] | null = null;
+  /** The last gap (bytes the capture missed) per direction: not silence (ending.ts). */
+  private gaps: [Ref | null, Ref | null] | null = null;
   private firstFrame = 0;
 
   /** Per direction, created with the trackers on first use (a half-open flow never needs them). */
@@ -400,6 +402,7 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
   }
 
   onGap(dir: Dir, missingBytes: number, frame: number, time: number): void {
+    (this.gaps ??= [null, null])[dir] = { frame, time };
     const s = this.stream(dir);
     const pending = s.available;
     const at = s.endPosition;
@@ -672,6 +675,8 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
       lastDataAtClose: this.lastDataAtClose,
       captureEnd,
       lostBeforeEnd,
+      dataAcks: tcp !== null ? tcp.dataAcks : [null, null],
+      ...(this.gaps !== null ? { gaps: this.gaps } : {}),
     };
   }
 

@@ -13,7 +13,8 @@ import type { ProbeResult } from './probe.js';
  * 2.0: an IPv6 endpoint is written in brackets (`[fd00::15]:3389`); 1.x wrote `fd00::15:3389`.
  * 2.1: the cause `cert_not_yet_valid` added (a certificate whose notBefore is after the connection).
  * 2.2: `probes` added (health checks and scans set apart from the connections), `flow.captureDuplicates`,
- *      `flow.captureDuplicateFrames` and `capture.stats.captureDuplicates` (frames a capture wrote twice).
+ *      `flow.captureDuplicateFrames` and `capture.stats.captureDuplicates` (frames a capture wrote twice),
+ *      `flow.tcp.dataAcks` (the last segment from each side that acknowledged data of the other).
  */
 export const REPORT_SCHEMA_VERSION = '2.2';
 

@@ -42,6 +42,7 @@ export function makeTcp(o: Partial<TcpFacts> = {}): TcpFacts {
     lostSegments: [],
     maxIdle: { seconds: 0.2, frame: 20 },
     mss: [1460, 1460],
+    dataAcks: [null, null],
     ...o,
   };
 }
