@@ -226,4 +226,8 @@ class DirSink implements ReassemblySink {
   outOfWindow(distance: number, length: number, frame: number, time: number): void {
     this.flow.consumer?.onOutOfWindow?.(this.dir, distance, length, frame, time);
   }
+
+  conflict(originalFrame: number, frame: number, offset: number, time: number): void {
+    this.flow.consumer?.onOverlapConflict?.(this.dir, originalFrame, frame, offset, time);
+  }
 }

@@ -176,6 +176,11 @@ export interface StreamConsumer {
    * (negative: behind it), `length` payload bytes. Called for each such segment.
    */
   onOutOfWindow?(dir: Dir, distance: number, length: number, frame: number, time: number): void;
+  /**
+   * Optional: a segment (frame) overlapped bytes already taken from an earlier segment (originalFrame)
+   * with different data, first at stream offset `offset`; the first copy was kept (as Wireshark does).
+   */
+  onOverlapConflict?(dir: Dir, originalFrame: number, frame: number, offset: number, time: number): void;
   /** SYN, SYN/ACK, FIN, RST, ICMP error, in frame order. */
   onTcpEvent(ev: TcpEvent): void;
   /**

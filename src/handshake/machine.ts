@@ -155,6 +155,8 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
   private stopped: [boolean, boolean] = [false, false];
   /** Per direction: the first segment outside any receive window, its warning, and the count. */
   private outOfWindow: [OutOfWindow | null, OutOfWindow | null] = [null, null];
+  /** Per direction: the first overlap with conflicting data, its warning, and the count (allocated on first use). */
+  private conflicts: [{ warning: Warning; count: number } | null, { warning: Warning; count: number } | null] | null = null;
   /** Per direction: the stream was positioned at the flow's skipped prefix. */
   private positioned: [boolean, boolean] = [false, false];
   private wanted = true;
@@ -435,6 +437,28 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
     this.event(dir, frame, time, 'Sequence jump', `segment ${distance >= 0 ? 'ahead of' : 'behind'} the stream by ${Math.abs(distance)} bytes, outside any receive window; ignored`);
   }
 
+  /**
+   * A segment overlapped bytes of an earlier one with different data (src/flow/reassembly.ts): the first
+   * copy was kept. Warned once per direction with both frames; the warning counts the later ones.
+   */
+  onOverlapConflict(dir: Dir, originalFrame: number, frame: number, offset: number, time: number): void {
+    const o = (this.conflicts ??= [null, null]);
+    const c = o[dir];
+    if (c !== null) {
+      c.count++;
+      return;
+    }
+    const w: Warning = {
+      frame,
+      offset,
+      message: `${SIDE[dir]}'s segment in frame ${frame} overlaps bytes already received in frame ${originalFrame} with different data (from stream offset ${offset}); the first copy is kept, as Wireshark does`,
+    };
+    o[dir] = { warning: w, count: 1 };
+    if (this.warnings.length < MAX_WARNINGS) this.warnings.push(w);
+    else this.droppedWarnings++;
+    this.event(dir, frame, time, 'Overlapping data conflict', `overlaps frame ${originalFrame} with different bytes; the first copy is kept`);
+  }
+
   onEnd(facts: FlowFacts, reason: FlowEndReason, captureEnd: number): void {
     if (this.finished) return;
     this.finished = true;
@@ -695,6 +719,9 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
     }
     for (const o of this.outOfWindow) {
       if (o !== null && o.segments > 1) o.warning.message += ` (${o.segments} such segments in all, ${o.bytes} bytes)`;
+    }
+    if (this.conflicts !== null) {
+      for (const c of this.conflicts) if (c !== null && c.count > 1) c.warning.message += ` (${c.count} such overlaps in all)`;
     }
     if (reason === 'evicted') this.warn(null, null, 'the flow table evicted this flow before it ended (too many flows)');
     if (this.droppedEvents > 0) this.warn(null, null, `${this.droppedEvents} timeline events were omitted (the first ${TIMELINE_HEAD} and the last ${TIMELINE_TAIL} are kept)`);
