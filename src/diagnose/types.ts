@@ -83,7 +83,7 @@ export interface Rule {
 
 /**
  * Connections that were not RDP clients' attempts (src/diagnose/probes.ts): set apart from the
- * connections, with no cause and no remediation, and not counted as attempts. Since schema 2.1.
+ * connections, with no cause and no remediation, and not counted as attempts. Since schema 2.2.
  */
 export interface ProbeGroup {
   /** health_check: one source to one server, connect and close, every few seconds; scanner: one source to many hosts or ports. */

@@ -73,7 +73,7 @@ export interface CaptureSummary {
     halfOpenEvicted: number;
     cutBytes: number;
     unknownLinkTypeFrames: number;
-    /** Frames of RDP flows that were exact copies of earlier ones (a mirror port, several interfaces), counted once. Since schema 2.1. */
+    /** Frames of RDP flows that were exact copies of earlier ones (a mirror port, several interfaces), counted once. Since schema 2.2. */
     captureDuplicates: number;
   };
 }
@@ -116,7 +116,7 @@ export interface Report {
   captureFindings: Finding[];
   /**
    * Connections that were not RDP clients' attempts (load-balancer health checks, scans), grouped; they
-   * are not in `connections` and not counted in `summary`. Since schema 2.1.
+   * are not in `connections` and not counted in `summary`. Since schema 2.2.
    */
   probes: ProbeGroup[];
   groups: AttemptGroup[];
