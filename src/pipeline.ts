@@ -29,7 +29,9 @@ import { PairIndex } from './pairs.js';
 import { StringInterner, compactRecord, flatString, flattenStrings } from './handshake/compact.js';
 import type { DiagnosisInput, Finding } from './diagnose/types.js';
 import { attemptLinks, diagnose, diagnoseCapture, diagnoseConnection, groupAttempts, headline, summarizeServers, type AttemptLink } from './diagnose/index.js';
-import { serverOwnTtl } from './diagnose/facts.js';
+import { findProbes } from './diagnose/probes.js';
+import { plural, serverOwnTtl } from './diagnose/facts.js';
+import { ClockCheck, type ClockOutlier } from './capture/clock.js';
 import {
   REPORT_SCHEMA_VERSION,
   type CaptureFileSummary,
@@ -180,6 +182,9 @@ interface FilePart {
   stats: TableStats;
   unknownLinkFrames: number;
   keyLog: KeyLogSummary | null;
+  /** Frames whose timestamp was far outside their neighbours' (capture/clock.ts): the first few, and how many. */
+  clockOutliers: ClockOutlier[];
+  clockOutlierCount: number;
 }
 
 /** Reads one file (or one live capture): frames in, a FilePart out. */
@@ -216,6 +221,10 @@ class FileRun {
   private readonly pieces: { fileIndex: number; name: string; firstFrame: number; summary: CaptureFileSummary | null }[] = [];
   /** Name Resolution Block entries of the pieces before the one being read. */
   private names: NameRecord[] = [];
+  /** Plausible times of this file's frames, and the outliers among them (capture/clock.ts). */
+  private readonly clock = new ClockCheck();
+  /** A frame whose time jumped, copied until the next frame tells whether it is an outlier. */
+  private deferred: { buf: Buffer; linkType: number; frame: number; time: number; known: boolean } | null = null;
   private readonly maxRecords: number;
   private readonly byteBudget: number;
   /** The connections streamed connections are judged with (AnalyzeOptions.streamContext), or null. */
@@ -260,12 +269,27 @@ class FileRun {
       if (lt !== this.runLinkType) this.countLinkRun(lt);
       this.runFrames++;
       if (v.capLen === 0) this.emptyFrames++;
+      if (!this.runKnown) this.unknownLinkFrames++;
       const time = frameTime(v);
-      if (time > this.lastTime) this.lastTime = time;
-      if (!this.runKnown) {
-        this.unknownLinkFrames++;
-        return;
+      const clock = this.clock;
+      // A frame far from the last plausible time waits for the next one to tell an outlier from a jump (capture/clock.ts).
+      const d = this.deferred;
+      if (d !== null) {
+        this.deferred = null;
+        const t = clock.resolve(d.frame, d.time, time);
+        if (t > this.lastTime) this.lastTime = t;
+        if (d.known) {
+          decodePacket(d.buf, 0, d.buf.length, d.linkType, pkt);
+          table.handle(pkt, d.frame, t, fileIndex);
+        }
       }
+      if (Number.isNaN(clock.last)) clock.accept(time);
+      else if (clock.suspect(time)) {
+        this.deferred = { buf: Buffer.from(v.buf.subarray(v.off, v.off + v.capLen)), linkType: lt, frame: v.frame + this.frameBase, time, known: this.runKnown };
+        return;
+      } else clock.accept(time);
+      if (time > this.lastTime) this.lastTime = time;
+      if (!this.runKnown) return;
       decodePacket(v.buf, v.off, v.capLen, lt, pkt);
       table.handle(pkt, v.frame + this.frameBase, time, fileIndex);
     };
@@ -411,10 +435,30 @@ class FileRun {
 
   /** Ends the file (or the file set, after its last piece's info): open flows end at the capture's end. */
   finish(info: CaptureFileInfo, set: Omit<FileSetSummary, 'files' | 'firstFrames'> | null = null): FilePart {
+    // A frame still waiting for a next one keeps its own time (nothing after it says otherwise).
+    const d = this.deferred;
+    if (d !== null) {
+      this.deferred = null;
+      this.clock.accept(d.time);
+      if (d.time > this.lastTime) this.lastTime = d.time;
+      if (d.known) {
+        decodePacket(d.buf, 0, d.buf.length, d.linkType, this.pkt);
+        this.table.handle(this.pkt, d.frame, d.time, this.fileIndex);
+      }
+    }
     this.endPiece(info, null);
-    // Timestamps may go backwards in a capture: the end is the latest one seen.
-    const end = Math.max(info.end ?? 0, this.lastTime);
+    const clock = this.clock;
+    // Timestamps may go backwards in a capture: the end is the latest one seen (outliers aside).
+    const end = clock.outlierCount > 0 ? clock.max : Math.max(info.end ?? 0, this.lastTime);
     this.table.finish(end, this.fileIndex);
+    if (clock.outlierCount > 0) {
+      // The span of each piece leaves the outliers out (capture/clock.ts).
+      for (const p of this.pieces) {
+        const sm = p.summary!;
+        if (sm.start !== null) sm.start = Math.min(Math.max(sm.start, clock.min), clock.max);
+        if (sm.end !== null) sm.end = Math.max(Math.min(sm.end, clock.max), clock.min);
+      }
+    }
     const files = this.pieces.map((p) => ({ fileIndex: p.fileIndex, summary: p.summary! }));
     return {
       fileIndex: this.fileIndex,
@@ -429,6 +473,8 @@ class FileRun {
         this.pieces.length > 1 && set !== null
           ? { ...set, files: this.pieces.map((p) => p.fileIndex), firstFrames: this.pieces.map((p) => p.firstFrame) }
           : null,
+      clockOutliers: clock.outliers,
+      clockOutlierCount: clock.outlierCount,
       names: this.names.concat(info.names),
       captureEnd: end,
       dns: this.table.dns.slice(),
@@ -554,7 +600,10 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
   }
   if (dns.length > MAX_DNS) dns = dns.slice(dns.length - MAX_DNS);
 
-  const conns = kept.sort((a, b) => a.fileIndex - b.fileIndex || a.flow.firstFrame - b.flow.firstFrame);
+  const sorted = kept.sort((a, b) => a.fileIndex - b.fileIndex || a.flow.firstFrame - b.flow.firstFrame);
+  // Health checks and scans are not RDP clients' attempts: set apart before the diagnosis (issue 18).
+  const { probes, ids: probeIds } = findProbes(sorted);
+  const conns = probeIds.size > 0 ? sorted.filter((c) => !probeIds.has(c.id)) : sorted;
   const input: DiagnosisInput = { connections: conns, dns, captureEnd: captureEnds, names, files: fileNames, kerberos };
   const findings = diagnose(input);
   const captureFindings = diagnoseCapture(input, findings);
@@ -588,6 +637,17 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
   }
   if (unknownLinkFrames > 0) warnings.push(`${unknownLinkFrames} frames of an unsupported link type were skipped`);
   warnings.push(...keyLogWarnings(parts, conns));
+  for (const p of parts) {
+    if (p.clockOutlierCount === 0) continue;
+    const o = p.clockOutliers;
+    const named = o.map((x) => `frame ${x.frame} (${iso(x.time)}, ${span(x.time - x.plausible)} ${x.time > x.plausible ? 'after' : 'before'} the frame before it)`).join(', ');
+    const more = p.clockOutlierCount > o.length ? `, and ${p.clockOutlierCount - o.length} more` : '';
+    warnings.push(
+      `${parts.length > 1 ? `${p.name}: ` : ''}${p.clockOutlierCount === 1 ? 'a frame has a timestamp' : `${p.clockOutlierCount} frames have timestamps`} far outside the frames around ${p.clockOutlierCount === 1 ? 'it' : 'them'} (a bogus clock or a corrupted record): ${named}${more}; durations and the capture's span use the time of the frame before each instead`,
+    );
+  }
+  const dup = duplicatesWarning(conns, stats.captureDuplicates);
+  if (dup !== null) warnings.push(dup);
   const completed = connections.filter((c) => c.outcome === 'completed').length;
   // mstsc's pre-authentication connections are part of the attempt after them: not failures.
   const preAuthentication = connections.filter((c) => c.attempt?.role === 'pre_authentication').length;
@@ -614,7 +674,7 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
     failed: failed + o.failed,
     incompleteCapture: incomplete + o.incomplete,
     preAuthentication,
-    headline: headline(conns, findings, { findings: captureFindings, frames: capture.frames }),
+    headline: headline(conns, findings, { findings: captureFindings, frames: capture.frames, probes }),
   };
   if (overflowCount > 0) summary.headline += ` (${overflowCount} more connections counted per server, not recorded.)`;
   return {
@@ -623,12 +683,36 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
     capture,
     connections,
     captureFindings,
+    probes,
     groups: groupAttempts(conns, findings),
     servers,
     dns,
     summary,
     warnings,
   };
+}
+
+/** "3 years", "5 days", "2 hours": the size of a clock jump, for people. */
+function span(seconds: number): string {
+  const s = Math.abs(seconds);
+  const units: [number, string][] = [[365.25 * 86400, 'year'], [86400, 'day'], [3600, 'hour'], [60, 'minute']];
+  for (const [u, name] of units) if (s >= u) return plural(Math.round(s / u), name);
+  return plural(Math.round(s), 'second');
+}
+
+/**
+ * Said once per report: frames of RDP flows that were exact copies of earlier ones (src/flow/duplicates.ts),
+ * with the first copy and its original, or null when there were none.
+ */
+function duplicatesWarning(conns: ConnectionRecord[], count: number): string | null {
+  if (count === 0) return null;
+  let first: ConnectionRecord | null = null;
+  for (const c of conns) {
+    const d = c.flow.captureDuplicateFrames[0];
+    if (d !== undefined && (first === null || d[0] < first.flow.captureDuplicateFrames[0]![0])) first = c;
+  }
+  const example = first !== null ? `; the first, frame ${first.flow.captureDuplicateFrames[0]![0]}${conns.some((c) => c.fileIndex !== 0) ? ` of ${first.file}` : ''}, repeats frame ${first.flow.captureDuplicateFrames[0]![1]}` : '';
+  return `${count} frame${count === 1 ? ' is an exact copy' : 's are exact copies'} of an earlier frame (same IP identification, sequence numbers and payload: a capture on a mirror port or on several interfaces at once); each was counted once, as editcap -d would, and left out of the retransmission figures${example}`;
 }
 
 /**
@@ -720,6 +804,7 @@ function captureSummary(files: CaptureFileSummary[], s: TableStats, unknownLinkF
       halfOpenEvicted: s.halfOpenEvicted,
       cutBytes: s.cutBytes,
       unknownLinkTypeFrames: unknownLinkFrames,
+      captureDuplicates: s.captureDuplicates,
     },
   };
 }

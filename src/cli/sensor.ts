@@ -247,9 +247,10 @@ function oneConnectionReport(c: ReportedConnection, dns: DnsTransaction[]): Repo
   return {
     schemaVersion: '',
     tool: { name: 'rdp-autopsy', version: '' },
-    capture: { files: [], format: 'pcap', linkTypes: [], frames: 0, bytes: 0, start: null, end: null, damage: [], stats: { tcpPackets: 0, udpPackets: 0, nonIp: 0, ipFragments: 0, badChecksums: 0, flowsEvicted: 0, halfOpenEvicted: 0, cutBytes: 0, unknownLinkTypeFrames: 0 } },
+    capture: { files: [], format: 'pcap', linkTypes: [], frames: 0, bytes: 0, start: null, end: null, damage: [], stats: { tcpPackets: 0, udpPackets: 0, nonIp: 0, ipFragments: 0, badChecksums: 0, flowsEvicted: 0, halfOpenEvicted: 0, cutBytes: 0, unknownLinkTypeFrames: 0, captureDuplicates: 0 } },
     connections: [c],
     captureFindings: [],
+    probes: [],
     groups: [],
     servers: [],
     dns: dns.map((d) => ({ ...d, fileIndex: c.fileIndex })),

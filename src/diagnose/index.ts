@@ -8,7 +8,7 @@ import { PROTOCOL_RDP, protocolNames } from './codes.js';
 import { RULES, WARNING_RULES } from './rules/index.js';
 import { dnsCaptureFindings } from './capture.js';
 import { plural } from './facts.js';
-import type { DiagnosisInput, Finding } from './types.js';
+import type { DiagnosisInput, Finding, ProbeGroup } from './types.js';
 import { applyAttemptLinks, attemptRuns, linkAttempts, type AttemptLink } from './attempts.js';
 
 export { CATALOGUE, CAUSES, STEPS } from './catalogue.js';
@@ -355,6 +355,8 @@ export interface CaptureContext {
   findings?: Finding[];
   /** Frames in the capture (all files). */
   frames?: number;
+  /** Probes set apart from the connections (probes.ts): named only when no RDP client's attempt is left. */
+  probes?: ProbeGroup[];
 }
 
 /**
@@ -375,7 +377,9 @@ export function headline(allConnections: ConnectionRecord[], findings: Map<strin
   if (n === 0) {
     const frames = capture.frames !== undefined ? ` (${plural(capture.frames, 'frame')})` : '';
     const base = `No RDP connection attempt in this capture${frames}`;
-    return wide ? `${base}; ${causeClause(wide)}.` : `${base}.`;
+    const probes = capture.probes ?? [];
+    const set = probes.length === 0 ? '' : `; the ${plural(probes.reduce((a, p) => a + p.connections, 0), 'connection')} to RDP ports ${probes.length === 1 && probes[0]!.connections === 1 ? 'was a probe' : 'were probes'} (${[...new Set(probes.map((p) => (p.kind === 'scanner' ? 'a port scan' : 'health checks')))].join(' and ')}), not RDP clients`;
+    return wide ? `${base}${set}; ${causeClause(wide)}.` : `${base}${set}.`;
   }
   const also = wide ? ` Also, ${causeClause(wide)}.` : '';
   const failed = connections.filter((c) => countsAsFailed(c, links));

@@ -96,3 +96,27 @@ export interface Rule {
   /** Findings for one connection (may look at the others through `input`). */
   check(conn: ConnectionRecord, input: DiagnosisInput): Finding | null;
 }
+
+/**
+ * Connections that were not RDP clients' attempts (src/diagnose/probes.ts): set apart from the
+ * connections, with no cause and no remediation, and not counted as attempts. Since schema 2.2.
+ */
+export interface ProbeGroup {
+  /** health_check: one source to one server, connect and close, every few seconds; scanner: one source to many hosts or ports. */
+  kind: 'health_check' | 'scanner';
+  /** The probing source's address. */
+  client: string;
+  /** Servers touched ("ip:port", IPv6 in brackets), the first 20. */
+  targets: string[];
+  targetCount: number;
+  connections: number;
+  fileIndex: number;
+  start: number;
+  end: number;
+  /** Health checks: median seconds between two (null for scans). */
+  intervalSeconds: number | null;
+  /** First frame of each connection (the first 20). */
+  frames: number[];
+  /** One sentence for people. */
+  summary: string;
+}

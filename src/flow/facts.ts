@@ -7,6 +7,8 @@ export const MAX_RETRANSMISSION_FRAMES = 8;
 export const MAX_RSTS = 8;
 export const MAX_TTLS = 8;
 export const MAX_LOST_SEGMENTS = 32;
+/** Capture duplicates whose frames a flow keeps (the count goes on). */
+export const MAX_DUPLICATE_FRAMES = 8;
 export const MAX_ICMP = 16;
 export const RTT_RESERVOIR = 64;
 
@@ -34,6 +36,7 @@ export function newTcpFacts(): TcpFacts {
     unansweredKeepAlives: [null, null],
     maxIdle: null,
     mss: [null, null],
+    dataAcks: [null, null],
   };
 }
 
@@ -79,6 +82,8 @@ export function newFlowFacts(
     gapBytes: [0, 0],
     cutBytes: [0, 0],
     skippedPrefix: [0, 0],
+    captureDuplicates: 0,
+    captureDuplicateFrames: [],
   };
 }
 

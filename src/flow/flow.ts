@@ -4,6 +4,7 @@
 import type { DecodedPacket } from '../net/index.js';
 import { StreamReassembler, ackFillsGap, type HeldBudget, type ReassemblySink } from './reassembly.js';
 import { sameBytes } from './hash.js';
+import { DuplicateDetector } from './duplicates.js';
 import type { TcpTracker } from './tcp.js';
 import type { Dir, FlowFacts, StreamConsumer } from './types.js';
 
@@ -41,6 +42,8 @@ export class Flow {
   private start0 = -1;
   private start1 = -1;
   tcp: TcpTracker | null = null;
+  /** Capture duplicates of this flow's TCP segments (duplicates.ts); the object is kept when the flow is reused. */
+  dups = new DuplicateDetector();
   /** UDP: datagram bytes delivered per direction (created on the first datagram); whether the consumer still wants bytes. */
   delivered: [number, number] | null = null;
   wantsBytes = true;
@@ -88,6 +91,7 @@ export class Flow {
     this.start0 = -1;
     this.start1 = -1;
     this.tcp = null;
+    this.dups = this.dups instanceof DuplicateDetector ? this.dups.reset() : new DuplicateDetector();
     this.delivered = null;
     this.wantsBytes = true;
     this.lastTime = Number.NaN;
@@ -221,5 +225,9 @@ class DirSink implements ReassemblySink {
 
   outOfWindow(distance: number, length: number, frame: number, time: number): void {
     this.flow.consumer?.onOutOfWindow?.(this.dir, distance, length, frame, time);
+  }
+
+  conflict(originalFrame: number, frame: number, offset: number, time: number): void {
+    this.flow.consumer?.onOverlapConflict?.(this.dir, originalFrame, frame, offset, time);
   }
 }

@@ -25,6 +25,11 @@ export interface ReassemblySink {
    * number (negative: behind it), `length` bytes sent.
    */
   outOfWindow(distance: number, length: number, frame: number, time: number): void;
+  /**
+   * Optional: a segment (frame) overlaps bytes already taken from an earlier one (originalFrame) with
+   * different data, first at stream offset `offset`: the first copy is kept, as Wireshark does.
+   */
+  conflict?(originalFrame: number, frame: number, offset: number, time: number): void;
 }
 
 /** RFC 7323 2.3: the largest receive window TCP can announce (65535 << 14, just under 1 GiB). */
@@ -84,6 +89,10 @@ export class StreamReassembler {
   finConsumed = false;
   private mode = OPEN;
   private held: HeldSegment[] = [];
+  /** The last bytes delivered (the consumer's copy, only referenced), their stream offset and frame: a later overlap is compared with them. */
+  private lastData: Buffer | null = null;
+  private lastStart = 0;
+  private lastFrame = 0;
   /** Highest stream offset (end of a segment) seen while OPEN. */
   private maxEnd = 0;
   /** CAPPED: sequence number of the end of the highest byte seen. */
@@ -189,6 +198,7 @@ export class StreamReassembler {
   }
 
   private place(start: number, buf: Buffer, off: number, len: number, frame: number, time: number): void {
+    if (start < this.offset && this.lastData !== null) this.compare(this.lastData, this.lastStart, this.lastFrame, start, buf, off, len, frame, time);
     if (start + len <= this.offset) return; // retransmission / overlap of delivered bytes
     if (start <= this.offset) {
       const skip = this.offset - start;
@@ -207,6 +217,7 @@ export class StreamReassembler {
     const held = this.held;
     for (let i = 0; i < held.length; i++) {
       const h = held[i]!;
+      if (h.start < end && start < h.end) this.compare(h.data, h.start, h.frame, start, buf, off, len, frame, time);
       if (h.start <= start && h.end >= end) return; // already held
     }
     // Over the table-wide bound the segment is not held: its bytes become a gap later.
@@ -256,6 +267,21 @@ export class StreamReassembler {
     this.checkFin();
   }
 
+  /**
+   * Overlapping bytes of a kept segment (`kept` at stream offset keptStart, from keptFrame) and a new
+   * one (buf[off, off + len) at stream offset start): the first byte that differs is told to the sink.
+   */
+  private compare(kept: Buffer, keptStart: number, keptFrame: number, start: number, buf: Buffer, off: number, len: number, frame: number, time: number): void {
+    const from = Math.max(start, keptStart);
+    const to = Math.min(start + len, keptStart + kept.length);
+    for (let p = from; p < to; p++) {
+      if (kept[p - keptStart] !== buf[off + p - start]) {
+        this.sink.conflict?.(keptFrame, frame, p, time);
+        return;
+      }
+    }
+  }
+
   private deliver(data: Buffer, frame: number, time: number): void {
     const room = this.limit - this.offset;
     if (data.length > room) data = data.subarray(0, room);
@@ -263,6 +289,9 @@ export class StreamReassembler {
       this.cap();
       return;
     }
+    this.lastData = data;
+    this.lastStart = this.offset;
+    this.lastFrame = frame;
     this.offset += data.length;
     this.next = seqAdd(this.next, data.length);
     if (!this.sink.data(data, frame, time)) {
@@ -301,5 +330,6 @@ export class StreamReassembler {
   private release(): void {
     for (const h of this.held) this.budget.held -= h.data.length;
     this.held.length = 0;
+    this.lastData = null;
   }
 }

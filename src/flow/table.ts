@@ -19,7 +19,7 @@ import {
   dstText,
 } from '../net/index.js';
 import { DnsLog } from './dns.js';
-import { MAX_ICMP, newFlowFacts } from './facts.js';
+import { MAX_DUPLICATE_FRAMES, MAX_ICMP, newFlowFacts } from './facts.js';
 import { FLOW_CLOSED, FLOW_IGNORED, FLOW_OPEN, Flow, type ReassemblyConfig } from './flow.js';
 import { endpointHash, tupleHash } from './hash.js';
 import type { HeldBudget } from './reassembly.js';
@@ -79,6 +79,8 @@ export interface FlowTableStats {
   outOfWindowBytes: number;
   badChecksums: number;
   unmatchedIcmp: number;
+  /** Frames of tracked flows that were exact copies of an earlier frame (duplicates.ts), dropped. */
+  captureDuplicates: number;
 }
 
 /** Closed flows remembered (so late ACKs / RSTs of a closed flow start no new flow). */
@@ -107,6 +109,7 @@ export class FlowTable {
     outOfWindowBytes: 0,
     badChecksums: 0,
     unmatchedIcmp: 0,
+    captureDuplicates: 0,
   };
 
   private readonly rdpPort = new Uint8Array(65536);
@@ -258,7 +261,10 @@ export class FlowTable {
     const synOnly = (flags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN;
     if (f !== null) f = this.checkExisting(f, pkt, synOnly, fileIndex, time);
     if (f !== null) {
-      if (f.state === FLOW_OPEN) this.tcpFlowPacket(f, pkt, this.matchDir, frame, time);
+      if (f.state === FLOW_OPEN) {
+        if (f.consumer !== null && f.dups.isCopy(pkt, this.matchDir, frame, time)) this.captureDuplicate(f, frame);
+        else this.tcpFlowPacket(f, pkt, this.matchDir, frame, time);
+      }
       else if (f.state === FLOW_IGNORED) this.touch(f);
       return;
     }
@@ -274,6 +280,7 @@ export class FlowTable {
       if (clientBy === 'syn' && this.halfOpen >= this.maxHalfOpen) this.evictHalfOpen(time);
       const nf = this.createFlow(pkt, h, clientIsSrc, clientBy, frame, time, fileIndex);
       if (nf.state === FLOW_OPEN) {
+        nf.dups.isCopy(pkt, clientIsSrc ? 0 : 1, frame, time);
         if (clientBy === 'syn') this.linkHalfOpen(nf);
         else nf.tcp!.established = true;
         this.tcpFlowPacket(nf, pkt, clientIsSrc ? 0 : 1, frame, time);
@@ -283,6 +290,7 @@ export class FlowTable {
     if (pkt.payloadLen >= 11 && isX224ConnectionRequest(pkt.buf, pkt.payloadOff, pkt.payloadLen)) {
       const nf = this.createFlow(pkt, h, true, 'x224', frame, time, fileIndex);
       if (nf.state === FLOW_OPEN) {
+        nf.dups.isCopy(pkt, 0, frame, time);
         this.backfillHandshake(nf, pkt, h, fileIndex);
         nf.tcp!.established = true;
         this.tcpFlowPacket(nf, pkt, 0, frame, time);
@@ -321,6 +329,15 @@ export class FlowTable {
       return null;
     }
     return f;
+  }
+
+  /** A frame that repeats one of the flow's (duplicates.ts): counted, then dropped as `editcap -d` would. */
+  private captureDuplicate(f: Flow, frame: number): void {
+    this.stats.captureDuplicates++;
+    const facts = f.facts!;
+    facts.captureDuplicates++;
+    if (facts.captureDuplicateFrames.length < MAX_DUPLICATE_FRAMES) facts.captureDuplicateFrames.push([frame, f.dups.originalFrame]);
+    this.touch(f);
   }
 
   private tcpFlowPacket(f: Flow, pkt: DecodedPacket, d: Dir, frame: number, time: number): void {

@@ -175,6 +175,11 @@ export class TcpTracker {
   /** Largest gap between two consecutive packets, and the frame after it (-1: none yet). */
   maxIdle = 0;
   maxIdleFrame = -1;
+  /** Per side: the last segment that acknowledged new data of the other side (-1: none). */
+  dataAckFrame0 = -1;
+  dataAckTime0 = 0;
+  dataAckFrame1 = -1;
+  dataAckTime1 = 0;
 
   /**
    * As new: the table keeps the trackers of flows that ended and hands them to new flows (a SYN
@@ -200,6 +205,10 @@ export class TcpTracker {
     this.missingRanges = null;
     this.maxIdle = 0;
     this.maxIdleFrame = -1;
+    this.dataAckFrame0 = -1;
+    this.dataAckTime0 = 0;
+    this.dataAckFrame1 = -1;
+    this.dataAckTime1 = 0;
   }
 
   /** Backfill the handshake from the SYN log (a flow recognised by its X.224 request). */
@@ -353,7 +362,7 @@ export class TcpTracker {
     if (ack && !rst) {
       const a = p.ack >>> 0;
       if (os.init) {
-        this.acked(os, o, a, time);
+        this.acked(os, o, a, time, frame, d);
         if (os.finSeq >= 0 && seqDiff(a, seqAdd(os.finSeq, 1)) >= 0) os.finAcked = true;
         if (
           wireLen === 0 &&
@@ -406,7 +415,7 @@ export class TcpTracker {
   }
 
   /** The other side ACKed `a` for direction `dir` (state s): RTT sample, acked sizes, lost segments. */
-  private acked(s: DirState, dir: Dir, a: number, time: number): void {
+  private acked(s: DirState, dir: Dir, a: number, time: number, frame: number, by: Dir): void {
     const sent = s.sent;
     if (sent === null) return;
     let newest: SentSegment | null = null;
@@ -415,6 +424,16 @@ export class TcpTracker {
       if (seg.len > s.maxAckedSegment) s.maxAckedSegment = seg.len;
       if (seg.retx !== null) this.pushLost(dir, seg, true);
       newest = seg;
+    }
+    // An ACK is an answer: the last segment from `by` that acknowledged new data of the other side.
+    if (newest !== null) {
+      if (by === 0) {
+        this.dataAckFrame0 = frame;
+        this.dataAckTime0 = time;
+      } else {
+        this.dataAckFrame1 = frame;
+        this.dataAckTime1 = time;
+      }
     }
     // One sample per ACK, from the newest segment it covers; never from a retransmitted one (Karn).
     if (newest !== null && newest.retx === null) (s.rtt ??= new RttReservoir()).add(time - newest.time);
@@ -458,6 +477,13 @@ export class TcpTracker {
       unansweredKeepAlives: [keepAliveRun(c), keepAliveRun(s)],
       maxIdle: this.maxIdleFrame >= 0 ? { seconds: this.maxIdle, frame: this.maxIdleFrame } : null,
       mss: values(c.mss, s.mss),
+      dataAcks:
+        this.dataAckFrame0 < 0 && this.dataAckFrame1 < 0
+          ? [null, null]
+          : [
+              this.dataAckFrame0 < 0 ? null : { frame: this.dataAckFrame0, time: this.dataAckTime0 },
+              this.dataAckFrame1 < 0 ? null : { frame: this.dataAckFrame1, time: this.dataAckTime1 },
+            ],
     };
   }
 

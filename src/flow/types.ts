@@ -128,6 +128,11 @@ export interface TcpFacts {
   maxIdle: { seconds: number; frame: number } | null;
   /** MSS option of SYN / SYN-ACK, window scale. */
   mss: PerDir<number | null>;
+  /**
+   * Per side: the last segment from it that acknowledged new data of the other side (an ACK is an
+   * answer at the TCP level even when no reply follows), or null.
+   */
+  dataAcks: PerDir<FrameRef | null>;
 }
 
 export interface UdpFacts {
@@ -162,6 +167,13 @@ export interface FlowFacts {
   cutBytes: PerDir<number>;
   /** Bytes of the stream before the first reassembled byte (e.g. a SOCKS exchange before the X.224 request). */
   skippedPrefix: PerDir<number>;
+  /**
+   * Frames that are exact copies of an earlier frame of the flow (a mirror port, a capture on several
+   * interfaces: duplicates.ts), left out of every other figure, as `editcap -d` would remove them.
+   */
+  captureDuplicates: number;
+  /** The first few copies: [copy's frame, original's frame]. */
+  captureDuplicateFrames: [number, number][];
 }
 
 export type FlowEndReason = 'closed' | 'capture_end' | 'evicted';
@@ -188,6 +200,11 @@ export interface StreamConsumer {
    * (negative: behind it), `length` payload bytes. Called for each such segment.
    */
   onOutOfWindow?(dir: Dir, distance: number, length: number, frame: number, time: number): void;
+  /**
+   * Optional: a segment (frame) overlapped bytes already taken from an earlier segment (originalFrame)
+   * with different data, first at stream offset `offset`; the first copy was kept (as Wireshark does).
+   */
+  onOverlapConflict?(dir: Dir, originalFrame: number, frame: number, offset: number, time: number): void;
   /** SYN, SYN/ACK, FIN, RST, ICMP error, in frame order. */
   onTcpEvent(ev: TcpEvent): void;
   /**

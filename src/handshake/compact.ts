@@ -180,6 +180,7 @@ function compactTcp(t: TcpFacts): void {
     for (const l of lost) l.retransmitFrames = exact(l.retransmitFrames);
   }
   t.mss = nullPair(t.mss);
+  t.dataAcks = nullPair(t.dataAcks);
 }
 
 function compactFlow(f: FlowFacts, strings: StringInterner | undefined): void {

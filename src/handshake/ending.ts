@@ -58,6 +58,13 @@ export interface EndInput {
    * reached the capture point), by the segment that came after it; null when none.
    */
   missing?: [MissingRef | null, MissingRef | null];
+  /**
+   * Per side: the last segment that acknowledged new data of the other side (an ACK is an answer at
+   * the TCP level), or null. Optional: absent means not known.
+   */
+  dataAcks?: [Ref | null, Ref | null];
+  /** Per direction: the last frame before which bytes were missing (a missing sequence unit is a gap, not silence). Optional. */
+  gaps?: [Ref | null, Ref | null];
 }
 
 export interface MissingRef extends Ref {
@@ -135,12 +142,14 @@ export function decideEnding(e: EndInput): Ending {
     // (an answer that came only after the close does not count).
     const waited = waitedFor(e, close.dir, close.time, phase === 'x224' && close.dir === 0 ? CONFIRM_GIVE_UP_S : CLIENT_TIMEOUT_S);
     if (waited) {
+      const other = PARTY[1 - close.dir]!;
+      const ack = ackedAfter(e, (1 - close.dir) as 0 | 1, waited, close.frame);
       return failed({
         phase,
         how: 'timeout',
-        by: PARTY[1 - close.dir]!,
+        by: other,
         frame: waited.frame,
-        detail: `${PARTY[1 - close.dir]} did not answer frame ${waited.frame} for ${fmt(close.time - waited.time)} s; ${PARTY[close.dir]} ${close.kind === 'rst' ? 'reset' : 'closed'} the connection at frame ${close.frame}`,
+        detail: `${ack ? `${other} acknowledged frame ${waited.frame} (TCP ACK in frame ${ack.frame}) but sent no reply` : `${other} did not answer frame ${waited.frame}`} for ${fmt(close.time - waited.time)} s; ${PARTY[close.dir]} ${close.kind === 'rst' ? 'reset' : 'closed'} the connection at frame ${close.frame}`,
       });
     }
     const how: DeathHow = close.kind;
@@ -176,13 +185,17 @@ export function decideEnding(e: EndInput): Ending {
       detail: `${hole.bytes} bytes of the ${other}'s data never arrived (a gap before frame ${hole.frame}), and no more data came for ${fmt(e.captureEnd - silent.since.time)} s (the capture ran on)`,
     });
   }
-  if (e.captureEnd - silent.since.time >= CLIENT_TIMEOUT_S) {
+  // Bytes of the silent side the capture missed are a gap, not silence: it may have answered.
+  if (e.captureEnd - silent.since.time >= CLIENT_TIMEOUT_S && !gapAfter(e, silent.dir, silent.since)) {
+    const ack = ackedAfter(e, silent.dir, silent.since);
     return failed({
       phase,
       how: 'timeout',
       by: PARTY[silent.dir],
       frame: silent.since.frame,
-      detail: `${PARTY[silent.dir]} sent nothing for ${fmt(e.captureEnd - silent.since.time)} s after frame ${silent.since.frame} (the capture ran on)`,
+      detail: ack
+        ? `${PARTY[silent.dir]} acknowledged frame ${silent.since.frame} (TCP ACK in frame ${ack.frame}) but sent no reply for ${fmt(e.captureEnd - silent.since.time)} s (the capture ran on)`
+        : `${PARTY[silent.dir]} sent nothing for ${fmt(e.captureEnd - silent.since.time)} s after frame ${silent.since.frame} (the capture ran on)`,
     });
   }
   return endedEarly(phase, silent.since, e.captureEnd);
@@ -229,7 +242,21 @@ function silentSide(e: EndInput, atClose = false): { dir: 0 | 1; since: Ref } {
 function waitedFor(e: EndInput, dir: 0 | 1, time: number, wait: number): Ref | null {
   const silent = silentSide(e, true);
   if (silent.dir === dir) return null; // the closer is the one expected to speak
+  // The capture missed bytes of the side said to be silent: a gap, not silence.
+  if (gapAfter(e, silent.dir, silent.since)) return null;
   return time - silent.since.time >= wait ? silent.since : null;
+}
+
+/** Whether the capture missed bytes of side `dir` after `since` (it may have answered then). */
+function gapAfter(e: EndInput, dir: 0 | 1, since: Ref): boolean {
+  const g = e.gaps?.[dir] ?? null;
+  return g !== null && g.frame > since.frame;
+}
+
+/** The TCP ACK with which side `dir` acknowledged data after `since` (and before frame `before`), or null (then it truly did not answer). */
+function ackedAfter(e: EndInput, dir: 0 | 1, since: Ref, before = Infinity): Ref | null {
+  const a = e.dataAcks?.[dir] ?? null;
+  return a !== null && a.frame > since.frame && a.frame < before ? a : null;
 }
 
 function fmt(s: number): string {

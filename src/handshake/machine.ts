@@ -36,6 +36,9 @@ const LARGE_RECORDS_FOR_ACTIVE = 3;
 const ACTIVE_AFTER_STOP_CONFIDENCE = 0.6;
 /** MS-RDPBCGR 2.2.1.1.1 PROTOCOL_HYBRID_EX: the Early User Authorization Result follows CredSSP. */
 const PROTOCOL_HYBRID_EX = 0x08;
+import { looksLikeTlsRecord } from '../rdp/tls.js';
+import { readFastPathHeader } from '../rdp/fastpath.js';
+import { readTpkt } from '../rdp/tpkt.js';
 
 /** Bytes decoded per direction before the machine stops asking for more. */
 export const DEFAULT_BYTE_BUDGET = 1 << 20;
@@ -141,6 +144,8 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
   private lastData: [Ref | null, Ref | null] = [null, null];
   /** lastData when the first FIN or RST came (what each side had sent by then). */
   private lastDataAtClose: [Ref | null, Ref | null] | null = null;
+  /** The last gap (bytes the capture missed) per direction: not silence (ending.ts). */
+  private gaps: [Ref | null, Ref | null] | null = null;
   private firstFrame = 0;
 
   /** Per direction, created with the trackers on first use (a half-open flow never needs them). */
@@ -150,11 +155,24 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
   private stopped: [boolean, boolean] = [false, false];
   /** Per direction: the first segment outside any receive window, its warning, and the count. */
   private outOfWindow: [OutOfWindow | null, OutOfWindow | null] = [null, null];
+  /** Per direction: the first overlap with conflicting data, its warning, and the count (allocated on first use). */
+  private conflicts: [{ warning: Warning; count: number } | null, { warning: Warning; count: number } | null] | null = null;
   /** Per direction: the stream was positioned at the flow's skipped prefix. */
   private positioned: [boolean, boolean] = [false, false];
   private wanted = true;
   private activeUnits = 0;
   private startedLate = false;
+  /**
+   * The capture starts after the X.224 exchange: a flow without SYN or Connection Request whose first
+   * bytes are TLS records, TPKT PDUs or fast-path PDUs is decoded from there (its X.224 facts unknown).
+   */
+  private afterX224 = false;
+  /**
+   * The RDP stream after the Connection Confirm is in the clear although TLS was selected (a decrypted
+   * export, or a tool's own pcap of the plaintext, such as FreeRDP's): TPKT and fast-path PDUs are
+   * decoded as such. Decided by the bytes, once.
+   */
+  private clearDump = false;
   private finished = false;
 
   private x224Lazy: X224Track | null = null;
@@ -386,6 +404,7 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
   }
 
   onGap(dir: Dir, missingBytes: number, frame: number, time: number): void {
+    (this.gaps ??= [null, null])[dir] = { frame, time };
     const s = this.stream(dir);
     const pending = s.available;
     const at = s.endPosition;
@@ -418,6 +437,28 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
     this.event(dir, frame, time, 'Sequence jump', `segment ${distance >= 0 ? 'ahead of' : 'behind'} the stream by ${Math.abs(distance)} bytes, outside any receive window; ignored`);
   }
 
+  /**
+   * A segment overlapped bytes of an earlier one with different data (src/flow/reassembly.ts): the first
+   * copy was kept. Warned once per direction with both frames; the warning counts the later ones.
+   */
+  onOverlapConflict(dir: Dir, originalFrame: number, frame: number, offset: number, time: number): void {
+    const o = (this.conflicts ??= [null, null]);
+    const c = o[dir];
+    if (c !== null) {
+      c.count++;
+      return;
+    }
+    const w: Warning = {
+      frame,
+      offset,
+      message: `${SIDE[dir]}'s segment in frame ${frame} overlaps bytes already received in frame ${originalFrame} with different data (from stream offset ${offset}); the first copy is kept, as Wireshark does`,
+    };
+    o[dir] = { warning: w, count: 1 };
+    if (this.warnings.length < MAX_WARNINGS) this.warnings.push(w);
+    else this.droppedWarnings++;
+    this.event(dir, frame, time, 'Overlapping data conflict', `overlaps frame ${originalFrame} with different bytes; the first copy is kept`);
+  }
+
   onEnd(facts: FlowFacts, reason: FlowEndReason, captureEnd: number): void {
     if (this.finished) return;
     this.finished = true;
@@ -442,8 +483,8 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
   private stillWanted(): boolean {
     if (this.stopped[0] && this.stopped[1]) this.wanted = false;
     // While TLS is decrypted the session's end (Set Error Info, Disconnect Provider Ultimatum) is
-    // readable: bytes are kept coming, within the per-connection budget.
-    else if (this.activeUnits >= ACTIVE_UNITS_BEFORE_STOP && !this.slow.wantsMore() && !(this.tlsLazy?.decrypting ?? false)) this.wanted = false;
+    // readable, and so it is in a clear dump: bytes are kept coming, within the per-connection budget.
+    else if (this.activeUnits >= ACTIVE_UNITS_BEFORE_STOP && !this.clearDump && !this.slow.wantsMore() && !(this.tlsLazy?.decrypting ?? false)) this.wanted = false;
     return this.wanted;
   }
 
@@ -455,14 +496,16 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
       const off = s.off;
       const end = s.end;
       let used: number;
-      if (!this.x224.started(dir)) {
+      if (!this.afterX224 && !this.x224.started(dir)) {
+        if (this.syns.length === 0 && this.x224.requestFrame === null && this.joinsLate(dir, s)) continue;
         used = this.x224.first(dir, s);
       } else if (buf[off] === 0x03) {
         // TPKT (RFC 1006): X.224 (Disconnect Request, Data) and the MCS / Standard RDP Security PDUs inside.
-        used = this.x224.seenConfirm() || dir === 0 ? this.slow.tpkt(dir, s) : this.x224.first(dir, s);
-      } else if (this.rec.security !== 'rdp' && this.tlsTrack.isRecordStart(buf, off, end)) {
+        if (dir === 0 && !this.clearDump && this.x224.seenConfirm()) this.checkClearDump(s);
+        used = this.x224.seenConfirm() || dir === 0 || this.afterX224 ? this.slow.tpkt(dir, s) : this.x224.first(dir, s);
+      } else if (this.rec.security !== 'rdp' && !this.clearDump && this.tlsTrack.isRecordStart(buf, off, end)) {
         used = this.tlsTrack.record(dir, s);
-      } else if (this.rec.security === 'rdp' && (buf[off]! & 0x03) === 0) {
+      } else if ((buf[off]! & 0x03) === 0 && (this.rec.security === 'rdp' || this.clearDump || (this.afterX224 && this.rec.tls === null))) {
         used = this.slow.fastPath(dir, s);
       } else {
         used = -1;
@@ -549,6 +592,58 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
     }
   }
 
+  /**
+   * A flow with no SYN and no Connection Request whose first bytes are a TLS record (a ClientHello,
+   * or records of a session already running), an X.224 Data TPDU in TPKT (MCS, share PDUs) or
+   * fast-path PDUs (MS-RDPBCGR 2.2.8.1.2, 2.2.9.1.2): the capture started after the X.224 exchange.
+   * Decoding goes on from there, the X.224 facts stay unknown, and the connection stays
+   * incomplete_capture (started late). False when the bytes are none of these (or too few to tell).
+   */
+  private joinsLate(dir: Dir, s: StreamBuf): boolean {
+    const buf = s.bytes;
+    const off = s.off;
+    const end = s.end;
+    if (end - off < 5) return false;
+    let what: string;
+    if (looksLikeTlsRecord(buf, off, end)) {
+      what = buf[off] === 22 && buf[off + 5] === 1 ? 'a TLS ClientHello' : buf[off] === 22 && buf[off + 5] === 2 ? 'a TLS ServerHello' : 'TLS records';
+      if (buf[off] === 23) this.tlsTrack.joinEstablished();
+    } else if (isX224Data(buf, off, end)) {
+      what = 'TPKT PDUs (X.224 Data)';
+    } else if (isFastPathRun(buf, off, end)) {
+      what = 'fast-path PDUs';
+    } else return false;
+    this.afterX224 = true;
+    this.startedLate = true;
+    const frame = s.frameOfStart();
+    this.warn(
+      frame,
+      s.position,
+      `the capture starts after the X.224 exchange: the ${SIDE[dir]}'s first bytes (frame ${frame}) are ${what}, decoded from there; the Connection Request and Confirm (cookie, requested and selected protocols) are not in the capture, so they are unknown`,
+    );
+    this.event(-1, frame, s.timeOfEnd(1), 'Capture starts after the X.224 exchange', `first ${SIDE[dir]} bytes: ${what}; X.224 facts unknown`);
+    return true;
+  }
+
+  /**
+   * The client's first PDU after a Connection Confirm that selected a TLS-based protocol is a TPKT
+   * rather than a ClientHello: the stream was saved in the clear (a decrypted export or a tool's
+   * plaintext dump). Said once; TPKT and fast-path PDUs are then decoded as such.
+   */
+  private checkClearDump(s: StreamBuf): void {
+    const sec = this.rec.security;
+    if (sec === null || sec === 'rdp' || this.rec.tls !== null || !isX224Data(s.bytes, s.off, s.end)) return;
+    this.clearDump = true;
+    const frame = s.frameOfStart();
+    const name = this.rec.negotiation?.selectedProtocolName ?? sec;
+    this.warn(
+      frame,
+      s.position,
+      `the RDP stream after the Connection Confirm is in the clear although ${name} was selected (the client's frame ${frame} is a TPKT PDU, not a TLS ClientHello): a decrypted export or a tool's plaintext dump; its PDUs are decoded as such`,
+    );
+    this.event(0, frame, s.timeOfEnd(1), 'Clear RDP stream', `${name} was selected but the bytes after the Confirm are not TLS (decrypted or plaintext dump)`);
+  }
+
   stopDir(dir: Dir): void {
     this.stopped[dir] = true;
     this.streams[dir].clear();
@@ -605,6 +700,8 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
       captureEnd,
       lostBeforeEnd,
       ...(tcp !== null && tcp.missingRanges.length > 0 ? { missing: [lastMissing(tcp.missingRanges, 0), lastMissing(tcp.missingRanges, 1)] } : {}),
+      dataAcks: tcp !== null ? tcp.dataAcks : [null, null],
+      ...(this.gaps !== null ? { gaps: this.gaps } : {}),
     };
   }
 
@@ -616,13 +713,16 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
     if (streams !== null) {
       for (const dir of DIR_INDEXES) {
         const s = streams[dir];
-        if ((x224 === null || !x224.started(dir)) && !this.stopped[dir] && s.available > 0) {
+        if (!this.afterX224 && (x224 === null || !x224.started(dir)) && !this.stopped[dir] && s.available > 0) {
           this.warn(s.frameOfStart(), s.position, this.x224.notX224(dir, s.bytes, s.off, s.end));
         }
       }
     }
     for (const o of this.outOfWindow) {
       if (o !== null && o.segments > 1) o.warning.message += ` (${o.segments} such segments in all, ${o.bytes} bytes)`;
+    }
+    if (this.conflicts !== null) {
+      for (const c of this.conflicts) if (c !== null && c.count > 1) c.warning.message += ` (${c.count} such overlaps in all)`;
     }
     if (reason === 'evicted') this.warn(null, null, 'the flow table evicted this flow before it ended (too many flows)');
     if (this.droppedEvents > 0) this.warn(null, null, `${this.droppedEvents} timeline events were omitted (the first ${TIMELINE_HEAD} and the last ${TIMELINE_TAIL} are kept)`);
@@ -675,6 +775,29 @@ interface OutOfWindow {
   warning: Warning;
   segments: number;
   bytes: number;
+}
+
+/**
+ * Fast-path PDUs at `off` (MS-RDPBCGR 2.2.8.1.2, 2.2.9.1.2): a header whose length ends exactly at
+ * `end` or at another fast-path or TPKT header, so that stray bytes with two zero low bits are not
+ * taken for one. Used only where nothing else identified the stream.
+ */
+function isFastPathRun(buf: Uint8Array, off: number, end: number): boolean {
+  const h = readFastPathHeader(buf, off, end);
+  if (!h.ok) return false;
+  const next = h.value.end;
+  if (next === end) return true;
+  return buf[next] === 0x03 || readFastPathHeader(buf, next, end).ok;
+}
+
+/**
+ * A TPKT header (RFC 1006) with a valid length and an X.224 Data TPDU (X.224 13.7: LI 2, code 0xf0,
+ * EOT): the framing of every MCS PDU (MS-RDPBCGR 2.2.1.3 onwards). Needs the 7 header bytes.
+ */
+function isX224Data(buf: Uint8Array, off: number, end: number): boolean {
+  if (end - off < 7) return false;
+  const t = readTpkt(buf, off, end);
+  return (t.ok || t.kind === 'incomplete') && buf[off + 4] === 2 && buf[off + 5] === 0xf0 && buf[off + 6] === 0x80;
 }
 
 /** "16 bytes starting 16 03 01 ..." for warnings. */

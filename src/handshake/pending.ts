@@ -100,6 +100,10 @@ export class PendingMachine implements StreamConsumer {
     this.machine.onOutOfWindow(dir, distance, length, frame, time);
   }
 
+  onOverlapConflict(dir: Dir, originalFrame: number, frame: number, offset: number, time: number): void {
+    this.machine.onOverlapConflict(dir, originalFrame, frame, offset, time);
+  }
+
   /** Whether the flow ends as a connection only counted that never carried data (decided once). */
   private countedBare(): boolean {
     if (this.bare === -1) {

@@ -48,14 +48,15 @@ export class ShareTrack {
     switch (p.type) {
       case 'demandActive':
         this.m.reach('capabilities', frame, time);
-        this.m.event(dir, frame, time, 'Demand Active', `${p.body.numberCapabilities} capability sets`);
+        // After the session was active, a Demand Active starts a reactivation (MS-RDPBCGR 1.3.1.3).
+        this.m.event(dir, frame, time, this.m.reached() === 'active' ? 'Demand Active (reactivation)' : 'Demand Active', `${p.body.numberCapabilities} capability sets`);
         return;
       case 'confirmActive':
         this.m.reach('capabilities', frame, time);
         this.m.event(dir, frame, time, 'Confirm Active', `${p.body.numberCapabilities} capability sets`);
         return;
       case 'deactivateAll':
-        this.m.event(dir, frame, time, 'Deactivate All');
+        this.m.event(dir, frame, time, 'Deactivate All', 'the server deactivates the session; a reactivation follows (MS-RDPBCGR 1.3.1.3)');
         return;
       case 'serverRedirect':
         this.m.event(dir, frame, time, 'Server Redirection');

@@ -128,6 +128,19 @@ export class TlsTrack {
     return this.finished[0] && this.finished[1];
   }
 
+  /**
+   * The capture began inside a running TLS session (issue 18: no SYN, no X.224, and the first record
+   * is not a handshake one): its records are those of an established session (cipher unknown), so
+   * application data is counted (its shape not read: the phases it shows start at the handshake), and alerts are taken as encrypted ones.
+   */
+  joinEstablished(): void {
+    this.ccs = [true, true];
+    this.finished = [true, true];
+    this.midSession = true;
+  }
+  /** Joined inside a running session: the shape of its records says nothing of the phases (tls-shape reads from the handshake on). */
+  private midSession = false;
+
   isRecordStart(buf: Uint8Array, off: number, end: number): boolean {
     return looksLikeTlsRecord(buf, off, end) || (end - off < 3 && end > off && buf[off]! >= 20 && buf[off]! <= 24);
   }
@@ -441,7 +454,8 @@ export class TlsTrack {
       this.appEvents[dir]++;
       this.m.event(dir, frame, time, 'Application Data', `${length} bytes`);
     }
-    this.shape.record(dir, length, frame, time);
+    if (this.midSession) this.m.activeUnit(); // counted: the machine stops asking for bytes after a few
+    else this.shape.record(dir, length, frame, time);
   }
 
   /** A handshake record's fragment buf[off, end), whose first byte is at `streamOff` in the TCP stream. */

@@ -6,7 +6,7 @@
 import { serverSentence } from '../diagnose/index.js';
 import { escapeHtml as h } from './escape.js';
 import { probeFacts, probeTables } from './probe.js';
-import { CAPTURE_FINDINGS_TITLE, deathText, eventLabel, fileSetLines, fileSetNote, findingLabel, findingTag, logonModes, offsetText, outcomeText, partition, percent, timeOffset, timeSpan } from './ladder.js';
+import { CAPTURE_FINDINGS_TITLE, PROBES_TITLE, deathText, eventLabel, fileSetLines, fileSetNote, findingLabel, findingTag, logonModes, offsetText, outcomeText, partition, percent, timeOffset, timeSpan } from './ladder.js';
 import { ladderSvg } from './svg.js';
 import type { Finding } from '../diagnose/types.js';
 import type { Report, ReportedConnection } from './types.js';
@@ -131,6 +131,11 @@ export function writeHtml(report: Report, write: (piece: string) => void, opts: 
   if (retries.length > 0) {
     out.push('<h2>Retries</h2><ul>');
     for (const g of retries) out.push(`<li>${h(g.client)} → ${h(g.server)} (${g.connectionIds.map(h).join(', ')}): ${h(g.summary)}</li>`);
+    out.push('</ul>');
+  }
+  if (report.probes.length > 0) {
+    out.push(`<h2>${h(PROBES_TITLE)}</h2><ul id="probes">`);
+    for (const p of report.probes) out.push(`<li>${h(p.summary)} Frames ${h(p.frames.join(', '))}${p.connections > p.frames.length ? ', …' : ''}.</li>`);
     out.push('</ul>');
   }
   if (report.captureFindings.length > 0) {

@@ -6,7 +6,7 @@
 import { serverSentence } from '../diagnose/index.js';
 import { probeFacts, probeTables } from './probe.js';
 import { escapeMarkdown as md, markdownCode as code } from './escape.js';
-import { CAPTURE_FINDINGS_TITLE, deathText, fileSetLines, fileSetNote, findingLabel, findingTag, ladderRows, logonModes, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
+import { CAPTURE_FINDINGS_TITLE, PROBES_TITLE, deathText, fileSetLines, fileSetNote, findingLabel, findingTag, ladderRows, logonModes, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
 import type { Finding } from '../diagnose/types.js';
 import type { Report, ReportedConnection } from './types.js';
 
@@ -132,6 +132,12 @@ export function writeMarkdown(report: Report, write: (piece: string) => void, op
   if (retries.length > 0) {
     out.push('## Retries', '');
     for (const g of retries) out.push(`- ${md(g.client)} → ${md(g.server)} (${g.connectionIds.map(md).join(', ')}): ${md(g.summary)}`);
+    out.push('');
+  }
+
+  if (report.probes.length > 0) {
+    out.push(`## ${PROBES_TITLE}`, '');
+    for (const p of report.probes) out.push(`- ${md(p.summary)} Frames ${p.frames.map((f) => md(String(f))).join(', ')}${p.connections > p.frames.length ? ', …' : ''}.`);
     out.push('');
   }
 

@@ -36,12 +36,25 @@ export function ndjsonStream(write: (line: string) => void): {
   onConnection(c: ReportedConnection): void;
   finish(report: Report): void;
 } {
+  // A TCP connection that carried no byte may be a probe (a health check, a scan: src/diagnose/probes.ts),
+  // which the report sets apart from its connections once it has seen them all: such connections are
+  // held back and written at the end unless the report made them probes.
+  const held: ReportedConnection[] = [];
   return {
     onConnection(c: ReportedConnection): void {
-      write(ndjsonConnectionLine(c));
+      if (c.transport === 'tcp' && c.flow.payloadBytes[0] === 0 && c.flow.payloadBytes[1] === 0) held.push(c);
+      else write(ndjsonConnectionLine(c));
     },
     finish(report: Report): void {
+      if (held.length > 0) {
+        const kept = report.probes.length === 0 ? null : new Set(report.connections.map(connectionKey));
+        for (const c of held) if (kept === null || kept.has(connectionKey(c))) write(ndjsonConnectionLine(c));
+      }
       write(ndjsonSummaryLine(report));
     },
   };
+}
+
+function connectionKey(c: ReportedConnection): string {
+  return `${c.fileIndex}|${c.flow.firstFrame}|${c.client}|${c.server}`;
 }

@@ -8,7 +8,7 @@ import type { Finding } from '../diagnose/types.js';
 import type { TimelineEvent } from '../handshake/types.js';
 import { probeFacts, probeTables, textTable } from './probe.js';
 import { escapeControls } from './escape.js';
-import { CAPTURE_FINDINGS_TITLE, deathText, eventLabel, fileSetLines, fileSetNote, findingLabel, ladderRows, logonModes, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
+import { CAPTURE_FINDINGS_TITLE, PROBES_TITLE, deathText, eventLabel, fileSetLines, fileSetNote, findingLabel, ladderRows, logonModes, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
 import type { Report, ReportedConnection } from './types.js';
 
 export interface TextOptions {
@@ -134,6 +134,10 @@ export function writeText(report: Report, opts: TextOptions, write: (piece: stri
       const e = esc(c);
       out(`  ${oneLine(e, many, paint)}`, `    ${e.attempt!.note}`);
     }
+  }
+  if (r.probes.length > 0) {
+    out('', paint('1', PROBES_TITLE + ':'));
+    for (const p of r.probes) out(`  ${p.summary} Frames ${p.frames.join(', ')}${p.connections > p.frames.length ? ', …' : ''}.`);
   }
   const groups = r.groups.filter((g) => g.connectionIds.length > 1);
   if (groups.length > 0) {

@@ -1,7 +1,7 @@
 // Contract between the pipeline and the report writers: the whole analysis of a run.
 // `--format json` prints a Report as is (docs/report.schema.json documents it).
 import type { ConnectionRecord } from '../handshake/types.js';
-import type { Finding } from '../diagnose/types.js';
+import type { Finding, ProbeGroup } from '../diagnose/types.js';
 import type { AttemptLink } from '../diagnose/attempts.js';
 import type { DnsTransaction } from '../flow/types.js';
 import type { ProbeResult } from './probe.js';
@@ -16,6 +16,9 @@ import type { ProbeResult } from './probe.js';
  * 2.2: `connections[].attempt` (pre-authentication / retry links), `summary.preAuthentication`, the
  *      warning cause `standard_rdp_security` with `findings[].severity`, `findings[].consequenceOf`,
  *      and the TCP facts `missingRanges` / `unansweredKeepAlives`.
+ *      Also `probes` added (health checks and scans set apart from the connections), `flow.captureDuplicates`,
+ *      `flow.captureDuplicateFrames` and `capture.stats.captureDuplicates` (frames a capture wrote twice),
+ *      `flow.tcp.dataAcks` (the last segment from each side that acknowledged data of the other).
  */
 export const REPORT_SCHEMA_VERSION = '2.2';
 
@@ -74,6 +77,8 @@ export interface CaptureSummary {
     halfOpenEvicted: number;
     cutBytes: number;
     unknownLinkTypeFrames: number;
+    /** Frames of RDP flows that were exact copies of earlier ones (a mirror port, several interfaces), counted once. Since schema 2.2. */
+    captureDuplicates: number;
   };
 }
 
@@ -122,6 +127,11 @@ export interface Report {
    * client then never reached), top first. Since schema 1.1.
    */
   captureFindings: Finding[];
+  /**
+   * Connections that were not RDP clients' attempts (load-balancer health checks, scans), grouped; they
+   * are not in `connections` and not counted in `summary`. Since schema 2.2.
+   */
+  probes: ProbeGroup[];
   groups: AttemptGroup[];
   servers: ServerSummary[];
   dns: DnsTransaction[];

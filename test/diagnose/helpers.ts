@@ -44,6 +44,7 @@ export function makeTcp(o: Partial<TcpFacts> = {}): TcpFacts {
     unansweredKeepAlives: [null, null],
     maxIdle: { seconds: 0.2, frame: 20 },
     mss: [1460, 1460],
+    dataAcks: [null, null],
     ...o,
   };
 }
@@ -70,6 +71,8 @@ export function makeFlow(o: Partial<FlowFacts> = {}, tcp: Partial<TcpFacts> | nu
     gapBytes: [0, 0],
     cutBytes: [0, 0],
     skippedPrefix: [0, 0],
+    captureDuplicates: 0,
+    captureDuplicateFrames: [],
     ...o,
   };
 }

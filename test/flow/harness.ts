@@ -138,11 +138,15 @@ export class Conn {
     this.cSeq = cIsn;
     this.sSeq = sIsn;
   }
+  // Each side numbers its datagrams (IP identification, RFC 791 3.1) as real stacks do: a
+  // retransmission is a new datagram, so it is not taken for a capture duplicate (duplicates.ts).
+  private cId = 0x1000;
+  private sId = 0x5000;
   private ipC(ttl?: number): Ip {
-    return { src: this.client, dst: this.server, ttl: ttl ?? this.cTtl };
+    return { src: this.client, dst: this.server, ttl: ttl ?? this.cTtl, id: this.cId++ & 0xffff };
   }
   private ipS(ttl?: number): Ip {
-    return { src: this.server, dst: this.client, ttl: ttl ?? this.sTtl };
+    return { src: this.server, dst: this.client, ttl: ttl ?? this.sTtl, id: this.sId++ & 0xffff };
   }
   syn(o: TcpOpts = {}): Buffer {
     return tcpFrame(this.ipC(o.ttl), this.cPort, this.sPort, this.cSeq, 0, SYN, '', { mss: 1460, ...o });

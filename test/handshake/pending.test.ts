@@ -93,7 +93,7 @@ describe('PendingMachine', () => {
     const ip = { src: '10.0.0.1', dst: '10.0.0.2' };
     const back = { src: '10.0.0.2', dst: '10.0.0.1' };
     feed(tcpFrame(ip, 50000, 3389, 1000, 0, 0x02), 100);
-    feed(tcpFrame(ip, 50000, 3389, 1000, 0, 0x02), 101);
+    feed(tcpFrame({ ...ip, id: 0x1235 }, 50000, 3389, 1000, 0, 0x02), 101); // a retransmission: a new IP identification
     feed(tcpFrame(back, 3389, 50000, 7000, 1001, 0x12), 101.01);
     expect(pendings).toHaveLength(1);
     expect(pendings[0]!.hasMachine).toBe(false);
