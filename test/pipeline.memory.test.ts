@@ -37,7 +37,11 @@ describe('no record keeps a view into the read chunk', () => {
       .map((n) => path.join(CAPTURES, n)),
   ];
   it.each(files.map((f) => [path.basename(f), f]))('%s', async (_name, file) => {
-    const a = createAnalyzer({ name: file });
+    // The TLS secrets a pcapng carries (Decryption Secrets Blocks) reach analyze() through its reader;
+    // the push-based analyzer gets them as a key log, as `live --keylog` gives them.
+    const keyLogs: { name: string; text: string }[] = [];
+    await readCapture({ kind: 'file', path: file }, 0, { onFrame: () => undefined, onSecrets: (s) => void keyLogs.push({ name: `Decryption Secrets Block in ${file}`, text: Buffer.from(s.data).toString('latin1') }) });
+    const a = createAnalyzer({ name: file, keyLogs });
     const scratch = Buffer.alloc(1 << 18);
     const view: FrameView = { ...({} as FrameView) };
     const info = await readCapture({ kind: 'file', path: file }, 0, {
@@ -317,8 +321,10 @@ describe('reported()', () => {
     expect(new Set(records.map((c) => c.transport))).toEqual(new Set(['tcp', 'udp']));
     for (const rec of records) {
       const findings = r.connections.find((c) => c.id === rec.id)?.findings ?? [];
-      const spread = { ...rec, findings };
-      const made = reported(rec, findings);
+      // The record's attempt link (issue 12 pattern 7) comes from the report; a fresh record has none.
+      const attempt = (rec as { attempt?: Parameters<typeof reported>[2] }).attempt ?? null;
+      const spread = { ...rec, attempt, findings };
+      const made = reported(rec, findings, attempt);
       expect(Object.keys(made)).toEqual(Object.keys(spread));
       expect(json(made)).toBe(json(spread));
     }

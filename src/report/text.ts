@@ -8,6 +8,8 @@ import type { Finding } from '../diagnose/types.js';
 import type { TimelineEvent } from '../handshake/types.js';
 import { probeFacts, probeTables, textTable } from './probe.js';
 import { escapeControls } from './escape.js';
+import { timeInRange } from '../capture/types.js';
+import { EARLIEST_CAPTURE_TIME } from '../diagnose/facts.js';
 import { CAPTURE_FINDINGS_TITLE, PROBES_TITLE, deathText, eventLabel, fileSetLines, fileSetNote, findingLabel, ladderRows, logonModes, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
 import type { Report, ReportedConnection } from './types.js';
 
@@ -177,6 +179,9 @@ function span(g: readonly ReportedConnection[]): string {
     if (c.start < a) a = c.start;
     if (c.start > b) b = c.start;
   }
+  // Times out of the date range (an extreme pcapng if_tsoffset / if_tsresol) are said to be (issue 19).
+  // Times before 1999 are a clock that was never set, or a timestamp resolution too fine to be a date.
+  if (!timeInRange(a) || !timeInRange(b) || a < EARLIEST_CAPTURE_TIME) return 'at times out of range';
   const t = (x: number) => new Date(x * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, '');
   const from = t(a);
   const to = t(b);
