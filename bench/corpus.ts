@@ -839,6 +839,29 @@ export function pathOf(base: string, f: CorpusFormat): string {
   return `${base}.${f}`;
 }
 
+/**
+ * Runs the sources in time order until the capture reaches `bytes` (then lets them end), closes the
+ * writer, and gzips the pcapng when asked: the files written. Shared by every corpus generator.
+ */
+export async function drainInto(heap: Heap, g: Gen, w: CorpusWriter, bytes: number, base: string, formats: CorpusFormat[]): Promise<CorpusFile[]> {
+  for (;;) {
+    const s = heap.pop();
+    if (!s) break;
+    if (s.step(w)) heap.push(s);
+    if (!g.full && w.size >= bytes) g.full = true;
+  }
+  const sizes = w.close();
+  const files: CorpusFile[] = [];
+  if (formats.includes('pcap')) files.push({ format: 'pcap', path: pathOf(base, 'pcap'), bytes: sizes.pcap, captureBytes: sizes.pcap });
+  if (formats.includes('pcapng') || formats.includes('pcapng.gz')) files.push({ format: 'pcapng', path: pathOf(base, 'pcapng'), bytes: sizes.pcapng, captureBytes: sizes.pcapng });
+  if (formats.includes('pcapng.gz')) {
+    const gz = pathOf(base, 'pcapng.gz');
+    await pipeline(createReadStream(pathOf(base, 'pcapng'), { highWaterMark: 1 << 20 }), createGzip({ level: 6 }), createWriteStream(gz));
+    files.push({ format: 'pcapng.gz', path: gz, bytes: statSync(gz).size, captureBytes: sizes.pcapng });
+  }
+  return files;
+}
+
 /** Returns the corpus described by <base>.json when it was made with these options and its files are intact. */
 export function cachedCorpus(o: CorpusOptions): CorpusInfo | null {
   const meta = `${o.base}.json`;
@@ -892,21 +915,7 @@ export async function generateCorpus(o: CorpusOptions): Promise<CorpusInfo> {
       heap.push(new RdpAttempt(g, tpl, t0 + Math.floor(rnd() * room), k++));
     }
   }
-  for (;;) {
-    const s = heap.pop();
-    if (!s) break;
-    if (s.step(w)) heap.push(s);
-    if (!g.full && w.size >= d.bytes) g.full = true;
-  }
-  const sizes = w.close();
-  const files: CorpusFile[] = [];
-  if (wantPcap) files.push({ format: 'pcap', path: pathOf(o.base, 'pcap'), bytes: sizes.pcap, captureBytes: sizes.pcap });
-  if (wantNg) files.push({ format: 'pcapng', path: pathOf(o.base, 'pcapng'), bytes: sizes.pcapng, captureBytes: sizes.pcapng });
-  if (o.formats.includes('pcapng.gz')) {
-    const gz = pathOf(o.base, 'pcapng.gz');
-    await pipeline(createReadStream(pathOf(o.base, 'pcapng'), { highWaterMark: 1 << 20 }), createGzip({ level: 6 }), createWriteStream(gz));
-    files.push({ format: 'pcapng.gz', path: gz, bytes: statSync(gz).size, captureBytes: sizes.pcapng });
-  }
+  const files = await drainInto(heap, g, w, d.bytes, o.base, o.formats);
   const info: CorpusInfo = {
     generatorVersion: GENERATOR_VERSION,
     seed: d.seed,

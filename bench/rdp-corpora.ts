@@ -15,12 +15,11 @@
 //   silent servers, a few successes), in bulk background traffic.
 //
 // Same seed, same options, same fixture captures -> byte-identical files.
-import { createReadStream, createWriteStream, existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
-import { pipeline } from 'node:stream/promises';
-import { createGzip } from 'node:zlib';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import {
   BulkSlot,
   CorpusWriter,
+  drainInto,
   ETH,
   Gen,
   Heap,
@@ -417,21 +416,7 @@ export async function generateRdpCorpus(o: RdpCorpusOptions): Promise<RdpCorpusI
       }, heap),
     );
   }
-  for (;;) {
-    const s = heap.pop();
-    if (!s) break;
-    if (s.step(w)) heap.push(s);
-    if (!g.full && w.size >= o.bytes) g.full = true;
-  }
-  const sizes = w.close();
-  const files: CorpusFile[] = [];
-  if (wantPcap) files.push({ format: 'pcap', path: pathOf(o.base, 'pcap'), bytes: sizes.pcap, captureBytes: sizes.pcap });
-  if (wantNg) files.push({ format: 'pcapng', path: pathOf(o.base, 'pcapng'), bytes: sizes.pcapng, captureBytes: sizes.pcapng });
-  if (o.formats.includes('pcapng.gz')) {
-    const gz = pathOf(o.base, 'pcapng.gz');
-    await pipeline(createReadStream(pathOf(o.base, 'pcapng'), { highWaterMark: 1 << 20 }), createGzip({ level: 6 }), createWriteStream(gz));
-    files.push({ format: 'pcapng.gz', path: gz, bytes: statSync(gz).size, captureBytes: sizes.pcapng });
-  }
+  const files = await drainInto(heap, g, w, o.bytes, o.base, o.formats);
   const info: RdpCorpusInfo = {
     generatorVersion: RDP_CORPORA_VERSION,
     kind: o.kind,
