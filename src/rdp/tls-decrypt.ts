@@ -110,8 +110,8 @@ export function pHash(hash: HashName, secret: Uint8Array, seed: Uint8Array, leng
 }
 
 /** RFC 5246 5: PRF(secret, label, seed) = P_<hash>(secret, label + seed). */
-export function tls12Prf(hash: 'sha256' | 'sha384', secret: Uint8Array, label: string, seed: Uint8Array, length: number): Buffer {
-  return pHash(hash, secret, Buffer.concat([Buffer.from(label, 'latin1'), seed]), length);
+export function tls12Prf(hash: 'sha256' | 'sha384', secret: Uint8Array, label: string, prfSeed: Uint8Array, length: number): Buffer {
+  return pHash(hash, secret, Buffer.concat([Buffer.from(label, 'latin1'), prfSeed]), length);
 }
 
 /**
