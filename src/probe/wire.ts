@@ -8,9 +8,8 @@
 // numbers, window and TTL are made up, retransmissions the kernel may have sent are not there.
 import { isIPv4, isIPv6 } from 'node:net';
 import { PcapngWriter, type WriterRecord } from '../capture/writer.js';
+import { SECRETS_TYPE_TLS_KEY_LOG } from '../rdp/keylog.js';
 
-/** pcapng Decryption Secrets Block type for an NSS key log ('TLSK'). */
-export const DSB_TLS_KEY_LOG = 0x544c534b;
 /** LINKTYPE_RAW: the packet starts with its IP header (https://www.tcpdump.org/linktypes.html). */
 export const LINKTYPE_RAW = 101;
 /** Stated in every probe capture's Section Header Block. */
@@ -215,7 +214,7 @@ export function probeCapture(conns: WireConnection[], keyLog: string, names: { i
   const w = new PcapngWriter({ application: PROBE_APPLICATION });
   w.addInterface({ linkType: LINKTYPE_RAW, name: 'rdp-autopsy probe (reconstructed)' });
   if (names.length > 0) w.addNameResolution(names);
-  if (keyLog.length > 0) w.addSecrets(DSB_TLS_KEY_LOG, Buffer.from(keyLog, 'utf8'));
+  if (keyLog.length > 0) w.addSecrets(SECRETS_TYPE_TLS_KEY_LOG, Buffer.from(keyLog, 'utf8'));
   const all: { t: number; data: Buffer; n: number }[] = [];
   conns.forEach((c, i) => {
     for (const p of connectionPackets(c, i + 1)) all.push({ ...p, n: all.length });
