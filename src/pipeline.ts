@@ -18,13 +18,14 @@ import { KeyLog, SECRETS_TYPE_TLS_KEY_LOG } from './rdp/keylog.js';
 import { CaptureInputError, frameTime, timeInRange } from './capture/types.js';
 import { readCapture, sourceName } from './capture/index.js';
 import { planFileSets, type PlannedSet } from './capture/fileset.js';
-import { DecodedPacket, decodePacket, isKnownLinkType, linkTypeName } from './net/index.js';
+import { DecodedPacket, decodePacket, ipText, isKnownLinkType, linkTypeName } from './net/index.js';
 import { FlowTable } from './flow/table.js';
+import type { HalfOpenSink } from './flow/halfopen.js';
 import { endpointText, type DnsTransaction, type FlowFacts, type KerberosErrorRef, type StreamConsumer } from './flow/types.js';
-import type { ConnectionRecord, SideChannel } from './handshake/types.js';
+import type { ConnectionRecord, Outcome, SideChannel } from './handshake/types.js';
 import { ConnectionMachine, DEFAULT_BYTE_BUDGET } from './handshake/machine.js';
 import { UdpMachine } from './handshake/udp.js';
-import { PendingMachine, type OutcomeCounter, type PendingOptions } from './handshake/pending.js';
+import { PendingMachine, halfOpenOutcome, type OutcomeCounter, type PendingOptions } from './handshake/pending.js';
 import { PairIndex } from './pairs.js';
 import { StringInterner, compactRecord, flatString, flattenStrings } from './handshake/compact.js';
 import type { DiagnosisInput, Finding } from './diagnose/types.js';
@@ -194,7 +195,6 @@ class FileRun {
   private readonly records: ConnectionRecord[] = [];
   private readonly overflow = new Map<string, OverflowCounts>();
   private overflowCount = 0;
-  private nextId = 1;
   /**
    * client -> server address pair -> the side-channel list of the latest TCP connection between them
    * (for RDPEUDP side channels that come later). The list, not the machine: a finished machine (its
@@ -259,7 +259,11 @@ class FileRun {
       counter: onConnection === null ? this.counter : undefined,
     };
     const ports = [3389, ...(opts.rdpPorts ?? []).filter((p) => p !== 3389)];
-    this.table = new FlowTable({ rdpPorts: ports, maxDns: MAX_DNS }, (facts) => this.newFlow(facts));
+    this.table = new FlowTable(
+      // Half-open connections only counted are counted from the table's slots (no record is built).
+      { rdpPorts: ports, maxDns: MAX_DNS, halfOpenSink: onConnection === null ? this.halfOpenSink : undefined },
+      (facts) => this.newFlow(facts),
+    );
     const pkt = this.pkt;
     const table = this.table;
     this.onFrame = (v: FrameView): void => {
@@ -341,7 +345,8 @@ class FileRun {
   }
 
   private newFlow(facts: FlowFacts): StreamConsumer | null {
-    const id = `c${this.nextId++}`;
+    // The flow's id (a half-open connection's is given with its SYN, before the flow is built).
+    const id = `c${facts.id}`;
     if (facts.transport === 'tcp') {
       // The ConnectionMachine comes with the flow's first stream byte, or at its end (pending.ts):
       // a half-open flow (a SYN flood's) holds its TCP events only while it is tracked.
@@ -381,23 +386,50 @@ class FileRun {
     count: (conn, outcome) => {
       const facts = conn.facts;
       if (facts.payloadBytes[0] + facts.payloadBytes[1] === 0) this.pairs.forget(facts.client.ip, facts.server.ip, conn.sideChannels);
-      this.overflowCount++;
-      // A flood's counted connections go to one server: its counts are found again without a key.
-      const server = facts.server;
-      let c = this.lastCounts;
-      if (c === null || server.port !== this.lastServerPort || server.ip !== this.lastServerIp) {
-        const key = endpointText(server);
-        c = this.overflow.get(key) ?? null;
-        if (c === null) this.overflow.set(key, (c = { completed: 0, failed: 0, incomplete: 0 }));
-        this.lastCounts = c;
-        this.lastServerIp = server.ip;
-        this.lastServerPort = server.port;
-      }
-      if (outcome === 'completed') c.completed++;
-      else if (outcome === 'failed') c.failed++;
-      else c.incomplete++;
+      this.countFor(facts.server.ip, facts.server.port, outcome);
     },
   };
+
+  /** A connection counted per server (not recorded) with its outcome. */
+  private countFor(ip: string, port: number, outcome: Outcome): void {
+    this.overflowCount++;
+    // A flood's counted connections go to one server: its counts are found again without a key.
+    let c = this.lastCounts;
+    if (c === null || port !== this.lastServerPort || ip !== this.lastServerIp) {
+      const key = endpointText({ ip, port });
+      c = this.overflow.get(key) ?? null;
+      if (c === null) this.overflow.set(key, (c = { completed: 0, failed: 0, incomplete: 0 }));
+      this.lastCounts = c;
+      this.lastServerIp = ip;
+      this.lastServerPort = port;
+    }
+    if (outcome === 'completed') c.completed++;
+    else if (outcome === 'failed') c.failed++;
+    else c.incomplete++;
+  }
+
+  /**
+   * Half-open connections (a SYN, maybe its SYN/ACK or a reset) that end in the flow table's slots
+   * once records of such attempts are full: counted from the slot, with no flow, facts or machine
+   * built (issue 19: a million-SYN flood in a bounded memory).
+   */
+  private readonly halfOpenSink: HalfOpenSink = {
+    countsOnly: () => this.records.length >= this.maxRecords || this.bareRecords >= MAX_BARE_RECORDS,
+    count: (v, s, _reason, captureEnd) => {
+      const key = this.slotServer;
+      if (this.slotServerIp === '' || !v.sameServer(s, key)) {
+        v.serverKey(s, key);
+        const b = this.slotAddr;
+        v.serverAddress(s, b, 0);
+        this.slotServerIp = ipText(b, 0, v.ipVersion(s));
+      }
+      this.countFor(this.slotServerIp, v.serverPort(s), halfOpenOutcome(v, s, captureEnd));
+    },
+  };
+  /** The server of the last slot counted: its key (HalfOpenView.serverKey) and address text. */
+  private readonly slotServer = new Int32Array(6);
+  private readonly slotAddr = Buffer.alloc(16);
+  private slotServerIp = '';
   /** The server whose counts the counter last updated, and its counts. */
   private lastCounts: OverflowCounts | null = null;
   private lastServerIp = '';
@@ -467,7 +499,7 @@ class FileRun {
       records: this.records,
       overflow: this.overflow,
       overflowCount: this.overflowCount,
-      idsUsed: this.nextId - 1,
+      idsUsed: this.table.flowIds,
       files,
       set:
         this.pieces.length > 1 && set !== null

@@ -723,16 +723,18 @@ describe('FlowTable: what a flow holds before it carries data', () => {
     return out;
   }
 
-  it('a half-open flow has no reassemblers and no TcpFacts until it ends; then its facts are complete', () => {
+  it('a half-open connection is a slot (no flow, no consumer) until it ends; then its facts are complete', () => {
     const h = new Harness();
     const c = new Conn(C, 50100, S, 3389);
     h.feed(c.syn());
     h.feed(c.syn(), 1);
     h.feed(c.synAck(), 0.01);
-    const [f] = flows(h);
-    expect(f!.reasm).toBeNull();
-    expect(f!.facts!.tcp).toBeNull();
+    expect(flows(h)).toEqual([]);
+    expect(h.consumers).toEqual([]);
+    expect(h.table.halfOpenSlots).toBe(1);
+    expect(h.table.openFlows).toBe(1);
     h.finish();
+    expect(h.table.halfOpenSlots).toBe(0);
     const t = h.only.ended!.facts.tcp!;
     expect(t.synFrames).toEqual([1, 2]);
     expect(t.synAckFrames).toEqual([3]);
