@@ -63,70 +63,109 @@ export class HalfOpenTable implements HalfOpenView {
   readonly capacity: number;
   /** Slots in use. */
   count = 0;
-  private readonly mask: number;
-  private readonly heads: Int32Array;
-  private readonly hash: Int32Array;
-  private readonly next: Int32Array;
+  private mask: number;
+  /** Slots allocated so far (grown by doubling up to capacity: a small capture allocates little). */
+  private size = 0;
+  private heads: Int32Array;
+  private hash: Int32Array;
+  private next: Int32Array;
   /** Creation order (oldest first: the eviction order), -1 at the ends. */
-  private readonly older: Int32Array;
-  private readonly newer: Int32Array;
+  private older: Int32Array;
+  private newer: Int32Array;
   oldest = -1;
   private newest = -1;
   private free = -1;
-  private readonly addr: Int32Array; // [s*8 .. s*8+3] client, [s*8+4 ..] server
-  private readonly ports: Uint16Array; // [s*2] client, [s*2+1] server
-  private readonly file: Int32Array;
-  private readonly ids: Float64Array;
-  private readonly version: Uint8Array;
-  private readonly n: Uint8Array;
+  private addr: Int32Array; // [s*8 .. s*8+3] client, [s*8+4 ..] server
+  private ports: Uint16Array; // [s*2] client, [s*2+1] server
+  private file: Int32Array;
+  private ids: Float64Array;
+  private version: Uint8Array;
+  private n: Uint8Array;
   /** Frame of the last segment (activity order at the end of a file). */
-  readonly lastFrame: Float64Array;
+  lastFrame: Float64Array;
   // Per segment, at s * SLOT_SEGMENTS + k.
-  private readonly seq: Int32Array;
-  private readonly ackNo: Int32Array;
-  private readonly idSum: Int32Array;
-  private readonly flagsDir: Uint16Array;
-  private readonly win: Uint16Array;
-  private readonly mssOpt: Int32Array;
-  private readonly ttlV: Uint8Array;
-  private readonly bad: Uint8Array;
-  private readonly frames: Float64Array;
-  private readonly times: Float64Array;
+  private seq: Int32Array;
+  private ackNo: Int32Array;
+  private idSum: Int32Array;
+  private flagsDir: Uint16Array;
+  private win: Uint16Array;
+  private mssOpt: Int32Array;
+  private ttlV: Uint8Array;
+  private bad: Uint8Array;
+  private frames: Float64Array;
+  private times: Float64Array;
 
   constructor(capacity: number) {
-    const c = Math.max(1, Math.floor(capacity));
-    this.capacity = c;
+    this.capacity = Math.max(1, Math.floor(capacity));
+    this.mask = 0;
+    this.heads = new Int32Array(0);
+    this.hash = new Int32Array(0);
+    this.next = new Int32Array(0);
+    this.older = new Int32Array(0);
+    this.newer = new Int32Array(0);
+    this.addr = new Int32Array(0);
+    this.ports = new Uint16Array(0);
+    this.file = new Int32Array(0);
+    this.ids = new Float64Array(0);
+    this.version = new Uint8Array(0);
+    this.n = new Uint8Array(0);
+    this.lastFrame = new Float64Array(0);
+    this.seq = new Int32Array(0);
+    this.ackNo = new Int32Array(0);
+    this.idSum = new Int32Array(0);
+    this.flagsDir = new Uint16Array(0);
+    this.win = new Uint16Array(0);
+    this.mssOpt = new Int32Array(0);
+    this.ttlV = new Uint8Array(0);
+    this.bad = new Uint8Array(0);
+    this.frames = new Float64Array(0);
+    this.times = new Float64Array(0);
+    this.grow();
+  }
+
+  /** More slots: twice as many (at least 256), at most capacity; the buckets are rebuilt. */
+  private grow(): void {
+    const old = this.size;
+    const c = Math.min(this.capacity, Math.max(256, old * 2));
+    if (c <= old) return;
+    const k = c * SLOT_SEGMENTS;
+    this.hash = more(this.hash, new Int32Array(c));
+    this.next = more(this.next, new Int32Array(c));
+    this.older = more(this.older, new Int32Array(c));
+    this.newer = more(this.newer, new Int32Array(c));
+    this.addr = more(this.addr, new Int32Array(c * 8));
+    this.ports = more(this.ports, new Uint16Array(c * 2));
+    this.file = more(this.file, new Int32Array(c));
+    this.ids = more(this.ids, new Float64Array(c));
+    this.version = more(this.version, new Uint8Array(c));
+    this.n = more(this.n, new Uint8Array(c));
+    this.lastFrame = more(this.lastFrame, new Float64Array(c));
+    this.seq = more(this.seq, new Int32Array(k));
+    this.ackNo = more(this.ackNo, new Int32Array(k));
+    this.idSum = more(this.idSum, new Int32Array(k));
+    this.flagsDir = more(this.flagsDir, new Uint16Array(k));
+    this.win = more(this.win, new Uint16Array(k));
+    this.mssOpt = more(this.mssOpt, new Int32Array(k));
+    this.ttlV = more(this.ttlV, new Uint8Array(k));
+    this.bad = more(this.bad, new Uint8Array(k));
+    this.frames = more(this.frames, new Float64Array(k));
+    this.times = more(this.times, new Float64Array(k));
+    // Buckets: rebuilt for the new size from the slots in use (every slot is in use when it grows).
     let b = 1;
     while (b < c * 2) b <<= 1;
     this.mask = b - 1;
     this.heads = new Int32Array(b).fill(-1);
-    this.hash = new Int32Array(c);
-    this.next = new Int32Array(c);
-    this.older = new Int32Array(c);
-    this.newer = new Int32Array(c);
-    this.addr = new Int32Array(c * 8);
-    this.ports = new Uint16Array(c * 2);
-    this.file = new Int32Array(c);
-    this.ids = new Float64Array(c);
-    this.version = new Uint8Array(c);
-    this.n = new Uint8Array(c);
-    this.lastFrame = new Float64Array(c);
-    const k = c * SLOT_SEGMENTS;
-    this.seq = new Int32Array(k);
-    this.ackNo = new Int32Array(k);
-    this.idSum = new Int32Array(k);
-    this.flagsDir = new Uint16Array(k);
-    this.win = new Uint16Array(k);
-    this.mssOpt = new Int32Array(k);
-    this.ttlV = new Uint8Array(k);
-    this.bad = new Uint8Array(k);
-    this.frames = new Float64Array(k);
-    this.times = new Float64Array(k);
-    // Free list through `next`.
-    for (let i = c - 1; i >= 0; i--) {
+    for (let s = this.oldest; s >= 0; s = this.newer[s]!) {
+      const h = this.hash[s]! & this.mask;
+      this.next[s] = this.heads[h]!;
+      this.heads[h] = s;
+    }
+    // The new slots go on the free list.
+    for (let i = c - 1; i >= old; i--) {
       this.next[i] = this.free;
       this.free = i;
     }
+    this.size = c;
   }
 
   get full(): boolean {
@@ -162,6 +201,7 @@ export class HalfOpenTable implements HalfOpenView {
 
   /** A new slot (the table must not be full) for the client (buf[cOff..], cPort) -> server; returns it. */
   add(h: number, v: 4 | 6, buf: Uint8Array, cOff: number, cPort: number, sOff: number, sPort: number, file: number, id: number): number {
+    if (this.free < 0) this.grow();
     const s = this.free;
     this.free = this.next[s]!;
     this.hash[s] = h;
@@ -351,6 +391,12 @@ export class HalfOpenTable implements HalfOpenView {
       out[off + i * 4 + 3] = w & 255;
     }
   }
+}
+
+/** `to` with `from` copied at its start. */
+function more<T extends Int32Array | Uint16Array | Uint8Array | Float64Array>(from: T, to: T): T {
+  to.set(from as never);
+  return to;
 }
 
 /** Four bytes at b[off] as a big-endian int32. */

@@ -1042,12 +1042,22 @@ export class FlowTable {
     this.linkLru(f);
   }
 
+  /**
+   * The half-open list is in the order connections started (their ids): a new flow goes last, a
+   * slot that became a flow (promote) after the flows that started before it (the list is short:
+   * half-open connections are slots).
+   */
   private linkHalfOpen(f: Flow): void {
-    f.hoPrev = this.hoTail;
-    f.hoNext = null;
-    if (this.hoTail) this.hoTail.hoNext = f;
+    const id = f.facts !== null ? f.facts.id : Infinity;
+    let after = this.hoTail;
+    while (after !== null && after.facts !== null && after.facts.id > id) after = after.hoPrev;
+    const before = after !== null ? after.hoNext : this.hoHead;
+    f.hoPrev = after;
+    f.hoNext = before;
+    if (after !== null) after.hoNext = f;
     else this.hoHead = f;
-    this.hoTail = f;
+    if (before !== null) before.hoPrev = f;
+    else this.hoTail = f;
     f.halfOpen = true;
     this.halfOpen++;
   }
