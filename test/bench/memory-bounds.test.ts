@@ -8,7 +8,8 @@ import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateSynFlood } from '../../bench/corpus.js';
 import { FlowTable } from '../../src/flow/index.js';
-import { MAX_HALF_OPEN } from '../../src/flow/table.js';
+import { HALF_OPEN_BUDGET_BYTES, MAX_HALF_OPEN } from '../../src/flow/table.js';
+import { SLOT_BYTES } from '../../src/flow/halfopen.js';
 import type { FlowFacts } from '../../src/flow/types.js';
 import { ConnectionMachine, MAX_TIMELINE, TIMELINE_HEAD, TIMELINE_PINNED, TIMELINE_TAIL } from '../../src/handshake/machine.js';
 import type { ConnectionRecord } from '../../src/handshake/types.js';
@@ -124,8 +125,9 @@ describe('half-open cap under a SYN flood', () => {
       feed(tcpFrame({ src: server, dst: client }, 3389, port, i * 104729, (i * 7919 + 1) >>> 0, SYN | ACK));
       if (table.halfOpenFlows > maxHalfOpen) maxHalfOpen = table.halfOpenFlows;
     }
-    // The cap comes from a memory budget (12 MiB at ~2.2 KB per half-open flow).
-    expect(MAX_HALF_OPEN).toBe(5719);
+    // The cap comes from a memory budget: 12 MiB of half-open slots (halfopen.ts).
+    expect(MAX_HALF_OPEN).toBe(Math.floor(HALF_OPEN_BUDGET_BYTES / SLOT_BYTES));
+    expect(SLOT_BYTES).toBeLessThan(256);
     expect(maxHalfOpen).toBe(MAX_HALF_OPEN);
     expect(table.stats.halfOpenEvicted).toBe(N - MAX_HALF_OPEN);
     expect(table.stats.flowsEvicted).toBe(N - MAX_HALF_OPEN);
@@ -146,6 +148,7 @@ describe('half-open cap under a SYN flood', () => {
 
     it('100 000 half-open attempts: all counted for the server, the half-open evictions reported, records capped', async () => {
       const flood = generateSynFlood({ seed: 7, flows: 100_000, path: path.join(dir, 'flood.pcap') });
+      expect(MAX_HALF_OPEN).toBeLessThan(100_000);
       const r = await analyze([{ kind: 'file', path: flood.path }], { maxRecords: 1000 });
       expect(r.capture.stats.halfOpenEvicted).toBe(100_000 - MAX_HALF_OPEN);
       expect(r.capture.stats.flowsEvicted).toBe(100_000 - MAX_HALF_OPEN);
