@@ -30,7 +30,7 @@ import { PairIndex } from './pairs.js';
 import { StringInterner, compactRecord, flatString, flattenStrings } from './handshake/compact.js';
 import type { DiagnosisInput, Finding } from './diagnose/types.js';
 import { attemptLinks, diagnose, diagnoseCapture, diagnoseConnection, groupAttempts, headline, summarizeServers, type AttemptLink } from './diagnose/index.js';
-import { findProbes } from './diagnose/probes.js';
+import { findProbes, type CountedHalfOpen } from './diagnose/probes.js';
 import { plural, serverOwnTtl } from './diagnose/facts.js';
 import { ClockCheck, type ClockOutlier } from './capture/clock.js';
 import {
@@ -153,6 +153,9 @@ interface OverflowCounts {
   completed: number;
   failed: number;
   incomplete: number;
+  /** Of those, connections counted from the flow table's half-open slots (never completed the handshake). */
+  halfOpenFailed: number;
+  halfOpenIncomplete: number;
 }
 
 type TableStats = FlowTable['stats'];
@@ -386,19 +389,19 @@ class FileRun {
     count: (conn, outcome) => {
       const facts = conn.facts;
       if (facts.payloadBytes[0] + facts.payloadBytes[1] === 0) this.pairs.forget(facts.client.ip, facts.server.ip, conn.sideChannels);
-      this.countFor(facts.server.ip, facts.server.port, outcome);
+      this.countFor(facts.server.ip, facts.server.port, outcome, false);
     },
   };
 
   /** A connection counted per server (not recorded) with its outcome. */
-  private countFor(ip: string, port: number, outcome: Outcome): void {
+  private countFor(ip: string, port: number, outcome: Outcome, halfOpen: boolean): void {
     this.overflowCount++;
     // A flood's counted connections go to one server: its counts are found again without a key.
     let c = this.lastCounts;
     if (c === null || port !== this.lastServerPort || ip !== this.lastServerIp) {
       const key = endpointText({ ip, port });
       c = this.overflow.get(key) ?? null;
-      if (c === null) this.overflow.set(key, (c = { completed: 0, failed: 0, incomplete: 0 }));
+      if (c === null) this.overflow.set(key, (c = { completed: 0, failed: 0, incomplete: 0, halfOpenFailed: 0, halfOpenIncomplete: 0 }));
       this.lastCounts = c;
       this.lastServerIp = ip;
       this.lastServerPort = port;
@@ -406,6 +409,10 @@ class FileRun {
     if (outcome === 'completed') c.completed++;
     else if (outcome === 'failed') c.failed++;
     else c.incomplete++;
+    if (halfOpen) {
+      if (outcome === 'failed') c.halfOpenFailed++;
+      else c.halfOpenIncomplete++;
+    }
   }
 
   /**
@@ -423,7 +430,7 @@ class FileRun {
         v.serverAddress(s, b, 0);
         this.slotServerIp = ipText(b, 0, v.ipVersion(s));
       }
-      this.countFor(this.slotServerIp, v.serverPort(s), halfOpenOutcome(v, s, captureEnd));
+      this.countFor(this.slotServerIp, v.serverPort(s), halfOpenOutcome(v, s, captureEnd), true);
     },
   };
   /** The server of the last slot counted: its key (HalfOpenView.serverKey) and address text. */
@@ -555,7 +562,7 @@ function mb(n: number): string {
 
 function countOverflow(overflow: Map<string, OverflowCounts>, rec: ConnectionRecord): void {
   let c = overflow.get(rec.server);
-  if (!c) overflow.set(rec.server, (c = { completed: 0, failed: 0, incomplete: 0 }));
+  if (!c) overflow.set(rec.server, (c = { completed: 0, failed: 0, incomplete: 0, halfOpenFailed: 0, halfOpenIncomplete: 0 }));
   if (rec.outcome === 'completed') c.completed++;
   else if (rec.outcome === 'failed') c.failed++;
   else c.incomplete++;
@@ -610,6 +617,8 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
         o.completed += c.completed;
         o.failed += c.failed;
         o.incomplete += c.incomplete;
+        o.halfOpenFailed += c.halfOpenFailed;
+        o.halfOpenIncomplete += c.halfOpenIncomplete;
       } else overflow.set(server, { ...c });
     }
     overflowCount += p.overflowCount;
@@ -634,7 +643,13 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
 
   const sorted = kept.sort((a, b) => a.fileIndex - b.fileIndex || a.flow.firstFrame - b.flow.firstFrame);
   // Health checks and scans are not RDP clients' attempts: set apart before the diagnosis (issue 18).
-  const { probes, ids: probeIds } = findProbes(sorted);
+  // A SYN flood's attempts past the records kept were counted from the half-open slots: its group takes them.
+  const countedHalfOpen = new Map<string, CountedHalfOpen>();
+  for (const [server, c] of overflow) if (c.halfOpenFailed + c.halfOpenIncomplete > 0) countedHalfOpen.set(server, { failed: c.halfOpenFailed, incomplete: c.halfOpenIncomplete });
+  const { probes, ids: probeIds, countedServers } = findProbes(sorted, countedHalfOpen);
+  // Counted half-open attempts a flood group took are probes, not attempts (as its recorded ones).
+  let probeCounted = 0;
+  for (const server of countedServers) probeCounted += countedHalfOpen.get(server)!.failed + countedHalfOpen.get(server)!.incomplete;
   const conns = probeIds.size > 0 ? sorted.filter((c) => !probeIds.has(c.id)) : sorted;
   const input: DiagnosisInput = { connections: conns, dns, captureEnd: captureEnds, names, files: fileNames, kerberos };
   const findings = diagnose(input);
@@ -686,6 +701,13 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
   const failed = connections.filter((c) => c.outcome === 'failed').length - preAuthentication;
   const incomplete = connections.length - completed - failed - preAuthentication;
   let servers: ServerSummary[] = summarizeServers(conns, findings);
+  // The counted attempts a flood group took are not the server's attempts (as its recorded ones are not).
+  for (const server of countedServers) {
+    const c = overflow.get(server)!;
+    const left = { ...c, failed: c.failed - c.halfOpenFailed, incomplete: c.incomplete - c.halfOpenIncomplete, halfOpenFailed: 0, halfOpenIncomplete: 0 };
+    if (left.completed + left.failed + left.incomplete === 0) overflow.delete(server);
+    else overflow.set(server, left);
+  }
   if (overflow.size > 0) servers = mergeOverflow(servers, overflow);
   const o = [...overflow.values()].reduce(
     (a, c) => ({ completed: a.completed + c.completed, failed: a.failed + c.failed, incomplete: a.incomplete + c.incomplete }),
@@ -701,14 +723,14 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
     warnings.push(...fileSets.flatMap((s) => fileSetWarnings(s, fileNames)));
   }
   const summary = {
-    connections: connections.length + overflowCount,
+    connections: connections.length + overflowCount - probeCounted,
     completed: completed + o.completed,
     failed: failed + o.failed,
     incompleteCapture: incomplete + o.incomplete,
     preAuthentication,
     headline: headline(conns, findings, { findings: captureFindings, frames: capture.frames, probes }),
   };
-  if (overflowCount > 0) summary.headline += ` (${overflowCount} more connections counted per server, not recorded.)`;
+  if (overflowCount - probeCounted > 0) summary.headline += ` (${overflowCount - probeCounted} more connections counted per server, not recorded.)`;
   return {
     schemaVersion: REPORT_SCHEMA_VERSION,
     tool: { name: 'rdp-autopsy', version: TOOL_VERSION },
