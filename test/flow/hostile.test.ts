@@ -4,6 +4,7 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { DecodedPacket, decodePacket } from '../../src/net/index.js';
 import { ACK, FIN, Harness, PSH, RST, SYN, tcpFrame, udpFrame } from './harness.js';
+import { ethernet, icmpv4, ipPacket } from '../../fixtures/lib/frames.js';
 
 const HOSTS = ['10.0.0.1', '10.0.0.2', '10.0.0.3'];
 const PORTS = [3389, 42356, 50000, 53];
@@ -88,6 +89,8 @@ describe('FlowTable: half-open slots (halfopen.ts) against flows tracked from th
     payload: fc.constantFrom('', '', '', 'x'),
     id: fc.constantFrom(1, 2, 0),
     dt: fc.constantFrom(0, 0.0001, 0.5, 1, 3, 25),
+    /** Instead of the segment: a router's ICMP unreachable quoting it (RFC 792: IP header + 8 bytes). */
+    icmp: fc.constantFrom(false, false, false, false, false, true),
   });
 
   it('give the same events, bytes, facts and end reasons (caps on half-open and tracked flows included)', () => {
@@ -101,12 +104,16 @@ describe('FlowTable: half-open slots (halfopen.ts) against flows tracked from th
             const ip = s.toServer ? { src: client, dst: server, id: s.id } : { src: server, dst: client, id: s.id };
             const [sp, dp] = s.toServer ? [s.cp, 3389] : [3389, s.cp];
             const seq = s.toServer ? s.isn : 5000;
-            h.feed(tcpFrame(ip, sp, dp, seq, s.ack, s.flags, s.payload), s.dt);
+            const frame = tcpFrame(ip, sp, dp, seq, s.ack, s.flags, s.payload);
+            if (s.icmp) {
+              const quoted = frame.subarray(14, 14 + 28);
+              h.feed(ethernet(ipPacket(icmpv4(3, 13, Buffer.alloc(4), quoted), 1, { src: '10.0.0.254', dst: ip.src })), s.dt);
+            } else h.feed(frame, s.dt);
           }
           h.finish();
           const st = h.table.stats;
           const out = [...h.consumers].sort((x, y) => x.facts.id - y.facts.id).map((r) => [r.facts.id, r.ends, r.ended?.reason, r.ended?.facts, r.eventText(), r.stream(0), r.stream(1)]);
-          return JSON.stringify([out, st.flowsTracked, st.flowsEvicted, st.halfOpenEvicted, st.badChecksums, st.captureDuplicates]);
+          return JSON.stringify([out, st.flowsTracked, st.flowsEvicted, st.halfOpenEvicted, st.badChecksums, st.captureDuplicates, st.unmatchedIcmp]);
         };
         expect(run(true)).toBe(run(false));
       }),

@@ -809,3 +809,30 @@ describe('FlowTable: address texts', () => {
     ]);
   });
 });
+
+describe('FlowTable: half-open slots (halfopen.ts)', () => {
+  it('an ICMP error about a half-open connection makes it a flow that keeps the error', () => {
+    const h = new Harness();
+    const c = new Conn(C, 50200, S, 3389);
+    const syn = c.syn();
+    h.feed(syn);
+    expect(h.table.halfOpenSlots).toBe(1);
+    h.feed(ethernet(ipPacket(icmpv4(3, 13, Buffer.alloc(4), syn.subarray(14, 14 + 28)), 1, { src: '10.0.0.254', dst: C })));
+    expect(h.table.halfOpenSlots).toBe(0);
+    expect(h.table.stats.unmatchedIcmp).toBe(0);
+    h.finish();
+    expect(h.only.ended!.facts.icmp).toMatchObject([{ frame: 2, type: 3, code: 13, from: '10.0.0.254', quotedDir: 0 }]);
+    expect(h.only.eventText()).toEqual(['syn@1', 'icmp@2']);
+  });
+
+  it('the handshake ACK makes it a flow with its SYN, SYN/ACK and the ACK, as if tracked from the SYN', () => {
+    const h = new Harness();
+    const c = new Conn(C, 50201, S, 3389);
+    handshake(h, c);
+    expect(h.table.halfOpenSlots).toBe(0);
+    expect(h.table.halfOpenFlows).toBe(0);
+    h.finish();
+    expect(h.only.eventText().slice(0, 3)).toEqual(['syn@1', 'syn_ack@2', 'ack@3']);
+    expect(h.only.ended!.facts.tcp!.ackFrame).toBe(3);
+  });
+});
