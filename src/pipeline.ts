@@ -679,8 +679,9 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
   const warnings: string[] = [];
   if (overflowCount > 0) {
     // Records stop at maxRecords, and those of attempts that never carried data at MAX_BARE_RECORDS.
-    const why = connections.length < maxRecords ? ` (attempts that carried no data beyond the first ${MAX_BARE_RECORDS})` : '';
-    warnings.push(`${overflowCount} connections beyond the first ${Math.min(maxRecords, connections.length)} were counted per server, not recorded${why} (see servers)`);
+    const why = kept.length < maxRecords ? ` (attempts that carried no data beyond the first ${MAX_BARE_RECORDS})` : '';
+    const where = probeCounted === 0 ? 'see servers' : probeCounted === overflowCount ? 'all of them in the SYN flood under probes' : `${probeCounted} of them in the SYN flood under probes, the others under servers`;
+    warnings.push(`${overflowCount} connections beyond the first ${Math.min(maxRecords, kept.length)} were counted per server, not recorded${why} (${where})`);
   }
   if (unknownLinkFrames > 0) warnings.push(`${unknownLinkFrames} frames of an unsupported link type were skipped`);
   warnings.push(...keyLogWarnings(parts, conns));
