@@ -30,7 +30,7 @@ import { PairIndex } from './pairs.js';
 import { StringInterner, compactRecord, flatString, flattenStrings } from './handshake/compact.js';
 import type { DiagnosisInput, Finding } from './diagnose/types.js';
 import { attemptLinks, diagnose, diagnoseCapture, diagnoseConnection, groupAttempts, headline, summarizeServers, type AttemptLink } from './diagnose/index.js';
-import { findProbes, type CountedHalfOpen } from './diagnose/probes.js';
+import { SCAN_MIN_TARGETS, findProbes, type CountedHalfOpen } from './diagnose/probes.js';
 import { plural, serverOwnTtl } from './diagnose/facts.js';
 import { ClockCheck, type ClockOutlier } from './capture/clock.js';
 import {
@@ -110,6 +110,22 @@ export interface AnalyzeOptions {
   keyLogFollow?: string[];
 }
 
+/** Sources whose targets FileRun follows to find scanners among the half-open connections it counts. */
+const MAX_SCAN_SOURCES = 4096;
+
+/** A dotted IPv4 address as an int32 (as HalfOpenView writes it), or null. */
+function ipv4Word(ip: string): number | null {
+  const p = ip.split('.');
+  if (p.length !== 4) return null;
+  let w = 0;
+  for (const x of p) {
+    const n = Number(x);
+    if (!Number.isInteger(n) || n < 0 || n > 255) return null;
+    w = (w << 8) | n;
+  }
+  return w | 0;
+}
+
 /** Re-reads of followed key logs at most this often (a burst of sessions without keys costs one stat). */
 const KEYLOG_REFRESH_MS = 200;
 
@@ -172,6 +188,12 @@ interface FilePart {
   records: ConnectionRecord[];
   overflow: Map<string, OverflowCounts>;
   overflowCount: number;
+  /**
+   * Half-open connections counted (not recorded, in overflowCount but in no server's counts) from a
+   * source whose recorded attempts without data already touched SCAN_MIN_TARGETS targets: a scanner's,
+   * by its address (the scan's probe group takes them).
+   */
+  scanCounted: Map<string, CountedHalfOpen>;
   /** Connection ids handed out (one per flow, recorded or not). */
   idsUsed: number;
   /** The file, or a file set's pieces in reading order, each with its index as given. */
@@ -423,6 +445,18 @@ class FileRun {
   private readonly halfOpenSink: HalfOpenSink = {
     countsOnly: () => this.records.length >= this.maxRecords || this.bareRecords >= MAX_BARE_RECORDS,
     count: (v, s, _reason, captureEnd) => {
+      // A scanner's (its recorded attempts without data touched many targets): counted for its scan.
+      if (this.scanners > 0 && v.ipVersion(s) === 4) {
+        const b = this.slotAddr;
+        v.clientAddress(s, b, 0);
+        const t = this.bareTargets.get(b.readInt32BE(0));
+        if (t !== undefined && t.scanner !== null) {
+          this.overflowCount++;
+          if (halfOpenOutcome(v, s, captureEnd) === 'failed') t.scanner.failed++;
+          else t.scanner.incomplete++;
+          return;
+        }
+      }
       const key = this.slotServer;
       if (this.slotServerIp === '' || !v.sameServer(s, key)) {
         v.serverKey(s, key);
@@ -433,6 +467,35 @@ class FileRun {
       this.countFor(this.slotServerIp, v.serverPort(s), halfOpenOutcome(v, s, captureEnd), true);
     },
   };
+  /**
+   * Per IPv4 source (as an int32), the targets of its recorded attempts without data, until they
+   * make it a scanner (SCAN_MIN_TARGETS; then its counted half-open connections, also in
+   * scanCounted). At most MAX_SCAN_SOURCES sources (a flood's million sources stop there).
+   */
+  private readonly bareTargets = new Map<number, { targets: Set<string>; scanner: CountedHalfOpen | null }>();
+  private readonly scanCounted = new Map<string, CountedHalfOpen>();
+  private scanners = 0;
+
+  private noteBareTarget(rec: ConnectionRecord): void {
+    const ip = rec.flow.client.ip;
+    if (rec.flow.ipVersion !== 4 || rec.transport !== 'tcp') return;
+    const key = ipv4Word(ip);
+    if (key === null) return;
+    let t = this.bareTargets.get(key);
+    if (t === undefined) {
+      if (this.bareTargets.size >= MAX_SCAN_SOURCES) return;
+      this.bareTargets.set(key, (t = { targets: new Set(), scanner: null }));
+    }
+    if (t.scanner !== null) return;
+    t.targets.add(rec.server);
+    if (t.targets.size >= SCAN_MIN_TARGETS) {
+      t.scanner = { failed: 0, incomplete: 0 };
+      t.targets.clear();
+      this.scanCounted.set(ip, t.scanner);
+      this.scanners++;
+    }
+  }
+
   /** The server of the last slot counted: its key (HalfOpenView.serverKey) and address text. */
   private readonly slotServer = new Int32Array(6);
   private readonly slotAddr = Buffer.alloc(16);
@@ -449,7 +512,10 @@ class FileRun {
     // In a file set, a connection is reported in the piece that holds its first frame.
     if (this.pieces.length > 1) rec.file = this.pieceName(rec.flow.firstFrame);
     if (this.records.length < this.maxRecords) {
-      if (rec.flow.payloadBytes[0] + rec.flow.payloadBytes[1] === 0) this.bareRecords++;
+      if (rec.flow.payloadBytes[0] + rec.flow.payloadBytes[1] === 0) {
+        this.bareRecords++;
+        this.noteBareTarget(rec);
+      }
       // Only a record that is kept is worth compacting (a SYN flood's overflow is counted and dropped).
       compactRecord(rec, this.strings);
       this.records.push(rec);
@@ -506,6 +572,7 @@ class FileRun {
       records: this.records,
       overflow: this.overflow,
       overflowCount: this.overflowCount,
+      scanCounted: this.scanCounted,
       idsUsed: this.table.flowIds,
       files,
       set:
@@ -582,6 +649,8 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
   const kept: ConnectionRecord[] = [];
   const overflow = new Map<string, OverflowCounts>();
   let overflowCount = 0;
+  /** Half-open connections counted for a scanner ("fileIndex|client"): FilePart.scanCounted. */
+  const scanCounted = new Map<string, CountedHalfOpen>();
   let idOffset = 0;
   let flowOffset = 0;
   let dns: DnsTransaction[] = [];
@@ -622,6 +691,14 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
       } else overflow.set(server, { ...c });
     }
     overflowCount += p.overflowCount;
+    for (const [client, c] of p.scanCounted ?? []) {
+      const k = `${p.fileIndex}|${client}`;
+      const o = scanCounted.get(k);
+      if (o) {
+        o.failed += c.failed;
+        o.incomplete += c.incomplete;
+      } else scanCounted.set(k, { ...c });
+    }
     idOffset += p.idsUsed;
     flowOffset += p.stats.flowsTracked;
     for (const d of p.dns) d.fileIndex = p.fileIndex;
@@ -646,10 +723,11 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
   // A SYN flood's attempts past the records kept were counted from the half-open slots: its group takes them.
   const countedHalfOpen = new Map<string, CountedHalfOpen>();
   for (const [server, c] of overflow) if (c.halfOpenFailed + c.halfOpenIncomplete > 0) countedHalfOpen.set(server, { failed: c.halfOpenFailed, incomplete: c.halfOpenIncomplete });
-  const { probes, ids: probeIds, countedServers } = findProbes(sorted, countedHalfOpen);
-  // Counted half-open attempts a flood group took are probes, not attempts (as its recorded ones).
+  const { probes, ids: probeIds, countedServers, countedSources } = findProbes(sorted, countedHalfOpen, scanCounted);
+  // Counted half-open attempts a flood or scan group took are probes, not attempts (as its recorded ones).
   let probeCounted = 0;
   for (const server of countedServers) probeCounted += countedHalfOpen.get(server)!.failed + countedHalfOpen.get(server)!.incomplete;
+  for (const [k, c] of scanCounted) if (countedSources.has(k)) probeCounted += c.failed + c.incomplete;
   const conns = probeIds.size > 0 ? sorted.filter((c) => !probeIds.has(c.id)) : sorted;
   const input: DiagnosisInput = { connections: conns, dns, captureEnd: captureEnds, names, files: fileNames, kerberos };
   const findings = diagnose(input);
@@ -714,6 +792,12 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
     (a, c) => ({ completed: a.completed + c.completed, failed: a.failed + c.failed, incomplete: a.incomplete + c.incomplete }),
     { completed: 0, failed: 0, incomplete: 0 },
   );
+  // A scanner's counted connections no scan group took stay attempts (counted, in no server's line).
+  for (const [k, c] of scanCounted) {
+    if (countedSources.has(k)) continue;
+    o.failed += c.failed;
+    o.incomplete += c.incomplete;
+  }
   const capture = captureSummary(
     summaries.filter((x) => x !== undefined),
     stats,

@@ -111,7 +111,8 @@ function group(kind: ProbeGroup['kind'], conns: ConnectionRecord[], counted: Cou
     const answered = conns.filter((c) => (c.flow.tcp?.synAckFrames.length ?? 0) > 0).length;
     const where = hosts > 1 ? `${hosts} hosts` : `${ports.length} ports of ${first.flow.server.ip}`;
     const on = hosts > 1 ? ` on port${ports.length === 1 ? '' : 's'} ${ports.join(', ')}` : '';
-    summary = `${client} touched ${where}${on} in ${seconds(span)} s (${conns.length} connections, ${answered} accepted) without sending a byte: a port scan, not an RDP client.`;
+    const more = extra > 0 ? `, and ${extra} more half-open connections counted, not recorded` : '';
+    summary = `${client} touched ${where}${on} in ${seconds(span)} s (${conns.length} connections, ${answered} accepted${more}) without sending a byte: a port scan, not an RDP client.`;
   }
   return {
     kind,
@@ -137,11 +138,14 @@ function group(kind: ProbeGroup['kind'], conns: ConnectionRecord[], counted: Cou
 export function findProbes(
   connections: ConnectionRecord[],
   counted: ReadonlyMap<string, CountedHalfOpen> = new Map(),
-): { probes: ProbeGroup[]; ids: Set<string>; countedServers: Set<string> } {
+  countedBySource: ReadonlyMap<string, CountedHalfOpen> = new Map(),
+): { probes: ProbeGroup[]; ids: Set<string>; countedServers: Set<string>; countedSources: Set<string> } {
   const ids = new Set<string>();
   const probes: ProbeGroup[] = [];
   /** Servers ("ip:port") whose counted half-open connections went into a flood group. */
   const countedServers = new Set<string>();
+  /** Sources ("fileIndex|ip") whose counted half-open connections went into a scan group. */
+  const countedSources = new Set<string>();
   const bySource = new Map<string, ConnectionRecord[]>();
   for (const c of connections) {
     if (!byteless(c)) continue;
@@ -150,13 +154,15 @@ export function findProbes(
     if (list) list.push(c);
     else bySource.set(k, [c]);
   }
-  for (const list of bySource.values()) {
-    // Scans: many targets from one source.
+  for (const [source, list] of bySource) {
+    // Scans: many targets from one source (with its attempts past the records kept, counted).
     for (const run of clusters(list, SCAN_MAX_GAP_S)) {
       const targets = new Set(run.map((c) => `${c.flow.server.ip}|${c.flow.server.port}`));
       if (targets.size < SCAN_MIN_TARGETS) continue;
       for (const c of run) ids.add(c.id);
-      probes.push(group('scanner', run));
+      const extra = countedSources.has(source) ? null : (countedBySource.get(source) ?? null);
+      if (extra !== null) countedSources.add(source);
+      probes.push(group('scanner', run, extra));
     }
     // Health checks: one source to one server, connect and close, again and again.
     const byServer = new Map<string, ConnectionRecord[]>();
@@ -198,5 +204,5 @@ export function findProbes(
     }
   }
   probes.sort((a, b) => a.fileIndex - b.fileIndex || a.start - b.start);
-  return { probes, ids, countedServers };
+  return { probes, ids, countedServers, countedSources };
 }

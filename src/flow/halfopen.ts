@@ -42,6 +42,8 @@ export interface HalfOpenView {
   ipVersion(s: number): 4 | 6;
   serverAddress(s: number, out: Uint8Array, off: number): void;
   serverPort(s: number): number;
+  /** Client address bytes written at out[off..] (4 or 16). */
+  clientAddress(s: number, out: Uint8Array, off: number): void;
   /** Whether slot s's server (version, address words, port) is the one written in key (serverKey). */
   sameServer(s: number, key: Int32Array): boolean;
   /** Writes slot s's server as 6 numbers (version, four address words, port) into key. */

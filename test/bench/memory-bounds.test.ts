@@ -2,7 +2,7 @@
 // per connection record (first TIMELINE_HEAD + last TIMELINE_TAIL, the death always kept) and the
 // flow table's half-open cap under a SYN flood (oldest evicted and counted, every attempt counted
 // per server).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
@@ -176,4 +176,45 @@ describe('half-open cap under a SYN flood', () => {
       expect(r.summary.connections).toBe(0);
     }, 120_000);
   });
+});
+
+describe('a capture that is one big scan', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'rdp-autopsy-scan-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** A classic pcap (Ethernet, microseconds) of the frames, one every `step` seconds. */
+  function pcap(file: string, frames: Buffer[], step: number): string {
+    const head = Buffer.alloc(24);
+    head.writeUInt32LE(0xa1b2c3d4, 0);
+    head.writeUInt16LE(2, 4);
+    head.writeUInt16LE(4, 6);
+    head.writeUInt32LE(65535, 16);
+    head.writeUInt32LE(1, 20);
+    const parts: Buffer[] = [head];
+    frames.forEach((f, i) => {
+      const r = Buffer.alloc(16);
+      const t = 1_773_133_200 + i * step;
+      r.writeUInt32LE(Math.floor(t), 0);
+      r.writeUInt32LE(Math.round((t % 1) * 1e6) % 1_000_000, 4);
+      r.writeUInt32LE(f.length, 8);
+      r.writeUInt32LE(f.length, 12);
+      parts.push(r, f);
+    });
+    writeFileSync(path.join(dir, file), Buffer.concat(parts));
+    return path.join(dir, file);
+  }
+
+  it(`one source's SYNs to 8,000 hosts' port 3389, unanswered: one scan with all of them (the ${MAX_BARE_RECORDS} recorded and the rest counted), exit 1`, async () => {
+    const frames: Buffer[] = [];
+    for (let i = 0; i < 8000; i++) frames.push(tcpFrame({ src: '192.0.2.66', dst: `10.${40 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}` }, 40000 + (i % 20000), 3389, i * 7919, 0, SYN));
+    const file = pcap('scan.pcap', frames, 0.001);
+    const r = await analyze([{ kind: 'file', path: file }]);
+    expect(r.probes).toHaveLength(1);
+    expect(r.probes[0]).toMatchObject({ kind: 'scanner', client: '192.0.2.66', connections: 8000, failedHandshakes: 8000, targetCount: MAX_BARE_RECORDS, sources: 1 });
+    expect(r.probes[0]!.summary).toMatch(/^192\.0\.2\.66 touched 5000 hosts on port 3389 in \d+ s \(5000 connections, 0 accepted, and 3000 more half-open connections counted, not recorded\) without sending a byte: a port scan/);
+    expect(r.connections).toEqual([]);
+    expect(r.summary).toMatchObject({ connections: 0, failed: 0, incompleteCapture: 0 });
+    expect(r.servers).toEqual([]);
+    expect(exitCodeOf(r)).toBe(1);
+  }, 120_000);
 });
