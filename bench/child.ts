@@ -193,6 +193,8 @@ export async function measure(mode: string, file: string): Promise<ChildResult> 
         flowsEvicted: s.flowsEvicted,
         halfOpenEvicted: s.halfOpenEvicted,
         badChecksums: s.badChecksums,
+        // What the report made of them: probe groups (a SYN flood, say) and the attempts they hold.
+        reportedAs: r.probes.length === 0 ? 'attempts' : r.probes.map((p) => `${p.kind} (${p.connections})`).join(', '),
       };
       break;
     }

@@ -28,7 +28,7 @@ export interface CaseResult {
 export interface RunReport {
   date: string;
   command: string;
-  options: { sizes: string[]; runs: number; seed: number; flows: number; floodRuns: number; peers: string[] };
+  options: { sizes: string[]; runs: number; seed: number; flows: number[]; floodRuns: number; peers: string[] };
   machine: {
     cpu: string;
     cores: number;
@@ -42,7 +42,8 @@ export interface RunReport {
     loadEnd: number[];
   };
   corpora: { name: string; info: CorpusInfo }[];
-  flood: SynFloodInfo | null;
+  /** The SYN floods measured (one per --flows size), smallest first. */
+  floods: SynFloodInfo[];
   results: CaseResult[];
   /** One profiled analyze() of the largest pcap (peer 'profile'). */
   profile?: AnalyzeProfile | null;
@@ -102,6 +103,7 @@ export function renderReport(rep: RunReport): string {
   L.push('```sh');
   L.push(rep.command + '   # this run');
   L.push('npx tsx bench/run.ts --quick                    # 20 MB, 1 run, 100k-flow SYN flood: for development');
+  L.push('npx tsx bench/run.ts --flood                    # the SYN floods alone (100k, 300k, 1M flows): rewrites their section below');
   L.push(`npx tsx bench/run.ts --sizes ${rep.options.sizes.join(',')} --runs ${rep.options.runs} --peers floor,analyze,tshark   # a subset`);
   L.push('```');
   L.push('');
@@ -127,7 +129,7 @@ export function renderReport(rep: RunReport): string {
       L.push(`| ${c.name} | ${f.format} | ${mb(f.bytes)} | ${mb(f.captureBytes)} | ${c.info.frames} | ${c.info.rdpAttempts} | ${c.info.rdpPortFrames} | ${c.info.bulkFlows} | ${c.info.dnsQueries} | ${c.info.icmpEchoes} | ${f1(c.info.end - c.info.start)} |`);
     }
   }
-  if (rep.flood) L.push(`| SYN flood | pcap | ${mb(rep.flood.bytes)} | ${mb(rep.flood.bytes)} | ${rep.flood.frames} | ${rep.flood.flows} half-open | ${rep.flood.frames} | | | | |`);
+  for (const f of rep.floods) L.push(`| SYN flood | pcap | ${mb(f.bytes)} | ${mb(f.bytes)} | ${f.frames} | ${f.flows} half-open | ${f.frames} | | | | |`);
   L.push('');
 
   for (const c of rep.corpora) {
@@ -263,28 +265,7 @@ export function renderReport(rep: RunReport): string {
   }
 
   // ---- SYN flood
-  if (rep.flood) {
-    const an = rs.find((r) => r.id === 'flood analyze');
-    const fl = rs.find((r) => r.id === 'flood floor');
-    L.push('## SYN flood: the flow table\'s bound');
-    L.push('');
-    L.push(`${rep.flood.flows.toLocaleString('en-US')} half-open flows to one server's port 3389 (a SYN from a distinct source each, answered by a SYN/ACK, never completed), ${rep.flood.frames.toLocaleString('en-US')} frames, ${mb(rep.flood.bytes)} MB.`);
-    L.push('');
-    L.push('| peer | wall s | packets/s | CPU s | peak RSS MB | connections reported | flows evicted | half-open evicted |');
-    L.push('| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |');
-    for (const r of [fl, an]) {
-      if (!r) continue;
-      if (r.error !== null || r.runs === 0) {
-        L.push(`| ${PEER_LABEL[r.id === 'flood floor' ? 'floor' : 'analyze']} | failed: ${(r.error ?? '').replace(/\|/g, '/').slice(0, 200)} | | | | | | |`);
-        continue;
-      }
-      const d = r.detail;
-      L.push(
-        `| ${PEER_LABEL[r.id === 'flood floor' ? 'floor' : 'analyze']} | ${f2(r.ms / 1000)} | ${Math.round(r.frames / (r.ms / 1000)).toLocaleString('en-US')} | ${f2(r.cpuMs / 1000)} | ${Math.round(r.maxRssKB / 1024)} | ${String(d['connections'] ?? '')} | ${String(d['flowsEvicted'] ?? '')} | ${String(d['halfOpenEvicted'] ?? '')} |`,
-      );
-    }
-    L.push('');
-  }
+  if (rep.floods.length > 0) L.push(...renderFloodSection(rep));
 
   // ---- multi-file
   if (multi.length) {
@@ -395,4 +376,53 @@ function renderProfile(L: string[], rep: RunReport): void {
 function corpusFileName(r: CaseResult, rep: RunReport): string {
   const f = rep.corpora.find((c) => c.name === r.size)?.info.files.find((x) => x.format === r.format);
   return f ? f.path.split('/').pop()! : '\u0000';
+}
+
+/**
+ * The SYN-flood section (issue 19): peak RSS and time per flood size, the run's own `--flood` option
+ * writes it into docs/benchmarks.md in place of the section there.
+ */
+export function renderFloodSection(rep: Pick<RunReport, 'floods' | 'results' | 'machine' | 'date' | 'command'>): string[] {
+  const L: string[] = [];
+  L.push(FLOOD_HEADING);
+  L.push('');
+  L.push(
+    "Half-open flows to one server's port 3389: a SYN from a distinct source each, answered by a SYN/ACK, never completed (`bench/corpus.ts` generateSynFlood). A connection that has only sent its SYN lives in the flow table's typed-array slots (`src/flow/halfopen.ts`, 12 MiB at most); the oldest are evicted and counted; the report shows one probe group, a SYN flood, with every attempt in it. The bound the design promises: a 1 M-flow flood under 150 MB peak RSS.",
+  );
+  L.push('');
+  L.push(
+    `Measured ${rep.date.slice(0, 10)} on ${rep.machine.cores} cores (${rep.machine.cpu}), load ${rep.machine.loadStart.join(' / ')} at the start: **a loaded machine shared with other developers' test runs**, so wall times are not comparable from run to run; CPU time and peak RSS are. Command: \`${rep.command}\`.`,
+  );
+  L.push('');
+  L.push('| flows | frames | file MB | peer | wall s | CPU s | peak RSS MB | connections | reported as | flows evicted | half-open evicted |');
+  L.push('| ---: | ---: | ---: | --- | ---: | ---: | ---: | ---: | --- | ---: | ---: |');
+  for (const f of rep.floods) {
+    for (const peer of ['floor', 'analyze'] as const) {
+      const r = rep.results.find((x) => x.id === `flood ${peer} ${f.flows}`);
+      if (!r) continue;
+      const head = `| ${f.flows.toLocaleString('en-US')} | ${f.frames.toLocaleString('en-US')} | ${mb(f.bytes)} | ${PEER_LABEL[peer]}`;
+      if (r.error !== null || r.runs === 0) {
+        L.push(`${head} | failed: ${(r.error ?? '').replace(/\|/g, '/').slice(0, 200)} | | | | | | |`);
+        continue;
+      }
+      const d = r.detail;
+      L.push(
+        `${head} | ${f2(r.ms / 1000)} | ${f2(r.cpuMs / 1000)} | ${Math.round(r.maxRssKB / 1024)} | ${String(d['connections'] ?? '')} | ${String(d['reportedAs'] ?? '')} | ${String(d['flowsEvicted'] ?? '')} | ${String(d['halfOpenEvicted'] ?? '')} |`,
+      );
+    }
+  }
+  L.push('');
+  return L;
+}
+
+/** The heading of the SYN-flood section (`--flood` replaces the section it starts). */
+export const FLOOD_HEADING = "## SYN flood: the flow table's bound";
+
+/** doc with its SYN-flood section (FLOOD_HEADING up to the next `## ` heading) replaced by section, or appended. */
+export function spliceFloodSection(doc: string, section: string[]): string {
+  const text = section.join('\n');
+  const at = doc.indexOf(FLOOD_HEADING);
+  if (at < 0) return `${doc.replace(/\n*$/, '\n\n')}${text}\n`;
+  const next = doc.indexOf('\n## ', at + FLOOD_HEADING.length);
+  return `${doc.slice(0, at)}${text}${next < 0 ? '\n' : doc.slice(next)}`;
 }

@@ -1,5 +1,5 @@
 // `npx tsx bench/run.ts [--sizes 100M,1G] [--corpora mixed,session,storm] [--runs 3] [--peers all|list]
-//                       [--quick] [--seed N] [--flows N] [--flood-runs 1] [--out FILE] [--no-write] [--corpus-dir DIR]`
+//                       [--quick] [--flood] [--seed N] [--flows N,N,...] [--flood-runs 1] [--out FILE] [--no-write] [--corpus-dir DIR]`
 // Generates (or reuses) the seeded corpus under bench/corpus/, compiles src/ and bench/child.ts to plain
 // JavaScript under bench/out/js/ (what users run, no loader in the measured process), then measures every
 // peer on the same files, alternating peers run after run, and writes the medians to docs/benchmarks.md.
@@ -14,7 +14,7 @@ import { ensureCorpus, generateSynFlood, type CorpusFormat, type CorpusInfo, typ
 import { ensureRdpCorpus, type RdpCorpusInfo, type RdpCorpusKind } from './rdp-corpora.js';
 import { median, runMeasured, type Sample } from './measure.js';
 import { profileAnalyze, type AnalyzeProfile } from './profile.js';
-import { renderReport, type CaseResult, type RunReport } from './report.js';
+import { renderFloodSection, renderReport, spliceFloodSection, type CaseResult, type RunReport } from './report.js';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT_JS = path.join(REPO, 'bench/out/js');
@@ -196,8 +196,8 @@ function warmCases(sizeName: string, info: CorpusInfo, have: Record<string, bool
 function floodCases(flood: SynFloodInfo): Case[] {
   const base = { size: `${flood.flows / 1e6}M flows`, format: 'pcap', bytes: flood.bytes, frames: flood.frames };
   return [
-    { ...base, id: 'flood floor', peer: 'flood', run: nodeCase('floor', flood.path) },
-    { ...base, id: 'flood analyze', peer: 'flood', run: nodeCase('analyze', flood.path) },
+    { ...base, id: `flood floor ${flood.flows}`, peer: 'flood', run: nodeCase('floor', flood.path) },
+    { ...base, id: `flood analyze ${flood.flows}`, peer: 'flood', run: nodeCase('analyze', flood.path) },
   ];
 }
 
@@ -246,7 +246,10 @@ export interface BenchOptions {
   runs: number;
   peers: Set<Peer>;
   seed: number;
-  flows: number;
+  /** Half-open flows of the SYN floods measured (default 100k, 300k, 1M; --quick 100k). */
+  flows: number[];
+  /** `--flood`: only the SYN floods, their section written into docs/benchmarks.md in place. */
+  floodOnly: boolean;
   /** Runs of the SYN-flood case (default 1: it shows a bound, not a speed). */
   floodRuns: number;
   out: string | null;
@@ -287,6 +290,7 @@ export function parseOptions(argv: string[]): BenchOptions {
       runs: { type: 'string' },
       peers: { type: 'string' },
       quick: { type: 'boolean', default: false },
+      flood: { type: 'boolean', default: false },
       seed: { type: 'string' },
       flows: { type: 'string' },
       'flood-runs': { type: 'string' },
@@ -300,14 +304,16 @@ export function parseOptions(argv: string[]): BenchOptions {
   const corpora = (values.corpora ?? 'mixed,session,storm').split(',').map((s) => s.trim()).filter(Boolean);
   for (const c of corpora) if (!['mixed', 'session', 'storm'].includes(c)) throw new Error(`unknown corpus "${c}" (known: mixed, session, storm)`);
   const quick = values.quick === true;
-  const sizes = (values.sizes ?? (quick ? '20M' : '100M,1G')).split(',').map((s) => s.trim()).filter(Boolean);
+  const floodOnly = values.flood === true;
+  const sizes = floodOnly ? [] : (values.sizes ?? (quick ? '20M' : '100M,1G')).split(',').map((s) => s.trim()).filter(Boolean);
   for (const s of sizes) parseSize(s);
   const runs = Number(values.runs ?? (quick ? 1 : 3));
   if (!Number.isInteger(runs) || runs < 1) throw new Error(`bad --runs "${values.runs}"`);
-  const peerList = (values.peers ?? 'all') === 'all' ? [...PEERS] : values.peers!.split(',').map((p) => p.trim());
+  const peerList = floodOnly ? ['flood'] : (values.peers ?? 'all') === 'all' ? [...PEERS] : values.peers!.split(',').map((p) => p.trim());
   for (const p of peerList) if (!(PEERS as readonly string[]).includes(p)) throw new Error(`unknown peer "${p}" (known: ${PEERS.join(', ')})`);
-  const flows = Number(values.flows ?? (quick ? 100_000 : 1_000_000));
-  if (!Number.isInteger(flows) || flows < 1) throw new Error(`bad --flows "${values.flows}"`);
+  const flows = (values.flows ?? (quick ? '100000' : '100000,300000,1000000')).split(',').map((x) => Number(x.trim()));
+  for (const n of flows) if (!Number.isInteger(n) || n < 1) throw new Error(`bad --flows "${values.flows}"`);
+  flows.sort((a, b) => a - b);
   const out = values['no-write'] ? null : path.resolve(values.out ?? (quick ? path.join(REPO, 'bench/out/benchmarks-quick.md') : path.join(REPO, 'docs/benchmarks.md')));
   return {
     sizes,
@@ -315,6 +321,7 @@ export function parseOptions(argv: string[]): BenchOptions {
     peers: new Set(peerList as Peer[]),
     seed: Number(values.seed ?? 1),
     flows,
+    floodOnly,
     floodRuns: Math.max(1, Number(values['flood-runs'] ?? 1) || 1),
     out,
     corpusDir: path.resolve(values['corpus-dir'] ?? path.join(REPO, 'bench/corpus')),
@@ -359,11 +366,14 @@ export async function main(argv: string[]): Promise<void> {
       corpora.push({ name: `${kind}-${s}`, info: asCorpusInfo(info) });
     }
   }
-  let flood: SynFloodInfo | null = null;
+  const floods: SynFloodInfo[] = [];
   if (o.peers.has('flood')) {
-    const t = Date.now();
-    flood = generateSynFlood({ seed: o.seed, flows: o.flows, path: path.join(o.corpusDir, `synflood-${o.flows}-seed${o.seed}.pcap`) });
-    log(`SYN flood: ${flood.flows} half-open flows, ${flood.frames} frames (${((Date.now() - t) / 1000).toFixed(1)} s)`);
+    for (const n of o.flows) {
+      const t = Date.now();
+      const flood = generateSynFlood({ seed: o.seed, flows: n, path: path.join(o.corpusDir, `synflood-${n}-seed${o.seed}.pcap`) });
+      log(`SYN flood: ${flood.flows} half-open flows, ${flood.frames} frames (${((Date.now() - t) / 1000).toFixed(1)} s)`);
+      floods.push(flood);
+    }
   }
   const results: CaseResult[] = [];
   for (const c of corpora) {
@@ -373,8 +383,8 @@ export async function main(argv: string[]): Promise<void> {
     if (o.peers.has('multi') && c === corpora[corpora.length - 1]) cases.push(...multiCases(c.name, c.info));
     results.push(...(await measureAll(cases, o.runs, c.name)));
   }
-  if (flood) {
-    log('measuring the SYN flood');
+  for (const flood of floods) {
+    log(`measuring the SYN flood of ${flood.flows} flows`);
     results.push(...(await measureAll(floodCases(flood), o.floodRuns, 'flood')));
   }
   let profile: AnalyzeProfile | null = null;
@@ -394,7 +404,7 @@ export async function main(argv: string[]): Promise<void> {
     options: { sizes: o.sizes, runs: o.runs, seed: o.seed, flows: o.flows, floodRuns: o.floodRuns, peers: [...o.peers] },
     machine,
     corpora,
-    flood,
+    floods,
     results,
     profile: profile === null ? null : { ...profile, file: path.relative(REPO, profile.file) },
     skipped,
@@ -403,9 +413,18 @@ export async function main(argv: string[]): Promise<void> {
     tcpdumpCommand: `tcpdump -r FILE -w /dev/null '${TCPDUMP_FILTER}'`,
     elapsedS: Math.round((Date.now() - started) / 1000),
   };
-  const md = renderReport(report);
   mkdirSync(path.join(REPO, 'bench/out'), { recursive: true });
   writeFileSync(path.join(REPO, 'bench/out/last-run.json'), JSON.stringify(report, null, 2) + '\n');
+  if (o.floodOnly) {
+    // The flood section alone, in place of the one in the benchmarks page (the rest of it stays).
+    const section = renderFloodSection(report);
+    if (o.out) {
+      writeFileSync(o.out, spliceFloodSection(existsSync(o.out) ? readFileSync(o.out, 'utf8') : '', section));
+      log(`wrote the SYN-flood section of ${path.relative(REPO, o.out)} (${report.elapsedS} s in all)`);
+    } else process.stdout.write(section.join('\n') + '\n');
+    return;
+  }
+  const md = renderReport(report);
   if (o.out) {
     mkdirSync(path.dirname(o.out), { recursive: true });
     writeFileSync(o.out, md);

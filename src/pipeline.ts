@@ -18,18 +18,19 @@ import { KeyLog, SECRETS_TYPE_TLS_KEY_LOG } from './rdp/keylog.js';
 import { CaptureInputError, frameTime, timeInRange } from './capture/types.js';
 import { readCapture, sourceName } from './capture/index.js';
 import { planFileSets, type PlannedSet } from './capture/fileset.js';
-import { DecodedPacket, decodePacket, isKnownLinkType, linkTypeName } from './net/index.js';
+import { DecodedPacket, decodePacket, ipText, isKnownLinkType, linkTypeName } from './net/index.js';
 import { FlowTable } from './flow/table.js';
+import type { HalfOpenSink } from './flow/halfopen.js';
 import { endpointText, type DnsTransaction, type FlowFacts, type KerberosErrorRef, type StreamConsumer } from './flow/types.js';
-import type { ConnectionRecord, SideChannel } from './handshake/types.js';
+import type { ConnectionRecord, Outcome, SideChannel } from './handshake/types.js';
 import { ConnectionMachine, DEFAULT_BYTE_BUDGET } from './handshake/machine.js';
 import { UdpMachine } from './handshake/udp.js';
-import { PendingMachine, type OutcomeCounter, type PendingOptions } from './handshake/pending.js';
+import { PendingMachine, halfOpenOutcome, type OutcomeCounter, type PendingOptions } from './handshake/pending.js';
 import { PairIndex } from './pairs.js';
 import { StringInterner, compactRecord, flatString, flattenStrings } from './handshake/compact.js';
 import type { DiagnosisInput, Finding } from './diagnose/types.js';
 import { attemptLinks, diagnose, diagnoseCapture, diagnoseConnection, groupAttempts, headline, summarizeServers, type AttemptLink } from './diagnose/index.js';
-import { findProbes } from './diagnose/probes.js';
+import { SCAN_MIN_TARGETS, findProbes, type CountedHalfOpen } from './diagnose/probes.js';
 import { plural, serverOwnTtl } from './diagnose/facts.js';
 import { ClockCheck, type ClockOutlier } from './capture/clock.js';
 import {
@@ -109,6 +110,22 @@ export interface AnalyzeOptions {
   keyLogFollow?: string[];
 }
 
+/** Sources whose targets FileRun follows to find scanners among the half-open connections it counts. */
+const MAX_SCAN_SOURCES = 4096;
+
+/** A dotted IPv4 address as an int32 (as HalfOpenView writes it), or null. */
+function ipv4Word(ip: string): number | null {
+  const p = ip.split('.');
+  if (p.length !== 4) return null;
+  let w = 0;
+  for (const x of p) {
+    const n = Number(x);
+    if (!Number.isInteger(n) || n < 0 || n > 255) return null;
+    w = (w << 8) | n;
+  }
+  return w | 0;
+}
+
 /** Re-reads of followed key logs at most this often (a burst of sessions without keys costs one stat). */
 const KEYLOG_REFRESH_MS = 200;
 
@@ -152,6 +169,9 @@ interface OverflowCounts {
   completed: number;
   failed: number;
   incomplete: number;
+  /** Of those, connections counted from the flow table's half-open slots (never completed the handshake). */
+  halfOpenFailed: number;
+  halfOpenIncomplete: number;
 }
 
 type TableStats = FlowTable['stats'];
@@ -168,6 +188,12 @@ interface FilePart {
   records: ConnectionRecord[];
   overflow: Map<string, OverflowCounts>;
   overflowCount: number;
+  /**
+   * Half-open connections counted (not recorded, in overflowCount but in no server's counts) from a
+   * source whose recorded attempts without data already touched SCAN_MIN_TARGETS targets: a scanner's,
+   * by its address (the scan's probe group takes them).
+   */
+  scanCounted: Map<string, CountedHalfOpen>;
   /** Connection ids handed out (one per flow, recorded or not). */
   idsUsed: number;
   /** The file, or a file set's pieces in reading order, each with its index as given. */
@@ -194,7 +220,6 @@ class FileRun {
   private readonly records: ConnectionRecord[] = [];
   private readonly overflow = new Map<string, OverflowCounts>();
   private overflowCount = 0;
-  private nextId = 1;
   /**
    * client -> server address pair -> the side-channel list of the latest TCP connection between them
    * (for RDPEUDP side channels that come later). The list, not the machine: a finished machine (its
@@ -259,7 +284,11 @@ class FileRun {
       counter: onConnection === null ? this.counter : undefined,
     };
     const ports = [3389, ...(opts.rdpPorts ?? []).filter((p) => p !== 3389)];
-    this.table = new FlowTable({ rdpPorts: ports, maxDns: MAX_DNS }, (facts) => this.newFlow(facts));
+    this.table = new FlowTable(
+      // Half-open connections only counted are counted from the table's slots (no record is built).
+      { rdpPorts: ports, maxDns: MAX_DNS, halfOpenSink: onConnection === null ? this.halfOpenSink : undefined },
+      (facts) => this.newFlow(facts),
+    );
     const pkt = this.pkt;
     const table = this.table;
     this.onFrame = (v: FrameView): void => {
@@ -341,7 +370,8 @@ class FileRun {
   }
 
   private newFlow(facts: FlowFacts): StreamConsumer | null {
-    const id = `c${this.nextId++}`;
+    // The flow's id (a half-open connection's is given with its SYN, before the flow is built).
+    const id = `c${facts.id}`;
     if (facts.transport === 'tcp') {
       // The ConnectionMachine comes with the flow's first stream byte, or at its end (pending.ts):
       // a half-open flow (a SYN flood's) holds its TCP events only while it is tracked.
@@ -381,23 +411,95 @@ class FileRun {
     count: (conn, outcome) => {
       const facts = conn.facts;
       if (facts.payloadBytes[0] + facts.payloadBytes[1] === 0) this.pairs.forget(facts.client.ip, facts.server.ip, conn.sideChannels);
-      this.overflowCount++;
-      // A flood's counted connections go to one server: its counts are found again without a key.
-      const server = facts.server;
-      let c = this.lastCounts;
-      if (c === null || server.port !== this.lastServerPort || server.ip !== this.lastServerIp) {
-        const key = endpointText(server);
-        c = this.overflow.get(key) ?? null;
-        if (c === null) this.overflow.set(key, (c = { completed: 0, failed: 0, incomplete: 0 }));
-        this.lastCounts = c;
-        this.lastServerIp = server.ip;
-        this.lastServerPort = server.port;
-      }
-      if (outcome === 'completed') c.completed++;
-      else if (outcome === 'failed') c.failed++;
-      else c.incomplete++;
+      this.countFor(facts.server.ip, facts.server.port, outcome, false);
     },
   };
+
+  /** A connection counted per server (not recorded) with its outcome. */
+  private countFor(ip: string, port: number, outcome: Outcome, halfOpen: boolean): void {
+    this.overflowCount++;
+    // A flood's counted connections go to one server: its counts are found again without a key.
+    let c = this.lastCounts;
+    if (c === null || port !== this.lastServerPort || ip !== this.lastServerIp) {
+      const key = endpointText({ ip, port });
+      c = this.overflow.get(key) ?? null;
+      if (c === null) this.overflow.set(key, (c = { completed: 0, failed: 0, incomplete: 0, halfOpenFailed: 0, halfOpenIncomplete: 0 }));
+      this.lastCounts = c;
+      this.lastServerIp = ip;
+      this.lastServerPort = port;
+    }
+    if (outcome === 'completed') c.completed++;
+    else if (outcome === 'failed') c.failed++;
+    else c.incomplete++;
+    if (halfOpen) {
+      if (outcome === 'failed') c.halfOpenFailed++;
+      else c.halfOpenIncomplete++;
+    }
+  }
+
+  /**
+   * Half-open connections (a SYN, maybe its SYN/ACK or a reset) that end in the flow table's slots
+   * once records of such attempts are full: counted from the slot, with no flow, facts or machine
+   * built (issue 19: a million-SYN flood in a bounded memory).
+   */
+  private readonly halfOpenSink: HalfOpenSink = {
+    countsOnly: () => this.records.length >= this.maxRecords || this.bareRecords >= MAX_BARE_RECORDS,
+    count: (v, s, _reason, captureEnd) => {
+      // A scanner's (its recorded attempts without data touched many targets): counted for its scan.
+      if (this.scanners > 0 && v.ipVersion(s) === 4) {
+        const b = this.slotAddr;
+        v.clientAddress(s, b, 0);
+        const t = this.bareTargets.get(b.readInt32BE(0));
+        if (t !== undefined && t.scanner !== null) {
+          this.overflowCount++;
+          if (halfOpenOutcome(v, s, captureEnd) === 'failed') t.scanner.failed++;
+          else t.scanner.incomplete++;
+          return;
+        }
+      }
+      const key = this.slotServer;
+      if (this.slotServerIp === '' || !v.sameServer(s, key)) {
+        v.serverKey(s, key);
+        const b = this.slotAddr;
+        v.serverAddress(s, b, 0);
+        this.slotServerIp = ipText(b, 0, v.ipVersion(s));
+      }
+      this.countFor(this.slotServerIp, v.serverPort(s), halfOpenOutcome(v, s, captureEnd), true);
+    },
+  };
+  /**
+   * Per IPv4 source (as an int32), the targets of its recorded attempts without data, until they
+   * make it a scanner (SCAN_MIN_TARGETS; then its counted half-open connections, also in
+   * scanCounted). At most MAX_SCAN_SOURCES sources (a flood's million sources stop there).
+   */
+  private readonly bareTargets = new Map<number, { targets: Set<string>; scanner: CountedHalfOpen | null }>();
+  private readonly scanCounted = new Map<string, CountedHalfOpen>();
+  private scanners = 0;
+
+  private noteBareTarget(rec: ConnectionRecord): void {
+    const ip = rec.flow.client.ip;
+    if (rec.flow.ipVersion !== 4 || rec.transport !== 'tcp') return;
+    const key = ipv4Word(ip);
+    if (key === null) return;
+    let t = this.bareTargets.get(key);
+    if (t === undefined) {
+      if (this.bareTargets.size >= MAX_SCAN_SOURCES) return;
+      this.bareTargets.set(key, (t = { targets: new Set(), scanner: null }));
+    }
+    if (t.scanner !== null) return;
+    t.targets.add(rec.server);
+    if (t.targets.size >= SCAN_MIN_TARGETS) {
+      t.scanner = { failed: 0, incomplete: 0 };
+      t.targets.clear();
+      this.scanCounted.set(ip, t.scanner);
+      this.scanners++;
+    }
+  }
+
+  /** The server of the last slot counted: its key (HalfOpenView.serverKey) and address text. */
+  private readonly slotServer = new Int32Array(6);
+  private readonly slotAddr = Buffer.alloc(16);
+  private slotServerIp = '';
   /** The server whose counts the counter last updated, and its counts. */
   private lastCounts: OverflowCounts | null = null;
   private lastServerIp = '';
@@ -410,7 +512,10 @@ class FileRun {
     // In a file set, a connection is reported in the piece that holds its first frame.
     if (this.pieces.length > 1) rec.file = this.pieceName(rec.flow.firstFrame);
     if (this.records.length < this.maxRecords) {
-      if (rec.flow.payloadBytes[0] + rec.flow.payloadBytes[1] === 0) this.bareRecords++;
+      if (rec.flow.payloadBytes[0] + rec.flow.payloadBytes[1] === 0) {
+        this.bareRecords++;
+        this.noteBareTarget(rec);
+      }
       // Only a record that is kept is worth compacting (a SYN flood's overflow is counted and dropped).
       compactRecord(rec, this.strings);
       this.records.push(rec);
@@ -467,7 +572,8 @@ class FileRun {
       records: this.records,
       overflow: this.overflow,
       overflowCount: this.overflowCount,
-      idsUsed: this.nextId - 1,
+      scanCounted: this.scanCounted,
+      idsUsed: this.table.flowIds,
       files,
       set:
         this.pieces.length > 1 && set !== null
@@ -523,7 +629,7 @@ function mb(n: number): string {
 
 function countOverflow(overflow: Map<string, OverflowCounts>, rec: ConnectionRecord): void {
   let c = overflow.get(rec.server);
-  if (!c) overflow.set(rec.server, (c = { completed: 0, failed: 0, incomplete: 0 }));
+  if (!c) overflow.set(rec.server, (c = { completed: 0, failed: 0, incomplete: 0, halfOpenFailed: 0, halfOpenIncomplete: 0 }));
   if (rec.outcome === 'completed') c.completed++;
   else if (rec.outcome === 'failed') c.failed++;
   else c.incomplete++;
@@ -543,6 +649,8 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
   const kept: ConnectionRecord[] = [];
   const overflow = new Map<string, OverflowCounts>();
   let overflowCount = 0;
+  /** Half-open connections counted for a scanner ("fileIndex|client"): FilePart.scanCounted. */
+  const scanCounted = new Map<string, CountedHalfOpen>();
   let idOffset = 0;
   let flowOffset = 0;
   let dns: DnsTransaction[] = [];
@@ -578,9 +686,19 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
         o.completed += c.completed;
         o.failed += c.failed;
         o.incomplete += c.incomplete;
+        o.halfOpenFailed += c.halfOpenFailed;
+        o.halfOpenIncomplete += c.halfOpenIncomplete;
       } else overflow.set(server, { ...c });
     }
     overflowCount += p.overflowCount;
+    for (const [client, c] of p.scanCounted ?? []) {
+      const k = `${p.fileIndex}|${client}`;
+      const o = scanCounted.get(k);
+      if (o) {
+        o.failed += c.failed;
+        o.incomplete += c.incomplete;
+      } else scanCounted.set(k, { ...c });
+    }
     idOffset += p.idsUsed;
     flowOffset += p.stats.flowsTracked;
     for (const d of p.dns) d.fileIndex = p.fileIndex;
@@ -602,7 +720,14 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
 
   const sorted = kept.sort((a, b) => a.fileIndex - b.fileIndex || a.flow.firstFrame - b.flow.firstFrame);
   // Health checks and scans are not RDP clients' attempts: set apart before the diagnosis (issue 18).
-  const { probes, ids: probeIds } = findProbes(sorted);
+  // A SYN flood's attempts past the records kept were counted from the half-open slots: its group takes them.
+  const countedHalfOpen = new Map<string, CountedHalfOpen>();
+  for (const [server, c] of overflow) if (c.halfOpenFailed + c.halfOpenIncomplete > 0) countedHalfOpen.set(server, { failed: c.halfOpenFailed, incomplete: c.halfOpenIncomplete });
+  const { probes, ids: probeIds, countedServers, countedSources } = findProbes(sorted, countedHalfOpen, scanCounted);
+  // Counted half-open attempts a flood or scan group took are probes, not attempts (as its recorded ones).
+  let probeCounted = 0;
+  for (const server of countedServers) probeCounted += countedHalfOpen.get(server)!.failed + countedHalfOpen.get(server)!.incomplete;
+  for (const [k, c] of scanCounted) if (countedSources.has(k)) probeCounted += c.failed + c.incomplete;
   const conns = probeIds.size > 0 ? sorted.filter((c) => !probeIds.has(c.id)) : sorted;
   const input: DiagnosisInput = { connections: conns, dns, captureEnd: captureEnds, names, files: fileNames, kerberos };
   const findings = diagnose(input);
@@ -632,8 +757,9 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
   const warnings: string[] = [];
   if (overflowCount > 0) {
     // Records stop at maxRecords, and those of attempts that never carried data at MAX_BARE_RECORDS.
-    const why = connections.length < maxRecords ? ` (attempts that carried no data beyond the first ${MAX_BARE_RECORDS})` : '';
-    warnings.push(`${overflowCount} connections beyond the first ${Math.min(maxRecords, connections.length)} were counted per server, not recorded${why} (see servers)`);
+    const why = kept.length < maxRecords ? ` (attempts that carried no data beyond the first ${MAX_BARE_RECORDS})` : '';
+    const where = probeCounted === 0 ? 'see servers' : probeCounted === overflowCount ? 'all of them in the SYN flood under probes' : `${probeCounted} of them in the SYN flood under probes, the others under servers`;
+    warnings.push(`${overflowCount} connections beyond the first ${Math.min(maxRecords, kept.length)} were counted per server, not recorded${why} (${where})`);
   }
   if (unknownLinkFrames > 0) warnings.push(`${unknownLinkFrames} frames of an unsupported link type were skipped`);
   warnings.push(...keyLogWarnings(parts, conns));
@@ -654,11 +780,24 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
   const failed = connections.filter((c) => c.outcome === 'failed').length - preAuthentication;
   const incomplete = connections.length - completed - failed - preAuthentication;
   let servers: ServerSummary[] = summarizeServers(conns, findings);
+  // The counted attempts a flood group took are not the server's attempts (as its recorded ones are not).
+  for (const server of countedServers) {
+    const c = overflow.get(server)!;
+    const left = { ...c, failed: c.failed - c.halfOpenFailed, incomplete: c.incomplete - c.halfOpenIncomplete, halfOpenFailed: 0, halfOpenIncomplete: 0 };
+    if (left.completed + left.failed + left.incomplete === 0) overflow.delete(server);
+    else overflow.set(server, left);
+  }
   if (overflow.size > 0) servers = mergeOverflow(servers, overflow);
   const o = [...overflow.values()].reduce(
     (a, c) => ({ completed: a.completed + c.completed, failed: a.failed + c.failed, incomplete: a.incomplete + c.incomplete }),
     { completed: 0, failed: 0, incomplete: 0 },
   );
+  // A scanner's counted connections no scan group took stay attempts (counted, in no server's line).
+  for (const [k, c] of scanCounted) {
+    if (countedSources.has(k)) continue;
+    o.failed += c.failed;
+    o.incomplete += c.incomplete;
+  }
   const capture = captureSummary(
     summaries.filter((x) => x !== undefined),
     stats,
@@ -669,14 +808,14 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
     warnings.push(...fileSets.flatMap((s) => fileSetWarnings(s, fileNames)));
   }
   const summary = {
-    connections: connections.length + overflowCount,
+    connections: connections.length + overflowCount - probeCounted,
     completed: completed + o.completed,
     failed: failed + o.failed,
     incompleteCapture: incomplete + o.incomplete,
     preAuthentication,
     headline: headline(conns, findings, { findings: captureFindings, frames: capture.frames, probes }),
   };
-  if (overflowCount > 0) summary.headline += ` (${overflowCount} more connections counted per server, not recorded.)`;
+  if (overflowCount - probeCounted > 0) summary.headline += ` (${overflowCount - probeCounted} more connections counted per server, not recorded.)`;
   return {
     schemaVersion: REPORT_SCHEMA_VERSION,
     tool: { name: 'rdp-autopsy', version: TOOL_VERSION },

@@ -47,7 +47,8 @@ export const CAPTURE_FAILURE_CONFIDENCE = 0.5;
 
 /**
  * 3 damaged input; 1 a connection failed, or no connection at all and a capture-wide finding (a
- * failed lookup for the server, say) of at least CAPTURE_FAILURE_CONFIDENCE; else 0.
+ * failed lookup for the server, say) of at least CAPTURE_FAILURE_CONFIDENCE, or no connection at
+ * all but a scan or SYN flood whose TCP handshakes failed; else 0.
  */
 export function exitCodeOf(report: Report): number {
   if (report.capture.damage.length > 0) return EXIT.DAMAGED;
@@ -56,6 +57,8 @@ export function exitCodeOf(report: Report): number {
   // (a certificate the probe accepted to read it, say).
   if (report.probe && report.captureFindings.some((f) => f.confidence >= CAPTURE_FAILURE_CONFIDENCE)) return EXIT.FAILED;
   if (report.summary.connections === 0 && report.captureFindings.some((f) => f.confidence >= CAPTURE_FAILURE_CONFIDENCE)) return EXIT.FAILED;
+  // A capture that is nothing but a scan or a flood (issue 19): it failed when their handshakes did.
+  if (report.summary.connections === 0 && report.probes.some((p) => p.kind !== 'health_check' && p.failedHandshakes > 0)) return EXIT.FAILED;
   return EXIT.OK;
 }
 

@@ -378,7 +378,7 @@ export function headline(allConnections: ConnectionRecord[], findings: Map<strin
     const frames = capture.frames !== undefined ? ` (${plural(capture.frames, 'frame')})` : '';
     const base = `No RDP connection attempt in this capture${frames}`;
     const probes = capture.probes ?? [];
-    const set = probes.length === 0 ? '' : `; the ${plural(probes.reduce((a, p) => a + p.connections, 0), 'connection')} to RDP ports ${probes.length === 1 && probes[0]!.connections === 1 ? 'was a probe' : 'were probes'} (${[...new Set(probes.map((p) => (p.kind === 'scanner' ? 'a port scan' : 'health checks')))].join(' and ')}), not RDP clients`;
+    const set = probes.length === 0 ? '' : `; the ${plural(probes.reduce((a, p) => a + p.connections, 0), 'connection')} to RDP ports ${probes.length === 1 && probes[0]!.connections === 1 ? 'was a probe' : 'were probes'} (${[...new Set(probes.map((p) => (p.kind === 'scanner' ? 'a port scan' : p.kind === 'syn_flood' ? 'a SYN flood' : 'health checks')))].join(' and ')}), not RDP clients`;
     return wide ? `${base}${set}; ${causeClause(wide)}.` : `${base}${set}.`;
   }
   const also = wide ? ` Also, ${causeClause(wide)}.` : '';

@@ -102,8 +102,12 @@ export interface Rule {
  * connections, with no cause and no remediation, and not counted as attempts. Since schema 2.2.
  */
 export interface ProbeGroup {
-  /** health_check: one source to one server, connect and close, every few seconds; scanner: one source to many hosts or ports. */
-  kind: 'health_check' | 'scanner';
+  /**
+   * health_check: one source to one server, connect and close, every few seconds; scanner: one
+   * source to many hosts or ports; syn_flood: many sources to one server's port at a high rate,
+   * none of them sending a byte (a SYN flood, or a scan spread over many addresses).
+   */
+  kind: 'health_check' | 'scanner' | 'syn_flood';
   /** The probing source's address. */
   client: string;
   /** Servers touched ("ip:port", IPv6 in brackets), the first 20. */
@@ -117,6 +121,14 @@ export interface ProbeGroup {
   intervalSeconds: number | null;
   /** First frame of each connection (the first 20). */
   frames: number[];
+  /**
+   * Connections of the group whose TCP handshake never completed (the SYN unanswered or refused,
+   * or the SYN/ACK never acknowledged). A capture that is nothing but probes fails (exit 1) when
+   * some did (issue 19). Since 2.3.
+   */
+  failedHandshakes: number;
+  /** Distinct sources among the connections recorded (a flood's counted ones are not told apart). Since 2.3. */
+  sources: number;
   /** One sentence for people. */
   summary: string;
 }

@@ -25,19 +25,26 @@ import { endpointHash, tupleHash } from './hash.js';
 import type { HeldBudget } from './reassembly.js';
 import { seqDiff, seqAdd } from './seq.js';
 import { SynLog } from './synlog.js';
+import { HalfOpenTable, SLOT_BYTES, type HalfOpenSink } from './halfopen.js';
 import { TcpTracker } from './tcp.js';
 import type { Dir, DnsTransaction, FlowEndReason, FlowFacts, IcmpRef, KerberosErrorRef, StreamConsumer, TcpEvent } from './types.js';
 import { isX224ConnectionRequest } from './x224.js';
 
 /**
- * The half-open flows' memory budget (issue 19: a SYN flood of a million flows under the tool's
- * 150 MB), and what one costs: a half-open flow with its PendingMachine, FlowFacts, tracker and
- * events held ~2.2 KB of heap (docs/architecture.md "Where the memory goes", 20,000 tracked, forced
- * GC). The cap is the budget over that cost; a flood's older half-open flows are evicted and counted.
+ * The half-open connections' memory budget (issue 19: a SYN flood of a million flows under the
+ * tool's 150 MB). A connection that has only sent its SYN (and maybe got its SYN/ACK) is a slot of
+ * the half-open table (halfopen.ts: SLOT_BYTES of typed arrays, allocated once); the cap is the
+ * budget over that size, and a flood's oldest half-open connections are evicted and counted.
  */
 export const HALF_OPEN_BUDGET_BYTES = 12 * 1024 * 1024;
+export const MAX_HALF_OPEN = Math.floor(HALF_OPEN_BUDGET_BYTES / SLOT_BYTES);
+/**
+ * Half-open connections that left the table as full flows without completing their handshake (an
+ * ICMP error, a capture copy, a fifth segment): such a flow held ~2.2 KB of heap (docs/architecture.md
+ * "Where the memory goes"), so at most 12 MiB of them.
+ */
 export const HALF_OPEN_FLOW_BYTES = 2200;
-export const MAX_HALF_OPEN = Math.floor(HALF_OPEN_BUDGET_BYTES / HALF_OPEN_FLOW_BYTES);
+export const MAX_HALF_OPEN_FLOWS = Math.floor(HALF_OPEN_BUDGET_BYTES / HALF_OPEN_FLOW_BYTES);
 
 export interface FlowTableOptions {
   /** TCP and UDP ports that make a flow matter (default [3389]; --port adds). */
@@ -51,6 +58,22 @@ export interface FlowTableOptions {
    * still ends it ('evicted').
    */
   maxHalfOpen?: number;
+  /**
+   * Of those, half-open connections held as full flows (default MAX_HALF_OPEN_FLOWS, at most
+   * maxHalfOpen): the ones that left the half-open table's slots before completing their handshake.
+   */
+  maxHalfOpenFlows?: number;
+  /**
+   * Where a connection that ends in the half-open table goes when the next stage only counts it
+   * (halfopen.ts). Without it every such connection is built as a flow (onNewFlow) when it ends.
+   */
+  halfOpenSink?: HalfOpenSink;
+  /**
+   * Whether a SYN starts its connection in a slot of the half-open table (default true). false:
+   * every connection is a flow from its first packet (the slower, larger way, kept for tests that
+   * compare the two: they give the same events, facts and records).
+   */
+  halfOpenSlots?: boolean;
   /** Reassembly bound per direction (default 256 KiB): bytes beyond it are counted in cutBytes. */
   perFlowBytes?: number;
   /** Bound of all held out-of-order bytes together (default 64 MiB). */
@@ -115,7 +138,21 @@ export class FlowTable {
   private readonly rdpPort = new Uint8Array(65536);
   private readonly maxFlows: number;
   private readonly maxHalfOpen: number;
+  private readonly maxHalfOpenFlows: number;
+  /** Half-open flows held as Flow objects (in the hoHead list); the others are slots. */
   private halfOpen = 0;
+  /** Connections that have sent only a SYN (and got at most a SYN/ACK or a reset): typed-array slots. */
+  private readonly slots: HalfOpenTable;
+  private readonly halfOpenSink: HalfOpenSink | null;
+  private readonly useSlots: boolean;
+  /** Direction found by the last slot lookup. */
+  private readonly slotDir = new Int32Array(1);
+  /** The packet a slot's segments are replayed with when it becomes a flow (its buf: addresses, checksum). */
+  private readonly replayPkt = new DecodedPacket();
+  private readonly replayBuf = Buffer.alloc(64);
+  /** A replayed segment's checksum verdict (countPacket reads it instead of checking the packet). */
+  private replaying = false;
+  private replayBad = false;
   private readonly perFlowBytes: number;
   private readonly budget: HeldBudget;
   /** What every TCP flow's reassemblers are made with (created on first need, flow.ts). */
@@ -162,6 +199,10 @@ export class FlowTable {
     for (const p of ports) if (Number.isInteger(p) && p >= 0 && p < 65536) this.rdpPort[p] = 1;
     this.maxFlows = Math.max(1, opts.maxFlows ?? 200_000);
     this.maxHalfOpen = Math.max(1, opts.maxHalfOpen ?? MAX_HALF_OPEN);
+    this.maxHalfOpenFlows = Math.max(1, Math.min(this.maxHalfOpen, opts.maxHalfOpenFlows ?? MAX_HALF_OPEN_FLOWS));
+    this.slots = new HalfOpenTable(this.maxHalfOpen);
+    this.halfOpenSink = opts.halfOpenSink ?? null;
+    this.useSlots = opts.halfOpenSlots ?? true;
     this.perFlowBytes = Math.max(0, opts.perFlowBytes ?? 256 * 1024);
     this.budget = { held: 0, limit: Math.max(0, opts.totalBytes ?? 64 * 1024 * 1024) };
     this.reasmConfig = { limit: this.perFlowBytes, maxHeld: Math.max(1, opts.maxHeldSegments ?? 64), budget: this.budget };
@@ -169,14 +210,24 @@ export class FlowTable {
     this.dns = this.dnsLog.transactions;
   }
 
-  /** Flows open now (tombstones of closed flows not included). */
+  /** Flows open now, half-open slots included (tombstones of closed flows not included). */
   get openFlows(): number {
-    return this.open;
+    return this.open + this.slots.count;
   }
 
-  /** Half-open flows tracked now (at most maxHalfOpen). */
+  /** Half-open connections tracked now, slots and flows (at most maxHalfOpen). */
   get halfOpenFlows(): number {
-    return this.halfOpen;
+    return this.halfOpen + this.slots.count;
+  }
+
+  /** Half-open connections held in slots now (no object each). */
+  get halfOpenSlots(): number {
+    return this.slots.count;
+  }
+
+  /** Flow ids given so far (FlowFacts.id runs 1..flowIds; a slot's id is given with its SYN). */
+  get flowIds(): number {
+    return this.nextId - 1;
   }
 
   /** Out-of-order bytes held by all flows now. */
@@ -216,12 +267,21 @@ export class FlowTable {
 
   /** End of a file (fileIndex given: its flows only) or of the run: open flows end with 'capture_end'. */
   finish(captureEnd: number, fileIndex?: number): void {
+    // Slots and flows end in the order of their last packet, as one list of flows would.
+    const slots = this.slots;
+    let ends: number[] = [];
+    for (let s = slots.oldest; s >= 0; s = slots.newerThan(s)) if (fileIndex === undefined || slots.fileIndex(s) === fileIndex) ends.push(s);
+    if (ends.length > 1) ends = ends.sort((a, b) => slots.lastFrame[a]! - slots.lastFrame[b]!);
+    let i = 0;
     let f = this.lruHead;
     while (f) {
       const next = f.lruNext;
+      const last = f.facts !== null ? f.facts.lastFrame : -1;
+      while (i < ends.length && slots.lastFrame[ends[i]!]! < last) this.endSlot(ends[i++]!, 'capture_end', captureEnd);
       if (fileIndex === undefined || f.fileIndex === fileIndex) this.endFlow(f, 'capture_end', captureEnd);
       f = next;
     }
+    while (i < ends.length) this.endSlot(ends[i++]!, 'capture_end', captureEnd);
     for (let i = 0; i < TOMBSTONES; i++) {
       const t = this.tombs[i];
       if (t && (fileIndex === undefined || t.fileIndex === fileIndex)) {
@@ -259,6 +319,24 @@ export class FlowTable {
     const h = this.hashPacket(pkt);
     let f = this.lookup(h, pkt);
     const synOnly = (flags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN;
+    if (f === null && this.slots.count > 0) {
+      const s = this.findSlot(h, pkt);
+      if (s >= 0) {
+        const d: Dir = this.slotDir[0] === 0 ? 0 : 1;
+        if (this.slots.fileIndex(s) !== fileIndex) {
+          // A connection of an earlier file (checkExisting): it ended there.
+          this.endSlot(s, 'capture_end', this.slots.lastTime(s));
+        } else if (this.keepsInSlot(s, pkt, d, time)) {
+          this.pushSegment(s, pkt, d, frame, time);
+          if ((flags & TcpFlag.RST) !== 0) this.endSlot(s, 'closed', time);
+          return;
+        } else {
+          // The connection goes on (or does something a slot does not keep): a full flow from here.
+          f = this.promote(s, time, true);
+          this.matchDir = d;
+        }
+      }
+    }
     if (f !== null) f = this.checkExisting(f, pkt, synOnly, fileIndex, time);
     if (f !== null) {
       if (f.state === FLOW_OPEN) {
@@ -277,7 +355,13 @@ export class FlowTable {
         clientBy = 'port';
         clientIsSrc = this.rdpPort[pkt.dstPort] === 1;
       }
-      if (clientBy === 'syn' && this.halfOpen >= this.maxHalfOpen) this.evictHalfOpen(time);
+      if (synOnly && this.useSlots && pkt.payloadLen === 0 && pkt.payloadWireLen === 0 && (flags & (TcpFlag.RST | TcpFlag.FIN)) === 0) {
+        // A SYN that starts a connection: a slot of the half-open table until the connection goes on.
+        this.addSlot(pkt, h, frame, time, fileIndex);
+        return;
+      }
+      if (clientBy === 'syn' && this.halfOpen >= this.maxHalfOpenFlows) this.evictHalfOpen(time);
+      if (clientBy === 'syn' && this.halfOpen + this.slots.count >= this.maxHalfOpen) this.evictOldestHalfOpen(time);
       const nf = this.createFlow(pkt, h, clientIsSrc, clientBy, frame, time, fileIndex);
       if (nf.state === FLOW_OPEN) {
         nf.dups.isCopy(pkt, clientIsSrc ? 0 : 1, frame, time);
@@ -507,7 +591,16 @@ export class FlowTable {
       return;
     }
     const h = this.hashPacket(inner);
-    const f = this.lookup(h, inner);
+    let f = this.lookup(h, inner);
+    if (f === null && this.slots.count > 0) {
+      // An ICMP error about a half-open connection: it becomes a full flow, which keeps the error.
+      const s = this.findSlot(h, inner);
+      if (s >= 0 && this.slots.fileIndex(s) === fileIndex) {
+        const d: Dir = this.slotDir[0] === 0 ? 0 : 1;
+        f = this.promote(s, time, true);
+        this.matchDir = d;
+      }
+    }
     if (f === null || f.state !== FLOW_OPEN || f.fileIndex !== fileIndex) {
       this.stats.unmatchedIcmp++;
       return;
@@ -558,29 +651,49 @@ export class FlowTable {
     time: number,
     fileIndex: number,
   ): Flow {
-    if (this.open >= this.maxFlows) this.evictOne(time);
     const v = p.ipVersion === 6 ? 6 : 4;
     const cOff = clientIsSrc ? p.srcOff : p.dstOff;
     const sOff = clientIsSrc ? p.dstOff : p.srcOff;
     const cPort = clientIsSrc ? p.srcPort : p.dstPort;
     const sPort = clientIsSrc ? p.dstPort : p.srcPort;
+    return this.newFlow(p.buf, v, p.ipProto, cOff, cPort, sOff, sPort, h, clientBy, frame, time, fileIndex, 0);
+  }
+
+  /** A new flow of these endpoints (addresses in buf); `id` 0: the next id, else the one a slot was given. */
+  private newFlow(
+    buf: Buffer,
+    v: 4 | 6,
+    proto: number,
+    cOff: number,
+    cPort: number,
+    sOff: number,
+    sPort: number,
+    h: number,
+    clientBy: FlowFacts['clientBy'],
+    frame: number,
+    time: number,
+    fileIndex: number,
+    id: number,
+  ): Flow {
+    // A slot becoming a flow (id given) leaves the slots first: the count of tracked flows stays.
+    if (id === 0 && this.open + this.slots.count >= this.maxFlows) this.evictOne(time);
     let f = this.flowPool.pop();
-    if (f === undefined) f = new Flow(h, p.ipProto, v, p.buf, cOff, cPort, sOff, sPort, fileIndex);
-    else f.init(h, p.ipProto, v, p.buf, cOff, cPort, sOff, sPort, fileIndex);
-    const tcp = p.ipProto === IpProto.TCP;
+    if (f === undefined) f = new Flow(h, proto, v, buf, cOff, cPort, sOff, sPort, fileIndex);
+    else f.init(h, proto, v, buf, cOff, cPort, sOff, sPort, fileIndex);
+    const tcp = proto === IpProto.TCP;
     const facts = newFlowFacts(
-      this.nextId++,
+      id > 0 ? id : this.nextId++,
       tcp ? 'tcp' : 'udp',
       fileIndex,
       v,
-      { ip: this.addrText(p.buf, cOff, v), port: cPort },
-      { ip: this.addrText(p.buf, sOff, v), port: sPort },
+      { ip: this.addrText(buf, cOff, v), port: cPort },
+      { ip: this.addrText(buf, sOff, v), port: sPort },
       clientBy,
       frame,
       time,
       null, // TCP: filled in when the flow ends, from its TcpTracker
     );
-    this.stats.flowsTracked++;
+    if (id === 0) this.stats.flowsTracked++;
     f.bucketNext = this.buckets.get(h) ?? null;
     this.buckets.set(h, f);
     this.portRefs[f.cPort]!++;
@@ -629,9 +742,10 @@ export class FlowTable {
     if (t !== null) t.count(d, p.ttl, frame, time - f.lastTime);
     f.lastTime = time;
     // Checksums only for packets that matter; counted, never dropped (offload leaves them zero or wrong).
-    if (checkIpChecksum(p) === false || checkTransportChecksum(p) === false) {
+    // A slot's segment replayed (promote) was checked, and counted in stats, when it came.
+    if (this.replaying ? this.replayBad : checkIpChecksum(p) === false || checkTransportChecksum(p) === false) {
       facts.badChecksums++;
-      this.stats.badChecksums++;
+      if (!this.replaying) this.stats.badChecksums++;
     }
     this.touch(f);
   }
@@ -682,14 +796,7 @@ export class FlowTable {
     }
     f.tcp = null;
     if (reason === 'closed' && !drop && f.state === FLOW_OPEN) {
-      f.state = FLOW_CLOSED;
-      const old = this.tombs[this.tombPos];
-      if (old && old.state === FLOW_CLOSED) {
-        this.unlinkBucket(old);
-        this.release(old);
-      }
-      this.tombs[this.tombPos] = f;
-      this.tombPos = (this.tombPos + 1) % TOMBSTONES;
+      this.bury(f);
     } else {
       f.state = FLOW_CLOSED;
       this.unlinkBucket(f);
@@ -697,14 +804,180 @@ export class FlowTable {
     }
   }
 
+  /** A closed flow (in its bucket) becomes a tombstone; the oldest tombstone goes. */
+  private bury(f: Flow): void {
+    f.state = FLOW_CLOSED;
+    const old = this.tombs[this.tombPos];
+    if (old && old.state === FLOW_CLOSED) {
+      this.unlinkBucket(old);
+      this.release(old);
+    }
+    this.tombs[this.tombPos] = f;
+    this.tombPos = (this.tombPos + 1) % TOMBSTONES;
+  }
+
+  // ------------------------------------------------------------------ half-open slots
+
+  /** The slot of the connection p belongs to, or -1 (slotDir[0]: p's direction). */
+  private findSlot(h: number, p: DecodedPacket): number {
+    if (p.ipProto !== IpProto.TCP) return -1;
+    return this.slots.find(h, p.ipVersion, p.buf, p.srcOff, p.srcPort, p.dstOff, p.dstPort, this.slotDir);
+  }
+
+  /** A client's SYN to an RDP port starts a connection in a slot (its id given now, as a flow's would be). */
+  private addSlot(p: DecodedPacket, h: number, frame: number, time: number, fileIndex: number): void {
+    if (this.halfOpen + this.slots.count >= this.maxHalfOpen) this.evictOldestHalfOpen(time);
+    if (this.slots.full) this.evictOldestHalfOpen(time);
+    if (this.open + this.slots.count >= this.maxFlows) this.evictOne(time);
+    this.stats.flowsTracked++;
+    const s = this.slots.add(h, p.ipVersion === 6 ? 6 : 4, p.buf, p.srcOff, p.srcPort, p.dstOff, p.dstPort, fileIndex, this.nextId++);
+    this.pushSegment(s, p, 0, frame, time);
+  }
+
+  /**
+   * Whether slot s keeps this segment of its connection: no payload, room left, not a capture copy
+   * (duplicates.ts: the flow decides those), and the client's SYN again (same ISN), the server's
+   * SYN/ACK of it (RFC 9293 3.5: ACK = ISN + 1), or a reset from either side. Anything else makes
+   * the connection a full flow (promote).
+   */
+  private keepsInSlot(s: number, p: DecodedPacket, d: Dir, time: number): boolean {
+    const slots = this.slots;
+    if (p.payloadLen !== 0 || p.payloadWireLen !== 0 || !slots.hasRoom(s)) return false;
+    const k = p.tcpFlags & (TcpFlag.SYN | TcpFlag.ACK | TcpFlag.RST | TcpFlag.FIN);
+    const isn = slots.clientIsn(s);
+    const ok =
+      k === TcpFlag.RST ||
+      k === (TcpFlag.RST | TcpFlag.ACK) ||
+      (d === 0 ? k === TcpFlag.SYN && p.seq >>> 0 === isn : k === (TcpFlag.SYN | TcpFlag.ACK) && p.ack >>> 0 === (isn + 1) >>> 0);
+    return ok && !slots.isCopy(s, d, p.seq, p.ack, idSum(p), p.tcpFlags, p.window, time);
+  }
+
+  /** Appends p to slot s (its checksums checked and counted now, as countPacket would). */
+  private pushSegment(s: number, p: DecodedPacket, d: Dir, frame: number, time: number): void {
+    const bad = checkIpChecksum(p) === false || checkTransportChecksum(p) === false;
+    if (bad) this.stats.badChecksums++;
+    this.slots.push(s, d, p.tcpFlags, p.seq, p.ack, idSum(p), p.window, p.mss, p.ttl, bad, frame, time);
+  }
+
+  /**
+   * Slot s becomes a full flow: its segments replayed through the path they would have taken as a
+   * flow's packets (duplicates, counters, TcpTracker, the consumer's events), so the flow is the
+   * one that would have been tracked all along. `live`: the connection goes on (it joins the
+   * half-open flows); else it is built only to be ended now. Returns the flow (null: none).
+   */
+  private promote(s: number, now: number, live: boolean): Flow | null {
+    const slots = this.slots;
+    if (live && this.halfOpen >= this.maxHalfOpenFlows) this.evictHalfOpen(now);
+    // Out of the slots first (its segments stay readable: no slot is added before the replay ends).
+    slots.remove(s);
+    const b = this.replayBuf;
+    const v = slots.ipVersion(s);
+    slots.clientAddress(s, b, 0);
+    slots.serverAddress(s, b, 16);
+    const f = this.newFlow(b, v, IpProto.TCP, 0, slots.clientPort(s), 16, slots.serverPort(s), slots.hashOf(s), 'syn', slots.frame(s, 0), slots.time(s, 0), slots.fileIndex(s), slots.id(s));
+    const rp = this.replayPkt;
+    rp.buf = b;
+    rp.ipVersion = v;
+    rp.ipProto = IpProto.TCP;
+    rp.l4Off = 32;
+    rp.tcpHdrLen = 20;
+    rp.payloadOff = 52;
+    rp.payloadLen = 0;
+    rp.payloadWireLen = 0;
+    rp.error = null;
+    rp.isFragment = false;
+    this.replaying = true;
+    const n = slots.segments(s);
+    for (let k = 0; k < n; k++) {
+      const d = slots.dir(s, k);
+      rp.tcpFlags = slots.flags(s, k);
+      rp.seq = slots.seqOf(s, k) >>> 0;
+      rp.ack = slots.ackOf(s, k) >>> 0;
+      rp.window = slots.windowOf(s, k);
+      rp.mss = slots.mssOf(s, k);
+      rp.ttl = slots.ttlOf(s, k);
+      rp.ipId = slots.ipIdOf(s, k);
+      const sum = slots.checksumOf(s, k);
+      b[48] = sum >>> 8;
+      b[49] = sum & 255;
+      rp.srcPort = d === 0 ? slots.clientPort(s) : slots.serverPort(s);
+      rp.dstPort = d === 0 ? slots.serverPort(s) : slots.clientPort(s);
+      this.replayBad = slots.badChecksum(s, k);
+      const frame = slots.frame(s, k);
+      const time = slots.time(s, k);
+      if (f.state !== FLOW_OPEN) {
+        if (f.state === FLOW_IGNORED) this.touch(f);
+        continue;
+      }
+      if (k === 0) {
+        f.dups.isCopy(rp, 0, frame, time);
+        if (live) this.linkHalfOpen(f);
+        this.tcpFlowPacket(f, rp, 0, frame, time);
+      } else if (f.consumer !== null && f.dups.isCopy(rp, d, frame, time)) this.captureDuplicate(f, frame);
+      else this.tcpFlowPacket(f, rp, d, frame, time);
+    }
+    this.replaying = false;
+    this.replayBad = false;
+    return f;
+  }
+
+  /**
+   * Slot s's connection ends: counted by the sink when the next stage only counts it (a closed one
+   * leaves a tombstone, as a flow does), else built as a flow and ended as one.
+   */
+  private endSlot(s: number, reason: FlowEndReason, when: number): void {
+    const sink = this.halfOpenSink;
+    const slots = this.slots;
+    if (sink !== null && sink.countsOnly()) {
+      sink.count(slots, s, reason, Number.isFinite(when) ? when : slots.lastTime(s));
+      if (reason === 'closed') {
+        const b = this.replayBuf;
+        slots.clientAddress(s, b, 0);
+        slots.serverAddress(s, b, 16);
+        const h = slots.hashOf(s);
+        let f = this.flowPool.pop();
+        if (f === undefined) f = new Flow(h, IpProto.TCP, slots.ipVersion(s), b, 0, slots.clientPort(s), 16, slots.serverPort(s), slots.fileIndex(s));
+        else f.init(h, IpProto.TCP, slots.ipVersion(s), b, 0, slots.clientPort(s), 16, slots.serverPort(s), slots.fileIndex(s));
+        f.bucketNext = this.buckets.get(h) ?? null;
+        this.buckets.set(h, f);
+        this.portRefs[f.cPort]!++;
+        this.portRefs[f.sPort]!++;
+        this.bury(f);
+      }
+      slots.remove(s);
+      return;
+    }
+    const f = this.promote(s, when, false);
+    if (f !== null && f.state !== FLOW_CLOSED) this.endFlow(f, reason, when);
+  }
+
+  /**
+   * Over maxHalfOpen: the oldest half-open connection goes, a slot or a flow (ids are given in the
+   * order connections start), counted. False when there is none.
+   */
+  private evictOldestHalfOpen(now: number): boolean {
+    const s = this.slots.oldest;
+    const ho = this.hoHead;
+    if (s >= 0 && (ho === null || ho.facts === null || this.slots.id(s) < ho.facts.id)) {
+      this.stats.flowsEvicted++;
+      this.stats.halfOpenEvicted++;
+      this.endSlot(s, 'evicted', now);
+      return true;
+    }
+    if (ho === null) return false;
+    this.evictHalfOpen(now);
+    return true;
+  }
+
   /** A flow nothing refers to any more goes to the pool. */
   private release(f: Flow): void {
     if (this.flowPool.length < POOL) this.flowPool.push(f);
   }
 
-  /** Over maxFlows: the oldest half-open flow goes first, else the least recently active one. */
+  /** Over maxFlows: the oldest half-open connection goes first, else the least recently active flow. */
   private evictOne(now: number): void {
-    const victim = this.hoHead ?? this.lruHead;
+    if (this.evictOldestHalfOpen(now)) return;
+    const victim = this.lruHead;
     if (!victim) return;
     this.stats.flowsEvicted++;
     if (victim.halfOpen) this.stats.halfOpenEvicted++;
@@ -769,12 +1042,22 @@ export class FlowTable {
     this.linkLru(f);
   }
 
+  /**
+   * The half-open list is in the order connections started (their ids): a new flow goes last, a
+   * slot that became a flow (promote) after the flows that started before it (the list is short:
+   * half-open connections are slots).
+   */
   private linkHalfOpen(f: Flow): void {
-    f.hoPrev = this.hoTail;
-    f.hoNext = null;
-    if (this.hoTail) this.hoTail.hoNext = f;
+    const id = f.facts !== null ? f.facts.id : Infinity;
+    let after = this.hoTail;
+    while (after !== null && after.facts !== null && after.facts.id > id) after = after.hoPrev;
+    const before = after !== null ? after.hoNext : this.hoHead;
+    f.hoPrev = after;
+    f.hoNext = before;
+    if (after !== null) after.hoNext = f;
     else this.hoHead = f;
-    this.hoTail = f;
+    if (before !== null) before.hoPrev = f;
+    else this.hoTail = f;
     f.halfOpen = true;
     this.halfOpen++;
   }
@@ -789,4 +1072,13 @@ export class FlowTable {
     f.halfOpen = false;
     this.halfOpen--;
   }
+}
+
+/** IPv4 identification and TCP checksum of p as one word (DuplicateDetector's w2). */
+function idSum(p: DecodedPacket): number {
+  const buf = p.buf;
+  const l4 = p.l4Off;
+  const checksum = l4 >= 0 && l4 + 18 <= buf.length ? (buf[l4 + 16]! << 8) | buf[l4 + 17]! : 0;
+  const ipId = p.ipVersion === 4 ? p.ipId & 0xffff : 0;
+  return (ipId << 16) | checksum;
 }

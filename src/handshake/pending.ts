@@ -12,7 +12,8 @@
 // (the records kept early on survive), so for each of a flood's million flows they went straight to
 // the old generation as ~2.6 KB of garbage, and full GCs came that much more often.
 import type { Dir, FlowEndReason, FlowFacts, StreamConsumer, TcpEvent } from '../flow/types.js';
-import { decideEnding, type CloseRef, type Ref } from './ending.js';
+import type { HalfOpenView } from '../flow/halfopen.js';
+import { CLIENT_TIMEOUT_S, SYN_GIVE_UP_S, SYN_RETRY_WAIT_S, decideEnding, type CloseRef, type Ref } from './ending.js';
 import { ConnectionMachine, type MachineOptions } from './machine.js';
 import type { Outcome, SideChannel } from './types.js';
 
@@ -192,4 +193,49 @@ export function countedOutcome(events: readonly TcpEvent[] | null, captureEnd: n
     captureEnd,
     lostBeforeEnd: false,
   }).outcome;
+}
+
+/** TCP flag bits (RFC 9293 3.1). */
+const SYN = 0x02;
+const RST = 0x04;
+const ACK = 0x10;
+
+/**
+ * countedOutcome of a connection that never left the flow table's half-open slots (halfopen.ts),
+ * read from the slot without building its events: the client's SYNs (one ISN), SYN/ACKs of it and
+ * at most one reset, the last segment. decideEnding's branches for such input, in its order: no
+ * SYN/ACK: a server reset, else no answer once the client would have given up (SYN_GIVE_UP_S
+ * after the first SYN, or SYN_RETRY_WAIT_S after a retransmission), else ended early; a SYN/ACK:
+ * any reset fails it, else the client's silence past CLIENT_TIMEOUT_S after the SYN/ACK.
+ * test/handshake/pending.test.ts checks it against countedOutcome.
+ */
+export function halfOpenOutcome(v: HalfOpenView, s: number, captureEnd: number): Outcome {
+  const n = v.segments(s);
+  let syns = 0;
+  let firstSyn = 0;
+  let lastSyn = 0;
+  let synAck = -1;
+  let rstServer = false;
+  let rst = false;
+  for (let k = 0; k < n; k++) {
+    const f = v.flags(s, k);
+    const d = v.dir(s, k);
+    if ((f & RST) !== 0) {
+      rst = true;
+      if (d === 1) rstServer = true;
+    } else if ((f & (SYN | ACK)) === SYN && d === 0) {
+      // countedOutcome keeps the first 16 SYNs; a slot keeps at most 4 segments.
+      if (syns === 0) firstSyn = v.time(s, k);
+      lastSyn = v.time(s, k);
+      syns++;
+    } else if ((f & (SYN | ACK)) === (SYN | ACK) && d === 1 && synAck < 0) synAck = v.time(s, k);
+  }
+  if (syns === 0) return 'incomplete_capture';
+  if (synAck < 0) {
+    if (rstServer) return 'failed';
+    if (captureEnd - firstSyn >= SYN_GIVE_UP_S || (syns > 1 && captureEnd - lastSyn >= SYN_RETRY_WAIT_S)) return 'failed';
+    return 'incomplete_capture';
+  }
+  if (rst) return 'failed';
+  return captureEnd - synAck >= CLIENT_TIMEOUT_S ? 'failed' : 'incomplete_capture';
 }

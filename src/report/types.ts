@@ -19,8 +19,10 @@ import type { ProbeResult } from './probe.js';
  *      Also `probes` added (health checks and scans set apart from the connections), `flow.captureDuplicates`,
  *      `flow.captureDuplicateFrames` and `capture.stats.captureDuplicates` (frames a capture wrote twice),
  *      `flow.tcp.dataAcks` (the last segment from each side that acknowledged data of the other).
+ * 2.3: the probe kind `syn_flood` (many sources, one server's port, no byte), and the required
+ *      `probes[].failedHandshakes` and `probes[].sources`.
  */
-export const REPORT_SCHEMA_VERSION = '2.2';
+export const REPORT_SCHEMA_VERSION = '2.3';
 
 export interface CaptureFileSummary {
   file: string;

@@ -2,18 +2,20 @@
 // per connection record (first TIMELINE_HEAD + last TIMELINE_TAIL, the death always kept) and the
 // flow table's half-open cap under a SYN flood (oldest evicted and counted, every attempt counted
 // per server).
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { generateSynFlood } from '../../bench/corpus.js';
 import { FlowTable } from '../../src/flow/index.js';
-import { MAX_HALF_OPEN } from '../../src/flow/table.js';
+import { HALF_OPEN_BUDGET_BYTES, MAX_HALF_OPEN } from '../../src/flow/table.js';
+import { SLOT_BYTES } from '../../src/flow/halfopen.js';
 import type { FlowFacts } from '../../src/flow/types.js';
 import { ConnectionMachine, MAX_TIMELINE, TIMELINE_HEAD, TIMELINE_PINNED, TIMELINE_TAIL } from '../../src/handshake/machine.js';
 import type { ConnectionRecord } from '../../src/handshake/types.js';
 import { DecodedPacket, decodePacket } from '../../src/net/index.js';
 import { MAX_BARE_RECORDS, analyze } from '../../src/pipeline.js';
+import { exitCodeOf } from '../../src/cli/run.js';
 import { Conn } from '../handshake/harness.js';
 import { ACK, SYN, tcpFrame } from '../flow/harness.js';
 
@@ -124,8 +126,9 @@ describe('half-open cap under a SYN flood', () => {
       feed(tcpFrame({ src: server, dst: client }, 3389, port, i * 104729, (i * 7919 + 1) >>> 0, SYN | ACK));
       if (table.halfOpenFlows > maxHalfOpen) maxHalfOpen = table.halfOpenFlows;
     }
-    // The cap comes from a memory budget (12 MiB at ~2.2 KB per half-open flow).
-    expect(MAX_HALF_OPEN).toBe(5719);
+    // The cap comes from a memory budget: 12 MiB of half-open slots (halfopen.ts).
+    expect(MAX_HALF_OPEN).toBe(Math.floor(HALF_OPEN_BUDGET_BYTES / SLOT_BYTES));
+    expect(SLOT_BYTES).toBeLessThan(256);
     expect(maxHalfOpen).toBe(MAX_HALF_OPEN);
     expect(table.stats.halfOpenEvicted).toBe(N - MAX_HALF_OPEN);
     expect(table.stats.flowsEvicted).toBe(N - MAX_HALF_OPEN);
@@ -146,22 +149,72 @@ describe('half-open cap under a SYN flood', () => {
 
     it('100 000 half-open attempts: all counted for the server, the half-open evictions reported, records capped', async () => {
       const flood = generateSynFlood({ seed: 7, flows: 100_000, path: path.join(dir, 'flood.pcap') });
+      expect(MAX_HALF_OPEN).toBeLessThan(100_000);
       const r = await analyze([{ kind: 'file', path: flood.path }], { maxRecords: 1000 });
       expect(r.capture.stats.halfOpenEvicted).toBe(100_000 - MAX_HALF_OPEN);
       expect(r.capture.stats.flowsEvicted).toBe(100_000 - MAX_HALF_OPEN);
-      expect(r.connections).toHaveLength(1000);
-      expect(r.servers).toHaveLength(1);
-      expect(r.servers[0]).toMatchObject({ server: '10.20.0.15:3389', attempts: 100_000 });
-      expect(r.summary.connections).toBe(100_000);
+      // Reported as what it is (issue 19): one SYN flood, its 1,000 recorded and 99,000 counted attempts
+      // together, none an RDP client's attempt; the capture fails (exit 1): no handshake completed.
+      expect(r.connections).toHaveLength(0);
+      expect(r.summary).toMatchObject({ connections: 0, failed: 0, incompleteCapture: 0 });
+      expect(r.probes).toHaveLength(1);
+      expect(r.probes[0]).toMatchObject({ kind: 'syn_flood', targets: ['10.20.0.15:3389'], connections: 100_000, failedHandshakes: 100_000, sources: 1000 });
+      expect(r.probes[0]!.summary).toMatch(/^100000 connections to 10\.20\.0\.15:3389 from 1000 or more sources, none completing the TCP handshake and none sending a byte \(1000 of the 1000 recorded answered by SYN\/ACK, about \d+ a second\): a SYN flood/);
+      expect(r.summary.headline).toBe('No RDP connection attempt in this capture (200000 frames); the 100000 connections to RDP ports were probes (a SYN flood), not RDP clients.');
+      expect(r.servers).toEqual([]);
+      expect(exitCodeOf(r)).toBe(1);
     }, 120_000);
 
     it('records of attempts that never carried data stop at MAX_BARE_RECORDS; the rest are counted with their outcome', async () => {
       const flood = generateSynFlood({ seed: 8, flows: 30_000, path: path.join(dir, 'flood30k.pcap') });
       const r = await analyze([{ kind: 'file', path: flood.path }]);
-      expect(r.connections).toHaveLength(MAX_BARE_RECORDS);
-      expect(r.summary.connections).toBe(30_000);
-      expect(r.servers[0]).toMatchObject({ server: '10.20.0.15:3389', attempts: 30_000 });
-      expect(r.warnings.some((w) => /connections beyond the first/.test(w))).toBe(true);
+      expect(r.servers).toEqual([]);
+      expect(r.warnings).toContain(`25000 connections beyond the first 5000 were counted per server, not recorded (attempts that carried no data beyond the first 5000) (all of them in the SYN flood under probes)`);
+      // The records stop at MAX_BARE_RECORDS; with the counted ones they make one flood.
+      expect(r.probes).toHaveLength(1);
+      expect(r.probes[0]).toMatchObject({ kind: 'syn_flood', connections: 30_000, sources: MAX_BARE_RECORDS });
+      expect(r.summary.connections).toBe(0);
     }, 120_000);
   });
+});
+
+describe('a capture that is one big scan', () => {
+  const dir = mkdtempSync(path.join(tmpdir(), 'rdp-autopsy-scan-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+  /** A classic pcap (Ethernet, microseconds) of the frames, one every `step` seconds. */
+  function pcap(file: string, frames: Buffer[], step: number): string {
+    const head = Buffer.alloc(24);
+    head.writeUInt32LE(0xa1b2c3d4, 0);
+    head.writeUInt16LE(2, 4);
+    head.writeUInt16LE(4, 6);
+    head.writeUInt32LE(65535, 16);
+    head.writeUInt32LE(1, 20);
+    const parts: Buffer[] = [head];
+    frames.forEach((f, i) => {
+      const r = Buffer.alloc(16);
+      const t = 1_773_133_200 + i * step;
+      r.writeUInt32LE(Math.floor(t), 0);
+      r.writeUInt32LE(Math.round((t % 1) * 1e6) % 1_000_000, 4);
+      r.writeUInt32LE(f.length, 8);
+      r.writeUInt32LE(f.length, 12);
+      parts.push(r, f);
+    });
+    writeFileSync(path.join(dir, file), Buffer.concat(parts));
+    return path.join(dir, file);
+  }
+
+  it(`one source's SYNs to 8,000 hosts' port 3389, unanswered: one scan with all of them (the ${MAX_BARE_RECORDS} recorded and the rest counted), exit 1`, async () => {
+    const frames: Buffer[] = [];
+    for (let i = 0; i < 8000; i++) frames.push(tcpFrame({ src: '192.0.2.66', dst: `10.${40 + (i >> 16)}.${(i >> 8) & 255}.${i & 255}` }, 40000 + (i % 20000), 3389, i * 7919, 0, SYN));
+    const file = pcap('scan.pcap', frames, 0.001);
+    const r = await analyze([{ kind: 'file', path: file }]);
+    expect(r.probes).toHaveLength(1);
+    expect(r.probes[0]).toMatchObject({ kind: 'scanner', client: '192.0.2.66', connections: 8000, failedHandshakes: 8000, targetCount: MAX_BARE_RECORDS, sources: 1 });
+    expect(r.probes[0]!.summary).toMatch(/^192\.0\.2\.66 touched 5000 hosts on port 3389 in \d+ s \(5000 connections, 0 accepted, and 3000 more half-open connections counted, not recorded\) without sending a byte: a port scan/);
+    expect(r.connections).toEqual([]);
+    expect(r.summary).toMatchObject({ connections: 0, failed: 0, incompleteCapture: 0 });
+    expect(r.servers).toEqual([]);
+    expect(exitCodeOf(r)).toBe(1);
+  }, 120_000);
 });

@@ -4,7 +4,7 @@ import { existsSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { findProbes, HEALTH_CHECK_MIN, SCAN_MIN_TARGETS } from '../../src/diagnose/probes.js';
+import { findProbes, FLOOD_MIN_CONNECTIONS, FLOOD_MIN_RATE, FLOOD_MIN_SOURCES, HEALTH_CHECK_MIN, SCAN_MIN_TARGETS } from '../../src/diagnose/probes.js';
 import { headline } from '../../src/diagnose/index.js';
 import type { ConnectionRecord } from '../../src/handshake/types.js';
 import { analyze } from '../../src/pipeline.js';
@@ -23,8 +23,8 @@ function conn(client: string, server: string, t: number, how: 'connect_close' | 
     how === 'connect_close'
       ? { synFrames: [n * 10], synAckFrames: [n * 10 + 1], fins: [{ dir: 0 as const, frame: n * 10 + 3, time: t + 0.01 }] }
       : how === 'syn_rst'
-        ? { synFrames: [n * 10], synAckFrames: [], rsts: [{ dir: 1 as const, frame: n * 10 + 1, time: t + 0.001, ttl: 128, answersSyn: true }] }
-        : { synFrames: [n * 10], synAckFrames: [] };
+        ? { synFrames: [n * 10], synAckFrames: [], ackFrame: null, rsts: [{ dir: 1 as const, frame: n * 10 + 1, time: t + 0.001, ttl: 128, answersSyn: true }] }
+        : { synFrames: [n * 10], synAckFrames: [], ackFrame: null };
   const flow = makeFlow({ client: { ip: client, port: 40000 + n }, server: { ip: sip!, port: Number(sport) }, start: t, end: t + 0.01, firstFrame: n * 10, payloadBytes: bytes }, tcp);
   return makeRecord({ id: `c${n}`, flow, start: t, end: t + 0.01, outcome: 'failed' });
 }
@@ -57,6 +57,27 @@ describe('findProbes', () => {
   it('a scan of many ports of one host is a scan too', () => {
     const list = [3389, 3390, 3391, 3392, 3393].map((p, i) => conn('192.0.2.67', `10.0.1.9:${p}`, T0 + i * 0.01, 'syn_rst'));
     expect(findProbes(list).probes[0]?.summary).toMatch(/touched 5 ports of 10\.0\.1\.9/);
+  });
+  it(`many sources to one server's port, fast and without a byte, is a SYN flood; the attempts only counted join it`, () => {
+    const flood = Array.from({ length: FLOOD_MIN_CONNECTIONS }, (_, i) => conn(`11.0.${i >> 8}.${i & 255}`, '10.0.0.5:3389', T0 + i * 0.001, 'syn_only'));
+    const real = conn('10.0.0.7', '10.0.0.5:3389', T0 + 0.5, 'connect_close', [19, 19]);
+    const { probes, ids, countedServers } = findProbes([...flood, real], new Map([['10.0.0.5:3389', { failed: 10, incomplete: 4990 }]]));
+    expect(probes).toHaveLength(1);
+    expect(probes[0]).toMatchObject({ kind: 'syn_flood', targets: ['10.0.0.5:3389'], connections: FLOOD_MIN_CONNECTIONS + 5000, failedHandshakes: FLOOD_MIN_CONNECTIONS + 5000, sources: FLOOD_MIN_CONNECTIONS });
+    expect(probes[0]!.summary).toBe(
+      `6000 connections to 10.0.0.5:3389 from 1000 or more sources, none completing the TCP handshake and none sending a byte (0 of the 1000 recorded answered by SYN/ACK, about 1001 a second): a SYN flood or a scan spread over many addresses, not RDP clients.`,
+    );
+    expect(ids.size).toBe(FLOOD_MIN_CONNECTIONS);
+    expect(ids.has(real.id)).toBe(false);
+    expect([...countedServers]).toEqual(['10.0.0.5:3389']);
+    expect(headline([], new Map(), { frames: 12000, probes })).toBe('No RDP connection attempt in this capture (12000 frames); the 6000 connections to RDP ports were probes (a SYN flood), not RDP clients.');
+  });
+  it(`an outage's retries (${FLOOD_MIN_SOURCES}+ clients, slower than ${FLOOD_MIN_RATE} a second) or too few sources are no flood`, () => {
+    // 200 users, each retrying every 30 s for 5 minutes: 2,000 attempts at ~7 a second, gaps under a minute.
+    const outage = Array.from({ length: 2000 }, (_, i) => conn(`10.9.${(i % 200) >> 8}.${i % 200}`, '10.0.0.5:3389', T0 + i * 0.15, 'syn_only'));
+    expect(findProbes(outage).probes).toEqual([]);
+    const few = Array.from({ length: 2000 }, (_, i) => conn(`11.1.0.${i % (FLOOD_MIN_SOURCES - 1)}`, '10.0.0.5:3389', T0 + i * 0.001, 'syn_only'));
+    expect(findProbes(few).probes.filter((p) => p.kind === 'syn_flood')).toEqual([]);
   });
   it('the headline of a capture with only probes says there is no RDP client in it', () => {
     const list = Array.from({ length: 4 }, (_, i) => conn('10.0.0.2', '10.0.0.5:3389', T0 + i * 5, 'connect_close'));

@@ -723,16 +723,18 @@ describe('FlowTable: what a flow holds before it carries data', () => {
     return out;
   }
 
-  it('a half-open flow has no reassemblers and no TcpFacts until it ends; then its facts are complete', () => {
+  it('a half-open connection is a slot (no flow, no consumer) until it ends; then its facts are complete', () => {
     const h = new Harness();
     const c = new Conn(C, 50100, S, 3389);
     h.feed(c.syn());
     h.feed(c.syn(), 1);
     h.feed(c.synAck(), 0.01);
-    const [f] = flows(h);
-    expect(f!.reasm).toBeNull();
-    expect(f!.facts!.tcp).toBeNull();
+    expect(flows(h)).toEqual([]);
+    expect(h.consumers).toEqual([]);
+    expect(h.table.halfOpenSlots).toBe(1);
+    expect(h.table.openFlows).toBe(1);
     h.finish();
+    expect(h.table.halfOpenSlots).toBe(0);
     const t = h.only.ended!.facts.tcp!;
     expect(t.synFrames).toEqual([1, 2]);
     expect(t.synAckFrames).toEqual([3]);
@@ -805,5 +807,32 @@ describe('FlowTable: address texts', () => {
       '1.0.0.10 10.9.9.9',
       '2001:db8::1 2001:db8::9',
     ]);
+  });
+});
+
+describe('FlowTable: half-open slots (halfopen.ts)', () => {
+  it('an ICMP error about a half-open connection makes it a flow that keeps the error', () => {
+    const h = new Harness();
+    const c = new Conn(C, 50200, S, 3389);
+    const syn = c.syn();
+    h.feed(syn);
+    expect(h.table.halfOpenSlots).toBe(1);
+    h.feed(ethernet(ipPacket(icmpv4(3, 13, Buffer.alloc(4), syn.subarray(14, 14 + 28)), 1, { src: '10.0.0.254', dst: C })));
+    expect(h.table.halfOpenSlots).toBe(0);
+    expect(h.table.stats.unmatchedIcmp).toBe(0);
+    h.finish();
+    expect(h.only.ended!.facts.icmp).toMatchObject([{ frame: 2, type: 3, code: 13, from: '10.0.0.254', quotedDir: 0 }]);
+    expect(h.only.eventText()).toEqual(['syn@1', 'icmp@2']);
+  });
+
+  it('the handshake ACK makes it a flow with its SYN, SYN/ACK and the ACK, as if tracked from the SYN', () => {
+    const h = new Harness();
+    const c = new Conn(C, 50201, S, 3389);
+    handshake(h, c);
+    expect(h.table.halfOpenSlots).toBe(0);
+    expect(h.table.halfOpenFlows).toBe(0);
+    h.finish();
+    expect(h.only.eventText().slice(0, 3)).toEqual(['syn@1', 'syn_ack@2', 'ack@3']);
+    expect(h.only.ended!.facts.tcp!.ackFrame).toBe(3);
   });
 });

@@ -9,7 +9,8 @@ import { frameTime, readCapture } from '../../src/capture/index.js';
 import { DecodedPacket, decodePacket, isKnownLinkType } from '../../src/net/index.js';
 import { FlowTable, type FlowFacts, type StreamConsumer } from '../../src/flow/index.js';
 import { ConnectionMachine } from '../../src/handshake/machine.js';
-import { PendingMachine, countedOutcome, type OutcomeCounter } from '../../src/handshake/pending.js';
+import { PendingMachine, countedOutcome, halfOpenOutcome, type OutcomeCounter } from '../../src/handshake/pending.js';
+import fc from 'fast-check';
 import { newFlowFacts } from '../../src/flow/facts.js';
 import type { TcpEvent } from '../../src/flow/types.js';
 import type { ConnectionRecord, SideChannel } from '../../src/handshake/types.js';
@@ -95,9 +96,11 @@ describe('PendingMachine', () => {
     feed(tcpFrame(ip, 50000, 3389, 1000, 0, 0x02), 100);
     feed(tcpFrame({ ...ip, id: 0x1235 }, 50000, 3389, 1000, 0, 0x02), 101); // a retransmission: a new IP identification
     feed(tcpFrame(back, 3389, 50000, 7000, 1001, 0x12), 101.01);
-    expect(pendings).toHaveLength(1);
-    expect(pendings[0]!.hasMachine).toBe(false);
+    // Half-open: a slot of the flow table (halfopen.ts), no consumer yet; it is built when the connection ends.
+    expect(pendings).toHaveLength(0);
+    expect(table.halfOpenSlots).toBe(1);
     table.finish(110);
+    expect(pendings).toHaveLength(1);
     expect(pendings[0]!.hasMachine).toBe(true);
     expect(recs).toHaveLength(1);
     const r = recs[0]!;
@@ -186,5 +189,52 @@ describe('PendingMachine', () => {
     table.handle(pkt, 1, 100, 0);
     table.finish(100.5);
     expect(counted).toEqual(['true incomplete_capture']);
+  });
+});
+
+describe('halfOpenOutcome (a connection counted from its half-open slot)', () => {
+  it('= countedOutcome of the same connection tracked as a flow, on random SYN / SYN-ACK / reset sequences', () => {
+    const seg = fc.record({
+      c: fc.integer({ min: 0, max: 3 }),
+      kind: fc.constantFrom('syn', 'syn', 'synack', 'rst-s', 'rst-c', 'ack', 'syn-other-isn'),
+      dt: fc.constantFrom(0.001, 0.5, 2, 3.5, 10, 25),
+    });
+    fc.assert(
+      fc.property(fc.array(seg, { maxLength: 24 }), fc.constantFrom(0, 1, 4, 30), (segs, tail) => {
+        const run = (slots: boolean): string[] => {
+          const counted: string[] = [];
+          const counter: OutcomeCounter = { countsOnly: () => true, count: (c, o) => counted.push(`${c.id} ${o}`) };
+          const table = new FlowTable(
+            {
+              rdpPorts: [3389],
+              halfOpenSlots: slots,
+              halfOpenSink: { countsOnly: () => true, count: (v, s, _r, end) => counted.push(`c${v.id(s)} ${halfOpenOutcome(v, s, end)}`) },
+            },
+            (facts) => new PendingMachine(facts, `c${facts.id}`, [], { file: 'x.pcap', fileIndex: 0, onRecord: () => {}, counter }),
+          );
+          const pkt = new DecodedPacket();
+          let frame = 0;
+          let time = 100;
+          for (const s of segs) {
+            const cl = { src: `10.0.0.${s.c + 1}`, dst: '10.0.0.99', id: frame + 1 };
+            const sv = { src: '10.0.0.99', dst: `10.0.0.${s.c + 1}`, id: frame + 1 };
+            const b =
+              s.kind === 'syn' ? tcpFrame(cl, 50000, 3389, 1000, 0, 0x02)
+              : s.kind === 'syn-other-isn' ? tcpFrame(cl, 50000, 3389, 3000, 0, 0x02)
+              : s.kind === 'synack' ? tcpFrame(sv, 3389, 50000, 7000, 1001, 0x12)
+              : s.kind === 'rst-s' ? tcpFrame(sv, 3389, 50000, 0, 1001, 0x14)
+              : s.kind === 'rst-c' ? tcpFrame(cl, 50000, 3389, 1001, 0, 0x04)
+              : tcpFrame(cl, 50000, 3389, 1001, 7001, 0x10);
+            time += s.dt;
+            decodePacket(b, 0, b.length, 1, pkt);
+            table.handle(pkt, ++frame, time, 0);
+          }
+          table.finish(time + tail);
+          return counted.sort();
+        };
+        expect(run(true)).toEqual(run(false));
+      }),
+      { numRuns: Number(process.env['PROP_RUNS'] ?? 500) },
+    );
   });
 });
