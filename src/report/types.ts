@@ -20,7 +20,7 @@ import type { ProbeResult } from './probe.js';
  *      `flow.captureDuplicateFrames` and `capture.stats.captureDuplicates` (frames a capture wrote twice),
  *      `flow.tcp.dataAcks` (the last segment from each side that acknowledged data of the other).
  */
-export const REPORT_SCHEMA_VERSION = '2.2';
+export const REPORT_SCHEMA_VERSION = '2.3';
 
 export interface CaptureFileSummary {
   file: string;
