@@ -702,6 +702,7 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
       ...(tcp !== null && tcp.missingRanges.length > 0 ? { missing: [lastMissing(tcp.missingRanges, 0), lastMissing(tcp.missingRanges, 1)] } : {}),
       dataAcks: tcp !== null ? tcp.dataAcks : [null, null],
       ...(this.gaps !== null ? { gaps: this.gaps } : {}),
+      ...(this.rec.negotiation?.logonMode ? { logonMode: true, activeAt: this.phaseList.find((p) => p.phase === 'active') ?? null } : {}),
     };
   }
 
