@@ -23,4 +23,20 @@ describe('FlowTable: Kerberos errors on port 88', () => {
     ]);
     expect(h.consumers).toHaveLength(0);
   });
+
+  it('joins a KRB-ERROR split over two TCP segments (RFC 4120 7.2.2) and keeps it at the frame that completed it', () => {
+    const h = new Harness();
+    const rec = tcpRecord(krbError({ errorCode: 18, stime: STIME, crealm: 'CORP.EXAMPLE', cname: 'alice', realm: 'CORP.EXAMPLE', sname: ['krbtgt', 'CORP.EXAMPLE'] }));
+    const first = h.feed(tcpFrame({ src: KDC, dst: C }, 88, 55010, 5000, 9000, ACK, rec.subarray(0, 44)));
+    expect(h.table.kerberosErrors).toHaveLength(0);
+    // Another connection's segments in between are kept apart.
+    h.feed(tcpFrame({ src: KDC, dst: C }, 88, 55011, 7000, 9000, ACK | PSH, rec.subarray(44)));
+    expect(h.table.kerberosErrors).toHaveLength(0);
+    const second = h.feed(tcpFrame({ src: KDC, dst: C }, 88, 55010, 5044, 9000, ACK | PSH, rec.subarray(44)));
+    expect(second).toBeGreaterThan(first);
+    expect(h.table.kerberosErrors.map((k) => ({ ...k, time: 0 }))).toEqual([
+      { fileIndex: 0, frame: second, time: 0, transport: 'tcp', kdc: KDC, client: C, errorCode: 18, errorName: 'KDC_ERR_CLIENT_REVOKED', crealm: 'CORP.EXAMPLE', cname: 'alice', realm: 'CORP.EXAMPLE', sname: 'krbtgt/CORP.EXAMPLE', eText: null },
+    ]);
+    expect(h.consumers).toHaveLength(0);
+  });
 });
