@@ -96,4 +96,25 @@ describe.skipIf(!existsSync(FIX))('the clear text around CredSSP (issue 12 patte
       expect(out).toMatch(/RESTRICTED(\\)?_ADMIN(\\)?_MODE(\\)?_REQUIRED \(Restricted Admin mode\), not offered by the server(&#39;|'|\\')s RDP(\\)?_NEG(\\)?_RSP/);
     }
   });
+
+  it('a KDC_ERR_CLIENT_REVOKED over TCP port 88, split over two segments, is evidence for nla_failed as a UDP one is', async () => {
+    const r = await analyze([{ kind: 'file', path: path.join(FIX, 'nla_failed_kerberos_tcp.pcap') }]);
+    expect(r.connections).toHaveLength(1);
+    const c = r.connections[0]!;
+    const kf = keyFrames('nla_failed_kerberos_tcp');
+    expect(c.outcome).toBe('failed');
+    expect(c.reached).toBe('credssp');
+    expect(c.died).toMatchObject({ phase: 'credssp', how: 'encrypted_alert', by: 'client', frame: kf.encryptedAlert });
+    const top = c.findings[0]!;
+    expect(top.cause).toBe('nla_failed');
+    expect(top.confidence).toBeGreaterThanOrEqual(0.9);
+    // The frame that completed the record (Wireshark shows the reassembled KRB-ERROR there), not the first piece.
+    expect(kf.krbError).toBeGreaterThan(kf.krbErrorFirst!);
+    expect(top.frames).toContain(kf.krbError);
+    expect(top.frames).not.toContain(kf.krbErrorFirst);
+    expect(top.explanation).toMatch(new RegExp(`KRB-ERROR KDC_ERR_CLIENT_REVOKED \\(18\\) in frame ${kf.krbError}, \\d+ ms before the connection began, for alice@CORP.EXAMPLE`));
+    expect(top.explanation).toMatch(/the account is disabled, locked out or expired/);
+    expect(top.remediation[0]).toMatch(/Unlock-ADAccount/);
+    expect(r.summary.headline).toMatch(/KDC_ERR_CLIENT_REVOKED/);
+  });
 });
