@@ -13,9 +13,9 @@ export const CLIENT_TIMEOUT_S = 20;
  */
 export const CONFIRM_GIVE_UP_S = 10;
 /**
- * A server that ends a Restricted Admin / Remote Credential Guard session this soon after it became
- * active, without the client leaving first, refused the logon (issue 12 pattern 8): the user saw the
- * first graphics, then was thrown out.
+ * A server that ends a Restricted Admin / Remote Credential Guard session this soon after its first
+ * graphics (or, when none was seen, after it became active), without the client leaving first,
+ * refused the logon (issue 12 pattern 8): the user saw the first graphics, then was thrown out.
  */
 export const LOGON_MODE_END_S = 10;
 /** Windows' initial SYN retransmission timeout: a SYN unanswered this long after a retry is not answered. */
@@ -75,6 +75,8 @@ export interface EndInput {
   logonMode?: boolean;
   /** The frame that proved the active phase (the server's finalization answers, or a decoded update). Optional. */
   activeAt?: Ref | null;
+  /** The active phase's first large server record or Update (the first graphics), or null. Optional. */
+  graphicsAt?: Ref | null;
 }
 
 export interface MissingRef extends Ref {
@@ -215,9 +217,9 @@ export function decideEnding(e: EndInput): Ending {
 
 /**
  * A Restricted Admin / Remote Credential Guard session the server ended (its close_notify, FIN or
- * reset coming first) within LOGON_MODE_END_S of becoming active, the client not having left first:
- * the server refused the logon it had just shown (a normal-looking end is no proof of a normal one
- * here; the diagnosis names the mode as the likely reason).
+ * reset coming first) within LOGON_MODE_END_S of its first graphics (else of becoming active), the
+ * client not having left first: the server refused the logon it had just shown (a normal-looking
+ * end is no proof of a normal one here; the diagnosis names the mode as the likely reason).
  */
 function logonModeRefused(e: EndInput): Died | null {
   if (e.logonMode !== true || !e.activeAt) return null;
@@ -232,14 +234,17 @@ function logonModeRefused(e: EndInput): Died | null {
     end = { frame: close.frame, time: close.time, how: close.kind };
   }
   if (end === null) return null;
-  const after = end.time - e.activeAt.time;
+  const g = e.graphicsAt && e.graphicsAt.frame >= e.activeAt.frame && e.graphicsAt.time <= end.time ? e.graphicsAt : null;
+  const from = g ?? e.activeAt;
+  const after = end.time - from.time;
   if (after < 0 || after > LOGON_MODE_END_S) return null;
+  const since = g ? `its first graphics (frame ${g.frame}; active since frame ${e.activeAt.frame})` : `it became active (frame ${e.activeAt.frame})`;
   return {
     phase: 'active',
     how: end.how,
     by: 'server',
     frame: end.frame,
-    detail: `the server ended the session ${fmt(after)} s after it became active (frame ${e.activeAt.frame}), before the client asked to leave`,
+    detail: `the server ended the session ${fmt(after)} s after ${since}, before the client asked to leave`,
   };
 }
 

@@ -23,11 +23,14 @@ describe('server_denied: a session refused for its logon mode', () => {
     expect(f!.confidence).toBe(0.6);
     expect(f!.frames).toEqual([4, 40, 61]);
     expect(f!.explanation).toBe(
-      'The client asked for Remote Credential Guard (RDP_NEG_REQ flags REDIRECTED_AUTHENTICATION_MODE_REQUIRED in frame 4); the session became active in frame 40, and 2.5 s later the server closed the connection (FIN) in frame 61, before the client asked to leave. The likely reason is the logon mode: Remote Credential Guard logs the user on with Kerberos requests redirected to the client, and needs Kerberos (both machines in the same or trusting Active Directory domains, the host named rather than reached by its IP address) and a host that allows it (DisableRestrictedAdmin 0). The server\'s RDP_NEG_RSP did not offer the mode.',
+      'The client asked for Remote Credential Guard (RDP_NEG_REQ flags REDIRECTED_AUTHENTICATION_MODE_REQUIRED in frame 4); the server ended the session 2.5 s after it became active (frame 40), before the client asked to leave: it closed the connection (FIN) in frame 61. The likely reason is the logon mode: Remote Credential Guard logs the user on with Kerberos requests redirected to the client, and needs Kerberos (both machines in the same or trusting Active Directory domains, the host named rather than reached by its IP address) and a host that allows it (DisableRestrictedAdmin 0). The server\'s RDP_NEG_RSP did not offer the mode.',
     );
     expect(f!.remediation).toHaveLength(1);
     expect(f!.remediation[0]).toMatch(/^Remote Credential Guard \(`mstsc\.exe \/remoteGuard`\) works only with Kerberos/);
     expect(f!.summary).toBe('the server ended the Remote Credential Guard session seconds after it became active');
+    // Without the handshake stage's words (a record from elsewhere), the times of the phases tell it.
+    const bare = { ...c, died: { ...c.died!, detail: 'server closed' } };
+    expect(diagnoseConnection(bare, input([bare]))[0]!.explanation).toMatch(/in frame 4\); the server ended the session 2\.5 s after it became active \(frame 40\), before the client asked to leave: it closed the connection \(FIN\) in frame 61\./);
   });
 
   it('without a logon mode the same end keeps the plain wording (the session is judged as before)', () => {

@@ -49,7 +49,7 @@ describe.skipIf(!existsSync(FIX))('the clear text around CredSSP (issue 12 patte
     expect(renderText(r, { color: false })).toMatch(/Restricted Admin mode/);
   });
 
-  it('a Restricted Admin session the server ends 3 s after it became active: failed in active, server_denied naming the logon mode', async () => {
+  it('a Restricted Admin session the server ends 3 s after its first graphics: failed in active, server_denied naming the logon mode', async () => {
     const r = await analyze([{ kind: 'file', path: path.join(FIX, 'restricted_admin_ended.pcap') }]);
     expect(r.connections).toHaveLength(1);
     const c = r.connections[0]!;
@@ -57,7 +57,12 @@ describe.skipIf(!existsSync(FIX))('the clear text around CredSSP (issue 12 patte
     expect(c.outcome).toBe('failed');
     expect(c.reached).toBe('active');
     expect(c.died).toMatchObject({ phase: 'active', how: 'fin', by: 'server', frame: kf.fin });
-    expect(c.died!.detail).toMatch(/the server ended the session 3\.\d s after it became active \(frame \d+\), before the client asked to leave/);
+    // The first graphics: the frame that completed the first large server record after the session became active.
+    const active = c.phases.find((p) => p.phase === 'active')!.frame;
+    expect(c.died!.detail).toMatch(new RegExp(`^the server ended the session 3\\.\\d s after its first graphics \\(frame (\\d+); active since frame ${active}\\), before the client asked to leave$`));
+    const graphics = Number(/first graphics \(frame (\d+)/.exec(c.died!.detail)![1]);
+    expect(graphics).toBeGreaterThan(active);
+    expect(graphics).toBeLessThan(kf.lastC2s!);
     const top = c.findings[0]!;
     expect(top.cause).toBe('server_denied');
     // Likely, not certain: the Set Error Info PDU is encrypted.
@@ -65,7 +70,7 @@ describe.skipIf(!existsSync(FIX))('the clear text around CredSSP (issue 12 patte
     expect(top.confidenceReason).toMatch(/Set Error Info PDU is encrypted/);
     expect(top.frames).toEqual([kf.x224Request, c.phases.find((p) => p.phase === 'active')!.frame, kf.fin]);
     expect(top.explanation).toMatch(new RegExp(`asked for Restricted Admin mode \\(RDP_NEG_REQ flags RESTRICTED_ADMIN_MODE_REQUIRED in frame ${kf.x224Request}\\)`));
-    expect(top.explanation).toMatch(/3\.\d s later the server closed the connection \(FIN\) in frame \d+, before the client asked to leave\. The likely reason is the logon mode/);
+    expect(top.explanation).toContain(`; ${c.died!.detail}: it closed the connection (FIN) in frame ${kf.fin}. The likely reason is the logon mode`);
     expect(top.explanation).toMatch(/member of its local Administrators group/);
     expect(top.explanation).toMatch(/RDP_NEG_RSP said it supports the mode/);
     expect(top.remediation[0]).toMatch(/mstsc\.exe \/restrictedAdmin.*local Administrators group.*DisableRestrictedAdmin/);

@@ -137,6 +137,9 @@ describe('decideEnding', () => {
     expect(e.outcome).toBe('failed');
     expect(e.died).toMatchObject({ phase: 'active', how: 'fin', by: 'server', frame: 71 });
     expect(e.died!.detail).toBe('the server ended the session 3.0 s after it became active (frame 54), before the client asked to leave');
+    // Measured from the first graphics when they came (the first large server record after becoming active).
+    const g = decideEnding(input({ ...base, graphicsAt: { frame: 59, time: 0.09 }, closes: [serverFin, clientFin], captureEnd: 3.2 }));
+    expect(g.died!.detail).toBe('the server ended the session 3.0 s after its first graphics (frame 59; active since frame 54), before the client asked to leave');
     // The server's encrypted close_notify, seen first, is the end.
     const alert = { phase: 'active' as const, how: 'encrypted_alert' as const, by: 'server' as const, frame: 69, time: 3.09, detail: 'x', normal: true };
     expect(decideEnding(input({ ...base, protocolEnd: alert, closes: [serverFin], captureEnd: 3.2 })).died).toMatchObject({ how: 'encrypted_alert', frame: 69 });

@@ -106,15 +106,18 @@ function logonModeRefused(conn: ConnectionRecord): Finding | null {
   if (!m || !d || d.phase !== 'active' || d.by !== 'server') return null;
   const mode = LOGON_MODES.find((x) => m[x.key])!;
   const active = conn.phases.find((p) => p.phase === 'active') ?? null;
+  // The handshake stage's words for this end (src/handshake/ending.ts logonModeRefused): how long after the first graphics.
+  const when = /^the server ended the session .+ before the client asked to leave$/.test(d.detail) ? d.detail : null;
   const endTime = d.frame !== null ? conn.timeline.find((e) => e.frame === d.frame)?.time : undefined;
-  const after = active && endTime !== undefined ? ` ${secondsText(Math.max(0, endTime - active.time))} later` : ' seconds later';
+  const after = active && endTime !== undefined ? `${secondsText(Math.max(0, endTime - active.time))} after` : 'seconds after';
+  const story = when ?? `the server ended the session ${after} it became active${active ? ` (frame ${active.frame})` : ''}, before the client asked to leave`;
   const offered = m.serverSupports === null ? '' : m.serverSupports[mode.key] ? ' The server\'s RDP_NEG_RSP said it supports the mode, so the refusal came at the logon itself.' : ' The server\'s RDP_NEG_RSP did not offer the mode.';
   const f = makeFinding('server_denied', {
     confidence: 0.6,
     confidenceReason:
       'Without keys the Set Error Info PDU is encrypted, so the server\'s own reason is not visible: a host that ends a session seconds after showing it, when the client asked for this logon mode, most often refuses the mode for this account or host, but its TerminalServices and Security logs say so.',
     frames: [m.frame, active?.frame, d.frame],
-    explanation: `The client asked for ${mode.words} (RDP_NEG_REQ flags ${mode.name} in frame ${m.frame}); the session became active${active ? ` in frame ${active.frame}` : ''}, and${after} the server ${closeWords(d.how)} in frame ${d.frame ?? '?'}, before the client asked to leave. The likely reason is the logon mode: ${MODE_NEEDS[mode.key]}.${offered}`,
+    explanation: `The client asked for ${mode.words} (RDP_NEG_REQ flags ${mode.name} in frame ${m.frame}); ${story}: it ${closeWords(d.how)} in frame ${d.frame ?? '?'}. The likely reason is the logon mode: ${MODE_NEEDS[mode.key]}.${offered}`,
     filter: `${convFilter(conn)} && (${framesFilter([m.frame, active?.frame, d.frame])} || tcp.flags.fin == 1 || tcp.flags.reset == 1)`,
     summary: `the server ended the ${mode.words} session seconds after it became active`,
     steps: [],
