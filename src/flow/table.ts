@@ -19,6 +19,7 @@ import {
   dstText,
 } from '../net/index.js';
 import { DnsLog } from './dns.js';
+import { KerberosTcpJoiner } from './kerberos-tcp.js';
 import { MAX_DUPLICATE_FRAMES, MAX_ICMP, newFlowFacts } from './facts.js';
 import { FLOW_CLOSED, FLOW_IGNORED, FLOW_OPEN, Flow, type ReassemblyConfig } from './flow.js';
 import { endpointHash, tupleHash } from './hash.js';
@@ -118,6 +119,8 @@ export class FlowTable {
   readonly dns: DnsTransaction[];
   /** KRB-ERRORs sent by KDCs (port 88), the most recent MAX_KERBEROS_ERRORS. */
   readonly kerberosErrors: KerberosErrorRef[] = [];
+  /** KDC replies over TCP joined into records (RFC 4120 7.2.2): used by port-88 segments only. */
+  private readonly kerberosTcp = new KerberosTcpJoiner();
   readonly stats: FlowTableStats = {
     packets: 0,
     tcpPackets: 0,
@@ -497,10 +500,23 @@ export class FlowTable {
 
   // ------------------------------------------------------------------ Kerberos
 
-  /** A payload from a KDC (source port 88): kept when it is a whole KRB-ERROR (a TCP one in one segment). */
+  /**
+   * A payload from a KDC (source port 88): kept when it is a whole KRB-ERROR, over UDP or as a TCP
+   * record (RFC 4120 7.2.2), joined across segments when the KDC's reply spans several; the frame
+   * is the one that completed it (where Wireshark shows the reassembled message).
+   */
   private kerberosPacket(pkt: DecodedPacket, tcp: boolean, frame: number, time: number): void {
-    if (!looksLikeKrbError(pkt.buf, pkt.payloadOff, pkt.payloadLen, tcp)) return;
-    const r = decodeKrbErrorMessage(pkt.buf, pkt.payloadOff, pkt.payloadLen, tcp);
+    let b: Uint8Array = pkt.buf;
+    let off = pkt.payloadOff;
+    let len = pkt.payloadLen;
+    if (tcp) {
+      const rec = this.kerberosTcp.segment(`${srcText(pkt)}:${pkt.srcPort}>${dstText(pkt)}:${pkt.dstPort}`, pkt.seq, b, off, len);
+      if (rec === null) return;
+      b = rec;
+      off = 0;
+      len = rec.length;
+    } else if (!looksLikeKrbError(b, off, len, false)) return;
+    const r = decodeKrbErrorMessage(b, off, len, tcp);
     if (!r.ok) return;
     const e = r.value;
     const list = this.kerberosErrors;

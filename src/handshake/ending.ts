@@ -12,6 +12,12 @@ export const CLIENT_TIMEOUT_S = 20;
  * server (clients in real captures give up there after about 10 s); a server's answer after the close does not change that.
  */
 export const CONFIRM_GIVE_UP_S = 10;
+/**
+ * A server that ends a Restricted Admin / Remote Credential Guard session this soon after its first
+ * graphics (or, when none was seen, after it became active), without the client leaving first,
+ * refused the logon (issue 12 pattern 8): the user saw the first graphics, then was thrown out.
+ */
+export const LOGON_MODE_END_S = 10;
 /** Windows' initial SYN retransmission timeout: a SYN unanswered this long after a retry is not answered. */
 export const SYN_RETRY_WAIT_S = 3;
 /** Windows gives a SYN up after two retransmissions (3 + 6 + 12 s). */
@@ -65,6 +71,12 @@ export interface EndInput {
   dataAcks?: [Ref | null, Ref | null];
   /** Per direction: the last frame before which bytes were missing (a missing sequence unit is a gap, not silence). Optional. */
   gaps?: [Ref | null, Ref | null];
+  /** The client asked for Restricted Admin mode or Remote Credential Guard (MS-RDPBCGR 2.2.1.1.1). Optional. */
+  logonMode?: boolean;
+  /** The frame that proved the active phase (the server's finalization answers, or a decoded update). Optional. */
+  activeAt?: Ref | null;
+  /** The active phase's first large server record or Update (the first graphics), or null. Optional. */
+  graphicsAt?: Ref | null;
 }
 
 export interface MissingRef extends Ref {
@@ -98,6 +110,8 @@ export function decideEnding(e: EndInput): Ending {
         detail: `${PARTY[close.dir]} reset the session after segments went unanswered`,
       });
     }
+    const refused = logonModeRefused(e);
+    if (refused) return failed(refused);
     return { outcome: 'completed', incompleteReason: null, died: null };
   }
 
@@ -199,6 +213,39 @@ export function decideEnding(e: EndInput): Ending {
     });
   }
   return endedEarly(phase, silent.since, e.captureEnd);
+}
+
+/**
+ * A Restricted Admin / Remote Credential Guard session the server ended (its close_notify, FIN or
+ * reset coming first) within LOGON_MODE_END_S of its first graphics (else of becoming active), the
+ * client not having left first: the server refused the logon it had just shown (a normal-looking
+ * end is no proof of a normal one here; the diagnosis names the mode as the likely reason).
+ */
+function logonModeRefused(e: EndInput): Died | null {
+  if (e.logonMode !== true || !e.activeAt) return null;
+  const pe = e.protocolEnd;
+  const close = e.closes[0] ?? null;
+  let end: { frame: number | null; time: number; how: DeathHow } | null = null;
+  if (pe && (close === null || pe.frame === null || pe.frame <= close.frame)) {
+    if (pe.by !== 'server') return null;
+    end = { frame: pe.frame, time: pe.time, how: pe.how };
+  } else if (close) {
+    if (close.dir !== 1) return null;
+    end = { frame: close.frame, time: close.time, how: close.kind };
+  }
+  if (end === null) return null;
+  const g = e.graphicsAt && e.graphicsAt.frame >= e.activeAt.frame && e.graphicsAt.time <= end.time ? e.graphicsAt : null;
+  const from = g ?? e.activeAt;
+  const after = end.time - from.time;
+  if (after < 0 || after > LOGON_MODE_END_S) return null;
+  const since = g ? `its first graphics (frame ${g.frame}; active since frame ${e.activeAt.frame})` : `it became active (frame ${e.activeAt.frame})`;
+  return {
+    phase: 'active',
+    how: end.how,
+    by: 'server',
+    frame: end.frame,
+    detail: `the server ended the session ${fmt(after)} s after ${since}, before the client asked to leave`,
+  };
 }
 
 /** The capture stopped while the connection was in `phase`: the last frame seen is all there is. */

@@ -89,6 +89,8 @@ export interface MachineSink {
   warn(frame: number | null, offset: number | null, message: string): void;
   /** A unit of the active phase was seen (the machine stops asking for bytes after a few). */
   activeUnit(): void;
+  /** A large server record or a decoded Update in the active phase: the first is the session's first graphics. */
+  graphics(frame: number, time: number): void;
   /** Set while bytes of a decrypted TLS record are decoded: the events then are marked `decrypted`. */
   plain: boolean;
   /** TLS secrets to decrypt with (null or empty: none). */
@@ -161,6 +163,8 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
   private positioned: [boolean, boolean] = [false, false];
   private wanted = true;
   private activeUnits = 0;
+  /** The first large server record or Update of the active phase (the first graphics), or null. */
+  private firstGraphics: Ref | null = null;
   private startedLate = false;
   /**
    * The capture starts after the X.224 exchange: a flow without SYN or Connection Request whose first
@@ -340,6 +344,10 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
 
   activeUnit(): void {
     this.activeUnits++;
+  }
+
+  graphics(frame: number, time: number): void {
+    if (this.firstGraphics === null) this.firstGraphics = { frame, time };
   }
 
   // ---- StreamConsumer
@@ -702,6 +710,7 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
       ...(tcp !== null && tcp.missingRanges.length > 0 ? { missing: [lastMissing(tcp.missingRanges, 0), lastMissing(tcp.missingRanges, 1)] } : {}),
       dataAcks: tcp !== null ? tcp.dataAcks : [null, null],
       ...(this.gaps !== null ? { gaps: this.gaps } : {}),
+      ...(this.rec.negotiation?.logonMode ? { logonMode: true, activeAt: this.phaseList.find((p) => p.phase === 'active') ?? null, graphicsAt: this.firstGraphics } : {}),
     };
   }
 

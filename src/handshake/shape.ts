@@ -7,6 +7,9 @@ import type { Dir } from '../flow/types.js';
 import { estimatePlaintext, inferTlsShape, type AppRecord, type ShapeInput, type ShapeStep, type ShapeStepName } from '../rdp/tls-shape.js';
 import type { MachineSink } from './machine.js';
 
+/** Plaintext size from which a server record of the active phase is a graphics update. */
+const GRAPHICS_PLAIN_RECORD = 1000;
+
 /** Records kept for the inference (the connection sequence is over long before). */
 export const MAX_SHAPE_RECORDS = 256;
 
@@ -71,6 +74,8 @@ export class ShapeTracker {
   record(dir: Dir, length: number, frame: number, time: number): void {
     if (this.active) {
       this.m.activeUnit();
+      // Only the active phase's updates are this large (MS-RDPBCGR 2.2.9.1): the first is its first graphics.
+      if (dir === 1 && estimatePlaintext(length, this.cipherSuite, this.version) >= GRAPHICS_PLAIN_RECORD) this.m.graphics(frame, time);
       return;
     }
     if (this.records.length >= MAX_SHAPE_RECORDS) return;

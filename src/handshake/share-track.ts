@@ -102,6 +102,7 @@ export class ShareTrack {
         } else if (p.data.pduType2 === PDUTYPE2_UPDATE && dir === 1) {
           if (this.m.reached() !== 'active') this.m.event(dir, frame, time, 'Update');
           this.m.reach('active', frame, time);
+          this.m.graphics(frame, time);
         }
         return;
     }

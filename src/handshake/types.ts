@@ -1,6 +1,7 @@
 // Contract of the handshake stage: one ConnectionRecord per connection attempt.
 // Its shape IS the `connections[]` entry of the JSON report (docs/report.schema.json):
 // the report stage serialises it as is (plus findings from the diagnosis).
+import type { LogonMode } from '../rdp/codes.js';
 import type { FlowFacts } from '../flow/types.js';
 
 /** Phases in the order a connection reaches them (../shared/design.md "Phases"). */
@@ -93,6 +94,8 @@ export interface NegotiationInfo {
   failureCodeName: string | null;
   requestFrame: number | null;
   confirmFrame: number | null;
+  /** The logon mode the client asked for (Restricted Admin, Remote Credential Guard): present only when it asked for one. */
+  logonMode?: LogonMode;
 }
 
 export interface CertificateInfo {

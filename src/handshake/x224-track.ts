@@ -10,8 +10,6 @@ import {
   connectionRequestFailsAt,
   decodeX224,
   looksLikeConnectionRequest,
-  REDIRECTED_AUTHENTICATION_MODE_REQUIRED,
-  RESTRICTED_ADMIN_MODE_REQUIRED,
   type X224ConnectionConfirm,
   type X224ConnectionRequest,
 } from '../rdp/x224.js';
@@ -23,6 +21,9 @@ import {
   PROTOCOL_RDSTLS,
   PROTOCOL_SSL,
   failureCodeName,
+  logonModeNames,
+  logonModeOf,
+  logonModeSupport,
   protocolNames,
   selectedProtocolName,
 } from '../rdp/codes.js';
@@ -186,8 +187,11 @@ export class X224Track {
       n.requestedProtocolNames = protocolNames(cr.negReq.requestedProtocols);
       parts.push(`RDP_NEG_REQ requestedProtocols ${hex8(cr.negReq.requestedProtocols)} (${n.requestedProtocolNames.join('|')})`);
       // MS-RDPBCGR 2.2.1.1.1: the client asks for a Restricted Admin / Remote Credential Guard logon.
-      if (cr.negReq.flags & RESTRICTED_ADMIN_MODE_REQUIRED) parts.push('flags RESTRICTED_ADMIN_MODE_REQUIRED (Restricted Admin mode)');
-      if (cr.negReq.flags & REDIRECTED_AUTHENTICATION_MODE_REQUIRED) parts.push('flags REDIRECTED_AUTHENTICATION_MODE_REQUIRED (Remote Credential Guard)');
+      const mode = logonModeOf(cr.negReq.flags, frame);
+      if (mode !== null) {
+        n.logonMode = mode;
+        for (const name of logonModeNames(mode)) parts.push(`flags ${name}`);
+      }
     } else {
       parts.push('no RDP_NEG_REQ (Standard RDP Security only)');
     }
@@ -222,6 +226,7 @@ export class X224Track {
     if (cc.negRsp) {
       selected = cc.negRsp.selectedProtocol;
       n.responseFlags = cc.negRsp.flags;
+      if (n.logonMode) logonModeSupport(n.logonMode, cc.negRsp.flags);
       n.selectedProtocol = selected;
       n.selectedProtocolName = selectedProtocolName(selected);
     } else if (cc.negotiationError === null && n.requestedProtocols !== null) {

@@ -63,6 +63,58 @@ export const NEG_RSP_FLAGS: Readonly<Record<number, string>> = {
   0x10: 'REDIRECTED_AUTHENTICATION_MODE_SUPPORTED',
 };
 
+/**
+ * The logon mode a client asks for in its RDP_NEG_REQ flags (MS-RDPBCGR 2.2.1.1.1): Restricted
+ * Admin mode (mstsc /restrictedAdmin) or Remote Credential Guard (mstsc /remoteGuard, "redirected
+ * authentication"); and whether the server's RDP_NEG_RSP flags (2.2.1.2.1) say it supports each.
+ * The credentials themselves (MS-CSSP 2.2.1.2 TSCredentials: empty TSPasswordCreds for Restricted
+ * Admin, TSRemoteGuardCreds for Remote Credential Guard) travel in authInfo, which CredSSP
+ * encrypts with its own security context (MS-CSSP 3.1.5) even inside decrypted TLS: the X.224
+ * flags are what a capture shows.
+ */
+export interface LogonMode {
+  /** RESTRICTED_ADMIN_MODE_REQUIRED (0x01). */
+  restrictedAdmin: boolean;
+  /** REDIRECTED_AUTHENTICATION_MODE_REQUIRED (0x02). */
+  remoteCredentialGuard: boolean;
+  /**
+   * RDP_NEG_RSP's RESTRICTED_ADMIN_MODE_SUPPORTED (0x08) and REDIRECTED_AUTHENTICATION_MODE_SUPPORTED
+   * (0x10), or null when no RDP_NEG_RSP was seen.
+   */
+  serverSupports: { restrictedAdmin: boolean; remoteCredentialGuard: boolean } | null;
+  /** The X.224 Connection Request that asked for it. */
+  frame: number;
+}
+
+/** The logon modes by RDP_NEG_REQ flag: the spec's name and the name admins know (one source for every report). */
+export const LOGON_MODES: readonly { flag: number; supported: number; key: 'restrictedAdmin' | 'remoteCredentialGuard'; name: string; words: string }[] = [
+  { flag: 0x01, supported: 0x08, key: 'restrictedAdmin', name: 'RESTRICTED_ADMIN_MODE_REQUIRED', words: 'Restricted Admin mode' },
+  { flag: 0x02, supported: 0x10, key: 'remoteCredentialGuard', name: 'REDIRECTED_AUTHENTICATION_MODE_REQUIRED', words: 'Remote Credential Guard' },
+];
+
+/** The logon mode asked for by RDP_NEG_REQ flags, or null when the client asked for neither. */
+export function logonModeOf(requestFlags: number, frame: number): LogonMode | null {
+  if ((requestFlags & 0x03) === 0) return null;
+  return { restrictedAdmin: (requestFlags & 0x01) !== 0, remoteCredentialGuard: (requestFlags & 0x02) !== 0, serverSupports: null, frame };
+}
+
+/** A mode's RDP_NEG_RSP support bits read into it (MS-RDPBCGR 2.2.1.2.1). */
+export function logonModeSupport(m: LogonMode, responseFlags: number): void {
+  m.serverSupports = { restrictedAdmin: (responseFlags & 0x08) !== 0, remoteCredentialGuard: (responseFlags & 0x10) !== 0 };
+}
+
+/** "RESTRICTED_ADMIN_MODE_REQUIRED (Restricted Admin mode)" per mode asked for. */
+export function logonModeNames(m: LogonMode | null | undefined): string[] {
+  if (!m) return [];
+  return LOGON_MODES.filter((x) => m[x.key]).map((x) => `${x.name} (${x.words})`);
+}
+
+/** "Restricted Admin mode" / "Remote Credential Guard" (the first asked for), or null. */
+export function logonModeWords(m: LogonMode | null | undefined): string | null {
+  if (!m) return null;
+  return LOGON_MODES.find((x) => m[x.key])?.words ?? null;
+}
+
 /** Names of the set bits of a flags field, unknown bits as "unknown (0x..)". */
 export function flagNames(table: Readonly<Record<number, string>>, flags: number, width = 8): string[] {
   const out: string[] = [];

@@ -6,6 +6,7 @@
 import type { ReportedConnection } from './types.js';
 import { CATALOGUE } from '../diagnose/catalogue.js';
 import { deathText } from './ladder.js';
+import { LOGON_MODES } from '../rdp/codes.js';
 
 /** The ECS version the field names follow. */
 export const ECS_VERSION = '8.11.0';
@@ -130,6 +131,8 @@ export function ecsEvent(c: ReportedConnection, o: EcsObserver): Record<string, 
     if (n.requestedProtocolNames.length > 0) rdp.requested_protocols = n.requestedProtocolNames;
     if (n.selectedProtocolName) rdp.selected_protocol = n.selectedProtocolName;
     if (n.failureCodeName) rdp.failure_code = n.failureCodeName;
+    // MS-RDPBCGR 2.2.1.1.1: the logon mode asked for, by its flag names (src/rdp/codes.ts).
+    if (n.logonMode) rdp.logon_mode = LOGON_MODES.filter((x) => n.logonMode![x.key]).map((x) => x.name);
   }
   if (top) {
     rdp.cause = top.cause;

@@ -4,6 +4,7 @@ import type { Party, Phase, TimelineEvent } from '../handshake/types.js';
 import { secondsText } from '../diagnose/facts.js';
 import { timeInRange } from '../capture/types.js';
 import type { Finding } from '../diagnose/types.js';
+import { LOGON_MODES, logonModeWords } from '../rdp/codes.js';
 import type { CaptureSummary, FileSetSummary, Report, ReportedConnection } from './types.js';
 
 export type LadderRow =
@@ -156,21 +157,20 @@ export function percent(confidence: number): string {
 
 /**
  * The logon modes the client asked for in its RDP_NEG_REQ flags (MS-RDPBCGR 2.2.1.1.1), by their
- * spec names and the names admins know them by.
+ * spec names and the names admins know them by (negotiation.logonMode, named by src/rdp/codes.ts).
  */
 export function logonModes(c: ReportedConnection): string[] {
-  const f = c.negotiation?.requestFlags ?? 0;
-  const out: string[] = [];
-  if (f & 0x01) out.push('RESTRICTED_ADMIN_MODE_REQUIRED (Restricted Admin mode)');
-  if (f & 0x02) out.push('REDIRECTED_AUTHENTICATION_MODE_REQUIRED (Remote Credential Guard)');
-  return out;
+  const m = c.negotiation?.logonMode;
+  if (!m) return [];
+  const s = m.serverSupports;
+  // MS-RDPBCGR 2.2.1.2.1: the server's RDP_NEG_RSP says whether it supports the mode.
+  return LOGON_MODES.filter((x) => m[x.key]).map((x) => `${x.name} (${x.words})${s === null ? '' : s[x.key] ? '' : ', not offered by the server\'s RDP_NEG_RSP'}`);
 }
 
 /** One line per connection: the outcome in words (with the logon mode the client asked for, if any). */
 export function outcomeText(c: ReportedConnection): string {
-  const f = c.negotiation?.requestFlags ?? 0;
-  const mode = f & 0x01 ? ' (Restricted Admin mode)' : f & 0x02 ? ' (Remote Credential Guard)' : '';
-  return outcomeWords(c) + mode;
+  const mode = logonModeWords(c.negotiation?.logonMode);
+  return outcomeWords(c) + (mode !== null ? ` (${mode})` : '');
 }
 
 function outcomeWords(c: ReportedConnection): string {

@@ -257,6 +257,15 @@ describe('drops and summaries', () => {
     expect(line).toContain('evil\\u000aINJECTED');
     expect(checkAgainstTemplate(ecsEvent(c, { hostname: 'h', version: 'v', iface: null }))).toEqual([]);
   });
+
+  it('rdp.logon_mode names the Restricted Admin / Remote Credential Guard flags, within the template', async () => {
+    const r = await analyze([{ kind: 'file', path: path.join(repoRoot, 'fixtures/captures/restricted_admin_ended.pcap') }]);
+    const e = ecsEvent(r.connections[0]!, { hostname: 'h', version: 'v', iface: null }) as { rdp: { logon_mode?: string[] } };
+    expect(e.rdp.logon_mode).toEqual(['RESTRICTED_ADMIN_MODE_REQUIRED']);
+    expect(checkAgainstTemplate(e)).toEqual([]);
+    const plain = await analyze([{ kind: 'file', path: path.join(repoRoot, 'fixtures/captures/completed_idle_logon.pcap') }]);
+    expect((ecsEvent(plain.connections[0]!, { hostname: 'h', version: 'v', iface: null }) as { rdp: { logon_mode?: string[] } }).rdp.logon_mode).toBeUndefined();
+  });
 });
 
 describe('memory over a long run', () => {

@@ -1,6 +1,6 @@
 // decideEnding: the pure decision of outcome / died from what the state machine saw.
 import { describe, expect, it } from 'vitest';
-import { CLIENT_TIMEOUT_S, CONFIRM_GIVE_UP_S, SYN_GIVE_UP_S, SYN_RETRY_WAIT_S, decideEnding, type EndInput } from '../../src/handshake/ending.js';
+import { CLIENT_TIMEOUT_S, CONFIRM_GIVE_UP_S, LOGON_MODE_END_S, SYN_GIVE_UP_S, SYN_RETRY_WAIT_S, decideEnding, type EndInput } from '../../src/handshake/ending.js';
 
 function input(o: Partial<EndInput>): EndInput {
   return {
@@ -126,5 +126,28 @@ describe('decideEnding', () => {
     const rst = decideEnding(input({ ...base, lostBeforeEnd: true, closes: [{ kind: 'rst', dir: 0, frame: 9, time: 3 }] }));
     expect(rst.died).toMatchObject({ phase: 'active', how: 'rst', by: 'client', frame: 9 });
     expect(decideEnding(input({ ...base, closes: [{ kind: 'rst', dir: 0, frame: 9, time: 3 }] })).outcome).toBe('completed');
+  });
+
+  it('a Restricted Admin / Remote Credential Guard session the server ends within LOGON_MODE_END_S of becoming active: failed in active by the server', () => {
+    const activeAt = { frame: 54, time: 0.08 };
+    const base = { reached: 'active' as const, logonMode: true, activeAt, lastData: [{ frame: 63, time: 0.09 }, { frame: 69, time: 3.09 }] as EndInput['lastData'] };
+    const serverFin = { kind: 'fin' as const, dir: 1 as const, frame: 71, time: 3.09 };
+    const clientFin = { kind: 'fin' as const, dir: 0 as const, frame: 74, time: 3.1 };
+    const e = decideEnding(input({ ...base, closes: [serverFin, clientFin], captureEnd: 3.2 }));
+    expect(e.outcome).toBe('failed');
+    expect(e.died).toMatchObject({ phase: 'active', how: 'fin', by: 'server', frame: 71 });
+    expect(e.died!.detail).toBe('the server ended the session 3.0 s after it became active (frame 54), before the client asked to leave');
+    // Measured from the first graphics when they came (the first large server record after becoming active).
+    const g = decideEnding(input({ ...base, graphicsAt: { frame: 59, time: 0.09 }, closes: [serverFin, clientFin], captureEnd: 3.2 }));
+    expect(g.died!.detail).toBe('the server ended the session 3.0 s after its first graphics (frame 59; active since frame 54), before the client asked to leave');
+    // The server's encrypted close_notify, seen first, is the end.
+    const alert = { phase: 'active' as const, how: 'encrypted_alert' as const, by: 'server' as const, frame: 69, time: 3.09, detail: 'x', normal: true };
+    expect(decideEnding(input({ ...base, protocolEnd: alert, closes: [serverFin], captureEnd: 3.2 })).died).toMatchObject({ how: 'encrypted_alert', frame: 69 });
+    // The client leaving first, a later end, no logon mode, or a visible normal end by the client: completed.
+    expect(decideEnding(input({ ...base, closes: [{ ...clientFin, time: 3 }, { ...serverFin, time: 3.05 }], captureEnd: 3.2 })).outcome).toBe('completed');
+    const late = { ...serverFin, time: activeAt.time + LOGON_MODE_END_S + 0.5 };
+    expect(decideEnding(input({ ...base, closes: [late], captureEnd: late.time + 1 })).outcome).toBe('completed');
+    expect(decideEnding(input({ ...base, logonMode: false, closes: [serverFin], captureEnd: 3.2 })).outcome).toBe('completed');
+    expect(decideEnding(input({ ...base, protocolEnd: { ...alert, by: 'client' }, closes: [serverFin], captureEnd: 3.2 })).outcome).toBe('completed');
   });
 });

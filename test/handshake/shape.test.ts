@@ -32,6 +32,7 @@ function sink(proto: number | null): MachineSink & { log: unknown[] } {
     end: () => log.push(['end']),
     warn: () => log.push(['warn']),
     activeUnit: () => log.push(['activeUnit']),
+    graphics: (frame: number, time: number) => log.push(['graphics', frame, time]),
     keys: null,
     plain: false,
     plaintext: () => log.push(['plaintext']),
@@ -72,6 +73,8 @@ class ReferenceTracker {
   record(dir: Dir, length: number, frame: number, time: number): void {
     if (this.active) {
       this.m.activeUnit();
+      // A server record of 1000 plaintext bytes or more in the active phase: graphics.
+      if (dir === 1 && estimatePlaintext(length, this.cipherSuite, this.version) >= 1000) this.m.graphics(frame, time);
       return;
     }
     if (this.records.length >= MAX_SHAPE_RECORDS) return;

@@ -3,8 +3,10 @@
 // STATUS_VALID_CLIENT (MS-RDPBCGR 2.2.1.12.1.3), a Disconnect Provider Ultimatum
 // (T.125 11.15), or a close after CredSSP / MCS / licensing.
 import { LICENSE_ERROR_ALERT, STATUS_VALID_CLIENT, isDenialErrorInfo } from '../codes.js';
-import { closeWords, convFilter, hex32, makeFinding, reachedAtLeast } from '../facts.js';
-import type { Rule } from '../types.js';
+import { closeWords, convFilter, framesFilter, hex32, makeFinding, reachedAtLeast, secondsText } from '../facts.js';
+import { LOGON_MODES } from '../../rdp/codes.js';
+import type { Finding, Rule } from '../types.js';
+import type { ConnectionRecord } from '../../handshake/types.js';
 import { standardSecurityRefusedAtMcs } from './security_layer_mismatch.js';
 
 export const serverDenied: Rule = {
@@ -55,6 +57,8 @@ export const serverDenied: Rule = {
     }
     const d = conn.died;
     if (!d || d.by !== 'server' || (d.how !== 'fin' && d.how !== 'rst' && d.how !== 'encrypted_alert')) return null;
+    const refused = logonModeRefused(conn);
+    if (refused) return refused;
     if (!reachedAtLeast(conn, 'mcs') || (d.phase !== 'mcs' && !reachedAtLeast(conn, 'licensing'))) return null;
     const authenticated = conn.security === 'credssp';
     const inferred = conn.phases.some((p) => p.phase === conn.reached && p.inferred);
@@ -68,3 +72,57 @@ export const serverDenied: Rule = {
     });
   },
 };
+
+/**
+ * What to do per logon mode (Microsoft's documentation of Restricted Admin mode and Remote
+ * Credential Guard; `mstsc.exe /restrictedAdmin` is also a step of the field guides).
+ */
+const MODE_STEPS: Record<'restrictedAdmin' | 'remoteCredentialGuard', string> = {
+  restrictedAdmin:
+    'Restricted Admin mode (`mstsc.exe /restrictedAdmin`) needs the account to be a member of the local Administrators group on the host, and the host to allow the mode: HKLM\\System\\CurrentControlSet\\Control\\Lsa\\DisableRestrictedAdmin set to 0 (REG_DWORD). Check both, or connect once without /restrictedAdmin to see whether the mode is what the host refuses.',
+  remoteCredentialGuard:
+    'Remote Credential Guard (`mstsc.exe /remoteGuard`) works only with Kerberos: the client and the host in the same or trusting Active Directory domains, the host reached by its name (not its IP address), Windows 10 1607 / Windows Server 2016 or later on both, and the host allowing it (HKLM\\System\\CurrentControlSet\\Control\\Lsa\\DisableRestrictedAdmin set to 0). Connect once without /remoteGuard to see whether the mode is what the host refuses.',
+};
+
+/**
+ * What each logon mode asks of the host, for the explanation (Microsoft's documentation of
+ * Restricted Admin mode and Remote Credential Guard).
+ */
+const MODE_NEEDS: Record<'restrictedAdmin' | 'remoteCredentialGuard', string> = {
+  restrictedAdmin:
+    'in Restricted Admin mode the host logs the user on without receiving their credentials, and only accepts an account that is a member of its local Administrators group, on a host where the mode is allowed (DisableRestrictedAdmin 0)',
+  remoteCredentialGuard:
+    'Remote Credential Guard logs the user on with Kerberos requests redirected to the client, and needs Kerberos (both machines in the same or trusting Active Directory domains, the host named rather than reached by its IP address) and a host that allows it (DisableRestrictedAdmin 0)',
+};
+
+/**
+ * A Restricted Admin / Remote Credential Guard session the server ended within seconds of becoming
+ * active (src/handshake/ending.ts logonModeRefused): the logon mode is the likely reason (issue 12
+ * pattern 8). Without keys the Set Error Info PDU is encrypted, hence a moderate confidence.
+ */
+function logonModeRefused(conn: ConnectionRecord): Finding | null {
+  const m = conn.negotiation?.logonMode;
+  const d = conn.died;
+  if (!m || !d || d.phase !== 'active' || d.by !== 'server') return null;
+  const mode = LOGON_MODES.find((x) => m[x.key])!;
+  const active = conn.phases.find((p) => p.phase === 'active') ?? null;
+  // The handshake stage's words for this end (src/handshake/ending.ts logonModeRefused): how long after the first graphics.
+  const when = /^the server ended the session .+ before the client asked to leave$/.test(d.detail) ? d.detail : null;
+  const endTime = d.frame !== null ? conn.timeline.find((e) => e.frame === d.frame)?.time : undefined;
+  const after = active && endTime !== undefined ? `${secondsText(Math.max(0, endTime - active.time))} after` : 'seconds after';
+  const story = when ?? `the server ended the session ${after} it became active${active ? ` (frame ${active.frame})` : ''}, before the client asked to leave`;
+  const offered = m.serverSupports === null ? '' : m.serverSupports[mode.key] ? ' The server\'s RDP_NEG_RSP said it supports the mode, so the refusal came at the logon itself.' : ' The server\'s RDP_NEG_RSP did not offer the mode.';
+  const f = makeFinding('server_denied', {
+    confidence: 0.6,
+    confidenceReason:
+      'Without keys the Set Error Info PDU is encrypted, so the server\'s own reason is not visible: a host that ends a session seconds after showing it, when the client asked for this logon mode, most often refuses the mode for this account or host, but its TerminalServices and Security logs say so.',
+    frames: [m.frame, active?.frame, d.frame],
+    explanation: `The client asked for ${mode.words} (RDP_NEG_REQ flags ${mode.name} in frame ${m.frame}); ${story}: it ${closeWords(d.how)} in frame ${d.frame ?? '?'}. The likely reason is the logon mode: ${MODE_NEEDS[mode.key]}.${offered}`,
+    filter: `${convFilter(conn)} && (${framesFilter([m.frame, active?.frame, d.frame])} || tcp.flags.fin == 1 || tcp.flags.reset == 1)`,
+    summary: `the server ended the ${mode.words} session seconds after it became active`,
+    steps: [],
+    confirmExtra:
+      'In the host\'s Security log, a failed logon (event 4625) or a logon of type 10 followed at once by a logoff names the account; `reg query HKLM\\System\\CurrentControlSet\\Control\\Lsa /v DisableRestrictedAdmin` shows whether the mode is allowed.',
+  });
+  return { ...f, remediation: [MODE_STEPS[mode.key]] };
+}
