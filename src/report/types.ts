@@ -19,8 +19,10 @@ import type { ProbeResult } from './probe.js';
  *      Also `probes` added (health checks and scans set apart from the connections), `flow.captureDuplicates`,
  *      `flow.captureDuplicateFrames` and `capture.stats.captureDuplicates` (frames a capture wrote twice),
  *      `flow.tcp.dataAcks` (the last segment from each side that acknowledged data of the other).
+ * 2.3: `capture.stats.checksumsNotVerified` (packets of connections past their handshake, whose
+ *      checksums the count-only path does not verify).
  */
-export const REPORT_SCHEMA_VERSION = '2.2';
+export const REPORT_SCHEMA_VERSION = '2.3';
 
 export interface CaptureFileSummary {
   file: string;
@@ -79,6 +81,12 @@ export interface CaptureSummary {
     unknownLinkTypeFrames: number;
     /** Frames of RDP flows that were exact copies of earlier ones (a mirror port, several interfaces), counted once. Since schema 2.2. */
     captureDuplicates: number;
+    /**
+     * Packets of RDP flows whose IP and TCP checksums were not verified: those after the flow's
+     * handshake was decided (the count-only path; a bad checksum there changes no verdict). Checksums
+     * are verified on every packet before that, `badChecksums` counts those. Since schema 2.3.
+     */
+    checksumsNotVerified?: number;
   };
 }
 

@@ -45,11 +45,11 @@ function framesIn(line: string): number[] {
 }
 
 describe('dns_failure.pcap: the capture-wide finding in every format', () => {
-  it('the report carries it (json), with the key frames, and the schema says 2.2', async () => {
+  it('the report carries it (json), with the key frames, and the schema says 2.3', async () => {
     const r = await cli(['analyze', '--format', 'json', DNS]);
     const j = JSON.parse(r.stdout) as Report;
     expect(schema.validate(j)).toEqual([]);
-    expect(j.schemaVersion).toBe('2.2');
+    expect(j.schemaVersion).toBe('2.3');
     expect(j.connections).toEqual([]);
     expect(j.captureFindings.map((f) => f.cause)).toEqual(['dns_failure']);
     expect(j.captureFindings[0]!.frames).toEqual(expect.arrayContaining(KEY_FRAMES));
