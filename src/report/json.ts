@@ -72,6 +72,23 @@ function indented(text: string, indent: string): string {
   return text.includes('\n') ? text.replace(/\n/g, '\n' + indent) : text;
 }
 
+/** "[\n  [\n    " and "\n  ]\n]": what JSON.stringify([[x]], null, 2) puts around x. */
+const DEPTH2_HEAD = 10;
+const DEPTH2_TAIL = 6;
+
+/**
+ * `x` as JSON.stringify(x, null, 2) writes it, every line after the first indented by four spaces
+ * (a member of `connections`): stringified inside two arrays, V8 indents it there itself, and the
+ * brackets are sliced off (a slice of a flat string is not copied). Without this, each connection's
+ * text was written once by JSON.stringify and copied again by a replace of every line break (issue
+ * 16: an attempt storm's report is ~60 MB of connections). A value JSON leaves out is null, as an
+ * array element is.
+ */
+function atDepth2(x: unknown): string {
+  const t = JSON.stringify([[x]], null, 2);
+  return t.slice(DEPTH2_HEAD, t.length - DEPTH2_TAIL);
+}
+
 /**
  * Writes the same bytes as renderJson, piece by piece: the report's members one at a time and
  * `connections` one connection at a time, so the whole text never exists at once (at 2,200
@@ -91,7 +108,8 @@ export function writeJson(report: Report, write: (piece: string) => void, opts: 
       first = false;
       for (let i = 0; i < v.length; i++) {
         const c = summary ? summaryOf(v[i]) : v[i];
-        write(`${i === 0 ? '\n' : ',\n'}    ${indented(JSON.stringify(c ?? null, null, 2) ?? 'null', '    ')}`);
+        write(i === 0 ? '\n    ' : ',\n    ');
+        write(atDepth2(c));
       }
       write('\n  ]');
       continue;
