@@ -372,6 +372,20 @@ function renderProfile(L: string[], rep: RunReport): void {
   }
 }
 
+/**
+ * The hand-written "## Notes" section of a benchmarks file (from its heading to the end), kept when
+ * the file is written again: figures taken outside a full run (a loaded machine, profiles of one
+ * change) that the generated tables must not overwrite. '' when there is none.
+ */
+export const NOTES_HEADING = '## Notes';
+
+export function keptNotes(previous: string): string {
+  const i = previous.startsWith(NOTES_HEADING) ? 0 : previous.indexOf('\n' + NOTES_HEADING);
+  if (i < 0) return '';
+  const notes = previous.slice(i === 0 ? 0 : i + 1);
+  return '\n' + (notes.endsWith('\n') ? notes : notes + '\n');
+}
+
 /** The corpus file name of a result's size and format (to match the profiled file). */
 function corpusFileName(r: CaseResult, rep: RunReport): string {
   const f = rep.corpora.find((c) => c.name === r.size)?.info.files.find((x) => x.format === r.format);

@@ -14,7 +14,7 @@ import { ensureCorpus, generateSynFlood, type CorpusFormat, type CorpusInfo, typ
 import { ensureRdpCorpus, type RdpCorpusInfo, type RdpCorpusKind } from './rdp-corpora.js';
 import { median, runMeasured, type Sample } from './measure.js';
 import { profileAnalyze, type AnalyzeProfile } from './profile.js';
-import { renderFloodSection, renderReport, spliceFloodSection, type CaseResult, type RunReport } from './report.js';
+import { keptNotes, renderFloodSection, renderReport, spliceFloodSection, type CaseResult, type RunReport } from './report.js';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT_JS = path.join(REPO, 'bench/out/js');
@@ -427,7 +427,8 @@ export async function main(argv: string[]): Promise<void> {
   const md = renderReport(report);
   if (o.out) {
     mkdirSync(path.dirname(o.out), { recursive: true });
-    writeFileSync(o.out, md);
+    // A hand-written "## Notes" section of the file written before is kept at its end (keptNotes).
+    writeFileSync(o.out, md + (existsSync(o.out) ? keptNotes(readFileSync(o.out, 'utf8')) : ''));
     log(`wrote ${path.relative(REPO, o.out)} (${report.elapsedS} s in all)`);
   } else process.stdout.write(md);
 }

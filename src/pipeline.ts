@@ -944,6 +944,7 @@ function captureSummary(files: CaptureFileSummary[], s: TableStats, unknownLinkF
       cutBytes: s.cutBytes,
       unknownLinkTypeFrames: unknownLinkFrames,
       captureDuplicates: s.captureDuplicates,
+      checksumsNotVerified: s.checksumsNotVerified,
     },
   };
 }

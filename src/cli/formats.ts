@@ -8,7 +8,10 @@ import { renderNdjson } from '../report/ndjson.js';
 
 export interface RenderOptions {
   color: boolean;
-  /** Text: identical failures as one block ('summary', the default) or every attempt ('full'). */
+  /**
+   * Text: identical failures as one block ('summary', the default) or every attempt ('full'). JSON:
+   * connections without timeline and flow ('summary') or in full; absent, full up to JSON_FULL_LIMIT.
+   */
   detail?: 'summary' | 'full';
 }
 
@@ -17,7 +20,7 @@ export type Renderer = (report: Report, opts: RenderOptions) => string;
 /** null = announced, not yet available (usage error, exit 2). */
 export const FORMATS: Readonly<Record<string, Renderer | null>> = {
   text: (r, o) => renderText(r, { color: o.color, detail: o.detail }),
-  json: (r) => renderJson(r),
+  json: (r, o) => renderJson(r, { detail: o.detail }),
   md: (r) => renderMarkdown(r),
   html: (r) => renderHtml(r),
   /** Streamed by runAnalysis (a line per connection as it ends); this renders a finished report. */

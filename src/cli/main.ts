@@ -9,6 +9,7 @@ import { CaptureInputError } from '../capture/types.js';
 import { captureFilesIn, expandGlob, isGlob } from '../capture/fileset.js';
 import { EXIT, UsageError, oneLine } from './errors.js';
 import { FORMAT_NAMES } from './formats.js';
+import { JSON_FULL_LIMIT } from '../report/json.js';
 import { parsePort, runAnalysis } from './run.js';
 import { runLive } from './live.js';
 import { registerProbe } from './probe.js';
@@ -123,7 +124,7 @@ function addCommon(cmd: Command): Command {
     .option('--port <n>', 'an extra TCP/UDP port to treat as RDP (repeatable, or comma-separated)', parsePort)
     .option('--export-evidence <dir>', 'write a small pcapng per failed connection into DIR (each packet commented with its original frame number)')
     .option('--no-color', 'no ANSI colours in the text report')
-    .option('--detail <level>', 'text report: summary (identical failures once, with their count; the default) or full (every attempt)', detailOf)
+    .option('--detail <level>', `text report: summary (identical failures once, with their count; the default) or full (every attempt); json: summary (connections without timeline and flow counters) or full, by default full up to ${JSON_FULL_LIMIT} connections`, detailOf)
     .option('--keylog <file>', 'TLS key log (NSS format, as SSLKEYLOGFILE writes it) to decrypt RDP connections with (repeatable; a pcapng\'s Decryption Secrets Blocks are used too)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .addHelpText('after', EXIT_CODES_HELP);
 }

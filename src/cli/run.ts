@@ -160,7 +160,7 @@ export async function runAnalysis(
 
 /** Formats written piece by piece (writeJson, writeText, writeHtml, writeMarkdown in src/report/). */
 const STREAMED: Readonly<Record<string, (report: Report, opts: RenderOptions, write: (piece: string) => void) => void>> = {
-  json: (r, _o, write) => writeJson(r, write),
+  json: (r, o, write) => writeJson(r, write, { detail: o.detail }),
   text: (r, o, write) => writeText(r, { color: o.color, detail: o.detail }, write),
   html: (r, _o, write) => writeHtml(r, write),
   md: (r, _o, write) => writeMarkdown(r, write),

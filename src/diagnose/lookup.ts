@@ -217,6 +217,51 @@ interface TimeWindows {
 }
 const windowCache = new WeakMap<readonly ConnectionRecord[], WeakMap<(c: ConnectionRecord) => boolean, TimeWindows>>();
 
+/** The time index of the members of `list` that `member` accepts (built once, extended as the list grows). */
+function timeWindows(list: readonly ConnectionRecord[], member: (c: ConnectionRecord) => boolean): TimeWindows {
+  let perMember = windowCache.get(list);
+  if (perMember === undefined) windowCache.set(list, (perMember = new WeakMap()));
+  let w = perMember.get(member);
+  if (w === undefined) perMember.set(member, (w = { n: 0, members: [], byStart: [], starts: [], maxDuration: 0 }));
+  if (w.n !== list.length) {
+    // The list only grows (the pipeline appends connections as they end): the new members are put in
+    // place, after every member starting no later (so equal starts stay in list order). Connections
+    // mostly end in start order, so that is usually the end; a sort of the whole index on every new
+    // connection cost an attempt storm ~10 KB per connection (issue 16).
+    const { members, byStart, starts } = w;
+    for (let i = w.n; i < list.length; i++) {
+      const o = list[i]!;
+      if (!member(o)) continue;
+      const at = members.length;
+      members.push(o);
+      if (Number.isNaN(o.start) || Number.isNaN(o.end)) continue;
+      const d = o.end - o.start;
+      if (!Number.isFinite(d)) w.maxDuration = Infinity;
+      else if (d > w.maxDuration) w.maxDuration = d;
+      let lo = starts.length;
+      if (lo > 0 && !(starts[lo - 1]! <= o.start)) {
+        let l = 0;
+        let h = lo;
+        while (l < h) {
+          const mid = (l + h) >>> 1;
+          if (starts[mid]! <= o.start) l = mid + 1;
+          else h = mid;
+        }
+        lo = l;
+      }
+      if (lo === starts.length) {
+        byStart.push(at);
+        starts.push(o.start);
+      } else {
+        byStart.splice(lo, 0, at);
+        starts.splice(lo, 0, o.start);
+      }
+    }
+    w.n = list.length;
+  }
+  return w;
+}
+
 /**
  * The members of `list` (those `member` accepts) that `keep` accepts and whose lifetime overlaps
  * [from, to] (o.start <= to && o.end >= from), in list order: what
@@ -230,26 +275,7 @@ export function overlapping(
   to: number,
   keep: (c: ConnectionRecord) => boolean,
 ): ConnectionRecord[] {
-  let perMember = windowCache.get(list);
-  if (perMember === undefined) windowCache.set(list, (perMember = new WeakMap()));
-  let w = perMember.get(member);
-  if (w === undefined || w.n !== list.length) {
-    const members = w?.members ?? [];
-    for (let i = w?.n ?? 0; i < list.length; i++) if (member(list[i]!)) members.push(list[i]!);
-    let maxDuration = 0;
-    const byStart: number[] = [];
-    for (let i = 0; i < members.length; i++) {
-      const o = members[i]!;
-      if (Number.isNaN(o.start) || Number.isNaN(o.end)) continue;
-      byStart.push(i);
-      const d = o.end - o.start;
-      if (!Number.isFinite(d)) maxDuration = Infinity;
-      else if (d > maxDuration) maxDuration = d;
-    }
-    byStart.sort((a, b) => members[a]!.start - members[b]!.start || a - b);
-    w = { n: list.length, members, byStart, starts: byStart.map((i) => members[i]!.start), maxDuration };
-    perMember.set(member, w);
-  }
+  const w = timeWindows(list, member);
   const out: ConnectionRecord[] = [];
   const members = w.members;
   if (Number.isNaN(from) || Number.isNaN(to)) return out; // o.start <= NaN, o.end >= NaN: never
@@ -277,6 +303,60 @@ export function overlapping(
   hits.sort((a, b) => a - b);
   for (const i of hits) out.push(members[i]!);
   return out;
+}
+
+/**
+ * How many members overlapping() would give, and its first `firstN` (pushed onto `first`, in list
+ * order), without building the whole list or sorting it (a rule that needs the number and a few
+ * frames: server_unresponsive's concurrent half-done handshakes, hundreds per connection in an attempt
+ * storm).
+ */
+export function countOverlapping(
+  list: readonly ConnectionRecord[],
+  member: (c: ConnectionRecord) => boolean,
+  from: number,
+  to: number,
+  keep: (c: ConnectionRecord) => boolean,
+  first: ConnectionRecord[] | null = null,
+  firstN = 0,
+): number {
+  const w = timeWindows(list, member);
+  const members = w.members;
+  if (Number.isNaN(from) || Number.isNaN(to)) return 0;
+  let n = 0;
+  if (w.maxDuration === Infinity) {
+    for (const o of members) {
+      if (!(keep(o) && o.start <= to && o.end >= from)) continue;
+      if (first !== null && n < firstN) first.push(o);
+      n++;
+    }
+    return n;
+  }
+  const lower = from - w.maxDuration - 1;
+  const starts = w.starts;
+  let lo = 0;
+  let hi = starts.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (starts[mid]! < lower) lo = mid + 1;
+    else hi = mid;
+  }
+  // The firstN smallest member indexes of the hits, kept sorted (insertion into at most firstN).
+  const low: number[] = [];
+  for (let k = lo; k < starts.length && starts[k]! <= to; k++) {
+    const i = w.byStart[k]!;
+    const o = members[i]!;
+    if (!(keep(o) && o.start <= to && o.end >= from)) continue;
+    n++;
+    if (firstN <= 0 || first === null) continue;
+    if (low.length === firstN && i > low[firstN - 1]!) continue;
+    let p = low.length;
+    while (p > 0 && low[p - 1]! > i) p--;
+    low.splice(p, 0, i);
+    if (low.length > firstN) low.pop();
+  }
+  if (first !== null) for (const i of low) first.push(members[i]!);
+  return n;
 }
 
 interface NearestIndex {

@@ -102,6 +102,12 @@ export interface FlowTableStats {
   outOfWindowSegments: number;
   outOfWindowBytes: number;
   badChecksums: number;
+  /**
+   * Packets of tracked flows whose checksums were not verified: those after the next stage stopped
+   * wanting the flow's bytes (its handshake decided: the count-only path, docs/architecture.md).
+   * A bad checksum there could change no verdict; the report says they were not verified.
+   */
+  checksumsNotVerified: number;
   unmatchedIcmp: number;
   /** Frames of tracked flows that were exact copies of an earlier frame (duplicates.ts), dropped. */
   captureDuplicates: number;
@@ -134,6 +140,7 @@ export class FlowTable {
     outOfWindowSegments: 0,
     outOfWindowBytes: 0,
     badChecksums: 0,
+    checksumsNotVerified: 0,
     unmatchedIcmp: 0,
     captureDuplicates: 0,
   };
@@ -758,8 +765,11 @@ export class FlowTable {
     if (t !== null) t.count(d, p.ttl, frame, time - f.lastTime);
     f.lastTime = time;
     // Checksums only for packets that matter; counted, never dropped (offload leaves them zero or wrong).
-    // A slot's segment replayed (promote) was checked, and counted in stats, when it came.
-    if (this.replaying ? this.replayBad : checkIpChecksum(p) === false || checkTransportChecksum(p) === false) {
+    // A slot's segment replayed (promote) was checked, and counted in stats, when it came. Once the
+    // consumer wants no more bytes (the handshake is decided: the count-only path) the payload is not
+    // summed: such a packet is counted as not verified (the report says so).
+    if (!this.replaying && !f.wantsBytes) this.stats.checksumsNotVerified++;
+    else if (this.replaying ? this.replayBad : checkIpChecksum(p) === false || checkTransportChecksum(p) === false) {
       facts.badChecksums++;
       if (!this.replaying) this.stats.badChecksums++;
     }

@@ -18,14 +18,80 @@ const MAX_RETX_PER_SEGMENT = 8;
 /** Wireshark's default: a hole filled within this time (or the RTT when larger) is out-of-order. */
 const OUT_OF_ORDER_WINDOW = 0.003;
 
-interface SentSegment {
-  seq: number;
-  end: number;
-  len: number;
-  frame: number;
-  time: number;
-  /** Frames of the retransmissions, or null when never retransmitted. */
-  retx: number[] | null;
+/**
+ * The sent segments remembered per direction, oldest first, as a ring in typed arrays (issue 16: a
+ * `SentSegment` object per data segment was 70 % of all allocation on RDP session traffic). Slot i
+ * holds at SENT_STRIDE * i: sequence number of the first byte, sequence number past the last, length,
+ * frame, time, and how many retransmission frames are kept (0: never retransmitted; the frames
+ * themselves in `SentRing.retx`, created on the first retransmission). Taken on a direction's first
+ * data segment from a pool of rings of ended flows (takeRing), so a flow's data segments allocate nothing.
+ */
+const SENT_STRIDE = 6;
+const S_SEQ = 0;
+const S_END = 1;
+const S_LEN = 2;
+const S_FRAME = 3;
+const S_TIME = 4;
+const S_RETXN = 5;
+
+/** Rings of ended flows kept for reuse, at most (as many as the table's pooled trackers' directions). */
+const RING_POOL = 2048;
+const ringPool: SentRing[] = [];
+
+function takeRing(): SentRing {
+  const r = ringPool.pop();
+  if (r === undefined) return new SentRing();
+  r.clear();
+  return r;
+}
+
+class SentRing {
+  readonly slots = new Float64Array(MAX_SENT * SENT_STRIDE);
+  /** Retransmission frames of slot i at MAX_RETX_PER_SEGMENT * i (created on first need). */
+  retx: Int32Array | null = null;
+  /** Slot of the oldest segment, and how many are held. */
+  head = 0;
+  count = 0;
+
+  clear(): void {
+    this.head = 0;
+    this.count = 0;
+  }
+
+  /** Slot index of the k-th oldest segment (0 <= k < count). */
+  at(k: number): number {
+    const i = this.head + k;
+    return i >= MAX_SENT ? i - MAX_SENT : i;
+  }
+
+  /** Appends a segment (the oldest is dropped when MAX_SENT are held). */
+  push(seq: number, end: number, len: number, frame: number, time: number): void {
+    if (this.count >= MAX_SENT) this.shift();
+    const k = this.at(this.count) * SENT_STRIDE;
+    const a = this.slots;
+    a[k + S_SEQ] = seq;
+    a[k + S_END] = end;
+    a[k + S_LEN] = len;
+    a[k + S_FRAME] = frame;
+    a[k + S_TIME] = time;
+    a[k + S_RETXN] = 0;
+    this.count++;
+  }
+
+  /** Drops the oldest segment. */
+  shift(): void {
+    this.head = this.head + 1 === MAX_SENT ? 0 : this.head + 1;
+    this.count--;
+  }
+
+  /** The retransmission frames kept for slot i, as a new list (a LostSegmentRef's). */
+  retxFrames(i: number): number[] {
+    const n = this.slots[i * SENT_STRIDE + S_RETXN]!;
+    const out = new Array<number>(n);
+    const r = this.retx!;
+    for (let j = 0; j < n; j++) out[j] = r[i * MAX_RETX_PER_SEGMENT + j]!;
+    return out;
+  }
 }
 
 interface Hole {
@@ -65,7 +131,8 @@ class DirState {
   retransmissionFrames: number[] | null = null;
   // Created on first use: a half-open flow sends no data, so it never needs them.
   rtt: RttReservoir | null = null;
-  sent: SentSegment[] | null = null;
+  /** Taken from the ring pool on the first data segment, given back by reset(): see SentRing. */
+  sent: SentRing | null = null;
   holes: Hole[] | null = null;
   /** Keep-alives this side sent since the other side's last packet (unanswered so far), first and last frame. */
   keepAliveRun = 0;
@@ -95,6 +162,7 @@ class DirState {
     this.ttls = null;
     this.retransmissionFrames = null;
     this.rtt = null;
+    if (this.sent instanceof SentRing && ringPool.length < RING_POOL) ringPool.push(this.sent);
     this.sent = null;
     this.holes = null;
     this.keepAliveRun = 0;
@@ -332,9 +400,7 @@ export class TcpTracker {
       } else if (wireLen > 0) {
         if (dd >= 0) {
           if (dd > 0) ds.addHole(ds.highSeq, segSeq, time, frame);
-          const sent = (ds.sent ??= []);
-          if (sent.length >= MAX_SENT) sent.shift();
-          sent.push({ seq: segSeq, end: segEnd, len: wireLen, frame, time, retx: null });
+          (ds.sent ??= takeRing()).push(segSeq, segEnd, wireLen, frame, time);
           ds.highSeq = segEnd;
         } else {
           const holeTime = ds.fillHole(segSeq, segEnd);
@@ -383,7 +449,8 @@ export class TcpTracker {
     if (p.window === 0 && !syn && !fin && !rst) ds.zeroWindows++;
 
     // ---- stream bytes
-    if (!rst && f.reassembles) {
+    // (Not once the consumer wants no more bytes: a stopped reassembler takes nothing.)
+    if (!rst && f.wantsBytes && f.reassembles) {
       if (!syn) f.startStream(d, seq); // no SYN seen: the first segment gives the ISN
       if (wireLen > 0 || fin) f.stream(d).segment(segSeq, p.buf, p.payloadOff, p.payloadLen, wireLen, fin, frame, time);
     }
@@ -418,29 +485,37 @@ export class TcpTracker {
   private acked(s: DirState, dir: Dir, a: number, time: number, frame: number, by: Dir): void {
     const sent = s.sent;
     if (sent === null) return;
-    let newest: SentSegment | null = null;
-    while (sent.length > 0 && seqDiff(a, sent[0]!.end) >= 0) {
-      const seg = sent.shift()!;
-      if (seg.len > s.maxAckedSegment) s.maxAckedSegment = seg.len;
-      if (seg.retx !== null) this.pushLost(dir, seg, true);
-      newest = seg;
+    const slots = sent.slots;
+    // The newest segment the ACK covers (-1: none): its slot index.
+    let newest = -1;
+    while (sent.count > 0) {
+      const i = sent.head;
+      const k = i * SENT_STRIDE;
+      if (seqDiff(a, slots[k + S_END]!) < 0) break;
+      const len = slots[k + S_LEN]!;
+      if (len > s.maxAckedSegment) s.maxAckedSegment = len;
+      if (slots[k + S_RETXN]! > 0) this.pushLost(dir, sent, i, true);
+      newest = i;
+      sent.shift();
     }
+    if (newest < 0) return;
     // An ACK is an answer: the last segment from `by` that acknowledged new data of the other side.
-    if (newest !== null) {
-      if (by === 0) {
-        this.dataAckFrame0 = frame;
-        this.dataAckTime0 = time;
-      } else {
-        this.dataAckFrame1 = frame;
-        this.dataAckTime1 = time;
-      }
+    if (by === 0) {
+      this.dataAckFrame0 = frame;
+      this.dataAckTime0 = time;
+    } else {
+      this.dataAckFrame1 = frame;
+      this.dataAckTime1 = time;
     }
     // One sample per ACK, from the newest segment it covers; never from a retransmitted one (Karn).
-    if (newest !== null && newest.retx === null) (s.rtt ??= new RttReservoir()).add(time - newest.time);
+    // (The slot was let go by shift() but not overwritten: nothing is pushed in between.)
+    const k = newest * SENT_STRIDE;
+    if (slots[k + S_RETXN] === 0) (s.rtt ??= new RttReservoir()).add(time - slots[k + S_TIME]!);
   }
 
-  private pushLost(dir: Dir, seg: SentSegment, acked: boolean): void {
-    const ref: LostSegmentRef = { dir, frame: seg.frame, retransmitFrames: seg.retx ?? [], length: seg.len, acked };
+  private pushLost(dir: Dir, sent: SentRing, i: number, acked: boolean): void {
+    const k = i * SENT_STRIDE;
+    const ref: LostSegmentRef = { dir, frame: sent.slots[k + S_FRAME]!, retransmitFrames: sent.retxFrames(i), length: sent.slots[k + S_LEN]!, acked };
     if (this.lostSegments === null) this.lostSegments = [ref];
     else if (this.lostSegments.length < MAX_LOST_SEGMENTS) this.lostSegments.push(ref);
   }
@@ -488,7 +563,14 @@ export class TcpTracker {
   }
 
   private lostAtEnd(s: DirState, dir: Dir): void {
-    if (s.sent !== null) for (const seg of s.sent) if (seg.retx !== null) this.pushLost(dir, seg, false);
+    const sent = s.sent;
+    if (sent !== null) {
+      for (let k = 0; k < sent.count; k++) {
+        const i = sent.at(k);
+        if (sent.slots[i * SENT_STRIDE + S_RETXN]! > 0) this.pushLost(dir, sent, i, false);
+      }
+      sent.clear();
+    }
     if (s.holes !== null) {
       for (const h of s.holes) {
         const ref: MissingRangeRef = { dir, bytes: seqDiff(h.end, h.start), frame: h.frame, time: h.time };
@@ -496,7 +578,6 @@ export class TcpTracker {
         else if (this.missingRanges.length < MAX_HOLES * 2) this.missingRanges.push(ref);
       }
     }
-    s.sent = null;
     s.holes = null;
   }
 }
@@ -506,12 +587,18 @@ function keepAliveRun(s: DirState): KeepAliveRunRef | null {
   return s.keepAliveRun > 0 ? { count: s.keepAliveRun, firstFrame: s.keepAliveFirst, lastFrame: s.keepAliveLast } : null;
 }
 
-function markRetransmitted(sent: SentSegment[], seq: number, frame: number): void {
-  for (let i = sent.length - 1; i >= 0; i--) {
-    const s = sent[i]!;
-    if (seqDiff(seq, s.seq) >= 0 && seqDiff(seq, s.end) < 0) {
-      if (s.retx === null) s.retx = [];
-      if (s.retx.length < MAX_RETX_PER_SEGMENT) s.retx.push(frame);
+/** The remembered segment holding `seq` (newest first) gets `frame` as a retransmission of it. */
+function markRetransmitted(sent: SentRing, seq: number, frame: number): void {
+  const slots = sent.slots;
+  for (let k = sent.count - 1; k >= 0; k--) {
+    const i = sent.at(k);
+    const b = i * SENT_STRIDE;
+    if (seqDiff(seq, slots[b + S_SEQ]!) >= 0 && seqDiff(seq, slots[b + S_END]!) < 0) {
+      const n = slots[b + S_RETXN]!;
+      if (n < MAX_RETX_PER_SEGMENT) {
+        (sent.retx ??= new Int32Array(MAX_SENT * MAX_RETX_PER_SEGMENT))[i * MAX_RETX_PER_SEGMENT + n] = frame;
+        slots[b + S_RETXN] = n + 1;
+      }
       return;
     }
   }

@@ -240,6 +240,18 @@ function fileSetOf(report: Report, c: ReportedConnection): FileSetSummary | null
   return null;
 }
 
+/**
+ * The sentence on checksums the analysis did not verify (the count-only path: packets after a
+ * connection's handshake was decided are counted, their checksums not summed), or null when every
+ * packet of the RDP flows was verified.
+ */
+export function checksumNote(capture: CaptureSummary): string | null {
+  const st = capture.stats;
+  const n = st.checksumsNotVerified ?? 0;
+  if (n === 0) return null;
+  return `Checksums: verified on the handshakes' packets (${st.badChecksums} bad); ${n} packet${n === 1 ? '' : 's'} after a connection's handshake was decided ${n === 1 ? 'was' : 'were'} counted, not verified`;
+}
+
 /** Plain sentences on the file sets read as one capture (none without a set). */
 export function fileSetLines(capture: CaptureSummary): string[] {
   const files = capture.files;

@@ -10,7 +10,7 @@ import { probeFacts, probeTables, textTable } from './probe.js';
 import { escapeControls } from './escape.js';
 import { timeInRange } from '../capture/types.js';
 import { EARLIEST_CAPTURE_TIME } from '../diagnose/facts.js';
-import { CAPTURE_FINDINGS_TITLE, PROBES_TITLE, deathText, eventLabel, fileSetLines, fileSetNote, findingLabel, ladderRows, logonModes, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
+import { CAPTURE_FINDINGS_TITLE, PROBES_TITLE, checksumNote, deathText, eventLabel, fileSetLines, fileSetNote, findingLabel, ladderRows, logonModes, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
 import type { Report, ReportedConnection } from './types.js';
 
 export interface TextOptions {
@@ -77,6 +77,8 @@ export function writeText(report: Report, opts: TextOptions, write: (piece: stri
   out(`Capture: ${cap.files.map((f) => f.file).join(', ')} (${facts.join(', ')})`);
   for (const l of fileSetLines(cap)) out(l);
   for (const d of cap.damage) out(paint('33', `Damaged input: ${d}`));
+  const checksums = checksumNote(cap);
+  if (checksums !== null) out(checksums);
   out('', paint('1', r.summary.headline));
   if (r.probe) {
     out('', ...probeFacts(r.probe));

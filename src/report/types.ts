@@ -21,6 +21,8 @@ import type { ProbeResult } from './probe.js';
  *      `flow.tcp.dataAcks` (the last segment from each side that acknowledged data of the other).
  * 2.3: the probe kind `syn_flood` (many sources, one server's port, no byte), and the required
  *      `probes[].failedHandshakes` and `probes[].sources`.
+ *      2.3 also: `capture.stats.checksumsNotVerified` (packets of connections past their handshake, whose
+ *      checksums the count-only path does not verify).
  */
 export const REPORT_SCHEMA_VERSION = '2.3';
 
@@ -81,6 +83,12 @@ export interface CaptureSummary {
     unknownLinkTypeFrames: number;
     /** Frames of RDP flows that were exact copies of earlier ones (a mirror port, several interfaces), counted once. Since schema 2.2. */
     captureDuplicates: number;
+    /**
+     * Packets of RDP flows whose IP and TCP checksums were not verified: those after the flow's
+     * handshake was decided (the count-only path; a bad checksum there changes no verdict). Checksums
+     * are verified on every packet before that, `badChecksums` counts those. Since schema 2.3.
+     */
+    checksumsNotVerified?: number;
   };
 }
 

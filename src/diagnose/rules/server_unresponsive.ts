@@ -5,7 +5,7 @@ import type { ConnectionRecord } from '../../handshake/types.js';
 import { phaseIndex } from '../../handshake/types.js';
 import { captureEndOf, clientHelloUnread, closeWords, convFilter, frameTime, lateConfirm, makeFinding, plural, secondsText, serverText } from '../facts.js';
 import type { DiagnosisInput, Rule } from '../types.js';
-import { connectionsToServer, overlapping } from '../lookup.js';
+import { connectionsToServer, countOverlapping, overlapping } from '../lookup.js';
 
 /** A client waits this long for the Confirm before the silence is a time-out. */
 export const CONFIRM_TIMEOUT_SECONDS = 10;
@@ -23,13 +23,19 @@ function halfDone(o: ConnectionRecord): boolean {
 export function concurrentHalfOpen(conn: ConnectionRecord, input: DiagnosisInput): ConnectionRecord[] {
   // The half-done connections to the server IP whose lifetime overlaps this one (by bisection on
   // their starts, lookup.ts), in input order.
-  return overlapping(
-    connectionsToServer(input, conn.flow.server.ip),
-    halfDone,
-    conn.start,
-    conn.end,
-    (o) => o !== conn && o.fileIndex === conn.fileIndex && o.flow.server.port === conn.flow.server.port,
-  );
+  return overlapping(connectionsToServer(input, conn.flow.server.ip), halfDone, conn.start, conn.end, (o) => sameServerOther(o, conn));
+}
+
+/**
+ * How many concurrentHalfOpen() gives, and its first `firstN` pushed onto `first`: what the rule
+ * needs, without the whole list (hundreds per connection in an attempt storm).
+ */
+export function concurrentHalfOpenCount(conn: ConnectionRecord, input: DiagnosisInput, first: ConnectionRecord[], firstN: number): number {
+  return countOverlapping(connectionsToServer(input, conn.flow.server.ip), halfDone, conn.start, conn.end, (o) => sameServerOther(o, conn), first, firstN);
+}
+
+function sameServerOther(o: ConnectionRecord, conn: ConnectionRecord): boolean {
+  return o !== conn && o.fileIndex === conn.fileIndex && o.flow.server.port === conn.flow.server.port;
 }
 
 export const serverUnresponsive: Rule = {
@@ -60,9 +66,10 @@ export const serverUnresponsive: Rule = {
     const server = serverText(conn);
     const reqTime = frameTime(conn, neg.requestFrame) ?? conn.start;
     const d = conn.died;
-    const others = concurrentHalfOpen(conn, input);
-    const crowd = others.length >= CONCURRENT_HALF_OPEN;
-    const crowdText = crowd ? `, while ${plural(others.length, 'other handshake')} to the same server were pending at the same time` : '';
+    const firstOthers: ConnectionRecord[] = [];
+    const others = concurrentHalfOpenCount(conn, input, firstOthers, 5);
+    const crowd = others >= CONCURRENT_HALF_OPEN;
+    const crowdText = crowd ? `, while ${plural(others, 'other handshake')} to the same server were pending at the same time` : '';
     const steps = crowd
       ? (['maxOutstanding', 'stuckSessions', 'restartBoth', 'testPort'] as const)
       : (['stuckSessions', 'restartBoth', 'maxOutstanding', 'testPort'] as const);
@@ -105,13 +112,13 @@ export const serverUnresponsive: Rule = {
     return makeFinding('server_unresponsive', {
       confidence,
       confidenceReason: reason,
-      frames: [tcp.synAckFrames[0], neg.requestFrame, endFrame, late?.confirmFrame, ...others.slice(0, 5).map((o) => o.negotiation?.requestFrame ?? o.flow.firstFrame)],
+      frames: [tcp.synAckFrames[0], neg.requestFrame, endFrame, late?.confirmFrame, ...firstOthers.map((o) => o.negotiation?.requestFrame ?? o.flow.firstFrame)],
       explanation: `${server} completed the TCP handshake (frame ${tcp.synAckFrames[0]}) and received the X.224 Connection Request (frame ${neg.requestFrame}), but ${how}${crowdText}.`,
       filter: crowd
         ? `${conn.flow.ipVersion === 6 ? 'ipv6' : 'ip'}.addr==${conn.flow.server.ip} && tcp.port==${conn.flow.server.port} && (cotp.type == 0x0e || cotp.type == 0x0d || tcp.flags.syn == 1)`
         : `${convFilter(conn)} && (cotp || tcp.flags.syn == 1 || tcp.flags.fin == 1 || tcp.flags.reset == 1)`,
       summary: crowd
-        ? `${server} left ${others.length + 1} handshakes unanswered at once (overloaded or at its connection limit)`
+        ? `${server} left ${others + 1} handshakes unanswered at once (overloaded or at its connection limit)`
         : late
           ? `${server} answered the RDP request only after the client had given up`
           : `${server} accepted TCP but never answered the RDP request`,
