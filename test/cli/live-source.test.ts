@@ -330,7 +330,9 @@ describe('runLive over a replayed capture (fake cap) = analyze over the file', (
     const out = new Collect();
     const written = path.join(tmp, 'same.pcap');
     await runLive(liveOpts({ iface: 'lo', count: packets.length, write: written }), out, { cap: () => cap, stderr: new Collect() });
-    const live = JSON.parse(out.text) as Report;
+    // The JSON writer states the detail level it wrote (a member of the written report, not of analyze's value).
+    const { detail, ...live } = JSON.parse(out.text) as Report & { detail: { level: string } };
+    expect(detail.level).toBe('full');
     const fromFile = JSON.parse(JSON.stringify(await analyze([{ kind: 'file', path: written }]))) as Report;
     expect(live.capture.files[0]!.file).toBe(written);
     expect(live).toEqual(fromFile);
