@@ -168,6 +168,20 @@ export interface TlsDecryption {
   records: { client: number; server: number };
   /** The first record that did not authenticate, or null. */
   failure: { frame: number; by: 'client' | 'server'; reason: string } | null;
+  /**
+   * Per side, where reading its data stopped before the connection's end (a byte budget, the
+   * reassembly limit, or bytes no decoder frames): what came after is not known, so the absence of
+   * a fact (a Save Session Info, a Set Error Info) says nothing past it. Present only then.
+   */
+  decodeStopped?: DecodeStop[];
+}
+
+/** Where and why reading one side's data stopped (TlsDecryption.decodeStopped). */
+export interface DecodeStop {
+  by: 'client' | 'server';
+  /** The frame where it stopped, or null (the reassembly limit: no frame). */
+  frame: number | null;
+  reason: string;
 }
 
 export interface CredsspInfo {
