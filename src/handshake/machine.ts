@@ -724,6 +724,7 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
       dataAcks: tcp !== null ? tcp.dataAcks : [null, null],
       ...(this.gaps !== null ? { gaps: this.gaps } : {}),
       ...(this.rec.negotiation?.logonMode ? { logonMode: true, activeAt: this.phaseList.find((p) => p.phase === 'active') ?? null, graphicsAt: this.firstGraphics } : {}),
+      ...(this.rec.mcs?.redirection !== undefined && !this.rec.mcs.redirection.noRedirect ? { redirected: true } : {}),
     };
   }
 

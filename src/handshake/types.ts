@@ -245,6 +245,32 @@ export interface McsInfo {
   disconnectUltimatum: { frame: number; by: 'client' | 'server'; reason: number; reasonName: string } | null;
   /** The first Save Session Info PDU with infoType 0-2 (MS-RDPBCGR 2.2.10.1.1): a user logged on. Present only once seen. */
   logon?: { frame: number; infoType: number; infoTypeName: string };
+  /**
+   * The server's first Server Redirection PDU (MS-RDPBCGR 2.2.13.1), decoded (Standard RDP Security,
+   * or decrypted TLS): where it sends the client. Its strings are the server's (untrusted). Present
+   * only once seen.
+   */
+  redirection?: RedirectionInfo;
+}
+
+/** A Server Redirection PDU's fields (MS-RDPBCGR 2.2.13.1); never the password / logon cookie, user or domain. */
+export interface RedirectionInfo {
+  frame: number;
+  sessionId: number;
+  redirFlags: number;
+  redirFlagNames: string[];
+  targetNetAddress: string | null;
+  loadBalanceInfo: string | null;
+  targetFqdn: string | null;
+  targetNetBiosName: string | null;
+  targetNetAddresses: string[];
+  /** LB_NOREDIRECT: information only, the client is not sent elsewhere. */
+  noRedirect: boolean;
+}
+
+/** Where a Server Redirection sends the client, in words: the FQDN, else the address, else the NetBIOS name, else the load-balance info. */
+export function redirectionTarget(r: RedirectionInfo): string {
+  return r.targetFqdn ?? r.targetNetAddress ?? r.targetNetAddresses[0] ?? r.targetNetBiosName ?? (r.loadBalanceInfo !== null ? `load-balance info "${r.loadBalanceInfo}"` : 'the same server (no target given)');
 }
 
 export interface LicensingEvent {

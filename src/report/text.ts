@@ -233,6 +233,8 @@ function oneLine(c: ReportedConnection, many: boolean, paint: Paint): string {
   if (sec) parts.push(sec);
   const d = c.tls?.decryption;
   if (d) parts.push(d.status === 'decrypted' ? 'TLS decrypted' : `TLS not decrypted (${d.status.replace('_', ' ')})`);
+  const rd = c.mcs?.redirection;
+  if (rd) parts.push(`Server Redirection in frame ${rd.frame} (session id ${rd.sessionId}${rd.loadBalanceInfo !== null ? `, load-balance info "${rd.loadBalanceInfo}"` : ''}${rd.noRedirect ? ', LB_NOREDIRECT' : ''})`);
   const ended = c.errorInfo.filter((e) => e.code !== 0).at(-1);
   if (ended && c.outcome === 'completed') parts.push(`ended by the server with ${ended.name}`);
   // Whether a user logged on is readable only where the share data was (decrypted TLS).
