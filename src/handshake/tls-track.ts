@@ -249,9 +249,11 @@ export class TlsTrack {
       }
       this.dec = [{ keys: tls13Keys(p, s.clientHandshake), seq: 0 }, { keys: tls13Keys(p, s.serverHandshake), seq: 0 }];
     } else {
-      if (sh.version !== 0x0303) {
+      // TLS 1.0 / 1.1 carry only CBC suites (RFC 2246, RFC 4346); SSL 3.0 is not decrypted.
+      const legacyCbc = (sh.version === 0x0301 || sh.version === 0x0302) && p !== null && !p.tls13 && p.mac !== null;
+      if (sh.version !== 0x0303 && !legacyCbc) {
         d.status = 'unsupported';
-        d.reason = `${versionName(sh.version)} records are not decrypted (TLS 1.2 and 1.3 are)`;
+        d.reason = `${versionName(sh.version)} records${p === null ? '' : ` with ${cipherSuiteName(sh.cipherSuite)}`} are not decrypted (TLS 1.0 / 1.1 CBC suites, TLS 1.2 and 1.3 are)`;
         return;
       }
       let ms = keys.master.get(cr);
@@ -266,7 +268,7 @@ export class TlsTrack {
         return;
       }
       const etm = sh.extensions.some((e) => e.type === EXT_ENCRYPT_THEN_MAC);
-      this.pending12 = tls12Keys(p, ms, random, sh.random, etm);
+      this.pending12 = tls12Keys(p, ms, random, sh.random, etm, sh.version);
     }
     d.status = 'decrypted';
   }
