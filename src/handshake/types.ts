@@ -174,6 +174,11 @@ export interface TlsDecryption {
    * a fact (a Save Session Info, a Set Error Info) says nothing past it. Present only then.
    */
   decodeStopped?: DecodeStop[];
+  /**
+   * RSA key exchange decrypted with an NSS `RSA` line: the first 8 bytes (hex) of the ClientKeyExchange's
+   * encrypted pre-master (public: they are in the capture), the line's key. Present only then.
+   */
+  rsaKey?: string;
 }
 
 /** Where and why reading one side's data stopped (TlsDecryption.decodeStopped). */

@@ -451,7 +451,7 @@ export async function spoolStdin(sources: CaptureSource[], input: Readable = pro
 function insertSecrets(targets: Target[], keys: KeyLog): void {
   for (const t of targets) {
     if (t.writer === null || t.clientRandom === null) continue;
-    const lines = keys.linesFor(t.clientRandom);
+    const lines = keys.linesFor(t.clientRandom, t.conn.tls?.decryption?.rsaKey);
     if (lines === null) continue;
     t.writer.addSecrets(SECRETS_TYPE_TLS_KEY_LOG, Buffer.from(lines, 'latin1'));
     const dsb = t.writer.drain();
