@@ -367,6 +367,11 @@ class FileRun {
   readonly dsbTexts: { name: string; text: string }[] = [];
   private dsbAfterPackets = false;
 
+  /** The run's key store (never reported: secrets stay in memory). */
+  get keyStore(): KeyLog {
+    return this.keys;
+  }
+
   /**
    * TLS connections of this run that were not decrypted (no secret at their ServerHello) in a file
    * where a Decryption Secrets Block came after packets (as Wireshark writes one where the keys
@@ -980,6 +985,8 @@ export interface Analyzer {
   push(v: FrameView): void;
   /** Ends the source (open connections end at its last frame) and returns the report. */
   finish(info: CaptureFileInfo): Report;
+  /** The TLS secrets the analysis decrypts with (key logs, followed as they grow): for a live sensor's evidence DSBs. */
+  readonly keys: KeyLog;
 }
 
 /**
@@ -992,6 +999,7 @@ export function createAnalyzer(opts: AnalyzeOptions & { name: string }): Analyze
   let done = false;
   return {
     push: run.onFrame,
+    keys: run.keyStore,
     finish(info: CaptureFileInfo): Report {
       if (done) throw new Error('createAnalyzer: finish() was already called');
       done = true;
