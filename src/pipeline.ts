@@ -78,6 +78,8 @@ export interface AnalyzeOptions {
   maxRecords?: number;
   /** Bytes decoded per connection and direction (default DEFAULT_BYTE_BUDGET). */
   byteBudget?: number;
+  /** TCP bytes reassembled per flow and direction (default the flow table's, 256 KiB); a decrypted session is read past it. */
+  perFlowBytes?: number;
   /**
    * Files analysed at once (default defaultJobs()): the main thread reads one, worker threads the
    * others. 1, a single source, and stdin read in the main thread. A worker that cannot start (or dies)
@@ -286,7 +288,12 @@ class FileRun {
     const ports = [3389, ...(opts.rdpPorts ?? []).filter((p) => p !== 3389)];
     this.table = new FlowTable(
       // Half-open connections only counted are counted from the table's slots (no record is built).
-      { rdpPorts: ports, maxDns: MAX_DNS, halfOpenSink: onConnection === null ? this.halfOpenSink : undefined },
+      {
+        rdpPorts: ports,
+        maxDns: MAX_DNS,
+        halfOpenSink: onConnection === null ? this.halfOpenSink : undefined,
+        ...(opts.perFlowBytes !== undefined ? { perFlowBytes: opts.perFlowBytes } : {}),
+      },
       (facts) => this.newFlow(facts),
     );
     const pkt = this.pkt;

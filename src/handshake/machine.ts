@@ -405,6 +405,8 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
     if (last === null || frame >= last.frame) this.lastData[dir] = { frame, time };
     if (this.stopped[dir]) return this.stillWanted();
     const s = this.stream(dir);
+    // Decrypting: the whole session is read (its end is decoded); only a unit being assembled is held.
+    if (!s.pendingBudget && this.tlsLazy !== null && this.tlsLazy.decrypting) this.readWhole();
     if (!s.append(data, frame, time)) {
       this.stopped[dir] = true;
       this.noteDecodeStop(dir, frame, `the per-connection budget of ${s.budget} bytes was used up`);
@@ -541,7 +543,7 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
       this.afterInnerStop(dir, data.length, frame, time);
       return;
     }
-    const s = (this.inner[dir] ??= new StreamBuf(this.budget));
+    const s = (this.inner[dir] ??= this.wholeStreamBuf());
     if (!s.append(data, frame, time)) {
       this.innerStopped[dir] = true;
       this.noteDecodeStop(dir, frame, `the per-connection budget of ${s.budget} decrypted bytes was used up`);
@@ -657,6 +659,22 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
       `the RDP stream after the Connection Confirm is in the clear although ${name} was selected (the client's frame ${frame} is a TPKT PDU, not a TLS ClientHello): a decrypted export or a tool's plaintext dump; its PDUs are decoded as such`,
     );
     this.event(0, frame, s.timeOfEnd(1), 'Clear RDP stream', `${name} was selected but the bytes after the Confirm are not TLS (decrypted or plaintext dump)`);
+  }
+
+  /** Set once TLS is decrypted (StreamConsumer.wholeStream): the flow table then reassembles past its per-flow limit. */
+  wholeStream = false;
+
+  /** A decrypted direction's plaintext stream: read to its end, the budget bounding what is pending. */
+  private wholeStreamBuf(): StreamBuf {
+    const s = new StreamBuf(this.budget);
+    s.pendingBudget = true;
+    return s;
+  }
+
+  /** The session is decrypted: both outer streams are read to the end, and so are the flow's bytes. */
+  private readWhole(): void {
+    this.wholeStream = true;
+    for (const x of this.streams) x.pendingBudget = true;
   }
 
   /** The first reason decoding of a direction stopped (only one per direction is kept). */
