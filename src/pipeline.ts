@@ -78,6 +78,8 @@ export interface AnalyzeOptions {
   maxRecords?: number;
   /** Bytes decoded per connection and direction (default DEFAULT_BYTE_BUDGET). */
   byteBudget?: number;
+  /** TCP bytes reassembled per flow and direction (default the flow table's, 256 KiB); a decrypted session is read past it. */
+  perFlowBytes?: number;
   /**
    * Files analysed at once (default defaultJobs()): the main thread reads one, worker threads the
    * others. 1, a single source, and stdin read in the main thread. A worker that cannot start (or dies)
@@ -286,7 +288,12 @@ class FileRun {
     const ports = [3389, ...(opts.rdpPorts ?? []).filter((p) => p !== 3389)];
     this.table = new FlowTable(
       // Half-open connections only counted are counted from the table's slots (no record is built).
-      { rdpPorts: ports, maxDns: MAX_DNS, halfOpenSink: onConnection === null ? this.halfOpenSink : undefined },
+      {
+        rdpPorts: ports,
+        maxDns: MAX_DNS,
+        halfOpenSink: onConnection === null ? this.halfOpenSink : undefined,
+        ...(opts.perFlowBytes !== undefined ? { perFlowBytes: opts.perFlowBytes } : {}),
+      },
       (facts) => this.newFlow(facts),
     );
     const pkt = this.pkt;
@@ -356,8 +363,37 @@ class FileRun {
 
   /** A Decryption Secrets Block (pcapng 4.7): a TLS key log is added to the keys of the connections that follow. */
   readonly onSecrets = (s: SecretsBlock): void => {
-    if (s.type === SECRETS_TYPE_TLS_KEY_LOG) this.keys.add(s.data, `Decryption Secrets Block in ${this.pieces[this.pieces.length - 1]!.name}`);
+    if (s.type !== SECRETS_TYPE_TLS_KEY_LOG) return;
+    const name = `Decryption Secrets Block in ${this.pieces[this.pieces.length - 1]!.name}`;
+    this.keys.add(s.data, name);
+    if (this.runFrames > 0 || this.linkCounts.size > 0) this.dsbAfterPackets = true;
+    // Kept for a second pass when the block came after the packets of sessions it holds keys for.
+    this.dsbTexts.push({ name, text: Buffer.from(s.data.buffer, s.data.byteOffset, s.data.byteLength).toString('latin1') });
   };
+  /** The Decryption Secrets Blocks' key logs, as read (a DSB is a few hundred bytes per session). */
+  readonly dsbTexts: { name: string; text: string }[] = [];
+  private dsbAfterPackets = false;
+
+  /** The run's key store (never reported: secrets stay in memory). */
+  get keyStore(): KeyLog {
+    return this.keys;
+  }
+
+  /**
+   * TLS connections of this run that were not decrypted (no secret at their ServerHello) in a file
+   * where a Decryption Secrets Block came after packets (as Wireshark writes one where the keys
+   * became known, or a tool that appends it): their keys may be in it. 0 when no DSB came late.
+   */
+  keyedTooLate(part: FilePart): number {
+    if (!this.dsbAfterPackets) return 0;
+    let n = 0;
+    for (const r of part.records) {
+      const t = r.tls;
+      if (t === null || t.serverHelloFrame === null || t.version === null) continue;
+      if (t.decryption === undefined || (t.decryption.status === 'no_key' && t.decryption.clientRandom !== null && (this.keys.master.has(t.decryption.clientRandom) || this.keys.tls13.has(t.decryption.clientRandom)))) n++;
+    }
+    return n;
+  }
 
   /** Adds the frames of the run that ends to linkCounts and starts a run of link type lt; returns linkCounts. */
   private countLinkRun(lt: number): Map<number, number> {
@@ -956,6 +992,8 @@ export interface Analyzer {
   push(v: FrameView): void;
   /** Ends the source (open connections end at its last frame) and returns the report. */
   finish(info: CaptureFileInfo): Report;
+  /** The TLS secrets the analysis decrypts with (key logs, followed as they grow): for a live sensor's evidence DSBs. */
+  readonly keys: KeyLog;
 }
 
 /**
@@ -968,6 +1006,7 @@ export function createAnalyzer(opts: AnalyzeOptions & { name: string }): Analyze
   let done = false;
   return {
     push: run.onFrame,
+    keys: run.keyStore,
     finish(info: CaptureFileInfo): Report {
       if (done) throw new Error('createAnalyzer: finish() was already called');
       done = true;
@@ -987,7 +1026,23 @@ async function filePart(
 ): Promise<FilePart> {
   const run = new FileRun(opts, sourceName(source), fileIndex, onConnection);
   const info = await readCapture(source, fileIndex, run);
-  return run.finish(info);
+  const part = run.finish(info);
+  // A Decryption Secrets Block after the packets of the sessions it holds keys for (pcapng 4.7 asks
+  // writers to put it before them; not every tool does): a second pass over the file with every
+  // DSB's keys known from the start. Memory stays bounded (the file is streamed again, only the DSBs'
+  // text is held); the cost is paid only by such files. A stream (stdin) or streamed output cannot be
+  // read twice: the report then says which sessions went undecrypted and why.
+  const late = run.keyedTooLate(part);
+  if (late === 0) return part;
+  const what = `a Decryption Secrets Block came after the packets of ${late} TLS session${late === 1 ? '' : 's'} not decrypted`;
+  if (source.kind === 'stdin' || onConnection !== null) {
+    part.keyLog?.problems.push(`${what}; ${source.kind === 'stdin' ? 'standard input' : 'streamed output'} is read once, so ${late === 1 ? 'it stays' : 'they stay'} undecrypted (give the file, or the keys with --keylog)`);
+    return part;
+  }
+  const again = new FileRun({ ...opts, keyLogs: [...(opts.keyLogs ?? []), ...run.dsbTexts] }, sourceName(source), fileIndex, null);
+  const second = again.finish(await readCapture(source, fileIndex, again));
+  second.keyLog?.problems.push(`${what}: the file was read a second time with its keys`);
+  return second;
 }
 
 // ---------------------------------------------------------------- workers

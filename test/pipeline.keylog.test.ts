@@ -74,6 +74,83 @@ describe('NLA failure over TLS 1.2 AES-256-GCM with EMS, keys in a Decryption Se
   });
 });
 
+describe('NLA failures over TLS 1.0 and 1.1 (CBC: implicit chained IVs, explicit IVs; the TLS 1.0 PRF)', () => {
+  for (const [name, version] of [
+    ['keylog_tls10_cbc_logon_failure', 'TLS1.0'],
+    ['keylog_tls11_cbc_logon_failure', 'TLS1.1'],
+  ] as const) {
+    it(`${version}: the errorCode decrypted, every phase decoded`, async () => {
+      const { r, c } = await run(name);
+      expect(c.tls!.version).toBe(version);
+      expect(c.tls!.cipherSuiteName).toBe('TLS_ECDHE_RSA_WITH_AES_256_CBC_SHA');
+      expect(c.tls!.decryption).toMatchObject({ status: 'decrypted', failure: null });
+      expect(c.phases.every((p) => !p.inferred)).toBe(true);
+      expect(c.credssp).toMatchObject({ visible: true, tokens: ['1', '2', '3'], errorName: 'STATUS_LOGON_FAILURE' });
+      expect(c.findings[0]!.cause).toBe('nla_failed');
+      const out = allFormats(r);
+      for (const s of secrets(keylogText(name))) expect(out).not.toContain(s);
+    });
+  }
+  it('TLS 1.0 with a wrong key log: the first record does not authenticate (a finding about the keys, not a crash)', async () => {
+    const name = 'keylog_tls10_cbc_logon_failure';
+    const wrong = keylogText(name).replace(/ ([0-9a-f]+)\n/g, (_m, h: string) => ` ${'5a'.repeat(h.length / 2)}\n`);
+    const { c } = await run(name, [{ name: 'wrong.keylog', text: wrong }], stripDsb(readFileSync(cap(`${name}.pcapng`))));
+    expect(c.tls!.decryption).toMatchObject({ status: 'failed', records: { client: 0, server: 0 } });
+  });
+});
+
+describe('RSA key exchange with only an NSS RSA line (RFC 5246 7.4.7.1, extended master secret)', () => {
+  const name = 'keylog_rsa_kx_logon_failure';
+  it('finds the pre-master by the ClientKeyExchange, derives the master secret, decrypts every record', async () => {
+    const text = keylogText(name);
+    expect(text).toMatch(/^RSA [0-9a-f]{16} [0-9a-f]{96}\n$/);
+    const { r, c } = await run(name);
+    expect(c.tls!.cipherSuiteName).toBe('TLS_RSA_WITH_AES_256_CBC_SHA');
+    expect(c.tls!.decryption).toMatchObject({ status: 'decrypted', failure: null });
+    expect(c.credssp!.errorName).toBe('STATUS_LOGON_FAILURE');
+    expect(c.findings[0]!.cause).toBe('nla_failed');
+    const out = allFormats(r);
+    for (const s of secrets(text)) expect(out).not.toContain(s);
+  });
+  it('its evidence pcapng carries its RSA line (found by the public rsaKey) and decrypts by itself', async () => {
+    const sources = [{ kind: 'file' as const, path: cap(`${name}.pcapng`) }];
+    const r = await analyze(sources, { jobs: 1 });
+    const rsaKey = r.connections[0]!.tls!.decryption!.rsaKey!;
+    expect(keylogText(name)).toContain(`RSA ${rsaKey} `);
+    const dir = mkdtempSync(path.join(tmpdir(), 'rdp-autopsy-ev-'));
+    try {
+      const ev = await exportEvidence(r, sources, dir);
+      const info = await readCapture({ kind: 'file', path: ev.files[0]!.file }, 0, { onFrame: () => undefined });
+      expect(info.secrets[0]!.data.toString('latin1')).toBe(keylogText(name));
+      const again = await analyze([{ kind: 'file', path: ev.files[0]!.file }], { jobs: 1 });
+      expect(again.connections[0]!.credssp!.errorName).toBe('STATUS_LOGON_FAILURE');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+  it('from a separate key log too; another session\'s RSA line leaves it undecrypted, saying why', async () => {
+    const data = stripDsb(readFileSync(cap(`${name}.pcapng`)));
+    const ok = await run(name, [{ name: 'rsa.keylog', text: keylogText(name) }], data);
+    expect(ok.c.tls!.decryption!.status).toBe('decrypted');
+    const other = await run(name, [{ name: 'other.keylog', text: `RSA 0011223344556677 ${'ab'.repeat(48)}\n` }], data);
+    expect(other.c.tls!.decryption!.status).toBe('no_key');
+    expect(other.c.tls!.decryption!.reason).toMatch(/nor an RSA line for its encrypted pre-master [0-9a-f]{16}/);
+    const wrong = await run(name, [{ name: 'wrong.keylog', text: keylogText(name).replace(/ ([0-9a-f]{96})\n/, ` ${'ab'.repeat(48)}\n`) }], data);
+    expect(wrong.c.tls!.decryption!.status).toBe('failed');
+  });
+});
+
+/** The pcapng without its Decryption Secrets Blocks (block type 0x0000000A). */
+function stripDsb(buf: Buffer): Buffer {
+  const parts: Buffer[] = [];
+  for (let off = 0; off + 12 <= buf.length; ) {
+    const len = buf.readUInt32LE(off + 4);
+    if (buf.readUInt32LE(off) !== 0x0000000a) parts.push(buf.subarray(off, off + len));
+    off += len;
+  }
+  return Buffer.concat(parts);
+}
+
 describe('NLA failures over the other TLS 1.2 suites (ChaCha20-Poly1305, AES-CBC with encrypt-then-MAC)', () => {
   for (const [name, suite, code, meaning] of [
     ['keylog_chacha20_password_expired', 'TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256', 'STATUS_PASSWORD_EXPIRED', 'the password has expired'],

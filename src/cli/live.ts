@@ -425,7 +425,16 @@ async function runSensor(cap: CapModule, o: LiveOptions & { iface: string }, fil
   const name = o.write !== undefined && o.ring === undefined ? o.write : liveName(o.iface);
   // Connections are reported and dropped as they end: the analyzer keeps no record (maxRecords 0)
   // and judges each with the recent ones (streamContext).
-  const analyzer = createAnalyzer({ name, rdpPorts: o.ports, onConnection: (c, dns) => sensor.onConnection(c, dns), maxRecords: 0, streamContext: 64 });
+  const analyzer = createAnalyzer({
+    name,
+    rdpPorts: o.ports,
+    onConnection: (c, dns) => sensor.onConnection(c, dns),
+    maxRecords: 0,
+    streamContext: 64,
+    keyLogs: o.keyLogs,
+    keyLogFollow: o.keyLogs?.map((k) => k.name),
+  });
+  sensor.keys = analyzer.keys;
   let ring: RingFileSink | null = null;
   const hooks: CaptureHooks = {
     file:

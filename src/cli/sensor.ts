@@ -20,6 +20,7 @@ import { ECS_VERSION, ecsEvent, eventLine, type EcsObserver } from '../report/ec
 import { DNS_WINDOW_SECONDS, exportEvidenceFromFrames } from '../report/evidence.js';
 import type { DnsTransaction } from '../flow/types.js';
 import { CATALOGUE } from '../diagnose/catalogue.js';
+import type { KeyLog } from '../rdp/keylog.js';
 import type { CauseId } from '../diagnose/types.js';
 
 /** Seconds between two readings of the interface's drop counters. */
@@ -129,6 +130,8 @@ export class Sensor {
   /** Write errors of the event file or the evidence (reported once each). */
   readonly problems: string[] = [];
   private eventFileFailed = false;
+  /** The analyzer's TLS secrets (set by runLive once the analyzer exists): a decrypted failure's evidence carries its keys. */
+  keys: KeyLog | null = null;
 
   constructor(
     private readonly o: SensorOptions,
@@ -186,7 +189,7 @@ export class Sensor {
         const clientIp = c.flow.client.ip;
         const lookups = dns.filter((d) => d.client === clientIp && d.time >= c.start - DNS_WINDOW_SECONDS && d.time <= c.end);
         const from = Math.min(c.flow.firstFrame, ...lookups.map((d) => d.queryFrame));
-        const ev = exportEvidenceFromFrames(oneConnectionReport(c, lookups), (f) => ring.visit(from, Number.MAX_SAFE_INTEGER, f), this.o.evidenceDir);
+        const ev = exportEvidenceFromFrames(oneConnectionReport(c, lookups), (f) => ring.visit(from, Number.MAX_SAFE_INTEGER, f), this.o.evidenceDir, this.keys);
         if (ev.files.length > 0) this.summary.evidenceFiles++;
         if (ring.oldestFrame > c.flow.firstFrame && ev.files.length > 0) {
           this.stderr.write(`rdp-autopsy: evidence ${ev.files[0]!.file}: frames before ${ring.oldestFrame} were no longer in memory (--ring-memory)\n`);

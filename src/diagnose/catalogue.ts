@@ -94,6 +94,15 @@ export const STEPS = {
     text: 'Restart both machines (client and host) to clear a hung service or a network glitch.',
     seedTerms: ['Restart Both Machines'],
   },
+  logonEvents: {
+    text: "On the host, read the Security event log at the session's time: event 4625 (An account failed to log on) with Logon Type 10 (RemoteInteractive) names why a logon at the Remote Desktop logon screen failed, event 4624 with Logon Type 10 is one that succeeded; ask the user what the remote screen showed (the logon screen, a wrong password, a password to change, a message to accept).",
+    seedTerms: [],
+    source: 'field',
+  },
+  requireNla: {
+    text: 'Require Network Level Authentication on the host (gpedit.msc > ... > Remote Desktop Session Host > Security, "Require user authentication for remote connections by using Network Level Authentication"): the credentials are then checked before a session and its logon screen are created, and a wrong password is reported by the client at once.',
+    seedTerms: ['Require user authentication for remote connections by using Network Level Authentication'],
+  },
 } as const satisfies Record<string, { text: string; seedTerms: readonly string[]; source?: 'field' }>;
 
 export type StepId = keyof typeof STEPS;
@@ -400,6 +409,22 @@ const DEFS: Record<CauseId, CauseDef> = {
     errorCode: "No: nothing failed, so mstsc shows no error code (no 0x904 / 0x7); the weakness is silent unless the user looks at the connection's security information.",
     signals:
       "A warning, never a cause: a completed connection whose security is Standard RDP Security (PROTOCOL_RDP selected, or no RDP_NEG_REQ), with the encryption method of the MCS Connect Response (RC4 at 40, 56 or 128 bits, FIPS 3DES, or none). Certain (100%) when the Connection Confirm and the Connect Response are in the capture; it does not change the outcome, the counts or the exit code.",
+  },
+  no_user_logon: {
+    severity: 'warning',
+    title: 'The session ran, but no user logged on',
+    short: 'connected, but no user logged on',
+    explanation:
+      'The connection worked (the server sent its desktop), but the server never told the client that a user had logged on (the Save Session Info logon notification, MS-RDPBCGR 2.2.10.1): the session stayed at the Windows logon screen, or a logon started there did not finish (a wrong password typed at the logon screen, a password that must be changed, a logon message or policy the user did not get past) before the session ended. Nothing failed in the protocol, but the user did not get a desktop.',
+    steps: ['logonEvents', 'requireNla'],
+    confirm:
+      "On the host, the Security event log (events 4624 / 4625 with Logon Type 10) and Microsoft-Windows-TerminalServices-LocalSessionManager/Operational (event 21, session logon succeeded) at the session's time show whether and why a logon did not happen.",
+    ifUnsure: 'Capture the whole session with its TLS keys (a key log or Decryption Secrets Blocks, and a snap length that keeps whole packets), and read the host\'s Security log for events 4624 / 4625 of Logon Type 10.',
+    evidence:
+      'Only with the TLS keys: the decrypted session reaches the active phase (Demand Active, Confirm Active, the finalization PDUs, screen updates) and ends, or the capture ends, without a Save Session Info PDU of infoType INFOTYPE_LOGON, INFOTYPE_LOGON_LONG or INFOTYPE_LOGON_PLAINNOTIFY from the server (MS-RDPBCGR 2.2.10.1.1).',
+    errorCode: 'No: nothing failed in the protocol, so mstsc shows no error code (no 0x904 / 0x7); the user sees the Windows logon screen, or a logon message, in the remote session.',
+    signals:
+      "A warning, never a cause: a completed connection whose TLS was decrypted (every record authenticated, the server's data read to its end: no `tls.decryption.decodeStopped`, no bytes missing or past the reassembly limit) and whose active phase was decoded, with no Save Session Info logon notification from the server. 90% when the session's end is in the capture (a close, a Set Error Info or a Disconnect Provider Ultimatum), since a notification inside a bulk-compressed PDU would not be read; 60% when the capture ended while the session still ran (the logon may have come after). Not told without keys (the notification is inside TLS), on a session read only in part, or when the server's ERRINFO_LOGOFF_BY_USER says a user was logged on; it does not change the outcome, the counts or the exit code.",
   },
 };
 

@@ -373,6 +373,14 @@ export function headline(allConnections: ConnectionRecord[], findings: Map<strin
     const w = conns.filter(weakOf).length;
     return w === 0 ? '' : ` ${w === 1 && conns.filter((c) => c.outcome === 'completed').length === 1 ? 'It runs' : `${w} ${w === 1 ? 'runs' : 'run'}`} over weak Standard RDP Security (RC4, the server not authenticated).`;
   };
+  // A completed session in which no user logged on (decrypted, read whole): the user got no desktop.
+  const noLogonClause = (conns: ConnectionRecord[]): string => {
+    const w = conns.filter((c) => c.outcome === 'completed' && (findings.get(c.id)?.some((f) => f.cause === 'no_user_logon') ?? false)).length;
+    if (w === 0) return '';
+    return w === 1 && conns.filter((c) => c.outcome === 'completed').length === 1
+      ? ' No user logged on in it (the server sent no Save Session Info).'
+      : ` In ${w} of them no user logged on (no Save Session Info).`;
+  };
   const wide = capture.findings?.[0] ?? null;
   if (n === 0) {
     const frames = capture.frames !== undefined ? ` (${plural(capture.frames, 'frame')})` : '';
@@ -389,7 +397,7 @@ export function headline(allConnections: ConnectionRecord[], findings: Map<strin
     if (incomplete === n) return `${n === 1 ? 'The only connection attempt was' : `All ${n} connection attempts were`} only partly captured; the capture cannot tell how ${n === 1 ? 'it' : 'they'} ended.${also}`;
     const done = n - incomplete;
     const base = done === 1 && n === 1 ? 'The connection attempt completed.' : incomplete ? `${done} of ${n} connection attempts completed.` : `All ${n} connection attempts completed.`;
-    return `${base}${weakClause(connections)}${partly}${also}`;
+    return `${base}${weakClause(connections)}${noLogonClause(connections)}${partly}${also}`;
   }
   // Failures per server, each with the cause of its first failure (the root of its retries).
   const servers = new Map<string, ConnectionRecord[]>();
@@ -411,7 +419,7 @@ export function headline(allConnections: ConnectionRecord[], findings: Map<strin
       total === 1 && conns.length === 1 ? `The connection attempt to ${server} failed` : `${conns.length} of ${total} attempts to ${server} failed`;
     // The client's own fallback after a failure completed: the user got a session in the end.
     const later = connections.filter((c) => serverKey(c) === key && c.outcome === 'completed' && links.get(c.id)?.role === 'retry');
-    const then = later.length > 0 ? ` Then ${later[0]!.id} completed with ${protocolUsed(later[0]!)}: the user got a session.${weakClause(later)}` : '';
+    const then = later.length > 0 ? ` Then ${later[0]!.id} completed with ${protocolUsed(later[0]!)}: the user got a session.${weakClause(later)}${noLogonClause(later)}` : '';
     return `${head}: ${clauseFor(conns)}.${then}${others ? ` ${others} attempt${others === 1 ? '' : 's'} to other servers did not fail.` : ''}${partly}`;
   }
   const parts = ranked.slice(0, 3).map(([, conns]) => `${conns.length} to ${serverLabel(conns[0]!)} (${clauseFor(conns)})`);

@@ -22,6 +22,7 @@ export const CAUSE_IDS = [
   'server_denied',
   'client_abort',
   'standard_rdp_security',
+  'no_user_logon',
 ] as const;
 export type CauseId = (typeof CAUSE_IDS)[number];
 

@@ -94,6 +94,7 @@ export class Flow {
     this.dups = this.dups instanceof DuplicateDetector ? this.dups.reset() : new DuplicateDetector();
     this.delivered = null;
     this.wantsBytes = true;
+    this.unlimited = false;
     this.lastTime = Number.NaN;
     this.cWord = word(buf, cOff);
     this.sWord = word(buf, sOff);
@@ -181,6 +182,16 @@ export class Flow {
   }
 
   /** The consumer wants no more bytes: stop both directions. */
+  /** The consumer reads the whole stream (StreamConsumer.wholeStream): both directions lose their byte limit, once. */
+  unlimitBytes(): void {
+    const r = this.reasm;
+    if (r === null || this.unlimited) return;
+    this.unlimited = true;
+    r[0].unlimit();
+    r[1].unlimit();
+  }
+  private unlimited = false;
+
   stopBytes(): void {
     this.wantsBytes = false;
     if (this.reasm) {
@@ -212,7 +223,10 @@ class DirSink implements ReassemblySink {
   data(data: Buffer, frame: number, time: number): boolean {
     const c = this.flow.consumer;
     if (!c || !this.flow.wantsBytes) return false;
-    if (c.onData(this.dir, data, frame, time)) return true;
+    if (c.onData(this.dir, data, frame, time)) {
+      if (c.wholeStream === true) this.flow.unlimitBytes();
+      return true;
+    }
     this.flow.stopBytes();
     return false;
   }

@@ -99,11 +99,16 @@ export class StreamReassembler {
   private capRef = 0;
 
   constructor(
-    private readonly limit: number,
+    private limit: number,
     private readonly maxHeld: number,
     private readonly budget: HeldBudget,
     private readonly sink: ReassemblySink,
   ) {}
+
+  /** Lifts the per-flow byte limit (the consumer reads the whole stream); no effect once capped. */
+  unlimit(): void {
+    if (this.mode === OPEN) this.limit = Number.MAX_SAFE_INTEGER;
+  }
 
   /** Whether bytes are still reassembled (not capped, not refused by the consumer). */
   get open(): boolean {

@@ -192,6 +192,12 @@ export interface StreamConsumer {
    * (the table then keeps counters only).
    */
   onData(dir: Dir, data: Buffer, frame: number, time: number): boolean;
+  /**
+   * Optional: set (once) by a consumer that must read the whole stream (a decrypted TLS session:
+   * facts such as a Set Error Info come at its end). The reassembly then lifts its per-flow byte
+   * limit; memory stays bounded by the segments held out of order and what the consumer keeps.
+   */
+  readonly wholeStream?: boolean;
   /** Bytes that will never come (lost before the capture point, or given up). */
   onGap(dir: Dir, missingBytes: number, frame: number, time: number): void;
   /**

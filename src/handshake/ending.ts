@@ -77,6 +77,11 @@ export interface EndInput {
   activeAt?: Ref | null;
   /** The active phase's first large server record or Update (the first graphics), or null. Optional. */
   graphicsAt?: Ref | null;
+  /**
+   * The server sent a Server Redirection PDU (MS-RDPBCGR 2.2.13.1, not LB_NOREDIRECT): the client is
+   * to reconnect elsewhere, so the close that follows is this connection's normal end. Optional.
+   */
+  redirected?: boolean;
 }
 
 export interface MissingRef extends Ref {
@@ -95,6 +100,8 @@ export function decideEnding(e: EndInput): Ending {
   if (e.startedLate) {
     return { outcome: 'incomplete_capture', incompleteReason: 'started_late', died: null };
   }
+  // MS-RDPBCGR 3.1.5.2: a redirected client disconnects and connects to the target; nothing failed here.
+  if (e.redirected) return { outcome: 'completed', incompleteReason: null, died: null };
   const active = phaseIndex(e.reached) >= phaseIndex('active');
   const close = e.closes[0] ?? null;
   const pe = e.protocolEnd;

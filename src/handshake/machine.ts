@@ -8,6 +8,7 @@ import { endpointText } from '../flow/types.js';
 import type {
   ConnectionRecord,
   CredsspInfo,
+  DecodeStop,
   ErrorInfoEvent,
   LicensingEvent,
   McsInfo,
@@ -187,6 +188,8 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
   /** Per direction: the decrypted TLS stream (created on the first decrypted byte) and whether its decoding stopped. */
   private inner: [StreamBuf | null, StreamBuf | null] = [null, null];
   private innerStopped: [boolean, boolean] = [false, false];
+  /** Per direction: where and why decoding stopped before the flow's end (TlsDecryption.decodeStopped), allocated on first use. */
+  private decodeStops: [DecodeStop | null, DecodeStop | null] | null = null;
   private largeAfterStop = 0;
 
   constructor(
@@ -402,8 +405,11 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
     if (last === null || frame >= last.frame) this.lastData[dir] = { frame, time };
     if (this.stopped[dir]) return this.stillWanted();
     const s = this.stream(dir);
+    // Decrypting: the whole session is read (its end is decoded); only a unit being assembled is held.
+    if (!s.pendingBudget && this.tlsLazy !== null && this.tlsLazy.decrypting) this.readWhole();
     if (!s.append(data, frame, time)) {
       this.stopped[dir] = true;
+      this.noteDecodeStop(dir, frame, `the per-connection budget of ${s.budget} bytes was used up`);
       this.warn(frame, s.endPosition, `${DIRS[dir]} stream: decoding stopped after the per-connection budget of ${s.budget} bytes`);
       return this.stillWanted();
     }
@@ -521,6 +527,7 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
       }
       if (used === 0) return; // incomplete: wait for more bytes
       if (used < 0) {
+        this.noteDecodeStop(dir, s.frameOfStart(), 'bytes no decoder frames');
         this.stopDir(dir);
         return;
       }
@@ -536,9 +543,10 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
       this.afterInnerStop(dir, data.length, frame, time);
       return;
     }
-    const s = (this.inner[dir] ??= new StreamBuf(this.budget));
+    const s = (this.inner[dir] ??= this.wholeStreamBuf());
     if (!s.append(data, frame, time)) {
       this.innerStopped[dir] = true;
+      this.noteDecodeStop(dir, frame, `the per-connection budget of ${s.budget} decrypted bytes was used up`);
       this.warn(frame, null, `${DIRS[dir]} decrypted stream: decoding stopped after the per-connection budget of ${s.budget} bytes`);
       return;
     }
@@ -593,6 +601,7 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
       if (used === 0) return;
       if (used < 0) {
         this.innerStopped[dir] = true;
+        this.noteDecodeStop(dir, s.frameOfStart(), 'decrypted bytes no decoder frames');
         s.clear();
         return;
       }
@@ -650,6 +659,28 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
       `the RDP stream after the Connection Confirm is in the clear although ${name} was selected (the client's frame ${frame} is a TPKT PDU, not a TLS ClientHello): a decrypted export or a tool's plaintext dump; its PDUs are decoded as such`,
     );
     this.event(0, frame, s.timeOfEnd(1), 'Clear RDP stream', `${name} was selected but the bytes after the Confirm are not TLS (decrypted or plaintext dump)`);
+  }
+
+  /** Set once TLS is decrypted (StreamConsumer.wholeStream): the flow table then reassembles past its per-flow limit. */
+  wholeStream = false;
+
+  /** A decrypted direction's plaintext stream: read to its end, the budget bounding what is pending. */
+  private wholeStreamBuf(): StreamBuf {
+    const s = new StreamBuf(this.budget);
+    s.pendingBudget = true;
+    return s;
+  }
+
+  /** The session is decrypted: both outer streams are read to the end, and so are the flow's bytes. */
+  private readWhole(): void {
+    this.wholeStream = true;
+    for (const x of this.streams) x.pendingBudget = true;
+  }
+
+  /** The first reason decoding of a direction stopped (only one per direction is kept). */
+  private noteDecodeStop(dir: Dir, frame: number | null, reason: string): void {
+    const d = (this.decodeStops ??= [null, null]);
+    d[dir] ??= { by: SIDE[dir], frame, reason };
   }
 
   stopDir(dir: Dir): void {
@@ -711,7 +742,25 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
       dataAcks: tcp !== null ? tcp.dataAcks : [null, null],
       ...(this.gaps !== null ? { gaps: this.gaps } : {}),
       ...(this.rec.negotiation?.logonMode ? { logonMode: true, activeAt: this.phaseList.find((p) => p.phase === 'active') ?? null, graphicsAt: this.firstGraphics } : {}),
+      ...(this.rec.mcs?.redirection !== undefined && !this.rec.mcs.redirection.noRedirect ? { redirected: true } : {}),
     };
+  }
+
+  /**
+   * A decrypted connection whose data was not all read (the reassembly's per-direction limit cut it,
+   * or decoding stopped): its decryption says where, so that nothing is concluded from a fact's
+   * absence after that point (e.g. no Save Session Info: no logon).
+   */
+  private noteDecryptionStops(facts: FlowFacts): void {
+    const d = this.rec.tls?.decryption;
+    if (d === undefined || d.status === 'no_key' || d.status === 'unsupported') return;
+    for (const dir of DIR_INDEXES) {
+      if (facts.cutBytes[dir] > 0) this.noteDecodeStop(dir, null, `${facts.cutBytes[dir]} bytes past the reassembly limit were not read`);
+    }
+    const stops = this.decodeStops;
+    if (stops === null) return;
+    const list = stops.filter((x): x is DecodeStop => x !== null);
+    if (list.length > 0) d.decodeStopped = list;
   }
 
   private record(facts: FlowFacts, reason: FlowEndReason, captureEnd: number): ConnectionRecord {
@@ -737,6 +786,7 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
     if (this.droppedEvents > 0) this.warn(null, null, `${this.droppedEvents} timeline events were omitted (the first ${TIMELINE_HEAD} and the last ${TIMELINE_TAIL} are kept)`);
     if (this.droppedWarnings > 0) this.warnings.push({ frame: null, offset: null, message: `${this.droppedWarnings} more warnings were not kept` });
     this.tlsLazy?.end(this.closes[0]?.dir ?? null);
+    this.noteDecryptionStops(facts);
     const ending = decideEnding(this.endInput(facts, captureEnd));
     const died = ending.died;
     const ce = this.tlsLazy?.shape.credsspError ?? null;

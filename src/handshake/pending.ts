@@ -93,6 +93,11 @@ export class PendingMachine implements StreamConsumer {
     return this.machine.onData(dir, data, frame, time);
   }
 
+  /** The machine reads the whole stream once its TLS is decrypted (StreamConsumer.wholeStream). */
+  get wholeStream(): boolean {
+    return this.built?.wholeStream ?? false;
+  }
+
   onGap(dir: Dir, missingBytes: number, frame: number, time: number): void {
     this.machine.onGap(dir, missingBytes, frame, time);
   }

@@ -165,7 +165,9 @@ export class SendDataTrack {
         this.m.event(dir, frame, time, dir === 1 ? 'Initiate Multitransport Request' : 'Initiate Multitransport Response');
         return;
       case 'redirection':
-        this.m.event(dir, frame, time, 'Server Redirection');
+        // 2.2.13.2.1: the packet's Flags (SEC_REDIRECTION_PKT) and Length stand where the security header is.
+        if (((c.value.flags ?? 0) & 0x0008) !== 0) this.m.event(dir, frame, time, 'Server Redirection', 'encrypted (Standard RDP Security)');
+        else this.share.redirection(dir, buf, c.value.bodyOff - 4, end, frame, time, base);
         return;
       case 'unknown':
         return;

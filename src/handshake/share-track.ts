@@ -6,7 +6,8 @@ import type { Dir } from '../flow/types.js';
 import { decodeSharePdu, PDUTYPE2_FONTLIST, PDUTYPE2_FONTMAP } from '../rdp/share.js';
 import { errinfoClass, errinfoDescription, errinfoName } from '../rdp/errinfo.js';
 import type { MachineSink } from './machine.js';
-import { phaseIndex } from './types.js';
+import { phaseIndex, redirectionTarget, type RedirectionInfo } from './types.js';
+import { decodeServerRedirection } from '../rdp/redirection.js';
 
 const SIDE = ['client', 'server'] as const;
 /** Set Error Info events kept per connection. */
@@ -29,6 +30,36 @@ export class ShareTrack {
   private clientAfterDemand = 0;
 
   constructor(private readonly m: MachineSink) {}
+
+  /**
+   * A Server Redirection PDU's RDP_SERVER_REDIRECTION_PACKET at `off` (MS-RDPBCGR 2.2.13.1): the
+   * server's first one is kept in the record (mcs.redirection); the close that follows is then the
+   * connection's normal end (ending.ts).
+   */
+  redirection(dir: Dir, buf: Buffer, off: number, end: number, frame: number, time: number, base: number): void {
+    const r = decodeServerRedirection(buf, off, end);
+    if (!r.ok) {
+      this.m.event(dir, frame, time, 'Server Redirection', 'unreadable');
+      this.m.warn(frame, r.kind === 'malformed' ? base + r.at : null, `${SIDE[dir]} Server Redirection PDU: ${r.kind === 'malformed' ? r.reason : 'cut short'}`);
+      return;
+    }
+    const v = r.value;
+    const info: RedirectionInfo = {
+      frame,
+      sessionId: v.sessionId,
+      redirFlags: v.redirFlags,
+      redirFlagNames: v.redirFlagNames,
+      targetNetAddress: v.targetNetAddress,
+      loadBalanceInfo: v.loadBalanceInfo,
+      targetFqdn: v.targetFqdn,
+      targetNetBiosName: v.targetNetBiosName,
+      targetNetAddresses: v.targetNetAddresses,
+      noRedirect: v.noRedirect,
+    };
+    this.m.event(dir, frame, time, 'Server Redirection', v.noRedirect ? `LB_NOREDIRECT, session id ${v.sessionId}` : `to ${redirectionTarget(info)}, session id ${v.sessionId}`);
+    const mcs = this.m.rec.mcs;
+    if (dir === 1 && mcs !== null && mcs.redirection === undefined) mcs.redirection = info;
+  }
 
   /** A Share Control PDU in the clear. */
   pdu(dir: Dir, buf: Buffer, off: number, end: number, _channelId: number, frame: number, time: number, base: number): void {
@@ -59,7 +90,8 @@ export class ShareTrack {
         this.m.event(dir, frame, time, 'Deactivate All', 'the server deactivates the session; a reactivation follows (MS-RDPBCGR 1.3.1.3)');
         return;
       case 'serverRedirect':
-        this.m.event(dir, frame, time, 'Server Redirection');
+        // 2.2.13.3.1: shareControlHeader (6 bytes), pad2Octets, then the RDP_SERVER_REDIRECTION_PACKET.
+        this.redirection(dir, buf, off + 8, p.header.end, frame, time, base);
         return;
       case 'flowControl':
       case 'other':

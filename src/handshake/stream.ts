@@ -15,13 +15,18 @@ export class StreamBuf {
   private chunkTimes: number[] = [];
   /** Bytes appended in all. */
   total = 0;
+  /**
+   * The budget bounds the bytes pending (not yet consumed) instead of all bytes appended: a stream
+   * read to its end (decrypted TLS), whose memory stays bounded by one unit being assembled.
+   */
+  pendingBudget = false;
 
   constructor(readonly budget: number) {}
 
   /** Appends a segment's new bytes. Returns false when the budget is used up (the bytes are not kept). */
   append(data: Buffer, frame: number, time: number): boolean {
     if (data.length === 0) return true;
-    if (this.total + data.length > this.budget) return false;
+    if ((this.pendingBudget ? this.tail - this.head : this.total) + data.length > this.budget) return false;
     this.total += data.length;
     const pending = this.tail - this.head;
     if (pending === 0) {

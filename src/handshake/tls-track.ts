@@ -32,7 +32,8 @@ import {
   type TlsRecord,
 } from '../rdp/tls.js';
 import { clientRandomKey } from '../rdp/keylog.js';
-import { decryptRecord, suiteParams, tls12Keys, tls13Keys, type PlainRecord, type RecordKeys } from '../rdp/tls-decrypt.js';
+import { decryptRecord, suiteParams, tls10Prf, tls12Keys, tls12Prf, tls13Keys, type PlainRecord, type RecordKeys, type SuiteParams } from '../rdp/tls-decrypt.js';
+import { createHash } from 'node:crypto';
 import type { Failure } from '../rdp/result.js';
 import { cipherSuiteName, handshakeTypeName, versionName } from '../rdp/tls-codes.js';
 import { parseCertificateDetailed } from '../rdp/x509.js';
@@ -47,6 +48,12 @@ const MAX_CERTIFICATES = 8;
 /** RFC 7366 encrypt_then_mac extension. */
 const EXT_ENCRYPT_THEN_MAC = 22;
 const CONTENT_HANDSHAKE = 22;
+/** RFC 7627 extended_master_secret extension. */
+const EXT_EXTENDED_MASTER_SECRET = 23;
+/** Cipher suites with the RSA key exchange (RFC 5246 A.5, RFC 5288): the ClientKeyExchange carries the encrypted pre-master. */
+const RSA_KEY_EXCHANGE = new Set([0x002f, 0x0035, 0x003c, 0x003d, 0x009c, 0x009d]);
+/** Handshake bytes kept for an RSA line's extended master secret (RFC 7627 3: the session hash); a real one is a few KB. */
+const MAX_TRANSCRIPT = 256 * 1024;
 const CONTENT_APPLICATION_DATA = 23;
 
 /** One direction's record protection while decrypting: its keys and the next record's sequence number (RFC 5246 6.1). */
@@ -114,6 +121,13 @@ export class TlsTrack {
   /** TLS 1.3: the decrypted handshake messages of each side, and whether a Certificate is being read from them. */
   private hs13: [HandshakeDefragmenter | null, HandshakeDefragmenter | null] = [null, null];
   private innerHandshake = false;
+  /**
+   * Only when the key log has RSA lines: the clear handshake messages up to the ClientKeyExchange
+   * (RFC 7627 3 session hash), and the session waiting for its pre-master there.
+   */
+  private transcript: Buffer[] | null = null;
+  private transcriptBytes = 0;
+  private rsaPending: { p: SuiteParams; serverRandom: Buffer; etm: boolean; ems: boolean; version: number } | null = null;
 
   constructor(private readonly m: MachineSink) {
     this.shape = new ShapeTracker(m);
@@ -249,13 +263,22 @@ export class TlsTrack {
       }
       this.dec = [{ keys: tls13Keys(p, s.clientHandshake), seq: 0 }, { keys: tls13Keys(p, s.serverHandshake), seq: 0 }];
     } else {
-      if (sh.version !== 0x0303) {
+      // TLS 1.0 / 1.1 carry only CBC suites (RFC 2246, RFC 4346); SSL 3.0 is not decrypted.
+      const legacyCbc = (sh.version === 0x0301 || sh.version === 0x0302) && p !== null && !p.tls13 && p.mac !== null;
+      if (sh.version !== 0x0303 && !legacyCbc) {
         d.status = 'unsupported';
-        d.reason = `${versionName(sh.version)} records are not decrypted (TLS 1.2 and 1.3 are)`;
+        d.reason = `${versionName(sh.version)} records${p === null ? '' : ` with ${cipherSuiteName(sh.cipherSuite)}`} are not decrypted (TLS 1.0 / 1.1 CBC suites, TLS 1.2 and 1.3 are)`;
         return;
       }
       let ms = keys.master.get(cr);
       if (ms === undefined && keys.refresh?.()) ms = keys.master.get(cr);
+      if (ms === undefined && keys.rsa.size > 0 && p !== null && !p.tls13 && RSA_KEY_EXCHANGE.has(sh.cipherSuite) && this.transcript !== null) {
+        // RSA key exchange: the key log's RSA line is found by the ClientKeyExchange (rsaKeys).
+        const etm = sh.extensions.some((e) => e.type === EXT_ENCRYPT_THEN_MAC);
+        this.rsaPending = { p, serverRandom: Buffer.from(sh.random), etm, ems: sh.extensions.some((e) => e.type === EXT_EXTENDED_MASTER_SECRET), version: sh.version };
+        d.reason = `the key log has no CLIENT_RANDOM line for this session's client random ${cr.slice(0, 16)}…, and the ClientKeyExchange (for an RSA line) was not seen`;
+        return;
+      }
       if (ms === undefined) {
         d.reason = `the key log has no CLIENT_RANDOM line for this session's client random ${cr.slice(0, 16)}…`;
         return;
@@ -266,9 +289,50 @@ export class TlsTrack {
         return;
       }
       const etm = sh.extensions.some((e) => e.type === EXT_ENCRYPT_THEN_MAC);
-      this.pending12 = tls12Keys(p, ms, random, sh.random, etm);
+      this.pending12 = tls12Keys(p, ms, random, sh.random, etm, sh.version);
     }
     d.status = 'decrypted';
+  }
+
+  /**
+   * RSA key exchange (RFC 5246 7.4.7.1): the ClientKeyExchange's EncryptedPreMasterSecret (a 2-byte
+   * length, then the RSA-encrypted pre-master) names its key log line by its first 8 bytes; the master
+   * secret is PRF(pre_master, "master secret", client + server random) (8.1), or with the extended
+   * master secret PRF(pre_master, "extended master secret", session_hash) (RFC 7627 4), the session
+   * hash being the PRF hash of the handshake messages up to this one (MD5 + SHA-1 before TLS 1.2).
+   */
+  private rsaKeys(body: Uint8Array): void {
+    const pend = this.rsaPending!;
+    this.rsaPending = null;
+    const transcript = this.transcript;
+    this.transcript = null;
+    const d = this.info().decryption;
+    const keys = this.m.keys;
+    const random = this.clientRandom;
+    if (d === undefined || keys === null || random === null || body.length < 2 + 8) return;
+    const n = (body[0]! << 8) | body[1]!;
+    if (n + 2 !== body.length) return;
+    const id = Buffer.from(body.subarray(2, 10)).toString('hex');
+    const pms = keys.rsa.get(id);
+    if (pms === undefined) {
+      d.reason = `the key log has no CLIENT_RANDOM line for this session's client random ${d.clientRandom?.slice(0, 16) ?? ''}…, nor an RSA line for its encrypted pre-master ${id}…`;
+      return;
+    }
+    const legacy = pend.version < 0x0303;
+    let ms: Buffer;
+    if (pend.ems) {
+      if (transcript === null) return;
+      const all = Buffer.concat(transcript);
+      const hash = legacy ? Buffer.concat([createHash('md5').update(all).digest(), createHash('sha1').update(all).digest()]) : createHash(pend.p.prf).update(all).digest();
+      ms = legacy ? tls10Prf(pms, 'extended master secret', hash, 48) : tls12Prf(pend.p.prf, pms, 'extended master secret', hash, 48);
+    } else {
+      const seed = Buffer.concat([random, pend.serverRandom]);
+      ms = legacy ? tls10Prf(pms, 'master secret', seed, 48) : tls12Prf(pend.p.prf, pms, 'master secret', seed, 48);
+    }
+    d.rsaKey = id;
+    this.pending12 = tls12Keys(pend.p, ms, random, pend.serverRandom, pend.etm, pend.version);
+    d.status = 'decrypted';
+    d.reason = '';
   }
 
   /**
@@ -496,6 +560,13 @@ export class TlsTrack {
     const t = this.info();
     const frame = h.lastFrame;
     const body = h.body;
+    if (h.msgType === HS_CLIENT_HELLO && dir === 0 && this.transcript === null && (this.m.keys?.rsa.size ?? 0) > 0 && !this.innerHandshake) this.transcript = [];
+    if (this.transcript !== null && !this.innerHandshake) {
+      const len = body.length;
+      this.transcriptBytes += 4 + len;
+      if (this.transcriptBytes > MAX_TRANSCRIPT) this.transcript = null;
+      else this.transcript.push(Buffer.from([h.msgType, len >> 16, (len >> 8) & 0xff, len & 0xff]), Buffer.from(body));
+    }
     switch (h.msgType) {
       case HS_CLIENT_HELLO: {
         this.m.reach('tls', frame, time);
@@ -569,6 +640,7 @@ export class TlsTrack {
         return;
       case HS_CLIENT_KEY_EXCHANGE:
         this.m.event(dir, frame, time, 'Client Key Exchange');
+        if (dir === 0 && this.rsaPending !== null) this.rsaKeys(body);
         return;
       case HS_CERTIFICATE_REQUEST:
         this.m.event(dir, frame, time, 'Certificate Request');

@@ -168,6 +168,25 @@ export interface TlsDecryption {
   records: { client: number; server: number };
   /** The first record that did not authenticate, or null. */
   failure: { frame: number; by: 'client' | 'server'; reason: string } | null;
+  /**
+   * Per side, where reading its data stopped before the connection's end (a byte budget, the
+   * reassembly limit, or bytes no decoder frames): what came after is not known, so the absence of
+   * a fact (a Save Session Info, a Set Error Info) says nothing past it. Present only then.
+   */
+  decodeStopped?: DecodeStop[];
+  /**
+   * RSA key exchange decrypted with an NSS `RSA` line: the first 8 bytes (hex) of the ClientKeyExchange's
+   * encrypted pre-master (public: they are in the capture), the line's key. Present only then.
+   */
+  rsaKey?: string;
+}
+
+/** Where and why reading one side's data stopped (TlsDecryption.decodeStopped). */
+export interface DecodeStop {
+  by: 'client' | 'server';
+  /** The frame where it stopped, or null (the reassembly limit: no frame). */
+  frame: number | null;
+  reason: string;
 }
 
 export interface CredsspInfo {
@@ -231,6 +250,32 @@ export interface McsInfo {
   disconnectUltimatum: { frame: number; by: 'client' | 'server'; reason: number; reasonName: string } | null;
   /** The first Save Session Info PDU with infoType 0-2 (MS-RDPBCGR 2.2.10.1.1): a user logged on. Present only once seen. */
   logon?: { frame: number; infoType: number; infoTypeName: string };
+  /**
+   * The server's first Server Redirection PDU (MS-RDPBCGR 2.2.13.1), decoded (Standard RDP Security,
+   * or decrypted TLS): where it sends the client. Its strings are the server's (untrusted). Present
+   * only once seen.
+   */
+  redirection?: RedirectionInfo;
+}
+
+/** A Server Redirection PDU's fields (MS-RDPBCGR 2.2.13.1); never the password / logon cookie, user or domain. */
+export interface RedirectionInfo {
+  frame: number;
+  sessionId: number;
+  redirFlags: number;
+  redirFlagNames: string[];
+  targetNetAddress: string | null;
+  loadBalanceInfo: string | null;
+  targetFqdn: string | null;
+  targetNetBiosName: string | null;
+  targetNetAddresses: string[];
+  /** LB_NOREDIRECT: information only, the client is not sent elsewhere. */
+  noRedirect: boolean;
+}
+
+/** Where a Server Redirection sends the client, in words: the FQDN, else the address, else the NetBIOS name, else the load-balance info. */
+export function redirectionTarget(r: RedirectionInfo): string {
+  return r.targetFqdn ?? r.targetNetAddress ?? r.targetNetAddresses[0] ?? r.targetNetBiosName ?? (r.loadBalanceInfo !== null ? `load-balance info "${r.loadBalanceInfo}"` : 'the same server (no target given)');
 }
 
 export interface LicensingEvent {

@@ -9,7 +9,9 @@
 //   extended master secret of RFC 7627 too: the line carries the result, not the premaster);
 // - CLIENT_HANDSHAKE_TRAFFIC_SECRET, SERVER_HANDSHAKE_TRAFFIC_SECRET, CLIENT_TRAFFIC_SECRET_0,
 //   SERVER_TRAFFIC_SECRET_0: TLS 1.3 traffic secrets (RFC 8446 7.1).
-// Other labels (EXPORTER_SECRET, EARLY_EXPORTER_SECRET, CLIENT_EARLY_TRAFFIC_SECRET, RSA) are
+// - RSA: `RSA <first 8 bytes of the encrypted pre-master secret> <48-byte pre-master secret>` for
+//   the RSA key exchange (RFC 5246 7.4.7.1), found by the ClientKeyExchange's encrypted pre-master.
+// Other labels (EXPORTER_SECRET, EARLY_EXPORTER_SECRET, CLIENT_EARLY_TRAFFIC_SECRET) are
 // counted as skipped. The secrets are kept only in memory: nothing here is ever reported.
 
 /** The TLS 1.3 secrets of one session (RFC 8446 7.1), each null until a line gives it. */
@@ -38,7 +40,7 @@ const TLS13_LABELS: Readonly<Record<string, keyof Tls13Secrets>> = {
   CLIENT_TRAFFIC_SECRET_0: 'clientTraffic0',
   SERVER_TRAFFIC_SECRET_0: 'serverTraffic0',
 };
-const IGNORED_LABELS = new Set(['EXPORTER_SECRET', 'EARLY_EXPORTER_SECRET', 'CLIENT_EARLY_TRAFFIC_SECRET', 'RSA', 'PMS_CLIENT_RANDOM']);
+const IGNORED_LABELS = new Set(['EXPORTER_SECRET', 'EARLY_EXPORTER_SECRET', 'CLIENT_EARLY_TRAFFIC_SECRET', 'PMS_CLIENT_RANDOM']);
 
 /** Lowercase hex of 32 bytes, or null. */
 function hexKey(s: string): string | null {
@@ -62,6 +64,8 @@ export function clientRandomKey(random: Uint8Array): string {
 export class KeyLog {
   readonly master = new Map<string, Buffer>();
   readonly tls13 = new Map<string, Tls13Secrets>();
+  /** RSA lines: the pre-master secret by the first 8 bytes of its encryption (16 lowercase hex). */
+  readonly rsa = new Map<string, Buffer>();
   /** Lines read that carried a secret we keep / another label we do not use. */
   lines = 0;
   skipped = 0;
@@ -76,7 +80,7 @@ export class KeyLog {
   refresh: (() => boolean) | null = null;
 
   get size(): number {
-    return this.master.size + this.tls13.size;
+    return this.master.size + this.tls13.size + this.rsa.size;
   }
 
   private problem(source: string, line: number, reason: string): void {
@@ -106,6 +110,10 @@ export class KeyLog {
     const label = parts[0]!;
     if (IGNORED_LABELS.has(label)) {
       this.skipped++;
+      return;
+    }
+    if (label === 'RSA') {
+      this.addRsa(parts, source, lineNo);
       return;
     }
     const field = label === 'CLIENT_RANDOM' ? null : TLS13_LABELS[label];
@@ -158,9 +166,36 @@ export class KeyLog {
     this.lines++;
   }
 
+  /** `RSA <encrypted pre-master, first 8 bytes hex> <pre-master hex>` (RFC 5246 7.4.7.1: 48 bytes). */
+  private addRsa(parts: string[], source: string, lineNo: number): void {
+    if (parts.length !== 3) {
+      this.problem(source, lineNo, `RSA: expected 3 fields, found ${parts.length}`);
+      return;
+    }
+    const id = parts[1]!;
+    if (id.length !== 16 || !/^[0-9a-fA-F]+$/.test(id)) {
+      this.problem(source, lineNo, 'RSA: the encrypted pre-master prefix is not 8 bytes of hex');
+      return;
+    }
+    const pms = hexBytes(parts[2]!);
+    if (pms === null || pms.length !== 48) {
+      this.problem(source, lineNo, `RSA: the pre-master secret is not 48 bytes of hex`);
+      return;
+    }
+    if (this.size >= MAX_KEYLOG_SESSIONS && !this.rsa.has(id.toLowerCase())) {
+      this.problem(source, lineNo, `more than ${MAX_KEYLOG_SESSIONS} sessions: the rest are skipped`);
+      return;
+    }
+    this.rsa.set(id.toLowerCase(), pms);
+    this.lines++;
+  }
+
   /** The lines of one session, in the key log format (for an evidence capture's DSB), or null. */
-  linesFor(clientRandom: string): string | null {
+  linesFor(clientRandom: string, rsaKey?: string): string | null {
     const out: string[] = [];
+    // An RSA key exchange's line, named by its encrypted pre-master's first 8 bytes (public).
+    const pms = rsaKey !== undefined ? this.rsa.get(rsaKey) : undefined;
+    if (pms !== undefined) out.push(`RSA ${rsaKey} ${pms.toString('hex')}`);
     const m = this.master.get(clientRandom);
     if (m !== undefined) out.push(`CLIENT_RANDOM ${clientRandom} ${m.toString('hex')}`);
     const t = this.tls13.get(clientRandom);

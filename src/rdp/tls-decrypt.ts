@@ -5,6 +5,9 @@
 //
 // - TLS 1.2 (RFC 5246 5 PRF with the suite's hash, 6.3 key block; the master secret itself comes
 //   from the key log's CLIENT_RANDOM line, with or without the extended master secret of RFC 7627);
+// - TLS 1.0 / 1.1 (RFC 2246 5 / RFC 4346 5: the PRF is P_MD5 xor P_SHA-1 over the two halves of the
+//   secret), CBC suites only: TLS 1.0's IV is implicit (the key block's, then each record's last
+//   ciphertext block, RFC 2246 6.2.3.2), TLS 1.1's explicit (RFC 4346 6.2.3.2) as in TLS 1.2;
 // - AEAD records: AES-GCM (RFC 5288 3: 4-byte salt + 8-byte explicit nonce) and ChaCha20-Poly1305
 //   (RFC 7905 2: IV xor sequence number), additional data of RFC 5246 6.2.3.3;
 // - CBC records with HMAC (RFC 5246 6.2.3.2, explicit IV), MAC-then-encrypt or encrypt-then-MAC
@@ -94,10 +97,15 @@ export interface RecordKeys {
   macKey: Buffer;
   /** RFC 7366 encrypt_then_mac negotiated (CBC only). */
   encryptThenMac: boolean;
+  /**
+   * TLS 1.0 CBC (RFC 2246 6.2.3.2): no explicit IV; `iv` is the IV of the next record (the key
+   * block's, then the last ciphertext block of the record before), and decryptRecord moves it on.
+   */
+  chainedIv?: true;
 }
 
 /** RFC 5246 5: P_hash(secret, seed) for `length` bytes. */
-export function pHash(hash: HashName, secret: Uint8Array, seed: Uint8Array, length: number): Buffer {
+export function pHash(hash: HashName | 'md5', secret: Uint8Array, seed: Uint8Array, length: number): Buffer {
   const out = Buffer.allocUnsafe(length);
   let a: Buffer = createHmac(hash, secret).update(seed).digest();
   let n = 0;
@@ -115,6 +123,19 @@ export function tls12Prf(hash: 'sha256' | 'sha384', secret: Uint8Array, label: s
 }
 
 /**
+ * RFC 2246 5 / RFC 4346 5: PRF(secret, label, seed) = P_MD5(S1, label + seed) xor P_SHA-1(S2, label + seed),
+ * S1 and S2 the first and second halves of the secret (sharing its middle byte when its length is odd).
+ */
+export function tls10Prf(secret: Uint8Array, label: string, prfSeed: Uint8Array, length: number): Buffer {
+  const half = Math.ceil(secret.length / 2);
+  const s = Buffer.concat([Buffer.from(label, 'latin1'), prfSeed]);
+  const a = pHash('md5', secret.subarray(0, half), s, length);
+  const b = pHash('sha1', secret.subarray(secret.length - half), s, length);
+  for (let i = 0; i < length; i++) a[i]! ^= b[i]!;
+  return a;
+}
+
+/**
  * RFC 5246 6.3: the key block from the master secret, split into both directions' keys.
  * client_write_MAC_key, server_write_MAC_key, client_write_key, server_write_key,
  * client_write_IV, server_write_IV, in that order.
@@ -125,9 +146,15 @@ export function tls12Keys(
   clientRandom: Uint8Array,
   serverRandom: Uint8Array,
   encryptThenMac: boolean,
+  /** The ServerHello's version: below 0x0303 (TLS 1.0 / 1.1) the key block comes from their PRF (CBC suites only). */
+  version = 0x0303,
 ): { client: RecordKeys; server: RecordKeys } {
-  const len = 2 * (p.macLength + p.keyLength + p.fixedIvLength);
-  const kb = tls12Prf(p.prf, masterSecret, 'key expansion', Buffer.concat([serverRandom, clientRandom]), len);
+  const legacy = version < 0x0303;
+  // RFC 2246 6.3: TLS 1.0's key block also holds each side's first CBC IV (one block); TLS 1.1's does not.
+  const ivLength = version === 0x0301 && p.mac !== null ? 16 : p.fixedIvLength;
+  const len = 2 * (p.macLength + p.keyLength + ivLength);
+  const seed = Buffer.concat([serverRandom, clientRandom]);
+  const kb = legacy ? tls10Prf(masterSecret, 'key expansion', seed, len) : tls12Prf(p.prf, masterSecret, 'key expansion', seed, len);
   let o = 0;
   const take = (n: number): Buffer => {
     const b = kb.subarray(o, o + n);
@@ -138,12 +165,13 @@ export function tls12Keys(
   const sMac = take(p.macLength);
   const cKey = take(p.keyLength);
   const sKey = take(p.keyLength);
-  const cIv = take(p.fixedIvLength);
-  const sIv = take(p.fixedIvLength);
+  const cIv = Buffer.from(take(ivLength));
+  const sIv = Buffer.from(take(ivLength));
   const etm = encryptThenMac && p.mac !== null;
+  const chained = version === 0x0301 && p.mac !== null ? { chainedIv: true as const } : {};
   return {
-    client: { params: p, key: cKey, iv: cIv, macKey: cMac, encryptThenMac: etm },
-    server: { params: p, key: sKey, iv: sIv, macKey: sMac, encryptThenMac: etm },
+    client: { params: p, key: cKey, iv: cIv, macKey: cMac, encryptThenMac: etm, ...chained },
+    server: { params: p, key: sKey, iv: sIv, macKey: sMac, encryptThenMac: etm, ...chained },
   };
 }
 
@@ -274,26 +302,32 @@ export function decryptRecord(
   return decryptCbc(k, seq, contentType, version, buf, off, end);
 }
 
-/** RFC 5246 6.2.3.2 (MAC then encrypt) and RFC 7366 3 (encrypt then MAC), explicit IV. */
+/**
+ * RFC 5246 6.2.3.2 (MAC then encrypt) and RFC 7366 3 (encrypt then MAC), explicit IV (TLS 1.1, 1.2);
+ * TLS 1.0's implicit, chained IV (RFC 2246 6.2.3.2) when the keys say so (k.iv moves on).
+ */
 function decryptCbc(k: RecordKeys, seq: number, contentType: number, version: number, buf: Uint8Array, off: number, end: number): Decoded<PlainRecord> {
   const p = k.params;
   const len = end - off;
   const ml = p.macLength;
   const etm = k.encryptThenMac;
   const cbcLen = etm ? len - ml : len;
-  if (cbcLen < 32 || cbcLen % 16 !== 0) return malformed(off, `CBC record of ${len} bytes is not an IV plus whole blocks${etm ? ' plus its MAC' : ''}`);
+  const ivLen = k.chainedIv ? 0 : 16;
+  if (cbcLen < ivLen + 16 || cbcLen % 16 !== 0) return malformed(off, `CBC record of ${len} bytes is not ${ivLen > 0 ? 'an IV plus ' : ''}whole blocks${etm ? ' plus its MAC' : ''}`);
   if (etm) {
     const mac = createHmac(p.mac!, k.macKey).update(aad12(seq, contentType, version, cbcLen)).update(buf.subarray(off, off + cbcLen)).digest();
     if (!timingSafeEqual(mac, buf.subarray(off + cbcLen, end))) return malformed(off, 'record does not authenticate with these keys');
   }
   let dec: Buffer;
   try {
-    const d = createDecipheriv(p.cipher, k.key, buf.subarray(off, off + 16));
+    const d = createDecipheriv(p.cipher, k.key, ivLen > 0 ? buf.subarray(off, off + 16) : k.iv);
     d.setAutoPadding(false);
-    dec = Buffer.concat([d.update(buf.subarray(off + 16, off + cbcLen)), d.final()]);
+    dec = Buffer.concat([d.update(buf.subarray(off + ivLen, off + cbcLen)), d.final()]);
   } catch {
     return malformed(off, 'record does not decrypt with these keys');
   }
+  // TLS 1.0: the next record's IV is this record's last ciphertext block.
+  if (k.chainedIv) k.iv = Buffer.from(buf.subarray(off + cbcLen - 16, off + cbcLen));
   const pad = dec[dec.length - 1]!;
   const contentEnd = dec.length - 1 - pad - (etm ? 0 : ml);
   if (contentEnd < 0) return malformed(off, 'record does not decrypt with these keys (bad padding)');
@@ -331,14 +365,16 @@ export function encryptRecord(k: RecordKeys, seq: number, contentType: number, v
     c.setAAD(aad, { plaintextLength: plaintext.length });
     return Buffer.concat([ex, c.update(plaintext), c.final(), c.getAuthTag()]);
   }
-  const iv = Buffer.from(explicit ?? Buffer.alloc(16));
+  const iv = Buffer.from(k.chainedIv ? k.iv : (explicit ?? Buffer.alloc(16)));
   const ml = p.macLength;
   const body = k.encryptThenMac ? Buffer.from(plaintext) : Buffer.concat([plaintext, createHmac(p.mac, k.macKey).update(aad12(seq, contentType, version, plaintext.length)).update(plaintext).digest()]);
   const pad = 15 - (body.length % 16);
   const padded = Buffer.concat([body, Buffer.alloc(pad + 1, pad)]);
   const c = createCipheriv(p.cipher, k.key, iv);
   c.setAutoPadding(false);
-  const ct = Buffer.concat([iv, c.update(padded), c.final()]);
+  const blocks = Buffer.concat([c.update(padded), c.final()]);
+  if (k.chainedIv) k.iv = Buffer.from(blocks.subarray(blocks.length - 16));
+  const ct = k.chainedIv ? blocks : Buffer.concat([iv, blocks]);
   if (!k.encryptThenMac) return ct;
   void ml;
   return Buffer.concat([ct, createHmac(p.mac, k.macKey).update(aad12(seq, contentType, version, ct.length)).update(ct).digest()]);

@@ -283,7 +283,13 @@ export async function exportEvidence(
  * failure ends. The same selection and files as exportEvidence; `visit` calls its argument for
  * each frame, oldest first.
  */
-export function exportEvidenceFromFrames(report: Report, visit: (onFrame: (v: FrameView) => void) => void, dir: string): EvidenceResult {
+export function exportEvidenceFromFrames(
+  report: Report,
+  visit: (onFrame: (v: FrameView) => void) => void,
+  dir: string,
+  /** The analysis' TLS secrets: a decrypted connection's own go into its file's DSB, as exportEvidence does. */
+  keys: KeyLog | null = null,
+): EvidenceResult {
   const warnings: string[] = [];
   const { targets, left } = targetsOf(report, dir);
   if (left > 0) warnings.push(`evidence: ${left} failed connections beyond the first ${MAX_EVIDENCE_FILES} got no evidence file`);
@@ -298,6 +304,7 @@ export function exportEvidenceFromFrames(report: Report, visit: (onFrame: (v: Fr
     const code = (e as NodeJS.ErrnoException).code;
     throw new Error(`evidence: ${code !== undefined ? `cannot write in ${dir} (${code})` : (e as Error).message}`);
   }
+  if (keys !== null) insertSecrets(targets, keys);
   return written(targets, warnings);
 }
 
@@ -451,7 +458,7 @@ export async function spoolStdin(sources: CaptureSource[], input: Readable = pro
 function insertSecrets(targets: Target[], keys: KeyLog): void {
   for (const t of targets) {
     if (t.writer === null || t.clientRandom === null) continue;
-    const lines = keys.linesFor(t.clientRandom);
+    const lines = keys.linesFor(t.clientRandom, t.conn.tls?.decryption?.rsaKey);
     if (lines === null) continue;
     t.writer.addSecrets(SECRETS_TYPE_TLS_KEY_LOG, Buffer.from(lines, 'latin1'));
     const dsb = t.writer.drain();

@@ -1,6 +1,7 @@
 // The ladder of one connection, shared by the text, Markdown and HTML writers: which timeline
 // events to show (bounded), where the connection died, and small wording helpers.
 import type { Party, Phase, TimelineEvent } from '../handshake/types.js';
+import { redirectionTarget } from '../handshake/types.js';
 import { secondsText } from '../diagnose/facts.js';
 import { timeInRange } from '../capture/types.js';
 import type { Finding } from '../diagnose/types.js';
@@ -175,6 +176,8 @@ export function outcomeText(c: ReportedConnection): string {
 
 function outcomeWords(c: ReportedConnection): string {
   if (c.attempt?.role === 'pre_authentication') return `NLA pre-authentication for ${c.attempt.of}`;
+  const redirect = c.mcs?.redirection;
+  if (c.outcome === 'completed' && redirect !== undefined && !redirect.noRedirect) return `completed: redirected to ${redirectionTarget(redirect)}`;
   if (c.outcome === 'completed') return 'completed';
   if (c.outcome === 'failed') return `failed in ${c.died?.phase ?? c.reached}`;
   return `incomplete capture (${c.incompleteReason === 'started_late' ? 'started late' : c.incompleteReason === 'ended_early' ? 'ended early' : 'unknown'})`;

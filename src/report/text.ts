@@ -233,10 +233,22 @@ function oneLine(c: ReportedConnection, many: boolean, paint: Paint): string {
   if (sec) parts.push(sec);
   const d = c.tls?.decryption;
   if (d) parts.push(d.status === 'decrypted' ? 'TLS decrypted' : `TLS not decrypted (${d.status.replace('_', ' ')})`);
+  const rd = c.mcs?.redirection;
+  if (rd) parts.push(`Server Redirection in frame ${rd.frame} (session id ${rd.sessionId}${rd.loadBalanceInfo !== null ? `, load-balance info "${rd.loadBalanceInfo}"` : ''}${rd.noRedirect ? ', LB_NOREDIRECT' : ''})`);
   const ended = c.errorInfo.filter((e) => e.code !== 0).at(-1);
   if (ended && c.outcome === 'completed') parts.push(`ended by the server with ${ended.name}`);
   // Whether a user logged on is readable only where the share data was (decrypted TLS).
-  if (d && d.records.server > 0 && c.reached === 'active') parts.push(c.mcs?.logon ? `user logged on (Save Session Info, frame ${c.mcs.logon.frame})` : 'no user logon seen (no Save Session Info)');
+  // When the server's side was not read to its end, a missing Save Session Info proves nothing.
+  if (d && d.records.server > 0 && c.reached === 'active') {
+    const stop = d.decodeStopped?.find((x) => x.by === 'server');
+    parts.push(
+      c.mcs?.logon
+        ? `user logged on (Save Session Info, frame ${c.mcs.logon.frame})`
+        : stop
+          ? `whether a user logged on is not known (the server's data was read only until ${stop.frame !== null ? `frame ${stop.frame}` : 'the reassembly limit'})`
+          : 'no user logon seen (no Save Session Info)',
+    );
+  }
   const outcome = c.outcome === 'completed' ? paint('32', outcomeText(c)) : paint('33', outcomeText(c));
   return `${where(c, many)}: ${outcome} (${parts.join(', ')})`;
 }

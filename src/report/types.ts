@@ -23,6 +23,9 @@ import type { ProbeResult } from './probe.js';
  *      `probes[].failedHandshakes` and `probes[].sources`.
  *      2.3 also: `capture.stats.checksumsNotVerified` (packets of connections past their handshake, whose
  *      checksums the count-only path does not verify).
+ *      2.3 also: the warning cause `no_user_logon` (a completed, decrypted session with no Save Session Info
+ *      logon notification) and `tls.decryption.decodeStopped` (where reading a decrypted side stopped).
+ *      2.3 also: `mcs.redirection` (a decoded Server Redirection PDU: the connection is completed, the client sent on).
  */
 export const REPORT_SCHEMA_VERSION = '2.3';
 

@@ -349,3 +349,25 @@ describe('docs/sensor.md', () => {
     expect(TEMPLATE.template.mappings.dynamic).toBe('strict');
   });
 });
+
+describe('live --sensor with --keylog (issue 13)', () => {
+  it("decrypts as it captures, and a failure's evidence pcapng carries that connection's keys in a DSB", async () => {
+    const name = 'keylog_nla_logon_failure';
+    const keylogPath = path.join(repoRoot, 'fixtures/captures', `${name}.keylog`);
+    const text = readFileSync(keylogPath, 'latin1');
+    const { packets } = await framesOf(path.join(repoRoot, 'fixtures/captures', `${name}.pcapng`));
+    const ev = mkdtempSync(path.join(tmp, 'evidence-keys-'));
+    const { cap } = fakeCap(packets, { batch: 7 });
+    const out = new Lines(ev);
+    const code = await runLive(opts({ count: packets.length, exportEvidence: ev, keyLogs: [{ name: keylogPath, text }] }), out, { cap: () => cap, stderr: new Collect() });
+    expect(code).toBe(1);
+    expect(out.text).toContain('STATUS_LOGON_FAILURE');
+    const files = readdirSync(ev).filter((f) => f.endsWith('.pcapng'));
+    expect(files).toHaveLength(1);
+    const again = await analyze([{ kind: 'file', path: path.join(ev, files[0]!) }], { jobs: 1 });
+    const c = again.connections[0]!;
+    expect(c.tls!.decryption!.status).toBe('decrypted');
+    expect(c.credssp!.errorName).toBe('STATUS_LOGON_FAILURE');
+    expect(again.warnings.some((w) => w.startsWith('TLS secrets for 1 session from Decryption Secrets Block'))).toBe(true);
+  });
+});

@@ -467,6 +467,32 @@ export function scenarios(): Scenario[] {
     });
     out.push(one('a completed session over Standard RDP Security (RC4)', 'standard_rdp_security', c, { minConfidence: 1, frames: [5, 7, 12], mentions: ['PROTOCOL_RDP', 'ENCRYPTION_METHOD_128BIT (RC4)', 'Security Exchange (frame 12)'] }));
   }
+
+  // no_user_logon (a warning on a completed, decrypted connection without a Save Session Info)
+  {
+    const c = makeRecord({
+      security: 'tls',
+      negotiation: makeNegotiation({ requestedProtocols: 0x1, selectedProtocol: 0x1, selectedProtocolName: 'SSL' }),
+      tls: makeTls({ decryption: { status: 'decrypted', reason: 'decrypted', clientRandom: null, records: { client: 20, server: 24 }, failure: null } }),
+      phases: [phase('tcp', 3), phase('x224', 5), phase('tls', 10), phase('mcs', 12), phase('licensing', 28), phase('capabilities', 30), phase('finalization', 32), phase('active', 44)],
+      mcs: {
+        connectInitialFrame: 12,
+        connectResponseFrame: 13,
+        result: 0,
+        client: null,
+        server: null,
+        erectDomainFrame: 14,
+        attachUserRequestFrame: 15,
+        attachUserConfirmFrame: 16,
+        attachUserResult: 0,
+        channelJoins: [],
+        securityExchangeFrame: null,
+        clientInfoFrame: 27,
+        disconnectUltimatum: { frame: 60, by: 'client', reason: 3, reasonName: 'rn-user-requested' },
+      },
+    });
+    out.push(one('a completed decrypted session in which no user logged on', 'no_user_logon', c, { minConfidence: 0.9, frames: [27, 30, 44, 60], mentions: ['Demand Active in frame 30', 'no Save Session Info', 'Disconnect Provider Ultimatum (rn-user-requested) in frame 60'] }));
+  }
   return out;
 }
 

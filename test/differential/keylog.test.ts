@@ -25,6 +25,9 @@ const CASES: Case[] = [
   { name: 'keylog_chacha20_password_expired', keylogFile: false },
   { name: 'keylog_cbc_account_restriction', keylogFile: false },
   { name: 'keylog_licensing_error', keylogFile: false },
+  { name: 'keylog_tls10_cbc_logon_failure', keylogFile: false },
+  { name: 'keylog_tls11_cbc_logon_failure', keylogFile: true },
+  { name: 'keylog_rsa_kx_logon_failure', keylogFile: false },
 ];
 
 const FIELDS = [

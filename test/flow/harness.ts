@@ -20,6 +20,8 @@ export class Recording implements StreamConsumer {
   ends = 0;
   /** onData returns false after this many deliveries. */
   acceptChunks = Infinity;
+  /** StreamConsumer.wholeStream: the consumer reads the whole stream (the per-flow limit is lifted). */
+  wholeStream = false;
   private chunks = 0;
 
   constructor(readonly facts: FlowFacts) {}

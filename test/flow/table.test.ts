@@ -254,6 +254,22 @@ describe('FlowTable: stream delivery', () => {
     expect(h.table.stats.cutBytes).toBe(5);
   });
 
+  it('a consumer that reads the whole stream (decrypted TLS) lifts the per-flow bound: nothing is cut', () => {
+    const h = new Harness({ perFlowBytes: 8 });
+    const c = new Conn(C, 50018, S, 3389);
+    handshake(h, c);
+    h.only.wholeStream = true;
+    h.feed(c.c('12345'));
+    h.feed(c.c('67890'));
+    h.feed(c.c('abc'));
+    h.feed(c.s('server bytes past the bound'));
+    h.finish();
+    expect(h.only.stream(0)).toBe('1234567890abc');
+    expect(h.only.stream(1)).toBe('server bytes past the bound');
+    expect(h.only.ended!.facts.cutBytes).toEqual([0, 0]);
+    expect(h.table.stats.cutBytes).toBe(0);
+  });
+
   it('drops a segment 1 GiB ahead as outside any receive window: reported, counted, no gap, no retransmissions after it', () => {
     const h = new Harness();
     const c = new Conn(C, 50030, S, 3389);

@@ -36,6 +36,17 @@ describe('KeyLog', () => {
     expect(k.linesFor('33'.repeat(32))).toBeNull();
   });
 
+  it('reads RSA lines (encrypted pre-master prefix, 48-byte pre-master) and names bad ones', () => {
+    const k = new KeyLog();
+    k.add([`RSA 0011AABBCCDDEEFF ${'03'.repeat(48)}`, `RSA 0011 ${'03'.repeat(48)}`, `RSA 1122334455667788 ${'03'.repeat(47)}`, 'RSA 1122334455667788'].join('\n'), 'rsa.log');
+    expect(k.rsa.get('0011aabbccddeeff')!.equals(Buffer.alloc(48, 3))).toBe(true);
+    expect(k.lines).toBe(1);
+    expect(k.size).toBe(1);
+    expect(k.problems.map((p) => p.line)).toEqual([2, 3, 4]);
+    expect(k.problems[0]!.reason).toContain('8 bytes of hex');
+    expect(k.problems[1]!.reason).toContain('48 bytes');
+  });
+
   it('tolerates duplicates; names a conflicting one', () => {
     const k = new KeyLog();
     k.add(`CLIENT_RANDOM ${CR} ${MS}\nCLIENT_RANDOM ${CR} ${MS}\n`, 'a');

@@ -6,7 +6,7 @@ import fc from 'fast-check';
 import { recordTlsSession, type TlsSessionResult } from '../../fixtures/lib/tls-session.js';
 import { KeyLog, clientRandomKey } from '../../src/rdp/keylog.js';
 import { parseClientHello, parseServerHello, readTlsRecord } from '../../src/rdp/tls.js';
-import { decryptRecord, encryptRecord, suiteParams, tls12Keys, tls12Prf, tls13Keys, type RecordKeys } from '../../src/rdp/tls-decrypt.js';
+import { decryptRecord, encryptRecord, suiteParams, tls10Prf, tls12Keys, tls12Prf, tls13Keys, type RecordKeys } from '../../src/rdp/tls-decrypt.js';
 
 const hex = (s: string): Buffer => Buffer.from(s.replace(/\s+/g, ''), 'hex');
 
@@ -16,6 +16,59 @@ describe('TLS 1.2 PRF (RFC 5246 5)', () => {
     const out = tls12Prf('sha256', hex('9bbe436ba940f017b17652849a71db35'), 'test label', hex('a0ba9f936cda311827a6f796ffd5198c'), 100);
     expect(out.subarray(0, 32).toString('hex')).toBe('e3f229ba727be17b8d122620557cd453c2aab21d07c3d495329b52d4e61edb5a');
     expect(out.length).toBe(100);
+  });
+});
+
+describe('TLS 1.0 / 1.1 PRF (RFC 2246 5): P_MD5 xor P_SHA-1 over the halves of the secret', () => {
+  // Expected bytes from OpenSSL's TLS1-PRF (`openssl kdf -kdfopt digest:MD5-SHA1 ... TLS1-PRF`).
+  it('matches OpenSSL on the "PRF Testvector" (48-byte secret of 0xab, 64-byte seed of 0xcd)', () => {
+    const out = tls10Prf(Buffer.alloc(48, 0xab), 'PRF Testvector', Buffer.alloc(64, 0xcd), 104);
+    expect(out.toString('hex')).toBe(
+      'd3d4d1e349b5d515044666d51de32bab258cb521b6b053463e354832fd976754443bcf9a296519bc289abcbc1187e4ebd31e602353776c408aafb74cbc85eff69255f9788faa184cbb957a9819d84a5d7eb006eb459d3ae8de9810454b8b2d8f1afbc655a8c9a013',
+    );
+  });
+  it('shares the middle byte of an odd-length secret between the halves', () => {
+    const secret = Buffer.concat([Buffer.from('0102030405'.repeat(9), 'hex'), Buffer.from('010203', 'hex')]);
+    const out = tls10Prf(secret, 'key expansion', Buffer.concat([Buffer.alloc(32, 0x11), Buffer.alloc(32, 0x22)]), 40);
+    expect(out.toString('hex')).toBe('23f5576c838fe5e9c932df4a07c2ee5ec4f77712975774e7f2faef1295a41019f13767529ca3bb85');
+  });
+});
+
+describe('TLS 1.0 / 1.1 CBC records (RFC 2246 6.2.3.2, RFC 4346 6.2.3.2)', () => {
+  const p = suiteParams(0xc014)!;
+  const master = Buffer.alloc(48, 7);
+  const cr = Buffer.alloc(32, 1);
+  const sr = Buffer.alloc(32, 2);
+  it('TLS 1.0: the key block holds the first IV, each record chains the next (its last ciphertext block)', () => {
+    const enc = tls12Keys(p, master, cr, sr, false, 0x0301).client;
+    const dec = tls12Keys(p, master, cr, sr, false, 0x0301).client;
+    expect(enc.chainedIv).toBe(true);
+    expect(enc.iv.length).toBe(16);
+    const msgs = ['first', 'a second, longer record of the same direction', 'third'].map((t) => Buffer.from(t));
+    const recs = msgs.map((m, i) => encryptRecord(enc, i, 23, 0x0301, m));
+    // No explicit IV: the records are whole blocks of MAC'd, padded plaintext (5 + 20 MAC + pad = 32).
+    expect(recs[0]!.length).toBe(32);
+    recs.forEach((r, i) => {
+      const d = decryptRecord(dec, i, 23, 0x0301, r, 0, r.length);
+      expect(d.ok && d.value.plaintext.equals(msgs[i]!)).toBe(true);
+      expect(dec.iv.equals(r.subarray(r.length - 16))).toBe(true);
+    });
+    // Out of order (the IV chain broken): the record does not decrypt.
+    const fresh = tls12Keys(p, master, cr, sr, false, 0x0301).client;
+    expect(decryptRecord(fresh, 1, 23, 0x0301, recs[1]!, 0, recs[1]!.length).ok).toBe(false);
+  });
+  it('TLS 1.1: explicit IVs, and keys from the TLS 1.0 PRF (not TLS 1.2\'s)', () => {
+    const k11 = tls12Keys(p, master, cr, sr, false, 0x0302).server;
+    const k12 = tls12Keys(p, master, cr, sr, false, 0x0303).server;
+    expect(k11.chainedIv).toBeUndefined();
+    expect(k11.iv.length).toBe(0);
+    expect(k11.key.equals(k12.key)).toBe(false);
+    const pt = Buffer.from('TSRequest bytes');
+    const ct = encryptRecord(k11, 3, 23, 0x0302, pt, Buffer.alloc(16, 0x5a));
+    expect(ct.subarray(0, 16).equals(Buffer.alloc(16, 0x5a))).toBe(true);
+    const d = decryptRecord(k11, 3, 23, 0x0302, ct, 0, ct.length);
+    expect(d.ok && d.value.plaintext.equals(pt)).toBe(true);
+    expect(decryptRecord(k12, 3, 23, 0x0302, ct, 0, ct.length).ok).toBe(false);
   });
 });
 
@@ -102,7 +155,7 @@ export function decryptSession(s: TlsSessionResult, log: KeyLog): { client: Buff
       o += r.consumed;
       const v = r.value;
       if (v.contentType === 20) {
-        if (!p.tls13) keys = tls12Keys(p, log.master.get(crk)!, ch.value.random, sh.value.random, etm)[dir === 'c2s' ? 'client' : 'server'];
+        if (!p.tls13) keys = tls12Keys(p, log.master.get(crk)!, ch.value.random, sh.value.random, etm, sh.value.version)[dir === 'c2s' ? 'client' : 'server'];
         continue;
       }
       if (keys === null || (p.tls13 && v.contentType !== 23)) continue;
@@ -127,7 +180,9 @@ export function decryptSession(s: TlsSessionResult, log: KeyLog): { client: Buff
 }
 
 describe('real sessions (node:tls, key log from its keylog event)', () => {
-  const cases: { name: string; max: 'TLSv1.2' | 'TLSv1.3'; ciphers?: string; suite: number; etm?: boolean }[] = [
+  const cases: { name: string; max: 'TLSv1' | 'TLSv1.1' | 'TLSv1.2' | 'TLSv1.3'; ciphers?: string; suite: number; etm?: boolean }[] = [
+    { name: 'TLS 1.0 ECDHE-RSA-AES256-SHA (implicit, chained CBC IVs)', max: 'TLSv1', ciphers: 'ECDHE-RSA-AES256-SHA:@SECLEVEL=0', suite: 0xc014 },
+    { name: 'TLS 1.1 ECDHE-RSA-AES128-SHA (explicit CBC IVs)', max: 'TLSv1.1', ciphers: 'ECDHE-RSA-AES128-SHA:@SECLEVEL=0', suite: 0xc013 },
     { name: 'ECDHE-RSA-AES256-GCM-SHA384 with EMS', max: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES256-GCM-SHA384', suite: 0xc030 },
     { name: 'ECDHE-RSA-AES128-GCM-SHA256', max: 'TLSv1.2', ciphers: 'ECDHE-RSA-AES128-GCM-SHA256', suite: 0xc02f },
     { name: 'ECDHE-RSA-CHACHA20-POLY1305', max: 'TLSv1.2', ciphers: 'ECDHE-RSA-CHACHA20-POLY1305', suite: 0xcca8 },
@@ -140,8 +195,8 @@ describe('real sessions (node:tls, key log from its keylog event)', () => {
       const fromClient = Buffer.from('0\x82client says hello to the server');
       const fromServer = Buffer.from('0\x82server answers the client');
       const s = await recordTlsSession({
-        server: { cert: 'selfsigned', maxVersion: c.max, ...(c.ciphers ? { ciphers: c.ciphers } : {}) },
-        client: { maxVersion: c.max, ...(c.ciphers ? { ciphers: c.ciphers } : {}) },
+        server: { cert: 'selfsigned', maxVersion: c.max, ...(c.max < 'TLSv1.2' ? { minVersion: c.max } : {}), ...(c.ciphers ? { ciphers: c.ciphers } : {}) },
+        client: { maxVersion: c.max, ...(c.max < 'TLSv1.2' ? { minVersion: c.max } : {}), ...(c.ciphers ? { ciphers: c.ciphers } : {}) },
         steps: [
           { from: 'client', data: fromClient },
           { from: 'server', data: fromServer },
@@ -154,7 +209,7 @@ describe('real sessions (node:tls, key log from its keylog event)', () => {
       expect(log.problems).toEqual([]);
       const d = decryptSession(s, log);
       expect(d.failures).toBe(0);
-      expect(d.ems).toBe(c.max === 'TLSv1.2');
+      expect(d.ems).toBe(c.max !== 'TLSv1.3');
       if (c.etm) expect(d.etm).toBe(true);
       expect(d.client.toString('latin1')).toBe(fromClient.toString('latin1'));
       expect(d.server.toString('latin1').startsWith(fromServer.toString('latin1'))).toBe(true);

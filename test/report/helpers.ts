@@ -83,6 +83,7 @@ export async function hostileReport(): Promise<Report> {
     securityExchangeFrame: null,
     clientInfoFrame: null,
     disconnectUltimatum: null,
+    redirection: { frame: 12, sessionId: 1, redirFlags: 0x303, redirFlagNames: ['LB_TARGET_NET_ADDRESS'], targetNetAddress: EVIL, loadBalanceInfo: EVIL, targetFqdn: EVIL, targetNetBiosName: EVIL, targetNetAddresses: [EVIL], noRedirect: false },
   };
   c.errorInfo.push({ frame: 12, code: 0x10c9, name: EVIL, description: EVIL });
   const f = c.findings[0]!;

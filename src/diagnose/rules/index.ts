@@ -19,6 +19,7 @@ import { dnsFailure } from './dns_failure.js';
 import { serverDenied } from './server_denied.js';
 import { clientAbort } from './client_abort.js';
 import { standardRdpSecurity } from './standard_rdp_security.js';
+import { noUserLogon } from './no_user_logon.js';
 
 export const RULES: readonly Rule[] = [
   certExpired,
@@ -40,7 +41,8 @@ export const RULES: readonly Rule[] = [
   serverDenied,
   clientAbort,
   standardRdpSecurity,
+  noUserLogon,
 ];
 
 /** The rules of warnings (a weakness of a connection that worked): the only ones run on completed connections. */
-export const WARNING_RULES: readonly Rule[] = [standardRdpSecurity];
+export const WARNING_RULES: readonly Rule[] = [standardRdpSecurity, noUserLogon];
