@@ -2,6 +2,7 @@
 // `--format json` prints a Report as is (docs/report.schema.json documents it).
 import type { ConnectionRecord } from '../handshake/types.js';
 import type { Finding, ProbeGroup } from '../diagnose/types.js';
+import type { GatewayNote } from '../diagnose/gateway.js';
 import type { AttemptLink } from '../diagnose/attempts.js';
 import type { DnsTransaction } from '../flow/types.js';
 import type { ProbeResult } from './probe.js';
@@ -23,6 +24,7 @@ import type { ProbeResult } from './probe.js';
  *      `probes[].failedHandshakes` and `probes[].sources`.
  *      2.3 also: `capture.stats.checksumsNotVerified` (packets of connections past their handshake, whose
  *      checksums the count-only path does not verify).
+ *      Also `gateways` added (HTTPS connections to an RD Gateway, or that could be one: issue 14).
  */
 export const REPORT_SCHEMA_VERSION = '2.3';
 
@@ -142,6 +144,11 @@ export interface Report {
    * are not in `connections` and not counted in `summary`. Since schema 2.2.
    */
   probes: ProbeGroup[];
+  /**
+   * RD Gateway connections (TCP 443, UDP 3391: MS-TSGU) as far as their cleartext shows them, and
+   * HTTPS that could be a gateway's: not connection attempts, not counted in `summary`. Since schema 2.3.
+   */
+  gateways: GatewayNote[];
   groups: AttemptGroup[];
   servers: ServerSummary[];
   dns: DnsTransaction[];
