@@ -848,7 +848,7 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
     failed: failed + o.failed,
     incompleteCapture: incomplete + o.incomplete,
     preAuthentication,
-    headline: headline(conns, findings, { findings: captureFindings, frames: capture.frames, probes, gateways: gatewayClause(gatewaysSeen) }),
+    headline: headline(conns, findings, { findings: captureFindings, frames: capture.frames, probes, gateways: gatewayClause(gatewaysSeen, conns.length === 0) }),
   };
   if (overflowCount - probeCounted > 0) summary.headline += ` (${overflowCount - probeCounted} more connections counted per server, not recorded.)`;
   return {

@@ -33,7 +33,7 @@ export interface GatewayNote {
 }
 
 /** Labels a gateway's host name is commonly given (RD Gateway Manager's deployments, Azure and hosting templates). */
-const GATEWAY_LABEL = /^(rdg|rdgw|rdgateway|rds?gw|rdsgateway|gateway|gw|tsg|tsgw|tsgateway|rdweb|remote|remotedesktop|rdp-?gw)[0-9-]*$/;
+const GATEWAY_LABEL = /^(rdg|rdgw|rdgateway|rds?-?gw|rdsgateway|gateway|gw|tsg|tsgw|tsgateway|rdweb|remote|remotedesktop|rdp-?gw)[0-9-]*$/;
 
 /** Whether a DNS name's first label names a gateway ("rdg.corp.example", "gw01.example"). */
 export function gatewayLikeName(name: string): boolean {
@@ -199,8 +199,12 @@ function capitalize(s: string): string {
   return s.length > 0 ? s[0]!.toUpperCase() + s.slice(1) : s;
 }
 
-/** The headline's clause about gateways (null when there is nothing to say). */
-export function gatewayClause(notes: readonly GatewayNote[]): string | null {
+/**
+ * The headline's clause about gateways (null when there is nothing to say). HTTPS that only could be
+ * a gateway's is told only when `possibleToo` (the capture holds no RDP connection: then it is the
+ * one lead); beside RDP connections it stays in the report's gateway section.
+ */
+export function gatewayClause(notes: readonly GatewayNote[], possibleToo = true): string | null {
   if (notes.length === 0) return null;
   const shownOrLikely = notes.filter((n) => n.evidence !== 'possible');
   if (shownOrLikely.length > 0) {
@@ -209,6 +213,7 @@ export function gatewayClause(notes: readonly GatewayNote[]): string | null {
     const through = n.evidence === 'shown' ? 'connected through the RD Gateway' : 'most likely connected through an RD Gateway at';
     return `${n.client} ${through} ${n.gateway}${n.names[0] !== undefined ? ` (${JSON.stringify(n.names[0])})` : ''}${others > 0 ? ` (and ${plural(others, 'more gateway')})` : ''}; the RDP connection it tunnels is encrypted inside HTTPS, so a key log (--keylog) is needed to see whether and where it failed`;
   }
+  if (!possibleToo) return null;
   const hosts = notes.filter((n) => n.connections.length > 0);
   const conns = hosts.reduce((a, n) => a + n.connections.length, 0);
   return `${plural(conns, 'HTTPS connection')} ${conns === 1 ? 'was' : 'were'} seen that could be an RD Gateway's; a key log (--keylog) would tell`;

@@ -112,7 +112,7 @@ export class GatewayWatch implements StreamConsumer {
     this.done = true;
   }
 
-  onData(dir: Dir, data: Buffer, frame: number): boolean {
+  onData(dir: Dir, data: Buffer, frame: number, _time: number): boolean {
     if (this.done || this.notTls) return false;
     if (this.facts.transport === 'udp') return false;
     if (this.tls === null && dir === 1 && this.heldBytes[0] === 0) return true; // the server speaks first: wait for the client
@@ -236,7 +236,7 @@ export class GatewayWatch implements StreamConsumer {
     }
   }
 
-  onEnd(facts: FlowFacts, reason: FlowEndReason): void {
+  onEnd(facts: FlowFacts, reason: FlowEndReason, _captureEnd: number): void {
     if (facts.transport === 'tcp' && this.tls === null) return;
     const c = this.close;
     this.onSighting({
