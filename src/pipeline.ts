@@ -289,7 +289,7 @@ class FileRun {
       // Streamed connections (onConnection) need their records; otherwise those beyond maxRecords are counted only.
       counter: onConnection === null ? this.counter : undefined,
       // With --port 443: HTTPS (an RD Gateway's, or any) is not taken for a failed RDP attempt.
-      gateway: (facts) => new GatewayWatch(facts, this.name, this.onGatewaySighting),
+      gateway: (facts) => new GatewayWatch(facts, this.name, this.onGatewaySighting, this.keys),
     };
     const ports = [3389, ...(opts.rdpPorts ?? []).filter((p) => p !== 3389)];
     for (const p of ports) if (Number.isInteger(p) && p >= 0 && p < 65536) this.userPorts.add(p);
@@ -395,7 +395,7 @@ class FileRun {
     // A flow on an RD Gateway's port (neither end an RDP port): what its cleartext shows (gateway-watch.ts).
     if (facts.clientBy !== 'x224' && !this.userPorts.has(facts.server.port) && !this.userPorts.has(facts.client.port)) {
       const gw = facts.transport === 'tcp' ? GATEWAY_TCP_PORT : GATEWAY_UDP_PORT;
-      return facts.server.port === gw ? new GatewayWatch(facts, this.name, this.onGatewaySighting) : null;
+      return facts.server.port === gw ? new GatewayWatch(facts, this.name, this.onGatewaySighting, this.keys) : null;
     }
     // The flow's id (a half-open connection's is given with its SYN, before the flow is built).
     const id = `c${facts.id}`;
@@ -797,7 +797,7 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
     warnings.push(`${overflowCount} connections beyond the first ${Math.min(maxRecords, kept.length)} were counted per server, not recorded${why} (${where})`);
   }
   if (unknownLinkFrames > 0) warnings.push(`${unknownLinkFrames} frames of an unsupported link type were skipped`);
-  warnings.push(...keyLogWarnings(parts, conns));
+  warnings.push(...keyLogWarnings(parts, conns, gatewaySightings));
   for (const p of parts) {
     if (p.clockOutlierCount === 0) continue;
     const o = p.clockOutliers;
@@ -930,7 +930,7 @@ export function reported(c: ConnectionRecord, findings: Finding[], attempt: Atte
  * The key sources in one line per file, the lines that could not be used, and which TLS
  * connections were not decrypted and why (design.md: the report says what was decoded and what inferred).
  */
-function keyLogWarnings(parts: FilePart[], conns: ConnectionRecord[]): string[] {
+function keyLogWarnings(parts: FilePart[], conns: ConnectionRecord[], gateways: readonly GatewaySighting[] = []): string[] {
   const out: string[] = [];
   const seen = new Set<string>();
   for (const p of parts) {
@@ -951,6 +951,15 @@ function keyLogWarnings(parts: FilePart[], conns: ConnectionRecord[]): string[] 
     if (d !== undefined) by[d.status]++;
   }
   out.push(`TLS decryption: ${by.decrypted} connection${by.decrypted === 1 ? '' : 's'} decrypted, ${by.partial} partly, ${by.failed} whose records did not authenticate with the given secrets (a key log of other sessions), ${by.no_key} without a secret, ${by.unsupported} with a version or cipher suite not decrypted`);
+  // HTTPS to an RD Gateway's port (gateway-watch.ts) is decrypted apart from the RDP connections.
+  const gw = { decrypted: 0, failed: 0, no_key: 0, unsupported: 0 };
+  for (const g of gateways) {
+    const d = g.tls?.decryption ?? null;
+    if (d !== null) gw[d]++;
+  }
+  if (gw.decrypted + gw.failed + gw.no_key + gw.unsupported > 0) {
+    out.push(`TLS decryption of HTTPS to port 443 (RD Gateway): ${gw.decrypted} connection${gw.decrypted === 1 ? '' : 's'} decrypted, ${gw.failed} whose records did not authenticate, ${gw.no_key} without a secret, ${gw.unsupported} with a version or cipher suite not decrypted (TLS 1.2 is)`);
+  }
   return out;
 }
 

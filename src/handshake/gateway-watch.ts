@@ -26,6 +26,9 @@ import {
   readTlsRecord,
 } from '../rdp/tls.js';
 import { alertName, versionName } from '../rdp/tls-codes.js';
+import { clientRandomKey, type KeyLog } from '../rdp/keylog.js';
+import { decryptRecord, suiteParams, tls12Keys, type RecordKeys } from '../rdp/tls-decrypt.js';
+import { GatewayPlainReader, type GatewayPlain } from './gateway-plain.js';
 import { parseCertificateDetailed } from '../rdp/x509.js';
 import type { CertificateInfo } from './types.js';
 
@@ -37,6 +40,10 @@ export const GATEWAY_UDP_PORT = 3391;
 export const WATCH_BYTES = 64 * 1024;
 /** Application-data records counted per direction before the watch stops asking for bytes. */
 const WATCH_APP_RECORDS = 32;
+/** With the session's keys: bytes of each direction read (the gateway's exchange and the first tunnelled bytes). */
+export const WATCH_BYTES_DECRYPTED = 1024 * 1024;
+/** RFC 7366 encrypt_then_mac extension. */
+const EXT_ENCRYPT_THEN_MAC = 22;
 
 export interface GatewayTls {
   clientHelloFrame: number;
@@ -57,6 +64,14 @@ export interface GatewayTls {
   appRecords: { client: number; server: number };
   /** Alerts in the clear (before a side's ChangeCipherSpec). */
   alerts: { frame: number; by: 'client' | 'server'; description: string }[];
+  /**
+   * With a key log: whether the records were decrypted ('decrypted'), the log had no secret for
+   * this session ('no_key'), the version or suite is not one we decrypt ('unsupported': TLS 1.2
+   * only for now), or a record did not authenticate ('failed'); null without a key log.
+   */
+  decryption: 'decrypted' | 'no_key' | 'unsupported' | 'failed' | null;
+  /** What the decrypted HTTP transport said (gateway-plain.ts), or null. */
+  plain: GatewayPlain | null;
 }
 
 /** One TCP connection to the gateway port whose client spoke TLS, or one UDP flow to GATEWAY_UDP_PORT. */
@@ -95,11 +110,18 @@ export class GatewayWatch implements StreamConsumer {
   private notTls = false;
   private done = false;
   private close: { how: 'fin' | 'rst'; by: 'client' | 'server'; frame: number } | null = null;
+  /** Decryption (TLS 1.2 with the key log's CLIENT_RANDOM secret): the client random, the keys waiting for each side's CCS, each side's state. */
+  private clientRandom: Uint8Array | null = null;
+  private pending: { client: RecordKeys; server: RecordKeys } | null = null;
+  private readonly dec: [{ keys: RecordKeys; seq: number } | null, { keys: RecordKeys; seq: number } | null] = [null, null];
+  private reader: GatewayPlainReader | null = null;
+  private limit = WATCH_BYTES;
 
   constructor(
     readonly facts: FlowFacts,
     private readonly file: string,
     private readonly onSighting: (s: Omit<GatewaySighting, 'id'>) => void,
+    private readonly keys: KeyLog | null = null,
   ) {}
 
   onTcpEvent(ev: TcpEvent): void {
@@ -116,7 +138,7 @@ export class GatewayWatch implements StreamConsumer {
     if (this.done || this.notTls) return false;
     if (this.facts.transport === 'udp') return false;
     if (this.tls === null && dir === 1 && this.heldBytes[0] === 0) return true; // the server speaks first: wait for the client
-    if (this.read[dir]! + this.heldBytes[dir]! + data.length > WATCH_BYTES) data = data.subarray(0, Math.max(0, WATCH_BYTES - this.read[dir]! - this.heldBytes[dir]!));
+    if (this.read[dir]! + this.heldBytes[dir]! + data.length > this.limit) data = data.subarray(0, Math.max(0, this.limit - this.read[dir]! - this.heldBytes[dir]!));
     if (data.length > 0) {
       this.held[dir]!.push(data);
       this.heldBytes[dir]! += data.length;
@@ -124,8 +146,8 @@ export class GatewayWatch implements StreamConsumer {
     this.records(dir, frame);
     if (this.notTls) return false;
     const t = this.tls;
-    if (t !== null && t.appRecords.client >= WATCH_APP_RECORDS && t.appRecords.server >= WATCH_APP_RECORDS) this.done = true;
-    if (this.read[0]! + this.heldBytes[0]! >= WATCH_BYTES && this.read[1]! + this.heldBytes[1]! >= WATCH_BYTES) this.done = true;
+    if (this.reader === null && t !== null && t.appRecords.client >= WATCH_APP_RECORDS && t.appRecords.server >= WATCH_APP_RECORDS) this.done = true;
+    if (this.read[0]! + this.heldBytes[0]! >= this.limit && this.read[1]! + this.heldBytes[1]! >= this.limit) this.done = true;
     return !this.done;
   }
 
@@ -166,7 +188,29 @@ export class GatewayWatch implements StreamConsumer {
     }
     if (type === CONTENT_CHANGE_CIPHER_SPEC) {
       this.ccs[dir] = true;
+      const k = this.pending;
+      if (k !== null) this.dec[dir] = { keys: dir === 0 ? k.client : k.server, seq: 0 };
       return;
+    }
+    const st = this.ccs[dir] ? this.dec[dir] : null;
+    if (st != null && this.tls !== null) {
+      // A protected record of a side whose keys we have (RFC 5246 6.2.3): decrypt it in order.
+      const r = decryptRecord(st.keys, st.seq, type, (buf[off - 4]! << 8) | buf[off - 3]!, buf, off, end);
+      if (!r.ok) {
+        this.dec[dir] = null;
+        this.tls.decryption = 'failed';
+      } else {
+        st.seq++;
+        if (r.value.contentType === CONTENT_APPLICATION_DATA) {
+          const side = SIDE[dir];
+          this.tls.firstAppData[side] ??= frame;
+          if (this.tls.appRecords[side] < WATCH_APP_RECORDS) this.tls.appRecords[side]++;
+          this.reader?.push(dir, r.value.plaintext, frame);
+        } else if (r.value.contentType === CONTENT_ALERT && r.value.plaintext.length === 2) {
+          this.tls.alerts.push({ frame, by: SIDE[dir], description: alertName(r.value.plaintext[1]!) });
+        }
+        return;
+      }
     }
     if (type === CONTENT_APPLICATION_DATA) {
       const t = this.tls;
@@ -205,7 +249,10 @@ export class GatewayWatch implements StreamConsumer {
         this.notTls = true;
         return;
       }
+      if (this.keys !== null && this.keys.size + (this.keys.refresh !== null ? 1 : 0) > 0) this.clientRandom = Uint8Array.from(c.value.random);
       this.tls = {
+        decryption: null,
+        plain: null,
         clientHelloFrame: frame,
         sni: c.value.sni,
         alpn: c.value.alpn,
@@ -228,6 +275,23 @@ export class GatewayWatch implements StreamConsumer {
       t.serverHelloFrame = frame;
       t.version = versionName(s.value.version);
       t.certificateEncrypted = certificateIsEncrypted(s.value.version);
+      const random = this.clientRandom;
+      if (random !== null && this.keys !== null) {
+        // RFC 5246 6.3 key expansion from the key log's master secret (keylog.ts, tls-decrypt.ts).
+        const cr = clientRandomKey(random);
+        let ms = this.keys.master.get(cr);
+        if (ms === undefined && this.keys.refresh?.()) ms = this.keys.master.get(cr);
+        const p = suiteParams(s.value.cipherSuite);
+        if (s.value.version !== 0x0303 || p === null || p.tls13) t.decryption = ms === undefined && !this.keys.tls13.has(cr) ? 'no_key' : 'unsupported';
+        else if (ms === undefined) t.decryption = 'no_key';
+        else {
+          this.pending = tls12Keys(p, ms, random, s.value.random, s.value.extensions.some((e) => e.type === EXT_ENCRYPT_THEN_MAC));
+          t.decryption = 'decrypted';
+          this.reader = new GatewayPlainReader();
+          t.plain = this.reader.out;
+          this.limit = WATCH_BYTES_DECRYPTED;
+        }
+      }
     } else if (type === HS_CERTIFICATE && t.certificate === null && !t.certificateEncrypted) {
       const l = parseCertificateList(body, 0, body.length);
       if (!l.ok || l.value.certificates.length === 0) return;

@@ -156,6 +156,8 @@ function sighting(id: string, o: Partial<GatewaySighting> & { sni?: string | nul
             firstAppData: { client: 8, server: 9 },
             appRecords: { client: 3, server: 9 },
             alerts: [],
+            decryption: null,
+            plain: null,
           }
         : null,
     ended: transport === 'tcp' ? { how: 'fin', by: 'client', frame: 50 } : null,
@@ -217,5 +219,24 @@ describe('the headline clause beside RDP connections', () => {
   it('leaves out HTTPS that only could be a gateway (it stays in the section), keeps proven and likely gateways', () => {
     expect(gatewayClause(gatewayNotes(input([sighting('g1', {})])), false)).toBeNull();
     expect(gatewayClause(gatewayNotes(input([sighting('g1', { sni: 'rdg.corp.example' })])), false)).toContain('most likely connected through an RD Gateway');
+  });
+});
+
+describe('GatewayPlainReader on hostile plaintext', () => {
+  it('never throws, keeps its lists bounded, and stops on bytes that are not HTTP', async () => {
+    const { GatewayPlainReader } = await import('../../src/handshake/gateway-plain.js');
+    const notHttp = new GatewayPlainReader();
+    notHttp.push(0, Buffer.from([0x16, 0x03, 0x01, 0x00]), 3);
+    expect(notHttp.out.problem).toMatch(/^the client's plaintext at frame 3 is not HTTP/);
+    for (let seed = 1; seed < 200; seed++) {
+      let x = seed;
+      const next = (): number => ((x = (x * 1103515245 + 12345) >>> 0), x >>> 24);
+      const r = new GatewayPlainReader();
+      // A 101 first, so that what follows is read as WebSocket frames and MS-TSGU packets.
+      r.push(0, Buffer.from('RDG_OUT_DATA / HTTP/1.1\r\nUpgrade: websocket\r\n\r\n'), 1);
+      r.push(1, Buffer.from('HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n'), 2);
+      for (let k = 0; k < 5; k++) r.push((k & 1) as 0 | 1, Buffer.from(Array.from({ length: 1 + (next() % 90) }, next)), 3 + k);
+      expect(r.out.packets.length).toBeLessThanOrEqual(32);
+    }
   });
 });
