@@ -288,10 +288,11 @@ export function gatewayClause(notes: readonly GatewayNote[], possibleToo = true)
   if (notes.length === 0) return null;
   const shownOrLikely = notes.filter((n) => n.evidence !== 'possible');
   if (shownOrLikely.length > 0) {
-    const n = shownOrLikely[0]!;
+    // A gateway's refusal (decrypted) leads: it is the answer the user is looking for.
+    const n = shownOrLikely.find((x) => x.refusal !== null) ?? shownOrLikely[0]!;
     const others = shownOrLikely.length - 1;
     const through = n.evidence === 'shown' ? 'connected through the RD Gateway' : 'most likely connected through an RD Gateway at';
-    const label = `${n.client} ${through} ${n.gateway}${n.names[0] !== undefined ? ` (${JSON.stringify(n.names[0])})` : ''}`;
+    const label = `${n.client} ${through} ${n.gateway}${n.names[0] !== undefined ? ` (${JSON.stringify(n.names[0])})` : ''}${others > 0 ? ` (and ${plural(others, 'more gateway')})` : ''}`;
     if (n.refusal !== null) return `${label}, and ${n.refusal.replace(/ \(frame \d+\)/, '')}`;
     if (n.decrypted) {
       const t = n.tunnel;

@@ -240,3 +240,11 @@ describe('GatewayPlainReader on hostile plaintext', () => {
     }
   });
 });
+
+describe('the headline clause with several gateways', () => {
+  it('leads with a gateway that refused the connection', () => {
+    const refused = { evidence: 'shown' as const, client: '192.0.2.10', gateway: '198.51.100.9:443', names: [], connections: ['g2'], udpConnections: [], frames: [4], text: '', refusal: 'the gateway refused X (frame 9)', decrypted: true, tunnel: null };
+    const plain = gatewayNotes(input([sighting('g1', { transport: 'udp' }), sighting('g3', {})]));
+    expect(gatewayClause([...plain, refused])).toBe('192.0.2.10 connected through the RD Gateway 198.51.100.9:443 (and 1 more gateway), and the gateway refused X');
+  });
+});
