@@ -11,6 +11,7 @@ import { renderText } from '../src/report/text.js';
 import { renderMarkdown } from '../src/report/markdown.js';
 import { renderHtml } from '../src/report/html.js';
 import { hasTshark, tsharkFields } from './fixtures/tshark.js';
+import { exitCodeOf } from '../src/cli/run.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const FIX = path.join(repoRoot, 'fixtures');
@@ -134,5 +135,13 @@ describe.skipIf(gateways.length === 0)('RD Gateway connections with the key log 
     expect(r.gateways[0]!.refusal).toContain(`(frame ${[...rows.keys()].pop()})`);
     const ws = tsharkFields(path.join(FIX, 'captures/gateway_keylog_rap_refused.pcapng'), ['http.response.code'], ['-o', `tls.keylog_file:${path.join(FIX, 'captures/gateway_keylog_rap_refused.keylog')}`, '-Y', 'http.response']);
     expect([...ws].map(([f, x]) => [f, x['http.response.code']])).toEqual([[10, '401'], [12, '101']]);
+  });
+});
+
+describe.skipIf(gateways.length === 0)('exit code', () => {
+  it('1 when a decrypted gateway exchange shows a refusal; 0 when the capture cannot tell or the tunnel opened', async () => {
+    const codes: Record<string, number> = {};
+    for (const s of gateways) codes[s.name] = exitCodeOf(await run(s.file));
+    expect(codes).toEqual({ gateway_https_udp: 0, gateway_named_refused: 0, gateway_keylog_rap_refused: 1, gateway_keylog_401: 1, gateway_keylog_kdcproxy_ntlm: 0 });
   });
 });
