@@ -25,12 +25,14 @@ import { endpointText, type DnsTransaction, type FlowFacts, type KerberosErrorRe
 import type { ConnectionRecord, Outcome, SideChannel } from './handshake/types.js';
 import { ConnectionMachine, DEFAULT_BYTE_BUDGET } from './handshake/machine.js';
 import { UdpMachine } from './handshake/udp.js';
+import { GATEWAY_TCP_PORT, GATEWAY_UDP_PORT, GatewayWatch, type GatewaySighting } from './handshake/gateway-watch.js';
 import { PendingMachine, halfOpenOutcome, type OutcomeCounter, type PendingOptions } from './handshake/pending.js';
 import { PairIndex } from './pairs.js';
 import { StringInterner, compactRecord, flatString, flattenStrings } from './handshake/compact.js';
 import type { DiagnosisInput, Finding } from './diagnose/types.js';
 import { attemptLinks, diagnose, diagnoseCapture, diagnoseConnection, groupAttempts, headline, summarizeServers, type AttemptLink } from './diagnose/index.js';
 import { SCAN_MIN_TARGETS, findProbes, type CountedHalfOpen } from './diagnose/probes.js';
+import { gatewayClause, gatewayNotes } from './diagnose/gateway.js';
 import { plural, serverOwnTtl } from './diagnose/facts.js';
 import { ClockCheck, type ClockOutlier } from './capture/clock.js';
 import {
@@ -63,6 +65,8 @@ export const MAX_RECORDS = 20_000;
 export const MAX_BARE_RECORDS = 5_000;
 /** DNS transactions kept per run (the most recent; the flow table's own bound per file). */
 export const MAX_DNS = 10_000;
+/** Connections to an RD Gateway's ports kept per run (gateway-watch.ts); beyond them they are not reported. */
+export const MAX_GATEWAY_SIGHTINGS = 1_000;
 /** Streamed connections are judged with the connections that ended at most this long before them (AnalyzeOptions.streamContext). */
 export const STREAM_CONTEXT_SECONDS = 600;
 
@@ -207,6 +211,8 @@ interface FilePart {
   dns: DnsTransaction[];
   /** KRB-ERRORs from KDCs (port 88). */
   kerberos: KerberosErrorRef[];
+  /** Connections to an RD Gateway's ports (gateway-watch.ts), the first MAX_GATEWAY_SIGHTINGS, without their ids. */
+  gateways: Omit<GatewaySighting, 'id'>[];
   stats: TableStats;
   unknownLinkFrames: number;
   keyLog: KeyLogSummary | null;
@@ -284,8 +290,11 @@ class FileRun {
       keys: this.keys,
       // Streamed connections (onConnection) need their records; otherwise those beyond maxRecords are counted only.
       counter: onConnection === null ? this.counter : undefined,
+      // With --port 443: HTTPS (an RD Gateway's, or any) is not taken for a failed RDP attempt.
+      gateway: (facts) => new GatewayWatch(facts, this.name, this.onGatewaySighting, this.keys),
     };
     const ports = [3389, ...(opts.rdpPorts ?? []).filter((p) => p !== 3389)];
+    for (const p of ports) if (Number.isInteger(p) && p >= 0 && p < 65536) this.userPorts.add(p);
     this.table = new FlowTable(
       // Half-open connections only counted are counted from the table's slots (no record is built).
       {
@@ -293,6 +302,7 @@ class FileRun {
         maxDns: MAX_DNS,
         halfOpenSink: onConnection === null ? this.halfOpenSink : undefined,
         ...(opts.perFlowBytes !== undefined ? { perFlowBytes: opts.perFlowBytes } : {}),
+        gatewayPorts: { tcp: [GATEWAY_TCP_PORT], udp: [GATEWAY_UDP_PORT] },
       },
       (facts) => this.newFlow(facts),
     );
@@ -405,7 +415,20 @@ class FileRun {
     return this.linkCounts;
   }
 
+  /** The ports analysed as RDP (3389 and --port). */
+  private readonly userPorts = new Set<number>();
+  /** Connections to a gateway port (kept up to MAX_GATEWAY_SIGHTINGS). */
+  private readonly gateways: Omit<GatewaySighting, 'id'>[] = [];
+  private readonly onGatewaySighting = (s: Omit<GatewaySighting, 'id'>): void => {
+    if (this.gateways.length < MAX_GATEWAY_SIGHTINGS) this.gateways.push(s);
+  };
+
   private newFlow(facts: FlowFacts): StreamConsumer | null {
+    // A flow on an RD Gateway's port (neither end an RDP port): what its cleartext shows (gateway-watch.ts).
+    if (facts.clientBy !== 'x224' && !this.userPorts.has(facts.server.port) && !this.userPorts.has(facts.client.port)) {
+      const gw = facts.transport === 'tcp' ? GATEWAY_TCP_PORT : GATEWAY_UDP_PORT;
+      return facts.server.port === gw ? new GatewayWatch(facts, this.name, this.onGatewaySighting, this.keys) : null;
+    }
     // The flow's id (a half-open connection's is given with its SYN, before the flow is built).
     const id = `c${facts.id}`;
     if (facts.transport === 'tcp') {
@@ -621,6 +644,7 @@ class FileRun {
       captureEnd: end,
       dns: this.table.dns.slice(),
       kerberos: this.table.kerberosErrors.slice(),
+      gateways: this.gateways,
       stats: { ...this.table.stats },
       unknownLinkFrames: this.unknownLinkFrames,
       keyLog: this.keys.sources.length === 0 ? null : keyLogSummary(this.keys),
@@ -691,6 +715,7 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
   let flowOffset = 0;
   let dns: DnsTransaction[] = [];
   let kerberos: KerberosErrorRef[] = [];
+  let gateways: Omit<GatewaySighting, 'id'>[] = [];
   const captureEnds: number[] = [];
   const fileNames: string[] = [];
   /** Each file's summary at its index as given (a file set's pieces are read in another order). */
@@ -741,6 +766,7 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
     dns = dns.concat(p.dns);
     for (const k of p.kerberos ?? []) k.fileIndex = p.fileIndex;
     kerberos = kerberos.concat(p.kerberos ?? []);
+    gateways = gateways.concat(p.gateways ?? []);
     // A file set's pieces share one numbering: every piece's index leads to the set's end and name.
     for (const f of p.files) {
       captureEnds[f.fileIndex] = p.captureEnd;
@@ -765,9 +791,14 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
   for (const server of countedServers) probeCounted += countedHalfOpen.get(server)!.failed + countedHalfOpen.get(server)!.incomplete;
   for (const [k, c] of scanCounted) if (countedSources.has(k)) probeCounted += c.failed + c.incomplete;
   const conns = probeIds.size > 0 ? sorted.filter((c) => !probeIds.has(c.id)) : sorted;
-  const input: DiagnosisInput = { connections: conns, dns, captureEnd: captureEnds, names, files: fileNames, kerberos };
+  const gatewaySightings: GatewaySighting[] = gateways
+    .slice(0, MAX_GATEWAY_SIGHTINGS)
+    .sort((a, b) => a.fileIndex - b.fileIndex || a.firstFrame - b.firstFrame)
+    .map((g, i) => ({ id: `g${i + 1}`, ...g }));
+  const input: DiagnosisInput = { connections: conns, dns, captureEnd: captureEnds, names, files: fileNames, kerberos, gateways: gatewaySightings };
   const findings = diagnose(input);
   const captureFindings = diagnoseCapture(input, findings);
+  const gatewaysSeen = gatewayNotes(input);
   attributeMiddleboxResets(conns, findings, input);
   const strings = new StringInterner();
   const links = attemptLinks(conns);
@@ -798,7 +829,7 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
     warnings.push(`${overflowCount} connections beyond the first ${Math.min(maxRecords, kept.length)} were counted per server, not recorded${why} (${where})`);
   }
   if (unknownLinkFrames > 0) warnings.push(`${unknownLinkFrames} frames of an unsupported link type were skipped`);
-  warnings.push(...keyLogWarnings(parts, conns));
+  warnings.push(...keyLogWarnings(parts, conns, gatewaySightings));
   for (const p of parts) {
     if (p.clockOutlierCount === 0) continue;
     const o = p.clockOutliers;
@@ -849,7 +880,7 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
     failed: failed + o.failed,
     incompleteCapture: incomplete + o.incomplete,
     preAuthentication,
-    headline: headline(conns, findings, { findings: captureFindings, frames: capture.frames, probes }),
+    headline: headline(conns, findings, { findings: captureFindings, frames: capture.frames, probes, gateways: gatewayClause(gatewaysSeen, conns.length === 0) }),
   };
   if (overflowCount - probeCounted > 0) summary.headline += ` (${overflowCount - probeCounted} more connections counted per server, not recorded.)`;
   return {
@@ -859,6 +890,7 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
     connections,
     captureFindings,
     probes,
+    gateways: gatewaysSeen,
     groups: groupAttempts(conns, findings),
     servers,
     dns,
@@ -930,7 +962,7 @@ export function reported(c: ConnectionRecord, findings: Finding[], attempt: Atte
  * The key sources in one line per file, the lines that could not be used, and which TLS
  * connections were not decrypted and why (design.md: the report says what was decoded and what inferred).
  */
-function keyLogWarnings(parts: FilePart[], conns: ConnectionRecord[]): string[] {
+function keyLogWarnings(parts: FilePart[], conns: ConnectionRecord[], gateways: readonly GatewaySighting[] = []): string[] {
   const out: string[] = [];
   const seen = new Set<string>();
   for (const p of parts) {
@@ -951,6 +983,15 @@ function keyLogWarnings(parts: FilePart[], conns: ConnectionRecord[]): string[] 
     if (d !== undefined) by[d.status]++;
   }
   out.push(`TLS decryption: ${by.decrypted} connection${by.decrypted === 1 ? '' : 's'} decrypted, ${by.partial} partly, ${by.failed} whose records did not authenticate with the given secrets (a key log of other sessions), ${by.no_key} without a secret, ${by.unsupported} with a version or cipher suite not decrypted`);
+  // HTTPS to an RD Gateway's port (gateway-watch.ts) is decrypted apart from the RDP connections.
+  const gw = { decrypted: 0, failed: 0, no_key: 0, unsupported: 0 };
+  for (const g of gateways) {
+    const d = g.tls?.decryption ?? null;
+    if (d !== null) gw[d]++;
+  }
+  if (gw.decrypted + gw.failed + gw.no_key + gw.unsupported > 0) {
+    out.push(`TLS decryption of HTTPS to port 443 (RD Gateway): ${gw.decrypted} connection${gw.decrypted === 1 ? '' : 's'} decrypted, ${gw.failed} whose records did not authenticate, ${gw.no_key} without a secret, ${gw.unsupported} with a version or cipher suite not decrypted (TLS 1.2 is)`);
+  }
   return out;
 }
 

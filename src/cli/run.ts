@@ -48,7 +48,8 @@ export const CAPTURE_FAILURE_CONFIDENCE = 0.5;
 /**
  * 3 damaged input; 1 a connection failed, or no connection at all and a capture-wide finding (a
  * failed lookup for the server, say) of at least CAPTURE_FAILURE_CONFIDENCE, or no connection at
- * all but a scan or SYN flood whose TCP handshakes failed; else 0.
+ * all but a scan or SYN flood whose TCP handshakes failed, or an RD Gateway's decrypted exchange
+ * shows it refused the connection; else 0.
  */
 export function exitCodeOf(report: Report): number {
   if (report.capture.damage.length > 0) return EXIT.DAMAGED;
@@ -59,6 +60,8 @@ export function exitCodeOf(report: Report): number {
   if (report.summary.connections === 0 && report.captureFindings.some((f) => f.confidence >= CAPTURE_FAILURE_CONFIDENCE)) return EXIT.FAILED;
   // A capture that is nothing but a scan or a flood (issue 19): it failed when their handshakes did.
   if (report.summary.connections === 0 && report.probes.some((p) => p.kind !== 'health_check' && p.failedHandshakes > 0)) return EXIT.FAILED;
+  // An RD Gateway that refused the connection, read from its decrypted exchange (diagnose/gateway.ts).
+  if ((report.gateways ?? []).some((g) => g.refusal !== null)) return EXIT.FAILED;
   return EXIT.OK;
 }
 

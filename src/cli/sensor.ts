@@ -254,6 +254,7 @@ function oneConnectionReport(c: ReportedConnection, dns: DnsTransaction[]): Repo
     connections: [c],
     captureFindings: [],
     probes: [],
+    gateways: [],
     groups: [],
     servers: [],
     dns: dns.map((d) => ({ ...d, fileIndex: c.fileIndex })),

@@ -357,6 +357,8 @@ export interface CaptureContext {
   frames?: number;
   /** Probes set apart from the connections (probes.ts): named only when no RDP client's attempt is left. */
   probes?: ProbeGroup[];
+  /** gateway.ts gatewayClause(): RD Gateway connections seen (or HTTPS that could be one), or null. */
+  gateways?: string | null;
 }
 
 /**
@@ -384,12 +386,14 @@ export function headline(allConnections: ConnectionRecord[], findings: Map<strin
   const wide = capture.findings?.[0] ?? null;
   if (n === 0) {
     const frames = capture.frames !== undefined ? ` (${plural(capture.frames, 'frame')})` : '';
-    const base = `No RDP connection attempt in this capture${frames}`;
+    const gw = capture.gateways ?? null;
+    const base = `No ${gw !== null ? 'direct ' : ''}RDP connection attempt in this capture${frames}${gw !== null ? `; ${gw}` : ''}`;
     const probes = capture.probes ?? [];
     const set = probes.length === 0 ? '' : `; the ${plural(probes.reduce((a, p) => a + p.connections, 0), 'connection')} to RDP ports ${probes.length === 1 && probes[0]!.connections === 1 ? 'was a probe' : 'were probes'} (${[...new Set(probes.map((p) => (p.kind === 'scanner' ? 'a port scan' : p.kind === 'syn_flood' ? 'a SYN flood' : 'health checks')))].join(' and ')}), not RDP clients`;
     return wide ? `${base}${set}; ${causeClause(wide)}.` : `${base}${set}.`;
   }
-  const also = wide ? ` Also, ${causeClause(wide)}.` : '';
+  const gwClause = capture.gateways ?? null;
+  const also = `${wide ? ` Also, ${causeClause(wide)}.` : ''}${gwClause !== null ? ` Also, ${gwClause}.` : ''}`;
   const failed = connections.filter((c) => countsAsFailed(c, links));
   const incomplete = connections.filter((c) => c.outcome === 'incomplete_capture').length;
   const partly = incomplete ? ` ${incomplete === 1 ? '1 attempt was' : `${incomplete} attempts were`} only partly captured.` : '';

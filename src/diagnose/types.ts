@@ -1,6 +1,7 @@
 // Contract of the diagnosis stage: the cause catalogue and findings.
 import type { ConnectionRecord } from '../handshake/types.js';
 import type { DnsTransaction, KerberosErrorRef } from '../flow/types.js';
+import type { GatewaySighting } from '../handshake/gateway-watch.js';
 
 export const CAUSE_IDS = [
   'cert_expired',
@@ -89,6 +90,8 @@ export interface DiagnosisInput {
   files?: string[];
   /** KRB-ERRORs KDCs sent on port 88 (clear text around the encrypted CredSSP). */
   kerberos?: KerberosErrorRef[];
+  /** Connections to an RD Gateway's ports (TCP 443 whose client spoke TLS, UDP 3391), with what their cleartext shows. */
+  gateways?: GatewaySighting[];
 }
 
 /** One rule module per cause: src/diagnose/rules/<cause id>.ts exporting a Rule. */

@@ -47,9 +47,20 @@ export const MAX_HALF_OPEN = Math.floor(HALF_OPEN_BUDGET_BYTES / SLOT_BYTES);
 export const HALF_OPEN_FLOW_BYTES = 2200;
 export const MAX_HALF_OPEN_FLOWS = Math.floor(HALF_OPEN_BUDGET_BYTES / HALF_OPEN_FLOW_BYTES);
 
+/** FlowTable.rdpPort bits. */
+const RDP_PORT = 1;
+const GATEWAY_TCP = 2;
+const GATEWAY_UDP = 4;
+
 export interface FlowTableOptions {
   /** TCP and UDP ports that make a flow matter (default [3389]; --port adds). */
   rdpPorts: number[];
+  /**
+   * Ports of an RD Gateway (MS-TSGU 2.1: HTTPS on TCP 443, the UDP transport on 3391): flows on them
+   * are tracked too (default none), numbered apart from the RDP flows (FlowTableStats.gatewayFlows)
+   * so that the RDP flows' ids do not depend on them. A port that is also an RDP port is an RDP port.
+   */
+  gatewayPorts?: { tcp: number[]; udp: number[] };
   /** Tracked flows at once (default 200_000); over it the oldest half-open flows are evicted first. */
   maxFlows?: number;
   /**
@@ -93,6 +104,8 @@ export interface FlowTableStats {
   nonIp: number;
   /** Flows created (RDP flows and flows the next stage declined alike). */
   flowsTracked: number;
+  /** Flows on a gateway port (FlowTableOptions.gatewayPorts), not in flowsTracked. */
+  gatewayFlows: number;
   /** Flows evicted to stay under maxFlows or maxHalfOpen (half-open ones included). */
   flowsEvicted: number;
   /** Of those, flows evicted while their handshake was not complete (maxHalfOpen, or first under maxFlows). */
@@ -134,6 +147,7 @@ export class FlowTable {
     ipFragments: 0,
     nonIp: 0,
     flowsTracked: 0,
+    gatewayFlows: 0,
     flowsEvicted: 0,
     halfOpenEvicted: 0,
     cutBytes: 0,
@@ -145,6 +159,7 @@ export class FlowTable {
     captureDuplicates: 0,
   };
 
+  /** Per port: RDP_PORT (an RDP port, TCP and UDP), GATEWAY_TCP (a gateway's TCP port), GATEWAY_UDP (its UDP port); 0: none. */
   private readonly rdpPort = new Uint8Array(65536);
   private readonly maxFlows: number;
   private readonly maxHalfOpen: number;
@@ -178,6 +193,7 @@ export class FlowTable {
   private readonly portRefs = new Uint32Array(65536);
   private open = 0;
   private nextId = 1;
+  private nextGatewayId = 1;
   private lruHead: Flow | null = null;
   private lruTail: Flow | null = null;
   private hoHead: Flow | null = null;
@@ -206,7 +222,12 @@ export class FlowTable {
     private readonly onNewFlow: (facts: FlowFacts) => StreamConsumer | null,
   ) {
     const ports = opts.rdpPorts.length > 0 ? opts.rdpPorts : [3389];
-    for (const p of ports) if (Number.isInteger(p) && p >= 0 && p < 65536) this.rdpPort[p] = 1;
+    for (const p of ports) if (Number.isInteger(p) && p >= 0 && p < 65536) this.rdpPort[p] = RDP_PORT;
+    const gw = opts.gatewayPorts;
+    if (gw !== undefined) {
+      for (const p of gw.tcp) if (Number.isInteger(p) && p >= 0 && p < 65536 && this.rdpPort[p] !== RDP_PORT) this.rdpPort[p] |= GATEWAY_TCP;
+      for (const p of gw.udp) if (Number.isInteger(p) && p >= 0 && p < 65536 && this.rdpPort[p] !== RDP_PORT) this.rdpPort[p] |= GATEWAY_UDP;
+    }
     this.maxFlows = Math.max(1, opts.maxFlows ?? 200_000);
     this.maxHalfOpen = Math.max(1, opts.maxHalfOpen ?? MAX_HALF_OPEN);
     this.maxHalfOpenFlows = Math.max(1, Math.min(this.maxHalfOpen, opts.maxHalfOpenFlows ?? MAX_HALF_OPEN_FLOWS));
@@ -356,16 +377,19 @@ export class FlowTable {
       else if (f.state === FLOW_IGNORED) this.touch(f);
       return;
     }
-    if (this.rdpPort[pkt.srcPort] === 1 || this.rdpPort[pkt.dstPort] === 1) {
+    const spKind = this.rdpPort[pkt.srcPort]! & (RDP_PORT | GATEWAY_TCP);
+    const dpKind = this.rdpPort[pkt.dstPort]! & (RDP_PORT | GATEWAY_TCP);
+    if (spKind !== 0 || dpKind !== 0) {
       let clientIsSrc: boolean;
       let clientBy: FlowFacts['clientBy'] = 'syn';
       if (synOnly) clientIsSrc = true;
       else if ((flags & (TcpFlag.SYN | TcpFlag.ACK)) === (TcpFlag.SYN | TcpFlag.ACK)) clientIsSrc = false;
       else {
         clientBy = 'port';
-        clientIsSrc = this.rdpPort[pkt.dstPort] === 1;
+        clientIsSrc = dpKind === RDP_PORT || (dpKind !== 0 && spKind !== RDP_PORT);
       }
-      if (synOnly && this.useSlots && pkt.payloadLen === 0 && pkt.payloadWireLen === 0 && (flags & (TcpFlag.RST | TcpFlag.FIN)) === 0) {
+      // (A gateway port's SYN is a flow at once: slots take their ids from the RDP flows' numbering.)
+      if (synOnly && this.useSlots && ((spKind | dpKind) & RDP_PORT) !== 0 && pkt.payloadLen === 0 && pkt.payloadWireLen === 0 && (flags & (TcpFlag.RST | TcpFlag.FIN)) === 0) {
         // A SYN that starts a connection: a slot of the half-open table until the connection goes on.
         this.addSlot(pkt, h, frame, time, fileIndex);
         return;
@@ -550,7 +574,8 @@ export class FlowTable {
   private udpPacket(pkt: DecodedPacket, frame: number, time: number, fileIndex: number): void {
     const sp = pkt.srcPort;
     const dp = pkt.dstPort;
-    const rdp = this.rdpPort[sp] === 1 || this.rdpPort[dp] === 1;
+    const rdp = this.rdpPort[sp] === RDP_PORT || this.rdpPort[dp] === RDP_PORT;
+    const watched = rdp || (this.rdpPort[sp]! & GATEWAY_UDP) !== 0 || (this.rdpPort[dp]! & GATEWAY_UDP) !== 0;
     if (sp === KERBEROS_PORT && !rdp) {
       this.kerberosPacket(pkt, false, frame, time);
       return;
@@ -568,8 +593,8 @@ export class FlowTable {
     }
     let d = this.matchDir;
     if (f === null) {
-      if (!rdp) return;
-      const clientIsSrc = this.rdpPort[dp] === 1;
+      if (!watched) return;
+      const clientIsSrc = rdp ? this.rdpPort[dp] === RDP_PORT : (this.rdpPort[dp]! & GATEWAY_UDP) !== 0;
       f = this.createFlow(pkt, h, clientIsSrc, 'port', frame, time, fileIndex);
       d = clientIsSrc ? 0 : 1;
     }
@@ -704,8 +729,10 @@ export class FlowTable {
     if (f === undefined) f = new Flow(h, proto, v, buf, cOff, cPort, sOff, sPort, fileIndex);
     else f.init(h, proto, v, buf, cOff, cPort, sOff, sPort, fileIndex);
     const tcp = proto === IpProto.TCP;
+    // A gateway port's flow (neither end an RDP port) is numbered apart (FlowTableOptions.gatewayPorts).
+    const gateway = id === 0 && clientBy !== 'x224' && ((this.rdpPort[cPort]! | this.rdpPort[sPort]!) & RDP_PORT) === 0;
     const facts = newFlowFacts(
-      id > 0 ? id : this.nextId++,
+      id > 0 ? id : gateway ? this.nextGatewayId++ : this.nextId++,
       tcp ? 'tcp' : 'udp',
       fileIndex,
       v,
@@ -716,7 +743,8 @@ export class FlowTable {
       time,
       null, // TCP: filled in when the flow ends, from its TcpTracker
     );
-    if (id === 0) this.stats.flowsTracked++;
+    if (gateway) this.stats.gatewayFlows++;
+    else if (id === 0) this.stats.flowsTracked++;
     f.bucketNext = this.buckets.get(h) ?? null;
     this.buckets.set(h, f);
     this.portRefs[f.cPort]!++;

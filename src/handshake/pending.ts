@@ -16,6 +16,7 @@ import type { HalfOpenView } from '../flow/halfopen.js';
 import { CLIENT_TIMEOUT_S, SYN_GIVE_UP_S, SYN_RETRY_WAIT_S, decideEnding, type CloseRef, type Ref } from './ending.js';
 import { ConnectionMachine, type MachineOptions } from './machine.js';
 import type { Outcome, SideChannel } from './types.js';
+import { GATEWAY_TCP_PORT } from './gateway-watch.js';
 
 /** Where connections that are counted, not recorded, go (the run's records are full). */
 export interface OutcomeCounter {
@@ -28,10 +29,21 @@ export interface OutcomeCounter {
 }
 
 /** A PendingMachine's options: the machine's, but its id and side-channel list, and the counter. */
-export type PendingOptions = Omit<MachineOptions, 'id' | 'sideChannels'> & { counter?: OutcomeCounter };
+export type PendingOptions = Omit<MachineOptions, 'id' | 'sideChannels'> & {
+  counter?: OutcomeCounter;
+  /**
+   * A connection to GATEWAY_TCP_PORT (analysed as RDP with `--port 443`) whose client starts with a
+   * TLS handshake record instead of an X.224 Connection Request (MS-RDPBCGR 1.3.1.1) is no direct RDP
+   * connection but HTTPS, maybe to an RD Gateway: the consumer this returns takes it over (the events
+   * so far replayed into it), and no ConnectionMachine or record is made for it.
+   */
+  gateway?: (facts: FlowFacts) => StreamConsumer;
+};
 
 export class PendingMachine implements StreamConsumer {
   private built: ConnectionMachine | null = null;
+  /** The consumer that took over an HTTPS connection (PendingOptions.gateway), or null. */
+  private diverted: StreamConsumer | null = null;
   /** TCP events before the machine exists, in order (a one- or two-element list at its length). */
   private events: TcpEvent[] | null = null;
   /** countedBare(): -1 not decided yet, 1 yes, 0 no. */
@@ -77,6 +89,10 @@ export class PendingMachine implements StreamConsumer {
   }
 
   onTcpEvent(ev: TcpEvent): void {
+    if (this.diverted !== null) {
+      this.diverted.onTcpEvent(ev);
+      return;
+    }
     const m = this.built;
     if (m !== null) {
       m.onTcpEvent(ev);
@@ -90,6 +106,16 @@ export class PendingMachine implements StreamConsumer {
   }
 
   onData(dir: Dir, data: Buffer, frame: number, time: number): boolean {
+    const d = this.diverted;
+    if (d !== null) return d.onData(dir, data, frame, time);
+    if (this.built === null && dir === 0 && this.common.gateway !== undefined && this.facts.server.port === GATEWAY_TCP_PORT && startsTlsHandshake(data)) {
+      const g = this.common.gateway(this.facts);
+      this.diverted = g;
+      const evs = this.events;
+      this.events = null;
+      if (evs !== null) for (let i = 0; i < evs.length; i++) g.onTcpEvent(evs[i]!);
+      return g.onData(dir, data, frame, time);
+    }
     return this.machine.onData(dir, data, frame, time);
   }
 
@@ -99,15 +125,18 @@ export class PendingMachine implements StreamConsumer {
   }
 
   onGap(dir: Dir, missingBytes: number, frame: number, time: number): void {
-    this.machine.onGap(dir, missingBytes, frame, time);
+    if (this.diverted !== null) this.diverted.onGap(dir, missingBytes, frame, time);
+    else this.machine.onGap(dir, missingBytes, frame, time);
   }
 
   onOutOfWindow(dir: Dir, distance: number, length: number, frame: number, time: number): void {
-    this.machine.onOutOfWindow(dir, distance, length, frame, time);
+    if (this.diverted !== null) this.diverted.onOutOfWindow?.(dir, distance, length, frame, time);
+    else this.machine.onOutOfWindow(dir, distance, length, frame, time);
   }
 
   onOverlapConflict(dir: Dir, originalFrame: number, frame: number, offset: number, time: number): void {
-    this.machine.onOverlapConflict(dir, originalFrame, frame, offset, time);
+    if (this.diverted !== null) this.diverted.onOverlapConflict?.(dir, originalFrame, frame, offset, time);
+    else this.machine.onOverlapConflict(dir, originalFrame, frame, offset, time);
   }
 
   /** Whether the flow ends as a connection only counted that never carried data (decided once). */
@@ -121,10 +150,14 @@ export class PendingMachine implements StreamConsumer {
 
   /** A connection counted without data needs no TcpFacts (countedOutcome does not read them). */
   wantsFinalFacts(): boolean {
-    return !this.countedBare();
+    return this.diverted !== null || !this.countedBare();
   }
 
   onEnd(facts: FlowFacts, reason: FlowEndReason, captureEnd: number): void {
+    if (this.diverted !== null) {
+      this.diverted.onEnd(facts, reason, captureEnd);
+      return;
+    }
     const counter = this.common.counter;
     if (counter === undefined) {
       this.machine.onEnd(facts, reason, captureEnd);
@@ -137,6 +170,11 @@ export class PendingMachine implements StreamConsumer {
       this.machine.onEnd(facts, reason, captureEnd);
     }
   }
+}
+
+/** A TLS handshake record's header (RFC 5246 6.2.1: content type 22, version 3.x), where an X.224 request's TPKT (03 00) would be. */
+function startsTlsHandshake(data: Buffer): boolean {
+  return data.length >= 3 && data[0] === 22 && data[1] === 3 && data[2]! <= 4;
 }
 
 /**

@@ -6,7 +6,7 @@
 import { serverSentence } from '../diagnose/index.js';
 import { escapeHtml as h } from './escape.js';
 import { probeFacts, probeTables } from './probe.js';
-import { CAPTURE_FINDINGS_TITLE, PROBES_TITLE, deathText, eventLabel, checksumNote, fileSetLines, fileSetNote, findingLabel, findingTag, logonModes, offsetText, outcomeText, partition, percent, timeOffset, timeSpan } from './ladder.js';
+import { CAPTURE_FINDINGS_TITLE, GATEWAYS_TITLE, PROBES_TITLE, deathText, eventLabel, checksumNote, fileSetLines, fileSetNote, findingLabel, findingTag, logonModes, offsetText, outcomeText, partition, percent, timeOffset, timeSpan } from './ladder.js';
 import { ladderSvg } from './svg.js';
 import type { Finding } from '../diagnose/types.js';
 import type { Report, ReportedConnection } from './types.js';
@@ -137,6 +137,11 @@ export function writeHtml(report: Report, write: (piece: string) => void, opts: 
     out.push(`<h2>${h(PROBES_TITLE)}</h2><ul id="probes">`);
     for (const p of report.probes) out.push(`<li>${h(p.summary)} Frames ${h(p.frames.join(', '))}${p.connections > p.frames.length ? ', …' : ''}.</li>`);
     out.push('</ul>');
+  }
+  if ((report.gateways ?? []).length > 0) {
+    out.push(`<section class="conn gateways" id="gateways"><h2>${h(GATEWAYS_TITLE)}</h2><ul>`);
+    for (const g of report.gateways) out.push(`<li>${h(g.text)}</li>`);
+    out.push('</ul></section>');
   }
   if (report.captureFindings.length > 0) {
     out.push(`<section class="conn capture-findings" id="capture-findings"><h2>${h(CAPTURE_FINDINGS_TITLE)}</h2>`);

@@ -234,6 +234,9 @@ export function timeSpan(report: Report): string {
 /** The heading every writer gives Report.probes (issue 18: health checks and scans are not RDP clients). */
 export const PROBES_TITLE = 'Probes (not RDP clients, not counted as attempts)';
 
+/** The heading every writer gives Report.gateways. */
+export const GATEWAYS_TITLE = 'RD Gateway (HTTPS)';
+
 /** The heading every writer gives Report.captureFindings. */
 export const CAPTURE_FINDINGS_TITLE = 'Findings not tied to one connection';
 

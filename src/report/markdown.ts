@@ -6,7 +6,7 @@
 import { serverSentence } from '../diagnose/index.js';
 import { probeFacts, probeTables } from './probe.js';
 import { escapeMarkdown as md, markdownCode as code } from './escape.js';
-import { CAPTURE_FINDINGS_TITLE, PROBES_TITLE, deathText, checksumNote, fileSetLines, fileSetNote, findingLabel, findingTag, ladderRows, logonModes, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
+import { CAPTURE_FINDINGS_TITLE, GATEWAYS_TITLE, PROBES_TITLE, deathText, checksumNote, fileSetLines, fileSetNote, findingLabel, findingTag, ladderRows, logonModes, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
 import type { Finding } from '../diagnose/types.js';
 import type { Report, ReportedConnection } from './types.js';
 
@@ -141,6 +141,11 @@ export function writeMarkdown(report: Report, write: (piece: string) => void, op
     out.push('');
   }
 
+  if ((report.gateways ?? []).length > 0) {
+    out.push(`## ${GATEWAYS_TITLE}`, '');
+    for (const g of report.gateways) out.push(`- ${md(g.text)}`);
+    out.push('');
+  }
   if (report.captureFindings.length > 0) {
     out.push(`## ${CAPTURE_FINDINGS_TITLE}`, '');
     for (const f of report.captureFindings) out.push(...findingBody(f, '###'));

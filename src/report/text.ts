@@ -10,7 +10,7 @@ import { probeFacts, probeTables, textTable } from './probe.js';
 import { escapeControls } from './escape.js';
 import { timeInRange } from '../capture/types.js';
 import { EARLIEST_CAPTURE_TIME } from '../diagnose/facts.js';
-import { CAPTURE_FINDINGS_TITLE, PROBES_TITLE, checksumNote, deathText, eventLabel, fileSetLines, fileSetNote, findingLabel, ladderRows, logonModes, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
+import { CAPTURE_FINDINGS_TITLE, GATEWAYS_TITLE, PROBES_TITLE, checksumNote, deathText, eventLabel, fileSetLines, fileSetNote, findingLabel, ladderRows, logonModes, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
 import type { Report, ReportedConnection } from './types.js';
 
 export interface TextOptions {
@@ -87,6 +87,10 @@ export function writeText(report: Report, opts: TextOptions, write: (piece: stri
   if (r.servers.length > 0) {
     out('');
     for (const s of r.servers) out(serverSentence(s));
+  }
+  if ((r.gateways ?? []).length > 0) {
+    out('', paint('1', GATEWAYS_TITLE + ':'));
+    for (const g of r.gateways) out(`  ${g.text}`);
   }
   if (r.captureFindings.length > 0) {
     out('', paint('1', CAPTURE_FINDINGS_TITLE + ':'));

@@ -2,6 +2,7 @@
 // `--format json` prints a Report as is (docs/report.schema.json documents it).
 import type { ConnectionRecord } from '../handshake/types.js';
 import type { Finding, ProbeGroup } from '../diagnose/types.js';
+import type { GatewayNote } from '../diagnose/gateway.js';
 import type { AttemptLink } from '../diagnose/attempts.js';
 import type { DnsTransaction } from '../flow/types.js';
 import type { ProbeResult } from './probe.js';
@@ -26,6 +27,7 @@ import type { ProbeResult } from './probe.js';
  *      2.3 also: the warning cause `no_user_logon` (a completed, decrypted session with no Save Session Info
  *      logon notification) and `tls.decryption.decodeStopped` (where reading a decrypted side stopped).
  *      2.3 also: `mcs.redirection` (a decoded Server Redirection PDU: the connection is completed, the client sent on).
+ *      2.3 also: `gateways` (HTTPS connections to an RD Gateway, or that could be one: issue 14).
  */
 export const REPORT_SCHEMA_VERSION = '2.3';
 
@@ -145,6 +147,11 @@ export interface Report {
    * are not in `connections` and not counted in `summary`. Since schema 2.2.
    */
   probes: ProbeGroup[];
+  /**
+   * RD Gateway connections (TCP 443, UDP 3391: MS-TSGU) as far as their cleartext shows them, and
+   * HTTPS that could be a gateway's: not connection attempts, not counted in `summary`. Since schema 2.3.
+   */
+  gateways: GatewayNote[];
   groups: AttemptGroup[];
   servers: ServerSummary[];
   dns: DnsTransaction[];

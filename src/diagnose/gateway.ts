@@ -1,0 +1,310 @@
+// RD Gateway connections seen without their keys (issue 14, step 1). mstsc behind an RD Gateway
+// does not connect to 3389: it opens HTTPS to the gateway (TCP 443, MS-TSGU 2.1 HTTP transport) and
+// optionally its UDP transport (3391), and the RDP connection to the target runs inside that TLS.
+// Without the gateway's TLS keys the capture shows only the outer TLS handshake and the encrypted
+// records, so this module says what the cleartext proves, and no more:
+//   shown     the client also talks to UDP 3391 of the same host (RD Gateway's UDP transport);
+//   likely    the SNI, the certificate or the DNS name of the host names a gateway (rdg, gateway ...);
+//   possible  HTTPS from a client with no direct RDP connection in the capture: it could be an RD
+//             Gateway, and a key log would tell.
+// It never turns a gateway connection into a failed RDP attempt: the sightings are not connections.
+import type { GatewaySighting } from '../handshake/gateway-watch.js';
+import type { CertificateInfo } from '../handshake/types.js';
+import { endpointText } from '../flow/types.js';
+import type { DiagnosisInput } from './types.js';
+import { framesText, isoDateTime, plural, secondsText } from './facts.js';
+
+export type GatewayEvidence = 'shown' | 'likely' | 'possible';
+
+/** What the capture shows of one client's HTTPS connections to one host that is (or may be) an RD Gateway. */
+export interface GatewayNote {
+  evidence: GatewayEvidence;
+  client: string;
+  /** "ip:443" */
+  gateway: string;
+  /** Names the gateway goes by in the capture (SNI, certificate, DNS), untrusted text. */
+  names: string[];
+  /** The TCP sightings (ids) and the UDP 3391 ones. */
+  connections: string[];
+  udpConnections: string[];
+  frames: number[];
+  /** One or two sentences for people. */
+  text: string;
+  /** With the key log: how the gateway refused the connection (its first refusal, as in `text`), or null. */
+  refusal: string | null;
+  /** Whether a connection of the note was decrypted and read as MS-TSGU (the key log had its secret). */
+  decrypted: boolean;
+  /** With the key log: the tunnel's target (CHANNEL_CREATE's resource and port, untrusted text) and whether the gateway opened it. */
+  tunnel: { host: string; port: number; opened: boolean } | null;
+}
+
+/** Labels a gateway's host name is commonly given (RD Gateway Manager's deployments, Azure and hosting templates). */
+const GATEWAY_LABEL = /^(rdg|rdgw|rdgateway|rds?-?gw|rdsgateway|gateway|gw|tsg|tsgw|tsgateway|rdweb|remote|remotedesktop|rdp-?gw)[0-9-]*$/;
+
+/** Whether a DNS name's first label names a gateway ("rdg.corp.example", "gw01.example"). */
+export function gatewayLikeName(name: string): boolean {
+  const first = name.toLowerCase().replace(/^\*\./, '').split('.')[0] ?? '';
+  return GATEWAY_LABEL.test(first);
+}
+
+function certNamesOf(c: CertificateInfo | null): string[] {
+  if (c === null) return [];
+  const cn = /(?:^|,)\s*CN=([^,]+)/.exec(c.subject)?.[1];
+  return [...(cn !== undefined ? [cn] : []), ...c.san.map((s) => s.replace(/^DNS:/i, ''))];
+}
+
+/** Known names of a host: the capture's name records and the DNS answers that resolved to it. */
+function dnsNames(input: DiagnosisInput, ip: string): string[] {
+  const out = [...(input.names.get(ip) ?? [])];
+  for (const q of input.dns) if (q.addresses.includes(ip)) out.push(q.name.replace(/\.$/, ''));
+  return out;
+}
+
+/** At most this many notes of each kind (the longest-lived connections' first). */
+const MAX_NOTES = 5;
+
+/** The RD Gateway notes of a run: one per client and gateway host, proven ones first. */
+export function gatewayNotes(input: DiagnosisInput): GatewayNote[] {
+  const all = input.gateways ?? [];
+  if (all.length === 0) return [];
+  const tcp = all.filter((g) => g.transport === 'tcp' && g.tls !== null);
+  const udp = all.filter((g) => g.transport === 'udp');
+  const direct = new Set(input.connections.map((c) => `${c.fileIndex} ${c.flow.client.ip}`));
+  const groups = new Map<string, GatewaySighting[]>();
+  for (const g of tcp) {
+    const k = `${g.fileIndex} ${g.client.ip} ${endpointText(g.server)}`;
+    const l = groups.get(k);
+    if (l) l.push(g);
+    else groups.set(k, [g]);
+  }
+  const notes: GatewayNote[] = [];
+  const possible: GatewaySighting[][] = [];
+  for (const list of groups.values()) {
+    const first = list[0]!;
+    const side = udp.filter((u) => u.fileIndex === first.fileIndex && u.client.ip === first.client.ip && u.server.ip === first.server.ip);
+    const names = unique([...list.flatMap((g) => [g.tls!.sni, ...certNamesOf(g.tls!.certificate)]), ...dnsNames(input, first.server.ip)].filter((n): n is string => n !== null && n.length > 0));
+    const named = names.filter(gatewayLikeName);
+    if (list.some(speaksTsgu)) notes.push(note('shown', list, side, names, named));
+    else if (side.length > 0) notes.push(note('shown', list, side, names, named));
+    else if (named.length > 0) notes.push(note('likely', list, [], names, named));
+    else if (!direct.has(`${first.fileIndex} ${first.client.ip}`)) possible.push(list);
+  }
+  // UDP 3391 with no HTTPS to the same host in the capture: the gateway's UDP transport alone.
+  for (const u of udp) {
+    if (tcp.some((g) => g.fileIndex === u.fileIndex && g.client.ip === u.client.ip && g.server.ip === u.server.ip)) continue;
+    if (notes.some((n) => n.udpConnections.includes(u.id))) continue;
+    const same = udp.filter((x) => x.fileIndex === u.fileIndex && x.client.ip === u.client.ip && x.server.ip === u.server.ip);
+    if (same[0] !== u) continue;
+    notes.push({
+      evidence: 'shown',
+      client: u.client.ip,
+      gateway: endpointText(u.server),
+      names: [],
+      connections: [],
+      udpConnections: same.map((x) => x.id),
+      frames: same.map((x) => x.firstFrame),
+      refusal: null,
+      decrypted: false,
+      tunnel: null,
+      text: `${u.client.ip} sent UDP to ${endpointText(u.server)} (${framesText(same.map((x) => x.firstFrame))}), the port of RD Gateway's UDP transport, but its HTTPS connection to that gateway is not in the capture: RDP through a gateway starts over HTTPS (TCP 443), so capture from before the connection starts.`,
+    });
+  }
+  const ranked = possible.sort((a, b) => weight(b) - weight(a));
+  for (const list of ranked.slice(0, MAX_NOTES)) notes.push(note('possible', list, [], [], []));
+  if (ranked.length > MAX_NOTES) {
+    const rest = ranked.slice(MAX_NOTES);
+    const n = rest.reduce((a, l) => a + l.length, 0);
+    notes.push({
+      evidence: 'possible',
+      client: rest[0]![0]!.client.ip,
+      gateway: `${plural(rest.length, 'more host')}`,
+      names: [],
+      connections: rest.flatMap((l) => l.map((g) => g.id)),
+      udpConnections: [],
+      frames: [],
+      refusal: null,
+      decrypted: false,
+      tunnel: null,
+      text: `${plural(n, 'more HTTPS connection')} to ${plural(rest.length, 'other host')} could also be RD Gateway connections.`,
+    });
+  }
+  const order: Record<GatewayEvidence, number> = { shown: 0, likely: 1, possible: 2 };
+  return notes.sort((a, b) => order[a.evidence] - order[b.evidence]);
+}
+
+function tunnelOf(list: GatewaySighting[]): GatewayNote['tunnel'] {
+  for (const g of list) {
+    const p = g.tls?.plain ?? null;
+    if (p === null || p.target === null) continue;
+    return { host: p.target.host, port: p.target.port, opened: p.packets.some((k) => k.type === 'channel_response' && !k.failed) };
+  }
+  return null;
+}
+
+/** Its decrypted plaintext is MS-TSGU's HTTP transport: an RDG_OUT_DATA / RDG_IN_DATA request or a gateway packet. */
+function speaksTsgu(g: GatewaySighting): boolean {
+  const p = g.tls?.plain ?? null;
+  return p !== null && (p.packets.length > 0 || p.http.some((x) => x.method === 'RDG_OUT_DATA' || x.method === 'RDG_IN_DATA'));
+}
+
+/** Seconds times server bytes: long-lived, busy HTTPS first (an RDP session through a gateway is both). */
+function weight(list: GatewaySighting[]): number {
+  return list.reduce((a, g) => a + Math.max(0, g.end - g.start) + g.bytes.server / 10_000, 0);
+}
+
+function unique(names: string[]): string[] {
+  const seen = new Set<string>();
+  const out: string[] = [];
+  for (const n of names) {
+    const k = n.toLowerCase();
+    if (seen.has(k)) continue;
+    seen.add(k);
+    out.push(n);
+  }
+  return out;
+}
+
+function note(evidence: GatewayEvidence, list: GatewaySighting[], side: GatewaySighting[], names: string[], named: string[]): GatewayNote {
+  const first = list[0]!;
+  const gateway = endpointText(first.server);
+  const label = named[0] ?? names[0];
+  const who = `${list.length === 1 ? 'the HTTPS connection' : `${list.length} HTTPS connections`} from ${first.client.ip} to ${gateway}${label !== undefined ? ` (${JSON.stringify(label)})` : ''}`;
+  const decrypted = list.some(speaksTsgu);
+  const why =
+    evidence === 'shown' && decrypted
+      ? `${who} ${list.length === 1 ? 'is' : 'are'} an RD Gateway's: decrypted with the key log, ${list.length === 1 ? 'it carries' : 'they carry'} MS-TSGU's HTTP transport`
+      : evidence === 'shown'
+      ? `${who} ${list.length === 1 ? 'is' : 'are'} an RD Gateway's: the same client sent UDP to port 3391 of that host (${framesText(side.map((s) => s.firstFrame))}), RD Gateway's UDP transport`
+      : evidence === 'likely'
+        ? `${who} ${list.length === 1 ? 'is' : 'are'} most likely an RD Gateway's: the name ${JSON.stringify(named[0])} names a gateway`
+        : `${who} could be an RD Gateway's (no direct RDP connection from that client is in the capture)`;
+  const shows = list.slice(0, 3).map(shown).join('; ');
+  const more = list.length > 3 ? `; and ${plural(list.length - 3, 'more connection')}` : '';
+  const tail = decrypted
+    ? list.some((g) => g.tls?.plain?.target != null && g.tls.plain.data.server > 0)
+      ? 'The RDP connection inside the tunnel is not analysed yet: capture on the target\'s side, or read its own ladder when this tool decodes tunnelled RDP.'
+      : ''
+    : evidence === 'possible'
+      ? 'a key log of the client\'s TLS sessions (--keylog) would tell whether it carried RDP.'
+      : 'whether the gateway accepted the user and reached the target is inside its TLS: a key log of the client\'s TLS sessions (--keylog) would show it.';
+  return {
+    evidence,
+    client: first.client.ip,
+    gateway,
+    names,
+    connections: list.map((g) => g.id),
+    udpConnections: side.map((s) => s.id),
+    frames: [...list.map((g) => g.tls!.clientHelloFrame), ...side.map((s) => s.firstFrame)],
+    text: `${capitalize(why)}. ${capitalize(shows)}${more}.${tail !== '' ? ` ${capitalize(tail)}` : ''}`,
+    decrypted,
+    tunnel: tunnelOf(list),
+    refusal: list.map((g) => (g.tls?.plain ? plainSays(g.tls.plain).find((c) => /refused|could not reach/.test(c)) : undefined)).find((c) => c !== undefined) ?? null,
+  };
+}
+
+/** What the cleartext shows of one connection: its TLS handshake, how long it carried data, how it ended. */
+function shown(g: GatewaySighting): string {
+  const t = g.tls!;
+  const parts: string[] = [`connection ${g.id}: ClientHello in frame ${t.clientHelloFrame}${t.sni !== null ? ` (SNI ${JSON.stringify(t.sni)})` : ''}`];
+  const alert = t.alerts.find((a) => a.description !== 'close_notify');
+  if (alert !== undefined) parts.push(`the ${alert.by} ended the TLS handshake with alert ${alert.description} (frame ${alert.frame})`);
+  else if (t.serverHelloFrame === null) parts.push('no ServerHello followed');
+  else if (t.firstAppData.client !== null && t.firstAppData.server !== null) {
+    parts.push(`${t.version ?? 'TLS'} handshake completed, then ${secondsText(Math.max(0, g.end - g.start))} of encrypted data (${kb(g.bytes.client)} from the client, ${kb(g.bytes.server)} from the gateway)`);
+  } else parts.push(`${t.version ?? 'TLS'} handshake started (ServerHello in frame ${t.serverHelloFrame}) but no encrypted data followed from both sides`);
+  if (t.plain !== null) parts.push(...plainSays(t.plain));
+  else if (t.decryption === 'no_key') parts.push('the key log has no secret for this session');
+  else if (t.decryption === 'unsupported') parts.push(`its ${t.version ?? 'TLS'} records are not decrypted (TLS 1.2 is)`);
+  const c = t.certificate;
+  if (c !== null) {
+    const at = g.start;
+    const after = Date.parse(c.notAfter) / 1000;
+    const before = Date.parse(c.notBefore) / 1000;
+    if (Number.isFinite(after) && after < at) parts.push(`the gateway's certificate expired on ${isoDateTime(after)} (frame ${t.certificateFrame}): mstsc refuses it`);
+    else if (Number.isFinite(before) && before > at) parts.push(`the gateway's certificate is not valid before ${isoDateTime(before)} (frame ${t.certificateFrame})`);
+  }
+  const e = g.ended;
+  if (e !== null) {
+    if (e.how === 'capture_end') parts.push('still open when the capture ended');
+    else parts.push(`${e.by !== null ? `the ${e.by === 'server' ? 'gateway' : 'client'} ` : ''}${e.how === 'rst' ? 'reset it' : 'closed it'}${e.frame !== null ? ` (frame ${e.frame})` : ''}`);
+  }
+  return parts.join(', ');
+}
+
+/** What the decrypted HTTP transport said (gateway-plain.ts), clause by clause. */
+function plainSays(p: NonNullable<NonNullable<GatewaySighting['tls']>['plain']>): string[] {
+  const out: string[] = [];
+  const answered = p.http.filter((x) => x.status !== null);
+  for (const x of answered) {
+    if (x.status === null) continue;
+    // A 401 the client answers with another request is a step of NTLM / Negotiate (RFC 4559), not a refusal.
+    if (x.status === 401 && x !== answered[answered.length - 1]) continue;
+    const what = x.method !== null ? `${x.method} ${x.target ?? ''}`.trim() : 'a request';
+    const offers = x.challenges.length > 0 ? ` offering ${x.challenges.join(', ')}` : '';
+    if (x.target !== null && /^\/kdcproxy/i.test(x.target)) {
+      out.push(
+        x.status >= 500
+          ? `the gateway's KDC proxy answered ${what} with ${x.status} ${x.reason ?? ''} (frame ${x.responseFrame}): Kerberos through the gateway failed, so the client falls back to NTLM`.replace(/ +\(/, ' (')
+          : `the KDC proxy answered ${what} with ${x.status} (frame ${x.responseFrame})`,
+      );
+      continue;
+    }
+    if (x.status === 401) out.push(`the gateway answered ${what} with 401 ${x.reason ?? ''}${offers}${x.authorization !== null ? ` to the client's ${x.authorization} credentials: it refused the user's authentication` : ''} (frame ${x.responseFrame})`.replace(/ +(\(| to| offering)/g, ' $1'));
+    else if (x.status === 403 || x.status >= 500) out.push(`the gateway refused ${what} with ${x.status} ${x.reason ?? ''} (frame ${x.responseFrame})`.replace(/ +\(/, ' ('));
+    else if (x.status === 101) out.push(`${what} switched to WebSocket (101, frame ${x.responseFrame})`);
+  }
+  for (const k of p.packets) {
+    if (!k.failed) continue;
+    const name = k.codeName ?? 'a failure';
+    if (k.type === 'channel_response') {
+      const target = p.target !== null ? `${JSON.stringify(p.target.host)} port ${p.target.port}` : 'the target';
+      if (/RAP_ACCESSDENIED/.test(name)) out.push(`the gateway's resource authorization policy (RD RAP) refused the tunnel to ${target}: CHANNEL_RESPONSE ${name} (frame ${k.frame})`);
+      else if (/TS_CONNECTFAILED/.test(name)) out.push(`the gateway could not reach ${target}: CHANNEL_RESPONSE ${name} (frame ${k.frame})`);
+      else out.push(`the gateway refused the channel to ${target}: CHANNEL_RESPONSE ${name} (frame ${k.frame})`);
+    } else out.push(`the gateway's ${k.type.replace(/_/g, ' ')} carries ${name} (frame ${k.frame})`);
+  }
+  if (p.target !== null && !p.packets.some((k) => k.failed)) {
+    const opened = p.packets.some((k) => k.type === 'channel_response' && !k.failed);
+    out.push(`${opened ? 'the tunnel to' : 'the client asked for a tunnel to'} ${JSON.stringify(p.target.host)} port ${p.target.port}${opened ? ' is open' : ''} (frame ${p.target.frame}), with ${plural(p.data.client, 'DATA packet')} from the client and ${p.data.server} from the gateway`);
+  }
+  if (p.problem !== null) out.push(`decoding stopped: ${p.problem}`);
+  return out;
+}
+
+function kb(n: number): string {
+  return n < 1024 ? `${n} bytes` : `${(n / 1024).toFixed(n < 10 * 1024 ? 1 : 0)} KB`;
+}
+
+function capitalize(s: string): string {
+  return s.length > 0 ? s[0]!.toUpperCase() + s.slice(1) : s;
+}
+
+/**
+ * The headline's clause about gateways (null when there is nothing to say). HTTPS that only could be
+ * a gateway's is told only when `possibleToo` (the capture holds no RDP connection: then it is the
+ * one lead); beside RDP connections it stays in the report's gateway section.
+ */
+export function gatewayClause(notes: readonly GatewayNote[], possibleToo = true): string | null {
+  if (notes.length === 0) return null;
+  const shownOrLikely = notes.filter((n) => n.evidence !== 'possible');
+  if (shownOrLikely.length > 0) {
+    // A gateway's refusal (decrypted) leads: it is the answer the user is looking for.
+    const n = shownOrLikely.find((x) => x.refusal !== null) ?? shownOrLikely[0]!;
+    const others = shownOrLikely.length - 1;
+    const through = n.evidence === 'shown' ? 'connected through the RD Gateway' : 'most likely connected through an RD Gateway at';
+    const label = `${n.client} ${through} ${n.gateway}${n.names[0] !== undefined ? ` (${JSON.stringify(n.names[0])})` : ''}${others > 0 ? ` (and ${plural(others, 'more gateway')})` : ''}`;
+    if (n.refusal !== null) return `${label}, and ${n.refusal.replace(/ \(frame \d+\)/, '')}`;
+    if (n.decrypted) {
+      const t = n.tunnel;
+      const tunnel = t === null ? 'the gateway exchange was decrypted but no tunnel was asked for' : `the tunnel to ${JSON.stringify(t.host)} port ${t.port} ${t.opened ? 'opened' : 'was asked for and not answered'}`;
+      const kdc = /KDC proxy answered POST \S+ with (5\d\d)/.exec(n.text);
+      const fallback = kdc !== null ? `; its KDC proxy answered ${kdc[1]}, so Kerberos failed and the client fell back to NTLM` : '';
+      return `${label}${fallback}; ${tunnel}${t?.opened ? '; the RDP connection inside it is not analysed yet' : ''}`;
+    }
+    return `${n.client} ${through} ${n.gateway}${n.names[0] !== undefined ? ` (${JSON.stringify(n.names[0])})` : ''}${others > 0 ? ` (and ${plural(others, 'more gateway')})` : ''}; the RDP connection it tunnels is encrypted inside HTTPS, so a key log (--keylog) is needed to see whether and where it failed`;
+  }
+  if (!possibleToo) return null;
+  const hosts = notes.filter((n) => n.connections.length > 0);
+  const conns = hosts.reduce((a, n) => a + n.connections.length, 0);
+  return `${plural(conns, 'HTTPS connection')} ${conns === 1 ? 'was' : 'were'} seen that could be an RD Gateway's; a key log (--keylog) would tell`;
+}

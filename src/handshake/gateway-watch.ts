@@ -1,0 +1,327 @@
+// What the cleartext shows of a connection that may be an RD Gateway's (MS-TSGU): mstsc reaches a
+// gateway over HTTPS (TCP 443; MS-TSGU 2.1 HTTP transport, 2.2.3.3 WebSocket) and optionally UDP
+// 3391 (MS-TSGU 2.1 UDP transport), and the RDP connection it tunnels is inside that TLS. Without
+// the gateway's TLS keys only the outer TLS handshake (RFC 5246 7.4 / RFC 8446 4: ClientHello SNI,
+// ServerHello, the TLS 1.2 Certificate), the records' count and size and how the connection ended
+// are visible. GatewayWatch keeps exactly that for one flow, reading at most WATCH_BYTES of each
+// direction, and hands a GatewaySighting to `onSighting` when the flow ends. A TCP flow whose
+// client does not start with a TLS handshake record is no gateway connection: it yields nothing.
+// Decoding is src/rdp/tls.ts and x509.ts; what the sightings mean is src/diagnose/gateway.ts.
+import type { Dir, Endpoint, FlowEndReason, FlowFacts, StreamConsumer, TcpEvent } from '../flow/types.js';
+import {
+  CONTENT_ALERT,
+  CONTENT_APPLICATION_DATA,
+  CONTENT_CHANGE_CIPHER_SPEC,
+  CONTENT_HANDSHAKE,
+  HS_CERTIFICATE,
+  HS_CLIENT_HELLO,
+  HS_SERVER_HELLO,
+  HandshakeDefragmenter,
+  certificateIsEncrypted,
+  looksLikeTlsRecord,
+  parseAlert,
+  parseCertificateList,
+  parseClientHello,
+  parseServerHello,
+  readTlsRecord,
+} from '../rdp/tls.js';
+import { alertName, versionName } from '../rdp/tls-codes.js';
+import { clientRandomKey, type KeyLog } from '../rdp/keylog.js';
+import { decryptRecord, suiteParams, tls12Keys, type RecordKeys } from '../rdp/tls-decrypt.js';
+import { GatewayPlainReader, type GatewayPlain } from './gateway-plain.js';
+import { parseCertificateDetailed } from '../rdp/x509.js';
+import type { CertificateInfo } from './types.js';
+
+/** TCP port of the RD Gateway's HTTPS transport (MS-TSGU 2.1: HTTPS on port 443). */
+export const GATEWAY_TCP_PORT = 443;
+/** UDP port of the RD Gateway's UDP transport (MS-TSGU 2.1: DTLS on port 3391). */
+export const GATEWAY_UDP_PORT = 3391;
+/** Bytes of each direction read for the TLS handshake; afterwards only counters (the flow table's). */
+export const WATCH_BYTES = 64 * 1024;
+/** Application-data records counted per direction before the watch stops asking for bytes. */
+const WATCH_APP_RECORDS = 32;
+/** With the session's keys: bytes of each direction read (the gateway's exchange and the first tunnelled bytes). */
+export const WATCH_BYTES_DECRYPTED = 1024 * 1024;
+/** RFC 7366 encrypt_then_mac extension. */
+const EXT_ENCRYPT_THEN_MAC = 22;
+
+export interface GatewayTls {
+  clientHelloFrame: number;
+  /** server_name (RFC 6066 3) as sent: untrusted text. */
+  sni: string | null;
+  /** ALPN protocol names the client offered (RFC 7301), e.g. "h2", "http/1.1". */
+  alpn: string[];
+  serverHelloFrame: number | null;
+  /** The negotiated version ("TLS1.2"), null before a ServerHello. */
+  version: string | null;
+  certificateFrame: number | null;
+  /** The server's leaf certificate (TLS 1.2 and below: TLS 1.3 encrypts it), or null. */
+  certificate: CertificateInfo | null;
+  certificateEncrypted: boolean;
+  /** Frame of the first application-data record of each side (the handshake is over). */
+  firstAppData: { client: number | null; server: number | null };
+  /** Application-data records seen in the bytes read (at most WATCH_APP_RECORDS each). */
+  appRecords: { client: number; server: number };
+  /** Alerts in the clear (before a side's ChangeCipherSpec). */
+  alerts: { frame: number; by: 'client' | 'server'; description: string }[];
+  /**
+   * With a key log: whether the records were decrypted ('decrypted'), the log had no secret for
+   * this session ('no_key'), the version or suite is not one we decrypt ('unsupported': TLS 1.2
+   * only for now), or a record did not authenticate ('failed'); null without a key log.
+   */
+  decryption: 'decrypted' | 'no_key' | 'unsupported' | 'failed' | null;
+  /** What the decrypted HTTP transport said (gateway-plain.ts), or null. */
+  plain: GatewayPlain | null;
+}
+
+/** One TCP connection to the gateway port whose client spoke TLS, or one UDP flow to GATEWAY_UDP_PORT. */
+export interface GatewaySighting {
+  /** "g1", "g2" ... in the order the flows ended (their own numbering: connection ids are not used up). */
+  id: string;
+  file: string;
+  fileIndex: number;
+  transport: 'tcp' | 'udp';
+  client: Endpoint;
+  server: Endpoint;
+  firstFrame: number;
+  lastFrame: number;
+  start: number;
+  end: number;
+  packets: { client: number; server: number };
+  /** Payload bytes on the wire each way (retransmissions included). */
+  bytes: { client: number; server: number };
+  /** TCP only. */
+  tls: GatewayTls | null;
+  /** TCP only: how the connection ended ('capture_end': still open when the capture stopped). */
+  ended: { how: 'fin' | 'rst' | 'capture_end'; by: 'client' | 'server' | null; frame: number | null } | null;
+}
+
+const SIDE = ['client', 'server'] as const;
+
+/** The StreamConsumer of a flow to the gateway port (TCP) or to GATEWAY_UDP_PORT (UDP). */
+export class GatewayWatch implements StreamConsumer {
+  private readonly held: [Buffer[], Buffer[]] = [[], []];
+  private readonly heldBytes = [0, 0];
+  private readonly read = [0, 0];
+  private readonly defrag: [HandshakeDefragmenter | null, HandshakeDefragmenter | null] = [null, null];
+  private readonly ccs = [false, false];
+  private tls: GatewayTls | null = null;
+  /** The client's first bytes were not a TLS handshake record: not a gateway connection. */
+  private notTls = false;
+  private done = false;
+  private close: { how: 'fin' | 'rst'; by: 'client' | 'server'; frame: number } | null = null;
+  /** Decryption (TLS 1.2 with the key log's CLIENT_RANDOM secret): the client random, the keys waiting for each side's CCS, each side's state. */
+  private clientRandom: Uint8Array | null = null;
+  private pending: { client: RecordKeys; server: RecordKeys } | null = null;
+  private readonly dec: [{ keys: RecordKeys; seq: number } | null, { keys: RecordKeys; seq: number } | null] = [null, null];
+  private reader: GatewayPlainReader | null = null;
+  private limit = WATCH_BYTES;
+
+  constructor(
+    readonly facts: FlowFacts,
+    private readonly file: string,
+    private readonly onSighting: (s: Omit<GatewaySighting, 'id'>) => void,
+    private readonly keys: KeyLog | null = null,
+  ) {}
+
+  onTcpEvent(ev: TcpEvent): void {
+    if (this.close !== null) return;
+    if (ev.kind === 'fin' || ev.kind === 'rst') this.close = { how: ev.kind, by: SIDE[ev.dir], frame: ev.frame };
+  }
+
+  onGap(): void {
+    // A hole in the handshake bytes: what follows cannot be framed as records.
+    this.done = true;
+  }
+
+  onData(dir: Dir, data: Buffer, frame: number, _time: number): boolean {
+    if (this.done || this.notTls) return false;
+    if (this.facts.transport === 'udp') return false;
+    if (this.tls === null && dir === 1 && this.heldBytes[0] === 0) return true; // the server speaks first: wait for the client
+    if (this.read[dir]! + this.heldBytes[dir]! + data.length > this.limit) data = data.subarray(0, Math.max(0, this.limit - this.read[dir]! - this.heldBytes[dir]!));
+    if (data.length > 0) {
+      this.held[dir]!.push(data);
+      this.heldBytes[dir]! += data.length;
+    }
+    this.records(dir, frame);
+    if (this.notTls) return false;
+    const t = this.tls;
+    if (this.reader === null && t !== null && t.appRecords.client >= WATCH_APP_RECORDS && t.appRecords.server >= WATCH_APP_RECORDS) this.done = true;
+    if (this.read[0]! + this.heldBytes[0]! >= this.limit && this.read[1]! + this.heldBytes[1]! >= this.limit) this.done = true;
+    return !this.done;
+  }
+
+  /** Whole TLS records of one direction (RFC 5246 6.2.1), as far as they are held. */
+  private records(dir: Dir, frame: number): void {
+    const parts = this.held[dir]!;
+    let buf = parts.length === 1 ? parts[0]! : Buffer.concat(parts);
+    let off = 0;
+    while (!this.notTls && !this.done) {
+      if (buf.length - off < 5) break;
+      if (!looksLikeTlsRecord(buf, off, buf.length)) {
+        if (this.tls === null) this.notTls = true;
+        else this.done = true;
+        break;
+      }
+      const r = readTlsRecord(buf, off, buf.length);
+      if (!r.ok) {
+        if (r.kind === 'malformed') this.done = true;
+        break;
+      }
+      this.record(dir, buf, r.value.contentType, r.value.fragmentOff, r.value.end, frame);
+      off = r.value.end;
+    }
+    this.read[dir]! += off;
+    buf = buf.subarray(off);
+    parts.length = 0;
+    if (buf.length > 0) parts.push(buf);
+    this.heldBytes[dir] = buf.length;
+  }
+
+  private record(dir: Dir, buf: Buffer, type: number, off: number, end: number, frame: number): void {
+    if (this.tls === null) {
+      // The client's first record must be a handshake record (a ClientHello, RFC 8446 4.1.2).
+      if (dir !== 0 || type !== CONTENT_HANDSHAKE) {
+        this.notTls = true;
+        return;
+      }
+    }
+    if (type === CONTENT_CHANGE_CIPHER_SPEC) {
+      this.ccs[dir] = true;
+      const k = this.pending;
+      if (k !== null) this.dec[dir] = { keys: dir === 0 ? k.client : k.server, seq: 0 };
+      return;
+    }
+    const st = this.ccs[dir] ? this.dec[dir] : null;
+    if (st != null && this.tls !== null) {
+      // A protected record of a side whose keys we have (RFC 5246 6.2.3): decrypt it in order.
+      const r = decryptRecord(st.keys, st.seq, type, (buf[off - 4]! << 8) | buf[off - 3]!, buf, off, end);
+      if (!r.ok) {
+        this.dec[dir] = null;
+        this.tls.decryption = 'failed';
+      } else {
+        st.seq++;
+        if (r.value.contentType === CONTENT_APPLICATION_DATA) {
+          const side = SIDE[dir];
+          this.tls.firstAppData[side] ??= frame;
+          if (this.tls.appRecords[side] < WATCH_APP_RECORDS) this.tls.appRecords[side]++;
+          this.reader?.push(dir, r.value.plaintext, frame);
+        } else if (r.value.contentType === CONTENT_ALERT && r.value.plaintext.length === 2) {
+          this.tls.alerts.push({ frame, by: SIDE[dir], description: alertName(r.value.plaintext[1]!) });
+        }
+        return;
+      }
+    }
+    if (type === CONTENT_APPLICATION_DATA) {
+      const t = this.tls;
+      if (t === null) return;
+      const side = SIDE[dir];
+      t.firstAppData[side] ??= frame;
+      if (t.appRecords[side] < WATCH_APP_RECORDS) t.appRecords[side]++;
+      return;
+    }
+    if (type === CONTENT_ALERT && !this.ccs[dir]) {
+      const a = parseAlert(buf, off, end);
+      if (a.ok && this.tls !== null) this.tls.alerts.push({ frame, by: SIDE[dir], description: alertName(a.value.description) });
+      return;
+    }
+    if (type !== CONTENT_HANDSHAKE || this.ccs[dir]) return;
+    const d = (this.defrag[dir] ??= new HandshakeDefragmenter());
+    if (d.push(buf, off, end, frame) !== null) {
+      this.done = true;
+      return;
+    }
+    for (;;) {
+      const m = d.next();
+      if (!m.ok) {
+        if (m.kind === 'malformed') this.done = true;
+        return;
+      }
+      this.message(dir, m.value.msgType, m.value.body, m.value.lastFrame);
+      if (this.notTls || this.done) return;
+    }
+  }
+
+  private message(dir: Dir, type: number, body: Uint8Array, frame: number): void {
+    if (this.tls === null) {
+      const c = type === HS_CLIENT_HELLO && dir === 0 ? parseClientHello(body, 0, body.length) : null;
+      if (c === null || !c.ok) {
+        this.notTls = true;
+        return;
+      }
+      if (this.keys !== null && this.keys.size + (this.keys.refresh !== null ? 1 : 0) > 0) this.clientRandom = Uint8Array.from(c.value.random);
+      this.tls = {
+        decryption: null,
+        plain: null,
+        clientHelloFrame: frame,
+        sni: c.value.sni,
+        alpn: c.value.alpn,
+        serverHelloFrame: null,
+        version: null,
+        certificateFrame: null,
+        certificate: null,
+        certificateEncrypted: false,
+        firstAppData: { client: null, server: null },
+        appRecords: { client: 0, server: 0 },
+        alerts: [],
+      };
+      return;
+    }
+    const t = this.tls;
+    if (dir !== 1) return;
+    if (type === HS_SERVER_HELLO && t.serverHelloFrame === null) {
+      const s = parseServerHello(body, 0, body.length);
+      if (!s.ok || s.value.helloRetryRequest) return;
+      t.serverHelloFrame = frame;
+      t.version = versionName(s.value.version);
+      t.certificateEncrypted = certificateIsEncrypted(s.value.version);
+      const random = this.clientRandom;
+      if (random !== null && this.keys !== null) {
+        // RFC 5246 6.3 key expansion from the key log's master secret (keylog.ts, tls-decrypt.ts).
+        const cr = clientRandomKey(random);
+        let ms = this.keys.master.get(cr);
+        if (ms === undefined && this.keys.refresh?.()) ms = this.keys.master.get(cr);
+        const p = suiteParams(s.value.cipherSuite);
+        if (s.value.version !== 0x0303 || p === null || p.tls13) t.decryption = ms === undefined && !this.keys.tls13.has(cr) ? 'no_key' : 'unsupported';
+        else if (ms === undefined) t.decryption = 'no_key';
+        else {
+          this.pending = tls12Keys(p, ms, random, s.value.random, s.value.extensions.some((e) => e.type === EXT_ENCRYPT_THEN_MAC));
+          t.decryption = 'decrypted';
+          this.reader = new GatewayPlainReader();
+          t.plain = this.reader.out;
+          this.limit = WATCH_BYTES_DECRYPTED;
+        }
+      }
+    } else if (type === HS_CERTIFICATE && t.certificate === null && !t.certificateEncrypted) {
+      const l = parseCertificateList(body, 0, body.length);
+      if (!l.ok || l.value.certificates.length === 0) return;
+      t.certificateFrame = frame;
+      t.certificate = parseCertificateDetailed(l.value.certificates[0]!).info;
+    }
+  }
+
+  onEnd(facts: FlowFacts, reason: FlowEndReason, _captureEnd: number): void {
+    if (facts.transport === 'tcp' && this.tls === null) return;
+    const c = this.close;
+    this.onSighting({
+      file: this.file,
+      fileIndex: facts.fileIndex,
+      transport: facts.transport,
+      client: facts.client,
+      server: facts.server,
+      firstFrame: facts.firstFrame,
+      lastFrame: facts.lastFrame,
+      start: facts.start,
+      end: facts.end,
+      packets: { client: facts.packets[0], server: facts.packets[1] },
+      bytes: { client: facts.payloadBytes[0], server: facts.payloadBytes[1] },
+      tls: this.tls,
+      ended:
+        facts.transport === 'udp'
+          ? null
+          : c !== null
+            ? { how: c.how, by: c.by, frame: c.frame }
+            : { how: reason === 'closed' ? 'fin' : 'capture_end', by: null, frame: reason === 'closed' ? facts.lastFrame : null },
+    });
+  }
+}

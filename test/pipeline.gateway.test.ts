@@ -1,0 +1,147 @@
+// Issue 14, step 1: RD Gateway connections (HTTPS 443, UDP 3391) seen without keys, end to end on
+// the fixture captures built by fixtures/lib/scenarios.ts (gateway_*): the report names the gateway
+// as far as the cleartext proves it, never reports "No RDP connection attempt" with nothing said,
+// and never a failed RDP attempt in phase tcp (also with --port 443).
+import { existsSync, readFileSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { analyze } from '../src/pipeline.js';
+import { renderText } from '../src/report/text.js';
+import { renderMarkdown } from '../src/report/markdown.js';
+import { renderHtml } from '../src/report/html.js';
+import { hasTshark, tsharkFields } from './fixtures/tshark.js';
+import { exitCodeOf } from '../src/cli/run.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const FIX = path.join(repoRoot, 'fixtures');
+const MANIFEST = path.join(FIX, 'captures/manifest.json');
+
+interface Scenario {
+  name: string;
+  file: string;
+  expected: { gateways?: { client: string; gateway: string; evidence: string }[] };
+}
+const all: Scenario[] = existsSync(MANIFEST) ? (JSON.parse(readFileSync(MANIFEST, 'utf8')) as { scenarios: Scenario[] }).scenarios : [];
+const gateways = all.filter((s) => s.expected.gateways !== undefined);
+
+const run = (file: string, rdpPorts?: number[]) => analyze([{ kind: 'file', path: path.join(FIX, file) }], rdpPorts ? { rdpPorts } : {});
+
+describe.skipIf(gateways.length === 0)('RD Gateway connections without keys (fixtures)', () => {
+  it('the manifest has the gateway scenarios', () => {
+    expect(gateways.map((s) => s.name).sort()).toEqual(['gateway_https_udp', 'gateway_keylog_401', 'gateway_keylog_kdcproxy_ntlm', 'gateway_keylog_rap_refused', 'gateway_named_refused']);
+  });
+
+  for (const s of gateways) {
+    for (const ports of [undefined, [443]]) {
+      it(`${s.name}${ports ? ' with --port 443' : ''}: the gateway is named with its evidence, and no RDP attempt failed`, async () => {
+        const r = await run(s.file, ports);
+        expect(r.connections).toEqual([]);
+        expect(r.summary.failed).toBe(0);
+        expect(r.gateways.map((g) => ({ client: g.client, gateway: g.gateway, evidence: g.evidence }))).toEqual(s.expected.gateways);
+        expect(r.summary.headline).toMatch(/^No direct RDP connection attempt in this capture \(\d+ frames\); /);
+        expect(r.summary.headline).toContain(s.expected.gateways![0]!.gateway);
+        // Without keys the report says a key log would tell; with them, how the gateway refused.
+        if (s.name === 'gateway_keylog_kdcproxy_ntlm') expect(r.gateways[0]!.refusal).toBeNull();
+        else if (s.name.startsWith('gateway_keylog_')) expect(r.gateways[0]!.refusal, s.name).toMatch(/refused/);
+        else expect(r.summary.headline).toContain('key log');
+      });
+    }
+  }
+
+  it('gateway_https_udp: the UDP 3391 datagram proves the gateway; the connection is told from its cleartext', async () => {
+    const r = await run('captures/gateway_https_udp.pcap');
+    const g = r.gateways[0]!;
+    expect(g.evidence).toBe('shown');
+    expect(g.connections).toEqual(['g1']);
+    expect(g.udpConnections).toEqual(['g2']);
+    expect(g.names[0]).toBe('access.corp.example'); // the SNI first, then the certificate's names (the fixture's certificate is rdp-srv02's)
+    expect(g.text).toContain('sent UDP to port 3391 of that host');
+    expect(g.text).toMatch(/TLS1\.2 handshake completed, then \d+ ms of encrypted data/);
+    expect(g.text).toContain('the client closed it');
+    expect(r.summary.headline).toContain('192.168.10.25 connected through the RD Gateway 10.20.0.40:443 ("access.corp.example")');
+  });
+
+  it('gateway_named_refused: the SNI and the DNS name make it likely; the gateway closed it', async () => {
+    const r = await run('captures/gateway_named_refused.pcap');
+    const g = r.gateways[0]!;
+    expect(g.evidence).toBe('likely');
+    expect(g.names).toContain('rdg.corp.example');
+    expect(g.text).toContain('the name "rdg.corp.example" names a gateway');
+    expect(g.text).toContain('the gateway closed it');
+    expect(r.summary.headline).toContain('most likely connected through an RD Gateway at 10.20.0.41:443');
+  });
+
+  it('every report format shows the gateway section', async () => {
+    const r = await run('captures/gateway_named_refused.pcap');
+    expect(renderText(r, { color: false })).toContain('RD Gateway (HTTPS):');
+    expect(renderMarkdown(r)).toContain('## RD Gateway (HTTPS)');
+    expect(renderHtml(r)).toContain('id="gateways"');
+  });
+});
+
+describe('HTTPS beside direct RDP (the README sample)', () => {
+  it('is not called a gateway when the client connects to RDP directly, and not a failed attempt with --port 443', async () => {
+    const plain = await run('sample.pcapng');
+    const with443 = await run('sample.pcapng', [443]);
+    expect(plain.gateways).toEqual([]);
+    expect(with443.gateways).toEqual([]);
+    expect(with443.connections.filter((c) => c.server.endsWith(':443'))).toEqual([]);
+    // The RDP connections' stories are the same (their ids aside: --port 443 hands the HTTPS flow one).
+    const story = (cs: typeof plain.connections) => cs.map((c) => [c.client, c.server, c.outcome, c.reached, c.died?.frame ?? null]);
+    expect(story(with443.connections)).toEqual(story(plain.connections));
+    // The RDP flows' ids do not depend on the HTTPS flow being watched (numbered apart).
+    expect(plain.connections.map((c) => c.flow.id)).toEqual([1, 2, 3, 4, 5]);
+  });
+});
+
+describe.skipIf(gateways.length === 0)('RD Gateway connections with the key log (fixtures)', () => {
+  it('gateway_keylog_rap_refused: WebSocket upgrade, MS-TSGU tunnel, CHANNEL_CREATE refused by the RD RAP', async () => {
+    const r = await run('captures/gateway_keylog_rap_refused.pcapng');
+    const g = r.gateways[0]!;
+    expect(g.evidence).toBe('shown');
+    expect(g.refusal).toBe('the gateway\'s resource authorization policy (RD RAP) refused the tunnel to "rdp-srv09.corp.example" port 3389: CHANNEL_RESPONSE E_PROXY_RAP_ACCESSDENIED (frame 20)');
+    expect(g.text).toContain('decrypted with the key log, it carries MS-TSGU\'s HTTP transport');
+    expect(g.text).toContain('RDG_OUT_DATA /remoteDesktopGateway/ switched to WebSocket (101, frame 12)');
+    // The NTLM step's 401 before the 101 is not a refusal.
+    expect(g.text).not.toContain('401');
+    expect(r.summary.headline).toContain('the gateway\'s resource authorization policy (RD RAP) refused the tunnel to "rdp-srv09.corp.example" port 3389: CHANNEL_RESPONSE E_PROXY_RAP_ACCESSDENIED.');
+    expect(r.warnings).toContain('TLS decryption of HTTPS to port 443 (RD Gateway): 1 connection decrypted, 0 whose records did not authenticate, 0 without a secret, 0 with a version or cipher suite not decrypted (TLS 1.2 is)');
+  });
+
+  it('gateway_keylog_401: the last 401 after the NTLM exchange is the refusal, with its frame', async () => {
+    const r = await run('captures/gateway_keylog_401.pcapng');
+    const g = r.gateways[0]!;
+    expect(g.refusal).toBe('the gateway answered RDG_OUT_DATA /remoteDesktopGateway/ with 401 Unauthorized offering Negotiate, NTLM to the client\'s NTLM credentials: it refused the user\'s authentication (frame 14)');
+    expect(g.text.match(/401/g)).toHaveLength(1);
+  });
+
+  it('gateway_keylog_kdcproxy_ntlm: the KDC proxy\'s 503 and the NTLM fallback, then an open tunnel carrying the RDP connection', async () => {
+    const r = await run('captures/gateway_keylog_kdcproxy_ntlm.pcapng');
+    const g = r.gateways[0]!;
+    expect(g).toMatchObject({ evidence: 'shown', connections: ['g1', 'g2'], decrypted: true, refusal: null, tunnel: { host: 'rdp-srv01.corp.example', port: 3389, opened: true } });
+    expect(g.text).toContain("the gateway's KDC proxy answered POST /KdcProxy with 503 Service Unavailable (frame 10): Kerberos through the gateway failed, so the client falls back to NTLM");
+    expect(g.text).toContain('with 1 DATA packet from the client and 1 from the gateway');
+    expect(r.summary.headline).toBe(
+      'No direct RDP connection attempt in this capture (44 frames); 192.168.10.25 connected through the RD Gateway 10.20.0.42:443 ("rdg.corp.example"); its KDC proxy answered 503, so Kerberos failed and the client fell back to NTLM; the tunnel to "rdp-srv01.corp.example" port 3389 opened; the RDP connection inside it is not analysed yet.',
+    );
+  });
+
+  it.skipIf(!hasTshark)('tshark decrypts the same HTTP answers at the same frames (its key log file)', async () => {
+    const file = path.join(FIX, 'captures/gateway_keylog_401.pcapng');
+    const rows = tsharkFields(file, ['http.response.code', 'http.www_authenticate'], ['-o', `tls.keylog_file:${path.join(FIX, 'captures/gateway_keylog_401.keylog')}`, '-Y', 'http.response']);
+    expect([...rows].map(([f, x]) => [f, x['http.response.code']])).toEqual([[10, '401'], [12, '401'], [14, '401']]);
+    const r = await run('captures/gateway_keylog_401.pcapng');
+    expect(r.gateways[0]!.refusal).toContain(`(frame ${[...rows.keys()].pop()})`);
+    const ws = tsharkFields(path.join(FIX, 'captures/gateway_keylog_rap_refused.pcapng'), ['http.response.code'], ['-o', `tls.keylog_file:${path.join(FIX, 'captures/gateway_keylog_rap_refused.keylog')}`, '-Y', 'http.response']);
+    expect([...ws].map(([f, x]) => [f, x['http.response.code']])).toEqual([[10, '401'], [12, '101']]);
+  });
+});
+
+describe.skipIf(gateways.length === 0)('exit code', () => {
+  it('1 when a decrypted gateway exchange shows a refusal; 0 when the capture cannot tell or the tunnel opened', async () => {
+    const codes: Record<string, number> = {};
+    for (const s of gateways) codes[s.name] = exitCodeOf(await run(s.file));
+    expect(codes).toEqual({ gateway_https_udp: 0, gateway_named_refused: 0, gateway_keylog_rap_refused: 1, gateway_keylog_401: 1, gateway_keylog_kdcproxy_ntlm: 0 });
+  });
+});
