@@ -21,6 +21,7 @@ import { planFileSets, type PlannedSet } from './capture/fileset.js';
 import { DecodedPacket, decodePacket, ipText, isKnownLinkType, linkTypeName } from './net/index.js';
 import { FlowTable } from './flow/table.js';
 import type { HalfOpenSink } from './flow/halfopen.js';
+import type { OtherPortFailure, OtherPortFailureReport } from './flow/other-ports.js';
 import { endpointText, type DnsTransaction, type FlowFacts, type KerberosErrorRef, type StreamConsumer } from './flow/types.js';
 import type { ConnectionRecord, Outcome, SideChannel } from './handshake/types.js';
 import { ConnectionMachine, DEFAULT_BYTE_BUDGET } from './handshake/machine.js';
@@ -213,6 +214,8 @@ interface FilePart {
   kerberos: KerberosErrorRef[];
   /** Connections to an RD Gateway's ports (gateway-watch.ts), the first MAX_GATEWAY_SIGHTINGS, without their ids. */
   gateways: Omit<GatewaySighting, 'id'>[];
+  /** TCP attempts to other ports that were never answered with a SYN-ACK (flow/other-ports.ts). */
+  otherPorts?: OtherPortFailure[];
   stats: TableStats;
   unknownLinkFrames: number;
   keyLog: KeyLogSummary | null;
@@ -645,6 +648,7 @@ class FileRun {
       dns: this.table.dns.slice(),
       kerberos: this.table.kerberosErrors.slice(),
       gateways: this.gateways,
+      otherPorts: this.table.otherPorts.failures(),
       stats: { ...this.table.stats },
       unknownLinkFrames: this.unknownLinkFrames,
       keyLog: this.keys.sources.length === 0 ? null : keyLogSummary(this.keys),
@@ -716,6 +720,7 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
   let dns: DnsTransaction[] = [];
   let kerberos: KerberosErrorRef[] = [];
   let gateways: Omit<GatewaySighting, 'id'>[] = [];
+  const otherPorts = new Map<number, OtherPortFailure>();
   const captureEnds: number[] = [];
   const fileNames: string[] = [];
   /** Each file's summary at its index as given (a file set's pieces are read in another order). */
@@ -767,6 +772,13 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
     for (const k of p.kerberos ?? []) k.fileIndex = p.fileIndex;
     kerberos = kerberos.concat(p.kerberos ?? []);
     gateways = gateways.concat(p.gateways ?? []);
+    for (const f of p.otherPorts ?? []) {
+      const o = otherPorts.get(f.port);
+      if (o) {
+        o.syns += f.syns;
+        o.resets += f.resets;
+      } else otherPorts.set(f.port, { ...f, fileIndex: p.fileIndex });
+    }
     // A file set's pieces share one numbering: every piece's index leads to the set's end and name.
     for (const f of p.files) {
       captureEnds[f.fileIndex] = p.captureEnd;
@@ -874,6 +886,9 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
     capture.fileSets = fileSets;
     warnings.push(...fileSets.flatMap((s) => fileSetWarnings(s, fileNames)));
   }
+  // No RDP attempt: the failed TCP attempts to other ports are named (RDP on a port we were not told about).
+  const otherFailures = connections.length + overflowCount === 0 ? otherPortFailures(otherPorts, fileNames) : [];
+  if (otherFailures.length > 0) capture.otherPortFailures = otherFailures;
   const summary = {
     connections: connections.length + overflowCount - probeCounted,
     completed: completed + o.completed,
@@ -881,6 +896,7 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
     incompleteCapture: incomplete + o.incomplete,
     preAuthentication,
     headline: headline(conns, findings, { findings: captureFindings, frames: capture.frames, probes, gateways: gatewayClause(gatewaysSeen, conns.length === 0) }),
+    headline: headline(conns, findings, { findings: captureFindings, frames: capture.frames, probes, otherPortFailures: otherFailures, rdpPorts: [3389, ...(opts.rdpPorts ?? []).filter((p) => p !== 3389)] }),
   };
   if (overflowCount - probeCounted > 0) summary.headline += ` (${overflowCount - probeCounted} more connections counted per server, not recorded.)`;
   return {
@@ -897,6 +913,18 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
     summary,
     warnings,
   };
+}
+
+/** Ports the report names at most (the most SYNs first; a port scan touches thousands). */
+export const MAX_OTHER_PORTS_REPORTED = 20;
+
+/** The merged failed attempts to other ports, as the report names them (with the file of their first SYN when there are several files). */
+function otherPortFailures(ports: Map<number, OtherPortFailure>, files: string[]): OtherPortFailureReport[] {
+  const several = files.filter((f) => f !== undefined).length > 1;
+  return [...ports.values()]
+    .sort((a, b) => b.syns - a.syns || a.port - b.port)
+    .slice(0, MAX_OTHER_PORTS_REPORTED)
+    .map((f) => ({ port: f.port, server: f.server, syns: f.syns, resets: f.resets, firstFrame: f.firstFrame, ...(several ? { file: files[f.fileIndex] ?? '' } : {}) }));
 }
 
 /** "3 years", "5 days", "2 hours": the size of a clock jump, for people. */
