@@ -9,7 +9,7 @@
 // cross-connection rules need all of them. Several files run in worker threads, one per file, at
 // most `jobs` at once; the same FileRun runs in a worker, in the main thread, or behind
 // createAnalyzer() for frames pushed one by one (live capture).
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker, isMainThread, parentPort, threadId, workerData } from 'node:worker_threads';
 import { workerEntry } from './worker-entry.js';
@@ -115,6 +115,83 @@ export interface AnalyzeOptions {
    * Their text so far is expected in keyLogs under the same name.
    */
   keyLogFollow?: string[];
+  /** Kept up to date for a progress display that samples it (AnalyzeProgress). */
+  progress?: AnalyzeProgress;
+}
+
+/** What AnalyzeProgress.sample() returns: the run so far. */
+export interface ProgressSample {
+  /** Bytes of the input files read (compressed bytes of a gzipped file). */
+  bytes: number;
+  /** Frames read. */
+  frames: number;
+  /** Connections to RDP ports ended so far (recorded or counted). */
+  connections: number;
+  /** Files (or file sets) finished. */
+  filesDone: number;
+}
+
+/**
+ * What a run has read so far, for a progress display that samples it from a timer (the CLI's): no
+ * work per packet is added for it; sample() adds up the counters the readers keep anyway (the
+ * frame counts of each link-type run, the records, the read position updated once per read). A file
+ * read by a worker thread counts when it is done (its counters live in the worker).
+ */
+export class AnalyzeProgress {
+  private readonly active = new Set<FileRun>();
+  private readonly done = new Set<number>();
+  private bytes = 0;
+  private frames = 0;
+  private connections = 0;
+
+  sample(): ProgressSample {
+    let bytes = this.bytes;
+    let frames = this.frames;
+    let connections = this.connections;
+    for (const r of this.active) {
+      bytes += r.bytesRead;
+      frames += r.framesRead;
+      connections += r.connectionsEnded;
+    }
+    return { bytes, frames, connections, filesDone: this.done.size };
+  }
+
+  /** A run of this thread starts. */
+  begin(run: FileRun): void {
+    this.active.add(run);
+  }
+
+  /** A run of this thread ended (its files are done). */
+  end(run: FileRun, part: FilePart): void {
+    if (!this.active.delete(run)) return;
+    this.bytes += run.bytesRead;
+    this.connections += run.connectionsEnded;
+    for (const f of part.files) {
+      this.done.add(f.fileIndex);
+      this.frames += f.summary.frames;
+    }
+  }
+
+  /** A part is done (read in this thread or by a worker): a worker's part counts now, with its file's size. */
+  partDone(part: FilePart, fileBytes: number): void {
+    if (part.files.every((f) => this.done.has(f.fileIndex))) return;
+    for (const f of part.files) {
+      this.done.add(f.fileIndex);
+      this.frames += f.summary.frames;
+    }
+    this.bytes += fileBytes;
+    this.connections += part.records.length + part.overflowCount;
+  }
+}
+
+/** Size of a file source (for the progress of a file read by a worker), 0 when unknown. */
+function sourceBytes(source: CaptureSource | undefined): number {
+  if (source?.kind !== 'file') return 0;
+  try {
+    return statSync(source.path).size;
+  } catch {
+    return 0;
+  }
 }
 
 /** Sources whose targets FileRun follows to find scanners among the half-open connections it counts. */
@@ -272,6 +349,26 @@ class FileRun {
   private readonly machineOptions: PendingOptions;
   /** The key log files and this file's Decryption Secrets Blocks (empty: nothing is decrypted). */
   private readonly keys = new KeyLog();
+  /** The read position in the piece being read (ReadOptions.position), and the bytes of the pieces before it. */
+  readonly position = { bytes: 0 };
+  private positionBase = 0;
+
+  /** Bytes of the input read so far (AnalyzeProgress). */
+  get bytesRead(): number {
+    return this.positionBase + this.position.bytes;
+  }
+
+  /** Frames read so far (AnalyzeProgress): the pieces before this one, the link-type runs counted, the current run. */
+  get framesRead(): number {
+    let n = this.frameBase + this.runFrames;
+    for (const c of this.linkCounts.values()) n += c;
+    return n;
+  }
+
+  /** Connections ended so far, recorded or counted (AnalyzeProgress). */
+  get connectionsEnded(): number {
+    return this.records.length + this.overflowCount;
+  }
 
   constructor(
     opts: AnalyzeOptions,
@@ -364,6 +461,8 @@ class FileRun {
     if (next === null) return;
     this.names = this.names.concat(info.names);
     this.frameBase += info.frames;
+    this.positionBase += this.position.bytes;
+    this.position.bytes = 0;
     this.pieces.push({ fileIndex: next.fileIndex, name: next.name, firstFrame: this.frameBase + 1, summary: null });
   }
 
@@ -887,7 +986,7 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
     warnings.push(...fileSets.flatMap((s) => fileSetWarnings(s, fileNames)));
   }
   // No RDP attempt: the failed TCP attempts to other ports are named (RDP on a port we were not told about).
-  const otherFailures = connections.length + overflowCount === 0 ? otherPortFailures(otherPorts, fileNames) : [];
+  const otherFailures = connections.length + overflowCount - probeCounted === 0 ? otherPortFailures(otherPorts, fileNames) : [];
   if (otherFailures.length > 0) capture.otherPortFailures = otherFailures;
   const summary = {
     connections: connections.length + overflowCount - probeCounted,
@@ -895,8 +994,14 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
     failed: failed + o.failed,
     incompleteCapture: incomplete + o.incomplete,
     preAuthentication,
-    headline: headline(conns, findings, { findings: captureFindings, frames: capture.frames, probes, gateways: gatewayClause(gatewaysSeen, conns.length === 0) }),
-    headline: headline(conns, findings, { findings: captureFindings, frames: capture.frames, probes, otherPortFailures: otherFailures, rdpPorts: [3389, ...(opts.rdpPorts ?? []).filter((p) => p !== 3389)] }),
+    headline: headline(conns, findings, {
+      findings: captureFindings,
+      frames: capture.frames,
+      probes,
+      gateways: gatewayClause(gatewaysSeen, conns.length === 0),
+      otherPortFailures: otherFailures,
+      rdpPorts: [3389, ...(opts.rdpPorts ?? []).filter((p) => p !== 3389)],
+    }),
   };
   if (overflowCount - probeCounted > 0) summary.headline += ` (${overflowCount - probeCounted} more connections counted per server, not recorded.)`;
   return {
@@ -1094,8 +1199,10 @@ async function filePart(
   onConnection: ((c: ReportedConnection) => void) | null,
 ): Promise<FilePart> {
   const run = new FileRun(opts, sourceName(source), fileIndex, onConnection);
-  const info = await readCapture(source, fileIndex, run);
+  opts.progress?.begin(run);
+  const info = await readCapture(source, fileIndex, run, { position: run.position });
   const part = run.finish(info);
+  opts.progress?.end(run, part);
   // A Decryption Secrets Block after the packets of the sessions it holds keys for (pcapng 4.7 asks
   // writers to put it before them; not every tool does): a second pass over the file with every
   // DSB's keys known from the start. Memory stays bounded (the file is streamed again, only the DSBs'
@@ -1310,6 +1417,7 @@ export async function analyze(sources: CaptureSource[], opts: AnalyzeOptions = {
   const parts: FilePart[] = new Array<FilePart>(n);
   const ended = (part: FilePart): void => {
     parts[part.fileIndex] = part;
+    opts.progress?.partDone(part, sourceBytes(sources[part.fileIndex]));
     order?.done(part);
     opts.onFile?.({ fileIndex: part.fileIndex, file: part.name, threadId: part.threadId });
   };
@@ -1420,6 +1528,11 @@ async function readSet(
   let prev: CaptureFileInfo | null = null;
   let gaps: FileSetSummary['gaps'] = [];
   const meta = (): Omit<FileSetSummary, 'files' | 'firstFrames'> => ({ reordered: set.reordered, gaps });
+  const end = (r: FileRun, info: CaptureFileInfo): void => {
+    const part = r.finish(info, meta());
+    opts.progress?.end(r, part);
+    done(part);
+  };
   for (let k = 0; k < set.members.length; k++) {
     const m = set.members[k]!;
     const missing = set.missing.find((x) => x.after === k - 1);
@@ -1433,7 +1546,7 @@ async function readSet(
             ? `${m.path} overlaps ${name(k - 1)} in time (it starts ${durationText(-seconds)} before the other ends): read as a separate capture, not as the next piece of a file set`
             : `${m.path} starts ${durationText(seconds)} after ${name(k - 1)} ends: read as a separate capture, not as the next piece of a file set`,
         );
-        done(run.finish(prev, meta()));
+        end(run, prev);
         run = null;
         gaps = [];
       } else {
@@ -1446,9 +1559,10 @@ async function readSet(
       notes.push(`file set: ${which} missing between ${name(k - 1)} and ${m.path} (by the numbers in their names): connections across that gap lack their packets`);
     }
     run ??= new FileRun(opts, m.path, m.index, sink());
-    prev = await readCapture(sources[m.index]!, m.index, run);
+    opts.progress?.begin(run);
+    prev = await readCapture(sources[m.index]!, m.index, run, { position: run.position });
   }
-  if (run !== null && prev !== null) done(run.finish(prev, meta()));
+  if (run !== null && prev !== null) end(run, prev);
 }
 
 function round3(x: number): number {

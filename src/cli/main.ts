@@ -156,11 +156,12 @@ export async function main(argv: string[], stdout: NodeJS.WritableStream = proce
       .description('analyse capture files (pcap / pcapng, gzipped or not; "-" reads stdin)')
       .argument('<capture...>', 'capture files, directories of them (a ring buffer), quoted globs, or - for stdin')
       .option('--no-file-set', 'read every file on its own, even the pieces of a ring buffer or split capture')
-      .option('--jobs <n>', `files read at once, in as many threads (default: one per two cores, ${defaultJobs()} here; 1 reads them one after the other)`, jobsOf),
-  ).action(async (captures: string[], o: CommonOpts & { jobs?: number; fileSet: boolean }) => {
+      .option('--jobs <n>', `files read at once, in as many threads (default: one per two cores, ${defaultJobs()} here; 1 reads them one after the other)`, jobsOf)
+      .option('-q, --quiet', 'no progress line on stderr (shown only when stderr is a terminal and the run takes over 2 s)'),
+  ).action(async (captures: string[], o: CommonOpts & { jobs?: number; fileSet: boolean; quiet?: boolean }) => {
     code = await runAnalysis(
       sourcesOf(captures),
-      { format: o.format, output: o.output, ports: o.port ?? [], color: colorOf(o), exportEvidence: o.exportEvidence, jobs: o.jobs, fileSets: o.fileSet, detail: o.detail, keyLogs: keyLogsOf(o.keylog) },
+      { format: o.format, output: o.output, ports: o.port ?? [], color: colorOf(o), exportEvidence: o.exportEvidence, jobs: o.jobs, fileSets: o.fileSet, detail: o.detail, keyLogs: keyLogsOf(o.keylog), quiet: o.quiet === true },
       stdout,
     );
   });

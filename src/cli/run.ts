@@ -1,7 +1,9 @@
 // The analyze command's work, shared with `live`: read, analyse, render, write, exit code.
 import type { CaptureSource } from '../capture/types.js';
 import type { Report, ReportedConnection } from '../report/types.js';
-import { analyze } from '../pipeline.js';
+import { statSync } from 'node:fs';
+import { AnalyzeProgress, analyze } from '../pipeline.js';
+import { startProgress, type ProgressDisplay } from './progress.js';
 import { reinterpretProbeCapture } from '../probe/index.js';
 import { exportEvidence, spoolStdin } from '../report/evidence.js';
 import { ndjsonStream } from '../report/ndjson.js';
@@ -30,6 +32,24 @@ export interface RunOptions {
   detail?: 'summary' | 'full';
   /** `--keylog` files, read. */
   keyLogs?: { name: string; text: string }[];
+  /** `--quiet`: no progress on stderr (src/cli/progress.ts), even on a terminal. */
+  quiet?: boolean;
+}
+
+/** The progress display of a run: on stderr when it is a terminal and not `--quiet` (src/cli/progress.ts). */
+function progressOf(o: RunOptions, sources: CaptureSource[]): { progress: AnalyzeProgress | undefined; display: ProgressDisplay } {
+  if (o.quiet === true || process.stderr.isTTY !== true) return { progress: undefined, display: { stop: () => undefined } };
+  const progress = new AnalyzeProgress();
+  let totalBytes = 0;
+  for (const s of sources) {
+    if (s.kind !== 'file') continue;
+    try {
+      totalBytes += statSync(s.path).size;
+    } catch {
+      // read errors are told by the reader
+    }
+  }
+  return { progress, display: startProgress(progress, process.stderr, { totalBytes }) };
 }
 
 /** Checks the options that do not depend on the input (before anything is read). */
@@ -141,8 +161,9 @@ export async function runAnalysis(
   const out = openOutput(o, stdout);
   // --export-evidence reads the inputs twice: stdin is spooled to a temp file first.
   const spool = o.exportEvidence !== undefined ? await spoolStdin(sources).catch((e: Error) => Promise.reject(new UsageError(e.message))) : null;
+  const { progress, display } = progressOf(o, sources);
   try {
-    const analysed = await analyze(spool ? spool.sources : sources, { rdpPorts: o.ports, onConnection: out.onConnection, jobs: o.jobs, fileSets: o.fileSets, keyLogs: o.keyLogs });
+    const analysed = await analyze(spool ? spool.sources : sources, { rdpPorts: o.ports, onConnection: out.onConnection, jobs: o.jobs, fileSets: o.fileSets, keyLogs: o.keyLogs, progress }).finally(() => display.stop());
     // A capture written by `probe --capture`: its connections are probe steps, told as the probe told them.
     const report = reinterpretProbeCapture(analysed) ?? analysed;
     if (spool && o.exportEvidence !== undefined) {
