@@ -19,6 +19,7 @@ import { CaptureInputError, frameTime, timeInRange } from './capture/types.js';
 import { readCapture, sourceName } from './capture/index.js';
 import { planFileSets, type PlannedSet } from './capture/fileset.js';
 import { DecodedPacket, decodePacket, ipText, isKnownLinkType, linkTypeName } from './net/index.js';
+import { Narrowing, type NarrowSpec } from './net/narrow.js';
 import { FlowTable } from './flow/table.js';
 import type { HalfOpenSink } from './flow/halfopen.js';
 import type { OtherPortFailure, OtherPortFailureReport } from './flow/other-ports.js';
@@ -117,6 +118,8 @@ export interface AnalyzeOptions {
   keyLogFollow?: string[];
   /** Kept up to date for a progress display that samples it (AnalyzeProgress). */
   progress?: AnalyzeProgress;
+  /** Only the frames within this narrowing are analysed (src/net/narrow.ts); the report states it. */
+  narrow?: NarrowSpec;
 }
 
 /** What AnalyzeProgress.sample() returns: the run so far. */
@@ -293,6 +296,8 @@ interface FilePart {
   gateways: Omit<GatewaySighting, 'id'>[];
   /** TCP attempts to other ports that were never answered with a SYN-ACK (flow/other-ports.ts). */
   otherPorts?: OtherPortFailure[];
+  /** With a narrowing (AnalyzeOptions.narrow): the frames analysed. */
+  framesKept?: number;
   stats: TableStats;
   unknownLinkFrames: number;
   keyLog: KeyLogSummary | null;
@@ -352,6 +357,10 @@ class FileRun {
   /** The read position in the piece being read (ReadOptions.position), and the bytes of the pieces before it. */
   readonly position = { bytes: 0 };
   private positionBase = 0;
+  /** The narrowing (null: every frame is analysed), the first frame's time (its relative times' origin), the frames kept. */
+  private readonly narrow: Narrowing | null;
+  private firstTime = NaN;
+  private kept = 0;
 
   /** Bytes of the input read so far (AnalyzeProgress). */
   get bytesRead(): number {
@@ -376,6 +385,8 @@ class FileRun {
     private readonly fileIndex: number,
     private readonly onConnection: ((c: ReportedConnection, dns?: readonly DnsTransaction[]) => void) | null,
   ) {
+    const narrow = opts.narrow !== undefined ? new Narrowing(opts.narrow) : null;
+    this.narrow = narrow !== null && narrow.active ? narrow : null;
     this.maxRecords = opts.maxRecords ?? MAX_RECORDS;
     this.byteBudget = opts.byteBudget ?? DEFAULT_BYTE_BUDGET;
     this.streamContext = Math.max(0, Math.floor(opts.streamContext ?? 0));
@@ -426,7 +437,7 @@ class FileRun {
         if (t > this.lastTime) this.lastTime = t;
         if (d.known) {
           decodePacket(d.buf, 0, d.buf.length, d.linkType, pkt);
-          table.handle(pkt, d.frame, t, fileIndex);
+          if (this.keep(pkt, t)) table.handle(pkt, d.frame, t, fileIndex);
         }
       }
       if (Number.isNaN(clock.last)) clock.accept(time);
@@ -437,9 +448,20 @@ class FileRun {
       if (time > this.lastTime) this.lastTime = time;
       if (!this.runKnown) return;
       decodePacket(v.buf, v.off, v.capLen, lt, pkt);
+      if (this.narrow !== null && !this.keep(pkt, time)) return;
       table.handle(pkt, v.frame + this.frameBase, time, fileIndex);
     };
     this.pieces.push({ fileIndex, name, firstFrame: 1, summary: null });
+  }
+
+  /** Whether a decoded frame is within the narrowing (counted when it is); true without one. */
+  private keep(pkt: DecodedPacket, time: number): boolean {
+    const n = this.narrow;
+    if (n === null) return true;
+    if (Number.isNaN(this.firstTime)) this.firstTime = time;
+    if (!n.matches(pkt, time, this.firstTime)) return false;
+    this.kept++;
+    return true;
   }
 
   /** The latest record time seen (float seconds), 0 before the first record. */
@@ -709,7 +731,7 @@ class FileRun {
       if (d.time > this.lastTime) this.lastTime = d.time;
       if (d.known) {
         decodePacket(d.buf, 0, d.buf.length, d.linkType, this.pkt);
-        this.table.handle(this.pkt, d.frame, d.time, this.fileIndex);
+        if (this.keep(this.pkt, d.time)) this.table.handle(this.pkt, d.frame, d.time, this.fileIndex);
       }
     }
     this.endPiece(info, null);
@@ -748,6 +770,7 @@ class FileRun {
       kerberos: this.table.kerberosErrors.slice(),
       gateways: this.gateways,
       otherPorts: this.table.otherPorts.failures(),
+      framesKept: this.kept,
       stats: { ...this.table.stats },
       unknownLinkFrames: this.unknownLinkFrames,
       keyLog: this.keys.sources.length === 0 ? null : keyLogSummary(this.keys),
@@ -820,6 +843,7 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
   let kerberos: KerberosErrorRef[] = [];
   let gateways: Omit<GatewaySighting, 'id'>[] = [];
   const otherPorts = new Map<number, OtherPortFailure>();
+  let framesKept = 0;
   const captureEnds: number[] = [];
   const fileNames: string[] = [];
   /** Each file's summary at its index as given (a file set's pieces are read in another order). */
@@ -871,6 +895,7 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
     for (const k of p.kerberos ?? []) k.fileIndex = p.fileIndex;
     kerberos = kerberos.concat(p.kerberos ?? []);
     gateways = gateways.concat(p.gateways ?? []);
+    framesKept += p.framesKept ?? 0;
     for (const f of p.otherPorts ?? []) {
       const o = otherPorts.get(f.port);
       if (o) {
@@ -988,6 +1013,8 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
   // No RDP attempt: the failed TCP attempts to other ports are named (RDP on a port we were not told about).
   const otherFailures = connections.length + overflowCount - probeCounted === 0 ? otherPortFailures(otherPorts, fileNames) : [];
   if (otherFailures.length > 0) capture.otherPortFailures = otherFailures;
+  const narrowing = opts.narrow !== undefined ? new Narrowing(opts.narrow) : null;
+  if (narrowing !== null && narrowing.active) capture.narrowing = narrowing.summary(framesKept);
   const summary = {
     connections: connections.length + overflowCount - probeCounted,
     completed: completed + o.completed,
@@ -1232,7 +1259,7 @@ interface WorkerMarker {
 interface PartJob {
   source: CaptureSource;
   fileIndex: number;
-  opts: { rdpPorts?: number[]; maxRecords?: number; byteBudget?: number; keyLogs?: { name: string; text: string }[] };
+  opts: { rdpPorts?: number[]; maxRecords?: number; byteBudget?: number; keyLogs?: { name: string; text: string }[]; narrow?: NarrowSpec };
   stream: boolean;
 }
 
@@ -1425,7 +1452,7 @@ export async function analyze(sources: CaptureSource[], opts: AnalyzeOptions = {
     for (let i = 0; i < n; i++) ended(await filePart(sources[i]!, i, opts, order?.sink(i) ?? null));
     return mergeParts(parts, opts);
   }
-  const workerOpts = { rdpPorts: opts.rdpPorts, maxRecords: opts.maxRecords, byteBudget: opts.byteBudget, keyLogs: opts.keyLogs };
+  const workerOpts = { rdpPorts: opts.rdpPorts, maxRecords: opts.maxRecords, byteBudget: opts.byteBudget, keyLogs: opts.keyLogs, narrow: opts.narrow };
   const one = async (i: number, lane: WorkerLane | null): Promise<void> => {
     const source = sources[i]!;
     let sink = order?.sink(i) ?? null;

@@ -10,7 +10,7 @@ import { captureFilesIn, expandGlob, isGlob } from '../capture/fileset.js';
 import { EXIT, UsageError, oneLine } from './errors.js';
 import { FORMAT_NAMES } from './formats.js';
 import { JSON_FULL_LIMIT } from '../report/json.js';
-import { parsePort, runAnalysis } from './run.js';
+import { narrowOf, parsePort, runAnalysis } from './run.js';
 import { runLive } from './live.js';
 import { registerProbe } from './probe.js';
 import { keepYoungGenerationSmall } from './heap.js';
@@ -88,6 +88,11 @@ export function sourcesOf(args: string[]): CaptureSource[] {
   });
 }
 
+/** A repeatable option's values. */
+function collect(v: string, prev: string[] | undefined): string[] {
+  return [...(prev ?? []), v];
+}
+
 /** `--detail`: summary or full. */
 function detailOf(v: string): 'summary' | 'full' {
   if (v !== 'summary' && v !== 'full') throw new UsageError(`invalid detail "${v}" (expected summary or full)`);
@@ -157,11 +162,17 @@ export async function main(argv: string[], stdout: NodeJS.WritableStream = proce
       .argument('<capture...>', 'capture files, directories of them (a ring buffer), quoted globs, or - for stdin')
       .option('--no-file-set', 'read every file on its own, even the pieces of a ring buffer or split capture')
       .option('--jobs <n>', `files read at once, in as many threads (default: one per two cores, ${defaultJobs()} here; 1 reads them one after the other)`, jobsOf)
-      .option('-q, --quiet', 'no progress line on stderr (shown only when stderr is a terminal and the run takes over 2 s)'),
-  ).action(async (captures: string[], o: CommonOpts & { jobs?: number; fileSet: boolean; quiet?: boolean }) => {
+      .option('-q, --quiet', 'no progress line on stderr (shown only when stderr is a terminal and the run takes over 2 s)')
+      .option('--host <ip>', 'analyse only the frames to or from IP (repeatable; ICMP errors about them too)', collect)
+      .option('--server <ip[:port]>', 'analyse only the frames to or from the server IP (on PORT) (repeatable)', collect)
+      .option('--from <time>', 'analyse only the frames from TIME: ISO 8601 (UTC when no zone is given) or +10m / +90s / +1h30m after the first frame of the file')
+      .option('--to <time>', 'analyse only the frames up to TIME (as --from)')
+      .option('--filter <bpf>', 'analyse only the frames a BPF filter passes (host, net, port, portrange, src, dst, ip, ip6, tcp, udp, icmp, icmp6, and, or, not); frame numbers stay the capture\'s'),
+  ).action(async (captures: string[], o: CommonOpts & { jobs?: number; fileSet: boolean; quiet?: boolean; host?: string[]; server?: string[]; from?: string; to?: string; filter?: string }) => {
+    const narrow = narrowOf({ hosts: o.host, servers: o.server, from: o.from, to: o.to, filter: o.filter });
     code = await runAnalysis(
       sourcesOf(captures),
-      { format: o.format, output: o.output, ports: o.port ?? [], color: colorOf(o), exportEvidence: o.exportEvidence, jobs: o.jobs, fileSets: o.fileSet, detail: o.detail, keyLogs: keyLogsOf(o.keylog), quiet: o.quiet === true },
+      { format: o.format, output: o.output, ports: o.port ?? [], color: colorOf(o), exportEvidence: o.exportEvidence, jobs: o.jobs, fileSets: o.fileSet, detail: o.detail, keyLogs: keyLogsOf(o.keylog), quiet: o.quiet === true, narrow },
       stdout,
     );
   });

@@ -4,6 +4,7 @@ import type { Report, ReportedConnection } from '../report/types.js';
 import { statSync } from 'node:fs';
 import { AnalyzeProgress, analyze } from '../pipeline.js';
 import { startProgress, type ProgressDisplay } from './progress.js';
+import { Narrowing, NarrowError, type NarrowSpec } from '../net/narrow.js';
 import { reinterpretProbeCapture } from '../probe/index.js';
 import { exportEvidence, spoolStdin } from '../report/evidence.js';
 import { ndjsonStream } from '../report/ndjson.js';
@@ -34,6 +35,18 @@ export interface RunOptions {
   keyLogs?: { name: string; text: string }[];
   /** `--quiet`: no progress on stderr (src/cli/progress.ts), even on a terminal. */
   quiet?: boolean;
+  /** `--host`, `--server`, `--from`, `--to`, `--filter` (src/net/narrow.ts), checked by narrowOf(). */
+  narrow?: NarrowSpec;
+}
+
+/** The narrowing options, checked before anything is read (a wrong one is a usage error). */
+export function narrowOf(spec: NarrowSpec): NarrowSpec | undefined {
+  try {
+    return new Narrowing(spec).active ? spec : undefined;
+  } catch (e) {
+    if (e instanceof NarrowError) throw new UsageError(e.message);
+    throw e;
+  }
 }
 
 /** The progress display of a run: on stderr when it is a terminal and not `--quiet` (src/cli/progress.ts). */
@@ -163,7 +176,7 @@ export async function runAnalysis(
   const spool = o.exportEvidence !== undefined ? await spoolStdin(sources).catch((e: Error) => Promise.reject(new UsageError(e.message))) : null;
   const { progress, display } = progressOf(o, sources);
   try {
-    const analysed = await analyze(spool ? spool.sources : sources, { rdpPorts: o.ports, onConnection: out.onConnection, jobs: o.jobs, fileSets: o.fileSets, keyLogs: o.keyLogs, progress }).finally(() => display.stop());
+    const analysed = await analyze(spool ? spool.sources : sources, { rdpPorts: o.ports, onConnection: out.onConnection, jobs: o.jobs, fileSets: o.fileSets, keyLogs: o.keyLogs, progress, narrow: o.narrow }).finally(() => display.stop());
     // A capture written by `probe --capture`: its connections are probe steps, told as the probe told them.
     const report = reinterpretProbeCapture(analysed) ?? analysed;
     if (spool && o.exportEvidence !== undefined) {

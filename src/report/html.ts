@@ -4,6 +4,7 @@
 // and the remediation. Every untrusted string is entity-escaped (escapeHtml), in text and in
 // attributes alike; nothing untrusted goes into <style>.
 import { serverSentence } from '../diagnose/index.js';
+import { narrowingText } from '../net/narrow.js';
 import { escapeHtml as h } from './escape.js';
 import { probeFacts, probeTables } from './probe.js';
 import { CAPTURE_FINDINGS_TITLE, GATEWAYS_TITLE, PROBES_TITLE, deathText, eventLabel, checksumNote, fileSetLines, fileSetNote, findingLabel, findingTag, logonModes, offsetText, outcomeText, partition, percent, timeOffset, timeSpan } from './ladder.js';
@@ -101,6 +102,7 @@ export function writeHtml(report: Report, write: (piece: string) => void, opts: 
   out.push(
     `<p>${s.connections} connection attempt${s.connections === 1 ? '' : 's'}: <span class="completed">${s.completed} completed</span>, <span class="failed">${s.failed} failed</span>, <span class="incomplete">${s.incompleteCapture} only partly captured</span>${s.preAuthentication ? `, ${s.preAuthentication} NLA pre-authentication connection${s.preAuthentication === 1 ? '' : 's'} (not failures)` : ''}.</p>`,
   );
+  if (report.capture.narrowing) out.push(`<p id="narrowing">Narrowed to ${h(narrowingText(report.capture.narrowing, report.capture.frames))}.</p>`);
   if (report.capture.damage.length > 0) {
     out.push('<p class="failed">Damaged input (what could be read was analysed):</p><ul>');
     for (const d of report.capture.damage) out.push(`<li>${h(d)}</li>`);

@@ -4,6 +4,7 @@
 // capture facts. Every value from the capture goes through escapeMarkdown (text, table cells)
 // or markdownCode (code spans), which also show control characters as \xNN.
 import { serverSentence } from '../diagnose/index.js';
+import { narrowingText } from '../net/narrow.js';
 import { probeFacts, probeTables } from './probe.js';
 import { escapeMarkdown as md, markdownCode as code } from './escape.js';
 import { CAPTURE_FINDINGS_TITLE, GATEWAYS_TITLE, PROBES_TITLE, deathText, checksumNote, fileSetLines, fileSetNote, findingLabel, findingTag, ladderRows, logonModes, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
@@ -79,6 +80,7 @@ export function writeMarkdown(report: Report, write: (piece: string) => void, op
     `${s.connections} connection attempt${s.connections === 1 ? '' : 's'}: ${s.completed} completed, ${s.failed} failed, ${s.incompleteCapture} only partly captured${s.preAuthentication ? `, ${s.preAuthentication} NLA pre-authentication connection${s.preAuthentication === 1 ? '' : 's'} (not failures)` : ''}.`,
     '',
   );
+  if (report.capture.narrowing) out.push(`Narrowed to ${md(narrowingText(report.capture.narrowing, report.capture.frames))}.`, '');
   if (report.capture.damage.length > 0) {
     out.push('> **Damaged input:** what could be read was analysed.');
     for (const d of report.capture.damage) out.push(`> ${md(d)}`);

@@ -4,6 +4,7 @@
 // Every string of the report is shown with its control characters as \xNN, so a cookie or a
 // certificate subject cannot send escape sequences to the terminal; colours are our own only.
 import { serverSentence } from '../diagnose/index.js';
+import { narrowingText } from '../net/narrow.js';
 import type { Finding } from '../diagnose/types.js';
 import type { TimelineEvent } from '../handshake/types.js';
 import { probeFacts, probeTables, textTable } from './probe.js';
@@ -76,6 +77,7 @@ export function writeText(report: Report, opts: TextOptions, write: (piece: stri
   if (span) facts.push(span);
   out(`Capture: ${cap.files.map((f) => f.file).join(', ')} (${facts.join(', ')})`);
   for (const l of fileSetLines(cap)) out(l);
+  if (cap.narrowing) out(`Narrowed to ${narrowingText(cap.narrowing, cap.frames)}`);
   for (const d of cap.damage) out(paint('33', `Damaged input: ${d}`));
   const checksums = checksumNote(cap);
   if (checksums !== null) out(checksums);
