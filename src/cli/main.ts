@@ -10,6 +10,7 @@ import { captureFilesIn, expandGlob, isGlob } from '../capture/fileset.js';
 import { EXIT, UsageError, oneLine } from './errors.js';
 import { FORMAT_NAMES } from './formats.js';
 import { JSON_FULL_LIMIT } from '../report/json.js';
+import { resolveTimeZone } from '../report/time.js';
 import { narrowOf, parsePort, runAnalysis } from './run.js';
 import { runLive } from './live.js';
 import { registerProbe } from './probe.js';
@@ -88,6 +89,15 @@ export function sourcesOf(args: string[]): CaptureSource[] {
   });
 }
 
+/** `--tz`: UTC, local, or an IANA zone Intl knows (resolved to its IANA name). */
+function tzOf(v: string): string {
+  try {
+    return resolveTimeZone(v);
+  } catch {
+    throw new UsageError(`invalid time zone "${v}" (expected UTC, local, or an IANA zone such as Europe/Berlin)`);
+  }
+}
+
 /** A repeatable option's values. */
 function collect(v: string, prev: string[] | undefined): string[] {
   return [...(prev ?? []), v];
@@ -101,6 +111,7 @@ function detailOf(v: string): 'summary' | 'full' {
 
 interface CommonOpts {
   detail?: 'summary' | 'full';
+  tz?: string;
   format: string;
   output?: string;
   port?: number[];
@@ -129,6 +140,7 @@ function addCommon(cmd: Command): Command {
     .option('--port <n>', 'an extra TCP/UDP port to treat as RDP (repeatable, or comma-separated)', parsePort)
     .option('--export-evidence <dir>', 'write a small pcapng per failed connection into DIR (each packet commented with its original frame number)')
     .option('--no-color', 'no ANSI colours in the text report')
+    .option('--tz <zone>', 'time zone of the times printed in text, md and html: UTC (the default), local, or an IANA zone (Europe/Berlin); always labelled. JSON and NDJSON give ISO 8601 UTC', tzOf)
     .option('--detail <level>', `text report: summary (identical failures once, with their count; the default) or full (every attempt); json: summary (connections without timeline and flow counters) or full, by default full up to ${JSON_FULL_LIMIT} connections`, detailOf)
     .option('--keylog <file>', 'TLS key log (NSS format, as SSLKEYLOGFILE writes it) to decrypt RDP connections with (repeatable; a pcapng\'s Decryption Secrets Blocks are used too)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .addHelpText('after', EXIT_CODES_HELP);
@@ -172,7 +184,7 @@ export async function main(argv: string[], stdout: NodeJS.WritableStream = proce
     const narrow = narrowOf({ hosts: o.host, servers: o.server, from: o.from, to: o.to, filter: o.filter });
     code = await runAnalysis(
       sourcesOf(captures),
-      { format: o.format, output: o.output, ports: o.port ?? [], color: colorOf(o), exportEvidence: o.exportEvidence, jobs: o.jobs, fileSets: o.fileSet, detail: o.detail, keyLogs: keyLogsOf(o.keylog), quiet: o.quiet === true, narrow },
+      { format: o.format, output: o.output, ports: o.port ?? [], color: colorOf(o), exportEvidence: o.exportEvidence, jobs: o.jobs, fileSets: o.fileSet, detail: o.detail, keyLogs: keyLogsOf(o.keylog), quiet: o.quiet === true, narrow, tz: o.tz },
       stdout,
     );
   });
@@ -225,6 +237,7 @@ export async function main(argv: string[], stdout: NodeJS.WritableStream = proce
           exportEvidence: o.exportEvidence,
           detail: o.detail,
           keyLogs: keyLogsOf(o.keylog),
+          tz: o.tz,
         },
         stdout,
       );

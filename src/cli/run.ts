@@ -33,6 +33,8 @@ export interface RunOptions {
   detail?: 'summary' | 'full';
   /** `--keylog` files, read. */
   keyLogs?: { name: string; text: string }[];
+  /** `--tz`, resolved (resolveTimeZone): the zone of printed times in text, Markdown and HTML. */
+  tz?: string;
   /** `--quiet`: no progress on stderr (src/cli/progress.ts), even on a terminal. */
   quiet?: boolean;
   /** `--host`, `--server`, `--from`, `--to`, `--filter` (src/net/narrow.ts), checked by narrowOf(). */
@@ -145,13 +147,13 @@ export function openOutput(o: RunOptions, stdout: NodeJS.WritableStream): Report
     emit: (report) =>
       finish((s) => {
         if (stream === undefined) {
-          s.write(render(report, { color: color(), detail: o.detail }));
+          s.write(render(report, { color: color(), detail: o.detail, tz: o.tz }));
           return;
         }
         // Written piece by piece (a connection at a time): the same bytes as the format's renderer
         // without the whole text, or an escaped copy of the report, in memory.
         const out = batchedWriter((chunk) => s.write(chunk));
-        stream(report, { color: color(), detail: o.detail }, out.write);
+        stream(report, { color: color(), detail: o.detail, tz: o.tz }, out.write);
         out.flush();
       }),
     abort: () => sink?.abort(),
@@ -198,9 +200,9 @@ export async function runAnalysis(
 /** Formats written piece by piece (writeJson, writeText, writeHtml, writeMarkdown in src/report/). */
 const STREAMED: Readonly<Record<string, (report: Report, opts: RenderOptions, write: (piece: string) => void) => void>> = {
   json: (r, o, write) => writeJson(r, write, { detail: o.detail }),
-  text: (r, o, write) => writeText(r, { color: o.color, detail: o.detail }, write),
-  html: (r, _o, write) => writeHtml(r, write),
-  md: (r, _o, write) => writeMarkdown(r, write),
+  text: (r, o, write) => writeText(r, { color: o.color, detail: o.detail, tz: o.tz }, write),
+  html: (r, o, write) => writeHtml(r, write, { tz: o.tz }),
+  md: (r, o, write) => writeMarkdown(r, write, { tz: o.tz }),
 };
 
 /** `--port` values: integers 1..65535. */

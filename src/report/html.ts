@@ -5,6 +5,7 @@
 // attributes alike; nothing untrusted goes into <style>.
 import { serverSentence } from '../diagnose/index.js';
 import { narrowingText } from '../net/narrow.js';
+import { zonedCaptureSpan } from './time.js';
 import { escapeHtml as h } from './escape.js';
 import { probeFacts, probeTables } from './probe.js';
 import { CAPTURE_FINDINGS_TITLE, GATEWAYS_TITLE, PROBES_TITLE, deathText, eventLabel, checksumNote, fileSetLines, fileSetNote, findingLabel, findingTag, logonModes, offsetText, outcomeText, partition, percent, timeOffset, timeSpan } from './ladder.js';
@@ -15,6 +16,8 @@ import type { Report, ReportedConnection } from './types.js';
 export interface HtmlOptions {
   /** Events drawn per ladder (default 60); the timeline table lists every event. */
   maxLadder?: number;
+  /** The zone printed times are in (an IANA name from resolveTimeZone; default UTC), always labelled. */
+  tz?: string;
 }
 
 const DEFAULT_LADDER = 60;
@@ -157,7 +160,7 @@ export function writeHtml(report: Report, write: (piece: string) => void, opts: 
     out.push(`<section class="conn" id="${anchor(c)}">`, `<h2>${h(c.id)}: ${h(c.client)} → ${h(c.server)} <span class="completed">${h(outcomeText(c))}</span></h2>`, `<p>${h(c.attempt!.note)}</p>`, '</section>');
   }
   for (const c of completed) if (c.findings.length > 0) out.push(...warningSection(c));
-  out.push(...captureSection(report));
+  out.push(...captureSection(report, opts.tz ?? 'UTC'));
   out.push(`<footer>${h(`${report.tool.name} ${report.tool.version}, report schema ${report.schemaVersion}`)}</footer>`);
   out.push('</main></body>', '</html>');
 }
@@ -342,7 +345,7 @@ function timelineTable(c: ReportedConnection): string[] {
   return out;
 }
 
-function captureSection(report: Report): string[] {
+function captureSection(report: Report, zone: string): string[] {
   const cap = report.capture;
   const out = [
     '<h2>Capture</h2>',
@@ -357,7 +360,7 @@ function captureSection(report: Report): string[] {
   out.push('</tbody></table>');
   for (const l of fileSetLines(cap)) out.push(`<p>${h(l)}</p>`);
   const span = timeSpan(report);
-  if (span) out.push(`<p>Time: ${h(span)} (UTC)</p>`);
+  if (span) out.push(zone === 'UTC' ? `<p>Time: ${h(span)} (UTC)</p>` : `<p>Time: ${h(zonedCaptureSpan(report, zone))}</p>`);
   const st = cap.stats;
   out.push(
     `<p class="muted">Packets: ${st.tcpPackets} TCP, ${st.udpPackets} UDP, ${st.nonIp} not IP; ${st.ipFragments} IP fragments, ${st.badChecksums} bad checksums, ${st.flowsEvicted} flows evicted (${st.halfOpenEvicted} half-open).</p>`,

@@ -5,6 +5,7 @@
 // certificate subject cannot send escape sequences to the terminal; colours are our own only.
 import { serverSentence } from '../diagnose/index.js';
 import { narrowingText } from '../net/narrow.js';
+import { spanText, zonedCaptureSpan } from './time.js';
 import type { Finding } from '../diagnose/types.js';
 import type { TimelineEvent } from '../handshake/types.js';
 import { probeFacts, probeTables, textTable } from './probe.js';
@@ -19,6 +20,8 @@ export interface TextOptions {
   color: boolean;
   /** Timeline events shown per failed connection (default 40). */
   maxLadder?: number;
+  /** The zone printed times are in (an IANA name from resolveTimeZone; default UTC), always labelled. */
+  tz?: string;
   /**
    * 'summary' (the default): identical failures (same server, top cause, phase where they died)
    * are one block with their count, attempt ids and time span, a cause's steps are printed once,
@@ -73,7 +76,8 @@ export function writeText(report: Report, opts: TextOptions, write: (piece: stri
   const cap = r.capture;
   const facts = [cap.format, `${cap.frames} frames`];
   for (const l of cap.linkTypes) facts.push(`${l.name} ${l.frames}`);
-  const span = timeSpan(report);
+  const zone = opts.tz ?? 'UTC';
+  const span = zone === 'UTC' ? timeSpan(report) : zonedCaptureSpan(report, zone);
   if (span) facts.push(span);
   out(`Capture: ${cap.files.map((f) => f.file).join(', ')} (${facts.join(', ')})`);
   for (const l of fileSetLines(cap)) out(l);
@@ -111,7 +115,7 @@ export function writeText(report: Report, opts: TextOptions, write: (piece: stri
     const stepsShown = new Map<string, string>();
     for (const g of groups) {
       const first = esc(g[0]!);
-      out('', ...(g.length === 1 ? failedBlock(first, many, max, paint, stepsShown, fileSetNote(report, g[0]!)) : repeatedBlock(g, first, many, max, paint, stepsShown, fileSetNote(report, g[0]!))));
+      out('', ...(g.length === 1 ? failedBlock(first, many, max, paint, stepsShown, fileSetNote(report, g[0]!)) : repeatedBlock(g, first, many, max, paint, stepsShown, fileSetNote(report, g[0]!), zone)));
     }
   }
   if (incomplete.length > 0) {
@@ -179,8 +183,8 @@ function idList(g: readonly ReportedConnection[]): string {
   return g.length > IDS_AT_MOST ? `${ids.join(', ')} and ${g.length - IDS_AT_MOST} more` : ids.join(', ');
 }
 
-/** "between 2026-03-10 09:00:00 .. 09:14:07 UTC" (the date again when it changes), or "at ..." for one second. */
-function span(g: readonly ReportedConnection[]): string {
+/** "between 2026-03-10 09:00:00 .. 09:14:07 UTC" (the date again when it changes; in `zone`, labelled), or "at ..." for one second. */
+function span(g: readonly ReportedConnection[], zone: string): string {
   let a = Infinity;
   let b = -Infinity;
   for (const c of g) {
@@ -190,15 +194,11 @@ function span(g: readonly ReportedConnection[]): string {
   // Times out of the date range (an extreme pcapng if_tsoffset / if_tsresol) are said to be (issue 19).
   // Times before 1999 are a clock that was never set, or a timestamp resolution too fine to be a date.
   if (!timeInRange(a) || !timeInRange(b) || a < EARLIEST_CAPTURE_TIME) return 'at times out of range';
-  const t = (x: number) => new Date(x * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, '');
-  const from = t(a);
-  const to = t(b);
-  if (from === to) return `at ${from} UTC`;
-  return `between ${from} .. ${to.slice(0, 10) === from.slice(0, 10) ? to.slice(11) : to} UTC`;
+  return `${Math.floor(a) === Math.floor(b) ? 'at' : 'between'} ${spanText(a, b, zone)}`;
 }
 
 /** One block for attempts that failed the same way: count, ids, time span, then the first one in full as the example. */
-function repeatedBlock(g: readonly ReportedConnection[], first: ReportedConnection, many: boolean, max: number, paint: Paint, stepsShown: Map<string, string>, setNote: string | null): string[] {
+function repeatedBlock(g: readonly ReportedConnection[], first: ReportedConnection, many: boolean, max: number, paint: Paint, stepsShown: Map<string, string>, setNote: string | null, zone: string): string[] {
   const server = escapeControls(first.server);
   const clients = new Set(g.map((c) => c.client.replace(/:\d+$/, '')));
   const lines: string[] = [];
@@ -211,7 +211,7 @@ function repeatedBlock(g: readonly ReportedConnection[], first: ReportedConnecti
     const shown = evidence.slice(0, IDS_AT_MOST).map((c) => `${c.id} ${c.evidenceFile}`);
     lines.push(`  evidence: ${escapeControls(shown.join(', '))}${evidence.length > IDS_AT_MOST ? ` and ${evidence.length - IDS_AT_MOST} more in the same folder` : ''}`);
   }
-  lines.push(`  ${span(g)}`);
+  lines.push(`  ${span(g, zone)}`);
   const example = failedBlock(first, many, max, paint, stepsShown, setNote);
   example[0] = `${paint('1', 'the first of them:')} ${where(first, many)}: ${deathText(first) || `reached ${first.reached}`}`;
   lines.push(...example.map((l) => `  ${l}`));
