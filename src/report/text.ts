@@ -156,13 +156,38 @@ export function writeText(report: Report, opts: TextOptions, write: (piece: stri
   const groups = r.groups.filter((g) => g.connectionIds.length > 1);
   if (groups.length > 0) {
     out('', paint('1', 'Retries:'));
-    for (const g of groups) out(`  ${g.client} -> ${g.server}: ${g.summary}`);
+    if (opts.detail !== 'full' && groups.length > LIST_AT_MOST) {
+      // Many clients retrying the same way (a storm): one line per server and story, with the count of clients.
+      for (const line of sameRetries(groups)) out(`  ${line}`);
+    } else for (const g of groups) out(`  ${g.client} -> ${g.server}: ${g.summary}`);
   }
   const warnings = [...r.warnings, ...cap.files.flatMap((f) => f.warnings.map((w) => `${f.file}: ${w.message} at byte offset ${w.offset} (frame ${w.frame})`))];
   if (warnings.length > 0) {
     out('', paint('33', 'Warnings:'));
     for (const w of warnings) out(`  ${w}`);
   }
+}
+
+/**
+ * Retry groups told the same way to the same server, one line each: "659 clients -> 10.10.0.20:3389:
+ * Failed 3 times: ... (c3, c7, ... and 647 more)". The summary's closing "(cN)." (the root attempt) is
+ * what differs between them; the line lists those root attempts.
+ */
+function sameRetries(groups: readonly { client: string; server: string; summary: string; rootCauseConnectionId: string | null; connectionIds: string[] }[]): string[] {
+  const stories = new Map<string, { server: string; story: string; clients: Set<string>; roots: string[] }>();
+  for (const g of groups) {
+    const story = g.summary.replace(/ \(c\d+\)\.$/, '.');
+    const k = `${g.server}|${story}`;
+    let s = stories.get(k);
+    if (s === undefined) stories.set(k, (s = { server: g.server, story, clients: new Set(), roots: [] }));
+    s.clients.add(g.client);
+    s.roots.push(g.rootCauseConnectionId ?? g.connectionIds[0]!);
+  }
+  return [...stories.values()].map((s) => {
+    const ids = s.roots.length > IDS_AT_MOST ? `${s.roots.slice(0, IDS_AT_MOST).join(', ')} and ${s.roots.length - IDS_AT_MOST} more` : s.roots.join(', ');
+    const who = s.clients.size === 1 ? [...s.clients][0]! : `${s.clients.size} clients`;
+    return `${who} -> ${s.server}: ${s.story.replace(/\.$/, '')} (${ids}).`;
+  });
 }
 
 /** Failed attempts grouped by server, top cause and the phase they died in, in order of first failure. */
