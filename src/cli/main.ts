@@ -202,7 +202,11 @@ export async function main(argv: string[], stdout: NodeJS.WritableStream = proce
       .option('--sensor', 'run until stopped, reporting each attempt as it ends: a line per failure on stdout, a summary on SIGUSR1 and at the end')
       .option('--ndjson <file>', '(--sensor) append an ECS event per connection to FILE ("-": stdout instead of the lines)')
       .option('--ring-memory <mb>', '(--sensor) megabytes of recent packets kept in memory to write evidence as failures end (default 64)', positive('ring-memory'))
-      .option('--list', 'list the interfaces and exit'),
+      .option('--list', 'list the interfaces and exit')
+      .option('--host <ip>', 'analyse only the captured frames to or from IP (repeatable; ICMP errors about them too; --write keeps every captured frame)', collect)
+      .option('--server <ip[:port]>', 'analyse only the captured frames to or from the server IP (on PORT) (repeatable)', collect)
+      .option('--from <time>', 'analyse only the frames from TIME: ISO 8601 (UTC when no zone is given) or +10m after the first frame')
+      .option('--to <time>', 'analyse only the frames up to TIME (as --from)'),
   ).action(
     async (
       o: CommonOpts & {
@@ -216,8 +220,13 @@ export async function main(argv: string[], stdout: NodeJS.WritableStream = proce
         sensor?: boolean;
         ndjson?: string;
         ringMemory?: number;
+        host?: string[];
+        server?: string[];
+        from?: string;
+        to?: string;
       },
     ) => {
+      const narrow = narrowOf({ hosts: o.host, servers: o.server, from: o.from, to: o.to });
       code = await runLive(
         {
           iface: o.interface,
@@ -238,6 +247,7 @@ export async function main(argv: string[], stdout: NodeJS.WritableStream = proce
           detail: o.detail,
           keyLogs: keyLogsOf(o.keylog),
           tz: o.tz,
+          narrow,
         },
         stdout,
       );

@@ -2,6 +2,7 @@
 // (`local`, or an IANA zone such as Europe/Berlin), always labelled with the zone and its offset
 // from UTC at that moment; and the ISO 8601 strings of the JSON and NDJSON reports.
 import { timeInRange } from '../capture/types.js';
+import { EARLIEST_CAPTURE_TIME } from '../diagnose/facts.js';
 
 /** `--tz` values: "UTC" (the default), "local" (this machine's zone), or an IANA zone name. */
 export type TimeZoneOption = string;
@@ -44,7 +45,7 @@ export function zoneLabel(seconds: number, zone: string): string {
 
 /** "2026-03-10 09:00:00 .. 09:14:07 UTC" (the date again when it changes; one time when both are the same second). */
 export function spanText(a: number, b: number, zone: string): string {
-  if (!timeInRange(a) || !timeInRange(b)) return 'times out of range';
+  if (!timeInRange(a) || !timeInRange(b) || a < EARLIEST_CAPTURE_TIME) return 'times out of range';
   const from = wallClock(a, zone);
   const to = wallClock(b, zone);
   const label = zoneLabel(a, zone);
@@ -55,9 +56,13 @@ export function spanText(a: number, b: number, zone: string): string {
   return label === labelTo ? `${from} .. ${end} ${label}` : `${from} ${label} .. ${to} ${labelTo}`;
 }
 
-/** ISO 8601 UTC with microseconds ("2026-03-10T09:00:00.015400Z"), or null for a time out of range. */
+/**
+ * ISO 8601 UTC with microseconds ("2026-03-10T09:00:00.015400Z"), or null for a time out of range:
+ * beyond the dates JavaScript can hold, or before 1999 (a clock never set, or a timestamp resolution
+ * too fine to be a date: EARLIEST_CAPTURE_TIME, as the text report says "times out of range").
+ */
 export function isoTime(seconds: number): string | null {
-  if (!Number.isFinite(seconds) || !timeInRange(seconds)) return null;
+  if (!Number.isFinite(seconds) || !timeInRange(seconds) || seconds < EARLIEST_CAPTURE_TIME) return null;
   let whole = Math.floor(seconds);
   let us = Math.round((seconds - whole) * 1e6);
   if (us >= 1e6) {

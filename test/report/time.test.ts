@@ -46,6 +46,7 @@ describe('zones', () => {
     expect(isoTime(T + 0.0154)).toBe('2026-03-10T09:00:00.015400Z');
     expect(isoTime(T + 0.9999996)).toBe('2026-03-10T09:00:01.000000Z');
     expect(isoTime(1e15)).toBeNull();
+    expect(isoTime(5)).toBeNull(); // 1970: a clock never set
   });
 
   it('isoTimesReplacer: a twin after each numeric start, end, time, responseTime; nothing else touched', () => {
