@@ -27,8 +27,7 @@ export interface ReadOptions {
   gzipThreadMin?: number;
   /**
    * Updated once per read with the bytes of the file read so far (compressed bytes for a gzipped
-   * file inflated in this thread, bytes received from stdin): for a progress display sampled from a
-   * timer. A gzipped file inflated in a worker thread leaves it as it is.
+   * file, bytes received from stdin): for a progress display sampled from a timer.
    */
   position?: { bytes: number };
 }
@@ -156,7 +155,8 @@ async function readGzipFile(fh: FileHandle, path: string, parser: CaptureParser,
   if (regular) parser.info.compressedBytes = size;
   if (regular && size >= threadMin) {
     const o = await inflateInThread(fh.fd, {
-      data(bytes: Buffer): boolean {
+      data(bytes: Buffer, read: number): boolean {
+        if (at !== null) at.bytes = read;
         parser.push(bytes);
         return !parser.stopped;
       },

@@ -11,6 +11,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, describe, expect, it } from 'vitest';
 import { AnalyzeProgress, analyze } from '../../src/pipeline.js';
+import { readCapture } from '../../src/capture/index.js';
 import { bytesText, progressLine, startProgress } from '../../src/cli/progress.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -132,6 +133,15 @@ describe('progress counters and line', () => {
     const file = path.join(repoRoot, 'fixtures/captures/port_blocked_silent.pcap.gz');
     const r = await analyze([{ kind: 'file', path: CAPTURE }, { kind: 'file', path: file }], { progress, jobs: 1, fileSets: false });
     expect(progress.sample()).toEqual({ bytes: statSync(CAPTURE).size + statSync(file).size, frames: r.capture.frames, connections: r.summary.connections, filesDone: 2 });
+  });
+
+  it('the read position of a gzipped file reaches its size, inflated here or in a thread', async () => {
+    const file = path.join(repoRoot, 'fixtures/captures/port_blocked_silent.pcap.gz');
+    for (const gzipThreadMin of [Infinity, 0]) {
+      const position = { bytes: 0 };
+      await readCapture({ kind: 'file', path: file }, 0, { onFrame: () => undefined }, { gzipThreadMin, position });
+      expect(position.bytes, `gzipThreadMin ${gzipThreadMin}`).toBe(statSync(file).size);
+    }
   });
 
   it('progressLine: share of the total, counts and rate', () => {
