@@ -52,6 +52,7 @@ describe('an attempt storm, condensed', () => {
     expect(block).toContain('$ rdp-autopsy analyze storm-50M.pcap');
     expect(block).toMatch(/Capture: storm-50M\.pcap \(pcap, 92838 frames/);
     expect(block).toContain('Identical failures (same server, cause and phase) are shown once, with their count; --detail full shows every attempt.');
-    expect(block).toMatch(/\n {2}\d+ clients -> 10\.10\.0\.20:3389: Failed 3 times/);
+    expect(block).toMatch(/\nFAILED 1084 attempts to 10\.10\.0\.20:3389 from 1084 clients, the same way: /);
+    expect(block).toMatch(/\nProbes \(not RDP clients, not counted as attempts\):\n {2}1977 connections to 10\.10\.0\.20:3389 from 659 sources/);
   });
 });
