@@ -9,7 +9,7 @@
 // cross-connection rules need all of them. Several files run in worker threads, one per file, at
 // most `jobs` at once; the same FileRun runs in a worker, in the main thread, or behind
 // createAnalyzer() for frames pushed one by one (live capture).
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { availableParallelism } from 'node:os';
 import { Worker, isMainThread, parentPort, threadId, workerData } from 'node:worker_threads';
 import { workerEntry } from './worker-entry.js';
@@ -19,8 +19,10 @@ import { CaptureInputError, frameTime, timeInRange } from './capture/types.js';
 import { readCapture, sourceName } from './capture/index.js';
 import { planFileSets, type PlannedSet } from './capture/fileset.js';
 import { DecodedPacket, decodePacket, ipText, isKnownLinkType, linkTypeName } from './net/index.js';
+import { Narrowing, type NarrowSpec } from './net/narrow.js';
 import { FlowTable } from './flow/table.js';
 import type { HalfOpenSink } from './flow/halfopen.js';
+import type { OtherPortFailure, OtherPortFailureReport } from './flow/other-ports.js';
 import { endpointText, type DnsTransaction, type FlowFacts, type KerberosErrorRef, type StreamConsumer } from './flow/types.js';
 import type { ConnectionRecord, Outcome, SideChannel } from './handshake/types.js';
 import { ConnectionMachine, DEFAULT_BYTE_BUDGET } from './handshake/machine.js';
@@ -114,6 +116,85 @@ export interface AnalyzeOptions {
    * Their text so far is expected in keyLogs under the same name.
    */
   keyLogFollow?: string[];
+  /** Kept up to date for a progress display that samples it (AnalyzeProgress). */
+  progress?: AnalyzeProgress;
+  /** Only the frames within this narrowing are analysed (src/net/narrow.ts); the report states it. */
+  narrow?: NarrowSpec;
+}
+
+/** What AnalyzeProgress.sample() returns: the run so far. */
+export interface ProgressSample {
+  /** Bytes of the input files read (compressed bytes of a gzipped file). */
+  bytes: number;
+  /** Frames read. */
+  frames: number;
+  /** Connections to RDP ports ended so far (recorded or counted). */
+  connections: number;
+  /** Files (or file sets) finished. */
+  filesDone: number;
+}
+
+/**
+ * What a run has read so far, for a progress display that samples it from a timer (the CLI's): no
+ * work per packet is added for it; sample() adds up the counters the readers keep anyway (the
+ * frame counts of each link-type run, the records, the read position updated once per read). A file
+ * read by a worker thread counts when it is done (its counters live in the worker).
+ */
+export class AnalyzeProgress {
+  private readonly active = new Set<FileRun>();
+  private readonly done = new Set<number>();
+  private bytes = 0;
+  private frames = 0;
+  private connections = 0;
+
+  sample(): ProgressSample {
+    let bytes = this.bytes;
+    let frames = this.frames;
+    let connections = this.connections;
+    for (const r of this.active) {
+      bytes += r.bytesRead;
+      frames += r.framesRead;
+      connections += r.connectionsEnded;
+    }
+    return { bytes, frames, connections, filesDone: this.done.size };
+  }
+
+  /** A run of this thread starts. */
+  begin(run: FileRun): void {
+    this.active.add(run);
+  }
+
+  /** A run of this thread ended (its files are done). */
+  end(run: FileRun, part: FilePart): void {
+    if (!this.active.delete(run)) return;
+    this.bytes += run.bytesRead;
+    this.connections += run.connectionsEnded;
+    for (const f of part.files) {
+      this.done.add(f.fileIndex);
+      this.frames += f.summary.frames;
+    }
+  }
+
+  /** A part is done (read in this thread or by a worker): a worker's part counts now, with its file's size. */
+  partDone(part: FilePart, fileBytes: number): void {
+    if (part.files.every((f) => this.done.has(f.fileIndex))) return;
+    for (const f of part.files) {
+      this.done.add(f.fileIndex);
+      this.frames += f.summary.frames;
+    }
+    this.bytes += fileBytes;
+    this.connections += part.records.length + part.overflowCount;
+  }
+}
+
+/** Size of a file source (for the progress of a file read by a worker), 0 when unknown. */
+function sourceBytes(source: CaptureSource | undefined): number {
+  if (source?.kind !== 'file') return 0;
+  try {
+    return statSync(source.path).size;
+  } catch {
+    return 0;
+  }
 }
 
 /** Sources whose targets FileRun follows to find scanners among the half-open connections it counts. */
@@ -213,6 +294,10 @@ interface FilePart {
   kerberos: KerberosErrorRef[];
   /** Connections to an RD Gateway's ports (gateway-watch.ts), the first MAX_GATEWAY_SIGHTINGS, without their ids. */
   gateways: Omit<GatewaySighting, 'id'>[];
+  /** TCP attempts to other ports that were never answered with a SYN-ACK (flow/other-ports.ts). */
+  otherPorts?: OtherPortFailure[];
+  /** With a narrowing (AnalyzeOptions.narrow): the frames analysed. */
+  framesKept?: number;
   stats: TableStats;
   unknownLinkFrames: number;
   keyLog: KeyLogSummary | null;
@@ -269,6 +354,30 @@ class FileRun {
   private readonly machineOptions: PendingOptions;
   /** The key log files and this file's Decryption Secrets Blocks (empty: nothing is decrypted). */
   private readonly keys = new KeyLog();
+  /** The read position in the piece being read (ReadOptions.position), and the bytes of the pieces before it. */
+  readonly position = { bytes: 0 };
+  private positionBase = 0;
+  /** The narrowing (null: every frame is analysed), the first frame's time (its relative times' origin), the frames kept. */
+  private readonly narrow: Narrowing | null;
+  private firstTime = NaN;
+  private kept = 0;
+
+  /** Bytes of the input read so far (AnalyzeProgress). */
+  get bytesRead(): number {
+    return this.positionBase + this.position.bytes;
+  }
+
+  /** Frames read so far (AnalyzeProgress): the pieces before this one, the link-type runs counted, the current run. */
+  get framesRead(): number {
+    let n = this.frameBase + this.runFrames;
+    for (const c of this.linkCounts.values()) n += c;
+    return n;
+  }
+
+  /** Connections ended so far, recorded or counted (AnalyzeProgress). */
+  get connectionsEnded(): number {
+    return this.records.length + this.overflowCount;
+  }
 
   constructor(
     opts: AnalyzeOptions,
@@ -276,6 +385,8 @@ class FileRun {
     private readonly fileIndex: number,
     private readonly onConnection: ((c: ReportedConnection, dns?: readonly DnsTransaction[]) => void) | null,
   ) {
+    const narrow = opts.narrow !== undefined ? new Narrowing(opts.narrow) : null;
+    this.narrow = narrow !== null && narrow.active ? narrow : null;
     this.maxRecords = opts.maxRecords ?? MAX_RECORDS;
     this.byteBudget = opts.byteBudget ?? DEFAULT_BYTE_BUDGET;
     this.streamContext = Math.max(0, Math.floor(opts.streamContext ?? 0));
@@ -326,7 +437,7 @@ class FileRun {
         if (t > this.lastTime) this.lastTime = t;
         if (d.known) {
           decodePacket(d.buf, 0, d.buf.length, d.linkType, pkt);
-          table.handle(pkt, d.frame, t, fileIndex);
+          if (this.keep(pkt, t)) table.handle(pkt, d.frame, t, fileIndex);
         }
       }
       if (Number.isNaN(clock.last)) clock.accept(time);
@@ -337,9 +448,20 @@ class FileRun {
       if (time > this.lastTime) this.lastTime = time;
       if (!this.runKnown) return;
       decodePacket(v.buf, v.off, v.capLen, lt, pkt);
+      if (this.narrow !== null && !this.keep(pkt, time)) return;
       table.handle(pkt, v.frame + this.frameBase, time, fileIndex);
     };
     this.pieces.push({ fileIndex, name, firstFrame: 1, summary: null });
+  }
+
+  /** Whether a decoded frame is within the narrowing (counted when it is); true without one. */
+  private keep(pkt: DecodedPacket, time: number): boolean {
+    const n = this.narrow;
+    if (n === null) return true;
+    if (Number.isNaN(this.firstTime)) this.firstTime = time;
+    if (!n.matches(pkt, time, this.firstTime)) return false;
+    this.kept++;
+    return true;
   }
 
   /** The latest record time seen (float seconds), 0 before the first record. */
@@ -361,6 +483,8 @@ class FileRun {
     if (next === null) return;
     this.names = this.names.concat(info.names);
     this.frameBase += info.frames;
+    this.positionBase += this.position.bytes;
+    this.position.bytes = 0;
     this.pieces.push({ fileIndex: next.fileIndex, name: next.name, firstFrame: this.frameBase + 1, summary: null });
   }
 
@@ -607,7 +731,7 @@ class FileRun {
       if (d.time > this.lastTime) this.lastTime = d.time;
       if (d.known) {
         decodePacket(d.buf, 0, d.buf.length, d.linkType, this.pkt);
-        this.table.handle(this.pkt, d.frame, d.time, this.fileIndex);
+        if (this.keep(this.pkt, d.time)) this.table.handle(this.pkt, d.frame, d.time, this.fileIndex);
       }
     }
     this.endPiece(info, null);
@@ -645,6 +769,8 @@ class FileRun {
       dns: this.table.dns.slice(),
       kerberos: this.table.kerberosErrors.slice(),
       gateways: this.gateways,
+      otherPorts: this.table.otherPorts.failures(),
+      framesKept: this.kept,
       stats: { ...this.table.stats },
       unknownLinkFrames: this.unknownLinkFrames,
       keyLog: this.keys.sources.length === 0 ? null : keyLogSummary(this.keys),
@@ -716,6 +842,8 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
   let dns: DnsTransaction[] = [];
   let kerberos: KerberosErrorRef[] = [];
   let gateways: Omit<GatewaySighting, 'id'>[] = [];
+  const otherPorts = new Map<number, OtherPortFailure>();
+  let framesKept = 0;
   const captureEnds: number[] = [];
   const fileNames: string[] = [];
   /** Each file's summary at its index as given (a file set's pieces are read in another order). */
@@ -767,6 +895,14 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
     for (const k of p.kerberos ?? []) k.fileIndex = p.fileIndex;
     kerberos = kerberos.concat(p.kerberos ?? []);
     gateways = gateways.concat(p.gateways ?? []);
+    framesKept += p.framesKept ?? 0;
+    for (const f of p.otherPorts ?? []) {
+      const o = otherPorts.get(f.port);
+      if (o) {
+        o.syns += f.syns;
+        o.resets += f.resets;
+      } else otherPorts.set(f.port, { ...f, fileIndex: p.fileIndex });
+    }
     // A file set's pieces share one numbering: every piece's index leads to the set's end and name.
     for (const f of p.files) {
       captureEnds[f.fileIndex] = p.captureEnd;
@@ -874,13 +1010,25 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
     capture.fileSets = fileSets;
     warnings.push(...fileSets.flatMap((s) => fileSetWarnings(s, fileNames)));
   }
+  // No RDP attempt: the failed TCP attempts to other ports are named (RDP on a port we were not told about).
+  const otherFailures = connections.length + overflowCount - probeCounted === 0 ? otherPortFailures(otherPorts, fileNames) : [];
+  if (otherFailures.length > 0) capture.otherPortFailures = otherFailures;
+  const narrowing = opts.narrow !== undefined ? new Narrowing(opts.narrow) : null;
+  if (narrowing !== null && narrowing.active) capture.narrowing = narrowing.summary(framesKept);
   const summary = {
     connections: connections.length + overflowCount - probeCounted,
     completed: completed + o.completed,
     failed: failed + o.failed,
     incompleteCapture: incomplete + o.incomplete,
     preAuthentication,
-    headline: headline(conns, findings, { findings: captureFindings, frames: capture.frames, probes, gateways: gatewayClause(gatewaysSeen, conns.length === 0) }),
+    headline: headline(conns, findings, {
+      findings: captureFindings,
+      frames: capture.frames,
+      probes,
+      gateways: gatewayClause(gatewaysSeen, conns.length === 0),
+      otherPortFailures: otherFailures,
+      rdpPorts: [3389, ...(opts.rdpPorts ?? []).filter((p) => p !== 3389)],
+    }),
   };
   if (overflowCount - probeCounted > 0) summary.headline += ` (${overflowCount - probeCounted} more connections counted per server, not recorded.)`;
   return {
@@ -897,6 +1045,18 @@ function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
     summary,
     warnings,
   };
+}
+
+/** Ports the report names at most (the most SYNs first; a port scan touches thousands). */
+export const MAX_OTHER_PORTS_REPORTED = 20;
+
+/** The merged failed attempts to other ports, as the report names them (with the file of their first SYN when there are several files). */
+function otherPortFailures(ports: Map<number, OtherPortFailure>, files: string[]): OtherPortFailureReport[] {
+  const several = files.filter((f) => f !== undefined).length > 1;
+  return [...ports.values()]
+    .sort((a, b) => b.syns - a.syns || a.port - b.port)
+    .slice(0, MAX_OTHER_PORTS_REPORTED)
+    .map((f) => ({ port: f.port, server: f.server, syns: f.syns, resets: f.resets, firstFrame: f.firstFrame, ...(several ? { file: files[f.fileIndex] ?? '' } : {}) }));
 }
 
 /** "3 years", "5 days", "2 hours": the size of a clock jump, for people. */
@@ -1066,8 +1226,10 @@ async function filePart(
   onConnection: ((c: ReportedConnection) => void) | null,
 ): Promise<FilePart> {
   const run = new FileRun(opts, sourceName(source), fileIndex, onConnection);
-  const info = await readCapture(source, fileIndex, run);
+  opts.progress?.begin(run);
+  const info = await readCapture(source, fileIndex, run, { position: run.position });
   const part = run.finish(info);
+  opts.progress?.end(run, part);
   // A Decryption Secrets Block after the packets of the sessions it holds keys for (pcapng 4.7 asks
   // writers to put it before them; not every tool does): a second pass over the file with every
   // DSB's keys known from the start. Memory stays bounded (the file is streamed again, only the DSBs'
@@ -1097,7 +1259,7 @@ interface WorkerMarker {
 interface PartJob {
   source: CaptureSource;
   fileIndex: number;
-  opts: { rdpPorts?: number[]; maxRecords?: number; byteBudget?: number; keyLogs?: { name: string; text: string }[] };
+  opts: { rdpPorts?: number[]; maxRecords?: number; byteBudget?: number; keyLogs?: { name: string; text: string }[]; narrow?: NarrowSpec };
   stream: boolean;
 }
 
@@ -1282,6 +1444,7 @@ export async function analyze(sources: CaptureSource[], opts: AnalyzeOptions = {
   const parts: FilePart[] = new Array<FilePart>(n);
   const ended = (part: FilePart): void => {
     parts[part.fileIndex] = part;
+    opts.progress?.partDone(part, sourceBytes(sources[part.fileIndex]));
     order?.done(part);
     opts.onFile?.({ fileIndex: part.fileIndex, file: part.name, threadId: part.threadId });
   };
@@ -1289,7 +1452,7 @@ export async function analyze(sources: CaptureSource[], opts: AnalyzeOptions = {
     for (let i = 0; i < n; i++) ended(await filePart(sources[i]!, i, opts, order?.sink(i) ?? null));
     return mergeParts(parts, opts);
   }
-  const workerOpts = { rdpPorts: opts.rdpPorts, maxRecords: opts.maxRecords, byteBudget: opts.byteBudget, keyLogs: opts.keyLogs };
+  const workerOpts = { rdpPorts: opts.rdpPorts, maxRecords: opts.maxRecords, byteBudget: opts.byteBudget, keyLogs: opts.keyLogs, narrow: opts.narrow };
   const one = async (i: number, lane: WorkerLane | null): Promise<void> => {
     const source = sources[i]!;
     let sink = order?.sink(i) ?? null;
@@ -1392,6 +1555,11 @@ async function readSet(
   let prev: CaptureFileInfo | null = null;
   let gaps: FileSetSummary['gaps'] = [];
   const meta = (): Omit<FileSetSummary, 'files' | 'firstFrames'> => ({ reordered: set.reordered, gaps });
+  const end = (r: FileRun, info: CaptureFileInfo): void => {
+    const part = r.finish(info, meta());
+    opts.progress?.end(r, part);
+    done(part);
+  };
   for (let k = 0; k < set.members.length; k++) {
     const m = set.members[k]!;
     const missing = set.missing.find((x) => x.after === k - 1);
@@ -1405,7 +1573,7 @@ async function readSet(
             ? `${m.path} overlaps ${name(k - 1)} in time (it starts ${durationText(-seconds)} before the other ends): read as a separate capture, not as the next piece of a file set`
             : `${m.path} starts ${durationText(seconds)} after ${name(k - 1)} ends: read as a separate capture, not as the next piece of a file set`,
         );
-        done(run.finish(prev, meta()));
+        end(run, prev);
         run = null;
         gaps = [];
       } else {
@@ -1418,9 +1586,10 @@ async function readSet(
       notes.push(`file set: ${which} missing between ${name(k - 1)} and ${m.path} (by the numbers in their names): connections across that gap lack their packets`);
     }
     run ??= new FileRun(opts, m.path, m.index, sink());
-    prev = await readCapture(sources[m.index]!, m.index, run);
+    opts.progress?.begin(run);
+    prev = await readCapture(sources[m.index]!, m.index, run, { position: run.position });
   }
-  if (run !== null && prev !== null) done(run.finish(prev, meta()));
+  if (run !== null && prev !== null) end(run, prev);
 }
 
 function round3(x: number): number {

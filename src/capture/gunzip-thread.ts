@@ -29,7 +29,7 @@ interface GunzipWorkerData {
 }
 
 type ToMain =
-  | { type: 'data'; slot: number; len: number }
+  | { type: 'data'; slot: number; len: number; read: number }
   | { type: 'end' }
   | { type: 'error'; message: string }
   | { type: 'damage'; message: string };
@@ -37,8 +37,11 @@ type ToWorker = { type: 'free'; slot: number };
 
 /** What the main thread gets: slots of inflated bytes in order, then the end or an error. */
 export interface InflateSink {
-  /** Inflated bytes (a view into the ring, valid during the call only). Returns false to stop. */
-  data(bytes: Buffer): boolean;
+  /**
+   * Inflated bytes (a view into the ring, valid during the call only), and the compressed bytes read
+   * from the file so far (for a progress display). Returns false to stop.
+   */
+  data(bytes: Buffer, read: number): boolean;
 }
 
 export type InflateOutcome =
@@ -91,7 +94,7 @@ export function inflateInThread(fd: number, sink: InflateSink): Promise<InflateO
         delivered = true;
         let more: boolean;
         try {
-          more = sink.data(view.subarray(m.slot * GUNZIP_SLOT_SIZE, m.slot * GUNZIP_SLOT_SIZE + m.len));
+          more = sink.data(view.subarray(m.slot * GUNZIP_SLOT_SIZE, m.slot * GUNZIP_SLOT_SIZE + m.len), m.read);
         } catch (e) {
           settle({ kind: 'thrown', error: e });
           return;
@@ -158,7 +161,7 @@ function runWorker(d: GunzipWorkerData): void {
     finish();
   };
   const post = (): void => {
-    port.postMessage({ type: 'data', slot, len: fill } satisfies ToMain);
+    port.postMessage({ type: 'data', slot, len: fill, read: pos } satisfies ToMain);
     slot = -1;
     fill = 0;
   };

@@ -25,6 +25,11 @@ export interface ReadOptions {
    * (gunzip-thread.ts); default GZIP_THREAD_MIN. Infinity: always in this thread.
    */
   gzipThreadMin?: number;
+  /**
+   * Updated once per read with the bytes of the file read so far (compressed bytes for a gzipped
+   * file, bytes received from stdin): for a progress display sampled from a timer.
+   */
+  position?: { bytes: number };
 }
 
 /** Below this size (compressed) a worker thread's start-up costs more than inflating here. */
@@ -80,9 +85,9 @@ export async function readCapture(
   const chunkSize = Math.max(1, Math.floor(opts?.chunkSize ?? DEFAULT_CHUNK_SIZE));
   switch (source.kind) {
     case 'file':
-      return readFile(source.path, fileIndex, sink, chunkSize, opts?.gzipThreadMin ?? GZIP_THREAD_MIN);
+      return readFile(source.path, fileIndex, sink, chunkSize, opts?.gzipThreadMin ?? GZIP_THREAD_MIN, opts?.position ?? null);
     case 'stdin':
-      return readCaptureStream(process.stdin, '-', fileIndex, sink, { chunkSize });
+      return readCaptureStream(process.stdin, '-', fileIndex, sink, { chunkSize, position: opts?.position });
     case 'buffer':
       return readBuffer(source.name, source.data, fileIndex, sink, chunkSize);
   }
@@ -102,7 +107,7 @@ function readBuffer(name: string, data: Buffer, fileIndex: number, sink: Capture
   return Promise.resolve(conclude(parser, name));
 }
 
-async function readFile(path: string, fileIndex: number, sink: CaptureSink, chunkSize: number, gzipThreadMin: number): Promise<CaptureFileInfo> {
+async function readFile(path: string, fileIndex: number, sink: CaptureSink, chunkSize: number, gzipThreadMin: number, at: { bytes: number } | null): Promise<CaptureFileInfo> {
   let fh: FileHandle;
   try {
     fh = await open(path, 'r');
@@ -121,9 +126,9 @@ async function readFile(path: string, fileIndex: number, sink: CaptureSink, chun
     parser = new CaptureParser(path, fileIndex, sink);
     if (isGzip(head, headLen)) {
       parser.info.gzip = true;
-      await readGzipFile(fh, path, parser, chunkSize, gzipThreadMin);
+      await readGzipFile(fh, path, parser, chunkSize, gzipThreadMin, at);
     } else {
-      await readPlainFile(fh, path, parser, chunkSize);
+      await readPlainFile(fh, path, parser, chunkSize, at);
     }
   } finally {
     await fh.close();
@@ -138,7 +143,7 @@ async function readFile(path: string, fileIndex: number, sink: CaptureSink, chun
  * a full (incremental) mark for every ~64 MB of such external memory: 78 mark-compacts, 2.8 s of
  * the main thread in the garbage collector for analyze() on the 1 GB gzipped pcapng.
  */
-async function readGzipFile(fh: FileHandle, path: string, parser: CaptureParser, chunkSize: number, threadMin: number): Promise<void> {
+async function readGzipFile(fh: FileHandle, path: string, parser: CaptureParser, chunkSize: number, threadMin: number, at: { bytes: number } | null): Promise<void> {
   let size = -1;
   try {
     const st = await fh.stat();
@@ -150,7 +155,8 @@ async function readGzipFile(fh: FileHandle, path: string, parser: CaptureParser,
   if (regular) parser.info.compressedBytes = size;
   if (regular && size >= threadMin) {
     const o = await inflateInThread(fh.fd, {
-      data(bytes: Buffer): boolean {
+      data(bytes: Buffer, read: number): boolean {
+        if (at !== null) at.bytes = read;
         parser.push(bytes);
         return !parser.stopped;
       },
@@ -208,6 +214,7 @@ async function readGzipFile(fh: FileHandle, path: string, parser: CaptureParser,
         return;
       }
       position += n;
+      if (at !== null) at.bytes = position;
       busy[k] = new Promise<void>((resolve) => gunzip.write(n === readSize ? buf : buf.subarray(0, n), () => resolve()));
       k ^= 1;
     }
@@ -227,7 +234,7 @@ const READS_PER_YIELD = 16;
  * promise (1 GB pcap: ~230 ms idle in a profile; async double buffering measured slower still, the chunk
  * being written on another core). Anything else (a FIFO, a device) is read asynchronously.
  */
-async function readPlainFile(fh: FileHandle, path: string, parser: CaptureParser, chunkSize: number): Promise<void> {
+async function readPlainFile(fh: FileHandle, path: string, parser: CaptureParser, chunkSize: number, at: { bytes: number } | null): Promise<void> {
   let regular: boolean;
   try {
     regular = (await fh.stat()).isFile();
@@ -266,6 +273,7 @@ async function readPlainFile(fh: FileHandle, path: string, parser: CaptureParser
       return;
     }
     position += n;
+    if (at !== null) at.bytes = position;
     filled += n;
     const off = parser.feed(buf, 0, filled);
     if (parser.stopped) return;
@@ -292,10 +300,13 @@ export async function readCaptureStream(
   const head: Buffer[] = [];
   let headLen = 0;
   let ended = false;
+  const at = opts?.position ?? null;
   const next = async (): Promise<Buffer | null> => {
     const r = await it.next();
     if (r.done) return null;
-    return typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+    const c = typeof r.value === 'string' ? Buffer.from(r.value) : r.value;
+    if (at !== null) at.bytes += c.length;
+    return c;
   };
   try {
     while (headLen < 2) {

@@ -13,16 +13,18 @@ export interface RenderOptions {
    * connections without timeline and flow ('summary') or in full; absent, full up to JSON_FULL_LIMIT.
    */
   detail?: 'summary' | 'full';
+  /** `--tz`: the zone printed times are in (an IANA name; default UTC). JSON and NDJSON times stay UTC. */
+  tz?: string;
 }
 
 export type Renderer = (report: Report, opts: RenderOptions) => string;
 
 /** null = announced, not yet available (usage error, exit 2). */
 export const FORMATS: Readonly<Record<string, Renderer | null>> = {
-  text: (r, o) => renderText(r, { color: o.color, detail: o.detail }),
+  text: (r, o) => renderText(r, { color: o.color, detail: o.detail, tz: o.tz }),
   json: (r, o) => renderJson(r, { detail: o.detail }),
-  md: (r) => renderMarkdown(r),
-  html: (r) => renderHtml(r),
+  md: (r, o) => renderMarkdown(r, { tz: o.tz }),
+  html: (r, o) => renderHtml(r, { tz: o.tz }),
   /** Streamed by runAnalysis (a line per connection as it ends); this renders a finished report. */
   ndjson: (r) => renderNdjson(r),
 };

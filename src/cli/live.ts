@@ -347,7 +347,7 @@ export async function runLive(o: LiveOptions, stdout: NodeJS.WritableStream, dep
   }
   refuseOutputOntoInput(o.output, o.write !== undefined ? [o.write] : []);
   const out = openOutput(o, stdout);
-  const analyzer = createAnalyzer({ name, rdpPorts: o.ports, onConnection: out.onConnection, keyLogs: o.keyLogs, keyLogFollow: o.keyLogs?.map((k) => k.name) });
+  const analyzer = createAnalyzer({ name, rdpPorts: o.ports, onConnection: out.onConnection, keyLogs: o.keyLogs, keyLogFollow: o.keyLogs?.map((k) => k.name), narrow: o.narrow });
   const t0 = performance.now();
   const file = path;
   let ring: RingFileSink | null = null;
@@ -433,6 +433,7 @@ async function runSensor(cap: CapModule, o: LiveOptions & { iface: string }, fil
     streamContext: 64,
     keyLogs: o.keyLogs,
     keyLogFollow: o.keyLogs?.map((k) => k.name),
+    narrow: o.narrow,
   });
   sensor.keys = analyzer.keys;
   let ring: RingFileSink | null = null;

@@ -10,7 +10,8 @@ import { captureFilesIn, expandGlob, isGlob } from '../capture/fileset.js';
 import { EXIT, UsageError, oneLine } from './errors.js';
 import { FORMAT_NAMES } from './formats.js';
 import { JSON_FULL_LIMIT } from '../report/json.js';
-import { parsePort, runAnalysis } from './run.js';
+import { resolveTimeZone } from '../report/time.js';
+import { narrowOf, parsePort, runAnalysis } from './run.js';
 import { runLive } from './live.js';
 import { registerProbe } from './probe.js';
 import { keepYoungGenerationSmall } from './heap.js';
@@ -88,6 +89,20 @@ export function sourcesOf(args: string[]): CaptureSource[] {
   });
 }
 
+/** `--tz`: UTC, local, or an IANA zone Intl knows (resolved to its IANA name). */
+function tzOf(v: string): string {
+  try {
+    return resolveTimeZone(v);
+  } catch {
+    throw new UsageError(`invalid time zone "${v}" (expected UTC, local, or an IANA zone such as Europe/Berlin)`);
+  }
+}
+
+/** A repeatable option's values. */
+function collect(v: string, prev: string[] | undefined): string[] {
+  return [...(prev ?? []), v];
+}
+
 /** `--detail`: summary or full. */
 function detailOf(v: string): 'summary' | 'full' {
   if (v !== 'summary' && v !== 'full') throw new UsageError(`invalid detail "${v}" (expected summary or full)`);
@@ -96,6 +111,7 @@ function detailOf(v: string): 'summary' | 'full' {
 
 interface CommonOpts {
   detail?: 'summary' | 'full';
+  tz?: string;
   format: string;
   output?: string;
   port?: number[];
@@ -124,6 +140,7 @@ function addCommon(cmd: Command): Command {
     .option('--port <n>', 'an extra TCP/UDP port to treat as RDP (repeatable, or comma-separated)', parsePort)
     .option('--export-evidence <dir>', 'write a small pcapng per failed connection into DIR (each packet commented with its original frame number)')
     .option('--no-color', 'no ANSI colours in the text report')
+    .option('--tz <zone>', 'time zone of the times printed in text, md and html: UTC (the default), local, or an IANA zone (Europe/Berlin); always labelled. JSON and NDJSON give ISO 8601 UTC', tzOf)
     .option('--detail <level>', `text report: summary (identical failures once, with their count; the default) or full (every attempt); json: summary (connections without timeline and flow counters) or full, by default full up to ${JSON_FULL_LIMIT} connections`, detailOf)
     .option('--keylog <file>', 'TLS key log (NSS format, as SSLKEYLOGFILE writes it) to decrypt RDP connections with (repeatable; a pcapng\'s Decryption Secrets Blocks are used too)', (v: string, prev: string[] | undefined) => [...(prev ?? []), v])
     .addHelpText('after', EXIT_CODES_HELP);
@@ -156,11 +173,18 @@ export async function main(argv: string[], stdout: NodeJS.WritableStream = proce
       .description('analyse capture files (pcap / pcapng, gzipped or not; "-" reads stdin)')
       .argument('<capture...>', 'capture files, directories of them (a ring buffer), quoted globs, or - for stdin')
       .option('--no-file-set', 'read every file on its own, even the pieces of a ring buffer or split capture')
-      .option('--jobs <n>', `files read at once, in as many threads (default: one per two cores, ${defaultJobs()} here; 1 reads them one after the other)`, jobsOf),
-  ).action(async (captures: string[], o: CommonOpts & { jobs?: number; fileSet: boolean }) => {
+      .option('--jobs <n>', `files read at once, in as many threads (default: one per two cores, ${defaultJobs()} here; 1 reads them one after the other)`, jobsOf)
+      .option('-q, --quiet', 'no progress line on stderr (shown only when stderr is a terminal and the run takes over 2 s)')
+      .option('--host <ip>', 'analyse only the frames to or from IP (repeatable; ICMP errors about them too)', collect)
+      .option('--server <ip[:port]>', 'analyse only the frames to or from the server IP (on PORT) (repeatable)', collect)
+      .option('--from <time>', 'analyse only the frames from TIME: ISO 8601 (UTC when no zone is given) or +10m / +90s / +1h30m after the first frame of the file')
+      .option('--to <time>', 'analyse only the frames up to TIME (as --from)')
+      .option('--filter <bpf>', 'analyse only the frames a BPF filter passes (host, net, port, portrange, src, dst, ip, ip6, tcp, udp, icmp, icmp6, and, or, not); frame numbers stay the capture\'s'),
+  ).action(async (captures: string[], o: CommonOpts & { jobs?: number; fileSet: boolean; quiet?: boolean; host?: string[]; server?: string[]; from?: string; to?: string; filter?: string }) => {
+    const narrow = narrowOf({ hosts: o.host, servers: o.server, from: o.from, to: o.to, filter: o.filter });
     code = await runAnalysis(
       sourcesOf(captures),
-      { format: o.format, output: o.output, ports: o.port ?? [], color: colorOf(o), exportEvidence: o.exportEvidence, jobs: o.jobs, fileSets: o.fileSet, detail: o.detail, keyLogs: keyLogsOf(o.keylog) },
+      { format: o.format, output: o.output, ports: o.port ?? [], color: colorOf(o), exportEvidence: o.exportEvidence, jobs: o.jobs, fileSets: o.fileSet, detail: o.detail, keyLogs: keyLogsOf(o.keylog), quiet: o.quiet === true, narrow, tz: o.tz },
       stdout,
     );
   });
@@ -178,7 +202,11 @@ export async function main(argv: string[], stdout: NodeJS.WritableStream = proce
       .option('--sensor', 'run until stopped, reporting each attempt as it ends: a line per failure on stdout, a summary on SIGUSR1 and at the end')
       .option('--ndjson <file>', '(--sensor) append an ECS event per connection to FILE ("-": stdout instead of the lines)')
       .option('--ring-memory <mb>', '(--sensor) megabytes of recent packets kept in memory to write evidence as failures end (default 64)', positive('ring-memory'))
-      .option('--list', 'list the interfaces and exit'),
+      .option('--list', 'list the interfaces and exit')
+      .option('--host <ip>', 'analyse only the captured frames to or from IP (repeatable; ICMP errors about them too; --write keeps every captured frame)', collect)
+      .option('--server <ip[:port]>', 'analyse only the captured frames to or from the server IP (on PORT) (repeatable)', collect)
+      .option('--from <time>', 'analyse only the frames from TIME: ISO 8601 (UTC when no zone is given) or +10m after the first frame')
+      .option('--to <time>', 'analyse only the frames up to TIME (as --from)'),
   ).action(
     async (
       o: CommonOpts & {
@@ -192,8 +220,13 @@ export async function main(argv: string[], stdout: NodeJS.WritableStream = proce
         sensor?: boolean;
         ndjson?: string;
         ringMemory?: number;
+        host?: string[];
+        server?: string[];
+        from?: string;
+        to?: string;
       },
     ) => {
+      const narrow = narrowOf({ hosts: o.host, servers: o.server, from: o.from, to: o.to });
       code = await runLive(
         {
           iface: o.interface,
@@ -213,6 +246,8 @@ export async function main(argv: string[], stdout: NodeJS.WritableStream = proce
           exportEvidence: o.exportEvidence,
           detail: o.detail,
           keyLogs: keyLogsOf(o.keylog),
+          tz: o.tz,
+          narrow,
         },
         stdout,
       );

@@ -1,7 +1,10 @@
 // The analyze command's work, shared with `live`: read, analyse, render, write, exit code.
 import type { CaptureSource } from '../capture/types.js';
 import type { Report, ReportedConnection } from '../report/types.js';
-import { analyze } from '../pipeline.js';
+import { statSync } from 'node:fs';
+import { AnalyzeProgress, analyze } from '../pipeline.js';
+import { startProgress, type ProgressDisplay } from './progress.js';
+import { Narrowing, NarrowError, type NarrowSpec } from '../net/narrow.js';
 import { reinterpretProbeCapture } from '../probe/index.js';
 import { exportEvidence, spoolStdin } from '../report/evidence.js';
 import { ndjsonStream } from '../report/ndjson.js';
@@ -30,6 +33,38 @@ export interface RunOptions {
   detail?: 'summary' | 'full';
   /** `--keylog` files, read. */
   keyLogs?: { name: string; text: string }[];
+  /** `--tz`, resolved (resolveTimeZone): the zone of printed times in text, Markdown and HTML. */
+  tz?: string;
+  /** `--quiet`: no progress on stderr (src/cli/progress.ts), even on a terminal. */
+  quiet?: boolean;
+  /** `--host`, `--server`, `--from`, `--to`, `--filter` (src/net/narrow.ts), checked by narrowOf(). */
+  narrow?: NarrowSpec;
+}
+
+/** The narrowing options, checked before anything is read (a wrong one is a usage error). */
+export function narrowOf(spec: NarrowSpec): NarrowSpec | undefined {
+  try {
+    return new Narrowing(spec).active ? spec : undefined;
+  } catch (e) {
+    if (e instanceof NarrowError) throw new UsageError(e.message);
+    throw e;
+  }
+}
+
+/** The progress display of a run: on stderr when it is a terminal and not `--quiet` (src/cli/progress.ts). */
+function progressOf(o: RunOptions, sources: CaptureSource[]): { progress: AnalyzeProgress | undefined; display: ProgressDisplay } {
+  if (o.quiet === true || process.stderr.isTTY !== true) return { progress: undefined, display: { stop: () => undefined } };
+  const progress = new AnalyzeProgress();
+  let totalBytes = 0;
+  for (const s of sources) {
+    if (s.kind !== 'file') continue;
+    try {
+      totalBytes += statSync(s.path).size;
+    } catch {
+      // read errors are told by the reader
+    }
+  }
+  return { progress, display: startProgress(progress, process.stderr, { totalBytes }) };
 }
 
 /** Checks the options that do not depend on the input (before anything is read). */
@@ -112,13 +147,13 @@ export function openOutput(o: RunOptions, stdout: NodeJS.WritableStream): Report
     emit: (report) =>
       finish((s) => {
         if (stream === undefined) {
-          s.write(render(report, { color: color(), detail: o.detail }));
+          s.write(render(report, { color: color(), detail: o.detail, tz: o.tz }));
           return;
         }
         // Written piece by piece (a connection at a time): the same bytes as the format's renderer
         // without the whole text, or an escaped copy of the report, in memory.
         const out = batchedWriter((chunk) => s.write(chunk));
-        stream(report, { color: color(), detail: o.detail }, out.write);
+        stream(report, { color: color(), detail: o.detail, tz: o.tz }, out.write);
         out.flush();
       }),
     abort: () => sink?.abort(),
@@ -141,8 +176,9 @@ export async function runAnalysis(
   const out = openOutput(o, stdout);
   // --export-evidence reads the inputs twice: stdin is spooled to a temp file first.
   const spool = o.exportEvidence !== undefined ? await spoolStdin(sources).catch((e: Error) => Promise.reject(new UsageError(e.message))) : null;
+  const { progress, display } = progressOf(o, sources);
   try {
-    const analysed = await analyze(spool ? spool.sources : sources, { rdpPorts: o.ports, onConnection: out.onConnection, jobs: o.jobs, fileSets: o.fileSets, keyLogs: o.keyLogs });
+    const analysed = await analyze(spool ? spool.sources : sources, { rdpPorts: o.ports, onConnection: out.onConnection, jobs: o.jobs, fileSets: o.fileSets, keyLogs: o.keyLogs, progress, narrow: o.narrow }).finally(() => display.stop());
     // A capture written by `probe --capture`: its connections are probe steps, told as the probe told them.
     const report = reinterpretProbeCapture(analysed) ?? analysed;
     if (spool && o.exportEvidence !== undefined) {
@@ -164,9 +200,9 @@ export async function runAnalysis(
 /** Formats written piece by piece (writeJson, writeText, writeHtml, writeMarkdown in src/report/). */
 const STREAMED: Readonly<Record<string, (report: Report, opts: RenderOptions, write: (piece: string) => void) => void>> = {
   json: (r, o, write) => writeJson(r, write, { detail: o.detail }),
-  text: (r, o, write) => writeText(r, { color: o.color, detail: o.detail }, write),
-  html: (r, _o, write) => writeHtml(r, write),
-  md: (r, _o, write) => writeMarkdown(r, write),
+  text: (r, o, write) => writeText(r, { color: o.color, detail: o.detail, tz: o.tz }, write),
+  html: (r, o, write) => writeHtml(r, write, { tz: o.tz }),
+  md: (r, o, write) => writeMarkdown(r, write, { tz: o.tz }),
 };
 
 /** `--port` values: integers 1..65535. */

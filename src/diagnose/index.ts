@@ -2,6 +2,7 @@
 // then the stories told across connections (retries, servers, the headline).
 import type { ConnectionRecord } from '../handshake/types.js';
 import { endpointText } from '../flow/types.js';
+import type { OtherPortFailureReport } from '../flow/other-ports.js';
 import type { AttemptGroup, ServerSummary } from '../report/types.js';
 import { causeRank, causeShort } from './catalogue.js';
 import { PROTOCOL_RDP, protocolNames } from './codes.js';
@@ -359,6 +360,29 @@ export interface CaptureContext {
   probes?: ProbeGroup[];
   /** gateway.ts gatewayClause(): RD Gateway connections seen (or HTTPS that could be one), or null. */
   gateways?: string | null;
+  /** No RDP attempt: TCP attempts to other ports never answered with a SYN-ACK (flow/other-ports.ts), most SYNs first. */
+  otherPortFailures?: readonly OtherPortFailureReport[];
+  /** The ports treated as RDP (3389 and `--port`). */
+  rdpPorts?: readonly number[];
+}
+
+/** Ports named in the headline at most (the report's capture.otherPortFailures lists more). */
+const OTHER_PORTS_NAMED = 3;
+
+/**
+ * "; but 5 TCP connection attempts to other ports failed: 10.0.0.5:3390 (3 SYNs, no answer),
+ * 10.0.0.5:3391 (2 SYNs, each refused by a reset); if RDP listens on one of them, analyse again with
+ * --port 3390": a failed attempt to a port we were not told about may be RDP there (issue 17).
+ */
+function otherPortsClause(other: readonly OtherPortFailureReport[]): string {
+  if (other.length === 0) return '';
+  const syns = other.reduce((a, f) => a + f.syns, 0);
+  const named = other.slice(0, OTHER_PORTS_NAMED).map((f) => {
+    const how = f.resets === 0 ? 'no answer' : f.resets >= f.syns ? (f.syns === 1 ? 'refused by a reset' : 'each refused by a reset') : `${plural(f.resets, 'reset')}, no SYN-ACK`;
+    return `${f.server} (${plural(f.syns, 'SYN')}, ${how}; first frame ${f.firstFrame}${f.file !== undefined ? ` of ${f.file}` : ''})`;
+  });
+  const more = other.length > OTHER_PORTS_NAMED ? `, and ${plural(other.length - OTHER_PORTS_NAMED, 'more port')}` : '';
+  return `; but TCP connection attempts to ${other.length === 1 ? 'another port' : 'other ports'} failed (${plural(syns, 'SYN')} never answered with a SYN-ACK): ${named.join(', ')}${more}. If RDP listens on ${other.length === 1 ? 'that port' : 'one of them'}, analyse again with --port ${other[0]!.port}`;
 }
 
 /**
@@ -387,7 +411,10 @@ export function headline(allConnections: ConnectionRecord[], findings: Map<strin
   if (n === 0) {
     const frames = capture.frames !== undefined ? ` (${plural(capture.frames, 'frame')})` : '';
     const gw = capture.gateways ?? null;
-    const base = `No ${gw !== null ? 'direct ' : ''}RDP connection attempt in this capture${frames}${gw !== null ? `; ${gw}` : ''}`;
+    const other = capture.otherPortFailures ?? [];
+    const ports = capture.rdpPorts ?? [3389];
+    const onPorts = other.length > 0 ? ` on ${ports.length === 1 ? 'port' : 'ports'} ${ports.join(', ')}` : '';
+    const base = `No ${gw !== null ? 'direct ' : ''}RDP connection attempt${onPorts} in this capture${frames}${gw !== null ? `; ${gw}` : ''}${otherPortsClause(other)}`;
     const probes = capture.probes ?? [];
     const set = probes.length === 0 ? '' : `; the ${plural(probes.reduce((a, p) => a + p.connections, 0), 'connection')} to RDP ports ${probes.length === 1 && probes[0]!.connections === 1 ? 'was a probe' : 'were probes'} (${[...new Set(probes.map((p) => (p.kind === 'scanner' ? 'a port scan' : p.kind === 'syn_flood' ? 'a SYN flood' : 'health checks')))].join(' and ')}), not RDP clients`;
     return wide ? `${base}${set}; ${causeClause(wide)}.` : `${base}${set}.`;

@@ -27,6 +27,7 @@ import type { HeldBudget } from './reassembly.js';
 import { seqDiff, seqAdd } from './seq.js';
 import { SynLog } from './synlog.js';
 import { HalfOpenTable, SLOT_BYTES, type HalfOpenSink } from './halfopen.js';
+import { OtherPortLog } from './other-ports.js';
 import { TcpTracker } from './tcp.js';
 import type { Dir, DnsTransaction, FlowEndReason, FlowFacts, IcmpRef, KerberosErrorRef, StreamConsumer, TcpEvent } from './types.js';
 import { isX224ConnectionRequest } from './x224.js';
@@ -184,6 +185,8 @@ export class FlowTable {
   private readonly reasmConfig: ReassemblyConfig;
   private readonly dnsLog: DnsLog;
   private readonly synLog = new SynLog();
+  /** SYNs and resets of TCP connections to other ports (other-ports.ts). */
+  readonly otherPorts = new OtherPortLog();
   private readonly inner = new DecodedPacket();
   private readonly buckets = new Map<number, Flow>();
   /**
@@ -415,7 +418,9 @@ export class FlowTable {
       }
       return;
     }
-    // Not a flow that matters: remember its handshake in case an X.224 request follows.
+    // Not a flow that matters: remember its handshake in case an X.224 request follows, and count
+    // the attempts to this port (a failed one may be RDP on a port we were not told about).
+    if ((flags & (TcpFlag.SYN | TcpFlag.RST)) !== 0) this.otherPorts.packet(pkt, frame, fileIndex);
     if ((flags & TcpFlag.RST) !== 0) return;
     if (synOnly) {
       this.synLog.syn(h, this.srcHash, pkt.srcPort, this.dstHash, pkt.dstPort, fileIndex, frame, time, pkt.seq, pkt.mss, pkt.ttl);

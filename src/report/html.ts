@@ -4,6 +4,8 @@
 // and the remediation. Every untrusted string is entity-escaped (escapeHtml), in text and in
 // attributes alike; nothing untrusted goes into <style>.
 import { serverSentence } from '../diagnose/index.js';
+import { narrowingText } from '../net/narrow.js';
+import { zonedCaptureSpan } from './time.js';
 import { escapeHtml as h } from './escape.js';
 import { probeFacts, probeTables } from './probe.js';
 import { CAPTURE_FINDINGS_TITLE, GATEWAYS_TITLE, PROBES_TITLE, deathText, eventLabel, checksumNote, fileSetLines, fileSetNote, findingLabel, findingTag, logonModes, offsetText, outcomeText, partition, percent, timeOffset, timeSpan } from './ladder.js';
@@ -14,6 +16,8 @@ import type { Report, ReportedConnection } from './types.js';
 export interface HtmlOptions {
   /** Events drawn per ladder (default 60); the timeline table lists every event. */
   maxLadder?: number;
+  /** The zone printed times are in (an IANA name from resolveTimeZone; default UTC), always labelled. */
+  tz?: string;
 }
 
 const DEFAULT_LADDER = 60;
@@ -101,6 +105,7 @@ export function writeHtml(report: Report, write: (piece: string) => void, opts: 
   out.push(
     `<p>${s.connections} connection attempt${s.connections === 1 ? '' : 's'}: <span class="completed">${s.completed} completed</span>, <span class="failed">${s.failed} failed</span>, <span class="incomplete">${s.incompleteCapture} only partly captured</span>${s.preAuthentication ? `, ${s.preAuthentication} NLA pre-authentication connection${s.preAuthentication === 1 ? '' : 's'} (not failures)` : ''}.</p>`,
   );
+  if (report.capture.narrowing) out.push(`<p id="narrowing">Narrowed to ${h(narrowingText(report.capture.narrowing, report.capture.frames))}.</p>`);
   if (report.capture.damage.length > 0) {
     out.push('<p class="failed">Damaged input (what could be read was analysed):</p><ul>');
     for (const d of report.capture.damage) out.push(`<li>${h(d)}</li>`);
@@ -155,7 +160,7 @@ export function writeHtml(report: Report, write: (piece: string) => void, opts: 
     out.push(`<section class="conn" id="${anchor(c)}">`, `<h2>${h(c.id)}: ${h(c.client)} → ${h(c.server)} <span class="completed">${h(outcomeText(c))}</span></h2>`, `<p>${h(c.attempt!.note)}</p>`, '</section>');
   }
   for (const c of completed) if (c.findings.length > 0) out.push(...warningSection(c));
-  out.push(...captureSection(report));
+  out.push(...captureSection(report, opts.tz ?? 'UTC'));
   out.push(`<footer>${h(`${report.tool.name} ${report.tool.version}, report schema ${report.schemaVersion}`)}</footer>`);
   out.push('</main></body>', '</html>');
 }
@@ -340,7 +345,7 @@ function timelineTable(c: ReportedConnection): string[] {
   return out;
 }
 
-function captureSection(report: Report): string[] {
+function captureSection(report: Report, zone: string): string[] {
   const cap = report.capture;
   const out = [
     '<h2>Capture</h2>',
@@ -355,7 +360,7 @@ function captureSection(report: Report): string[] {
   out.push('</tbody></table>');
   for (const l of fileSetLines(cap)) out.push(`<p>${h(l)}</p>`);
   const span = timeSpan(report);
-  if (span) out.push(`<p>Time: ${h(span)} (UTC)</p>`);
+  if (span) out.push(zone === 'UTC' ? `<p>Time: ${h(span)} (UTC)</p>` : `<p>Time: ${h(zonedCaptureSpan(report, zone))}</p>`);
   const st = cap.stats;
   out.push(
     `<p class="muted">Packets: ${st.tcpPackets} TCP, ${st.udpPackets} UDP, ${st.nonIp} not IP; ${st.ipFragments} IP fragments, ${st.badChecksums} bad checksums, ${st.flowsEvicted} flows evicted (${st.halfOpenEvicted} half-open).</p>`,

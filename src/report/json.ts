@@ -2,6 +2,7 @@
 // shape is documented and versioned by docs/report.schema.json (JSON Schema 2020-12; `schemaVersion`
 // names its version).
 import type { Report } from './types.js';
+import { isoTimesReplacer } from './time.js';
 
 /**
  * `--detail` for JSON (issue 16): up to this many connections the report is written in full; over
@@ -63,7 +64,7 @@ export function renderJson(report: Report, opts: JsonOptions = {}): string {
   if (detail.level === 'summary' && Array.isArray(conns)) out.connections = conns.map(summaryOf);
   delete out.detail; // written last
   out.detail = detail;
-  return JSON.stringify(out, null, 2) + '\n';
+  return JSON.stringify(out, isoTimesReplacer, 2) + '\n';
 }
 
 /** `text` (JSON.stringify output at depth 0) placed at `indent`: every line after the first indented. */
@@ -85,7 +86,7 @@ const DEPTH2_TAIL = 6;
  * array element is.
  */
 function atDepth2(x: unknown): string {
-  const t = JSON.stringify([[x]], null, 2);
+  const t = JSON.stringify([[x]], isoTimesReplacer, 2);
   return t.slice(DEPTH2_HEAD, t.length - DEPTH2_TAIL);
 }
 
@@ -115,7 +116,7 @@ export function writeJson(report: Report, write: (piece: string) => void, opts: 
       continue;
     }
     if (key === 'detail') continue; // written last, as renderJson does
-    text = JSON.stringify(v, null, 2);
+    text = JSON.stringify(v, isoTimesReplacer, 2);
     if (text === undefined) continue; // undefined and functions are left out, as JSON.stringify does
     write(`${first ? '\n' : ',\n'}  ${JSON.stringify(key)}: ${indented(text, '  ')}`);
     first = false;

@@ -4,6 +4,8 @@
 // capture facts. Every value from the capture goes through escapeMarkdown (text, table cells)
 // or markdownCode (code spans), which also show control characters as \xNN.
 import { serverSentence } from '../diagnose/index.js';
+import { narrowingText } from '../net/narrow.js';
+import { zonedCaptureSpan } from './time.js';
 import { probeFacts, probeTables } from './probe.js';
 import { escapeMarkdown as md, markdownCode as code } from './escape.js';
 import { CAPTURE_FINDINGS_TITLE, GATEWAYS_TITLE, PROBES_TITLE, deathText, checksumNote, fileSetLines, fileSetNote, findingLabel, findingTag, ladderRows, logonModes, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
@@ -13,6 +15,8 @@ import type { Report, ReportedConnection } from './types.js';
 export interface MarkdownOptions {
   /** Timeline events shown per failed connection (default 60). */
   maxLadder?: number;
+  /** The zone printed times are in (an IANA name from resolveTimeZone; default UTC), always labelled. */
+  tz?: string;
 }
 
 const DEFAULT_LADDER = 60;
@@ -79,6 +83,7 @@ export function writeMarkdown(report: Report, write: (piece: string) => void, op
     `${s.connections} connection attempt${s.connections === 1 ? '' : 's'}: ${s.completed} completed, ${s.failed} failed, ${s.incompleteCapture} only partly captured${s.preAuthentication ? `, ${s.preAuthentication} NLA pre-authentication connection${s.preAuthentication === 1 ? '' : 's'} (not failures)` : ''}.`,
     '',
   );
+  if (report.capture.narrowing) out.push(`Narrowed to ${md(narrowingText(report.capture.narrowing, report.capture.frames))}.`, '');
   if (report.capture.damage.length > 0) {
     out.push('> **Damaged input:** what could be read was analysed.');
     for (const d of report.capture.damage) out.push(`> ${md(d)}`);
@@ -157,7 +162,7 @@ export function writeMarkdown(report: Report, write: (piece: string) => void, op
   for (const c of preAuthentication) out.push(`## ${title(c)}`, '', md(c.attempt!.note), '');
   for (const c of completed) if (c.findings.length > 0) out.push(...warningSection(c));
 
-  out.push(...captureSection(report));
+  out.push(...captureSection(report, opts.tz ?? 'UTC'));
   out.end();
 }
 
@@ -275,7 +280,7 @@ function findingBody(f: Finding, level: string): string[] {
   return out;
 }
 
-function captureSection(report: Report): string[] {
+function captureSection(report: Report, zone: string): string[] {
   const cap = report.capture;
   const out: string[] = ['## Capture', ''];
   const rows: string[][] = cap.files.map((f) => [
@@ -289,7 +294,7 @@ function captureSection(report: Report): string[] {
   out.push(...table(['File', 'Format', 'Frames', 'Bytes', 'Link types', 'Damage'], rows), '');
   for (const l of fileSetLines(cap)) out.push(md(l), '');
   const span = timeSpan(report);
-  if (span) out.push(`Time: ${md(span)} (UTC)`, '');
+  if (span) out.push(zone === 'UTC' ? `Time: ${md(span)} (UTC)` : `Time: ${md(zonedCaptureSpan(report, zone))}`, '');
   const st = cap.stats;
   out.push(
     `Packets: ${st.tcpPackets} TCP, ${st.udpPackets} UDP, ${st.nonIp} not IP; ${st.ipFragments} IP fragments, ${st.badChecksums} bad checksums, ${st.flowsEvicted} flows evicted (${st.halfOpenEvicted} half-open).`,

@@ -3,6 +3,7 @@
 // everything else of the Report. docs/report.schema.json describes both lines ($defs
 // ndjsonConnection, ndjsonSummary). JSON.stringify escapes line breaks inside strings, so a
 // value can never split a line.
+import { isoTimesReplacer } from './time.js';
 import type { Report, ReportedConnection } from './types.js';
 
 export type NdjsonSummary = Omit<Report, 'connections'> & {
@@ -12,14 +13,14 @@ export type NdjsonSummary = Omit<Report, 'connections'> & {
 };
 
 export function ndjsonConnectionLine(c: ReportedConnection): string {
-  return JSON.stringify({ type: 'connection', ...c }) + '\n';
+  return JSON.stringify({ type: 'connection', ...c }, isoTimesReplacer) + '\n';
 }
 
 export function ndjsonSummaryLine(report: Report): string {
   const { connections, ...rest } = report;
   const evidence = connections.filter((c) => c.evidenceFile !== undefined).map((c) => ({ connection: c.id, file: c.evidenceFile! }));
   const line: NdjsonSummary = { type: 'summary', ...rest, evidence };
-  return JSON.stringify(line) + '\n';
+  return JSON.stringify(line, isoTimesReplacer) + '\n';
 }
 
 /** The whole report as NDJSON at once (connections in report order), for a report already made. */

@@ -4,6 +4,8 @@
 // Every string of the report is shown with its control characters as \xNN, so a cookie or a
 // certificate subject cannot send escape sequences to the terminal; colours are our own only.
 import { serverSentence } from '../diagnose/index.js';
+import { narrowingText } from '../net/narrow.js';
+import { spanText, zonedCaptureSpan } from './time.js';
 import type { Finding } from '../diagnose/types.js';
 import type { TimelineEvent } from '../handshake/types.js';
 import { probeFacts, probeTables, textTable } from './probe.js';
@@ -18,6 +20,8 @@ export interface TextOptions {
   color: boolean;
   /** Timeline events shown per failed connection (default 40). */
   maxLadder?: number;
+  /** The zone printed times are in (an IANA name from resolveTimeZone; default UTC), always labelled. */
+  tz?: string;
   /**
    * 'summary' (the default): identical failures (same server, top cause, phase where they died)
    * are one block with their count, attempt ids and time span, a cause's steps are printed once,
@@ -72,10 +76,12 @@ export function writeText(report: Report, opts: TextOptions, write: (piece: stri
   const cap = r.capture;
   const facts = [cap.format, `${cap.frames} frames`];
   for (const l of cap.linkTypes) facts.push(`${l.name} ${l.frames}`);
-  const span = timeSpan(report);
+  const zone = opts.tz ?? 'UTC';
+  const span = zone === 'UTC' ? timeSpan(report) : zonedCaptureSpan(report, zone);
   if (span) facts.push(span);
   out(`Capture: ${cap.files.map((f) => f.file).join(', ')} (${facts.join(', ')})`);
   for (const l of fileSetLines(cap)) out(l);
+  if (cap.narrowing) out(`Narrowed to ${narrowingText(cap.narrowing, cap.frames)}`);
   for (const d of cap.damage) out(paint('33', `Damaged input: ${d}`));
   const checksums = checksumNote(cap);
   if (checksums !== null) out(checksums);
@@ -109,7 +115,7 @@ export function writeText(report: Report, opts: TextOptions, write: (piece: stri
     const stepsShown = new Map<string, string>();
     for (const g of groups) {
       const first = esc(g[0]!);
-      out('', ...(g.length === 1 ? failedBlock(first, many, max, paint, stepsShown, fileSetNote(report, g[0]!)) : repeatedBlock(g, first, many, max, paint, stepsShown, fileSetNote(report, g[0]!))));
+      out('', ...(g.length === 1 ? failedBlock(first, many, max, paint, stepsShown, fileSetNote(report, g[0]!)) : repeatedBlock(g, first, many, max, paint, stepsShown, fileSetNote(report, g[0]!), zone)));
     }
   }
   if (incomplete.length > 0) {
@@ -150,13 +156,38 @@ export function writeText(report: Report, opts: TextOptions, write: (piece: stri
   const groups = r.groups.filter((g) => g.connectionIds.length > 1);
   if (groups.length > 0) {
     out('', paint('1', 'Retries:'));
-    for (const g of groups) out(`  ${g.client} -> ${g.server}: ${g.summary}`);
+    if (opts.detail !== 'full' && groups.length > LIST_AT_MOST) {
+      // Many clients retrying the same way (a storm): one line per server and story, with the count of clients.
+      for (const line of sameRetries(groups)) out(`  ${line}`);
+    } else for (const g of groups) out(`  ${g.client} -> ${g.server}: ${g.summary}`);
   }
   const warnings = [...r.warnings, ...cap.files.flatMap((f) => f.warnings.map((w) => `${f.file}: ${w.message} at byte offset ${w.offset} (frame ${w.frame})`))];
   if (warnings.length > 0) {
     out('', paint('33', 'Warnings:'));
     for (const w of warnings) out(`  ${w}`);
   }
+}
+
+/**
+ * Retry groups told the same way to the same server, one line each: "659 clients -> 10.10.0.20:3389:
+ * Failed 3 times: ... (c3, c7, ... and 647 more)". The summary's closing "(cN)." (the root attempt) is
+ * what differs between them; the line lists those root attempts.
+ */
+function sameRetries(groups: readonly { client: string; server: string; summary: string; rootCauseConnectionId: string | null; connectionIds: string[] }[]): string[] {
+  const stories = new Map<string, { server: string; story: string; clients: Set<string>; roots: string[] }>();
+  for (const g of groups) {
+    const story = g.summary.replace(/ \(c\d+\)\.$/, '.');
+    const k = `${g.server}|${story}`;
+    let s = stories.get(k);
+    if (s === undefined) stories.set(k, (s = { server: g.server, story, clients: new Set(), roots: [] }));
+    s.clients.add(g.client);
+    s.roots.push(g.rootCauseConnectionId ?? g.connectionIds[0]!);
+  }
+  return [...stories.values()].map((s) => {
+    const ids = s.roots.length > IDS_AT_MOST ? `${s.roots.slice(0, IDS_AT_MOST).join(', ')} and ${s.roots.length - IDS_AT_MOST} more` : s.roots.join(', ');
+    const who = s.clients.size === 1 ? [...s.clients][0]! : `${s.clients.size} clients`;
+    return `${who} -> ${s.server}: ${s.story.replace(/\.$/, '')} (${ids}).`;
+  });
 }
 
 /** Failed attempts grouped by server, top cause and the phase they died in, in order of first failure. */
@@ -177,8 +208,8 @@ function idList(g: readonly ReportedConnection[]): string {
   return g.length > IDS_AT_MOST ? `${ids.join(', ')} and ${g.length - IDS_AT_MOST} more` : ids.join(', ');
 }
 
-/** "between 2026-03-10 09:00:00 .. 09:14:07 UTC" (the date again when it changes), or "at ..." for one second. */
-function span(g: readonly ReportedConnection[]): string {
+/** "between 2026-03-10 09:00:00 .. 09:14:07 UTC" (the date again when it changes; in `zone`, labelled), or "at ..." for one second. */
+function span(g: readonly ReportedConnection[], zone: string): string {
   let a = Infinity;
   let b = -Infinity;
   for (const c of g) {
@@ -188,15 +219,11 @@ function span(g: readonly ReportedConnection[]): string {
   // Times out of the date range (an extreme pcapng if_tsoffset / if_tsresol) are said to be (issue 19).
   // Times before 1999 are a clock that was never set, or a timestamp resolution too fine to be a date.
   if (!timeInRange(a) || !timeInRange(b) || a < EARLIEST_CAPTURE_TIME) return 'at times out of range';
-  const t = (x: number) => new Date(x * 1000).toISOString().replace('T', ' ').replace(/\.\d+Z$/, '');
-  const from = t(a);
-  const to = t(b);
-  if (from === to) return `at ${from} UTC`;
-  return `between ${from} .. ${to.slice(0, 10) === from.slice(0, 10) ? to.slice(11) : to} UTC`;
+  return `${Math.floor(a) === Math.floor(b) ? 'at' : 'between'} ${spanText(a, b, zone)}`;
 }
 
 /** One block for attempts that failed the same way: count, ids, time span, then the first one in full as the example. */
-function repeatedBlock(g: readonly ReportedConnection[], first: ReportedConnection, many: boolean, max: number, paint: Paint, stepsShown: Map<string, string>, setNote: string | null): string[] {
+function repeatedBlock(g: readonly ReportedConnection[], first: ReportedConnection, many: boolean, max: number, paint: Paint, stepsShown: Map<string, string>, setNote: string | null, zone: string): string[] {
   const server = escapeControls(first.server);
   const clients = new Set(g.map((c) => c.client.replace(/:\d+$/, '')));
   const lines: string[] = [];
@@ -209,7 +236,7 @@ function repeatedBlock(g: readonly ReportedConnection[], first: ReportedConnecti
     const shown = evidence.slice(0, IDS_AT_MOST).map((c) => `${c.id} ${c.evidenceFile}`);
     lines.push(`  evidence: ${escapeControls(shown.join(', '))}${evidence.length > IDS_AT_MOST ? ` and ${evidence.length - IDS_AT_MOST} more in the same folder` : ''}`);
   }
-  lines.push(`  ${span(g)}`);
+  lines.push(`  ${span(g, zone)}`);
   const example = failedBlock(first, many, max, paint, stepsShown, setNote);
   example[0] = `${paint('1', 'the first of them:')} ${where(first, many)}: ${deathText(first) || `reached ${first.reached}`}`;
   lines.push(...example.map((l) => `  ${l}`));

@@ -5,6 +5,8 @@ import type { Finding, ProbeGroup } from '../diagnose/types.js';
 import type { GatewayNote } from '../diagnose/gateway.js';
 import type { AttemptLink } from '../diagnose/attempts.js';
 import type { DnsTransaction } from '../flow/types.js';
+import type { OtherPortFailureReport } from '../flow/other-ports.js';
+import type { NarrowingSummary } from '../net/narrow.js';
 import type { ProbeResult } from './probe.js';
 
 /**
@@ -28,6 +30,8 @@ import type { ProbeResult } from './probe.js';
  *      logon notification) and `tls.decryption.decodeStopped` (where reading a decrypted side stopped).
  *      2.3 also: `mcs.redirection` (a decoded Server Redirection PDU: the connection is completed, the client sent on).
  *      2.3 also: `gateways` (HTTPS connections to an RD Gateway, or that could be one: issue 14).
+ *      2.3 also: `capture.otherPortFailures` (no RDP attempt: failed TCP attempts to other ports).
+ *      2.3 also: `capture.narrowing` (the frames analysed: --host, --server, --from, --to, --filter).
  */
 export const REPORT_SCHEMA_VERSION = '2.3';
 
@@ -74,6 +78,16 @@ export interface CaptureSummary {
   /** ISO-8601 UTC, or null. */
   start: string | null;
   end: string | null;
+  /**
+   * No RDP connection attempt found: the TCP attempts to other ports that were never answered with
+   * a SYN-ACK (no answer, or RST), the most SYNs first (at most 20). Absent otherwise. Since 2.3.
+   */
+  otherPortFailures?: OtherPortFailureReport[];
+  /**
+   * `--host`, `--server`, `--from`, `--to`, `--filter`: only the frames within them were analysed
+   * (frame numbers stay the capture's). Absent without narrowing. Since 2.3.
+   */
+  narrowing?: NarrowingSummary;
   /** One line per damaged file: "<file>: <message> at byte offset N (frame M)". */
   damage: string[];
   stats: {

@@ -9,6 +9,7 @@ import { JSON_FULL_LIMIT, renderJson, writeJson } from '../../src/report/json.js
 import type { Report } from '../../src/report/types.js';
 import { SchemaValidator } from './json-schema.js';
 import { FIXTURES, fixtureReport, repoRoot } from './helpers.js';
+import { isoTimesReplacer } from '../../src/report/time.js';
 
 const schema = JSON.parse(readFileSync(path.join(repoRoot, 'docs/report.schema.json'), 'utf8')) as Record<string, unknown>;
 const v = new SchemaValidator(schema);
@@ -37,9 +38,9 @@ describe('JSON detail', () => {
       expect(c).toHaveProperty('timeline');
       expect(c).toHaveProperty('flow');
     }
-    // The report as is, plus its detail (last).
+    // The report as is (with the ISO 8601 twins of its epoch times), plus its detail (last).
     const { detail: _d, ...rest } = j;
-    expect(rest).toEqual(JSON.parse(JSON.stringify(r)));
+    expect(rest).toEqual(JSON.parse(JSON.stringify(r, isoTimesReplacer)));
     expect(Object.keys(j).at(-1)).toBe('detail');
     expect(v.validate(j)).toEqual([]);
     expect(streamed(r)).toBe(renderJson(r));
