@@ -39,6 +39,18 @@ export interface DnsIndex extends ArrayIndex<DnsTransaction> {
 }
 
 /** The index key of a client's lookups in one capture file. */
+
+/** The first index of the sorted `a` whose value is >= x (a.length when none): a bisection. */
+function firstAtLeast(a: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! < x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
 export function dnsKey(fileIndex: number, client: string): string {
   return `${fileIndex} ${client}`;
 }
@@ -287,13 +299,7 @@ export function overlapping(
   // second, so that rounding in end - start cannot leave a candidate out).
   const lower = from - w.maxDuration - 1;
   const starts = w.starts;
-  let lo = 0;
-  let hi = starts.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (starts[mid]! < lower) lo = mid + 1;
-    else hi = mid;
-  }
+  const lo = firstAtLeast(starts, lower);
   const hits: number[] = [];
   for (let k = lo; k < starts.length && starts[k]! <= to; k++) {
     const i = w.byStart[k]!;
@@ -334,13 +340,7 @@ export function countOverlapping(
   }
   const lower = from - w.maxDuration - 1;
   const starts = w.starts;
-  let lo = 0;
-  let hi = starts.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (starts[mid]! < lower) lo = mid + 1;
-    else hi = mid;
-  }
+  const lo = firstAtLeast(starts, lower);
   // The firstN smallest member indexes of the hits, kept sorted (insertion into at most firstN).
   const low: number[] = [];
   for (let k = lo; k < starts.length && starts[k]! <= to; k++) {
@@ -406,13 +406,7 @@ export function nearestByStart(
   if (f === undefined || !Number.isFinite(start)) return null;
   const { starts, order, members } = f;
   // The first index whose start is >= start; candidates on the left go down from it - 1.
-  let lo = 0;
-  let hi = starts.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    if (starts[mid]! < start) lo = mid + 1;
-    else hi = mid;
-  }
+  const lo = firstAtLeast(starts, start);
   let left = lo - 1;
   let right = lo;
   while (left >= 0 && members[order[left]!] === exclude) left--;
@@ -462,13 +456,7 @@ export function startedNear(list: readonly ConnectionRecord[], ips: readonly str
     if (starts === undefined) continue;
     // The first start not below the window (less a second, for rounding), then the exact test.
     const from = time - seconds - 1;
-    let lo = 0;
-    let hi = starts.length;
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1;
-      if (starts[mid]! < from) lo = mid + 1;
-      else hi = mid;
-    }
+    const lo = firstAtLeast(starts, from);
     for (let k = lo; k < starts.length && starts[k]! <= time + seconds + 1; k++) if (Math.abs(starts[k]! - time) <= seconds) return true;
   }
   return false;

@@ -43,19 +43,9 @@ export class ShareTrack {
       this.m.warn(frame, r.kind === 'malformed' ? base + r.at : null, `${SIDE[dir]} Server Redirection PDU: ${r.kind === 'malformed' ? r.reason : 'cut short'}`);
       return;
     }
+    const { length: _length, ...fields } = r.value;
     const v = r.value;
-    const info: RedirectionInfo = {
-      frame,
-      sessionId: v.sessionId,
-      redirFlags: v.redirFlags,
-      redirFlagNames: v.redirFlagNames,
-      targetNetAddress: v.targetNetAddress,
-      loadBalanceInfo: v.loadBalanceInfo,
-      targetFqdn: v.targetFqdn,
-      targetNetBiosName: v.targetNetBiosName,
-      targetNetAddresses: v.targetNetAddresses,
-      noRedirect: v.noRedirect,
-    };
+    const info: RedirectionInfo = { frame, ...fields };
     this.m.event(dir, frame, time, 'Server Redirection', v.noRedirect ? `LB_NOREDIRECT, session id ${v.sessionId}` : `to ${redirectionTarget(info)}, session id ${v.sessionId}`);
     const mcs = this.m.rec.mcs;
     if (dir === 1 && mcs !== null && mcs.redirection === undefined) mcs.redirection = info;

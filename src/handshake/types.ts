@@ -2,6 +2,7 @@
 // Its shape IS the `connections[]` entry of the JSON report (docs/report.schema.json):
 // the report stage serialises it as is (plus findings from the diagnosis).
 import type { LogonMode } from '../rdp/codes.js';
+import type { ServerRedirection } from '../rdp/redirection.js';
 import type { FlowFacts } from '../flow/types.js';
 
 /** Phases in the order a connection reaches them (../shared/design.md "Phases"). */
@@ -258,20 +259,8 @@ export interface McsInfo {
   redirection?: RedirectionInfo;
 }
 
-/** A Server Redirection PDU's fields (MS-RDPBCGR 2.2.13.1); never the password / logon cookie, user or domain. */
-export interface RedirectionInfo {
-  frame: number;
-  sessionId: number;
-  redirFlags: number;
-  redirFlagNames: string[];
-  targetNetAddress: string | null;
-  loadBalanceInfo: string | null;
-  targetFqdn: string | null;
-  targetNetBiosName: string | null;
-  targetNetAddresses: string[];
-  /** LB_NOREDIRECT: information only, the client is not sent elsewhere. */
-  noRedirect: boolean;
-}
+/** A Server Redirection PDU's fields (MS-RDPBCGR 2.2.13.1; never the password / logon cookie, user or domain) and its frame. */
+export type RedirectionInfo = Omit<ServerRedirection, 'length'> & { frame: number };
 
 /** Where a Server Redirection sends the client, in words: the FQDN, else the address, else the NetBIOS name, else the load-balance info. */
 export function redirectionTarget(r: RedirectionInfo): string {
