@@ -8,7 +8,7 @@
 // What is decided here, before any file is read in full: which inputs may form a set (their names,
 // their first record's link type and time), and in which order (first timestamps). Whether two
 // pieces really follow each other (no overlap, no long gap) is checked while reading, since a file's
-// last timestamp is known only at its end (see pipeline.ts).
+// last timestamp is known only at its end (see src/pipeline/sets.ts).
 import { closeSync, openSync, readdirSync, readSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { constants, gunzipSync } from 'node:zlib';
