@@ -24,6 +24,11 @@ export const CAUSE_IDS = [
   'client_abort',
   'standard_rdp_security',
   'no_user_logon',
+  'gateway_auth_refused',
+  'gateway_kdc_proxy_unavailable',
+  'gateway_rap_refused',
+  'gateway_target_unreachable',
+  'gateway_refused',
 ] as const;
 export type CauseId = (typeof CAUSE_IDS)[number];
 
