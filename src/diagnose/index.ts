@@ -112,7 +112,9 @@ export function countsAsFailed(c: ConnectionRecord, links: Map<string, AttemptLi
  *   summary.headline = headline(conns, findings, { findings: captureFindings, frames: capture.frames });
  */
 export function diagnoseCapture(input: DiagnosisInput, perConnection: Map<string, Finding[]>): Finding[] {
-  return sortFindings([...dnsCaptureFindings(input, perConnection), ...gatewayFindings(input)]);
+  // A warning (the gateway's KDC proxy failing before a tunnel that opened) stays below every failure.
+  const all = sortFindings([...dnsCaptureFindings(input, perConnection), ...gatewayFindings(input)]);
+  return [...all.filter((f) => f.severity !== 'warning'), ...all.filter((f) => f.severity === 'warning')];
 }
 
 // ---------------------------------------------------------------- stories
