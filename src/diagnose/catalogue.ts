@@ -493,7 +493,7 @@ const DEFS: Record<CauseId, CauseDef> = {
       "With the key log: a POST to the gateway's /KdcProxy answered with 5xx, then the client's requests to the gateway authenticating with NTLM.",
     errorCode: "No: the fallback itself shows no error; mstsc reports only what happens after it (a gateway refusal has the gateway's own message).",
     signals:
-      "Only with the gateway's TLS decrypted (a key log): a /KdcProxy request answered with 5xx (90%). A warning, never a cause: it does not change the outcome or the exit code; a refusal at the gateway after it is its own finding.",
+      "Only with the gateway's TLS decrypted (a key log): a /KdcProxy request answered with 5xx, with requests authenticating with NTLM or Negotiate after it on the client's connections to the same gateway (90%), or without them (75%: the fallback is then inferred). A warning, never a cause: it does not change the outcome or the exit code; a refusal at the gateway after it is its own finding.",
   },
   gateway_rap_refused: {
     title: "The RD Gateway's resource authorization policy (RD RAP) refused the target",
@@ -507,7 +507,7 @@ const DEFS: Record<CauseId, CauseDef> = {
     evidence:
       'With the key log: CHANNEL_CREATE naming the target and port, answered by a CHANNEL_RESPONSE with E_PROXY_RAP_ACCESSDENIED (MS-TSGU 2.2.10.4, 2.2.6).',
     errorCode: ERR_GATEWAY,
-    signals: 'Only with the gateway\'s TLS decrypted (a key log): CHANNEL_RESPONSE E_PROXY_RAP_ACCESSDENIED (95%).',
+    signals: 'Only with the gateway\'s TLS decrypted (a key log): CHANNEL_RESPONSE E_PROXY_RAP_ACCESSDENIED, or E_PROXY_REAUTH_RAP_FAILED on a reauthentication (95%).',
   },
   gateway_target_unreachable: {
     title: 'The RD Gateway could not reach the target host',

@@ -314,6 +314,12 @@ export function gatewayClause(notes: readonly GatewayNote[], possibleToo = true)
 /** Gateway findings of a run at most (one per decrypted connection and kind; the most confident first). */
 export const MAX_GATEWAY_FINDINGS = 10;
 
+/** A Wireshark display filter for some frames of the conversation `conv`. */
+function framesFilter(conv: string, frames: (number | null)[]): string {
+  const list = [...new Set(frames.filter((f): f is number => f !== null))];
+  return list.length === 0 ? conv : `${conv} && (${list.map((f) => `frame.number == ${f}`).join(' || ')})`;
+}
+
 /** A refused CHANNEL_CREATE's result codes that name the target's reachability (MS-TSGU 2.2.6). */
 const UNREACHABLE = /^E_PROXY_TS_CONNECTFAILED\b/;
 const RAP_DENIED = /^E_PROXY_RAP_ACCESSDENIED\b|^E_PROXY_REAUTH_RAP_FAILED\b/;
@@ -364,7 +370,7 @@ export function gatewayFindings(input: DiagnosisInput): Finding[] {
             : 'No request authenticating with NTLM or Negotiate followed the failed KDC proxy request in the decrypted bytes, so the fallback is inferred.',
           frames: [kdc.requestFrame, kdc.responseFrame],
           explanation: `On ${who}, the gateway's KDC proxy answered ${kdc.method ?? 'a request'} ${kdc.target} with ${kdc.status}${kdc.reason !== null && kdc.reason !== '' ? ` ${JSON.stringify(kdc.reason)}` : ''} (frame ${kdc.responseFrame}): Kerberos through the gateway failed and the client fell back to NTLM; ${after}.`,
-          filter: `${conv} && frame.number in {${[kdc.requestFrame, kdc.responseFrame].filter((f) => f !== null).join(' ')}}`,
+          filter: framesFilter(conv, [kdc.requestFrame, kdc.responseFrame]),
           summary: `the RD Gateway's KDC proxy answered ${kdc.status}, so the client fell back to NTLM`,
         }),
       );
@@ -382,7 +388,7 @@ export function gatewayFindings(input: DiagnosisInput): Finding[] {
             confidenceReason: "The result code is the gateway's own; which RD RAP (or missing one) refused the target is in the gateway's configuration, not the capture.",
             frames: [...create, k.frame],
             explanation: `On ${who}, the gateway's resource authorization policy (RD RAP) refused the tunnel to ${target}: CHANNEL_CREATE (frame ${p.target?.frame ?? '?'}) was answered by CHANNEL_RESPONSE ${code} (frame ${k.frame}).`,
-            filter: `${conv} && frame.number in {${[...create, k.frame].join(' ')}}`,
+            filter: framesFilter(conv, [...create, k.frame]),
             summary: `the RD Gateway's resource authorization policy (RD RAP) refused the target ${target}`,
           }),
         );
@@ -393,7 +399,7 @@ export function gatewayFindings(input: DiagnosisInput): Finding[] {
             confidenceReason: "The gateway says its connection to the target failed; why (name resolution, a firewall, the target down) is on the gateway's side of the network, not in this capture.",
             frames: [...create, k.frame],
             explanation: `On ${who}, the gateway could not reach ${target}: CHANNEL_CREATE (frame ${p.target?.frame ?? '?'}) was answered by CHANNEL_RESPONSE ${code} (frame ${k.frame}).`,
-            filter: `${conv} && frame.number in {${[...create, k.frame].join(' ')}}`,
+            filter: framesFilter(conv, [...create, k.frame]),
             summary: `the RD Gateway could not reach ${target}`,
           }),
         );
@@ -404,7 +410,7 @@ export function gatewayFindings(input: DiagnosisInput): Finding[] {
             confidenceReason: "The gateway's result code names the refusal but not its configuration's reason.",
             frames: [k.frame],
             explanation: `On ${who}, the gateway answered with ${k.type.replace(/_/g, ' ').toUpperCase()} ${code} (frame ${k.frame}).`,
-            filter: `${conv} && frame.number == ${k.frame}`,
+            filter: framesFilter(conv, [k.frame]),
             summary: `the RD Gateway refused the connection (${code})`,
           }),
         );
@@ -427,7 +433,7 @@ export function gatewayFindings(input: DiagnosisInput): Finding[] {
             : 'The request the gateway refused carried no credentials: the client may have stopped before answering the challenge (the user cancelled the prompt).',
           frames: [last.requestFrame, last.responseFrame],
           explanation: `On ${who}, the gateway answered ${what}${authenticated ? ` with the client's ${last.authorization} credentials` : ''} with 401${reason !== null ? ` ${JSON.stringify(reason)}` : ''}${last.challenges.length > 0 ? ` offering ${last.challenges.join(', ')}` : ''} (frame ${last.responseFrame}): it did not accept the user, and no tunnel to the target was opened.`,
-          filter: `${conv} && frame.number in {${[last.requestFrame, last.responseFrame].filter((f) => f !== null).join(' ')}}`,
+          filter: framesFilter(conv, [last.requestFrame, last.responseFrame]),
           summary: `the RD Gateway refused the user's authentication (401${reason !== null ? ` ${JSON.stringify(reason)}` : ''})`,
         }),
       );
@@ -443,7 +449,7 @@ export function gatewayFindings(input: DiagnosisInput): Finding[] {
             confidenceReason: "The HTTP status names the refusal, not the gateway's reason for it (the IIS log's sub-status does).",
             frames: [bad.requestFrame, bad.responseFrame],
             explanation: `On ${who}, the gateway refused ${what} with ${bad.status}${bad.reason !== null && bad.reason !== '' ? ` ${JSON.stringify(bad.reason)}` : ''} (frame ${bad.responseFrame}).`,
-            filter: `${conv} && frame.number in {${[bad.requestFrame, bad.responseFrame].filter((f) => f !== null).join(' ')}}`,
+            filter: framesFilter(conv, [bad.requestFrame, bad.responseFrame]),
             summary: `the RD Gateway refused the connection with HTTP ${bad.status}`,
           }),
         );
