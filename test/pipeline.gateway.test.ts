@@ -181,7 +181,7 @@ describe.skipIf(gateways.length === 0)('RD Gateway causes (capture-wide findings
     expect(f.frames).toEqual([13, 14]);
     expect(f.severity).toBeUndefined();
     expect(f.explanation).toBe(
-      'On connection g1 from 192.168.10.25 to the RD Gateway 10.20.0.42:443 ("rdg.corp.example"), the gateway answered RDG_OUT_DATA /remoteDesktopGateway/ with the client\'s NTLM credentials with 401 offering Negotiate, NTLM (frame 14): it did not accept the user, and no tunnel to the target was opened.',
+      'On connection g1 from 192.168.10.25 to the RD Gateway 10.20.0.42:443 ("rdg.corp.example"), the gateway answered RDG_OUT_DATA /remoteDesktopGateway/ (carrying the client\'s NTLM credentials) with 401 offering Negotiate, NTLM (frame 14): it did not accept the user, and no tunnel to the target was opened.',
     );
     expect(f.filter).toBe(`${conv} && (frame.number == 13 || frame.number == 14)`);
     expect(f.remediation[0]).toContain('RD Gateway Manager');

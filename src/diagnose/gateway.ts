@@ -432,7 +432,7 @@ export function gatewayFindings(input: DiagnosisInput): Finding[] {
             ? 'Whether the password, the account or the RD CAP was at fault is in the gateway\'s logs; the 401 only says the user was not accepted.'
             : 'The request the gateway refused carried no credentials: the client may have stopped before answering the challenge (the user cancelled the prompt).',
           frames: [last.requestFrame, last.responseFrame],
-          explanation: `On ${who}, the gateway answered ${what}${authenticated ? ` with the client's ${last.authorization} credentials` : ''} with 401${reason !== null ? ` ${JSON.stringify(reason)}` : ''}${last.challenges.length > 0 ? ` offering ${last.challenges.join(', ')}` : ''} (frame ${last.responseFrame}): it did not accept the user, and no tunnel to the target was opened.`,
+          explanation: `On ${who}, the gateway answered ${what}${authenticated ? ` (carrying the client's ${last.authorization} credentials)` : ''} with 401${reason !== null ? ` ${JSON.stringify(reason)}` : ''}${last.challenges.length > 0 ? ` offering ${last.challenges.join(', ')}` : ''} (frame ${last.responseFrame}): it did not accept the user, and no tunnel to the target was opened.`,
           filter: framesFilter(conv, [last.requestFrame, last.responseFrame]),
           summary: `the RD Gateway refused the user's authentication (401${reason !== null ? ` ${JSON.stringify(reason)}` : ''})`,
         }),
