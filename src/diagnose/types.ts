@@ -32,6 +32,12 @@ export const CAUSE_IDS = [
 ] as const;
 export type CauseId = (typeof CAUSE_IDS)[number];
 
+/**
+ * The RD Gateway's causes: no per-connection rule (a gateway connection is no ConnectionRecord);
+ * src/diagnose/gateway.ts gatewayFindings gives them as capture-wide findings.
+ */
+export const GATEWAY_CAUSE_IDS: readonly CauseId[] = CAUSE_IDS.filter((id) => id.startsWith('gateway_'));
+
 export interface Cause {
   id: CauseId;
   title: string;

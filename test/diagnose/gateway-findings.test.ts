@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { gatewayFindings } from '../../src/diagnose/gateway.js';
 import { diagnoseCapture } from '../../src/diagnose/index.js';
-import type { DiagnosisInput } from '../../src/diagnose/types.js';
+import { GATEWAY_CAUSE_IDS, type DiagnosisInput } from '../../src/diagnose/types.js';
 import type { GatewaySighting } from '../../src/handshake/gateway-watch.js';
 import type { GatewayHttpExchange, GatewayPlain, GatewayTsguPacket } from '../../src/handshake/gateway-plain.js';
 import { TSHARK, filterError } from './tshark-filter.js';
@@ -84,6 +84,20 @@ describe('gatewayFindings', () => {
     const b = gatewayFindings(input([sighting('g1', { target, packets: [packet({ code: 0x800759da, codeName: 'E_PROXY_RAP_ACCESSDENIED', failed: true })] })]));
     expect(a.map((x) => [x.cause, x.confidence, x.frames])).toEqual([['gateway_target_unreachable', 0.9, [19, 20]]]);
     expect(b.map((x) => [x.cause, x.confidence, x.frames])).toEqual([['gateway_rap_refused', 0.95, [19, 20]]]);
+  });
+
+  it('every gateway cause of the catalogue is given by some exchange', () => {
+    const target = { host: 'srv', port: 3389, frame: 19 };
+    const causes = gatewayFindings(
+      input([
+        sighting('g1', { http: [http({ authorization: 'NTLM' })] }),
+        sighting('g2', { http: [http({ method: 'POST', target: '/KdcProxy', status: 503 })] }),
+        sighting('g3', { target, packets: [packet({ code: 0x800759da, codeName: 'E_PROXY_RAP_ACCESSDENIED', failed: true })] }),
+        sighting('g4', { target, packets: [packet({ code: 0x800759dd, codeName: 'E_PROXY_TS_CONNECTFAILED', failed: true })] }),
+        sighting('g5', { http: [http({ status: 403, reason: 'Forbidden' })] }),
+      ]),
+    ).map((f) => f.cause);
+    expect([...new Set(causes)].sort()).toEqual([...GATEWAY_CAUSE_IDS].sort());
   });
 
   it('no decrypted plaintext (no key log): no finding', () => {
