@@ -421,7 +421,9 @@ export function gatewayFindings(input: DiagnosisInput): Finding[] {
     // The gateway's HTTP answers to its own requests (not the KDC proxy's): the last 401, a 403 or 5xx.
     const answered = p.http.filter((x) => x.status !== null && !(x.target !== null && /^\/kdcproxy/i.test(x.target)));
     const last = answered[answered.length - 1];
-    if (!refused && last !== undefined && last.status === 401) {
+    // A request after the 401 (its answer not captured) means the client went on: no refusal seen.
+    const later = last !== undefined && p.http.some((x) => x !== last && x.status === null && x.requestFrame !== null && last.responseFrame !== null && x.requestFrame > last.responseFrame);
+    if (!refused && last !== undefined && last.status === 401 && !later) {
       const authenticated = last.authorization !== null;
       const what = `${last.method ?? 'a request'}${last.target !== null ? ` ${last.target}` : ''}`;
       const reason = last.reason !== null && last.reason !== '' && last.reason.toLowerCase() !== 'unauthorized' ? last.reason : null;

@@ -64,6 +64,11 @@ describe('gatewayFindings', () => {
     expect(f).toEqual([]);
   });
 
+  it('a 401 followed by a request whose answer the capture lacks is no refusal (the client went on)', () => {
+    const f = gatewayFindings(input([sighting('g1', { http: [http({}), http({ requestFrame: 7, responseFrame: null, status: null, reason: null, authorization: 'NTLM' })] })]));
+    expect(f).toEqual([]);
+  });
+
   it('a 502 to a gateway request: gateway_refused; a 503 to /KdcProxy: the warning, not gateway_refused', () => {
     const f = gatewayFindings(input([sighting('g1', { http: [http({ status: 502, reason: 'Bad Gateway' })] }), sighting('g2', { http: [http({ method: 'POST', target: '/KdcProxy', status: 503, reason: 'Service Unavailable', requestFrame: 40, responseFrame: 41 })] })]));
     expect(f.map((x) => [x.cause, x.confidence, x.frames, x.severity])).toEqual([
