@@ -10,6 +10,7 @@ import { analyze } from '../src/pipeline.js';
 import { renderText } from '../src/report/text.js';
 import { renderMarkdown } from '../src/report/markdown.js';
 import { renderHtml } from '../src/report/html.js';
+import { renderJson } from '../src/report/json.js';
 import { hasTshark, tsharkFields } from './fixtures/tshark.js';
 import { exitCodeOf } from '../src/cli/run.js';
 
@@ -29,7 +30,15 @@ const run = (file: string, rdpPorts?: number[]) => analyze([{ kind: 'file', path
 
 describe.skipIf(gateways.length === 0)('RD Gateway connections without keys (fixtures)', () => {
   it('the manifest has the gateway scenarios', () => {
-    expect(gateways.map((s) => s.name).sort()).toEqual(['gateway_https_udp', 'gateway_keylog_401', 'gateway_keylog_kdcproxy_ntlm', 'gateway_keylog_rap_refused', 'gateway_named_refused']);
+    expect(gateways.map((s) => s.name).sort()).toEqual([
+      'gateway_https_udp',
+      'gateway_keylog_401',
+      'gateway_keylog_403',
+      'gateway_keylog_kdcproxy_ntlm',
+      'gateway_keylog_rap_refused',
+      'gateway_keylog_unreachable',
+      'gateway_named_refused',
+    ]);
   });
 
   for (const s of gateways) {
@@ -43,7 +52,7 @@ describe.skipIf(gateways.length === 0)('RD Gateway connections without keys (fix
         expect(r.summary.headline).toContain(s.expected.gateways![0]!.gateway);
         // Without keys the report says a key log would tell; with them, how the gateway refused.
         if (s.name === 'gateway_keylog_kdcproxy_ntlm') expect(r.gateways[0]!.refusal).toBeNull();
-        else if (s.name.startsWith('gateway_keylog_')) expect(r.gateways[0]!.refusal, s.name).toMatch(/refused/);
+        else if (s.name.startsWith('gateway_keylog_')) expect(r.gateways[0]!.refusal, s.name).toMatch(/refused|could not reach/);
         else expect(r.summary.headline).toContain('key log');
       });
     }
@@ -142,6 +151,115 @@ describe.skipIf(gateways.length === 0)('exit code', () => {
   it('1 when a decrypted gateway exchange shows a refusal; 0 when the capture cannot tell or the tunnel opened', async () => {
     const codes: Record<string, number> = {};
     for (const s of gateways) codes[s.name] = exitCodeOf(await run(s.file));
-    expect(codes).toEqual({ gateway_https_udp: 0, gateway_named_refused: 0, gateway_keylog_rap_refused: 1, gateway_keylog_401: 1, gateway_keylog_kdcproxy_ntlm: 0 });
+    // The KDC proxy's 503 before an open tunnel is a warning: it fails nothing.
+    expect(codes).toEqual({
+      gateway_https_udp: 0,
+      gateway_named_refused: 0,
+      gateway_keylog_rap_refused: 1,
+      gateway_keylog_401: 1,
+      gateway_keylog_kdcproxy_ntlm: 0,
+      gateway_keylog_unreachable: 1,
+      gateway_keylog_403: 1,
+    });
+  });
+});
+
+describe.skipIf(gateways.length === 0)('RD Gateway causes (capture-wide findings of the decrypted exchange)', () => {
+  const formats = (r: Awaited<ReturnType<typeof run>>): [string, string][] => [
+    ['text', renderText(r, { color: false })],
+    ['markdown', renderMarkdown(r)],
+    ['html', renderHtml(r)],
+    ['json', renderJson(r)],
+  ];
+  const conv = 'ip.addr == 192.168.10.25 && ip.addr == 10.20.0.42 && tcp.port == 443';
+
+  it('gateway_keylog_401: gateway_auth_refused, 95%, the NTLM request and the final 401, RD CAP steps', async () => {
+    const r = await run('captures/gateway_keylog_401.pcapng');
+    expect(r.captureFindings.map((f) => f.cause)).toEqual(['gateway_auth_refused']);
+    const f = r.captureFindings[0]!;
+    expect(f.confidence).toBe(0.95);
+    expect(f.frames).toEqual([13, 14]);
+    expect(f.severity).toBeUndefined();
+    expect(f.explanation).toBe(
+      'On connection g1 from 192.168.10.25 to the RD Gateway 10.20.0.42:443 ("rdg.corp.example"), the gateway answered RDG_OUT_DATA /remoteDesktopGateway/ (carrying the client\'s NTLM credentials) with 401 offering Negotiate, NTLM (frame 14): it did not accept the user, and no tunnel to the target was opened.',
+    );
+    expect(f.filter).toBe(`${conv} && (frame.number == 13 || frame.number == 14)`);
+    expect(f.remediation[0]).toContain('RD Gateway Manager');
+    expect(f.remediation[0]).toContain('Connection Authorization Policies');
+    expect(f.remediation.join('\n')).toContain('User Account Restricted');
+    expect(f.errorCode).toMatch(/^Not as 0x904/);
+    // The headline tells the refusal once (the gateway clause), not again as a capture-wide cause.
+    expect(r.summary.headline.match(/refused the user's authentication/g)).toHaveLength(1);
+    for (const [name, out] of formats(r)) {
+      expect(out, name).toContain('gateway_auth_refused');
+      expect(out, name).toContain('Connection Authorization Policies');
+    }
+  });
+
+  it('gateway_keylog_rap_refused: gateway_rap_refused, 95%, CHANNEL_CREATE and its CHANNEL_RESPONSE, RD RAP steps', async () => {
+    const r = await run('captures/gateway_keylog_rap_refused.pcapng');
+    expect(r.captureFindings.map((f) => f.cause)).toEqual(['gateway_rap_refused']);
+    const f = r.captureFindings[0]!;
+    expect(f.confidence).toBe(0.95);
+    expect(f.frames).toEqual([19, 20]);
+    expect(f.explanation).toContain('refused the tunnel to "rdp-srv09.corp.example" port 3389: CHANNEL_CREATE (frame 19) was answered by CHANNEL_RESPONSE E_PROXY_RAP_ACCESSDENIED (frame 20)');
+    expect(f.summary).toBe('the RD Gateway\'s resource authorization policy (RD RAP) refused the target "rdp-srv09.corp.example" port 3389');
+    expect(f.remediation[0]).toContain('Resource Authorization Policies');
+    expect(f.remediation[0]).toMatch(/FQDN, the NetBIOS name and the IP address/);
+    for (const [name, out] of formats(r)) {
+      expect(out, name).toContain('gateway_rap_refused');
+      expect(out, name).toContain('Resource Authorization Policies');
+    }
+  });
+
+  it('gateway_keylog_kdcproxy_ntlm: gateway_kdc_proxy_unavailable as a warning, 90%, the POST and its 503, KPSSVC and the KDC proxy URL', async () => {
+    const r = await run('captures/gateway_keylog_kdcproxy_ntlm.pcapng');
+    expect(r.captureFindings.map((f) => f.cause)).toEqual(['gateway_kdc_proxy_unavailable']);
+    const f = r.captureFindings[0]!;
+    expect(f.severity).toBe('warning');
+    expect(f.confidence).toBe(0.9);
+    expect(f.frames).toEqual([9, 10]);
+    expect(f.explanation).toBe(
+      'On connection g1 from 192.168.10.25 to the RD Gateway 10.20.0.42:443 ("rdg.corp.example"), the gateway\'s KDC proxy answered POST /KdcProxy with 503 "Service Unavailable" (frame 10): Kerberos through the gateway failed and the client fell back to NTLM; the gateway then accepted the user and opened the tunnel to "rdp-srv01.corp.example" port 3389 (frame 35).',
+    );
+    const steps = f.remediation.join('\n');
+    expect(steps).toContain('HKLM\\SOFTWARE\\Microsoft\\KPSSVC');
+    expect(steps).toContain('kdcproxyname:s:');
+    expect(steps).toContain('Specify KDC proxy servers for Kerberos clients');
+    expect(exitCodeOf(r)).toBe(0);
+    for (const [name, out] of formats(r)) expect(out, name).toContain('gateway_kdc_proxy_unavailable');
+  });
+
+  it('gateway_keylog_unreachable: gateway_target_unreachable, 90%, E_PROXY_TS_CONNECTFAILED', async () => {
+    const r = await run('captures/gateway_keylog_unreachable.pcapng');
+    expect(r.captureFindings.map((f) => f.cause)).toEqual(['gateway_target_unreachable']);
+    const f = r.captureFindings[0]!;
+    expect(f.confidence).toBe(0.9);
+    expect(f.frames).toEqual([19, 20]);
+    expect(f.explanation).toContain('the gateway could not reach "rdp-srv07.corp.example" port 3389: CHANNEL_CREATE (frame 19) was answered by CHANNEL_RESPONSE E_PROXY_TS_CONNECTFAILED (frame 20)');
+    expect(f.remediation[0]).toContain('Test-NetConnection <target> -Port 3389');
+  });
+
+  it('gateway_keylog_403: gateway_refused, 85%, the request and its 403 (the earlier NTLM 401 is a step, not the refusal)', async () => {
+    const r = await run('captures/gateway_keylog_403.pcapng');
+    expect(r.captureFindings.map((f) => f.cause)).toEqual(['gateway_refused']);
+    const f = r.captureFindings[0]!;
+    expect(f.confidence).toBe(0.85);
+    expect(f.frames).toEqual([11, 12]);
+    expect(f.explanation).toContain('the gateway refused RDG_OUT_DATA /remoteDesktopGateway/ with 403 "Forbidden" (frame 12)');
+  });
+
+  it('without keys there is no gateway finding (nothing to read)', async () => {
+    for (const name of ['gateway_https_udp.pcap', 'gateway_named_refused.pcap']) {
+      const r = await run(`captures/${name}`);
+      expect(r.captureFindings.filter((f) => f.cause.startsWith('gateway_')), name).toEqual([]);
+    }
+  });
+
+  it.skipIf(!hasTshark)("the findings' frames are tshark's (the 403 and the KDC proxy's 503)", () => {
+    const rows = (n: string) =>
+      [...tsharkFields(path.join(FIX, `captures/${n}.pcapng`), ['http.response.code'], ['-o', `tls.keylog_file:${path.join(FIX, `captures/${n}.keylog`)}`, '-Y', 'http.response'])].map(([fr, x]) => [fr, x['http.response.code']]);
+    expect(rows('gateway_keylog_403')).toEqual([[10, '401'], [12, '403']]);
+    expect(rows('gateway_keylog_kdcproxy_ntlm')[0]).toEqual([10, '503']);
   });
 });

@@ -91,8 +91,9 @@ export function exitCodeOf(report: Report): number {
   if (report.summary.failed > 0) return EXIT.FAILED;
   // A probe (or analyze of its capture): a likely finding fails it even when every step completed
   // (a certificate the probe accepted to read it, say).
-  if (report.probe && report.captureFindings.some((f) => f.confidence >= CAPTURE_FAILURE_CONFIDENCE)) return EXIT.FAILED;
-  if (report.summary.connections === 0 && report.captureFindings.some((f) => f.confidence >= CAPTURE_FAILURE_CONFIDENCE)) return EXIT.FAILED;
+  // A warning (the gateway's KDC proxy failing before a tunnel that opened, say) fails nothing.
+  if (report.probe && report.captureFindings.some((f) => f.severity !== 'warning' && f.confidence >= CAPTURE_FAILURE_CONFIDENCE)) return EXIT.FAILED;
+  if (report.summary.connections === 0 && report.captureFindings.some((f) => f.severity !== 'warning' && f.confidence >= CAPTURE_FAILURE_CONFIDENCE)) return EXIT.FAILED;
   // A capture that is nothing but a scan or a flood (issue 19): it failed when their handshakes did.
   if (report.summary.connections === 0 && report.probes.some((p) => p.kind !== 'health_check' && p.failedHandshakes > 0)) return EXIT.FAILED;
   // An RD Gateway that refused the connection, read from its decrypted exchange (diagnose/gateway.ts).

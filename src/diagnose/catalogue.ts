@@ -103,7 +103,42 @@ export const STEPS = {
     text: 'Require Network Level Authentication on the host (gpedit.msc > ... > Remote Desktop Session Host > Security, "Require user authentication for remote connections by using Network Level Authentication"): the credentials are then checked before a session and its logon screen are created, and a wrong password is reported by the client at once.',
     seedTerms: ['Require user authentication for remote connections by using Network Level Authentication'],
   },
-} as const satisfies Record<string, { text: string; seedTerms: readonly string[]; source?: 'field' }>;
+  gatewayCap: {
+    text: "On the gateway, open RD Gateway Manager, expand the server > Policies > Connection Authorization Policies: an enabled RD CAP must list a user group that holds the user (and, when it names computer groups, the client computer's group), and allow the way the client authenticates (password or smart card). The gateway's Microsoft-Windows-TerminalServices-Gateway/Operational event log names the policy check that failed.",
+    seedTerms: [],
+    source: 'microsoft',
+  },
+  gatewayAccount: {
+    text: "Check the user's account in Active Directory Users and Computers: not locked out, not disabled or expired, its password not expired or due to change at next logon, and its logon hours and \"Log On To\" computers allowing the gateway (a 401 \"User Account Restricted\" names one of these); have the user sign in with the domain\\user form the gateway expects.",
+    seedTerms: [],
+    source: 'microsoft',
+  },
+  gatewayRap: {
+    text: "On the gateway, open RD Gateway Manager > Policies > Resource Authorization Policies: an enabled RD RAP must list a user group that holds the user, and its network resource (an RD Gateway-managed group, an Active Directory computer group, or any network resource) must hold the target exactly as the client names it (the FQDN, the NetBIOS name and the IP address are different entries), with the target's port (3389 unless changed) among the allowed ports.",
+    seedTerms: [],
+    source: 'microsoft',
+  },
+  gatewayReachTarget: {
+    text: "On the gateway, check that it can reach the target: `Resolve-DnsName <target>` and `Test-NetConnection <target> -Port 3389` in PowerShell on the gateway itself; open the target's firewall to the gateway's address on that port, and check that Remote Desktop is enabled and the target is running.",
+    seedTerms: [],
+    source: 'microsoft',
+  },
+  gatewayKdcProxy: {
+    text: "On the gateway, check the KDC proxy: the \"Kerberos Proxy Service\" (KPSSVC) must run, its URL reservation must exist (`netsh http show urlacl` lists https://+:443/KdcProxy), its settings are under `HKLM\\SOFTWARE\\Microsoft\\KPSSVC` (HttpsClientAuth, DisallowUnprotectedPasswordAuth), and the gateway must reach a domain controller on port 88.",
+    seedTerms: [],
+    source: 'microsoft',
+  },
+  gatewayKdcProxyClient: {
+    text: "On the client, point Kerberos at the gateway's KDC proxy: `kdcproxyname:s:<gateway FQDN>` in the RDP file (RD Web Access and RemoteApp deployments set it in the deployment's custom RDP properties), or the group policy Computer Configuration > Administrative Templates > System > Kerberos > \"Specify KDC proxy servers for Kerberos clients\".",
+    seedTerms: [],
+    source: 'microsoft',
+  },
+  gatewayService: {
+    text: "On the gateway, check the Remote Desktop Gateway service (TSGateway) and IIS are running, the certificate chosen in RD Gateway Manager > server Properties > SSL Certificate is valid and names the gateway as the clients connect to it, and read the Microsoft-Windows-TerminalServices-Gateway/Operational event log at the time of the refusal.",
+    seedTerms: [],
+    source: 'microsoft',
+  },
+} as const satisfies Record<string, { text: string; seedTerms: readonly string[]; source?: 'field' | 'microsoft' }>;
 
 export type StepId = keyof typeof STEPS;
 
@@ -121,6 +156,9 @@ interface CauseDef extends Omit<Cause, 'id' | 'remediation' | 'severity'> {
 
 const ERR_0X904 =
   '0x904 is disconnectReasonAtClientWinsockFDCLOSE: the client saw its socket closed under it (by the server, by a device in between, or by its own stack) before the session was up. Extended code 0x7 is exDiscReasonServerDeniedConnection in Microsoft\'s ExtendedDisconnectReasonCode list; mstsc shows it with 0x904 for many handshakes ended during initialization, so the pair names a symptom, not a cause.';
+
+const ERR_GATEWAY =
+  "Not as 0x904: the gateway's refusal comes back inside the gateway's own protocol (an HTTP status, or an MS-TSGU result code), and mstsc shows its own RD Gateway message naming the gateway, not the 0x904 / 0x7 of a connection dropped during the RDP handshake.";
 
 const DEFS: Record<CauseId, CauseDef> = {
   cert_expired: {
@@ -425,6 +463,76 @@ const DEFS: Record<CauseId, CauseDef> = {
     errorCode: 'No: nothing failed in the protocol, so mstsc shows no error code (no 0x904 / 0x7); the user sees the Windows logon screen, or a logon message, in the remote session.',
     signals:
       "A warning, never a cause: a completed connection whose TLS was decrypted (every record authenticated, the server's data read to its end: no `tls.decryption.decodeStopped`, no bytes missing or past the reassembly limit) and whose active phase was decoded, with no Save Session Info logon notification from the server. 90% when the session's end is in the capture (a close, a Set Error Info or a Disconnect Provider Ultimatum), since a notification inside a bulk-compressed PDU would not be read; 60% when the capture ended while the session still ran (the logon may have come after). Not told without keys (the notification is inside TLS), on a session read only in part, or when the server's ERRINFO_LOGOFF_BY_USER says a user was logged on; it does not change the outcome, the counts or the exit code.",
+  },
+  gateway_auth_refused: {
+    title: 'The RD Gateway refused the user (authentication or the connection authorization policy)',
+    short: 'refused by the RD Gateway: the user was not accepted',
+    explanation:
+      'The client reached the RD Gateway over HTTPS, but the gateway answered its last authenticated request with 401: it did not accept the user. The credentials may be wrong, the account restricted (locked, disabled, expired, outside its logon hours: the reason the gateway gives, such as "User Account Restricted"), or no RD CAP (connection authorization policy) on the gateway admits the user. The target host was never contacted.',
+    steps: ['gatewayCap', 'gatewayAccount', 'gatewayService'],
+    confirm:
+      "On the gateway, the Microsoft-Windows-TerminalServices-Gateway/Operational event log shows the user's failed connection authorization at the time of the attempt, and the Security log an account logon failure naming the reason.",
+    ifUnsure: 'Without a key log of the client\'s TLS sessions (--keylog) the gateway\'s HTTP answers are encrypted; read the gateway\'s TerminalServices-Gateway/Operational log at the time of the attempt.',
+    evidence:
+      "With the key log: the gateway's last answer to an RDG_OUT_DATA / RDG_IN_DATA request (or its WebSocket upgrade) that carried credentials is HTTP 401, with its reason and WWW-Authenticate challenges; earlier 401s of the NTLM / Negotiate exchange are steps, not refusals.",
+    errorCode: ERR_GATEWAY,
+    signals:
+      "Only with the gateway's TLS decrypted (a key log): the last HTTP answer of the connection is 401 (95% when the request carried an Authorization header, 80% when it did not: the client may have given up before sending credentials).",
+  },
+  gateway_kdc_proxy_unavailable: {
+    severity: 'warning',
+    title: "The gateway's KDC proxy failed, so the client fell back to NTLM",
+    short: "the gateway's KDC proxy failed (NTLM fallback)",
+    explanation:
+      "The client had no line of sight to a domain controller and asked the gateway's KDC proxy (POST /KdcProxy, MS-KKDCP) for Kerberos tickets; the proxy answered with a server error (503: the Kerberos Proxy Service is not running or not reachable), so Kerberos failed and the client authenticated to the gateway with NTLM instead. Where NTLM is allowed the connection goes on; where policy requires Kerberos (or the account is in Protected Users) it fails at the gateway.",
+    steps: ['gatewayKdcProxy', 'gatewayKdcProxyClient'],
+    confirm:
+      'On the gateway, `Get-Service kpssvc` shows whether the Kerberos Proxy Service runs, and `netsh http show urlacl` whether https://+:443/KdcProxy is reserved; the client\'s Microsoft-Windows-Kerberos/Operational log shows the failed KDC proxy request.',
+    ifUnsure: 'Without a key log the KDC proxy request is encrypted inside the gateway\'s HTTPS; capture with --keylog, or read the client\'s Kerberos log.',
+    evidence:
+      "With the key log: a POST to the gateway's /KdcProxy answered with 5xx, then the client's requests to the gateway authenticating with NTLM.",
+    errorCode: "No: the fallback itself shows no error; mstsc reports only what happens after it (a gateway refusal has the gateway's own message).",
+    signals:
+      "Only with the gateway's TLS decrypted (a key log): a /KdcProxy request answered with 5xx, with requests authenticating with NTLM or Negotiate after it on the client's connections to the same gateway (90%), or without them (75%: the fallback is then inferred). A warning, never a cause: it does not change the outcome or the exit code; a refusal at the gateway after it is its own finding.",
+  },
+  gateway_rap_refused: {
+    title: "The RD Gateway's resource authorization policy (RD RAP) refused the target",
+    short: 'refused by the RD Gateway: the target is not allowed (RD RAP)',
+    explanation:
+      "The gateway accepted the user and opened the tunnel, but refused the channel to the target host: no RD RAP (resource authorization policy) on the gateway lets this user reach this computer on this port. The name must match the policy's resource exactly as the client asks for it (FQDN, NetBIOS name and IP address are different names).",
+    steps: ['gatewayRap', 'gatewayService'],
+    confirm:
+      "In RD Gateway Manager, Policies > Resource Authorization Policies lists which user groups may reach which computer groups and ports; the gateway's TerminalServices-Gateway/Operational log records the refused resource authorization with the user and target.",
+    ifUnsure: "Without a key log the channel request is encrypted; read the gateway's TerminalServices-Gateway/Operational log at the time of the attempt.",
+    evidence:
+      'With the key log: CHANNEL_CREATE naming the target and port, answered by a CHANNEL_RESPONSE with E_PROXY_RAP_ACCESSDENIED (MS-TSGU 2.2.10.4, 2.2.6).',
+    errorCode: ERR_GATEWAY,
+    signals: 'Only with the gateway\'s TLS decrypted (a key log): CHANNEL_RESPONSE E_PROXY_RAP_ACCESSDENIED, or E_PROXY_REAUTH_RAP_FAILED on a reauthentication (95%).',
+  },
+  gateway_target_unreachable: {
+    title: 'The RD Gateway could not reach the target host',
+    short: 'the RD Gateway could not reach the target',
+    explanation:
+      "The gateway accepted the user and the policies allowed the target, but the gateway's own connection to the target failed: the name did not resolve on the gateway, the target is off, Remote Desktop is disabled on it, or a firewall between the gateway and the target blocks the port.",
+    steps: ['gatewayReachTarget', 'gatewayService'],
+    confirm: "On the gateway: `Test-NetConnection <target> -Port 3389` fails; its TerminalServices-Gateway/Operational log records the failed connection to the resource.",
+    ifUnsure: "Capture on the gateway's inside interface: its SYNs to the target and their answers tell a firewall from a stopped service.",
+    evidence:
+      'With the key log: CHANNEL_CREATE naming the target and port, answered by a CHANNEL_RESPONSE with E_PROXY_TS_CONNECTFAILED or another connect failure (MS-TSGU 2.2.6).',
+    errorCode: ERR_GATEWAY,
+    signals: "Only with the gateway's TLS decrypted (a key log): CHANNEL_RESPONSE E_PROXY_TS_CONNECTFAILED (90%).",
+  },
+  gateway_refused: {
+    title: 'The RD Gateway refused the connection (HTTP 403 or a server error, or a failed tunnel step)',
+    short: 'refused by the RD Gateway',
+    explanation:
+      "The gateway answered the client's request with 403 (forbidden) or a 5xx server error, or answered a tunnel step (handshake, tunnel create, tunnel authorization, channel) with a failure code other than the policy and reachability ones: the gateway service, its web site or its configuration is at fault, not the target host.",
+    steps: ['gatewayService', 'gatewayCap'],
+    confirm: "On the gateway, the TerminalServices-Gateway/Operational log and the IIS log (for the status code and its sub-status) at the time of the attempt.",
+    ifUnsure: "Without a key log the gateway's answers are encrypted; read the gateway's logs at the time of the attempt.",
+    evidence: "With the key log: an HTTP 403 / 5xx answer to an RDG_OUT_DATA / RDG_IN_DATA request, or an MS-TSGU response packet whose result code is a failure (MS-TSGU 2.2.6).",
+    errorCode: ERR_GATEWAY,
+    signals: "Only with the gateway's TLS decrypted (a key log): HTTP 403 or 5xx to a gateway request (85%), or a failed MS-TSGU response (85%).",
   },
 };
 

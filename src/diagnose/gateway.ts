@@ -11,8 +11,8 @@
 import type { GatewaySighting } from '../handshake/gateway-watch.js';
 import type { CertificateInfo } from '../handshake/types.js';
 import { endpointText } from '../flow/types.js';
-import type { DiagnosisInput } from './types.js';
-import { framesText, isoDateTime, plural, secondsText } from './facts.js';
+import type { DiagnosisInput, Finding } from './types.js';
+import { filterString, framesText, isoDateTime, makeFinding, plural, secondsText } from './facts.js';
 
 export type GatewayEvidence = 'shown' | 'likely' | 'possible';
 
@@ -307,4 +307,156 @@ export function gatewayClause(notes: readonly GatewayNote[], possibleToo = true)
   const hosts = notes.filter((n) => n.connections.length > 0);
   const conns = hosts.reduce((a, n) => a + n.connections.length, 0);
   return `${plural(conns, 'HTTPS connection')} ${conns === 1 ? 'was' : 'were'} seen that could be an RD Gateway's; a key log (--keylog) would tell`;
+}
+
+// ---------------------------------------------------------------- findings
+
+/** Gateway findings of a run at most (one per decrypted connection and kind; the most confident first). */
+export const MAX_GATEWAY_FINDINGS = 10;
+
+/** A Wireshark display filter for some frames of the conversation `conv`. */
+function framesFilter(conv: string, frames: (number | null)[]): string {
+  const list = [...new Set(frames.filter((f): f is number => f !== null))];
+  return list.length === 0 ? conv : `${conv} && (${list.map((f) => `frame.number == ${f}`).join(' || ')})`;
+}
+
+/** A refused CHANNEL_CREATE's result codes that name the target's reachability (MS-TSGU 2.2.6). */
+const UNREACHABLE = /^E_PROXY_TS_CONNECTFAILED\b/;
+const RAP_DENIED = /^E_PROXY_RAP_ACCESSDENIED\b|^E_PROXY_REAUTH_RAP_FAILED\b/;
+
+/**
+ * Capture-wide findings of the decrypted RD Gateway connections (a gateway connection is no
+ * ConnectionRecord: its findings are the capture's). Each reads what the decrypted MS-TSGU HTTP
+ * transport said (gateway-plain.ts): the gateway's final 401 (gateway_auth_refused), its 403 / 5xx
+ * (gateway_refused), a /KdcProxy request answered 5xx (gateway_kdc_proxy_unavailable, a warning),
+ * CHANNEL_RESPONSE E_PROXY_RAP_ACCESSDENIED (gateway_rap_refused) or E_PROXY_TS_CONNECTFAILED
+ * (gateway_target_unreachable), another failed tunnel response (gateway_refused). Without a key
+ * log there is nothing to read, and no finding: the gateway notes say what a key log would show.
+ */
+export function gatewayFindings(input: DiagnosisInput): Finding[] {
+  const out: Finding[] = [];
+  const files = input.files ?? [];
+  for (const g of input.gateways ?? []) {
+    const p = g.tls?.plain ?? null;
+    if (g.transport !== 'tcp' || p === null) continue;
+    const gw = endpointText(g.server);
+    const name = g.tls!.sni !== null && g.tls!.sni !== '' ? ` (${JSON.stringify(g.tls!.sni)})` : '';
+    const where = `${files.length > 1 && files[g.fileIndex] !== undefined ? ` in ${files[g.fileIndex]}` : ''}`;
+    const who = `connection ${g.id}${where} from ${g.client.ip} to the RD Gateway ${gw}${name}`;
+    const ip = g.server.ip.includes(':') ? 'ipv6.addr' : 'ip.addr';
+    const conv = `${ip} == ${g.client.ip} && ${ip} == ${g.server.ip} && tcp.port == ${g.server.port}`;
+    // The client's other connections to the same gateway (the KDC proxy's POST, the NTLM exchange and the tunnel may each have their own).
+    const peers = (input.gateways ?? []).filter((o) => o.fileIndex === g.fileIndex && o.client.ip === g.client.ip && endpointText(o.server) === gw && o.tls?.plain != null);
+    const target = p.target !== null ? `${JSON.stringify(p.target.host)} port ${p.target.port}` : 'the target';
+    let refused = false;
+
+    // The KDC proxy (MS-KKDCP over the gateway's HTTPS): a 5xx sends the client to NTLM.
+    const kdc = p.http.find((x) => x.status !== null && x.status >= 500 && x.target !== null && /^\/kdcproxy/i.test(x.target));
+    if (kdc !== undefined) {
+      const later = peers.flatMap((o) => o.tls!.plain!.http).filter((x) => x.requestFrame !== null && kdc.responseFrame !== null && x.requestFrame > kdc.responseFrame);
+      const ntlm = later.some((x) => x.authorization !== null && /^(NTLM|Negotiate)$/i.test(x.authorization));
+      const tunnel = peers.map((o) => o.tls!.plain!).find((q) => q.target !== null && q.packets.some((k) => k.type === 'channel_response' && !k.failed)) ?? null;
+      const after =
+        tunnel !== null
+          ? `the gateway then accepted the user and opened the tunnel to ${JSON.stringify(tunnel.target!.host)} port ${tunnel.target!.port} (frame ${tunnel.target!.frame})`
+          : ntlm
+            ? 'the client then authenticated to the gateway with NTLM'
+            : 'no later request to the gateway is in the decrypted bytes';
+      out.push(
+        makeFinding('gateway_kdc_proxy_unavailable', {
+          confidence: ntlm ? 0.9 : 0.75,
+          confidenceReason: ntlm
+            ? 'The fallback to NTLM is read from the scheme of the requests after the 503; whether policy would have required Kerberos is not in the capture.'
+            : 'No request authenticating with NTLM or Negotiate followed the failed KDC proxy request in the decrypted bytes, so the fallback is inferred.',
+          frames: [kdc.requestFrame, kdc.responseFrame],
+          explanation: `On ${who}, the gateway's KDC proxy answered ${kdc.method ?? 'a request'} ${kdc.target} with ${kdc.status}${kdc.reason !== null && kdc.reason !== '' ? ` ${JSON.stringify(kdc.reason)}` : ''} (frame ${kdc.responseFrame}): Kerberos through the gateway failed and the client fell back to NTLM; ${after}.`,
+          filter: framesFilter(conv, [kdc.requestFrame, kdc.responseFrame]),
+          summary: `the RD Gateway's KDC proxy answered ${kdc.status}, so the client fell back to NTLM`,
+        }),
+      );
+    }
+
+    // The gateway's channel answer (MS-TSGU 2.2.10.4 CHANNEL_RESPONSE) and the other tunnel steps.
+    for (const k of p.packets) {
+      if (!k.failed || refused) continue;
+      const code = k.codeName ?? 'a failure code';
+      const create = p.target !== null ? [p.target.frame] : [];
+      if (k.type === 'channel_response' && RAP_DENIED.test(code)) {
+        out.push(
+          makeFinding('gateway_rap_refused', {
+            confidence: 0.95,
+            confidenceReason: "The result code is the gateway's own; which RD RAP (or missing one) refused the target is in the gateway's configuration, not the capture.",
+            frames: [...create, k.frame],
+            explanation: `On ${who}, the gateway's resource authorization policy (RD RAP) refused the tunnel to ${target}: CHANNEL_CREATE (frame ${p.target?.frame ?? '?'}) was answered by CHANNEL_RESPONSE ${code} (frame ${k.frame}).`,
+            filter: framesFilter(conv, [...create, k.frame]),
+            summary: `the RD Gateway's resource authorization policy (RD RAP) refused the target ${target}`,
+          }),
+        );
+      } else if (k.type === 'channel_response' && UNREACHABLE.test(code)) {
+        out.push(
+          makeFinding('gateway_target_unreachable', {
+            confidence: 0.9,
+            confidenceReason: "The gateway says its connection to the target failed; why (name resolution, a firewall, the target down) is on the gateway's side of the network, not in this capture.",
+            frames: [...create, k.frame],
+            explanation: `On ${who}, the gateway could not reach ${target}: CHANNEL_CREATE (frame ${p.target?.frame ?? '?'}) was answered by CHANNEL_RESPONSE ${code} (frame ${k.frame}).`,
+            filter: framesFilter(conv, [...create, k.frame]),
+            summary: `the RD Gateway could not reach ${target}`,
+          }),
+        );
+      } else {
+        out.push(
+          makeFinding('gateway_refused', {
+            confidence: 0.85,
+            confidenceReason: "The gateway's result code names the refusal but not its configuration's reason.",
+            frames: [k.frame],
+            explanation: `On ${who}, the gateway answered with ${k.type.replace(/_/g, ' ').toUpperCase()} ${code} (frame ${k.frame}).`,
+            filter: framesFilter(conv, [k.frame]),
+            summary: `the RD Gateway refused the connection (${code})`,
+          }),
+        );
+      }
+      refused = true;
+    }
+
+    // The gateway's HTTP answers to its own requests (not the KDC proxy's): the last 401, a 403 or 5xx.
+    const answered = p.http.filter((x) => x.status !== null && !(x.target !== null && /^\/kdcproxy/i.test(x.target)));
+    const last = answered[answered.length - 1];
+    // A request after the 401 (its answer not captured) means the client went on: no refusal seen.
+    const later = last !== undefined && p.http.some((x) => x !== last && x.status === null && x.requestFrame !== null && last.responseFrame !== null && x.requestFrame > last.responseFrame);
+    if (!refused && last !== undefined && last.status === 401 && !later) {
+      const authenticated = last.authorization !== null;
+      const what = `${last.method ?? 'a request'}${last.target !== null ? ` ${last.target}` : ''}`;
+      const reason = last.reason !== null && last.reason !== '' && last.reason.toLowerCase() !== 'unauthorized' ? last.reason : null;
+      out.push(
+        makeFinding('gateway_auth_refused', {
+          confidence: authenticated ? 0.95 : 0.8,
+          confidenceReason: authenticated
+            ? 'Whether the password, the account or the RD CAP was at fault is in the gateway\'s logs; the 401 only says the user was not accepted.'
+            : 'The request the gateway refused carried no credentials: the client may have stopped before answering the challenge (the user cancelled the prompt).',
+          frames: [last.requestFrame, last.responseFrame],
+          explanation: `On ${who}, the gateway answered ${what}${authenticated ? ` (carrying the client's ${last.authorization} credentials)` : ''} with 401${reason !== null ? ` ${JSON.stringify(reason)}` : ''}${last.challenges.length > 0 ? ` offering ${last.challenges.join(', ')}` : ''} (frame ${last.responseFrame}): it did not accept the user, and no tunnel to the target was opened.`,
+          filter: framesFilter(conv, [last.requestFrame, last.responseFrame]),
+          summary: `the RD Gateway refused the user's authentication (401${reason !== null ? ` ${JSON.stringify(reason)}` : ''})`,
+        }),
+      );
+      refused = true;
+    }
+    if (!refused) {
+      const bad = answered.find((x) => x.status === 403 || x.status! >= 500);
+      if (bad !== undefined) {
+        const what = `${bad.method ?? 'a request'}${bad.target !== null ? ` ${bad.target}` : ''}`;
+        out.push(
+          makeFinding('gateway_refused', {
+            confidence: 0.85,
+            confidenceReason: "The HTTP status names the refusal, not the gateway's reason for it (the IIS log's sub-status does).",
+            frames: [bad.requestFrame, bad.responseFrame],
+            explanation: `On ${who}, the gateway refused ${what} with ${bad.status}${bad.reason !== null && bad.reason !== '' ? ` ${JSON.stringify(bad.reason)}` : ''} (frame ${bad.responseFrame}).`,
+            filter: framesFilter(conv, [bad.requestFrame, bad.responseFrame]),
+            summary: `the RD Gateway refused the connection with HTTP ${bad.status}`,
+          }),
+        );
+      }
+    }
+  }
+  return out.slice(0, MAX_GATEWAY_FINDINGS);
 }

@@ -8,6 +8,7 @@ import { causeRank, causeShort } from './catalogue.js';
 import { PROTOCOL_RDP, protocolNames } from './codes.js';
 import { RULES, WARNING_RULES } from './rules/index.js';
 import { dnsCaptureFindings } from './capture.js';
+import { gatewayFindings } from './gateway.js';
 import { plural } from './facts.js';
 import type { DiagnosisInput, Finding, ProbeGroup } from './types.js';
 import { applyAttemptLinks, attemptRuns, linkAttempts, type AttemptLink } from './attempts.js';
@@ -100,8 +101,8 @@ export function countsAsFailed(c: ConnectionRecord, links: Map<string, AttemptLi
 }
 
 /**
- * Findings not tied to one connection (today: failed name lookups for a server
- * the client then never reached), top first. Call it once per run after
+ * Findings not tied to one connection (failed name lookups for a server the
+ * client then never reached; a decrypted RD Gateway's refusals), top first. Call it once per run after
  * diagnose(), with the same input and diagnose()'s result, so that a lookup a
  * connection's own finding already cites is not told twice:
  *
@@ -111,7 +112,9 @@ export function countsAsFailed(c: ConnectionRecord, links: Map<string, AttemptLi
  *   summary.headline = headline(conns, findings, { findings: captureFindings, frames: capture.frames });
  */
 export function diagnoseCapture(input: DiagnosisInput, perConnection: Map<string, Finding[]>): Finding[] {
-  return sortFindings(dnsCaptureFindings(input, perConnection));
+  // A warning (the gateway's KDC proxy failing before a tunnel that opened) stays below every failure.
+  const all = sortFindings([...dnsCaptureFindings(input, perConnection), ...gatewayFindings(input)]);
+  return [...all.filter((f) => f.severity !== 'warning'), ...all.filter((f) => f.severity === 'warning')];
 }
 
 // ---------------------------------------------------------------- stories
@@ -407,7 +410,8 @@ export function headline(allConnections: ConnectionRecord[], findings: Map<strin
       ? ' No user logged on in it (the server sent no Save Session Info).'
       : ` In ${w} of them no user logged on (no Save Session Info).`;
   };
-  const wide = capture.findings?.[0] ?? null;
+  // A gateway's findings are told by the gateway clause (gatewayClause), in the same words: not twice.
+  const wide = capture.findings?.find((f) => !f.cause.startsWith('gateway_')) ?? null;
   if (n === 0) {
     const frames = capture.frames !== undefined ? ` (${plural(capture.frames, 'frame')})` : '';
     const gw = capture.gateways ?? null;

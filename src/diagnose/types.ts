@@ -24,8 +24,19 @@ export const CAUSE_IDS = [
   'client_abort',
   'standard_rdp_security',
   'no_user_logon',
+  'gateway_auth_refused',
+  'gateway_kdc_proxy_unavailable',
+  'gateway_rap_refused',
+  'gateway_target_unreachable',
+  'gateway_refused',
 ] as const;
 export type CauseId = (typeof CAUSE_IDS)[number];
+
+/**
+ * The RD Gateway's causes: no per-connection rule (a gateway connection is no ConnectionRecord);
+ * src/diagnose/gateway.ts gatewayFindings gives them as capture-wide findings.
+ */
+export const GATEWAY_CAUSE_IDS: readonly CauseId[] = CAUSE_IDS.filter((id) => id.startsWith('gateway_'));
 
 export interface Cause {
   id: CauseId;

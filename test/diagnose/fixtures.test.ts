@@ -80,6 +80,12 @@ describe.skipIf(scenarios.length === 0)('diagnosis of every fixture scenario', (
       }
       expect(wide[0]?.cause, `${s.name}: capture-wide cause`).toBe(s.expected.cause);
       expect(wide[0]!.confidence).toBeGreaterThanOrEqual(LIKELY_CONFIDENCE);
+      // A decrypted RD Gateway's findings cite frames inside TLS records the builder does not mark:
+      // test/pipeline.gateway.test.ts checks their frames (tshark's) and the headline's words.
+      if (s.expected.cause.startsWith('gateway_')) {
+        expect(wide[0]!.frames.length, `${s.name}: frames cited`).toBeGreaterThan(0);
+        return;
+      }
       const keys = CAPTURE_KEY_FRAMES[s.expected.cause] ?? [];
       expect(keys.length, `${s.name}: key frames known for ${s.expected.cause}`).toBeGreaterThan(0);
       for (const k of keys) {

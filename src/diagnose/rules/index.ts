@@ -1,4 +1,6 @@
-// One rule per cause, in catalogue order (src/diagnose/types.ts CAUSE_IDS).
+// One rule per cause, in catalogue order (src/diagnose/types.ts CAUSE_IDS), but the RD Gateway's
+// causes (gateway_*): a gateway connection is no ConnectionRecord, so src/diagnose/gateway.ts
+// (gatewayFindings) gives them as capture-wide findings.
 import type { Rule } from '../types.js';
 import { certExpired } from './cert_expired.js';
 import { certNotYetValid } from './cert_not_yet_valid.js';
