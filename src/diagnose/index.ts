@@ -457,7 +457,8 @@ export function headline(allConnections: ConnectionRecord[], findings: Map<strin
     const then = later.length > 0 ? ` Then ${later[0]!.id} completed with ${protocolUsed(later[0]!)}: the user got a session.${weakClause(later)}${noLogonClause(later)}` : '';
     return `${head}: ${clauseFor(conns)}.${then}${others ? ` ${others} attempt${others === 1 ? '' : 's'} to other servers did not fail.` : ''}${partly}`;
   }
-  const parts = ranked.slice(0, 3).map(([, conns]) => `${conns.length} to ${serverLabel(conns[0]!)} (${clauseFor(conns)})`);
-  const more = ranked.length > 3 ? `, and failures to ${ranked.length - 3} more servers` : '';
-  return `${failed.length} of ${n} connection attempts failed: ${parts.join('; ')}${more}.${partly}`;
+  // One clause per server after a colon (a cause's own words may hold parentheses: never nested ones).
+  const parts = ranked.slice(0, 3).map(([, conns]) => `${conns.length} to ${serverLabel(conns[0]!)}: ${clauseFor(conns)}`);
+  const more = ranked.length > 3 ? `; and failures to ${ranked.length - 3} more servers` : '';
+  return `${failed.length} of ${n} connection attempts failed. ${parts.join('; ')}${more}.${partly}`;
 }

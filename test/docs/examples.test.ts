@@ -38,7 +38,10 @@ describe('example reports (run `npx tsx src/diagnose/gen-docs.ts` when these fai
     const readme = read(README_PATH);
     const block = readme.slice(readme.indexOf(README_START), readme.indexOf(README_END));
     expect(block).toContain('$ rdp-autopsy analyze fixtures/sample.pcapng');
-    expect(block).toMatch(/4 of 5 connection attempts failed/);
+    expect(block).toMatch(/4 of 5 connection attempts failed\. 2 to 10\.20\.0\.17:3389: nothing listens/);
+    // The headline reads as one sentence per server: no parentheses inside parentheses.
+    const headline = block.split('\n').find((l) => l.includes('connection attempts failed'))!;
+    expect(headline).not.toMatch(/\([^()]*\(/);
     expect(block).toMatch(/FAILED c2 .*10\.20\.0\.15:3389/);
     expect(block).toContain('<== died here');
     expect(block).toMatch(/Cause: cert_expired \(\d+%\)/);
