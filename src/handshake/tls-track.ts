@@ -326,8 +326,8 @@ export class TlsTrack {
       const hash = legacy ? Buffer.concat([createHash('md5').update(all).digest(), createHash('sha1').update(all).digest()]) : createHash(pend.p.prf).update(all).digest();
       ms = legacy ? tls10Prf(pms, 'extended master secret', hash, 48) : tls12Prf(pend.p.prf, pms, 'extended master secret', hash, 48);
     } else {
-      const seed = Buffer.concat([random, pend.serverRandom]);
-      ms = legacy ? tls10Prf(pms, 'master secret', seed, 48) : tls12Prf(pend.p.prf, pms, 'master secret', seed, 48);
+      const prfSeed = Buffer.concat([random, pend.serverRandom]);
+      ms = legacy ? tls10Prf(pms, 'master secret', prfSeed, 48) : tls12Prf(pend.p.prf, pms, 'master secret', prfSeed, 48);
     }
     d.rsaKey = id;
     this.pending12 = tls12Keys(pend.p, ms, random, pend.serverRandom, pend.etm, pend.version);

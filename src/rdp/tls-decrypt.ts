@@ -105,12 +105,12 @@ export interface RecordKeys {
 }
 
 /** RFC 5246 5: P_hash(secret, seed) for `length` bytes. */
-export function pHash(hash: HashName | 'md5', secret: Uint8Array, seed: Uint8Array, length: number): Buffer {
+export function pHash(hash: HashName | 'md5', secret: Uint8Array, prfSeed: Uint8Array, length: number): Buffer {
   const out = Buffer.allocUnsafe(length);
-  let a: Buffer = createHmac(hash, secret).update(seed).digest();
+  let a: Buffer = createHmac(hash, secret).update(prfSeed).digest();
   let n = 0;
   while (n < length) {
-    const block = createHmac(hash, secret).update(a).update(seed).digest();
+    const block = createHmac(hash, secret).update(a).update(prfSeed).digest();
     n += block.copy(out, n);
     a = createHmac(hash, secret).update(a).digest();
   }
@@ -153,8 +153,8 @@ export function tls12Keys(
   // RFC 2246 6.3: TLS 1.0's key block also holds each side's first CBC IV (one block); TLS 1.1's does not.
   const ivLength = version === 0x0301 && p.mac !== null ? 16 : p.fixedIvLength;
   const len = 2 * (p.macLength + p.keyLength + ivLength);
-  const seed = Buffer.concat([serverRandom, clientRandom]);
-  const kb = legacy ? tls10Prf(masterSecret, 'key expansion', seed, len) : tls12Prf(p.prf, masterSecret, 'key expansion', seed, len);
+  const prfSeed = Buffer.concat([serverRandom, clientRandom]);
+  const kb = legacy ? tls10Prf(masterSecret, 'key expansion', prfSeed, len) : tls12Prf(p.prf, masterSecret, 'key expansion', prfSeed, len);
   let o = 0;
   const take = (n: number): Buffer => {
     const b = kb.subarray(o, o + n);
