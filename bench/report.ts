@@ -235,7 +235,7 @@ export function renderReport(rep: RunReport): string {
     const [one, two, serial, both] = multi as [CaseResult, CaseResult, CaseResult, CaseResult];
     const speedup = (one.ms + two.ms) / both.ms;
     L.push(
-      `| \`analyze a b --jobs 2\` uses both cores, near-linear speed-up (over the two files analysed alone) | ${one.size} pcap + pcapng | ${f2(speedup)}× | ${f2(both.cpuMs / both.ms)} cores busy | ${rep.multiFileWorkers ? verdict(speedup >= 1.7) : '**missing**: src/pipeline.ts has no worker mode (files are analysed one after the other)'} |`,
+      `| \`analyze a b --jobs 2\` uses both cores, near-linear speed-up (over the two files analysed alone) | ${one.size} pcap + pcapng | ${f2(speedup)}× | ${f2(both.cpuMs / both.ms)} cores busy | ${rep.multiFileWorkers ? verdict(speedup >= 1.7) : '**missing**: src/pipeline/workers.ts has no worker mode (files are analysed one after the other)'} |`,
       `| \`analyze a b --jobs 2\` faster than \`--jobs 1\` (one thread, one warm-up) | ${one.size} pcap + pcapng | ${f2(serial.ms / both.ms)}× | ${f2(serial.cpuMs / both.cpuMs)}× | ${verdict(serial.ms / both.ms > 1, serial.cpuMs / both.cpuMs > 1)} |`,
     );
   }
@@ -271,7 +271,7 @@ export function renderReport(rep: RunReport): string {
   if (multi.length) {
     L.push('## Several files in one run');
     L.push('');
-    L.push(rep.multiFileWorkers ? 'src/pipeline.ts has a worker mode: with `--jobs 2` the main thread reads the first file while a worker thread reads the second; `--jobs 1` reads them one after the other in one thread (one JIT warm-up for both).' : 'src/pipeline.ts has no worker mode yet (no worker_threads): `analyze a b` reads the files one after the other on one core. Measured anyway, as the baseline the worker mode must beat.');
+    L.push(rep.multiFileWorkers ? 'src/pipeline/workers.ts has a worker mode: with `--jobs 2` the main thread reads the first file while a worker thread reads the second; `--jobs 1` reads them one after the other in one thread (one JIT warm-up for both).' : 'src/pipeline/workers.ts has no worker mode yet (no worker_threads): `analyze a b` reads the files one after the other on one core. Measured anyway, as the baseline the worker mode must beat.');
     L.push('');
     L.push('| CLI run | wall s | CPU s | cores busy (CPU / wall) | peak RSS MB |');
     L.push('| --- | ---: | ---: | ---: | ---: |');

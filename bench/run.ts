@@ -347,7 +347,7 @@ export async function main(argv: string[]): Promise<void> {
     have['pcap-parser'] = false;
     skipped.push('pcap-parser (not installed: npm i -D pcap-parser)');
   }
-  const multiFile = /worker_threads/.test(readFileSync(path.join(REPO, 'src/pipeline.ts'), 'utf8'));
+  const multiFile = existsSync(path.join(REPO, 'src/pipeline/workers.ts')) && /worker_threads/.test(readFileSync(path.join(REPO, 'src/pipeline/workers.ts'), 'utf8'));
   build();
   mkdirSync(o.corpusDir, { recursive: true });
   const corpora: { name: string; info: CorpusInfo }[] = [];
