@@ -149,6 +149,9 @@ export function probeFile(index: number, file: string): FileProbe {
   const probe: FileProbe = { index, path: file, linkType: null, firstTime: null, header: false };
   let head: Buffer;
   try {
+    // Only a regular file is opened ahead of its read: opening a FIFO waits for its writer, and
+    // closing it again would discard what the writer had put in it.
+    if (!statSync(file).isFile()) return probe;
     const fd = openSync(file, 'r');
     try {
       const buf = Buffer.allocUnsafe(PROBE_BYTES);

@@ -116,6 +116,19 @@ async function readFile(path: string, fileIndex: number, sink: CaptureSink, chun
   }
   let parser: CaptureParser;
   try {
+    let unseekable = false;
+    try {
+      const st = await fh.stat();
+      unseekable = st.isFIFO() || st.isCharacterDevice() || st.isSocket();
+    } catch {
+      // Not known: try positioned reads below.
+    }
+    if (unseekable) {
+      // A FIFO, a character device (/dev/stdin), a process substitution (`<(tcpdump -w - ...)`): they
+      // have no positions (a positioned read fails with ESPIPE), so they are read as a stream.
+      const stream = fh.createReadStream({ autoClose: false, highWaterMark: chunkSize });
+      return await readCaptureStream(stream, path, fileIndex, sink, { chunkSize, position: at ?? undefined });
+    }
     const head = Buffer.alloc(2);
     let headLen: number;
     try {

@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
+import { spawn, spawnSync } from 'node:child_process';
+import { createWriteStream, mkdtempSync, rmSync, writeFileSync, chmodSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { Readable } from 'node:stream';
@@ -12,6 +12,7 @@ import { copyView, epb, idb, parseBytes, pcapHeader, pcapRecord, pkt, shb, spb, 
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 let dir = '';
+const hasMkfifo = spawnSync('mkfifo', ['--version'], { encoding: 'utf8' }).status === 0;
 
 beforeAll(() => {
   dir = mkdtempSync(path.join(tmpdir(), 'rdp-autopsy-capture-'));
@@ -104,6 +105,19 @@ describe('sources: buffer, file, gzip, stream give the same frames', () => {
       const info = await readCaptureStream(Readable.from(slices), '-', 3, { onFrame: (v) => frames.push(copyView(v)) });
       expect(frames).toEqual(expected);
       expect(info).toMatchObject({ file: '-', gzip: false, damage: null });
+    });
+
+    it.skipIf(!hasMkfifo)(`${fmt}: a FIFO path (process substitution, /dev/stdin) is read as a stream, plain and gzipped`, async () => {
+      for (const [name, data] of [['plain', bytes], ['gz', gzipSync(bytes)]] as const) {
+        const p = path.join(dir, `fifo-${fmt}-${name}`);
+        expect(spawnSync('mkfifo', [p]).status).toBe(0);
+        // Opening a FIFO for writing waits for its reader: the write goes on while readCapture reads.
+        const w = createWriteStream(p);
+        w.end(data);
+        const r = await collect({ kind: 'file', path: p }, 64);
+        expect(r.frames).toEqual(expected);
+        expect(r.info).toMatchObject({ file: p, gzip: name === 'gz', damage: null, format: fmt });
+      }
     });
 
     it(`${fmt}: gzip through a Readable in 5-byte chunks`, async () => {
