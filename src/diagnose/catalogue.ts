@@ -17,6 +17,11 @@ export const STEPS = {
     text: 'On the server, open certlm.msc (Win + R, certlm.msc), go to Remote Desktop > Certificates, check the expiry date of the certificate used for Remote Desktop, and delete it if it has expired.',
     seedTerms: ['certlm.msc', 'Remote Desktop > Certificates'],
   },
+  trustCert: {
+    text: "Give the host a certificate its clients trust: one issued by your enterprise CA for the host's full DNS name (the Group Policy setting Computer Configuration > Administrative Templates > Windows Components > Remote Desktop Services > Remote Desktop Session Host > Security > \"Server authentication certificate template\" enrolls it automatically), or, where a self-signed certificate is meant to stay, put it (or its issuer) into the clients' Trusted Root Certification Authorities store by Group Policy. Deleting the certificate only makes Windows create another self-signed one, which clients distrust in the same way.",
+    seedTerms: [],
+    source: 'field',
+  },
   checkClocks: {
     text: "First check the date, time and time zone of both machines (client and host), and that they sync their time: `w32tm /query /status` shows each one's time source and last sync, `w32tm /resync` (administrator Command Prompt) syncs it now. A clock that runs behind makes a valid certificate look not yet valid; correct it and connect again before touching the certificate.",
     seedTerms: [],
@@ -194,7 +199,7 @@ const DEFS: Record<CauseId, CauseDef> = {
     short: 'refused: certificate not trusted by the client',
     explanation:
       'The certificate is in date and names the server, but it is self-signed or issued by an authority the client does not trust ("the identity of the remote computer cannot be verified"). The user declined the warning, or a policy makes the client refuse such certificates.',
-    steps: ['renewCert', 'restartTermService', 'updateClient'],
+    steps: ['trustCert', 'updateClient'],
     confirm:
       'Connect once by hand with mstsc and read the certificate warning it shows (issuer and "not from a trusted certifying authority"). On the host, certlm.msc > Remote Desktop > Certificates shows which certificate is in use and who issued it.',
     ifUnsure:
@@ -211,7 +216,7 @@ const DEFS: Record<CauseId, CauseDef> = {
     short: 'refused by the client right after the TLS handshake',
     explanation:
       "The client ended the connection right after the server's TLS handshake flight, which is what clients do when they reject the certificate. Under TLS 1.3 the certificate is encrypted, so the capture cannot show whether it expired, is untrusted or names another host.",
-    steps: ['renewCert', 'restartTermService', 'updateClient'],
+    steps: ['renewCert', 'restartTermService', 'trustCert', 'updateClient'],
     confirm:
       'On the host, open certlm.msc > Remote Desktop > Certificates and check the certificate\'s expiry date, issuer and name; on the client, the Microsoft-Windows-TerminalServices-RDPClient/Operational event log names the certificate error.',
     ifUnsure:
