@@ -79,6 +79,11 @@ export const STEPS = {
     text: 'On the host, open gpedit.msc > Computer Configuration > Administrative Templates > Windows Components > Remote Desktop Services > Remote Desktop Session Host > Security, and set "Require use of specific security layer for remote (RDP) connections" to a layer the client supports (Negotiate lets both sides agree).',
     seedTerms: ['gpedit.msc', 'Remote Desktop Session Host', 'Require use of specific security layer for remote (RDP) connections'],
   },
+  xrdpSecurityLayer: {
+    text: 'On a Linux host running xrdp, the same choice is `security_layer` in the [Globals] section of /etc/xrdp/xrdp.ini (`negotiate` lets both sides agree; `tls` or `rdp` forces one; `certificate=` and `key_file=` name the TLS certificate), applied by `systemctl restart xrdp`. xrdp does not offer NLA (CredSSP): a client that requires NLA must be allowed to connect to it without (`enablecredsspsupport:i:0` in the .rdp file).',
+    seedTerms: [],
+    source: 'field',
+  },
   nlaPolicy: {
     text: 'In the same Security folder of gpedit.msc, the policy "Require user authentication for remote connections by using Network Level Authentication" decides whether NLA is required; make client and host agree, and disable it only as a temporary test to see whether the handshake then gets through.',
     seedTerms: ['Require user authentication for remote connections by using Network Level Authentication'],
@@ -308,7 +313,7 @@ const DEFS: Record<CauseId, CauseDef> = {
     short: 'refused: security layer mismatch',
     explanation:
       'The host\'s "Require use of specific security layer for remote (RDP) connections" policy (RDP, Negotiate or SSL) does not allow what the client offered, e.g. the client offered only Standard RDP Security to a host that requires TLS, or TLS to a host set to RDP only.',
-    steps: ['securityLayerPolicy', 'updateClient'],
+    steps: ['securityLayerPolicy', 'xrdpSecurityLayer', 'updateClient'],
     confirm:
       'On the host, read the policy in gpedit.msc > ... > Remote Desktop Session Host > Security, or HKLM\\SYSTEM\\CurrentControlSet\\Control\\Terminal Server\\WinStations\\RDP-Tcp\\SecurityLayer (0 RDP, 1 Negotiate, 2 SSL); on the client, the .rdp file\'s "authentication level" and the client version.',
     ifUnsure: 'Read the security layer setting on the host and the client settings; retry with the client offering TLS.',
@@ -324,7 +329,7 @@ const DEFS: Record<CauseId, CauseDef> = {
     short: 'refused: NLA required by one side only',
     explanation:
       'The host requires NLA (CredSSP) and the client did not offer it, or the client requires NLA and the host did not select it.',
-    steps: ['nlaPolicy', 'updateClient'],
+    steps: ['nlaPolicy', 'xrdpSecurityLayer', 'updateClient'],
     confirm:
       'On the host, the policy "Require user authentication for remote connections by using Network Level Authentication" (or System Properties > Remote > "Allow connections only from computers running Remote Desktop with Network Level Authentication"); on the client, whether CredSSP is enabled (enablecredsspsupport in the .rdp file).',
     ifUnsure: 'Compare the NLA setting on the host with the client\'s settings and version.',
