@@ -168,6 +168,14 @@ export function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
       `${parts.length > 1 ? `${p.name}: ` : ''}${p.clockOutlierCount === 1 ? 'a frame has a timestamp' : `${p.clockOutlierCount} frames have timestamps`} far outside the frames around ${p.clockOutlierCount === 1 ? 'it' : 'them'} (a bogus clock or a corrupted record): ${named}${more}; durations and the capture's span use the time of the frame before each instead`,
     );
   }
+  for (const p of parts) {
+    // Steps back of less than a second (two interfaces' frames interleaved a little out of order) change no verdict.
+    if (p.timeBackSteps === 0 || p.largestBackStep === null || p.largestBackStep.seconds < 1) continue;
+    const b = p.largestBackStep;
+    warnings.push(
+      `${parts.length > 1 ? `${p.name}: ` : ''}the frames are not in time order: ${p.timeBackSteps === 1 ? 'a frame is' : `${p.timeBackSteps} frames are`} earlier than the frame before ${p.timeBackSteps === 1 ? 'it' : 'them'} (the largest step back: ${span(b.seconds)} at frame ${b.frame}; captures merged end to end, several interfaces, or a clock set back): the capture's span runs from its earliest frame to its latest, and a silence measured up to the capture's end may include time that other parts of it cover`,
+    );
+  }
   const dup = duplicatesWarning(conns, stats.captureDuplicates);
   if (dup !== null) warnings.push(dup);
   const completed = connections.filter((c) => c.outcome === 'completed').length;

@@ -283,6 +283,13 @@ export interface FilePart {
   /** Frames whose timestamp was far outside their neighbours' (capture/clock.ts): the first few, and how many. */
   clockOutliers: ClockOutlier[];
   clockOutlierCount: number;
+  /**
+   * Frames whose (plausible) time is earlier than the frame before them: a file not in time order
+   * (captures merged end to end, several interfaces, a clock stepped back). 0 in a file in order.
+   */
+  timeBackSteps: number;
+  /** The largest such step back: the frame and how many seconds before the frame before it. */
+  largestBackStep: { frame: number; seconds: number } | null;
 }
 
 /** Reads one file (or one live capture): frames in, a FilePart out. */
@@ -309,6 +316,14 @@ export class FileRun {
   /** Records with no captured byte (capLen 0): a decompression bomb is made of them. */
   private emptyFrames = 0;
   private lastTime = 0;
+  /** Time order (timeBackSteps in FilePart): the time of the frame before, the steps back, the largest. */
+  private prevTime = Number.NaN;
+  private backSteps = 0;
+  private largestBack: { frame: number; seconds: number } | null = null;
+  /** The earliest and latest time of the piece being read, and whether it went back in time (its span is then min..max). */
+  private pieceMin = Infinity;
+  private pieceMax = -Infinity;
+  private pieceBack = false;
   /**
    * A file set's frames are numbered across its pieces (as `mergecap -a` of them in reading order
    * numbers them): the number of frames of the pieces before the one being read.
@@ -414,6 +429,7 @@ export class FileRun {
         this.deferred = null;
         const t = clock.resolve(d.frame, d.time, time);
         if (t > this.lastTime) this.lastTime = t;
+        this.order(t, d.frame);
         if (d.known) {
           decodePacket(d.buf, 0, d.buf.length, d.linkType, pkt);
           if (this.keep(pkt, t)) table.handle(pkt, d.frame, t, fileIndex);
@@ -425,12 +441,32 @@ export class FileRun {
         return;
       } else clock.accept(time);
       if (time > this.lastTime) this.lastTime = time;
+      if (time < this.prevTime) this.stepBack(time, v.frame + this.frameBase);
+      this.prevTime = time;
+      if (time < this.pieceMin) this.pieceMin = time;
+      if (time > this.pieceMax) this.pieceMax = time;
       if (!this.runKnown) return;
       decodePacket(v.buf, v.off, v.capLen, lt, pkt);
       if (this.narrow !== null && !this.keep(pkt, time)) return;
       table.handle(pkt, v.frame + this.frameBase, time, fileIndex);
     };
     this.pieces.push({ fileIndex, name, firstFrame: 1, summary: null });
+  }
+
+  /** Time order of a frame that waited for the next one (the hot path does the same inline). */
+  private order(time: number, frame: number): void {
+    if (time < this.prevTime) this.stepBack(time, frame);
+    this.prevTime = time;
+    if (time < this.pieceMin) this.pieceMin = time;
+    if (time > this.pieceMax) this.pieceMax = time;
+  }
+
+  /** A frame earlier than the frame before it. */
+  private stepBack(time: number, frame: number): void {
+    this.backSteps++;
+    this.pieceBack = true;
+    const seconds = this.prevTime - time;
+    if (this.largestBack === null || seconds > this.largestBack.seconds) this.largestBack = { frame, seconds };
   }
 
   /** Whether a decoded frame is within the narrowing (counted when it is); true without one. */
@@ -458,6 +494,14 @@ export class FileRun {
     for (const message of inflationWarnings(info, this.emptyFrames)) info.warnings.push({ file: info.file, offset: info.bytes, frame: info.frames, message });
     this.emptyFrames = 0;
     piece.summary = fileSummary(info, piece.name, counts);
+    if (this.pieceBack && Number.isFinite(this.pieceMin)) {
+      // Not in time order: the span runs from the earliest frame to the latest, not first to last.
+      piece.summary.start = this.pieceMin;
+      piece.summary.end = this.pieceMax;
+    }
+    this.pieceMin = Infinity;
+    this.pieceMax = -Infinity;
+    this.pieceBack = false;
     counts.clear();
     if (next === null) return;
     this.names = this.names.concat(info.names);
@@ -708,6 +752,7 @@ export class FileRun {
       this.deferred = null;
       this.clock.accept(d.time);
       if (d.time > this.lastTime) this.lastTime = d.time;
+      this.order(d.time, d.frame);
       if (d.known) {
         decodePacket(d.buf, 0, d.buf.length, d.linkType, this.pkt);
         if (this.keep(this.pkt, d.time)) this.table.handle(this.pkt, d.frame, d.time, this.fileIndex);
@@ -743,6 +788,8 @@ export class FileRun {
           : null,
       clockOutliers: clock.outliers,
       clockOutlierCount: clock.outlierCount,
+      timeBackSteps: this.backSteps,
+      largestBackStep: this.largestBack,
       names: this.names.concat(info.names),
       captureEnd: end,
       dns: this.table.dns.slice(),

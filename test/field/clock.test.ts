@@ -77,3 +77,49 @@ describe.skipIf(!existsSync(FILE))('a capture with two implausible timestamps (f
     expect(renderText(r, { color: false })).toContain(w[0]!);
   });
 });
+
+const PCAP_A = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../fixtures/captures/cert_name_mismatch.pcap');
+
+/** A classic little-endian pcap's records with each record's seconds moved by `shift` (header left as it is). */
+function shifted(file: Buffer, shift: number): Buffer {
+  const out = Buffer.from(file);
+  expect(out.readUInt32LE(0)).toBe(0xa1b2c3d4);
+  for (let off = 24; off + 16 <= out.length; ) {
+    out.writeUInt32LE(out.readUInt32LE(off) + shift, off);
+    off += 16 + out.readUInt32LE(off + 8);
+  }
+  return out;
+}
+
+describe.skipIf(!existsSync(PCAP_A))('a capture not in time order (captures merged end to end)', () => {
+  async function run(shiftSecond: number) {
+    const { readFileSync } = await import('node:fs');
+    const a = readFileSync(PCAP_A);
+    // The same frames again, dated `shiftSecond` s away, appended after the first copy's frames (mergecap -a).
+    const b = shifted(a, shiftSecond).subarray(24);
+    return analyze([{ kind: 'buffer', name: 'merged.pcap', data: Buffer.concat([a, b]) }], { rdpPorts: [3389] });
+  }
+
+  it('a part dated a day earlier: the span runs from the earliest frame to the latest, and a warning says the frames are out of order', async () => {
+    const r = await run(-86400);
+    expect(r.connections).toHaveLength(2);
+    expect(r.capture.start).toBe('2026-03-09T09:00:00.000Z');
+    expect(r.capture.end!.startsWith('2026-03-10T09:00:00.')).toBe(true);
+    const w = r.warnings.filter((x) => /not in time order/.test(x));
+    expect(w).toHaveLength(1);
+    expect(w[0]).toMatch(/^the frames are not in time order: a frame is earlier than the frame before it \(the largest step back: 1 day at frame 19;/);
+    expect(renderText(r, { color: false })).toContain(w[0]!);
+  });
+
+  it('a step back under a second (interfaces interleaved) adjusts the span but warns of nothing', async () => {
+    // Shift by 0 s: the second copy starts at the first one's first time, a few ms before its last frame.
+    const r = await run(0);
+    expect(r.warnings.filter((x) => /not in time order/.test(x))).toEqual([]);
+    expect(r.capture.start).toBe('2026-03-10T09:00:00.000Z');
+  });
+
+  it('a capture in time order warns of nothing', async () => {
+    const r = await run(3600 * 5);
+    expect(r.warnings.filter((x) => /not in time order/.test(x))).toEqual([]);
+  });
+});
