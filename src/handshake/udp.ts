@@ -104,7 +104,13 @@ export class UdpMachine implements StreamConsumer {
         {
           frame: first,
           offset: null,
-          message: 'UDP side channel without its TCP connection in the capture: the connection began before the capture',
+          message: `UDP side channel (MS-RDPEUDP) without its TCP connection in the capture: that connection began before the capture, or the capture filter left it out; ${
+            sc.answered
+              ? 'the server answered on UDP'
+              : sc.synFrame !== null
+                ? `the server never answered the client's ${facts.packets[0] === 1 ? 'SYN datagram' : `${facts.packets[0]} datagrams`} (UDP ${facts.server.port} blocked, or the server's UDP transport off): the client then stays on TCP, which is slower but not a failure`
+                : 'no RDPEUDP SYN was seen'
+          }`,
         },
       ],
     });

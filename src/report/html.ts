@@ -249,6 +249,7 @@ function incompleteSection(c: ReportedConnection): string[] {
     `<h2>${h(c.id)}: ${h(c.client)} → ${h(c.server)} <span class="incomplete">${h(outcomeText(c))}</span></h2>`,
     `<p>The capture ${c.incompleteReason === 'started_late' ? 'started after this attempt began' : 'ended before this attempt finished'}; it reached ${h(c.reached)}. How it ended cannot be told from this capture.</p>`,
     ...(f ? [`<p><strong>Possible cause:</strong> ${h(f.cause)} (${percent(f.confidence)}): ${longText(f.explanation)}</p>`] : []),
+    ...c.warnings.map((w) => `<p class="muted">Warning: ${h(w.message)}${w.frame !== null ? ` (frame ${w.frame})` : ''}</p>`),
     ...timelineTable(c),
     '</section>',
   ];

@@ -209,6 +209,7 @@ function incompleteSection(c: ReportedConnection): string[] {
   );
   const f = c.findings[0];
   if (f) out.push(`**Possible cause:** ${code(f.cause)} (${percent(f.confidence)}): ${md(f.explanation)}`, '');
+  for (const w of c.warnings) out.push(`> Warning: ${md(w.message)}${w.frame !== null ? ` (frame ${w.frame})` : ''}`, '');
   return out;
 }
 

@@ -126,6 +126,7 @@ export function writeText(report: Report, opts: TextOptions, write: (piece: stri
       for (const c of incomplete) {
         const e = esc(c);
         out(`  ${oneLine(e, many, paint)}`, ...findingLines(e, '    ', paint, false, null));
+        for (const w of e.warnings) out(paint('33', `    warning: ${w.message}${w.frame !== null ? ` (frame ${w.frame})` : ''}`));
       }
     }
   }

@@ -8,6 +8,7 @@ import { describe, expect, it } from 'vitest';
 import { analyze } from '../../src/pipeline.js';
 import { diagnoseCapture, LIKELY_CONFIDENCE } from '../../src/diagnose/index.js';
 import type { Report, ReportedConnection } from '../../src/report/types.js';
+import { renderText } from '../../src/report/text.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..');
 const SHARED = path.resolve(repoRoot, '../shared/captures');
@@ -102,6 +103,22 @@ describe.skipIf(!present)(`honest diagnoses on ${SHARED}`, () => {
     const c = conn(r, '172.21.128.16:1311', '10.226.24.52:3389');
     expect(c.findings[0]).toMatchObject({ cause: 'security_layer_mismatch', frames: [4, 5] });
     expect(c.findings[0]!.confidence).toBeGreaterThanOrEqual(0.9);
+  });
+
+  it('zeek-zeek/rdpeudp-handshake-fail.pcap: three RDPEUDP SYNs never answered, without their TCP connection: said as such, no cause', async () => {
+    const r = await run('zeek-zeek/rdpeudp-handshake-fail.pcap');
+    const c = conn(r, '192.168.38.1:63568', '192.168.38.102:3389');
+    expect(c).toMatchObject({ transport: 'udp', outcome: 'incomplete_capture', findings: [] });
+    expect(c.warnings.map((w) => w.message)).toEqual([
+      "UDP side channel (MS-RDPEUDP) without its TCP connection in the capture: that connection began before the capture, or the capture filter left it out; the server never answered the client's 3 datagrams (UDP 3389 blocked, or the server's UDP transport off): the client then stays on TCP, which is slower but not a failure",
+    ]);
+    expect(renderText(r, { color: false })).toContain('warning: UDP side channel (MS-RDPEUDP) without its TCP connection');
+  });
+
+  it('zeek-zeek/rdpeudp-handshake-success.pcap: the server answers on UDP', async () => {
+    const r = await run('zeek-zeek/rdpeudp-handshake-success.pcap');
+    expect(r.connections).toHaveLength(1);
+    expect(r.connections[0]!.warnings[0]!.message).toMatch(/the server answered on UDP$/);
   });
 
   it('no capture-wide finding on any of them (none has a failed lookup)', async () => {
