@@ -97,13 +97,17 @@ static int scan(struct socket_row *rows) {
     socklen_t alen = sizeof sll;
     memset(&sll, 0, sizeof sll);
     if (getsockname((int)fd, (struct sockaddr *)&sll, &alen) != 0 || sll.sll_family != AF_PACKET) continue;
+    /* No room to keep its totals: not read at all (a read would reset counts we could not keep). */
+    struct totals *t = slot_for((uint64_t)st.st_ino);
+    if (t == NULL) continue;
     /* packet(7): PACKET_STATISTICS; the kernel copies min(len, its struct's size) and sets len. */
     struct tpacket_stats_v3 k;
     socklen_t klen = sizeof k;
     memset(&k, 0, sizeof k);
-    if (getsockopt((int)fd, SOL_PACKET, PACKET_STATISTICS, &k, &klen) != 0) continue;
-    struct totals *t = slot_for((uint64_t)st.st_ino);
-    if (t == NULL) continue;
+    if (getsockopt((int)fd, SOL_PACKET, PACKET_STATISTICS, &k, &klen) != 0) {
+      t->seen = generation; /* still open: its totals are kept for the next read */
+      continue;
+    }
     t->packets += k.tp_packets;
     t->drops += k.tp_drops;
     if (klen >= sizeof(struct tpacket_stats_v3)) {
