@@ -204,6 +204,7 @@ export class Sensor {
     const notes: string[] = [];
     if (lost > 0) notes.push(`the interface dropped ${lost} packets while this attempt ran (${this.o.iface} counters): frames of it may be missing`);
     if (lostKernel > 0) notes.push(`the kernel dropped ${lostKernel} packets of this capture while this attempt ran (libpcap's counter: the capture's buffer was full): frames of it may be missing`);
+    const lostBoth = lost > 0 || lostKernel > 0 ? { ...(lost > 0 ? { interface: lost } : {}), ...(lostKernel > 0 ? { kernel: lostKernel } : {}) } : null;
     if (notes.length > 0) {
       const note = notes.join('; ');
       c.warnings = [...c.warnings, ...notes.map((message) => ({ message, frame: null, offset: null }))];
@@ -238,7 +239,10 @@ export class Sensor {
     this.summary.add(c);
     const nd = this.o.ndjson;
     if (nd !== undefined) {
-      const line = `${JSON.stringify(ecsEvent(c, this.observer))}\n`;
+      const ev = ecsEvent(c, this.observer);
+      // rdp.drops: packets lost while the attempt ran (why its confidence is lower).
+      if (lostBoth !== null) ev.rdp = { ...(ev.rdp as Record<string, unknown>), drops: lostBoth };
+      const line = `${JSON.stringify(ev)}\n`;
       if (nd === '-') this.stdout.write(line);
       else if (!this.eventFileFailed) {
         try {

@@ -351,7 +351,8 @@ describe("libpcap's kernel drop counter (fake counters)", () => {
     let t = c.start - 1;
     let k = { packets: 0, drops: 0, freezeQueue: null as number | null };
     const err = new Collect();
-    const sensor = new Sensor({ iface: 'lo', ringMemory: 1 << 20, version: 'test', now: () => t, drops: () => 0 }, new Collect(), err);
+    const out = new Collect();
+    const sensor = new Sensor({ iface: 'lo', ringMemory: 1 << 20, version: 'test', now: () => t, drops: () => 0, ndjson: '-' }, out, err);
     sensor.attachKernelCounters(() => k, null);
     // The socket's buffer overflowed while the attempt ran.
     k = { packets: 500, drops: 9, freezeQueue: null };
@@ -363,6 +364,11 @@ describe("libpcap's kernel drop counter (fake counters)", () => {
     expect(c.warnings.at(-1)!.message).toMatch(/^the kernel dropped 9 packets of this capture while this attempt ran .*frames of it may be missing$/);
     expect(err.text).toContain("rdp-autopsy: the kernel dropped 9 packets of this capture in the last 5 s (libpcap's counter: the capture's buffer was full; 9 since the start)");
     expect(sensor.summaryNow()).toContain("Kernel drops: 9 packets dropped by kernel, 500 received by filter (libpcap's counter) since the start.");
+    // Its ECS event says how many were lost while it ran, within the template.
+    const event = JSON.parse(out.text.trim()) as { rdp: { drops?: unknown; confidence: number } };
+    expect(event.rdp.drops).toEqual({ kernel: 9 });
+    expect(event.rdp.confidence).toBe(c.findings[0]!.confidence);
+    expect(checkAgainstTemplate(event)).toEqual([]);
     const ev = JSON.parse(sensor.final({ warnings: [] } as unknown as Parameters<Sensor['final']>[0], 'ndjson')) as { rdp: { summary: Record<string, unknown> } };
     expect(ev.rdp.summary).toMatchObject({ interface_drops: 0, kernel_drops: 9, kernel_packets: 500 });
     expect(checkAgainstTemplate(ev)).toEqual([]);
