@@ -1,6 +1,7 @@
 // libpcap's kernel drop counter without native code: the addon's loader (absent / broken / switched
 // off), the counters of one capture picked by the socket its open() added, DropWatch for a counter
 // that starts at zero when the socket opens, and startLiveCapture reading them before it closes.
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { DropWatch } from '../../src/capture/drops.js';
 import { startLiveCapture } from '../../src/capture/live.js';
@@ -89,6 +90,38 @@ describe('DropWatch for a counter that starts at zero (the capture socket)', () 
     n = 2;
     expect(w.poll(30)).toBe(2);
     expect(w.total).toBe(50);
+  });
+
+  it('property: over any run of socket lifetimes, the total is the sum of what each socket counted, and each reading lands in its interval', () => {
+    fc.assert(
+      fc.property(
+        // Each socket: its counter at each reading (made non-decreasing below), then a gap (closed).
+        fc.array(fc.array(fc.nat({ max: 1000 }), { minLength: 1, maxLength: 8 }), { minLength: 1, maxLength: 6 }),
+        (sockets) => {
+          let n: number | null = null;
+          let t = 0;
+          const w = new DropWatch('lo', t, () => n, 1000, true);
+          let expected = 0;
+          for (const steps of sockets) {
+            let acc = 0;
+            for (const x of steps) {
+              acc += x;
+              n = acc;
+              const at = ++t;
+              const d = w.poll(at);
+              expect(d).toBe(x);
+              if (d > 0) expect(w.dropsDuring(at - 0.5, at - 0.5)).toBeGreaterThanOrEqual(d);
+            }
+            expected += acc;
+            n = null; // closed before the next one opens
+            w.poll(++t);
+          }
+          expect(w.total).toBe(expected);
+          expect(w.dropsDuring(-1, t + 1)).toBe(expected);
+        },
+      ),
+      { numRuns: Number(process.env.PROP_RUNS ?? 300) },
+    );
   });
 
   it('the interface counters keep their baseline semantics (the first reading is not drops)', () => {
