@@ -1,9 +1,9 @@
-// Packets lost before they reached the capture. The `cap` module exposes no pcap_stats(), so the
-// kernel's per-socket drop count of libpcap is out of reach; what Linux does expose is the
-// interface's own counters (/sys/class/net/IFACE/statistics: rx_dropped, rx_missed_errors,
-// rx_fifo_errors), which count packets the interface or its driver dropped for every reader. A
-// sensor reads them now and then: an increase while an attempt ran means frames of that attempt
-// may be missing.
+// Packets lost before they reached the capture. Two counters: the interface's own
+// (/sys/class/net/IFACE/statistics: rx_dropped, rx_missed_errors, rx_fifo_errors), which count
+// packets the interface or its driver dropped for every reader, and libpcap's kernel counter of the
+// capture's socket (src/capture/packet-stats.ts, when its addon is built). A sensor reads them now
+// and then (a DropWatch each): an increase while an attempt ran means frames of that attempt may
+// be missing.
 import { readFileSync } from 'node:fs';
 
 /** Counter files read (sum of them is the interface's drop count). */
@@ -42,23 +42,32 @@ export interface DropInterval {
 export class DropWatch {
   private last: number | null;
   private lastTime: number;
+  private seen: boolean;
   readonly intervals: DropInterval[] = [];
   /** Drops since the watch started. */
   total = 0;
 
+  /**
+   * `startsAtZero`: the counter belongs to something that may appear after the watch started (the
+   * capture's socket, whose counters start at 0 when it opens): when it appears, or comes back
+   * lower (a new socket), its whole value is drops of that interval. Otherwise (the interface's
+   * counters, counting since boot) the first reading is the baseline and a decrease a reset.
+   */
   constructor(
     readonly iface: string,
     now: number,
     private readonly read: (iface: string) => number | null = interfaceDrops,
     private readonly keep = 256,
+    private readonly startsAtZero = false,
   ) {
     this.last = read(iface);
+    this.seen = this.last !== null;
     this.lastTime = now;
   }
 
-  /** Whether the interface exposes counters at all. */
+  /** Whether the counters could be read (now, or once since the watch started). */
   get available(): boolean {
-    return this.last !== null;
+    return this.seen;
   }
 
   /** Reads the counters; returns the drops since the last reading (0 when none or unavailable). */
@@ -66,12 +75,16 @@ export class DropWatch {
     const n = this.read(this.iface);
     const from = this.lastTime;
     this.lastTime = now;
-    if (n === null || this.last === null) {
+    if (n === null || (this.last === null && !this.startsAtZero)) {
       this.last = n;
+      if (n !== null) this.seen = true;
       return 0;
     }
-    // A counter that goes down (interface reset) starts again from its new value.
-    const d = n >= this.last ? n - this.last : 0;
+    this.seen = true;
+    // A counter that goes down (interface reset) starts again from its new value; one that starts
+    // at zero (a new socket) counts all of it.
+    const base = this.last ?? 0;
+    const d = n >= base ? n - base : this.startsAtZero ? n : 0;
     this.last = n;
     if (d > 0) {
       this.total += d;

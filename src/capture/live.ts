@@ -7,6 +7,7 @@
 // (immediate mode, sub-millisecond on Linux), and origLen is the captured length.
 import { createRequire } from 'node:module';
 import { LinkType, type CaptureSink, type FrameView } from './types.js';
+import { kernelCountersOf, loadPacketStats, packetSocketInodes, type KernelCounters, type PacketStats } from './packet-stats.js';
 
 /** cap's device list entry (binding.cc deviceList). */
 export interface CapDevice {
@@ -121,6 +122,8 @@ export interface LiveCaptureOptions {
   bufferSize?: number;
   /** Index of this source in the run (FrameView.fileIndex), default 0. */
   fileIndex?: number;
+  /** libpcap's kernel counter (src/capture/packet-stats.ts); default: the addon, loaded on first use. */
+  packetStats?: PacketStats;
 }
 
 export interface LiveCaptureInfo {
@@ -134,6 +137,9 @@ export interface LiveCaptureInfo {
   /** First / last packet time, float seconds since the epoch, or null. */
   start: number | null;
   end: number | null;
+  /** libpcap's kernel counters of the capture, read as it stopped, or null (then `kernelUnavailable` says why). */
+  kernel: KernelCounters | null;
+  kernelUnavailable: string | null;
 }
 
 export interface LiveCapture {
@@ -144,6 +150,10 @@ export interface LiveCapture {
   /** Stops capturing (idempotent); packets libpcap already dispatched after it are not handed out. */
   stop(): LiveCaptureInfo;
   readonly stopped: boolean;
+  /** libpcap's kernel counters so far (after stop: as they were when it stopped), or null. */
+  kernel(): KernelCounters | null;
+  /** Why there are no kernel counters (one clause), or null when there are. */
+  readonly kernelUnavailable: string | null;
 }
 
 /** libpcap's snaplen in cap (binding.cc pcap_set_snaplen 65535): one buffer holds any packet. */
@@ -188,6 +198,9 @@ export function startLiveCapture(cap: CapModule, o: LiveCaptureOptions, sink: Ca
   }
   const handle = new cap.Cap();
   const packet = Buffer.alloc(LIVE_SNAPLEN);
+  // libpcap's socket is the AF_PACKET socket that open() adds to this process.
+  const stats = o.packetStats ?? loadPacketStats();
+  const before = stats.reader !== null ? packetSocketInodes(stats.reader) : [];
   let linkName: string;
   try {
     linkName = handle.open(o.iface, o.filter, o.bufferSize ?? 16 * 1024 * 1024, packet);
@@ -198,6 +211,8 @@ export function startLiveCapture(cap: CapModule, o: LiveCaptureOptions, sink: Ca
     abandoned.push(handle);
     throw classifyOpenError(o.iface, o.filter, firstLine(e));
   }
+  const mine = stats.reader !== null ? packetSocketInodes(stats.reader).filter((i) => !before.includes(i)) : [];
+  const kernelUnavailable = stats.unavailable ?? (mine.length === 0 ? `no packet socket of this capture was found (libpcap on Linux opens one)` : null);
   const linkType = capLinkType(linkName);
   if (linkType === null) {
     safeClose(handle);
@@ -248,7 +263,13 @@ export function startLiveCapture(cap: CapModule, o: LiveCaptureOptions, sink: Ca
   };
   handle.on('packet', onPacket);
 
-  const info = (): LiveCaptureInfo => ({ iface: o.iface, linkType, frames, bytes: offset, truncated, start, end });
+  let lastKernel: KernelCounters | null = null;
+  const kernel = (): KernelCounters | null => {
+    if (stopped || stats.reader === null || mine.length === 0) return lastKernel;
+    lastKernel = kernelCountersOf(stats.reader, mine) ?? lastKernel;
+    return lastKernel;
+  };
+  const info = (): LiveCaptureInfo => ({ iface: o.iface, linkType, frames, bytes: offset, truncated, start, end, kernel: lastKernel, kernelUnavailable });
   return {
     iface: o.iface,
     linkType,
@@ -258,8 +279,12 @@ export function startLiveCapture(cap: CapModule, o: LiveCaptureOptions, sink: Ca
     get stopped() {
       return stopped;
     },
+    kernel,
+    kernelUnavailable,
     stop(): LiveCaptureInfo {
       if (!stopped) {
+        // The counters go with the socket: read them before closing it.
+        kernel();
         stopped = true;
         safeClose(handle);
         handle.removeAllListeners('packet');

@@ -21,8 +21,10 @@ import {
   loadCap,
   startLiveCapture,
   type CapModule,
+  type LiveCapture,
   type LiveCaptureInfo,
 } from '../capture/live.js';
+import { kernelCountersText, type PacketStats } from '../capture/packet-stats.js';
 import { isKnownLinkType, linkTypeName } from '../net/index.js';
 import { TOOL_VERSION, createAnalyzer, type Analyzer } from '../pipeline.js';
 import { RingPcapWriter, parseRingSpec } from '../capture/rotate.js';
@@ -55,10 +57,11 @@ export interface LiveOptions extends RunOptions {
   ringMemory?: number;
 }
 
-/** Test seams: another cap module, or none; where the progress lines go. */
+/** Test seams: another cap module, or none; where the progress lines go; libpcap's kernel counter. */
 export interface LiveDeps {
   cap?: () => CapModule;
   stderr?: NodeJS.WritableStream;
+  packetStats?: PacketStats;
 }
 
 /** RDP over TCP and UDP, ICMP errors (unreachable, fragmentation needed) and DNS (design.md "Data flow"). */
@@ -203,6 +206,9 @@ interface Captured {
 interface CaptureHooks {
   file: ((linkType: number) => FrameFile) | null;
   onFrame: ((v: FrameView) => void) | null;
+  /** The capture is open (its kernel counters can be read from now on). */
+  onStart?: (live: LiveCapture) => void;
+  packetStats?: PacketStats;
 }
 
 /**
@@ -246,7 +252,7 @@ function captureUntilStopped(
     };
     let live;
     try {
-      live = startLiveCapture(cap, { iface: o.iface, filter }, tee);
+      live = startLiveCapture(cap, { iface: o.iface, filter, packetStats: hooks.packetStats }, tee);
     } catch (e) {
       reject(e instanceof LiveCaptureError ? new UsageError(e.message) : e);
       return;
@@ -265,6 +271,7 @@ function captureUntilStopped(
         return;
       }
     }
+    hooks.onStart?.(live);
     const onSignal = (): void => finish();
     finish = (error?: unknown): void => {
       if (live.stopped) return;
@@ -336,7 +343,7 @@ export async function runLive(o: LiveOptions, stdout: NodeJS.WritableStream, dep
   }
   const iface = o.iface!;
   const filter = o.filter ?? bpfFilter(o.ports);
-  if (o.sensor) return runSensor(cap, { ...o, iface }, filter, stdout, stderr);
+  if (o.sensor) return runSensor(cap, { ...o, iface }, filter, stdout, stderr, deps.packetStats);
   const name = o.write !== undefined && o.ring === undefined ? o.write : liveName(iface);
   // Evidence is cut from a pcap: without --write, a temporary one (removed afterwards).
   let dir: string | null = null;
@@ -364,6 +371,7 @@ export async function runLive(o: LiveOptions, stdout: NodeJS.WritableStream, dep
       return new PcapFileSink(file!, linkType, openForWriting(file!));
     },
     onFrame: null,
+    packetStats: deps.packetStats,
   };
   if (file === null && o.ring === undefined) hooks.file = null;
   try {
@@ -380,7 +388,14 @@ export async function runLive(o: LiveOptions, stdout: NodeJS.WritableStream, dep
     const cut = info.truncated > 0 ? `, ${info.truncated} cut to ${LIVE_SNAPLEN} bytes` : '';
     const saved = o.write !== undefined ? `, saved to ${ring !== null ? ringText(ring) : o.write}` : '';
     stderr.write(`rdp-autopsy: captured ${info.frames} packets on ${iface}${secs}${cut}${saved}\n`);
+    // As tcpdump does at the end: libpcap's kernel counter (src/capture/packet-stats.ts).
+    stderr.write(`rdp-autopsy: ${info.kernel !== null ? kernelCountersText(info.kernel) : `kernel drops not counted (${info.kernelUnavailable ?? 'no packet socket of this capture was found'})`}\n`);
     const report = analyzer.finish(liveFileInfo(name, captured));
+    if (info.kernel !== null && info.kernel.drops > 0) {
+      report.warnings.push(
+        `the kernel dropped ${info.kernel.drops} of the ${info.kernel.packets} packets the capture filter passed (libpcap's counter: the capture's buffer was full): frames may be missing, so an attempt may look cut short or a step unanswered when it was not`,
+      );
+    }
     if (ring !== null) report.warnings.push(`the raw capture is the ring ${ringText(ring)}: frame numbers count from the start of the capture, as \`rdp-autopsy analyze\` or \`mergecap -a\` of every file written would number them`);
     if (o.exportEvidence !== undefined && path !== null) {
       const ev = await exportEvidence(report, [{ kind: 'file', path }], o.exportEvidence, { keyLogs: o.keyLogs }).catch((e: Error) => Promise.reject(new UsageError(e.message)));
@@ -409,7 +424,14 @@ function ringText(r: RingFileSink): string {
  * SIGINT / SIGTERM / --duration / --count; SIGUSR1 prints the running summary on stderr; the final
  * summary goes to stdout (or -o FILE). Exit code: 1 when an attempt failed, else 0.
  */
-async function runSensor(cap: CapModule, o: LiveOptions & { iface: string }, filter: string, stdout: NodeJS.WritableStream, stderr: NodeJS.WritableStream): Promise<number> {
+async function runSensor(
+  cap: CapModule,
+  o: LiveOptions & { iface: string },
+  filter: string,
+  stdout: NodeJS.WritableStream,
+  stderr: NodeJS.WritableStream,
+  packetStats: PacketStats | undefined,
+): Promise<number> {
   // The report is never written over the raw capture or the NDJSON log.
   refuseOutputOntoInput(o.output, [o.write, o.ndjson].filter((p): p is string => p !== undefined && p !== '-'));
   let sensor: Sensor;
@@ -443,6 +465,8 @@ async function runSensor(cap: CapModule, o: LiveOptions & { iface: string }, fil
         ? null
         : (linkType) => (o.ring !== undefined ? (ring = new RingFileSink(o.write!, o.ring, linkType)) : new PcapFileSink(o.write!, linkType, openForWriting(o.write!))),
     onFrame: sensor.ring !== null ? (v) => sensor.onFrame(v) : null,
+    onStart: (live) => sensor.attachKernelCounters(() => live.kernel(), live.kernelUnavailable),
+    packetStats,
   };
   const onUsr1 = (): void => {
     stderr.write(sensor.summaryNow().map((l) => `rdp-autopsy: ${l}\n`).join(''));

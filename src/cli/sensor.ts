@@ -8,13 +8,16 @@
 // - `--write PATH --ring SIZE_MB:FILES`: the raw packets as a ring of pcap files (src/capture/rotate.ts).
 // - A running summary on SIGUSR1 (stderr) and at the end (stdout, or -o FILE), built from counters:
 //   finished connections are reported and dropped, so memory stays flat however long it runs.
-// - The interface's drop counters are read every few seconds: an increase is said on stderr, and an
-//   attempt during which packets were dropped says so and gets a lower confidence.
+// - The drop counters are read every few seconds, the interface's (/sys/class/net) and libpcap's
+//   kernel counter of the capture's socket (src/capture/packet-stats.ts, when its addon is built):
+//   an increase is said on stderr, and an attempt during which packets were dropped says so and
+//   gets a lower confidence.
 import { appendFileSync, writeFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { FrameView } from '../capture/types.js';
 import { FrameRing } from '../capture/frame-ring.js';
 import { DropWatch } from '../capture/drops.js';
+import { kernelCountersText, type KernelCounters } from '../capture/packet-stats.js';
 import type { ReportedConnection, Report } from '../report/types.js';
 import { ECS_VERSION, ecsEvent, eventLine, type EcsObserver } from '../report/ecs.js';
 import { DNS_WINDOW_SECONDS, exportEvidenceFromFrames } from '../report/evidence.js';
@@ -23,7 +26,7 @@ import { CATALOGUE } from '../diagnose/catalogue.js';
 import type { KeyLog } from '../rdp/keylog.js';
 import type { CauseId } from '../diagnose/types.js';
 
-/** Seconds between two readings of the interface's drop counters. */
+/** Seconds between two readings of the drop counters. */
 export const DROP_POLL_SECONDS = 5;
 /** Confidence kept by a finding whose attempt lost packets to drops (times this factor). */
 export const DROP_CONFIDENCE_FACTOR = 0.8;
@@ -70,8 +73,8 @@ export class SensorSummary {
     return [...out, ...extra];
   }
 
-  /** The summary as one ECS event (event.kind "metric"; rdp.summary.*). */
-  ecs(now: number, o: EcsObserver, interfaceDrops: number | null): Record<string, unknown> {
+  /** The summary as one ECS event (event.kind "metric"; rdp.summary.*); null counters are left out. */
+  ecs(now: number, o: EcsObserver, interfaceDrops: number | null, kernel: KernelCounters | null = null): Record<string, unknown> {
     return {
       '@timestamp': new Date(now * 1000).toISOString(),
       ecs: { version: ECS_VERSION },
@@ -87,6 +90,7 @@ export class SensorSummary {
           incomplete: this.incomplete,
           causes: [...this.causes].map(([cause, count]) => ({ cause, count })),
           ...(interfaceDrops !== null ? { interface_drops: interfaceDrops } : {}),
+          ...(kernel !== null ? { kernel_drops: kernel.drops, kernel_packets: kernel.packets } : {}),
         },
       },
     };
@@ -125,6 +129,11 @@ export class Sensor {
   readonly summary: SensorSummary;
   readonly ring: FrameRing | null;
   readonly drops: DropWatch;
+  /** libpcap's kernel counter of the capture's socket (drops), once runLive attaches the capture. */
+  readonly kernelDrops: DropWatch;
+  private kernelSource: (() => KernelCounters | null) | null = null;
+  private kernelLast: KernelCounters | null = null;
+  private kernelUnavailable: string = 'the capture has not started';
   private readonly observer: EcsObserver;
   private readonly now: () => number;
   /** Write errors of the event file or the evidence (reported once each). */
@@ -142,6 +151,17 @@ export class Sensor {
     this.summary = new SensorSummary(this.now());
     this.ring = o.evidenceDir !== undefined ? new FrameRing(o.ringMemory) : null;
     this.drops = new DropWatch(o.iface, this.now(), o.drops);
+    this.kernelDrops = new DropWatch(
+      o.iface,
+      this.now(),
+      () => {
+        const k = this.kernelSource?.() ?? null;
+        if (k !== null) this.kernelLast = k;
+        return k?.drops ?? null;
+      },
+      256,
+      true,
+    );
     this.observer = { hostname: hostname(), version: o.version, iface: o.iface };
     if (o.ndjson !== undefined && o.ndjson !== '-') {
       try {
@@ -157,19 +177,37 @@ export class Sensor {
     this.ring?.push(v);
   }
 
+  /**
+   * The capture started: its kernel counters (LiveCapture.kernel; totals since its socket opened),
+   * or why there are none.
+   */
+  attachKernelCounters(source: () => KernelCounters | null, unavailable: string | null): void {
+    this.kernelSource = unavailable === null ? source : null;
+    this.kernelUnavailable = unavailable ?? '';
+    this.kernelDrops.poll(this.now());
+  }
+
   /** Reads the drop counters; says so on stderr when packets were dropped since the last reading. */
   pollDrops(): void {
-    const d = this.drops.poll(this.now());
+    const now = this.now();
+    const d = this.drops.poll(now);
     if (d > 0) this.stderr.write(`rdp-autopsy: ${this.o.iface} dropped ${d} packets in the last ${DROP_POLL_SECONDS} s (interface counters; ${this.drops.total} since the start)\n`);
+    const k = this.kernelDrops.poll(now);
+    if (k > 0) this.stderr.write(`rdp-autopsy: the kernel dropped ${k} packets of this capture in the last ${DROP_POLL_SECONDS} s (libpcap's counter: the capture's buffer was full; ${this.kernelDrops.total} since the start)\n`);
   }
 
   /** A connection ended: drops taken into account, evidence written, event lines out, counted. */
   onConnection(c: ReportedConnection, dns: readonly DnsTransaction[] = []): void {
     this.pollDrops();
     const lost = this.drops.dropsDuring(c.start, c.end);
-    if (lost > 0) {
-      const note = `the interface dropped ${lost} packets while this attempt ran (${this.o.iface} counters): frames of it may be missing`;
-      c.warnings = [...c.warnings, { message: note, frame: null, offset: null }];
+    const lostKernel = this.kernelDrops.dropsDuring(c.start, c.end);
+    const notes: string[] = [];
+    if (lost > 0) notes.push(`the interface dropped ${lost} packets while this attempt ran (${this.o.iface} counters): frames of it may be missing`);
+    if (lostKernel > 0) notes.push(`the kernel dropped ${lostKernel} packets of this capture while this attempt ran (libpcap's counter: the capture's buffer was full): frames of it may be missing`);
+    const lostBoth = lost > 0 || lostKernel > 0 ? { ...(lost > 0 ? { interface: lost } : {}), ...(lostKernel > 0 ? { kernel: lostKernel } : {}) } : null;
+    if (notes.length > 0) {
+      const note = notes.join('; ');
+      c.warnings = [...c.warnings, ...notes.map((message) => ({ message, frame: null, offset: null }))];
       const top = c.findings[0];
       if (top) {
         c.findings = [
@@ -201,7 +239,10 @@ export class Sensor {
     this.summary.add(c);
     const nd = this.o.ndjson;
     if (nd !== undefined) {
-      const line = `${JSON.stringify(ecsEvent(c, this.observer))}\n`;
+      const ev = ecsEvent(c, this.observer);
+      // rdp.drops: packets lost while the attempt ran (why its confidence is lower).
+      if (lostBoth !== null) ev.rdp = { ...(ev.rdp as Record<string, unknown>), drops: lostBoth };
+      const line = `${JSON.stringify(ev)}\n`;
       if (nd === '-') this.stdout.write(line);
       else if (!this.eventFileFailed) {
         try {
@@ -226,15 +267,22 @@ export class Sensor {
   }
 
   private dropLines(): string[] {
-    if (!this.drops.available) return [`Drops: ${this.o.iface} exposes no drop counters (libpcap's own kernel counter is not available through cap).`];
-    return [`Drops: ${this.drops.total} packets dropped by ${this.o.iface} since the start (interface counters rx_dropped, rx_missed_errors, rx_fifo_errors).`];
+    const iface = this.drops.available
+      ? `Drops: ${this.drops.total} packets dropped by ${this.o.iface} since the start (interface counters rx_dropped, rx_missed_errors, rx_fifo_errors).`
+      : `Drops: ${this.o.iface} exposes no interface drop counters.`;
+    const k = this.kernelLast;
+    const kernel =
+      this.kernelSource !== null && k !== null
+        ? `Kernel drops: ${kernelCountersText(k)} since the start.`
+        : `Kernel drops: not counted (${this.kernelSource !== null ? 'no packet socket of this capture was found' : this.kernelUnavailable}).`;
+    return [iface, kernel];
   }
 
   /** The final output: the summary as text, or as one ECS event (ndjson on stdout). */
   final(report: Report, format: string): string {
     this.pollDrops();
     if (this.o.ndjson === '-' || format === 'ndjson') {
-      return `${JSON.stringify(this.summary.ecs(this.now(), this.observer, this.drops.available ? this.drops.total : null))}\n`;
+      return `${JSON.stringify(this.summary.ecs(this.now(), this.observer, this.drops.available ? this.drops.total : null, this.kernelSource !== null ? this.kernelLast : null))}\n`;
     }
     const extra = [...this.dropLines()];
     if (this.summary.evidenceFiles > 0) extra.push(`Evidence: ${this.summary.evidenceFiles} pcap files written to ${this.o.evidenceDir}.`);

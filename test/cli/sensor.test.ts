@@ -20,6 +20,7 @@ import { DropWatch } from '../../src/capture/drops.js';
 import { parseRingSpec, ringFileName } from '../../src/capture/rotate.js';
 import type { FrameView } from '../../src/capture/types.js';
 import type { ReportedConnection } from '../../src/report/types.js';
+import type { PacketSocketStats } from '../../src/capture/packet-stats.js';
 import { Capture, MS, SEC, TcpSession } from '../../fixtures/lib/session.js';
 import * as R from '../../fixtures/lib/rdp-bytes.js';
 import { Collect, fakeCap, framesOf } from './fake-cap.js';
@@ -336,6 +337,116 @@ describe('memory over a long run', () => {
     for (let i = 0; i < 3000; i++) s.add({ server: `10.0.${i >> 8}.${i & 255}:3389`, outcome: 'failed', findings: [] } as unknown as ReportedConnection);
     expect(s.servers.size).toBeLessThanOrEqual(1001);
     expect(s.failed).toBe(3000);
+  });
+});
+
+describe("libpcap's kernel drop counter (fake counters)", () => {
+  async function certExpired(): Promise<ReportedConnection> {
+    const whole = await analyze([{ kind: 'file', path: SAMPLE }]);
+    return structuredClone(whole.connections.find((x) => x.findings[0]?.cause === 'cert_expired')!) as ReportedConnection;
+  }
+
+  it('kernel drops while an attempt ran lower its confidence and say so; the summaries and the ECS summary carry them', async () => {
+    const c = await certExpired();
+    let t = c.start - 1;
+    let k = { packets: 0, drops: 0, freezeQueue: null as number | null };
+    const err = new Collect();
+    const out = new Collect();
+    const sensor = new Sensor({ iface: 'lo', ringMemory: 1 << 20, version: 'test', now: () => t, drops: () => 0, ndjson: '-' }, out, err);
+    sensor.attachKernelCounters(() => k, null);
+    // The socket's buffer overflowed while the attempt ran.
+    k = { packets: 500, drops: 9, freezeQueue: null };
+    t = c.end + 1;
+    const before = c.findings[0]!.confidence;
+    sensor.onConnection(c);
+    expect(c.findings[0]!.confidence).toBeCloseTo(Math.round(before * 0.8 * 100) / 100, 5);
+    expect(c.findings[0]!.confidenceReason).toContain("the kernel dropped 9 packets of this capture while this attempt ran (libpcap's counter");
+    expect(c.warnings.at(-1)!.message).toMatch(/^the kernel dropped 9 packets of this capture while this attempt ran .*frames of it may be missing$/);
+    expect(err.text).toContain("rdp-autopsy: the kernel dropped 9 packets of this capture in the last 5 s (libpcap's counter: the capture's buffer was full; 9 since the start)");
+    expect(sensor.summaryNow()).toContain("Kernel drops: 9 packets dropped by kernel, 500 received by filter (libpcap's counter) since the start.");
+    // Its ECS event says how many were lost while it ran, within the template.
+    const event = JSON.parse(out.text.trim()) as { rdp: { drops?: unknown; confidence: number } };
+    expect(event.rdp.drops).toEqual({ kernel: 9 });
+    expect(event.rdp.confidence).toBe(c.findings[0]!.confidence);
+    expect(checkAgainstTemplate(event)).toEqual([]);
+    const ev = JSON.parse(sensor.final({ warnings: [] } as unknown as Parameters<Sensor['final']>[0], 'ndjson')) as { rdp: { summary: Record<string, unknown> } };
+    expect(ev.rdp.summary).toMatchObject({ interface_drops: 0, kernel_drops: 9, kernel_packets: 500 });
+    expect(checkAgainstTemplate(ev)).toEqual([]);
+  });
+
+  it('drops before the attempt started are not its; interface and kernel drops together lower it once', async () => {
+    const c = await certExpired();
+    let t = c.start - 10;
+    let k = { packets: 0, drops: 0, freezeQueue: null as number | null };
+    let iface = 100;
+    const sensor = new Sensor({ iface: 'lo', ringMemory: 1 << 20, version: 'test', now: () => t, drops: () => iface }, new Collect(), new Collect());
+    sensor.attachKernelCounters(() => k, null);
+    k = { packets: 50, drops: 4, freezeQueue: null };
+    t = c.start - 5;
+    sensor.pollDrops();
+    t = c.end + 1;
+    const before = c.findings[0]!.confidence;
+    const d = structuredClone(c);
+    sensor.onConnection(d);
+    expect(d.findings[0]!.confidence).toBe(before);
+    expect(d.warnings.some((w) => /dropped/.test(w.message))).toBe(false);
+    // Both counters went up during the next one: two warnings, one lowering.
+    t = c.start - 1;
+    sensor.pollDrops();
+    k = { packets: 80, drops: 6, freezeQueue: null };
+    iface = 103;
+    t = c.end + 1;
+    const e = structuredClone(c);
+    sensor.onConnection(e);
+    expect(e.findings[0]!.confidence).toBeCloseTo(Math.round(before * 0.8 * 100) / 100, 5);
+    const notes = e.warnings.filter((w) => /dropped/.test(w.message)).map((w) => w.message);
+    expect(notes).toHaveLength(2);
+    expect(notes[0]).toMatch(/^the interface dropped 3 packets while this attempt ran \(lo counters\)/);
+    expect(notes[1]).toMatch(/^the kernel dropped 2 packets of this capture while this attempt ran/);
+  });
+
+  it('without the addon: "not counted" and why, and no kernel fields in the ECS summary', () => {
+    const sensor = new Sensor({ iface: 'lo', ringMemory: 1 << 20, version: 'test', drops: () => null }, new Collect(), new Collect());
+    sensor.attachKernelCounters(() => ({ packets: 1, drops: 1, freezeQueue: null }), 'the packet-stats addon is not built');
+    expect(sensor.summaryNow()).toContain('Kernel drops: not counted (the packet-stats addon is not built).');
+    expect(sensor.summaryNow()).toContain('Drops: lo exposes no interface drop counters.');
+    const ev = JSON.parse(sensor.final({ warnings: [] } as unknown as Parameters<Sensor['final']>[0], 'ndjson')) as { rdp: { summary: Record<string, unknown> } };
+    expect(ev.rdp.summary).not.toHaveProperty('kernel_drops');
+    expect(checkAgainstTemplate(ev)).toEqual([]);
+  });
+
+  it('runLive: the sensor reads the socket the capture opened, to the end; plain live states the drops as tcpdump does and warns', async () => {
+    const { packets } = await framesOf(SAMPLE);
+    // --sensor
+    {
+      const { cap, log } = fakeCap(packets, { batch: 4 });
+      const reader = (): PacketSocketStats[] => (log.opened.length > 0 ? [{ fd: 30, inode: 77, ifindex: 1, iface: 'lo', packets: 40 + log.closed, drops: 3 + log.closed, freezeQueue: null }] : []);
+      const out = new Collect();
+      const code = await runLive(opts({ count: packets.length }), out, { cap: () => cap, stderr: new Collect(), packetStats: { reader, unavailable: null } });
+      expect(code).toBe(1);
+      // Read before the socket closed (a reading after close would have said 4 of 41).
+      expect(out.text).toContain("Kernel drops: 3 packets dropped by kernel, 40 received by filter (libpcap's counter) since the start.");
+    }
+    // plain live
+    {
+      const { cap, log } = fakeCap(packets, { batch: 4 });
+      const reader = (): PacketSocketStats[] => (log.opened.length > 0 ? [{ fd: 30, inode: 78, ifindex: 1, iface: 'lo', packets: 40, drops: 3, freezeQueue: null }] : []);
+      const out = new Collect();
+      const err = new Collect();
+      await runLive(opts({ sensor: false, count: packets.length, format: 'json' }), out, { cap: () => cap, stderr: err, packetStats: { reader, unavailable: null } });
+      expect(err.text).toContain("rdp-autopsy: 3 packets dropped by kernel, 40 received by filter (libpcap's counter)\n");
+      const report = JSON.parse(out.text) as { warnings: string[] };
+      expect(report.warnings).toContainEqual(expect.stringMatching(/^the kernel dropped 3 of the 40 packets the capture filter passed \(libpcap's counter/));
+    }
+    // plain live, no addon
+    {
+      const { cap } = fakeCap(packets, { batch: 4 });
+      const out = new Collect();
+      const err = new Collect();
+      await runLive(opts({ sensor: false, count: packets.length, format: 'json' }), out, { cap: () => cap, stderr: err, packetStats: { reader: null, unavailable: 'the packet-stats addon is not built' } });
+      expect(err.text).toContain('rdp-autopsy: kernel drops not counted (the packet-stats addon is not built)\n');
+      expect((JSON.parse(out.text) as { warnings: string[] }).warnings.some((w) => /kernel dropped/.test(w))).toBe(false);
+    }
   });
 });
 
