@@ -22,11 +22,17 @@ const candidates = [
   path.join(path.dirname(process.execPath), '../lib/node_modules/npm/node_modules/node-gyp/bin/node-gyp.js'),
 ].filter((p) => typeof p === 'string' && p !== '' && existsSync(p));
 if (candidates.length === 0) giveUp('node-gyp not found');
-const r = spawnSync(process.execPath, [candidates[0], 'rebuild'], { cwd: here, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+// Outside npm (or without npm's nodedir setting), the headers installed with Node are used when they
+// are there, rather than a download.
+const args = [candidates[0], 'rebuild'];
+if (!process.env.npm_config_nodedir && existsSync(path.join(path.dirname(process.execPath), '../include/node/node_api.h'))) {
+  args.push(`--nodedir=${path.resolve(path.dirname(process.execPath), '..')}`);
+}
+const r = spawnSync(process.execPath, args, { cwd: here, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
 if (r.error) giveUp(r.error.message);
 if (r.status !== 0) {
   const log = `${r.stderr ?? ''}\n${r.stdout ?? ''}`;
-  if (/find Python/.test(log)) giveUp('node-gyp found no Python');
+  if (/gyp ERR! find Python|Could not find any Python/.test(log)) giveUp('node-gyp found no Python');
   if (/node_api\.h|common\.gypi|network connectivity|nodedir/i.test(log)) giveUp("Node's headers are missing");
   if (/\b(cc|gcc|g\+\+|c\+\+|make)\b[^\n]*(not found|ENOENT)/.test(log)) giveUp('no C compiler or make');
   const err = log.split('\n').map((l) => l.trim()).find((l) => /\berror\b/i.test(l) && !/^gyp ERR! (stack|cwd|node|System|command|not ok)/.test(l));
