@@ -190,6 +190,8 @@ export async function measure(mode: string, file: string): Promise<ChildResult> 
         connections: r.summary.connections,
         failed: r.summary.failed,
         completed: r.summary.completed,
+        // Connections with a decoded X.224 Connection Request (what Suricata's initial_request counts).
+        connectionRequests: r.connections.filter((c) => c.negotiation !== null).length,
         flowsEvicted: s.flowsEvicted,
         halfOpenEvicted: s.halfOpenEvicted,
         badChecksums: s.badChecksums,

@@ -37,6 +37,8 @@ export interface RunReport {
     kernel: string;
     tshark: string | null;
     tcpdump: string | null;
+    /** `suricata -V`, or null when not installed (absent in reports written before it was a peer). */
+    suricata?: string | null;
     pcapParser: string | null;
     loadStart: number[];
     loadEnd: number[];
@@ -51,6 +53,7 @@ export interface RunReport {
   multiFileWorkers: boolean;
   tsharkCommand: string;
   tcpdumpCommand: string;
+  suricataCommand?: string;
   elapsedS: number;
 }
 
@@ -64,7 +67,12 @@ const PEER_LABEL: Record<string, string> = {
   'pcap-parser': 'pcap-parser iterating',
   tshark: 'tshark, RDP fields',
   tcpdump: "tcpdump 'tcp port 3389'",
+  suricata: 'Suricata, RDP app-layer, single',
+  'suricata-autofp': 'Suricata, RDP app-layer, autofp',
 };
+
+/** How to install the Suricata peer (Debian bookworm: version 7 is in bookworm-backports). */
+export const SURICATA_INSTALL = 'apt-get install -t bookworm-backports suricata';
 
 const mb = (bytes: number): string => (bytes / 1e6).toFixed(bytes >= 1e8 ? 0 : 1);
 const f1 = (x: number): string => (Number.isFinite(x) ? x.toFixed(1) : 'n/a');
@@ -93,7 +101,7 @@ export function renderReport(rep: RunReport): string {
   L.push('## Machine');
   L.push('');
   L.push(`- CPU: ${m.cpu}, ${m.cores} cores; memory ${m.memoryGB} GB; ${m.kernel}`);
-  L.push(`- Node ${m.node}; tshark: ${m.tshark ?? 'not installed'}; tcpdump: ${m.tcpdump ?? 'not installed'}; pcap-parser ${m.pcapParser ?? 'not installed'}`);
+  L.push(`- Node ${m.node}; tshark: ${m.tshark ?? 'not installed'}; tcpdump: ${m.tcpdump ?? 'not installed'}; Suricata: ${m.suricata ?? 'not installed'}; pcap-parser ${m.pcapParser ?? 'not installed'}`);
   L.push(`- Load average at start ${m.loadStart.join(' / ')}, at end ${m.loadEnd.join(' / ')} (1 / 5 / 15 min). The machine was shared with other work while this ran: wall-clock times include time the process waited for a core, so every table also gives CPU time (user + system, all threads) and the ratios are given on both.`);
   L.push('- The corpus files are in the page cache (24 GB of RAM, files read just before): these are CPU figures, not disk figures.');
   if (rep.skipped.length) L.push(`- Skipped: ${rep.skipped.join('; ')}.`);
@@ -105,6 +113,7 @@ export function renderReport(rep: RunReport): string {
   L.push('npx tsx bench/run.ts --quick                    # 20 MB, 1 run, 100k-flow SYN flood: for development');
   L.push('npx tsx bench/run.ts --flood                    # the SYN floods alone (100k, 300k, 1M flows): rewrites their section below');
   L.push(`npx tsx bench/run.ts --sizes ${rep.options.sizes.join(',')} --runs ${rep.options.runs} --peers floor,analyze,tshark   # a subset`);
+  L.push(`${SURICATA_INSTALL}   # the Suricata peers (Debian bookworm, with bookworm-backports in the apt sources); skipped when not installed`);
   L.push('```');
   L.push('');
   L.push('What each peer runs (each in its own process, one after the other, peers alternating within every run; medians over the runs):');
@@ -116,7 +125,8 @@ export function renderReport(rep: RunReport): string {
   L.push('- `cli`: `node bench/out/js/src/cli/main.js analyze FILE --format json -o /dev/null`, timed from spawn to exit (start-up included).');
   L.push(`- tshark: \`${rep.tsharkCommand}\`, timed from spawn to exit.`);
   L.push(`- tcpdump: \`${rep.tcpdumpCommand}\`, timed from spawn to exit.`);
-  L.push('- Peak RSS of programs timed from outside (cli, tshark, tcpdump) is `VmHWM` from `/proc/<pid>/status`, and their CPU time `utime + stime` from `/proc/<pid>/stat`, polled every 5 ms.');
+  if (rep.suricataCommand) L.push(`- Suricata: \`${rep.suricataCommand}\`, timed from spawn to exit; offline on the file with a generated suricata.yaml (bench/run.ts \`suricataConfig\`): only the RDP and TLS app-layer parsers, no rules, no stats, eve-json with the rdp events only.`);
+  L.push('- Peak RSS of programs timed from outside (cli, tshark, tcpdump, Suricata) is `VmHWM` from `/proc/<pid>/status`, and their CPU time `utime + stime` from `/proc/<pid>/stat`, polled every 5 ms.');
   L.push('');
   L.push('## Corpus');
   L.push('');
@@ -161,6 +171,11 @@ export function renderReport(rep: RunReport): string {
       L.push(`Sanity: analyze found ${String(an?.detail['connections'] ?? '?')} connections (${String(an?.detail['failed'] ?? '?')} failed) for ${c.info.rdpAttempts} replayed fixture captures; tshark printed ${ts?.lines ?? '?'} field rows.`);
       L.push('');
     }
+    const su = find(rs, c.name, 'pcap', 'suricata');
+    if (su) {
+      L.push(`Sanity, Suricata: ${String(su.detail['rdpEvents'] ?? '?')} rdp events in its eve.json, ${String(su.detail['initialRequests'] ?? '?')} of them \`initial_request\` (one per X.224 Connection Request it parsed), against ${String(an?.detail['connections'] ?? '?')} connections in our analysis and ${String(an?.detail['connectionRequests'] ?? '?')} X.224 Connection Requests among the connection records it kept (at most MAX_RECORDS).`);
+      L.push('');
+    }
   }
 
   // ---- targets
@@ -176,6 +191,14 @@ export function renderReport(rep: RunReport): string {
       const an = find(rs, s, fmt, 'analyze');
       const ts = find(rs, s, fmt, 'tshark');
       if (an && ts) L.push(`| analyze ≥ 25× faster than tshark | ${s} ${fmt} | ${f1(ts.ms / an.ms)}× | ${f1(ts.cpuMs / an.cpuMs)}× | ${verdict(ts.ms / an.ms >= 25, ts.cpuMs / an.cpuMs >= 25)} |`);
+    }
+  }
+  // Issue 16: less CPU than Suricata's single-threaded RDP parser on an RDP server's capture.
+  for (const s of sizes.filter((x) => x.startsWith('session-'))) {
+    for (const fmt of ['pcap', 'pcapng']) {
+      const an = find(rs, s, fmt, 'analyze');
+      const su = find(rs, s, fmt, 'suricata');
+      if (an && su) L.push(`| analyze less CPU than Suricata's RDP parser (single) | ${s} ${fmt} | ${f2(su.ms / an.ms)}× | ${f2(su.cpuMs / an.cpuMs)}× | ${verdict(an.ms < su.ms, an.cpuMs < su.cpuMs)} |`);
     }
   }
   for (const s of sizes) {
@@ -252,7 +275,7 @@ export function renderReport(rep: RunReport): string {
     L.push(`| file | peer | ${sizes.map((s) => `${s} MB/s`).join(' | ')} | ${sizes.map((s) => `${s} RSS MB`).join(' | ')} | time ratio / size ratio |`);
     L.push(`| --- | --- | ${sizes.map(() => '---:').join(' | ')} | ${sizes.map(() => '---:').join(' | ')} | ---: |`);
     for (const fmt of ['pcap', 'pcapng', 'pcapng.gz']) {
-      for (const peer of ['floor', 'zlib', 'reader', 'decode', 'analyze', 'cli', 'pcap-parser', 'tshark', 'tcpdump']) {
+      for (const peer of ['floor', 'zlib', 'reader', 'decode', 'analyze', 'cli', 'pcap-parser', 'tshark', 'tcpdump', 'suricata', 'suricata-autofp']) {
         const row = sizes.map((s) => find(rs, s, fmt, peer));
         if (row.some((r) => !r)) continue;
         const first = row[0]!;

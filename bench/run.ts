@@ -4,7 +4,7 @@
 // JavaScript under bench/out/js/ (what users run, no loader in the measured process), then measures every
 // peer on the same files, alternating peers run after run, and writes the medians to docs/benchmarks.md.
 import { spawnSync } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import os from 'node:os';
 import path from 'node:path';
@@ -14,7 +14,7 @@ import { ensureCorpus, generateSynFlood, type CorpusFormat, type CorpusInfo, typ
 import { ensureRdpCorpus, type RdpCorpusInfo, type RdpCorpusKind } from './rdp-corpora.js';
 import { median, runMeasured, type Sample } from './measure.js';
 import { profileAnalyze, type AnalyzeProfile } from './profile.js';
-import { keptNotes, renderFloodSection, renderReport, spliceFloodSection, type CaseResult, type RunReport } from './report.js';
+import { keptNotes, SURICATA_INSTALL, renderFloodSection, renderReport, spliceFloodSection, type CaseResult, type RunReport } from './report.js';
 
 export const REPO = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const OUT_JS = path.join(REPO, 'bench/out/js');
@@ -39,13 +39,92 @@ export const TSHARK_FIELDS = [
 ];
 export const TCPDUMP_FILTER = 'tcp port 3389';
 
-export const PEERS = ['floor', 'zlib', 'reader', 'decode', 'analyze', 'cli', 'pcap-parser', 'tshark', 'tcpdump', 'multi', 'flood', 'warm', 'profile'] as const;
+/** Suricata's app-layer parsers (`suricata --list-app-layer-protos`, 7.0) turned off in the peer's configuration: all but RDP and TLS. */
+export const SURICATA_OFF = ['http', 'ftp', 'smtp', 'ssh', 'imap', 'smb', 'dcerpc', 'nfs', 'ntp', 'tftp', 'ike', 'krb5', 'quic', 'dhcp', 'snmp', 'sip', 'rfb', 'mqtt', 'telnet', 'http2', 'bittorrent-dht', 'modbus', 'dnp3', 'enip', 'pgsql'];
+
+/**
+ * A minimal suricata.yaml for the peer: only the RDP app-layer parser and the TLS one it hands the
+ * connection to after an RDP_NEG_RSP selecting TLS (TLS detected on port 443 only otherwise), no stats,
+ * eve-json with the rdp events alone written to `logDir`/eve.json. No rules: run with `-S /dev/null`.
+ */
+export function suricataConfig(logDir: string): string {
+  return [
+    '%YAML 1.1',
+    '---',
+    `default-log-dir: ${JSON.stringify(logDir)}`,
+    'stats:',
+    '  enabled: no',
+    'outputs:',
+    '  - eve-log:',
+    '      enabled: yes',
+    '      filetype: regular',
+    '      filename: eve.json',
+    '      types:',
+    '        - rdp',
+    'app-layer:',
+    '  protocols:',
+    '    rdp:',
+    '      enabled: yes',
+    '    tls:',
+    '      enabled: yes',
+    '      detection-ports:',
+    '        dp: 443',
+    '    dns:',
+    '      tcp:',
+    '        enabled: no',
+    '      udp:',
+    '        enabled: no',
+    ...SURICATA_OFF.map((p) => `    ${p}:\n      enabled: no`),
+    '',
+  ].join('\n');
+}
+
+/** The arguments of a Suricata run on `file` (offline, no rules) in run mode `runmode` ('single' or 'autofp'). */
+export function suricataArgs(conf: string, logDir: string, file: string, runmode: 'single' | 'autofp'): string[] {
+  return ['-c', conf, '-l', logDir, '-r', file, '--runmode', runmode, '-S', '/dev/null'];
+}
+
+/** The rdp events of an eve.json: how many in all, and how many `initial_request` (one per X.224 Connection Request). */
+export function countSuricataRdp(eve: string): { events: number; initialRequests: number } {
+  let events = 0;
+  let initialRequests = 0;
+  for (const line of eve.split('\n')) {
+    if (line === '') continue;
+    let e: { event_type?: unknown; rdp?: { event_type?: unknown } };
+    try {
+      e = JSON.parse(line) as typeof e;
+    } catch {
+      continue;
+    }
+    if (e.event_type !== 'rdp') continue;
+    events++;
+    if (e.rdp?.event_type === 'initial_request') initialRequests++;
+  }
+  return { events, initialRequests };
+}
+
+/** One measured Suricata run: the log directory emptied first (eve.json is appended to), its rdp events counted after. */
+function suricataRun(file: string, runmode: 'single' | 'autofp'): () => Promise<Sample> {
+  return async () => {
+    const dir = path.join(REPO, 'bench/out/suricata', runmode);
+    rmSync(dir, { recursive: true, force: true });
+    mkdirSync(dir, { recursive: true });
+    const conf = path.join(dir, 'suricata.yaml');
+    writeFileSync(conf, suricataConfig(dir));
+    const s = await runMeasured('suricata', suricataArgs(conf, dir, file, runmode));
+    const eve = path.join(dir, 'eve.json');
+    const n = countSuricataRdp(existsSync(eve) ? readFileSync(eve, 'utf8') : '');
+    return { ...s, detail: { ...s.detail, rdpEvents: n.events, initialRequests: n.initialRequests } };
+  };
+}
+
+export const PEERS = ['floor', 'zlib', 'reader', 'decode', 'analyze', 'cli', 'pcap-parser', 'tshark', 'tcpdump', 'suricata', 'suricata-autofp', 'multi', 'flood', 'warm', 'profile'] as const;
 export type Peer = (typeof PEERS)[number];
 
 /** Which peers run on which format (pcap-parser reads classic pcap only; tcpdump cannot read gzip). */
 const MATRIX: Record<CorpusFormat, Peer[]> = {
-  pcap: ['floor', 'reader', 'decode', 'analyze', 'cli', 'pcap-parser', 'tshark', 'tcpdump'],
-  pcapng: ['floor', 'reader', 'decode', 'analyze', 'cli', 'tshark', 'tcpdump'],
+  pcap: ['floor', 'reader', 'decode', 'analyze', 'cli', 'pcap-parser', 'tshark', 'tcpdump', 'suricata', 'suricata-autofp'],
+  pcapng: ['floor', 'reader', 'decode', 'analyze', 'cli', 'tshark', 'tcpdump', 'suricata', 'suricata-autofp'],
   'pcapng.gz': ['zlib', 'reader', 'analyze', 'cli'],
 };
 
@@ -83,6 +162,7 @@ function machineLine(): RunReport['machine'] {
     kernel: `${os.type()} ${os.release()}`,
     tshark: version('tshark', ['--version']),
     tcpdump: version('tcpdump', ['--version']),
+    suricata: version('suricata', ['-V']),
     pcapParser,
     loadStart: os.loadavg().map((x) => Math.round(x * 100) / 100),
     loadEnd: [],
@@ -136,6 +216,12 @@ function casesFor(sizeName: string, info: CorpusInfo, peers: Set<Peer>, have: Re
           break;
         case 'tcpdump':
           run = () => runMeasured('tcpdump', ['-r', f.path, '-w', '/dev/null', TCPDUMP_FILTER]);
+          break;
+        case 'suricata':
+          run = suricataRun(f.path, 'single');
+          break;
+        case 'suricata-autofp':
+          run = suricataRun(f.path, 'autofp');
           break;
         case 'cli':
           // 1 = some connection failed (an answer, not an error); 3 = damage reported.
@@ -343,6 +429,11 @@ export async function main(argv: string[]): Promise<void> {
     have.tcpdump = false;
     skipped.push('tcpdump (not installed)');
   }
+  if (machine.suricata === null) {
+    have.suricata = false;
+    have['suricata-autofp'] = false;
+    skipped.push(`suricata (not installed: ${SURICATA_INSTALL})`);
+  }
   if (machine.pcapParser === null) {
     have['pcap-parser'] = false;
     skipped.push('pcap-parser (not installed: npm i -D pcap-parser)');
@@ -411,6 +502,7 @@ export async function main(argv: string[]): Promise<void> {
     multiFileWorkers: multiFile,
     tsharkCommand: `tshark -r FILE -Y '${TSHARK_FILTER}' -T fields ${TSHARK_FIELDS.map((f) => `-e ${f}`).join(' ')}`,
     tcpdumpCommand: `tcpdump -r FILE -w /dev/null '${TCPDUMP_FILTER}'`,
+    suricataCommand: `suricata ${suricataArgs('suricata.yaml', 'DIR', 'FILE', 'single').join(' ')} (and --runmode autofp)`,
     elapsedS: Math.round((Date.now() - started) / 1000),
   };
   mkdirSync(path.join(REPO, 'bench/out'), { recursive: true });

@@ -14,7 +14,7 @@ import { resolveTimeZone } from '../report/time.js';
 import { narrowOf, parsePort, runAnalysis } from './run.js';
 import { runLive } from './live.js';
 import { registerProbe } from './probe.js';
-import { keepYoungGenerationSmall } from './heap.js';
+import { boundOldGenerationGrowth, keepYoungGenerationSmall } from './heap.js';
 import { quietOnBrokenPipe } from './terminal.js';
 import { defaultJobs } from '../pipeline.js';
 
@@ -291,6 +291,7 @@ function isEntryPoint(): boolean {
 
 if (isEntryPoint()) {
   keepYoungGenerationSmall();
+  boundOldGenerationGrowth();
   const writeFailed = (message: string): void => {
     try {
       process.stderr.write(`rdp-autopsy: ${oneLine(message)}\n`);

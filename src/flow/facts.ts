@@ -91,6 +91,8 @@ export function newFlowFacts(
  * RTT samples: exact count/min/max, median over a bounded reservoir (Vitter's
  * algorithm R with a fixed-seed generator, so a capture always gives the same result).
  */
+const RTT_SCRATCH = new Float64Array(RTT_RESERVOIR);
+
 export class RttReservoir {
   count = 0;
   min = Infinity;
@@ -118,8 +120,14 @@ export class RttReservoir {
 
   stats(): RttStats | null {
     if (this.count === 0) return null;
-    const sorted = this.samples.slice().sort((a, b) => a - b);
-    const n = sorted.length;
+    // Sorted in a scratch array shared by every reservoir (a numeric typed-array sort: no copy of
+    // the samples and no comparator per flow, no view; issue 16, attempt storms).
+    const n = this.samples.length;
+    const sorted = RTT_SCRATCH;
+    for (let k = 0; k < n; k++) sorted[k] = this.samples[k]!;
+    // The samples are finite: the unused tail sorts after them.
+    sorted.fill(Infinity, n);
+    sorted.sort();
     const median = n % 2 === 1 ? sorted[(n - 1) >> 1]! : (sorted[n / 2 - 1]! + sorted[n / 2]!) / 2;
     return { count: this.count, min: this.min, median, max: this.max };
   }

@@ -797,7 +797,7 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
     }
     // Inferred steps are recorded when recognised, at the frame that started them: restore frame order.
     this.assembleTimeline();
-    this.timeline.sort((a, b) => a.frame - b.frame);
+    sortByFrame(this.timeline);
     if (ending.outcome === 'incomplete_capture' && ending.incompleteReason === 'ended_early') {
       this.event(-1, facts.lastFrame, captureEnd, 'Capture ends', `the capture stops during phase ${this.phase}`);
     }
@@ -874,4 +874,22 @@ function lastMissing(ranges: MissingRangeRef[], dir: Dir): MissingRef | null {
     if (r.dir === dir) return { frame: r.frame, time: r.time, bytes: r.bytes };
   }
   return null;
+}
+
+/**
+ * Stable in-place sort of timeline events by frame, what `sort((a, b) => a.frame - b.frame)` gives:
+ * an insertion sort (at most MAX_TIMELINE events, nearly always in order already), without the
+ * comparator closure and the work copy V8's sort makes per connection (issue 16, attempt storms).
+ */
+export function sortByFrame(events: TimelineEvent[]): void {
+  for (let i = 1; i < events.length; i++) {
+    const e = events[i]!;
+    let j = i - 1;
+    if (events[j]!.frame <= e.frame) continue;
+    while (j >= 0 && events[j]!.frame > e.frame) {
+      events[j + 1] = events[j]!;
+      j--;
+    }
+    events[j + 1] = e;
+  }
 }

@@ -4,7 +4,7 @@
 // settled (a later step was recognised, or it is one record long), so its frames and reason are
 // final; `flush` applies the last one when the connection ends or an alert / close arrives.
 import type { Dir } from '../flow/types.js';
-import { estimatePlaintext, inferTlsShape, type AppRecord, type ShapeInput, type ShapeStep, type ShapeStepName } from '../rdp/tls-shape.js';
+import { estimatePlaintext, inferShapeSteps, inferTlsShape, type ShapeStep, ShapeSteps, shapeStepName, shapeStepPhase, shapeStepReason, type AppRecord, type ShapeStepName } from '../rdp/tls-shape.js';
 import type { MachineSink } from './machine.js';
 
 /** Plaintext size from which a server record of the active phase is a graphics update. */
@@ -40,16 +40,29 @@ const SINGLE_RECORD: ReadonlySet<ShapeStepName> = new Set<ShapeStepName>([
   'confirm_active',
 ]);
 
+/** Step name -> code (shapeStepName's inverse). */
+const STEP_CODES = {} as Record<ShapeStepName, number>;
+for (let c = 0; c < 13; c++) STEP_CODES[shapeStepName(c)] = c;
+
+/** The inference's output, shared by every tracker (each runs it and reads it at once, synchronously). */
+const steps = new ShapeSteps();
+
 export class ShapeTracker {
   private readonly records: AppRecord[] = [];
   /** estimatePlaintext of each record under the negotiated suite, computed once per record. */
   private readonly pt: number[] = [];
-  private readonly applied = new Set<ShapeStepName>();
-  /** Steps of the last inference; without frames and reasons unless `full` (inferTlsShape). */
-  private steps: ShapeStep[] = [];
-  private full = false;
-  /** The input of the last inference (selectedProtocol as it was then). */
-  private input: ShapeInput | null = null;
+  /** Bit per step code (shapeStepName) applied. */
+  private applied = 0;
+  /** Step codes of the last inference, in order (its frames and reasons are built again from its inputs when needed). */
+  private lastCodes: Uint8Array | null = null;
+  private lastCount = 0;
+  /** Whether an inference ran, and its inputs other than the records (selectedProtocol, suite and version as they were then). */
+  private inferred = false;
+  private lastProto: number | null = null;
+  private lastSuite: number | null = null;
+  private lastVersion: number | null = null;
+  /** The steps of the last inference as they were when established() changed the estimates: what flush() applies then. */
+  private frozen: ShapeStep[] | null = null;
   private active = false;
   private cipherSuite: number | null = null;
   private version: number | null = null;
@@ -60,14 +73,17 @@ export class ShapeTracker {
 
   /** The TLS handshake is over: records from now on are the RDP connection sequence. */
   established(cipherSuite: number | null, version: number | null): void {
-    this.cipherSuite = cipherSuite;
-    this.version = version;
     // Called once, before any record (TlsTrack.finish); should records exist, the steps of the last
     // inference keep the estimates they were inferred with, and later records use the new ones.
-    if (!this.full && this.input !== null) {
-      this.steps = inferTlsShape(this.input, this.pt, true).steps;
-      this.full = true;
+    if (this.inferred && this.pending()) {
+      this.frozen = inferTlsShape(
+        { records: this.records, selectedProtocol: this.lastProto, cipherSuite: this.lastSuite, version: this.lastVersion },
+        this.pt,
+        true,
+      ).steps;
     }
+    this.cipherSuite = cipherSuite;
+    this.version = version;
     for (let k = 0; k < this.records.length; k++) this.pt[k] = estimatePlaintext(this.records[k]!.length, cipherSuite, version);
   }
 
@@ -81,58 +97,80 @@ export class ShapeTracker {
     if (this.records.length >= MAX_SHAPE_RECORDS) return;
     this.records.push({ dir: dir === 0 ? 'c2s' : 's2c', length, frame, time });
     this.pt.push(estimatePlaintext(length, this.cipherSuite, this.version));
-    const input: ShapeInput = {
-      records: this.records,
-      selectedProtocol: this.m.rec.negotiation?.selectedProtocol ?? null,
-      cipherSuite: this.cipherSuite,
-      version: this.version,
-    };
-    this.input = input;
+    this.lastProto = this.m.rec.negotiation?.selectedProtocol ?? null;
+    this.lastSuite = this.cipherSuite;
+    this.lastVersion = this.version;
+    this.inferred = true;
+    this.frozen = null;
     // The inference runs again on every record (a step's extent and the steps after it can change
-    // with the next one); its frames and reasons are built only when a step is to be applied.
-    this.steps = inferTlsShape(input, this.pt, false).steps;
-    this.full = false;
-    if (!this.settledUnapplied()) return;
-    this.steps = inferTlsShape(input, this.pt, true).steps;
-    this.full = true;
-    const last = this.steps.length - 1;
+    // with the next one); a step's reason is built only when it is applied.
+    inferShapeSteps(this.records, this.records.length, this.pt, this.lastProto, this.lastSuite, this.lastVersion, false, steps);
+    const codes = (this.lastCodes ??= new Uint8Array(steps.code.length));
+    codes.set(steps.code);
+    this.lastCount = steps.count;
+    const last = steps.count - 1;
+    let settledUnapplied = false;
+    for (let k = 0; k <= last; k++) if (this.settles(k, last) && (this.applied & (1 << codes[k]!)) === 0) settledUnapplied = true;
+    if (!settledUnapplied) return;
     for (let k = 0; k <= last; k++) {
-      const s = this.steps[k]!;
       // The last step may still grow (or, multi-record, be re-cut) with the next record; 'active' ends the inference.
-      if (k < last || SINGLE_RECORD.has(s.step) || s.step === 'active') this.apply(s);
+      if (this.settles(k, last)) this.apply(k);
     }
   }
 
-  /** Whether a step of `steps` that record() applies has not been applied yet. */
-  private settledUnapplied(): boolean {
-    const last = this.steps.length - 1;
-    for (let k = 0; k <= last; k++) {
-      const s = this.steps[k]!;
-      if ((k < last || SINGLE_RECORD.has(s.step) || s.step === 'active') && !this.applied.has(s.step)) return true;
-    }
+  /** Whether step k of the last inference (`last` its last index) is applied by record(). */
+  private settles(k: number, last: number): boolean {
+    const name = shapeStepName(this.lastCodes![k]!);
+    return k < last || SINGLE_RECORD.has(name) || name === 'active';
+  }
+
+  /** Whether a step of the last inference has not been applied. */
+  private pending(): boolean {
+    for (let k = 0; k < this.lastCount; k++) if ((this.applied & (1 << this.lastCodes![k]!)) === 0) return true;
     return false;
+  }
+
+  /** The last inference into `steps` again (same inputs, same steps). */
+  private rerun(): void {
+    inferShapeSteps(this.records, this.records.length, this.pt, this.lastProto, this.lastSuite, this.lastVersion, false, steps);
   }
 
   /** Applies the steps recognised so far (the connection ends, or an alert / close arrives). */
   flush(): void {
-    if (!this.full && this.input !== null) {
-      let pending = false;
-      for (const s of this.steps) if (!this.applied.has(s.step)) pending = true;
-      if (!pending) return;
-      // The records are those of the last inference (every record pushed is inferred at once).
-      this.steps = inferTlsShape(this.input, this.pt, true).steps;
-      this.full = true;
+    if (this.frozen !== null) {
+      for (const st of this.frozen) this.applyStep(STEP_CODES[st.step], st.frames[0]!, st.time, st.confidence, st.reason);
+      return;
     }
-    for (const s of this.steps) this.apply(s);
+    if (!this.inferred || !this.pending()) return;
+    this.rerun();
+    for (let k = 0; k < steps.count; k++) this.apply(k);
   }
 
-  private apply(s: ShapeStep): void {
-    if (this.applied.has(s.step)) return;
-    this.applied.add(s.step);
-    const first = this.records.find((x) => x.frame === s.frames[0]);
-    this.m.reach(s.phase, s.frames[0]!, s.time, true, s.confidence);
-    this.m.event(first?.dir === 'c2s' ? 0 : 1, s.frames[0]!, s.time, STEP_EVENTS[s.step], s.reason, true);
-    if (s.step === 'credssp_error' && first) this.credsspError = { frame: first.frame, time: first.time, length: first.length };
-    if (s.phase === 'active') this.active = true;
+  /** Applies step k of `steps` (the last inference, just run). */
+  private apply(k: number): void {
+    const code = steps.code[k]!;
+    if ((this.applied & (1 << code)) !== 0) return;
+    const r = this.records[steps.from[k]!]!;
+    this.applyStep(code, r.frame, r.time, steps.confidence[k]!, shapeStepReason(steps, k, this.records, this.pt, this.lastProto));
+  }
+
+  private applyStep(code: number, frame: number, time: number, confidence: number, reason: string): void {
+    if ((this.applied & (1 << code)) !== 0) return;
+    this.applied |= 1 << code;
+    const recs = this.records;
+    // The first record of that frame (several records can share one).
+    let first: AppRecord | null = null;
+    for (let m = 0; m < recs.length; m++) {
+      if (recs[m]!.frame === frame) {
+        first = recs[m]!;
+        break;
+      }
+    }
+    const phase = shapeStepPhase(code);
+    const name = shapeStepName(code);
+    this.m.reach(phase, frame, time, true, confidence);
+    this.m.event(first?.dir === 'c2s' ? 0 : 1, frame, time, STEP_EVENTS[name], reason, true);
+    if (name === 'credssp_error' && first) this.credsspError = { frame: first.frame, time: first.time, length: first.length };
+    if (phase === 'active') this.active = true;
   }
 }

@@ -10,9 +10,16 @@ export class StreamBuf {
   /** Absolute stream offset of buf[0]. */
   private base = 0;
   /** Per appended chunk still (partly) unconsumed: absolute end offset, frame, time. */
-  private chunkEnds: number[] = [];
-  private chunkFrames: number[] = [];
-  private chunkTimes: number[] = [];
+  private chunkEnds: Float64Array = NO_CHUNKS;
+  private chunkFrames: Float64Array = NO_CHUNKS;
+  private chunkTimes: Float64Array = NO_CHUNKS;
+  /**
+   * Live chunks are [chunkStart, chunkCount) of those columns: cut from the front by an index and
+   * emptied by a count instead of spliced and pushed (issue 16: on attempt storms the list growth was
+   * the machine's largest allocation; the columns are allocated once per direction and doubled).
+   */
+  private chunkStart = 0;
+  private chunkCount = 0;
   /** Bytes appended in all. */
   total = 0;
   /**
@@ -38,7 +45,8 @@ export class StreamBuf {
     } else {
       const need = pending + data.length;
       if (this.head + need > this.buf.length || this.buf === this.lastShared) {
-        const next = Buffer.allocUnsafe(Math.max(need * 2, 4096));
+        // Small joins come from Node's buffer pool (under 4 KB); doubling keeps growth amortised.
+        const next = Buffer.allocUnsafe(Math.max(need * 2, 256));
         this.buf.copy(next, 0, this.head, this.tail);
         this.base += this.head;
         this.buf = next;
@@ -49,9 +57,27 @@ export class StreamBuf {
       this.tail += data.length;
     }
     this.lastShared = pending === 0 ? data : null;
-    this.chunkEnds.push(this.base + this.tail);
-    this.chunkFrames.push(frame);
-    this.chunkTimes.push(time);
+    let k = this.chunkCount;
+    if (k === this.chunkEnds.length) {
+      if (this.chunkStart > 0) {
+        // Consumed chunks in front: moved down first.
+        this.chunkEnds.copyWithin(0, this.chunkStart, k);
+        this.chunkFrames.copyWithin(0, this.chunkStart, k);
+        this.chunkTimes.copyWithin(0, this.chunkStart, k);
+        k -= this.chunkStart;
+        this.chunkStart = 0;
+      }
+      if (k === this.chunkEnds.length) {
+        const cap = Math.max(8, k * 2);
+        this.chunkEnds = grown(this.chunkEnds, cap, k);
+        this.chunkFrames = grown(this.chunkFrames, cap, k);
+        this.chunkTimes = grown(this.chunkTimes, cap, k);
+      }
+    }
+    this.chunkEnds[k] = this.base + this.tail;
+    this.chunkFrames[k] = frame;
+    this.chunkTimes[k] = time;
+    this.chunkCount = k + 1;
     return true;
   }
 
@@ -83,33 +109,39 @@ export class StreamBuf {
 
   /** The frame that carried the byte at `bytes[off + n - 1]` (the last byte of an n-byte PDU starting at `off`). */
   frameOfEnd(n: number): number {
-    return this.chunkFrames[this.chunkIndex(this.base + this.head + Math.max(n, 1) - 1)] ?? 0;
+    const i = this.chunkIndex(this.base + this.head + Math.max(n, 1) - 1);
+    return i < 0 ? 0 : this.chunkFrames[i]!;
   }
   timeOfEnd(n: number): number {
-    return this.chunkTimes[this.chunkIndex(this.base + this.head + Math.max(n, 1) - 1)] ?? 0;
+    const i = this.chunkIndex(this.base + this.head + Math.max(n, 1) - 1);
+    return i < 0 ? 0 : this.chunkTimes[i]!;
   }
   /** The frame that carried the first unconsumed byte. */
   frameOfStart(): number {
-    return this.chunkFrames[this.chunkIndex(this.base + this.head)] ?? 0;
+    const i = this.chunkIndex(this.base + this.head);
+    return i < 0 ? 0 : this.chunkFrames[i]!;
   }
 
+  /** The live chunk holding absolute offset `abs` (the last one when past them all), or -1 when none. */
   private chunkIndex(abs: number): number {
     const ends = this.chunkEnds;
-    for (let i = 0; i < ends.length; i++) if (abs < ends[i]!) return i;
-    return ends.length - 1;
+    for (let i = this.chunkStart; i < this.chunkCount; i++) if (abs < ends[i]!) return i;
+    return this.chunkCount - 1;
   }
 
   consume(n: number): void {
     this.head = Math.min(this.head + n, this.tail);
     const abs = this.base + this.head;
-    let drop = 0;
-    while (drop < this.chunkEnds.length - 1 && this.chunkEnds[drop]! <= abs) drop++;
-    if (this.head === this.tail && drop === this.chunkEnds.length - 1 && this.chunkEnds[drop]! <= abs) drop++;
-    if (drop > 0) {
-      this.chunkEnds.splice(0, drop);
-      this.chunkFrames.splice(0, drop);
-      this.chunkTimes.splice(0, drop);
-    }
+    const ends = this.chunkEnds;
+    const len = this.chunkCount;
+    let d = this.chunkStart;
+    while (d < len - 1 && ends[d]! <= abs) d++;
+    if (this.head === this.tail && d === len - 1 && ends[d]! <= abs) d++;
+    if (d === len) {
+      // Every chunk consumed.
+      this.chunkStart = 0;
+      this.chunkCount = 0;
+    } else this.chunkStart = d;
     if (this.head === this.tail) {
       // Nothing pending: release the buffer.
       this.base += this.tail;
@@ -137,3 +169,11 @@ export class StreamBuf {
 }
 
 const EMPTY = Buffer.alloc(0);
+const NO_CHUNKS = new Float64Array(0);
+
+/** `a`'s first `n` values in a new column of `cap`. */
+function grown(a: Float64Array, cap: number, n: number): Float64Array {
+  const b = new Float64Array(cap);
+  b.set(a.subarray(0, n));
+  return b;
+}

@@ -201,72 +201,147 @@ export function inferTlsPhases(input: ShapeInput): ShapeResult {
 
 const NO_FRAMES: number[] = Object.freeze([]) as unknown as number[];
 
+/** Step names in the order of their codes in ShapeSteps.code. */
+const STEP_NAMES: readonly ShapeStepName[] = [
+  'credssp',
+  'early_user_authorization_result',
+  'credssp_error',
+  'mcs_connect_initial',
+  'mcs_connect_response',
+  'mcs_erect_domain_attach_user',
+  'mcs_channel_join',
+  'client_info',
+  'licensing',
+  'demand_active',
+  'confirm_active',
+  'finalization',
+  'active',
+];
+const STEP_PHASES: readonly Phase[] = ['credssp', 'credssp', 'credssp', 'mcs', 'mcs', 'mcs', 'mcs', 'mcs', 'licensing', 'capabilities', 'capabilities', 'finalization', 'active'];
+const S_CREDSSP = 0;
+const S_EUAR = 1;
+const S_CREDSSP_ERROR = 2;
+const S_CONNECT_INITIAL = 3;
+const S_CONNECT_RESPONSE = 4;
+const S_ATTACH = 5;
+const S_JOIN = 6;
+const S_CLIENT_INFO = 7;
+const S_LICENSING = 8;
+const S_DEMAND = 9;
+const S_CONFIRM = 10;
+const S_FINALIZATION = 11;
+const S_ACTIVE = 12;
+
+/** The name of a step code (ShapeSteps.code). */
+export function shapeStepName(code: number): ShapeStepName {
+  return STEP_NAMES[code]!;
+}
+
+/** The phase of a step code. */
+export function shapeStepPhase(code: number): Phase {
+  return STEP_PHASES[code]!;
+}
+
+/** At most one step of each name, and 'active' twice at most: 16 is room enough. */
+const MAX_STEPS = 16;
+
 /**
- * inferTlsPhases with the plaintext estimates given (`pt[k]` = estimatePlaintext of `records[k]`
- * under the input's suite, version and encrypt-then-MAC) instead of recomputed. With `full` false,
- * the same steps (names, phases, confidences, times, order; same `reached` and `unexplainedFrom`)
- * but without their frames (an empty array) and reasons (''): what src/handshake/shape.ts asks for
- * every new record to learn whether a step appeared, before asking for the full steps.
+ * The steps of one inference as columns (issue 16: the inference runs on every new record of a
+ * connection, and an object per step, a frames array per step and the closures the former code
+ * made per call were its allocation on attempt storms). Reused from call to call; `reasonOf`
+ * builds a step's reason from the columns and the records only when it is asked for.
  */
-export function inferTlsShape(input: ShapeInput, pt: ArrayLike<number>, full: boolean): ShapeResult {
-  const recs = input.records;
-  const n = recs.length;
-  const etm = input.encryptThenMac ?? false;
-  // Called for every new record of a connection (src/handshake/shape.ts): plain loops, no
-  // slice/map/filter chains (they were a third of its time in the 1 GB corpus profile), and the
-  // reasons (template strings) built only when asked for.
-  const steps: ShapeStep[] = [];
-  /** "c81 s286 c567": direction and length of recs[from, to). */
-  const sizes = (from: number, to: number): string => {
-    let out = '';
-    for (let k = from; k < to; k++) out += `${k > from ? ' ' : ''}${recs[k]!.dir === 'c2s' ? 'c' : 's'}${recs[k]!.length}`;
-    return out;
-  };
-  const add = (step: ShapeStepName, phase: Phase, confidence: number, from: number, to: number, reason: string) => {
-    let frames = NO_FRAMES;
-    if (full) {
-      frames = [];
-      for (let k = from; k < to; k++) frames.push(recs[k]!.frame);
-    }
-    steps.push({ step, phase, inferred: true, confidence, frames, time: recs[from]!.time, reason });
-  };
-  /** From `from` on: the first large server record of a sustained stream, with its counts, or null. */
-  const bulkStream = (from: number): { from: number; large: number; input: number } | null => {
-    let first = -1;
-    let large = 0;
-    let inputRecords = 0;
-    for (let k = from; k < n; k++) {
-      if (recs[k]!.dir === 's2c' && pt[k]! >= T.LARGE_SERVER) {
-        if (first < 0) first = k;
-        large++;
-      } else if (first >= 0 && recs[k]!.dir === 'c2s' && pt[k]! < T.FINALIZATION_MAX) inputRecords++;
-    }
-    return large >= T.BULK_MIN_LARGE ? { from: first, large, input: inputRecords } : null;
-  };
-  const addBulk = (b: { from: number; large: number; input: number }, why: string) => {
-    add(
-      'active',
-      'active',
-      b.input > 0 ? 0.6 : 0.5,
-      b.from,
-      n,
-      !full ? '' : `${why} ${b.large} server records >= ${T.LARGE_SERVER} bytes follow (bulk graphics)${b.input > 0 ? ` with ${b.input} small client records (input)` : ''}`,
-    );
-  };
+export class ShapeSteps {
+  count = 0;
+  /** Index into the step names (shapeStepName). */
+  readonly code = new Uint8Array(MAX_STEPS);
+  readonly confidence = new Float64Array(MAX_STEPS);
+  /** Records [from, to) make the step; records[from] is its evidence. */
+  readonly from = new Int32Array(MAX_STEPS);
+  readonly to = new Int32Array(MAX_STEPS);
+  /** Which rule of the step matched (its reason's wording). */
+  readonly variant = new Uint8Array(MAX_STEPS);
+  /** Counts the reason quotes (by step: records per side, large server records, input records ...). */
+  readonly a = new Int32Array(MAX_STEPS);
+  readonly b = new Int32Array(MAX_STEPS);
+  readonly c = new Int32Array(MAX_STEPS);
+  /** The furthest phase's index in PHASE_ORDER. */
+  reachedIndex = 0;
+  /** Index of the first record left unexplained, or -1. */
+  stoppedAt = -1;
+}
+
+function addStep(out: ShapeSteps, code: number, confidence: number, from: number, to: number, variant: number, a: number, b: number, c: number): void {
+  const k = out.count++;
+  out.code[k] = code;
+  out.confidence[k] = confidence;
+  out.from[k] = from;
+  out.to[k] = to;
+  out.variant[k] = variant;
+  out.a[k] = a;
+  out.b[k] = b;
+  out.c[k] = c;
+}
+
+// bulkStream's answer (module scratch: the inference is synchronous and not re-entered).
+let bulkFrom = -1;
+let bulkLarge = 0;
+let bulkInput = 0;
+
+/** From `from` on: whether a sustained stream follows; its first large server record and counts in bulkFrom, bulkLarge, bulkInput. */
+function bulkStream(recs: readonly AppRecord[], pt: ArrayLike<number>, n: number, from: number): boolean {
+  let first = -1;
+  let large = 0;
+  let inputRecords = 0;
+  for (let k = from; k < n; k++) {
+    if (recs[k]!.dir === 's2c' && pt[k]! >= T.LARGE_SERVER) {
+      if (first < 0) first = k;
+      large++;
+    } else if (first >= 0 && recs[k]!.dir === 'c2s' && pt[k]! < T.FINALIZATION_MAX) inputRecords++;
+  }
+  bulkFrom = first;
+  bulkLarge = large;
+  bulkInput = inputRecords;
+  return large >= T.BULK_MIN_LARGE;
+}
+
+/** Whether the next two client records after `k` are small (Synchronize, Control Cooperate ...). */
+function nextClientRecordsSmall(recs: readonly AppRecord[], pt: ArrayLike<number>, n: number, k: number): boolean {
+  let seen = 0;
+  for (let m = k + 1; m < n && seen < 2; m++) {
+    if (recs[m]!.dir !== 'c2s') continue;
+    if (pt[m]! >= T.FINALIZATION_MAX) return false;
+    seen++;
+  }
+  return seen === 2;
+}
+
+/**
+ * The inference of inferTlsShape over records[0, n) into `out` (cleared first), without an
+ * allocation: the records, their plaintext estimates `pt`, the selectedProtocol, suite, version
+ * and encrypt-then-MAC of the ShapeInput given one by one.
+ */
+export function inferShapeSteps(
+  recs: readonly AppRecord[],
+  n: number,
+  pt: ArrayLike<number>,
+  proto: number | null,
+  cipherSuite: number | null,
+  version: number | null,
+  etm: boolean,
+  out: ShapeSteps,
+): void {
+  out.count = 0;
+  out.stoppedAt = -1;
   let i = 0;
   // TLS 1.3 (RFC 8446 4.6.1): NewSessionTicket messages travel as application_data records after the
   // handshake. The client always speaks first in RDP (CredSSP NEGOTIATE, MS-CSSP 3.1.5; or MCS
   // Connect Initial), so server records before the client's first one are post-handshake messages.
-  if (needsTls13Split(input.version)) while (i < n && recs[i]!.dir === 's2c') i++;
-  const proto = input.selectedProtocol;
+  if (needsTls13Split(version)) while (i < n && recs[i]!.dir === 's2c') i++;
   const credssp = proto !== null && (proto & (PROTOCOL_HYBRID | PROTOCOL_HYBRID_EX)) !== 0;
   const hybridEx = proto !== null && (proto & PROTOCOL_HYBRID_EX) !== 0;
 
   // 1. CredSSP.
-  let stoppedAt: number | null = null;
-  const stop = (at: number) => {
-    if (stoppedAt === null && at < n) stoppedAt = at;
-  };
   let credsspFailed = false;
   if (credssp && i < n) {
     const start = i;
@@ -274,11 +349,11 @@ export function inferTlsShape(input: ShapeInput, pt: ArrayLike<number>, full: bo
     let error = -1;
     while (i < n) {
       const r = recs[i]!;
-      if (hybridEx && r.dir === 's2c' && i > start && isEarlyUserAuthSized(r.length, input.cipherSuite, input.version, etm)) {
+      if (hybridEx && r.dir === 's2c' && i > start && isEarlyUserAuthSized(r.length, cipherSuite, version, etm)) {
         euar = i;
         break;
       }
-      if (r.dir === 's2c' && i > start && isCredsspErrorSized(r.length, input.cipherSuite, input.version, etm)) {
+      if (r.dir === 's2c' && i > start && isCredsspErrorSized(r.length, cipherSuite, version, etm)) {
         error = i;
         break;
       }
@@ -289,25 +364,18 @@ export function inferTlsShape(input: ShapeInput, pt: ArrayLike<number>, full: bo
       let c = 0;
       for (let k = start; k < i; k++) if (recs[k]!.dir === 'c2s') c++;
       const s = i - start - c;
-      const conf = c >= 2 && s >= 1 ? 0.7 : 0.5;
-      add('credssp', 'credssp', conf, start, i, full ? `${proto === PROTOCOL_HYBRID ? 'HYBRID' : 'HYBRID_EX'} selected; ${c} client / ${s} server records alternating (${sizes(start, i)})${euar >= 0 ? ', then the Early User Authorization Result' : error >= 0 ? ', then an error-sized server record' : i < n ? ', then MCS' : ''}` : '');
+      // variant: what ends the exchange (0 Early User Authorization Result, 1 error record, 2 MCS, 3 nothing yet).
+      addStep(out, S_CREDSSP, c >= 2 && s >= 1 ? 0.7 : 0.5, start, i, euar >= 0 ? 0 : error >= 0 ? 1 : i < n ? 2 : 3, c, s, 0);
     }
     if (euar >= 0) {
-      add('early_user_authorization_result', 'credssp', input.cipherSuite !== null ? 0.8 : 0.6, euar, euar + 1, full ? `server record of ${recs[euar]!.length} bytes = 4 bytes of plaintext under the negotiated suite (MS-RDPBCGR 2.2.10.2)` : '');
+      addStep(out, S_EUAR, cipherSuite !== null ? 0.8 : 0.6, euar, euar + 1, 0, 0, 0, 0);
       i = euar + 1;
     }
     if (error >= 0) {
-      add(
-        'credssp_error',
-        'credssp',
-        input.cipherSuite !== null ? 0.6 : 0.45,
-        error,
-        error + 1,
-        !full ? '' : `server record of ${recs[error]!.length} bytes (~${pt[error]} plaintext): only a TSRequest with version and errorCode is that small (MS-CSSP 2.2.1), the server reporting a failure`,
-      );
+      addStep(out, S_CREDSSP_ERROR, cipherSuite !== null ? 0.6 : 0.45, error, error + 1, 0, 0, 0, 0);
       i = error + 1;
       credsspFailed = true;
-      stop(i);
+      if (out.stoppedAt < 0 && i < n) out.stoppedAt = i;
     }
   }
 
@@ -315,62 +383,53 @@ export function inferTlsShape(input: ShapeInput, pt: ArrayLike<number>, full: bo
   mcs: {
     if (i >= n || credsspFailed) break mcs;
     if (recs[i]!.dir !== 'c2s' || pt[i]! < T.MCS_CONNECT_INITIAL_MIN) {
-      stop(i);
+      if (out.stoppedAt < 0) out.stoppedAt = i;
       break mcs;
     }
-    add('mcs_connect_initial', 'mcs', 0.6, i, i + 1, full ? `client record of ${recs[i]!.length} bytes (~${pt[i]} plaintext >= ${T.MCS_CONNECT_INITIAL_MIN}) opens the RDP exchange` : '');
+    addStep(out, S_CONNECT_INITIAL, 0.6, i, i + 1, 0, 0, 0, 0);
     i++;
     // Connect Initial may take more than one record when large; the response is the next server record.
     while (i < n && recs[i]!.dir === 'c2s' && pt[i]! > T.TINY) i++;
     if (i >= n) break mcs;
     if (recs[i]!.dir !== 's2c' || pt[i]! < T.MCS_CONNECT_RESPONSE_MIN) {
-      stop(i);
+      if (out.stoppedAt < 0) out.stoppedAt = i;
       break mcs;
     }
-    add('mcs_connect_response', 'mcs', 0.6, i, i + 1, full ? `next server record of ${recs[i]!.length} bytes (~${pt[i]} plaintext) answers it` : '');
+    addStep(out, S_CONNECT_RESPONSE, 0.6, i, i + 1, 0, 0, 0, 0);
     i++;
 
     // 3. Erect Domain, Attach User, Channel Joins: a run of tiny records.
     const runStart = i;
     while (i < n && pt[i]! <= T.TINY) i++;
     if (i - runStart < 2) {
-      stop(runStart);
+      if (out.stoppedAt < 0 && runStart < n) out.stoppedAt = runStart;
       break mcs;
     }
     // Up to the first tiny server record (Attach User Confirm) inclusive; the rest are joins.
     let firstServer = -1;
     for (let k = runStart; k < i; k++) if (recs[k]!.dir === 's2c') { firstServer = k; break; }
     const attachEnd = firstServer >= 0 ? firstServer + 1 : i;
-    add('mcs_erect_domain_attach_user', 'mcs', 0.55, runStart, attachEnd, full ? `tiny records (<= ${T.TINY} plaintext) right after Connect Response: ${sizes(runStart, attachEnd)}` : '');
+    addStep(out, S_ATTACH, 0.55, runStart, attachEnd, 0, 0, 0, 0);
     if (attachEnd < i) {
       let joins = 0;
       for (let k = attachEnd; k < i; k++) if (recs[k]!.dir === 's2c') joins++;
-      add('mcs_channel_join', 'mcs', 0.5, attachEnd, i, full ? `${joins} tiny request/confirm pairs follow (${sizes(attachEnd, i)})` : '');
+      addStep(out, S_JOIN, 0.5, attachEnd, i, 0, joins, 0, 0);
     }
 
     // 4. Client Info.
     if (i >= n) break mcs;
     if (recs[i]!.dir !== 'c2s' || pt[i]! < T.CLIENT_INFO_MIN) {
-      stop(i);
+      if (out.stoppedAt < 0) out.stoppedAt = i;
       break mcs;
     }
-    add('client_info', 'mcs', 0.5, i, i + 1, full ? `client record of ${recs[i]!.length} bytes (~${pt[i]} plaintext) after the joins` : '');
+    addStep(out, S_CLIENT_INFO, 0.5, i, i + 1, 0, 0, 0, 0);
     i++;
 
     // 5. Demand Active = last server record before Confirm Active (a client record >= CONFIRM_ACTIVE_MIN
     //    whose next two client records are small: Synchronize, Control Cooperate ...).
-    const nextClientRecordsSmall = (k: number): boolean => {
-      let seen = 0;
-      for (let m = k + 1; m < n && seen < 2; m++) {
-        if (recs[m]!.dir !== 'c2s') continue;
-        if (pt[m]! >= T.FINALIZATION_MAX) return false;
-        seen++;
-      }
-      return seen === 2;
-    };
     let confirm = -1;
     for (let k = i; k + 1 < n; k++) {
-      if (recs[k]!.dir === 'c2s' && pt[k]! >= T.CONFIRM_ACTIVE_MIN && nextClientRecordsSmall(k)) {
+      if (recs[k]!.dir === 'c2s' && pt[k]! >= T.CONFIRM_ACTIVE_MIN && nextClientRecordsSmall(recs, pt, n, k)) {
         let d = k - 1;
         while (d >= i && recs[d]!.dir !== 's2c') d--;
         if (d >= i && pt[d]! >= T.DEMAND_ACTIVE_MIN) {
@@ -381,18 +440,21 @@ export function inferTlsShape(input: ShapeInput, pt: ArrayLike<number>, full: bo
     }
     if (confirm < 0) {
       // No Demand Active / Confirm Active pattern: licensing, then, if it comes, the bulk stream of an active session.
-      const bulk = bulkStream(i);
-      const licEnd = bulk === null ? n : bulk.from;
-      if (licEnd > i) add('licensing', 'licensing', 0.4, i, licEnd, full ? `records after Client Info with no Demand Active / Confirm Active pattern${bulk === null ? ' yet' : ''} (${sizes(i, Math.min(licEnd, i + 8))}${licEnd - i > 8 ? ' ...' : ''})` : '');
-      if (bulk !== null) addBulk(bulk, `after Client Info, no Demand Active / Confirm Active pattern recognised, but`);
+      const bulk = bulkStream(recs, pt, n, i);
+      const licEnd = !bulk ? n : bulkFrom;
+      // variant 1: no bulk stream (yet).
+      if (licEnd > i) addStep(out, S_LICENSING, 0.4, i, licEnd, bulk ? 0 : 1, 0, 0, 0);
+      // variant 0: after Client Info.
+      if (bulk) addStep(out, S_ACTIVE, bulkInput > 0 ? 0.6 : 0.5, bulkFrom, n, 0, bulkLarge, bulkInput, 0);
       i = n;
       break mcs;
     }
     let demand = confirm - 1;
     while (recs[demand]!.dir !== 's2c') demand--;
-    if (demand > i) add('licensing', 'licensing', 0.45, i, demand, full ? `records between Client Info and Demand Active (${sizes(i, demand)})` : '');
-    add('demand_active', 'capabilities', 0.5, demand, demand + 1, full ? `server record of ${recs[demand]!.length} bytes (~${pt[demand]} plaintext) just before Confirm Active` : '');
-    add('confirm_active', 'capabilities', 0.55, confirm, confirm + 1, full ? `client record of ${recs[confirm]!.length} bytes (~${pt[confirm]} plaintext) followed by small client records (Synchronize / Control)` : '');
+    // variant 2: before Demand Active.
+    if (demand > i) addStep(out, S_LICENSING, 0.45, i, demand, 2, 0, 0, 0);
+    addStep(out, S_DEMAND, 0.5, demand, demand + 1, 0, 0, 0, 0);
+    addStep(out, S_CONFIRM, 0.55, confirm, confirm + 1, 0, 0, 0, 0);
     i = confirm + 1;
 
     // 6. Finalization, then active. The server's answers (Synchronize, Control Cooperate, Control
@@ -415,45 +477,125 @@ export function inferTlsShape(input: ShapeInput, pt: ArrayLike<number>, full: bo
       i++;
     }
     if (fontMap >= 0) {
-      add('finalization', 'finalization', 0.6, finStart, fontMap + 1, full ? `${clientSmall} small client and ${serverSmall} small server records after Confirm Active (${sizes(finStart, fontMap + 1)}): the client's Synchronize, Control Cooperate, Control Request Control, Font List and the server's answers` : '');
+      // variant 0: ended by the Font Map.
+      addStep(out, S_FINALIZATION, 0.6, finStart, fontMap + 1, 0, clientSmall, serverSmall, 0);
       let large = 0;
       for (let k = fontMap + 1; k < n; k++) if (recs[k]!.dir === 's2c' && pt[k]! >= T.LARGE_SERVER) large++;
-      add(
-        'active',
-        'active',
-        large >= T.BULK_MIN_LARGE ? 0.8 : 0.7,
-        fontMap,
-        n,
-        !full ? '' : `server record of ${recs[fontMap]!.length} bytes (~${pt[fontMap]} plaintext), its ${T.FINALIZATION_SERVER_RECORDS}th small record after Confirm Active, is the Font Map that ends the finalization (MS-RDPBCGR 1.3.1.1)${large > 0 ? `; ${large} server records >= ${T.LARGE_SERVER} bytes follow (graphics)` : ''}`,
-      );
+      // variant 2: from the Font Map.
+      addStep(out, S_ACTIVE, large >= T.BULK_MIN_LARGE ? 0.8 : 0.7, fontMap, n, 2, large, 0, 0);
       i = n;
     }
-    if (fontMap < 0 && i > finStart) add('finalization', 'finalization', 0.5, finStart, i, full ? `${i - finStart} records after Confirm Active before the first large server record` : '');
+    // variant 1: up to the first large server record.
+    if (fontMap < 0 && i > finStart) addStep(out, S_FINALIZATION, 0.5, finStart, i, 1, 0, 0, 0);
     if (i < n) {
       let large = 0;
       for (let k = i; k < n; k++) if (recs[k]!.dir === 's2c' && pt[k]! >= T.LARGE_SERVER) large++;
-      add(
-        'active',
-        'active',
-        large >= T.BULK_MIN_LARGE ? 0.8 : 0.6,
-        i,
-        n,
-        !full ? '' : `server record of ${recs[i]!.length} bytes (~${pt[i]} plaintext) after the finalization: graphics updates${large > 1 ? ` (${large} server records >= ${T.LARGE_SERVER} bytes in the ${n - i} records from it)` : ''}`,
-      );
+      // variant 3: from the first large server record after the finalization.
+      addStep(out, S_ACTIVE, large >= T.BULK_MIN_LARGE ? 0.8 : 0.6, i, n, 3, large, 0, 0);
       i = n;
     }
   }
 
   // Fallback: the sequence was not recognised, but bulk server data shows an active session.
-  if (stoppedAt !== null && !credsspFailed) {
-    const from = stoppedAt as number;
-    const bulk = bulkStream(from);
-    if (bulk !== null) addBulk(bulk, full ? `sequence not recognised from frame ${recs[from]!.frame}, but` : '');
+  if (out.stoppedAt >= 0 && !credsspFailed) {
+    // variant 1: the sequence stopped matching at record c.
+    if (bulkStream(recs, pt, n, out.stoppedAt)) addStep(out, S_ACTIVE, bulkInput > 0 ? 0.6 : 0.5, bulkFrom, n, 1, bulkLarge, bulkInput, out.stoppedAt);
   }
 
-  let reached: Phase = 'tls';
-  for (const s of steps) if (PHASE_ORDER.indexOf(s.phase) > PHASE_ORDER.indexOf(reached)) reached = s.phase;
-  return { steps, reached, unexplainedFrom: stoppedAt === null ? null : recs[stoppedAt as number]!.frame };
+  let reached = 0;
+  for (let k = 0; k < out.count; k++) {
+    const p = PHASE_ORDER.indexOf(STEP_PHASES[out.code[k]!]!);
+    if (p > reached) reached = p;
+  }
+  out.reachedIndex = reached;
+}
+
+/** "c81 s286 c567": direction and length of recs[from, to). */
+function sizes(recs: readonly AppRecord[], from: number, to: number): string {
+  let out = '';
+  for (let k = from; k < to; k++) out += `${k > from ? ' ' : ''}${recs[k]!.dir === 'c2s' ? 'c' : 's'}${recs[k]!.length}`;
+  return out;
+}
+
+/** The reason of step `k` of `s` (the inference over `recs` and `pt` under selectedProtocol `proto`), one line. */
+export function shapeStepReason(s: ShapeSteps, k: number, recs: readonly AppRecord[], pt: ArrayLike<number>, proto: number | null): string {
+  const from = s.from[k]!;
+  const to = s.to[k]!;
+  const v = s.variant[k]!;
+  const a = s.a[k]!;
+  const b = s.b[k]!;
+  const r = recs[from]!;
+  switch (s.code[k]) {
+    case S_CREDSSP:
+      return `${proto === PROTOCOL_HYBRID ? 'HYBRID' : 'HYBRID_EX'} selected; ${a} client / ${b} server records alternating (${sizes(recs, from, to)})${v === 0 ? ', then the Early User Authorization Result' : v === 1 ? ', then an error-sized server record' : v === 2 ? ', then MCS' : ''}`;
+    case S_EUAR:
+      return `server record of ${r.length} bytes = 4 bytes of plaintext under the negotiated suite (MS-RDPBCGR 2.2.10.2)`;
+    case S_CREDSSP_ERROR:
+      return `server record of ${r.length} bytes (~${pt[from]} plaintext): only a TSRequest with version and errorCode is that small (MS-CSSP 2.2.1), the server reporting a failure`;
+    case S_CONNECT_INITIAL:
+      return `client record of ${r.length} bytes (~${pt[from]} plaintext >= ${T.MCS_CONNECT_INITIAL_MIN}) opens the RDP exchange`;
+    case S_CONNECT_RESPONSE:
+      return `next server record of ${r.length} bytes (~${pt[from]} plaintext) answers it`;
+    case S_ATTACH:
+      return `tiny records (<= ${T.TINY} plaintext) right after Connect Response: ${sizes(recs, from, to)}`;
+    case S_JOIN:
+      return `${a} tiny request/confirm pairs follow (${sizes(recs, from, to)})`;
+    case S_CLIENT_INFO:
+      return `client record of ${r.length} bytes (~${pt[from]} plaintext) after the joins`;
+    case S_LICENSING:
+      if (v === 2) return `records between Client Info and Demand Active (${sizes(recs, from, to)})`;
+      return `records after Client Info with no Demand Active / Confirm Active pattern${v === 1 ? ' yet' : ''} (${sizes(recs, from, Math.min(to, from + 8))}${to - from > 8 ? ' ...' : ''})`;
+    case S_DEMAND:
+      return `server record of ${r.length} bytes (~${pt[from]} plaintext) just before Confirm Active`;
+    case S_CONFIRM:
+      return `client record of ${r.length} bytes (~${pt[from]} plaintext) followed by small client records (Synchronize / Control)`;
+    case S_FINALIZATION:
+      if (v === 0) return `${a} small client and ${b} small server records after Confirm Active (${sizes(recs, from, to)}): the client's Synchronize, Control Cooperate, Control Request Control, Font List and the server's answers`;
+      return `${to - from} records after Confirm Active before the first large server record`;
+    default: {
+      // S_ACTIVE
+      if (v === 0 || v === 1) {
+        const why = v === 0 ? `after Client Info, no Demand Active / Confirm Active pattern recognised, but` : `sequence not recognised from frame ${recs[s.c[k]!]!.frame}, but`;
+        return `${why} ${a} server records >= ${T.LARGE_SERVER} bytes follow (bulk graphics)${b > 0 ? ` with ${b} small client records (input)` : ''}`;
+      }
+      if (v === 2) return `server record of ${r.length} bytes (~${pt[from]} plaintext), its ${T.FINALIZATION_SERVER_RECORDS}th small record after Confirm Active, is the Font Map that ends the finalization (MS-RDPBCGR 1.3.1.1)${a > 0 ? `; ${a} server records >= ${T.LARGE_SERVER} bytes follow (graphics)` : ''}`;
+      return `server record of ${r.length} bytes (~${pt[from]} plaintext) after the finalization: graphics updates${a > 1 ? ` (${a} server records >= ${T.LARGE_SERVER} bytes in the ${to - from} records from it)` : ''}`;
+    }
+  }
+}
+
+const scratchSteps = new ShapeSteps();
+
+/**
+ * inferTlsPhases with the plaintext estimates given (`pt[k]` = estimatePlaintext of `records[k]`
+ * under the input's suite, version and encrypt-then-MAC) instead of recomputed. With `full` false,
+ * the same steps (names, phases, confidences, times, order; same `reached` and `unexplainedFrom`)
+ * but without their frames (an empty array) and reasons (''). The inference itself is
+ * inferShapeSteps, which src/handshake/shape.ts calls for every new record without building steps.
+ */
+export function inferTlsShape(input: ShapeInput, pt: ArrayLike<number>, full: boolean): ShapeResult {
+  const recs = input.records;
+  const s = scratchSteps;
+  inferShapeSteps(recs, recs.length, pt, input.selectedProtocol, input.cipherSuite, input.version, input.encryptThenMac ?? false, s);
+  const steps: ShapeStep[] = [];
+  for (let k = 0; k < s.count; k++) {
+    const code = s.code[k]!;
+    let frames = NO_FRAMES;
+    if (full) {
+      frames = [];
+      for (let m = s.from[k]!; m < s.to[k]!; m++) frames.push(recs[m]!.frame);
+    }
+    steps.push({
+      step: STEP_NAMES[code]!,
+      phase: STEP_PHASES[code]!,
+      inferred: true,
+      confidence: s.confidence[k]!,
+      frames,
+      time: recs[s.from[k]!]!.time,
+      reason: full ? shapeStepReason(s, k, recs, pt, input.selectedProtocol) : '',
+    });
+  }
+  return { steps, reached: PHASE_ORDER[s.reachedIndex]!, unexplainedFrom: s.stoppedAt < 0 ? null : recs[s.stoppedAt]!.frame };
 }
 
 /** True when the negotiated version needs splitTls13Records before inferTlsPhases. */
