@@ -8,7 +8,7 @@ import { causeRank, causeShort } from './catalogue.js';
 import { PROTOCOL_RDP, protocolNames } from './codes.js';
 import { RULES, WARNING_RULES } from './rules/index.js';
 import { dnsCaptureFindings } from './capture.js';
-import { gatewayFindings } from './gateway.js';
+import { gatewayConnectionFindings, gatewayFindings } from './gateway.js';
 import { plural } from './facts.js';
 import type { DiagnosisInput, Finding, ProbeGroup } from './types.js';
 import { applyAttemptLinks, attemptRuns, linkAttempts, type AttemptLink } from './attempts.js';
@@ -42,6 +42,9 @@ export function diagnoseConnection(conn: ConnectionRecord, input: DiagnosisInput
     }
     return warnings;
   }
+  // An RD Gateway refused the tunnelled connection before its channel opened (gateway-tunnel.ts): the
+  // gateway's answer is the cause; the RDP rules have no RDP handshake to read.
+  if (conn.gateway?.refusal != null && conn.died?.how === 'gateway_refusal') return sortFindings(gatewayConnectionFindings(conn));
   let findings: Finding[] = [];
   for (const rule of RULES) {
     const f = rule.check(conn, input);
@@ -125,11 +128,17 @@ function clientIp(conn: ConnectionRecord): string {
 
 /** "ip:port" as the reports spell endpoints (flow/types.ts endpointText: IPv6 in brackets). */
 function serverKey(conn: ConnectionRecord): string {
+  const gw = conn.gateway;
+  // A tunnelled connection: the target as named (connections[].server), where the report's servers list it.
+  if (gw !== undefined && gw.target !== null) return conn.server;
   return endpointText(conn.flow.server);
 }
 
 /** The same for people (the same text). */
 function serverLabel(conn: ConnectionRecord): string {
+  // A tunnelled connection (ConnectionRecord.gateway): the target as the client named it, and the gateway.
+  const gw = conn.gateway;
+  if (gw !== undefined) return gw.target !== null ? `${JSON.stringify(gw.target.host)} port ${gw.target.port} through the RD Gateway ${gw.gateway}` : `the RD Gateway ${gw.gateway}`;
   return endpointText(conn.flow.server);
 }
 

@@ -30,7 +30,9 @@ import { clientRandomKey, type KeyLog } from '../rdp/keylog.js';
 import { decryptRecord, suiteParams, tls12Keys, type RecordKeys } from '../rdp/tls-decrypt.js';
 import { GatewayPlainReader, type GatewayPlain } from './gateway-plain.js';
 import { parseCertificateDetailed } from '../rdp/x509.js';
-import type { CertificateInfo } from './types.js';
+import type { CertificateInfo, ConnectionRecord } from './types.js';
+import { ConnectionMachine } from './machine.js';
+import { isTunnelAttempt, tunnelRecord } from './gateway-tunnel.js';
 
 /** TCP port of the RD Gateway's HTTPS transport (MS-TSGU 2.1: HTTPS on port 443). */
 export const GATEWAY_TCP_PORT = 443;
@@ -98,6 +100,22 @@ export interface GatewaySighting {
 
 const SIDE = ['client', 'server'] as const;
 
+/**
+ * With the key log: the connection the gateway tunnels becomes a ConnectionRecord of its own
+ * (gateway-tunnel.ts), its DATA packets' bytes read by a ConnectionMachine as a direct flow's.
+ */
+export interface GatewayTunnelOptions {
+  /** Bytes decoded per direction by the tunnelled connection's machine (machine.ts DEFAULT_BYTE_BUDGET). */
+  byteBudget?: number;
+  /** The tunnelled connection's record, when the outer flow ends (id "c" + the outer flow's id). */
+  onRecord(rec: ConnectionRecord): void;
+}
+
+/** TCP events kept for the tunnelled connection's machine before the outer TLS is known to be decrypted. */
+const HELD_TCP_EVENTS = 16;
+/** Frames whose time is kept for the gateway phases (the outer exchange is a few dozen frames). */
+const FRAME_TIMES = 256;
+
 /** The StreamConsumer of a flow to the gateway port (TCP) or to GATEWAY_UDP_PORT (UDP). */
 export class GatewayWatch implements StreamConsumer {
   private readonly held: [Buffer[], Buffer[]] = [[], []];
@@ -116,26 +134,50 @@ export class GatewayWatch implements StreamConsumer {
   private readonly dec: [{ keys: RecordKeys; seq: number } | null, { keys: RecordKeys; seq: number } | null] = [null, null];
   private reader: GatewayPlainReader | null = null;
   private limit = WATCH_BYTES;
+  /** The tunnelled connection's machine (created when the outer TLS is decrypted), the TCP events before it, whether it wants bytes. */
+  private machine: ConnectionMachine | null = null;
+  private heldEvents: TcpEvent[] | null = null;
+  private machineWants = true;
+  /** The time of the frame being read, and of the frames that carried decrypted records. */
+  private now = 0;
+  private readonly frameTimes = new Map<number, number>();
 
   constructor(
     readonly facts: FlowFacts,
     private readonly file: string,
     private readonly onSighting: (s: Omit<GatewaySighting, 'id'>) => void,
     private readonly keys: KeyLog | null = null,
+    private readonly tunnel: GatewayTunnelOptions | null = null,
   ) {}
 
   onTcpEvent(ev: TcpEvent): void {
+    if (this.tunnel !== null) {
+      if (this.machine !== null) this.machine.onTcpEvent(ev);
+      else if (ev.kind !== 'retransmission') {
+        const h = (this.heldEvents ??= []);
+        if (h.length < HELD_TCP_EVENTS) h.push(ev);
+      }
+    }
     if (this.close !== null) return;
     if (ev.kind === 'fin' || ev.kind === 'rst') this.close = { how: ev.kind, by: SIDE[ev.dir], frame: ev.frame };
   }
 
-  onGap(): void {
+  onGap(dir: Dir, missingBytes: number, frame: number, time: number): void {
     // A hole in the handshake bytes: what follows cannot be framed as records.
     this.done = true;
+    this.machine?.onGap(dir, missingBytes, frame, time);
   }
 
-  onData(dir: Dir, data: Buffer, frame: number, _time: number): boolean {
+  /** The bytes of a DATA packet (gateway-plain.ts): the tunnelled connection's stream. */
+  private readonly onTunnelData = (dir: Dir, data: Buffer, frame: number): void => {
+    const m = this.machine;
+    if (m === null || !this.machineWants) return;
+    this.machineWants = m.onData(dir, data, frame, this.now);
+  };
+
+  onData(dir: Dir, data: Buffer, frame: number, time: number): boolean {
     if (this.done || this.notTls) return false;
+    this.now = time;
     if (this.facts.transport === 'udp') return false;
     if (this.tls === null && dir === 1 && this.heldBytes[0] === 0) return true; // the server speaks first: wait for the client
     if (this.read[dir]! + this.heldBytes[dir]! + data.length > this.limit) data = data.subarray(0, Math.max(0, this.limit - this.read[dir]! - this.heldBytes[dir]!));
@@ -201,6 +243,7 @@ export class GatewayWatch implements StreamConsumer {
         this.tls.decryption = 'failed';
       } else {
         st.seq++;
+        if (this.frameTimes.size < FRAME_TIMES) this.frameTimes.set(frame, this.now);
         if (r.value.contentType === CONTENT_APPLICATION_DATA) {
           const side = SIDE[dir];
           this.tls.firstAppData[side] ??= frame;
@@ -250,6 +293,7 @@ export class GatewayWatch implements StreamConsumer {
         return;
       }
       if (this.keys !== null && this.keys.size + (this.keys.refresh !== null ? 1 : 0) > 0) this.clientRandom = Uint8Array.from(c.value.random);
+      this.frameTimes.set(frame, this.now);
       this.tls = {
         decryption: null,
         plain: null,
@@ -287,7 +331,8 @@ export class GatewayWatch implements StreamConsumer {
         else {
           this.pending = tls12Keys(p, ms, random, s.value.random, s.value.extensions.some((e) => e.type === EXT_ENCRYPT_THEN_MAC));
           t.decryption = 'decrypted';
-          this.reader = new GatewayPlainReader();
+          this.startTunnel();
+          this.reader = new GatewayPlainReader(this.machine !== null ? this.onTunnelData : null);
           t.plain = this.reader.out;
           this.limit = WATCH_BYTES_DECRYPTED;
         }
@@ -300,8 +345,46 @@ export class GatewayWatch implements StreamConsumer {
     }
   }
 
-  onEnd(facts: FlowFacts, reason: FlowEndReason, _captureEnd: number): void {
+  /** The outer TLS is decrypted: the machine of the connection it may tunnel, with the TCP events so far. */
+  private startTunnel(): void {
+    const o = this.tunnel;
+    if (o === null || this.machine !== null) return;
+    let rec: ConnectionRecord | null = null;
+    const m = new ConnectionMachine(this.facts, {
+      id: `c${this.facts.id}`,
+      file: this.file,
+      fileIndex: this.facts.fileIndex,
+      ...(o.byteBudget !== undefined ? { byteBudget: o.byteBudget } : {}),
+      keys: this.keys,
+      onRecord: (r) => {
+        rec = r;
+      },
+    });
+    this.machine = m;
+    this.finishTunnel = (facts, reason, captureEnd) => {
+      m.onEnd(facts, reason, captureEnd);
+      return rec;
+    };
+    for (const ev of this.heldEvents ?? []) m.onTcpEvent(ev);
+    this.heldEvents = null;
+  }
+
+  private finishTunnel: ((facts: FlowFacts, reason: FlowEndReason, captureEnd: number) => ConnectionRecord | null) | null = null;
+
+  onEnd(facts: FlowFacts, reason: FlowEndReason, captureEnd: number): void {
     if (facts.transport === 'tcp' && this.tls === null) return;
+    const t = this.tls;
+    const plain = t?.plain ?? null;
+    if (this.finishTunnel !== null && t !== null && plain !== null && isTunnelAttempt(plain)) {
+      // The tunnelled RDP connection (or the attempt the gateway refused): a connection record of its own.
+      const rec = this.finishTunnel(facts, reason, captureEnd);
+      if (rec !== null) {
+        tunnelRecord(rec, { server: facts.server, sni: t.sni, clientHelloFrame: t.clientHelloFrame, plain, timeOf: (f) => this.frameTimes.get(f) ?? facts.start });
+        this.tunnel!.onRecord(rec);
+      }
+    }
+    this.machine = null;
+    this.finishTunnel = null;
     const c = this.close;
     this.onSighting({
       file: this.file,
