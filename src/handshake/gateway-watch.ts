@@ -175,12 +175,25 @@ export class GatewayWatch implements StreamConsumer {
     this.machineWants = m.onData(dir, data, frame, this.now);
   };
 
+  /**
+   * The tunnelled connection's machine reads its decrypted session to the end (a Set Error Info comes
+   * last): then so does the watch, and the flow table reassembles past its per-flow limit (StreamConsumer.wholeStream).
+   */
+  get wholeStream(): boolean {
+    return this.machine !== null && this.machineWants && this.machine.wholeStream;
+  }
+
+  private get byteLimit(): number {
+    return this.wholeStream ? Infinity : this.limit;
+  }
+
   onData(dir: Dir, data: Buffer, frame: number, time: number): boolean {
     if (this.done || this.notTls) return false;
     this.now = time;
     if (this.facts.transport === 'udp') return false;
     if (this.tls === null && dir === 1 && this.heldBytes[0] === 0) return true; // the server speaks first: wait for the client
-    if (this.read[dir]! + this.heldBytes[dir]! + data.length > this.limit) data = data.subarray(0, Math.max(0, this.limit - this.read[dir]! - this.heldBytes[dir]!));
+    const limit = this.byteLimit;
+    if (this.read[dir]! + this.heldBytes[dir]! + data.length > limit) data = data.subarray(0, Math.max(0, limit - this.read[dir]! - this.heldBytes[dir]!));
     if (data.length > 0) {
       this.held[dir]!.push(data);
       this.heldBytes[dir]! += data.length;
@@ -189,7 +202,7 @@ export class GatewayWatch implements StreamConsumer {
     if (this.notTls) return false;
     const t = this.tls;
     if (this.reader === null && t !== null && t.appRecords.client >= WATCH_APP_RECORDS && t.appRecords.server >= WATCH_APP_RECORDS) this.done = true;
-    if (this.read[0]! + this.heldBytes[0]! >= this.limit && this.read[1]! + this.heldBytes[1]! >= this.limit) this.done = true;
+    if (this.read[0]! + this.heldBytes[0]! >= this.byteLimit && this.read[1]! + this.heldBytes[1]! >= this.byteLimit) this.done = true;
     return !this.done;
   }
 
