@@ -53,7 +53,8 @@ export function diagnoseConnection(conn: ConnectionRecord, input: DiagnosisInput
   if (findings.some((f) => f.cause !== 'client_abort' && f.confidence >= BETTER_CAUSE_CONFIDENCE)) {
     findings = findings.filter((f) => f.cause !== 'client_abort');
   }
-  const port = conn.flow.server.port;
+  // Through an RD Gateway the RDP port is the target's (CHANNEL_CREATE), not the gateway's 443.
+  const port = conn.gateway !== undefined ? (conn.gateway.target?.port ?? 3389) : conn.flow.server.port;
   if (port !== 3389) findings = findings.map((f) => onPort(f, port));
   if (conn.outcome === 'incomplete_capture') {
     const why = INCOMPLETE_REASON[conn.incompleteReason ?? ''] ?? 'The capture does not hold the whole connection.';
