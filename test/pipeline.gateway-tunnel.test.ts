@@ -122,7 +122,7 @@ describe.skipIf(!have)('the RDP connection tunnelled through an RD Gateway', () 
   });
 
   it.skipIf(!hasTshark)("the tunnelled connection's frames are the frames tshark's decryption shows carrying its bytes", async () => {
-    for (const name of ['gateway_keylog_tunnel_nla_failed', 'gateway_keylog_kdcproxy_ntlm']) {
+    for (const name of ['gateway_keylog_tunnel_nla_failed', 'gateway_keylog_kdcproxy_ntlm', 'gateway_keylog_tls13_tunnel']) {
       const t = tunnelledFrames(name);
       const c = (await run(name)).connections[0]!;
       const at = (phase: string) => c.phases.find((p) => p.phase === phase)!.frame;
@@ -143,10 +143,12 @@ describe.skipIf(!have)('the RDP connection tunnelled through an RD Gateway', () 
       for (const e of rdpEvents) {
         expect(t.get(e.frame)?.dir, `${name}: ${e.event} at frame ${e.frame}`).toBe(e.direction);
       }
-      if (name === 'gateway_keylog_tunnel_nla_failed') {
-        // The death: the target's close_notify, an encrypted alert record (content type 21) in a server DATA packet.
-        const alert = [...t].find(([, v]) => v.dir === 's2c' && v.rdp[0] === 0x15)![0];
-        expect(c.died!.frame).toBe(alert);
+      if (name !== 'gateway_keylog_kdcproxy_ntlm') {
+        // The death: the target's close_notify, its last record in a server DATA packet (content type 21
+        // in TLS 1.2; in TLS 1.3 an application_data record whose inner type is the alert, RFC 8446 5.2).
+        const [alert, last] = [...t].filter(([, v]) => v.dir === 's2c').at(-1)!;
+        expect(last.rdp[0], name).toBe(name === 'gateway_keylog_tls13_tunnel' ? 0x17 : 0x15);
+        expect(c.died!.frame, name).toBe(alert);
       }
     }
   });
@@ -167,6 +169,25 @@ describe.skipIf(!have)('the RDP connection tunnelled through an RD Gateway', () 
       [10, 'RD Gateway: HTTP 401 Unauthorized'],
       [12, 'RD Gateway: HTTP 101 Switching Protocols'],
     ]);
+  });
+
+  it('gateway_keylog_tls13_tunnel: the outer TLS 1.3 is decrypted with its handshake and traffic secrets, and so is the tunnelled TLS 1.3', async () => {
+    const r = await run('gateway_keylog_tls13_tunnel');
+    expect(r.warnings).toContain('TLS decryption of HTTPS to port 443 (RD Gateway): 1 connection decrypted, 0 whose records did not authenticate, 0 without a secret, 0 with a version or cipher suite not decrypted (TLS 1.2 and 1.3 are)');
+    const g = r.gateways[0]!;
+    expect(g.text).toContain('TLS1.3 handshake completed');
+    expect(g.text).toContain('the tunnel to "rdp-srv02.corp.example" port 3389 is open (frame 19)');
+    // The gateway's certificate, encrypted in TLS 1.3 (RFC 8446 4.4.2), is read once decrypted (the fixture's chain is rdp-srv02's).
+    expect(g.names).toEqual(['rdg.corp.example', 'rdp-srv02.corp.example', 'rdp-srv02']);
+    const c = r.connections[0]!;
+    expect(c.phases.map((p) => p.phase)).toEqual(['tcp', 'gateway_tls', 'gateway_auth', 'gateway_tunnel', 'gateway_channel', 'x224', 'tls', 'credssp']);
+    expect(c.tls?.version).toBe('TLS1.3');
+    expect(c.tls?.decryption?.status).toBe('decrypted');
+    expect(c.credssp?.errorCode).toBe(0xc000006d);
+    expect(c.findings[0]!.cause).toBe('nla_failed');
+    // The gateway's NewSessionTickets (post-handshake, under the traffic keys) are not HTTP: nothing stopped the reading.
+    expect(c.gateway!.exchange.problem).toBeNull();
+    expect(c.gateway!.exchange.packets.map((k) => k.type)).toEqual(['handshake_request', 'handshake_response', 'tunnel_create', 'tunnel_response', 'tunnel_auth', 'tunnel_auth_response', 'channel_create', 'channel_response', 'close_channel', 'close_channel_response']);
   });
 
   it('the refused attempts die in their gateway phase at the gateway\'s answer, with the gateway cause (never in phase tcp)', async () => {

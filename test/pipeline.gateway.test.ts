@@ -39,6 +39,7 @@ describe.skipIf(gateways.length === 0)('RD Gateway connections without keys (fix
       'gateway_keylog_403',
       'gateway_keylog_kdcproxy_ntlm',
       'gateway_keylog_rap_refused',
+      'gateway_keylog_tls13_tunnel',
       'gateway_keylog_tunnel_nla_failed',
       'gateway_keylog_unreachable',
       'gateway_named_refused',
@@ -132,7 +133,7 @@ describe.skipIf(gateways.length === 0)('RD Gateway connections with the key log 
     expect(g.text).not.toContain('401');
     // The refusal is the connection's: the headline names the target, the gateway and the cause once.
     expect(r.summary.headline).toBe('The connection attempt to "rdp-srv09.corp.example" port 3389 through the RD Gateway 10.20.0.42:443 failed: the RD Gateway\'s resource authorization policy (RD RAP) refused the target "rdp-srv09.corp.example" port 3389.');
-    expect(r.warnings).toContain('TLS decryption of HTTPS to port 443 (RD Gateway): 1 connection decrypted, 0 whose records did not authenticate, 0 without a secret, 0 with a version or cipher suite not decrypted (TLS 1.2 is)');
+    expect(r.warnings).toContain('TLS decryption of HTTPS to port 443 (RD Gateway): 1 connection decrypted, 0 whose records did not authenticate, 0 without a secret, 0 with a version or cipher suite not decrypted (TLS 1.2 and 1.3 are)');
   });
 
   it('gateway_keylog_401: the last 401 after the NTLM exchange is the refusal, with its frame', async () => {
@@ -180,6 +181,7 @@ describe.skipIf(gateways.length === 0)('exit code', () => {
       gateway_keylog_unreachable: 1,
       gateway_keylog_403: 1,
       gateway_keylog_tunnel_nla_failed: 1,
+      gateway_keylog_tls13_tunnel: 1,
     });
   });
 });

@@ -220,7 +220,7 @@ function shown(g: GatewaySighting): string {
   } else parts.push(`${t.version ?? 'TLS'} handshake started (ServerHello in frame ${t.serverHelloFrame}) but no encrypted data followed from both sides`);
   if (t.plain !== null) parts.push(...plainSays(t.plain));
   else if (t.decryption === 'no_key') parts.push('the key log has no secret for this session');
-  else if (t.decryption === 'unsupported') parts.push(`its ${t.version ?? 'TLS'} records are not decrypted (TLS 1.2 is)`);
+  else if (t.decryption === 'unsupported') parts.push(`its ${t.version ?? 'TLS'} records are not decrypted (TLS 1.2 and 1.3 are)`);
   const c = t.certificate;
   if (c !== null) {
     const at = g.start;

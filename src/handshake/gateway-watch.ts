@@ -15,19 +15,21 @@ import {
   CONTENT_HANDSHAKE,
   HS_CERTIFICATE,
   HS_CLIENT_HELLO,
+  HS_FINISHED,
   HS_SERVER_HELLO,
   HandshakeDefragmenter,
   certificateIsEncrypted,
   looksLikeTlsRecord,
   parseAlert,
   parseCertificateList,
+  parseCertificateList13,
   parseClientHello,
   parseServerHello,
   readTlsRecord,
 } from '../rdp/tls.js';
 import { alertName, versionName } from '../rdp/tls-codes.js';
 import { clientRandomKey, type KeyLog } from '../rdp/keylog.js';
-import { decryptRecord, suiteParams, tls12Keys, type RecordKeys } from '../rdp/tls-decrypt.js';
+import { decryptRecord, suiteParams, tls12Keys, tls13Keys, type RecordKeys, type SuiteParams } from '../rdp/tls-decrypt.js';
 import { GatewayPlainReader, type GatewayPlain } from './gateway-plain.js';
 import { parseCertificateDetailed } from '../rdp/x509.js';
 import type { CertificateInfo, ConnectionRecord } from './types.js';
@@ -69,7 +71,7 @@ export interface GatewayTls {
   /**
    * With a key log: whether the records were decrypted ('decrypted'), the log had no secret for
    * this session ('no_key'), the version or suite is not one we decrypt ('unsupported': TLS 1.2
-   * only for now), or a record did not authenticate ('failed'); null without a key log.
+   * and 1.3 are), or a record did not authenticate ('failed'); null without a key log.
    */
   decryption: 'decrypted' | 'no_key' | 'unsupported' | 'failed' | null;
   /** What the decrypted HTTP transport said (gateway-plain.ts), or null. */
@@ -132,6 +134,12 @@ export class GatewayWatch implements StreamConsumer {
   private clientRandom: Uint8Array | null = null;
   private pending: { client: RecordKeys; server: RecordKeys } | null = null;
   private readonly dec: [{ keys: RecordKeys; seq: number } | null, { keys: RecordKeys; seq: number } | null] = [null, null];
+  /**
+   * TLS 1.3 (RFC 8446 7.1): every record after the ServerHello is protected, with the handshake
+   * traffic keys until the side's Finished, then with its application traffic keys (the key log's
+   * *_TRAFFIC_SECRET_0); the suite, the session's secrets and each side's decrypted handshake messages.
+   */
+  private tls13: { params: SuiteParams; client0: Buffer | null; server0: Buffer | null; hs: [HandshakeDefragmenter, HandshakeDefragmenter]; finished: [boolean, boolean] } | null = null;
   private reader: GatewayPlainReader | null = null;
   private limit = WATCH_BYTES;
   /** The tunnelled connection's machine (created when the outer TLS is decrypted), the TCP events before it, whether it wants bytes. */
@@ -247,7 +255,7 @@ export class GatewayWatch implements StreamConsumer {
       if (k !== null) this.dec[dir] = { keys: dir === 0 ? k.client : k.server, seq: 0 };
       return;
     }
-    const st = this.ccs[dir] ? this.dec[dir] : null;
+    const st = this.tls13 !== null ? (type === CONTENT_APPLICATION_DATA ? this.dec[dir] : null) : this.ccs[dir] ? this.dec[dir] : null;
     if (st != null && this.tls !== null) {
       // A protected record of a side whose keys we have (RFC 5246 6.2.3): decrypt it in order.
       const r = decryptRecord(st.keys, st.seq, type, (buf[off - 4]! << 8) | buf[off - 3]!, buf, off, end);
@@ -264,6 +272,8 @@ export class GatewayWatch implements StreamConsumer {
           this.reader?.push(dir, r.value.plaintext, frame);
         } else if (r.value.contentType === CONTENT_ALERT && r.value.plaintext.length === 2) {
           this.tls.alerts.push({ frame, by: SIDE[dir], description: alertName(r.value.plaintext[1]!) });
+        } else if (r.value.contentType === CONTENT_HANDSHAKE && this.tls13 !== null) {
+          this.handshake13(dir, r.value.plaintext, frame);
         }
         return;
       }
@@ -295,6 +305,42 @@ export class GatewayWatch implements StreamConsumer {
       }
       this.message(dir, m.value.msgType, m.value.body, m.value.lastFrame);
       if (this.notTls || this.done) return;
+    }
+  }
+
+  /**
+   * A side's decrypted TLS 1.3 handshake messages (RFC 8446 4.3-4.6): its Finished switches its
+   * records to the application traffic keys (7.1). NewSessionTicket and the rest are skipped; a
+   * KeyUpdate (4.6.3) is not followed, so the records after it do not authenticate ('failed').
+   */
+  private handshake13(dir: Dir, plain: Buffer, frame: number): void {
+    const t13 = this.tls13!;
+    if (t13.finished[dir]) return;
+    const d = t13.hs[dir];
+    if (d.push(plain, 0, plain.length, frame) !== null) {
+      this.dec[dir] = null;
+      return;
+    }
+    for (;;) {
+      const m = d.next();
+      if (!m.ok) {
+        if (m.kind === 'malformed') this.dec[dir] = null;
+        return;
+      }
+      const t = this.tls;
+      if (m.value.msgType === HS_CERTIFICATE && dir === 1 && t !== null && t.certificate === null) {
+        // RFC 8446 4.4.2: the gateway's certificate, readable once decrypted.
+        const l = parseCertificateList13(m.value.body, 0, m.value.body.length);
+        if (l.ok && l.value.certificates.length > 0) {
+          t.certificateFrame = m.value.lastFrame;
+          t.certificate = parseCertificateDetailed(l.value.certificates[0]!).info;
+        }
+      }
+      if (m.value.msgType !== HS_FINISHED) continue;
+      t13.finished[dir] = true;
+      const secret = dir === 0 ? t13.client0 : t13.server0;
+      this.dec[dir] = secret === null ? null : { keys: tls13Keys(t13.params, secret), seq: 0 };
+      return;
     }
   }
 
@@ -339,7 +385,22 @@ export class GatewayWatch implements StreamConsumer {
         let ms = this.keys.master.get(cr);
         if (ms === undefined && this.keys.refresh?.()) ms = this.keys.master.get(cr);
         const p = suiteParams(s.value.cipherSuite);
-        if (s.value.version !== 0x0303 || p === null || p.tls13) t.decryption = ms === undefined && !this.keys.tls13.has(cr) ? 'no_key' : 'unsupported';
+        let s13 = this.keys.tls13.get(cr);
+        if (s.value.version === 0x0304 && (s13?.clientHandshake == null || s13.serverHandshake == null) && this.keys.refresh?.()) s13 = this.keys.tls13.get(cr);
+        if (s.value.version === 0x0304 && p !== null && p.tls13) {
+          // RFC 8446 7.1: the handshake traffic secrets protect the rest of the handshake.
+          if (s13?.clientHandshake == null || s13.serverHandshake == null) t.decryption = 'no_key';
+          else {
+            this.tls13 = { params: p, client0: s13.clientTraffic0, server0: s13.serverTraffic0, hs: [new HandshakeDefragmenter(), new HandshakeDefragmenter()], finished: [false, false] };
+            this.dec[0] = { keys: tls13Keys(p, s13.clientHandshake), seq: 0 };
+            this.dec[1] = { keys: tls13Keys(p, s13.serverHandshake), seq: 0 };
+            t.decryption = 'decrypted';
+            this.startTunnel();
+            this.reader = new GatewayPlainReader(this.machine !== null ? this.onTunnelData : null);
+            t.plain = this.reader.out;
+            this.limit = WATCH_BYTES_DECRYPTED;
+          }
+        } else if (s.value.version !== 0x0303 || p === null || p.tls13) t.decryption = ms === undefined && s13 === undefined ? 'no_key' : 'unsupported';
         else if (ms === undefined) t.decryption = 'no_key';
         else {
           this.pending = tls12Keys(p, ms, random, s.value.random, s.value.extensions.some((e) => e.type === EXT_ENCRYPT_THEN_MAC));

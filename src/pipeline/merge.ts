@@ -358,7 +358,7 @@ export function keyLogWarnings(parts: FilePart[], conns: ConnectionRecord[], gat
     if (d !== null) gw[d]++;
   }
   if (gw.decrypted + gw.failed + gw.no_key + gw.unsupported > 0) {
-    out.push(`TLS decryption of HTTPS to port 443 (RD Gateway): ${gw.decrypted} connection${gw.decrypted === 1 ? '' : 's'} decrypted, ${gw.failed} whose records did not authenticate, ${gw.no_key} without a secret, ${gw.unsupported} with a version or cipher suite not decrypted (TLS 1.2 is)`);
+    out.push(`TLS decryption of HTTPS to port 443 (RD Gateway): ${gw.decrypted} connection${gw.decrypted === 1 ? '' : 's'} decrypted, ${gw.failed} whose records did not authenticate, ${gw.no_key} without a secret, ${gw.unsupported} with a version or cipher suite not decrypted (TLS 1.2 and 1.3 are)`);
   }
   return out;
 }
