@@ -11,6 +11,7 @@
 import type { GatewaySighting } from '../handshake/gateway-watch.js';
 import type { CertificateInfo, ConnectionRecord, GatewayExchange } from '../handshake/types.js';
 import { endpointText } from '../flow/types.js';
+import { isLegacyChannel } from '../handshake/gateway-tunnel.js';
 import type { DiagnosisInput, Finding } from './types.js';
 import { filterString, framesText, isoDateTime, makeFinding, plural, secondsText } from './facts.js';
 
@@ -189,7 +190,9 @@ function note(evidence: GatewayEvidence, list: GatewaySighting[], side: GatewayS
   const tail = decrypted
     ? recorded.length > 0
       ? `The RDP ${recorded.length === 1 ? 'connection' : 'connections'} through the gateway ${recorded.length === 1 ? 'is' : 'are'} ${recorded.join(', ')}, with ${recorded.length === 1 ? 'its' : 'their'} gateway and RDP phases.`
-      : ''
+      : list.some((g) => g.tls?.plain != null && isLegacyChannel(g.tls.plain) && g.tls.plain.data.client + g.tls.plain.data.server > 0)
+        ? "The RDP connection inside the tunnel is not analysed: the legacy HTTP transport carries its two directions on two connections (RDG_IN_DATA and RDG_OUT_DATA), which are not joined."
+        : ''
     : evidence === 'possible'
       ? 'a key log of the client\'s TLS sessions (--keylog) would tell whether it carried RDP.'
       : 'whether the gateway accepted the user and reached the target is inside its TLS: a key log of the client\'s TLS sessions (--keylog) would show it.';

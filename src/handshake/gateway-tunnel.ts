@@ -25,6 +25,22 @@ export function isTunnelAttempt(p: GatewayPlain): boolean {
   return p.packets.length > 0 || p.data.client + p.data.server > 0 || p.http.some((x) => x.method === 'RDG_OUT_DATA' || x.method === 'RDG_IN_DATA' || (x.webSocket && !isKdcProxy(x.target)));
 }
 
+/**
+ * The legacy HTTP transport (MS-TSGU 2.2.3.2, 3.3.5.1): the client sends on an RDG_IN_DATA connection
+ * and receives on an RDG_OUT_DATA connection answered 200, two TCP connections. Each carries one
+ * direction of the tunnelled RDP connection, so neither alone is read as it (a one-sided stream would
+ * look like a server that never answered); only a refusal on one of them makes a connection record.
+ * The WebSocket transport (2.2.3.3: the RDG_OUT_DATA upgrade answered 101) carries both directions.
+ */
+export function isLegacyChannel(p: GatewayPlain): boolean {
+  return p.http.some((x) => x.method === 'RDG_IN_DATA' || (x.method === 'RDG_OUT_DATA' && x.status === 200 && !x.webSocket));
+}
+
+/** Both directions of the tunnel run on this connection: the WebSocket upgrade was answered 101. */
+export function carriesBothDirections(p: GatewayPlain): boolean {
+  return p.http.some((x) => x.webSocket && x.status === 101) && !isLegacyChannel(p);
+}
+
 /** MS-TSGU packet types of the tunnel set-up (2.2.10: handshake, tunnel, tunnel authorization). */
 const TUNNEL_PACKETS = new Set(['handshake_request', 'handshake_response', 'extended_auth', 'tunnel_create', 'tunnel_response', 'tunnel_auth', 'tunnel_auth_response']);
 const CHANNEL_PACKETS = new Set(['channel_create', 'channel_response']);

@@ -34,7 +34,7 @@ import { GatewayPlainReader, type GatewayPlain } from './gateway-plain.js';
 import { parseCertificateDetailed } from '../rdp/x509.js';
 import type { CertificateInfo, ConnectionRecord } from './types.js';
 import { ConnectionMachine } from './machine.js';
-import { isTunnelAttempt, tunnelRecord } from './gateway-tunnel.js';
+import { carriesBothDirections, gatewayRefusal, isLegacyChannel, isTunnelAttempt, tunnelRecord } from './gateway-tunnel.js';
 
 /** TCP port of the RD Gateway's HTTPS transport (MS-TSGU 2.1: HTTPS on port 443). */
 export const GATEWAY_TCP_PORT = 443;
@@ -180,6 +180,9 @@ export class GatewayWatch implements StreamConsumer {
   private readonly onTunnelData = (dir: Dir, data: Buffer, frame: number): void => {
     const m = this.machine;
     if (m === null || !this.machineWants) return;
+    // Only a connection that carries both directions (WebSocket) is the tunnelled connection's stream.
+    const p = this.tls?.plain ?? null;
+    if (p === null || !carriesBothDirections(p)) return;
     this.machineWants = m.onData(dir, data, frame, this.now);
   };
 
@@ -449,7 +452,8 @@ export class GatewayWatch implements StreamConsumer {
     if (facts.transport === 'tcp' && this.tls === null) return;
     const t = this.tls;
     const plain = t?.plain ?? null;
-    if (this.finishTunnel !== null && t !== null && plain !== null && isTunnelAttempt(plain)) {
+    // A legacy channel carries one direction of the tunnel: a record only for the gateway's refusal on it.
+    if (this.finishTunnel !== null && t !== null && plain !== null && isTunnelAttempt(plain) && (!isLegacyChannel(plain) || gatewayRefusal(plain) !== null)) {
       // The tunnelled RDP connection (or the attempt the gateway refused): a connection record of its own.
       const rec = this.finishTunnel(facts, reason, captureEnd);
       if (rec !== null) {

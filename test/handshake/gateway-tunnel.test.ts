@@ -4,7 +4,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { GatewayPlainReader, type GatewayPlain } from '../../src/handshake/gateway-plain.js';
-import { gatewayRefusal, isTunnelAttempt, targetText } from '../../src/handshake/gateway-tunnel.js';
+import { carriesBothDirections, gatewayRefusal, isLegacyChannel, isTunnelAttempt, targetText } from '../../src/handshake/gateway-tunnel.js';
 
 const RUNS = Number(process.env.PROP_RUNS ?? 200);
 
@@ -136,6 +136,20 @@ describe('gateway-tunnel', () => {
     expect(refused!.what).toContain('"rdp-srv09.corp.example" port 3389');
     // Once the channel opened, a failed close is not a refusal of the attempt.
     expect(gatewayRefusal({ ...empty(), http: steps, target, packets: [pkt('channel_response', 10, 0), pkt('close_channel', 30, 0x8007_0000 + 5, true)] })).toBeNull();
+  });
+
+  it('the legacy HTTP transport (RDG_IN_DATA, RDG_OUT_DATA answered 200) carries one direction per connection; the WebSocket upgrade both', () => {
+    const ws101 = { ...empty(), http: [http({ status: 101, responseFrame: 2, webSocket: true })] };
+    expect(isLegacyChannel(ws101)).toBe(false);
+    expect(carriesBothDirections(ws101)).toBe(true);
+    const out200 = { ...empty(), http: [http({ status: 200, responseFrame: 2 })] };
+    expect(isLegacyChannel(out200)).toBe(true);
+    expect(carriesBothDirections(out200)).toBe(false);
+    const inData = { ...empty(), http: [http({ method: 'RDG_IN_DATA' })] };
+    expect(isLegacyChannel(inData)).toBe(true);
+    expect(carriesBothDirections(inData)).toBe(false);
+    // An upgrade not (yet) answered: nothing is read as the tunnel's stream.
+    expect(carriesBothDirections({ ...empty(), http: [http({ webSocket: true })] })).toBe(false);
   });
 
   it('the target as text: host:port, a name with a colon in brackets, brackets in the name written %5B / %5D', () => {
