@@ -5,7 +5,8 @@
 // outer TLS with the same key log but has no MS-TSGU dissector, gives the decrypted bytes per frame,
 // and a small independent reader of them (WebSocket RFC 6455 5.2, MS-TSGU 2.2.10.6) says which
 // frames carry which tunnelled bytes.
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -16,6 +17,7 @@ import { renderMarkdown } from '../src/report/markdown.js';
 import { renderHtml } from '../src/report/html.js';
 import { renderJson } from '../src/report/json.js';
 import { exitCodeOf } from '../src/cli/run.js';
+import { exportEvidence } from '../src/report/evidence.js';
 import { hasTshark, tsharkFields } from './fixtures/tshark.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -212,6 +214,27 @@ describe.skipIf(!have)('the RDP connection tunnelled through an RD Gateway', () 
         expect(r.captureFindings, name).toEqual([]);
         expect(exitCodeOf(r), name).toBe(1);
       }
+    }
+  });
+
+  it.skipIf(!hasTshark)("--export-evidence: the tunnelled connection's file holds the outer connection's frames and both sessions' keys (tshark reads the tunnel from it alone)", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'rdp-autopsy-gw-'));
+    try {
+      const name = 'gateway_keylog_tunnel_nla_failed';
+      const r = await run(name);
+      expect(r.connections[0]!.gateway!.clientRandom).toMatch(/^[0-9a-f]{64}$/);
+      const ev = await exportEvidence(r, [{ kind: 'file', path: path.join(CAP, `${name}.pcapng`) }], dir);
+      expect(ev.files.map((f) => path.basename(f.file))).toEqual(['c1.pcapng']);
+      const file = path.join(dir, 'c1.pcapng');
+      expect(tsharkFields(file, []).size).toBe(r.capture.frames);
+      // No key log given to tshark: the Decryption Secrets Block in the file decrypts the outer TLS.
+      const answers = [...tsharkFields(file, ['http.response.code'], ['-Y', 'http.response'])].map(([f, x]) => [f, x['http.response.code']]);
+      expect(answers).toEqual([
+        [10, '401'],
+        [12, '101'],
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 

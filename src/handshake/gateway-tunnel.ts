@@ -86,7 +86,7 @@ export function targetText(t: { host: string; port: number }): string {
  * (made by its own ConnectionMachine from the outer TCP events and the DATA packets' bytes).
  * `timeOf` gives the time of an outer frame that carried decrypted bytes.
  */
-export function tunnelRecord(rec: ConnectionRecord, o: { server: Endpoint; sni: string | null; clientHelloFrame: number; plain: GatewayPlain; timeOf: (frame: number) => number }): void {
+export function tunnelRecord(rec: ConnectionRecord, o: { server: Endpoint; sni: string | null; clientRandom: string | null; clientHelloFrame: number; plain: GatewayPlain; timeOf: (frame: number) => number }): void {
   const p = o.plain;
   const t = o.timeOf;
   const phases: PhaseReached[] = [];
@@ -136,6 +136,7 @@ export function tunnelRecord(rec: ConnectionRecord, o: { server: Endpoint; sni: 
   rec.gateway = {
     gateway: endpointText(o.server),
     sni: o.sni,
+    clientRandom: o.clientRandom,
     target: p.target,
     sighting: null,
     reached,

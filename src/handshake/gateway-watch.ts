@@ -457,7 +457,7 @@ export class GatewayWatch implements StreamConsumer {
       // The tunnelled RDP connection (or the attempt the gateway refused): a connection record of its own.
       const rec = this.finishTunnel(facts, reason, captureEnd);
       if (rec !== null) {
-        tunnelRecord(rec, { server: facts.server, sni: t.sni, clientHelloFrame: t.clientHelloFrame, plain, timeOf: (f) => this.frameTimes.get(f) ?? facts.start });
+        tunnelRecord(rec, { server: facts.server, sni: t.sni, clientRandom: this.clientRandom !== null ? clientRandomKey(this.clientRandom) : null, clientHelloFrame: t.clientHelloFrame, plain, timeOf: (f) => this.frameTimes.get(f) ?? facts.start });
         this.tunnel!.onRecord(rec);
       }
     }

@@ -377,6 +377,8 @@ export interface GatewayTunnel {
   gateway: string;
   /** The outer TLS ClientHello's server_name (untrusted text), or null. */
   sni: string | null;
+  /** The outer TLS session's client random (hex, as key logs name a session; not a secret): its keys go into evidence files. */
+  clientRandom: string | null;
   /** CHANNEL_CREATE's first resource and port (MS-TSGU 2.2.10.2, untrusted text), or null before it. */
   target: { host: string; port: number; frame: number } | null;
   /** The id of the report.gateways sighting of the outer connection ("g1"), set when the report is merged. */
