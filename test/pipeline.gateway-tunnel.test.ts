@@ -18,6 +18,8 @@ import { renderHtml } from '../src/report/html.js';
 import { renderJson } from '../src/report/json.js';
 import { exitCodeOf } from '../src/cli/run.js';
 import { exportEvidence } from '../src/report/evidence.js';
+import { tunnelRecord } from '../src/handshake/gateway-tunnel.js';
+import type { ConnectionRecord } from '../src/handshake/types.js';
 import { hasTshark, tsharkFields } from './fixtures/tshark.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -236,6 +238,22 @@ describe.skipIf(!have)('the RDP connection tunnelled through an RD Gateway', () 
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+
+  it('a tunnel read only in part (a record that did not authenticate, a framing problem) says so in a warning on the connection', async () => {
+    const c = (await run('gateway_keylog_tunnel_nla_failed')).connections[0]!;
+    const again = (readStop: { frame: number; reason: string } | null, problem: string | null): ConnectionRecord => {
+      const rec = { ...structuredClone(c), warnings: [] } as ConnectionRecord;
+      delete rec.gateway;
+      tunnelRecord(rec, { readStop, server: c.flow.server, sni: null, clientRandom: null, clientHelloFrame: 4, plain: { ...c.gateway!.exchange, problem }, timeOf: () => c.start });
+      return rec;
+    };
+    expect(again(null, null).warnings).toEqual([]);
+    const w = again({ frame: 30, reason: "the server's TLS record in frame 30 did not authenticate with the key log's secret" }, null).warnings;
+    expect(w).toHaveLength(1);
+    expect(w[0]).toMatchObject({ frame: 30 });
+    expect(w[0]!.message).toContain('was not read to its end');
+    expect(again(null, "the client's WebSocket frame at frame 21: reserved bits set").warnings[0]!.message).toContain('reserved bits set');
   });
 
   it('every report format shows the gateway, the target and both ladders; untrusted text escaped', async () => {

@@ -86,7 +86,7 @@ export function targetText(t: { host: string; port: number }): string {
  * (made by its own ConnectionMachine from the outer TCP events and the DATA packets' bytes).
  * `timeOf` gives the time of an outer frame that carried decrypted bytes.
  */
-export function tunnelRecord(rec: ConnectionRecord, o: { server: Endpoint; sni: string | null; clientRandom: string | null; clientHelloFrame: number; plain: GatewayPlain; timeOf: (frame: number) => number }): void {
+export function tunnelRecord(rec: ConnectionRecord, o: { readStop?: { frame: number; reason: string } | null; server: Endpoint; sni: string | null; clientRandom: string | null; clientHelloFrame: number; plain: GatewayPlain; timeOf: (frame: number) => number }): void {
   const p = o.plain;
   const t = o.timeOf;
   const phases: PhaseReached[] = [];
@@ -131,6 +131,11 @@ export function tunnelRecord(rec: ConnectionRecord, o: { server: Endpoint; sni: 
   } else if (rec.died !== null && reached !== 'none' && phaseIndex(rec.died.phase) < phaseIndex(reached)) {
     // Ended before the tunnelled RDP began: it died in the gateway phase it was in, never "in the TCP handshake".
     rec.died = { ...rec.died, phase: reached };
+  }
+  // The tunnel was read only in part: what came after is not in the record (say so, never guess).
+  const stop = o.readStop ?? (p.problem !== null ? { frame: null, reason: p.problem } : null);
+  if (stop !== null) {
+    rec.warnings.push({ frame: stop.frame, offset: null, message: `the RD Gateway connection was not read to its end (${stop.reason}): the tunnelled connection's later bytes are not in this record, so how it ended may not be what it shows` });
   }
   rec.server = p.target !== null ? targetText(p.target) : endpointText(o.server);
   rec.gateway = {

@@ -144,6 +144,8 @@ export class GatewayWatch implements StreamConsumer {
   private limit = WATCH_BYTES;
   /** The tunnelled connection's machine (created when the outer TLS is decrypted), the TCP events before it, whether it wants bytes. */
   private machine: ConnectionMachine | null = null;
+  /** Where reading the decrypted outer connection stopped before its end (a record that did not authenticate), or null. */
+  private readStop: { frame: number; reason: string } | null = null;
   private heldEvents: TcpEvent[] | null = null;
   private machineWants = true;
   /** The time of the frame being read, and of the frames that carried decrypted records. */
@@ -265,6 +267,7 @@ export class GatewayWatch implements StreamConsumer {
       if (!r.ok) {
         this.dec[dir] = null;
         this.tls.decryption = 'failed';
+        this.readStop ??= { frame, reason: `the ${SIDE[dir]}'s TLS record in frame ${frame} did not authenticate with the key log's secret` };
       } else {
         st.seq++;
         if (this.frameTimes.size < FRAME_TIMES) this.frameTimes.set(frame, this.now);
@@ -457,7 +460,7 @@ export class GatewayWatch implements StreamConsumer {
       // The tunnelled RDP connection (or the attempt the gateway refused): a connection record of its own.
       const rec = this.finishTunnel(facts, reason, captureEnd);
       if (rec !== null) {
-        tunnelRecord(rec, { server: facts.server, sni: t.sni, clientRandom: this.clientRandom !== null ? clientRandomKey(this.clientRandom) : null, clientHelloFrame: t.clientHelloFrame, plain, timeOf: (f) => this.frameTimes.get(f) ?? facts.start });
+        tunnelRecord(rec, { readStop: this.readStop, server: facts.server, sni: t.sni, clientRandom: this.clientRandom !== null ? clientRandomKey(this.clientRandom) : null, clientHelloFrame: t.clientHelloFrame, plain, timeOf: (f) => this.frameTimes.get(f) ?? facts.start });
         this.tunnel!.onRecord(rec);
       }
     }
