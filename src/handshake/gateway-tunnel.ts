@@ -17,12 +17,13 @@ export function isKdcProxy(target: string | null): boolean {
 }
 
 /**
- * Whether a decrypted gateway connection is an attempt to tunnel RDP (MS-TSGU 3.3.5.1: an
- * RDG_OUT_DATA / RDG_IN_DATA request, a WebSocket upgrade to the gateway, or MS-TSGU packets),
- * rather than a KDC proxy request or other HTTPS to the same host.
+ * Whether a decrypted connection is an attempt to tunnel RDP: the client sent MS-TSGU's own HTTP
+ * methods (RDG_OUT_DATA, which also carries the WebSocket upgrade, and RDG_IN_DATA: MS-TSGU 2.2.3.2,
+ * 3.3.5.1). A KDC proxy POST, or any other HTTPS with the key log's secret (a browser's, its
+ * WebSockets included), is not: it never becomes a connection record.
  */
 export function isTunnelAttempt(p: GatewayPlain): boolean {
-  return p.packets.length > 0 || p.data.client + p.data.server > 0 || p.http.some((x) => x.method === 'RDG_OUT_DATA' || x.method === 'RDG_IN_DATA' || (x.webSocket && !isKdcProxy(x.target)));
+  return p.http.some((x) => x.method === 'RDG_OUT_DATA' || x.method === 'RDG_IN_DATA');
 }
 
 /**
