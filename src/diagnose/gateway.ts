@@ -11,7 +11,7 @@
 import type { GatewaySighting } from '../handshake/gateway-watch.js';
 import type { CertificateInfo, ConnectionRecord, GatewayExchange } from '../handshake/types.js';
 import { endpointText } from '../flow/types.js';
-import { isLegacyChannel } from '../handshake/gateway-tunnel.js';
+import { isLegacyChannel, isTunnelAttempt } from '../handshake/gateway-tunnel.js';
 import type { DiagnosisInput, Finding } from './types.js';
 import { filterString, framesText, isoDateTime, makeFinding, plural, secondsText } from './facts.js';
 
@@ -207,7 +207,7 @@ function note(evidence: GatewayEvidence, list: GatewaySighting[], side: GatewayS
     text: `${capitalize(why)}. ${capitalize(shows)}${more}.${tail !== '' ? ` ${capitalize(tail)}` : ''}`,
     decrypted,
     tunnel: tunnelOf(list, tunnelled),
-    refusal: list.map((g) => (g.tls?.plain ? plainSays(g.tls.plain).find((c) => /refused|could not reach/.test(c)) : undefined)).find((c) => c !== undefined) ?? null,
+    refusal: list.map((g) => (g.tls?.plain && isTunnelAttempt(g.tls.plain) ? plainSays(g.tls.plain).find((c) => /refused|could not reach/.test(c)) : undefined)).find((c) => c !== undefined) ?? null,
   };
 }
 
@@ -409,7 +409,9 @@ function sightingFindings(g: SightingLike, input: DiagnosisInput, which: 'all' |
       );
     }
 
-    if (which === 'kdc') return out;
+    // Only MS-TSGU's own requests are the gateway's: a 401 or 403 of other HTTPS decrypted with the same
+    // key log (a browser's SSLKEYLOGFILE) is no RD Gateway refusing anyone.
+    if (which === 'kdc' || !isTunnelAttempt(p)) return out;
     // The gateway's channel answer (MS-TSGU 2.2.10.4 CHANNEL_RESPONSE) and the other tunnel steps.
     for (const k of p.packets) {
       if (!k.failed || refused) continue;
