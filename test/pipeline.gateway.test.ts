@@ -21,7 +21,10 @@ const MANIFEST = path.join(FIX, 'captures/manifest.json');
 interface Scenario {
   name: string;
   file: string;
-  expected: { gateways?: { client: string; gateway: string; evidence: string }[] };
+  expected: {
+    gateways?: { client: string; gateway: string; evidence: string }[];
+    primary: { client: string; server: string; outcome: string; reached: string; died: { phase: string; how: string; by: string; frame: number | null } | null; cause: string | null } | null;
+  };
 }
 const all: Scenario[] = existsSync(MANIFEST) ? (JSON.parse(readFileSync(MANIFEST, 'utf8')) as { scenarios: Scenario[] }).scenarios : [];
 const gateways = all.filter((s) => s.expected.gateways !== undefined);
@@ -36,6 +39,8 @@ describe.skipIf(gateways.length === 0)('RD Gateway connections without keys (fix
       'gateway_keylog_403',
       'gateway_keylog_kdcproxy_ntlm',
       'gateway_keylog_rap_refused',
+      'gateway_keylog_tls13_tunnel',
+      'gateway_keylog_tunnel_nla_failed',
       'gateway_keylog_unreachable',
       'gateway_named_refused',
     ]);
@@ -43,17 +48,29 @@ describe.skipIf(gateways.length === 0)('RD Gateway connections without keys (fix
 
   for (const s of gateways) {
     for (const ports of [undefined, [443]]) {
-      it(`${s.name}${ports ? ' with --port 443' : ''}: the gateway is named with its evidence, and no RDP attempt failed`, async () => {
+      it(`${s.name}${ports ? ' with --port 443' : ''}: the gateway is named with its evidence${s.expected.primary === null ? ', and no RDP attempt failed' : ', and the tunnelled attempt is a connection of its own'}`, async () => {
         const r = await run(s.file, ports);
+        expect(r.gateways.map((g) => ({ client: g.client, gateway: g.gateway, evidence: g.evidence }))).toEqual(s.expected.gateways);
+        // Never a failed RDP attempt in phase tcp (also with --port 443).
+        expect(r.connections.filter((c) => c.died?.phase === 'tcp' || c.died?.phase === 'none')).toEqual([]);
+        const p = s.expected.primary;
+        if (p !== null) {
+          // With the key log, the tunnelled attempt (or the one the gateway refused) is a connection with its gateway block.
+          expect(r.connections).toHaveLength(1);
+          const c = r.connections[0]!;
+          expect({ client: c.client, server: c.server, outcome: c.outcome, reached: c.reached, died: c.died && { phase: c.died.phase, how: c.died.how, by: c.died.by, frame: c.died.frame } }).toEqual({ client: p.client, server: p.server, outcome: p.outcome, reached: p.reached, died: p.died });
+          expect(c.findings[0]?.cause ?? null).toBe(p.cause);
+          expect(c.gateway).toMatchObject({ gateway: s.expected.gateways![0]!.gateway, sni: 'rdg.corp.example', sighting: r.gateways[0]!.connections.at(-1) });
+          expect(r.summary.headline).not.toMatch(/^No direct RDP connection attempt/);
+          return;
+        }
         expect(r.connections).toEqual([]);
         expect(r.summary.failed).toBe(0);
         expect(r.gateways.map((g) => ({ client: g.client, gateway: g.gateway, evidence: g.evidence }))).toEqual(s.expected.gateways);
         expect(r.summary.headline).toMatch(/^No direct RDP connection attempt in this capture \(\d+ frames\); /);
         expect(r.summary.headline).toContain(s.expected.gateways![0]!.gateway);
-        // Without keys the report says a key log would tell; with them, how the gateway refused.
-        if (s.name === 'gateway_keylog_kdcproxy_ntlm') expect(r.gateways[0]!.refusal).toBeNull();
-        else if (s.name.startsWith('gateway_keylog_')) expect(r.gateways[0]!.refusal, s.name).toMatch(/refused|could not reach/);
-        else expect(r.summary.headline).toContain('key log');
+        // Without keys the report says a key log would tell.
+        expect(r.summary.headline).toContain('key log');
       });
     }
   }
@@ -114,8 +131,9 @@ describe.skipIf(gateways.length === 0)('RD Gateway connections with the key log 
     expect(g.text).toContain('RDG_OUT_DATA /remoteDesktopGateway/ switched to WebSocket (101, frame 12)');
     // The NTLM step's 401 before the 101 is not a refusal.
     expect(g.text).not.toContain('401');
-    expect(r.summary.headline).toContain('the gateway\'s resource authorization policy (RD RAP) refused the tunnel to "rdp-srv09.corp.example" port 3389: CHANNEL_RESPONSE E_PROXY_RAP_ACCESSDENIED.');
-    expect(r.warnings).toContain('TLS decryption of HTTPS to port 443 (RD Gateway): 1 connection decrypted, 0 whose records did not authenticate, 0 without a secret, 0 with a version or cipher suite not decrypted (TLS 1.2 is)');
+    // The refusal is the connection's: the headline names the target, the gateway and the cause once.
+    expect(r.summary.headline).toBe('The connection attempt to "rdp-srv09.corp.example" port 3389 through the RD Gateway 10.20.0.42:443 failed: the RD Gateway\'s resource authorization policy (RD RAP) refused the target "rdp-srv09.corp.example" port 3389.');
+    expect(r.warnings).toContain('TLS decryption of HTTPS to port 443 (RD Gateway): 1 connection decrypted, 0 whose records did not authenticate, 0 without a secret, 0 with a version or cipher suite not decrypted (TLS 1.2 and 1.3 are)');
   });
 
   it('gateway_keylog_401: the last 401 after the NTLM exchange is the refusal, with its frame', async () => {
@@ -128,11 +146,13 @@ describe.skipIf(gateways.length === 0)('RD Gateway connections with the key log 
   it('gateway_keylog_kdcproxy_ntlm: the KDC proxy\'s 503 and the NTLM fallback, then an open tunnel carrying the RDP connection', async () => {
     const r = await run('captures/gateway_keylog_kdcproxy_ntlm.pcapng');
     const g = r.gateways[0]!;
-    expect(g).toMatchObject({ evidence: 'shown', connections: ['g1', 'g2'], decrypted: true, refusal: null, tunnel: { host: 'rdp-srv01.corp.example', port: 3389, opened: true } });
+    const c = r.connections[0]!;
+    expect(g).toMatchObject({ evidence: 'shown', connections: ['g1', 'g2'], decrypted: true, refusal: null, tunnel: { host: 'rdp-srv01.corp.example', port: 3389, opened: true, connection: c.id } });
     expect(g.text).toContain("the gateway's KDC proxy answered POST /KdcProxy with 503 Service Unavailable (frame 10): Kerberos through the gateway failed, so the client falls back to NTLM");
-    expect(g.text).toContain('with 1 DATA packet from the client and 1 from the gateway');
+    expect(g.text).toMatch(/with \d+ DATA packets from the client and \d+ from the gateway/);
+    expect(g.text).toContain(`The RDP connection through the gateway is ${c.id}, with its gateway and RDP phases.`);
     expect(r.summary.headline).toBe(
-      'No direct RDP connection attempt in this capture (44 frames); 192.168.10.25 connected through the RD Gateway 10.20.0.42:443 ("rdg.corp.example"); its KDC proxy answered 503, so Kerberos failed and the client fell back to NTLM; the tunnel to "rdp-srv01.corp.example" port 3389 opened; the RDP connection inside it is not analysed yet.',
+      `The connection attempt completed. Also, 192.168.10.25 connected through the RD Gateway 10.20.0.42:443 ("rdg.corp.example"); its KDC proxy answered 503, so Kerberos failed and the client fell back to NTLM; the tunnel to "rdp-srv01.corp.example" port 3389 opened (connection ${c.id}).`,
     );
   });
 
@@ -160,11 +180,13 @@ describe.skipIf(gateways.length === 0)('exit code', () => {
       gateway_keylog_kdcproxy_ntlm: 0,
       gateway_keylog_unreachable: 1,
       gateway_keylog_403: 1,
+      gateway_keylog_tunnel_nla_failed: 1,
+      gateway_keylog_tls13_tunnel: 1,
     });
   });
 });
 
-describe.skipIf(gateways.length === 0)('RD Gateway causes (capture-wide findings of the decrypted exchange)', () => {
+describe.skipIf(gateways.length === 0)("RD Gateway causes (the refused connection's findings; the KDC proxy's warning is the capture's)", () => {
   const formats = (r: Awaited<ReturnType<typeof run>>): [string, string][] => [
     ['text', renderText(r, { color: false })],
     ['markdown', renderMarkdown(r)],
@@ -175,8 +197,10 @@ describe.skipIf(gateways.length === 0)('RD Gateway causes (capture-wide findings
 
   it('gateway_keylog_401: gateway_auth_refused, 95%, the NTLM request and the final 401, RD CAP steps', async () => {
     const r = await run('captures/gateway_keylog_401.pcapng');
-    expect(r.captureFindings.map((f) => f.cause)).toEqual(['gateway_auth_refused']);
-    const f = r.captureFindings[0]!;
+    // Told once: as the refused connection's finding, not again as a capture finding.
+    expect(r.captureFindings).toEqual([]);
+    expect(r.connections.map((c) => c.findings.map((f) => f.cause))).toEqual([['gateway_auth_refused']]);
+    const f = r.connections[0]!.findings[0]!;
     expect(f.confidence).toBe(0.95);
     expect(f.frames).toEqual([13, 14]);
     expect(f.severity).toBeUndefined();
@@ -188,8 +212,8 @@ describe.skipIf(gateways.length === 0)('RD Gateway causes (capture-wide findings
     expect(f.remediation[0]).toContain('Connection Authorization Policies');
     expect(f.remediation.join('\n')).toContain('User Account Restricted');
     expect(f.errorCode).toMatch(/^Not as 0x904/);
-    // The headline tells the refusal once (the gateway clause), not again as a capture-wide cause.
-    expect(r.summary.headline.match(/refused the user's authentication/g)).toHaveLength(1);
+    // The headline tells the refusal once.
+    expect(r.summary.headline).toBe("The connection attempt to the RD Gateway 10.20.0.42:443 failed: the RD Gateway refused the user's authentication (401).");
     for (const [name, out] of formats(r)) {
       expect(out, name).toContain('gateway_auth_refused');
       expect(out, name).toContain('Connection Authorization Policies');
@@ -198,8 +222,10 @@ describe.skipIf(gateways.length === 0)('RD Gateway causes (capture-wide findings
 
   it('gateway_keylog_rap_refused: gateway_rap_refused, 95%, CHANNEL_CREATE and its CHANNEL_RESPONSE, RD RAP steps', async () => {
     const r = await run('captures/gateway_keylog_rap_refused.pcapng');
-    expect(r.captureFindings.map((f) => f.cause)).toEqual(['gateway_rap_refused']);
-    const f = r.captureFindings[0]!;
+    // Told once: as the refused connection's finding, not again as a capture finding.
+    expect(r.captureFindings).toEqual([]);
+    expect(r.connections.map((c) => c.findings.map((f) => f.cause))).toEqual([['gateway_rap_refused']]);
+    const f = r.connections[0]!.findings[0]!;
     expect(f.confidence).toBe(0.95);
     expect(f.frames).toEqual([19, 20]);
     expect(f.explanation).toContain('refused the tunnel to "rdp-srv09.corp.example" port 3389: CHANNEL_CREATE (frame 19) was answered by CHANNEL_RESPONSE E_PROXY_RAP_ACCESSDENIED (frame 20)');
@@ -232,8 +258,10 @@ describe.skipIf(gateways.length === 0)('RD Gateway causes (capture-wide findings
 
   it('gateway_keylog_unreachable: gateway_target_unreachable, 90%, E_PROXY_TS_CONNECTFAILED', async () => {
     const r = await run('captures/gateway_keylog_unreachable.pcapng');
-    expect(r.captureFindings.map((f) => f.cause)).toEqual(['gateway_target_unreachable']);
-    const f = r.captureFindings[0]!;
+    // Told once: as the refused connection's finding, not again as a capture finding.
+    expect(r.captureFindings).toEqual([]);
+    expect(r.connections.map((c) => c.findings.map((f) => f.cause))).toEqual([['gateway_target_unreachable']]);
+    const f = r.connections[0]!.findings[0]!;
     expect(f.confidence).toBe(0.9);
     expect(f.frames).toEqual([19, 20]);
     expect(f.explanation).toContain('the gateway could not reach "rdp-srv07.corp.example" port 3389: CHANNEL_CREATE (frame 19) was answered by CHANNEL_RESPONSE E_PROXY_TS_CONNECTFAILED (frame 20)');
@@ -242,8 +270,10 @@ describe.skipIf(gateways.length === 0)('RD Gateway causes (capture-wide findings
 
   it('gateway_keylog_403: gateway_refused, 85%, the request and its 403 (the earlier NTLM 401 is a step, not the refusal)', async () => {
     const r = await run('captures/gateway_keylog_403.pcapng');
-    expect(r.captureFindings.map((f) => f.cause)).toEqual(['gateway_refused']);
-    const f = r.captureFindings[0]!;
+    // Told once: as the refused connection's finding, not again as a capture finding.
+    expect(r.captureFindings).toEqual([]);
+    expect(r.connections.map((c) => c.findings.map((f) => f.cause))).toEqual([['gateway_refused']]);
+    const f = r.connections[0]!.findings[0]!;
     expect(f.confidence).toBe(0.85);
     expect(f.frames).toEqual([11, 12]);
     expect(f.explanation).toContain('the gateway refused RDG_OUT_DATA /remoteDesktopGateway/ with 403 "Forbidden" (frame 12)');

@@ -9,8 +9,9 @@
 //             Gateway, and a key log would tell.
 // It never turns a gateway connection into a failed RDP attempt: the sightings are not connections.
 import type { GatewaySighting } from '../handshake/gateway-watch.js';
-import type { CertificateInfo } from '../handshake/types.js';
+import type { CertificateInfo, ConnectionRecord, GatewayExchange } from '../handshake/types.js';
 import { endpointText } from '../flow/types.js';
+import { isLegacyChannel, isTunnelAttempt } from '../handshake/gateway-tunnel.js';
 import type { DiagnosisInput, Finding } from './types.js';
 import { filterString, framesText, isoDateTime, makeFinding, plural, secondsText } from './facts.js';
 
@@ -34,8 +35,11 @@ export interface GatewayNote {
   refusal: string | null;
   /** Whether a connection of the note was decrypted and read as MS-TSGU (the key log had its secret). */
   decrypted: boolean;
-  /** With the key log: the tunnel's target (CHANNEL_CREATE's resource and port, untrusted text) and whether the gateway opened it. */
-  tunnel: { host: string; port: number; opened: boolean } | null;
+  /**
+   * With the key log: the tunnel's target (CHANNEL_CREATE's resource and port, untrusted text),
+   * whether the gateway opened it, and the connection (connections[].id) the tunnelled RDP became, or null.
+   */
+  tunnel: { host: string; port: number; opened: boolean; connection: string | null } | null;
 }
 
 /** Labels a gateway's host name is commonly given (RD Gateway Manager's deployments, Azure and hosting templates). */
@@ -69,7 +73,9 @@ export function gatewayNotes(input: DiagnosisInput): GatewayNote[] {
   if (all.length === 0) return [];
   const tcp = all.filter((g) => g.transport === 'tcp' && g.tls !== null);
   const udp = all.filter((g) => g.transport === 'udp');
-  const direct = new Set(input.connections.map((c) => `${c.fileIndex} ${c.flow.client.ip}`));
+  const direct = new Set(input.connections.filter((c) => c.gateway === undefined).map((c) => `${c.fileIndex} ${c.flow.client.ip}`));
+  // Sighting id -> the connection its tunnelled RDP became (gateway-tunnel.ts).
+  const tunnelled = new Map(input.connections.filter((c) => c.gateway?.sighting != null).map((c) => [c.gateway!.sighting!, c.id] as const));
   const groups = new Map<string, GatewaySighting[]>();
   for (const g of tcp) {
     const k = `${g.fileIndex} ${g.client.ip} ${endpointText(g.server)}`;
@@ -84,9 +90,9 @@ export function gatewayNotes(input: DiagnosisInput): GatewayNote[] {
     const side = udp.filter((u) => u.fileIndex === first.fileIndex && u.client.ip === first.client.ip && u.server.ip === first.server.ip);
     const names = unique([...list.flatMap((g) => [g.tls!.sni, ...certNamesOf(g.tls!.certificate)]), ...dnsNames(input, first.server.ip)].filter((n): n is string => n !== null && n.length > 0));
     const named = names.filter(gatewayLikeName);
-    if (list.some(speaksTsgu)) notes.push(note('shown', list, side, names, named));
-    else if (side.length > 0) notes.push(note('shown', list, side, names, named));
-    else if (named.length > 0) notes.push(note('likely', list, [], names, named));
+    if (list.some(speaksTsgu)) notes.push(note('shown', list, side, names, named, tunnelled));
+    else if (side.length > 0) notes.push(note('shown', list, side, names, named, tunnelled));
+    else if (named.length > 0) notes.push(note('likely', list, [], names, named, tunnelled));
     else if (!direct.has(`${first.fileIndex} ${first.client.ip}`)) possible.push(list);
   }
   // UDP 3391 with no HTTPS to the same host in the capture: the gateway's UDP transport alone.
@@ -110,7 +116,7 @@ export function gatewayNotes(input: DiagnosisInput): GatewayNote[] {
     });
   }
   const ranked = possible.sort((a, b) => weight(b) - weight(a));
-  for (const list of ranked.slice(0, MAX_NOTES)) notes.push(note('possible', list, [], [], []));
+  for (const list of ranked.slice(0, MAX_NOTES)) notes.push(note('possible', list, [], [], [], tunnelled));
   if (ranked.length > MAX_NOTES) {
     const rest = ranked.slice(MAX_NOTES);
     const n = rest.reduce((a, l) => a + l.length, 0);
@@ -132,11 +138,11 @@ export function gatewayNotes(input: DiagnosisInput): GatewayNote[] {
   return notes.sort((a, b) => order[a.evidence] - order[b.evidence]);
 }
 
-function tunnelOf(list: GatewaySighting[]): GatewayNote['tunnel'] {
+function tunnelOf(list: GatewaySighting[], tunnelled: ReadonlyMap<string, string>): GatewayNote['tunnel'] {
   for (const g of list) {
     const p = g.tls?.plain ?? null;
     if (p === null || p.target === null) continue;
-    return { host: p.target.host, port: p.target.port, opened: p.packets.some((k) => k.type === 'channel_response' && !k.failed) };
+    return { host: p.target.host, port: p.target.port, opened: p.packets.some((k) => k.type === 'channel_response' && !k.failed), connection: tunnelled.get(g.id) ?? null };
   }
   return null;
 }
@@ -164,7 +170,7 @@ function unique(names: string[]): string[] {
   return out;
 }
 
-function note(evidence: GatewayEvidence, list: GatewaySighting[], side: GatewaySighting[], names: string[], named: string[]): GatewayNote {
+function note(evidence: GatewayEvidence, list: GatewaySighting[], side: GatewaySighting[], names: string[], named: string[], tunnelled: ReadonlyMap<string, string>): GatewayNote {
   const first = list[0]!;
   const gateway = endpointText(first.server);
   const label = named[0] ?? names[0];
@@ -180,10 +186,13 @@ function note(evidence: GatewayEvidence, list: GatewaySighting[], side: GatewayS
         : `${who} could be an RD Gateway's (no direct RDP connection from that client is in the capture)`;
   const shows = list.slice(0, 3).map(shown).join('; ');
   const more = list.length > 3 ? `; and ${plural(list.length - 3, 'more connection')}` : '';
+  const recorded = list.map((g) => tunnelled.get(g.id)).filter((x): x is string => x !== undefined);
   const tail = decrypted
-    ? list.some((g) => g.tls?.plain?.target != null && g.tls.plain.data.server > 0)
-      ? 'The RDP connection inside the tunnel is not analysed yet: capture on the target\'s side, or read its own ladder when this tool decodes tunnelled RDP.'
-      : ''
+    ? recorded.length > 0
+      ? `The RDP ${recorded.length === 1 ? 'connection' : 'connections'} through the gateway ${recorded.length === 1 ? 'is' : 'are'} ${recorded.join(', ')}, with ${recorded.length === 1 ? 'its' : 'their'} gateway and RDP phases.`
+      : list.some((g) => g.tls?.plain != null && isLegacyChannel(g.tls.plain) && g.tls.plain.data.client + g.tls.plain.data.server > 0)
+        ? "The RDP connection inside the tunnel is not analysed: the legacy HTTP transport carries its two directions on two connections (RDG_IN_DATA and RDG_OUT_DATA), which are not joined."
+        : ''
     : evidence === 'possible'
       ? 'a key log of the client\'s TLS sessions (--keylog) would tell whether it carried RDP.'
       : 'whether the gateway accepted the user and reached the target is inside its TLS: a key log of the client\'s TLS sessions (--keylog) would show it.';
@@ -197,8 +206,8 @@ function note(evidence: GatewayEvidence, list: GatewaySighting[], side: GatewayS
     frames: [...list.map((g) => g.tls!.clientHelloFrame), ...side.map((s) => s.firstFrame)],
     text: `${capitalize(why)}. ${capitalize(shows)}${more}.${tail !== '' ? ` ${capitalize(tail)}` : ''}`,
     decrypted,
-    tunnel: tunnelOf(list),
-    refusal: list.map((g) => (g.tls?.plain ? plainSays(g.tls.plain).find((c) => /refused|could not reach/.test(c)) : undefined)).find((c) => c !== undefined) ?? null,
+    tunnel: tunnelOf(list, tunnelled),
+    refusal: list.map((g) => (g.tls?.plain && isTunnelAttempt(g.tls.plain) ? plainSays(g.tls.plain).find((c) => /refused|could not reach/.test(c)) : undefined)).find((c) => c !== undefined) ?? null,
   };
 }
 
@@ -214,7 +223,7 @@ function shown(g: GatewaySighting): string {
   } else parts.push(`${t.version ?? 'TLS'} handshake started (ServerHello in frame ${t.serverHelloFrame}) but no encrypted data followed from both sides`);
   if (t.plain !== null) parts.push(...plainSays(t.plain));
   else if (t.decryption === 'no_key') parts.push('the key log has no secret for this session');
-  else if (t.decryption === 'unsupported') parts.push(`its ${t.version ?? 'TLS'} records are not decrypted (TLS 1.2 is)`);
+  else if (t.decryption === 'unsupported') parts.push(`its ${t.version ?? 'TLS'} records are not decrypted (TLS 1.2 and 1.3 are)`);
   const c = t.certificate;
   if (c !== null) {
     const at = g.start;
@@ -299,7 +308,7 @@ export function gatewayClause(notes: readonly GatewayNote[], possibleToo = true)
       const tunnel = t === null ? 'the gateway exchange was decrypted but no tunnel was asked for' : `the tunnel to ${JSON.stringify(t.host)} port ${t.port} ${t.opened ? 'opened' : 'was asked for and not answered'}`;
       const kdc = /KDC proxy answered POST \S+ with (5\d\d)/.exec(n.text);
       const fallback = kdc !== null ? `; its KDC proxy answered ${kdc[1]}, so Kerberos failed and the client fell back to NTLM` : '';
-      return `${label}${fallback}; ${tunnel}${t?.opened ? '; the RDP connection inside it is not analysed yet' : ''}`;
+      return `${label}${fallback}; ${tunnel}${t?.opened && t.connection !== null ? ` (connection ${t.connection})` : ''}`;
     }
     return `${n.client} ${through} ${n.gateway}${n.names[0] !== undefined ? ` (${JSON.stringify(n.names[0])})` : ''}${others > 0 ? ` (and ${plural(others, 'more gateway')})` : ''}; the RDP connection it tunnels is encrypted inside HTTPS, so a key log (--keylog) is needed to see whether and where it failed`;
   }
@@ -335,10 +344,34 @@ const RAP_DENIED = /^E_PROXY_RAP_ACCESSDENIED\b|^E_PROXY_REAUTH_RAP_FAILED\b/;
  */
 export function gatewayFindings(input: DiagnosisInput): Finding[] {
   const out: Finding[] = [];
+  // A sighting whose tunnelled connection is a ConnectionRecord (gateway-tunnel.ts) has its refusal
+  // told as that connection's finding (gatewayConnectionFindings): not twice.
+  const recorded = new Set(input.connections.map((c) => c.gateway?.sighting).filter((x): x is string => x != null));
+  for (const g of input.gateways ?? []) out.push(...sightingFindings(g, input, recorded.has(g.id) ? 'kdc' : 'all'));
+  return out.slice(0, MAX_GATEWAY_FINDINGS);
+}
+
+/**
+ * The findings of a connection tunnelled through an RD Gateway that the gateway refused before the
+ * channel opened (ConnectionRecord.gateway.refusal): the same causes, read from its own decrypted
+ * exchange, as the connection's findings (the KDC proxy's warning stays the capture's).
+ */
+export function gatewayConnectionFindings(conn: ConnectionRecord): Finding[] {
+  const gw = conn.gateway;
+  if (gw === undefined) return [];
+  const g: SightingLike = { id: gw.sighting ?? conn.id, fileIndex: conn.fileIndex, transport: 'tcp', client: conn.flow.client, server: conn.flow.server, tls: { sni: gw.sni, plain: gw.exchange } };
+  return sightingFindings(g, { connections: [], dns: [], captureEnd: [], names: new Map() }, 'refusal');
+}
+
+/** What the gateway findings read of a sighting (or of a tunnelled connection's gateway block). */
+type SightingLike = Pick<GatewaySighting, 'id' | 'fileIndex' | 'transport' | 'client' | 'server'> & { tls: { sni: string | null; plain: GatewayExchange | null } | null };
+
+function sightingFindings(g: SightingLike, input: DiagnosisInput, which: 'all' | 'kdc' | 'refusal'): Finding[] {
+  const out: Finding[] = [];
   const files = input.files ?? [];
-  for (const g of input.gateways ?? []) {
+  {
     const p = g.tls?.plain ?? null;
-    if (g.transport !== 'tcp' || p === null) continue;
+    if (g.transport !== 'tcp' || p === null) return out;
     const gw = endpointText(g.server);
     const name = g.tls!.sni !== null && g.tls!.sni !== '' ? ` (${JSON.stringify(g.tls!.sni)})` : '';
     const where = `${files.length > 1 && files[g.fileIndex] !== undefined ? ` in ${files[g.fileIndex]}` : ''}`;
@@ -352,7 +385,7 @@ export function gatewayFindings(input: DiagnosisInput): Finding[] {
 
     // The KDC proxy (MS-KKDCP over the gateway's HTTPS): a 5xx sends the client to NTLM.
     const kdc = p.http.find((x) => x.status !== null && x.status >= 500 && x.target !== null && /^\/kdcproxy/i.test(x.target));
-    if (kdc !== undefined) {
+    if (kdc !== undefined && which !== 'refusal') {
       const later = peers.flatMap((o) => o.tls!.plain!.http).filter((x) => x.requestFrame !== null && kdc.responseFrame !== null && x.requestFrame > kdc.responseFrame);
       const ntlm = later.some((x) => x.authorization !== null && /^(NTLM|Negotiate)$/i.test(x.authorization));
       const tunnel = peers.map((o) => o.tls!.plain!).find((q) => q.target !== null && q.packets.some((k) => k.type === 'channel_response' && !k.failed)) ?? null;
@@ -376,6 +409,9 @@ export function gatewayFindings(input: DiagnosisInput): Finding[] {
       );
     }
 
+    // Only MS-TSGU's own requests are the gateway's: a 401 or 403 of other HTTPS decrypted with the same
+    // key log (a browser's SSLKEYLOGFILE) is no RD Gateway refusing anyone.
+    if (which === 'kdc' || !isTunnelAttempt(p)) return out;
     // The gateway's channel answer (MS-TSGU 2.2.10.4 CHANNEL_RESPONSE) and the other tunnel steps.
     for (const k of p.packets) {
       if (!k.failed || refused) continue;
@@ -458,5 +494,5 @@ export function gatewayFindings(input: DiagnosisInput): Finding[] {
       }
     }
   }
-  return out.slice(0, MAX_GATEWAY_FINDINGS);
+  return out;
 }

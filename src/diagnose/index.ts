@@ -8,7 +8,7 @@ import { causeRank, causeShort } from './catalogue.js';
 import { PROTOCOL_RDP, protocolNames } from './codes.js';
 import { RULES, WARNING_RULES } from './rules/index.js';
 import { dnsCaptureFindings } from './capture.js';
-import { gatewayFindings } from './gateway.js';
+import { gatewayConnectionFindings, gatewayFindings } from './gateway.js';
 import { plural } from './facts.js';
 import type { DiagnosisInput, Finding, ProbeGroup } from './types.js';
 import { applyAttemptLinks, attemptRuns, linkAttempts, type AttemptLink } from './attempts.js';
@@ -42,6 +42,9 @@ export function diagnoseConnection(conn: ConnectionRecord, input: DiagnosisInput
     }
     return warnings;
   }
+  // An RD Gateway refused the tunnelled connection before its channel opened (gateway-tunnel.ts): the
+  // gateway's answer is the cause; the RDP rules have no RDP handshake to read.
+  if (conn.gateway?.refusal != null && conn.died?.how === 'gateway_refusal') return sortFindings(gatewayConnectionFindings(conn));
   let findings: Finding[] = [];
   for (const rule of RULES) {
     const f = rule.check(conn, input);
@@ -50,7 +53,8 @@ export function diagnoseConnection(conn: ConnectionRecord, input: DiagnosisInput
   if (findings.some((f) => f.cause !== 'client_abort' && f.confidence >= BETTER_CAUSE_CONFIDENCE)) {
     findings = findings.filter((f) => f.cause !== 'client_abort');
   }
-  const port = conn.flow.server.port;
+  // Through an RD Gateway the RDP port is the target's (CHANNEL_CREATE), not the gateway's 443.
+  const port = conn.gateway !== undefined ? (conn.gateway.target?.port ?? 3389) : conn.flow.server.port;
   if (port !== 3389) findings = findings.map((f) => onPort(f, port));
   if (conn.outcome === 'incomplete_capture') {
     const why = INCOMPLETE_REASON[conn.incompleteReason ?? ''] ?? 'The capture does not hold the whole connection.';
@@ -125,11 +129,17 @@ function clientIp(conn: ConnectionRecord): string {
 
 /** "ip:port" as the reports spell endpoints (flow/types.ts endpointText: IPv6 in brackets). */
 function serverKey(conn: ConnectionRecord): string {
+  const gw = conn.gateway;
+  // A tunnelled connection: the target as named (connections[].server), where the report's servers list it.
+  if (gw !== undefined && gw.target !== null) return conn.server;
   return endpointText(conn.flow.server);
 }
 
 /** The same for people (the same text). */
 function serverLabel(conn: ConnectionRecord): string {
+  // A tunnelled connection (ConnectionRecord.gateway): the target as the client named it, and the gateway.
+  const gw = conn.gateway;
+  if (gw !== undefined) return gw.target !== null ? `${JSON.stringify(gw.target.host)} port ${gw.target.port} through the RD Gateway ${gw.gateway}` : `the RD Gateway ${gw.gateway}`;
   return endpointText(conn.flow.server);
 }
 

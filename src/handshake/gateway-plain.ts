@@ -4,7 +4,8 @@
 // 101, 200, 401 with its challenges, 403, 503), then, after a 101, WebSocket frames (RFC 6455, the
 // client's unmasked) carrying MS-TSGU packets (2.2.10), or, on the legacy channels, the packets
 // themselves. It keeps the gateway's answers and result codes and the target of CHANNEL_CREATE;
-// the tunnelled RDP bytes (DATA packets) are counted, not yet fed to the RDP state machine.
+// the tunnelled RDP bytes (DATA packets, 2.2.10.6) are counted and handed, each direction a byte
+// stream, to `onTunnelData` (GatewayWatch feeds them to the connection machine).
 import type { Dir } from '../flow/types.js';
 import { authChallenges, bodyLength, isWebSocketUpgrade, readHttpHead } from '../rdp/http.js';
 import { readTsguPacket, tsguFailed, tsguResultName } from '../rdp/tsgu.js';
@@ -64,6 +65,13 @@ export class GatewayPlainReader {
   private readonly bodyLeft = [0, 0];
   /** MS-TSGU bytes of fragmented WebSocket messages, per direction. */
   private readonly wsPayload: [Buffer, Buffer] = [Buffer.alloc(0), Buffer.alloc(0)];
+
+  /**
+   * `onTunnelData`: the data bytes of each HTTP_DATA_PACKET (MS-TSGU 2.2.10.6), a copy, with the
+   * direction and the outer frame whose record completed the packet. Whatever transport yields the
+   * packets (WebSocket, the legacy channels) calls it from packets().
+   */
+  constructor(private readonly onTunnelData: ((dir: Dir, data: Buffer, frame: number) => void) | null = null) {}
 
   /** Plaintext application data of one direction, in order. */
   push(dir: Dir, plain: Buffer, frame: number): void {
@@ -190,6 +198,7 @@ export class GatewayPlainReader {
         if (dir === 0) this.out.data.client++;
         else this.out.data.server++;
         this.out.data.firstFrame ??= frame;
+        if (this.onTunnelData !== null && p.dataLength > 0) this.onTunnelData(dir, Buffer.from(b.subarray(p.dataOff, p.dataOff + p.dataLength)), frame);
         continue;
       }
       if (p.type === 'keepalive') continue;

@@ -15,22 +15,26 @@ import {
   CONTENT_HANDSHAKE,
   HS_CERTIFICATE,
   HS_CLIENT_HELLO,
+  HS_FINISHED,
   HS_SERVER_HELLO,
   HandshakeDefragmenter,
   certificateIsEncrypted,
   looksLikeTlsRecord,
   parseAlert,
   parseCertificateList,
+  parseCertificateList13,
   parseClientHello,
   parseServerHello,
   readTlsRecord,
 } from '../rdp/tls.js';
 import { alertName, versionName } from '../rdp/tls-codes.js';
 import { clientRandomKey, type KeyLog } from '../rdp/keylog.js';
-import { decryptRecord, suiteParams, tls12Keys, type RecordKeys } from '../rdp/tls-decrypt.js';
+import { decryptRecord, suiteParams, tls12Keys, tls13Keys, type RecordKeys, type SuiteParams } from '../rdp/tls-decrypt.js';
 import { GatewayPlainReader, type GatewayPlain } from './gateway-plain.js';
 import { parseCertificateDetailed } from '../rdp/x509.js';
-import type { CertificateInfo } from './types.js';
+import type { CertificateInfo, ConnectionRecord } from './types.js';
+import { ConnectionMachine } from './machine.js';
+import { carriesBothDirections, gatewayRefusal, isLegacyChannel, isTunnelAttempt, tunnelRecord } from './gateway-tunnel.js';
 
 /** TCP port of the RD Gateway's HTTPS transport (MS-TSGU 2.1: HTTPS on port 443). */
 export const GATEWAY_TCP_PORT = 443;
@@ -67,7 +71,7 @@ export interface GatewayTls {
   /**
    * With a key log: whether the records were decrypted ('decrypted'), the log had no secret for
    * this session ('no_key'), the version or suite is not one we decrypt ('unsupported': TLS 1.2
-   * only for now), or a record did not authenticate ('failed'); null without a key log.
+   * and 1.3 are), or a record did not authenticate ('failed'); null without a key log.
    */
   decryption: 'decrypted' | 'no_key' | 'unsupported' | 'failed' | null;
   /** What the decrypted HTTP transport said (gateway-plain.ts), or null. */
@@ -98,6 +102,22 @@ export interface GatewaySighting {
 
 const SIDE = ['client', 'server'] as const;
 
+/**
+ * With the key log: the connection the gateway tunnels becomes a ConnectionRecord of its own
+ * (gateway-tunnel.ts), its DATA packets' bytes read by a ConnectionMachine as a direct flow's.
+ */
+export interface GatewayTunnelOptions {
+  /** Bytes decoded per direction by the tunnelled connection's machine (machine.ts DEFAULT_BYTE_BUDGET). */
+  byteBudget?: number;
+  /** The tunnelled connection's record, when the outer flow ends (id "c" + the outer flow's id). */
+  onRecord(rec: ConnectionRecord): void;
+}
+
+/** TCP events kept for the tunnelled connection's machine before the outer TLS is known to be decrypted. */
+const HELD_TCP_EVENTS = 16;
+/** Frames whose time is kept for the gateway phases (the outer exchange is a few dozen frames). */
+const FRAME_TIMES = 256;
+
 /** The StreamConsumer of a flow to the gateway port (TCP) or to GATEWAY_UDP_PORT (UDP). */
 export class GatewayWatch implements StreamConsumer {
   private readonly held: [Buffer[], Buffer[]] = [[], []];
@@ -114,31 +134,79 @@ export class GatewayWatch implements StreamConsumer {
   private clientRandom: Uint8Array | null = null;
   private pending: { client: RecordKeys; server: RecordKeys } | null = null;
   private readonly dec: [{ keys: RecordKeys; seq: number } | null, { keys: RecordKeys; seq: number } | null] = [null, null];
+  /**
+   * TLS 1.3 (RFC 8446 7.1): every record after the ServerHello is protected, with the handshake
+   * traffic keys until the side's Finished, then with its application traffic keys (the key log's
+   * *_TRAFFIC_SECRET_0); the suite, the session's secrets and each side's decrypted handshake messages.
+   */
+  private tls13: { params: SuiteParams; client0: Buffer | null; server0: Buffer | null; hs: [HandshakeDefragmenter, HandshakeDefragmenter]; finished: [boolean, boolean] } | null = null;
   private reader: GatewayPlainReader | null = null;
   private limit = WATCH_BYTES;
+  /** The tunnelled connection's machine (created when the outer TLS is decrypted), the TCP events before it, whether it wants bytes. */
+  private machine: ConnectionMachine | null = null;
+  /** Where reading the decrypted outer connection stopped before its end (a record that did not authenticate), or null. */
+  private readStop: { frame: number; reason: string } | null = null;
+  private heldEvents: TcpEvent[] | null = null;
+  private machineWants = true;
+  /** The time of the frame being read, and of the frames that carried decrypted records. */
+  private now = 0;
+  private readonly frameTimes = new Map<number, number>();
 
   constructor(
     readonly facts: FlowFacts,
     private readonly file: string,
     private readonly onSighting: (s: Omit<GatewaySighting, 'id'>) => void,
     private readonly keys: KeyLog | null = null,
+    private readonly tunnel: GatewayTunnelOptions | null = null,
   ) {}
 
   onTcpEvent(ev: TcpEvent): void {
+    if (this.tunnel !== null) {
+      if (this.machine !== null) this.machine.onTcpEvent(ev);
+      else if (ev.kind !== 'retransmission') {
+        const h = (this.heldEvents ??= []);
+        if (h.length < HELD_TCP_EVENTS) h.push(ev);
+      }
+    }
     if (this.close !== null) return;
     if (ev.kind === 'fin' || ev.kind === 'rst') this.close = { how: ev.kind, by: SIDE[ev.dir], frame: ev.frame };
   }
 
-  onGap(): void {
+  onGap(dir: Dir, missingBytes: number, frame: number, time: number): void {
     // A hole in the handshake bytes: what follows cannot be framed as records.
     this.done = true;
+    this.machine?.onGap(dir, missingBytes, frame, time);
   }
 
-  onData(dir: Dir, data: Buffer, frame: number, _time: number): boolean {
+  /** The bytes of a DATA packet (gateway-plain.ts): the tunnelled connection's stream. */
+  private readonly onTunnelData = (dir: Dir, data: Buffer, frame: number): void => {
+    const m = this.machine;
+    if (m === null || !this.machineWants) return;
+    // Only a connection that carries both directions (WebSocket) is the tunnelled connection's stream.
+    const p = this.tls?.plain ?? null;
+    if (p === null || !carriesBothDirections(p)) return;
+    this.machineWants = m.onData(dir, data, frame, this.now);
+  };
+
+  /**
+   * The tunnelled connection's machine reads its decrypted session to the end (a Set Error Info comes
+   * last): then so does the watch, and the flow table reassembles past its per-flow limit (StreamConsumer.wholeStream).
+   */
+  get wholeStream(): boolean {
+    return this.machine !== null && this.machineWants && this.machine.wholeStream;
+  }
+
+  private get byteLimit(): number {
+    return this.wholeStream ? Infinity : this.limit;
+  }
+
+  onData(dir: Dir, data: Buffer, frame: number, time: number): boolean {
     if (this.done || this.notTls) return false;
+    this.now = time;
     if (this.facts.transport === 'udp') return false;
     if (this.tls === null && dir === 1 && this.heldBytes[0] === 0) return true; // the server speaks first: wait for the client
-    if (this.read[dir]! + this.heldBytes[dir]! + data.length > this.limit) data = data.subarray(0, Math.max(0, this.limit - this.read[dir]! - this.heldBytes[dir]!));
+    const limit = this.byteLimit;
+    if (this.read[dir]! + this.heldBytes[dir]! + data.length > limit) data = data.subarray(0, Math.max(0, limit - this.read[dir]! - this.heldBytes[dir]!));
     if (data.length > 0) {
       this.held[dir]!.push(data);
       this.heldBytes[dir]! += data.length;
@@ -147,7 +215,7 @@ export class GatewayWatch implements StreamConsumer {
     if (this.notTls) return false;
     const t = this.tls;
     if (this.reader === null && t !== null && t.appRecords.client >= WATCH_APP_RECORDS && t.appRecords.server >= WATCH_APP_RECORDS) this.done = true;
-    if (this.read[0]! + this.heldBytes[0]! >= this.limit && this.read[1]! + this.heldBytes[1]! >= this.limit) this.done = true;
+    if (this.read[0]! + this.heldBytes[0]! >= this.byteLimit && this.read[1]! + this.heldBytes[1]! >= this.byteLimit) this.done = true;
     return !this.done;
   }
 
@@ -192,15 +260,17 @@ export class GatewayWatch implements StreamConsumer {
       if (k !== null) this.dec[dir] = { keys: dir === 0 ? k.client : k.server, seq: 0 };
       return;
     }
-    const st = this.ccs[dir] ? this.dec[dir] : null;
+    const st = this.tls13 !== null ? (type === CONTENT_APPLICATION_DATA ? this.dec[dir] : null) : this.ccs[dir] ? this.dec[dir] : null;
     if (st != null && this.tls !== null) {
       // A protected record of a side whose keys we have (RFC 5246 6.2.3): decrypt it in order.
       const r = decryptRecord(st.keys, st.seq, type, (buf[off - 4]! << 8) | buf[off - 3]!, buf, off, end);
       if (!r.ok) {
         this.dec[dir] = null;
         this.tls.decryption = 'failed';
+        this.readStop ??= { frame, reason: `the ${SIDE[dir]}'s TLS record in frame ${frame} did not authenticate with the key log's secret` };
       } else {
         st.seq++;
+        if (this.frameTimes.size < FRAME_TIMES) this.frameTimes.set(frame, this.now);
         if (r.value.contentType === CONTENT_APPLICATION_DATA) {
           const side = SIDE[dir];
           this.tls.firstAppData[side] ??= frame;
@@ -208,6 +278,8 @@ export class GatewayWatch implements StreamConsumer {
           this.reader?.push(dir, r.value.plaintext, frame);
         } else if (r.value.contentType === CONTENT_ALERT && r.value.plaintext.length === 2) {
           this.tls.alerts.push({ frame, by: SIDE[dir], description: alertName(r.value.plaintext[1]!) });
+        } else if (r.value.contentType === CONTENT_HANDSHAKE && this.tls13 !== null) {
+          this.handshake13(dir, r.value.plaintext, frame);
         }
         return;
       }
@@ -242,6 +314,42 @@ export class GatewayWatch implements StreamConsumer {
     }
   }
 
+  /**
+   * A side's decrypted TLS 1.3 handshake messages (RFC 8446 4.3-4.6): its Finished switches its
+   * records to the application traffic keys (7.1). NewSessionTicket and the rest are skipped; a
+   * KeyUpdate (4.6.3) is not followed, so the records after it do not authenticate ('failed').
+   */
+  private handshake13(dir: Dir, plain: Buffer, frame: number): void {
+    const t13 = this.tls13!;
+    if (t13.finished[dir]) return;
+    const d = t13.hs[dir];
+    if (d.push(plain, 0, plain.length, frame) !== null) {
+      this.dec[dir] = null;
+      return;
+    }
+    for (;;) {
+      const m = d.next();
+      if (!m.ok) {
+        if (m.kind === 'malformed') this.dec[dir] = null;
+        return;
+      }
+      const t = this.tls;
+      if (m.value.msgType === HS_CERTIFICATE && dir === 1 && t !== null && t.certificate === null) {
+        // RFC 8446 4.4.2: the gateway's certificate, readable once decrypted.
+        const l = parseCertificateList13(m.value.body, 0, m.value.body.length);
+        if (l.ok && l.value.certificates.length > 0) {
+          t.certificateFrame = m.value.lastFrame;
+          t.certificate = parseCertificateDetailed(l.value.certificates[0]!).info;
+        }
+      }
+      if (m.value.msgType !== HS_FINISHED) continue;
+      t13.finished[dir] = true;
+      const secret = dir === 0 ? t13.client0 : t13.server0;
+      this.dec[dir] = secret === null ? null : { keys: tls13Keys(t13.params, secret), seq: 0 };
+      return;
+    }
+  }
+
   private message(dir: Dir, type: number, body: Uint8Array, frame: number): void {
     if (this.tls === null) {
       const c = type === HS_CLIENT_HELLO && dir === 0 ? parseClientHello(body, 0, body.length) : null;
@@ -250,6 +358,7 @@ export class GatewayWatch implements StreamConsumer {
         return;
       }
       if (this.keys !== null && this.keys.size + (this.keys.refresh !== null ? 1 : 0) > 0) this.clientRandom = Uint8Array.from(c.value.random);
+      this.frameTimes.set(frame, this.now);
       this.tls = {
         decryption: null,
         plain: null,
@@ -282,12 +391,28 @@ export class GatewayWatch implements StreamConsumer {
         let ms = this.keys.master.get(cr);
         if (ms === undefined && this.keys.refresh?.()) ms = this.keys.master.get(cr);
         const p = suiteParams(s.value.cipherSuite);
-        if (s.value.version !== 0x0303 || p === null || p.tls13) t.decryption = ms === undefined && !this.keys.tls13.has(cr) ? 'no_key' : 'unsupported';
+        let s13 = this.keys.tls13.get(cr);
+        if (s.value.version === 0x0304 && (s13?.clientHandshake == null || s13.serverHandshake == null) && this.keys.refresh?.()) s13 = this.keys.tls13.get(cr);
+        if (s.value.version === 0x0304 && p !== null && p.tls13) {
+          // RFC 8446 7.1: the handshake traffic secrets protect the rest of the handshake.
+          if (s13?.clientHandshake == null || s13.serverHandshake == null) t.decryption = 'no_key';
+          else {
+            this.tls13 = { params: p, client0: s13.clientTraffic0, server0: s13.serverTraffic0, hs: [new HandshakeDefragmenter(), new HandshakeDefragmenter()], finished: [false, false] };
+            this.dec[0] = { keys: tls13Keys(p, s13.clientHandshake), seq: 0 };
+            this.dec[1] = { keys: tls13Keys(p, s13.serverHandshake), seq: 0 };
+            t.decryption = 'decrypted';
+            this.startTunnel();
+            this.reader = new GatewayPlainReader(this.machine !== null ? this.onTunnelData : null);
+            t.plain = this.reader.out;
+            this.limit = WATCH_BYTES_DECRYPTED;
+          }
+        } else if (s.value.version !== 0x0303 || p === null || p.tls13) t.decryption = ms === undefined && s13 === undefined ? 'no_key' : 'unsupported';
         else if (ms === undefined) t.decryption = 'no_key';
         else {
           this.pending = tls12Keys(p, ms, random, s.value.random, s.value.extensions.some((e) => e.type === EXT_ENCRYPT_THEN_MAC));
           t.decryption = 'decrypted';
-          this.reader = new GatewayPlainReader();
+          this.startTunnel();
+          this.reader = new GatewayPlainReader(this.machine !== null ? this.onTunnelData : null);
           t.plain = this.reader.out;
           this.limit = WATCH_BYTES_DECRYPTED;
         }
@@ -300,8 +425,47 @@ export class GatewayWatch implements StreamConsumer {
     }
   }
 
-  onEnd(facts: FlowFacts, reason: FlowEndReason, _captureEnd: number): void {
+  /** The outer TLS is decrypted: the machine of the connection it may tunnel, with the TCP events so far. */
+  private startTunnel(): void {
+    const o = this.tunnel;
+    if (o === null || this.machine !== null) return;
+    let rec: ConnectionRecord | null = null;
+    const m = new ConnectionMachine(this.facts, {
+      id: `c${this.facts.id}`,
+      file: this.file,
+      fileIndex: this.facts.fileIndex,
+      ...(o.byteBudget !== undefined ? { byteBudget: o.byteBudget } : {}),
+      keys: this.keys,
+      onRecord: (r) => {
+        rec = r;
+      },
+    });
+    this.machine = m;
+    this.finishTunnel = (facts, reason, captureEnd) => {
+      m.onEnd(facts, reason, captureEnd);
+      return rec;
+    };
+    for (const ev of this.heldEvents ?? []) m.onTcpEvent(ev);
+    this.heldEvents = null;
+  }
+
+  private finishTunnel: ((facts: FlowFacts, reason: FlowEndReason, captureEnd: number) => ConnectionRecord | null) | null = null;
+
+  onEnd(facts: FlowFacts, reason: FlowEndReason, captureEnd: number): void {
     if (facts.transport === 'tcp' && this.tls === null) return;
+    const t = this.tls;
+    const plain = t?.plain ?? null;
+    // A legacy channel carries one direction of the tunnel: a record only for the gateway's refusal on it.
+    if (this.finishTunnel !== null && t !== null && plain !== null && isTunnelAttempt(plain) && (!isLegacyChannel(plain) || gatewayRefusal(plain) !== null)) {
+      // The tunnelled RDP connection (or the attempt the gateway refused): a connection record of its own.
+      const rec = this.finishTunnel(facts, reason, captureEnd);
+      if (rec !== null) {
+        tunnelRecord(rec, { readStop: this.readStop, server: facts.server, sni: t.sni, clientRandom: this.clientRandom !== null ? clientRandomKey(this.clientRandom) : null, clientHelloFrame: t.clientHelloFrame, plain, timeOf: (f) => this.frameTimes.get(f) ?? facts.start });
+        this.tunnel!.onRecord(rec);
+      }
+    }
+    this.machine = null;
+    this.finishTunnel = null;
     const c = this.close;
     this.onSighting({
       file: this.file,

@@ -5,10 +5,23 @@ import type { LogonMode } from '../rdp/codes.js';
 import type { ServerRedirection } from '../rdp/redirection.js';
 import type { FlowFacts } from '../flow/types.js';
 
-/** Phases in the order a connection reaches them (../shared/design.md "Phases"). */
+/**
+ * Phases in the order a connection reaches them (../shared/design.md "Phases"). A connection
+ * tunnelled through an RD Gateway (issue 14; ConnectionRecord.gateway) reaches the gateway phases
+ * between the outer TCP handshake and the tunnelled RDP's X.224 exchange: `gateway_tls` (the
+ * HTTPS handshake with the gateway), `gateway_auth` (the HTTP transport's requests and their
+ * 401 / 101 / 200 answers, MS-TSGU 3.3.5.1), `gateway_tunnel` (HANDSHAKE, TUNNEL_CREATE and
+ * TUNNEL_AUTH with their responses, MS-TSGU 2.2.10), `gateway_channel` (CHANNEL_CREATE and its
+ * response). A direct connection never reaches them, so the order of the other phases, and every
+ * comparison of them by phaseIndex, is as before.
+ */
 export const PHASES = [
   'none',
   'tcp',
+  'gateway_tls',
+  'gateway_auth',
+  'gateway_tunnel',
+  'gateway_channel',
   'x224',
   'tls',
   'credssp',
@@ -22,6 +35,14 @@ export type Phase = (typeof PHASES)[number];
 
 export function phaseIndex(p: Phase): number {
   return PHASES.indexOf(p);
+}
+
+/** The phases of an RD Gateway's outer connection (ConnectionRecord.gateway), in order. */
+export const GATEWAY_PHASES = ['gateway_tls', 'gateway_auth', 'gateway_tunnel', 'gateway_channel'] as const;
+export type GatewayPhase = (typeof GATEWAY_PHASES)[number];
+
+export function isGatewayPhase(p: Phase): p is GatewayPhase {
+  return (GATEWAY_PHASES as readonly string[]).includes(p);
 }
 
 export type Outcome = 'completed' | 'failed' | 'incomplete_capture';
@@ -40,7 +61,8 @@ export type DeathHow =
   | 'licensing_error'
   | 'x224_disconnect'
   | 'timeout' // a side went silent and the capture ran on past a client's usual timeout
-  | 'capture_ended';
+  | 'capture_ended'
+  | 'gateway_refusal'; // an RD Gateway's HTTP 401 / 403 / 5xx or failed MS-TSGU result code (ConnectionRecord.gateway)
 
 export interface Died {
   phase: Phase;
@@ -339,4 +361,55 @@ export interface ConnectionRecord {
   /** TCP-level facts from the flow table (kept for the diagnosis and the report). */
   flow: FlowFacts;
   warnings: Warning[];
+  /**
+   * A connection tunnelled through an RD Gateway (MS-TSGU HTTP transport, read with the key log):
+   * `client` is the outer TCP connection's client, `server` the target as CHANNEL_CREATE names it
+   * ("host:port", untrusted text: no address of the target is on the wire), or the gateway's
+   * ip:port when the attempt died before CHANNEL_CREATE; `flow` is the outer TCP connection's.
+   * Absent for a direct connection.
+   */
+  gateway?: GatewayTunnel;
+}
+
+/** What a tunnelled connection went through (ConnectionRecord.gateway). */
+export interface GatewayTunnel {
+  /** The gateway's ip:port (the outer TCP connection's server). */
+  gateway: string;
+  /** The outer TLS ClientHello's server_name (untrusted text), or null. */
+  sni: string | null;
+  /** The outer TLS session's client random (hex, as key logs name a session; not a secret): its keys go into evidence files. */
+  clientRandom: string | null;
+  /** CHANNEL_CREATE's first resource and port (MS-TSGU 2.2.10.2, untrusted text), or null before it. */
+  target: { host: string; port: number; frame: number } | null;
+  /** The id of the report.gateways sighting of the outer connection ("g1"), set when the report is merged. */
+  sighting: string | null;
+  /** The gateway phase the outer connection reached last (the ladder's outer part is `phases`' gateway_* entries). */
+  reached: GatewayPhase | 'none';
+  /** The outer connection's refusal (the gateway's answer that ended the attempt before the channel opened), or null. */
+  refusal: { phase: GatewayPhase; frame: number | null; what: string } | null;
+  /**
+   * The decrypted HTTP transport (src/handshake/gateway-plain.ts GatewayPlain): HTTP heads,
+   * MS-TSGU packets but DATA, the target; the gateway causes read it.
+   */
+  exchange: GatewayExchange;
+}
+
+/** The decrypted HTTP transport of a gateway connection (the same shape as gateway-plain.ts GatewayPlain). */
+export interface GatewayExchange {
+  http: {
+    method: string | null;
+    target: string | null;
+    requestFrame: number | null;
+    status: number | null;
+    reason: string | null;
+    responseFrame: number | null;
+    challenges: string[];
+    authorization: string | null;
+    webSocket: boolean;
+  }[];
+  packets: { frame: number; by: 'client' | 'server'; type: string; code: number | null; codeName: string | null; failed: boolean }[];
+  target: { host: string; port: number; frame: number } | null;
+  clientName: string | null;
+  data: { client: number; server: number; firstFrame: number | null };
+  problem: string | null;
 }

@@ -124,6 +124,12 @@ export function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
     .slice(0, MAX_GATEWAY_SIGHTINGS)
     .sort((a, b) => a.fileIndex - b.fileIndex || a.firstFrame - b.firstFrame)
     .map((g, i) => ({ id: `g${i + 1}`, ...g }));
+  // A tunnelled connection (ConnectionRecord.gateway) names the sighting of its outer TCP connection.
+  for (const c of conns) {
+    if (c.gateway === undefined) continue;
+    const g = gatewaySightings.find((x) => x.fileIndex === c.fileIndex && x.firstFrame === c.flow.firstFrame && x.transport === 'tcp');
+    c.gateway = { ...c.gateway, sighting: g?.id ?? null };
+  }
   const input: DiagnosisInput = { connections: conns, dns, captureEnd: captureEnds, names, files: fileNames, kerberos, gateways: gatewaySightings };
   const findings = diagnose(input);
   const captureFindings = diagnoseCapture(input, findings);
@@ -314,6 +320,7 @@ export function reported(c: ConnectionRecord, findings: Finding[], attempt: Atte
     timeline: c.timeline,
     flow: c.flow,
     warnings: c.warnings,
+    ...(c.gateway !== undefined ? { gateway: c.gateway } : {}),
     attempt,
     findings,
   };
@@ -351,7 +358,7 @@ export function keyLogWarnings(parts: FilePart[], conns: ConnectionRecord[], gat
     if (d !== null) gw[d]++;
   }
   if (gw.decrypted + gw.failed + gw.no_key + gw.unsupported > 0) {
-    out.push(`TLS decryption of HTTPS to port 443 (RD Gateway): ${gw.decrypted} connection${gw.decrypted === 1 ? '' : 's'} decrypted, ${gw.failed} whose records did not authenticate, ${gw.no_key} without a secret, ${gw.unsupported} with a version or cipher suite not decrypted (TLS 1.2 is)`);
+    out.push(`TLS decryption of HTTPS to port 443 (RD Gateway): ${gw.decrypted} connection${gw.decrypted === 1 ? '' : 's'} decrypted, ${gw.failed} whose records did not authenticate, ${gw.no_key} without a secret, ${gw.unsupported} with a version or cipher suite not decrypted (TLS 1.2 and 1.3 are)`);
   }
   return out;
 }

@@ -14,7 +14,7 @@ import { endpointText, type DnsTransaction, type FlowFacts, type KerberosErrorRe
 import type { ConnectionRecord, Outcome, SideChannel } from '../handshake/types.js';
 import { ConnectionMachine, DEFAULT_BYTE_BUDGET } from '../handshake/machine.js';
 import { UdpMachine } from '../handshake/udp.js';
-import { GATEWAY_TCP_PORT, GATEWAY_UDP_PORT, GatewayWatch, type GatewaySighting } from '../handshake/gateway-watch.js';
+import { GATEWAY_TCP_PORT, GATEWAY_UDP_PORT, GatewayWatch, type GatewaySighting, type GatewayTunnelOptions } from '../handshake/gateway-watch.js';
 import { PendingMachine, halfOpenOutcome, type OutcomeCounter, type PendingOptions } from '../handshake/pending.js';
 import { PairIndex } from '../pairs.js';
 import { StringInterner, compactRecord } from '../handshake/compact.js';
@@ -396,7 +396,7 @@ export class FileRun {
       // Streamed connections (onConnection) need their records; otherwise those beyond maxRecords are counted only.
       counter: onConnection === null ? this.counter : undefined,
       // With --port 443: HTTPS (an RD Gateway's, or any) is not taken for a failed RDP attempt.
-      gateway: (facts) => new GatewayWatch(facts, this.name, this.onGatewaySighting, this.keys),
+      gateway: (facts) => new GatewayWatch(facts, this.name, this.onGatewaySighting, this.keys, this.tunnelOptions),
     };
     const ports = [3389, ...(opts.rdpPorts ?? []).filter((p) => p !== 3389)];
     for (const p of ports) if (Number.isInteger(p) && p >= 0 && p < 65536) this.userPorts.add(p);
@@ -569,12 +569,17 @@ export class FileRun {
   private readonly onGatewaySighting = (s: Omit<GatewaySighting, 'id'>): void => {
     if (this.gateways.length < MAX_GATEWAY_SIGHTINGS) this.gateways.push(s);
   };
+  /** A connection tunnelled through an RD Gateway (decrypted with the key log) is recorded as any other (gateway-tunnel.ts). */
+  private get tunnelOptions(): GatewayTunnelOptions {
+    return (this.tunnelOpts ??= { byteBudget: this.byteBudget, onRecord: (rec) => this.finished(rec) });
+  }
+  private tunnelOpts: GatewayTunnelOptions | null = null;
 
   private newFlow(facts: FlowFacts): StreamConsumer | null {
     // A flow on an RD Gateway's port (neither end an RDP port): what its cleartext shows (gateway-watch.ts).
     if (facts.clientBy !== 'x224' && !this.userPorts.has(facts.server.port) && !this.userPorts.has(facts.client.port)) {
       const gw = facts.transport === 'tcp' ? GATEWAY_TCP_PORT : GATEWAY_UDP_PORT;
-      return facts.server.port === gw ? new GatewayWatch(facts, this.name, this.onGatewaySighting, this.keys) : null;
+      return facts.server.port === gw ? new GatewayWatch(facts, this.name, this.onGatewaySighting, this.keys, this.tunnelOptions) : null;
     }
     // The flow's id (a half-open connection's is given with its SYN, before the flow is built).
     const id = `c${facts.id}`;

@@ -151,10 +151,11 @@ function targetsOf(report: Report, dir: string): { targets: Target[]; left: numb
     while (used.has(name)) name = `${name}_`;
     used.add(name);
     const d = c.tls?.decryption;
-    const cr = d !== undefined && d.records.client + d.records.server > 0 ? d.clientRandom : null;
+    const cr = d !== undefined && d.records.client + d.records.server > 0 ? d.clientRandom : (c.gateway?.clientRandom ?? null);
     const t = new Target(c, path.join(dir, `${name}.pcapng`), cr);
     const proto = c.transport === 'tcp' ? IpProto.TCP : IpProto.UDP;
-    t.flows.push(flowOf(proto, c.client, c.server, c.flow.firstFrame, c.flow.lastFrame));
+    // A connection tunnelled through an RD Gateway: its frames are the outer TCP connection's (`server` names the target).
+    t.flows.push(flowOf(proto, c.client, c.gateway !== undefined ? c.gateway.gateway : c.server, c.flow.firstFrame, c.flow.lastFrame));
     for (const s of c.sideChannels) {
       t.flows.push(flowOf(IpProto.UDP, s.client, s.server, s.synFrame ?? c.flow.firstFrame, Number.MAX_SAFE_INTEGER));
     }
@@ -458,7 +459,11 @@ export async function spoolStdin(sources: CaptureSource[], input: Readable = pro
 function insertSecrets(targets: Target[], keys: KeyLog): void {
   for (const t of targets) {
     if (t.writer === null || t.clientRandom === null) continue;
-    const lines = keys.linesFor(t.clientRandom, t.conn.tls?.decryption?.rsaKey);
+    const inner = keys.linesFor(t.clientRandom, t.conn.tls?.decryption?.rsaKey);
+    // Through an RD Gateway: the outer TLS session's lines too, so Wireshark reads the tunnel as well.
+    const gcr = t.conn.gateway?.clientRandom ?? null;
+    const outer = gcr !== null && gcr !== t.clientRandom ? keys.linesFor(gcr) : null;
+    const lines = inner === null ? outer : outer === null ? inner : `${outer}${outer.endsWith('\n') ? '' : '\n'}${inner}`;
     if (lines === null) continue;
     t.writer.addSecrets(SECRETS_TYPE_TLS_KEY_LOG, Buffer.from(lines, 'latin1'));
     const dsb = t.writer.drain();

@@ -8,7 +8,7 @@ import { narrowingText } from '../net/narrow.js';
 import { zonedCaptureSpan } from './time.js';
 import { escapeHtml as h } from './escape.js';
 import { probeFacts, probeTables } from './probe.js';
-import { CAPTURE_FINDINGS_TITLE, GATEWAYS_TITLE, PROBES_TITLE, deathText, eventLabel, checksumNote, fileSetLines, fileSetNote, findingLabel, findingTag, logonModes, offsetText, outcomeText, partition, percent, timeOffset, timeSpan } from './ladder.js';
+import { CAPTURE_FINDINGS_TITLE, GATEWAYS_TITLE, PROBES_TITLE, deathText, gatewayFacts, eventLabel, checksumNote, fileSetLines, fileSetNote, findingLabel, findingTag, logonModes, offsetText, outcomeText, partition, percent, timeOffset, timeSpan } from './ladder.js';
 import { ladderSvg } from './svg.js';
 import type { Finding } from '../diagnose/types.js';
 import type { Report, ReportedConnection } from './types.js';
@@ -284,6 +284,7 @@ function factsTable(c: ReportedConnection): string[] {
   const client = c.mcs?.client;
   if (client?.clientName) rows.push(['Client name', client.clientName]);
   for (const e of c.errorInfo) rows.push([`Error info (frame ${e.frame})`, `${e.name}: ${e.description}`]);
+  rows.push(...gatewayFacts(c));
   if (rows.length === 0) return [];
   return ['<table class="facts"><tbody>', ...rows.map(([k, v]) => `<tr><th>${h(k)}</th><td>${longText(v)}</td></tr>`), '</tbody></table>'];
 }

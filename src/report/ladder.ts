@@ -1,7 +1,7 @@
 // The ladder of one connection, shared by the text, Markdown and HTML writers: which timeline
 // events to show (bounded), where the connection died, and small wording helpers.
 import type { Party, Phase, TimelineEvent } from '../handshake/types.js';
-import { redirectionTarget } from '../handshake/types.js';
+import { isGatewayPhase, redirectionTarget } from '../handshake/types.js';
 import { secondsText } from '../diagnose/facts.js';
 import { timeInRange } from '../capture/types.js';
 import type { Finding } from '../diagnose/types.js';
@@ -80,6 +80,10 @@ export const MAX_OFFSET_SECONDS = 1e9;
 const PHASE_WORDS: Record<Phase, string> = {
   none: 'before the TCP handshake',
   tcp: 'during the TCP handshake',
+  gateway_tls: 'during the TLS handshake with the RD Gateway',
+  gateway_auth: "during the RD Gateway's authentication of the user",
+  gateway_tunnel: 'while the RD Gateway set up the tunnel',
+  gateway_channel: 'while the RD Gateway opened the channel to the target',
   x224: 'during the RDP negotiation (X.224)',
   tls: 'during the TLS handshake',
   credssp: 'during NLA (CredSSP)',
@@ -142,10 +146,33 @@ export function deathText(c: ReportedConnection): string {
     case 'capture_ended':
       what = `the capture ended ${when}`;
       break;
+    case 'gateway_refusal':
+      what = `the RD Gateway refused the connection ${when}`;
+      break;
     default:
       what = `${String(d.how).replace(/_/g, ' ')} by ${d.by} ${when}`;
   }
   return `${what}${d.frame !== null ? ` (frame ${d.frame})` : ''}`;
+}
+
+/**
+ * A connection tunnelled through an RD Gateway (ConnectionRecord.gateway): the gateway, the target
+ * and both ladders, outer (the TCP handshake and the gateway phases) then inner (the tunnelled RDP
+ * phases), as label / value pairs every writer shows with its own escaping. Empty for a direct connection.
+ */
+export function gatewayFacts(c: ReportedConnection): [string, string][] {
+  const gw = c.gateway;
+  if (gw === undefined) return [];
+  const rung = (p: { phase: Phase; frame: number; inferred: boolean }): string => `${p.phase} (frame ${p.frame}${p.inferred ? ', inferred' : ''})`;
+  const outer = c.phases.filter((p) => p.phase === 'tcp' || isGatewayPhase(p.phase));
+  const inner = c.phases.filter((p) => p.phase !== 'tcp' && p.phase !== 'none' && !isGatewayPhase(p.phase));
+  const died = c.died !== null ? ` (died in ${c.died.phase})` : '';
+  return [
+    ['RD Gateway', `${gw.gateway}${gw.sni !== null ? ` (SNI "${gw.sni}")` : ''}${gw.sighting !== null ? `, connection ${gw.sighting} of the gateway section` : ''}`],
+    ['Target', gw.target !== null ? `"${gw.target.host}" port ${gw.target.port} (CHANNEL_CREATE, frame ${gw.target.frame})` : 'not named: the attempt ended before CHANNEL_CREATE'],
+    ['Gateway ladder', `${outer.map(rung).join(' > ') || 'none'}${c.died !== null && isGatewayPhase(c.died.phase) ? died : ''}`],
+    ['RDP ladder (tunnelled)', `${inner.map(rung).join(' > ') || 'not started'}${c.died !== null && inner.some((p) => p.phase === c.died!.phase) ? died : ''}`],
+  ];
 }
 
 export function topFinding(c: ReportedConnection): Finding | null {

@@ -8,7 +8,7 @@ import { narrowingText } from '../net/narrow.js';
 import { zonedCaptureSpan } from './time.js';
 import { probeFacts, probeTables } from './probe.js';
 import { escapeMarkdown as md, markdownCode as code } from './escape.js';
-import { CAPTURE_FINDINGS_TITLE, GATEWAYS_TITLE, PROBES_TITLE, deathText, checksumNote, fileSetLines, fileSetNote, findingLabel, findingTag, ladderRows, logonModes, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
+import { CAPTURE_FINDINGS_TITLE, GATEWAYS_TITLE, PROBES_TITLE, deathText, checksumNote, gatewayFacts, fileSetLines, fileSetNote, findingLabel, findingTag, ladderRows, logonModes, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
 import type { Finding } from '../diagnose/types.js';
 import type { Report, ReportedConnection } from './types.js';
 
@@ -242,6 +242,7 @@ function facts(c: ReportedConnection): string[] {
   const client = c.mcs?.client;
   if (client?.clientName) rows.push(['Client name', md(client.clientName)]);
   for (const e of c.errorInfo) rows.push([`Error info (frame ${e.frame})`, md(`${e.name}: ${e.description}`)]);
+  for (const [k, v] of gatewayFacts(c)) rows.push([k, md(v)]);
   if (rows.length === 0) return [];
   return [...table(['Fact', 'Value'], rows.map(([k, v]) => [md(k!), v!])), ''];
 }

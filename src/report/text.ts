@@ -12,7 +12,7 @@ import { probeFacts, probeTables, textTable } from './probe.js';
 import { escapeControls } from './escape.js';
 import { timeInRange } from '../capture/types.js';
 import { EARLIEST_CAPTURE_TIME } from '../diagnose/facts.js';
-import { CAPTURE_FINDINGS_TITLE, GATEWAYS_TITLE, PROBES_TITLE, checksumNote, deathText, eventLabel, fileSetLines, fileSetNote, findingLabel, ladderRows, logonModes, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
+import { CAPTURE_FINDINGS_TITLE, GATEWAYS_TITLE, PROBES_TITLE, checksumNote, gatewayFacts, deathText, eventLabel, fileSetLines, fileSetNote, findingLabel, ladderRows, logonModes, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
 import type { Report, ReportedConnection } from './types.js';
 
 export interface TextOptions {
@@ -341,6 +341,7 @@ function factLines(c: ReportedConnection): string[] {
   }
   const client = c.mcs?.client;
   if (client?.clientName) out.push(`client name: ${client.clientName}`);
+  for (const [k, v] of gatewayFacts(c)) out.push(`${k === 'RD Gateway' ? 'gateway' : k.toLowerCase()}: ${v}`);
   return out;
 }
 

@@ -1,7 +1,7 @@
 // The RD Gateway causes read from a decrypted MS-TSGU exchange (src/diagnose/gateway.ts gatewayFindings),
 // on hand-made sightings: which answer makes which cause, its confidence, frames and filter.
 import { describe, expect, it } from 'vitest';
-import { gatewayFindings } from '../../src/diagnose/gateway.js';
+import { gatewayFindings, gatewayNotes } from '../../src/diagnose/gateway.js';
 import { diagnoseCapture } from '../../src/diagnose/index.js';
 import { GATEWAY_CAUSE_IDS, type DiagnosisInput } from '../../src/diagnose/types.js';
 import type { GatewaySighting } from '../../src/handshake/gateway-watch.js';
@@ -85,8 +85,10 @@ describe('gatewayFindings', () => {
 
   it('E_PROXY_TS_CONNECTFAILED and E_PROXY_RAP_ACCESSDENIED name their causes with CHANNEL_CREATE\'s frame', () => {
     const target = { host: 'srv', port: 3389, frame: 19 };
-    const a = gatewayFindings(input([sighting('g1', { target, packets: [packet({ code: 0x800759dd, codeName: 'E_PROXY_TS_CONNECTFAILED', failed: true })] })]));
-    const b = gatewayFindings(input([sighting('g1', { target, packets: [packet({ code: 0x800759da, codeName: 'E_PROXY_RAP_ACCESSDENIED', failed: true })] })]));
+    // On the wire the channel's answer follows the RDG_OUT_DATA upgrade (MS-TSGU 3.3.5.1).
+    const upgrade = [http({ status: 101, reason: 'Switching Protocols', authorization: 'NTLM', webSocket: true })];
+    const a = gatewayFindings(input([sighting('g1', { http: upgrade, target, packets: [packet({ code: 0x800759dd, codeName: 'E_PROXY_TS_CONNECTFAILED', failed: true })] })]));
+    const b = gatewayFindings(input([sighting('g1', { http: upgrade, target, packets: [packet({ code: 0x800759da, codeName: 'E_PROXY_RAP_ACCESSDENIED', failed: true })] })]));
     expect(a.map((x) => [x.cause, x.confidence, x.frames])).toEqual([['gateway_target_unreachable', 0.9, [19, 20]]]);
     expect(b.map((x) => [x.cause, x.confidence, x.frames])).toEqual([['gateway_rap_refused', 0.95, [19, 20]]]);
   });
@@ -97,12 +99,18 @@ describe('gatewayFindings', () => {
       input([
         sighting('g1', { http: [http({ authorization: 'NTLM' })] }),
         sighting('g2', { http: [http({ method: 'POST', target: '/KdcProxy', status: 503 })] }),
-        sighting('g3', { target, packets: [packet({ code: 0x800759da, codeName: 'E_PROXY_RAP_ACCESSDENIED', failed: true })] }),
-        sighting('g4', { target, packets: [packet({ code: 0x800759dd, codeName: 'E_PROXY_TS_CONNECTFAILED', failed: true })] }),
+        sighting('g3', { http: [http({ status: 101, webSocket: true })], target, packets: [packet({ code: 0x800759da, codeName: 'E_PROXY_RAP_ACCESSDENIED', failed: true })] }),
+        sighting('g4', { http: [http({ status: 101, webSocket: true })], target, packets: [packet({ code: 0x800759dd, codeName: 'E_PROXY_TS_CONNECTFAILED', failed: true })] }),
         sighting('g5', { http: [http({ status: 403, reason: 'Forbidden' })] }),
       ]),
     ).map((f) => f.cause);
     expect([...new Set(causes)].sort()).toEqual([...GATEWAY_CAUSE_IDS].sort());
+  });
+
+  it("other HTTPS decrypted with the same key log (a browser's 401 or 403) is no gateway refusing anyone: no finding, no refusal", () => {
+    const web = [sighting('g1', { http: [http({ method: 'GET', target: '/', authorization: 'Negotiate' })] }), sighting('g2', { http: [http({ method: 'GET', target: '/admin', status: 403, reason: 'Forbidden' })] })];
+    expect(gatewayFindings(input(web))).toEqual([]);
+    expect(gatewayNotes(input(web)).map((n) => n.refusal)).toEqual([null]);
   });
 
   it('no decrypted plaintext (no key log): no finding', () => {
