@@ -47,6 +47,8 @@ export class Flow {
   /** UDP: datagram bytes delivered per direction (created on the first datagram); whether the consumer still wants bytes. */
   delivered: [number, number] | null = null;
   wantsBytes = true;
+  /** Counted only (StreamConsumer.countsOnly, once no more bytes are wanted): FIN bits seen per side (bit 0 client, bit 1 server), or -1 while analysed. */
+  bareFins = -1;
   lastTime = Number.NaN;
   /**
    * Client and server addresses as numbers (never a Buffer copy: that is a view into Node's shared
@@ -94,6 +96,7 @@ export class Flow {
     this.dups = this.dups instanceof DuplicateDetector ? this.dups.reset() : new DuplicateDetector();
     this.delivered = null;
     this.wantsBytes = true;
+    this.bareFins = -1;
     this.unlimited = false;
     this.lastTime = Number.NaN;
     this.cWord = word(buf, cOff);

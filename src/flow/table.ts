@@ -374,7 +374,8 @@ export class FlowTable {
     if (f !== null) f = this.checkExisting(f, pkt, synOnly, fileIndex, time);
     if (f !== null) {
       if (f.state === FLOW_OPEN) {
-        if (f.consumer !== null && f.dups.isCopy(pkt, this.matchDir, frame, time)) this.captureDuplicate(f, frame);
+        if (f.bareFins >= 0) this.barePacket(f, pkt, this.matchDir, frame, time);
+        else if (f.consumer !== null && f.dups.isCopy(pkt, this.matchDir, frame, time)) this.captureDuplicate(f, frame);
         else this.tcpFlowPacket(f, pkt, this.matchDir, frame, time);
       }
       else if (f.state === FLOW_IGNORED) this.touch(f);
@@ -470,6 +471,33 @@ export class FlowTable {
     this.syncCut(f);
     if (f.halfOpen && t.established) this.unlinkHalfOpen(f);
     if (closed) this.endFlow(f, 'closed', time);
+    else if (!f.wantsBytes && f.consumer !== null && f.consumer.countsOnly === true && !f.halfOpen) f.bareFins = 0;
+  }
+
+  /**
+   * A packet of a flow counted only (StreamConsumer.countsOnly): its counts, and its FIN / RST for the
+   * consumer; the flow closes at a RST or once both sides sent a FIN. No checksum, no TCP analysis.
+   */
+  private barePacket(f: Flow, p: DecodedPacket, d: Dir, frame: number, time: number): void {
+    const facts = f.facts!;
+    facts.packets[d]++;
+    facts.payloadBytes[d] += p.payloadWireLen > p.payloadLen ? p.payloadWireLen : p.payloadLen;
+    facts.lastFrame = frame;
+    if (time > facts.end) facts.end = time;
+    f.lastTime = time;
+    this.stats.checksumsNotVerified++;
+    this.touch(f);
+    const flags = p.tcpFlags;
+    if ((flags & TcpFlag.RST) !== 0) {
+      f.consumer!.onTcpEvent({ kind: 'rst', dir: d, frame, time, ttl: p.ttl });
+      this.endFlow(f, 'closed', time);
+    } else if ((flags & TcpFlag.FIN) !== 0) {
+      const bit = d === 0 ? 1 : 2;
+      if ((f.bareFins & bit) !== 0) return;
+      f.bareFins |= bit;
+      f.consumer!.onTcpEvent({ kind: 'fin', dir: d, frame, time, retransmission: false });
+      if (f.bareFins === 3) this.endFlow(f, 'closed', time);
+    }
   }
 
   /** The handshake of a flow recognised by its X.224 request, from the SYN log. */

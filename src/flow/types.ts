@@ -219,6 +219,14 @@ export interface StreamConsumer {
    * instead of building it (a SYN flood's flows beyond the records kept).
    */
   wantsFinalFacts?(): boolean;
+  /**
+   * Optional: true when, once this consumer wants no more bytes, it needs of the rest of the flow
+   * only its packet and byte counts, its last frame and time, and its FIN and RST events (an RD
+   * Gateway watch of a bulk HTTPS download): the table then drops the TCP analysis (sequence
+   * tracking, duplicates, RTT) for the flow's remaining packets, and `facts.tcp` covers only what
+   * came before.
+   */
+  readonly countsOnly?: boolean;
   /** The flow is finished (closed, evicted, or the capture ended). `facts` is final (but see wantsFinalFacts). */
   onEnd(facts: FlowFacts, reason: FlowEndReason, captureEnd: number): void;
 }

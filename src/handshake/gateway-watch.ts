@@ -160,6 +160,14 @@ export class GatewayWatch implements StreamConsumer {
     private readonly tunnel: GatewayTunnelOptions | null = null,
   ) {}
 
+  /**
+   * Once it wants no more bytes the watch needs only the flow's counts and how it ended
+   * (StreamConsumer.countsOnly): not while a tunnelled connection's machine reads TCP events on.
+   */
+  get countsOnly(): boolean {
+    return this.machine === null;
+  }
+
   onTcpEvent(ev: TcpEvent): void {
     if (this.tunnel !== null) {
       if (this.machine !== null) this.machine.onTcpEvent(ev);
@@ -216,6 +224,13 @@ export class GatewayWatch implements StreamConsumer {
     const t = this.tls;
     if (this.reader === null && t !== null && t.appRecords.client >= WATCH_APP_RECORDS && t.appRecords.server >= WATCH_APP_RECORDS) this.done = true;
     if (this.read[0]! + this.heldBytes[0]! >= this.byteLimit && this.read[1]! + this.heldBytes[1]! >= this.byteLimit) this.done = true;
+    // Nothing more to learn from the bytes, so the flow is only counted from here (the flow table's
+    // count-only path: a bulk HTTPS download is not reassembled to its end for a watch that reads
+    // nothing of it): without decryption, once both sides sent application data (what follows is
+    // encrypted, its alerts too); with it, once one side is past the bytes read and no tunnelled
+    // connection reads on.
+    if (t !== null && this.reader === null && t.firstAppData.client !== null && t.firstAppData.server !== null) this.done = true;
+    else if (this.reader !== null && !this.wholeStream && (this.read[0]! + this.heldBytes[0]! >= this.byteLimit || this.read[1]! + this.heldBytes[1]! >= this.byteLimit)) this.done = true;
     return !this.done;
   }
 

@@ -4,7 +4,7 @@
 // the last MAX_SENT (64) segments, retransmissions marked on the remembered one, RTT samples from the
 // newest segment an ACK covers (Karn), lost segments when a retransmitted one is acknowledged.
 import { describe, expect, it } from 'vitest';
-import { ACK, Conn, FIN, Harness, PSH, handshake } from './harness.js';
+import { ACK, Conn, FIN, Harness, PSH, RST, handshake } from './harness.js';
 
 const C = '10.1.0.5';
 const S = '10.1.0.9';
@@ -151,5 +151,59 @@ describe('TcpTracker: the ring of sent segments', () => {
       const t = h.consumers[k]!.ended!.facts.tcp!;
       expect(t.lostSegments).toEqual([{ dir: 1, frame: first, retransmitFrames: [re], length: 200, acked: true }]);
     }
+  });
+});
+
+describe('FlowTable: a consumer that needs only counts (StreamConsumer.countsOnly, an RD Gateway watch)', () => {
+  function bulk(countsOnly: boolean): { h: Harness; frames: number[] } {
+    const h = new Harness({ gatewayPorts: { tcp: [443], udp: [] } });
+    h.acceptChunks = 1;
+    h.countsOnly = countsOnly;
+    const c = new Conn(C, 50200, S, 443);
+    handshake(h, c);
+    h.feed(c.c('hello')); // the only delivery: the consumer wants no more bytes
+    const seq = c.sSeq;
+    h.feed(c.s('A'.repeat(1000)));
+    h.feed(c.s('B'.repeat(1000)));
+    h.feed(c.s('A'.repeat(1000), ACK | PSH, { seq }), 0.3); // a retransmission
+    h.feed(c.c(''));
+    const f1 = h.feed(c.s('', FIN | ACK));
+    h.feed(c.s('', FIN | ACK)); // the FIN again
+    const f2 = h.feed(c.c('', FIN | ACK));
+    return { h, frames: [f1, f2] };
+  }
+
+  it('counts every packet and byte, hands over each side\'s FIN once, and closes after both, without TCP analysis', () => {
+    const { h, frames } = bulk(true);
+    const r = h.only;
+    expect(r.ended!.reason).toBe('closed');
+    expect(r.ended!.facts.packets).toEqual([2 + 2 + 1, 1 + 5]);
+    expect(r.ended!.facts.payloadBytes).toEqual([5, 3000]);
+    expect(r.ended!.facts.lastFrame).toBe(frames[1]);
+    expect(r.eventText().filter((e) => !e.startsWith('syn') && !e.startsWith('ack'))).toEqual([`fin@${frames[0]}`, `fin@${frames[1]}`]);
+    // The packets after the delivery are not checksummed.
+    expect(h.table.stats.checksumsNotVerified).toBe(7);
+    h.finish();
+    expect(r.ends).toBe(1);
+  });
+
+  it('a consumer without it keeps the TCP analysis (the retransmission is seen)', () => {
+    const { h } = bulk(false);
+    expect(h.only.events().some((e) => e.kind === 'retransmission')).toBe(true);
+  });
+
+  it('a RST ends the counted flow at once', () => {
+    const h = new Harness({ gatewayPorts: { tcp: [443], udp: [] } });
+    h.acceptChunks = 1;
+    h.countsOnly = true;
+    const c = new Conn(C, 50201, S, 443);
+    handshake(h, c);
+    h.feed(c.c('hello'));
+    h.feed(c.s('x'.repeat(500)));
+    const rst = h.feed(c.c('', RST));
+    const r = h.only;
+    expect(r.ended!.reason).toBe('closed');
+    expect(r.events().at(-1)).toMatchObject({ kind: 'rst', dir: 0, frame: rst });
+    expect(r.ended!.facts.packets).toEqual([4, 2]);
   });
 });

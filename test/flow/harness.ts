@@ -22,6 +22,8 @@ export class Recording implements StreamConsumer {
   acceptChunks = Infinity;
   /** StreamConsumer.wholeStream: the consumer reads the whole stream (the per-flow limit is lifted). */
   wholeStream = false;
+  /** StreamConsumer.countsOnly: once it wants no more bytes, only counts and FIN / RST. */
+  countsOnly = false;
   private chunks = 0;
 
   constructor(readonly facts: FlowFacts) {}
@@ -71,12 +73,14 @@ export class Harness {
   /** Consumers to refuse (onNewFlow returns null) when the predicate says so. */
   decline: ((f: FlowFacts) => boolean) | null = null;
   acceptChunks = Infinity;
+  countsOnly = false;
 
   constructor(opts: Partial<FlowTableOptions> = {}) {
     this.table = new FlowTable({ rdpPorts: [3389], ...opts }, (facts) => {
       if (this.decline?.(facts)) return null;
       const r = new Recording(facts);
       r.acceptChunks = this.acceptChunks;
+      r.countsOnly = this.countsOnly;
       this.consumers.push(r);
       return r;
     });
