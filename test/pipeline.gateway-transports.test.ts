@@ -79,3 +79,42 @@ describe.skipIf(!existsSync(cap('gateway_keylog_legacy_http.pcapng')))('the lega
     expect([...rows.values()].map((x) => x['http.response.code'])).toEqual(['401', '401', '401', '401', '200']);
   });
 });
+
+describe.skipIf(!existsSync(cap('gateway_keylog_rpc_over_http.pcapng')))('RPC over HTTP (gateway_keylog_rpc_over_http)', () => {
+  it('is recognised and said to be, not decoded: no tunnel claimed, no refusal, no finding, exit 0', async () => {
+    for (const ports of [undefined, [443]]) {
+      const r = await run('gateway_keylog_rpc_over_http.pcapng', ports);
+      expect(r.connections).toEqual([]);
+      expect(r.gateways).toHaveLength(1);
+      const g = r.gateways[0]!;
+      expect(g).toMatchObject({ evidence: 'shown', connections: ['g1', 'g2'], decrypted: true, refusal: null, tunnel: null, transport: 'rpc_over_http' });
+      expect(g.text).toContain("they carry RD Gateway's legacy RPC over HTTP transport (RPC_IN_DATA / RPC_OUT_DATA to /rpc/rpcproxy.dll, MS-RPCH): recognised, not decoded further");
+      expect(g.text).toContain("the gateway's RPC proxy accepted RPC_OUT_DATA /rpc/rpcproxy.dll?localhost:3388 (200, frame 30)");
+      // The NTLM 401s (the IN channel's last one answered by the AUTHENTICATE request, whose answer never comes) are steps, not a refusal.
+      expect(g.text).not.toContain('401');
+      expect(r.captureFindings).toEqual([]);
+      expect(exitCodeOf(r)).toBe(0);
+      expect(r.summary.headline).toContain('connected through the RD Gateway 10.20.0.42:443 ("rdg.corp.example"), over the legacy RPC over HTTP transport: it is recognised, not decoded');
+    }
+  });
+
+  it('every format says so', async () => {
+    const r = await run('gateway_keylog_rpc_over_http.pcapng');
+    for (const [name, out] of formats(r)) expect(out, name).toContain('RPC over HTTP');
+    expect(JSON.parse(renderJson(r)).gateways[0].transport).toBe('rpc_over_http');
+  });
+
+  it.skipIf(!hasTshark)("tshark's HTTP and DCE/RPC decoding of the same frames: the requests, the 200, the RTS PDUs", async () => {
+    const kl = ['-o', `tls.keylog_file:${cap('gateway_keylog_rpc_over_http.keylog')}`];
+    const http = tsharkFields(cap('gateway_keylog_rpc_over_http.pcapng'), ['http.request.method', 'http.response.code'], [...kl, '-Y', 'http.request || http.response.code']);
+    const methods = [...http.values()].map((x) => x['http.request.method'] || x['http.response.code']);
+    expect(methods).toEqual(['RPC_OUT_DATA', '401', 'RPC_OUT_DATA', '401', 'RPC_IN_DATA', '401', 'RPC_IN_DATA', '401', 'RPC_OUT_DATA', 'RPC_IN_DATA', '200']);
+    const ok = [...http].find(([, x]) => x['http.response.code'] === '200')![0];
+    const r = await run('gateway_keylog_rpc_over_http.pcapng');
+    expect(r.gateways[0]!.text).toContain(`(200, frame ${ok})`);
+    // The bodies are RTS PDUs (PTYPE 20, MS-RPCH 2.2.3.6.1), which we recognise and do not read.
+    const rts = tsharkFields(cap('gateway_keylog_rpc_over_http.pcapng'), ['dcerpc.pkt_type'], [...kl, '-Y', 'dcerpc']);
+    expect([...rts.values()].every((x) => x['dcerpc.pkt_type'] === '20')).toBe(true);
+    expect(rts.size).toBeGreaterThanOrEqual(3);
+  });
+});

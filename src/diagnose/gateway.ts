@@ -279,8 +279,9 @@ function plainSays(p: NonNullable<NonNullable<GatewaySighting['tls']>['plain']>)
   const answered = p.http.filter((x) => x.status !== null);
   for (const x of answered) {
     if (x.status === null) continue;
-    // A 401 the client answers with another request is a step of NTLM / Negotiate (RFC 4559), not a refusal.
-    if (x.status === 401 && x !== answered[answered.length - 1]) continue;
+    // A 401 the client answers with another request is a step of NTLM / Negotiate (RFC 4559), not a
+    // refusal, also when that request's answer is not in the capture (RPC over HTTP's IN channel has none).
+    if (x.status === 401 && (x !== answered[answered.length - 1] || p.http.some((y) => y.requestFrame !== null && x.responseFrame !== null && y.requestFrame > x.responseFrame))) continue;
     const what = x.method !== null ? `${x.method} ${x.target ?? ''}`.trim() : 'a request';
     const offers = x.challenges.length > 0 ? ` offering ${x.challenges.join(', ')}` : '';
     if (x.target !== null && /^\/kdcproxy/i.test(x.target)) {
@@ -294,6 +295,7 @@ function plainSays(p: NonNullable<NonNullable<GatewaySighting['tls']>['plain']>)
     if (x.status === 401) out.push(`the gateway answered ${what} with 401 ${x.reason ?? ''}${offers}${x.authorization !== null ? ` to the client's ${x.authorization} credentials: it refused the user's authentication` : ''} (frame ${x.responseFrame})`.replace(/ +(\(| to| offering)/g, ' $1'));
     else if (x.status === 403 || x.status >= 500) out.push(`the gateway refused ${what} with ${x.status} ${x.reason ?? ''} (frame ${x.responseFrame})`.replace(/ +\(/, ' ('));
     else if (x.status === 101) out.push(`${what} switched to WebSocket (101, frame ${x.responseFrame})`);
+    else if (x.status === 200 && x.method !== null && /^RPC_(IN|OUT)_DATA$/.test(x.method)) out.push(`the gateway's RPC proxy accepted ${what} (200, frame ${x.responseFrame})`);
   }
   for (const k of p.packets) {
     if (!k.failed) continue;
@@ -336,6 +338,9 @@ export function gatewayClause(notes: readonly GatewayNote[], possibleToo = true)
     const through = n.evidence === 'shown' ? 'connected through the RD Gateway' : 'most likely connected through an RD Gateway at';
     const label = `${n.client} ${through} ${n.gateway}${n.names[0] !== undefined ? ` (${JSON.stringify(n.names[0])})` : ''}${others > 0 ? ` (and ${plural(others, 'more gateway')})` : ''}`;
     if (n.refusal !== null) return `${label}, and ${n.refusal.replace(/ \(frame \d+\)/, '')}`;
+    if (n.decrypted && n.transport === 'rpc_over_http' && n.tunnel === null) {
+      return `${label}, over the legacy RPC over HTTP transport: it is recognised, not decoded, so whether the gateway accepted the user's tunnel and reached the target is not read`;
+    }
     if (n.decrypted) {
       const t = n.tunnel;
       const tunnel = t === null ? 'the gateway exchange was decrypted but no tunnel was asked for' : `the tunnel to ${JSON.stringify(t.host)} port ${t.port} ${t.opened ? 'opened' : 'was asked for and not answered'}`;
