@@ -118,3 +118,30 @@ describe.skipIf(!existsSync(cap('gateway_keylog_rpc_over_http.pcapng')))('RPC ov
     expect(rts.size).toBeGreaterThanOrEqual(3);
   });
 });
+
+describe.skipIf(!existsSync(cap('gateway_keylog_kdcproxy_h2.pcapng')))('the KDC proxy over HTTP/2 (gateway_keylog_kdcproxy_h2)', () => {
+  it("its :status is read as the HTTP/1.1 path reads a status: 503 -> gateway_kdc_proxy_unavailable (a warning), then the tunnel opens", async () => {
+    const r = await run('gateway_keylog_kdcproxy_h2.pcapng');
+    // The tunnelled RDP connection is a connection of its own (gateway-tunnel.ts), completed.
+    expect(r.connections.map((c) => [c.server, c.outcome])).toEqual([['rdp-srv04.corp.example:3389', 'completed']]);
+    const g = r.gateways[0]!;
+    expect(g).toMatchObject({ evidence: 'shown', decrypted: true, refusal: null, transport: 'websocket', tunnel: { host: 'rdp-srv04.corp.example', port: 3389, opened: true } });
+    expect(g.text).toContain("the gateway's KDC proxy answered POST /KdcProxy over HTTP/2 with 503 (frame 12): Kerberos through the gateway failed, so the client falls back to NTLM");
+    expect(r.captureFindings.map((f) => [f.cause, f.severity, f.confidence, f.frames])).toEqual([['gateway_kdc_proxy_unavailable', 'warning', 0.9, [11, 12]]]);
+    expect(r.captureFindings[0]!.explanation).toContain('answered POST /KdcProxy over HTTP/2 with 503 (frame 12)');
+    expect(r.summary.headline).toContain('its KDC proxy answered 503, so Kerberos failed and the client fell back to NTLM');
+    expect(exitCodeOf(r)).toBe(0);
+    for (const [name, out] of formats(r)) expect(out, name).toContain('gateway_kdc_proxy_unavailable');
+  });
+
+  it.skipIf(!hasTshark)("tshark's HTTP/2 decoding of the same frames: the HEADERS with POST /KdcProxy and the one with :status 503", async () => {
+    const rows = tsharkFields(cap('gateway_keylog_kdcproxy_h2.pcapng'), ['http2.headers.method', 'http2.headers.path', 'http2.headers.status'], ['-o', `tls.keylog_file:${cap('gateway_keylog_kdcproxy_h2.keylog')}`, '-Y', 'http2.type == 1']);
+    const theirs = [...rows].map(([f, x]) => [f, x['http2.headers.method'] || null, x['http2.headers.path'] || null, x['http2.headers.status'] || null]);
+    expect(theirs).toEqual([
+      [11, 'POST', '/KdcProxy', null],
+      [12, null, null, '503'],
+    ]);
+    const r = await run('gateway_keylog_kdcproxy_h2.pcapng');
+    expect(r.captureFindings[0]!.frames).toEqual(theirs.map(([f]) => f));
+  });
+});

@@ -287,7 +287,7 @@ function plainSays(p: NonNullable<NonNullable<GatewaySighting['tls']>['plain']>)
     if (x.target !== null && /^\/kdcproxy/i.test(x.target)) {
       out.push(
         x.status >= 500
-          ? `the gateway's KDC proxy answered ${what} with ${x.status} ${x.reason ?? ''} (frame ${x.responseFrame}): Kerberos through the gateway failed, so the client falls back to NTLM`.replace(/ +\(/, ' (')
+          ? `the gateway's KDC proxy answered ${what}${x.version === 'HTTP/2' ? ' over HTTP/2' : ''} with ${x.status} ${x.reason ?? ''} (frame ${x.responseFrame}): Kerberos through the gateway failed, so the client falls back to NTLM`.replace(/ +\(/, ' (')
           : `the KDC proxy answered ${what} with ${x.status} (frame ${x.responseFrame})`,
       );
       continue;
@@ -344,7 +344,7 @@ export function gatewayClause(notes: readonly GatewayNote[], possibleToo = true)
     if (n.decrypted) {
       const t = n.tunnel;
       const tunnel = t === null ? 'the gateway exchange was decrypted but no tunnel was asked for' : `the tunnel to ${JSON.stringify(t.host)} port ${t.port} ${t.opened ? 'opened' : 'was asked for and not answered'}`;
-      const kdc = /KDC proxy answered POST \S+ with (5\d\d)/.exec(n.text);
+      const kdc = /KDC proxy answered POST \S+(?: over HTTP\/2)? with (5\d\d)/.exec(n.text);
       const fallback = kdc !== null ? `; its KDC proxy answered ${kdc[1]}, so Kerberos failed and the client fell back to NTLM` : '';
       return `${label}${fallback}; ${tunnel}${t?.opened && t.connection !== null ? ` (connection ${t.connection})` : ''}`;
     }
@@ -447,7 +447,7 @@ function sightingFindings(g: SightingLike, input: DiagnosisInput, which: 'all' |
             ? 'The fallback to NTLM is read from the scheme of the requests after the 503; whether policy would have required Kerberos is not in the capture.'
             : 'No request authenticating with NTLM or Negotiate followed the failed KDC proxy request in the decrypted bytes, so the fallback is inferred.',
           frames: [kdc.requestFrame, kdc.responseFrame],
-          explanation: `On ${who}, the gateway's KDC proxy answered ${kdc.method ?? 'a request'} ${kdc.target} with ${kdc.status}${kdc.reason !== null && kdc.reason !== '' ? ` ${JSON.stringify(kdc.reason)}` : ''} (frame ${kdc.responseFrame}): Kerberos through the gateway failed and the client fell back to NTLM; ${after}.`,
+          explanation: `On ${who}, the gateway's KDC proxy answered ${kdc.method ?? 'a request'} ${kdc.target}${kdc.version === 'HTTP/2' ? ' over HTTP/2' : ''} with ${kdc.status}${kdc.reason !== null && kdc.reason !== '' ? ` ${JSON.stringify(kdc.reason)}` : ''} (frame ${kdc.responseFrame}): Kerberos through the gateway failed and the client fell back to NTLM; ${after}.`,
           filter: framesFilter(conv, [kdc.requestFrame, kdc.responseFrame]),
           summary: `the RD Gateway's KDC proxy answered ${kdc.status}, so the client fell back to NTLM`,
         }),

@@ -13,6 +13,8 @@
 import type { Dir } from '../flow/types.js';
 import { authChallenges, bodyLength, headerValues, isWebSocketUpgrade, readHttpHead } from '../rdp/http.js';
 import { readChunkEnd, readChunkHead } from '../rdp/http-chunked.js';
+import { H2_PREFACE, H2_SETTINGS, startsWithPreface } from '../rdp/http2.js';
+import { GatewayH2Reader } from './gateway-h2.js';
 import { PKT_TYPE_HANDSHAKE_RESPONSE, readTsguPacket, tsguFailed, tsguResultName } from '../rdp/tsgu.js';
 import { readWebSocketFrame, unmaskInto, WS_OPCODE_BINARY, WS_OPCODE_CONTINUATION } from '../rdp/websocket.js';
 
@@ -40,6 +42,8 @@ export interface GatewayHttpExchange {
   /** The request carried an Authorization header (its scheme). */
   authorization: string | null;
   webSocket: boolean;
+  /** 'HTTP/2' when the exchange was a stream of an h2 connection (gateway-h2.ts); absent for HTTP/1.1. */
+  version?: 'HTTP/2';
 }
 
 export interface GatewayTsguPacket {
@@ -81,7 +85,7 @@ export interface GatewayPlain {
 
 const SIDE = ['client', 'server'] as const;
 
-type Mode = 'http' | 'body' | 'ws' | 'raw' | 'chunked' | 'seed' | 'opaque' | 'stop';
+type Mode = 'http' | 'body' | 'ws' | 'raw' | 'chunked' | 'seed' | 'opaque' | 'h2' | 'stop';
 
 export class GatewayPlainReader {
   readonly out: GatewayPlain = { http: [], packets: [], target: null, clientName: null, data: { client: 0, server: 0, firstFrame: null }, problem: null, transport: null, channel: null, connectionId: null };
@@ -98,6 +102,8 @@ export class GatewayPlainReader {
   private readonly chunkLeft = [0, 0];
   /** MS-TSGU bytes of packets split across chunks, per direction. */
   private readonly chunkPayload: [Buffer, Buffer] = [Buffer.alloc(0), Buffer.alloc(0)];
+  /** After the client's HTTP/2 connection preface (RFC 7540 3.5): both directions are HTTP/2 frames. */
+  private h2: GatewayH2Reader | null = null;
   /** MS-TSGU bytes of fragmented WebSocket messages, per direction. */
   private readonly wsPayload: [Buffer, Buffer] = [Buffer.alloc(0), Buffer.alloc(0)];
 
@@ -118,6 +124,9 @@ export class GatewayPlainReader {
       return;
     }
     this.frame(dir, frame);
+    // The server's SETTINGS may have come before the client's preface: read them now.
+    const o = (dir ^ 1) as Dir;
+    if (this.h2 !== null && this.mode[o] === 'h2' && this.held[o]!.length > 0) this.frame(o, frame);
   }
 
   private stop(dir: Dir, problem: string): void {
@@ -138,6 +147,25 @@ export class GatewayPlainReader {
         this.bodyLeft[dir]! -= n;
         if (this.bodyLeft[dir] === 0) this.mode[dir] = 'http';
         continue;
+      }
+      if (mode === 'h2') {
+        const r = this.h2!.frames(dir, buf, off, buf.length, frame);
+        off += r.used;
+        if (r.problem !== null) this.stop(dir, r.problem);
+        break;
+      }
+      if (mode === 'http' && this.out.http.length === 0) {
+        // HTTP/2 (ALPN h2): the client's connection preface; the server's SETTINGS (RFC 7540 3.5) wait for it.
+        const pre = dir === 0 ? startsWithPreface(buf, off, buf.length) : 'no';
+        if (pre === 'prefix') break;
+        if (pre === 'yes') {
+          off += H2_PREFACE.length;
+          this.h2 = new GatewayH2Reader(this.out);
+          this.mode[0] = 'h2';
+          this.mode[1] = 'h2';
+          continue;
+        }
+        if (dir === 1 && this.h2 === null && buf.length - off >= 9 && buf[off + 3] === H2_SETTINGS && buf.readUInt32BE(off + 5) === 0) break;
       }
       if (mode === 'http') {
         const r = readHttpHead(buf, off, buf.length);

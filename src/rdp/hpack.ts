@@ -197,8 +197,17 @@ export class HpackDecoder {
   /** The current maximum (6.3 updates it, never above `limit`). */
   private max: number;
 
-  constructor(private readonly limit = HPACK_DEFAULT_TABLE_SIZE) {
+  constructor(private limit = HPACK_DEFAULT_TABLE_SIZE) {
     this.max = limit;
+  }
+
+  /** The decoding side's SETTINGS_HEADER_TABLE_SIZE changed (RFC 7540 6.5.2): the encoder's updates must stay within it. */
+  setLimit(n: number): void {
+    this.limit = n;
+    if (this.max > n) {
+      this.max = n;
+      this.evict();
+    }
   }
 
   /** The dynamic table, newest first (index 62 is its first entry). */
