@@ -15,6 +15,7 @@ import { isLegacyChannel, isTunnelAttempt } from '../handshake/gateway-tunnel.js
 import type { DiagnosisInput, Finding } from './types.js';
 import { filterString, framesText, isoDateTime, makeFinding, plural, secondsText } from './facts.js';
 import { joinLegacyChannels } from './gateway-legacy.js';
+import { gatewayCertRefusal } from './gateway-cert.js';
 
 export type GatewayEvidence = 'shown' | 'likely' | 'possible';
 
@@ -235,7 +236,10 @@ function note(evidence: GatewayEvidence, list: GatewaySighting[], side: GatewayS
     decrypted,
     tunnel: tunnelOf(list, tunnelled),
     ...(transport !== undefined ? { transport } : {}),
-    refusal: list.map((g) => (g.tls?.plain && isTunnelAttempt(g.tls.plain) ? plainSays(g.tls.plain).find((c) => /refused|could not reach/.test(c)) : undefined)).find((c) => c !== undefined) ?? null,
+    refusal:
+      list.map((g) => (g.tls?.plain && isTunnelAttempt(g.tls.plain) ? plainSays(g.tls.plain).find((c) => /refused|could not reach/.test(c)) : undefined)).find((c) => c !== undefined) ??
+      // Without keys: the client refused the gateway's certificate (gateway-cert.ts), on a connection named a gateway's.
+      (evidence !== 'possible' ? (list.map(gatewayCertRefusal).find((c) => c !== null) ?? null) : null),
   };
 }
 
