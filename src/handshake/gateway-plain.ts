@@ -325,7 +325,13 @@ export class GatewayPlainReader {
         this.wsPayload[dir] = all.subarray(used);
         continue;
       }
-      // raw: MS-TSGU packets straight on the channel.
+      // raw: MS-TSGU packets straight on the channel. A client's new request head where a packet is
+      // due (the legacy IN channel's next RDG_IN_DATA after an NTLM 401) is HTTP again: no packet
+      // type starts with "RDG_" (2.2.5.3.3 types are 1 to 0x11).
+      if (dir === 0 && buf.length - off >= 4 && buf[off] === 0x52 && buf[off + 1] === 0x44 && buf[off + 2] === 0x47 && buf[off + 3] === 0x5f) {
+        this.mode[dir] = 'http';
+        continue;
+      }
       const used = this.packets(dir, buf.subarray(off), frame);
       if (used === 0) break;
       off += used;

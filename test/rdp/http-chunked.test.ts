@@ -99,6 +99,20 @@ describe('GatewayPlainReader on the legacy HTTP transport', () => {
     expect(r.out).toMatchObject({ transport: 'http', channel: 'in', connectionId: '{x}' });
   });
 
+  it('a huge Content-Length on an unauthenticated RDG_IN_DATA: after the 401, the next request head is HTTP again', () => {
+    const r = new GatewayPlainReader();
+    const head = (auth: string) => b(`RDG_IN_DATA /remoteDesktopGateway/ HTTP/1.1\r\nRDG-Connection-Id: {x}\r\n${auth}Content-Length: 1073741824\r\n\r\n`);
+    r.push(0, head(''), 1);
+    r.push(1, b('HTTP/1.1 401 Unauthorized\r\nWWW-Authenticate: NTLM\r\nContent-Length: 0\r\n\r\n'), 2);
+    r.push(0, Buffer.concat([head('Authorization: NTLM TlRMTVNTUAAB\r\n'), HANDSHAKE_REQUEST]), 3);
+    expect(r.out.problem).toBeNull();
+    expect(r.out.http.map((x) => [x.method, x.status, x.authorization])).toEqual([
+      ['RDG_IN_DATA', 401, null],
+      ['RDG_IN_DATA', null, 'NTLM'],
+    ]);
+    expect(r.out.packets.map((p) => p.type)).toEqual(['handshake_request']);
+  });
+
   it('the OUT channel: the seed after the 200 is skipped (ten bytes, or none), then the packets', () => {
     for (const seed of [SEED, Buffer.alloc(0), Buffer.alloc(LEGACY_SEED_MAX, 0x5a)]) {
       const r = new GatewayPlainReader();
