@@ -165,7 +165,7 @@ function speaksTsgu(g: GatewaySighting): boolean {
   return p !== null && (p.packets.length > 0 || p.transport === 'rpc_over_http' || p.http.some((x) => x.method === 'RDG_OUT_DATA' || x.method === 'RDG_IN_DATA'));
 }
 
-/** The legacy channels paired by the last gatewayNotes() / gatewayFindings() (sighting id -> the other channel's id). */
+/** The legacy channels paired by the last gatewayNotes() (sighting id -> the other channel's id), for shown() of its notes. */
 let pairs = new Map<string, string>();
 
 /** What the note says of the transport, after "they carry". */
