@@ -48,8 +48,10 @@ function channel(id: string, plain: Partial<GatewayPlain>, o: { port: number; cl
 }
 
 const input = (gateways: GatewaySighting[]): DiagnosisInput => ({ connections: [], dns: [], captureEnd: [2000], names: new Map(), gateways });
-const OUT = (id = ID) => channel('g1', { channel: 'out', connectionId: id, packets: [packet({ frame: 44, code: 0x800759da, codeName: 'E_PROXY_RAP_ACCESSDENIED', failed: true })] }, { port: 50001 });
-const IN = (client?: string) => channel('g2', { channel: 'in', target: { host: 'rdp-srv09.corp.example', port: 3389, frame: 43 }, packets: [packet({ frame: 43, by: 'client', type: 'channel_create', code: null, codeName: null })] }, { port: 50002, ...(client ? { client } : {}) });
+/** The channel's own request, answered 200 (MS-TSGU 3.3.5.1): what makes it a tunnel attempt. */
+const ok = (method: 'RDG_OUT_DATA' | 'RDG_IN_DATA', frame: number) => ({ method, target: '/remoteDesktopGateway/', requestFrame: frame, status: 200, reason: 'OK', responseFrame: frame + 1, challenges: [], authorization: 'NTLM', webSocket: false });
+const OUT = (id = ID) => channel('g1', { channel: 'out', connectionId: id, http: [ok('RDG_OUT_DATA', 10)], packets: [packet({ frame: 44, code: 0x800759da, codeName: 'E_PROXY_RAP_ACCESSDENIED', failed: true })] }, { port: 50001 });
+const IN = (client?: string) => channel('g2', { channel: 'in', http: [ok('RDG_IN_DATA', 30)], target: { host: 'rdp-srv09.corp.example', port: 3389, frame: 43 }, packets: [packet({ frame: 43, by: 'client', type: 'channel_create', code: null, codeName: null })] }, { port: 50002, ...(client ? { client } : {}) });
 
 describe('the legacy HTTP transport: IN and OUT channels joined', () => {
   it("the RD RAP's refusal on the OUT channel names the IN channel's target, once for the pair", () => {
