@@ -34,11 +34,18 @@ const run = (file: string, rdpPorts?: number[]) => analyze([{ kind: 'file', path
 describe.skipIf(gateways.length === 0)('RD Gateway connections without keys (fixtures)', () => {
   it('the manifest has the gateway scenarios', () => {
     expect(gateways.map((s) => s.name).sort()).toEqual([
+      'gateway_cert_expired',
+      'gateway_cert_name_mismatch',
+      'gateway_cert_not_yet_valid',
+      'gateway_cert_untrusted',
       'gateway_https_udp',
       'gateway_keylog_401',
       'gateway_keylog_403',
+      'gateway_keylog_kdcproxy_h2',
       'gateway_keylog_kdcproxy_ntlm',
+      'gateway_keylog_legacy_http',
       'gateway_keylog_rap_refused',
+      'gateway_keylog_rpc_over_http',
       'gateway_keylog_tls13_tunnel',
       'gateway_keylog_tunnel_nla_failed',
       'gateway_keylog_unreachable',
@@ -69,8 +76,10 @@ describe.skipIf(gateways.length === 0)('RD Gateway connections without keys (fix
         expect(r.gateways.map((g) => ({ client: g.client, gateway: g.gateway, evidence: g.evidence }))).toEqual(s.expected.gateways);
         expect(r.summary.headline).toMatch(/^No direct RDP connection attempt in this capture \(\d+ frames\); /);
         expect(r.summary.headline).toContain(s.expected.gateways![0]!.gateway);
-        // Without keys the report says a key log would tell.
-        expect(r.summary.headline).toContain('key log');
+        // Without keys the report says a key log would tell; with them, the legacy channels and RPC over HTTP (no attempt record) show no refusal.
+        if (['gateway_keylog_legacy_http', 'gateway_keylog_rpc_over_http'].includes(s.name)) expect(r.gateways[0]!.refusal).toBeNull();
+        else if (s.name.startsWith('gateway_cert_')) expect(r.gateways[0]!.refusal, s.name).toMatch(/^the client refused the gateway's certificate: /);
+        else expect(r.summary.headline).toContain('key log');
       });
     }
   }
@@ -173,11 +182,18 @@ describe.skipIf(gateways.length === 0)('exit code', () => {
     for (const s of gateways) codes[s.name] = exitCodeOf(await run(s.file));
     // The KDC proxy's 503 before an open tunnel is a warning: it fails nothing.
     expect(codes).toEqual({
+      gateway_cert_expired: 1,
+      gateway_cert_not_yet_valid: 1,
+      gateway_cert_untrusted: 1,
+      gateway_cert_name_mismatch: 1,
       gateway_https_udp: 0,
       gateway_named_refused: 0,
       gateway_keylog_rap_refused: 1,
       gateway_keylog_401: 1,
       gateway_keylog_kdcproxy_ntlm: 0,
+      gateway_keylog_kdcproxy_h2: 0,
+      gateway_keylog_legacy_http: 0,
+      gateway_keylog_rpc_over_http: 0,
       gateway_keylog_unreachable: 1,
       gateway_keylog_403: 1,
       gateway_keylog_tunnel_nla_failed: 1,

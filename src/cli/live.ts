@@ -29,6 +29,7 @@ import { isKnownLinkType, linkTypeName } from '../net/index.js';
 import { TOOL_VERSION, createAnalyzer, type Analyzer } from '../pipeline.js';
 import { RingPcapWriter, parseRingSpec } from '../capture/rotate.js';
 import { DROP_POLL_SECONDS, Sensor } from './sensor.js';
+import { GATEWAY_TCP_PORT, GATEWAY_UDP_PORT } from '../handshake/gateway-watch.js';
 import { exportEvidence } from '../report/evidence.js';
 import { UsageError } from './errors.js';
 import { noteReportExitCode } from './terminal.js';
@@ -64,11 +65,16 @@ export interface LiveDeps {
   packetStats?: PacketStats;
 }
 
-/** RDP over TCP and UDP, ICMP errors (unreachable, fragmentation needed) and DNS (design.md "Data flow"). */
+/**
+ * RDP over TCP and UDP, ICMP errors (unreachable, fragmentation needed) and DNS (design.md "Data
+ * flow"), and an RD Gateway's ports: HTTPS on TCP 443 and its UDP transport on 3391 (MS-TSGU 2.1),
+ * so that RDP through a gateway is seen live (gateway-watch.ts).
+ */
 export function bpfFilter(extraPorts: number[]): string {
   const ports = [3389, ...extraPorts.filter((p, i) => p !== 3389 && extraPorts.indexOf(p) === i)];
   const rdp = ports.map((p) => `tcp port ${p} or udp port ${p}`).join(' or ');
-  return `${rdp} or icmp or icmp6 or udp port 53`;
+  const gateway = [`tcp port ${GATEWAY_TCP_PORT}`, `udp port ${GATEWAY_UDP_PORT}`].filter((g) => !ports.some((p) => g.endsWith(` ${p}`)));
+  return `${rdp} or ${gateway.length > 0 ? `${gateway.join(' or ')} or ` : ''}icmp or icmp6 or udp port 53`;
 }
 
 /** `RDP_AUTOPSY_NO_CAP=1` behaves as if cap could not be loaded (to test that path end to end). */
@@ -451,6 +457,7 @@ async function runSensor(
     name,
     rdpPorts: o.ports,
     onConnection: (c, dns) => sensor.onConnection(c, dns),
+    onGatewaySighting: (g) => sensor.onGatewaySighting(g),
     maxRecords: 0,
     streamContext: 64,
     keyLogs: o.keyLogs,
@@ -491,7 +498,8 @@ async function runSensor(
     const sink = o.output !== undefined ? fileSink(o.output) : streamSink(stdout);
     sink.write(text);
     await sink.close();
-    return sensor.summary.failed > 0 ? 1 : 0;
+    // A gateway's refusal fails the run as a failed attempt does (as `analyze` exits 1 for it).
+    return sensor.summary.failed > 0 || sensor.gatewayRefusals > 0 ? 1 : 0;
   } finally {
     clearInterval(poll);
     process.off('SIGUSR1', onUsr1);

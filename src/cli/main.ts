@@ -196,7 +196,7 @@ export async function main(argv: string[], stdout: NodeJS.WritableStream = proce
       .option('-i, --interface <iface>', 'network interface to capture on')
       .option('--duration <seconds>', 'stop after S seconds', positive('duration'))
       .option('--count <n>', 'stop after N packets', positive('count'))
-      .option('--filter <bpf>', 'BPF capture filter (default: RDP ports over TCP and UDP, ICMP, ICMPv6, DNS)')
+      .option('--filter <bpf>', 'BPF capture filter (default: RDP ports over TCP and UDP, an RD Gateway\'s TCP 443 and UDP 3391, ICMP, ICMPv6, DNS)')
       .option('--write <file>', 'save the raw capture as pcap to FILE (the report refers to its frames)')
       .option('--ring <size_mb:files>', 'with --write: a ring of pcap files of SIZE_MB each, the last FILES kept (dumpcap names: FILE_00001_YYYYMMDDhhmmss.pcap)')
       .option('--sensor', 'run until stopped, reporting each attempt as it ends: a line per failure on stdout, a summary on SIGUSR1 and at the end')

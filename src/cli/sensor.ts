@@ -8,6 +8,9 @@
 // - `--write PATH --ring SIZE_MB:FILES`: the raw packets as a ring of pcap files (src/capture/rotate.ts).
 // - A running summary on SIGUSR1 (stderr) and at the end (stdout, or -o FILE), built from counters:
 //   finished connections are reported and dropped, so memory stays flat however long it runs.
+// - A connection to an RD Gateway (TCP 443, UDP 3391: gateway-watch.ts) that the report would name a
+//   gateway's (shown or likely, never HTTPS that only could be one) is an ECS event of its own as it
+//   ends (src/report/ecs.ts ecsGatewayEvent), with its gateway_* findings; a refusal is a line on stdout.
 // - The drop counters are read every few seconds, the interface's (/sys/class/net) and libpcap's
 //   kernel counter of the capture's socket (src/capture/packet-stats.ts, when its addon is built):
 //   an increase is said on stderr, and an attempt during which packets were dropped says so and
@@ -19,7 +22,11 @@ import { FrameRing } from '../capture/frame-ring.js';
 import { DropWatch } from '../capture/drops.js';
 import { kernelCountersText, type KernelCounters } from '../capture/packet-stats.js';
 import type { ReportedConnection, Report } from '../report/types.js';
-import { ECS_VERSION, ecsEvent, eventLine, type EcsObserver } from '../report/ecs.js';
+import { ECS_VERSION, ecsEvent, ecsGatewayEvent, eventLine, gatewayEventLine, type EcsObserver } from '../report/ecs.js';
+import type { GatewaySighting } from '../handshake/gateway-watch.js';
+import { gatewayFindings, gatewayNotes } from '../diagnose/gateway.js';
+import { gatewayCertFindings } from '../diagnose/gateway-cert.js';
+import type { DiagnosisInput } from '../diagnose/types.js';
 import { DNS_WINDOW_SECONDS, exportEvidenceFromFrames } from '../report/evidence.js';
 import type { DnsTransaction } from '../flow/types.js';
 import { CATALOGUE } from '../diagnose/catalogue.js';
@@ -30,6 +37,9 @@ import type { CauseId } from '../diagnose/types.js';
 export const DROP_POLL_SECONDS = 5;
 /** Confidence kept by a finding whose attempt lost packets to drops (times this factor). */
 export const DROP_CONFIDENCE_FACTOR = 0.8;
+/** Recent gateway connections a new one is judged with (its client's other connections to the gateway, its UDP 3391 flows). */
+const GATEWAY_CONTEXT = 64;
+const GATEWAY_CONTEXT_SECONDS = 600;
 /** Servers and causes counted by name in the summary (the rest in one "other" bucket). */
 const MAX_SUMMARY_KEYS = 1000;
 
@@ -256,6 +266,51 @@ export class Sensor {
     if (nd !== '-' && c.outcome === 'failed') this.stdout.write(`${eventLine(c)}\n`);
   }
 
+  /** Recent gateway connections (the context of the next one). */
+  private readonly gateways: GatewaySighting[] = [];
+  /** Gateway connections reported as events, and those the gateway refused. */
+  gatewayEvents = 0;
+  gatewayRefusals = 0;
+
+  /**
+   * A connection to an RD Gateway's port ended: judged with the recent ones (gateway.ts notes and
+   * findings, gateway-cert.ts), and reported when it is named a gateway's.
+   */
+  onGatewaySighting(s: GatewaySighting): void {
+    const ctx = this.gateways;
+    while (ctx.length > 0 && (ctx.length >= GATEWAY_CONTEXT || ctx[0]!.end < s.end - GATEWAY_CONTEXT_SECONDS)) ctx.shift();
+    ctx.push(s);
+    const input: DiagnosisInput = { connections: [], dns: [], captureEnd: [], names: new Map(), gateways: [...ctx] };
+    const notes = gatewayNotes(input);
+    const note = notes.find((n) => n.connections.includes(s.id) || n.udpConnections.includes(s.id));
+    // HTTPS that only could be a gateway's is everywhere on a network: no event for it.
+    if (note === undefined || note.evidence === 'possible') return;
+    const named = new Set(notes.filter((n) => n.evidence !== 'possible').flatMap((n) => n.connections));
+    const mine = (f: { explanation: string }): boolean => f.explanation.startsWith(`On connection ${s.id} `);
+    const findings = [...gatewayFindings(input), ...gatewayCertFindings(input, named)].filter(mine);
+    const ev = ecsGatewayEvent(s, note, findings, this.observer);
+    this.gatewayEvents++;
+    const failed = (ev.event as { outcome: string }).outcome === 'failure';
+    if (failed) this.gatewayRefusals++;
+    const nd = this.o.ndjson;
+    if (nd !== undefined) this.writeEvent(`${JSON.stringify(ev)}\n`);
+    if (nd !== '-' && failed) this.stdout.write(`${gatewayEventLine(s, note, findings.find((f) => CATALOGUE[f.cause].severity !== 'warning') ?? null)}\n`);
+  }
+
+  private writeEvent(line: string): void {
+    const nd = this.o.ndjson;
+    if (nd === undefined) return;
+    if (nd === '-') this.stdout.write(line);
+    else if (!this.eventFileFailed) {
+      try {
+        appendFileSync(nd, line);
+      } catch (e) {
+        this.eventFileFailed = true;
+        this.problem(`cannot write ${nd}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+      }
+    }
+  }
+
   private problem(p: string): void {
     this.problems.push(p);
     this.stderr.write(`rdp-autopsy: ${p}\n`);
@@ -285,6 +340,7 @@ export class Sensor {
       return `${JSON.stringify(this.summary.ecs(this.now(), this.observer, this.drops.available ? this.drops.total : null, this.kernelSource !== null ? this.kernelLast : null))}\n`;
     }
     const extra = [...this.dropLines()];
+    if (this.gatewayEvents > 0) extra.push(`RD Gateway: ${this.gatewayEvents} connection${this.gatewayEvents === 1 ? '' : 's'} to a gateway reported, ${this.gatewayRefusals} refused.`);
     if (this.summary.evidenceFiles > 0) extra.push(`Evidence: ${this.summary.evidenceFiles} pcap files written to ${this.o.evidenceDir}.`);
     // Every connection is counted, none recorded (maxRecords 0): the run's overflow note says nothing here.
     for (const w of report.warnings) if (!/connections beyond the first \d+ were counted/.test(w)) extra.push(`Warning: ${w}`);

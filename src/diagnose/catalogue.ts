@@ -148,6 +148,21 @@ export const STEPS = {
     seedTerms: [],
     source: 'microsoft',
   },
+  gatewayCertReplace: {
+    text: "On the gateway, open RD Gateway Manager, right-click the server > Properties > SSL Certificate tab, and import (\"Import Certificate\") a certificate from the computer's Personal store that is in date, whose subject or subject alternative name is the gateway's name exactly as the clients use it, and that chains to a root the clients trust; then restart the Remote Desktop Gateway service (TSGateway). With RD Connection Broker, set the same certificate for the \"RD Gateway\" role in Server Manager > Remote Desktop Services > Deployment Properties > Certificates.",
+    seedTerms: [],
+    source: 'microsoft',
+  },
+  gatewayCertClientName: {
+    text: "On the client, connect to the gateway by the name its certificate carries: the RD Gateway server name in mstsc (Show Options > Advanced > Connect from anywhere > Settings), or `gatewayhostname:s:` in the .rdp file the user opens (RD Web Access writes it from the deployment's settings).",
+    seedTerms: [],
+    source: 'microsoft',
+  },
+  gatewayCertClientTrust: {
+    text: "On the client, the gateway's certificate must chain to a trusted root: a certificate from the enterprise CA needs that CA's root in the client's Trusted Root Certification Authorities (certlm.msc, or the domain's Group Policy for machines outside it); a self-signed gateway certificate must be imported there by hand (certlm.msc > Trusted Root Certification Authorities > Certificates > All Tasks > Import), which is why a CA-issued certificate is the better fix. The gateway must also send its intermediate CA certificates (they belong in its computer's Intermediate Certification Authorities store).",
+    seedTerms: [],
+    source: 'microsoft',
+  },
 } as const satisfies Record<string, { text: string; seedTerms: readonly string[]; source?: 'field' | 'microsoft' }>;
 
 export type StepId = keyof typeof STEPS;
@@ -166,6 +181,13 @@ interface CauseDef extends Omit<Cause, 'id' | 'remediation' | 'severity'> {
 
 const ERR_0X904 =
   '0x904 is disconnectReasonAtClientWinsockFDCLOSE: the client saw its socket closed under it (by the server, by a device in between, or by its own stack) before the session was up. Extended code 0x7 is exDiscReasonServerDeniedConnection in Microsoft\'s ExtendedDisconnectReasonCode list; mstsc shows it with 0x904 for many handshakes ended during initialization, so the pair names a symptom, not a cause.';
+
+const ERR_GATEWAY_CERT =
+  "Not as 0x904: mstsc checks the RD Gateway's certificate itself and stops before any RDP handshake with its own RD Gateway message (that it cannot verify the identity of the RD Gateway, or that the gateway's certificate has expired or names another computer); unlike a host's certificate, it offers no way to connect anyway.";
+
+/** How every gateway_cert_* finding is read (the start of its `signals`). */
+const GATEWAY_CERT_SIGNALS =
+  "Read without keys (the gateway's TLS 1.2 Certificate message is in the clear; TLS 1.3 encrypts it), only for a connection the report names an RD Gateway's (shown or likely, never HTTPS that only could be one), and only when the client stopped right after the TLS handshake without sending a request: ";
 
 const ERR_GATEWAY =
   "Not as 0x904: the gateway's refusal comes back inside the gateway's own protocol (an HTTP status, or an MS-TSGU result code), and mstsc shows its own RD Gateway message naming the gateway, not the 0x904 / 0x7 of a connection dropped during the RDP handshake.";
@@ -543,6 +565,54 @@ const DEFS: Record<CauseId, CauseDef> = {
     evidence: "With the key log: an HTTP 403 / 5xx answer to an RDG_OUT_DATA / RDG_IN_DATA request, or an MS-TSGU response packet whose result code is a failure (MS-TSGU 2.2.6).",
     errorCode: ERR_GATEWAY,
     signals: "Only with the gateway's TLS decrypted (a key log): HTTP 403 or 5xx to a gateway request (85%), or a failed MS-TSGU response (85%).",
+  },
+  gateway_cert_expired: {
+    title: "The RD Gateway's certificate has expired",
+    short: "refused: the RD Gateway's certificate expired",
+    explanation:
+      "The certificate the RD Gateway presents for its HTTPS (the one chosen in RD Gateway Manager > Properties > SSL Certificate) is past its expiry date, so the client refuses the gateway before it sends any request: no user is authenticated and no target is contacted.",
+    steps: ['gatewayCertReplace', 'checkClocks'],
+    confirm: "Open https://<gateway>/ in a browser on the client and read the certificate's \"Valid to\" date; on the gateway, RD Gateway Manager > Properties > SSL Certificate shows the certificate and its expiry.",
+    ifUnsure: "Check the client's clock: a client clock far ahead makes a valid certificate look expired.",
+    evidence: "The gateway's TLS 1.2 Certificate message (in the clear) with a notAfter before the connection, then the client's alert (certificate_expired, bad_certificate, certificate_unknown) or its close right after the handshake, with no request sent.",
+    errorCode: ERR_GATEWAY_CERT,
+    signals: `${GATEWAY_CERT_SIGNALS}the alert certificate_expired (97%), another certificate alert (93%), the client closing (88%).`,
+  },
+  gateway_cert_not_yet_valid: {
+    title: "The RD Gateway's certificate is not valid yet (or a clock is wrong)",
+    short: "refused: the RD Gateway's certificate is not valid yet",
+    explanation:
+      "The RD Gateway's certificate has a \"Valid from\" date after the connection: most often the client's clock is behind (or the gateway's was ahead when the certificate was made), rarely a certificate issued with a wrong date. The client refuses the gateway before it sends any request.",
+    steps: ['checkClocks', 'gatewayCertReplace'],
+    confirm: "Compare the client's date and time with the certificate's \"Valid from\" date (https://<gateway>/ in a browser, or RD Gateway Manager > Properties > SSL Certificate on the gateway).",
+    ifUnsure: "Check the clocks of the client and the gateway (`w32tm /query /status`) before touching the certificate.",
+    evidence: "The gateway's TLS 1.2 Certificate message (in the clear) with a notBefore after the connection, then the client's certificate alert or its close right after the handshake, with no request sent.",
+    errorCode: ERR_GATEWAY_CERT,
+    signals: `${GATEWAY_CERT_SIGNALS}a certificate alert (93%), the client closing (88%).`,
+  },
+  gateway_cert_name_mismatch: {
+    title: "The RD Gateway's certificate does not name the gateway as the client knows it",
+    short: "refused: the RD Gateway's certificate names another host",
+    explanation:
+      "The client asked for the gateway by a name (its TLS SNI) that is neither the subject nor a subject alternative name of the gateway's certificate, so it cannot verify it is talking to the gateway and stops before sending any request. The gateway is known under another name (an alias, an internal name) than the one its certificate was made for.",
+    steps: ['gatewayCertClientName', 'gatewayCertReplace'],
+    confirm: "Open https://<the name the client uses>/ in a browser on the client: it reports the name mismatch and shows the names the certificate carries.",
+    ifUnsure: "Compare the client's RD Gateway server name (mstsc, or gatewayhostname:s: in the .rdp file) with the names of the certificate chosen in RD Gateway Manager.",
+    evidence: "The client's SNI in the ClientHello, the gateway's TLS 1.2 Certificate message (in the clear) whose names do not match it, then the client's alert or close right after the handshake, with no request sent.",
+    errorCode: ERR_GATEWAY_CERT,
+    signals: `${GATEWAY_CERT_SIGNALS}a certificate alert (85%), the client closing (75%); lower when the certificate is also out of date (that alone explains the refusal). An IP address as the SNI is no name to compare.`,
+  },
+  gateway_cert_untrusted: {
+    title: "The client does not trust the RD Gateway's certificate (self-signed or an unknown issuer)",
+    short: "refused: the RD Gateway's certificate is not trusted",
+    explanation:
+      "The RD Gateway's certificate is in date and names the gateway, but it is self-signed, or issued by a CA whose root the client does not trust (or whose intermediate certificate the gateway does not send), so the client cannot verify the gateway and stops before sending any request.",
+    steps: ['gatewayCertClientTrust', 'gatewayCertReplace'],
+    confirm: "Open https://<gateway>/ in a browser on the client: an untrusted certificate is reported with its issuer; certlm.msc on the client shows whether that root is in Trusted Root Certification Authorities.",
+    ifUnsure: "Compare the issuer of the gateway's certificate with the client's trusted roots; the capture shows only the chain the gateway sent.",
+    evidence: "The gateway's TLS 1.2 Certificate message (in the clear): a self-signed leaf, or an issuer not in the chain sent; then the client's alert unknown_ca (or another certificate alert) or its close right after the handshake, with no request sent.",
+    errorCode: ERR_GATEWAY_CERT,
+    signals: `${GATEWAY_CERT_SIGNALS}the alert unknown_ca (93%), another certificate alert on a self-signed or unknown-issuer certificate (75%), the client closing (60% self-signed, 55% unknown issuer: a client that has the issuer's root, or the intermediate, trusts it and leaves for another reason).`,
   },
 };
 

@@ -284,7 +284,11 @@ export function certDateProblem(cert: CertificateInfo, at: number): DateProblem 
 
 /** Self-signed, or issued by a name that is not the subject of any certificate of the chain sent. */
 export function certTrustProblem(conn: ConnectionRecord): 'self_signed' | 'unknown_issuer' | null {
-  const chain = conn.tls?.certificates ?? [];
+  return chainTrustProblem(conn.tls?.certificates ?? []);
+}
+
+/** The same for a chain as the server sent it, leaf first (an RD Gateway's, gateway-cert.ts). */
+export function chainTrustProblem(chain: readonly CertificateInfo[]): 'self_signed' | 'unknown_issuer' | null {
   const leaf = chain[0];
   if (!leaf) return null;
   if (leaf.selfSigned || normDn(leaf.issuer) === normDn(leaf.subject)) return 'self_signed';

@@ -14,6 +14,8 @@ import { endpointText } from '../flow/types.js';
 import { isLegacyChannel, isTunnelAttempt } from '../handshake/gateway-tunnel.js';
 import type { DiagnosisInput, Finding } from './types.js';
 import { filterString, framesText, isoDateTime, makeFinding, plural, secondsText } from './facts.js';
+import { joinLegacyChannels } from './gateway-legacy.js';
+import { gatewayCertRefusal } from './gateway-cert.js';
 
 export type GatewayEvidence = 'shown' | 'likely' | 'possible';
 
@@ -40,6 +42,12 @@ export interface GatewayNote {
    * whether the gateway opened it, and the connection (connections[].id) the tunnelled RDP became, or null.
    */
   tunnel: { host: string; port: number; opened: boolean; connection: string | null } | null;
+  /**
+   * With the key log: the gateway transport its decrypted connections carried (MS-TSGU 2.1):
+   * 'websocket', 'http' (the legacy HTTP transport's IN and OUT channels), 'rpc_over_http' (the
+   * legacy RPC transport, recognised and not decoded); absent when nothing decrypted showed it.
+   */
+  transport?: 'websocket' | 'http' | 'rpc_over_http';
 }
 
 /** Labels a gateway's host name is commonly given (RD Gateway Manager's deployments, Azure and hosting templates). */
@@ -69,7 +77,9 @@ const MAX_NOTES = 5;
 
 /** The RD Gateway notes of a run: one per client and gateway host, proven ones first. */
 export function gatewayNotes(input: DiagnosisInput): GatewayNote[] {
-  const all = input.gateways ?? [];
+  const joined = joinLegacyChannels(input.gateways ?? []);
+  const all = joined.sightings;
+  pairs = joined.pairOf;
   if (all.length === 0) return [];
   const tcp = all.filter((g) => g.transport === 'tcp' && g.tls !== null);
   const udp = all.filter((g) => g.transport === 'udp');
@@ -139,7 +149,9 @@ export function gatewayNotes(input: DiagnosisInput): GatewayNote[] {
 }
 
 function tunnelOf(list: GatewaySighting[], tunnelled: ReadonlyMap<string, string>): GatewayNote['tunnel'] {
-  for (const g of list) {
+  // The connection that carries the gateway's CHANNEL_RESPONSE first (a legacy OUT channel's joined view), then any with a target.
+  const answered = list.filter((g) => g.tls?.plain?.packets.some((k) => k.type === 'channel_response') === true);
+  for (const g of [...answered, ...list]) {
     const p = g.tls?.plain ?? null;
     if (p === null || p.target === null) continue;
     return { host: p.target.host, port: p.target.port, opened: p.packets.some((k) => k.type === 'channel_response' && !k.failed), connection: tunnelled.get(g.id) ?? null };
@@ -147,10 +159,25 @@ function tunnelOf(list: GatewaySighting[], tunnelled: ReadonlyMap<string, string
   return null;
 }
 
-/** Its decrypted plaintext is MS-TSGU's HTTP transport: an RDG_OUT_DATA / RDG_IN_DATA request or a gateway packet. */
+/** Its decrypted plaintext is MS-TSGU's HTTP transport (an RDG_OUT_DATA / RDG_IN_DATA request or a gateway packet) or RPC over HTTP to the gateway. */
 function speaksTsgu(g: GatewaySighting): boolean {
   const p = g.tls?.plain ?? null;
-  return p !== null && (p.packets.length > 0 || p.http.some((x) => x.method === 'RDG_OUT_DATA' || x.method === 'RDG_IN_DATA'));
+  return p !== null && (p.packets.length > 0 || p.transport === 'rpc_over_http' || p.http.some((x) => x.method === 'RDG_OUT_DATA' || x.method === 'RDG_IN_DATA'));
+}
+
+/** The legacy channels paired by the last gatewayNotes() (sighting id -> the other channel's id), for shown() of its notes. */
+let pairs = new Map<string, string>();
+
+/** What the note says of the transport, after "they carry". */
+const TRANSPORT_WORDS: Record<NonNullable<GatewayNote['transport']>, string> = {
+  websocket: "MS-TSGU's HTTP transport over WebSocket",
+  http: "MS-TSGU's legacy HTTP transport (an IN and an OUT channel, without the WebSocket upgrade)",
+  rpc_over_http: "RD Gateway's legacy RPC over HTTP transport (RPC_IN_DATA / RPC_OUT_DATA to /rpc/rpcproxy.dll, MS-RPCH): recognised, not decoded further, so where the connection stopped inside it is not read",
+};
+
+function transportOf(list: GatewaySighting[]): GatewayNote['transport'] {
+  const ts = list.map((g) => g.tls?.plain?.transport ?? null);
+  return ts.find((t) => t === 'rpc_over_http') ?? ts.find((t) => t === 'http') ?? ts.find((t) => t === 'websocket') ?? undefined;
 }
 
 /** Seconds times server bytes: long-lived, busy HTTPS first (an RDP session through a gateway is both). */
@@ -176,9 +203,10 @@ function note(evidence: GatewayEvidence, list: GatewaySighting[], side: GatewayS
   const label = named[0] ?? names[0];
   const who = `${list.length === 1 ? 'the HTTPS connection' : `${list.length} HTTPS connections`} from ${first.client.ip} to ${gateway}${label !== undefined ? ` (${JSON.stringify(label)})` : ''}`;
   const decrypted = list.some(speaksTsgu);
+  const transport = decrypted ? transportOf(list) : undefined;
   const why =
     evidence === 'shown' && decrypted
-      ? `${who} ${list.length === 1 ? 'is' : 'are'} an RD Gateway's: decrypted with the key log, ${list.length === 1 ? 'it carries' : 'they carry'} MS-TSGU's HTTP transport`
+      ? `${who} ${list.length === 1 ? 'is' : 'are'} an RD Gateway's: decrypted with the key log, ${list.length === 1 ? 'it carries' : 'they carry'} ${transport !== undefined ? TRANSPORT_WORDS[transport] : "MS-TSGU's HTTP transport"}`
       : evidence === 'shown'
       ? `${who} ${list.length === 1 ? 'is' : 'are'} an RD Gateway's: the same client sent UDP to port 3391 of that host (${framesText(side.map((s) => s.firstFrame))}), RD Gateway's UDP transport`
       : evidence === 'likely'
@@ -207,7 +235,11 @@ function note(evidence: GatewayEvidence, list: GatewaySighting[], side: GatewayS
     text: `${capitalize(why)}. ${capitalize(shows)}${more}.${tail !== '' ? ` ${capitalize(tail)}` : ''}`,
     decrypted,
     tunnel: tunnelOf(list, tunnelled),
-    refusal: list.map((g) => (g.tls?.plain && isTunnelAttempt(g.tls.plain) ? plainSays(g.tls.plain).find((c) => /refused|could not reach/.test(c)) : undefined)).find((c) => c !== undefined) ?? null,
+    ...(transport !== undefined ? { transport } : {}),
+    refusal:
+      list.map((g) => (g.tls?.plain && isTunnelAttempt(g.tls.plain) ? plainSays(g.tls.plain).find((c) => /refused|could not reach/.test(c)) : undefined)).find((c) => c !== undefined) ??
+      // Without keys: the client refused the gateway's certificate (gateway-cert.ts), on a connection named a gateway's.
+      (evidence !== 'possible' ? (list.map(gatewayCertRefusal).find((c) => c !== null) ?? null) : null),
   };
 }
 
@@ -221,7 +253,12 @@ function shown(g: GatewaySighting): string {
   else if (t.firstAppData.client !== null && t.firstAppData.server !== null) {
     parts.push(`${t.version ?? 'TLS'} handshake completed, then ${secondsText(Math.max(0, g.end - g.start))} of encrypted data (${kb(g.bytes.client)} from the client, ${kb(g.bytes.server)} from the gateway)`);
   } else parts.push(`${t.version ?? 'TLS'} handshake started (ServerHello in frame ${t.serverHelloFrame}) but no encrypted data followed from both sides`);
-  if (t.plain !== null) parts.push(...plainSays(t.plain));
+  const pair = pairs.get(g.id);
+  if (t.plain !== null && t.plain.channel != null && pair !== undefined) {
+    parts.push(`the legacy HTTP transport's ${t.plain.channel === 'in' ? 'IN channel (RDG_IN_DATA: the client\'s packets)' : 'OUT channel (RDG_OUT_DATA: the gateway\'s packets)'}, paired with connection ${pair} by its RDG-Connection-Id`);
+  }
+  if (t.plain !== null && t.plain.channel === 'in' && pair !== undefined) parts.push(...plainSays({ ...t.plain, packets: [], target: null }));
+  else if (t.plain !== null) parts.push(...plainSays(t.plain));
   else if (t.decryption === 'no_key') parts.push('the key log has no secret for this session');
   else if (t.decryption === 'unsupported') parts.push(`its ${t.version ?? 'TLS'} records are not decrypted (TLS 1.2 and 1.3 are)`);
   const c = t.certificate;
@@ -246,14 +283,15 @@ function plainSays(p: NonNullable<NonNullable<GatewaySighting['tls']>['plain']>)
   const answered = p.http.filter((x) => x.status !== null);
   for (const x of answered) {
     if (x.status === null) continue;
-    // A 401 the client answers with another request is a step of NTLM / Negotiate (RFC 4559), not a refusal.
-    if (x.status === 401 && x !== answered[answered.length - 1]) continue;
+    // A 401 the client answers with another request is a step of NTLM / Negotiate (RFC 4559), not a
+    // refusal, also when that request's answer is not in the capture (RPC over HTTP's IN channel has none).
+    if (x.status === 401 && (x !== answered[answered.length - 1] || p.http.some((y) => y.requestFrame !== null && x.responseFrame !== null && y.requestFrame > x.responseFrame))) continue;
     const what = x.method !== null ? `${x.method} ${x.target ?? ''}`.trim() : 'a request';
     const offers = x.challenges.length > 0 ? ` offering ${x.challenges.join(', ')}` : '';
     if (x.target !== null && /^\/kdcproxy/i.test(x.target)) {
       out.push(
         x.status >= 500
-          ? `the gateway's KDC proxy answered ${what} with ${x.status} ${x.reason ?? ''} (frame ${x.responseFrame}): Kerberos through the gateway failed, so the client falls back to NTLM`.replace(/ +\(/, ' (')
+          ? `the gateway's KDC proxy answered ${what}${x.version === 'HTTP/2' ? ' over HTTP/2' : ''} with ${x.status} ${x.reason ?? ''} (frame ${x.responseFrame}): Kerberos through the gateway failed, so the client falls back to NTLM`.replace(/ +\(/, ' (')
           : `the KDC proxy answered ${what} with ${x.status} (frame ${x.responseFrame})`,
       );
       continue;
@@ -261,6 +299,7 @@ function plainSays(p: NonNullable<NonNullable<GatewaySighting['tls']>['plain']>)
     if (x.status === 401) out.push(`the gateway answered ${what} with 401 ${x.reason ?? ''}${offers}${x.authorization !== null ? ` to the client's ${x.authorization} credentials: it refused the user's authentication` : ''} (frame ${x.responseFrame})`.replace(/ +(\(| to| offering)/g, ' $1'));
     else if (x.status === 403 || x.status >= 500) out.push(`the gateway refused ${what} with ${x.status} ${x.reason ?? ''} (frame ${x.responseFrame})`.replace(/ +\(/, ' ('));
     else if (x.status === 101) out.push(`${what} switched to WebSocket (101, frame ${x.responseFrame})`);
+    else if (x.status === 200 && x.method !== null && /^RPC_(IN|OUT)_DATA$/.test(x.method)) out.push(`the gateway's RPC proxy accepted ${what} (200, frame ${x.responseFrame})`);
   }
   for (const k of p.packets) {
     if (!k.failed) continue;
@@ -303,10 +342,13 @@ export function gatewayClause(notes: readonly GatewayNote[], possibleToo = true)
     const through = n.evidence === 'shown' ? 'connected through the RD Gateway' : 'most likely connected through an RD Gateway at';
     const label = `${n.client} ${through} ${n.gateway}${n.names[0] !== undefined ? ` (${JSON.stringify(n.names[0])})` : ''}${others > 0 ? ` (and ${plural(others, 'more gateway')})` : ''}`;
     if (n.refusal !== null) return `${label}, and ${n.refusal.replace(/ \(frame \d+\)/, '')}`;
+    if (n.decrypted && n.transport === 'rpc_over_http' && n.tunnel === null) {
+      return `${label}, over the legacy RPC over HTTP transport: it is recognised, not decoded, so whether the gateway accepted the user's tunnel and reached the target is not read`;
+    }
     if (n.decrypted) {
       const t = n.tunnel;
       const tunnel = t === null ? 'the gateway exchange was decrypted but no tunnel was asked for' : `the tunnel to ${JSON.stringify(t.host)} port ${t.port} ${t.opened ? 'opened' : 'was asked for and not answered'}`;
-      const kdc = /KDC proxy answered POST \S+ with (5\d\d)/.exec(n.text);
+      const kdc = /KDC proxy answered POST \S+(?: over HTTP\/2)? with (5\d\d)/.exec(n.text);
       const fallback = kdc !== null ? `; its KDC proxy answered ${kdc[1]}, so Kerberos failed and the client fell back to NTLM` : '';
       return `${label}${fallback}; ${tunnel}${t?.opened && t.connection !== null ? ` (connection ${t.connection})` : ''}`;
     }
@@ -347,7 +389,14 @@ export function gatewayFindings(input: DiagnosisInput): Finding[] {
   // A sighting whose tunnelled connection is a ConnectionRecord (gateway-tunnel.ts) has its refusal
   // told as that connection's finding (gatewayConnectionFindings): not twice.
   const recorded = new Set(input.connections.map((c) => c.gateway?.sighting).filter((x): x is string => x != null));
-  for (const g of input.gateways ?? []) out.push(...sightingFindings(g, input, recorded.has(g.id) ? 'kdc' : 'all'));
+  // The legacy HTTP transport's channels joined (gateway-legacy.ts): the OUT channel's view reads the
+  // gateway's answers with the IN channel's requests; the IN channel's tunnel steps are told there.
+  const joined = joinLegacyChannels(input.gateways ?? []);
+  const inJoined: DiagnosisInput = { ...input, gateways: joined.sightings };
+  for (const g of joined.sightings) {
+    const inOfPair = g.tls?.plain?.channel === 'in' && joined.pairOf.has(g.id);
+    out.push(...sightingFindings(g, inJoined, recorded.has(g.id) ? 'kdc' : 'all', inOfPair));
+  }
   return out.slice(0, MAX_GATEWAY_FINDINGS);
 }
 
@@ -366,7 +415,7 @@ export function gatewayConnectionFindings(conn: ConnectionRecord): Finding[] {
 /** What the gateway findings read of a sighting (or of a tunnelled connection's gateway block). */
 type SightingLike = Pick<GatewaySighting, 'id' | 'fileIndex' | 'transport' | 'client' | 'server'> & { tls: { sni: string | null; plain: GatewayExchange | null } | null };
 
-function sightingFindings(g: SightingLike, input: DiagnosisInput, which: 'all' | 'kdc' | 'refusal'): Finding[] {
+function sightingFindings(g: SightingLike, input: DiagnosisInput, which: 'all' | 'kdc' | 'refusal', inOfPair = false): Finding[] {
   const out: Finding[] = [];
   const files = input.files ?? [];
   {
@@ -402,7 +451,7 @@ function sightingFindings(g: SightingLike, input: DiagnosisInput, which: 'all' |
             ? 'The fallback to NTLM is read from the scheme of the requests after the 503; whether policy would have required Kerberos is not in the capture.'
             : 'No request authenticating with NTLM or Negotiate followed the failed KDC proxy request in the decrypted bytes, so the fallback is inferred.',
           frames: [kdc.requestFrame, kdc.responseFrame],
-          explanation: `On ${who}, the gateway's KDC proxy answered ${kdc.method ?? 'a request'} ${kdc.target} with ${kdc.status}${kdc.reason !== null && kdc.reason !== '' ? ` ${JSON.stringify(kdc.reason)}` : ''} (frame ${kdc.responseFrame}): Kerberos through the gateway failed and the client fell back to NTLM; ${after}.`,
+          explanation: `On ${who}, the gateway's KDC proxy answered ${kdc.method ?? 'a request'} ${kdc.target}${kdc.version === 'HTTP/2' ? ' over HTTP/2' : ''} with ${kdc.status}${kdc.reason !== null && kdc.reason !== '' ? ` ${JSON.stringify(kdc.reason)}` : ''} (frame ${kdc.responseFrame}): Kerberos through the gateway failed and the client fell back to NTLM; ${after}.`,
           filter: framesFilter(conv, [kdc.requestFrame, kdc.responseFrame]),
           summary: `the RD Gateway's KDC proxy answered ${kdc.status}, so the client fell back to NTLM`,
         }),
@@ -412,9 +461,10 @@ function sightingFindings(g: SightingLike, input: DiagnosisInput, which: 'all' |
     // Only MS-TSGU's own requests are the gateway's: a 401 or 403 of other HTTPS decrypted with the same
     // key log (a browser's SSLKEYLOGFILE) is no RD Gateway refusing anyone.
     if (which === 'kdc' || !isTunnelAttempt(p)) return out;
-    // The gateway's channel answer (MS-TSGU 2.2.10.4 CHANNEL_RESPONSE) and the other tunnel steps.
+    // The gateway's channel answer (MS-TSGU 2.2.10.4 CHANNEL_RESPONSE) and the other tunnel steps
+    // (a legacy IN channel's are read on its OUT channel's joined view).
     for (const k of p.packets) {
-      if (!k.failed || refused) continue;
+      if (!k.failed || refused || inOfPair) continue;
       const code = k.codeName ?? 'a failure code';
       const create = p.target !== null ? [p.target.frame] : [];
       if (k.type === 'channel_response' && RAP_DENIED.test(code)) {

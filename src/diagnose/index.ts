@@ -8,7 +8,8 @@ import { causeRank, causeShort } from './catalogue.js';
 import { PROTOCOL_RDP, protocolNames } from './codes.js';
 import { RULES, WARNING_RULES } from './rules/index.js';
 import { dnsCaptureFindings } from './capture.js';
-import { gatewayConnectionFindings, gatewayFindings } from './gateway.js';
+import { gatewayConnectionFindings, gatewayFindings, gatewayNotes } from './gateway.js';
+import { gatewayCertFindings } from './gateway-cert.js';
 import { plural } from './facts.js';
 import type { DiagnosisInput, Finding, ProbeGroup } from './types.js';
 import { applyAttemptLinks, attemptRuns, linkAttempts, type AttemptLink } from './attempts.js';
@@ -115,9 +116,15 @@ export function countsAsFailed(c: ConnectionRecord, links: Map<string, AttemptLi
  *   report.captureFindings = captureFindings;   // top-level `captureFindings: Finding[]`
  *   summary.headline = headline(conns, findings, { findings: captureFindings, frames: capture.frames });
  */
+/** The gateway connections the report names an RD Gateway's (shown or likely): the only ones whose certificate is judged. */
+function namedGateways(input: DiagnosisInput): Set<string> {
+  if ((input.gateways ?? []).length === 0) return new Set();
+  return new Set(gatewayNotes(input).filter((n) => n.evidence !== 'possible').flatMap((n) => n.connections));
+}
+
 export function diagnoseCapture(input: DiagnosisInput, perConnection: Map<string, Finding[]>): Finding[] {
   // A warning (the gateway's KDC proxy failing before a tunnel that opened) stays below every failure.
-  const all = sortFindings([...dnsCaptureFindings(input, perConnection), ...gatewayFindings(input)]);
+  const all = sortFindings([...dnsCaptureFindings(input, perConnection), ...gatewayFindings(input), ...gatewayCertFindings(input, namedGateways(input))]);
   return [...all.filter((f) => f.severity !== 'warning'), ...all.filter((f) => f.severity === 'warning')];
 }
 

@@ -29,6 +29,10 @@ export const CAUSE_IDS = [
   'gateway_rap_refused',
   'gateway_target_unreachable',
   'gateway_refused',
+  'gateway_cert_expired',
+  'gateway_cert_not_yet_valid',
+  'gateway_cert_name_mismatch',
+  'gateway_cert_untrusted',
 ] as const;
 export type CauseId = (typeof CAUSE_IDS)[number];
 

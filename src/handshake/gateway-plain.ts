@@ -2,17 +2,32 @@
 // outer TLS (decrypted by GatewayWatch with the key log's secrets) read as MS-TSGU's HTTP transport:
 // the HTTP/1.1 heads of each side (RDG_OUT_DATA / RDG_IN_DATA, POST /KdcProxy, and the answers:
 // 101, 200, 401 with its challenges, 403, 503), then, after a 101, WebSocket frames (RFC 6455, the
-// client's unmasked) carrying MS-TSGU packets (2.2.10), or, on the legacy channels, the packets
-// themselves. It keeps the gateway's answers and result codes and the target of CHANNEL_CREATE;
-// the tunnelled RDP bytes (DATA packets, 2.2.10.6) are counted and handed, each direction a byte
-// stream, to `onTunnelData` (GatewayWatch feeds them to the connection machine).
+// client's unmasked) carrying MS-TSGU packets (2.2.10), or, on the legacy HTTP transport's two
+// channels (2.2.3, 3.3.5.1: no upgrade, each its own TCP connection, related by RDG-Connection-Id),
+// the packets themselves: the IN channel's in the chunks of the client's RDG_IN_DATA body, the OUT
+// channel's after the seed that follows its 200. Every transport hands its packets to `packets()`.
+// RPC over HTTP (RPC_IN_DATA / RPC_OUT_DATA, MS-RPCH) is recognised, not decoded. It keeps the
+// gateway's answers and result codes and the target of CHANNEL_CREATE; the tunnelled RDP bytes
+// (DATA packets, 2.2.10.6) are counted and handed, each direction a byte stream, to `onTunnelData`
+// (GatewayWatch feeds them to the connection machine).
 import type { Dir } from '../flow/types.js';
-import { authChallenges, bodyLength, isWebSocketUpgrade, readHttpHead } from '../rdp/http.js';
-import { readTsguPacket, tsguFailed, tsguResultName } from '../rdp/tsgu.js';
+import { authChallenges, bodyLength, headerValues, isWebSocketUpgrade, readHttpHead } from '../rdp/http.js';
+import { readChunkEnd, readChunkHead } from '../rdp/http-chunked.js';
+import { H2_PREFACE, H2_SETTINGS, startsWithPreface } from '../rdp/http2.js';
+import { GatewayH2Reader } from './gateway-h2.js';
+import { PKT_TYPE_HANDSHAKE_RESPONSE, readTsguPacket, tsguFailed, tsguResultName } from '../rdp/tsgu.js';
 import { readWebSocketFrame, unmaskInto, WS_OPCODE_BINARY, WS_OPCODE_CONTINUATION } from '../rdp/websocket.js';
 
 /** Plaintext bytes kept per direction for framing (the gateway's exchange is a few KB; DATA packets are skipped). */
 const MAX_HELD = 256 * 1024;
+/**
+ * The seed the gateway sends after the legacy OUT channel's 200 (MS-TSGU 3.3.5.1: "a random entity
+ * body of limited size (100 bytes)", without an entity length; Windows Server 2019 sends ten bytes
+ * AB CD AB CD ..., FreeRDP's rdg.c skips ten): at most this many bytes precede the first packet.
+ */
+export const LEGACY_SEED_MAX = 100;
+/** HTTP_HANDSHAKE_RESPONSE_PACKET's size (MS-TSGU 2.2.10.11: header, error code, versions, extended auth). */
+const HANDSHAKE_RESPONSE_LENGTH = 18;
 
 export interface GatewayHttpExchange {
   /** The request's method and target ("RDG_OUT_DATA /remoteDesktopGateway/"), null when only the answer was seen. */
@@ -27,6 +42,8 @@ export interface GatewayHttpExchange {
   /** The request carried an Authorization header (its scheme). */
   authorization: string | null;
   webSocket: boolean;
+  /** 'HTTP/2' when the exchange was a stream of an h2 connection (gateway-h2.ts); absent for HTTP/1.1. */
+  version?: 'HTTP/2';
 }
 
 export interface GatewayTsguPacket {
@@ -53,16 +70,40 @@ export interface GatewayPlain {
   data: { client: number; server: number; firstFrame: number | null };
   /** A framing problem that stopped the reading (with its frame), or null. */
   problem: string | null;
+  /**
+   * The gateway transport this connection carried (MS-TSGU 2.1): 'websocket' (the 101 upgrade,
+   * 2.2.3.3), 'http' (the legacy HTTP transport: RDG_IN_DATA / RDG_OUT_DATA channels without the
+   * upgrade, 2.2.3), 'rpc_over_http' (RPC_IN_DATA / RPC_OUT_DATA to /rpc/rpcproxy.dll, MS-RPCH:
+   * recognised, not decoded), or null (not known yet: only the KDC proxy, or no answer).
+   */
+  transport?: 'websocket' | 'http' | 'rpc_over_http' | null;
+  /** The legacy HTTP transport's channel this connection is: 'in' (RDG_IN_DATA, the client's packets) or 'out' (RDG_OUT_DATA, the gateway's). */
+  channel?: 'in' | 'out' | null;
+  /** RDG-Connection-Id (MS-TSGU 2.2.3.2.1), the GUID that relates the IN and OUT channels: untrusted text. */
+  connectionId?: string | null;
 }
 
 const SIDE = ['client', 'server'] as const;
 
+type Mode = 'http' | 'body' | 'ws' | 'raw' | 'chunked' | 'seed' | 'opaque' | 'h2' | 'stop';
+
 export class GatewayPlainReader {
-  readonly out: GatewayPlain = { http: [], packets: [], target: null, clientName: null, data: { client: 0, server: 0, firstFrame: null }, problem: null };
+  readonly out: GatewayPlain = { http: [], packets: [], target: null, clientName: null, data: { client: 0, server: 0, firstFrame: null }, problem: null, transport: null, channel: null, connectionId: null };
   private readonly held: [Buffer, Buffer] = [Buffer.alloc(0), Buffer.alloc(0)];
-  /** Per direction: 'http' reads heads; 'body' skips `bodyLeft` bytes; 'ws' WebSocket frames; 'raw' MS-TSGU packets; 'stop'. */
-  private readonly mode: ['http' | 'body' | 'ws' | 'raw' | 'stop', 'http' | 'body' | 'ws' | 'raw' | 'stop'] = ['http', 'http'];
+  /**
+   * Per direction: 'http' reads heads; 'body' skips `bodyLeft` bytes; 'ws' WebSocket frames; 'raw'
+   * MS-TSGU packets; 'chunked' MS-TSGU packets in the chunks of a chunked body (the legacy IN
+   * channel); 'seed' the legacy OUT channel's seed before its packets; 'opaque' a body not read
+   * (RPC over HTTP); 'stop'.
+   */
+  private readonly mode: [Mode, Mode] = ['http', 'http'];
   private readonly bodyLeft = [0, 0];
+  /** Chunked bodies: data bytes left of the current chunk, or -1 when its closing CRLF is due. */
+  private readonly chunkLeft = [0, 0];
+  /** MS-TSGU bytes of packets split across chunks, per direction. */
+  private readonly chunkPayload: [Buffer, Buffer] = [Buffer.alloc(0), Buffer.alloc(0)];
+  /** After the client's HTTP/2 connection preface (RFC 7540 3.5): both directions are HTTP/2 frames. */
+  private h2: GatewayH2Reader | null = null;
   /** MS-TSGU bytes of fragmented WebSocket messages, per direction. */
   private readonly wsPayload: [Buffer, Buffer] = [Buffer.alloc(0), Buffer.alloc(0)];
 
@@ -83,6 +124,9 @@ export class GatewayPlainReader {
       return;
     }
     this.frame(dir, frame);
+    // The server's SETTINGS may have come before the client's preface: read them now.
+    const o = (dir ^ 1) as Dir;
+    if (this.h2 !== null && this.mode[o] === 'h2' && this.held[o]!.length > 0) this.frame(o, frame);
   }
 
   private stop(dir: Dir, problem: string): void {
@@ -104,6 +148,25 @@ export class GatewayPlainReader {
         if (this.bodyLeft[dir] === 0) this.mode[dir] = 'http';
         continue;
       }
+      if (mode === 'h2') {
+        const r = this.h2!.frames(dir, buf, off, buf.length, frame);
+        off += r.used;
+        if (r.problem !== null) this.stop(dir, r.problem);
+        break;
+      }
+      if (mode === 'http' && this.out.http.length === 0) {
+        // HTTP/2 (ALPN h2): the client's connection preface; the server's SETTINGS (RFC 7540 3.5) wait for it.
+        const pre = dir === 0 ? startsWithPreface(buf, off, buf.length) : 'no';
+        if (pre === 'prefix') break;
+        if (pre === 'yes') {
+          off += H2_PREFACE.length;
+          this.h2 = new GatewayH2Reader(this.out);
+          this.mode[0] = 'h2';
+          this.mode[1] = 'h2';
+          continue;
+        }
+        if (dir === 1 && this.h2 === null && buf.length - off >= 9 && buf[off + 3] === H2_SETTINGS && buf.readUInt32BE(off + 5) === 0) break;
+      }
       if (mode === 'http') {
         const r = readHttpHead(buf, off, buf.length);
         if (!r.ok) {
@@ -121,9 +184,25 @@ export class GatewayPlainReader {
           const auth = head.headers.find(([k]) => k.toLowerCase() === 'authorization')?.[1] ?? null;
           this.out.http.push({ method: head.method, target: head.target, requestFrame: frame, status: null, reason: null, responseFrame: null, challenges: [], authorization: auth === null ? null : (auth.split(/\s+/)[0] ?? ''), webSocket: isWebSocketUpgrade(head) });
           const len = bodyLength(head);
-          // RDG_IN_DATA announces a huge body (or chunked): what follows are MS-TSGU packets (2.2.3.2).
-          if (head.method === 'RDG_IN_DATA' && len !== 0 && len !== null) this.mode[dir] = 'raw';
-          else if (typeof len === 'number' && len > 0) {
+          const method = head.method ?? '';
+          if (method === 'RDG_IN_DATA' || method === 'RDG_OUT_DATA') {
+            this.out.connectionId ??= headerValues(head, 'RDG-Connection-Id')[0] ?? null;
+            if (!isWebSocketUpgrade(head)) this.out.channel ??= method === 'RDG_IN_DATA' ? 'in' : 'out';
+          }
+          if (method === 'RPC_IN_DATA' || method === 'RPC_OUT_DATA') {
+            // MS-RPCH 2.1.2.1: the legacy RPC over HTTP transport (MS-TSGU 2.1); its RPC PDUs are not read.
+            this.out.transport = 'rpc_over_http';
+            if (len !== 0 && len !== null) this.mode[dir] = 'opaque';
+          } else if (method === 'RDG_IN_DATA' && len === 'chunked') {
+            // The legacy IN channel (MS-TSGU 2.2.3, 3.3.5.1): a chunk per MS-TSGU packet.
+            this.out.transport = 'http';
+            this.chunkLeft[dir] = 0;
+            this.mode[dir] = 'chunked';
+          } else if (method === 'RDG_IN_DATA' && len !== 0 && len !== null) {
+            // ... or a huge Content-Length whose body is the packets, back to back (2.2.3.2).
+            this.out.transport = 'http';
+            this.mode[dir] = 'raw';
+          } else if (typeof len === 'number' && len > 0) {
             this.bodyLeft[dir] = len;
             this.mode[dir] = 'body';
           }
@@ -139,11 +218,21 @@ export class GatewayPlainReader {
           x.challenges = authChallenges(head).map((c) => c.scheme);
           if (head.status === 101 && isWebSocketUpgrade(head)) {
             x.webSocket = true;
+            this.out.transport = 'websocket';
             this.mode[0] = 'ws';
             this.mode[1] = 'ws';
           } else if (head.status === 200 && x.method === 'RDG_OUT_DATA') {
             // The legacy out channel: a seed body (MS-TSGU 3.3.5.1), then MS-TSGU packets.
-            this.mode[dir] = 'raw';
+            this.out.transport = 'http';
+            this.mode[dir] = 'seed';
+          } else if (x.method === 'RPC_OUT_DATA' || x.method === 'RPC_IN_DATA') {
+            // MS-RPCH 2.1.2.1.4: the OUT channel's 200 announces a body of 128 KB to 2 GB of RPC PDUs.
+            const len = bodyLength(head);
+            if (head.status === 200 && len !== 0) this.mode[dir] = 'opaque';
+            else if (typeof len === 'number' && len > 0) {
+              this.bodyLeft[dir] = len;
+              this.mode[dir] = 'body';
+            }
           } else {
             const len = bodyLength(head);
             if (typeof len === 'number' && len > 0) {
@@ -152,6 +241,71 @@ export class GatewayPlainReader {
             }
           }
         }
+        continue;
+      }
+      if (mode === 'opaque') {
+        off = buf.length;
+        break;
+      }
+      if (mode === 'seed') {
+        // MS-TSGU 3.3.5.1: the seed, then HTTP_HANDSHAKE_RESPONSE (2.2.10.11) as the first packet.
+        const limit = Math.min(buf.length - 8, off + LEGACY_SEED_MAX);
+        let at = -1;
+        for (let i = off; i <= limit; i++) {
+          if (buf[i] === PKT_TYPE_HANDSHAKE_RESPONSE && buf[i + 1] === 0 && buf[i + 2] === 0 && buf[i + 3] === 0 && buf.readUInt32LE(i + 4) === HANDSHAKE_RESPONSE_LENGTH) {
+            at = i;
+            break;
+          }
+        }
+        if (at < 0) {
+          if (buf.length - off >= LEGACY_SEED_MAX + 8) this.stop(dir, `no MS-TSGU handshake response within ${LEGACY_SEED_MAX} bytes of the OUT channel's 200 (frame ${frame})`);
+          break;
+        }
+        off = at;
+        this.mode[dir] = 'raw';
+        continue;
+      }
+      if (mode === 'chunked') {
+        const left = this.chunkLeft[dir]!;
+        if (left === -1) {
+          const r = readChunkEnd(buf, off, buf.length);
+          if (!r.ok) {
+            if (r.kind === 'malformed') this.stop(dir, `the ${SIDE[dir]}'s chunked body at frame ${frame}: ${r.reason}`);
+            break;
+          }
+          off += r.consumed;
+          this.chunkLeft[dir] = 0;
+          continue;
+        }
+        if (left === 0) {
+          const r = readChunkHead(buf, off, buf.length);
+          if (!r.ok) {
+            if (r.kind === 'malformed') this.stop(dir, `the ${SIDE[dir]}'s chunked body at frame ${frame}: ${r.reason}`);
+            break;
+          }
+          if (r.value.size === 0) {
+            // The last chunk (RFC 9112 7.1): its empty trailer section ends the body.
+            const e = readChunkEnd(buf, off + r.consumed, buf.length);
+            if (!e.ok) {
+              if (e.kind === 'malformed') this.stop(dir, `the ${SIDE[dir]}'s chunked body at frame ${frame}: a trailer section is not read`);
+              break;
+            }
+            off += r.consumed + e.consumed;
+            this.mode[dir] = 'http';
+            continue;
+          }
+          off += r.consumed;
+          this.chunkLeft[dir] = r.value.size;
+          continue;
+        }
+        const n = Math.min(left, buf.length - off);
+        const w = this.chunkPayload[dir]!;
+        const piece = buf.subarray(off, off + n);
+        const all = w.length === 0 ? piece : Buffer.concat([w, piece]);
+        const used = this.packets(dir, all, frame);
+        this.chunkPayload[dir] = used >= all.length ? Buffer.alloc(0) : Buffer.from(all.subarray(used));
+        off += n;
+        this.chunkLeft[dir] = left - n === 0 ? -1 : left - n;
         continue;
       }
       if (mode === 'ws') {
@@ -171,7 +325,13 @@ export class GatewayPlainReader {
         this.wsPayload[dir] = all.subarray(used);
         continue;
       }
-      // raw: MS-TSGU packets straight on the channel.
+      // raw: MS-TSGU packets straight on the channel. A client's new request head where a packet is
+      // due (the legacy IN channel's next RDG_IN_DATA after an NTLM 401) is HTTP again: no packet
+      // type starts with "RDG_" (2.2.5.3.3 types are 1 to 0x11).
+      if (dir === 0 && buf.length - off >= 4 && buf[off] === 0x52 && buf[off + 1] === 0x44 && buf[off + 2] === 0x47 && buf[off + 3] === 0x5f) {
+        this.mode[dir] = 'http';
+        continue;
+      }
       const used = this.packets(dir, buf.subarray(off), frame);
       if (used === 0) break;
       off += used;

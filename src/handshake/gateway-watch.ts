@@ -46,6 +46,8 @@ export const WATCH_BYTES = 64 * 1024;
 const WATCH_APP_RECORDS = 32;
 /** With the session's keys: bytes of each direction read (the gateway's exchange and the first tunnelled bytes). */
 export const WATCH_BYTES_DECRYPTED = 1024 * 1024;
+/** Certificates of the gateway's chain kept (a leaf, intermediates and a root at most, as a server sends them). */
+const MAX_CHAIN = 4;
 /** RFC 7366 encrypt_then_mac extension. */
 const EXT_ENCRYPT_THEN_MAC = 22;
 
@@ -61,6 +63,8 @@ export interface GatewayTls {
   certificateFrame: number | null;
   /** The server's leaf certificate (TLS 1.2 and below: TLS 1.3 encrypts it), or null. */
   certificate: CertificateInfo | null;
+  /** The chain as the server sent it, leaf first (at most MAX_CHAIN; absent before a Certificate message). */
+  certificates?: CertificateInfo[];
   certificateEncrypted: boolean;
   /** Frame of the first application-data record of each side (the handshake is over). */
   firstAppData: { client: number | null; server: number | null };
@@ -436,7 +440,8 @@ export class GatewayWatch implements StreamConsumer {
       const l = parseCertificateList(body, 0, body.length);
       if (!l.ok || l.value.certificates.length === 0) return;
       t.certificateFrame = frame;
-      t.certificate = parseCertificateDetailed(l.value.certificates[0]!).info;
+      t.certificates = l.value.certificates.slice(0, MAX_CHAIN).map((c) => parseCertificateDetailed(c).info);
+      t.certificate = t.certificates[0]!;
     }
   }
 

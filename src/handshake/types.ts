@@ -406,6 +406,8 @@ export interface GatewayExchange {
     challenges: string[];
     authorization: string | null;
     webSocket: boolean;
+    /** 'HTTP/2' for a stream of an h2 connection (gateway-h2.ts); absent for HTTP/1.1. */
+    version?: 'HTTP/2';
   }[];
   packets: { frame: number; by: 'client' | 'server'; type: string; code: number | null; codeName: string | null; failed: boolean }[];
   target: { host: string; port: number; frame: number } | null;

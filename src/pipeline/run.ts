@@ -59,6 +59,11 @@ export interface AnalyzeOptions {
    * and (in the thread that read it) the run's recent DNS transactions (for evidence as it ends).
    */
   onConnection?: (c: ReportedConnection, dns?: readonly DnsTransaction[]) => void;
+  /**
+   * Called as soon as a connection to an RD Gateway's port ends (`live --sensor`), numbered g1, g2 ...
+   * in the order they ended (the report numbers them by first frame).
+   */
+  onGatewaySighting?: (s: GatewaySighting) => void;
   /** Full records kept (default MAX_RECORDS). */
   maxRecords?: number;
   /** Bytes decoded per connection and direction (default DEFAULT_BYTE_BUDGET). */
@@ -379,6 +384,7 @@ export class FileRun {
     private readonly fileIndex: number,
     private readonly onConnection: ((c: ReportedConnection, dns?: readonly DnsTransaction[]) => void) | null,
   ) {
+    this.gatewayListener = opts.onGatewaySighting ?? null;
     const narrow = opts.narrow !== undefined ? new Narrowing(opts.narrow) : null;
     this.narrow = narrow !== null && narrow.active ? narrow : null;
     this.maxRecords = opts.maxRecords ?? MAX_RECORDS;
@@ -566,8 +572,12 @@ export class FileRun {
   private readonly userPorts = new Set<number>();
   /** Connections to a gateway port (kept up to MAX_GATEWAY_SIGHTINGS). */
   private readonly gateways: Omit<GatewaySighting, 'id'>[] = [];
+  private gatewaysEnded = 0;
+  private readonly gatewayListener: ((s: GatewaySighting) => void) | null;
   private readonly onGatewaySighting = (s: Omit<GatewaySighting, 'id'>): void => {
     if (this.gateways.length < MAX_GATEWAY_SIGHTINGS) this.gateways.push(s);
+    this.gatewaysEnded++;
+    this.gatewayListener?.({ id: `g${this.gatewaysEnded}`, ...s });
   };
   /** A connection tunnelled through an RD Gateway (decrypted with the key log) is recorded as any other (gateway-tunnel.ts). */
   private get tunnelOptions(): GatewayTunnelOptions {

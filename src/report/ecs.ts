@@ -5,6 +5,10 @@
 // checks every event against it) and the field table (docs/sensor.md).
 import type { ReportedConnection } from './types.js';
 import { CATALOGUE } from '../diagnose/catalogue.js';
+import type { GatewayNote } from '../diagnose/gateway.js';
+import type { Finding } from '../diagnose/types.js';
+import type { GatewaySighting } from '../handshake/gateway-watch.js';
+import type { CertificateInfo } from '../handshake/types.js';
 import { deathText } from './ladder.js';
 import { LOGON_MODES } from '../rdp/codes.js';
 
@@ -91,20 +95,7 @@ export function ecsEvent(c: ReportedConnection, o: EcsObserver): Record<string, 
     if (tls.cipherSuiteName) t.cipher = tls.cipherSuiteName;
     if (tls.sni) t.client = { server_name: tls.sni };
     const cert = tls.certificates[0];
-    if (cert) {
-      const x509: Record<string, unknown> = {
-        subject: { distinguished_name: cert.subject, common_name: commonNames(cert.subject) },
-        issuer: { distinguished_name: cert.issuer, common_name: commonNames(cert.issuer) },
-        not_before: cert.notBefore,
-        not_after: cert.notAfter,
-      };
-      if (cert.san.length > 0) x509.alternative_names = cert.san;
-      if (cert.serialNumber) x509.serial_number = cert.serialNumber;
-      if (cert.keyType) x509.public_key_algorithm = cert.keyType;
-      if (cert.keyBits !== null) x509.public_key_size = cert.keyBits;
-      if (cert.signatureAlgorithm) x509.signature_algorithm = cert.signatureAlgorithm;
-      t.server = { x509, hash: { sha256: cert.sha256 } };
-    }
+    if (cert) t.server = x509Of(cert);
     ev.tls = t;
   }
   if (top) {
@@ -146,6 +137,102 @@ export function ecsEvent(c: ReportedConnection, o: EcsObserver): Record<string, 
   if (c.evidenceFile) rdp.evidence_file = c.evidenceFile;
   ev.rdp = rdp;
   return ev;
+}
+
+/** ECS tls.server.x509.* and tls.server.hash of a certificate. */
+function x509Of(cert: CertificateInfo): Record<string, unknown> {
+  const x509: Record<string, unknown> = {
+    subject: { distinguished_name: cert.subject, common_name: commonNames(cert.subject) },
+    issuer: { distinguished_name: cert.issuer, common_name: commonNames(cert.issuer) },
+    not_before: cert.notBefore,
+    not_after: cert.notAfter,
+  };
+  if (cert.san.length > 0) x509.alternative_names = cert.san;
+  if (cert.serialNumber) x509.serial_number = cert.serialNumber;
+  if (cert.keyType) x509.public_key_algorithm = cert.keyType;
+  if (cert.keyBits !== null) x509.public_key_size = cert.keyBits;
+  if (cert.signatureAlgorithm) x509.signature_algorithm = cert.signatureAlgorithm;
+  return { x509, hash: { sha256: cert.sha256 } };
+}
+
+/**
+ * The event of one connection to an RD Gateway (issue 14: gateway-watch.ts), with the note the
+ * report gives its client and gateway (gateway.ts GatewayNote) and the capture findings about this
+ * connection (gateway_* causes): ECS names where ECS has them (source, destination, tls.*,
+ * rule.*, error.message), `rdp.gateway.*` for the rest. The findings' `rdp.cause` ... fields are
+ * those of a connection event.
+ */
+export function ecsGatewayEvent(s: GatewaySighting, note: GatewayNote, findings: readonly Finding[], o: EcsObserver): Record<string, unknown> {
+  const failures = findings.filter((f) => CATALOGUE[f.cause].severity !== 'warning');
+  const top = failures[0] ?? findings[0];
+  const t = s.tls;
+  const opened = note.tunnel?.opened === true;
+  const outcome = failures.length > 0 || note.refusal !== null ? 'failure' : opened ? 'success' : 'unknown';
+  const v6 = s.client.ip.includes(':');
+  const ev: Record<string, unknown> = {
+    '@timestamp': iso(s.end),
+    ecs: { version: ECS_VERSION },
+    message: gatewayEventLine(s, note, top ?? null),
+    event: {
+      kind: 'event',
+      category: ['network'],
+      type: ['connection', 'end'],
+      action: 'rdp-gateway-connection',
+      dataset: 'rdp_autopsy.gateway',
+      module: 'rdp_autopsy',
+      outcome,
+      start: iso(s.start),
+      end: iso(s.end),
+      duration: Math.max(0, Math.round((s.end - s.start) * 1e9)),
+    },
+    source: { ip: s.client.ip, port: s.client.port },
+    destination: { ip: s.server.ip, port: s.server.port },
+    // MS-TSGU 2.1: the HTTP transport over HTTPS (TCP), the UDP transport over DTLS.
+    network: { transport: s.transport, protocol: s.transport === 'tcp' ? 'https' : 'dtls', type: v6 ? 'ipv6' : 'ipv4' },
+    observer: { type: 'sensor', product: 'rdp-autopsy', version: o.version, hostname: o.hostname, ...(o.iface ? { ingress: { interface: { name: o.iface } } } : {}) },
+  };
+  if (t !== null) {
+    const tls: Record<string, unknown> = { established: t.firstAppData.client !== null && t.firstAppData.server !== null };
+    if (t.version) Object.assign(tls, { version: tlsVersion(t.version).version, version_protocol: tlsVersion(t.version).protocol });
+    if (t.sni) tls.client = { server_name: t.sni };
+    if (t.certificate) tls.server = x509Of(t.certificate);
+    ev.tls = tls;
+  }
+  if (top) ev.rule = { id: top.cause, name: CATALOGUE[top.cause].title, category: 'rdp-gateway-failure', ruleset: 'rdp-autopsy' };
+  const refusal = note.refusal ?? (failures[0]?.summary ?? null);
+  if (refusal !== null) ev.error = { message: oneLine(refusal) };
+  const gateway: Record<string, unknown> = {
+    connection_id: s.id,
+    evidence: note.evidence,
+    decrypted: note.decrypted,
+    text: note.text,
+  };
+  if (note.names.length > 0) gateway.names = note.names;
+  if (note.refusal !== null) gateway.refusal = note.refusal;
+  if (note.transport !== undefined) gateway.transport = note.transport;
+  if (note.tunnel !== null) gateway.tunnel = { host: note.tunnel.host, port: note.tunnel.port, opened: note.tunnel.opened };
+  if (t?.decryption) gateway.decryption = t.decryption;
+  const rdp: Record<string, unknown> = { capture: { file: s.file }, gateway };
+  if (top) {
+    rdp.cause = top.cause;
+    rdp.confidence = Math.round(top.confidence * 100) / 100;
+    rdp.explanation = top.explanation;
+    rdp.remediation = top.remediation;
+    rdp.frames = top.frames;
+    rdp.wireshark_filter = top.filter;
+    const others = findings.filter((f) => f !== top).map((f) => f.cause);
+    if (others.length > 0) rdp.other_causes = others;
+  }
+  ev.rdp = rdp;
+  return ev;
+}
+
+/** One line for a gateway connection: "2026-03-10T09:00:00.117Z GATEWAY g1 192.168.10.25:51370 -> 10.20.0.42:443 (\"rdg.corp.example\"): gateway_rap_refused 95%: ..." */
+export function gatewayEventLine(s: GatewaySighting, note: GatewayNote, top: Finding | null): string {
+  const name = note.names[0] !== undefined ? ` (${JSON.stringify(note.names[0])})` : '';
+  const what = top ? `${top.cause} ${Math.round(top.confidence * 100)}%: ${top.summary ?? CATALOGUE[top.cause].title}` : note.tunnel !== null ? `tunnel to ${JSON.stringify(note.tunnel.host)} port ${note.tunnel.port}${note.tunnel.opened ? ' opened' : ' asked for'}` : `an RD Gateway connection (${note.evidence})`;
+  const ep = (e: { ip: string; port: number }): string => (e.ip.includes(':') ? `[${e.ip}]:${e.port}` : `${e.ip}:${e.port}`);
+  return oneLine(`${iso(s.end)} GATEWAY ${s.id} ${ep(s.client)} -> ${ep(s.server)}${name}: ${what}`);
 }
 
 /**

@@ -180,7 +180,7 @@ describe('rdp-autopsy CLI', () => {
   });
 
   it('the live BPF filter covers RDP over TCP and UDP, ICMP and DNS, plus extra ports', () => {
-    expect(bpfFilter([])).toBe('tcp port 3389 or udp port 3389 or icmp or icmp6 or udp port 53');
-    expect(bpfFilter([3390])).toBe('tcp port 3389 or udp port 3389 or tcp port 3390 or udp port 3390 or icmp or icmp6 or udp port 53');
+    expect(bpfFilter([])).toBe('tcp port 3389 or udp port 3389 or tcp port 443 or udp port 3391 or icmp or icmp6 or udp port 53');
+    expect(bpfFilter([3390])).toBe('tcp port 3389 or udp port 3389 or tcp port 3390 or udp port 3390 or tcp port 443 or udp port 3391 or icmp or icmp6 or udp port 53');
   });
 });

@@ -142,7 +142,7 @@ describe('listDevices / formatDeviceList', () => {
 describe('bpfFilter and option checks', () => {
   it('extra ports once each, 3389 first', () => {
     expect(bpfFilter([3390, 3390, 3389, 13389])).toBe(
-      'tcp port 3389 or udp port 3389 or tcp port 3390 or udp port 3390 or tcp port 13389 or udp port 13389 or icmp or icmp6 or udp port 53',
+      'tcp port 3389 or udp port 3389 or tcp port 3390 or udp port 3390 or tcp port 13389 or udp port 13389 or tcp port 443 or udp port 3391 or icmp or icmp6 or udp port 53',
     );
   });
 

@@ -1,0 +1,147 @@
+// Issue 14: the RD Gateway's other transports, end to end on the fixture captures built by
+// fixtures/lib/scenarios.ts: the legacy HTTP transport (two TLS connections, the IN and OUT
+// channels, related by RDG-Connection-Id), compared with tshark's decryption of the same frames.
+import { execFileSync } from 'node:child_process';
+import { existsSync } from 'node:fs';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { describe, expect, it } from 'vitest';
+import { analyze } from '../src/pipeline.js';
+import { renderText } from '../src/report/text.js';
+import { renderMarkdown } from '../src/report/markdown.js';
+import { renderHtml } from '../src/report/html.js';
+import { renderJson } from '../src/report/json.js';
+import { exitCodeOf } from '../src/cli/run.js';
+import { hasTshark, TSHARK, tsharkFields } from './fixtures/tshark.js';
+import { readChunkHead } from '../src/rdp/http-chunked.js';
+import { readTsguPacket } from '../src/rdp/tsgu.js';
+
+const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
+const FIX = path.join(repoRoot, 'fixtures');
+const cap = (name: string): string => path.join(FIX, 'captures', name);
+const run = (file: string, rdpPorts?: number[]) => analyze([{ kind: 'file', path: cap(file) }], rdpPorts ? { rdpPorts } : {});
+const formats = (r: Awaited<ReturnType<typeof run>>): [string, string][] => [
+  ['text', renderText(r, { color: false })],
+  ['markdown', renderMarkdown(r)],
+  ['html', renderHtml(r)],
+  ['json', renderJson(r)],
+];
+
+describe.skipIf(!existsSync(cap('gateway_keylog_legacy_http.pcapng')))('the legacy HTTP transport (gateway_keylog_legacy_http)', () => {
+  it('the IN and OUT channels are paired into one tunnel that opened; no finding, exit 0, no RDP attempt failed', async () => {
+    for (const ports of [undefined, [443]]) {
+      const r = await run('gateway_keylog_legacy_http.pcapng', ports);
+      expect(r.connections).toEqual([]);
+      expect(r.summary.failed).toBe(0);
+      expect(r.gateways).toHaveLength(1);
+      const g = r.gateways[0]!;
+      expect(g).toMatchObject({ evidence: 'shown', client: '192.168.10.25', gateway: '10.20.0.42:443', connections: ['g1', 'g2'], decrypted: true, refusal: null, transport: 'http', tunnel: { host: 'rdp-srv03.corp.example', port: 3389, opened: true } });
+      expect(g.text).toContain("they carry MS-TSGU's legacy HTTP transport (an IN and an OUT channel, without the WebSocket upgrade)");
+      expect(g.text).toContain("the legacy HTTP transport's OUT channel (RDG_OUT_DATA: the gateway's packets), paired with connection g2 by its RDG-Connection-Id");
+      expect(g.text).toContain("the legacy HTTP transport's IN channel (RDG_IN_DATA: the client's packets), paired with connection g1 by its RDG-Connection-Id");
+      // The client's DATA packet is on the IN channel, the gateway's on the OUT channel: both counted in the joined tunnel.
+      expect(g.text).toContain('with 1 DATA packet from the client and 1 from the gateway');
+      expect(g.text).not.toContain('decoding stopped');
+      expect(r.captureFindings).toEqual([]);
+      expect(exitCodeOf(r)).toBe(0);
+      expect(r.summary.headline).toContain('192.168.10.25 connected through the RD Gateway 10.20.0.42:443 ("rdg.corp.example"); the tunnel to "rdp-srv03.corp.example" port 3389 opened');
+    }
+  });
+
+  it('every format says which transport it was', async () => {
+    const r = await run('gateway_keylog_legacy_http.pcapng');
+    for (const [name, out] of formats(r)) expect(out, name).toContain('legacy HTTP transport');
+    expect(JSON.parse(renderJson(r)).gateways[0].transport).toBe('http');
+  });
+
+  it.skipIf(!hasTshark)("tshark's decryption of the CHANNEL_CREATE frame holds the chunk and the packet we read there", async () => {
+    const r = await run('gateway_keylog_legacy_http.pcapng');
+    const frame = Number(/the tunnel to "rdp-srv03\.corp\.example" port 3389 is open \(frame (\d+)\)/.exec(r.gateways[0]!.text)?.[1]);
+    expect(frame).toBeGreaterThan(0);
+    const dump = execFileSync(TSHARK, ['-r', cap('gateway_keylog_legacy_http.pcapng'), '-o', `tls.keylog_file:${cap('gateway_keylog_legacy_http.keylog')}`, '-Y', `frame.number == ${frame}`, '-x'], { encoding: 'latin1', stdio: ['ignore', 'pipe', 'ignore'] });
+    const block = dump.split(/Decrypted TLS \(\d+ bytes\):\n/)[1] ?? '';
+    const bytes = Buffer.from(
+      block
+        .split('\n')
+        .map((l) => /^[0-9a-f]{4}  ((?:[0-9a-f]{2} ){1,16})/.exec(l)?.[1] ?? '')
+        .join('')
+        .replace(/ /g, ''),
+      'hex',
+    );
+    // One chunk (RFC 9112 7.1) holding one MS-TSGU CHANNEL_CREATE (2.2.10.2).
+    const c = readChunkHead(bytes, 0, bytes.length);
+    expect(c.ok && c.value.size).toBe(bytes.length - (c.ok ? c.consumed : 0) - 2);
+    if (!c.ok) return;
+    const p = readTsguPacket(bytes, c.consumed, bytes.length - 2);
+    expect(p.ok && p.value).toMatchObject({ type: 'channel_create', port: 3389, resources: ['rdp-srv03.corp.example'] });
+    // tshark shows the gateway's HTTP answers on both channels (the four NTLM 401s and the IN channel's 200).
+    const rows = tsharkFields(cap('gateway_keylog_legacy_http.pcapng'), ['http.response.code'], ['-o', `tls.keylog_file:${cap('gateway_keylog_legacy_http.keylog')}`, '-Y', 'http.response']);
+    expect([...rows.values()].map((x) => x['http.response.code'])).toEqual(['401', '401', '401', '401', '200']);
+  });
+});
+
+describe.skipIf(!existsSync(cap('gateway_keylog_rpc_over_http.pcapng')))('RPC over HTTP (gateway_keylog_rpc_over_http)', () => {
+  it('is recognised and said to be, not decoded: no tunnel claimed, no refusal, no finding, exit 0', async () => {
+    for (const ports of [undefined, [443]]) {
+      const r = await run('gateway_keylog_rpc_over_http.pcapng', ports);
+      expect(r.connections).toEqual([]);
+      expect(r.gateways).toHaveLength(1);
+      const g = r.gateways[0]!;
+      expect(g).toMatchObject({ evidence: 'shown', connections: ['g1', 'g2'], decrypted: true, refusal: null, tunnel: null, transport: 'rpc_over_http' });
+      expect(g.text).toContain("they carry RD Gateway's legacy RPC over HTTP transport (RPC_IN_DATA / RPC_OUT_DATA to /rpc/rpcproxy.dll, MS-RPCH): recognised, not decoded further");
+      expect(g.text).toContain("the gateway's RPC proxy accepted RPC_OUT_DATA /rpc/rpcproxy.dll?localhost:3388 (200, frame 30)");
+      // The NTLM 401s (the IN channel's last one answered by the AUTHENTICATE request, whose answer never comes) are steps, not a refusal.
+      expect(g.text).not.toContain('401');
+      expect(r.captureFindings).toEqual([]);
+      expect(exitCodeOf(r)).toBe(0);
+      expect(r.summary.headline).toContain('connected through the RD Gateway 10.20.0.42:443 ("rdg.corp.example"), over the legacy RPC over HTTP transport: it is recognised, not decoded');
+    }
+  });
+
+  it('every format says so', async () => {
+    const r = await run('gateway_keylog_rpc_over_http.pcapng');
+    for (const [name, out] of formats(r)) expect(out, name).toContain('RPC over HTTP');
+    expect(JSON.parse(renderJson(r)).gateways[0].transport).toBe('rpc_over_http');
+  });
+
+  it.skipIf(!hasTshark)("tshark's HTTP and DCE/RPC decoding of the same frames: the requests, the 200, the RTS PDUs", async () => {
+    const kl = ['-o', `tls.keylog_file:${cap('gateway_keylog_rpc_over_http.keylog')}`];
+    const http = tsharkFields(cap('gateway_keylog_rpc_over_http.pcapng'), ['http.request.method', 'http.response.code'], [...kl, '-Y', 'http.request || http.response.code']);
+    const methods = [...http.values()].map((x) => x['http.request.method'] || x['http.response.code']);
+    expect(methods).toEqual(['RPC_OUT_DATA', '401', 'RPC_OUT_DATA', '401', 'RPC_IN_DATA', '401', 'RPC_IN_DATA', '401', 'RPC_OUT_DATA', 'RPC_IN_DATA', '200']);
+    const ok = [...http].find(([, x]) => x['http.response.code'] === '200')![0];
+    const r = await run('gateway_keylog_rpc_over_http.pcapng');
+    expect(r.gateways[0]!.text).toContain(`(200, frame ${ok})`);
+    // The bodies are RTS PDUs (PTYPE 20, MS-RPCH 2.2.3.6.1), which we recognise and do not read.
+    const rts = tsharkFields(cap('gateway_keylog_rpc_over_http.pcapng'), ['dcerpc.pkt_type'], [...kl, '-Y', 'dcerpc']);
+    expect([...rts.values()].every((x) => x['dcerpc.pkt_type'] === '20')).toBe(true);
+    expect(rts.size).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe.skipIf(!existsSync(cap('gateway_keylog_kdcproxy_h2.pcapng')))('the KDC proxy over HTTP/2 (gateway_keylog_kdcproxy_h2)', () => {
+  it("its :status is read as the HTTP/1.1 path reads a status: 503 -> gateway_kdc_proxy_unavailable (a warning), then the tunnel opens", async () => {
+    const r = await run('gateway_keylog_kdcproxy_h2.pcapng');
+    // The tunnelled RDP connection is a connection of its own (gateway-tunnel.ts), completed.
+    expect(r.connections.map((c) => [c.server, c.outcome])).toEqual([['rdp-srv04.corp.example:3389', 'completed']]);
+    const g = r.gateways[0]!;
+    expect(g).toMatchObject({ evidence: 'shown', decrypted: true, refusal: null, transport: 'websocket', tunnel: { host: 'rdp-srv04.corp.example', port: 3389, opened: true } });
+    expect(g.text).toContain("the gateway's KDC proxy answered POST /KdcProxy over HTTP/2 with 503 (frame 12): Kerberos through the gateway failed, so the client falls back to NTLM");
+    expect(r.captureFindings.map((f) => [f.cause, f.severity, f.confidence, f.frames])).toEqual([['gateway_kdc_proxy_unavailable', 'warning', 0.9, [11, 12]]]);
+    expect(r.captureFindings[0]!.explanation).toContain('answered POST /KdcProxy over HTTP/2 with 503 (frame 12)');
+    expect(r.summary.headline).toContain('its KDC proxy answered 503, so Kerberos failed and the client fell back to NTLM');
+    expect(exitCodeOf(r)).toBe(0);
+    for (const [name, out] of formats(r)) expect(out, name).toContain('gateway_kdc_proxy_unavailable');
+  });
+
+  it.skipIf(!hasTshark)("tshark's HTTP/2 decoding of the same frames: the HEADERS with POST /KdcProxy and the one with :status 503", async () => {
+    const rows = tsharkFields(cap('gateway_keylog_kdcproxy_h2.pcapng'), ['http2.headers.method', 'http2.headers.path', 'http2.headers.status'], ['-o', `tls.keylog_file:${cap('gateway_keylog_kdcproxy_h2.keylog')}`, '-Y', 'http2.type == 1']);
+    const theirs = [...rows].map(([f, x]) => [f, x['http2.headers.method'] || null, x['http2.headers.path'] || null, x['http2.headers.status'] || null]);
+    expect(theirs).toEqual([
+      [11, 'POST', '/KdcProxy', null],
+      [12, null, null, '503'],
+    ]);
+    const r = await run('gateway_keylog_kdcproxy_h2.pcapng');
+    expect(r.captureFindings[0]!.frames).toEqual(theirs.map(([f]) => f));
+  });
+});
