@@ -141,7 +141,7 @@ describe.skipIf(gateways.length === 0)('RD Gateway connections with the key log 
     // The NTLM step's 401 before the 101 is not a refusal.
     expect(g.text).not.toContain('401');
     // The refusal is the connection's: the headline names the target, the gateway and the cause once.
-    expect(r.summary.headline).toBe('The connection attempt to "rdp-srv09.corp.example" port 3389 through the RD Gateway 10.20.0.42:443 failed: the RD Gateway\'s resource authorization policy (RD RAP) refused the target "rdp-srv09.corp.example" port 3389.');
+    expect(r.summary.headline).toBe('The connection attempt to "rdp-srv09.corp.example" port 3389 through the RD Gateway 10.20.0.42:443 failed: the RD Gateway\'s resource authorization policy (RD RAP) does not allow that target.');
     expect(r.warnings).toContain('TLS decryption of HTTPS to port 443 (RD Gateway): 1 connection decrypted, 0 whose records did not authenticate, 0 without a secret, 0 with a version or cipher suite not decrypted (TLS 1.2 and 1.3 are)');
   });
 
@@ -245,7 +245,8 @@ describe.skipIf(gateways.length === 0)("RD Gateway causes (the refused connectio
     expect(f.confidence).toBe(0.95);
     expect(f.frames).toEqual([19, 20]);
     expect(f.explanation).toContain('refused the tunnel to "rdp-srv09.corp.example" port 3389: CHANNEL_CREATE (frame 19) was answered by CHANNEL_RESPONSE E_PROXY_RAP_ACCESSDENIED (frame 20)');
-    expect(f.summary).toBe('the RD Gateway\'s resource authorization policy (RD RAP) refused the target "rdp-srv09.corp.example" port 3389');
+    // The headline names the target already.
+    expect(f.summary).toBe("the RD Gateway's resource authorization policy (RD RAP) does not allow that target");
     expect(f.remediation[0]).toContain('Resource Authorization Policies');
     expect(f.remediation[0]).toMatch(/FQDN, the NetBIOS name and the IP address/);
     for (const [name, out] of formats(r)) {

@@ -475,7 +475,8 @@ function sightingFindings(g: SightingLike, input: DiagnosisInput, which: 'all' |
             frames: [...create, k.frame],
             explanation: `On ${who}, the gateway's resource authorization policy (RD RAP) refused the tunnel to ${target}: CHANNEL_CREATE (frame ${p.target?.frame ?? '?'}) was answered by CHANNEL_RESPONSE ${code} (frame ${k.frame}).`,
             filter: framesFilter(conv, [...create, k.frame]),
-            summary: `the RD Gateway's resource authorization policy (RD RAP) refused the target ${target}`,
+            // The connection's own finding: its headline names the target already.
+            summary: which === 'refusal' ? "the RD Gateway's resource authorization policy (RD RAP) does not allow that target" : `the RD Gateway's resource authorization policy (RD RAP) refused the target ${target}`,
           }),
         );
       } else if (k.type === 'channel_response' && UNREACHABLE.test(code)) {
@@ -486,7 +487,7 @@ function sightingFindings(g: SightingLike, input: DiagnosisInput, which: 'all' |
             frames: [...create, k.frame],
             explanation: `On ${who}, the gateway could not reach ${target}: CHANNEL_CREATE (frame ${p.target?.frame ?? '?'}) was answered by CHANNEL_RESPONSE ${code} (frame ${k.frame}).`,
             filter: framesFilter(conv, [...create, k.frame]),
-            summary: `the RD Gateway could not reach ${target}`,
+            summary: which === 'refusal' ? 'the RD Gateway could not reach that target' : `the RD Gateway could not reach ${target}`,
           }),
         );
       } else {
