@@ -2,7 +2,8 @@
 // fixtures/lib/scenarios.ts: the legacy HTTP transport (two TLS connections, the IN and OUT
 // channels, related by RDG-Connection-Id), compared with tshark's decryption of the same frames.
 import { execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -12,6 +13,7 @@ import { renderMarkdown } from '../src/report/markdown.js';
 import { renderHtml } from '../src/report/html.js';
 import { renderJson } from '../src/report/json.js';
 import { exitCodeOf } from '../src/cli/run.js';
+import { exportEvidence } from '../src/report/evidence.js';
 import { hasTshark, TSHARK, tsharkFields } from './fixtures/tshark.js';
 import { readChunkHead } from '../src/rdp/http-chunked.js';
 import { readTsguPacket } from '../src/rdp/tsgu.js';
@@ -83,6 +85,25 @@ describe.skipIf(!existsSync(cap('gateway_keylog_legacy_http.pcapng')))('the lega
     expect(ports.get(c.died!.frame!)).toEqual({ 'tcp.srcport': '443', 'tcp.dstport': '51370' });
   });
 
+  it.skipIf(!hasTshark)("--export-evidence: the connection's file holds both channels' frames and the three TLS sessions' keys (tshark reads both channels from it alone)", async () => {
+    const dir = mkdtempSync(path.join(tmpdir(), 'rdp-autopsy-legacy-'));
+    try {
+      const r = await run('gateway_keylog_legacy_http.pcapng');
+      const ev = await exportEvidence(r, [{ kind: 'file', path: cap('gateway_keylog_legacy_http.pcapng') }], dir);
+      expect(ev.files.map((f) => path.basename(f.file))).toEqual(['c1.pcapng']);
+      const file = path.join(dir, 'c1.pcapng');
+      // Every frame of the capture is one of the two channels'.
+      expect(tsharkFields(file, []).size).toBe(r.capture.frames);
+      const ports = [...tsharkFields(file, ['tcp.srcport'])].map(([, x]) => x['tcp.srcport']);
+      expect(new Set(ports)).toEqual(new Set(['51370', '51371', '443']));
+      // No key log given to tshark: the Decryption Secrets Block decrypts both outer sessions (the 401s of both channels, the IN channel's 200).
+      const answers = [...tsharkFields(file, ['http.response.code'], ['-Y', 'http.response'])].map(([, x]) => x['http.response.code']);
+      expect(answers).toEqual(['401', '401', '401', '401', '200']);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   it('every format says which transport it was', async () => {
     const r = await run('gateway_keylog_legacy_http.pcapng');
     for (const [name, out] of formats(r)) expect(out, name).toContain('legacy HTTP transport');
@@ -139,6 +160,27 @@ describe.skipIf(!existsSync(cap('gateway_keylog_legacy_rap_refused.pcapng')))('a
       expect(exitCodeOf(r)).toBe(1);
       for (const [name, out] of formats(r)) expect(out, name).toContain('rdp-srv09.corp.example');
     }
+  });
+});
+
+describe.skipIf(!existsSync(cap('gateway_keylog_legacy_rap_refused.pcapng')))('a legacy channel whose partner never appears stays alone', () => {
+  const only = (file: string, port: number) => analyze([{ kind: 'file', path: cap(file) }], { narrow: { filter: `tcp port ${port}` } });
+
+  it('the IN or the OUT channel alone: no tunnelled connection is made up, the gateway section says why', async () => {
+    for (const port of [51370, 51371]) {
+      const r = await only('gateway_keylog_legacy_http.pcapng', port);
+      expect(r.connections, String(port)).toEqual([]);
+      expect(r.gateways[0]!.text).toContain('The RDP connection inside the tunnel is not analysed: the legacy HTTP transport carries its two directions on two connections (RDG_IN_DATA and RDG_OUT_DATA), and no other channel with its RDG-Connection-Id was open alongside it in the capture.');
+    }
+  });
+
+  it("the refusing OUT channel alone: its own failed connection, without the target it cannot know", async () => {
+    const r = await only('gateway_keylog_legacy_rap_refused.pcapng', 51390);
+    expect(r.connections).toHaveLength(1);
+    const c = r.connections[0]!;
+    expect(c).toMatchObject({ client: '192.168.10.25:51390', server: '10.20.0.42:443', outcome: 'failed', died: { phase: 'gateway_channel', how: 'gateway_refusal' } });
+    expect(c.died!.detail).toBe('the RD Gateway answered CHANNEL_RESPONSE with E_PROXY_RAP_ACCESSDENIED (frame 41)');
+    expect(c.gateway!.channels).toBeUndefined();
   });
 });
 
