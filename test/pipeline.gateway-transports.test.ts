@@ -2,7 +2,7 @@
 // fixtures/lib/scenarios.ts: the legacy HTTP transport (two TLS connections, the IN and OUT
 // channels, related by RDG-Connection-Id), compared with tshark's decryption of the same frames.
 import { execFileSync } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -17,6 +17,7 @@ import { exportEvidence } from '../src/report/evidence.js';
 import { hasTshark, TSHARK, tsharkFields } from './fixtures/tshark.js';
 import { readChunkHead } from '../src/rdp/http-chunked.js';
 import { readTsguPacket } from '../src/rdp/tsgu.js';
+import { SchemaValidator } from './report/json-schema.js';
 
 const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
 const FIX = path.join(repoRoot, 'fixtures');
@@ -181,6 +182,17 @@ describe.skipIf(!existsSync(cap('gateway_keylog_legacy_rap_refused.pcapng')))('a
     expect(c).toMatchObject({ client: '192.168.10.25:51390', server: '10.20.0.42:443', outcome: 'failed', died: { phase: 'gateway_channel', how: 'gateway_refusal' } });
     expect(c.died!.detail).toBe('the RD Gateway answered CHANNEL_RESPONSE with E_PROXY_RAP_ACCESSDENIED (frame 41)');
     expect(c.gateway!.channels).toBeUndefined();
+  });
+});
+
+describe.skipIf(!existsSync(cap('gateway_keylog_legacy_rap_refused.pcapng')))('the legacy tunnel in the JSON report', () => {
+  it('gateway.channels is valid against docs/report.schema.json (both fixtures)', async () => {
+    const v = new SchemaValidator(JSON.parse(readFileSync(path.join(repoRoot, 'docs/report.schema.json'), 'utf8')) as Record<string, unknown>);
+    for (const f of ['gateway_keylog_legacy_http.pcapng', 'gateway_keylog_legacy_rap_refused.pcapng']) {
+      const j = JSON.parse(renderJson(await run(f)));
+      expect(j.connections[0].gateway.channels, f).toHaveLength(2);
+      expect(v.validate(j), f).toEqual([]);
+    }
   });
 });
 
