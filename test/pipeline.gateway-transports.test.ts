@@ -159,7 +159,12 @@ describe.skipIf(!existsSync(cap('gateway_keylog_legacy_rap_refused.pcapng')))('a
       expect(r.captureFindings).toEqual([]);
       expect(r.gateways[0]!.tunnel).toEqual({ host: 'rdp-srv09.corp.example', port: 3389, opened: false, connection: 'c1' });
       expect(exitCodeOf(r)).toBe(1);
-      for (const [name, out] of formats(r)) expect(out, name).toContain('rdp-srv09.corp.example');
+      for (const [name, out] of formats(r)) {
+        expect(out, name).toContain('rdp-srv09.corp.example');
+        // Both outer connections are named, the OUT channel's too (the connection's flow is the IN channel's).
+        expect(out, name).toContain('192.168.10.25:51390');
+      }
+      expect(renderText(r, { color: false })).toContain("the legacy HTTP transport's OUT channel (the gateway's packets, from 192.168.10.25:51390, frames 1-48, connection g1 of the gateway section) and IN channel (the client's packets, from 192.168.10.25:51391, frames 13-55, connection g2 of the gateway section)");
     }
   });
 });
