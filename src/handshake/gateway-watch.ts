@@ -188,8 +188,8 @@ export class GatewayWatch implements StreamConsumer {
   }
 
   onTcpEvent(ev: TcpEvent): void {
-    if (this.tunnel?.legacy !== undefined) {
-      // A legacy channel: its handshake may start the tunnel's ladder; its FIN / RST ends a side of the tunnel.
+    if (this.tunnel?.legacy !== undefined && this.keys !== null) {
+      // A legacy channel (only with a key log can one be read): its handshake may start the tunnel's ladder; its FIN / RST ends a side of the tunnel.
       if ((ev.kind === 'syn' || ev.kind === 'syn_ack' || ev.kind === 'ack') && !this.legacyTried) {
         const h = (this.handshakeEvents ??= []);
         if (h.length < HANDSHAKE_EVENTS) h.push(ev);
