@@ -44,6 +44,7 @@ describe.skipIf(gateways.length === 0)('RD Gateway connections without keys (fix
       'gateway_keylog_kdcproxy_h2',
       'gateway_keylog_kdcproxy_ntlm',
       'gateway_keylog_legacy_http',
+      'gateway_keylog_legacy_rap_refused',
       'gateway_keylog_rap_refused',
       'gateway_keylog_rpc_over_http',
       'gateway_keylog_tls13_tunnel',
@@ -76,8 +77,8 @@ describe.skipIf(gateways.length === 0)('RD Gateway connections without keys (fix
         expect(r.gateways.map((g) => ({ client: g.client, gateway: g.gateway, evidence: g.evidence }))).toEqual(s.expected.gateways);
         expect(r.summary.headline).toMatch(/^No direct RDP connection attempt in this capture \(\d+ frames\); /);
         expect(r.summary.headline).toContain(s.expected.gateways![0]!.gateway);
-        // Without keys the report says a key log would tell; with them, the legacy channels and RPC over HTTP (no attempt record) show no refusal.
-        if (['gateway_keylog_legacy_http', 'gateway_keylog_rpc_over_http'].includes(s.name)) expect(r.gateways[0]!.refusal).toBeNull();
+        // Without keys the report says a key log would tell; with them, RPC over HTTP (no attempt record) shows no refusal.
+        if (s.name === 'gateway_keylog_rpc_over_http') expect(r.gateways[0]!.refusal).toBeNull();
         else if (s.name.startsWith('gateway_cert_')) expect(r.gateways[0]!.refusal, s.name).toMatch(/^the client refused the gateway's certificate: /);
         else expect(r.summary.headline).toContain('key log');
       });
@@ -192,7 +193,8 @@ describe.skipIf(gateways.length === 0)('exit code', () => {
       gateway_keylog_401: 1,
       gateway_keylog_kdcproxy_ntlm: 0,
       gateway_keylog_kdcproxy_h2: 0,
-      gateway_keylog_legacy_http: 0,
+      gateway_keylog_legacy_http: 1,
+      gateway_keylog_legacy_rap_refused: 1,
       gateway_keylog_rpc_over_http: 0,
       gateway_keylog_unreachable: 1,
       gateway_keylog_403: 1,

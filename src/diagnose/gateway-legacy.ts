@@ -6,11 +6,8 @@
 // requests: the OUT channel's view gets the IN channel's packets, its CHANNEL_CREATE target and
 // client name, and its DATA count. The IN channel keeps its own view (its HTTP exchange, its target).
 import type { GatewaySighting } from '../handshake/gateway-watch.js';
-import type { GatewayPlain } from '../handshake/gateway-plain.js';
+import { joinLegacyPlain } from '../handshake/gateway-legacy-tunnel.js';
 import { endpointText } from '../flow/types.js';
-
-/** Packets kept in a joined view (as gateway-plain.ts keeps per connection). */
-const MAX_PACKETS = 32;
 
 export interface JoinedGateways {
   sightings: GatewaySighting[];
@@ -42,18 +39,7 @@ export function joinLegacyChannels(all: readonly GatewaySighting[]): JoinedGatew
     if (i === undefined || q === null) return g;
     pairOf.set(g.id, i.id);
     pairOf.set(i.id, g.id);
-    const joined: GatewayPlain = {
-      ...p,
-      packets: [...q.packets, ...p.packets].sort((a, b) => a.frame - b.frame).slice(0, MAX_PACKETS),
-      target: p.target ?? q.target,
-      clientName: p.clientName ?? q.clientName,
-      data: {
-        client: p.data.client + q.data.client,
-        server: p.data.server + q.data.server,
-        firstFrame: p.data.firstFrame === null ? q.data.firstFrame : q.data.firstFrame === null ? p.data.firstFrame : Math.min(p.data.firstFrame, q.data.firstFrame),
-      },
-      problem: p.problem ?? q.problem,
-    };
+    const joined = joinLegacyPlain(p, q);
     return { ...g, tls: { ...g.tls, plain: joined } };
   });
   const out: JoinedGateways = { sightings: pairOf.size === 0 ? [...all] : sightings, pairOf };

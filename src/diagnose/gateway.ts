@@ -85,7 +85,8 @@ export function gatewayNotes(input: DiagnosisInput): GatewayNote[] {
   const udp = all.filter((g) => g.transport === 'udp');
   const direct = new Set(input.connections.filter((c) => c.gateway === undefined).map((c) => `${c.fileIndex} ${c.flow.client.ip}`));
   // Sighting id -> the connection its tunnelled RDP became (gateway-tunnel.ts).
-  const tunnelled = new Map(input.connections.filter((c) => c.gateway?.sighting != null).map((c) => [c.gateway!.sighting!, c.id] as const));
+  // The legacy HTTP transport's tunnel: each of its two channels' sightings names the connection.
+  const tunnelled = new Map(input.connections.flatMap((c) => recordedSightings(c).map((s) => [s, c.id] as const)));
   const groups = new Map<string, GatewaySighting[]>();
   for (const g of tcp) {
     const k = `${g.fileIndex} ${g.client.ip} ${endpointText(g.server)}`;
@@ -214,12 +215,13 @@ function note(evidence: GatewayEvidence, list: GatewaySighting[], side: GatewayS
         : `${who} could be an RD Gateway's (no direct RDP connection from that client is in the capture)`;
   const shows = list.slice(0, 3).map(shown).join('; ');
   const more = list.length > 3 ? `; and ${plural(list.length - 3, 'more connection')}` : '';
-  const recorded = list.map((g) => tunnelled.get(g.id)).filter((x): x is string => x !== undefined);
+  // Once each: a legacy tunnel's two channels name the same connection.
+  const recorded = [...new Set(list.map((g) => tunnelled.get(g.id)).filter((x): x is string => x !== undefined))];
   const tail = decrypted
     ? recorded.length > 0
       ? `The RDP ${recorded.length === 1 ? 'connection' : 'connections'} through the gateway ${recorded.length === 1 ? 'is' : 'are'} ${recorded.join(', ')}, with ${recorded.length === 1 ? 'its' : 'their'} gateway and RDP phases.`
       : list.some((g) => g.tls?.plain != null && isLegacyChannel(g.tls.plain) && g.tls.plain.data.client + g.tls.plain.data.server > 0)
-        ? "The RDP connection inside the tunnel is not analysed: the legacy HTTP transport carries its two directions on two connections (RDG_IN_DATA and RDG_OUT_DATA), which are not joined."
+        ? "The RDP connection inside the tunnel is not analysed: the legacy HTTP transport carries its two directions on two connections (RDG_IN_DATA and RDG_OUT_DATA), and no other channel with its RDG-Connection-Id was open alongside it in the capture."
         : ''
     : evidence === 'possible'
       ? 'a key log of the client\'s TLS sessions (--keylog) would tell whether it carried RDP.'
@@ -388,7 +390,7 @@ export function gatewayFindings(input: DiagnosisInput): Finding[] {
   const out: Finding[] = [];
   // A sighting whose tunnelled connection is a ConnectionRecord (gateway-tunnel.ts) has its refusal
   // told as that connection's finding (gatewayConnectionFindings): not twice.
-  const recorded = new Set(input.connections.map((c) => c.gateway?.sighting).filter((x): x is string => x != null));
+  const recorded = new Set(input.connections.flatMap(recordedSightings));
   // The legacy HTTP transport's channels joined (gateway-legacy.ts): the OUT channel's view reads the
   // gateway's answers with the IN channel's requests; the IN channel's tunnel steps are told there.
   const joined = joinLegacyChannels(input.gateways ?? []);
@@ -398,6 +400,14 @@ export function gatewayFindings(input: DiagnosisInput): Finding[] {
     out.push(...sightingFindings(g, inJoined, recorded.has(g.id) ? 'kdc' : 'all', inOfPair));
   }
   return out.slice(0, MAX_GATEWAY_FINDINGS);
+}
+
+/** The sightings whose tunnel a connection record is: its outer connection's, or both legacy channels'. */
+function recordedSightings(c: ConnectionRecord): string[] {
+  const gw = c.gateway;
+  if (gw === undefined) return [];
+  const ids = [gw.sighting, ...(gw.channels ?? []).map((ch) => ch.sighting)];
+  return [...new Set(ids.filter((x): x is string => x != null))];
 }
 
 /**

@@ -112,7 +112,11 @@ export class GatewayPlainReader {
    * direction and the outer frame whose record completed the packet. Whatever transport yields the
    * packets (WebSocket, the legacy channels) calls it from packets().
    */
-  constructor(private readonly onTunnelData: ((dir: Dir, data: Buffer, frame: number) => void) | null = null) {}
+  constructor(
+    private readonly onTunnelData: ((dir: Dir, data: Buffer, frame: number) => void) | null = null,
+    /** A CLOSE_CHANNEL or its response (MS-TSGU 2.2.10.3, 2.2.10.4) from side `dir`: that side ends the tunnelled connection. */
+    private readonly onTunnelClose: ((dir: Dir, frame: number) => void) | null = null,
+  ) {}
 
   /** Plaintext application data of one direction, in order. */
   push(dir: Dir, plain: Buffer, frame: number): void {
@@ -362,6 +366,7 @@ export class GatewayPlainReader {
         continue;
       }
       if (p.type === 'keepalive') continue;
+      if (p.type === 'close_channel' || p.type === 'close_channel_response') this.onTunnelClose?.(dir, frame);
       if (p.type === 'channel_create' && this.out.target === null && p.resources[0] !== undefined) this.out.target = { host: p.resources[0], port: p.port, frame };
       if (p.type === 'tunnel_auth') this.out.clientName ??= p.clientName;
       const code =

@@ -35,6 +35,7 @@ import { parseCertificateDetailed } from '../rdp/x509.js';
 import type { CertificateInfo, ConnectionRecord } from './types.js';
 import { ConnectionMachine } from './machine.js';
 import { carriesBothDirections, gatewayRefusal, isLegacyChannel, isTunnelAttempt, tunnelRecord } from './gateway-tunnel.js';
+import { joinLegacyPlain, type LegacyTunnel, type LegacyTunnels } from './gateway-legacy-tunnel.js';
 
 /** TCP port of the RD Gateway's HTTPS transport (MS-TSGU 2.1: HTTPS on port 443). */
 export const GATEWAY_TCP_PORT = 443;
@@ -115,7 +116,15 @@ export interface GatewayTunnelOptions {
   byteBudget?: number;
   /** The tunnelled connection's record, when the outer flow ends (id "c" + the outer flow's id). */
   onRecord(rec: ConnectionRecord): void;
+  /**
+   * The run's legacy HTTP transport tunnels (gateway-legacy-tunnel.ts): the IN and OUT channels of
+   * one tunnel find each other there and feed one machine. Without it each channel stays alone.
+   */
+  legacy?: LegacyTunnels;
 }
+
+/** TCP events of a legacy channel kept for its tunnel's machine: the three-way handshake (SYN, SYN-ACK, ACK). */
+const HANDSHAKE_EVENTS = 4;
 
 /** TCP events kept for the tunnelled connection's machine before the outer TLS is known to be decrypted. */
 const HELD_TCP_EVENTS = 16;
@@ -155,6 +164,12 @@ export class GatewayWatch implements StreamConsumer {
   /** The time of the frame being read, and of the frames that carried decrypted records. */
   private now = 0;
   private readonly frameTimes = new Map<number, number>();
+  /** The legacy HTTP transport's tunnel this channel joined (gateway-legacy-tunnel.ts), and its direction there (IN: 0, OUT: 1). */
+  private legacy: LegacyTunnel | null = null;
+  private legacyDir: Dir = 0;
+  private legacyTried = false;
+  /** This flow's three-way handshake, for the tunnel's machine when this channel is its first. */
+  private handshakeEvents: TcpEvent[] | null = null;
 
   constructor(
     readonly facts: FlowFacts,
@@ -173,6 +188,13 @@ export class GatewayWatch implements StreamConsumer {
   }
 
   onTcpEvent(ev: TcpEvent): void {
+    if (this.tunnel?.legacy !== undefined && this.keys !== null) {
+      // A legacy channel (only with a key log can one be read): its handshake may start the tunnel's ladder; its FIN / RST ends a side of the tunnel.
+      if ((ev.kind === 'syn' || ev.kind === 'syn_ack' || ev.kind === 'ack') && !this.legacyTried) {
+        const h = (this.handshakeEvents ??= []);
+        if (h.length < HANDSHAKE_EVENTS) h.push(ev);
+      } else if ((ev.kind === 'fin' && !ev.retransmission) || ev.kind === 'rst') this.legacy?.close(ev.dir, ev.frame, ev.time);
+    }
     if (this.tunnel !== null) {
       if (this.machine !== null) this.machine.onTcpEvent(ev);
       else if (ev.kind !== 'retransmission') {
@@ -190,8 +212,38 @@ export class GatewayWatch implements StreamConsumer {
     this.machine?.onGap(dir, missingBytes, frame, time);
   }
 
+  /**
+   * A legacy channel's request named its RDG-Connection-Id (MS-TSGU 2.2.3.2.1): it joins its tunnel
+   * in the run's registry, opened by its partner or by itself (then with its TCP handshake).
+   */
+  private joinLegacy(): void {
+    const reg = this.tunnel?.legacy;
+    const p = this.tls?.plain ?? null;
+    if (this.legacyTried || reg === undefined || p === null || p.channel == null || p.connectionId == null) return;
+    this.legacyTried = true;
+    const t = reg.join(p.channel, this.facts, p.connectionId, { file: this.file, keys: this.keys, ...(this.tunnel!.byteBudget !== undefined ? { byteBudget: this.tunnel!.byteBudget } : {}) });
+    this.handshakeEvents = t !== null && !t.paired ? this.handshakeEvents : null;
+    if (t === null) return;
+    this.legacy = t;
+    this.legacyDir = p.channel === 'in' ? 0 : 1;
+    for (const ev of this.handshakeEvents ?? []) t.handshake(ev);
+    this.handshakeEvents = null;
+  }
+
+  /** A CLOSE_CHANNEL or its response (gateway-plain.ts): on a legacy channel, that side's end of the tunnelled connection. */
+  private readonly onTunnelClose = (dir: Dir, frame: number): void => {
+    this.legacy?.close(dir, frame, this.now);
+  };
+
   /** The bytes of a DATA packet (gateway-plain.ts): the tunnelled connection's stream. */
   private readonly onTunnelData = (dir: Dir, data: Buffer, frame: number): void => {
+    if (!this.legacyTried) this.joinLegacy();
+    const l = this.legacy;
+    if (l !== null) {
+      // The legacy transport: the client's bytes from the IN channel, the gateway's from the OUT channel (MS-TSGU 3.3.5.1).
+      if (dir === this.legacyDir) l.data(dir, data, frame, this.now);
+      return;
+    }
     const m = this.machine;
     if (m === null || !this.machineWants) return;
     // Only a connection that carries both directions (WebSocket) is the tunnelled connection's stream.
@@ -205,6 +257,8 @@ export class GatewayWatch implements StreamConsumer {
    * last): then so does the watch, and the flow table reassembles past its per-flow limit (StreamConsumer.wholeStream).
    */
   get wholeStream(): boolean {
+    const l = this.legacy;
+    if (l !== null) return this.machine !== null && l.wants && l.machine.wholeStream;
     return this.machine !== null && this.machineWants && this.machine.wholeStream;
   }
 
@@ -295,6 +349,7 @@ export class GatewayWatch implements StreamConsumer {
           this.tls.firstAppData[side] ??= frame;
           if (this.tls.appRecords[side] < WATCH_APP_RECORDS) this.tls.appRecords[side]++;
           this.reader?.push(dir, r.value.plaintext, frame);
+          if (!this.legacyTried && this.tunnel?.legacy !== undefined) this.joinLegacy();
         } else if (r.value.contentType === CONTENT_ALERT && r.value.plaintext.length === 2) {
           this.tls.alerts.push({ frame, by: SIDE[dir], description: alertName(r.value.plaintext[1]!) });
         } else if (r.value.contentType === CONTENT_HANDSHAKE && this.tls13 !== null) {
@@ -421,7 +476,7 @@ export class GatewayWatch implements StreamConsumer {
             this.dec[1] = { keys: tls13Keys(p, s13.serverHandshake), seq: 0 };
             t.decryption = 'decrypted';
             this.startTunnel();
-            this.reader = new GatewayPlainReader(this.machine !== null ? this.onTunnelData : null);
+            this.reader = new GatewayPlainReader(this.machine !== null ? this.onTunnelData : null, this.machine !== null ? this.onTunnelClose : null);
             t.plain = this.reader.out;
             this.limit = WATCH_BYTES_DECRYPTED;
           }
@@ -431,7 +486,7 @@ export class GatewayWatch implements StreamConsumer {
           this.pending = tls12Keys(p, ms, random, s.value.random, s.value.extensions.some((e) => e.type === EXT_ENCRYPT_THEN_MAC));
           t.decryption = 'decrypted';
           this.startTunnel();
-          this.reader = new GatewayPlainReader(this.machine !== null ? this.onTunnelData : null);
+          this.reader = new GatewayPlainReader(this.machine !== null ? this.onTunnelData : null, this.machine !== null ? this.onTunnelClose : null);
           t.plain = this.reader.out;
           this.limit = WATCH_BYTES_DECRYPTED;
         }
@@ -475,8 +530,31 @@ export class GatewayWatch implements StreamConsumer {
     if (facts.transport === 'tcp' && this.tls === null) return;
     const t = this.tls;
     const plain = t?.plain ?? null;
+    const l = this.legacy;
+    let paired = false;
+    if (l !== null && t !== null && plain !== null) {
+      if (l.paired) {
+        // Both channels of a legacy tunnel appeared: the last to end makes its one record.
+        paired = true;
+        l.ended[this.legacyDir] = { facts, reason, captureEnd, plain, sni: t.sni, clientRandom: this.clientRandom !== null ? clientRandomKey(this.clientRandom) : null, clientHelloFrame: t.clientHelloFrame, readStop: this.readStop, timeOf: (f) => this.frameTimes.get(f) };
+        const done = l.finish();
+        if (done !== null) {
+          this.tunnel!.legacy!.forget(l);
+          const { rec, inEnd: i, outEnd: o, channels } = done;
+          // The record's exchange is the whole tunnel's: both channels' HTTP exchanges in capture order, no one channel's.
+          const http = [...o.plain.http, ...i.plain.http].sort((a, b) => (a.requestFrame ?? a.responseFrame ?? 0) - (b.requestFrame ?? b.responseFrame ?? 0));
+          const joined = { ...joinLegacyPlain(o.plain, i.plain), http, channel: null };
+          if (isTunnelAttempt(joined)) {
+            const start = rec.start;
+            tunnelRecord(rec, { readStop: i.readStop ?? o.readStop, server: i.facts.server, sni: i.sni ?? o.sni, clientRandom: i.clientRandom, clientHelloFrame: Math.min(i.clientHelloFrame, o.clientHelloFrame), plain: joined, timeOf: (f) => i.timeOf(f) ?? o.timeOf(f) ?? start });
+            rec.gateway = { ...rec.gateway!, channels };
+            this.tunnel!.onRecord(rec);
+          }
+        }
+      } else this.tunnel!.legacy!.forget(l); // its partner never appeared: the channel stays alone
+    }
     // A legacy channel carries one direction of the tunnel: a record only for the gateway's refusal on it.
-    if (this.finishTunnel !== null && t !== null && plain !== null && isTunnelAttempt(plain) && (!isLegacyChannel(plain) || gatewayRefusal(plain) !== null)) {
+    if (!paired && this.finishTunnel !== null && t !== null && plain !== null && isTunnelAttempt(plain) && (!isLegacyChannel(plain) || gatewayRefusal(plain) !== null)) {
       // The tunnelled RDP connection (or the attempt the gateway refused): a connection record of its own.
       const rec = this.finishTunnel(facts, reason, captureEnd);
       if (rec !== null) {
@@ -486,6 +564,7 @@ export class GatewayWatch implements StreamConsumer {
     }
     this.machine = null;
     this.finishTunnel = null;
+    this.legacy = null;
     const c = this.close;
     this.onSighting({
       file: this.file,

@@ -383,6 +383,12 @@ export interface GatewayTunnel {
   target: { host: string; port: number; frame: number } | null;
   /** The id of the report.gateways sighting of the outer connection ("g1"), set when the report is merged. */
   sighting: string | null;
+  /**
+   * The legacy HTTP transport (MS-TSGU 2.2.3, 3.3.5.1): the two outer TCP connections that carried
+   * the tunnel together, the OUT channel (the gateway's packets) and the IN channel (the client's),
+   * in capture order; absent for a tunnel in one connection (WebSocket). `sighting` is the IN channel's.
+   */
+  channels?: LegacyChannel[];
   /** The gateway phase the outer connection reached last (the ladder's outer part is `phases`' gateway_* entries). */
   reached: GatewayPhase | 'none';
   /** The outer connection's refusal (the gateway's answer that ended the attempt before the channel opened), or null. */
@@ -392,6 +398,19 @@ export interface GatewayTunnel {
    * MS-TSGU packets but DATA, the target; the gateway causes read it.
    */
   exchange: GatewayExchange;
+}
+
+/** One of the legacy HTTP transport's two channels of a tunnel (GatewayTunnel.channels). */
+export interface LegacyChannel {
+  channel: 'in' | 'out';
+  /** The client's ip:port of this channel's TCP connection (the gateway's is GatewayTunnel.gateway). */
+  client: string;
+  firstFrame: number;
+  lastFrame: number;
+  /** Its outer TLS session's client random (hex, as key logs name a session): an evidence file carries its key log lines too. */
+  clientRandom: string | null;
+  /** The id of its report.gateways sighting, set when the report is merged. */
+  sighting: string | null;
 }
 
 /** The decrypted HTTP transport of a gateway connection (the same shape as gateway-plain.ts GatewayPlain). */

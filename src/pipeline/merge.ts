@@ -5,7 +5,7 @@ import { linkTypeName } from '../net/index.js';
 import { Narrowing } from '../net/narrow.js';
 import { FlowTable } from '../flow/table.js';
 import type { OtherPortFailure, OtherPortFailureReport } from '../flow/other-ports.js';
-import { type DnsTransaction, type KerberosErrorRef } from '../flow/types.js';
+import { endpointText, type DnsTransaction, type KerberosErrorRef } from '../flow/types.js';
 import type { ConnectionRecord } from '../handshake/types.js';
 import { type GatewaySighting } from '../handshake/gateway-watch.js';
 import { StringInterner, compactRecord, flatString, flattenStrings } from '../handshake/compact.js';
@@ -128,7 +128,9 @@ export function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
   for (const c of conns) {
     if (c.gateway === undefined) continue;
     const g = gatewaySightings.find((x) => x.fileIndex === c.fileIndex && x.firstFrame === c.flow.firstFrame && x.transport === 'tcp');
-    c.gateway = { ...c.gateway, sighting: g?.id ?? null };
+    // The legacy HTTP transport's tunnel: each of its two channels' sightings (the IN channel's is its flow's).
+    const channels = c.gateway.channels?.map((ch) => ({ ...ch, sighting: gatewaySightings.find((x) => x.fileIndex === c.fileIndex && x.firstFrame === ch.firstFrame && x.transport === 'tcp' && endpointText(x.client) === ch.client)?.id ?? null }));
+    c.gateway = { ...c.gateway, sighting: g?.id ?? null, ...(channels !== undefined ? { channels } : {}) };
   }
   const input: DiagnosisInput = { connections: conns, dns, captureEnd: captureEnds, names, files: fileNames, kerberos, gateways: gatewaySightings };
   const findings = diagnose(input);

@@ -15,6 +15,7 @@ import type { ConnectionRecord, Outcome, SideChannel } from '../handshake/types.
 import { ConnectionMachine, DEFAULT_BYTE_BUDGET } from '../handshake/machine.js';
 import { UdpMachine } from '../handshake/udp.js';
 import { GATEWAY_TCP_PORT, GATEWAY_UDP_PORT, GatewayWatch, type GatewaySighting, type GatewayTunnelOptions } from '../handshake/gateway-watch.js';
+import { LegacyTunnels } from '../handshake/gateway-legacy-tunnel.js';
 import { PendingMachine, halfOpenOutcome, type OutcomeCounter, type PendingOptions } from '../handshake/pending.js';
 import { PairIndex } from '../pairs.js';
 import { StringInterner, compactRecord } from '../handshake/compact.js';
@@ -581,7 +582,7 @@ export class FileRun {
   };
   /** A connection tunnelled through an RD Gateway (decrypted with the key log) is recorded as any other (gateway-tunnel.ts). */
   private get tunnelOptions(): GatewayTunnelOptions {
-    return (this.tunnelOpts ??= { byteBudget: this.byteBudget, onRecord: (rec) => this.finished(rec) });
+    return (this.tunnelOpts ??= { byteBudget: this.byteBudget, onRecord: (rec) => this.finished(rec), legacy: new LegacyTunnels() });
   }
   private tunnelOpts: GatewayTunnelOptions | null = null;
 

@@ -155,7 +155,11 @@ function targetsOf(report: Report, dir: string): { targets: Target[]; left: numb
     const t = new Target(c, path.join(dir, `${name}.pcapng`), cr);
     const proto = c.transport === 'tcp' ? IpProto.TCP : IpProto.UDP;
     // A connection tunnelled through an RD Gateway: its frames are the outer TCP connection's (`server` names the target).
-    t.flows.push(flowOf(proto, c.client, c.gateway !== undefined ? c.gateway.gateway : c.server, c.flow.firstFrame, c.flow.lastFrame));
+    const channels = c.gateway?.channels;
+    if (channels !== undefined && channels.length > 0) {
+      // The legacy HTTP transport (MS-TSGU 3.3.5.1): the tunnel is two outer connections, the IN and the OUT channel; both go in.
+      for (const ch of channels) t.flows.push(flowOf(proto, ch.client, c.gateway!.gateway, ch.firstFrame, ch.lastFrame));
+    } else t.flows.push(flowOf(proto, c.client, c.gateway !== undefined ? c.gateway.gateway : c.server, c.flow.firstFrame, c.flow.lastFrame));
     for (const s of c.sideChannels) {
       t.flows.push(flowOf(IpProto.UDP, s.client, s.server, s.synFrame ?? c.flow.firstFrame, Number.MAX_SAFE_INTEGER));
     }
@@ -461,8 +465,10 @@ function insertSecrets(targets: Target[], keys: KeyLog): void {
     if (t.writer === null || t.clientRandom === null) continue;
     const inner = keys.linesFor(t.clientRandom, t.conn.tls?.decryption?.rsaKey);
     // Through an RD Gateway: the outer TLS session's lines too, so Wireshark reads the tunnel as well.
-    const gcr = t.conn.gateway?.clientRandom ?? null;
-    const outer = gcr !== null && gcr !== t.clientRandom ? keys.linesFor(gcr) : null;
+    // The legacy HTTP transport's two channels are two outer TLS sessions: the lines of each.
+    const gcrs = [...new Set([t.conn.gateway?.clientRandom ?? null, ...(t.conn.gateway?.channels ?? []).map((ch) => ch.clientRandom)])].filter((x): x is string => x !== null && x !== t.clientRandom);
+    const outers = gcrs.map((x) => keys.linesFor(x)).filter((x): x is string => x !== null);
+    const outer = outers.length === 0 ? null : outers.map((x) => (x.endsWith('\n') ? x : `${x}\n`)).join('');
     const lines = inner === null ? outer : outer === null ? inner : `${outer}${outer.endsWith('\n') ? '' : '\n'}${inner}`;
     if (lines === null) continue;
     t.writer.addSecrets(SECRETS_TYPE_TLS_KEY_LOG, Buffer.from(lines, 'latin1'));

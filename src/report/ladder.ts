@@ -168,11 +168,17 @@ export function gatewayFacts(c: ReportedConnection): [string, string][] {
   const inner = c.phases.filter((p) => p.phase !== 'tcp' && p.phase !== 'none' && !isGatewayPhase(p.phase));
   const died = c.died !== null ? ` (died in ${c.died.phase})` : '';
   return [
-    ['RD Gateway', `${gw.gateway}${gw.sni !== null ? ` (SNI "${gw.sni}")` : ''}${gw.sighting !== null ? `, connection ${gw.sighting} of the gateway section` : ''}`],
+    ['RD Gateway', `${gw.gateway}${gw.sni !== null ? ` (SNI "${gw.sni}")` : ''}${gw.channels !== undefined && gw.channels.length > 0 ? `, the legacy HTTP transport's ${gw.channels.map(channelText).join(' and ')}` : gw.sighting !== null ? `, connection ${gw.sighting} of the gateway section` : ''}`],
     ['Target', gw.target !== null ? `"${gw.target.host}" port ${gw.target.port} (CHANNEL_CREATE, frame ${gw.target.frame})` : 'not named: the attempt ended before CHANNEL_CREATE'],
     ['Gateway ladder', `${outer.map(rung).join(' > ') || 'none'}${c.died !== null && isGatewayPhase(c.died.phase) ? died : ''}`],
     ['RDP ladder (tunnelled)', `${inner.map(rung).join(' > ') || 'not started'}${c.died !== null && inner.some((p) => p.phase === c.died!.phase) ? died : ''}`],
   ];
+}
+
+/** One of a legacy tunnel's two outer connections (GatewayTunnel.channels, MS-TSGU 3.3.5.1). */
+function channelText(ch: { channel: 'in' | 'out'; client: string; firstFrame: number; lastFrame: number; sighting: string | null }): string {
+  const which = ch.channel === 'in' ? 'IN channel (the client\'s packets' : 'OUT channel (the gateway\'s packets';
+  return `${which}, from ${ch.client}, frames ${ch.firstFrame}-${ch.lastFrame}${ch.sighting !== null ? `, connection ${ch.sighting} of the gateway section` : ''})`;
 }
 
 export function topFinding(c: ReportedConnection): Finding | null {

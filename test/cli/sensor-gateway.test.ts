@@ -108,7 +108,7 @@ describe.skipIf(!existsSync(cap('gateway_keylog_rap_refused.pcapng')))('ECS even
       expect(e.rdp.gateway.transport).toBe('http');
     }
     expect(events.at(-1)!.event.outcome).toBe('success');
-    expect(events.at(-1)!.rdp.gateway.tunnel).toEqual({ host: 'rdp-srv03.corp.example', port: 3389, opened: true });
+    expect(events.at(-1)!.rdp.gateway.tunnel).toEqual({ host: 'rdp-srv02.corp.example', port: 3389, opened: true });
     expect(stdout).toBe('');
   });
 
