@@ -37,7 +37,7 @@ export function partOf(fn: string, url: string): string {
   if (url.includes('/src/handshake/') || url.includes('/src/rdp/')) return 'RDP, TLS, CredSSP decoding and handshake machines (src/rdp, src/handshake)';
   if (url.includes('/src/diagnose/')) return 'diagnosis (src/diagnose)';
   if (url.includes('/src/report/')) return 'report (src/report)';
-  if (url.includes('/src/')) return 'pipeline: per-frame dispatch, records, merge (src/pipeline.ts)';
+  if (url.includes('/src/')) return 'pipeline: per-frame dispatch, records, merge (src/pipeline/)';
   if (url.includes('/bench/')) return 'benchmark child';
   if (url.startsWith('node:')) return 'Node.js internals (buffers, fs, modules)';
   return 'other native calls';

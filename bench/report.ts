@@ -268,7 +268,7 @@ export function renderReport(rep: RunReport): string {
 
   // ---- scaling
   for (const sizes of [...kinds.values()].filter((x) => x.length >= 2)) {
-    L.push('## Scaling');
+    L.push(`## Scaling: ${sizes.join(' to ')}`);
     L.push('');
     L.push(`Time per MB and peak RSS at each size. Linear time means the same MB/s at every size; flat memory means the same peak RSS.`);
     L.push('');
