@@ -339,7 +339,10 @@ function runCases(cases: Case[]): void {
         const report = await analyze([{ kind: 'file', path: k.file }], { rdpPorts: k.rdpPorts });
         return { report, v: await views(k, report) };
       })());
-    const tcp = (r: Report): ReportedConnection[] => r.connections.filter((c) => c.transport === 'tcp' && c.flow.tcp !== null);
+    // A connection tunnelled through an RD Gateway is read from MS-TSGU DATA packets inside the
+    // gateway's TLS, which tshark does not decode: its frames are compared with tshark's decrypted
+    // bytes in test/pipeline.gateway-tunnel.test.ts and test/pipeline.gateway-transports.test.ts.
+    const tcp = (r: Report): ReportedConnection[] => r.connections.filter((c) => c.transport === 'tcp' && c.flow.tcp !== null && c.gateway === undefined);
     const test = (name: string, fn: () => Promise<void>): void => {
       if (KNOWN_BUGS[name] !== undefined) it.fails(name, fn);
       else it(name, fn);
