@@ -5,7 +5,7 @@
 // client's unmasked) carrying MS-TSGU packets (2.2.10), or, on the legacy HTTP transport's two
 // channels (2.2.3, 3.3.5.1: no upgrade, each its own TCP connection, related by RDG-Connection-Id),
 // the packets themselves: the IN channel's in the chunks of the client's RDG_IN_DATA body, the OUT
-// channel's after the seed that follows its 200. Every transport hands its packets to `packets()`.
+// channel's after the random entity body that follows its 200. Every transport hands its packets to `packets()`.
 // RPC over HTTP (RPC_IN_DATA / RPC_OUT_DATA, MS-RPCH) is recognised, not decoded. It keeps the
 // gateway's answers and result codes and the target of CHANNEL_CREATE; the tunnelled RDP bytes
 // (DATA packets, 2.2.10.6) are counted and handed, each direction a byte stream, to `onTunnelData`
@@ -21,11 +21,11 @@ import { readWebSocketFrame, unmaskInto, WS_OPCODE_BINARY, WS_OPCODE_CONTINUATIO
 /** Plaintext bytes kept per direction for framing (the gateway's exchange is a few KB; DATA packets are skipped). */
 const MAX_HELD = 256 * 1024;
 /**
- * The seed the gateway sends after the legacy OUT channel's 200 (MS-TSGU 3.3.5.1: "a random entity
+ * The random entity body the gateway sends after the legacy OUT channel's 200 (MS-TSGU 3.3.5.1: "a random entity
  * body of limited size (100 bytes)", without an entity length; Windows Server 2019 sends ten bytes
  * AB CD AB CD ..., FreeRDP's rdg.c skips ten): at most this many bytes precede the first packet.
  */
-export const LEGACY_SEED_MAX = 100;
+export const LEGACY_RANDOM_ENTITY_MAX = 100;
 /** HTTP_HANDSHAKE_RESPONSE_PACKET's size (MS-TSGU 2.2.10.11: header, error code, versions, extended auth). */
 const HANDSHAKE_RESPONSE_LENGTH = 18;
 
@@ -85,7 +85,7 @@ export interface GatewayPlain {
 
 const SIDE = ['client', 'server'] as const;
 
-type Mode = 'http' | 'body' | 'ws' | 'raw' | 'chunked' | 'seed' | 'opaque' | 'h2' | 'stop';
+type Mode = 'http' | 'body' | 'ws' | 'raw' | 'chunked' | 'random_entity' | 'opaque' | 'h2' | 'stop';
 
 export class GatewayPlainReader {
   readonly out: GatewayPlain = { http: [], packets: [], target: null, clientName: null, data: { client: 0, server: 0, firstFrame: null }, problem: null, transport: null, channel: null, connectionId: null };
@@ -93,7 +93,7 @@ export class GatewayPlainReader {
   /**
    * Per direction: 'http' reads heads; 'body' skips `bodyLeft` bytes; 'ws' WebSocket frames; 'raw'
    * MS-TSGU packets; 'chunked' MS-TSGU packets in the chunks of a chunked body (the legacy IN
-   * channel); 'seed' the legacy OUT channel's seed before its packets; 'opaque' a body not read
+   * channel); 'random_entity' the legacy OUT channel's random entity body before its packets; 'opaque' a body not read
    * (RPC over HTTP); 'stop'.
    */
   private readonly mode: [Mode, Mode] = ['http', 'http'];
@@ -226,9 +226,9 @@ export class GatewayPlainReader {
             this.mode[0] = 'ws';
             this.mode[1] = 'ws';
           } else if (head.status === 200 && x.method === 'RDG_OUT_DATA') {
-            // The legacy out channel: a seed body (MS-TSGU 3.3.5.1), then MS-TSGU packets.
+            // The legacy out channel: a random entity body (MS-TSGU 3.3.5.1), then MS-TSGU packets.
             this.out.transport = 'http';
-            this.mode[dir] = 'seed';
+            this.mode[dir] = 'random_entity';
           } else if (x.method === 'RPC_OUT_DATA' || x.method === 'RPC_IN_DATA') {
             // MS-RPCH 2.1.2.1.4: the OUT channel's 200 announces a body of 128 KB to 2 GB of RPC PDUs.
             const len = bodyLength(head);
@@ -251,9 +251,9 @@ export class GatewayPlainReader {
         off = buf.length;
         break;
       }
-      if (mode === 'seed') {
-        // MS-TSGU 3.3.5.1: the seed, then HTTP_HANDSHAKE_RESPONSE (2.2.10.11) as the first packet.
-        const limit = Math.min(buf.length - 8, off + LEGACY_SEED_MAX);
+      if (mode === 'random_entity') {
+        // MS-TSGU 3.3.5.1: the random entity body, then HTTP_HANDSHAKE_RESPONSE (2.2.10.11) as the first packet.
+        const limit = Math.min(buf.length - 8, off + LEGACY_RANDOM_ENTITY_MAX);
         let at = -1;
         for (let i = off; i <= limit; i++) {
           if (buf[i] === PKT_TYPE_HANDSHAKE_RESPONSE && buf[i + 1] === 0 && buf[i + 2] === 0 && buf[i + 3] === 0 && buf.readUInt32LE(i + 4) === HANDSHAKE_RESPONSE_LENGTH) {
@@ -262,7 +262,7 @@ export class GatewayPlainReader {
           }
         }
         if (at < 0) {
-          if (buf.length - off >= LEGACY_SEED_MAX + 8) this.stop(dir, `no MS-TSGU handshake response within ${LEGACY_SEED_MAX} bytes of the OUT channel's 200 (frame ${frame})`);
+          if (buf.length - off >= LEGACY_RANDOM_ENTITY_MAX + 8) this.stop(dir, `no MS-TSGU handshake response within ${LEGACY_RANDOM_ENTITY_MAX} bytes of the OUT channel's 200 (frame ${frame})`);
           break;
         }
         off = at;

@@ -1,11 +1,11 @@
 // The RD Gateway's legacy HTTP transport (MS-TSGU 2.2.3, 3.3.5.1): the chunked transfer coding of
 // the IN channel's RDG_IN_DATA body (RFC 9112 7.1), byte-exact, each vector cut one byte short;
-// the plaintext reader on both channels (chunked, a huge Content-Length, the OUT channel's seed);
+// the plaintext reader on both channels (chunked, a huge Content-Length, the OUT channel's random entity body);
 // hostile input with fast-check.
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { readChunkEnd, readChunkHead, CHUNK_LINE_MAX } from '../../src/rdp/http-chunked.js';
-import { GatewayPlainReader, LEGACY_SEED_MAX } from '../../src/handshake/gateway-plain.js';
+import { GatewayPlainReader, LEGACY_RANDOM_ENTITY_MAX } from '../../src/handshake/gateway-plain.js';
 
 const b = (s: string): Buffer => Buffer.from(s, 'latin1');
 const runs = Number(process.env.PROP_RUNS ?? 300);
@@ -27,7 +27,7 @@ const chunk = (p: Buffer): Buffer => Buffer.concat([b(`${p.length.toString(16).t
 const IN_HEAD = b('RDG_IN_DATA /remoteDesktopGateway/ HTTP/1.1\r\nCache-Control: no-cache\r\nRDG-Connection-Id: {9a3f52c1-7d4e-4b8a-a1c6-0e2d4f6b8c10}\r\nTransfer-Encoding: chunked\r\nHost: rdg.corp.example\r\n\r\n');
 const OUT_HEAD = b('RDG_OUT_DATA /remoteDesktopGateway/ HTTP/1.1\r\nCache-Control: no-cache\r\nRDG-Connection-Id: {9a3f52c1-7d4e-4b8a-a1c6-0e2d4f6b8c10}\r\nContent-Length: 0\r\nHost: rdg.corp.example\r\n\r\n');
 const OK_NO_LENGTH = b('HTTP/1.1 200 OK\r\nServer: Microsoft-HTTPAPI/2.0\r\n\r\n');
-const SEED = Buffer.from('abcdabcdabcdabcdabcd', 'hex');
+const RANDOM_ENTITY = Buffer.from('abcdabcdabcdabcdabcd', 'hex');
 
 describe('readChunkHead / readChunkEnd (RFC 9112 7.1)', () => {
   it('a chunk-size line: hex digits, an extension skipped, CRLF or a bare LF; cut one byte short it is incomplete', () => {
@@ -113,12 +113,12 @@ describe('GatewayPlainReader on the legacy HTTP transport', () => {
     expect(r.out.packets.map((p) => p.type)).toEqual(['handshake_request']);
   });
 
-  it('the OUT channel: the seed after the 200 is skipped (ten bytes, or none), then the packets', () => {
-    for (const seed of [SEED, Buffer.alloc(0), Buffer.alloc(LEGACY_SEED_MAX, 0x5a)]) {
+  it('the OUT channel: the random entity body after the 200 is skipped (ten bytes, or none), then the packets', () => {
+    for (const entity of [RANDOM_ENTITY, Buffer.alloc(0), Buffer.alloc(LEGACY_RANDOM_ENTITY_MAX, 0x5a)]) {
       const r = new GatewayPlainReader();
       r.push(0, OUT_HEAD, 1);
       r.push(1, OK_NO_LENGTH, 2);
-      r.push(1, seed, 2);
+      r.push(1, entity, 2);
       r.push(1, Buffer.concat([HANDSHAKE_RESPONSE, CHANNEL_RESPONSE_RAP]), 3);
       expect(r.out.problem).toBeNull();
       expect(r.out).toMatchObject({ transport: 'http', channel: 'out' });
@@ -129,10 +129,10 @@ describe('GatewayPlainReader on the legacy HTTP transport', () => {
     }
   });
 
-  it('the OUT channel: more than the seed allows before a handshake response stops the reading with a reason', () => {
+  it('the OUT channel: more than the random entity body allows before a handshake response stops the reading with a reason', () => {
     const r = new GatewayPlainReader();
     r.push(0, OUT_HEAD, 1);
-    r.push(1, Buffer.concat([OK_NO_LENGTH, Buffer.alloc(LEGACY_SEED_MAX + 8, 0x11)]), 2);
+    r.push(1, Buffer.concat([OK_NO_LENGTH, Buffer.alloc(LEGACY_RANDOM_ENTITY_MAX + 8, 0x11)]), 2);
     expect(r.out.problem).toMatch(/no MS-TSGU handshake response within 100 bytes of the OUT channel's 200 \(frame 2\)/);
   });
 
