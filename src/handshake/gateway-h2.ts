@@ -8,20 +8,7 @@ import type { Dir } from '../flow/types.js';
 import { authChallenges, type HttpHead } from '../rdp/http.js';
 import { HpackDecoder } from '../rdp/hpack.js';
 import { H2_CONTINUATION, H2_FLAG_END_HEADERS, H2_HEADERS, H2_MAX_FRAME, H2_SETTINGS, readH2Frame } from '../rdp/http2.js';
-
-/** One request / response pair as gateway-plain.ts's GatewayHttpExchange has it (the same shape: no import back to that module). */
-export interface H2Exchange {
-  method: string | null;
-  target: string | null;
-  requestFrame: number | null;
-  status: number | null;
-  reason: string | null;
-  responseFrame: number | null;
-  challenges: string[];
-  authorization: string | null;
-  webSocket: boolean;
-  version?: 'HTTP/2';
-}
+import type { GatewayHttpExchange } from './types.js';
 
 /** SETTINGS_HEADER_TABLE_SIZE (RFC 7540 6.5.2). */
 const SETTINGS_HEADER_TABLE_SIZE = 0x1;
@@ -37,10 +24,10 @@ export class GatewayH2Reader {
   private readonly hpack: [HpackDecoder, HpackDecoder] = [new HpackDecoder(), new HpackDecoder()];
   /** A header block split over HEADERS and CONTINUATION frames, per direction. */
   private readonly pending: [{ stream: number; parts: Buffer[]; bytes: number } | null, { stream: number; parts: Buffer[]; bytes: number } | null] = [null, null];
-  private readonly streams = new Map<number, H2Exchange>();
+  private readonly streams = new Map<number, GatewayHttpExchange>();
 
   /** `http`: the connection's exchange list, appended to in stream order of the requests. */
-  constructor(private readonly out: { http: H2Exchange[] }) {}
+  constructor(private readonly out: { http: GatewayHttpExchange[] }) {}
 
   /**
    * Whole frames of one direction at buf[off, end); returns the bytes used, or a problem that stops
@@ -95,7 +82,7 @@ export class GatewayH2Reader {
       const method = get(':method');
       if (method === null || this.streams.has(stream) || this.out.http.length >= MAX_EXCHANGES) return;
       const auth = get('authorization');
-      const x: H2Exchange = {
+      const x: GatewayHttpExchange = {
         method,
         target: get(':path'),
         requestFrame: frame,

@@ -17,6 +17,9 @@ import { H2_PREFACE, H2_SETTINGS, startsWithPreface } from '../rdp/http2.js';
 import { GatewayH2Reader } from './gateway-h2.js';
 import { PKT_TYPE_HANDSHAKE_RESPONSE, readTsguPacket, tsguFailed, tsguResultName } from '../rdp/tsgu.js';
 import { readWebSocketFrame, unmaskInto, WS_OPCODE_BINARY, WS_OPCODE_CONTINUATION } from '../rdp/websocket.js';
+import type { GatewayHttpExchange, GatewayTsguPacket } from './types.js';
+
+export type { GatewayHttpExchange, GatewayTsguPacket };
 
 /** Plaintext bytes kept per direction for framing (the gateway's exchange is a few KB; DATA packets are skipped). */
 const MAX_HELD = 256 * 1024;
@@ -28,34 +31,6 @@ const MAX_HELD = 256 * 1024;
 export const LEGACY_RANDOM_ENTITY_MAX = 100;
 /** HTTP_HANDSHAKE_RESPONSE_PACKET's size (MS-TSGU 2.2.10.11: header, error code, versions, extended auth). */
 const HANDSHAKE_RESPONSE_LENGTH = 18;
-
-export interface GatewayHttpExchange {
-  /** The request's method and target ("RDG_OUT_DATA /remoteDesktopGateway/"), null when only the answer was seen. */
-  method: string | null;
-  target: string | null;
-  requestFrame: number | null;
-  status: number | null;
-  reason: string | null;
-  responseFrame: number | null;
-  /** WWW-Authenticate schemes of a 401 ("Negotiate", "NTLM"). */
-  challenges: string[];
-  /** The request carried an Authorization header (its scheme). */
-  authorization: string | null;
-  webSocket: boolean;
-  /** 'HTTP/2' when the exchange was a stream of an h2 connection (gateway-h2.ts); absent for HTTP/1.1. */
-  version?: 'HTTP/2';
-}
-
-export interface GatewayTsguPacket {
-  frame: number;
-  by: 'client' | 'server';
-  /** "handshake_response", "channel_create" ... (tsgu.ts TsguPacket type). */
-  type: string;
-  /** The result code of a response or close, and its name. */
-  code: number | null;
-  codeName: string | null;
-  failed: boolean;
-}
 
 /** What the decrypted connection showed. */
 export interface GatewayPlain {

@@ -413,22 +413,40 @@ export interface LegacyChannel {
   sighting: string | null;
 }
 
+/** One HTTP request / response of a gateway connection (gateway-plain.ts, gateway-h2.ts). */
+export interface GatewayHttpExchange {
+  /** The request's method and target ("RDG_OUT_DATA /remoteDesktopGateway/"), null when only the answer was seen. */
+  method: string | null;
+  target: string | null;
+  requestFrame: number | null;
+  status: number | null;
+  reason: string | null;
+  responseFrame: number | null;
+  /** WWW-Authenticate schemes of a 401 ("Negotiate", "NTLM"). */
+  challenges: string[];
+  /** The request carried an Authorization header (its scheme). */
+  authorization: string | null;
+  webSocket: boolean;
+  /** 'HTTP/2' when the exchange was a stream of an h2 connection (gateway-h2.ts); absent for HTTP/1.1. */
+  version?: 'HTTP/2';
+}
+
+/** One MS-TSGU packet of a gateway connection, but DATA and KEEPALIVE (gateway-plain.ts). */
+export interface GatewayTsguPacket {
+  frame: number;
+  by: 'client' | 'server';
+  /** "handshake_response", "channel_create" ... (tsgu.ts TsguPacket type). */
+  type: string;
+  /** The result code of a response or close, and its name. */
+  code: number | null;
+  codeName: string | null;
+  failed: boolean;
+}
+
 /** The decrypted HTTP transport of a gateway connection (the same shape as gateway-plain.ts GatewayPlain). */
 export interface GatewayExchange {
-  http: {
-    method: string | null;
-    target: string | null;
-    requestFrame: number | null;
-    status: number | null;
-    reason: string | null;
-    responseFrame: number | null;
-    challenges: string[];
-    authorization: string | null;
-    webSocket: boolean;
-    /** 'HTTP/2' for a stream of an h2 connection (gateway-h2.ts); absent for HTTP/1.1. */
-    version?: 'HTTP/2';
-  }[];
-  packets: { frame: number; by: 'client' | 'server'; type: string; code: number | null; codeName: string | null; failed: boolean }[];
+  http: GatewayHttpExchange[];
+  packets: GatewayTsguPacket[];
   target: { host: string; port: number; frame: number } | null;
   clientName: string | null;
   data: { client: number; server: number; firstFrame: number | null };
