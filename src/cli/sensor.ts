@@ -252,16 +252,7 @@ export class Sensor {
       const ev = ecsEvent(c, this.observer);
       // rdp.drops: packets lost while the attempt ran (why its confidence is lower).
       if (lostBoth !== null) ev.rdp = { ...(ev.rdp as Record<string, unknown>), drops: lostBoth };
-      const line = `${JSON.stringify(ev)}\n`;
-      if (nd === '-') this.stdout.write(line);
-      else if (!this.eventFileFailed) {
-        try {
-          appendFileSync(nd, line);
-        } catch (e) {
-          this.eventFileFailed = true;
-          this.problem(`cannot write ${nd}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
-        }
-      }
+      this.writeEvent(`${JSON.stringify(ev)}\n`);
     }
     if (nd !== '-' && c.outcome === 'failed') this.stdout.write(`${eventLine(c)}\n`);
   }
