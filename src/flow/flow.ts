@@ -197,6 +197,9 @@ export class Flow {
 
   stopBytes(): void {
     this.wantsBytes = false;
+    // A consumer that needs only counts from here (StreamConsumer.countsOnly): the table counts the
+    // flow's next packets without TCP analysis (FlowTable.barePacket).
+    if (!this.halfOpen && this.consumer?.countsOnly === true) this.bareFins = 0;
     if (this.reasm) {
       this.reasm[0].stop();
       this.reasm[1].stop();

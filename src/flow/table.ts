@@ -471,7 +471,6 @@ export class FlowTable {
     this.syncCut(f);
     if (f.halfOpen && t.established) this.unlinkHalfOpen(f);
     if (closed) this.endFlow(f, 'closed', time);
-    else if (!f.wantsBytes && f.consumer !== null && f.consumer.countsOnly === true && !f.halfOpen) f.bareFins = 0;
   }
 
   /**
