@@ -501,10 +501,35 @@ export class FlowTable {
   }
 
   private tcpFlowPacket(f: Flow, pkt: DecodedPacket, d: Dir, frame: number, time: number): void {
-    this.countPacket(f, pkt, d, frame, time);
     const t = f.tcp!;
+    if (!f.wantsBytes && !this.replaying && t.counts(pkt.tcpFlags)) {
+      this.countedPacket(f, t, pkt, d, frame, time);
+      return;
+    }
+    this.countPacket(f, pkt, d, frame, time);
     const closed = t.onPacket(f, pkt, d, frame, time);
     this.syncCut(f);
+    if (f.halfOpen && t.established) this.unlinkHalfOpen(f);
+    if (closed) this.endFlow(f, 'closed', time);
+  }
+
+  /**
+   * A packet of the count-only path (docs/architecture.md): the consumer wants no more bytes and the
+   * packet carries no SYN, FIN or RST. countPacket and TcpTracker.onPacket folded into the steps that
+   * such a packet takes (TcpTracker.countedSegment): the same counters, no checksum (counted as not
+   * verified), nothing for the stopped reassemblers (so no cut bytes to carry over either).
+   */
+  private countedPacket(f: Flow, t: TcpTracker, p: DecodedPacket, d: Dir, frame: number, time: number): void {
+    const facts = f.facts!;
+    facts.packets[d]++;
+    facts.payloadBytes[d] += p.payloadWireLen > p.payloadLen ? p.payloadWireLen : p.payloadLen;
+    facts.lastFrame = frame;
+    if (time > facts.end) facts.end = time;
+    t.count(d, p.ttl, frame, time - f.lastTime);
+    f.lastTime = time;
+    this.stats.checksumsNotVerified++;
+    this.touch(f);
+    const closed = t.countedSegment(f, p, d, frame, time);
     if (f.halfOpen && t.established) this.unlinkHalfOpen(f);
     if (closed) this.endFlow(f, 'closed', time);
   }
