@@ -201,8 +201,9 @@ export class FlowTable {
    * the same for both directions): a packet of a flow found here and confirmed by its addresses
    * (Flow.dirOf) skips the endpoint hashes and the bucket probe (issue 16: nearly every packet of an
    * RDP server's capture is one of a few dozen open flows). A flow leaves its cell when it leaves its
-   * bucket (unlinkBucket): a flow in the cache is always the one the bucket probe would find (a
-   * table holds one flow per connection's addresses and ports, tombstones included).
+   * bucket (unlinkBucket), and a cell's flow is used only while open: a flow in the cache is always
+   * the one the bucket probe would find (a table holds one flow per connection's addresses and ports,
+   * tombstones included; test/flow/flow-cache.property.test.ts).
    */
   private readonly tcpCache: (Flow | null)[] = new Array<Flow | null>(TCP_CACHE).fill(null);
   private open = 0;
