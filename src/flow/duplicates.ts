@@ -13,6 +13,19 @@ import type { DecodedPacket } from '../net/index.js';
 const RING = 16;
 const WORDS = 5;
 /**
+ * The ring's first test (issue 16: the scan of 16 entries was most of this check's cost on session
+ * traffic, where copies are rare): a counting filter of FILTER cells, one per hash of a segment's
+ * sequence number and IP identification / checksum word, counting the ring's entries with that hash.
+ * A zero cell proves no entry can be a copy (a copy has the same words, so the same hash); any other
+ * count scans the ring as before, so the answer and the original frame found are the same.
+ */
+const FILTER = 256;
+
+/** The filter cell of a segment's words w0 (sequence number) and w2 (IP identification, TCP checksum). */
+function cell(w0: number, w2: number): number {
+  return Math.imul(w0 ^ w2, 0x9e3779b1) >>> 24;
+}
+/**
  * A copy with the same IP identification this far apart at most: a mirror or a second interface
  * writes it within milliseconds, and this stays below RFC 6298's 1 s initial retransmission timeout,
  * so that a SYN retransmitted by a stack that keeps its IP identification is never taken for a copy.
@@ -37,6 +50,8 @@ export class DuplicateDetector {
   private words: Int32Array | null = null;
   private times: Float64Array | null = null;
   private frames: Int32Array | null = null;
+  /** How many ring entries have each cell (see FILTER); created with the ring. */
+  private filter: Uint8Array | null = null;
   private n = 0;
   private at = 0;
   /** The frame the last copy found repeats. */
@@ -48,6 +63,7 @@ export class DuplicateDetector {
     this.words = null;
     this.times = null;
     this.frames = null;
+    this.filter = null;
     this.n = 0;
     this.at = 0;
     this.originalFrame = 0;
@@ -78,7 +94,7 @@ export class DuplicateDetector {
         return true;
       }
       const words = this.words;
-      if (words !== null) {
+      if (words !== null && this.filter![cell(w0, w2)] !== 0) {
         for (let i = 0; i < this.n; i++) {
           const k = i * WORDS;
           if (words[k] === w0 && words[k + 1] === w1 && words[k + 2] === w2 && words[k + 3] === w3 && words[k + 4] === w4 && Math.abs(time - this.times![i]!) <= limit) {
@@ -94,6 +110,7 @@ export class DuplicateDetector {
         this.words = new Int32Array(RING * WORDS);
         this.times = new Float64Array(RING);
         this.frames = new Int32Array(RING);
+        this.filter = new Uint8Array(FILTER);
       }
       if (this.n === 0) this.push(this.l0, this.l1, this.l2, this.l3, this.l4, this.lt, this.lf);
       this.push(w0, w1, w2, w3, w4, time, frame);
@@ -111,6 +128,10 @@ export class DuplicateDetector {
   private push(w0: number, w1: number, w2: number, w3: number, w4: number, time: number, frame: number): void {
     const k = this.at * WORDS;
     const words = this.words!;
+    const filter = this.filter!;
+    // The entry overwritten (the ring full) leaves the filter.
+    if (this.n === RING) filter[cell(words[k]!, words[k + 2]!)]!--;
+    filter[cell(w0, w2)]!++;
     words[k] = w0;
     words[k + 1] = w1;
     words[k + 2] = w2;

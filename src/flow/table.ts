@@ -134,6 +134,8 @@ const DNS_PORT = 53;
 const MAX_KERBEROS_ERRORS = 1000;
 /** Flows and trackers kept for reuse, at most. */
 const POOL = 1024;
+/** Cells of the TCP flow cache (FlowTable.tcpCache), a power of two. */
+const TCP_CACHE = 1024;
 
 export class FlowTable {
   readonly dns: DnsTransaction[];
@@ -194,6 +196,16 @@ export class FlowTable {
    * belong to a tracked flow only if both its ports count here (the fast path of tcpPacket).
    */
   private readonly portRefs = new Uint32Array(65536);
+  /**
+   * The TCP flows last matched, by their ports (TCP_CACHE cells, `(srcPort ^ dstPort) & (TCP_CACHE - 1)`,
+   * the same for both directions): a packet of a flow found here and confirmed by its addresses
+   * (Flow.dirOf) skips the endpoint hashes and the bucket probe (issue 16: nearly every packet of an
+   * RDP server's capture is one of a few dozen open flows). A flow leaves its cell when it leaves its
+   * bucket (unlinkBucket), and a cell's flow is used only while open: a flow in the cache is always
+   * the one the bucket probe would find (a table holds one flow per connection's addresses and ports,
+   * tombstones included; test/flow/flow-cache.property.test.ts).
+   */
+  private readonly tcpCache: (Flow | null)[] = new Array<Flow | null>(TCP_CACHE).fill(null);
   private open = 0;
   private nextId = 1;
   private nextGatewayId = 1;
@@ -337,6 +349,27 @@ export class FlowTable {
       this.kerberosPacket(pkt, true, frame, time);
       return;
     }
+    // A packet of an open flow found in the cache: what the bucket probe (tcpLookup) would find, and
+    // then do with it (checkExisting lets an open flow of this file through unless a SYN reuses its ports).
+    const cacheAt = (sp ^ dp) & (TCP_CACHE - 1);
+    const cached = this.tcpCache[cacheAt]!;
+    if (cached !== null && cached.state === FLOW_OPEN && cached.fileIndex === fileIndex) {
+      const cd = cached.dirOf(pkt);
+      if (cd >= 0 && ((flags & (TcpFlag.SYN | TcpFlag.ACK)) !== TcpFlag.SYN || cached.tcp === null || !cached.tcp.isReuse(cd === 0 ? 0 : 1, pkt.seq))) {
+        const d: Dir = cd === 0 ? 0 : 1;
+        this.matchDir = d;
+        this.openFlowPacket(cached, pkt, d, frame, time);
+        return;
+      }
+    }
+    this.tcpLookup(pkt, frame, time, fileIndex, cacheAt);
+  }
+
+  /** A TCP packet the cache did not match: the fast path, the bucket probe, the half-open slots, new flows. */
+  private tcpLookup(pkt: DecodedPacket, frame: number, time: number, fileIndex: number, cacheAt: number): void {
+    const flags = pkt.tcpFlags;
+    const sp = pkt.srcPort;
+    const dp = pkt.dstPort;
     // Fast path, the bulk of other connections: no tracked flow has both these ports, neither is an
     // RDP port, no SYN or RST, no handshake waits for an ACK from this port, and the payload is not
     // an X.224 Connection Request. The slow path below would do nothing with such a packet, so it is
@@ -352,6 +385,7 @@ export class FlowTable {
       return;
     const h = this.hashPacket(pkt);
     let f = this.lookup(h, pkt);
+    if (f !== null) this.tcpCache[cacheAt] = f;
     const synOnly = (flags & (TcpFlag.SYN | TcpFlag.ACK)) === TcpFlag.SYN;
     if (f === null && this.slots.count > 0) {
       const s = this.findSlot(h, pkt);
@@ -373,11 +407,7 @@ export class FlowTable {
     }
     if (f !== null) f = this.checkExisting(f, pkt, synOnly, fileIndex, time);
     if (f !== null) {
-      if (f.state === FLOW_OPEN) {
-        if (f.bareFins >= 0) this.barePacket(f, pkt, this.matchDir, frame, time);
-        else if (f.consumer !== null && f.dups.isCopy(pkt, this.matchDir, frame, time)) this.captureDuplicate(f, frame);
-        else this.tcpFlowPacket(f, pkt, this.matchDir, frame, time);
-      }
+      if (f.state === FLOW_OPEN) this.openFlowPacket(f, pkt, this.matchDir, frame, time);
       else if (f.state === FLOW_IGNORED) this.touch(f);
       return;
     }
@@ -455,6 +485,13 @@ export class FlowTable {
     return f;
   }
 
+  /** A packet of an open TCP flow (direction d): counted only, a capture copy, or tracked. */
+  private openFlowPacket(f: Flow, pkt: DecodedPacket, d: Dir, frame: number, time: number): void {
+    if (f.bareFins >= 0) this.barePacket(f, pkt, d, frame, time);
+    else if (f.consumer !== null && f.dups.isCopy(pkt, d, frame, time)) this.captureDuplicate(f, frame);
+    else this.tcpFlowPacket(f, pkt, d, frame, time);
+  }
+
   /** A frame that repeats one of the flow's (duplicates.ts): counted, then dropped as `editcap -d` would. */
   private captureDuplicate(f: Flow, frame: number): void {
     this.stats.captureDuplicates++;
@@ -465,10 +502,35 @@ export class FlowTable {
   }
 
   private tcpFlowPacket(f: Flow, pkt: DecodedPacket, d: Dir, frame: number, time: number): void {
-    this.countPacket(f, pkt, d, frame, time);
     const t = f.tcp!;
+    if (!f.wantsBytes && !this.replaying && t.counts(pkt.tcpFlags)) {
+      this.countedPacket(f, t, pkt, d, frame, time);
+      return;
+    }
+    this.countPacket(f, pkt, d, frame, time);
     const closed = t.onPacket(f, pkt, d, frame, time);
     this.syncCut(f);
+    if (f.halfOpen && t.established) this.unlinkHalfOpen(f);
+    if (closed) this.endFlow(f, 'closed', time);
+  }
+
+  /**
+   * A packet of the count-only path (docs/architecture.md): the consumer wants no more bytes and the
+   * packet carries no SYN, FIN or RST. countPacket and TcpTracker.onPacket folded into the steps that
+   * such a packet takes (TcpTracker.countedSegment): the same counters, no checksum (counted as not
+   * verified), nothing for the stopped reassemblers (so no cut bytes to carry over either).
+   */
+  private countedPacket(f: Flow, t: TcpTracker, p: DecodedPacket, d: Dir, frame: number, time: number): void {
+    const facts = f.facts!;
+    facts.packets[d]++;
+    facts.payloadBytes[d] += p.payloadWireLen > p.payloadLen ? p.payloadWireLen : p.payloadLen;
+    facts.lastFrame = frame;
+    if (time > facts.end) facts.end = time;
+    t.count(d, p.ttl, frame, time - f.lastTime);
+    f.lastTime = time;
+    this.stats.checksumsNotVerified++;
+    this.touch(f);
+    const closed = t.countedSegment(f, p, d, frame, time);
     if (f.halfOpen && t.established) this.unlinkHalfOpen(f);
     if (closed) this.endFlow(f, 'closed', time);
   }
@@ -1080,6 +1142,8 @@ export class FlowTable {
   }
 
   private unlinkBucket(f: Flow): void {
+    const at = (f.cPort ^ f.sPort) & (TCP_CACHE - 1);
+    if (this.tcpCache[at] === f) this.tcpCache[at] = null;
     const head = this.buckets.get(f.hash);
     if (head === undefined) return;
     let removed = false;

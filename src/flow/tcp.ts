@@ -481,6 +481,86 @@ export class TcpTracker {
     return ds.finSeq >= 0 && os.finSeq >= 0 && ds.finAcked && os.finAcked;
   }
 
+  /**
+   * Whether a packet with these flags can take `countedSegment` instead of `onPacket`: no SYN, FIN or
+   * RST (their events and lists), and the handshake's ACK not awaited (its event).
+   */
+  counts(flags: number): boolean {
+    return (flags & (TcpFlag.SYN | TcpFlag.FIN | TcpFlag.RST)) === 0 && (this.ackFrame !== null || this.synAckCount === 0);
+  }
+
+  /**
+   * `onPacket` for a packet of the count-only path (docs/architecture.md): the flow's consumer wants
+   * no more bytes (its reassemblers stopped: nothing to hand them, and an ACK moves none of them) and
+   * `counts(flags)` holds. The same sequence analysis and counters as onPacket, in one pass without
+   * the handshake, stream, FIN and RST steps, which do nothing for such a packet. Returns true when
+   * the flow is closed by it (the ACK of the second FIN).
+   */
+  countedSegment(f: Flow, p: DecodedPacket, d: Dir, frame: number, time: number): boolean {
+    const o: Dir = d === 0 ? 1 : 0;
+    const ds = this.dirs[d];
+    const os = this.dirs[o];
+    const wireLen = p.payloadWireLen > p.payloadLen ? p.payloadWireLen : p.payloadLen;
+    const segSeq = p.seq >>> 0;
+    ds.seen = true;
+    // Any packet from this side answers the other side's keep-alives (RFC 9293 3.8.4).
+    os.keepAliveRun = 0;
+    // ---- sequence analysis of this direction (as onPacket)
+    if (!ds.init) {
+      ds.init = true;
+      ds.highSeq = segSeq;
+    }
+    const dd = seqDiff(segSeq, ds.highSeq);
+    if (!outsideAnyWindow(dd, wireLen)) {
+      if (wireLen > 0) {
+        this.established = true;
+        if (wireLen > ds.maxSegment) ds.maxSegment = wireLen;
+      }
+      if (wireLen <= 1 && dd === -1) {
+        ds.keepAlives++;
+        if (ds.keepAliveRun++ === 0) ds.keepAliveFirst = frame;
+        ds.keepAliveLast = frame;
+      } else if (wireLen > 0) {
+        const segEnd = seqAdd(segSeq, wireLen);
+        if (dd >= 0) {
+          if (dd > 0) ds.addHole(ds.highSeq, segSeq, time, frame);
+          (ds.sent ??= takeRing()).push(segSeq, segEnd, wireLen, frame, time);
+          ds.highSeq = segEnd;
+        } else {
+          const holeTime = ds.fillHole(segSeq, segEnd);
+          const window = this.handshakeRtt !== null && this.handshakeRtt > OUT_OF_ORDER_WINDOW ? this.handshakeRtt : OUT_OF_ORDER_WINDOW;
+          if (holeTime >= 0 && time - holeTime <= window) {
+            ds.outOfOrder++;
+          } else {
+            ds.retransmissions++;
+            const frames = (ds.retransmissionFrames ??= []);
+            if (frames.length < MAX_RETRANSMISSION_FRAMES) frames.push(frame);
+            if (ds.sent !== null) markRetransmitted(ds.sent, segSeq, frame);
+            f.consumer?.onTcpEvent({ kind: 'retransmission', dir: d, frame, time, length: wireLen });
+          }
+          if (seqDiff(segEnd, ds.highSeq) > 0) ds.highSeq = segEnd;
+        }
+      } else if (dd > 0) {
+        ds.addHole(ds.highSeq, segSeq, time, frame);
+        ds.highSeq = segSeq;
+      }
+    }
+    // ---- what this packet acknowledges of the other direction
+    if ((p.tcpFlags & TcpFlag.ACK) !== 0) {
+      const a = p.ack >>> 0;
+      if (os.init) {
+        this.acked(os, o, a, time, frame, d);
+        if (os.finSeq >= 0 && seqDiff(a, seqAdd(os.finSeq, 1)) >= 0) os.finAcked = true;
+        if (wireLen === 0 && ds.ackInit && a === ds.lastAck && p.window === ds.lastWin && seqDiff(os.highSeq, a) > 0) ds.dupAcks++;
+      }
+      ds.ackInit = true;
+      ds.lastAck = a;
+      ds.lastWin = p.window;
+    }
+    if (p.window === 0) ds.zeroWindows++;
+    return ds.finSeq >= 0 && os.finSeq >= 0 && ds.finAcked && os.finAcked;
+  }
+
   /** The other side ACKed `a` for direction `dir` (state s): RTT sample, acked sizes, lost segments. */
   private acked(s: DirState, dir: Dir, a: number, time: number, frame: number, by: Dir): void {
     const sent = s.sent;

@@ -62,6 +62,71 @@ export function decodePacket(buf: Buffer, off: number, capLen: number, linkType:
     fail(out, off < 0 ? 0 : end, 'packet offset outside the buffer');
     return;
   }
+  if (linkType === LinkType.ETHERNET && decodeEthernetIpv4Tcp(buf, off, end, out)) return;
+  decodeLink(buf, off, end, linkType, out);
+}
+
+/**
+ * decodePacket without its Ethernet / IPv4 / TCP shortcut (decodeEthernetIpv4Tcp): every packet
+ * through the general decoders. For tests that compare the two.
+ */
+export function decodePacketGeneral(buf: Buffer, off: number, capLen: number, linkType: number, out: DecodedPacket): void {
+  out.reset(buf, linkType);
+  let end = off + (capLen > 0 ? capLen : 0);
+  if (end > buf.length) end = buf.length;
+  if (off < 0 || off > end) {
+    fail(out, off < 0 ? 0 : end, 'packet offset outside the buffer');
+    return;
+  }
+  decodeLink(buf, off, end, linkType, out);
+}
+
+/**
+ * The common packet of an RDP capture in one step (issue 16: nearly every packet of a `tcp port 3389`
+ * capture is one): Ethernet II, IPv4 without options (RFC 791 3.1: IHL 5), not a fragment, TCP
+ * without options (RFC 9293 3.1: data offset 5), both headers captured, and an IP total length that
+ * holds them (or 0: offload). Fills `out` exactly as decodeEthernet -> decodeIpv4 -> decodeTransport
+ * would (test/net/fast-path.property.test.ts); false, with `out` untouched, for any other packet.
+ */
+function decodeEthernetIpv4Tcp(buf: Buffer, off: number, end: number, out: DecodedPacket): boolean {
+  const p = off + 14;
+  const t = p + 20;
+  if (end - t < 20 || buf[off + 12] !== 0x08 || buf[off + 13] !== 0x00 || buf[p] !== 0x45 || buf[p + 9] !== IpProto.TCP) return false;
+  // Flags and fragment offset: only DF (or reserved bit) may be set (MF 0, offset 0).
+  if ((buf[p + 6]! & 0x3f) !== 0 || buf[p + 7] !== 0 || buf[t + 12]! >> 4 !== 5) return false;
+  let totalLen = (buf[p + 2]! << 8) | buf[p + 3]!;
+  if (totalLen === 0) totalLen = end - p;
+  else if (totalLen < 40) return false;
+  out.etherType = ETH_IPV4;
+  out.ipOff = p;
+  out.ipVersion = 4;
+  out.ttl = buf[p + 8]!;
+  out.ipProto = IpProto.TCP;
+  out.ipId = (buf[p + 4]! << 8) | buf[p + 5]!;
+  out.srcOff = p + 12;
+  out.dstOff = p + 16;
+  out.src4 = ((buf[p + 12]! << 24) | (buf[p + 13]! << 16) | (buf[p + 14]! << 8) | buf[p + 15]!) >>> 0;
+  out.dst4 = ((buf[p + 16]! << 24) | (buf[p + 17]! << 16) | (buf[p + 18]! << 8) | buf[p + 19]!) >>> 0;
+  out.ipHdrLen = 20;
+  const wireEnd = p + totalLen;
+  const ipEnd = wireEnd < end ? wireEnd : end;
+  out.ipEnd = ipEnd;
+  out.l4Off = t;
+  out.srcPort = (buf[t]! << 8) | buf[t + 1]!;
+  out.dstPort = (buf[t + 2]! << 8) | buf[t + 3]!;
+  out.seq = ((buf[t + 4]! << 24) | (buf[t + 5]! << 16) | (buf[t + 6]! << 8) | buf[t + 7]!) >>> 0;
+  out.ack = ((buf[t + 8]! << 24) | (buf[t + 9]! << 16) | (buf[t + 10]! << 8) | buf[t + 11]!) >>> 0;
+  out.tcpFlags = buf[t + 13]!;
+  out.window = (buf[t + 14]! << 8) | buf[t + 15]!;
+  out.tcpHdrLen = 20;
+  const payloadOff = t + 20;
+  out.payloadOff = payloadOff;
+  out.payloadLen = ipEnd - payloadOff;
+  out.payloadWireLen = wireEnd - payloadOff;
+  return true;
+}
+
+function decodeLink(buf: Buffer, off: number, end: number, linkType: number, out: DecodedPacket): void {
   switch (linkType) {
     case LinkType.ETHERNET:
       decodeEthernet(buf, off, end, out);
