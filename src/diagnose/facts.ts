@@ -377,6 +377,18 @@ export function serverOwnTtl(conn: ConnectionRecord, input: DiagnosisInput): Ser
   return { ttl: t.ttl[1]!, connectionId: o.id, frame: t.synAckFrames[0] ?? null };
 }
 
+/**
+ * The cause's steps, less those for a server stack the capture rules out: a host whose SYN/ACK
+ * left with the initial TTL 128 is Windows (Linux, and so xrdp, starts at 64), so the xrdp.ini step
+ * does not apply to it.
+ */
+export function stepsForServer(cause: CauseId, conn: ConnectionRecord, input: DiagnosisInput): readonly StepId[] {
+  const steps = causeSteps(cause);
+  if (!steps.includes('xrdpSecurityLayer')) return steps;
+  const t = serverOwnTtl(conn, input);
+  return t !== null && initialTtl(t.ttl) === 128 ? steps.filter((s) => s !== 'xrdpSecurityLayer') : steps;
+}
+
 /** A connection whose SYN-ACK was seen, with the server's TTL. */
 function answeredWithTtl(o: ConnectionRecord): boolean {
   const t = o.flow.tcp;

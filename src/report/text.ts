@@ -260,7 +260,7 @@ function where(c: ReportedConnection, many: boolean): string {
 }
 
 function oneLine(c: ReportedConnection, many: boolean, paint: Paint): string {
-  const parts: string[] = [`reached ${c.reached}`];
+  const parts: string[] = [c.transport === 'udp' ? rdpeudpText(c) : `reached ${c.reached}`];
   const sec = securityText(c);
   if (sec) parts.push(sec);
   const d = c.tls?.decryption;
@@ -283,6 +283,18 @@ function oneLine(c: ReportedConnection, many: boolean, paint: Paint): string {
   }
   const outcome = c.outcome === 'completed' ? paint('32', outcomeText(c)) : paint('33', outcomeText(c));
   return `${where(c, many)}: ${outcome} (${parts.join(', ')})`;
+}
+
+/**
+ * A UDP side channel reported on its own has no TCP phase to have reached: say how far its
+ * RDPEUDP handshake (MS-RDPEUDP 3.1.5.1.1: client SYN, server SYN+ACK) went instead.
+ */
+function rdpeudpText(c: ReportedConnection): string {
+  const sc = c.sideChannels[0];
+  if (!sc) return 'RDPEUDP';
+  if (sc.synFrame === null) return sc.answered ? 'RDPEUDP, no SYN seen, the server sent datagrams' : 'RDPEUDP, no SYN seen';
+  if (sc.synAckFrame !== null) return `RDPEUDP SYN in frame ${sc.synFrame}, SYN+ACK in frame ${sc.synAckFrame}`;
+  return sc.answered ? `RDPEUDP SYN in frame ${sc.synFrame}, the server sent datagrams` : `RDPEUDP SYN in frame ${sc.synFrame}, never answered`;
 }
 
 function securityText(c: ReportedConnection): string {

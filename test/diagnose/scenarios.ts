@@ -149,7 +149,10 @@ export function scenarios(): Scenario[] {
     );
     out.push(one('self-signed, client alert unknown_ca', 'cert_untrusted', c, { minConfidence: 0.9, frames: [7, 8], mentions: ['self-signed', 'unknown_ca', 'frame 8'] }));
     const f = clientClosedAfterTls();
-    out.push(one('self-signed, client FIN after the handshake', 'cert_untrusted', f, { minConfidence: 0.55, maxConfidence: 0.7, frames: [7, 11], mentions: ['self-signed', 'frame 11'] }));
+    // NLA selected (HYBRID): leaving before the first CredSSP message is not mstsc's prompt, which comes at CredSSP's end.
+    out.push(one('self-signed, NLA selected, client FIN after the handshake before CredSSP', 'cert_untrusted', f, { minConfidence: 0.4, maxConfidence: 0.49, frames: [7, 11], mentions: ['self-signed', 'frame 11', 'before starting NLA'] }));
+    const fSsl = clientClosedAfterTls({ negotiation: makeNegotiation({ selectedProtocol: 0x1, selectedProtocolName: 'SSL' }), security: 'tls' });
+    out.push(one('self-signed, SSL selected, client FIN after the handshake', 'cert_untrusted', fSsl, { minConfidence: 0.55, maxConfidence: 0.7, frames: [7, 11], mentions: ['self-signed', 'frame 11'] }));
   }
   // cert_rejected
   {
@@ -466,6 +469,9 @@ export function scenarios(): Scenario[] {
       },
     });
     out.push(one('a completed session over Standard RDP Security (RC4)', 'standard_rdp_security', c, { minConfidence: 1, frames: [5, 7, 12], mentions: ['PROTOCOL_RDP', 'ENCRYPTION_METHOD_128BIT (RC4)', 'Security Exchange (frame 12)'] }));
+    // A legacy client (no RDP_NEG_REQ, MS-RDPBCGR 2.2.1.1): the Connection Request is the evidence cited, not the bare Confirm.
+    const legacy = makeRecord({ ...c, negotiation: makeNegotiation({ requestedProtocols: null, requestedProtocolNames: [], responseFlags: null, selectedProtocol: null, selectedProtocolName: null }) });
+    out.push(one('a legacy client without RDP_NEG_REQ, Standard RDP Security', 'standard_rdp_security', legacy, { minConfidence: 1, frames: [4, 7, 12], mentions: ['no RDP_NEG_REQ (frame 4)', 'Security Exchange (frame 12)'] }));
   }
 
   // no_user_logon (a warning on a completed, decrypted connection without a Save Session Info)

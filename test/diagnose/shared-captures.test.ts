@@ -121,6 +121,45 @@ describe.skipIf(!present)(`honest diagnoses on ${SHARED}`, () => {
     expect(r.connections[0]!.warnings[0]!.message).toMatch(/the server answered on UDP$/);
   });
 
+  // The audit of every real capture's report (docs/audit-real-captures.md).
+  it('zeek-zeek/rdp-no-cookie-mstshash.pcap: the client resets 22 us after the server Finished, NLA selected, no CredSSP sent: a self-signed certificate is only a possibility', async () => {
+    const r = await run('zeek-zeek/rdp-no-cookie-mstshash.pcap');
+    const c = conn(r, '10.128.36.245:50204', '10.132.153.76:3389');
+    expect(c.died).toMatchObject({ phase: 'tls', how: 'rst', by: 'client', frame: 19 });
+    const top = c.findings[0]!;
+    expect(top.cause, shown(c)).toBe('cert_untrusted');
+    expect(top.confidence).toBeLessThan(LIKELY_CONFIDENCE);
+    expect(top.frames).toEqual([13, 19]);
+    expect(top.explanation).toMatch(/before starting NLA \(CredSSP\)/);
+    expect(top.confidenceReason).toMatch(/less than 1 ms after the server's TLS flight/);
+    expect(r.summary.headline).toMatch(/: possibly the client did not trust/);
+  });
+
+  it("ntop-nDPI/rdp2.pcap: the UDP flows cite the server's SYN+ACK (frames 2 and 34) where they say it answered, and say how far RDPEUDP went", async () => {
+    const r = await run('ntop-nDPI/rdp2.pcap');
+    const a = conn(r, '192.168.122.181:54759', '192.168.122.2:3389');
+    const b = conn(r, '10.50.181.210:60355', '10.50.73.36:3389');
+    expect(a.warnings[0]).toMatchObject({ frame: 2, message: expect.stringMatching(/the server answered on UDP$/) });
+    expect(b.warnings[0]).toMatchObject({ frame: 34, message: expect.stringMatching(/the server answered on UDP$/) });
+    const text = renderText(r, { color: false });
+    expect(text).toContain('(RDPEUDP SYN in frame 1, SYN+ACK in frame 2)');
+    expect(text).toContain('(RDPEUDP, no SYN seen)');
+    expect(text).not.toMatch(/ udp .*reached tcp/);
+  });
+
+  it('OISF-suricata-verify/RDP-003.pcap: a legacy client without RDP_NEG_REQ: the weak-security warning cites the Connection Request (frame 4) it names', async () => {
+    const c = conn(await run('OISF-suricata-verify/RDP-003.pcap'), '10.226.41.226:13178', '10.226.29.74:3389');
+    const w = c.findings.find((f) => f.cause === 'standard_rdp_security')!;
+    expect(w.frames).toEqual([4, 8, 23]);
+    expect(w.explanation).toContain('no RDP_NEG_REQ (frame 4)');
+    expect(w.filter).toContain('cotp.type == 0x0e');
+  });
+
+  it('zeek-zeek/rdp-proprietary-encryption.pcap: a Windows host (TTL 125): no xrdp.ini step', async () => {
+    const c = conn(await run('zeek-zeek/rdp-proprietary-encryption.pcap'), '172.21.128.16:1311', '10.226.24.52:3389');
+    expect(c.findings[0]!.remediation.join('\n')).not.toMatch(/xrdp/);
+  });
+
   it('no capture-wide finding on any of them (none has a failed lookup)', async () => {
     for (const file of ['ntop-nDPI/rdp_over_tls.pcap', 'ntop-nDPI/synscan.pcap', 'zeek-zeek/mapi.pcap', 'arkime-arkime/arkime_synthetic.pcap', 'zeek-zeek/rdp-to-ssl.pcap']) {
       const r = await run(file);

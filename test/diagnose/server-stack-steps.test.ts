@@ -1,0 +1,43 @@
+// Steps that fit the server stack the capture shows: a host whose SYN/ACK left with the initial TTL
+// 128 is Windows, so the xrdp.ini step is left out; a TTL-64 host (Linux, where xrdp runs) keeps it.
+import { describe, expect, it } from 'vitest';
+import { diagnoseConnection } from '../../src/diagnose/index.js';
+import { died, healthyTimeline, input, makeFlow, makeNegotiation, makeRecord, phase } from './helpers.js';
+
+function refused(serverTtl: number | null) {
+  return makeRecord({
+    outcome: 'failed',
+    reached: 'x224',
+    phases: [phase('tcp', 3), phase('x224', 5)],
+    died: died({ phase: 'x224', how: 'negotiation_failure', by: 'server', frame: 5 }),
+    negotiation: makeNegotiation({ requestedProtocols: 0x1, selectedProtocol: null, selectedProtocolName: null, failureCode: 2, failureCodeName: 'SSL_NOT_ALLOWED_BY_SERVER' }),
+    tls: null,
+    security: null,
+    timeline: healthyTimeline().slice(0, 4),
+    flow: makeFlow({}, { synAckFrames: serverTtl === null ? [] : [2], ttl: [128, serverTtl] }),
+  });
+}
+
+const xrdp = /xrdp\.ini/;
+
+describe('remediation steps and the server stack', () => {
+  it('a Windows host (SYN/ACK TTL 125, initial 128): no xrdp.ini step', () => {
+    const c = refused(125);
+    const top = diagnoseConnection(c, input([c]))[0]!;
+    expect(top.cause).toBe('security_layer_mismatch');
+    expect(top.remediation.some((s) => xrdp.test(s))).toBe(false);
+    expect(top.remediation[0]).toMatch(/gpedit\.msc/);
+  });
+
+  it('a Linux host (TTL 64): the xrdp.ini step stays', () => {
+    const c = refused(61);
+    const top = diagnoseConnection(c, input([c]))[0]!;
+    expect(top.remediation.some((s) => xrdp.test(s))).toBe(true);
+  });
+
+  it('no SYN/ACK seen: nothing is ruled out', () => {
+    const c = refused(null);
+    const top = diagnoseConnection(c, input([c]))[0]!;
+    expect(top.remediation.some((s) => xrdp.test(s))).toBe(true);
+  });
+});
