@@ -263,6 +263,15 @@ function oneLine(c: ReportedConnection, many: boolean, paint: Paint): string {
   const parts: string[] = [c.transport === 'udp' ? rdpeudpText(c) : `reached ${c.reached}`];
   const sec = securityText(c);
   if (sec) parts.push(sec);
+  // The RDPEUDP side channel attached to this TCP connection: unanswered, the session stays on TCP.
+  const side = c.transport === 'tcp' ? c.sideChannels.find((x) => x.transport === 'udp') : undefined;
+  if (side) {
+    parts.push(
+      side.answered
+        ? `UDP transport answered${side.synAckFrame !== null ? ` (RDPEUDP SYN+ACK in frame ${side.synAckFrame})` : ''}`
+        : `UDP transport not answered (${side.datagrams.client} datagram${side.datagrams.client === 1 ? '' : 's'}${side.synFrame !== null ? ` from frame ${side.synFrame}` : ''}): the session stayed on TCP`,
+    );
+  }
   const d = c.tls?.decryption;
   if (d) parts.push(d.status === 'decrypted' ? 'TLS decrypted' : `TLS not decrypted (${d.status.replace('_', ' ')})`);
   const rd = c.mcs?.redirection;

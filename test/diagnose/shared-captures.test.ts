@@ -155,6 +155,13 @@ describe.skipIf(!present)(`honest diagnoses on ${SHARED}`, () => {
     expect(w.filter).toContain('cotp.type == 0x0e');
   });
 
+  it('zeek-zeek/rdp-rdpeudp-handshake-{fail,success}.pcap: the completed TCP session says whether its UDP transport was answered', async () => {
+    const fail = renderText(await run('zeek-zeek/rdp-rdpeudp-handshake-fail.pcap'), { color: false });
+    expect(fail).toContain('UDP transport not answered (3 datagrams from frame 56): the session stayed on TCP');
+    const ok = renderText(await run('zeek-zeek/rdp-rdpeudp-handshake-success.pcap'), { color: false });
+    expect(ok).toContain('UDP transport answered (RDPEUDP SYN+ACK in frame 73)');
+  });
+
   it('zeek-zeek/rdp-proprietary-encryption.pcap: a Windows host (TTL 125): no xrdp.ini step', async () => {
     const c = conn(await run('zeek-zeek/rdp-proprietary-encryption.pcap'), '172.21.128.16:1311', '10.226.24.52:3389');
     expect(c.findings[0]!.remediation.join('\n')).not.toMatch(/xrdp/);
