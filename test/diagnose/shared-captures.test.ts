@@ -162,6 +162,14 @@ describe.skipIf(!present)(`honest diagnoses on ${SHARED}`, () => {
     expect(ok).toContain('UDP transport answered (RDPEUDP SYN+ACK in frame 73)');
   });
 
+  it('arkime-arkime/socks5-rdp.pcap: RDP behind a SOCKS5 proxy on 42356: the report says the proxy exchange before the Connection Request (frame 8) was not kept', async () => {
+    const c = conn(await run('arkime-arkime/socks5-rdp.pcap'), '10.0.0.3:2276', '10.0.0.2:42356');
+    expect(c.negotiation).toMatchObject({ cookie: 'XXX', requestFrame: 8, confirmFrame: 9 });
+    const w = c.warnings.find((x) => /proxy's address/.test(x.message));
+    expect(w).toMatchObject({ frame: 8 });
+    expect(w!.message).toContain('the 13 bytes the client and the 12 bytes the server sent before it');
+  });
+
   it('zeek-zeek/rdp-proprietary-encryption.pcap: a Windows host (TTL 125): no xrdp.ini step', async () => {
     const c = conn(await run('zeek-zeek/rdp-proprietary-encryption.pcap'), '172.21.128.16:1311', '10.226.24.52:3389');
     expect(c.findings[0]!.remediation.join('\n')).not.toMatch(/xrdp/);
