@@ -2,7 +2,7 @@
 // 128 is Windows, so the xrdp.ini step is left out; a TTL-64 host (Linux, where xrdp runs) keeps it.
 import { describe, expect, it } from 'vitest';
 import { diagnoseConnection } from '../../src/diagnose/index.js';
-import { died, healthyTimeline, input, makeFlow, makeNegotiation, makeRecord, phase } from './helpers.js';
+import { clientClosedAfterTls, died, healthyTimeline, input, makeCert, makeFlow, makeNegotiation, makeRecord, phase } from './helpers.js';
 
 function refused(serverTtl: number | null) {
   return makeRecord({
@@ -39,5 +39,25 @@ describe('remediation steps and the server stack', () => {
     const c = refused(null);
     const top = diagnoseConnection(c, input([c]))[0]!;
     expect(top.remediation.some((s) => xrdp.test(s))).toBe(true);
+  });
+});
+
+describe('remediation steps and the certificate', () => {
+  const update = /^Update the client/;
+
+  it('a self-signed certificate refused: no "update the client" step (no update makes a client trust it)', () => {
+    const c = clientClosedAfterTls({ negotiation: makeNegotiation({ selectedProtocol: 0x1, selectedProtocolName: 'SSL' }), security: 'tls' });
+    const top = diagnoseConnection(c, input([c]))[0]!;
+    expect(top.cause).toBe('cert_untrusted');
+    expect(top.remediation[0]).toMatch(/certificate its clients trust/);
+    expect(top.remediation.some((s) => update.test(s))).toBe(false);
+  });
+
+  it('an issuer the client may lack (not self-signed): the update step stays (Windows Update refreshes the trusted roots)', () => {
+    const cert = makeCert({ subject: 'CN=WORK-PC.corp.example.com', issuer: 'CN=Some Public CA', selfSigned: false });
+    const c = clientClosedAfterTls({ negotiation: makeNegotiation({ selectedProtocol: 0x1, selectedProtocolName: 'SSL' }), security: 'tls' }, { certificates: [cert] });
+    const top = diagnoseConnection(c, input([c]))[0]!;
+    expect(top.cause).toBe('cert_untrusted');
+    expect(top.remediation.some((s) => update.test(s))).toBe(true);
   });
 });

@@ -15,6 +15,7 @@ import {
 } from '../facts.js';
 import type { ConnectionRecord } from '../../handshake/types.js';
 import { PROTOCOL_HYBRID, PROTOCOL_HYBRID_EX } from '../codes.js';
+import { causeSteps, type StepId } from '../catalogue.js';
 import type { Rule } from '../types.js';
 import { RETRY_SECONDS } from './nla_failed.js';
 
@@ -34,6 +35,9 @@ export const certUntrusted: Rule = {
           ? `was issued by "${cert.issuer}", which is not in the chain the server sent`
           : `was issued by "${cert.issuer}"`;
     const summary = trust === 'self_signed' ? "the client did not trust the server's self-signed certificate" : "the client did not trust the issuer of the server's certificate";
+    // Windows Update refreshes the client's trusted roots (which helps with a public CA's issuer it
+    // lacks), but no update makes a client trust a self-signed certificate: that step is left out.
+    const steps: readonly StepId[] | undefined = trust === 'self_signed' ? causeSteps('cert_untrusted').filter((x) => x !== 'updateClient') : undefined;
     const filter = `${convFilter(conn)} && (tls.handshake.type == 11 || tls.alert_message || tcp.flags.fin == 1 || tcp.flags.reset == 1)`;
 
     const unknownCa = findAlert(conn, ['unknown_ca'], 'client');
@@ -45,6 +49,7 @@ export const certUntrusted: Rule = {
         explanation: `The server's certificate "${cert.subject}" (frame ${certFrame ?? '?'}) ${what}, and the client answered with the alert unknown_ca in frame ${unknownCa.frame}.`,
         filter,
         summary,
+        steps,
       });
     }
     if (!trust) return null;
@@ -57,6 +62,7 @@ export const certUntrusted: Rule = {
         explanation: `The server's certificate "${cert.subject}" (frame ${certFrame ?? '?'}) is in date but ${what}, and the client answered with the alert ${bad.description} in frame ${bad.frame}.`,
         filter,
         summary,
+        steps,
       });
     }
     const early = earlyClientClose(conn);
@@ -73,6 +79,7 @@ export const certUntrusted: Rule = {
         explanation: `The server's certificate "${cert.subject}" (frame ${certFrame ?? '?'}) ${what}, and the client ${closeWords(pause.how)} in frame ${pause.frame ?? '?'} after the server's CredSSP answer${pause.answer ? ` (frame ${pause.answer.frame})` : ''}, before sending its credentials.`,
         filter,
         summary,
+        steps,
       });
     }
     // With NLA selected, mstsc goes on into CredSSP and judges the certificate at its end, before
@@ -92,6 +99,7 @@ export const certUntrusted: Rule = {
         explanation: `The server's certificate "${cert.subject}" (frame ${certFrame ?? '?'}) is in date but ${what}; the client ${closeWords(early.how)} in frame ${early.frame ?? '?'} right after the TLS handshake, before starting NLA (CredSSP).`,
         filter,
         summary,
+        steps,
       });
     }
     return makeFinding('cert_untrusted', {
@@ -102,6 +110,7 @@ export const certUntrusted: Rule = {
       explanation: `The server's certificate "${cert.subject}" (frame ${certFrame ?? '?'}) is in date but ${what}; the client ${closeWords(early.how)} in frame ${early.frame ?? '?'} right after the TLS handshake.`,
       filter,
       summary,
+      steps,
     });
   },
 };
