@@ -251,10 +251,15 @@ function shown(g: GatewaySighting): string {
   const parts: string[] = [`connection ${g.id}: ClientHello in frame ${t.clientHelloFrame}${t.sni !== null ? ` (SNI ${JSON.stringify(t.sni)})` : ''}`];
   const alert = t.alerts.find((a) => a.description !== 'close_notify');
   if (alert !== undefined) parts.push(`the ${alert.by} ended the TLS handshake with alert ${alert.description} (frame ${alert.frame})`);
-  else if (t.serverHelloFrame === null) parts.push('no ServerHello followed');
+  // The gateway may have answered with bytes that are not a readable ServerHello (RFC 5246 7.4.1.3):
+  // "no ServerHello followed" would then be contradicted by the frame Wireshark shows.
+  else if (t.serverHelloFrame === null) parts.push(g.bytes.server > 0 ? `the gateway answered (${g.bytes.server} bytes) but with no ServerHello that could be read` : 'no ServerHello followed');
   else if (t.firstAppData.client !== null && t.firstAppData.server !== null) {
     parts.push(`${t.version ?? 'TLS'} handshake completed, then ${secondsText(Math.max(0, g.end - g.start))} of encrypted data (${kb(g.bytes.client)} from the client, ${kb(g.bytes.server)} from the gateway)`);
-  } else parts.push(`${t.version ?? 'TLS'} handshake started (ServerHello in frame ${t.serverHelloFrame}) but no encrypted data followed from both sides`);
+  } else {
+    const only = t.firstAppData.client !== null ? 'only the client' : t.firstAppData.server !== null ? 'only the gateway' : null;
+    parts.push(`${t.version ?? 'TLS'} handshake started (ServerHello in frame ${t.serverHelloFrame}) but ${only !== null ? `${only} sent encrypted data after it` : 'no encrypted data followed from either side'}`);
+  }
   const pair = pairs.get(g.id);
   if (t.plain !== null && t.plain.channel != null && pair !== undefined) {
     parts.push(`the legacy HTTP transport's ${t.plain.channel === 'in' ? 'IN channel (RDG_IN_DATA: the client\'s packets)' : 'OUT channel (RDG_OUT_DATA: the gateway\'s packets)'}, paired with connection ${pair} by its RDG-Connection-Id`);

@@ -172,6 +172,13 @@ describe.skipIf(!present)(`honest diagnoses on ${SHARED}`, () => {
     expect(w!.message).toContain('the 13 bytes the client and the 12 bytes the server sent before it');
   });
 
+  it("arkime-arkime/arkime_synthetic.pcap: the HTTPS notes say what the frames show (frame 904 is a malformed ServerHello, not none)", async () => {
+    const text = renderText(await run('arkime-arkime/arkime_synthetic.pcap'), { color: false });
+    expect(text).toContain('Connection g10: ClientHello in frame 903, the gateway answered (1073 bytes) but with no ServerHello that could be read, the client closed it (frame 905)');
+    expect(text).not.toContain('no ServerHello followed');
+    expect(text).not.toContain('from both sides');
+  });
+
   it('zeek-zeek/rdp-proprietary-encryption.pcap: a Windows host (TTL 125): no xrdp.ini step', async () => {
     const c = conn(await run('zeek-zeek/rdp-proprietary-encryption.pcap'), '172.21.128.16:1311', '10.226.24.52:3389');
     expect(c.findings[0]!.remediation.join('\n')).not.toMatch(/xrdp/);
