@@ -122,13 +122,13 @@ describe('gatewayFindings', () => {
 
   it("the note says what the cleartext shows: an answer that is no readable ServerHello is not 'no ServerHello'; encrypted data from one side only is said so", () => {
     const bad = sighting('g1', {});
-    bad.tls = { ...bad.tls!, plain: null, decryption: null, serverHelloFrame: null, version: null, certificateFrame: null, firstAppData: { client: null, server: null }, appRecords: { client: 0, server: 0 } } as never;
+    bad.tls = { ...bad.tls!, plain: null, decryption: null, serverHelloFrame: null, version: null, certificateFrame: null, firstAppData: { client: null, server: null }, appRecords: { client: 0, server: 0 } } as GatewaySighting['tls'];
     bad.bytes = { client: 52, server: 1073 };
     expect(gatewayNotes(input([bad]))[0]!.text).toContain('ClientHello in frame 4 (SNI "rdg.corp.example"), the gateway answered (1073 bytes) but with no ServerHello that could be read');
     bad.bytes = { client: 52, server: 0 };
     expect(gatewayNotes(input([bad]))[0]!.text).toContain('no ServerHello followed');
     const half = sighting('g2', {});
-    half.tls = { ...half.tls!, plain: null, decryption: null, firstAppData: { client: 8, server: null } } as never;
+    half.tls = { ...half.tls!, plain: null, decryption: null, firstAppData: { client: 8, server: null } } as GatewaySighting['tls'];
     expect(gatewayNotes(input([half]))[0]!.text).toContain('handshake started (ServerHello in frame 5) but only the client sent encrypted data after it');
     half.tls!.firstAppData = { client: null, server: null };
     expect(gatewayNotes(input([half]))[0]!.text).toContain('but no encrypted data followed from either side');

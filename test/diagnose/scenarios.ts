@@ -297,6 +297,23 @@ export function scenarios(): Scenario[] {
     out.push(one('TSRequest errorCode STATUS_LOGON_FAILURE', 'nla_failed', v, { minConfidence: 0.9, frames: [11, 14, 15], mentions: ['STATUS_LOGON_FAILURE', '0xC000006D'] }));
     const s = credsspShape('server');
     out.push(one('short encrypted CredSSP exchange, server FIN', 'nla_failed', s, { minConfidence: 0.55, maxConfidence: 0.7, frames: [10, 15], mentions: ['2 client and 2 server', 'frame 15'] }));
+    // The server ends CredSSP with an encrypted alert (frame 14); the client's two records after it
+    // (frames 15, 16) are not part of the exchange it ended.
+    const data = (frame: number, dir: 'c2s' | 's2c', bytes: number) => ({ ...ev(frame, dir, 'Application Data', 'credssp'), detail: `${bytes} bytes` });
+    const alerted = makeRecord({
+      ...credsspShape('server'),
+      died: died({ phase: 'credssp', how: 'encrypted_alert', by: 'server', frame: 14 }),
+      tls: makeTls({ certificates: caChain(), appRecords: { client: 4, server: 1 } }),
+      timeline: [...healthyTimeline(), data(11, 'c2s', 81), data(12, 's2c', 215), data(13, 'c2s', 633), ev(14, 's2c', 'Encrypted Alert', 'credssp'), data(15, 'c2s', 61), data(16, 'c2s', 33)],
+    });
+    out.push(
+      one('short encrypted CredSSP exchange, server encrypted alert, client records after it', 'nla_failed', alerted, {
+        minConfidence: 0.55,
+        maxConfidence: 0.7,
+        frames: [10, 14],
+        mentions: ['(2 client and 1 server encrypted records) ended with the server', 'frame 14; the client sent 2 more records after it (frames 15, 16)'],
+      }),
+    );
     const cl = credsspShape('client');
     cl.died = died({ phase: 'credssp', how: 'encrypted_alert', by: 'client', frame: 15 });
     cl.flow.tcp!.fins.push({ frame: 16, time: T0 + 0.2, dir: 1 });

@@ -37,6 +37,8 @@ describe.skipIf(!present)(`honest diagnoses on ${SHARED}`, () => {
     expect(top.confidence).toBeLessThanOrEqual(0.7);
     expect(top.confidenceReason).toMatch(/key log/);
     expect(top.frames).toContain(14); // the server's encrypted alert
+    // Frames 15 and 16 are the client's, after the alert: not counted in the exchange the server ended.
+    expect(top.explanation).toContain('a short CredSSP exchange (2 client and 1 server encrypted records) ended with the server: it sent an encrypted alert in frame 14; the client sent 2 more records after it (frames 15, 16)');
     // The self-signed certificate was not what stopped it: the client went on into CredSSP.
     expect(c.findings.map((f) => f.cause)).not.toContain('cert_untrusted');
   });
