@@ -61,3 +61,15 @@ describe('remediation steps and the certificate', () => {
     expect(top.remediation.some((s) => update.test(s))).toBe(true);
   });
 });
+
+describe('what the capture is said to hold', () => {
+  it('a reset to the SYN with nothing to compare its TTL with: the capture is not said to hold no other packet from the host (only RDP ports are read)', async () => {
+    const { scenarios } = await import('./scenarios.js');
+    const s = scenarios().find((x) => x.name === 'RST, nothing to compare the TTL with')!;
+    const top = diagnoseConnection(s.conn, s.input)[0]!;
+    expect(top.cause).toBe('port_not_listening');
+    expect(top.confidenceReason).not.toMatch(/No other packet/);
+    expect(top.confidenceReason).toContain(`No SYN/ACK from ${s.conn.flow.server.ip} to a connection on an RDP port is in the capture (connections to other ports are not read)`);
+    expect(top.confidenceReason).toContain(`ip.src==${s.conn.flow.server.ip} && tcp.flags.syn==1 && tcp.flags.ack==1`);
+  });
+});

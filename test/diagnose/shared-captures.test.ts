@@ -87,6 +87,11 @@ describe.skipIf(!present)(`honest diagnoses on ${SHARED}`, () => {
     expect(top.cause, shown(c)).toBe('port_not_listening');
     expect(top.confidence).toBeGreaterThanOrEqual(LIKELY_CONFIDENCE);
     expect(top.frames).toEqual([17, 18]);
+    // The host answered the scan on 80 and 443 (frames 5 and 7, TTL 64): the capture does hold other
+    // packets from it, only not on an RDP port.
+    expect(top.confidenceReason).not.toMatch(/No other packet/);
+    expect(top.confidenceReason).toContain('No SYN/ACK from 192.168.1.2 to a connection on an RDP port is in the capture');
+    expect(top.confidenceReason).toContain('ip.src==192.168.1.2 && tcp.flags.syn==1 && tcp.flags.ack==1');
   });
 
   it('zeek-zeek/mapi.pcap: the middle of a session only: no cause at all', async () => {
