@@ -378,15 +378,20 @@ export function serverOwnTtl(conn: ConnectionRecord, input: DiagnosisInput): Ser
 }
 
 /**
- * The cause's steps, less those for a server stack the capture rules out: a host whose SYN/ACK
- * left with the initial TTL 128 is Windows (Linux, and so xrdp, starts at 64), so the xrdp.ini step
- * does not apply to it.
+ * The cause's steps for the server stack the capture shows: a host whose SYN/ACK left with the
+ * initial TTL 128 is Windows, so the xrdp.ini step does not apply to it; one that starts at 64 is
+ * Linux (where xrdp runs), so that step comes first, the Windows policy kept after it (a Linux
+ * proxy or load balancer may stand in front of a Windows host).
  */
 export function stepsForServer(cause: CauseId, conn: ConnectionRecord, input: DiagnosisInput): readonly StepId[] {
   const steps = causeSteps(cause);
   if (!steps.includes('xrdpSecurityLayer')) return steps;
   const t = serverOwnTtl(conn, input);
-  return t !== null && initialTtl(t.ttl) === 128 ? steps.filter((s) => s !== 'xrdpSecurityLayer') : steps;
+  if (t === null) return steps;
+  const initial = initialTtl(t.ttl);
+  if (initial === 128) return steps.filter((s) => s !== 'xrdpSecurityLayer');
+  if (initial === 64) return ['xrdpSecurityLayer', ...steps.filter((s) => s !== 'xrdpSecurityLayer')];
+  return steps;
 }
 
 /** A connection whose SYN-ACK was seen, with the server's TTL. */

@@ -29,16 +29,29 @@ describe('remediation steps and the server stack', () => {
     expect(top.remediation[0]).toMatch(/gpedit\.msc/);
   });
 
-  it('a Linux host (TTL 64): the xrdp.ini step stays', () => {
+  it('a Linux host (TTL 64, where xrdp runs): the xrdp.ini step comes first, the Windows policy after it', () => {
     const c = refused(61);
     const top = diagnoseConnection(c, input([c]))[0]!;
-    expect(top.remediation.some((s) => xrdp.test(s))).toBe(true);
+    expect(top.remediation[0]).toMatch(xrdp);
+    expect(top.remediation[1]).toMatch(/gpedit\.msc/);
   });
 
-  it('no SYN/ACK seen: nothing is ruled out', () => {
+  it('no SYN/ACK seen: nothing is ruled out, the catalogue order kept', () => {
     const c = refused(null);
     const top = diagnoseConnection(c, input([c]))[0]!;
-    expect(top.remediation.some((s) => xrdp.test(s))).toBe(true);
+    expect(top.remediation[0]).toMatch(/gpedit\.msc/);
+    expect(top.remediation[1]).toMatch(xrdp);
+  });
+
+  it('fixture security_layer_mismatch_xrdp (xrdp, TTL 63): the xrdp.ini step first', async () => {
+    const { analyze } = await import('../../src/pipeline.js');
+    const path = await import('node:path');
+    const { fileURLToPath } = await import('node:url');
+    const file = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'captures', 'security_layer_mismatch_xrdp.pcap');
+    const r = await analyze([{ kind: 'file', path: file }]);
+    const top = r.connections[0]!.findings[0]!;
+    expect(top.cause).toBe('security_layer_mismatch');
+    expect(top.remediation[0]).toMatch(xrdp);
   });
 });
 
