@@ -100,6 +100,11 @@ export const STEPS = {
     text: 'Once the problem that made TLS fail is fixed, set "Require use of specific security layer for remote (RDP) connections" on the host (gpedit.msc > ... > Remote Desktop Session Host > Security) back to SSL or Negotiate, and not RDP: the RDP layer encrypts with RC4 and does not authenticate the server.',
     seedTerms: ['Require use of specific security layer for remote (RDP) connections'],
   },
+  pathMtu: {
+    text: 'Make full-size packets pass the path: on the client, lower the MTU of the VPN or tunnel interface (`netsh interface ipv4 set subinterface "<name>" mtu=1400 store=persistent`, the name from `netsh interface ipv4 show subinterfaces`), or have the network team let ICMP "fragmentation needed" (type 3 code 4; ICMPv6 "packet too big") through the firewalls on the path, or clamp the TCP MSS on the tunnel\'s router.',
+    seedTerms: [],
+    source: 'field',
+  },
   restartBoth: {
     text: 'Restart both machines (client and host) to clear a hung service or a network glitch.',
     seedTerms: ['Restart Both Machines'],
@@ -412,7 +417,7 @@ const DEFS: Record<CauseId, CauseDef> = {
     short: 'lost: full-size packets dropped (MTU black hole)',
     explanation:
       'A link on the path (often a VPN or tunnel) carries smaller packets than the hosts send, and the ICMP "fragmentation needed" message that would tell them is dropped, so every full-size segment, typically the server\'s certificate, is lost while small ones pass.',
-    steps: ['vpnReconnect', 'testPort', 'restartBoth'],
+    steps: ['pathMtu', 'vpnReconnect'],
     confirm:
       'From the client, `ping -f -l 1472 <host>` fails while `ping -f -l 1200 <host>` works; lowering the MTU of the VPN / client interface (`netsh interface ipv4 set subinterface "<name>" mtu=1400`) makes the connection work.',
     ifUnsure: 'Capture on the server side: full-size segments leave the server but never reach the client; look for ICMP "fragmentation needed" dropped by a firewall.',

@@ -86,3 +86,18 @@ describe('what the capture is said to hold', () => {
     expect(top.confidenceReason).toContain(`ip.src==${s.conn.flow.server.ip} && tcp.flags.syn==1 && tcp.flags.ack==1`);
   });
 });
+
+describe('steps that fit the cause', () => {
+  it('fixture mtu_blackhole: the steps make full-size packets pass (MTU, ICMP fragmentation needed, MSS), not a port test that a SYN passes anyway', async () => {
+    const { analyze } = await import('../../src/pipeline.js');
+    const path = await import('node:path');
+    const { fileURLToPath } = await import('node:url');
+    const file = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'captures', 'mtu_blackhole.pcap');
+    const r = await analyze([{ kind: 'file', path: file }]);
+    const top = r.connections[0]!.findings[0]!;
+    expect(top.cause).toBe('mtu_blackhole');
+    expect(top.remediation[0]).toContain('mtu=1400');
+    expect(top.remediation[0]).toContain('type 3 code 4');
+    expect(top.remediation.join('\n')).not.toMatch(/Test-NetConnection|Restart both machines/);
+  });
+});
