@@ -100,6 +100,11 @@ export const STEPS = {
     text: 'Once the problem that made TLS fail is fixed, set "Require use of specific security layer for remote (RDP) connections" on the host (gpedit.msc > ... > Remote Desktop Session Host > Security) back to SSL or Negotiate, and not RDP: the RDP layer encrypts with RC4 and does not authenticate the server.',
     seedTerms: ['Require use of specific security layer for remote (RDP) connections'],
   },
+  rdLicensing: {
+    text: "On the session host, check its Remote Desktop licensing: RD Licensing Diagnoser (lsdiag.msc) names the licensing mode and the license servers the host uses and what is wrong with them; set both in Server Manager > Remote Desktop Services > Deployment Properties > RD Licensing (or the Group Policy settings \"Use the specified Remote Desktop license servers\" and \"Set the Remote Desktop licensing mode\"), make sure a license server is reachable from the host and has Remote Desktop Services CALs of that mode installed and activated (RD Licensing Manager, licmgr.exe).",
+    seedTerms: [],
+    source: 'microsoft',
+  },
   pathMtu: {
     text: 'Make full-size packets pass the path: on the client, lower the MTU of the VPN or tunnel interface (`netsh interface ipv4 set subinterface "<name>" mtu=1400 store=persistent`, the name from `netsh interface ipv4 show subinterfaces`), or have the network team let ICMP "fragmentation needed" (type 3 code 4; ICMPv6 "packet too big") through the firewalls on the path, or clamp the TCP MSS on the tunnel\'s router.',
     seedTerms: [],
@@ -445,7 +450,7 @@ const DEFS: Record<CauseId, CauseDef> = {
     short: 'ended by the server after authentication',
     explanation:
       'The handshake got past authentication but the server ended the connection: the account may not log on remotely, the session limit is reached, a session is stuck, or licensing failed.',
-    steps: ['stuckSessions', 'restartBoth', 'nlaPolicy'],
+    steps: ['stuckSessions', 'restartBoth', 'nlaPolicy', 'rdLicensing'],
     confirm:
       'On the host, the Microsoft-Windows-TerminalServices-LocalSessionManager/Operational and RemoteConnectionManager logs, the "Allow log on through Remote Desktop Services" right and the Remote Desktop Users group, `qwinsta` for the number of sessions, and the licensing configuration.',
     ifUnsure:

@@ -101,3 +101,18 @@ describe('steps that fit the cause', () => {
     expect(top.remediation.join('\n')).not.toMatch(/Test-NetConnection|Restart both machines/);
   });
 });
+
+describe('steps that fit a licensing error', () => {
+  it('fixture server_denied_license (ERR_NO_LICENSE_SERVER): the RD licensing step, not a restart or a stuck-session reset', async () => {
+    const { analyze } = await import('../../src/pipeline.js');
+    const path = await import('node:path');
+    const { fileURLToPath } = await import('node:url');
+    const file = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'captures', 'server_denied_license.pcap');
+    const r = await analyze([{ kind: 'file', path: file }]);
+    const top = r.connections[0]!.findings[0]!;
+    expect(top.cause).toBe('server_denied');
+    expect(top.explanation).toContain('ERR_NO_LICENSE_SERVER');
+    expect(top.remediation).toHaveLength(1);
+    expect(top.remediation[0]).toContain('RD Licensing Diagnoser (lsdiag.msc)');
+  });
+});
