@@ -116,3 +116,15 @@ describe('steps that fit a licensing error', () => {
     expect(top.remediation[0]).toContain('RD Licensing Diagnoser (lsdiag.msc)');
   });
 });
+
+describe('steps that fit a legacy client', () => {
+  it('Standard RDP Security because the client sent no RDP_NEG_REQ: only "update the client" (the host did not make TLS fail)', async () => {
+    const { scenarios } = await import('./scenarios.js');
+    const s = scenarios().find((x) => x.name === 'a legacy client without RDP_NEG_REQ, Standard RDP Security')!;
+    const top = diagnoseConnection(s.conn, s.input).find((f) => f.cause === 'standard_rdp_security')!;
+    expect(top.remediation).toHaveLength(1);
+    expect(top.remediation[0]).toMatch(/^Update the client/);
+    const neg = scenarios().find((x) => x.name === 'a completed session over Standard RDP Security (RC4)')!;
+    expect(diagnoseConnection(neg.conn, neg.input).find((f) => f.cause === 'standard_rdp_security')!.remediation[0]).toMatch(/^Once the problem that made TLS fail is fixed/);
+  });
+});

@@ -162,6 +162,9 @@ describe.skipIf(!present)(`honest diagnoses on ${SHARED}`, () => {
     expect(w.frames).toEqual([4, 8, 23]);
     expect(w.explanation).toContain('no RDP_NEG_REQ (frame 4)');
     expect(w.filter).toContain('cotp.type == 0x0e');
+    // A Windows XP client (build 2600) that cannot negotiate TLS: updating it is the step, not "once TLS is fixed".
+    expect(w.remediation).toHaveLength(1);
+    expect(w.remediation[0]).toMatch(/^Update the client/);
   });
 
   it('zeek-zeek/rdp-rdpeudp-handshake-{fail,success}.pcap: the completed TCP session says whether its UDP transport was answered', async () => {

@@ -40,6 +40,9 @@ export const standardRdpSecurity: Rule = {
       explanation: `The session worked, over Standard RDP Security: ${how}, and ${cipher}; the server's identity was not verified.`,
       filter: `${convFilter(conn)} && (${legacy ? 'cotp.type == 0x0e' : 'rdp.negReq.selectedProtocol'} || rdp.encryptionMethod || rdp.securityExchangePDU)`,
       summary: 'the session ran over Standard RDP Security (RC4, server not authenticated)',
+      // A client that sent no RDP_NEG_REQ cannot negotiate TLS at all (RDP 5.x and older): nothing
+      // "made TLS fail" on the host, the client is what must change first.
+      steps: legacy ? ['updateClient'] : undefined,
     });
   },
 };
