@@ -23,6 +23,8 @@ export interface FindingParts {
   steps?: readonly StepId[];
   /** Extra sentence appended to the catalogue's confirm text. */
   confirmExtra?: string;
+  /** The connection a capture-wide finding concerns (Finding.connection). */
+  connection?: string;
 }
 
 export function makeFinding(cause: CauseId, p: FindingParts): Finding {
@@ -41,6 +43,7 @@ export function makeFinding(cause: CauseId, p: FindingParts): Finding {
     errorCode: c.errorCode,
     summary: p.summary,
     ...(c.severity === 'warning' ? { severity: 'warning' as const } : {}),
+    ...(p.connection !== undefined ? { connection: p.connection } : {}),
   };
 }
 
