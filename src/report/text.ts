@@ -12,7 +12,7 @@ import { probeFacts, probeTables, textTable } from './probe.js';
 import { escapeControls } from './escape.js';
 import { timeInRange } from '../capture/types.js';
 import { EARLIEST_CAPTURE_TIME } from '../diagnose/facts.js';
-import { CAPTURE_FINDINGS_TITLE, GATEWAYS_TITLE, PROBES_TITLE, checksumNote, gatewayFacts, deathText, eventLabel, fileSetLines, fileSetNote, findingLabel, ladderRows, logonModes, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
+import { CAPTURE_FINDINGS_TITLE, GATEWAYS_TITLE, PROBES_TITLE, checksumNote, gatewayFacts, deathText, eventLabel, fileSetLines, fileSetNote, findingLabel, ladderRows, logonModes, offsetText, outcomeText, partition, percent, rdpeudpText, timeSpan } from './ladder.js';
 import type { Report, ReportedConnection } from './types.js';
 
 export interface TextOptions {
@@ -292,18 +292,6 @@ function oneLine(c: ReportedConnection, many: boolean, paint: Paint): string {
   }
   const outcome = c.outcome === 'completed' ? paint('32', outcomeText(c)) : paint('33', outcomeText(c));
   return `${where(c, many)}: ${outcome} (${parts.join(', ')})`;
-}
-
-/**
- * A UDP side channel reported on its own has no TCP phase to have reached: say how far its
- * RDPEUDP handshake (MS-RDPEUDP 3.1.5.1.1: client SYN, server SYN+ACK) went instead.
- */
-function rdpeudpText(c: ReportedConnection): string {
-  const sc = c.sideChannels[0];
-  if (!sc) return 'RDPEUDP';
-  if (sc.synFrame === null) return sc.answered ? 'RDPEUDP, no SYN seen, the server sent datagrams' : 'RDPEUDP, no SYN seen';
-  if (sc.synAckFrame !== null) return `RDPEUDP SYN in frame ${sc.synFrame}, SYN+ACK in frame ${sc.synAckFrame}`;
-  return sc.answered ? `RDPEUDP SYN in frame ${sc.synFrame}, the server sent datagrams` : `RDPEUDP SYN in frame ${sc.synFrame}, never answered`;
 }
 
 function securityText(c: ReportedConnection): string {

@@ -7,6 +7,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { analyze } from '../../src/pipeline.js';
+import { renderHtml } from '../../src/report/html.js';
+import { renderMarkdown } from '../../src/report/markdown.js';
 import { renderText } from '../../src/report/text.js';
 
 const CAPTURES = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', '..', 'fixtures', 'captures');
@@ -39,6 +41,13 @@ describe('text report: the RDPEUDP side channel', () => {
       const text = renderText(r, { color: false });
       expect(text).toContain('incomplete capture (started late) (RDPEUDP SYN in frame 1, never answered)');
       expect(text).not.toContain('reached tcp');
+      // The markdown and HTML tables and sentences say the same, not the TCP phase "tcp".
+      for (const out of [renderMarkdown(r), renderHtml(r)]) {
+        expect(out).toContain('it shows RDPEUDP SYN in frame 1, never answered. How it ended cannot be told from this capture.');
+        expect(out).not.toContain('it reached tcp');
+      }
+      expect(renderMarkdown(r)).toMatch(/\| RDPEUDP SYN in frame 1, never answered \|/);
+      expect(renderHtml(r)).toContain('<td>RDPEUDP SYN in frame 1, never answered</td>');
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
