@@ -7,6 +7,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { analyze } from '../../src/pipeline.js';
+import { eventLine } from '../../src/report/ecs.js';
 import { renderHtml } from '../../src/report/html.js';
 import { renderMarkdown } from '../../src/report/markdown.js';
 import { renderText } from '../../src/report/text.js';
@@ -48,6 +49,8 @@ describe('text report: the RDPEUDP side channel', () => {
       }
       expect(renderMarkdown(r)).toMatch(/\| RDPEUDP SYN in frame 1, never answered \|/);
       expect(renderHtml(r)).toContain('<td>RDPEUDP SYN in frame 1, never answered</td>');
+      // The sensor's one-line event too.
+      expect(eventLine(r.connections[0]!)).toMatch(/ INCOMPLETE c\d+ \S+ -> \S+:3389 RDPEUDP SYN in frame 1, never answered$/);
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
