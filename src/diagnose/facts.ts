@@ -382,19 +382,15 @@ export function serverOwnTtl(conn: ConnectionRecord, input: DiagnosisInput): Ser
 
 /**
  * The cause's steps for the server stack the capture shows: a host whose SYN/ACK left with the
- * initial TTL 128 is Windows, so the xrdp.ini step does not apply to it; one that starts at 64 is
- * Linux (where xrdp runs), so that step comes first, the Windows policy kept after it (a Linux
- * proxy or load balancer may stand in front of a Windows host).
+ * initial TTL 128 is Windows, so the xrdp.ini step does not apply to it. A host starting at 64
+ * (Linux, where xrdp runs) keeps the catalogue's order: the xrdp step's words ("the same choice")
+ * follow the Windows policy's, and a Linux proxy or load balancer may front a Windows host.
  */
 export function stepsForServer(cause: CauseId, conn: ConnectionRecord, input: DiagnosisInput): readonly StepId[] {
   const steps = causeSteps(cause);
   if (!steps.includes('xrdpSecurityLayer')) return steps;
   const t = serverOwnTtl(conn, input);
-  if (t === null) return steps;
-  const initial = initialTtl(t.ttl);
-  if (initial === 128) return steps.filter((s) => s !== 'xrdpSecurityLayer');
-  if (initial === 64) return ['xrdpSecurityLayer', ...steps.filter((s) => s !== 'xrdpSecurityLayer')];
-  return steps;
+  return t !== null && initialTtl(t.ttl) === 128 ? steps.filter((s) => s !== 'xrdpSecurityLayer') : steps;
 }
 
 /** A connection whose SYN-ACK was seen, with the server's TTL. */
