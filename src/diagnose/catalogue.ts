@@ -85,7 +85,7 @@ export const STEPS = {
     source: 'field',
   },
   nlaPolicy: {
-    text: 'In the same Security folder of gpedit.msc, the policy "Require user authentication for remote connections by using Network Level Authentication" decides whether NLA is required; make client and host agree, and disable it only as a temporary test to see whether the handshake then gets through.',
+    text: 'On the host, in gpedit.msc > Computer Configuration > Administrative Templates > Windows Components > Remote Desktop Services > Remote Desktop Session Host > Security, the policy "Require user authentication for remote connections by using Network Level Authentication" decides whether NLA is required; make client and host agree, and disable it only as a temporary test to see whether the handshake then gets through.',
     seedTerms: ['Require user authentication for remote connections by using Network Level Authentication'],
   },
   updateClient: {
