@@ -73,6 +73,7 @@ describe.skipIf(!existsSync(cap('gateway_cert_expired.pcap')))("the RD Gateway's
       const f = r.captureFindings[0]!;
       expect(f.confidence).toBe(c.confidence);
       expect(f.explanation).toMatch(/^On connection g1 from 192\.168\.10\.25 to the RD Gateway 10\.20\.0\.42:443 \("rdg\.corp\.example"\), /);
+      expect(f.connection).toBe('g1');
       expect(f.explanation).toMatch(c.explanation);
       expect(f.filter.startsWith(conv(c.port))).toBe(true);
       const steps = f.remediation.join('\n');

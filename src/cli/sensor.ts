@@ -277,7 +277,7 @@ export class Sensor {
     // HTTPS that only could be a gateway's is everywhere on a network: no event for it.
     if (note === undefined || note.evidence === 'possible') return;
     const named = new Set(notes.filter((n) => n.evidence !== 'possible').flatMap((n) => n.connections));
-    const mine = (f: { explanation: string }): boolean => f.explanation.startsWith(`On connection ${s.id} `);
+    const mine = (f: { connection?: string }): boolean => f.connection === s.id;
     const findings = [...gatewayFindings(input), ...gatewayCertFindings(input, named)].filter(mine);
     const ev = ecsGatewayEvent(s, note, findings, this.observer);
     this.gatewayEvents++;

@@ -85,7 +85,7 @@ export const STEPS = {
     source: 'field',
   },
   nlaPolicy: {
-    text: 'In the same Security folder of gpedit.msc, the policy "Require user authentication for remote connections by using Network Level Authentication" decides whether NLA is required; make client and host agree, and disable it only as a temporary test to see whether the handshake then gets through.',
+    text: 'On the host, in gpedit.msc > Computer Configuration > Administrative Templates > Windows Components > Remote Desktop Services > Remote Desktop Session Host > Security, the policy "Require user authentication for remote connections by using Network Level Authentication" decides whether NLA is required; make client and host agree, and disable it only as a temporary test to see whether the handshake then gets through.',
     seedTerms: ['Require user authentication for remote connections by using Network Level Authentication'],
   },
   updateClient: {
@@ -99,6 +99,16 @@ export const STEPS = {
   tlsSecurityLayer: {
     text: 'Once the problem that made TLS fail is fixed, set "Require use of specific security layer for remote (RDP) connections" on the host (gpedit.msc > ... > Remote Desktop Session Host > Security) back to SSL or Negotiate, and not RDP: the RDP layer encrypts with RC4 and does not authenticate the server.',
     seedTerms: ['Require use of specific security layer for remote (RDP) connections'],
+  },
+  rdLicensing: {
+    text: "On the session host, check its Remote Desktop licensing: RD Licensing Diagnoser (lsdiag.msc) names the licensing mode and the license servers the host uses and what is wrong with them; set both in Server Manager > Remote Desktop Services > Deployment Properties > RD Licensing (or the Group Policy settings \"Use the specified Remote Desktop license servers\" and \"Set the Remote Desktop licensing mode\"), make sure a license server is reachable from the host and has Remote Desktop Services CALs of that mode installed and activated (RD Licensing Manager, licmgr.exe).",
+    seedTerms: [],
+    source: 'microsoft',
+  },
+  pathMtu: {
+    text: 'Make full-size packets pass the path: on the client, lower the MTU of the VPN or tunnel interface (`netsh interface ipv4 set subinterface "<name>" mtu=1400 store=persistent`, the name from `netsh interface ipv4 show subinterfaces`), or have the network team let ICMP "fragmentation needed" (type 3 code 4; ICMPv6 "packet too big") through the firewalls on the path, or clamp the TCP MSS on the tunnel\'s router.',
+    seedTerms: [],
+    source: 'field',
   },
   restartBoth: {
     text: 'Restart both machines (client and host) to clear a hung service or a network glitch.',
@@ -236,7 +246,7 @@ const DEFS: Record<CauseId, CauseDef> = {
     errorCode:
       'Usually not: mstsc shows a certificate warning that the user can accept; only when the warning is declined or a policy refuses the certificate does the client close the connection, and mstsc then reports the cancelled connection rather than a network error. Clients embedded in other tools may report it as a generic 0x904.',
     signals:
-      "The certificate is read from the TLS 1.2 (or older) handshake: in date, and self-signed or issued by a name not in the chain the server sent. A client alert unknown_ca is near proof (93%); bad_certificate / certificate_unknown 75%. A client that finishes the TLS handshake and then closes (FIN, reset or an encrypted alert, no application data) has judged the certificate: 60% (self-signed) or 55% (unknown issuer), since the capture cannot show the user's answer to mstsc's prompt. This holds whatever protocol the server selected: mstsc and FreeRDP offer PROTOCOL_SSL next to HYBRID, so a server selecting SSL for a client that offered HYBRID is a normal choice, not an NLA mismatch (a client requiring NLA leaves at the Connection Confirm, before any ClientHello). A client stopping inside CredSSP before its credentials is 45%, lower again because an authentication error looks the same from outside.",
+      "The certificate is read from the TLS 1.2 (or older) handshake: in date, and self-signed or issued by a name not in the chain the server sent. A client alert unknown_ca is near proof (93%); bad_certificate / certificate_unknown 75%. A client that finishes the TLS handshake and then closes (FIN, reset or an encrypted alert, no application data) has judged the certificate: 60% (self-signed) or 55% (unknown issuer), since the capture cannot show the user's answer to mstsc's prompt. When the server selected NLA (HYBRID or HYBRID_EX) and the client left before its first CredSSP message, 45% (self-signed) or 40% (unknown issuer): mstsc goes on into CredSSP before it judges the certificate, so such a client checked it at once (FreeRDP-based clients, a client-side policy) or only fetched it (a scanner or a monitoring probe). This holds whatever protocol the server selected: mstsc and FreeRDP offer PROTOCOL_SSL next to HYBRID, so a server selecting SSL for a client that offered HYBRID is a normal choice, not an NLA mismatch (a client requiring NLA leaves at the Connection Confirm, before any ClientHello). A client stopping inside CredSSP before its credentials is 45%, lower again because an authentication error looks the same from outside.",
   },
   cert_rejected: {
     title: 'The client refused the server certificate for a reason the capture cannot show',
@@ -412,7 +422,7 @@ const DEFS: Record<CauseId, CauseDef> = {
     short: 'lost: full-size packets dropped (MTU black hole)',
     explanation:
       'A link on the path (often a VPN or tunnel) carries smaller packets than the hosts send, and the ICMP "fragmentation needed" message that would tell them is dropped, so every full-size segment, typically the server\'s certificate, is lost while small ones pass.',
-    steps: ['vpnReconnect', 'testPort', 'restartBoth'],
+    steps: ['pathMtu', 'vpnReconnect'],
     confirm:
       'From the client, `ping -f -l 1472 <host>` fails while `ping -f -l 1200 <host>` works; lowering the MTU of the VPN / client interface (`netsh interface ipv4 set subinterface "<name>" mtu=1400`) makes the connection work.',
     ifUnsure: 'Capture on the server side: full-size segments leave the server but never reach the client; look for ICMP "fragmentation needed" dropped by a firewall.',
@@ -440,7 +450,7 @@ const DEFS: Record<CauseId, CauseDef> = {
     short: 'ended by the server after authentication',
     explanation:
       'The handshake got past authentication but the server ended the connection: the account may not log on remotely, the session limit is reached, a session is stuck, or licensing failed.',
-    steps: ['stuckSessions', 'restartBoth', 'nlaPolicy'],
+    steps: ['stuckSessions', 'restartBoth', 'nlaPolicy', 'rdLicensing'],
     confirm:
       'On the host, the Microsoft-Windows-TerminalServices-LocalSessionManager/Operational and RemoteConnectionManager logs, the "Allow log on through Remote Desktop Services" right and the Remote Desktop Users group, `qwinsta` for the number of sessions, and the licensing configuration.',
     ifUnsure:

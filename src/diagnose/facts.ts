@@ -23,6 +23,8 @@ export interface FindingParts {
   steps?: readonly StepId[];
   /** Extra sentence appended to the catalogue's confirm text. */
   confirmExtra?: string;
+  /** The connection a capture-wide finding concerns (Finding.connection). */
+  connection?: string;
 }
 
 export function makeFinding(cause: CauseId, p: FindingParts): Finding {
@@ -41,6 +43,7 @@ export function makeFinding(cause: CauseId, p: FindingParts): Finding {
     errorCode: c.errorCode,
     summary: p.summary,
     ...(c.severity === 'warning' ? { severity: 'warning' as const } : {}),
+    ...(p.connection !== undefined ? { connection: p.connection } : {}),
   };
 }
 
@@ -375,6 +378,19 @@ export function serverOwnTtl(conn: ConnectionRecord, input: DiagnosisInput): Ser
   if (o === null) return null;
   const t = o.flow.tcp!;
   return { ttl: t.ttl[1]!, connectionId: o.id, frame: t.synAckFrames[0] ?? null };
+}
+
+/**
+ * The cause's steps for the server stack the capture shows: a host whose SYN/ACK left with the
+ * initial TTL 128 is Windows, so the xrdp.ini step does not apply to it. A host starting at 64
+ * (Linux, where xrdp runs) keeps the catalogue's order: the xrdp step's words ("the same choice")
+ * follow the Windows policy's, and a Linux proxy or load balancer may front a Windows host.
+ */
+export function stepsForServer(cause: CauseId, conn: ConnectionRecord, input: DiagnosisInput): readonly StepId[] {
+  const steps = causeSteps(cause);
+  if (!steps.includes('xrdpSecurityLayer')) return steps;
+  const t = serverOwnTtl(conn, input);
+  return t !== null && initialTtl(t.ttl) === 128 ? steps.filter((s) => s !== 'xrdpSecurityLayer') : steps;
 }
 
 /** A connection whose SYN-ACK was seen, with the server's TTL. */

@@ -95,6 +95,7 @@ function certFindings(g: GatewaySighting, files: readonly string[]): Finding[] {
             ? "The capture's clock is taken as the true time of the connection."
             : "The capture's clock is taken as the true time of the connection; a certificate from the future most often means a wrong clock on the client or the gateway, not a bad certificate.",
           frames: [certFrame, endFrame],
+          connection: g.id,
           explanation: `On ${who}, the gateway's certificate "${cert.subject}" (frame ${certFrame ?? '?'}) ${
             expired ? `expired on ${isoDate(dates.date)} (notAfter ${cert.notAfter})` : `is not valid before ${isoDate(dates.date)} (notBefore ${cert.notBefore})`
           } and the connection was made on ${isoDateTime(g.start)}; ${end}.`,
@@ -119,6 +120,7 @@ function certFindings(g: GatewaySighting, files: readonly string[]): Finding[] {
               : `The client left right after the handshake without a request, as mstsc does when it cannot verify the gateway; a client that has the issuer's root${trust === 'unknown_issuer' ? ' and intermediate' : ''} would trust it, and the capture cannot show the client's store.`,
           frames: [certFrame, endFrame],
           explanation: `On ${who}, the gateway's certificate "${cert.subject}" (frame ${certFrame ?? '?'}) is in date but ${what}; ${end}.`,
+          connection: g.id,
           filter,
           summary: trust === 'self_signed' ? "the client did not trust the RD Gateway's self-signed certificate" : "the client did not trust the issuer of the RD Gateway's certificate",
         }),
@@ -139,6 +141,7 @@ function certFindings(g: GatewaySighting, files: readonly string[]): Finding[] {
           confidenceReason: reasons.join(' '),
           frames: [t.clientHelloFrame, certFrame, endFrame],
           explanation: `On ${who}, the client asked for "${sni}" (SNI, frame ${t.clientHelloFrame}), but the gateway's certificate (frame ${certFrame ?? '?'}) names only ${names.map((n) => `"${n}"`).join(', ')}; ${end}.`,
+          connection: g.id,
           filter,
           summary: `the RD Gateway's certificate names ${names.join(', ')}, not ${sni}`,
         }),

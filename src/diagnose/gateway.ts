@@ -251,10 +251,15 @@ function shown(g: GatewaySighting): string {
   const parts: string[] = [`connection ${g.id}: ClientHello in frame ${t.clientHelloFrame}${t.sni !== null ? ` (SNI ${JSON.stringify(t.sni)})` : ''}`];
   const alert = t.alerts.find((a) => a.description !== 'close_notify');
   if (alert !== undefined) parts.push(`the ${alert.by} ended the TLS handshake with alert ${alert.description} (frame ${alert.frame})`);
-  else if (t.serverHelloFrame === null) parts.push('no ServerHello followed');
+  // The gateway may have answered with bytes that are not a readable ServerHello (RFC 5246 7.4.1.3):
+  // "no ServerHello followed" would then be contradicted by the frame Wireshark shows.
+  else if (t.serverHelloFrame === null) parts.push(g.bytes.server > 0 ? `the gateway answered (${g.bytes.server} bytes) but with no ServerHello that could be read` : 'no ServerHello followed');
   else if (t.firstAppData.client !== null && t.firstAppData.server !== null) {
     parts.push(`${t.version ?? 'TLS'} handshake completed, then ${secondsText(Math.max(0, g.end - g.start))} of encrypted data (${kb(g.bytes.client)} from the client, ${kb(g.bytes.server)} from the gateway)`);
-  } else parts.push(`${t.version ?? 'TLS'} handshake started (ServerHello in frame ${t.serverHelloFrame}) but no encrypted data followed from both sides`);
+  } else {
+    const only = t.firstAppData.client !== null ? 'only the client' : t.firstAppData.server !== null ? 'only the gateway' : null;
+    parts.push(`${t.version ?? 'TLS'} handshake started (ServerHello in frame ${t.serverHelloFrame}) but ${only !== null ? `${only} sent encrypted data after it` : 'no encrypted data followed from either side'}`);
+  }
   const pair = pairs.get(g.id);
   if (t.plain !== null && t.plain.channel != null && pair !== undefined) {
     parts.push(`the legacy HTTP transport's ${t.plain.channel === 'in' ? 'IN channel (RDG_IN_DATA: the client\'s packets)' : 'OUT channel (RDG_OUT_DATA: the gateway\'s packets)'}, paired with connection ${pair} by its RDG-Connection-Id`);
@@ -462,6 +467,7 @@ function sightingFindings(g: SightingLike, input: DiagnosisInput, which: 'all' |
             : 'No request authenticating with NTLM or Negotiate followed the failed KDC proxy request in the decrypted bytes, so the fallback is inferred.',
           frames: [kdc.requestFrame, kdc.responseFrame],
           explanation: `On ${who}, the gateway's KDC proxy answered ${kdc.method ?? 'a request'} ${kdc.target}${kdc.version === 'HTTP/2' ? ' over HTTP/2' : ''} with ${kdc.status}${kdc.reason !== null && kdc.reason !== '' ? ` ${JSON.stringify(kdc.reason)}` : ''} (frame ${kdc.responseFrame}): Kerberos through the gateway failed and the client fell back to NTLM; ${after}.`,
+          connection: g.id,
           filter: framesFilter(conv, [kdc.requestFrame, kdc.responseFrame]),
           summary: `the RD Gateway's KDC proxy answered ${kdc.status}, so the client fell back to NTLM`,
         }),
@@ -484,6 +490,7 @@ function sightingFindings(g: SightingLike, input: DiagnosisInput, which: 'all' |
             confidenceReason: "The result code is the gateway's own; which RD RAP (or missing one) refused the target is in the gateway's configuration, not the capture.",
             frames: [...create, k.frame],
             explanation: `On ${who}, the gateway's resource authorization policy (RD RAP) refused the tunnel to ${target}: CHANNEL_CREATE (frame ${p.target?.frame ?? '?'}) was answered by CHANNEL_RESPONSE ${code} (frame ${k.frame}).`,
+            connection: g.id,
             filter: framesFilter(conv, [...create, k.frame]),
             // The connection's own finding: its headline names the target already.
             summary: which === 'refusal' ? "the RD Gateway's resource authorization policy (RD RAP) does not allow that target" : `the RD Gateway's resource authorization policy (RD RAP) refused the target ${target}`,
@@ -496,6 +503,7 @@ function sightingFindings(g: SightingLike, input: DiagnosisInput, which: 'all' |
             confidenceReason: "The gateway says its connection to the target failed; why (name resolution, a firewall, the target down) is on the gateway's side of the network, not in this capture.",
             frames: [...create, k.frame],
             explanation: `On ${who}, the gateway could not reach ${target}: CHANNEL_CREATE (frame ${p.target?.frame ?? '?'}) was answered by CHANNEL_RESPONSE ${code} (frame ${k.frame}).`,
+            connection: g.id,
             filter: framesFilter(conv, [...create, k.frame]),
             summary: which === 'refusal' ? 'the RD Gateway could not reach that target' : `the RD Gateway could not reach ${target}`,
           }),
@@ -507,6 +515,7 @@ function sightingFindings(g: SightingLike, input: DiagnosisInput, which: 'all' |
             confidenceReason: "The gateway's result code names the refusal but not its configuration's reason.",
             frames: [k.frame],
             explanation: `On ${who}, the gateway answered with ${k.type.replace(/_/g, ' ').toUpperCase()} ${code} (frame ${k.frame}).`,
+            connection: g.id,
             filter: framesFilter(conv, [k.frame]),
             summary: `the RD Gateway refused the connection (${code})`,
           }),
@@ -532,6 +541,7 @@ function sightingFindings(g: SightingLike, input: DiagnosisInput, which: 'all' |
             : 'The request the gateway refused carried no credentials: the client may have stopped before answering the challenge (the user cancelled the prompt).',
           frames: [last.requestFrame, last.responseFrame],
           explanation: `On ${who}, the gateway answered ${what}${authenticated ? ` (carrying the client's ${last.authorization} credentials)` : ''} with 401${reason !== null ? ` ${JSON.stringify(reason)}` : ''}${last.challenges.length > 0 ? ` offering ${last.challenges.join(', ')}` : ''} (frame ${last.responseFrame}): it did not accept the user, and no tunnel to the target was opened.`,
+          connection: g.id,
           filter: framesFilter(conv, [last.requestFrame, last.responseFrame]),
           summary: `the RD Gateway refused the user's authentication (401${reason !== null ? ` ${JSON.stringify(reason)}` : ''})`,
         }),
@@ -548,6 +558,7 @@ function sightingFindings(g: SightingLike, input: DiagnosisInput, which: 'all' |
             confidenceReason: "The HTTP status names the refusal, not the gateway's reason for it (the IIS log's sub-status does).",
             frames: [bad.requestFrame, bad.responseFrame],
             explanation: `On ${who}, the gateway refused ${what} with ${bad.status}${bad.reason !== null && bad.reason !== '' ? ` ${JSON.stringify(bad.reason)}` : ''} (frame ${bad.responseFrame}).`,
+            connection: g.id,
             filter: framesFilter(conv, [bad.requestFrame, bad.responseFrame]),
             summary: `the RD Gateway refused the connection with HTTP ${bad.status}`,
           }),

@@ -91,6 +91,11 @@ export interface Finding {
    * the remediation (this finding's remediation is empty).
    */
   consequenceOf?: string;
+  /**
+   * The connection a capture-wide finding concerns (an RD Gateway connection "gN"), when it concerns
+   * one: consumers (the sensor) attribute it by this id, not by the wording of the explanation.
+   */
+  connection?: string;
 }
 
 /** What the rules read: every connection of the run, plus capture-wide facts. */

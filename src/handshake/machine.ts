@@ -782,6 +782,17 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
     if (this.conflicts !== null) {
       for (const c of this.conflicts) if (c !== null && c.count > 1) c.warning.message += ` (${c.count} such overlaps in all)`;
     }
+    // The flow table followed the connection from the client's X.224 Connection Request on (a
+    // connection on another port, adopted when the request showed it was RDP): what came before it
+    // is not in the report.
+    const skipped = facts.skippedPrefix;
+    if (skipped[0] > 0) {
+      this.warn(
+        this.x224.requestFrame,
+        null,
+        `the connection was followed from the client's X.224 Connection Request on: the ${skipped[0]} bytes the client${skipped[1] > 0 ? ` and the ${skipped[1]} bytes the server` : ''} sent before it (a proxy exchange such as SOCKS or HTTP CONNECT) were not kept, so ${endpointText(facts.server)} is the proxy's address and the RDP host is behind it; the packet counts start at that request`,
+      );
+    }
     if (reason === 'evicted') this.warn(null, null, 'the flow table evicted this flow before it ended (too many flows)');
     if (this.droppedEvents > 0) this.warn(null, null, `${this.droppedEvents} timeline events were omitted (the first ${TIMELINE_HEAD} and the last ${TIMELINE_TAIL} are kept)`);
     if (this.droppedWarnings > 0) this.warnings.push({ frame: null, offset: null, message: `${this.droppedWarnings} more warnings were not kept` });

@@ -75,6 +75,9 @@ export class UdpMachine implements StreamConsumer {
     if (sc.synFrame !== null && facts.packets[1] > 0) sc.answered = true;
     if (this.opts.onRecord === null) return;
     const first = sc.synFrame ?? facts.firstFrame;
+    // The warning's frame shows what its sentence says: the server's SYN+ACK when it answered the
+    // handshake (MS-RDPEUDP 3.1.5.1.1), else the client's SYN or its first datagram.
+    const shown = sc.answered && sc.synAckFrame !== null ? sc.synAckFrame : first;
     this.opts.onRecord({
       id: this.opts.id,
       transport: 'udp',
@@ -102,7 +105,7 @@ export class UdpMachine implements StreamConsumer {
       flow: facts,
       warnings: [
         {
-          frame: first,
+          frame: shown,
           offset: null,
           message: `UDP side channel (MS-RDPEUDP) without its TCP connection in the capture: that connection began before the capture, or the capture filter left it out; ${
             sc.answered

@@ -9,7 +9,7 @@ import type { GatewayNote } from '../diagnose/gateway.js';
 import type { Finding } from '../diagnose/types.js';
 import type { GatewaySighting } from '../handshake/gateway-watch.js';
 import type { CertificateInfo } from '../handshake/types.js';
-import { deathText } from './ladder.js';
+import { deathText, rdpeudpText } from './ladder.js';
 import { LOGON_MODES } from '../rdp/codes.js';
 
 /** The ECS version the field names follow. */
@@ -246,7 +246,9 @@ export function eventLine(c: ReportedConnection): string {
   const where =
     c.outcome === 'failed' && c.died
       ? `in ${c.died.phase} (${c.died.how.replace(/_/g, ' ')} by ${c.died.by}${c.died.frame !== null ? `, frame ${c.died.frame}` : ''})`
-      : `reached ${c.reached}`;
+      : c.transport === 'udp'
+        ? rdpeudpText(c)
+        : `reached ${c.reached}`;
   const cause = top ? `: ${top.cause} ${Math.round(top.confidence * 100)}%: ${oneLine(top.summary ?? CATALOGUE[top.cause].title)}` : '';
   return `${iso(c.end)} ${state} ${c.id} ${c.client} -> ${c.server} ${where}${cause}`;
 }

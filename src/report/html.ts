@@ -8,7 +8,7 @@ import { narrowingText } from '../net/narrow.js';
 import { zonedCaptureSpan } from './time.js';
 import { escapeHtml as h } from './escape.js';
 import { probeFacts, probeTables } from './probe.js';
-import { CAPTURE_FINDINGS_TITLE, GATEWAYS_TITLE, PROBES_TITLE, deathText, gatewayFacts, eventLabel, checksumNote, fileSetLines, fileSetNote, findingLabel, findingTag, logonModes, offsetText, outcomeText, partition, percent, timeOffset, timeSpan } from './ladder.js';
+import { CAPTURE_FINDINGS_TITLE, GATEWAYS_TITLE, PROBES_TITLE, deathText, gatewayFacts, eventLabel, checksumNote, fileSetLines, fileSetNote, findingLabel, findingTag, logonModes, offsetText, outcomeText, partition, percent, reachedClause, reachedText, timeOffset, timeSpan } from './ladder.js';
 import { ladderSvg } from './svg.js';
 import type { Finding } from '../diagnose/types.js';
 import type { Report, ReportedConnection } from './types.js';
@@ -216,7 +216,7 @@ function attemptsTable(report: Report): string[] {
     const f = c.findings[0];
     const id = c.outcome === 'completed' && c.findings.length === 0 ? h(c.id) : `<a href="#${anchor(c)}">${h(c.id)}</a>`;
     out.push(
-      `<tr><td>${id}</td><td>${h(c.client)}</td><td>${h(c.server)}</td><td class="${outcomeClass(c)}">${h(outcomeText(c))}</td><td>${h(c.reached)}</td>` +
+      `<tr><td>${id}</td><td>${h(c.client)}</td><td>${h(c.server)}</td><td class="${outcomeClass(c)}">${h(outcomeText(c))}</td><td>${h(reachedText(c))}</td>` +
         `<td>${f ? h(findingTag(f)) : ''}</td><td>${f ? percent(f.confidence) : ''}</td>${many ? `<td>${h(c.file)}</td>` : ''}` +
         `<td>${c.evidenceFile ? `<a href="${href(c.evidenceFile)}">${h(c.evidenceFile)}</a>` : ''}</td></tr>`,
     );
@@ -247,7 +247,7 @@ function incompleteSection(c: ReportedConnection): string[] {
   return [
     `<section class="conn" id="${anchor(c)}">`,
     `<h2>${h(c.id)}: ${h(c.client)} → ${h(c.server)} <span class="incomplete">${h(outcomeText(c))}</span></h2>`,
-    `<p>The capture ${c.incompleteReason === 'started_late' ? 'started after this attempt began' : 'ended before this attempt finished'}; it reached ${h(c.reached)}. How it ended cannot be told from this capture.</p>`,
+    `<p>The capture ${c.incompleteReason === 'started_late' ? 'started after this attempt began' : 'ended before this attempt finished'}; ${h(reachedClause(c))}. How it ended cannot be told from this capture.</p>`,
     ...(f ? [`<p><strong>Possible cause:</strong> ${h(f.cause)} (${percent(f.confidence)}): ${longText(f.explanation)}</p>`] : []),
     ...c.warnings.map((w) => `<p class="muted">Warning: ${h(w.message)}${w.frame !== null ? ` (frame ${w.frame})` : ''}</p>`),
     ...timelineTable(c),

@@ -201,6 +201,28 @@ export function logonModes(c: ReportedConnection): string[] {
   return LOGON_MODES.filter((x) => m[x.key]).map((x) => `${x.name} (${x.words})${s === null ? '' : s[x.key] ? '' : ', not offered by the server\'s RDP_NEG_RSP'}`);
 }
 
+/**
+ * A UDP side channel reported on its own has no TCP phase to have reached: say how far its
+ * RDPEUDP handshake (MS-RDPEUDP 3.1.5.1.1: client SYN, server SYN+ACK) went instead.
+ */
+export function rdpeudpText(c: ReportedConnection): string {
+  const sc = c.sideChannels[0];
+  if (!sc) return 'RDPEUDP';
+  if (sc.synFrame === null) return sc.answered ? 'RDPEUDP, no SYN seen, the server sent datagrams' : 'RDPEUDP, no SYN seen';
+  if (sc.synAckFrame !== null) return `RDPEUDP SYN in frame ${sc.synFrame}, SYN+ACK in frame ${sc.synAckFrame}`;
+  return sc.answered ? `RDPEUDP SYN in frame ${sc.synFrame}, the server sent datagrams` : `RDPEUDP SYN in frame ${sc.synFrame}, never answered`;
+}
+
+/** What a connection reached, for a table cell: the phase, or for a UDP flow of its own its RDPEUDP handshake. */
+export function reachedText(c: ReportedConnection): string {
+  return c.transport === 'udp' ? rdpeudpText(c) : c.reached;
+}
+
+/** The clause "it reached <phase>" of an incomplete connection's sentence (a UDP flow: what its RDPEUDP handshake shows). */
+export function reachedClause(c: ReportedConnection): string {
+  return c.transport === 'udp' ? `it shows ${rdpeudpText(c)}` : `it reached ${c.reached}`;
+}
+
 /** One line per connection: the outcome in words (with the logon mode the client asked for, if any). */
 export function outcomeText(c: ReportedConnection): string {
   const mode = logonModeWords(c.negotiation?.logonMode);

@@ -8,7 +8,7 @@ import { narrowingText } from '../net/narrow.js';
 import { zonedCaptureSpan } from './time.js';
 import { probeFacts, probeTables } from './probe.js';
 import { escapeMarkdown as md, markdownCode as code } from './escape.js';
-import { CAPTURE_FINDINGS_TITLE, GATEWAYS_TITLE, PROBES_TITLE, deathText, checksumNote, gatewayFacts, fileSetLines, fileSetNote, findingLabel, findingTag, ladderRows, logonModes, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
+import { CAPTURE_FINDINGS_TITLE, GATEWAYS_TITLE, PROBES_TITLE, deathText, checksumNote, gatewayFacts, fileSetLines, fileSetNote, findingLabel, findingTag, ladderRows, logonModes, offsetText, outcomeText, partition, percent, reachedClause, reachedText, timeSpan } from './ladder.js';
 import type { Finding } from '../diagnose/types.js';
 import type { Report, ReportedConnection } from './types.js';
 
@@ -122,7 +122,7 @@ export function writeMarkdown(report: Report, write: (piece: string) => void, op
             md(c.client),
             md(c.server),
             md(outcomeText(c)),
-            md(c.reached),
+            md(reachedText(c)),
             f ? code(findingTag(f)) : '',
             f ? percent(f.confidence) : '',
             ...(many ? [md(c.file)] : []),
@@ -204,7 +204,7 @@ function linkTarget(p: string): string {
 function incompleteSection(c: ReportedConnection): string[] {
   const out: string[] = [`## ${title(c)}`, ''];
   out.push(
-    `The capture ${c.incompleteReason === 'started_late' ? 'started after this attempt began' : 'ended before this attempt finished'}; it reached ${md(c.reached)}. How it ended cannot be told from this capture.`,
+    `The capture ${c.incompleteReason === 'started_late' ? 'started after this attempt began' : 'ended before this attempt finished'}; ${md(reachedClause(c))}. How it ended cannot be told from this capture.`,
     '',
   );
   const f = c.findings[0];

@@ -12,7 +12,7 @@ import { probeFacts, probeTables, textTable } from './probe.js';
 import { escapeControls } from './escape.js';
 import { timeInRange } from '../capture/types.js';
 import { EARLIEST_CAPTURE_TIME } from '../diagnose/facts.js';
-import { CAPTURE_FINDINGS_TITLE, GATEWAYS_TITLE, PROBES_TITLE, checksumNote, gatewayFacts, deathText, eventLabel, fileSetLines, fileSetNote, findingLabel, ladderRows, logonModes, offsetText, outcomeText, partition, percent, timeSpan } from './ladder.js';
+import { CAPTURE_FINDINGS_TITLE, GATEWAYS_TITLE, PROBES_TITLE, checksumNote, gatewayFacts, deathText, eventLabel, fileSetLines, fileSetNote, findingLabel, ladderRows, logonModes, offsetText, outcomeText, partition, percent, rdpeudpText, timeSpan } from './ladder.js';
 import type { Report, ReportedConnection } from './types.js';
 
 export interface TextOptions {
@@ -260,9 +260,18 @@ function where(c: ReportedConnection, many: boolean): string {
 }
 
 function oneLine(c: ReportedConnection, many: boolean, paint: Paint): string {
-  const parts: string[] = [`reached ${c.reached}`];
+  const parts: string[] = [c.transport === 'udp' ? rdpeudpText(c) : `reached ${c.reached}`];
   const sec = securityText(c);
   if (sec) parts.push(sec);
+  // The RDPEUDP side channel attached to this TCP connection: unanswered, the session stays on TCP.
+  const side = c.transport === 'tcp' ? c.sideChannels.find((x) => x.transport === 'udp') : undefined;
+  if (side) {
+    parts.push(
+      side.answered
+        ? `UDP transport answered${side.synAckFrame !== null ? ` (RDPEUDP SYN+ACK in frame ${side.synAckFrame})` : ''}`
+        : `UDP transport not answered (${side.datagrams.client} datagram${side.datagrams.client === 1 ? '' : 's'}${side.synFrame !== null ? ` from frame ${side.synFrame}` : ''}): the session stayed on TCP`,
+    );
+  }
   const d = c.tls?.decryption;
   if (d) parts.push(d.status === 'decrypted' ? 'TLS decrypted' : `TLS not decrypted (${d.status.replace('_', ' ')})`);
   const rd = c.mcs?.redirection;

@@ -33,7 +33,7 @@ import type { ProbeResult } from './probe.js';
  *      2.3 also: `capture.otherPortFailures` (no RDP attempt: failed TCP attempts to other ports).
  *      2.3 also: `capture.narrowing` (the frames analysed: --host, --server, --from, --to, --filter).
  */
-export const REPORT_SCHEMA_VERSION = '2.3';
+export const REPORT_SCHEMA_VERSION = '2.4';
 
 export interface CaptureFileSummary {
   file: string;

@@ -77,7 +77,7 @@ describe('rdp-autopsy CLI', () => {
     const r = run(['analyze', '--format', 'json', failed]);
     expect(r.code).toBe(1);
     const j = JSON.parse(r.stdout) as { schemaVersion: string; connections: { outcome: string; died: { how: string } }[]; capture: { frames: number } };
-    expect(j.schemaVersion).toBe('2.3');
+    expect(j.schemaVersion).toBe('2.4');
     expect(j.connections[0]!.outcome).toBe('failed');
     expect(j.connections[0]!.died.how).toBe('rst');
     expect(j.capture.frames).toBeGreaterThan(0);

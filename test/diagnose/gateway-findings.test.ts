@@ -108,6 +108,25 @@ describe('gatewayFindings', () => {
     expect([...new Set(causes)].sort()).toEqual(GATEWAY_CAUSE_IDS.filter((c) => !c.startsWith('gateway_cert_')).sort());
   });
 
+  it('each gateway finding names the connection it concerns (Finding.connection), whatever its wording', () => {
+    const target = { host: 'srv', port: 3389, frame: 19 };
+    const found = gatewayFindings(
+      input([
+        sighting('g1', { http: [http({ authorization: 'NTLM' })] }),
+        sighting('g2', { http: [http({ method: 'POST', target: '/KdcProxy', status: 503 })] }),
+        sighting('g3', { http: [http({ status: 101, webSocket: true })], target, packets: [packet({ code: 0x800759da, codeName: 'E_PROXY_RAP_ACCESSDENIED', failed: true })] }),
+        sighting('g4', { http: [http({ status: 101, webSocket: true })], target, packets: [packet({ code: 0x800759dd, codeName: 'E_PROXY_TS_CONNECTFAILED', failed: true })] }),
+        sighting('g5', { http: [http({ status: 403, reason: 'Forbidden' })] }),
+      ]),
+    );
+    expect(found.length).toBeGreaterThanOrEqual(5);
+    for (const f of found) {
+      expect(f.connection, f.explanation).toMatch(/^g[1-5]$/);
+      expect(f.explanation.startsWith(`On connection ${f.connection} `), f.explanation).toBe(true);
+    }
+    expect(new Set(found.map((f) => f.connection))).toEqual(new Set(['g1', 'g2', 'g3', 'g4', 'g5']));
+  });
+
   it("other HTTPS decrypted with the same key log (a browser's 401 or 403) is no gateway refusing anyone: no finding, no refusal", () => {
     const web = [sighting('g1', { http: [http({ method: 'GET', target: '/', authorization: 'Negotiate' })] }), sighting('g2', { http: [http({ method: 'GET', target: '/admin', status: 403, reason: 'Forbidden' })] })];
     expect(gatewayFindings(input(web))).toEqual([]);
@@ -118,6 +137,20 @@ describe('gatewayFindings', () => {
     const g = sighting('g1', {});
     g.tls!.plain = null;
     expect(gatewayFindings(input([g]))).toEqual([]);
+  });
+
+  it("the note says what the cleartext shows: an answer that is no readable ServerHello is not 'no ServerHello'; encrypted data from one side only is said so", () => {
+    const bad = sighting('g1', {});
+    bad.tls = { ...bad.tls!, plain: null, decryption: null, serverHelloFrame: null, version: null, certificateFrame: null, firstAppData: { client: null, server: null }, appRecords: { client: 0, server: 0 } } as GatewaySighting['tls'];
+    bad.bytes = { client: 52, server: 1073 };
+    expect(gatewayNotes(input([bad]))[0]!.text).toContain('ClientHello in frame 4 (SNI "rdg.corp.example"), the gateway answered (1073 bytes) but with no ServerHello that could be read');
+    bad.bytes = { client: 52, server: 0 };
+    expect(gatewayNotes(input([bad]))[0]!.text).toContain('no ServerHello followed');
+    const half = sighting('g2', {});
+    half.tls = { ...half.tls!, plain: null, decryption: null, firstAppData: { client: 8, server: null } } as GatewaySighting['tls'];
+    expect(gatewayNotes(input([half]))[0]!.text).toContain('handshake started (ServerHello in frame 5) but only the client sent encrypted data after it');
+    half.tls!.firstAppData = { client: null, server: null };
+    expect(gatewayNotes(input([half]))[0]!.text).toContain('but no encrypted data followed from either side');
   });
 
   it('capture findings put the warning below a failure even when it is more confident', () => {

@@ -149,7 +149,10 @@ export function scenarios(): Scenario[] {
     );
     out.push(one('self-signed, client alert unknown_ca', 'cert_untrusted', c, { minConfidence: 0.9, frames: [7, 8], mentions: ['self-signed', 'unknown_ca', 'frame 8'] }));
     const f = clientClosedAfterTls();
-    out.push(one('self-signed, client FIN after the handshake', 'cert_untrusted', f, { minConfidence: 0.55, maxConfidence: 0.7, frames: [7, 11], mentions: ['self-signed', 'frame 11'] }));
+    // NLA selected (HYBRID): leaving before the first CredSSP message is not mstsc's prompt, which comes at CredSSP's end.
+    out.push(one('self-signed, NLA selected, client FIN after the handshake before CredSSP', 'cert_untrusted', f, { minConfidence: 0.4, maxConfidence: 0.49, frames: [7, 11], mentions: ['self-signed', 'frame 11', 'before starting NLA'] }));
+    const fSsl = clientClosedAfterTls({ negotiation: makeNegotiation({ selectedProtocol: 0x1, selectedProtocolName: 'SSL' }), security: 'tls' });
+    out.push(one('self-signed, SSL selected, client FIN after the handshake', 'cert_untrusted', fSsl, { minConfidence: 0.55, maxConfidence: 0.7, frames: [7, 11], mentions: ['self-signed', 'frame 11'] }));
   }
   // cert_rejected
   {
@@ -294,6 +297,23 @@ export function scenarios(): Scenario[] {
     out.push(one('TSRequest errorCode STATUS_LOGON_FAILURE', 'nla_failed', v, { minConfidence: 0.9, frames: [11, 14, 15], mentions: ['STATUS_LOGON_FAILURE', '0xC000006D'] }));
     const s = credsspShape('server');
     out.push(one('short encrypted CredSSP exchange, server FIN', 'nla_failed', s, { minConfidence: 0.55, maxConfidence: 0.7, frames: [10, 15], mentions: ['2 client and 2 server', 'frame 15'] }));
+    // The server ends CredSSP with an encrypted alert (frame 14); the client's two records after it
+    // (frames 15, 16) are not part of the exchange it ended.
+    const data = (frame: number, dir: 'c2s' | 's2c', bytes: number) => ({ ...ev(frame, dir, 'Application Data', 'credssp'), detail: `${bytes} bytes` });
+    const alerted = makeRecord({
+      ...credsspShape('server'),
+      died: died({ phase: 'credssp', how: 'encrypted_alert', by: 'server', frame: 14 }),
+      tls: makeTls({ certificates: caChain(), appRecords: { client: 4, server: 1 } }),
+      timeline: [...healthyTimeline(), data(11, 'c2s', 81), data(12, 's2c', 215), data(13, 'c2s', 633), ev(14, 's2c', 'Encrypted Alert', 'credssp'), data(15, 'c2s', 61), data(16, 'c2s', 33)],
+    });
+    out.push(
+      one('short encrypted CredSSP exchange, server encrypted alert, client records after it', 'nla_failed', alerted, {
+        minConfidence: 0.55,
+        maxConfidence: 0.7,
+        frames: [10, 14],
+        mentions: ['(2 client and 1 server encrypted records) ended with the server', 'frame 14; the client sent 2 more records after it (frames 15, 16)'],
+      }),
+    );
     const cl = credsspShape('client');
     cl.died = died({ phase: 'credssp', how: 'encrypted_alert', by: 'client', frame: 15 });
     cl.flow.tcp!.fins.push({ frame: 16, time: T0 + 0.2, dir: 1 });
@@ -466,6 +486,9 @@ export function scenarios(): Scenario[] {
       },
     });
     out.push(one('a completed session over Standard RDP Security (RC4)', 'standard_rdp_security', c, { minConfidence: 1, frames: [5, 7, 12], mentions: ['PROTOCOL_RDP', 'ENCRYPTION_METHOD_128BIT (RC4)', 'Security Exchange (frame 12)'] }));
+    // A legacy client (no RDP_NEG_REQ, MS-RDPBCGR 2.2.1.1): the Connection Request is the evidence cited, not the bare Confirm.
+    const legacy = makeRecord({ ...c, negotiation: makeNegotiation({ requestedProtocols: null, requestedProtocolNames: [], responseFlags: null, selectedProtocol: null, selectedProtocolName: null }) });
+    out.push(one('a legacy client without RDP_NEG_REQ, Standard RDP Security', 'standard_rdp_security', legacy, { minConfidence: 1, frames: [4, 7, 12], mentions: ['no RDP_NEG_REQ (frame 4)', 'Security Exchange (frame 12)'] }));
   }
 
   // no_user_logon (a warning on a completed, decrypted connection without a Save Session Info)

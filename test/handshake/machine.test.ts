@@ -538,6 +538,21 @@ describe('incomplete captures and damage', () => {
     ]);
   });
 
+  it('a connection the flow table followed only from the Connection Request on (a proxy exchange not kept): said, with the proxy address and the request frame', () => {
+    const c = new Conn();
+    c.handshake();
+    c.facts.skippedPrefix[0] = 13;
+    c.facts.skippedPrefix[1] = 12;
+    const cr = c.send(0, CR_TLS);
+    c.send(1, CC_HYBRID);
+    const r = c.end();
+    expect(r.negotiation).toMatchObject({ cookie: 'alice', requestFrame: cr });
+    const w = r.warnings.filter((x) => /followed from the client's X\.224 Connection Request on/.test(x.message));
+    expect(w).toHaveLength(1);
+    expect(w[0]!.frame).toBe(cr);
+    expect(w[0]!.message).toContain(`the 13 bytes the client and the 12 bytes the server sent before it (a proxy exchange such as SOCKS or HTTP CONNECT) were not kept, so ${c.facts.server.ip}:${c.facts.server.port} is the proxy's address`);
+  });
+
   it('no SYN but a Connection Request: analysed normally', () => {
     const c = new Conn();
     const cr = c.send(0, CR_TLS);

@@ -51,6 +51,30 @@ describe('UdpMachine', () => {
     expect(r.timeline.map((e) => e.event)).toEqual(['RDPUDP SYN']);
   });
 
+  it("answered, without a TCP connection: the warning cites the server's SYN+ACK, the frame that shows the answer", () => {
+    const f = facts();
+    let rec: ConnectionRecord | null = null;
+    const u = new UdpMachine(f, { id: 'c2', file: 't', fileIndex: 0, onRecord: (r) => (rec = r) });
+    u.onData(0, rdpudpSyn({ initialSequenceNumber: 7, synexVersion: 2 }), 3, 100);
+    u.onData(1, synAck(), 4, 100.01);
+    f.packets = [2, 1];
+    u.onEnd(f, 'capture_end', 101);
+    const r = rec as unknown as ConnectionRecord;
+    expect(r.warnings).toHaveLength(1);
+    expect(r.warnings[0]!.message).toMatch(/the server answered on UDP$/);
+    expect(r.warnings[0]!.frame).toBe(4);
+  });
+
+  it("never answered: the warning cites the client's SYN", () => {
+    const f = facts();
+    let rec: ConnectionRecord | null = null;
+    const u = new UdpMachine(f, { id: 'c2', file: 't', fileIndex: 0, onRecord: (r) => (rec = r) });
+    u.onData(0, rdpudpSyn({ initialSequenceNumber: 7 }), 5, 100);
+    f.packets = [1, 0];
+    u.onEnd(f, 'capture_end', 120);
+    expect((rec as unknown as ConnectionRecord).warnings[0]!.frame).toBe(5);
+  });
+
   it('garbage datagrams are not a SYN', () => {
     const f = facts();
     const u = new UdpMachine(f, { id: 'c2', file: 't', fileIndex: 0, onRecord: null });

@@ -49,7 +49,7 @@ describe('dns_failure.pcap: the capture-wide finding in every format', () => {
     const r = await cli(['analyze', '--format', 'json', DNS]);
     const j = JSON.parse(r.stdout) as Report;
     expect(schema.validate(j)).toEqual([]);
-    expect(j.schemaVersion).toBe('2.3');
+    expect(j.schemaVersion).toBe('2.4');
     expect(j.connections).toEqual([]);
     expect(j.captureFindings.map((f) => f.cause)).toEqual(['dns_failure']);
     expect(j.captureFindings[0]!.frames).toEqual(expect.arrayContaining(KEY_FRAMES));

@@ -3,7 +3,7 @@
 // ACCESS_DENIED (MS-RDPBCGR 2.2.10.2), or, without keys, a short encrypted
 // exchange that the server ends.
 import { AUTHZ_ACCESS_DENIED, PROTOCOL_HYBRID, PROTOCOL_HYBRID_EX } from '../codes.js';
-import { certDoubt, clientStoppedBeforeCredentials, closeWords, convFilter, hex32, isIpLiteral, laterCompletedAttempt, makeFinding, secondsText } from '../facts.js';
+import { appDataRecords, certDoubt, clientStoppedBeforeCredentials, closeWords, convFilter, hex32, isIpLiteral, laterCompletedAttempt, makeFinding, secondsText } from '../facts.js';
 import type { DiagnosisInput, Finding, Rule } from '../types.js';
 import type { ConnectionRecord, CredsspInfo, Died } from '../../handshake/types.js';
 import type { KerberosErrorRef } from '../../flow/types.js';
@@ -91,12 +91,22 @@ const nlaFailedFromRecords: Rule = {
     if (records > CREDSSP_MAX_RECORDS) return null;
     const shape = `${tls.appRecords.client} client and ${tls.appRecords.server} server encrypted records`;
     if (d.by === 'server' && (d.how === 'fin' || d.how === 'rst' || d.how === 'encrypted_alert')) {
+      // Records the client sent after the server's end are not part of the exchange it ended: counted
+      // apart (when the timeline holds every record, as it does for an exchange this short).
+      const recs = appDataRecords(conn);
+      const endAt = d.frame;
+      const late = endAt !== null && recs.length === records ? recs.filter((r) => r.frame > endAt && r.dir === 'c2s') : [];
+      const lateServer = endAt !== null && recs.length === records ? recs.filter((r) => r.frame > endAt && r.dir === 's2c').length : 0;
+      const exchanged =
+        late.length === 0 && lateServer === 0 ? shape : `${tls.appRecords.client - late.length} client and ${tls.appRecords.server - lateServer} server encrypted records`;
+      const afterwards =
+        late.length === 0 ? '' : `; the client sent ${late.length === 1 ? 'one more record' : `${late.length} more records`} after it (frame${late.length === 1 ? '' : 's'} ${late.map((r) => r.frame).join(', ')})`;
       return makeFinding('nla_failed', {
         confidence: 0.6,
         confidenceReason:
           'CredSSP is encrypted without a key log: the phase is inferred from the records\' sizes and the error code cannot be read; a server dropping the connection at this point most often rejected the credentials or the CredSSP version.',
         frames: [tls.establishedFrame, ...(cs?.frames ?? []), d.frame],
-        explanation: `After the TLS handshake (frame ${tls.establishedFrame}) a short CredSSP exchange (${shape}) ended with the server: it ${closeWords(d.how)} in frame ${d.frame ?? '?'}.`,
+        explanation: `After the TLS handshake (frame ${tls.establishedFrame}) a short CredSSP exchange (${exchanged}) ended with the server: it ${closeWords(d.how)} in frame ${d.frame ?? '?'}${afterwards}.`,
         filter,
         summary: 'the server ended NLA (CredSSP) authentication',
         confirmExtra: 'A TLS key log lets the capture show the TSRequest errorCode.',

@@ -14,20 +14,21 @@ import {
   failureCodeName,
   protocolNames,
 } from '../codes.js';
-import { closeWords, convFilter, lateConfirm, makeFinding } from '../facts.js';
+import { closeWords, convFilter, lateConfirm, makeFinding, stepsForServer } from '../facts.js';
 import type { Rule } from '../types.js';
 
 const NLA = PROTOCOL_HYBRID | PROTOCOL_HYBRID_EX;
 
 export const nlaMismatch: Rule = {
   cause: 'nla_mismatch',
-  check(conn) {
+  check(conn, input) {
     const neg = conn.negotiation;
     if (!neg || conn.outcome === 'completed' || lateConfirm(conn)) return null;
     const offered = neg.requestedProtocols === null ? 'no RDP_NEG_REQ' : protocolNames(neg.requestedProtocols).join(' | ');
     if (neg.failureCode === HYBRID_REQUIRED_BY_SERVER || neg.failureCode === SSL_WITH_USER_AUTH_REQUIRED_BY_SERVER) {
       const name = neg.failureCodeName ?? failureCodeName(neg.failureCode);
       return makeFinding('nla_mismatch', {
+        steps: stepsForServer('nla_mismatch', conn, input),
         confidence: 0.95,
         confidenceReason: 'The failure code says the server requires NLA; why the client did not offer it (settings, version) is on the client.',
         frames: [neg.requestFrame, neg.confirmFrame],
@@ -42,6 +43,7 @@ export const nlaMismatch: Rule = {
       // The other way: the server picked NLA although the client did not offer it (MS-RDPBCGR 3.3.5.3.1 forbids that).
       const selectedNla = protocolNames(neg.selectedProtocol).join(' | ');
       return makeFinding('nla_mismatch', {
+        steps: stepsForServer('nla_mismatch', conn, input),
         confidence: 0.6,
         confidenceReason: 'A server selecting a protocol the client did not offer is out of the specification; the client failing right after is the expected result, but the server software may be at fault rather than a setting.',
         frames: [neg.requestFrame, neg.confirmFrame, d?.frame],
@@ -57,6 +59,7 @@ export const nlaMismatch: Rule = {
     // A client that requires NLA disconnects at once; one that only goes quiet did not say so.
     const left = d.how === 'fin' || d.how === 'rst' || d.how === 'tls_alert' || d.how === 'encrypted_alert' || d.how === 'x224_disconnect';
     return makeFinding('nla_mismatch', {
+        steps: stepsForServer('nla_mismatch', conn, input),
       confidence: !left ? 0.3 : 0.65,
       confidenceReason: left
         ? 'The server did not select NLA and the client left before starting TLS, which is what a client that requires NLA does; a user cancelling at that moment looks the same.'

@@ -28,7 +28,9 @@ export const portNotListening: Rule = {
     }
     return makeFinding('port_not_listening', {
       confidence: 0.75,
-      confidenceReason: `No other packet from ${conn.flow.server.ip} is in the capture, so the reset's TTL (${rst.ttl}) could not be compared with the server's own: a firewall in between could have sent it.`,
+      // Only connections to RDP ports are read: the host may have answered on other ports (a scan's
+      // SYN/ACKs on 80 or 443), so the capture is not said to hold nothing else from it.
+      confidenceReason: `No SYN/ACK from ${conn.flow.server.ip} to a connection on an RDP port is in the capture (connections to other ports are not read), so the reset's TTL (${rst.ttl}) was not compared with the server's own: a firewall in between could have sent it. The filter ${conn.flow.ipVersion === 6 ? 'ipv6' : 'ip'}.src==${conn.flow.server.ip} && tcp.flags.syn==1 && tcp.flags.ack==1 shows its own TTL where it answered on another port.`,
       frames: [syn, rst.frame],
       explanation: `The SYN to ${server} (frame ${syn ?? '?'}) was answered with a reset in frame ${rst.frame} (TTL ${rst.ttl}): the port is closed.`,
       filter,

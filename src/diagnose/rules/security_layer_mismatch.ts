@@ -5,7 +5,7 @@
 // answering the MCS Connect Initial with a Disconnect Provider Ultimatum), or a server selecting
 // PROTOCOL_RDP for a client that offered only TLS-based protocols, which then leaves.
 import { INCONSISTENT_FLAGS, PROTOCOL_RDP, SSL_NOT_ALLOWED_BY_SERVER, SSL_REQUIRED_BY_SERVER, failureCodeName, protocolNames } from '../codes.js';
-import { closeWords, convFilter, lateConfirm, makeFinding, serverText } from '../facts.js';
+import { closeWords, convFilter, lateConfirm, makeFinding, stepsForServer, serverText } from '../facts.js';
 import type { ConnectionRecord, Died } from '../../handshake/types.js';
 import type { Rule } from '../types.js';
 
@@ -38,13 +38,14 @@ const MEANING: Record<number, string> = {
 
 export const securityLayerMismatch: Rule = {
   cause: 'security_layer_mismatch',
-  check(conn) {
+  check(conn, input) {
     const neg = conn.negotiation;
     if (!neg || conn.outcome === 'completed' || lateConfirm(conn)) return null;
     const offered = neg.requestedProtocols === null ? 'no RDP_NEG_REQ (Standard RDP Security only)' : protocolNames(neg.requestedProtocols).join(' | ');
     if (neg.failureCode !== null && CODES.has(neg.failureCode)) {
       const name = neg.failureCodeName ?? failureCodeName(neg.failureCode);
       return makeFinding('security_layer_mismatch', {
+        steps: stepsForServer('security_layer_mismatch', conn, input),
         confidence: 0.95,
         confidenceReason: 'The failure code says the layers disagree; which policy setting causes it is on the host.',
         frames: [neg.requestFrame, neg.confirmFrame],
@@ -60,6 +61,7 @@ export const securityLayerMismatch: Rule = {
       const ult = conn.mcs?.disconnectUltimatum;
       const confirmed = neg.selectedProtocol === null ? 'a Connection Confirm without negotiation data' : 'a Connection Confirm selecting PROTOCOL_RDP';
       return makeFinding('security_layer_mismatch', {
+        steps: stepsForServer('security_layer_mismatch', conn, input),
         confidence: ult && ult.by === 'server' ? 0.75 : 0.65,
         confidenceReason:
           'The server gave no failure code: it accepted the Connection Request and then refused the MCS Connect Initial of a client offering only Standard RDP Security, which is what a TLS-only server such as xrdp with security_layer=tls does; a server refusing for another reason at that moment looks the same.',
@@ -81,6 +83,7 @@ export const securityLayerMismatch: Rule = {
     ) {
       // MS-RDPBCGR 2.2.1.2.1: the server chose Standard RDP Security, which the client had not asked for.
       return makeFinding('security_layer_mismatch', {
+        steps: stepsForServer('security_layer_mismatch', conn, input),
         confidence: 0.7,
         confidenceReason:
           'The server selected Standard RDP Security although the client offered only TLS-based protocols, and the client left at once, which is what a client that does not accept Standard RDP Security does; a user cancelling at that moment looks the same.',
@@ -93,6 +96,7 @@ export const securityLayerMismatch: Rule = {
     if (!rdpOnly || neg.confirmFrame !== null || !d || d.by !== 'server' || d.phase !== 'x224') return null;
     if (d.how !== 'rst' && d.how !== 'fin' && d.how !== 'x224_disconnect') return null;
     return makeFinding('security_layer_mismatch', {
+        steps: stepsForServer('security_layer_mismatch', conn, input),
       confidence: 0.6,
       confidenceReason: 'The server gave no failure code; dropping a client that offers only Standard RDP Security is what a TLS-only host does, but an overloaded or non-RDP server can drop it too.',
       frames: [neg.requestFrame, d.frame],

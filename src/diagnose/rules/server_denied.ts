@@ -39,7 +39,8 @@ export const serverDenied: Rule = {
         explanation: `The server sent a licensing error in frame ${lic.frame}: ${lic.errorName ?? hex32(lic.errorCode ?? 0)}${lic.errorCode !== null ? ` (${hex32(lic.errorCode)})` : ''}.`,
         filter: `${filter} && frame.number == ${lic.frame}`,
         summary: `licensing failed (${lic.errorName ?? hex32(lic.errorCode ?? 0)})`,
-        steps: ['restartBoth', 'stuckSessions'],
+        // A licensing error (MS-RDPBCGR 2.2.1.12.1.3) is about the host's RD licensing, not a stuck session.
+        steps: ['rdLicensing'],
       });
     }
     // A TLS-only server refusing Standard RDP Security at the Connect Initial: security_layer_mismatch.

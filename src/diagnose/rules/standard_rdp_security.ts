@@ -17,6 +17,10 @@ export const standardRdpSecurity: Rule = {
     const neg = conn.negotiation;
     const mcs = conn.mcs;
     const method = mcs?.server?.encryptionMethod ?? null;
+    // The frame the sentence names is the one cited: a legacy Connection Request (no RDP_NEG_REQ,
+    // MS-RDPBCGR 2.2.1.1) is the evidence, its Connection Confirm carries no RDP_NEG_RSP.
+    const legacy = neg?.selectedProtocol !== PROTOCOL_RDP && (neg?.requestedProtocols === null || neg?.requestedProtocols === undefined);
+    const negFrame = neg?.selectedProtocol === PROTOCOL_RDP ? neg.confirmFrame : legacy ? neg?.requestFrame : (neg?.confirmFrame ?? neg?.requestFrame);
     const how =
       neg?.selectedProtocol === PROTOCOL_RDP
         ? `the server selected PROTOCOL_RDP in the Connection Confirm (frame ${neg.confirmFrame ?? '?'})`
@@ -32,10 +36,13 @@ export const standardRdpSecurity: Rule = {
     return makeFinding('standard_rdp_security', {
       confidence: 1,
       confidenceReason: null,
-      frames: [neg?.confirmFrame, mcs?.connectResponseFrame, mcs?.securityExchangeFrame],
+      frames: [negFrame, mcs?.connectResponseFrame, mcs?.securityExchangeFrame],
       explanation: `The session worked, over Standard RDP Security: ${how}, and ${cipher}; the server's identity was not verified.`,
-      filter: `${convFilter(conn)} && (rdp.negReq.selectedProtocol || rdp.encryptionMethod || rdp.securityExchangePDU)`,
+      filter: `${convFilter(conn)} && (${legacy ? 'cotp.type == 0x0e' : 'rdp.negReq.selectedProtocol'} || rdp.encryptionMethod || rdp.securityExchangePDU)`,
       summary: 'the session ran over Standard RDP Security (RC4, server not authenticated)',
+      // A client that sent no RDP_NEG_REQ cannot negotiate TLS at all (RDP 5.x and older): nothing
+      // "made TLS fail" on the host, the client is what must change first.
+      steps: legacy ? ['updateClient'] : undefined,
     });
   },
 };
