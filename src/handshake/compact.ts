@@ -245,3 +245,270 @@ export function compactRecord(rec: ConnectionRecord, strings?: StringInterner): 
     w.message = strings.intern(w.message);
   }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Packed fields (issue 16: peak RSS on attempt storms). A kept record's timeline (~17 event objects,
+// ~110 bytes each) is most of what a record holds that only a few rules and the writers that print
+// it read. RecordPacker writes such a field's value into a run-wide arena of 32-bit words and
+// doubles (~32 bytes an event) with one table of its strings, and the record's property becomes an
+// accessor that decodes it when read: the same values, the same keys in the same order (so the same
+// JSON), a new array each time it is read. Assigning the property makes it a plain data property
+// again. Only plain data is packed (null, booleans, numbers, strings, arrays, plain objects that are
+// not frozen, read by their own enumerable keys as JSON reads them); a value holding anything else
+// stays as it is.
+
+/** One word of the arena: a tag in the low 3 bits, a payload in the 29 above. */
+const TAG_CONST = 0; // payload: 0 null, 1 undefined, 2 false, 3 true
+const TAG_UINT = 1; // payload: the number (an integer 0 .. 2^29-1, not -0)
+const TAG_DOUBLE = 2; // the number is the next double of the number arena
+const TAG_STRING = 3; // payload: index in the string table
+const TAG_ARRAY = 4; // payload: length; the elements follow
+const TAG_OBJECT = 5; // payload: shape (its keys in order); the values follow
+const PAYLOAD_LIMIT = 1 << 29;
+
+class NotPackable extends Error {}
+
+/** Where one packed value starts in its packer's arenas. */
+class PackedValue {
+  constructor(
+    readonly packer: RecordPacker,
+    readonly word: number,
+    readonly num: number,
+  ) {}
+}
+
+export class RecordPacker {
+  /** Strings up to this length are stored once (looked up); longer ones are appended as they come. */
+  static readonly DEDUP_MAX_LENGTH = 256;
+  static readonly DEDUP_MAX_STRINGS = 65_536;
+  private words = new Uint32Array(1 << 12);
+  private wordCount = 0;
+  private nums = new Float64Array(1 << 9);
+  private numCount = 0;
+  private readonly strings: string[] = [];
+  private readonly stringIds = new Map<string, number>();
+  private readonly shapes: string[][] = [];
+  /** Shape ids by first key (each list compared key by key). */
+  private readonly shapeBuckets = new Map<string, number[]>();
+  /** Decoding position (decode() is not re-entrant: it calls nothing outside this class). */
+  private rw = 0;
+  private rn = 0;
+
+  /** Words and doubles written, strings and object shapes stored (for tests and figures). */
+  get stats(): { words: number; nums: number; strings: number; shapes: number } {
+    return { words: this.wordCount, nums: this.numCount, strings: this.strings.length, shapes: this.shapes.length };
+  }
+
+  /** Packs `value`, or returns null (nothing kept) when it holds something other than plain data. */
+  pack(value: unknown): PackedValue | null {
+    const w0 = this.wordCount;
+    const n0 = this.numCount;
+    try {
+      this.put(value);
+    } catch (e) {
+      if (!(e instanceof NotPackable)) throw e;
+      // What was written is dropped (strings and shapes stored meanwhile stay: they are shared).
+      this.wordCount = w0;
+      this.numCount = n0;
+      return null;
+    }
+    return new PackedValue(this, w0, n0);
+  }
+
+  /** The value packed at p, built anew. */
+  decode(p: PackedValue): unknown {
+    this.rw = p.word;
+    this.rn = p.num;
+    return this.get();
+  }
+
+  private word(w: number): void {
+    if (this.wordCount === this.words.length) {
+      const next = new Uint32Array(this.words.length * 2);
+      next.set(this.words);
+      this.words = next;
+    }
+    this.words[this.wordCount++] = w;
+  }
+
+  private tagged(tag: number, payload: number): void {
+    if (payload >= PAYLOAD_LIMIT) throw new NotPackable();
+    this.word(payload * 8 + tag);
+  }
+
+  private stringId(s: string): number {
+    if (s.length <= RecordPacker.DEDUP_MAX_LENGTH) {
+      const hit = this.stringIds.get(s);
+      if (hit !== undefined) return hit;
+      const id = this.strings.length;
+      this.strings.push(flatString(s));
+      if (this.stringIds.size < RecordPacker.DEDUP_MAX_STRINGS) this.stringIds.set(s, id);
+      return id;
+    }
+    this.strings.push(flatString(s));
+    return this.strings.length - 1;
+  }
+
+  /** The shape of these keys in this order (looked up by key count and first key, compared key by key: no key string built). */
+  private shapeId(keys: string[]): number {
+    const n = keys.length;
+    const bucketKey = n === 0 ? '' : keys[0]!;
+    let bucket = this.shapeBuckets.get(bucketKey);
+    if (bucket === undefined) this.shapeBuckets.set(bucketKey, (bucket = []));
+    for (let b = 0; b < bucket.length; b++) {
+      const id = bucket[b]!;
+      const known = this.shapes[id]!;
+      if (known.length !== n) continue;
+      let same = true;
+      for (let i = 1; i < n; i++) {
+        if (known[i] !== keys[i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return id;
+    }
+    const id = this.shapes.length;
+    this.shapes.push(keys);
+    bucket.push(id);
+    return id;
+  }
+
+  private put(v: unknown): void {
+    switch (typeof v) {
+      case 'number':
+        if (Number.isInteger(v) && v >= 0 && v < PAYLOAD_LIMIT && !Object.is(v, -0)) this.tagged(TAG_UINT, v);
+        else {
+          this.tagged(TAG_DOUBLE, 0);
+          if (this.numCount === this.nums.length) {
+            const next = new Float64Array(this.nums.length * 2);
+            next.set(this.nums);
+            this.nums = next;
+          }
+          this.nums[this.numCount++] = v;
+        }
+        return;
+      case 'string':
+        this.tagged(TAG_STRING, this.stringId(v));
+        return;
+      case 'boolean':
+        this.tagged(TAG_CONST, v ? 3 : 2);
+        return;
+      case 'undefined':
+        this.tagged(TAG_CONST, 1);
+        return;
+      case 'object': {
+        if (v === null) {
+          this.tagged(TAG_CONST, 0);
+          return;
+        }
+        // Frozen values are shared (interned lists, the certificate cache's infos): their identity is kept.
+        if (Object.isFrozen(v)) throw new NotPackable();
+        if (Array.isArray(v)) {
+          if (Object.getPrototypeOf(v) !== Array.prototype) throw new NotPackable();
+          this.tagged(TAG_ARRAY, v.length);
+          for (let i = 0; i < v.length; i++) this.put(v[i]);
+          return;
+        }
+        if (Object.getPrototypeOf(v) !== Object.prototype) throw new NotPackable();
+        const keys = Object.keys(v);
+        this.tagged(TAG_OBJECT, this.shapeId(keys));
+        const o = v as Record<string, unknown>;
+        for (let i = 0; i < keys.length; i++) this.put(o[keys[i]!]);
+        return;
+      }
+      default:
+        throw new NotPackable();
+    }
+  }
+
+  private get(): unknown {
+    const w = this.words[this.rw++]!;
+    const tag = w & 7;
+    const payload = (w - tag) / 8;
+    switch (tag) {
+      case TAG_CONST:
+        return payload === 0 ? null : payload === 1 ? undefined : payload === 3;
+      case TAG_UINT:
+        return payload;
+      case TAG_DOUBLE:
+        return this.nums[this.rn++]!;
+      case TAG_STRING:
+        return this.strings[payload]!;
+      case TAG_ARRAY: {
+        const a: unknown[] = [];
+        for (let i = 0; i < payload; i++) a.push(this.get());
+        return a;
+      }
+      default: {
+        const keys = this.shapes[payload]!;
+        const o: Record<string, unknown> = {};
+        for (let i = 0; i < keys.length; i++) o[keys[i]!] = this.get();
+        return o;
+      }
+    }
+  }
+}
+
+/** The packed record fields: the timeline (read by a few rules and the writers that print it). */
+export type PackedField = 'timeline';
+
+const PACKED_TIMELINE = Symbol('packed timeline');
+
+function getTimeline(this: Record<symbol, PackedValue>): unknown {
+  const p = this[PACKED_TIMELINE]!;
+  return p.packer.decode(p);
+}
+
+function setTimeline(this: object, v: unknown): void {
+  // A plain data property again, at the same place among the keys.
+  Object.defineProperty(this, 'timeline', { value: v, writable: true, enumerable: true, configurable: true });
+  (this as Record<symbol, unknown>)[PACKED_TIMELINE] = undefined;
+}
+
+/**
+ * A copy of `source` (its own enumerable keys, in order) whose `timeline` is read through the packed
+ * value p. Built key by key into a new object: reconfiguring an existing data property into an
+ * accessor would turn the object into a dictionary (V8: several times its size); built this way,
+ * every copy of the same shape shares one hidden class (fast properties).
+ */
+function copyWithPacked<T extends object>(source: T, p: PackedValue): T {
+  // Every key by defineProperty: more than a dozen added by a computed-key store (out[k] = v) would
+  // make V8 turn the object into a dictionary as well.
+  const out: Record<string | symbol, unknown> = {};
+  const src = source as Record<string, unknown>;
+  const keys = Object.keys(source);
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    if (k === 'timeline') Object.defineProperty(out, 'timeline', { get: getTimeline, set: setTimeline, enumerable: true, configurable: true });
+    else Object.defineProperty(out, k, { value: src[k], writable: true, enumerable: true, configurable: true });
+  }
+  Object.defineProperty(out, PACKED_TIMELINE, { value: p, writable: true, enumerable: false, configurable: true });
+  return out as T;
+}
+
+/**
+ * The record with its timeline packed into `packer` (see RecordPacker): a copy (same keys in the same
+ * order) whose `timeline` decodes it each time it is read; the record itself when its timeline is
+ * not plain data. The record's other values are the copy's, shared.
+ */
+export function packRecord(rec: ConnectionRecord, packer: RecordPacker): ConnectionRecord {
+  if (isPacked(rec)) return rec;
+  const p = packer.pack(rec.timeline);
+  return p === null ? rec : copyWithPacked(rec, p);
+}
+
+/** Whether the record's timeline is packed (read through an accessor). */
+export function isPacked(rec: object): boolean {
+  return (rec as Record<symbol, unknown>)[PACKED_TIMELINE] instanceof PackedValue;
+}
+
+/**
+ * `to` (a copy of the record `from`, e.g. the report's connection) with `from`'s packed timeline at
+ * the place of its own `timeline` key, not decoded: a copy of `to`, or `to` itself when `from`'s
+ * timeline is not packed.
+ */
+export function withPackedTimeline<T extends object>(from: object, to: T): T {
+  const p = (from as Record<symbol, unknown>)[PACKED_TIMELINE];
+  return p instanceof PackedValue ? copyWithPacked(to, p) : to;
+}
