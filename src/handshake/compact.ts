@@ -247,15 +247,17 @@ export function compactRecord(rec: ConnectionRecord, strings?: StringInterner): 
 }
 
 // ---------------------------------------------------------------------------------------------
-// Packed fields (issue 16: peak RSS on attempt storms). A kept record's timeline (~17 event objects,
-// ~110 bytes each) is most of what a record holds that only a few rules and the writers that print
-// it read. RecordPacker writes such a field's value into a run-wide arena of 32-bit words and
-// doubles (~32 bytes an event) with one table of its strings, and the record's property becomes an
-// accessor that decodes it when read: the same values, the same keys in the same order (so the same
-// JSON), a new array each time it is read. Assigning the property makes it a plain data property
-// again. Only plain data is packed (null, booleans, numbers, strings, arrays, plain objects that are
-// not frozen, read by their own enumerable keys as JSON reads them); a value holding anything else
-// stays as it is.
+// Packed fields (issue 16: peak RSS on attempt storms). What a kept record holds is mostly its
+// timeline (~17 event objects, ~110 bytes each) and its flow's TCP facts (~25 small objects and
+// arrays), which only some rules and the writers that print them read. RecordPacker writes such a
+// value into a run-wide arena of 32-bit words and doubles (an event: ~8 words and a double) with one
+// table of its strings and one of its objects' key lists, and the property becomes an accessor that
+// decodes it when read: the same values, the same keys in the same order (so the same JSON). The last
+// value decoded of each kind is kept (RecordPacker.decodeCached: the rules read one connection's
+// several times in a row), so it is not to be changed in place; assigning the property makes it a
+// plain data property again. Only plain data is packed (null, booleans, numbers, strings, arrays,
+// plain objects that are not frozen, read by their own enumerable keys as JSON reads them); a value
+// holding anything else stays as it is.
 
 /** One word of the arena: a tag in the low 3 bits, a payload in the 29 above. */
 const TAG_CONST = 0; // payload: 0 null, 1 undefined, 2 false, 3 true
@@ -267,6 +269,18 @@ const TAG_OBJECT = 5; // payload: shape (its keys in order); the values follow
 const PAYLOAD_LIMIT = 1 << 29;
 
 class NotPackable extends Error {}
+
+/**
+ * The function that builds an object of these keys, in this order, from the values `next` returns
+ * one after the other: `{ "k1": next(), "k2": next(), ... }`, generated once per shape. An object
+ * literal gets its hidden class from V8 at once (~0.1 us for a connection's TCP facts' largest
+ * object); keys stored one by one into {} or a copy of a template took 0.5-1 us an object
+ * (~5-9 us to decode a connection's TCP facts). The keys are the record types' own member names,
+ * quoted by JSON.stringify (a key is never code); "__proto__" is refused before (shapeId).
+ */
+function objectBuilder(keys: readonly string[]): (next: () => unknown) => Record<string, unknown> {
+  return new Function('next', `return {${keys.map((k) => `${JSON.stringify(k)}: next()`).join(', ')}};`) as (next: () => unknown) => Record<string, unknown>;
+}
 
 /** Where one packed value starts in its packer's arenas. */
 class PackedValue {
@@ -288,8 +302,15 @@ export class RecordPacker {
   private readonly strings: string[] = [];
   private readonly stringIds = new Map<string, number>();
   private readonly shapes: string[][] = [];
+  /** Per shape, the function that builds its object from the values decoded in order (objectBuilder). */
+  private readonly builders: ((next: () => unknown) => Record<string, unknown>)[] = [];
+  /** get(), for the builders. */
+  private readonly next = (): unknown => this.get();
   /** Shape ids by first key (each list compared key by key). */
   private readonly shapeBuckets = new Map<string, number[]>();
+  /** decodeCached's last value per slot (0 timelines, 1 TCP facts) and where it was packed. */
+  private readonly cachedAt: (PackedValue | null)[] = [null, null];
+  private readonly cachedValue: unknown[] = [undefined, undefined];
   /** Decoding position (decode() is not re-entrant: it calls nothing outside this class). */
   private rw = 0;
   private rn = 0;
@@ -313,6 +334,19 @@ export class RecordPacker {
       return null;
     }
     return new PackedValue(this, w0, n0);
+  }
+
+  /**
+   * The value packed at p, the same object as the last call for this slot returned when p is the
+   * same: for values read several times in a row (the rules read one connection's TCP facts and
+   * timeline several times each). Not to be changed by the caller (a record's facts are not).
+   */
+  decodeCached(p: PackedValue, slot: 0 | 1): unknown {
+    if (this.cachedAt[slot] !== p) {
+      this.cachedValue[slot] = this.decode(p);
+      this.cachedAt[slot] = p;
+    }
+    return this.cachedValue[slot];
   }
 
   /** The value packed at p, built anew. */
@@ -352,6 +386,8 @@ export class RecordPacker {
   /** The shape of these keys in this order (looked up by key count and first key, compared key by key: no key string built). */
   private shapeId(keys: string[]): number {
     const n = keys.length;
+    // A literal's "__proto__" would set its prototype (objectBuilder): not packed (no record has one).
+    for (let i = 0; i < n; i++) if (keys[i] === '__proto__') throw new NotPackable();
     const bucketKey = n === 0 ? '' : keys[0]!;
     let bucket = this.shapeBuckets.get(bucketKey);
     if (bucket === undefined) this.shapeBuckets.set(bucketKey, (bucket = []));
@@ -370,6 +406,7 @@ export class RecordPacker {
     }
     const id = this.shapes.length;
     this.shapes.push(keys);
+    this.builders.push(objectBuilder(keys));
     bucket.push(id);
     return id;
   }
@@ -425,7 +462,7 @@ export class RecordPacker {
   private get(): unknown {
     const w = this.words[this.rw++]!;
     const tag = w & 7;
-    const payload = (w - tag) / 8;
+    const payload = w >>> 3;
     switch (tag) {
       case TAG_CONST:
         return payload === 0 ? null : payload === 1 ? undefined : payload === 3;
@@ -436,28 +473,32 @@ export class RecordPacker {
       case TAG_STRING:
         return this.strings[payload]!;
       case TAG_ARRAY: {
+        if (payload === 0) return [];
         const a: unknown[] = [];
         for (let i = 0; i < payload; i++) a.push(this.get());
         return a;
       }
-      default: {
-        const keys = this.shapes[payload]!;
-        const o: Record<string, unknown> = {};
-        for (let i = 0; i < keys.length; i++) o[keys[i]!] = this.get();
-        return o;
-      }
+      default:
+        return this.builders[payload]!(this.next);
+
     }
   }
 }
 
-/** The packed record fields: the timeline (read by a few rules and the writers that print it). */
-export type PackedField = 'timeline';
+/**
+ * The packed fields: a record's `timeline` (read by a few rules and the writers that print it) and
+ * its flow facts' `tcp` (read by the diagnosis, which reads one connection's several times in a row:
+ * the last one decoded is kept, see RecordPacker.decodeCached). The flow's other members (addresses,
+ * frames, counters the cross-connection rules sort and group by) stay plain.
+ */
+export type PackedField = 'timeline' | 'tcp';
 
 const PACKED_TIMELINE = Symbol('packed timeline');
+const PACKED_TCP = Symbol('packed tcp');
 
 function getTimeline(this: Record<symbol, PackedValue>): unknown {
   const p = this[PACKED_TIMELINE]!;
-  return p.packer.decode(p);
+  return p.packer.decodeCached(p, 0);
 }
 
 function setTimeline(this: object, v: unknown): void {
@@ -466,49 +507,169 @@ function setTimeline(this: object, v: unknown): void {
   (this as Record<symbol, unknown>)[PACKED_TIMELINE] = undefined;
 }
 
+function getTcp(this: Record<symbol, PackedValue>): unknown {
+  const p = this[PACKED_TCP]!;
+  return p.packer.decodeCached(p, 1);
+}
+
+function setTcp(this: object, v: unknown): void {
+  Object.defineProperty(this, 'tcp', { value: v, writable: true, enumerable: true, configurable: true });
+  (this as Record<symbol, unknown>)[PACKED_TCP] = undefined;
+}
+
+const TIMELINE_ACCESSOR: PropertyDescriptor = { get: getTimeline, set: setTimeline, enumerable: true, configurable: true };
+const TCP_ACCESSOR: PropertyDescriptor = { get: getTcp, set: setTcp, enumerable: true, configurable: true };
+
+/** A record's keys in the order the machines write them (handshake/types.ts), `gateway` (optional) last. */
+const RECORD_KEYS = ['id', 'transport', 'file', 'fileIndex', 'client', 'server', 'start', 'end', 'outcome', 'incompleteReason', 'reached', 'phases', 'died', 'security', 'negotiation', 'tls', 'credssp', 'mcs', 'licensing', 'errorInfo', 'sideChannels', 'timeline', 'flow', 'warnings'];
+/** The flow facts' keys in the order the flow table writes them (flow/types.ts). */
+const FLOW_KEYS = ['id', 'transport', 'fileIndex', 'ipVersion', 'client', 'server', 'clientBy', 'firstFrame', 'lastFrame', 'start', 'end', 'packets', 'payloadBytes', 'badChecksums', 'icmp', 'tcp', 'udp', 'gapBytes', 'cutBytes', 'skippedPrefix', 'captureDuplicates', 'captureDuplicateFrames'];
+
+/** Whether o's own keys are `keys` in this order (and `optional` after them, when present). */
+function keysAre(o: object, keys: readonly string[], optional: string | null): boolean {
+  const own = Object.keys(o);
+  const n = keys.length;
+  if (own.length !== n && !(optional !== null && own.length === n + 1 && own[n] === optional)) return false;
+  for (let i = 0; i < n; i++) if (own[i] !== keys[i]) return false;
+  return true;
+}
+
 /**
- * A copy of `source` (its own enumerable keys, in order) whose `timeline` is read through the packed
- * value p. Built key by key into a new object: reconfiguring an existing data property into an
- * accessor would turn the object into a dictionary (V8: several times its size); built this way,
- * every copy of the same shape shares one hidden class (fast properties).
+ * Gives `target`, being built key by key, `from`'s packed timeline as its next key (an accessor, not
+ * decoded). Returns false (nothing added) when `from`'s timeline is not packed. The caller adds the
+ * keys after it by plain assignment: an object literal, then this, then assignments keeps the
+ * object's fast properties and one hidden class for all of them (reconfiguring an existing data
+ * property into an accessor would turn it into a dictionary: V8, several times the size).
  */
-function copyWithPacked<T extends object>(source: T, p: PackedValue): T {
-  // Every key by defineProperty: more than a dozen added by a computed-key store (out[k] = v) would
-  // make V8 turn the object into a dictionary as well.
+export function addPackedTimeline(target: object, from: object): boolean {
+  const p = packedAt(from, PACKED_TIMELINE);
+  if (p === null) return false;
+  Object.defineProperty(target, 'timeline', TIMELINE_ACCESSOR);
+  (target as Record<symbol, unknown>)[PACKED_TIMELINE] = p;
+  return true;
+}
+
+/** The record with its timeline read through p and these flow facts: same keys, same order. */
+function packedRecordCopy(c: ConnectionRecord, p: PackedValue, flow: FlowFacts): ConnectionRecord {
+  if (!keysAre(c, RECORD_KEYS, 'gateway')) return copyWithPacked(c, 'timeline', p, { flow });
+  const o = {
+    id: c.id,
+    transport: c.transport,
+    file: c.file,
+    fileIndex: c.fileIndex,
+    client: c.client,
+    server: c.server,
+    start: c.start,
+    end: c.end,
+    outcome: c.outcome,
+    incompleteReason: c.incompleteReason,
+    reached: c.reached,
+    phases: c.phases,
+    died: c.died,
+    security: c.security,
+    negotiation: c.negotiation,
+    tls: c.tls,
+    credssp: c.credssp,
+    mcs: c.mcs,
+    licensing: c.licensing,
+    errorInfo: c.errorInfo,
+    sideChannels: c.sideChannels,
+  } as ConnectionRecord;
+  Object.defineProperty(o, 'timeline', TIMELINE_ACCESSOR);
+  o.flow = flow;
+  o.warnings = c.warnings;
+  if ('gateway' in c) o.gateway = c.gateway;
+  (o as unknown as Record<symbol, unknown>)[PACKED_TIMELINE] = p;
+  return o;
+}
+
+/** The flow facts with `tcp` read through p: same keys, same order. */
+function packedFlowCopy(f: FlowFacts, p: PackedValue, id: number): FlowFacts {
+  if (!keysAre(f, FLOW_KEYS, null)) return copyWithPacked(f, 'tcp', p, { id });
+  const o = {
+    id,
+    transport: f.transport,
+    fileIndex: f.fileIndex,
+    ipVersion: f.ipVersion,
+    client: f.client,
+    server: f.server,
+    clientBy: f.clientBy,
+    firstFrame: f.firstFrame,
+    lastFrame: f.lastFrame,
+    start: f.start,
+    end: f.end,
+    packets: f.packets,
+    payloadBytes: f.payloadBytes,
+    badChecksums: f.badChecksums,
+    icmp: f.icmp,
+  } as FlowFacts;
+  Object.defineProperty(o, 'tcp', TCP_ACCESSOR);
+  o.udp = f.udp;
+  o.gapBytes = f.gapBytes;
+  o.cutBytes = f.cutBytes;
+  o.skippedPrefix = f.skippedPrefix;
+  o.captureDuplicates = f.captureDuplicates;
+  o.captureDuplicateFrames = f.captureDuplicateFrames;
+  (o as unknown as Record<symbol, unknown>)[PACKED_TCP] = p;
+  return o;
+}
+
+/**
+ * The general case of the copies above (keys in another order or other keys): a copy of `source`
+ * (its own enumerable keys, in order) whose `key` is read through the packed value p; `override`'s
+ * keys (already among the source's) take their values from it. Every key by defineProperty (more
+ * than a dozen added by a computed-key store, out[k] = v, would make V8 turn the object into a
+ * dictionary), ~15 us a copy.
+ */
+function copyWithPacked<T extends object>(source: T, key: 'timeline' | 'tcp', p: PackedValue, override?: Record<string, unknown>): T {
   const out: Record<string | symbol, unknown> = {};
   const src = source as Record<string, unknown>;
   const keys = Object.keys(source);
+  const timeline = key === 'timeline';
   for (let i = 0; i < keys.length; i++) {
     const k = keys[i]!;
-    if (k === 'timeline') Object.defineProperty(out, 'timeline', { get: getTimeline, set: setTimeline, enumerable: true, configurable: true });
-    else Object.defineProperty(out, k, { value: src[k], writable: true, enumerable: true, configurable: true });
+    if (k === key) Object.defineProperty(out, k, timeline ? TIMELINE_ACCESSOR : TCP_ACCESSOR);
+    else Object.defineProperty(out, k, { value: override !== undefined && k in override ? override[k] : src[k], writable: true, enumerable: true, configurable: true });
   }
-  Object.defineProperty(out, PACKED_TIMELINE, { value: p, writable: true, enumerable: false, configurable: true });
+  Object.defineProperty(out, timeline ? PACKED_TIMELINE : PACKED_TCP, { value: p, writable: true, enumerable: false, configurable: true });
   return out as T;
 }
 
+function packedAt(o: object, key: symbol): PackedValue | null {
+  const p = (o as Record<symbol, unknown>)[key];
+  return p instanceof PackedValue ? p : null;
+}
+
 /**
- * The record with its timeline packed into `packer` (see RecordPacker): a copy (same keys in the same
- * order) whose `timeline` decodes it each time it is read; the record itself when its timeline is
- * not plain data. The record's other values are the copy's, shared.
+ * The flow facts with `tcp` packed into `packer` (a copy, same keys in the same order), or the facts
+ * themselves (no TCP facts, or not plain data, or packed already).
+ */
+function packFlow(f: FlowFacts, packer: RecordPacker): FlowFacts {
+  if (f.tcp === null || packedAt(f, PACKED_TCP) !== null) return f;
+  const p = packer.pack(f.tcp);
+  return p === null ? f : packedFlowCopy(f, p, f.id);
+}
+
+/**
+ * The record with its timeline and its flow's TCP facts packed into `packer` (see RecordPacker): a
+ * copy (same keys in the same order) whose `timeline` is decoded each time it is read, with a copy
+ * of its flow facts whose `tcp` is; the record itself when its timeline is not plain data (or packed
+ * already). The other values are the record's, shared.
  */
 export function packRecord(rec: ConnectionRecord, packer: RecordPacker): ConnectionRecord {
-  if (isPacked(rec)) return rec;
+  if (packedAt(rec, PACKED_TIMELINE) !== null) return rec;
   const p = packer.pack(rec.timeline);
-  return p === null ? rec : copyWithPacked(rec, p);
+  if (p === null) return rec;
+  return packedRecordCopy(rec, p, packFlow(rec.flow, packer));
 }
 
-/** Whether the record's timeline is packed (read through an accessor). */
-export function isPacked(rec: object): boolean {
-  return (rec as Record<symbol, unknown>)[PACKED_TIMELINE] instanceof PackedValue;
+/** Whether a record's timeline (or a flow's TCP facts) is packed (read through an accessor). */
+export function isPackedField(o: object, field: PackedField): boolean {
+  return packedAt(o, field === 'timeline' ? PACKED_TIMELINE : PACKED_TCP) !== null;
 }
 
-/**
- * `to` (a copy of the record `from`, e.g. the report's connection) with `from`'s packed timeline at
- * the place of its own `timeline` key, not decoded: a copy of `to`, or `to` itself when `from`'s
- * timeline is not packed.
- */
-export function withPackedTimeline<T extends object>(from: object, to: T): T {
-  const p = (from as Record<symbol, unknown>)[PACKED_TIMELINE];
-  return p instanceof PackedValue ? copyWithPacked(to, p) : to;
+/** A copy of the flow facts with this id, its TCP facts still packed when they are. */
+export function flowWithId(f: FlowFacts, id: number): FlowFacts {
+  const p = packedAt(f, PACKED_TCP);
+  return p === null ? { ...f, id } : packedFlowCopy(f, p, id);
 }

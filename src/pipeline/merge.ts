@@ -8,7 +8,7 @@ import type { OtherPortFailure, OtherPortFailureReport } from '../flow/other-por
 import { endpointText, type DnsTransaction, type KerberosErrorRef } from '../flow/types.js';
 import type { ConnectionRecord } from '../handshake/types.js';
 import { type GatewaySighting } from '../handshake/gateway-watch.js';
-import { RecordPacker, StringInterner, compactRecord, flatString, flattenStrings, isPacked, packRecord, withPackedTimeline } from '../handshake/compact.js';
+import { RecordPacker, StringInterner, compactRecord, flatString, flattenStrings, addPackedTimeline, flowWithId, packRecord } from '../handshake/compact.js';
 import type { DiagnosisInput, Finding } from '../diagnose/types.js';
 import { attemptLinks, diagnose, diagnoseCapture, groupAttempts, headline, summarizeServers, type AttemptLink } from '../diagnose/index.js';
 import { findProbes, type CountedHalfOpen } from '../diagnose/probes.js';
@@ -65,7 +65,7 @@ export function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
         p.records[i] = rec = packRecord(rec, packer!);
       }
       rec.id = shiftId(rec.id, idOffset);
-      if (flowOffset !== 0) rec.flow = { ...rec.flow, id: rec.flow.id + flowOffset };
+      if (flowOffset !== 0) rec.flow = flowWithId(rec.flow, rec.flow.id + flowOffset);
       if (kept.length < maxRecords) kept.push(rec);
       else {
         overflowCount++;
@@ -307,9 +307,9 @@ export function duplicatesWarning(conns: ConnectionRecord[], count: number): str
  * Same keys in the same order as the record (the JSON report is byte-identical).
  */
 export function reported(c: ConnectionRecord, findings: Finding[], attempt: AttemptLink | null = null): ReportedConnection {
-  // A packed timeline (handshake/compact.ts) is shared with the report's connection, not decoded.
-  const packed = isPacked(c);
-  const out: ReportedConnection = {
+  // Built as a literal and then key by key, so that a packed timeline (handshake/compact.ts) is
+  // shared with the report's connection at its place among the keys, not decoded.
+  const out = {
     id: c.id,
     transport: c.transport,
     file: c.file,
@@ -331,14 +331,14 @@ export function reported(c: ConnectionRecord, findings: Finding[], attempt: Atte
     licensing: c.licensing,
     errorInfo: c.errorInfo,
     sideChannels: c.sideChannels,
-    timeline: packed ? [] : c.timeline,
-    flow: c.flow,
-    warnings: c.warnings,
-    ...(c.gateway !== undefined ? { gateway: c.gateway } : {}),
-    attempt,
-    findings,
-  };
-  return packed ? withPackedTimeline(c, out) : out;
+  } as ReportedConnection;
+  if (!addPackedTimeline(out, c)) out.timeline = c.timeline;
+  out.flow = c.flow;
+  out.warnings = c.warnings;
+  if (c.gateway !== undefined) out.gateway = c.gateway;
+  out.attempt = attempt;
+  out.findings = findings;
+  return out;
 }
 
 /**
