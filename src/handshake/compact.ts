@@ -250,8 +250,8 @@ export function compactRecord(rec: ConnectionRecord, strings?: StringInterner): 
 // Packed fields (issue 16: peak RSS on attempt storms). What a kept record holds is mostly its
 // timeline (~17 event objects, ~110 bytes each) and its flow's TCP facts (~25 small objects and
 // arrays), which only some rules and the writers that print them read. RecordPacker writes such a
-// value into a run-wide arena of 32-bit words and doubles (an event: ~8 words and a double) with one
-// table of its strings and one of its objects' key lists, and the property becomes an accessor that
+// value into a run-wide arena of varint words and doubles (an event: ~8 words in ~14 bytes, and a
+// double) with one table of its strings and one of its objects' key lists, and the property becomes an accessor that
 // decodes it when read: the same values, the same keys in the same order (so the same JSON). The last
 // value decoded of each kind is kept (RecordPacker.decodeCached: the rules read one connection's
 // several times in a row), so it is not to be changed in place; assigning the property makes it a
@@ -259,7 +259,7 @@ export function compactRecord(rec: ConnectionRecord, strings?: StringInterner): 
 // plain objects that are not frozen, read by their own enumerable keys as JSON reads them); a value
 // holding anything else stays as it is.
 
-/** One word of the arena: a tag in the low 3 bits, a payload in the 29 above. */
+/** One word of the arena (a varint of 1-5 bytes): a tag in the low 3 bits, a payload in the 29 above. */
 const TAG_CONST = 0; // payload: 0 null, 1 undefined, 2 false, 3 true
 const TAG_UINT = 1; // payload: the number (an integer 0 .. 2^29-1, not -0)
 const TAG_DOUBLE = 2; // the number is the next double of the number arena
@@ -286,6 +286,7 @@ function objectBuilder(keys: readonly string[]): (next: () => unknown) => Record
 class PackedValue {
   constructor(
     readonly packer: RecordPacker,
+    /** Byte offset of its first word. */
     readonly word: number,
     readonly num: number,
   ) {}
@@ -295,8 +296,9 @@ export class RecordPacker {
   /** Strings up to this length are stored once (looked up); longer ones are appended as they come. */
   static readonly DEDUP_MAX_LENGTH = 256;
   static readonly DEDUP_MAX_STRINGS = 65_536;
-  private words = new Uint32Array(1 << 12);
-  private wordCount = 0;
+  /** The words, each as a LEB128 varint (7 bits a byte: most are tags with small payloads, 1-2 bytes). */
+  private bytes = new Uint8Array(1 << 14);
+  private byteCount = 0;
   private nums = new Float64Array(1 << 9);
   private numCount = 0;
   private readonly strings: string[] = [];
@@ -316,20 +318,20 @@ export class RecordPacker {
   private rn = 0;
 
   /** Words and doubles written, strings and object shapes stored (for tests and figures). */
-  get stats(): { words: number; nums: number; strings: number; shapes: number } {
-    return { words: this.wordCount, nums: this.numCount, strings: this.strings.length, shapes: this.shapes.length };
+  get stats(): { bytes: number; nums: number; strings: number; shapes: number } {
+    return { bytes: this.byteCount, nums: this.numCount, strings: this.strings.length, shapes: this.shapes.length };
   }
 
   /** Packs `value`, or returns null (nothing kept) when it holds something other than plain data. */
   pack(value: unknown): PackedValue | null {
-    const w0 = this.wordCount;
+    const w0 = this.byteCount;
     const n0 = this.numCount;
     try {
       this.put(value);
     } catch (e) {
       if (!(e instanceof NotPackable)) throw e;
       // What was written is dropped (strings and shapes stored meanwhile stay: they are shared).
-      this.wordCount = w0;
+      this.byteCount = w0;
       this.numCount = n0;
       return null;
     }
@@ -356,13 +358,40 @@ export class RecordPacker {
     return this.get();
   }
 
+  /** Appends w (an integer 0 .. 2^32-1) as a varint. */
   private word(w: number): void {
-    if (this.wordCount === this.words.length) {
-      const next = new Uint32Array(this.words.length * 2);
-      next.set(this.words);
-      this.words = next;
+    if (this.byteCount + 5 > this.bytes.length) {
+      const next = new Uint8Array(this.bytes.length * 2);
+      next.set(this.bytes);
+      this.bytes = next;
     }
-    this.words[this.wordCount++] = w;
+    const b = this.bytes;
+    let at = this.byteCount;
+    while (w >= 0x80) {
+      b[at++] = (w & 0x7f) | 0x80;
+      w = w >>> 7;
+    }
+    b[at++] = w;
+    this.byteCount = at;
+  }
+
+  /** The next varint at the decoding position. */
+  private readWord(): number {
+    const b = this.bytes;
+    let at = this.rw;
+    let x = b[at++]!;
+    if (x >= 0x80) {
+      x &= 0x7f;
+      let scale = 0x80;
+      for (;;) {
+        const y = b[at++]!;
+        x += (y & 0x7f) * scale;
+        if (y < 0x80) break;
+        scale *= 0x80;
+      }
+    }
+    this.rw = at;
+    return x;
   }
 
   private tagged(tag: number, payload: number): void {
@@ -460,7 +489,7 @@ export class RecordPacker {
   }
 
   private get(): unknown {
-    const w = this.words[this.rw++]!;
+    const w = this.readWord();
     const tag = w & 7;
     const payload = w >>> 3;
     switch (tag) {
