@@ -9,7 +9,7 @@ import { describe, expect, it } from 'vitest';
 import { readCapture } from '../src/capture/index.js';
 import type { FrameView } from '../src/capture/types.js';
 import { analyze, createAnalyzer, reported } from '../src/pipeline.js';
-import { RecordPacker, StringInterner, compactRecord, flatString, flattenStrings, flowWithId, isPackedField, packRecord } from '../src/handshake/compact.js';
+import { RecordPacker, StringInterner, compactAndPack, compactRecord, flatString, flattenStrings, flowWithId, isPackedField, packRecord } from '../src/handshake/compact.js';
 import fc from 'fast-check';
 import type { CertificateInfo, ConnectionRecord } from '../src/handshake/types.js';
 import { ConnectionMachine } from '../src/handshake/machine.js';
@@ -338,9 +338,17 @@ describe('packed records (RecordPacker, packRecord)', () => {
     const strings = new StringInterner();
     const packer = new RecordPacker();
     let tcp = 0;
+    const strings2 = new StringInterner();
+    const packer2 = new RecordPacker();
     for (const rec of records) {
+      // What FileRun does (compaction and packing at once) to a copy: the same JSON.
+      const twin = structuredClone(rec);
       compactRecord(rec, strings);
       const before = json(rec);
+      const both = compactAndPack(twin, strings2, packer2);
+      expect(json(both), `${rec.file} ${rec.id}`).toBe(before);
+      expect(isPackedField(both, 'timeline')).toBe(true);
+      expect(isPackedField(both.flow, 'tcp')).toBe(rec.flow.tcp !== null);
       const keys = Object.keys(rec);
       const flowKeys = Object.keys(rec.flow);
       const p = packRecord(rec, packer);

@@ -183,7 +183,7 @@ function compactTcp(t: TcpFacts): void {
   t.dataAcks = nullPair(t.dataAcks);
 }
 
-function compactFlow(f: FlowFacts, strings: StringInterner | undefined): void {
+function compactFlow(f: FlowFacts, strings: StringInterner | undefined, tcpToo: boolean): void {
   // A server recurs across connections (retries, every client of one server); client addresses
   // are not interned: a flood of spoofed sources would fill the interner with them.
   flatString(f.client.ip);
@@ -194,7 +194,7 @@ function compactFlow(f: FlowFacts, strings: StringInterner | undefined): void {
     f.icmp = f.icmp.slice();
     for (const i of f.icmp) flatString(i.from);
   }
-  if (f.tcp !== null) compactTcp(f.tcp);
+  if (f.tcp !== null && tcpToo) compactTcp(f.tcp);
   if (f.udp !== null) f.udp.firstFrames = nullPair(f.udp.firstFrames);
   f.gapBytes = zeroPair(f.gapBytes);
   f.cutBytes = zeroPair(f.cutBytes);
@@ -207,6 +207,11 @@ function compactFlow(f: FlowFacts, strings: StringInterner | undefined): void {
  * (cipher suites, TLS versions, requested protocols, channels) are shared with earlier records.
  */
 export function compactRecord(rec: ConnectionRecord, strings?: StringInterner): void {
+  compactParts(rec, strings, true, true);
+}
+
+/** compactRecord, the timeline and the TCP facts only when asked (not when they are packed). */
+function compactParts(rec: ConnectionRecord, strings: StringInterner | undefined, timelineToo: boolean, tcpToo: boolean): void {
   flatString(rec.client);
   rec.server = strings !== undefined ? strings.intern(rec.server) : flatString(rec.server);
   rec.phases = exact(rec.phases);
@@ -221,11 +226,11 @@ export function compactRecord(rec: ConnectionRecord, strings?: StringInterner): 
   if (rec.mcs !== null) compactMcs(rec.mcs, strings);
   rec.licensing = exact(rec.licensing);
   rec.errorInfo = exact(rec.errorInfo);
-  const timeline = exact(rec.timeline);
-  rec.timeline = timeline;
+  const timeline = timelineToo ? exact(rec.timeline) : [];
+  if (timelineToo) rec.timeline = timeline;
   const warnings = exact(rec.warnings);
   rec.warnings = warnings;
-  compactFlow(rec.flow, strings);
+  compactFlow(rec.flow, strings, tcpToo);
   if (strings === undefined) {
     for (let i = 0; i < timeline.length; i++) {
       const e = timeline[i]!;
@@ -690,6 +695,21 @@ export function packRecord(rec: ConnectionRecord, packer: RecordPacker): Connect
   const p = packer.pack(rec.timeline);
   if (p === null) return rec;
   return packedRecordCopy(rec, p, packFlow(rec.flow, packer));
+}
+
+/**
+ * A finished record compacted (compactRecord) and packed (packRecord) at once: its timeline and TCP
+ * facts are packed first (the packer's string table keeps one copy of their strings: they are not
+ * interned nor their arrays copied first), the rest compacted in place, then the packed copy made.
+ * The record itself, compacted, when its timeline is not plain data (or it is packed already).
+ */
+export function compactAndPack(rec: ConnectionRecord, strings: StringInterner, packer: RecordPacker): ConnectionRecord {
+  if (packedAt(rec, PACKED_TIMELINE) !== null) return rec;
+  const timeline = packer.pack(rec.timeline);
+  const tcp = timeline !== null && rec.flow.tcp !== null && packedAt(rec.flow, PACKED_TCP) === null ? packer.pack(rec.flow.tcp) : null;
+  compactParts(rec, strings, timeline === null, tcp === null);
+  if (timeline === null) return rec;
+  return packedRecordCopy(rec, timeline, tcp === null ? rec.flow : packedFlowCopy(rec.flow, tcp, rec.flow.id));
 }
 
 /** Whether a record's timeline (or a flow's TCP facts) is packed (read through an accessor). */

@@ -8,7 +8,7 @@ import type { OtherPortFailure, OtherPortFailureReport } from '../flow/other-por
 import { endpointText, type DnsTransaction, type KerberosErrorRef } from '../flow/types.js';
 import type { ConnectionRecord } from '../handshake/types.js';
 import { type GatewaySighting } from '../handshake/gateway-watch.js';
-import { RecordPacker, StringInterner, compactRecord, flatString, flattenStrings, addPackedTimeline, flowWithId, packRecord } from '../handshake/compact.js';
+import { RecordPacker, StringInterner, addPackedTimeline, compactAndPack, flatString, flattenStrings, flowWithId } from '../handshake/compact.js';
 import type { DiagnosisInput, Finding } from '../diagnose/types.js';
 import { attemptLinks, diagnose, diagnoseCapture, groupAttempts, headline, summarizeServers, type AttemptLink } from '../diagnose/index.js';
 import { findProbes, type CountedHalfOpen } from '../diagnose/probes.js';
@@ -60,9 +60,8 @@ export function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
     for (let i = 0; i < p.records.length; i++) {
       let rec = p.records[i]!;
       if (fromWorker) {
-        compactRecord(rec, cloned!);
         // The part's list holds the packed copy (the clone is dropped).
-        p.records[i] = rec = packRecord(rec, packer!);
+        p.records[i] = rec = compactAndPack(rec, cloned!, packer!);
       }
       rec.id = shiftId(rec.id, idOffset);
       if (flowOffset !== 0) rec.flow = flowWithId(rec.flow, rec.flow.id + flowOffset);
