@@ -256,13 +256,13 @@ function compactParts(rec: ConnectionRecord, strings: StringInterner | undefined
 // timeline (~17 event objects, ~110 bytes each) and its flow's TCP facts (~25 small objects and
 // arrays), which only some rules and the writers that print them read. RecordPacker writes such a
 // value into a run-wide arena of varint words and doubles (an event: ~8 words in ~14 bytes, and a
-// double) with one table of its strings and one of its objects' key lists, and the property becomes an accessor that
-// decodes it when read: the same values, the same keys in the same order (so the same JSON). The last
-// value decoded of each kind is kept (RecordPacker.decodeCached: the rules read one connection's
-// several times in a row), so it is not to be changed in place; assigning the property makes it a
-// plain data property again. Only plain data is packed (null, booleans, numbers, strings, arrays,
-// plain objects that are not frozen, read by their own enumerable keys as JSON reads them); a value
-// holding anything else stays as it is.
+// double) with one table of its strings and one of its objects' key lists, and the property becomes
+// an accessor that decodes it when read: the same values, the same keys in the same order (so the
+// same JSON). The last value decoded of each kind is kept (RecordPacker.decodeCached: the rules read
+// one connection's several times in a row), so it is not to be changed in place; assigning the
+// property makes it a plain data property again. Only plain data is packed (null, booleans,
+// numbers, strings, arrays, plain objects that are not frozen, read by their own enumerable keys as
+// JSON reads them); a value holding anything else stays as it is.
 
 /** One word of the arena (a varint of 1-5 bytes): a tag in the low 3 bits, a payload in the 29 above. */
 const TAG_CONST = 0; // payload: 0 null, 1 undefined, 2 false, 3 true
@@ -322,7 +322,7 @@ export class RecordPacker {
   private rw = 0;
   private rn = 0;
 
-  /** Words and doubles written, strings and object shapes stored (for tests and figures). */
+  /** Bytes of words and doubles written, strings and object shapes stored (for tests and figures). */
   get stats(): { bytes: number; nums: number; strings: number; shapes: number } {
     return { bytes: this.byteCount, nums: this.numCount, strings: this.strings.length, shapes: this.shapes.length };
   }
@@ -417,7 +417,7 @@ export class RecordPacker {
     return this.strings.length - 1;
   }
 
-  /** The shape of these keys in this order (looked up by key count and first key, compared key by key: no key string built). */
+  /** The shape of these keys in this order (looked up by first key, compared key by key: no key string built). */
   private shapeId(keys: string[]): number {
     const n = keys.length;
     // A literal's "__proto__" would set its prototype (objectBuilder): not packed (no record has one).
@@ -514,7 +514,6 @@ export class RecordPacker {
       }
       default:
         return this.builders[payload]!(this.next);
-
     }
   }
 }
@@ -686,8 +685,8 @@ function packFlow(f: FlowFacts, packer: RecordPacker): FlowFacts {
 
 /**
  * The record with its timeline and its flow's TCP facts packed into `packer` (see RecordPacker): a
- * copy (same keys in the same order) whose `timeline` is decoded each time it is read, with a copy
- * of its flow facts whose `tcp` is; the record itself when its timeline is not plain data (or packed
+ * copy (same keys in the same order) whose `timeline` is decoded when it is read, with a copy of its
+ * flow facts whose `tcp` is; the record itself when its timeline is not plain data (or packed
  * already). The other values are the record's, shared.
  */
 export function packRecord(rec: ConnectionRecord, packer: RecordPacker): ConnectionRecord {
