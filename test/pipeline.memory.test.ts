@@ -9,7 +9,8 @@ import { describe, expect, it } from 'vitest';
 import { readCapture } from '../src/capture/index.js';
 import type { FrameView } from '../src/capture/types.js';
 import { analyze, createAnalyzer, reported } from '../src/pipeline.js';
-import { StringInterner, compactRecord, flatString, flattenStrings } from '../src/handshake/compact.js';
+import { RecordPacker, StringInterner, compactAndPack, compactRecord, flatString, flattenStrings, flowWithId, isPackedField, packRecord } from '../src/handshake/compact.js';
+import fc from 'fast-check';
 import type { CertificateInfo, ConnectionRecord } from '../src/handshake/types.js';
 import { ConnectionMachine } from '../src/handshake/machine.js';
 import { emptyTls } from '../src/handshake/tls-track.js';
@@ -302,6 +303,128 @@ describe('compactRecord', () => {
     flattenStrings(findings);
     expect(json(findings)).toBe(before);
     expect(findings[0]!.remediation).toBe(shared);
+  });
+});
+
+describe('packed records (RecordPacker, packRecord)', () => {
+  /** Every record of the fixture captures, as the machines hand them over. */
+  async function fixtureRecords(): Promise<ConnectionRecord[]> {
+    const out: ConnectionRecord[] = [];
+    for (const file of readdirSync(CAPTURES).filter((n) => /\.pcap(ng)?$/.test(n))) {
+      const pkt = new DecodedPacket();
+      let n = 0;
+      const keep = (rec: ConnectionRecord): void => void out.push(rec);
+      const table = new FlowTable({ rdpPorts: [3389] }, (facts) =>
+        facts.transport === 'tcp'
+          ? new ConnectionMachine(facts, { id: `c${++n}`, file, fileIndex: 0, onRecord: keep })
+          : new UdpMachine(facts, { id: `c${++n}`, file, fileIndex: 0, onRecord: keep }),
+      );
+      let end = 0;
+      await readCapture({ kind: 'file', path: path.join(CAPTURES, file) }, 0, {
+        onFrame(v: FrameView): void {
+          decodePacket(v.buf, v.off, v.capLen, v.linkType, pkt);
+          end = Math.max(end, frameTime(v));
+          table.handle(pkt, v.frame, frameTime(v), 0);
+        },
+      });
+      table.finish(end, 0);
+    }
+    return out;
+  }
+
+  it('every record of the fixture captures: same keys in the same order, same JSON, timeline and TCP facts read back equal', async () => {
+    const records = await fixtureRecords();
+    expect(records.length).toBeGreaterThan(40);
+    const strings = new StringInterner();
+    const packer = new RecordPacker();
+    let tcp = 0;
+    const strings2 = new StringInterner();
+    const packer2 = new RecordPacker();
+    for (const rec of records) {
+      // What FileRun does (compaction and packing at once) to a copy: the same JSON.
+      const twin = structuredClone(rec);
+      compactRecord(rec, strings);
+      const before = json(rec);
+      const both = compactAndPack(twin, strings2, packer2);
+      expect(json(both), `${rec.file} ${rec.id}`).toBe(before);
+      expect(isPackedField(both, 'timeline')).toBe(true);
+      expect(isPackedField(both.flow, 'tcp')).toBe(rec.flow.tcp !== null);
+      const keys = Object.keys(rec);
+      const flowKeys = Object.keys(rec.flow);
+      const p = packRecord(rec, packer);
+      expect(p, rec.id).not.toBe(rec);
+      expect(isPackedField(p, 'timeline')).toBe(true);
+      expect(json(p), `${rec.file} ${rec.id}`).toBe(before);
+      expect(Object.keys(p)).toEqual(keys);
+      expect(Object.keys(p.flow)).toEqual(flowKeys);
+      expect(p.timeline).toEqual(rec.timeline);
+      expect(p.flow.tcp).toEqual(rec.flow.tcp);
+      if (rec.flow.tcp !== null) {
+        tcp++;
+        expect(isPackedField(p.flow, 'tcp')).toBe(true);
+      }
+      // The report's connection shares the packed timeline: the same keys and JSON as from the record.
+      expect(json(reported(p, [], null))).toBe(json(reported(rec, [], null)));
+      expect(Object.keys(reported(p, [], null))).toEqual(Object.keys(reported(rec, [], null)));
+      expect(isPackedField(reported(p, [], null), 'timeline')).toBe(true);
+      // A worker posts its records by structured clone: the accessors are read, plain values arrive.
+      expect(json(structuredClone(p))).toBe(before);
+      // Renumbered flows (the merge of a second file) keep their TCP facts packed.
+      const moved = flowWithId(p.flow, p.flow.id + 100);
+      expect(moved.id).toBe(p.flow.id + 100);
+      expect(json({ ...moved, id: p.flow.id })).toBe(json(rec.flow));
+      expect(isPackedField(moved, 'tcp')).toBe(rec.flow.tcp !== null);
+    }
+    expect(tcp).toBeGreaterThan(30);
+    // Everything read back from one arena after all were packed (offsets stay valid as it grows).
+    expect(packer.stats.bytes).toBeGreaterThan(1 << 14);
+  });
+
+  it('assigning a packed field makes it a plain value again, at the same place among the keys', async () => {
+    const [rec] = (await fixtureRecords()).filter((r) => r.flow.tcp !== null && r.timeline.length > 1);
+    const p = packRecord(rec!, new RecordPacker());
+    const keys = Object.keys(p);
+    const shorter = p.timeline.slice(1);
+    p.timeline = shorter;
+    expect(p.timeline).toBe(shorter);
+    expect(isPackedField(p, 'timeline')).toBe(false);
+    expect(Object.keys(p)).toEqual(keys);
+    const tcp = { ...p.flow.tcp! };
+    p.flow.tcp = tcp;
+    expect(p.flow.tcp).toBe(tcp);
+    expect(isPackedField(p.flow, 'tcp')).toBe(false);
+  });
+
+  it('a value that is not plain data is not packed (the record stays as it is)', () => {
+    const packer = new RecordPacker();
+    for (const v of [new Date(0), Buffer.from('ab'), Object.freeze({ a: 1 }), [Object.freeze([1])], { f: () => 1 }, { s: Symbol('x') }, { big: 1n }, new (class X {})(), JSON.parse('{"__proto__": 1}')]) {
+      expect(packer.pack(v), String(v)).toBeNull();
+    }
+    // What a refused value wrote is taken back: the next value decodes right.
+    const q = packer.pack({ a: [1, 2.5, 'x'] })!;
+    expect(packer.decode(q)).toEqual({ a: [1, 2.5, 'x'] });
+  });
+
+  it('round trip: any JSON-like value decodes to the same value with keys in the same order (property)', () => {
+    const runs = Number(process.env.PROP_RUNS ?? 300);
+    const packer = new RecordPacker();
+    const num = fc.oneof(fc.integer(), fc.double(), fc.constantFrom(-0, 2 ** 29 - 1, 2 ** 29, 2 ** 32, -1, Number.MAX_SAFE_INTEGER, NaN, Infinity));
+    const leaf = fc.oneof(num, fc.string(), fc.boolean(), fc.constant(null), fc.constant(undefined));
+    const value = fc.letrec((tie) => ({
+      v: fc.oneof({ depthSize: 'small' }, leaf, fc.array(tie('v'), { maxLength: 6 }), fc.dictionary(fc.string({ maxLength: 8 }).filter((k) => k !== '__proto__'), tie('v'), { maxKeys: 6, noNullPrototype: true })),
+    })).v;
+    fc.assert(
+      fc.property(fc.array(value, { minLength: 1, maxLength: 4 }), (vs) => {
+        const packed = vs.map((v) => packer.pack(v));
+        vs.forEach((v, i) => {
+          const back = packer.decode(packed[i]!);
+          expect(back).toStrictEqual(v);
+          expect(JSON.stringify(back)).toBe(JSON.stringify(v));
+          if (typeof v === 'number') expect(Object.is(back, v)).toBe(true);
+        });
+      }),
+      { numRuns: runs },
+    );
   });
 });
 

@@ -183,7 +183,7 @@ function compactTcp(t: TcpFacts): void {
   t.dataAcks = nullPair(t.dataAcks);
 }
 
-function compactFlow(f: FlowFacts, strings: StringInterner | undefined): void {
+function compactFlow(f: FlowFacts, strings: StringInterner | undefined, tcpToo: boolean): void {
   // A server recurs across connections (retries, every client of one server); client addresses
   // are not interned: a flood of spoofed sources would fill the interner with them.
   flatString(f.client.ip);
@@ -194,7 +194,7 @@ function compactFlow(f: FlowFacts, strings: StringInterner | undefined): void {
     f.icmp = f.icmp.slice();
     for (const i of f.icmp) flatString(i.from);
   }
-  if (f.tcp !== null) compactTcp(f.tcp);
+  if (f.tcp !== null && tcpToo) compactTcp(f.tcp);
   if (f.udp !== null) f.udp.firstFrames = nullPair(f.udp.firstFrames);
   f.gapBytes = zeroPair(f.gapBytes);
   f.cutBytes = zeroPair(f.cutBytes);
@@ -207,6 +207,11 @@ function compactFlow(f: FlowFacts, strings: StringInterner | undefined): void {
  * (cipher suites, TLS versions, requested protocols, channels) are shared with earlier records.
  */
 export function compactRecord(rec: ConnectionRecord, strings?: StringInterner): void {
+  compactParts(rec, strings, true, true);
+}
+
+/** compactRecord, the timeline and the TCP facts only when asked (not when they are packed). */
+function compactParts(rec: ConnectionRecord, strings: StringInterner | undefined, timelineToo: boolean, tcpToo: boolean): void {
   flatString(rec.client);
   rec.server = strings !== undefined ? strings.intern(rec.server) : flatString(rec.server);
   rec.phases = exact(rec.phases);
@@ -221,11 +226,11 @@ export function compactRecord(rec: ConnectionRecord, strings?: StringInterner): 
   if (rec.mcs !== null) compactMcs(rec.mcs, strings);
   rec.licensing = exact(rec.licensing);
   rec.errorInfo = exact(rec.errorInfo);
-  const timeline = exact(rec.timeline);
-  rec.timeline = timeline;
+  const timeline = timelineToo ? exact(rec.timeline) : [];
+  if (timelineToo) rec.timeline = timeline;
   const warnings = exact(rec.warnings);
   rec.warnings = warnings;
-  compactFlow(rec.flow, strings);
+  compactFlow(rec.flow, strings, tcpToo);
   if (strings === undefined) {
     for (let i = 0; i < timeline.length; i++) {
       const e = timeline[i]!;
@@ -244,4 +249,475 @@ export function compactRecord(rec: ConnectionRecord, strings?: StringInterner): 
     const w = warnings[i]!;
     w.message = strings.intern(w.message);
   }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Packed fields (issue 16: peak RSS on attempt storms). What a kept record holds is mostly its
+// timeline (~17 event objects, ~110 bytes each) and its flow's TCP facts (~25 small objects and
+// arrays), which only some rules and the writers that print them read. RecordPacker writes such a
+// value into a run-wide arena of varint words and doubles (an event: ~8 words in ~14 bytes, and a
+// double) with one table of its strings and one of its objects' key lists, and the property becomes
+// an accessor that decodes it when read: the same values, the same keys in the same order (so the
+// same JSON). The last value decoded of each kind is kept (RecordPacker.decodeCached: the rules read
+// one connection's several times in a row), so it is not to be changed in place; assigning the
+// property makes it a plain data property again. Only plain data is packed (null, booleans,
+// numbers, strings, arrays, plain objects that are not frozen, read by their own enumerable keys as
+// JSON reads them); a value holding anything else stays as it is.
+
+/** One word of the arena (a varint of 1-5 bytes): a tag in the low 3 bits, a payload in the 29 above. */
+const TAG_CONST = 0; // payload: 0 null, 1 undefined, 2 false, 3 true
+const TAG_UINT = 1; // payload: the number (an integer 0 .. 2^29-1, not -0)
+const TAG_DOUBLE = 2; // the number is the next double of the number arena
+const TAG_STRING = 3; // payload: index in the string table
+const TAG_ARRAY = 4; // payload: length; the elements follow
+const TAG_OBJECT = 5; // payload: shape (its keys in order); the values follow
+const PAYLOAD_LIMIT = 1 << 29;
+
+class NotPackable extends Error {}
+
+/**
+ * The function that builds an object of these keys, in this order, from the values `next` returns
+ * one after the other: `{ "k1": next(), "k2": next(), ... }`, generated once per shape. An object
+ * literal gets its hidden class from V8 at once (~0.1 us for a connection's TCP facts' largest
+ * object); keys stored one by one into {} or a copy of a template took 0.5-1 us an object
+ * (~5-9 us to decode a connection's TCP facts). The keys are the record types' own member names,
+ * quoted by JSON.stringify (a key is never code); "__proto__" is refused before (shapeId).
+ */
+function objectBuilder(keys: readonly string[]): (next: () => unknown) => Record<string, unknown> {
+  return new Function('next', `return {${keys.map((k) => `${JSON.stringify(k)}: next()`).join(', ')}};`) as (next: () => unknown) => Record<string, unknown>;
+}
+
+/** Where one packed value starts in its packer's arenas. */
+class PackedValue {
+  constructor(
+    readonly packer: RecordPacker,
+    /** Byte offset of its first word. */
+    readonly word: number,
+    readonly num: number,
+  ) {}
+}
+
+export class RecordPacker {
+  /** Strings up to this length are stored once (looked up); longer ones are appended as they come. */
+  static readonly DEDUP_MAX_LENGTH = 256;
+  static readonly DEDUP_MAX_STRINGS = 65_536;
+  /** The words, each as a LEB128 varint (7 bits a byte: most are tags with small payloads, 1-2 bytes). */
+  private bytes = new Uint8Array(1 << 14);
+  private byteCount = 0;
+  private nums = new Float64Array(1 << 9);
+  private numCount = 0;
+  private readonly strings: string[] = [];
+  private readonly stringIds = new Map<string, number>();
+  private readonly shapes: string[][] = [];
+  /** Per shape, the function that builds its object from the values decoded in order (objectBuilder). */
+  private readonly builders: ((next: () => unknown) => Record<string, unknown>)[] = [];
+  /** get(), for the builders. */
+  private readonly next = (): unknown => this.get();
+  /** Shape ids by first key (each list compared key by key). */
+  private readonly shapeBuckets = new Map<string, number[]>();
+  /** decodeCached's last value per slot (0 timelines, 1 TCP facts) and where it was packed. */
+  private readonly cachedAt: (PackedValue | null)[] = [null, null];
+  private readonly cachedValue: unknown[] = [undefined, undefined];
+  /** Decoding position (decode() is not re-entrant: it calls nothing outside this class). */
+  private rw = 0;
+  private rn = 0;
+
+  /** Bytes of words and doubles written, strings and object shapes stored (for tests and figures). */
+  get stats(): { bytes: number; nums: number; strings: number; shapes: number } {
+    return { bytes: this.byteCount, nums: this.numCount, strings: this.strings.length, shapes: this.shapes.length };
+  }
+
+  /** Packs `value`, or returns null (nothing kept) when it holds something other than plain data. */
+  pack(value: unknown): PackedValue | null {
+    const w0 = this.byteCount;
+    const n0 = this.numCount;
+    try {
+      this.put(value);
+    } catch (e) {
+      if (!(e instanceof NotPackable)) throw e;
+      // What was written is dropped (strings and shapes stored meanwhile stay: they are shared).
+      this.byteCount = w0;
+      this.numCount = n0;
+      return null;
+    }
+    return new PackedValue(this, w0, n0);
+  }
+
+  /**
+   * The value packed at p, the same object as the last call for this slot returned when p is the
+   * same: for values read several times in a row (the rules read one connection's TCP facts and
+   * timeline several times each). Not to be changed by the caller (a record's facts are not).
+   */
+  decodeCached(p: PackedValue, slot: 0 | 1): unknown {
+    if (this.cachedAt[slot] !== p) {
+      this.cachedValue[slot] = this.decode(p);
+      this.cachedAt[slot] = p;
+    }
+    return this.cachedValue[slot];
+  }
+
+  /** The value packed at p, built anew. */
+  decode(p: PackedValue): unknown {
+    this.rw = p.word;
+    this.rn = p.num;
+    return this.get();
+  }
+
+  /** Appends w (an integer 0 .. 2^32-1) as a varint. */
+  private word(w: number): void {
+    if (this.byteCount + 5 > this.bytes.length) {
+      const next = new Uint8Array(this.bytes.length * 2);
+      next.set(this.bytes);
+      this.bytes = next;
+    }
+    const b = this.bytes;
+    let at = this.byteCount;
+    while (w >= 0x80) {
+      b[at++] = (w & 0x7f) | 0x80;
+      w = w >>> 7;
+    }
+    b[at++] = w;
+    this.byteCount = at;
+  }
+
+  /** The next varint at the decoding position. */
+  private readWord(): number {
+    const b = this.bytes;
+    let at = this.rw;
+    let x = b[at++]!;
+    if (x >= 0x80) {
+      x &= 0x7f;
+      let scale = 0x80;
+      for (;;) {
+        const y = b[at++]!;
+        x += (y & 0x7f) * scale;
+        if (y < 0x80) break;
+        scale *= 0x80;
+      }
+    }
+    this.rw = at;
+    return x;
+  }
+
+  private tagged(tag: number, payload: number): void {
+    if (payload >= PAYLOAD_LIMIT) throw new NotPackable();
+    this.word(payload * 8 + tag);
+  }
+
+  private stringId(s: string): number {
+    if (s.length <= RecordPacker.DEDUP_MAX_LENGTH) {
+      const hit = this.stringIds.get(s);
+      if (hit !== undefined) return hit;
+      const id = this.strings.length;
+      this.strings.push(flatString(s));
+      if (this.stringIds.size < RecordPacker.DEDUP_MAX_STRINGS) this.stringIds.set(s, id);
+      return id;
+    }
+    this.strings.push(flatString(s));
+    return this.strings.length - 1;
+  }
+
+  /** The shape of these keys in this order (looked up by first key, compared key by key: no key string built). */
+  private shapeId(keys: string[]): number {
+    const n = keys.length;
+    // A literal's "__proto__" would set its prototype (objectBuilder): not packed (no record has one).
+    for (let i = 0; i < n; i++) if (keys[i] === '__proto__') throw new NotPackable();
+    const bucketKey = n === 0 ? '' : keys[0]!;
+    let bucket = this.shapeBuckets.get(bucketKey);
+    if (bucket === undefined) this.shapeBuckets.set(bucketKey, (bucket = []));
+    for (let b = 0; b < bucket.length; b++) {
+      const id = bucket[b]!;
+      const known = this.shapes[id]!;
+      if (known.length !== n) continue;
+      let same = true;
+      for (let i = 1; i < n; i++) {
+        if (known[i] !== keys[i]) {
+          same = false;
+          break;
+        }
+      }
+      if (same) return id;
+    }
+    const id = this.shapes.length;
+    this.shapes.push(keys);
+    this.builders.push(objectBuilder(keys));
+    bucket.push(id);
+    return id;
+  }
+
+  private put(v: unknown): void {
+    switch (typeof v) {
+      case 'number':
+        if (Number.isInteger(v) && v >= 0 && v < PAYLOAD_LIMIT && !Object.is(v, -0)) this.tagged(TAG_UINT, v);
+        else {
+          this.tagged(TAG_DOUBLE, 0);
+          if (this.numCount === this.nums.length) {
+            const next = new Float64Array(this.nums.length * 2);
+            next.set(this.nums);
+            this.nums = next;
+          }
+          this.nums[this.numCount++] = v;
+        }
+        return;
+      case 'string':
+        this.tagged(TAG_STRING, this.stringId(v));
+        return;
+      case 'boolean':
+        this.tagged(TAG_CONST, v ? 3 : 2);
+        return;
+      case 'undefined':
+        this.tagged(TAG_CONST, 1);
+        return;
+      case 'object': {
+        if (v === null) {
+          this.tagged(TAG_CONST, 0);
+          return;
+        }
+        // Frozen values are shared (interned lists, the certificate cache's infos): their identity is kept.
+        if (Object.isFrozen(v)) throw new NotPackable();
+        if (Array.isArray(v)) {
+          if (Object.getPrototypeOf(v) !== Array.prototype) throw new NotPackable();
+          this.tagged(TAG_ARRAY, v.length);
+          for (let i = 0; i < v.length; i++) this.put(v[i]);
+          return;
+        }
+        if (Object.getPrototypeOf(v) !== Object.prototype) throw new NotPackable();
+        const keys = Object.keys(v);
+        this.tagged(TAG_OBJECT, this.shapeId(keys));
+        const o = v as Record<string, unknown>;
+        for (let i = 0; i < keys.length; i++) this.put(o[keys[i]!]);
+        return;
+      }
+      default:
+        throw new NotPackable();
+    }
+  }
+
+  private get(): unknown {
+    const w = this.readWord();
+    const tag = w & 7;
+    const payload = w >>> 3;
+    switch (tag) {
+      case TAG_CONST:
+        return payload === 0 ? null : payload === 1 ? undefined : payload === 3;
+      case TAG_UINT:
+        return payload;
+      case TAG_DOUBLE:
+        return this.nums[this.rn++]!;
+      case TAG_STRING:
+        return this.strings[payload]!;
+      case TAG_ARRAY: {
+        if (payload === 0) return [];
+        const a: unknown[] = [];
+        for (let i = 0; i < payload; i++) a.push(this.get());
+        return a;
+      }
+      default:
+        return this.builders[payload]!(this.next);
+    }
+  }
+}
+
+/**
+ * The packed fields: a record's `timeline` (read by a few rules and the writers that print it) and
+ * its flow facts' `tcp` (read by the diagnosis, which reads one connection's several times in a row:
+ * the last one decoded is kept, see RecordPacker.decodeCached). The flow's other members (addresses,
+ * frames, counters the cross-connection rules sort and group by) stay plain.
+ */
+export type PackedField = 'timeline' | 'tcp';
+
+const PACKED_TIMELINE = Symbol('packed timeline');
+const PACKED_TCP = Symbol('packed tcp');
+
+function getTimeline(this: Record<symbol, PackedValue>): unknown {
+  const p = this[PACKED_TIMELINE]!;
+  return p.packer.decodeCached(p, 0);
+}
+
+function setTimeline(this: object, v: unknown): void {
+  // A plain data property again, at the same place among the keys.
+  Object.defineProperty(this, 'timeline', { value: v, writable: true, enumerable: true, configurable: true });
+  (this as Record<symbol, unknown>)[PACKED_TIMELINE] = undefined;
+}
+
+function getTcp(this: Record<symbol, PackedValue>): unknown {
+  const p = this[PACKED_TCP]!;
+  return p.packer.decodeCached(p, 1);
+}
+
+function setTcp(this: object, v: unknown): void {
+  Object.defineProperty(this, 'tcp', { value: v, writable: true, enumerable: true, configurable: true });
+  (this as Record<symbol, unknown>)[PACKED_TCP] = undefined;
+}
+
+const TIMELINE_ACCESSOR: PropertyDescriptor = { get: getTimeline, set: setTimeline, enumerable: true, configurable: true };
+const TCP_ACCESSOR: PropertyDescriptor = { get: getTcp, set: setTcp, enumerable: true, configurable: true };
+
+/** A record's keys in the order the machines write them (handshake/types.ts), `gateway` (optional) last. */
+const RECORD_KEYS = ['id', 'transport', 'file', 'fileIndex', 'client', 'server', 'start', 'end', 'outcome', 'incompleteReason', 'reached', 'phases', 'died', 'security', 'negotiation', 'tls', 'credssp', 'mcs', 'licensing', 'errorInfo', 'sideChannels', 'timeline', 'flow', 'warnings'];
+/** The flow facts' keys in the order the flow table writes them (flow/types.ts). */
+const FLOW_KEYS = ['id', 'transport', 'fileIndex', 'ipVersion', 'client', 'server', 'clientBy', 'firstFrame', 'lastFrame', 'start', 'end', 'packets', 'payloadBytes', 'badChecksums', 'icmp', 'tcp', 'udp', 'gapBytes', 'cutBytes', 'skippedPrefix', 'captureDuplicates', 'captureDuplicateFrames'];
+
+/** Whether o's own keys are `keys` in this order (and `optional` after them, when present). */
+function keysAre(o: object, keys: readonly string[], optional: string | null): boolean {
+  const own = Object.keys(o);
+  const n = keys.length;
+  if (own.length !== n && !(optional !== null && own.length === n + 1 && own[n] === optional)) return false;
+  for (let i = 0; i < n; i++) if (own[i] !== keys[i]) return false;
+  return true;
+}
+
+/**
+ * Gives `target`, being built key by key, `from`'s packed timeline as its next key (an accessor, not
+ * decoded). Returns false (nothing added) when `from`'s timeline is not packed. The caller adds the
+ * keys after it by plain assignment: an object literal, then this, then assignments keeps the
+ * object's fast properties and one hidden class for all of them (reconfiguring an existing data
+ * property into an accessor would turn it into a dictionary: V8, several times the size).
+ */
+export function addPackedTimeline(target: object, from: object): boolean {
+  const p = packedAt(from, PACKED_TIMELINE);
+  if (p === null) return false;
+  Object.defineProperty(target, 'timeline', TIMELINE_ACCESSOR);
+  (target as Record<symbol, unknown>)[PACKED_TIMELINE] = p;
+  return true;
+}
+
+/** The record with its timeline read through p and these flow facts: same keys, same order. */
+function packedRecordCopy(c: ConnectionRecord, p: PackedValue, flow: FlowFacts): ConnectionRecord {
+  if (!keysAre(c, RECORD_KEYS, 'gateway')) return copyWithPacked(c, 'timeline', p, { flow });
+  const o = {
+    id: c.id,
+    transport: c.transport,
+    file: c.file,
+    fileIndex: c.fileIndex,
+    client: c.client,
+    server: c.server,
+    start: c.start,
+    end: c.end,
+    outcome: c.outcome,
+    incompleteReason: c.incompleteReason,
+    reached: c.reached,
+    phases: c.phases,
+    died: c.died,
+    security: c.security,
+    negotiation: c.negotiation,
+    tls: c.tls,
+    credssp: c.credssp,
+    mcs: c.mcs,
+    licensing: c.licensing,
+    errorInfo: c.errorInfo,
+    sideChannels: c.sideChannels,
+  } as ConnectionRecord;
+  Object.defineProperty(o, 'timeline', TIMELINE_ACCESSOR);
+  o.flow = flow;
+  o.warnings = c.warnings;
+  if ('gateway' in c) o.gateway = c.gateway;
+  (o as unknown as Record<symbol, unknown>)[PACKED_TIMELINE] = p;
+  return o;
+}
+
+/** The flow facts with `tcp` read through p: same keys, same order. */
+function packedFlowCopy(f: FlowFacts, p: PackedValue, id: number): FlowFacts {
+  if (!keysAre(f, FLOW_KEYS, null)) return copyWithPacked(f, 'tcp', p, { id });
+  const o = {
+    id,
+    transport: f.transport,
+    fileIndex: f.fileIndex,
+    ipVersion: f.ipVersion,
+    client: f.client,
+    server: f.server,
+    clientBy: f.clientBy,
+    firstFrame: f.firstFrame,
+    lastFrame: f.lastFrame,
+    start: f.start,
+    end: f.end,
+    packets: f.packets,
+    payloadBytes: f.payloadBytes,
+    badChecksums: f.badChecksums,
+    icmp: f.icmp,
+  } as FlowFacts;
+  Object.defineProperty(o, 'tcp', TCP_ACCESSOR);
+  o.udp = f.udp;
+  o.gapBytes = f.gapBytes;
+  o.cutBytes = f.cutBytes;
+  o.skippedPrefix = f.skippedPrefix;
+  o.captureDuplicates = f.captureDuplicates;
+  o.captureDuplicateFrames = f.captureDuplicateFrames;
+  (o as unknown as Record<symbol, unknown>)[PACKED_TCP] = p;
+  return o;
+}
+
+/**
+ * The general case of the copies above (keys in another order or other keys): a copy of `source`
+ * (its own enumerable keys, in order) whose `key` is read through the packed value p; `override`'s
+ * keys (already among the source's) take their values from it. Every key by defineProperty (more
+ * than a dozen added by a computed-key store, out[k] = v, would make V8 turn the object into a
+ * dictionary), ~15 us a copy.
+ */
+function copyWithPacked<T extends object>(source: T, key: 'timeline' | 'tcp', p: PackedValue, override?: Record<string, unknown>): T {
+  const out: Record<string | symbol, unknown> = {};
+  const src = source as Record<string, unknown>;
+  const keys = Object.keys(source);
+  const timeline = key === 'timeline';
+  for (let i = 0; i < keys.length; i++) {
+    const k = keys[i]!;
+    if (k === key) Object.defineProperty(out, k, timeline ? TIMELINE_ACCESSOR : TCP_ACCESSOR);
+    else Object.defineProperty(out, k, { value: override !== undefined && k in override ? override[k] : src[k], writable: true, enumerable: true, configurable: true });
+  }
+  Object.defineProperty(out, timeline ? PACKED_TIMELINE : PACKED_TCP, { value: p, writable: true, enumerable: false, configurable: true });
+  return out as T;
+}
+
+function packedAt(o: object, key: symbol): PackedValue | null {
+  const p = (o as Record<symbol, unknown>)[key];
+  return p instanceof PackedValue ? p : null;
+}
+
+/**
+ * The flow facts with `tcp` packed into `packer` (a copy, same keys in the same order), or the facts
+ * themselves (no TCP facts, or not plain data, or packed already).
+ */
+function packFlow(f: FlowFacts, packer: RecordPacker): FlowFacts {
+  if (f.tcp === null || packedAt(f, PACKED_TCP) !== null) return f;
+  const p = packer.pack(f.tcp);
+  return p === null ? f : packedFlowCopy(f, p, f.id);
+}
+
+/**
+ * The record with its timeline and its flow's TCP facts packed into `packer` (see RecordPacker): a
+ * copy (same keys in the same order) whose `timeline` is decoded when it is read, with a copy of its
+ * flow facts whose `tcp` is; the record itself when its timeline is not plain data (or packed
+ * already). The other values are the record's, shared.
+ */
+export function packRecord(rec: ConnectionRecord, packer: RecordPacker): ConnectionRecord {
+  if (packedAt(rec, PACKED_TIMELINE) !== null) return rec;
+  const p = packer.pack(rec.timeline);
+  if (p === null) return rec;
+  return packedRecordCopy(rec, p, packFlow(rec.flow, packer));
+}
+
+/**
+ * A finished record compacted (compactRecord) and packed (packRecord) at once: its timeline and TCP
+ * facts are packed first (the packer's string table keeps one copy of their strings: they are not
+ * interned nor their arrays copied first), the rest compacted in place, then the packed copy made.
+ * The record itself, compacted, when its timeline is not plain data (or it is packed already).
+ */
+export function compactAndPack(rec: ConnectionRecord, strings: StringInterner, packer: RecordPacker): ConnectionRecord {
+  if (packedAt(rec, PACKED_TIMELINE) !== null) return rec;
+  const timeline = packer.pack(rec.timeline);
+  const tcp = timeline !== null && rec.flow.tcp !== null && packedAt(rec.flow, PACKED_TCP) === null ? packer.pack(rec.flow.tcp) : null;
+  compactParts(rec, strings, timeline === null, tcp === null);
+  if (timeline === null) return rec;
+  return packedRecordCopy(rec, timeline, tcp === null ? rec.flow : packedFlowCopy(rec.flow, tcp, rec.flow.id));
+}
+
+/** Whether a record's timeline (or a flow's TCP facts) is packed (read through an accessor). */
+export function isPackedField(o: object, field: PackedField): boolean {
+  return packedAt(o, field === 'timeline' ? PACKED_TIMELINE : PACKED_TCP) !== null;
+}
+
+/** A copy of the flow facts with this id, its TCP facts still packed when they are. */
+export function flowWithId(f: FlowFacts, id: number): FlowFacts {
+  const p = packedAt(f, PACKED_TCP);
+  return p === null ? { ...f, id } : packedFlowCopy(f, p, id);
 }

@@ -8,7 +8,7 @@ import type { OtherPortFailure, OtherPortFailureReport } from '../flow/other-por
 import { endpointText, type DnsTransaction, type KerberosErrorRef } from '../flow/types.js';
 import type { ConnectionRecord } from '../handshake/types.js';
 import { type GatewaySighting } from '../handshake/gateway-watch.js';
-import { StringInterner, compactRecord, flatString, flattenStrings } from '../handshake/compact.js';
+import { RecordPacker, StringInterner, addPackedTimeline, compactAndPack, flatString, flattenStrings, flowWithId } from '../handshake/compact.js';
 import type { DiagnosisInput, Finding } from '../diagnose/types.js';
 import { attemptLinks, diagnose, diagnoseCapture, groupAttempts, headline, summarizeServers, type AttemptLink } from '../diagnose/index.js';
 import { findProbes, type CountedHalfOpen } from '../diagnose/probes.js';
@@ -48,14 +48,23 @@ export function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
   for (const k of Object.keys(stats) as (keyof TableStats)[]) stats[k] = 0;
   // Records posted by a worker arrive as structured-clone copies: their interned strings and shared
   // lists are copies again, compacted here once more (~2 us per record) into one interner for them all.
+  // Their timelines arrive decoded (a structured clone reads the accessor): packed again here.
   let cloned: StringInterner | null = null;
+  let packer: RecordPacker | null = null;
   for (const p of parts) {
     const fromWorker = p.threadId !== threadId;
-    if (fromWorker) cloned ??= new StringInterner();
-    for (const rec of p.records) {
-      if (fromWorker) compactRecord(rec, cloned!);
+    if (fromWorker) {
+      cloned ??= new StringInterner();
+      packer ??= new RecordPacker();
+    }
+    for (let i = 0; i < p.records.length; i++) {
+      let rec = p.records[i]!;
+      if (fromWorker) {
+        // The part's list holds the packed copy (the clone is dropped).
+        p.records[i] = rec = compactAndPack(rec, cloned!, packer!);
+      }
       rec.id = shiftId(rec.id, idOffset);
-      if (flowOffset !== 0) rec.flow = { ...rec.flow, id: rec.flow.id + flowOffset };
+      if (flowOffset !== 0) rec.flow = flowWithId(rec.flow, rec.flow.id + flowOffset);
       if (kept.length < maxRecords) kept.push(rec);
       else {
         overflowCount++;
@@ -297,7 +306,9 @@ export function duplicatesWarning(conns: ConnectionRecord[], count: number): str
  * Same keys in the same order as the record (the JSON report is byte-identical).
  */
 export function reported(c: ConnectionRecord, findings: Finding[], attempt: AttemptLink | null = null): ReportedConnection {
-  return {
+  // Built as a literal and then key by key, so that a packed timeline (handshake/compact.ts) is
+  // shared with the report's connection at its place among the keys, not decoded.
+  const out = {
     id: c.id,
     transport: c.transport,
     file: c.file,
@@ -319,13 +330,14 @@ export function reported(c: ConnectionRecord, findings: Finding[], attempt: Atte
     licensing: c.licensing,
     errorInfo: c.errorInfo,
     sideChannels: c.sideChannels,
-    timeline: c.timeline,
-    flow: c.flow,
-    warnings: c.warnings,
-    ...(c.gateway !== undefined ? { gateway: c.gateway } : {}),
-    attempt,
-    findings,
-  };
+  } as ReportedConnection;
+  if (!addPackedTimeline(out, c)) out.timeline = c.timeline;
+  out.flow = c.flow;
+  out.warnings = c.warnings;
+  if (c.gateway !== undefined) out.gateway = c.gateway;
+  out.attempt = attempt;
+  out.findings = findings;
+  return out;
 }
 
 /**

@@ -18,7 +18,7 @@ import { GATEWAY_TCP_PORT, GATEWAY_UDP_PORT, GatewayWatch, type GatewaySighting,
 import { LegacyTunnels } from '../handshake/gateway-legacy-tunnel.js';
 import { PendingMachine, halfOpenOutcome, type OutcomeCounter, type PendingOptions } from '../handshake/pending.js';
 import { PairIndex } from '../pairs.js';
-import { StringInterner, compactRecord } from '../handshake/compact.js';
+import { RecordPacker, StringInterner, compactAndPack } from '../handshake/compact.js';
 import type { DiagnosisInput, Finding } from '../diagnose/types.js';
 import { diagnoseConnection } from '../diagnose/index.js';
 import { SCAN_MIN_TARGETS, type CountedHalfOpen } from '../diagnose/probes.js';
@@ -318,6 +318,8 @@ export class FileRun {
   private runKnown = false;
   /** Strings repeated by this run's records, kept once (bounded). */
   private readonly strings = new StringInterner();
+  /** The kept records' timelines, packed (handshake/compact.ts RecordPacker). */
+  private readonly packer = new RecordPacker();
   private unknownLinkFrames = 0;
   /** Records with no captured byte (capLen 0): a decompression bomb is made of them. */
   private emptyFrames = 0;
@@ -739,7 +741,8 @@ export class FileRun {
         this.noteBareTarget(rec);
       }
       // Only a record that is kept is worth compacting (a SYN flood's overflow is counted and dropped).
-      compactRecord(rec, this.strings);
+      // The kept record is a copy whose timeline and TCP facts are packed (nothing holds the record after this).
+      rec = compactAndPack(rec, this.strings, this.packer);
       this.records.push(rec);
     } else {
       this.overflowCount++;

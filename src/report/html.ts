@@ -327,13 +327,15 @@ function findingBody(f: Finding): string[] {
 }
 
 function timelineTable(c: ReportedConnection): string[] {
-  if (c.timeline.length === 0) return [];
-  const t0 = c.timeline[0]!.time;
+  // Read once: a kept record's timeline is decoded each time it is read (handshake/compact.ts).
+  const timeline = c.timeline;
+  if (timeline.length === 0) return [];
+  const t0 = timeline[0]!.time;
   const deathFrame = c.died?.frame ?? null;
-  const shown = c.timeline.slice(0, MAX_TIMELINE_ROWS);
+  const shown = timeline.slice(0, MAX_TIMELINE_ROWS);
   const out = [
     // The ladder's details without hovering: open for a short timeline, one click away otherwise.
-    `<details class="timeline"${c.timeline.length <= OPEN_TIMELINE_ROWS ? ' open' : ''}><summary>Frame by frame (${c.timeline.length} event${c.timeline.length === 1 ? '' : 's'})</summary>`,
+    `<details class="timeline"${timeline.length <= OPEN_TIMELINE_ROWS ? ' open' : ''}><summary>Frame by frame (${timeline.length} event${timeline.length === 1 ? '' : 's'})</summary>`,
     '<table class="timeline"><thead><tr><th>Frame</th><th>Time</th><th>Direction</th><th>Phase</th><th>Event</th><th>Detail</th></tr></thead><tbody>',
   ];
   for (const e of shown) {
@@ -342,7 +344,7 @@ function timelineTable(c: ReportedConnection): string[] {
       `<tr${e.frame === deathFrame ? ' class="death"' : ''}><td>${e.frame}</td><td>${offsetText(timeOffset(e.time, t0))}</td><td>${dir}</td><td>${h(e.phase)}</td><td>${h(eventLabel(e))}</td><td class="detail">${longText(e.detail ?? '')}</td></tr>`,
     );
   }
-  if (c.timeline.length > shown.length) out.push(`<tr><td colspan="6">… ${c.timeline.length - shown.length} more events (see the JSON report)</td></tr>`);
+  if (timeline.length > shown.length) out.push(`<tr><td colspan="6">… ${timeline.length - shown.length} more events (see the JSON report)</td></tr>`);
   out.push('</tbody></table></details>');
   return out;
 }

@@ -18,7 +18,9 @@ export type LadderRow =
 export function deathIndex(c: ReportedConnection): number {
   const f = c.died?.frame;
   if (f === undefined || f === null) return -1;
-  for (let i = c.timeline.length - 1; i >= 0; i--) if (c.timeline[i]!.frame === f) return i;
+  // Read once: a kept record's timeline is decoded each time it is read (handshake/compact.ts).
+  const tl = c.timeline;
+  for (let i = tl.length - 1; i >= 0; i--) if (tl[i]!.frame === f) return i;
   return -1;
 }
 
