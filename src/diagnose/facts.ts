@@ -1,6 +1,6 @@
 // Facts the rules share: reading a ConnectionRecord the same way everywhere,
 // and building findings, filters and sentences from it.
-import type { CertificateInfo, ConnectionRecord, TlsAlertInfo } from '../handshake/types.js';
+import type { CertificateInfo, ConnectionRecord, TimelineEvent, TlsAlertInfo } from '../handshake/types.js';
 import { phaseIndex } from '../handshake/types.js';
 import { endpointText } from '../flow/types.js';
 import { timeInRange } from '../capture/types.js';
@@ -48,9 +48,19 @@ export function makeFinding(cause: CauseId, p: FindingParts): Finding {
 }
 
 export function uniqueFrames(frames: (number | null | undefined)[]): number[] {
-  const set = new Set<number>();
-  for (const f of frames) if (typeof f === 'number' && Number.isInteger(f) && f > 0) set.add(f);
-  return [...set].sort((a, b) => a - b);
+  // Sorted by insertion, duplicates left out (a finding names a handful of frames: no Set, no sort's copy).
+  const out: number[] = [];
+  for (let k = 0; k < frames.length; k++) {
+    const f = frames[k];
+    if (typeof f !== 'number' || !Number.isInteger(f) || !(f > 0)) continue;
+    let i = out.length;
+    while (i > 0 && out[i - 1]! > f) i--;
+    if (i > 0 && out[i - 1] === f) continue;
+    out.push(f);
+    for (let j = out.length - 1; j > i; j--) out[j] = out[j - 1]!;
+    out[i] = f;
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------- filters
@@ -413,6 +423,19 @@ export interface AppRecord {
   length: number;
 }
 
+const BYTES = ' bytes';
+
+/** Whether s is /^(\d+) bytes$/ (the timeline's "Application Data" detail). */
+function isByteCount(s: string): boolean {
+  const n = s.length - BYTES.length;
+  if (n < 1 || !s.endsWith(BYTES)) return false;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
 /** Encrypted records after the TLS handshake, in order, with their lengths (bounded by the timeline). */
 export function appDataRecords(conn: ConnectionRecord): AppRecord[] {
   const out: AppRecord[] = [];
@@ -454,10 +477,20 @@ export function clientStoppedBeforeCredentials(conn: ConnectionRecord): Credenti
   if (tls.appRecords.client !== 2 || tls.appRecords.server < 2 || tls.appRecords.server > 3) return null;
   const last = lastEventBefore(conn, d.frame);
   if (!last || last.direction !== 's2c') return null;
-  const before = appDataRecords(conn).filter((r) => d.frame === null || r.frame < d.frame);
-  const server = before.filter((r) => r.dir === 's2c');
-  const challenge = server[0] ?? null;
-  const answer = server.length > 1 ? server[server.length - 1]! : null;
+  // The server's first and last encrypted records before the client left (what appDataRecords gives, filtered).
+  let challenge: AppRecord | null = null;
+  let answer: AppRecord | null = null;
+  let count = 0;
+  let lastRec: TimelineEvent | null = null;
+  const timeline = conn.timeline;
+  for (let i = 0; i < timeline.length; i++) {
+    const e = timeline[i]!;
+    if (e.event !== 'Application Data' || e.direction !== 's2c' || !e.detail || (d.frame !== null && !(e.frame < d.frame)) || !isByteCount(e.detail)) continue;
+    if (count === 0) challenge = { frame: e.frame, dir: 's2c', length: Number(e.detail.slice(0, -BYTES.length)) };
+    count++;
+    lastRec = e;
+  }
+  if (count > 1) answer = { frame: lastRec!.frame, dir: 's2c', length: Number(lastRec!.detail!.slice(0, -BYTES.length)) };
   const proofSized = challenge !== null && answer !== null && answer.length * 2 >= challenge.length;
   const errorSized = challenge !== null && answer !== null && answer.length * 3 <= challenge.length;
   return { frame: d.frame, how: d.how, answer, challenge, proofSized, errorSized };

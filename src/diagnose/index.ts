@@ -12,7 +12,7 @@ import { gatewayConnectionFindings, gatewayFindings, gatewayNotes } from './gate
 import { gatewayCertFindings } from './gateway-cert.js';
 import { plural } from './facts.js';
 import type { DiagnosisInput, Finding, ProbeGroup } from './types.js';
-import { applyAttemptLinks, attemptRuns, linkAttempts, type AttemptLink } from './attempts.js';
+import { applyAttemptLinks, linkAttempts, runsOf, type AttemptLink } from './attempts.js';
 
 export { CATALOGUE, CAUSES, STEPS } from './catalogue.js';
 export { RULES } from './rules/index.js';
@@ -222,7 +222,7 @@ function countedClauses(buckets: readonly CauseBucket[]): string {
  */
 export function groupAttempts(connections: ConnectionRecord[], findings: Map<string, Finding[]>): AttemptGroup[] {
   const links = attemptLinks(connections);
-  return attemptRuns(connections).map((run) => makeGroup(run, findings, links));
+  return runsOf(connections).map((run) => makeGroup(run, findings, links));
 }
 
 function makeGroup(conns: ConnectionRecord[], findings: Map<string, Finding[]>, links: Map<string, AttemptLink>): AttemptGroup {
