@@ -31,7 +31,7 @@ export function makeFinding(cause: CauseId, p: FindingParts): Finding {
   const c = CATALOGUE[cause];
   const steps = p.steps ?? causeSteps(cause);
   const confidence = Math.round(Math.min(1, Math.max(0, p.confidence)) * 100) / 100;
-  return {
+  const f: Finding = {
     cause,
     confidence,
     confidenceReason: confidence >= 1 ? null : p.confidenceReason,
@@ -42,9 +42,11 @@ export function makeFinding(cause: CauseId, p: FindingParts): Finding {
     filter: p.filter,
     errorCode: c.errorCode,
     summary: p.summary,
-    ...(c.severity === 'warning' ? { severity: 'warning' as const } : {}),
-    ...(p.connection !== undefined ? { connection: p.connection } : {}),
   };
+  // Added last (the same key order as before), not spread from literals: a spread made V8 copy the properties per finding.
+  if (c.severity === 'warning') f.severity = 'warning';
+  if (p.connection !== undefined) f.connection = p.connection;
+  return f;
 }
 
 export function uniqueFrames(frames: (number | null | undefined)[]): number[] {

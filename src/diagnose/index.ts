@@ -238,6 +238,7 @@ function makeGroup(conns: ConnectionRecord[], findings: Map<string, Finding[]>, 
   // Each cause with the attempts it is the top cause of, so that a retry story never lends one
   // attempt's cause to the others.
   const told = (list: ConnectionRecord[]): string => {
+    if (list.length === 1) return rootClause; // one attempt: one bucket
     const buckets = causeBuckets(list, findings);
     return buckets.length === 1 ? rootClause : buckets.map((b) => `${b.clause} (${b.ids.join(', ')})`).join('; ');
   };
@@ -248,7 +249,7 @@ function makeGroup(conns: ConnectionRecord[], findings: Map<string, Finding[]>, 
     summary = attempts === 1 ? `Completed with ${protocolUsed(last)}.` : `All ${attempts} attempts completed (${protocolUsed(last)}).`;
   } else if (last.outcome === 'completed') {
     const notOk = conns.length - completedCount - preAuth.length;
-    const many = failed.length > 0 ? causeBuckets(failed, findings).length > 1 : false;
+    const many = failed.length > 1 ? causeBuckets(failed, findings).length > 1 : false;
     summary = `Failed ${times(notOk)}, then completed with ${protocolUsed(last)}${root ? (many ? `; the failures: ${told(failed)}` : `; the first failure: ${rootClause}`) : ''}.`;
   } else if (failed.length === 0) {
     summary = `${conns.length === 1 ? 'The attempt was' : `All ${conns.length} attempts were`} only partly captured${root ? `; maybe ${rootClause}` : ''}.`;

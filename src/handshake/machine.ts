@@ -726,6 +726,10 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
     const tcp = facts.tcp;
     const lostBeforeEnd =
       tcp !== null && (tcp.lostSegments.some((l) => !l.acked) || tcp.keepAlives[0] + tcp.keepAlives[1] > 0);
+    const logonMode = !!this.rec.negotiation?.logonMode;
+    const redirection = this.rec.mcs?.redirection;
+    // Every key written, the optional ones undefined when absent (decideEnding reads them so): spreads
+    // of conditional literals made V8 build the object by copying properties, per connection.
     return {
       reached: this.phase,
       startedLate: this.startedLate,
@@ -738,11 +742,13 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
       lastDataAtClose: this.lastDataAtClose,
       captureEnd,
       lostBeforeEnd,
-      ...(tcp !== null && tcp.missingRanges.length > 0 ? { missing: [lastMissing(tcp.missingRanges, 0), lastMissing(tcp.missingRanges, 1)] } : {}),
+      missing: tcp !== null && tcp.missingRanges.length > 0 ? [lastMissing(tcp.missingRanges, 0), lastMissing(tcp.missingRanges, 1)] : undefined,
       dataAcks: tcp !== null ? tcp.dataAcks : [null, null],
-      ...(this.gaps !== null ? { gaps: this.gaps } : {}),
-      ...(this.rec.negotiation?.logonMode ? { logonMode: true, activeAt: this.phaseList.find((p) => p.phase === 'active') ?? null, graphicsAt: this.firstGraphics } : {}),
-      ...(this.rec.mcs?.redirection !== undefined && !this.rec.mcs.redirection.noRedirect ? { redirected: true } : {}),
+      gaps: this.gaps !== null ? this.gaps : undefined,
+      logonMode: logonMode ? true : undefined,
+      activeAt: logonMode ? (this.phaseList.find((p) => p.phase === 'active') ?? null) : undefined,
+      graphicsAt: logonMode ? this.firstGraphics : undefined,
+      redirected: redirection !== undefined && !redirection.noRedirect ? true : undefined,
     };
   }
 
