@@ -535,7 +535,9 @@ export class TlsTrack {
       return;
     }
     for (;;) {
-      const msg = d.next();
+      // A view, not a copy: the message is read at once and none of its bytes is kept (the hello
+      // randoms, the transcript and the certificate cache copy what they keep).
+      const msg = d.next(true);
       if (!msg.ok) {
         if (msg.kind === 'malformed') {
           // `at` is in the handshake stream: the defragmenter maps it to the TCP stream.
