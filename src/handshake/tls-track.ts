@@ -92,6 +92,27 @@ function title(name: string): string {
     .join(' ');
 }
 
+/**
+ * The timeline's event for a clear alert (RFC 5246 7.2: level 1 or 2, description 0..255: at most
+ * 512), made once per level and description: an attempt storm's thousands of alerts say the same few things.
+ */
+const alertEvents = new Map<number, string>();
+
+/** "Server Key Exchange" for a handshake type (0..255), made once per type. */
+const handshakeTitles: (string | undefined)[] = [];
+function handshakeTitle(msgType: number): string {
+  return (handshakeTitles[msgType] ??= title(handshakeTypeName(msgType)));
+}
+function alertEvent(level: number, levelName: string, description: number, descriptionName: string): string {
+  const key = level * 256 + description;
+  let e = alertEvents.get(key);
+  if (e === undefined) {
+    e = `Alert (Level: ${title(levelName)}, Description: ${title(descriptionName)})`;
+    alertEvents.set(key, e);
+  }
+  return e;
+}
+
 /** The report's line for a decryption that found its keys (no_key / unsupported have theirs already). */
 function decryptionReason(d: TlsDecryption): string {
   const n = `${d.records.client} client and ${d.records.server} server records`;
@@ -225,7 +246,7 @@ export class TlsTrack {
     if (!a.ok) return false;
     const v = a.value;
     this.info().alerts.push({ frame, by: SIDE[dir], level: v.levelName, description: v.descriptionName, code: v.description, encrypted: decrypted });
-    this.m.event(dir, frame, time, `Alert (Level: ${title(v.levelName)}, Description: ${title(v.descriptionName)})`);
+    this.m.event(dir, frame, time, alertEvent(v.level, v.levelName, v.description, v.descriptionName));
     this.m.end({
       phase: this.m.reached(),
       how: decrypted ? 'encrypted_alert' : 'tls_alert',
@@ -372,7 +393,7 @@ export class TlsTrack {
       case CONTENT_HANDSHAKE:
         if (this.tls13) this.handshake13(dir, pt.plaintext, frame);
         else {
-          this.m.event(dir, frame, time, pt.plaintext[0] === HS_FINISHED ? 'Finished' : title(handshakeTypeName(pt.plaintext[0] ?? 0)));
+          this.m.event(dir, frame, time, pt.plaintext[0] === HS_FINISHED ? 'Finished' : handshakeTitle(pt.plaintext[0] ?? 0));
           if (pt.plaintext[0] === HS_FINISHED) this.finish(dir, frame, time);
         }
         return;
@@ -648,7 +669,7 @@ export class TlsTrack {
         this.m.event(dir, frame, time, 'Certificate Request');
         return;
       default:
-        this.m.event(dir, frame, time, title(handshakeTypeName(h.msgType)));
+        this.m.event(dir, frame, time, handshakeTitle(h.msgType));
         return;
     }
   }
