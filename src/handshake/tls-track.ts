@@ -98,6 +98,33 @@ function title(name: string): string {
  */
 const alertEvents = new Map<number, string>();
 
+/** Hello details made once per value (a storm's clients and servers send the same few); bounded. */
+const MAX_HELLO_TEXTS = 256;
+const clientHelloTexts = new Map<number, string>();
+const serverHelloTexts = new Map<number, string>();
+
+/** A ClientHello's detail without SNI: "up to TLS1.2, 9 cipher suites" (version and count: 16 bits each). */
+function clientHelloText(maxVersion: number, suites: number): string {
+  const key = maxVersion * 65536 + suites;
+  let t = clientHelloTexts.get(key);
+  if (t === undefined) {
+    t = `up to ${versionName(maxVersion)}, ${suites} cipher suites`;
+    if (clientHelloTexts.size < MAX_HELLO_TEXTS) clientHelloTexts.set(key, t);
+  }
+  return t;
+}
+
+/** A ServerHello's detail: "TLS1.2, TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384" (version and suite: 16 bits each). */
+function serverHelloText(version: number, suite: number, encrypted: boolean): string {
+  const key = (version * 65536 + suite) * 2 + (encrypted ? 1 : 0);
+  let t = serverHelloTexts.get(key);
+  if (t === undefined) {
+    t = `${versionName(version)}, ${cipherSuiteName(suite)}${encrypted ? ' (certificate encrypted)' : ''}`;
+    if (serverHelloTexts.size < MAX_HELLO_TEXTS) serverHelloTexts.set(key, t);
+  }
+  return t;
+}
+
 /** "Server Key Exchange" for a handshake type (0..255), made once per type. */
 const handshakeTitles: (string | undefined)[] = [];
 function handshakeTitle(msgType: number): string {
@@ -605,7 +632,7 @@ export class TlsTrack {
         t.clientVersions = (v.supportedVersions.length > 0 ? v.supportedVersions : [v.legacyVersion]).map(versionName);
         t.clientCipherSuites = v.cipherSuites;
         t.sni = v.sni;
-        this.m.event(dir, frame, time, 'Client Hello', `up to ${versionName(v.maxVersion)}, ${v.cipherSuites.length} cipher suites${v.sni !== null ? `, SNI ${v.sni}` : ''}`);
+        this.m.event(dir, frame, time, 'Client Hello', v.sni !== null ? `up to ${versionName(v.maxVersion)}, ${v.cipherSuites.length} cipher suites, SNI ${v.sni}` : clientHelloText(v.maxVersion, v.cipherSuites.length));
         return;
       }
       case HS_SERVER_HELLO: {
@@ -631,7 +658,7 @@ export class TlsTrack {
           this.tls13 = true;
           t.certificateEncrypted = true;
         }
-        this.m.event(dir, frame, time, 'Server Hello', `${t.version}, ${t.cipherSuiteName}${this.tls13 ? ' (certificate encrypted)' : ''}`);
+        this.m.event(dir, frame, time, 'Server Hello', serverHelloText(v.version, v.cipherSuite, this.tls13));
         if (dir === 1 && this.clientRandom !== null && t.decryption === undefined) this.setupDecryption(v);
         return;
       }
