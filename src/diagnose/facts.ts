@@ -67,12 +67,37 @@ export function uniqueFrames(frames: (number | null | undefined)[]): number[] {
 
 // ---------------------------------------------------------------- filters
 
+/** The last convFilter() made, and what it was made from (the rules ask for it in turn, per connection). */
+const lastFilter: { flow: ConnectionRecord['flow'] | null; clientIp: string; serverIp: string; clientPort: number; serverPort: number; v6: boolean; udp: boolean; text: string } = {
+  flow: null,
+  clientIp: '',
+  serverIp: '',
+  clientPort: 0,
+  serverPort: 0,
+  v6: false,
+  udp: false,
+  text: '',
+};
+
 /** Wireshark display filter for the connection's packets (and ICMP quoting them). */
 export function convFilter(conn: ConnectionRecord): string {
   const f = conn.flow;
-  const ip = f.ipVersion === 6 ? 'ipv6.addr' : 'ip.addr';
-  const port = f.transport === 'udp' ? 'udp.port' : 'tcp.port';
-  return `${ip}==${f.client.ip} && ${ip}==${f.server.ip} && ${port}==${f.client.port} && ${port}==${f.server.port}`;
+  const v6 = f.ipVersion === 6;
+  const udp = f.transport === 'udp';
+  const l = lastFilter;
+  if (l.flow === f && l.clientIp === f.client.ip && l.serverIp === f.server.ip && l.clientPort === f.client.port && l.serverPort === f.server.port && l.v6 === v6 && l.udp === udp) return l.text;
+  const ip = v6 ? 'ipv6.addr' : 'ip.addr';
+  const port = udp ? 'udp.port' : 'tcp.port';
+  const text = `${ip}==${f.client.ip} && ${ip}==${f.server.ip} && ${port}==${f.client.port} && ${port}==${f.server.port}`;
+  l.flow = f;
+  l.clientIp = f.client.ip;
+  l.serverIp = f.server.ip;
+  l.clientPort = f.client.port;
+  l.serverPort = f.server.port;
+  l.v6 = v6;
+  l.udp = udp;
+  l.text = text;
+  return text;
 }
 
 /** `frame.number in {a, b}` (Wireshark 4 set syntax). */
