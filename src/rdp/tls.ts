@@ -152,15 +152,6 @@ export function readHandshake(buf: Uint8Array, off: number, end: number): Decode
   return done({ msgType, length, bodyOff: off + 4, end: msgEnd }, msgEnd - off);
 }
 
-/**
- * `n` bytes (not zeroed) as a plain Uint8Array: under 4 KB from Node's shared buffer pool (a view
- * of one 8 KB ArrayBuffer), not an ArrayBuffer of their own per connection and direction.
- */
-function pooledBytes(n: number): Uint8Array {
-  const b = Buffer.allocUnsafe(n);
-  return new Uint8Array(b.buffer, b.byteOffset, n);
-}
-
 /** A complete handshake message taken out of the defragmenter (its own copy of the bytes, or a view: next(true)). */
 export interface HandshakeMessage {
   msgType: number;
@@ -220,7 +211,7 @@ export class HandshakeDefragmenter {
       // Compact, then grow (doubling, capped) only when needed.
       const live = this.data.subarray(this.start, this.stop);
       const cap = Math.min(Math.max(this.data.length * 2, live.length + n, 1024), this.maxBytes);
-      const next = cap > this.data.length ? pooledBytes(cap) : this.data;
+      const next = cap > this.data.length ? new Uint8Array(cap) : this.data;
       if (next === this.data) this.data.copyWithin(0, this.start, this.stop);
       else next.set(live, 0);
       this.data = next;
