@@ -71,6 +71,21 @@ export function attemptRuns(connections: readonly ConnectionRecord[]): Connectio
   return runs.sort((a, b) => a[0]!.start - b[0]!.start);
 }
 
+const runsCache = new WeakMap<readonly ConnectionRecord[], { n: number; runs: ConnectionRecord[][] }>();
+
+/**
+ * attemptRuns over a run's connections, computed once per list (the links and the stories both
+ * ask; as attemptLinks in index.ts, a list that changed length is split anew). The runs are shared:
+ * read them, do not change them.
+ */
+export function runsOf(connections: readonly ConnectionRecord[]): readonly ConnectionRecord[][] {
+  const hit = runsCache.get(connections);
+  if (hit !== undefined && hit.n === connections.length) return hit.runs;
+  const runs = attemptRuns(connections);
+  runsCache.set(connections, { n: connections.length, runs });
+  return runs;
+}
+
 function nlaSelected(c: ConnectionRecord): boolean {
   const sel = c.negotiation?.selectedProtocol;
   return c.security === 'credssp' || (sel != null && (sel & (PROTOCOL_HYBRID | PROTOCOL_HYBRID_EX)) !== 0);
@@ -124,7 +139,7 @@ function offered(c: ConnectionRecord): string {
 /** Connection id -> what it is within its user attempt (connections that are attempts of their own are not in the map). */
 export function linkAttempts(connections: readonly ConnectionRecord[]): Map<string, AttemptLink> {
   const links = new Map<string, AttemptLink>();
-  for (const run of attemptRuns(connections)) {
+  for (const run of runsOf(connections)) {
     for (let i = 0; i + 1 < run.length; i++) {
       const note = preAuthenticationFor(run[i]!, run[i + 1]!);
       if (note) links.set(run[i]!.id, { role: 'pre_authentication', of: run[i + 1]!.id, note });

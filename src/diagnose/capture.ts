@@ -82,6 +82,11 @@ function byName(known: KnownName[]): Map<string, KnownName> {
   return out;
 }
 
+/** byName(serverNames(input)). */
+function knownNames(input: DiagnosisInput): Map<string, KnownName> {
+  return byName(serverNames(input));
+}
+
 /**
  * `known.find((k) => related(names, k.name))` over the list byName() was built from: entries of one
  * name relate alike, so the first related name's first entry is the first related entry.
@@ -156,7 +161,8 @@ export function dnsCaptureFindings(input: DiagnosisInput, perConnection: Map<str
       else clientClusters.set(key, [k]);
     }
   }
-  const known = byName(serverNames(input));
+  // The names of the capture's RDP servers, gathered from every connection only when a cluster asks.
+  let known: Map<string, KnownName> | null = null;
   const failingPerClient = new Map<string, number>();
   for (const c of clusters) failingPerClient.set(c.client, (failingPerClient.get(c.client) ?? 0) + 1);
 
@@ -171,7 +177,7 @@ export function dnsCaptureFindings(input: DiagnosisInput, perConnection: Map<str
     if (resolved) continue;
     if (c.lookups.some((l) => isCited(l.q, l.q.queryFrame) || isCited(l.q, l.q.responseFrame))) continue;
 
-    const owner = ownerOf(known, c.names);
+    const owner = ownerOf((known ??= knownNames(input)), c.names);
     const fromClient = connectionsFromClient(input, c.client);
     // A connection's own dns_failure rule weighs the lookups of its own file only (its frames are that file's).
     const followers = fromClient.filter((o) => o.fileIndex === c.fileIndex && o.start >= c.first && o.start <= c.last + DNS_FOLLOW_SECONDS);

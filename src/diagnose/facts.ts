@@ -1,6 +1,6 @@
 // Facts the rules share: reading a ConnectionRecord the same way everywhere,
 // and building findings, filters and sentences from it.
-import type { CertificateInfo, ConnectionRecord, TlsAlertInfo } from '../handshake/types.js';
+import type { CertificateInfo, ConnectionRecord, TimelineEvent, TlsAlertInfo } from '../handshake/types.js';
 import { phaseIndex } from '../handshake/types.js';
 import { endpointText } from '../flow/types.js';
 import { timeInRange } from '../capture/types.js';
@@ -31,7 +31,7 @@ export function makeFinding(cause: CauseId, p: FindingParts): Finding {
   const c = CATALOGUE[cause];
   const steps = p.steps ?? causeSteps(cause);
   const confidence = Math.round(Math.min(1, Math.max(0, p.confidence)) * 100) / 100;
-  return {
+  const f: Finding = {
     cause,
     confidence,
     confidenceReason: confidence >= 1 ? null : p.confidenceReason,
@@ -42,25 +42,62 @@ export function makeFinding(cause: CauseId, p: FindingParts): Finding {
     filter: p.filter,
     errorCode: c.errorCode,
     summary: p.summary,
-    ...(c.severity === 'warning' ? { severity: 'warning' as const } : {}),
-    ...(p.connection !== undefined ? { connection: p.connection } : {}),
   };
+  // Added last (the same key order as before), not spread from literals: a spread made V8 copy the properties per finding.
+  if (c.severity === 'warning') f.severity = 'warning';
+  if (p.connection !== undefined) f.connection = p.connection;
+  return f;
 }
 
 export function uniqueFrames(frames: (number | null | undefined)[]): number[] {
-  const set = new Set<number>();
-  for (const f of frames) if (typeof f === 'number' && Number.isInteger(f) && f > 0) set.add(f);
-  return [...set].sort((a, b) => a - b);
+  // Sorted by insertion, duplicates left out (a finding names a handful of frames: no Set, no sort's copy).
+  const out: number[] = [];
+  for (let k = 0; k < frames.length; k++) {
+    const f = frames[k];
+    if (typeof f !== 'number' || !Number.isInteger(f) || !(f > 0)) continue;
+    let i = out.length;
+    while (i > 0 && out[i - 1]! > f) i--;
+    if (i > 0 && out[i - 1] === f) continue;
+    out.push(f);
+    for (let j = out.length - 1; j > i; j--) out[j] = out[j - 1]!;
+    out[i] = f;
+  }
+  return out;
 }
 
 // ---------------------------------------------------------------- filters
 
+/** The last convFilter() made, and what it was made from (the rules ask for it in turn, per connection). */
+const lastFilter: { flow: ConnectionRecord['flow'] | null; clientIp: string; serverIp: string; clientPort: number; serverPort: number; v6: boolean; udp: boolean; text: string } = {
+  flow: null,
+  clientIp: '',
+  serverIp: '',
+  clientPort: 0,
+  serverPort: 0,
+  v6: false,
+  udp: false,
+  text: '',
+};
+
 /** Wireshark display filter for the connection's packets (and ICMP quoting them). */
 export function convFilter(conn: ConnectionRecord): string {
   const f = conn.flow;
-  const ip = f.ipVersion === 6 ? 'ipv6.addr' : 'ip.addr';
-  const port = f.transport === 'udp' ? 'udp.port' : 'tcp.port';
-  return `${ip}==${f.client.ip} && ${ip}==${f.server.ip} && ${port}==${f.client.port} && ${port}==${f.server.port}`;
+  const v6 = f.ipVersion === 6;
+  const udp = f.transport === 'udp';
+  const l = lastFilter;
+  if (l.flow === f && l.clientIp === f.client.ip && l.serverIp === f.server.ip && l.clientPort === f.client.port && l.serverPort === f.server.port && l.v6 === v6 && l.udp === udp) return l.text;
+  const ip = v6 ? 'ipv6.addr' : 'ip.addr';
+  const port = udp ? 'udp.port' : 'tcp.port';
+  const text = `${ip}==${f.client.ip} && ${ip}==${f.server.ip} && ${port}==${f.client.port} && ${port}==${f.server.port}`;
+  l.flow = f;
+  l.clientIp = f.client.ip;
+  l.serverIp = f.server.ip;
+  l.clientPort = f.client.port;
+  l.serverPort = f.server.port;
+  l.v6 = v6;
+  l.udp = udp;
+  l.text = text;
+  return text;
 }
 
 /** `frame.number in {a, b}` (Wireshark 4 set syntax). */
@@ -413,6 +450,19 @@ export interface AppRecord {
   length: number;
 }
 
+const BYTES = ' bytes';
+
+/** Whether s is /^(\d+) bytes$/ (the timeline's "Application Data" detail). */
+function isByteCount(s: string): boolean {
+  const n = s.length - BYTES.length;
+  if (n < 1 || !s.endsWith(BYTES)) return false;
+  for (let i = 0; i < n; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x30 || c > 0x39) return false;
+  }
+  return true;
+}
+
 /** Encrypted records after the TLS handshake, in order, with their lengths (bounded by the timeline). */
 export function appDataRecords(conn: ConnectionRecord): AppRecord[] {
   const out: AppRecord[] = [];
@@ -454,10 +504,20 @@ export function clientStoppedBeforeCredentials(conn: ConnectionRecord): Credenti
   if (tls.appRecords.client !== 2 || tls.appRecords.server < 2 || tls.appRecords.server > 3) return null;
   const last = lastEventBefore(conn, d.frame);
   if (!last || last.direction !== 's2c') return null;
-  const before = appDataRecords(conn).filter((r) => d.frame === null || r.frame < d.frame);
-  const server = before.filter((r) => r.dir === 's2c');
-  const challenge = server[0] ?? null;
-  const answer = server.length > 1 ? server[server.length - 1]! : null;
+  // The server's first and last encrypted records before the client left (what appDataRecords gives, filtered).
+  let challenge: AppRecord | null = null;
+  let answer: AppRecord | null = null;
+  let count = 0;
+  let lastRec: TimelineEvent | null = null;
+  const timeline = conn.timeline;
+  for (let i = 0; i < timeline.length; i++) {
+    const e = timeline[i]!;
+    if (e.event !== 'Application Data' || e.direction !== 's2c' || !e.detail || (d.frame !== null && !(e.frame < d.frame)) || !isByteCount(e.detail)) continue;
+    if (count === 0) challenge = { frame: e.frame, dir: 's2c', length: Number(e.detail.slice(0, -BYTES.length)) };
+    count++;
+    lastRec = e;
+  }
+  if (count > 1) answer = { frame: lastRec!.frame, dir: 's2c', length: Number(lastRec!.detail!.slice(0, -BYTES.length)) };
   const proofSized = challenge !== null && answer !== null && answer.length * 2 >= challenge.length;
   const errorSized = challenge !== null && answer !== null && answer.length * 3 <= challenge.length;
   return { frame: d.frame, how: d.how, answer, challenge, proofSized, errorSized };

@@ -12,7 +12,7 @@ import { gatewayConnectionFindings, gatewayFindings, gatewayNotes } from './gate
 import { gatewayCertFindings } from './gateway-cert.js';
 import { plural } from './facts.js';
 import type { DiagnosisInput, Finding, ProbeGroup } from './types.js';
-import { applyAttemptLinks, attemptRuns, linkAttempts, type AttemptLink } from './attempts.js';
+import { applyAttemptLinks, linkAttempts, runsOf, type AttemptLink } from './attempts.js';
 
 export { CATALOGUE, CAUSES, STEPS } from './catalogue.js';
 export { RULES } from './rules/index.js';
@@ -222,7 +222,7 @@ function countedClauses(buckets: readonly CauseBucket[]): string {
  */
 export function groupAttempts(connections: ConnectionRecord[], findings: Map<string, Finding[]>): AttemptGroup[] {
   const links = attemptLinks(connections);
-  return attemptRuns(connections).map((run) => makeGroup(run, findings, links));
+  return runsOf(connections).map((run) => makeGroup(run, findings, links));
 }
 
 function makeGroup(conns: ConnectionRecord[], findings: Map<string, Finding[]>, links: Map<string, AttemptLink>): AttemptGroup {
@@ -238,6 +238,7 @@ function makeGroup(conns: ConnectionRecord[], findings: Map<string, Finding[]>, 
   // Each cause with the attempts it is the top cause of, so that a retry story never lends one
   // attempt's cause to the others.
   const told = (list: ConnectionRecord[]): string => {
+    if (list.length === 1) return rootClause; // one attempt: one bucket
     const buckets = causeBuckets(list, findings);
     return buckets.length === 1 ? rootClause : buckets.map((b) => `${b.clause} (${b.ids.join(', ')})`).join('; ');
   };
@@ -248,7 +249,7 @@ function makeGroup(conns: ConnectionRecord[], findings: Map<string, Finding[]>, 
     summary = attempts === 1 ? `Completed with ${protocolUsed(last)}.` : `All ${attempts} attempts completed (${protocolUsed(last)}).`;
   } else if (last.outcome === 'completed') {
     const notOk = conns.length - completedCount - preAuth.length;
-    const many = failed.length > 0 ? causeBuckets(failed, findings).length > 1 : false;
+    const many = failed.length > 1 ? causeBuckets(failed, findings).length > 1 : false;
     summary = `Failed ${times(notOk)}, then completed with ${protocolUsed(last)}${root ? (many ? `; the failures: ${told(failed)}` : `; the first failure: ${rootClause}`) : ''}.`;
   } else if (failed.length === 0) {
     summary = `${conns.length === 1 ? 'The attempt was' : `All ${conns.length} attempts were`} only partly captured${root ? `; maybe ${rootClause}` : ''}.`;

@@ -461,3 +461,127 @@ export function startedNear(list: readonly ConnectionRecord[], ips: readonly str
   }
   return false;
 }
+
+interface SameServerPart {
+  /** The partition's members (one capture file, one server port), in list order. */
+  members: ConnectionRecord[];
+  /** Indexes into members sorted by start, and their starts (members whose start or end is NaN left out: they overlap nothing). */
+  byStart: number[];
+  starts: number[];
+  /** The same members' ends, sorted. */
+  ends: number[];
+  /** The longest end - start (>= 0), Infinity when one is not finite. */
+  maxDuration: number;
+  /** byStart is in list order (every member so far started no earlier than the ones before it). */
+  inOrder: boolean;
+  /** A member ends before it starts (then counting by starts and ends does not hold). */
+  reversed: boolean;
+}
+interface SameServerWindows {
+  n: number;
+  /** By fileIndex * 65536 + server port. */
+  parts: Map<number, SameServerPart>;
+}
+const sameServerCache = new WeakMap<readonly ConnectionRecord[], WeakMap<(c: ConnectionRecord) => boolean, SameServerWindows>>();
+
+/** The index of the first element of the sorted `a` above x (a.length when none). */
+function firstAbove(a: readonly number[], x: number): number {
+  let lo = 0;
+  let hi = a.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1;
+    if (a[mid]! <= x) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo;
+}
+
+/** Inserts x into the sorted `a` after the elements equal to it; returns where. */
+function insertSorted(a: number[], x: number): number {
+  let at = a.length;
+  if (at > 0 && !(a[at - 1]! <= x)) at = firstAbove(a, x);
+  if (at === a.length) a.push(x);
+  else a.splice(at, 0, x);
+  return at;
+}
+
+function sameServerWindows(list: readonly ConnectionRecord[], member: (c: ConnectionRecord) => boolean): SameServerWindows {
+  let perMember = sameServerCache.get(list);
+  if (perMember === undefined) sameServerCache.set(list, (perMember = new WeakMap()));
+  let w = perMember.get(member);
+  if (w === undefined) perMember.set(member, (w = { n: 0, parts: new Map() }));
+  // The list only grows (as for timeWindows): new members are put in place.
+  for (let i = w.n; i < list.length; i++) {
+    const o = list[i]!;
+    if (!member(o)) continue;
+    const key = o.fileIndex * 65536 + o.flow.server.port;
+    let p = w.parts.get(key);
+    if (p === undefined) w.parts.set(key, (p = { members: [], byStart: [], starts: [], ends: [], maxDuration: 0, inOrder: true, reversed: false }));
+    const at = p.members.length;
+    p.members.push(o);
+    if (Number.isNaN(o.start) || Number.isNaN(o.end)) continue;
+    if (o.end < o.start) p.reversed = true;
+    const d = o.end - o.start;
+    if (!Number.isFinite(d)) p.maxDuration = Infinity;
+    else if (d > p.maxDuration) p.maxDuration = d;
+    const k = insertSorted(p.starts, o.start);
+    if (k === p.byStart.length) p.byStart.push(at);
+    else {
+      p.byStart.splice(k, 0, at);
+      p.inOrder = false;
+    }
+    insertSorted(p.ends, o.end);
+  }
+  w.n = list.length;
+  return w;
+}
+
+/**
+ * What countOverlapping(list, member, conn.start, conn.end, (o) => o !== conn && o.fileIndex ===
+ * conn.fileIndex && o.flow.server.port === conn.flow.server.port, first, firstN) gives: the other
+ * members of `list` of the same capture file and server port whose lifetime overlaps conn's, counted
+ * and their first `firstN` (in list order) pushed onto `first`. The members are partitioned by file
+ * and port, and counted by bisection: those starting no later than conn's end, less those ending
+ * before its start (when every member ends no earlier than it starts, each of the latter is one of
+ * the former). An attempt storm's pending handshakes to one server all overlap each other: the scan
+ * of countOverlapping made that quadratic.
+ */
+export function countOverlappingSameServer(
+  list: readonly ConnectionRecord[],
+  member: (c: ConnectionRecord) => boolean,
+  conn: ConnectionRecord,
+  first: ConnectionRecord[],
+  firstN: number,
+): number {
+  const from = conn.start;
+  const to = conn.end;
+  const p = sameServerWindows(list, member).parts.get(conn.fileIndex * 65536 + conn.flow.server.port);
+  if (p === undefined || Number.isNaN(from) || Number.isNaN(to)) return 0;
+  if (p.reversed || !p.inOrder || !(from <= to)) {
+    const file = conn.fileIndex;
+    const port = conn.flow.server.port;
+    return countOverlapping(list, member, from, to, (o) => o !== conn && o.fileIndex === file && o.flow.server.port === port, first, firstN);
+  }
+  const { starts, ends, byStart, members } = p;
+  let n = firstAbove(starts, to) - firstAtLeast(ends, from);
+  // conn itself, when it is a member: it overlaps its own lifetime (from <= to).
+  for (let k = firstAtLeast(starts, from); k < starts.length && starts[k] === from; k++) {
+    if (members[byStart[k]!] === conn) {
+      n--;
+      break;
+    }
+  }
+  if (firstN > 0 && n > 0) {
+    // byStart is in list order: the first hits from the lowest possible start are the first in list order.
+    const lo = p.maxDuration === Infinity ? 0 : firstAtLeast(starts, from - p.maxDuration - 1);
+    let got = 0;
+    for (let k = lo; k < starts.length && starts[k]! <= to && got < firstN; k++) {
+      const o = members[byStart[k]!]!;
+      if (o !== conn && o.end >= from) {
+        first.push(o);
+        got++;
+      }
+    }
+  }
+  return n;
+}

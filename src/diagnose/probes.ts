@@ -155,8 +155,11 @@ export function findProbes(
     else bySource.set(k, [c]);
   }
   for (const [source, list] of bySource) {
+    // A source with fewer connections than a health check needs is neither (an attempt storm's
+    // thousands of sources with one or two each: no clusters built for them).
+    if (list.length < HEALTH_CHECK_MIN && list.length < SCAN_MIN_TARGETS) continue;
     // Scans: many targets from one source (with its attempts past the records kept, counted).
-    for (const run of clusters(list, SCAN_MAX_GAP_S)) {
+    for (const run of list.length < SCAN_MIN_TARGETS ? [] : clusters(list, SCAN_MAX_GAP_S)) {
       const targets = new Set(run.map((c) => `${c.flow.server.ip}|${c.flow.server.port}`));
       if (targets.size < SCAN_MIN_TARGETS) continue;
       for (const c of run) ids.add(c.id);

@@ -120,14 +120,20 @@ export class RttReservoir {
 
   stats(): RttStats | null {
     if (this.count === 0) return null;
-    // Sorted in a scratch array shared by every reservoir (a numeric typed-array sort: no copy of
-    // the samples and no comparator per flow, no view; issue 16, attempt storms).
+    // Sorted in a scratch array shared by every reservoir (no copy of the samples, no comparator
+    // per flow, no view; issue 16, attempt storms), by insertion into its first n slots (at most
+    // RTT_RESERVOIR, usually a handful: no sort of the whole scratch array per direction of each flow).
     const n = this.samples.length;
     const sorted = RTT_SCRATCH;
-    for (let k = 0; k < n; k++) sorted[k] = this.samples[k]!;
-    // The samples are finite: the unused tail sorts after them.
-    sorted.fill(Infinity, n);
-    sorted.sort();
+    for (let k = 0; k < n; k++) {
+      const v = this.samples[k]!;
+      let i = k;
+      while (i > 0 && sorted[i - 1]! > v) {
+        sorted[i] = sorted[i - 1]!;
+        i--;
+      }
+      sorted[i] = v;
+    }
     const median = n % 2 === 1 ? sorted[(n - 1) >> 1]! : (sorted[n / 2 - 1]! + sorted[n / 2]!) / 2;
     return { count: this.count, min: this.min, median, max: this.max };
   }

@@ -702,16 +702,16 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
 
   /**
    * The flow ended and only how it ended is wanted (a connection counted, not recorded: beyond the
-   * records a run keeps). A machine that never built a tracker or stream (a flow that carried no
-   * data) decides its ending as record() would, without building the record; any other builds it.
+   * records a run keeps). Decided as record() decides it, without building the record (its strings,
+   * warnings and sorted timeline: an attempt storm's thousands of counted connections).
    */
-  outcomeAtEnd(facts: FlowFacts, reason: FlowEndReason, captureEnd: number): Outcome {
+  outcomeAtEnd(facts: FlowFacts, _reason: FlowEndReason, captureEnd: number): Outcome {
     this.finished = true;
-    if (this.x224Lazy !== null || this.tlsLazy !== null || this.slowLazy !== null || this.streamPair !== null) {
-      return this.record(facts, reason, captureEnd).outcome;
-    }
-    // What record() does before decideEnding, for a machine without trackers (tlsLazy is null).
+    // What record() does before decideEnding that the ending reads: whether the capture began late,
+    // and the TLS track's end (its inferred steps flushed: phases reached; a TLS 1.3 close whose last
+    // record has an alert's size: the protocol's end). The rest of record() before it only warns.
     this.noteStartedLate();
+    this.tlsLazy?.end(this.closes[0]?.dir ?? null);
     return decideEnding(this.endInput(facts, captureEnd)).outcome;
   }
 
@@ -726,6 +726,10 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
     const tcp = facts.tcp;
     const lostBeforeEnd =
       tcp !== null && (tcp.lostSegments.some((l) => !l.acked) || tcp.keepAlives[0] + tcp.keepAlives[1] > 0);
+    const logonMode = !!this.rec.negotiation?.logonMode;
+    const redirection = this.rec.mcs?.redirection;
+    // Every key written, the optional ones undefined when absent (decideEnding reads them so): spreads
+    // of conditional literals made V8 build the object by copying properties, per connection.
     return {
       reached: this.phase,
       startedLate: this.startedLate,
@@ -738,11 +742,13 @@ export class ConnectionMachine implements StreamConsumer, MachineSink {
       lastDataAtClose: this.lastDataAtClose,
       captureEnd,
       lostBeforeEnd,
-      ...(tcp !== null && tcp.missingRanges.length > 0 ? { missing: [lastMissing(tcp.missingRanges, 0), lastMissing(tcp.missingRanges, 1)] } : {}),
+      missing: tcp !== null && tcp.missingRanges.length > 0 ? [lastMissing(tcp.missingRanges, 0), lastMissing(tcp.missingRanges, 1)] : undefined,
       dataAcks: tcp !== null ? tcp.dataAcks : [null, null],
-      ...(this.gaps !== null ? { gaps: this.gaps } : {}),
-      ...(this.rec.negotiation?.logonMode ? { logonMode: true, activeAt: this.phaseList.find((p) => p.phase === 'active') ?? null, graphicsAt: this.firstGraphics } : {}),
-      ...(this.rec.mcs?.redirection !== undefined && !this.rec.mcs.redirection.noRedirect ? { redirected: true } : {}),
+      gaps: this.gaps !== null ? this.gaps : undefined,
+      logonMode: logonMode ? true : undefined,
+      activeAt: logonMode ? (this.phaseList.find((p) => p.phase === 'active') ?? null) : undefined,
+      graphicsAt: logonMode ? this.firstGraphics : undefined,
+      redirected: redirection !== undefined && !redirection.noRedirect ? true : undefined,
     };
   }
 

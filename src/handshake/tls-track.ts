@@ -92,6 +92,54 @@ function title(name: string): string {
     .join(' ');
 }
 
+/**
+ * The timeline's event for a clear alert (RFC 5246 7.2: level 1 or 2, description 0..255: at most
+ * 512), made once per level and description: an attempt storm's thousands of alerts say the same few things.
+ */
+const alertEvents = new Map<number, string>();
+
+/** Hello details made once per value (a storm's clients and servers send the same few); bounded. */
+const MAX_HELLO_TEXTS = 256;
+const clientHelloTexts = new Map<number, string>();
+const serverHelloTexts = new Map<number, string>();
+
+/** A ClientHello's detail without SNI: "up to TLS1.2, 9 cipher suites" (version and count: 16 bits each). */
+function clientHelloText(maxVersion: number, suites: number): string {
+  const key = maxVersion * 65536 + suites;
+  let t = clientHelloTexts.get(key);
+  if (t === undefined) {
+    t = `up to ${versionName(maxVersion)}, ${suites} cipher suites`;
+    if (clientHelloTexts.size < MAX_HELLO_TEXTS) clientHelloTexts.set(key, t);
+  }
+  return t;
+}
+
+/** A ServerHello's detail: "TLS1.2, TLS_ECDHE_RSA_WITH_AES_256_GCM_SHA384" (version and suite: 16 bits each). */
+function serverHelloText(version: number, suite: number, encrypted: boolean): string {
+  const key = (version * 65536 + suite) * 2 + (encrypted ? 1 : 0);
+  let t = serverHelloTexts.get(key);
+  if (t === undefined) {
+    t = `${versionName(version)}, ${cipherSuiteName(suite)}${encrypted ? ' (certificate encrypted)' : ''}`;
+    if (serverHelloTexts.size < MAX_HELLO_TEXTS) serverHelloTexts.set(key, t);
+  }
+  return t;
+}
+
+/** "Server Key Exchange" for a handshake type (0..255), made once per type. */
+const handshakeTitles: (string | undefined)[] = [];
+function handshakeTitle(msgType: number): string {
+  return (handshakeTitles[msgType] ??= title(handshakeTypeName(msgType)));
+}
+function alertEvent(level: number, levelName: string, description: number, descriptionName: string): string {
+  const key = level * 256 + description;
+  let e = alertEvents.get(key);
+  if (e === undefined) {
+    e = `Alert (Level: ${title(levelName)}, Description: ${title(descriptionName)})`;
+    alertEvents.set(key, e);
+  }
+  return e;
+}
+
 /** The report's line for a decryption that found its keys (no_key / unsupported have theirs already). */
 function decryptionReason(d: TlsDecryption): string {
   const n = `${d.records.client} client and ${d.records.server} server records`;
@@ -225,7 +273,7 @@ export class TlsTrack {
     if (!a.ok) return false;
     const v = a.value;
     this.info().alerts.push({ frame, by: SIDE[dir], level: v.levelName, description: v.descriptionName, code: v.description, encrypted: decrypted });
-    this.m.event(dir, frame, time, `Alert (Level: ${title(v.levelName)}, Description: ${title(v.descriptionName)})`);
+    this.m.event(dir, frame, time, alertEvent(v.level, v.levelName, v.description, v.descriptionName));
     this.m.end({
       phase: this.m.reached(),
       how: decrypted ? 'encrypted_alert' : 'tls_alert',
@@ -372,7 +420,7 @@ export class TlsTrack {
       case CONTENT_HANDSHAKE:
         if (this.tls13) this.handshake13(dir, pt.plaintext, frame);
         else {
-          this.m.event(dir, frame, time, pt.plaintext[0] === HS_FINISHED ? 'Finished' : title(handshakeTypeName(pt.plaintext[0] ?? 0)));
+          this.m.event(dir, frame, time, pt.plaintext[0] === HS_FINISHED ? 'Finished' : handshakeTitle(pt.plaintext[0] ?? 0));
           if (pt.plaintext[0] === HS_FINISHED) this.finish(dir, frame, time);
         }
         return;
@@ -535,7 +583,9 @@ export class TlsTrack {
       return;
     }
     for (;;) {
-      const msg = d.next();
+      // A view, not a copy: the message is read at once and none of its bytes is kept (the hello
+      // randoms, the transcript and the certificate cache copy what they keep).
+      const msg = d.next(true);
       if (!msg.ok) {
         if (msg.kind === 'malformed') {
           // `at` is in the handshake stream: the defragmenter maps it to the TCP stream.
@@ -582,7 +632,7 @@ export class TlsTrack {
         t.clientVersions = (v.supportedVersions.length > 0 ? v.supportedVersions : [v.legacyVersion]).map(versionName);
         t.clientCipherSuites = v.cipherSuites;
         t.sni = v.sni;
-        this.m.event(dir, frame, time, 'Client Hello', `up to ${versionName(v.maxVersion)}, ${v.cipherSuites.length} cipher suites${v.sni !== null ? `, SNI ${v.sni}` : ''}`);
+        this.m.event(dir, frame, time, 'Client Hello', v.sni !== null ? `up to ${versionName(v.maxVersion)}, ${v.cipherSuites.length} cipher suites, SNI ${v.sni}` : clientHelloText(v.maxVersion, v.cipherSuites.length));
         return;
       }
       case HS_SERVER_HELLO: {
@@ -608,7 +658,7 @@ export class TlsTrack {
           this.tls13 = true;
           t.certificateEncrypted = true;
         }
-        this.m.event(dir, frame, time, 'Server Hello', `${t.version}, ${t.cipherSuiteName}${this.tls13 ? ' (certificate encrypted)' : ''}`);
+        this.m.event(dir, frame, time, 'Server Hello', serverHelloText(v.version, v.cipherSuite, this.tls13));
         if (dir === 1 && this.clientRandom !== null && t.decryption === undefined) this.setupDecryption(v);
         return;
       }
@@ -646,7 +696,7 @@ export class TlsTrack {
         this.m.event(dir, frame, time, 'Certificate Request');
         return;
       default:
-        this.m.event(dir, frame, time, title(handshakeTypeName(h.msgType)));
+        this.m.event(dir, frame, time, handshakeTitle(h.msgType));
         return;
     }
   }

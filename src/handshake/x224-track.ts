@@ -32,6 +32,37 @@ import { describeBytes, type MachineSink } from './machine.js';
 /** Protocols whose selection switches the stream to TLS after the Confirm (MS-RDPBCGR 5.4.5). */
 const TLS_PROTOCOLS = PROTOCOL_SSL | PROTOCOL_HYBRID | PROTOCOL_HYBRID_EX | PROTOCOL_RDSTLS | PROTOCOL_RDSAAD;
 
+/** requestedText() entries kept at most (a client offers one of a few combinations; hostile bits are not kept). */
+const MAX_REQUESTED_TEXTS = 64;
+const requestedTexts = new Map<number, { names: string[]; text: string }>();
+
+const selectedTexts = new Map<number, string>();
+
+/** The timeline's detail of an RDP_NEG_RSP (MS-RDPBCGR 2.2.1.2.1), made once per selected protocol. */
+function selectedText(selected: number, name: string): string {
+  let t = selectedTexts.get(selected);
+  if (t === undefined) {
+    t = `RDP_NEG_RSP selectedProtocol ${hex8(selected)} (${name})`;
+    if (selectedTexts.size < MAX_REQUESTED_TEXTS) selectedTexts.set(selected, t);
+  }
+  return t;
+}
+
+/**
+ * The protocol names of an RDP_NEG_REQ's requestedProtocols (MS-RDPBCGR 2.2.1.1.1) and its part of the
+ * timeline's detail, made once per value: every attempt of a storm offers the same few. The names list
+ * is shared, frozen (as the record's compaction shares it: compact.ts).
+ */
+function requestedText(protocols: number): { names: string[]; text: string } {
+  let e = requestedTexts.get(protocols);
+  if (e === undefined) {
+    const names = Object.freeze(protocolNames(protocols)) as string[];
+    e = { names, text: `RDP_NEG_REQ requestedProtocols ${hex8(protocols)} (${names.join('|')})` };
+    if (requestedTexts.size < MAX_REQUESTED_TEXTS) requestedTexts.set(protocols, e);
+  }
+  return e;
+}
+
 /** The record's `security` for a selectedProtocol (null when unknown). */
 export function securityOf(selected: number): string | null {
   switch (selected) {
@@ -184,8 +215,9 @@ export class X224Track {
     if (cr.negReq) {
       n.requestFlags = cr.negReq.flags;
       n.requestedProtocols = cr.negReq.requestedProtocols;
-      n.requestedProtocolNames = protocolNames(cr.negReq.requestedProtocols);
-      parts.push(`RDP_NEG_REQ requestedProtocols ${hex8(cr.negReq.requestedProtocols)} (${n.requestedProtocolNames.join('|')})`);
+      const req = requestedText(cr.negReq.requestedProtocols);
+      n.requestedProtocolNames = req.names;
+      parts.push(req.text);
       // MS-RDPBCGR 2.2.1.1.1: the client asks for a Restricted Admin / Remote Credential Guard logon.
       const mode = logonModeOf(cr.negReq.flags, frame);
       if (mode !== null) {
@@ -236,7 +268,7 @@ export class X224Track {
     }
     this.m.rec.security = cc.negotiationError === null ? securityOf(selected) : null;
     const detail = cc.negRsp
-      ? `RDP_NEG_RSP selectedProtocol ${hex8(selected)} (${n.selectedProtocolName})`
+      ? selectedText(selected, n.selectedProtocolName!)
       : cc.negotiationError
         ? `negotiation structure unreadable: ${cc.negotiationError.reason}`
         : 'no RDP_NEG_RSP (Standard RDP Security)';

@@ -152,10 +152,10 @@ export function readHandshake(buf: Uint8Array, off: number, end: number): Decode
   return done({ msgType, length, bodyOff: off + 4, end: msgEnd }, msgEnd - off);
 }
 
-/** A complete handshake message taken out of the defragmenter (its own copy of the bytes). */
+/** A complete handshake message taken out of the defragmenter (its own copy of the bytes, or a view: next(true)). */
 export interface HandshakeMessage {
   msgType: number;
-  /** Header + body, a copy owned by the caller; `body` is a view into it. */
+  /** Header + body, a copy owned by the caller (a view with next(true)); `body` is a view into it. */
   bytes: Uint8Array;
   body: Uint8Array;
   /** Frame of the record holding the message's first byte, and of the one holding its last. */
@@ -245,8 +245,14 @@ export class HandshakeDefragmenter {
     return null;
   }
 
-  /** The next complete message, incomplete (with bytes still needed) or malformed (`at` = stream offset). */
-  next(): Decoded<HandshakeMessage> {
+  /**
+   * The next complete message, incomplete (with bytes still needed) or malformed (`at` = stream offset).
+   * With `view`, the message's bytes are a view into the defragmenter's buffer instead of a copy:
+   * valid only until the next push() (which may move or overwrite them), for a caller that reads the
+   * message at once and keeps none of its bytes (a copy per message was an ArrayBuffer allocated per
+   * handshake message of every connection).
+   */
+  next(view = false): Decoded<HandshakeMessage> {
     const h = readHandshake(this.data, this.start, this.stop);
     if (!h.ok) {
       if (h.kind === 'malformed') return malformed(this.base + h.at, h.reason);
@@ -263,7 +269,7 @@ export class HandshakeDefragmenter {
       this.fragFrames.splice(0, drop);
       this.fragTcp.splice(0, drop);
     }
-    const bytes = this.data.slice(this.start, h.value.end);
+    const bytes = view ? this.data.subarray(this.start, h.value.end) : this.data.slice(this.start, h.value.end);
     const firstFrame = this.frameAt(streamOffset);
     const lastFrame = this.frameAt(this.base + h.value.end - 1);
     this.start = h.value.end;

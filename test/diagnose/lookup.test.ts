@@ -24,7 +24,7 @@ import {
   type ServerTtl,
 } from '../../src/diagnose/facts.js';
 import { connectionsFromClient, connectionsToServer, lookupsBetween, lookupsOf, startedNear } from '../../src/diagnose/lookup.js';
-import { concurrentHalfOpen } from '../../src/diagnose/rules/server_unresponsive.js';
+import { concurrentHalfOpen, concurrentHalfOpenCount } from '../../src/diagnose/rules/server_unresponsive.js';
 import { namesUsedFor, DNS_NAME_WINDOW_SECONDS, type UsedName } from '../../src/diagnose/rules/cert_name_mismatch.js';
 import { recentLookupElsewhere, DNS_LOOKBACK_SECONDS, DNS_UNNAMED_SECONDS } from '../../src/diagnose/rules/dns_failure.js';
 import type { DnsTransaction } from '../../src/flow/types.js';
@@ -349,7 +349,9 @@ describe('lookupsBetween', () => {
 
 describe('the per-list helpers (answered, completed, overlapping, nearest) on random records, while the list grows', () => {
   // Many attempts to few servers from few clients: the case that made the scans quadratic.
-  const times = ['finite', 'with NaN and infinities', 'equal'] as const; // equal: many equal starts
+  // equal: many equal starts; ordered: no connection ends before it starts (counted by bisection);
+  // jittered: the same, in an order that is not their starts' (counted by the scan).
+  const times = ['finite', 'with NaN and infinities', 'equal', 'ordered', 'jittered'] as const;
   for (const kind of times) {
     it(`answer as the former scans (${kind} times)`, () => {
       // xorshift32: every bit random (the file's rnd() repeats in its low bits).
@@ -368,8 +370,8 @@ describe('the per-list helpers (answered, completed, overlapping, nearest) on ra
       for (let step = 0; step < 150; step++) {
         for (let k = 1 + rnd(4); k > 0; k--) {
           t += kind === 'equal' ? rnd(2) : rnd(4);
-          const start = odd(t);
-          const end = odd(kind === 'equal' ? start + rnd(3) : start + rnd(40) - 2);
+          const start = kind === 'jittered' ? t - rnd(8) : odd(t);
+          const end = kind === 'ordered' || kind === 'jittered' ? start + rnd(40) : odd(kind === 'equal' ? start + rnd(3) : start + rnd(40) - 2);
           const ip = `10.0.0.${rnd(2)}`;
           const port = 3389 + rnd(2);
           const reached = (['tcp', 'x224', 'tls'] as const)[rnd(3)]!;
@@ -405,6 +407,11 @@ describe('the per-list helpers (answered, completed, overlapping, nearest) on ra
           if (ttl && ttl.connectionId !== c.id) seen.ttl++;
           const half = concurrentHalfOpen(c, input);
           expect(half, c.id).toEqual(naiveConcurrentHalfOpen(c, input));
+          for (const firstN of [0, 1, 5]) {
+            const first: ConnectionRecord[] = [];
+            expect(concurrentHalfOpenCount(c, input, first, firstN), c.id).toBe(half.length);
+            expect(first, c.id).toEqual(half.slice(0, firstN));
+          }
           if (answered) seen.answered++;
           if (half.length > 1) seen.overlapping++;
         }
@@ -484,7 +491,11 @@ describe('the indexed helpers against the former scans, over all fixture capture
       expect(serverOwnTtl(c, input), c.id).toEqual(naiveServerOwnTtl(c, input));
       expect(hostAnsweredElsewhere(c, input), c.id).toBe(naiveHostAnsweredElsewhere(c, input));
       for (const s of [5, 30, 300]) expect(laterCompletedAttempt(c, input, s), c.id).toBe(naiveLaterCompletedAttempt(c, input, s));
-      expect(concurrentHalfOpen(c, input), c.id).toEqual(naiveConcurrentHalfOpen(c, input));
+      const half = naiveConcurrentHalfOpen(c, input);
+      expect(concurrentHalfOpen(c, input), c.id).toEqual(half);
+      const first: ConnectionRecord[] = [];
+      expect(concurrentHalfOpenCount(c, input, first, 5), c.id).toBe(half.length);
+      expect(first, c.id).toEqual(half.slice(0, 5));
       expect(namesUsedFor(c, input), c.id).toEqual(naiveNamesUsedFor(c, input));
       expect(recentLookupElsewhere(c, input), c.id).toBe(naiveRecentLookupElsewhere(c, input));
       expect(lookupsBetween(input, c.fileIndex, c.flow.client.ip, c.start - DNS_LOOKBACK_SECONDS, c.start)).toEqual(

@@ -120,6 +120,31 @@ describe('readHandshake and HandshakeDefragmenter (RFC 5246 6.2.1, 7.4)', () => 
     expect(d.pending).toBe(0);
   });
 
+  it('next(true) gives the same messages as next(), as views into its buffer (valid until the next push)', () => {
+    const bytes = h('0b 00 00 06 00 00 03 01 02 03 0c 00 00 02 aa bb 0e 00 00 00');
+    const copy = new HandshakeDefragmenter();
+    const view = new HandshakeDefragmenter();
+    for (const [from, to, frame] of [[0, 3, 1], [3, 12, 2], [12, 20, 3]] as const) {
+      copy.push(bytes, from, to, frame, 100 + from);
+      view.push(bytes, from, to, frame, 100 + from);
+      for (;;) {
+        const a = copy.next();
+        const b = view.next(true);
+        expect(b.ok).toBe(a.ok);
+        if (!a.ok || !b.ok) {
+          expect(b).toEqual(a);
+          break;
+        }
+        expect({ ...b.value, bytes: Array.from(b.value.bytes), body: Array.from(b.value.body) }).toEqual({ ...a.value, bytes: Array.from(a.value.bytes), body: Array.from(a.value.body) });
+        // The copy owns its bytes; the view shares the defragmenter's.
+        expect(a.value.bytes.byteOffset).toBe(0);
+        expect(b.value.bytes.buffer).not.toBe(a.value.bytes.buffer);
+        expect(view.tcpOffset(b.value.streamOffset)).toBe(copy.tcpOffset(a.value.streamOffset));
+      }
+    }
+    expect(view.pending).toBe(0);
+  });
+
   it('is bounded: pending bytes beyond the cap are refused with the stream offset', () => {
     const d = new HandshakeDefragmenter(16);
     expect(d.push(h('0b 00 10 00 01 02 03 04'), 0, 8, 1)).toBeNull();

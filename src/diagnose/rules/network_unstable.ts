@@ -2,7 +2,7 @@
 // duplicate ACKs, RTT samples, idle gaps). Thresholds are chosen so that a
 // healthy capture (a couple of spurious retransmissions, keep-alives) does not
 // trip them; they are listed in docs/causes.md.
-import { phaseIndex } from '../../handshake/types.js';
+import { phaseIndex, type PhaseReached } from '../../handshake/types.js';
 import { convFilter, makeFinding, secondsText } from '../facts.js';
 import type { Rule } from '../types.js';
 import { mtuEvidence } from './mtu_blackhole.js';
@@ -32,6 +32,11 @@ export const THRESHOLDS = {
   strongRetransmissions: 10,
   strongRate: 0.1,
 } as const;
+
+function inFrameOrder(phases: readonly PhaseReached[]): boolean {
+  for (let i = 1; i < phases.length; i++) if (!(phases[i - 1]!.frame <= phases[i]!.frame)) return false;
+  return true;
+}
 
 export const networkUnstable: Rule = {
   cause: 'network_unstable',
@@ -64,8 +69,7 @@ export const networkUnstable: Rule = {
       signals.push(`the SYN was answered only after ${secondsText(tcp.handshakeRtt)} and ${tcp.synFrames.length - 1} retransmission(s)`);
       frames.push(...tcp.synFrames, ...tcp.synAckFrames.slice(0, 1));
     }
-    const retxFrames = new Set([...tcp.retransmissionFrames[0], ...tcp.retransmissionFrames[1]]);
-    if (tcp.maxIdle && tcp.maxIdle.seconds >= T.gapSeconds && retxFrames.has(tcp.maxIdle.frame)) {
+    if (tcp.maxIdle && tcp.maxIdle.seconds >= T.gapSeconds && (tcp.retransmissionFrames[0].includes(tcp.maxIdle.frame) || tcp.retransmissionFrames[1].includes(tcp.maxIdle.frame))) {
       signals.push(`the flow stalled for ${secondsText(tcp.maxIdle.seconds)} before a retransmission in frame ${tcp.maxIdle.frame}`);
       frames.push(tcp.maxIdle.frame);
     }
@@ -82,7 +86,8 @@ export const networkUnstable: Rule = {
       if (ended) strong = true;
       break;
     }
-    const phases = [...conn.phases].sort((a, b) => a.frame - b.frame);
+    // In frame order (a stable sort: a list in that order already is used as it is).
+    const phases = inFrameOrder(conn.phases) ? conn.phases : [...conn.phases].sort((a, b) => a.frame - b.frame);
     for (let i = 1; i < phases.length; i++) {
       const a = phases[i - 1]!;
       const b = phases[i]!;

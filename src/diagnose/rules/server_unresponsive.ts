@@ -5,7 +5,7 @@ import type { ConnectionRecord } from '../../handshake/types.js';
 import { phaseIndex } from '../../handshake/types.js';
 import { captureEndOf, clientHelloUnread, closeWords, convFilter, frameTime, lateConfirm, makeFinding, plural, secondsText, serverText } from '../facts.js';
 import type { DiagnosisInput, Rule } from '../types.js';
-import { connectionsToServer, countOverlapping, overlapping } from '../lookup.js';
+import { connectionsToServer, countOverlappingSameServer, overlapping } from '../lookup.js';
 
 /** A client waits this long for the Confirm before the silence is a time-out. */
 export const CONFIRM_TIMEOUT_SECONDS = 10;
@@ -31,7 +31,8 @@ export function concurrentHalfOpen(conn: ConnectionRecord, input: DiagnosisInput
  * needs, without the whole list (hundreds per connection in an attempt storm).
  */
 export function concurrentHalfOpenCount(conn: ConnectionRecord, input: DiagnosisInput, first: ConnectionRecord[], firstN: number): number {
-  return countOverlapping(connectionsToServer(input, conn.flow.server.ip), halfDone, conn.start, conn.end, (o) => sameServerOther(o, conn), first, firstN);
+  // Counted by bisection per file and port (lookup.ts): every half-done handshake of a storm overlaps the others.
+  return countOverlappingSameServer(connectionsToServer(input, conn.flow.server.ip), halfDone, conn, first, firstN);
 }
 
 function sameServerOther(o: ConnectionRecord, conn: ConnectionRecord): boolean {
