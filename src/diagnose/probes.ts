@@ -122,13 +122,20 @@ function group(kind: ProbeGroup['kind'], conns: ConnectionRecord[], counted: Cou
     connections: total,
     fileIndex: first.fileIndex,
     start: first.start,
-    end: Math.max(...conns.map((c) => c.end)),
+    end: latestEnd(conns),
     intervalSeconds: kind === 'health_check' ? interval : null,
     frames: conns.slice(0, MAX_LISTED).map((c) => c.flow.firstFrame),
     failedHandshakes,
     sources,
     summary,
   };
+}
+
+/** The latest end of the connections (a loop: a spread of a large group into Math.max overflows the stack). */
+function latestEnd(conns: readonly { end: number }[]): number {
+  let end = -Infinity;
+  for (const c of conns) if (c.end > end) end = c.end;
+  return end;
 }
 
 /**
