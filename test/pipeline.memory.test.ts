@@ -395,6 +395,17 @@ describe('packed records (RecordPacker, packRecord)', () => {
     expect(isPackedField(p.flow, 'tcp')).toBe(false);
   });
 
+  it('a copy by spread holds the decoded fields and no reference into the arena (equal to the unpacked record)', async () => {
+    const [rec] = (await fixtureRecords()).filter((r) => r.flow.tcp !== null && r.timeline.length > 1);
+    const plain = structuredClone(rec!);
+    const p = packRecord(rec!, new RecordPacker());
+    expect(isPackedField(p, 'timeline')).toBe(true);
+    const copy = { ...p, flow: { ...p.flow } };
+    expect(Object.getOwnPropertySymbols(copy)).toEqual([]);
+    expect(Object.getOwnPropertySymbols(copy.flow)).toEqual([]);
+    expect(copy).toStrictEqual({ ...plain, flow: { ...plain.flow } });
+  });
+
   it('a value that is not plain data is not packed (the record stays as it is)', () => {
     const packer = new RecordPacker();
     for (const v of [new Date(0), Buffer.from('ab'), Object.freeze({ a: 1 }), [Object.freeze([1])], { f: () => 1 }, { s: Symbol('x') }, { big: 1n }, new (class X {})(), JSON.parse('{"__proto__": 1}')]) {

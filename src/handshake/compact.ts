@@ -550,6 +550,15 @@ function setTcp(this: object, v: unknown): void {
   (this as Record<symbol, unknown>)[PACKED_TCP] = undefined;
 }
 
+/**
+ * Where a packed field's value is held: a symbol key that is not enumerable, so that a spread or
+ * Object.assign of the record (a library user's copy, a test's) copies the decoded field, not the
+ * arena reference, and two analyses of one capture give equal connections.
+ */
+function hidePacked(o: object, key: symbol, p: PackedValue): void {
+  Object.defineProperty(o, key, { value: p, writable: true, enumerable: false, configurable: true });
+}
+
 const TIMELINE_ACCESSOR: PropertyDescriptor = { get: getTimeline, set: setTimeline, enumerable: true, configurable: true };
 const TCP_ACCESSOR: PropertyDescriptor = { get: getTcp, set: setTcp, enumerable: true, configurable: true };
 
@@ -578,7 +587,7 @@ export function addPackedTimeline(target: object, from: object): boolean {
   const p = packedAt(from, PACKED_TIMELINE);
   if (p === null) return false;
   Object.defineProperty(target, 'timeline', TIMELINE_ACCESSOR);
-  (target as Record<symbol, unknown>)[PACKED_TIMELINE] = p;
+  hidePacked(target, PACKED_TIMELINE, p);
   return true;
 }
 
@@ -612,7 +621,7 @@ function packedRecordCopy(c: ConnectionRecord, p: PackedValue, flow: FlowFacts):
   o.flow = flow;
   o.warnings = c.warnings;
   if ('gateway' in c) o.gateway = c.gateway;
-  (o as unknown as Record<symbol, unknown>)[PACKED_TIMELINE] = p;
+  hidePacked(o, PACKED_TIMELINE, p);
   return o;
 }
 
@@ -643,7 +652,7 @@ function packedFlowCopy(f: FlowFacts, p: PackedValue, id: number): FlowFacts {
   o.skippedPrefix = f.skippedPrefix;
   o.captureDuplicates = f.captureDuplicates;
   o.captureDuplicateFrames = f.captureDuplicateFrames;
-  (o as unknown as Record<symbol, unknown>)[PACKED_TCP] = p;
+  hidePacked(o, PACKED_TCP, p);
   return o;
 }
 
