@@ -9,7 +9,7 @@
 // skips, saying so, without any of them. Every child (xrdp, tcpdump, xvfb-run with its Xvfb and
 // xfreerdp, each spawned as its own process group) is killed in a finally or in afterAll.
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import net from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -85,9 +85,9 @@ async function listening(port: number, ms: number, probes: number[]): Promise<bo
 const children = new Set<ChildProcess>();
 let dir = '';
 
-function start(cmd: string, args: string[]): ChildProcess {
+function start(cmd: string, args: string[], env?: NodeJS.ProcessEnv): ChildProcess {
   // Own process group (detached) so that xvfb-run's Xvfb and xfreerdp go with it; nothing inherits our stdio.
-  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true });
+  const child = spawn(cmd, args, { stdio: ['ignore', 'ignore', 'pipe'], detached: true, ...(env ? { env } : {}) });
   children.add(child);
   child.once('close', () => children.delete(child));
   return child;
@@ -131,7 +131,11 @@ async function attempt(name: string, port: number, args: string[], probes: numbe
       dump.once('close', () => resolve(false));
     });
     if (!ready) throw new Error(`tcpdump did not start capturing on lo for ${name}`);
-    client = start(XVFB_RUN!, ['-a', XFREERDP!, `/v:127.0.0.1:${port}`, '/u:nobody', '/p:not-a-password', '/timeout:3000', ...args]);
+    // HOME in our folder: FreeRDP's known_hosts and config go there, not into the user's.
+    const home = path.join(dir, 'home');
+    mkdirSync(home, { recursive: true });
+    const env = { ...process.env, HOME: home, XDG_CONFIG_HOME: path.join(home, '.config') };
+    client = start(XVFB_RUN!, ['-a', XFREERDP!, `/v:127.0.0.1:${port}`, '/u:nobody', '/p:not-a-password', '/timeout:3000', ...args], env);
     let log = '';
     client.stderr!.on('data', (d: Buffer) => (log += d.toString()));
     client.once('close', () => process.env.LIVE_REAL_STACKS_KEEP && writeFileSync(path.join(dir, `${name}.log`), log));
@@ -171,15 +175,16 @@ function tsharkNegotiation(file: string, port: number): Promise<string[][]> {
 
 describe.skipIf(missing.length > 0)('a real FreeRDP 2 against a real xrdp on loopback, captured and analysed', () => {
   // negotiate: xrdp's shipped ini (TLS 1.2 and 1.3, its self-signed certificate); rdp: security_layer=rdp;
-  // tls12: ssl_protocols=TLSv1.2, so that the certificate is in clear on the wire.
-  const servers: Record<'negotiate' | 'rdp' | 'tls12', { port: number; probes: number[] } | null> = { negotiate: null, rdp: null, tls12: null };
+  // tls12: ssl_protocols=TLSv1.2, so that the certificate is in clear on the wire; tls: security_layer=tls.
+  const servers: Record<'negotiate' | 'rdp' | 'tls12' | 'tls', { port: number; probes: number[] } | null> = { negotiate: null, rdp: null, tls12: null, tls: null };
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'live-real-stacks-'));
-    [servers.negotiate, servers.rdp, servers.tls12] = await Promise.all([
+    [servers.negotiate, servers.rdp, servers.tls12, servers.tls] = await Promise.all([
       startXrdp('negotiate', (ini) => ini),
       startXrdp('rdp', (ini) => ini.replace(/^security_layer=\w+$/m, 'security_layer=rdp')),
       startXrdp('tls12', (ini) => ini.replace(/^ssl_protocols=.*$/m, 'ssl_protocols=TLSv1.2')),
+      startXrdp('tls', (ini) => ini.replace(/^security_layer=\w+$/m, 'security_layer=tls')),
     ]);
   }, 30_000);
 
@@ -269,6 +274,20 @@ describe.skipIf(missing.length > 0)('a real FreeRDP 2 against a real xrdp on loo
     expect(c.findings[0]!.confidence).toBeLessThan(0.9);
     expect(c.findings.map((x) => x.cause)).not.toContain('nla_mismatch');
     if (TSHARK) expect(await tsharkNegotiation(file, port)).toEqual([['0x00000001', '0x01', '', ''], ['', '0x02', '0x00000000', '']]);
+  }, 20_000);
+
+  it('the other way round: xrdp with security_layer=tls, the client with /sec:rdp (no RDP_NEG_REQ): security_layer_mismatch', async (ctx) => {
+    const { port, probes } = need('tls', ctx);
+    // tshark: an X.224 Connection Request with the cookie only, a Connection Confirm without
+    // negotiation data (11 bytes), the client's MCS Connect Initial, xrdp's Disconnect Provider
+    // Ultimatum (03 00 00 09 02 f0 80 21 80: rn-user-requested) and its RST - what the fixture
+    // security_layer_mismatch_xrdp reproduces.
+    const { file, report } = await attempt('rdp2tls', port, ['/sec:rdp', '+auth-only'], probes);
+    const c = only(report);
+    expect(story(c)).toEqual(['failed', 'mcs', 'mcs disconnect_ultimatum by server', 'security_layer_mismatch']);
+    expect(c.negotiation).toMatchObject({ requestedProtocols: null, selectedProtocol: null });
+    expect(c.findings.map((x) => x.cause)).not.toContain('server_denied');
+    if (TSHARK) expect(await tsharkNegotiation(file, port)).toEqual([['']]);
   }, 20_000);
 
   it('a client to a port where nothing listens: the SYN answered by RST: port_not_listening', async () => {
