@@ -48,7 +48,9 @@
 //
 // Limits: TLS 1.3 hides the handshake's end too: `splitTls13Records` removes the server's
 // encrypted flight and the client's Finished; server records before the client's first record
-// (NewSessionTickets) are skipped, a ticket sent later is taken for RDP data. Records must be in
+// (NewSessionTickets) are skipped, and so are tickets that crossed the MCS Connect Initial (the
+// server records before the Connect Response, connectResponseAfterTickets); a ticket sent later
+// still is taken for RDP data. Records must be in
 // capture order per connection (both directions interleaved).
 import type { Phase } from '../handshake/types.js';
 import { plaintextRange } from './tls.js';
@@ -305,6 +307,32 @@ function bulkStream(recs: readonly AppRecord[], pt: ArrayLike<number>, n: number
   return large >= T.BULK_MIN_LARGE;
 }
 
+/**
+ * TLS 1.3, at the first record after the MCS Connect Initial (index `i`): the index of the Connect
+ * Response, past NewSessionTickets that crossed the Connect Initial; -1 when the records there are
+ * tickets only. The server sends its tickets once it has the client's Finished (RFC 8446 4.6.1), and
+ * a client that sends the Connect Initial right after its Finished (FreeRDP does, in the same
+ * millisecond) can see them arrive after it. The server sends nothing else before the client's Erect
+ * Domain and Attach User Request (MS-RDPBCGR 1.3.1.1), so in a run of server records here the
+ * tickets come first and the Connect Response is the last record of the run that is
+ * Connect-Response-sized (a smaller one after it, a Disconnect Provider Ultimatum, is left to the
+ * steps after). A run of records of one length that nothing of the client's follows is taken for
+ * tickets only (OpenSSL sends two of the same size). A single server record is left as it is.
+ */
+function connectResponseAfterTickets(recs: readonly AppRecord[], pt: ArrayLike<number>, n: number, i: number): number {
+  if (recs[i]!.dir !== 's2c') return i;
+  let end = i;
+  while (end + 1 < n && recs[end + 1]!.dir === 's2c') end++;
+  if (end === i) return i;
+  if (end + 1 >= n) {
+    let same = true;
+    for (let k = i + 1; k <= end && same; k++) same = recs[k]!.length === recs[i]!.length;
+    if (same) return -1;
+  }
+  for (let k = end; k > i; k--) if (pt[k]! >= T.MCS_CONNECT_RESPONSE_MIN) return k;
+  return i;
+}
+
 /** Whether the next two client records after `k` are small (Synchronize, Control Cooperate ...). */
 function nextClientRecordsSmall(recs: readonly AppRecord[], pt: ArrayLike<number>, n: number, k: number): boolean {
   let seen = 0;
@@ -391,6 +419,14 @@ export function inferShapeSteps(
     // Connect Initial may take more than one record when large; the response is the next server record.
     while (i < n && recs[i]!.dir === 'c2s' && pt[i]! > T.TINY) i++;
     if (i >= n) break mcs;
+    if (needsTls13Split(version)) {
+      const r = connectResponseAfterTickets(recs, pt, n, i);
+      if (r < 0) {
+        i = n;
+        break mcs;
+      }
+      i = r;
+    }
     if (recs[i]!.dir !== 's2c' || pt[i]! < T.MCS_CONNECT_RESPONSE_MIN) {
       if (out.stoppedAt < 0) out.stoppedAt = i;
       break mcs;

@@ -158,6 +158,35 @@ describe('inferTlsPhases (record shapes)', () => {
     expect(inferTlsPhases({ records: recs(spec), selectedProtocol: PROTOCOL_SSL, ...GCM }).unexplainedFrom).toBe(1);
   });
 
+  it('TLS 1.3: NewSessionTickets that cross the Connect Initial are not the Connect Response (FreeRDP 2 against xrdp, live)', () => {
+    // The record lengths of a real FreeRDP 2.11 (+auth-only, /sec:tls) to xrdp 0.9 capture on loopback
+    // (test/diagnose/live-real-stacks.test.ts): the client sent its Finished and the Connect Initial
+    // (484) in the same millisecond, xrdp's two 250-byte tickets came after it, then the Connect
+    // Response (126), the MCS run, Client Info (376), licensing, Demand Active (442), Confirm Active
+    // (567), the finalization's four and four, xrdp's login screen, the client's close_notify (19).
+    const spec =
+      'c484 s250 s250 s126 c29 c25 s28 c29 s32 c29 s32 c29 s32 c29 s32 c29 s32 c29 s32 c376 s354 c174 s51 s442 c567 c54 c58 c58 c58 s53 s57 s57 s57 s24 s51 s203 s241 c19';
+    const r = inferTlsPhases({ records: recs(spec), selectedProtocol: PROTOCOL_SSL, cipherSuite: 0x1302, version: 0x0304 });
+    expect(r.steps.map((s) => `${s.step}@${s.frames[0]}`).slice(0, 3)).toEqual(['mcs_connect_initial@1', 'mcs_connect_response@4', 'mcs_erect_domain_attach_user@5']);
+    expect(r.steps.find((s) => s.step === 'client_info')!.frames).toEqual([20]);
+    expect(r.steps.find((s) => s.step === 'confirm_active')!.frames).toEqual([25]);
+    expect(r.reached).toBe('active');
+    // The same records under TLS 1.2 (where tickets are handshake messages): no skipping; the first
+    // server record is taken for the Connect Response as before, and the pattern breaks on the second.
+    const tls12 = inferTlsPhases({ records: recs(spec), selectedProtocol: PROTOCOL_SSL, ...GCM });
+    expect(tls12.steps.map((s) => `${s.step}@${s.frames[0]}`).slice(0, 2)).toEqual(['mcs_connect_initial@1', 'mcs_connect_response@2']);
+    expect(tls12.reached).not.toBe('active');
+  });
+
+  it('TLS 1.3: two equal tickets after the Connect Initial and nothing more are tickets, not a Connect Response', () => {
+    const r = inferTlsPhases({ records: recs('c484 s250 s250'), selectedProtocol: PROTOCOL_SSL, cipherSuite: 0x1302, version: 0x0304 });
+    expect(r.steps.map((s) => s.step)).toEqual(['mcs_connect_initial']);
+    // One server record alone is still the Connect Response, and so is the last Connect-Response-sized
+    // record of a run; a tiny record after it (a Disconnect Provider Ultimatum) is not taken for it.
+    expect(names('c484 s126', PROTOCOL_SSL, { cipherSuite: 0x1302, version: 0x0304 })).toEqual(['mcs_connect_initial@1', 'mcs_connect_response@2']);
+    expect(names('c484 s250 s126 s30', PROTOCOL_SSL, { cipherSuite: 0x1302, version: 0x0304 }).slice(0, 2)).toEqual(['mcs_connect_initial@1', 'mcs_connect_response@3']);
+  });
+
   it('no records: nothing inferred, reached stays tls', () => {
     expect(inferTlsPhases({ records: [], selectedProtocol: PROTOCOL_HYBRID, cipherSuite: null, version: null })).toEqual({ steps: [], reached: 'tls', unexplainedFrom: null });
   });
