@@ -106,7 +106,14 @@ export function deathText(c: ReportedConnection): string {
   const d = c.died;
   if (!d) return '';
   const who = PARTY_WORDS[d.by] ?? d.by;
-  const when = PHASE_WORDS[d.phase] ?? `in phase ${d.phase}`;
+  // A death in the TLS phase after both Finished messages (the handshake done, nothing of the next
+  // phase seen yet: a client refusing the certificate, a server closing before CredSSP) is not
+  // "during" the handshake.
+  const established = c.tls?.establishedFrame ?? null;
+  const when =
+    d.phase === 'tls' && established !== null && d.frame !== null && d.frame > established
+      ? 'right after the TLS handshake'
+      : (PHASE_WORDS[d.phase] ?? `in phase ${d.phase}`);
   let what: string;
   switch (d.how) {
     case 'no_answer':

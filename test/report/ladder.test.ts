@@ -74,7 +74,7 @@ describe('the death marked in each writer', () => {
     const t = renderText(r, { color: false });
     const line = t.split('\n').find((l) => l.includes('<== died here'))!;
     expect(line).toMatch(/^\s+10\s+\+0\.\d{3}s\s+--- Encrypted Alert -+>\s+<== died here/);
-    expect(t).toMatch(/^FAILED c1 tcp 192\.168\.10\.25:\d+ -> 10\.20\.0\.15:3389: the client sent an encrypted TLS alert during the TLS handshake \(frame 10\)$/m);
+    expect(t).toMatch(/^FAILED c1 tcp 192\.168\.10\.25:\d+ -> 10\.20\.0\.15:3389: the client sent an encrypted TLS alert right after the TLS handshake \(frame 10\)$/m);
     // Completed attempts are one line each.
     const done = await fixtureReport('captures/completed_tls13.pcapng');
     const dt = renderText(done, { color: false });

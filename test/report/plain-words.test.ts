@@ -62,6 +62,11 @@ describe('plain words for people', () => {
     expect(say({ phase: 'tcp', how: 'no_answer', by: 'network', frame: 18, detail: '' })).toBe('the SYN got no answer (frame 18)');
     expect(say({ phase: 'x224', how: 'negotiation_failure', by: 'server', frame: 5, detail: '' })).toBe('the server refused the RDP negotiation (RDP_NEG_FAILURE) (frame 5)');
     expect(say({ phase: 'credssp', how: 'fin', by: 'client', frame: null, detail: '' })).toBe('the client closed the connection during NLA (CredSSP)');
+    // cert_expired: both Finished seen (frame 9 ends the handshake), the client's alert in frame 10.
+    const est = c.tls!.establishedFrame!;
+    expect(say({ phase: 'tls', how: 'encrypted_alert', by: 'client', frame: est + 1, detail: '' })).toBe(`the client sent an encrypted TLS alert right after the TLS handshake (frame ${est + 1})`);
+    expect(say({ phase: 'tls', how: 'rst', by: 'server', frame: est, detail: '' })).toBe(`the server reset the connection during the TLS handshake (frame ${est})`);
+    expect(deathText({ ...c, tls: { ...c.tls!, establishedFrame: null }, died: { phase: 'tls', how: 'tls_alert', by: 'server', frame: 7, detail: '' } })).toBe('the server sent a TLS alert during the TLS handshake (frame 7)');
     for (const how of ['no_answer', 'rst', 'fin', 'icmp_unreachable', 'negotiation_failure', 'tls_alert', 'encrypted_alert', 'disconnect_ultimatum', 'error_info', 'licensing_error', 'x224_disconnect', 'timeout', 'capture_ended'] as const) {
       const t = say({ phase: 'mcs', how, by: 'server', frame: 1, detail: '' });
       expect(t).not.toMatch(/[a-z]_[a-z]| by server | in phase /);
