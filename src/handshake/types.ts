@@ -33,6 +33,24 @@ export const PHASES = [
 ] as const;
 export type Phase = (typeof PHASES)[number];
 
+/** Where a handshake was when it died, in words (the phase ids of the JSON report, for people): "during the MCS connection setup". */
+export const PHASE_WORDS: Record<Phase, string> = {
+  none: 'before the TCP handshake',
+  tcp: 'during the TCP handshake',
+  gateway_tls: 'during the TLS handshake with the RD Gateway',
+  gateway_auth: "during the RD Gateway's authentication of the user",
+  gateway_tunnel: 'while the RD Gateway set up the tunnel',
+  gateway_channel: 'while the RD Gateway opened the channel to the target',
+  x224: 'during the RDP negotiation (X.224)',
+  tls: 'during the TLS handshake',
+  credssp: 'during NLA (CredSSP)',
+  mcs: 'during the MCS connection setup',
+  licensing: 'during licensing',
+  capabilities: 'during the capability exchange',
+  finalization: 'during connection finalization',
+  active: 'in the running session',
+};
+
 export function phaseIndex(p: Phase): number {
   return PHASES.indexOf(p);
 }

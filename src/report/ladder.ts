@@ -1,7 +1,7 @@
 // The ladder of one connection, shared by the text, Markdown and HTML writers: which timeline
 // events to show (bounded), where the connection died, and small wording helpers.
 import type { Party, Phase, TimelineEvent } from '../handshake/types.js';
-import { isGatewayPhase, redirectionTarget } from '../handshake/types.js';
+import { PHASE_WORDS, isGatewayPhase, redirectionTarget } from '../handshake/types.js';
 import { secondsText } from '../diagnose/facts.js';
 import { timeInRange } from '../capture/types.js';
 import type { Finding } from '../diagnose/types.js';
@@ -78,23 +78,6 @@ export function timeOffset(t: number, t0: number): number {
 /** Offsets beyond this (about 31 years) within one connection are out of range. */
 export const MAX_OFFSET_SECONDS = 1e9;
 
-/** Where a handshake was when it died, in words (the phase ids of the JSON report, for people). */
-const PHASE_WORDS: Record<Phase, string> = {
-  none: 'before the TCP handshake',
-  tcp: 'during the TCP handshake',
-  gateway_tls: 'during the TLS handshake with the RD Gateway',
-  gateway_auth: "during the RD Gateway's authentication of the user",
-  gateway_tunnel: 'while the RD Gateway set up the tunnel',
-  gateway_channel: 'while the RD Gateway opened the channel to the target',
-  x224: 'during the RDP negotiation (X.224)',
-  tls: 'during the TLS handshake',
-  credssp: 'during NLA (CredSSP)',
-  mcs: 'during the MCS connection setup',
-  licensing: 'during licensing',
-  capabilities: 'during the capability exchange',
-  finalization: 'during connection finalization',
-  active: 'in the running session',
-};
 
 const PARTY_WORDS: Record<Party, string> = { client: 'the client', server: 'the server', network: 'the network' };
 

@@ -128,3 +128,41 @@ describe('steps that fit a legacy client', () => {
     expect(diagnoseConnection(neg.conn, neg.input).find((f) => f.cause === 'standard_rdp_security')!.remediation[0]).toMatch(/^Once the problem that made TLS fail is fixed/);
   });
 });
+
+describe('server_denied: steps that fit what the connection shows', () => {
+  // FreeRDP /sec:rdp against a default xrdp (live capture, 2026-12-07): Standard RDP Security, the
+  // Client Info sent, then the server's Disconnect Provider Ultimatum during the MCS setup.
+  function ended(o: { requestedProtocols: number | null; reachedLicensing: boolean }) {
+    const mcs = { connectInitialFrame: 6, connectResponseFrame: 7, result: 0, client: null, server: null, erectDomainFrame: 8, attachUserRequestFrame: 9, attachUserConfirmFrame: 10, attachUserResult: 0, channelJoins: [], securityExchangeFrame: 11, clientInfoFrame: 12, disconnectUltimatum: { frame: 14, by: 'server' as const, reason: 3, reasonName: 'rn-user-requested' } };
+    const reached = o.reachedLicensing ? 'licensing' : 'mcs';
+    return makeRecord({
+      outcome: 'failed',
+      reached,
+      phases: [phase('tcp', 3), phase('x224', 5), phase('mcs', 6), ...(o.reachedLicensing ? [phase('licensing', 13)] : [])],
+      died: died({ phase: reached, how: 'disconnect_ultimatum', by: 'server', frame: 14 }),
+      negotiation: makeNegotiation({ requestedProtocols: o.requestedProtocols, requestedProtocolNames: o.requestedProtocols === null ? [] : ['SSL', 'HYBRID'], selectedProtocol: o.requestedProtocols === null ? null : 0, selectedProtocolName: o.requestedProtocols === null ? null : 'RDP' }),
+      tls: null,
+      security: 'rdp',
+      mcs,
+    });
+  }
+
+  it('no NLA asked for, licensing not reached: neither the NLA policy nor the RD licensing step; the phase in words', () => {
+    const c = ended({ requestedProtocols: null, reachedLicensing: false });
+    const top = diagnoseConnection(c, input([c]))[0]!;
+    expect(top.cause).toBe('server_denied');
+    expect(top.remediation.some((s) => /Network Level Authentication/.test(s))).toBe(false);
+    expect(top.remediation.some((s) => /licens/i.test(s))).toBe(false);
+    expect(top.remediation.length).toBeGreaterThan(0);
+    expect(top.explanation).toContain('during the MCS connection setup');
+    expect(top.explanation).not.toMatch(/during mcs/);
+  });
+
+  it('NLA asked for and licensing reached: the catalogue steps, all of them', () => {
+    const c = ended({ requestedProtocols: 0x3, reachedLicensing: true });
+    const top = diagnoseConnection(c, input([c]))[0]!;
+    expect(top.cause).toBe('server_denied');
+    expect(top.remediation.some((s) => /Network Level Authentication/.test(s))).toBe(true);
+    expect(top.remediation.some((s) => /RD Licensing/.test(s))).toBe(true);
+  });
+});

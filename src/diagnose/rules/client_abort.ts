@@ -2,6 +2,7 @@
 // waits for its next message (the last thing seen came from the server).
 import { certDoubt, clientStoppedBeforeCredentials, closeWords, convFilter, earlyClientClose, lastEventBefore, makeFinding, plaintextAlerts } from '../facts.js';
 import type { Rule } from '../types.js';
+import { PHASE_WORDS } from '../../handshake/types.js';
 
 export const clientAbort: Rule = {
   cause: 'client_abort',
@@ -29,9 +30,9 @@ export const clientAbort: Rule = {
       confidence,
       confidenceReason: reason,
       frames: [last.frame, d.frame],
-      explanation: `After the server's "${last.event}" (frame ${last.frame}) the client ${closeWords(d.how)} in frame ${d.frame ?? '?'} without an alert, during ${d.phase}.`,
+      explanation: `After the server's "${last.event}" (frame ${last.frame}) the client ${closeWords(d.how)} in frame ${d.frame ?? '?'} without an alert, ${PHASE_WORDS[d.phase]}.`,
       filter: `${convFilter(conn)} && frame.number >= ${last.frame}${d.frame !== null ? ` && frame.number <= ${d.frame}` : ''}`,
-      summary: `the client dropped the connection during ${d.phase}`,
+      summary: `the client dropped the connection ${PHASE_WORDS[d.phase]}`,
     });
   },
 };

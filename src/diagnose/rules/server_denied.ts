@@ -4,9 +4,10 @@
 // (T.125 11.15), or a close after CredSSP / MCS / licensing.
 import { LICENSE_ERROR_ALERT, STATUS_VALID_CLIENT, isDenialErrorInfo } from '../codes.js';
 import { closeWords, convFilter, framesFilter, hex32, makeFinding, reachedAtLeast, secondsText } from '../facts.js';
-import { LOGON_MODES } from '../../rdp/codes.js';
+import { LOGON_MODES, PROTOCOL_HYBRID, PROTOCOL_HYBRID_EX } from '../../rdp/codes.js';
+import { causeSteps, type StepId } from '../catalogue.js';
 import type { Finding, Rule } from '../types.js';
-import type { ConnectionRecord } from '../../handshake/types.js';
+import { PHASE_WORDS, type ConnectionRecord } from '../../handshake/types.js';
 import { standardSecurityRefusedAtMcs } from './security_layer_mismatch.js';
 
 export const serverDenied: Rule = {
@@ -51,9 +52,10 @@ export const serverDenied: Rule = {
         confidence: 0.65,
         confidenceReason: 'A Disconnect Provider Ultimatum says the server ended the connection, not why; the Set Error Info PDU (if any) was not visible.',
         frames: [ult.frame],
-        explanation: `The server sent an MCS Disconnect Provider Ultimatum (${ult.reasonName}) in frame ${ult.frame} during ${conn.died?.phase ?? conn.reached}.`,
+        explanation: `The server sent an MCS Disconnect Provider Ultimatum (${ult.reasonName}) in frame ${ult.frame} ${PHASE_WORDS[conn.died?.phase ?? conn.reached]}.`,
         filter: `${filter} && frame.number == ${ult.frame}`,
-        summary: `the server disconnected during ${conn.died?.phase ?? conn.reached} (${ult.reasonName})`,
+        summary: `the server disconnected ${PHASE_WORDS[conn.died?.phase ?? conn.reached]} (${ult.reasonName})`,
+        steps: stepsThatFit(conn),
       });
     }
     const d = conn.died;
@@ -70,9 +72,25 @@ export const serverDenied: Rule = {
       explanation: `After ${authenticated ? 'NLA authentication succeeded and ' : ''}the connection reached ${conn.reached}, the server ${closeWords(d.how)} in frame ${d.frame ?? '?'}.`,
       filter: `${filter} && (tcp.flags.fin == 1 || tcp.flags.reset == 1)`,
       summary: `the server ended the connection after ${authenticated ? 'authentication' : conn.reached}`,
+      steps: stepsThatFit(conn),
     });
   },
 };
+
+/**
+ * The catalogue's steps that fit what the connection shows: the NLA policy only when NLA was asked
+ * for or used (a client offering only TLS or Standard RDP Security, as FreeRDP's /sec:rdp against
+ * xrdp, was not ended over NLA: a host requiring it answers the Connection Request with
+ * HYBRID_REQUIRED_BY_SERVER, MS-RDPBCGR 2.2.1.2.2), the RD licensing step only once licensing was
+ * reached (an end before it is not about licences).
+ */
+function stepsThatFit(conn: ConnectionRecord): StepId[] | undefined {
+  const requested = conn.negotiation?.requestedProtocols ?? null;
+  const nla = conn.security === 'credssp' || (requested !== null && (requested & (PROTOCOL_HYBRID | PROTOCOL_HYBRID_EX)) !== 0);
+  const licensing = reachedAtLeast(conn, 'licensing');
+  if (nla && licensing) return undefined;
+  return causeSteps('server_denied').filter((s) => (s !== 'nlaPolicy' || nla) && (s !== 'rdLicensing' || licensing));
+}
 
 /**
  * What to do per logon mode (Microsoft's documentation of Restricted Admin mode and Remote
