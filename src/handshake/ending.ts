@@ -3,7 +3,7 @@
 // Never guesses: when the capture stops before the connection could have been judged, the
 // outcome is incomplete_capture and says why.
 import type { Died, DeathHow, Outcome, Party, Phase } from './types.js';
-import { phaseIndex } from './types.js';
+import { PHASE_WORDS, phaseIndex } from './types.js';
 
 /** A client's usual wait for an answer before it gives up (mstsc, FreeRDP: 15-30 s). */
 export const CLIENT_TIMEOUT_S = 20;
@@ -179,7 +179,7 @@ export function decideEnding(e: EndInput): Ending {
       how,
       by: PARTY[close.dir],
       frame: close.frame,
-      detail: `${PARTY[close.dir]} ${close.kind === 'rst' ? 'reset' : 'closed'} the connection in phase ${phase}`,
+      detail: `${PARTY[close.dir]} ${close.kind === 'rst' ? 'reset' : 'closed'} the connection ${PHASE_WORDS[phase]}`,
     });
   }
   if (e.icmp) {

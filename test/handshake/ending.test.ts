@@ -27,7 +27,7 @@ describe('decideEnding', () => {
     expect(e).toMatchObject({ outcome: 'failed', died: { phase: 'x224', how: 'timeout', by: 'server', frame: 4 } });
     // Sooner, the client's own close; and in later phases the usual client time-out applies.
     const soon = { ...fin, time: 0.01 + CONFIRM_GIVE_UP_S - 1 };
-    expect(decideEnding(input({ reached: 'x224', lastData: [request, null], closes: [soon], captureEnd: soon.time + 1 })).died).toMatchObject({ how: 'fin', by: 'client' });
+    expect(decideEnding(input({ reached: 'x224', lastData: [request, null], closes: [soon], captureEnd: soon.time + 1 })).died).toMatchObject({ how: 'fin', by: 'client', detail: 'client closed the connection during the RDP negotiation (X.224)' });
     const tls = decideEnding(input({ reached: 'tls', lastData: [request, null], closes: [fin], captureEnd: fin.time + 1 }));
     expect(tls.died).toMatchObject({ how: 'fin', by: 'client' });
     expect(CONFIRM_GIVE_UP_S).toBeLessThan(CLIENT_TIMEOUT_S);
