@@ -48,6 +48,10 @@ export const MAX_NAME_RECORDS = 65536;
 /** At most this many bytes of DSB secrets are kept per file. */
 export const MAX_SECRETS_BYTES = 64 * 1024 * 1024;
 
+/** The first record-loop calls read at most this many bytes (CaptureParser.warmStop), at most WARM_CALLS of them. */
+const WARM_SLICE = 32 * 1024;
+const WARM_CALLS = 3;
+
 const KNOWN_LINK_TYPES = new Set<number>(Object.values(LinkType));
 
 /** One interface of the current pcapng section, with its precomputed timestamp units. */
@@ -109,6 +113,8 @@ export class CaptureParser {
   private carry: Buffer = Buffer.alloc(0);
   private carryLen = 0;
   private readonly tsOut = { tsSec: 0, tsNsec: 0 };
+  /** Record-loop calls still cut to WARM_SLICE (warmStop). */
+  private warmCalls = WARM_CALLS;
 
   constructor(file: string, fileIndex: number, sink: CaptureSink) {
     this.sink = sink;
@@ -298,22 +304,44 @@ export class CaptureParser {
           if (this.state === State.Magic) return off;
           continue;
         }
-        case State.Pcap:
-          off = this.pcapLe ? this.pcapLoopLE(buf, off, end) : this.pcapLoopBE(buf, off, end);
+        case State.Pcap: {
+          const stop = this.warmStop(off, end);
+          off = this.pcapLe ? this.pcapLoopLE(buf, off, stop) : this.pcapLoopBE(buf, off, stop);
           this.syncInfo();
+          if (this.stopped) return end;
+          if (stop < end) continue;
           return off;
+        }
         case State.Pcapng: {
           this.resume = false;
-          off = this.le ? this.ngLoopLE(buf, off, end) : this.ngLoopBE(buf, off, end);
+          const stop = this.warmStop(off, end);
+          off = this.le ? this.ngLoopLE(buf, off, stop) : this.ngLoopBE(buf, off, stop);
           this.syncInfo();
+          if (this.stopped) return end;
           // A loop returns right after an SHB (the byte order may have changed): dispatch again.
           if (this.resume && this.state === State.Pcapng) continue;
+          if (stop < end) continue;
           return off;
         }
         default:
           return end;
       }
     }
+  }
+
+  /**
+   * Where the record loop's call stops: before the first frame, a short slice (WARM_SLICE), so that
+   * the loop's first call runs to its exit before V8 optimises the loop in the middle of a long first
+   * buffer (on-stack replacement); an optimised loop whose exit had never run was deoptimised there
+   * and compiled again, with the whole per-frame path it inlines (issue 16, warm-up). The rest of the
+   * buffer is read by the next call; frames, offsets and `needed` are the same. At most WARM_CALLS
+   * such calls (a pcapng file's first call ends at its Section Header Block; a unit longer than the
+   * slice is read by the next, whole call).
+   */
+  private warmStop(off: number, end: number): number {
+    if (this.warmCalls === 0 || end - off <= WARM_SLICE) return end;
+    this.warmCalls--;
+    return off + WARM_SLICE;
   }
 
   /** File magic and (pcap) header. Returns off when more bytes are needed. */
@@ -406,6 +434,8 @@ export class CaptureParser {
     let pos = this.pos;
     let sec = 0;
     let nsec = 0;
+    // Stored once at the one exit (a store the first call has run: no deoptimisation when the loop ends).
+    let needed = 16;
     v.buf = buf;
     while (end - off >= 16) {
       const capLen = (buf[off + 8]! | (buf[off + 9]! << 8) | (buf[off + 10]! << 16)) + buf[off + 11]! * 0x1000000;
@@ -416,7 +446,7 @@ export class CaptureParser {
       }
       const total = 16 + capLen;
       if (end - off < total) {
-        this.needed = total;
+        needed = total;
         break;
       }
       sec = (buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16)) + buf[off + 3]! * 0x1000000;
@@ -443,7 +473,7 @@ export class CaptureParser {
       off += total;
       pos += total;
     }
-    if (end - off < 16) this.needed = 16;
+    this.needed = needed;
     this.pcapSave(frame0, frame, pos, sec, nsec);
     return off;
   }
@@ -459,6 +489,8 @@ export class CaptureParser {
     let pos = this.pos;
     let sec = 0;
     let nsec = 0;
+    // Stored once at the one exit (a store the first call has run: no deoptimisation when the loop ends).
+    let needed = 16;
     v.buf = buf;
     while (end - off >= 16) {
       const capLen = buf[off + 8]! * 0x1000000 + ((buf[off + 9]! << 16) | (buf[off + 10]! << 8) | buf[off + 11]!);
@@ -469,7 +501,7 @@ export class CaptureParser {
       }
       const total = 16 + capLen;
       if (end - off < total) {
-        this.needed = total;
+        needed = total;
         break;
       }
       sec = buf[off]! * 0x1000000 + ((buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!);
@@ -496,7 +528,7 @@ export class CaptureParser {
       off += total;
       pos += total;
     }
-    if (end - off < 16) this.needed = 16;
+    this.needed = needed;
     this.pcapSave(frame0, frame, pos, sec, nsec);
     return off;
   }
@@ -507,13 +539,15 @@ export class CaptureParser {
     const sink = this.sink;
     const ts = this.tsOut;
     let ifaces = this.ifaces;
+    // Stored once at the loop's exit (see pcapLoopLE).
+    let needed = MIN_BLOCK_LEN;
     while (end - off >= 12) {
       const type = (buf[off]! | (buf[off + 1]! << 8) | (buf[off + 2]! << 16)) + buf[off + 3]! * 0x1000000;
       const len = (buf[off + 4]! | (buf[off + 5]! << 8) | (buf[off + 6]! << 16)) + buf[off + 7]! * 0x1000000;
       if (type === BT_EPB && len >= MIN_EPB_LEN && (len & 3) === 0 && len <= MAX_BLOCK_LEN) {
         if (end - off < len) {
-          this.needed = len;
-          return off;
+          needed = len;
+          break;
         }
         const t = off + len - 4;
         const ifId = (buf[off + 8]! | (buf[off + 9]! << 8) | (buf[off + 10]! << 16)) + buf[off + 11]! * 0x1000000;
@@ -559,7 +593,7 @@ export class CaptureParser {
       }
       ifaces = this.ifaces;
     }
-    this.needed = MIN_BLOCK_LEN;
+    this.needed = needed;
     return off;
   }
 
@@ -569,13 +603,15 @@ export class CaptureParser {
     const sink = this.sink;
     const ts = this.tsOut;
     let ifaces = this.ifaces;
+    // Stored once at the loop's exit (see pcapLoopLE).
+    let needed = MIN_BLOCK_LEN;
     while (end - off >= 12) {
       const type = buf[off]! * 0x1000000 + ((buf[off + 1]! << 16) | (buf[off + 2]! << 8) | buf[off + 3]!);
       const len = buf[off + 4]! * 0x1000000 + ((buf[off + 5]! << 16) | (buf[off + 6]! << 8) | buf[off + 7]!);
       if (type === BT_EPB && len >= MIN_EPB_LEN && (len & 3) === 0 && len <= MAX_BLOCK_LEN) {
         if (end - off < len) {
-          this.needed = len;
-          return off;
+          needed = len;
+          break;
         }
         const t = off + len - 4;
         const ifId = buf[off + 8]! * 0x1000000 + ((buf[off + 9]! << 16) | (buf[off + 10]! << 8) | buf[off + 11]!);
@@ -621,7 +657,7 @@ export class CaptureParser {
       }
       ifaces = this.ifaces;
     }
-    this.needed = MIN_BLOCK_LEN;
+    this.needed = needed;
     return off;
   }
 

@@ -93,11 +93,17 @@ export function newFlowFacts(
  */
 const RTT_SCRATCH = new Float64Array(RTT_RESERVOIR);
 
+/** An array of doubles, sliced to an empty array of the same kind (RttReservoir.samples). */
+const NO_DOUBLES: number[] = [0.5];
+
 export class RttReservoir {
   count = 0;
   min = Infinity;
   max = -Infinity;
-  private samples: number[] = [];
+  // Holding doubles from the start (RTTs are fractions of seconds): an array created with `[]` holds
+  // small integers until its first fraction, and that change deoptimised the optimised ACK path
+  // (TcpTracker.acked, which inlines add) once per run (issue 16, warm-up).
+  private samples: number[] = NO_DOUBLES.slice(0, 0);
   private rng = 0x2545f491;
 
   add(s: number): void {
