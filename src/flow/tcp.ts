@@ -398,24 +398,7 @@ export class TcpTracker {
         if (ds.keepAliveRun++ === 0) ds.keepAliveFirst = frame;
         ds.keepAliveLast = frame;
       } else if (wireLen > 0) {
-        if (dd >= 0) {
-          if (dd > 0) ds.addHole(ds.highSeq, segSeq, time, frame);
-          (ds.sent ??= takeRing()).push(segSeq, segEnd, wireLen, frame, time);
-          ds.highSeq = segEnd;
-        } else {
-          const holeTime = ds.fillHole(segSeq, segEnd);
-          const window = this.handshakeRtt !== null && this.handshakeRtt > OUT_OF_ORDER_WINDOW ? this.handshakeRtt : OUT_OF_ORDER_WINDOW;
-          if (holeTime >= 0 && time - holeTime <= window) {
-            ds.outOfOrder++;
-          } else {
-            ds.retransmissions++;
-            const frames = (ds.retransmissionFrames ??= []);
-            if (frames.length < MAX_RETRANSMISSION_FRAMES) frames.push(frame);
-            if (ds.sent !== null) markRetransmitted(ds.sent, segSeq, frame);
-            c?.onTcpEvent({ kind: 'retransmission', dir: d, frame, time, length: wireLen });
-          }
-          if (seqDiff(segEnd, ds.highSeq) > 0) ds.highSeq = segEnd;
-        }
+        this.dataSegment(ds, d, dd, segSeq, segEnd, wireLen, frame, time, c);
       } else if (dd > 0 && !syn) {
         // A bare ACK ahead of what was seen: segments before it were not captured.
         ds.addHole(ds.highSeq, segSeq, time, frame);
@@ -482,6 +465,34 @@ export class TcpTracker {
   }
 
   /**
+   * A data segment of direction d, dd bytes past the highest sequence seen (onPacket and
+   * countedSegment): new data (a gap before it is a hole of segments not captured) goes into the
+   * sent ring; data at or below the highest sequence fills a hole (out of order, within the
+   * window of the handshake's RTT) or is a retransmission (counted, its frame listed, the segment in
+   * the ring marked, the consumer told).
+   */
+  private dataSegment(ds: DirState, d: Dir, dd: number, segSeq: number, segEnd: number, wireLen: number, frame: number, time: number, c: Flow['consumer']): void {
+    if (dd >= 0) {
+      if (dd > 0) ds.addHole(ds.highSeq, segSeq, time, frame);
+      (ds.sent ??= takeRing()).push(segSeq, segEnd, wireLen, frame, time);
+      ds.highSeq = segEnd;
+      return;
+    }
+    const holeTime = ds.fillHole(segSeq, segEnd);
+    const window = this.handshakeRtt !== null && this.handshakeRtt > OUT_OF_ORDER_WINDOW ? this.handshakeRtt : OUT_OF_ORDER_WINDOW;
+    if (holeTime >= 0 && time - holeTime <= window) {
+      ds.outOfOrder++;
+    } else {
+      ds.retransmissions++;
+      const frames = (ds.retransmissionFrames ??= []);
+      if (frames.length < MAX_RETRANSMISSION_FRAMES) frames.push(frame);
+      if (ds.sent !== null) markRetransmitted(ds.sent, segSeq, frame);
+      c?.onTcpEvent({ kind: 'retransmission', dir: d, frame, time, length: wireLen });
+    }
+    if (seqDiff(segEnd, ds.highSeq) > 0) ds.highSeq = segEnd;
+  }
+
+  /**
    * Whether a packet with these flags can take `countedSegment` instead of `onPacket`: no SYN, FIN or
    * RST (their events and lists), and the handshake's ACK not awaited (its event).
    */
@@ -521,25 +532,7 @@ export class TcpTracker {
         if (ds.keepAliveRun++ === 0) ds.keepAliveFirst = frame;
         ds.keepAliveLast = frame;
       } else if (wireLen > 0) {
-        const segEnd = seqAdd(segSeq, wireLen);
-        if (dd >= 0) {
-          if (dd > 0) ds.addHole(ds.highSeq, segSeq, time, frame);
-          (ds.sent ??= takeRing()).push(segSeq, segEnd, wireLen, frame, time);
-          ds.highSeq = segEnd;
-        } else {
-          const holeTime = ds.fillHole(segSeq, segEnd);
-          const window = this.handshakeRtt !== null && this.handshakeRtt > OUT_OF_ORDER_WINDOW ? this.handshakeRtt : OUT_OF_ORDER_WINDOW;
-          if (holeTime >= 0 && time - holeTime <= window) {
-            ds.outOfOrder++;
-          } else {
-            ds.retransmissions++;
-            const frames = (ds.retransmissionFrames ??= []);
-            if (frames.length < MAX_RETRANSMISSION_FRAMES) frames.push(frame);
-            if (ds.sent !== null) markRetransmitted(ds.sent, segSeq, frame);
-            f.consumer?.onTcpEvent({ kind: 'retransmission', dir: d, frame, time, length: wireLen });
-          }
-          if (seqDiff(segEnd, ds.highSeq) > 0) ds.highSeq = segEnd;
-        }
+        this.dataSegment(ds, d, dd, segSeq, seqAdd(segSeq, wireLen), wireLen, frame, time, f.consumer);
       } else if (dd > 0) {
         ds.addHole(ds.highSeq, segSeq, time, frame);
         ds.highSeq = segSeq;
