@@ -9,6 +9,9 @@ import { describe, expect, it } from 'vitest';
 import { readCapture } from '../src/capture/index.js';
 import type { FrameView } from '../src/capture/types.js';
 import { analyze, createAnalyzer, reported } from '../src/pipeline.js';
+import { filePart } from '../src/pipeline/read.js';
+import { mergeParts } from '../src/pipeline/merge.js';
+import { fullCollection } from '../src/cli/heap.js';
 import { RecordPacker, StringInterner, compactAndPack, compactRecord, flatString, flattenStrings, flowWithId, isPackedField, packRecord } from '../src/handshake/compact.js';
 import fc from 'fast-check';
 import type { CertificateInfo, ConnectionRecord } from '../src/handshake/types.js';
@@ -462,5 +465,38 @@ describe('reported()', () => {
       expect(Object.keys(made)).toEqual(Object.keys(spread));
       expect(json(made)).toBe(json(spread));
     }
+  });
+});
+
+describe('the probes\' records are let go before the diagnosis (issue 16)', () => {
+  it('when beforeDiagnosis is called, the part\'s list is empty and only the connections\' records are alive', async () => {
+    const part = await filePart({ kind: 'file', path: path.join(CAPTURES, 'field_probes.pcapng') }, 0, {}, null);
+    const refs = part.records.map((r) => [r.id, new WeakRef(r)] as const);
+    // A WeakRef's target stays alive to the end of the job that made it.
+    await new Promise((r) => setTimeout(r, 0));
+    const gc = fullCollection();
+    expect(gc).not.toBeNull();
+    let listed = -1;
+    let alive: string[] = [];
+    let calls = 0;
+    const report = mergeParts([part], {
+      beforeDiagnosis: () => {
+        calls++;
+        listed = part.records.length;
+        gc!();
+        alive = refs.filter(([, w]) => w.deref() !== undefined).map(([id]) => id);
+      },
+    });
+    expect(calls).toBe(1);
+    expect(report.probes.length).toBeGreaterThan(0);
+    expect(refs.length).toBeGreaterThan(report.connections.length);
+    expect(listed).toBe(0);
+    const reportedIds = new Set(report.connections.map((c) => c.id));
+    // Every connection's record is alive (the diagnosis reads it); of the probes' 40 records at most
+    // one (the merge loop's last record may stay in a register of its frame).
+    expect(alive.filter((id) => reportedIds.has(id)).sort()).toEqual([...reportedIds].sort());
+    const probeRecords = refs.length - reportedIds.size;
+    expect(probeRecords).toBe(40);
+    expect(alive.length - reportedIds.size).toBeLessThanOrEqual(1);
   });
 });

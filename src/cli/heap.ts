@@ -1,6 +1,7 @@
 // V8 heap settings of the rdp-autopsy process (the command only: analyze() as a library leaves its
 // host's V8 alone).
 import { setFlagsFromString } from 'node:v8';
+import { runInNewContext } from 'node:vm';
 
 /**
  * Keeps V8's young generation at its initial size (1 MiB semi-spaces) for the rest of the process.
@@ -36,5 +37,24 @@ export function boundOldGenerationGrowth(): void {
     setFlagsFromString(`--heap-growing-percent=${HEAP_GROWING_PERCENT}`);
   } catch {
     // An embedder without the flag: the default sizing stays.
+  }
+}
+
+/**
+ * A full garbage collection, or null when V8 does not give one. `--expose-gc` set after start-up
+ * gives the `gc` function to contexts made after it: one is made for it, the main context is left
+ * as it is. The command calls it once, when the capture is read and before the diagnosis and the
+ * report are made (AnalyzeOptions.beforeDiagnosis): on an attempt storm the read leaves its chunks,
+ * flow tables and the probes' records as garbage that no full collection had reached yet, and the
+ * diagnosis and report then grew the heap on top of it (100 MB storm: peak RSS ~160 -> ~145 MB;
+ * docs/benchmarks.md "Notes", loaded machine).
+ */
+export function fullCollection(): (() => void) | null {
+  try {
+    setFlagsFromString('--expose-gc');
+    const gc: unknown = runInNewContext('gc');
+    return typeof gc === 'function' ? () => void (gc as () => unknown)() : null;
+  } catch {
+    return null;
   }
 }

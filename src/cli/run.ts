@@ -4,6 +4,7 @@ import type { Report, ReportedConnection } from '../report/types.js';
 import { statSync } from 'node:fs';
 import { AnalyzeProgress, analyze } from '../pipeline.js';
 import { startProgress, type ProgressDisplay } from './progress.js';
+import { fullCollection } from './heap.js';
 import { Narrowing, NarrowError, type NarrowSpec } from '../net/narrow.js';
 import { reinterpretProbeCapture } from '../probe/index.js';
 import { exportEvidence, spoolStdin } from '../report/evidence.js';
@@ -179,7 +180,7 @@ export async function runAnalysis(
   const spool = o.exportEvidence !== undefined ? await spoolStdin(sources).catch((e: Error) => Promise.reject(new UsageError(e.message))) : null;
   const { progress, display } = progressOf(o, sources);
   try {
-    const analysed = await analyze(spool ? spool.sources : sources, { rdpPorts: o.ports, onConnection: out.onConnection, jobs: o.jobs, fileSets: o.fileSets, keyLogs: o.keyLogs, progress, narrow: o.narrow }).finally(() => display.stop());
+    const analysed = await analyze(spool ? spool.sources : sources, { rdpPorts: o.ports, onConnection: out.onConnection, jobs: o.jobs, fileSets: o.fileSets, keyLogs: o.keyLogs, progress, narrow: o.narrow, beforeDiagnosis: fullCollection() ?? undefined }).finally(() => display.stop());
     // A capture written by `probe --capture`: its connections are probe steps, told as the probe told them.
     const report = reinterpretProbeCapture(analysed) ?? analysed;
     if (spool && o.exportEvidence !== undefined) {

@@ -112,6 +112,9 @@ export function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
       summaries[f.fileIndex] = f.summary;
     }
     if (p.set !== null) fileSets.push(p.set);
+    // The part's list is not read again: emptied (in place: the run that made it may hold the same
+    // list) so that records set apart below as probes die before the diagnosis (issue 16).
+    p.records.length = 0;
     for (const n of p.names) names.set(n.ip, [...(names.get(n.ip) ?? []), ...n.names]);
     unknownLinkFrames += p.unknownLinkFrames;
     for (const k of Object.keys(stats) as (keyof TableStats)[]) stats[k] += p.stats[k];
@@ -129,6 +132,11 @@ export function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
   for (const server of countedServers) probeCounted += countedHalfOpen.get(server)!.failed + countedHalfOpen.get(server)!.incomplete;
   for (const [k, c] of scanCounted) if (countedSources.has(k)) probeCounted += c.failed + c.incomplete;
   const conns = probeIds.size > 0 ? sorted.filter((c) => !probeIds.has(c.id)) : sorted;
+  // The probes' records are not read again (their groups hold counts and frames): let them go before
+  // the diagnosis and the report are made (issue 16: a SYN flood's 5,000 bare records, ~7 MB of a
+  // 100 MB storm's peak heap). `kept` is `sorted`; its length is still named by the warning below.
+  const keptCount = kept.length;
+  if (conns !== sorted) sorted.length = 0;
   const gatewaySightings: GatewaySighting[] = gateways
     .slice(0, MAX_GATEWAY_SIGHTINGS)
     .sort((a, b) => a.fileIndex - b.fileIndex || a.firstFrame - b.firstFrame)
@@ -142,6 +150,7 @@ export function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
     c.gateway = { ...c.gateway, sighting: g?.id ?? null, ...(channels !== undefined ? { channels } : {}) };
   }
   const input: DiagnosisInput = { connections: conns, dns, captureEnd: captureEnds, names, files: fileNames, kerberos, gateways: gatewaySightings };
+  opts.beforeDiagnosis?.();
   const findings = diagnose(input);
   const captureFindings = diagnoseCapture(input, findings);
   const gatewaysSeen = gatewayNotes(input);
@@ -170,9 +179,9 @@ export function mergeParts(parts: FilePart[], opts: AnalyzeOptions): Report {
   const warnings: string[] = [];
   if (overflowCount > 0) {
     // Records stop at maxRecords, and those of attempts that never carried data at MAX_BARE_RECORDS.
-    const why = kept.length < maxRecords ? ` (attempts that carried no data beyond the first ${MAX_BARE_RECORDS})` : '';
+    const why = keptCount < maxRecords ? ` (attempts that carried no data beyond the first ${MAX_BARE_RECORDS})` : '';
     const where = probeCounted === 0 ? 'see servers' : probeCounted === overflowCount ? 'all of them in the SYN flood under probes' : `${probeCounted} of them in the SYN flood under probes, the others under servers`;
-    warnings.push(`${overflowCount} connections beyond the first ${Math.min(maxRecords, kept.length)} were counted per server, not recorded${why} (${where})`);
+    warnings.push(`${overflowCount} connections beyond the first ${Math.min(maxRecords, keptCount)} were counted per server, not recorded${why} (${where})`);
   }
   if (unknownLinkFrames > 0) warnings.push(`${unknownLinkFrames} frames of an unsupported link type were skipped`);
   warnings.push(...keyLogWarnings(parts, conns, gatewaySightings));

@@ -105,6 +105,12 @@ export interface AnalyzeOptions {
   progress?: AnalyzeProgress;
   /** Only the frames within this narrowing are analysed (src/net/narrow.ts); the report states it. */
   narrow?: NarrowSpec;
+  /**
+   * Called once every file is read and the probes are set apart, before the diagnosis and the report
+   * are made (mergeParts). The command collects garbage there (src/cli/heap.ts): what the read left
+   * (its chunks, the flow tables, the probes' records) goes before the heap grows again (issue 16).
+   */
+  beforeDiagnosis?: () => void;
 }
 
 /** What AnalyzeProgress.sample() returns: the run so far. */

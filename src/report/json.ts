@@ -104,11 +104,15 @@ export function writeJson(report: Report, write: (piece: string) => void, opts: 
   for (const key of Object.keys(obj)) {
     const v = obj[key];
     let text: string | undefined;
-    if (key === 'connections' && Array.isArray(v) && v.length > 0) {
+    // Every non-empty list member one element at a time, not only `connections`: a storm's `groups`
+    // is ~1.6 MB of text per 7,000 connections, written whole it was one large string and its indented
+    // copy at once, at the end of the write when the heap is at its largest (issue 16).
+    if (key !== 'detail' && Array.isArray(v) && v.length > 0) {
       write(`${first ? '\n' : ',\n'}  ${JSON.stringify(key)}: [`);
       first = false;
+      const connections = summary && key === 'connections';
       for (let i = 0; i < v.length; i++) {
-        const c = summary ? summaryOf(v[i]) : v[i];
+        const c = connections ? summaryOf(v[i]) : v[i];
         write(i === 0 ? '\n    ' : ',\n    ');
         write(atDepth2(c));
       }
