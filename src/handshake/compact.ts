@@ -591,10 +591,17 @@ export function addPackedTimeline(target: object, from: object): boolean {
   return true;
 }
 
-/** The record with its timeline read through p and these flow facts: same keys, same order. */
-function packedRecordCopy(c: ConnectionRecord, p: PackedValue, flow: FlowFacts): ConnectionRecord {
-  if (!keysAre(c, RECORD_KEYS, 'gateway')) return copyWithPacked(c, 'timeline', p, { flow });
-  const o = {
+/** A record's keys before `timeline`, in the order the machines write them. */
+export type RecordHead = Omit<ConnectionRecord, 'timeline' | 'flow' | 'warnings' | 'gateway'>;
+
+/**
+ * A new object of the record's keys before `timeline`, as a literal (fast properties, one hidden
+ * class for all records: reconfiguring keys one by one would not give that); the caller adds
+ * `timeline`, `flow`, `warnings` (and `gateway`) after it, in that order (the packed record copy
+ * here, the report's connection in pipeline/merge.ts `reported()`).
+ */
+export function recordHead(c: RecordHead): RecordHead {
+  return {
     id: c.id,
     transport: c.transport,
     file: c.file,
@@ -616,7 +623,13 @@ function packedRecordCopy(c: ConnectionRecord, p: PackedValue, flow: FlowFacts):
     licensing: c.licensing,
     errorInfo: c.errorInfo,
     sideChannels: c.sideChannels,
-  } as ConnectionRecord;
+  };
+}
+
+/** The record with its timeline read through p and these flow facts: same keys, same order. */
+function packedRecordCopy(c: ConnectionRecord, p: PackedValue, flow: FlowFacts): ConnectionRecord {
+  if (!keysAre(c, RECORD_KEYS, 'gateway')) return copyWithPacked(c, 'timeline', p, { flow });
+  const o = recordHead(c) as ConnectionRecord;
   Object.defineProperty(o, 'timeline', TIMELINE_ACCESSOR);
   o.flow = flow;
   o.warnings = c.warnings;

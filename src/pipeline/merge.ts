@@ -8,7 +8,7 @@ import type { OtherPortFailure, OtherPortFailureReport } from '../flow/other-por
 import { endpointText, type DnsTransaction, type KerberosErrorRef } from '../flow/types.js';
 import type { ConnectionRecord } from '../handshake/types.js';
 import { type GatewaySighting } from '../handshake/gateway-watch.js';
-import { RecordPacker, StringInterner, addPackedTimeline, compactAndPack, flatString, flattenStrings, flowWithId } from '../handshake/compact.js';
+import { RecordPacker, StringInterner, addPackedTimeline, recordHead, compactAndPack, flatString, flattenStrings, flowWithId } from '../handshake/compact.js';
 import type { DiagnosisInput, Finding } from '../diagnose/types.js';
 import { attemptLinks, diagnose, diagnoseCapture, groupAttempts, headline, summarizeServers, type AttemptLink } from '../diagnose/index.js';
 import { findProbes, type CountedHalfOpen } from '../diagnose/probes.js';
@@ -317,29 +317,7 @@ export function duplicatesWarning(conns: ConnectionRecord[], count: number): str
 export function reported(c: ConnectionRecord, findings: Finding[], attempt: AttemptLink | null = null): ReportedConnection {
   // Built as a literal and then key by key, so that a packed timeline (handshake/compact.ts) is
   // shared with the report's connection at its place among the keys, not decoded.
-  const out = {
-    id: c.id,
-    transport: c.transport,
-    file: c.file,
-    fileIndex: c.fileIndex,
-    client: c.client,
-    server: c.server,
-    start: c.start,
-    end: c.end,
-    outcome: c.outcome,
-    incompleteReason: c.incompleteReason,
-    reached: c.reached,
-    phases: c.phases,
-    died: c.died,
-    security: c.security,
-    negotiation: c.negotiation,
-    tls: c.tls,
-    credssp: c.credssp,
-    mcs: c.mcs,
-    licensing: c.licensing,
-    errorInfo: c.errorInfo,
-    sideChannels: c.sideChannels,
-  } as ReportedConnection;
+  const out = recordHead(c) as ReportedConnection;
   if (!addPackedTimeline(out, c)) out.timeline = c.timeline;
   out.flow = c.flow;
   out.warnings = c.warnings;
