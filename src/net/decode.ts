@@ -55,15 +55,7 @@ function unsupported(out: DecodedPacket, at: number, linkType: number): void {
  * / `out.errorAt` say where and why decoding stopped early (never throws).
  */
 export function decodePacket(buf: Buffer, off: number, capLen: number, linkType: number, out: DecodedPacket): void {
-  out.reset(buf, linkType);
-  let end = off + (capLen > 0 ? capLen : 0);
-  if (end > buf.length) end = buf.length;
-  if (off < 0 || off > end) {
-    fail(out, off < 0 ? 0 : end, 'packet offset outside the buffer');
-    return;
-  }
-  if (linkType === LinkType.ETHERNET && decodeEthernetIpv4Tcp(buf, off, end, out)) return;
-  decodeLink(buf, off, end, linkType, out);
+  decodeFrom(buf, off, capLen, linkType, out, true);
 }
 
 /**
@@ -71,6 +63,10 @@ export function decodePacket(buf: Buffer, off: number, capLen: number, linkType:
  * through the general decoders. For tests that compare the two.
  */
 export function decodePacketGeneral(buf: Buffer, off: number, capLen: number, linkType: number, out: DecodedPacket): void {
+  decodeFrom(buf, off, capLen, linkType, out, false);
+}
+
+function decodeFrom(buf: Buffer, off: number, capLen: number, linkType: number, out: DecodedPacket, shortcut: boolean): void {
   out.reset(buf, linkType);
   let end = off + (capLen > 0 ? capLen : 0);
   if (end > buf.length) end = buf.length;
@@ -78,6 +74,7 @@ export function decodePacketGeneral(buf: Buffer, off: number, capLen: number, li
     fail(out, off < 0 ? 0 : end, 'packet offset outside the buffer');
     return;
   }
+  if (shortcut && linkType === LinkType.ETHERNET && decodeEthernetIpv4Tcp(buf, off, end, out)) return;
   decodeLink(buf, off, end, linkType, out);
 }
 
