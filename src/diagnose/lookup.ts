@@ -250,24 +250,9 @@ function timeWindows(list: readonly ConnectionRecord[], member: (c: ConnectionRe
       const d = o.end - o.start;
       if (!Number.isFinite(d)) w.maxDuration = Infinity;
       else if (d > w.maxDuration) w.maxDuration = d;
-      let lo = starts.length;
-      if (lo > 0 && !(starts[lo - 1]! <= o.start)) {
-        let l = 0;
-        let h = lo;
-        while (l < h) {
-          const mid = (l + h) >>> 1;
-          if (starts[mid]! <= o.start) l = mid + 1;
-          else h = mid;
-        }
-        lo = l;
-      }
-      if (lo === starts.length) {
-        byStart.push(at);
-        starts.push(o.start);
-      } else {
-        byStart.splice(lo, 0, at);
-        starts.splice(lo, 0, o.start);
-      }
+      const k = insertSorted(starts, o.start);
+      if (k === byStart.length) byStart.push(at);
+      else byStart.splice(k, 0, at);
     }
     w.n = list.length;
   }
