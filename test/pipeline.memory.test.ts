@@ -30,6 +30,30 @@ const repoRoot = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..'
 const CAPTURES = path.join(repoRoot, 'fixtures/captures');
 const json = (x: unknown): string => JSON.stringify(x);
 
+async function fixtureRecords(): Promise<ConnectionRecord[]> {
+  const out: ConnectionRecord[] = [];
+  for (const file of readdirSync(CAPTURES).filter((n) => /\.pcap(ng)?$/.test(n))) {
+    const pkt = new DecodedPacket();
+    let n = 0;
+    const keep = (rec: ConnectionRecord): void => void out.push(rec);
+    const table = new FlowTable({ rdpPorts: [3389] }, (facts) =>
+      facts.transport === 'tcp'
+        ? new ConnectionMachine(facts, { id: `c${++n}`, file, fileIndex: 0, onRecord: keep })
+        : new UdpMachine(facts, { id: `c${++n}`, file, fileIndex: 0, onRecord: keep }),
+    );
+    let end = 0;
+    await readCapture({ kind: 'file', path: path.join(CAPTURES, file) }, 0, {
+      onFrame(v: FrameView): void {
+        decodePacket(v.buf, v.off, v.capLen, v.linkType, pkt);
+        end = Math.max(end, frameTime(v));
+        table.handle(pkt, v.frame, frameTime(v), 0);
+      },
+    });
+    table.finish(end, 0);
+  }
+  return out;
+}
+
 describe('no record keeps a view into the read chunk', () => {
   // Every frame is copied into one scratch buffer, analysed, and the scratch is overwritten before
   // the next frame: a record holding a Buffer view of packet bytes (a cookie, a routing token, a
@@ -257,31 +281,13 @@ describe('compactRecord', () => {
 
   it('every record of the fixture captures: the same JSON before and after', async () => {
     // The machines' own records, straight from the flow table (FileRun compacts them unseen).
+    const strings = new StringInterner();
     let records = 0;
-    for (const file of readdirSync(CAPTURES).filter((n) => /\.pcap(ng)?$/.test(n))) {
-      const strings = new StringInterner();
-      const pkt = new DecodedPacket();
-      let n = 0;
-      const check = (rec: ConnectionRecord): void => {
-        const before = json(rec);
-        compactRecord(rec, strings);
-        expect(json(rec), `${file} ${rec.id}`).toBe(before);
-        records++;
-      };
-      const table = new FlowTable({ rdpPorts: [3389] }, (facts) =>
-        facts.transport === 'tcp'
-          ? new ConnectionMachine(facts, { id: `c${++n}`, file, fileIndex: 0, onRecord: check })
-          : new UdpMachine(facts, { id: `c${++n}`, file, fileIndex: 0, onRecord: check }),
-      );
-      let end = 0;
-      await readCapture({ kind: 'file', path: path.join(CAPTURES, file) }, 0, {
-        onFrame(v: FrameView): void {
-          decodePacket(v.buf, v.off, v.capLen, v.linkType, pkt);
-          end = Math.max(end, frameTime(v));
-          table.handle(pkt, v.frame, frameTime(v), 0);
-        },
-      });
-      table.finish(end, 0);
+    for (const rec of await fixtureRecords()) {
+      const before = json(rec);
+      compactRecord(rec, strings);
+      expect(json(rec), `${rec.file} ${rec.id}`).toBe(before);
+      records++;
     }
     expect(records).toBeGreaterThan(40);
   });
@@ -311,29 +317,6 @@ describe('compactRecord', () => {
 
 describe('packed records (RecordPacker, packRecord)', () => {
   /** Every record of the fixture captures, as the machines hand them over. */
-  async function fixtureRecords(): Promise<ConnectionRecord[]> {
-    const out: ConnectionRecord[] = [];
-    for (const file of readdirSync(CAPTURES).filter((n) => /\.pcap(ng)?$/.test(n))) {
-      const pkt = new DecodedPacket();
-      let n = 0;
-      const keep = (rec: ConnectionRecord): void => void out.push(rec);
-      const table = new FlowTable({ rdpPorts: [3389] }, (facts) =>
-        facts.transport === 'tcp'
-          ? new ConnectionMachine(facts, { id: `c${++n}`, file, fileIndex: 0, onRecord: keep })
-          : new UdpMachine(facts, { id: `c${++n}`, file, fileIndex: 0, onRecord: keep }),
-      );
-      let end = 0;
-      await readCapture({ kind: 'file', path: path.join(CAPTURES, file) }, 0, {
-        onFrame(v: FrameView): void {
-          decodePacket(v.buf, v.off, v.capLen, v.linkType, pkt);
-          end = Math.max(end, frameTime(v));
-          table.handle(pkt, v.frame, frameTime(v), 0);
-        },
-      });
-      table.finish(end, 0);
-    }
-    return out;
-  }
 
   it('every record of the fixture captures: same keys in the same order, same JSON, timeline and TCP facts read back equal', async () => {
     const records = await fixtureRecords();
